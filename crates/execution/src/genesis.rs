@@ -1,0 +1,85 @@
+//! The state a chain starts from.
+
+use lakh_state::{AccountState, AssetInfo, StateKey, StateValue};
+use lakh_types::{Address, AssetId, Genesis};
+use std::collections::BTreeMap;
+
+/// The initial state of `genesis`, sorted by key: funded accounts, the native
+/// token's `Asset` and `Symbol` entries (its symbol is thereby taken, and its
+/// issuer is the all-zero address, which nobody controls), and each genesis
+/// asset's `Asset`, `Symbol` and `Balance` entries. An address listed twice has
+/// its amounts added; zero balances are not stored.
+///
+/// Expects a genesis that passed [`Genesis::validate`], which bounds every sum;
+/// sums saturate rather than wrap if it did not.
+pub fn apply_genesis(genesis: &Genesis) -> Vec<(StateKey, StateValue)> {
+    let mut state = BTreeMap::new();
+
+    let mut native = BTreeMap::<Address, u128>::new();
+    for account in &genesis.accounts {
+        let entry = native.entry(account.address).or_default();
+        *entry = entry.saturating_add(account.balance);
+    }
+    let mut native_supply = 0u128;
+    for (address, balance) in native {
+        if balance == 0 {
+            continue;
+        }
+        native_supply = native_supply.saturating_add(balance);
+        state.insert(
+            StateKey::Account(address),
+            StateValue::Account(AccountState {
+                nonce: 0,
+                native_balance: balance,
+            }),
+        );
+    }
+    state.insert(
+        StateKey::Asset(AssetId::NATIVE),
+        StateValue::Asset(AssetInfo {
+            issuer: Address::default(),
+            symbol: genesis.native_symbol.clone(),
+            decimals: genesis.native_decimals,
+            max_supply: None,
+            supply: native_supply,
+        }),
+    );
+    state.insert(
+        StateKey::Symbol(genesis.native_symbol.clone()),
+        StateValue::Symbol(AssetId::NATIVE),
+    );
+
+    for asset in &genesis.assets {
+        let mut balances = BTreeMap::<Address, u128>::new();
+        for holder in &asset.balances {
+            let entry = balances.entry(holder.address).or_default();
+            *entry = entry.saturating_add(holder.balance);
+        }
+        let mut supply = 0u128;
+        for (address, balance) in balances {
+            if balance == 0 {
+                continue;
+            }
+            supply = supply.saturating_add(balance);
+            state.insert(
+                StateKey::Balance(address, asset.id),
+                StateValue::Balance(balance),
+            );
+        }
+        state.insert(
+            StateKey::Asset(asset.id),
+            StateValue::Asset(AssetInfo {
+                issuer: asset.issuer,
+                symbol: asset.symbol.clone(),
+                decimals: asset.decimals,
+                max_supply: asset.max_supply,
+                supply,
+            }),
+        );
+        state.insert(
+            StateKey::Symbol(asset.symbol.clone()),
+            StateValue::Symbol(asset.id),
+        );
+    }
+    state.into_iter().collect()
+}

@@ -1,0 +1,318 @@
+//! Block execution: applies a block's transactions, in order, to a prefetched
+//! view of state and returns their receipts and the state changes to commit.
+//!
+//! The node drives one block in four steps, all I/O on its side:
+//! 1. [`access_set`] lists every key the block may read or write;
+//! 2. the node reads them in one batch into an [`Overlay`];
+//! 3. [`execute_block`] runs the transactions (CPU only, deterministic);
+//! 4. the node writes [`Overlay::changes`] to the database and merkleizes.
+//!
+//! Signatures are verified before execution, in batches. Here a transaction is
+//! *includable* when its chain id and nonce are right and its sender can pay
+//! the fee due at this block's base fee. An includable transaction consumes its
+//! nonce and pays that fee even if its action fails; a failed action leaves no
+//! other trace. A transaction that is not includable has no effect at all: a
+//! builder drops it, a verifier rejects the block.
+//!
+//! Each module of actions lives in its own folder (`bank` today) and declares
+//! the keys an action touches from its payload alone, so a parallel scheduler
+//! can order conflicting transactions without running them.
+
+pub mod bank;
+mod genesis;
+pub mod overlay;
+
+pub use genesis::apply_genesis;
+pub use overlay::{Overlay, StateError};
+
+use lakh_state::StateKey;
+use lakh_types::{
+    Action, Address, FailureReason, Receipt, Refusal, SignedTransaction, Transaction, TxStatus,
+    fees::{action_units, required_fee},
+    limits::MAX_BLOCK_TXS,
+};
+use overlay::SlotId;
+
+/// What a block executes under.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BlockEnv {
+    pub chain_id: u64,
+    pub height: u64,
+    /// Receives the block's fees.
+    pub proposer: Address,
+    /// Native base units charged per fee unit in this block.
+    pub base_fee: u128,
+}
+
+/// Whether the block is being built (drop what cannot be included) or checked
+/// (anything that cannot be included invalidates the block).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Build,
+    Verify,
+}
+
+/// The result of executing a block.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BlockOutcome {
+    /// One per included transaction, in block order; `index` counts included
+    /// transactions only, so it is the position in the built block.
+    pub receipts: Vec<Receipt>,
+    /// Build mode: transactions dropped from the block (input index, reason),
+    /// ascending. Always empty in verify mode.
+    pub excluded: Vec<(usize, Refusal)>,
+    /// Fee units of the included transactions.
+    pub used_units: u64,
+    /// Native base units paid in fees, credited to the proposer.
+    pub fees_paid: u128,
+}
+
+impl BlockOutcome {
+    /// The transactions of `txs` (the input of [`execute_block`]) that made it
+    /// into the block, in order.
+    pub fn included<'a>(
+        &'a self,
+        txs: &'a [SignedTransaction],
+    ) -> impl Iterator<Item = &'a SignedTransaction> + 'a {
+        let mut excluded = self.excluded.iter().map(|(i, _)| *i).peekable();
+        txs.iter().enumerate().filter_map(move |(i, tx)| {
+            if excluded.peek() == Some(&i) {
+                excluded.next();
+                None
+            } else {
+                Some(tx)
+            }
+        })
+    }
+}
+
+/// Why a block could not be executed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ExecError {
+    /// Verify mode: transaction `index` is not includable, so the block is invalid.
+    #[error("invalid block: transaction {index} is not includable: {reason}")]
+    InvalidBlock { index: usize, reason: Refusal },
+    /// More transactions than any block may hold.
+    #[error("block has {count} transactions, the limit is {max}")]
+    TooManyTxs { count: usize, max: usize },
+    /// The overlay does not hold what execution needs (a caller or database
+    /// problem, not the block's fault).
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// Crediting fees overflowed the native token, which conservation rules out
+    /// unless state is corrupt.
+    #[error("native balance overflow crediting fees: state is inconsistent")]
+    FeeOverflow,
+}
+
+/// Lists, sorted and without repeats, every key executing `txs` under `env`
+/// may read or write. Depends only on the transactions, never on state.
+pub fn access_set(env: &BlockEnv, txs: &[SignedTransaction]) -> Vec<StateKey> {
+    let mut keys = Vec::with_capacity(txs.len() * 3 + 1);
+    keys.push(StateKey::Account(env.proposer));
+    for tx in txs {
+        tx_access(&tx.tx, &mut |key| keys.push(key));
+    }
+    keys.sort_unstable();
+    keys.dedup();
+    keys
+}
+
+/// The keys one transaction may read or write (with repeats): its sender's
+/// account and whatever its action declares.
+pub fn tx_access(tx: &Transaction, visit: &mut impl FnMut(StateKey)) {
+    let sender = tx.sender_address();
+    visit(StateKey::Account(sender));
+    match &tx.action {
+        Action::Transfer(_)
+        | Action::MultiTransfer { .. }
+        | Action::CreateAsset { .. }
+        | Action::Mint { .. } => bank::access(&sender, tx.nonce, &tx.action, visit),
+    }
+}
+
+/// What an action sees of its transaction.
+pub(crate) struct TxContext {
+    pub sender: Address,
+    pub sender_slot: SlotId,
+    /// The transaction's nonce (before it was consumed).
+    pub nonce: u64,
+}
+
+/// Why an action did not apply.
+pub(crate) enum ActionError {
+    /// The action failed; its writes are rolled back and a failure receipt written.
+    Failed(FailureReason),
+    /// The overlay is missing state; execution of the block stops.
+    State(StateError),
+}
+
+impl From<StateError> for ActionError {
+    fn from(e: StateError) -> Self {
+        ActionError::State(e)
+    }
+}
+
+/// Checks that `tx` can be included given its sender's account; returns the fee
+/// it pays.
+fn includable(
+    env: &BlockEnv,
+    tx: &Transaction,
+    nonce: u64,
+    native_balance: u128,
+) -> Result<u128, Refusal> {
+    if tx.chain_id != env.chain_id {
+        return Err(Refusal::WrongChainId {
+            expected: env.chain_id,
+            got: tx.chain_id,
+        });
+    }
+    if tx.nonce < nonce {
+        return Err(Refusal::NonceReused {
+            expected: nonce,
+            got: tx.nonce,
+        });
+    }
+    if tx.nonce > nonce {
+        // Within a block nonces must be consecutive: nothing may queue.
+        return Err(Refusal::NonceGap {
+            expected: nonce,
+            got: tx.nonce,
+            max_ahead: 0,
+        });
+    }
+    if nonce == u64::MAX {
+        return Err(Refusal::InvalidAction("sender has used every nonce".into()));
+    }
+    let fee = required_fee(&tx.action, env.base_fee);
+    if tx.max_fee < fee {
+        return Err(Refusal::FeeTooLow {
+            max_fee: tx.max_fee,
+            required: fee,
+        });
+    }
+    if native_balance < fee {
+        // `max_fee` here is the fee due, which is what the balance must cover.
+        return Err(Refusal::CannotPayFee {
+            balance: native_balance,
+            max_fee: fee,
+        });
+    }
+    Ok(fee)
+}
+
+/// Executes `txs` in order against `overlay` (which must hold every key of
+/// [`access_set`]`(env, txs)`).
+///
+/// In [`Mode::Build`] transactions that are not includable are skipped without
+/// effect and listed in [`BlockOutcome::excluded`]; executing only the
+/// [`BlockOutcome::included`] transactions in [`Mode::Verify`] from the same
+/// state gives the same receipts and changes. In [`Mode::Verify`] the first
+/// such transaction fails the block. On `Err` the overlay is partially updated
+/// and must be discarded.
+pub fn execute_block(
+    env: &BlockEnv,
+    txs: &[SignedTransaction],
+    overlay: &mut Overlay,
+    mode: Mode,
+) -> Result<BlockOutcome, ExecError> {
+    if txs.len() > MAX_BLOCK_TXS {
+        return Err(ExecError::TooManyTxs {
+            count: txs.len(),
+            max: MAX_BLOCK_TXS,
+        });
+    }
+    let mut outcome = BlockOutcome {
+        receipts: Vec::with_capacity(txs.len()),
+        excluded: Vec::new(),
+        used_units: 0,
+        fees_paid: 0,
+    };
+    for (index, signed) in txs.iter().enumerate() {
+        let tx = &signed.tx;
+        let sender = tx.sender_address();
+        let sender_slot = overlay.slot(&StateKey::Account(sender))?;
+        let mut account = overlay.account_at(sender_slot)?;
+        let checked = includable(env, tx, account.nonce, account.native_balance).and_then(|fee| {
+            // Fees are drawn from balances, so their sum fits whenever the
+            // native supply does; refusing keeps this path panic-free anyway.
+            let total = outcome
+                .fees_paid
+                .checked_add(fee)
+                .ok_or(Refusal::CannotPayFee {
+                    balance: account.native_balance,
+                    max_fee: fee,
+                })?;
+            Ok((fee, total))
+        });
+        let (fee, fees_total) = match checked {
+            Ok(ok) => ok,
+            Err(reason) => match mode {
+                Mode::Build => {
+                    outcome.excluded.push((index, reason));
+                    continue;
+                }
+                Mode::Verify => return Err(ExecError::InvalidBlock { index, reason }),
+            },
+        };
+
+        account.nonce += 1;
+        account.native_balance -= fee;
+        overlay.set_account_at(sender_slot, account);
+        outcome.fees_paid = fees_total;
+        // At most MAX_BLOCK_TXS * (MAX_MULTI_TRANSFER_ENTRIES + 1) units: no overflow.
+        outcome.used_units += action_units(&tx.action);
+
+        let ctx = TxContext {
+            sender,
+            sender_slot,
+            nonce: tx.nonce,
+        };
+        let checkpoint = overlay.checkpoint();
+        let mut events = Vec::new();
+        let result = match &tx.action {
+            Action::Transfer(_)
+            | Action::MultiTransfer { .. }
+            | Action::CreateAsset { .. }
+            | Action::Mint { .. } => bank::execute(&ctx, &tx.action, overlay, &mut events),
+        };
+        let status = match result {
+            Ok(()) => TxStatus::Success,
+            Err(ActionError::Failed(error)) => {
+                overlay.rollback(checkpoint);
+                events.clear();
+                TxStatus::Failed { error }
+            }
+            Err(ActionError::State(e)) => return Err(e.into()),
+        };
+        overlay.clear_journal();
+
+        outcome.receipts.push(Receipt {
+            tx_id: signed.id(),
+            sender,
+            nonce: tx.nonce,
+            height: env.height,
+            // Fits: at most MAX_BLOCK_TXS receipts.
+            index: outcome.receipts.len() as u32,
+            fee_paid: fee,
+            status,
+            events,
+        });
+    }
+
+    // One credit per block, so the proposer's account is not a hot key.
+    if outcome.fees_paid > 0 {
+        let slot = overlay.slot(&StateKey::Account(env.proposer))?;
+        let mut proposer = overlay.account_at(slot)?;
+        proposer.native_balance = proposer
+            .native_balance
+            .checked_add(outcome.fees_paid)
+            .ok_or(ExecError::FeeOverflow)?;
+        overlay.set_account_at(slot, proposer);
+        overlay.clear_journal();
+    }
+
+    #[cfg(debug_assertions)]
+    overlay.assert_conservation();
+    Ok(outcome)
+}

@@ -1,0 +1,427 @@
+//! The in-memory view of state a block executes against.
+//!
+//! The node reads every key of [`access_set`](crate::access_set) in one batch
+//! and hands the values to [`Overlay::new`]. Execution then never does I/O: each
+//! key has a slot (a `Vec` entry found through a `HashMap`) holding the value
+//! read and the current value. Writes are journaled so a failed action can be
+//! undone without touching the transaction's nonce and fee. After the block,
+//! [`Overlay::changes`] lists the keys whose value differs from what was read.
+//!
+//! Values equal to their default (a zero account, a zero balance) are held as
+//! absent, so writing one over an absent key is no change and writing one over a
+//! present key is a delete.
+
+use lakh_state::{AccountState, AssetInfo, StateKey, StateValue};
+use lakh_types::{Address, AssetId, Symbol};
+use std::collections::HashMap;
+
+/// Execution touched state it cannot see. Either the caller did not prefetch
+/// the block's access set, or the database holds a value of the wrong kind
+/// under a key. Neither is the block's fault; the block must not be committed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum StateError {
+    #[error("state key {0:?} was not prefetched (access set and execution disagree)")]
+    NotPrefetched(StateKey),
+    #[error("state key {0:?} holds a value of another kind (corrupt state)")]
+    WrongKind(StateKey),
+}
+
+/// Handle of a key's slot, valid for the overlay that issued it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct SlotId(u32);
+
+#[derive(Debug)]
+struct Slot {
+    key: StateKey,
+    original: Option<StateValue>,
+    current: Option<StateValue>,
+    written: bool,
+}
+
+/// Prefetched state plus the block's pending writes.
+#[derive(Debug, Default)]
+pub struct Overlay {
+    index: HashMap<StateKey, SlotId>,
+    slots: Vec<Slot>,
+    /// Previous values of the slots written since the last `clear_journal`, oldest first.
+    journal: Vec<(SlotId, Option<StateValue>)>,
+}
+
+/// A position in the journal to roll back to.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Checkpoint(usize);
+
+fn normalize(value: Option<StateValue>) -> Option<StateValue> {
+    value.filter(|v| !v.is_default())
+}
+
+impl Overlay {
+    /// Builds the overlay from the values read for the block's keys (`None`
+    /// when absent). Slots keep the iteration order, which
+    /// [`Overlay::changed_slots`] reports; a repeated key keeps its first slot
+    /// and its last value.
+    pub fn new(prefetched: impl IntoIterator<Item = (StateKey, Option<StateValue>)>) -> Overlay {
+        let prefetched = prefetched.into_iter();
+        let capacity = prefetched.size_hint().0;
+        let mut overlay = Overlay {
+            index: HashMap::with_capacity(capacity),
+            slots: Vec::with_capacity(capacity),
+            journal: Vec::new(),
+        };
+        for (key, value) in prefetched {
+            let value = normalize(value);
+            if let Some(&SlotId(i)) = overlay.index.get(&key) {
+                let slot = &mut overlay.slots[i as usize];
+                slot.original = value.clone();
+                slot.current = value;
+                continue;
+            }
+            let id = SlotId(overlay.slots.len() as u32);
+            overlay.index.insert(key.clone(), id);
+            overlay.slots.push(Slot {
+                key,
+                current: value.clone(),
+                original: value,
+                written: false,
+            });
+        }
+        overlay
+    }
+
+    /// Number of keys held.
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// The current value of `key` (`None` when absent or default).
+    pub fn get(&self, key: &StateKey) -> Result<Option<&StateValue>, StateError> {
+        let id = self.slot(key)?;
+        Ok(self.slots[id.0 as usize].current.as_ref())
+    }
+
+    /// An account's current state (default when absent).
+    pub fn account(&self, address: &Address) -> Result<AccountState, StateError> {
+        self.account_at(self.slot(&StateKey::Account(*address))?)
+    }
+
+    /// A non-native balance (zero when absent).
+    pub fn balance(&self, address: &Address, asset: AssetId) -> Result<u128, StateError> {
+        self.balance_at(self.slot(&StateKey::Balance(*address, asset))?)
+    }
+
+    /// An asset's metadata, if it exists.
+    pub fn asset(&self, asset: AssetId) -> Result<Option<&AssetInfo>, StateError> {
+        self.asset_at(self.slot(&StateKey::Asset(asset))?)
+    }
+
+    /// The asset a symbol belongs to, if any.
+    pub fn symbol(&self, symbol: &Symbol) -> Result<Option<AssetId>, StateError> {
+        self.symbol_at(self.slot(&StateKey::Symbol(symbol.clone()))?)
+    }
+
+    /// Keys whose value differs from what was read, with the value to store
+    /// (`None` = delete), in slot order.
+    pub fn changes(&self) -> impl Iterator<Item = (&StateKey, Option<&StateValue>)> {
+        self.slots
+            .iter()
+            .filter(|s| s.written && s.current != s.original)
+            .map(|s| (&s.key, s.current.as_ref()))
+    }
+
+    /// Like [`Overlay::changes`], by value.
+    pub fn into_changes(self) -> impl Iterator<Item = (StateKey, Option<StateValue>)> {
+        self.slots
+            .into_iter()
+            .filter(|s| s.written && s.current != s.original)
+            .map(|s| (s.key, s.current))
+    }
+
+    /// Positions (in [`Overlay::new`]'s input order) of the changed keys, for a
+    /// caller that kept the digests it computed to read them.
+    pub fn changed_slots(&self) -> impl Iterator<Item = usize> {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.written && s.current != s.original)
+            .map(|(i, _)| i)
+    }
+
+    pub(crate) fn slot(&self, key: &StateKey) -> Result<SlotId, StateError> {
+        self.index
+            .get(key)
+            .copied()
+            .ok_or_else(|| StateError::NotPrefetched(key.clone()))
+    }
+
+    fn value_at(&self, id: SlotId) -> &Option<StateValue> {
+        &self.slots[id.0 as usize].current
+    }
+
+    fn wrong_kind(&self, id: SlotId) -> StateError {
+        StateError::WrongKind(self.slots[id.0 as usize].key.clone())
+    }
+
+    pub(crate) fn account_at(&self, id: SlotId) -> Result<AccountState, StateError> {
+        match self.value_at(id) {
+            None => Ok(AccountState::default()),
+            Some(StateValue::Account(account)) => Ok(*account),
+            Some(_) => Err(self.wrong_kind(id)),
+        }
+    }
+
+    pub(crate) fn balance_at(&self, id: SlotId) -> Result<u128, StateError> {
+        match self.value_at(id) {
+            None => Ok(0),
+            Some(StateValue::Balance(amount)) => Ok(*amount),
+            Some(_) => Err(self.wrong_kind(id)),
+        }
+    }
+
+    pub(crate) fn asset_at(&self, id: SlotId) -> Result<Option<&AssetInfo>, StateError> {
+        match self.value_at(id) {
+            None => Ok(None),
+            Some(StateValue::Asset(info)) => Ok(Some(info)),
+            Some(_) => Err(self.wrong_kind(id)),
+        }
+    }
+
+    pub(crate) fn symbol_at(&self, id: SlotId) -> Result<Option<AssetId>, StateError> {
+        match self.value_at(id) {
+            None => Ok(None),
+            Some(StateValue::Symbol(asset)) => Ok(Some(*asset)),
+            Some(_) => Err(self.wrong_kind(id)),
+        }
+    }
+
+    pub(crate) fn set_account_at(&mut self, id: SlotId, account: AccountState) {
+        self.write(id, StateValue::Account(account));
+    }
+
+    pub(crate) fn set_balance_at(&mut self, id: SlotId, amount: u128) {
+        self.write(id, StateValue::Balance(amount));
+    }
+
+    pub(crate) fn set_asset_at(&mut self, id: SlotId, info: AssetInfo) {
+        self.write(id, StateValue::Asset(info));
+    }
+
+    pub(crate) fn set_symbol_at(&mut self, id: SlotId, asset: AssetId) {
+        self.write(id, StateValue::Symbol(asset));
+    }
+
+    fn write(&mut self, id: SlotId, value: StateValue) {
+        let slot = &mut self.slots[id.0 as usize];
+        debug_assert!(
+            value.matches(&slot.key),
+            "{value:?} written under {:?}",
+            slot.key
+        );
+        let previous = std::mem::replace(&mut slot.current, normalize(Some(value)));
+        slot.written = true;
+        self.journal.push((id, previous));
+    }
+
+    pub(crate) fn checkpoint(&self) -> Checkpoint {
+        Checkpoint(self.journal.len())
+    }
+
+    /// Undoes every write made since `checkpoint`.
+    pub(crate) fn rollback(&mut self, checkpoint: Checkpoint) {
+        debug_assert!(checkpoint.0 <= self.journal.len());
+        while self.journal.len() > checkpoint.0 {
+            if let Some((SlotId(i), previous)) = self.journal.pop() {
+                self.slots[i as usize].current = previous;
+            }
+        }
+    }
+
+    /// Makes the writes so far permanent (called between transactions so the
+    /// journal stays as small as one transaction's writes).
+    pub(crate) fn clear_journal(&mut self) {
+        self.journal.clear();
+    }
+
+    /// Debug check of the block-level invariants over the touched keys: the
+    /// native total is unchanged (fees only move to the proposer) and, per
+    /// asset, balances moved exactly as much as supply. Sums wrap on purpose:
+    /// equality modulo 2^128 of exact integers is exact for these differences.
+    #[cfg(debug_assertions)]
+    pub(crate) fn assert_conservation(&self) {
+        let mut native_before = 0u128;
+        let mut native_after = 0u128;
+        // asset -> (balances before + supply after, balances after + supply before)
+        let mut assets: HashMap<AssetId, (u128, u128)> = HashMap::new();
+        for slot in self.slots.iter().filter(|s| s.written) {
+            match (&slot.key, &slot.original, &slot.current) {
+                (StateKey::Account(_), before, after) => {
+                    let native = |v: &Option<StateValue>| match v {
+                        Some(StateValue::Account(a)) => a.native_balance,
+                        _ => 0,
+                    };
+                    native_before = native_before.wrapping_add(native(before));
+                    native_after = native_after.wrapping_add(native(after));
+                }
+                (StateKey::Balance(_, asset), before, after) => {
+                    let amount = |v: &Option<StateValue>| match v {
+                        Some(StateValue::Balance(b)) => *b,
+                        _ => 0,
+                    };
+                    let entry = assets.entry(*asset).or_default();
+                    entry.0 = entry.0.wrapping_add(amount(before));
+                    entry.1 = entry.1.wrapping_add(amount(after));
+                }
+                (StateKey::Asset(asset), before, after) => {
+                    let supply = |v: &Option<StateValue>| match v {
+                        Some(StateValue::Asset(info)) => info.supply,
+                        _ => 0,
+                    };
+                    let entry = assets.entry(*asset).or_default();
+                    entry.0 = entry.0.wrapping_add(supply(after));
+                    entry.1 = entry.1.wrapping_add(supply(before));
+                }
+                (StateKey::Symbol(_), ..) => {}
+            }
+        }
+        debug_assert_eq!(native_before, native_after, "native supply changed");
+        for (asset, (left, right)) in assets {
+            debug_assert_eq!(left, right, "asset {asset} balances and supply diverged");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn a(n: u8) -> Address {
+        Address([n; 32])
+    }
+
+    fn overlay() -> Overlay {
+        Overlay::new([
+            (
+                StateKey::Account(a(1)),
+                Some(StateValue::Account(AccountState {
+                    nonce: 1,
+                    native_balance: 5,
+                })),
+            ),
+            (StateKey::Account(a(2)), None),
+            (
+                StateKey::Balance(a(1), AssetId(7)),
+                Some(StateValue::Balance(3)),
+            ),
+            // Stored defaults read as absent.
+            (
+                StateKey::Balance(a(2), AssetId(7)),
+                Some(StateValue::Balance(0)),
+            ),
+        ])
+    }
+
+    #[test]
+    fn rollback_restores_values_and_leaves_no_change() {
+        let mut o = overlay();
+        let s1 = o.slot(&StateKey::Account(a(1))).expect("present");
+        o.set_account_at(
+            s1,
+            AccountState {
+                nonce: 2,
+                native_balance: 4,
+            },
+        );
+        o.clear_journal();
+        let cp = o.checkpoint();
+        o.set_account_at(
+            s1,
+            AccountState {
+                nonce: 2,
+                native_balance: 0,
+            },
+        );
+        let b = o
+            .slot(&StateKey::Balance(a(1), AssetId(7)))
+            .expect("present");
+        o.set_balance_at(b, 9);
+        o.set_balance_at(b, 10);
+        o.rollback(cp);
+        assert_eq!(
+            o.account(&a(1)),
+            Ok(AccountState {
+                nonce: 2,
+                native_balance: 4
+            })
+        );
+        assert_eq!(o.balance(&a(1), AssetId(7)), Ok(3));
+        let changes: Vec<_> = o.changes().collect();
+        assert_eq!(
+            changes,
+            vec![(
+                &StateKey::Account(a(1)),
+                Some(&StateValue::Account(AccountState {
+                    nonce: 2,
+                    native_balance: 4
+                }))
+            )]
+        );
+        assert_eq!(o.changed_slots().collect::<Vec<_>>(), vec![0]);
+    }
+
+    #[test]
+    fn defaults_are_absent_and_zeroing_deletes() {
+        let mut o = overlay();
+        assert_eq!(o.get(&StateKey::Balance(a(2), AssetId(7))), Ok(None));
+        let fresh = o.slot(&StateKey::Account(a(2))).expect("present");
+        o.set_account_at(fresh, AccountState::default());
+        let held = o
+            .slot(&StateKey::Balance(a(1), AssetId(7)))
+            .expect("present");
+        o.set_balance_at(held, 0);
+        let changes: Vec<_> = o.into_changes().collect();
+        assert_eq!(changes, vec![(StateKey::Balance(a(1), AssetId(7)), None)]);
+    }
+
+    #[test]
+    fn writing_back_the_original_value_is_no_change() {
+        let mut o = overlay();
+        let b = o
+            .slot(&StateKey::Balance(a(1), AssetId(7)))
+            .expect("present");
+        o.set_balance_at(b, 1);
+        o.set_balance_at(b, 3);
+        assert_eq!(o.changes().count(), 0);
+    }
+
+    #[test]
+    fn unknown_key_and_wrong_kind_are_errors() {
+        let o = Overlay::new([(StateKey::Account(a(1)), Some(StateValue::Balance(1)))]);
+        assert_eq!(
+            o.account(&a(1)),
+            Err(StateError::WrongKind(StateKey::Account(a(1))))
+        );
+        assert_eq!(
+            o.account(&a(3)),
+            Err(StateError::NotPrefetched(StateKey::Account(a(3))))
+        );
+    }
+
+    #[test]
+    fn repeated_key_keeps_last_value() {
+        let o = Overlay::new([
+            (
+                StateKey::Balance(a(1), AssetId(7)),
+                Some(StateValue::Balance(1)),
+            ),
+            (
+                StateKey::Balance(a(1), AssetId(7)),
+                Some(StateValue::Balance(2)),
+            ),
+        ]);
+        assert_eq!(o.len(), 1);
+        assert_eq!(o.balance(&a(1), AssetId(7)), Ok(2));
+    }
+}

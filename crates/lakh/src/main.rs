@@ -1,0 +1,138 @@
+//! `lakh`: the one binary of the lakh chain — run a devnet or a node, define a
+//! network, manage keys, use the wallet.
+
+mod keys;
+mod network;
+mod wallet;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use std::{net::SocketAddr, path::PathBuf};
+
+#[derive(Parser)]
+#[command(
+    name = "lakh",
+    version,
+    about = "lakh: a proof-of-stake BFT chain for DeFi"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start a complete local network (validators, demo accounts, RPC) in this process.
+    Devnet {
+        /// Number of validators (on loopback).
+        #[arg(long, default_value_t = 1)]
+        validators: usize,
+        /// Where the network's data and keys live; re-running on it resumes.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// RPC address of the first validator (HTTP and WebSocket).
+        #[arg(long, default_value = "127.0.0.1:8645")]
+        rpc_addr: SocketAddr,
+        /// Print the ready line as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run one validator of a network defined by a genesis file.
+    Node {
+        /// Node config (TOML: data_dir, genesis, key, rpc_addr), e.g. written by `lakh genesis`.
+        #[arg(long)]
+        config: PathBuf,
+        /// Overrides the config's RPC address.
+        #[arg(long)]
+        rpc_addr: Option<SocketAddr>,
+    },
+    /// Write a network definition: genesis, validator keys, demo keys, node configs.
+    Genesis {
+        /// Directory to write into (must not hold a genesis yet).
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value_t = 4)]
+        validators: usize,
+        #[arg(long, default_value_t = 1337)]
+        chain_id: u64,
+        /// First p2p port; validator i listens on base+i. Default: free ports.
+        #[arg(long)]
+        base_port: Option<u16>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Create and inspect keys.
+    Keys(keys::KeysArgs),
+    /// Send transactions and query the chain.
+    Wallet(wallet::WalletArgs),
+}
+
+fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Devnet {
+            validators,
+            data_dir,
+            rpc_addr,
+            json,
+        } => network::devnet(
+            validators,
+            &data_dir.unwrap_or_else(network::default_data_dir),
+            rpc_addr,
+            json,
+        ),
+        Command::Node { config, rpc_addr } => network::node(&config, rpc_addr),
+        Command::Genesis {
+            out,
+            validators,
+            chain_id,
+            base_port,
+            json,
+        } => {
+            if out.join("genesis.json").exists() {
+                anyhow::bail!("{} already holds a genesis.json", out.display());
+            }
+            let ports = match base_port {
+                Some(p) => (0..validators).map(|i| p + i as u16).collect(),
+                None => (0..validators)
+                    .map(|_| network::free_port())
+                    .collect::<Result<Vec<_>>>()?,
+            };
+            let g = network::write_network(&out, validators, chain_id, &ports)?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({"genesis": out.join("genesis.json"), "chain_id": g.chain_id, "validators": validators})
+                );
+            } else {
+                println!(
+                    "wrote {} (chain id {}, {} validators)",
+                    out.join("genesis.json").display(),
+                    g.chain_id,
+                    validators
+                );
+                for i in 0..validators {
+                    println!(
+                        "  lakh node --config {}",
+                        out.join(format!("node-{i}.toml")).display()
+                    );
+                }
+            }
+            Ok(())
+        }
+        Command::Keys(args) => keys::run_keys(args),
+        Command::Wallet(args) => {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            rt.block_on(wallet::run_wallet(args))
+        }
+    }
+}

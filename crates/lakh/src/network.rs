@@ -1,0 +1,243 @@
+//! `lakh devnet`, `lakh genesis` and `lakh node`: defining a network and
+//! running its validators.
+
+use crate::keys;
+use anyhow::{Context, Result, bail};
+use commonware_cryptography::{Signer, ed25519::PrivateKey};
+use commonware_math::algebra::Random;
+use lakh_node::{
+    engine::ConsensusTimeouts,
+    run::{RunConfig, ValidatorSpec, run},
+};
+use lakh_types::{
+    Address, AssetId, Genesis, Symbol,
+    genesis::{BlockParams, GenesisAccount, GenesisAsset, GenesisValidator},
+};
+use serde::{Deserialize, Serialize};
+use std::{
+    net::{SocketAddr, TcpListener},
+    path::{Path, PathBuf},
+};
+
+/// Demo accounts every devnet funds.
+pub const DEMO_ACCOUNTS: [&str; 4] = ["alice", "bob", "carol", "dave"];
+/// Chain id of devnets.
+pub const DEVNET_CHAIN_ID: u64 = 1337;
+/// 10^9 base units make one LAKH.
+const ONE_LAKH: u128 = 1_000_000_000;
+/// 10^6 base units make one USDC.
+const ONE_USDC: u128 = 1_000_000;
+
+pub fn default_data_dir() -> PathBuf {
+    let home = std::env::var("HOME").unwrap_or_else(|_| ".".into());
+    PathBuf::from(home).join(".lakh").join("devnet")
+}
+
+/// A free TCP port on loopback (the OS picks it).
+pub fn free_port() -> Result<u16> {
+    let l = TcpListener::bind("127.0.0.1:0").context("cannot bind a loopback port")?;
+    Ok(l.local_addr()?.port())
+}
+
+/// Writes a new network definition into `dir`: `genesis.json`, validator keys
+/// under `dir/validators/`, demo account keys under `dir/keys/`, and one
+/// `node-I.toml` per validator. Returns the genesis.
+pub fn write_network(
+    dir: &Path,
+    validators: usize,
+    chain_id: u64,
+    p2p_ports: &[u16],
+) -> Result<Genesis> {
+    if validators == 0 {
+        bail!("a network needs at least one validator");
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let vdir = dir.join("validators");
+    let kdir = dir.join("keys");
+    let mut gvalidators = Vec::new();
+    for i in 0..validators {
+        let key = PrivateKey::random(&mut rand::rng());
+        keys::write_key(&vdir, &format!("validator-{i}"), &key)?;
+        gvalidators.push(GenesisValidator {
+            public_key: hex::encode(key.public_key().as_ref()),
+            p2p_address: SocketAddr::from(([127, 0, 0, 1], p2p_ports[i])),
+            stake: 1_000_000 * ONE_LAKH,
+        });
+    }
+    let mut accounts = Vec::new();
+    let mut usdc = Vec::new();
+    let mut alice = Address::default();
+    for name in DEMO_ACCOUNTS {
+        let key = PrivateKey::random(&mut rand::rng());
+        keys::write_key(&kdir, name, &key)?;
+        let address = Address::from(&key.public_key());
+        if name == "alice" {
+            alice = address;
+        }
+        accounts.push(GenesisAccount {
+            address,
+            balance: 1_000_000 * ONE_LAKH,
+        });
+        usdc.push(GenesisAccount {
+            address,
+            balance: 100_000 * ONE_USDC,
+        });
+    }
+    let genesis = Genesis {
+        chain_id,
+        native_symbol: Symbol::new("LAKH").expect("valid"),
+        native_decimals: 9,
+        fees: Default::default(),
+        block: BlockParams::default(),
+        validators: gvalidators,
+        accounts,
+        assets: vec![GenesisAsset {
+            id: AssetId(1),
+            symbol: Symbol::new("USDC").expect("valid"),
+            decimals: 6,
+            issuer: alice,
+            max_supply: None,
+            balances: usdc,
+        }],
+    };
+    genesis.validate().map_err(anyhow::Error::msg)?;
+    std::fs::write(dir.join("genesis.json"), genesis.to_json())?;
+    for i in 0..validators {
+        let cfg = NodeFile {
+            data_dir: dir.join(format!("node-{i}")),
+            genesis: dir.join("genesis.json"),
+            key: vdir.join(format!("validator-{i}.json")),
+            rpc_addr: None,
+        };
+        std::fs::write(
+            dir.join(format!("node-{i}.toml")),
+            toml::to_string_pretty(&cfg)?,
+        )?;
+    }
+    Ok(genesis)
+}
+
+/// Loads a key file by path (`DIR/NAME.json`).
+fn load_key_file(path: &Path) -> Result<PrivateKey> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .with_context(|| format!("bad key file name {}", path.display()))?;
+    keys::load_key(dir, name)
+}
+
+pub fn load_genesis(path: &Path) -> Result<Genesis> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read genesis {}", path.display()))?;
+    Genesis::from_json(&text).map_err(anyhow::Error::msg)
+}
+
+/// Runs a local network of `validators` validators in this process. A new
+/// directory gets a fresh network definition; an existing one resumes.
+pub fn devnet(validators: usize, data_dir: &Path, rpc_addr: SocketAddr, json: bool) -> Result<()> {
+    let genesis_path = data_dir.join("genesis.json");
+    let genesis = if genesis_path.exists() {
+        let g = load_genesis(&genesis_path)?;
+        if g.validators.len() != validators {
+            bail!(
+                "{} holds a devnet of {} validators; pass --validators {} or use another --data-dir",
+                data_dir.display(),
+                g.validators.len(),
+                g.validators.len()
+            );
+        }
+        g
+    } else {
+        let ports = (0..validators)
+            .map(|_| free_port())
+            .collect::<Result<Vec<_>>>()?;
+        write_network(data_dir, validators, DEVNET_CHAIN_ID, &ports)?
+    };
+    let vdir = data_dir.join("validators");
+    let mut specs = Vec::new();
+    for i in 0..validators {
+        specs.push(ValidatorSpec {
+            signer: keys::load_key(&vdir, &format!("validator-{i}"))?,
+            rpc_addr: (i == 0).then_some(rpc_addr),
+        });
+    }
+    let keys_dir = data_dir.join("keys");
+    let chain_id = genesis.chain_id;
+    let on_ready = move |_: usize, addr: SocketAddr| {
+        if json {
+            println!(
+                "{}",
+                serde_json::json!({"event": "ready", "rpc": format!("http://{addr}"), "chain_id": chain_id, "keys": keys_dir})
+            );
+        } else {
+            println!("lakh devnet: {validators} validator(s), chain id {chain_id}");
+            println!("  RPC     http://{addr}  (WebSocket ws://{addr})");
+            println!(
+                "  keys    {}  ({})",
+                keys_dir.display(),
+                DEMO_ACCOUNTS.join(", ")
+            );
+            println!("  try     lakh wallet transfer --from alice --to bob --amount 1000");
+        }
+    };
+    run(RunConfig {
+        data_dir: data_dir.to_path_buf(),
+        genesis,
+        validators: specs,
+        worker_threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+        timeouts: ConsensusTimeouts::default(),
+        on_rpc_ready: Some(Box::new(on_ready)),
+    })
+}
+
+/// `lakh node --config FILE`.
+#[derive(Serialize, Deserialize)]
+pub struct NodeFile {
+    pub data_dir: PathBuf,
+    pub genesis: PathBuf,
+    /// Key file of this validator (as written by `lakh keys new`).
+    pub key: PathBuf,
+    /// RPC listen address (omit to serve none).
+    pub rpc_addr: Option<SocketAddr>,
+}
+
+pub fn node(config: &Path, rpc_override: Option<SocketAddr>) -> Result<()> {
+    let text = std::fs::read_to_string(config)
+        .with_context(|| format!("cannot read {}", config.display()))?;
+    let cfg: NodeFile = toml::from_str(&text)
+        .with_context(|| format!("{} is not a valid node config", config.display()))?;
+    let base = config.parent().unwrap_or(Path::new("."));
+    let resolve = |p: &Path| {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            base.join(p)
+        }
+    };
+    let genesis = load_genesis(&resolve(&cfg.genesis))?;
+    let key_path = resolve(&cfg.key);
+    let signer = load_key_file(&key_path)?;
+    let me = hex::encode(signer.public_key().as_ref());
+    if !genesis
+        .validators
+        .iter()
+        .any(|v| v.public_key.eq_ignore_ascii_case(&me))
+    {
+        bail!(
+            "key {} is not a validator of this genesis (full nodes are not supported yet)",
+            key_path.display()
+        );
+    }
+    let rpc_addr = rpc_override.or(cfg.rpc_addr);
+    run(RunConfig {
+        data_dir: resolve(&cfg.data_dir),
+        genesis,
+        validators: vec![ValidatorSpec { signer, rpc_addr }],
+        worker_threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+        timeouts: ConsensusTimeouts::default(),
+        on_rpc_ready: Some(Box::new(|_, addr| {
+            println!("RPC listening on http://{addr}")
+        })),
+    })
+}

@@ -1,0 +1,852 @@
+//! `lakh wallet`: sign and send transactions, read balances (optionally
+//! proven against a finalized state root), transactions and blocks.
+//!
+//! Amounts are base units (integers). Every command prints text, or one JSON
+//! object with `--json`; a refused or failed transaction exits non-zero with
+//! its reason.
+
+use crate::keys::{default_keys_dir, load_key, resolve_address};
+use anyhow::{Context, bail};
+use commonware_cryptography::Signer;
+use lakh_rpc::{
+    AccountInfo, AssetInfoJson, AssetRef, BlockId, BlockInfo, ClientError, FinalizedTx, Hash32,
+    LakhClient, TxStatusInfo, verify_account_proof,
+};
+use lakh_types::{
+    Action, Address, AssetId, PrivateKey, Receipt, Symbol, Transaction, TransferEntry, TxId,
+    TxStatus, fees::required_fee,
+};
+use serde_json::json;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(clap::Args, Debug)]
+pub struct WalletArgs {
+    /// The node's RPC endpoint
+    #[arg(long, global = true, default_value = "http://127.0.0.1:8645")]
+    pub rpc: String,
+    /// Directory of key files [default: ~/.lakh/devnet/keys]
+    #[arg(long, global = true)]
+    pub keys: Option<PathBuf>,
+    /// Print one JSON object instead of text
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: WalletCommand,
+}
+
+/// How a transaction is sent.
+#[derive(clap::Args, Debug, Clone)]
+pub struct SendOpts {
+    /// Most native base units to pay in fees [default: twice the current fee]
+    #[arg(long)]
+    pub max_fee: Option<u128>,
+    /// Seconds to wait for finality
+    #[arg(long, default_value_t = 30)]
+    pub timeout_secs: u64,
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum WalletCommand {
+    /// Send an asset (native by default)
+    Transfer {
+        /// Key name of the sender
+        #[arg(long)]
+        from: String,
+        /// Key name or 64-hex-character address of the recipient
+        #[arg(long)]
+        to: String,
+        /// Base units to send
+        #[arg(long)]
+        amount: u128,
+        /// Asset symbol or id [default: the native token]
+        #[arg(long)]
+        asset: Option<String>,
+        #[command(flatten)]
+        send: SendOpts,
+    },
+    /// Show an account's balances
+    Balance {
+        /// Key name or 64-hex-character address
+        account: String,
+        /// Verify the balances against the state root of a finalized block
+        #[arg(long)]
+        prove: bool,
+    },
+    /// Show a transaction's status and receipt
+    Tx { id: String },
+    /// Create an asset owned by the sender
+    CreateAsset {
+        #[arg(long)]
+        from: String,
+        /// 1 to 12 characters of A-Z and 0-9
+        #[arg(long)]
+        symbol: String,
+        #[arg(long)]
+        decimals: u8,
+        /// Cap on the supply in base units [default: uncapped]
+        #[arg(long)]
+        max_supply: Option<u128>,
+        /// Base units minted to the sender at creation
+        #[arg(long, default_value_t = 0)]
+        initial_supply: u128,
+        #[command(flatten)]
+        send: SendOpts,
+    },
+    /// Issue new units of an asset you created
+    Mint {
+        #[arg(long)]
+        from: String,
+        /// Asset symbol or id
+        #[arg(long)]
+        asset: String,
+        /// Key name or 64-hex-character address of the recipient
+        #[arg(long)]
+        to: String,
+        #[arg(long)]
+        amount: u128,
+        #[command(flatten)]
+        send: SendOpts,
+    },
+    /// Show the latest finalized block and the current base fee
+    Head,
+    /// Show a finalized block by height or hash
+    Block { id: String },
+}
+
+/// What a command prints; `failure` makes the command exit non-zero after printing.
+struct Output {
+    json: serde_json::Value,
+    text: String,
+    failure: Option<String>,
+}
+
+impl Output {
+    fn ok(json: serde_json::Value, text: String) -> Output {
+        Output {
+            json,
+            text,
+            failure: None,
+        }
+    }
+}
+
+pub async fn run_wallet(args: WalletArgs) -> anyhow::Result<()> {
+    let as_json = args.json;
+    let out = execute(args).await?;
+    if as_json {
+        println!("{}", serde_json::to_string_pretty(&out.json)?);
+    } else {
+        print!("{}", out.text);
+    }
+    match out.failure {
+        Some(reason) => bail!(reason),
+        None => Ok(()),
+    }
+}
+
+async fn execute(args: WalletArgs) -> anyhow::Result<Output> {
+    let client = LakhClient::connect(&args.rpc)?;
+    let keys_dir = match args.keys {
+        Some(dir) => dir,
+        None => default_keys_dir()?,
+    };
+    match args.command {
+        WalletCommand::Transfer {
+            from,
+            to,
+            amount,
+            asset,
+            send,
+        } => {
+            let key = load_key(&keys_dir, &from)?;
+            let to = resolve_address(&keys_dir, &to)?;
+            let asset_id = match asset {
+                Some(a) => resolve_asset(&client, &a).await?.id,
+                None => AssetId::NATIVE,
+            };
+            let action = Action::Transfer(TransferEntry {
+                to,
+                asset: asset_id,
+                amount,
+            });
+            send_action(&client, &key, action, &send).await
+        }
+        WalletCommand::CreateAsset {
+            from,
+            symbol,
+            decimals,
+            max_supply,
+            initial_supply,
+            send,
+        } => {
+            let key = load_key(&keys_dir, &from)?;
+            let symbol = Symbol::new(&symbol).map_err(anyhow::Error::msg)?;
+            if let Some(max) = max_supply
+                && initial_supply > max
+            {
+                bail!("--initial-supply {initial_supply} exceeds --max-supply {max}");
+            }
+            let action = Action::CreateAsset {
+                symbol,
+                decimals,
+                max_supply,
+                initial_supply,
+            };
+            send_action(&client, &key, action, &send).await
+        }
+        WalletCommand::Mint {
+            from,
+            asset,
+            to,
+            amount,
+            send,
+        } => {
+            let key = load_key(&keys_dir, &from)?;
+            let to = resolve_address(&keys_dir, &to)?;
+            let asset = resolve_asset(&client, &asset).await?;
+            let action = Action::Mint {
+                asset: asset.id,
+                to,
+                amount,
+            };
+            send_action(&client, &key, action, &send).await
+        }
+        WalletCommand::Balance { account, prove } => {
+            let address = resolve_address(&keys_dir, &account)?;
+            balance(&client, address, prove).await
+        }
+        WalletCommand::Tx { id } => {
+            let id: TxId = id.parse().map_err(anyhow::Error::msg)?;
+            let status = client.tx_status(id).await?;
+            Ok(describe_status(id, &status))
+        }
+        WalletCommand::Head => {
+            let head = client.head().await?;
+            let text = format!(
+                "chain id   {}\nheight     {}\nhash       {}\nstate root {}\nbase fee   {} per unit\n",
+                head.chain_id, head.height, head.hash, head.state_root, head.base_fee
+            );
+            Ok(Output::ok(serde_json::to_value(&head)?, text))
+        }
+        WalletCommand::Block { id } => {
+            let block_id: BlockId = id.parse().map_err(anyhow::Error::msg)?;
+            let block = match block_id {
+                BlockId::Height(h) => client.block_by_height(h).await?,
+                BlockId::Hash(h) => client.block_by_hash(Hash32(h)).await?,
+            };
+            let Some(block) = block else {
+                bail!("no finalized block {id}");
+            };
+            Ok(describe_block(&block)?)
+        }
+    }
+}
+
+/// An asset by symbol or id, which must exist.
+async fn resolve_asset(client: &LakhClient, s: &str) -> anyhow::Result<AssetInfoJson> {
+    let asset: AssetRef = s
+        .parse()
+        .map_err(|e: String| anyhow::anyhow!("--asset {s:?}: {e}"))?;
+    if let Some(found) = client.asset(&asset).await? {
+        return Ok(found);
+    }
+    // Digits name an id first, but a symbol may be all digits too.
+    if let (AssetRef::Id(_), Ok(symbol)) = (&asset, Symbol::new(s))
+        && let Some(found) = client.asset(&AssetRef::Symbol(symbol)).await?
+    {
+        return Ok(found);
+    }
+    bail!("no asset {asset} on this chain")
+}
+
+/// Signs `action` with the sender's next nonce, submits it and waits for finality.
+async fn send_action(
+    client: &LakhClient,
+    key: &PrivateKey,
+    action: Action,
+    opts: &SendOpts,
+) -> anyhow::Result<Output> {
+    let sender = key.public_key();
+    let sender_addr = Address::from(&sender);
+    let chain_id = client.chain_id().await?;
+    let head = client.head().await?;
+    let account = client.account(sender_addr, false).await?;
+    // Queued transactions of this sender come first; nonces must not gap.
+    let nonce = account.pending_nonce.unwrap_or(0).max(account.nonce);
+    let fee_now = required_fee(&action, head.base_fee);
+    // Twice the current fee rides out several blocks of base-fee rises (at most
+    // 1/8 per block); only the fee due at inclusion is charged.
+    let max_fee = opts.max_fee.unwrap_or(fee_now.saturating_mul(2));
+    if max_fee < fee_now {
+        bail!("--max-fee {max_fee} is below the current fee {fee_now}");
+    }
+    let created_asset = matches!(action, Action::CreateAsset { .. })
+        .then(|| AssetId::derive(sender_addr.as_bytes(), nonce));
+    let tx = Transaction {
+        chain_id,
+        sender,
+        nonce,
+        max_fee,
+        action,
+    }
+    .sign(key);
+    let id = match client.submit(&tx).await {
+        Ok(id) => id,
+        Err(ClientError::Refused(r)) => bail!("transaction refused ({}): {}", r.code, r.message),
+        Err(e) => return Err(e.into()),
+    };
+    if id != tx.id() {
+        bail!("node reported id {id} for transaction {}", tx.id());
+    }
+    let FinalizedTx {
+        receipt,
+        block_hash,
+    } = client
+        .wait_for_finality(id, Duration::from_secs(opts.timeout_secs))
+        .await?;
+    let mut out = describe_receipt(&receipt, block_hash);
+    if let Some(asset) = created_asset {
+        out.json["created_asset"] = json!(asset);
+        if receipt.status.is_success() {
+            let _ = writeln!(out.text, "asset id {asset}");
+        }
+    }
+    Ok(out)
+}
+
+fn describe_receipt(receipt: &Receipt, block_hash: Hash32) -> Output {
+    let mut text = format!(
+        "transaction {}\nblock       {} ({block_hash}), index {}\nfee paid    {}\n",
+        receipt.tx_id, receipt.height, receipt.index, receipt.fee_paid
+    );
+    let failure = match &receipt.status {
+        TxStatus::Success => {
+            text.push_str("status      success\n");
+            None
+        }
+        TxStatus::Failed { error } => {
+            let _ = writeln!(text, "status      failed: {error}");
+            Some(format!("transaction {} failed: {error}", receipt.tx_id))
+        }
+    };
+    for event in &receipt.events {
+        let _ = writeln!(
+            text,
+            "event       {}",
+            serde_json::to_string(event).unwrap_or_default()
+        );
+    }
+    Output {
+        json: json!({
+            "tx_id": receipt.tx_id,
+            "height": receipt.height,
+            "block_hash": block_hash,
+            "receipt": receipt,
+        }),
+        text,
+        failure,
+    }
+}
+
+fn describe_status(id: TxId, status: &TxStatusInfo) -> Output {
+    match status {
+        TxStatusInfo::Finalized {
+            receipt,
+            block_hash,
+        } => {
+            let mut out = describe_receipt(receipt, *block_hash);
+            // Looking up a failed transaction is not itself a failure.
+            out.failure = None;
+            out.json["status"] = json!("finalized");
+            out
+        }
+        TxStatusInfo::Pending => Output::ok(
+            json!({"tx_id": id, "status": "pending"}),
+            format!("transaction {id}\nstatus      pending\n"),
+        ),
+        TxStatusInfo::Unknown => Output {
+            json: json!({"tx_id": id, "status": "unknown"}),
+            text: format!("transaction {id}\nstatus      unknown to this node\n"),
+            failure: Some(format!("transaction {id} is unknown to this node")),
+        },
+    }
+}
+
+fn describe_block(block: &BlockInfo) -> anyhow::Result<Output> {
+    const LISTED_IDS: usize = 20;
+    let h = &block.header;
+    let mut text = format!(
+        "height     {}\nhash       {}\nparent     {}\nstate root {}\nproposer   {}\nview       {}\n\
+         base fee   {}\nused units {}\ntimestamp  {} ms\ntxs        {}\n",
+        h.height,
+        h.hash,
+        h.parent,
+        h.state_root,
+        h.proposer,
+        h.view,
+        h.base_fee,
+        h.used_units,
+        h.timestamp_ms,
+        h.tx_count
+    );
+    for id in block.tx_ids.iter().take(LISTED_IDS) {
+        let _ = writeln!(text, "  {id}");
+    }
+    if block.tx_ids.len() > LISTED_IDS {
+        let _ = writeln!(text, "  ... and {} more", block.tx_ids.len() - LISTED_IDS);
+    }
+    Ok(Output::ok(serde_json::to_value(block)?, text))
+}
+
+async fn balance(client: &LakhClient, address: Address, prove: bool) -> anyhow::Result<Output> {
+    let info: AccountInfo = client.account(address, prove).await?;
+    let mut text = format!("address {}\nnonce   {}", info.address, info.nonce);
+    if let Some(p) = info.pending_nonce {
+        let _ = write!(text, " (next with queued transactions: {p})");
+    }
+    text.push('\n');
+    if info.balances.is_empty() {
+        text.push_str("no balances\n");
+    }
+    for b in &info.balances {
+        let _ = writeln!(text, "{:>40} {} (asset {})", b.amount, b.symbol, b.asset);
+    }
+    let mut json = json!({
+        "address": info.address,
+        "nonce": info.nonce,
+        "pending_nonce": info.pending_nonce,
+        "balances": info.balances,
+    });
+    if prove {
+        let proof = info
+            .proof
+            .as_ref()
+            .context("the node returned no proof for this account")?;
+        let block = client
+            .block_by_height(proof.height)
+            .await?
+            .with_context(|| {
+                format!(
+                    "the node has no finalized block {} to check the proof against",
+                    proof.height
+                )
+            })?;
+        verify_account_proof(&info, &block.header).map_err(|e| {
+            anyhow::anyhow!(
+                "PROOF REJECTED: the node's answer is not backed by finalized block {}: {e}",
+                proof.height
+            )
+        })?;
+        let _ = writeln!(
+            text,
+            "proof verified against state root {} of finalized block {}",
+            block.header.state_root, block.header.height
+        );
+        json["proof"] = json!({
+            "verified": true,
+            "height": block.header.height,
+            "state_root": block.header.state_root,
+        });
+    }
+    Ok(Output::ok(json, text))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::write_key;
+    use bytes::Bytes;
+    use lakh_rpc::{AccountProof, BlockHeaderInfo, HeadInfo, NodeApi, ProvenEntry, ServerHandle};
+    use lakh_types::{FailureReason, Refusal, SignedTransaction};
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex};
+    use tokio::sync::broadcast;
+
+    const CHAIN_ID: u64 = 5;
+    const BASE_FEE: u128 = 100;
+
+    /// A node double that finalizes every accepted transaction at once.
+    #[derive(Default)]
+    struct Node {
+        txs: Mutex<Vec<SignedTransaction>>,
+        receipts: Mutex<HashMap<TxId, Receipt>>,
+        /// When set, the next submission is refused with this.
+        refuse: Mutex<Option<Refusal>>,
+        /// When set, included transactions fail with this.
+        fail: Mutex<Option<FailureReason>>,
+    }
+
+    impl NodeApi for Node {
+        fn chain_id(&self) -> u64 {
+            CHAIN_ID
+        }
+        async fn submit(&self, raw: Vec<Bytes>) -> Vec<Result<TxId, Refusal>> {
+            raw.into_iter()
+                .map(|raw| {
+                    let tx = SignedTransaction::decode(raw)?;
+                    if !tx.verify_signature() {
+                        return Err(Refusal::BadSignature);
+                    }
+                    if let Some(r) = self.refuse.lock().unwrap().take() {
+                        return Err(r);
+                    }
+                    let status = match self.fail.lock().unwrap().clone() {
+                        Some(error) => TxStatus::Failed { error },
+                        None => TxStatus::Success,
+                    };
+                    let receipt = Receipt {
+                        tx_id: tx.id(),
+                        sender: tx.tx.sender_address(),
+                        nonce: tx.tx.nonce,
+                        height: 8,
+                        index: 0,
+                        fee_paid: required_fee(&tx.tx.action, BASE_FEE),
+                        status,
+                        events: vec![],
+                    };
+                    self.receipts.lock().unwrap().insert(tx.id(), receipt);
+                    let id = tx.id();
+                    self.txs.lock().unwrap().push(tx);
+                    Ok(id)
+                })
+                .collect()
+        }
+        async fn tx_status(&self, id: TxId) -> TxStatusInfo {
+            match self.receipts.lock().unwrap().get(&id) {
+                Some(r) => TxStatusInfo::Finalized {
+                    receipt: r.clone(),
+                    block_hash: Hash32([8; 32]),
+                },
+                None => TxStatusInfo::Unknown,
+            }
+        }
+        async fn account(&self, address: Address, prove: bool) -> Result<AccountInfo, String> {
+            Ok(AccountInfo {
+                address,
+                nonce: 3,
+                pending_nonce: Some(6),
+                balances: vec![lakh_rpc::BalanceInfo {
+                    asset: AssetId::NATIVE,
+                    symbol: "LAKH".into(),
+                    amount: 500,
+                }],
+                // Not a real state proof: verification must reject it.
+                proof: prove.then(|| AccountProof {
+                    height: 8,
+                    state_root: Hash32([0xee; 32]),
+                    entries: vec![ProvenEntry {
+                        key: lakh_state::StateKey::Account(address),
+                        value_hex: "00".into(),
+                        proof_hex: "00".into(),
+                    }],
+                }),
+            })
+        }
+        async fn block(&self, id: BlockId) -> Option<BlockInfo> {
+            (id == BlockId::Height(8)).then(|| BlockInfo {
+                header: BlockHeaderInfo {
+                    height: 8,
+                    hash: Hash32([8; 32]),
+                    parent: Hash32([7; 32]),
+                    state_root: Hash32([0xee; 32]),
+                    proposer: Address([1; 32]),
+                    view: 9,
+                    base_fee: BASE_FEE,
+                    used_units: 1,
+                    tx_count: 1,
+                    timestamp_ms: 1,
+                },
+                tx_ids: vec![],
+            })
+        }
+        async fn head(&self) -> HeadInfo {
+            HeadInfo {
+                chain_id: CHAIN_ID,
+                height: 8,
+                hash: Hash32([8; 32]),
+                state_root: Hash32([0xee; 32]),
+                base_fee: BASE_FEE,
+                timestamp_ms: 1,
+            }
+        }
+        async fn asset(&self, id: AssetRef) -> Option<AssetInfoJson> {
+            let gold = AssetInfoJson {
+                id: AssetId(42),
+                symbol: Symbol::new("GOLD").unwrap(),
+                decimals: 2,
+                issuer: None,
+                max_supply: None,
+                supply: 0,
+            };
+            match id {
+                AssetRef::Symbol(s) if s.as_str() == "GOLD" => Some(gold),
+                AssetRef::Id(AssetId(42)) => Some(gold),
+                _ => None,
+            }
+        }
+        fn subscribe_finalized(&self) -> broadcast::Receiver<BlockInfo> {
+            broadcast::channel(1).1
+        }
+    }
+
+    struct Env {
+        node: Arc<Node>,
+        url: String,
+        keys: tempfile::TempDir,
+        _handle: ServerHandle,
+        alice: PrivateKey,
+        bob: Address,
+    }
+
+    async fn env() -> Env {
+        let node = Arc::new(Node::default());
+        let (addr, handle) = lakh_rpc::start_server("127.0.0.1:0".parse().unwrap(), node.clone())
+            .await
+            .unwrap();
+        let keys = tempfile::tempdir().unwrap();
+        let alice = PrivateKey::from_seed(1);
+        let bob_key = PrivateKey::from_seed(2);
+        write_key(keys.path(), "alice", &alice).unwrap();
+        write_key(keys.path(), "bob", &bob_key).unwrap();
+        Env {
+            node,
+            url: format!("http://{addr}"),
+            keys,
+            _handle: handle,
+            alice,
+            bob: Address::from(&bob_key.public_key()),
+        }
+    }
+
+    fn args(env: &Env, command: WalletCommand) -> WalletArgs {
+        WalletArgs {
+            rpc: env.url.clone(),
+            keys: Some(env.keys.path().to_path_buf()),
+            json: true,
+            command,
+        }
+    }
+
+    fn send_opts() -> SendOpts {
+        SendOpts {
+            max_fee: None,
+            timeout_secs: 5,
+        }
+    }
+
+    #[tokio::test]
+    async fn transfer_signs_with_the_pending_nonce_and_reports_the_receipt() {
+        let env = env().await;
+        let out = execute(args(
+            &env,
+            WalletCommand::Transfer {
+                from: "alice".into(),
+                to: "bob".into(),
+                amount: 77,
+                asset: Some("GOLD".into()),
+                send: send_opts(),
+            },
+        ))
+        .await
+        .unwrap();
+        assert!(out.failure.is_none());
+        let txs = env.node.txs.lock().unwrap();
+        assert_eq!(txs.len(), 1);
+        let tx = &txs[0].tx;
+        assert_eq!(tx.chain_id, CHAIN_ID);
+        assert_eq!(tx.sender, env.alice.public_key());
+        assert_eq!(tx.nonce, 6, "pending nonce is ahead of the committed one");
+        assert_eq!(tx.max_fee, 2 * BASE_FEE);
+        assert_eq!(
+            tx.action,
+            Action::Transfer(TransferEntry {
+                to: env.bob,
+                asset: AssetId(42),
+                amount: 77
+            })
+        );
+        assert_eq!(out.json["tx_id"], json!(txs[0].id()));
+        assert_eq!(out.json["height"], 8);
+        assert_eq!(out.json["receipt"]["status"]["status"], "success");
+    }
+
+    #[tokio::test]
+    async fn refused_and_failed_transactions_are_errors_with_the_reason() {
+        let env = env().await;
+        *env.node.refuse.lock().unwrap() = Some(Refusal::FeeTooLow {
+            max_fee: 1,
+            required: 100,
+        });
+        let err = execute(args(
+            &env,
+            WalletCommand::Transfer {
+                from: "alice".into(),
+                to: env.bob.to_hex(),
+                amount: 1,
+                asset: None,
+                send: send_opts(),
+            },
+        ))
+        .await
+        .err()
+        .expect("refusal is an error");
+        assert!(err.to_string().contains("fee_too_low"), "{err}");
+
+        *env.node.fail.lock().unwrap() = Some(FailureReason::NotIssuer { asset: AssetId(42) });
+        let out = execute(args(
+            &env,
+            WalletCommand::Mint {
+                from: "alice".into(),
+                asset: "42".into(),
+                to: "alice".into(),
+                amount: 1,
+                send: send_opts(),
+            },
+        ))
+        .await
+        .unwrap();
+        let failure = out.failure.expect("a failed receipt fails the command");
+        assert!(failure.contains("only the issuer"), "{failure}");
+
+        let err = execute(args(
+            &env,
+            WalletCommand::Transfer {
+                from: "alice".into(),
+                to: "bob".into(),
+                amount: 1,
+                asset: Some("SILVER".into()),
+                send: send_opts(),
+            },
+        ))
+        .await
+        .err()
+        .expect("unknown asset");
+        assert!(err.to_string().contains("no asset SILVER"), "{err}");
+
+        let err = execute(args(
+            &env,
+            WalletCommand::Transfer {
+                from: "alice".into(),
+                to: "bob".into(),
+                amount: 1,
+                asset: None,
+                send: SendOpts {
+                    max_fee: Some(1),
+                    timeout_secs: 5,
+                },
+            },
+        ))
+        .await
+        .err()
+        .expect("max fee below the current fee");
+        assert!(err.to_string().contains("below the current fee"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn create_asset_reports_the_derived_id() {
+        let env = env().await;
+        let out = execute(args(
+            &env,
+            WalletCommand::CreateAsset {
+                from: "alice".into(),
+                symbol: "CAT".into(),
+                decimals: 3,
+                max_supply: Some(1_000),
+                initial_supply: 10,
+                send: send_opts(),
+            },
+        ))
+        .await
+        .unwrap();
+        let sender = Address::from(&env.alice.public_key());
+        assert_eq!(
+            out.json["created_asset"],
+            json!(AssetId::derive(sender.as_bytes(), 6))
+        );
+        let err = execute(args(
+            &env,
+            WalletCommand::CreateAsset {
+                from: "alice".into(),
+                symbol: "cat".into(),
+                decimals: 3,
+                max_supply: None,
+                initial_supply: 0,
+                send: send_opts(),
+            },
+        ))
+        .await
+        .err()
+        .expect("lowercase symbol");
+        assert!(err.to_string().contains("A-Z"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn balance_shows_amounts_and_refuses_an_unprovable_answer() {
+        let env = env().await;
+        let out = execute(args(
+            &env,
+            WalletCommand::Balance {
+                account: "bob".into(),
+                prove: false,
+            },
+        ))
+        .await
+        .unwrap();
+        assert_eq!(out.json["address"], json!(env.bob));
+        assert_eq!(out.json["balances"][0]["amount"], "500");
+        assert!(out.text.contains("500 LAKH"), "{}", out.text);
+
+        let err = execute(args(
+            &env,
+            WalletCommand::Balance {
+                account: "bob".into(),
+                prove: true,
+            },
+        ))
+        .await
+        .err()
+        .expect("a fake proof must not verify");
+        assert!(err.to_string().contains("PROOF REJECTED"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn queries_of_head_block_and_tx() {
+        let env = env().await;
+        let out = execute(args(&env, WalletCommand::Head)).await.unwrap();
+        assert_eq!(out.json["height"], 8);
+        assert_eq!(out.json["base_fee"], "100");
+
+        let out = execute(args(&env, WalletCommand::Block { id: "8".into() }))
+            .await
+            .unwrap();
+        assert_eq!(out.json["header"]["view"], 9);
+        let by_hash = execute(args(
+            &env,
+            WalletCommand::Block {
+                id: "08".repeat(32),
+            },
+        ))
+        .await;
+        assert!(
+            by_hash
+                .err()
+                .unwrap()
+                .to_string()
+                .contains("no finalized block")
+        );
+
+        let unknown = TxId([3; 32]).to_hex();
+        let out = execute(args(&env, WalletCommand::Tx { id: unknown }))
+            .await
+            .unwrap();
+        assert_eq!(out.json["status"], "unknown");
+        assert!(out.failure.is_some());
+        let err = execute(args(&env, WalletCommand::Tx { id: "xyz".into() }))
+            .await
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("not hex"), "{err}");
+    }
+}

@@ -1,0 +1,324 @@
+//! End to end against real `lakh devnet` processes on loopback: the wallet
+//! sends a transfer on a 4-validator devnet, waits for finality, reads the
+//! receipt and verifies a balance proof (and a tampered one is refused);
+//! ingest refuses bad transactions with the right reason; a devnet killed with
+//! SIGKILL under load restarts with every finalized transaction kept once.
+
+use commonware_cryptography::Signer;
+use lakh_rpc::{client::LakhClient, proof::verify_account_proof, types::TxStatusInfo};
+use lakh_types::{Action, Address, AssetId, PrivateKey, Transaction, TransferEntry, TxStatus};
+use std::{
+    io::{BufRead, BufReader},
+    net::TcpListener,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+const BIN: &str = env!("CARGO_BIN_EXE_lakh");
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A devnet child process, killed when dropped.
+struct Devnet {
+    child: Child,
+    rpc: String,
+    dir: PathBuf,
+}
+
+impl Devnet {
+    fn start(dir: &Path, validators: usize, port: u16) -> Devnet {
+        let mut child = Command::new(BIN)
+            .args(["devnet", "--json", "--validators", &validators.to_string()])
+            .arg("--data-dir")
+            .arg(dir)
+            .args(["--rpc-addr", &format!("127.0.0.1:{port}")])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn lakh devnet");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if line.contains("\"ready\"") {
+                    let _ = tx.send(line);
+                }
+            }
+        });
+        let line = rx
+            .recv_timeout(Duration::from_secs(120))
+            .expect("devnet did not become ready");
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        Devnet {
+            child,
+            rpc: v["rpc"].as_str().unwrap().to_string(),
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    fn kill9(mut self) {
+        // Child::kill sends SIGKILL on Unix: no chance to flush anything.
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    fn wallet(&self, args: &[&str]) -> serde_json::Value {
+        let out = Command::new(BIN)
+            .args(["wallet", "--json", "--rpc", &self.rpc])
+            .arg("--keys")
+            .arg(self.dir.join("keys"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "lakh wallet {args:?} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "wallet output is not JSON ({e}): {}",
+                String::from_utf8_lossy(&out.stdout)
+            )
+        })
+    }
+}
+
+impl Drop for Devnet {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn key_of(dir: &Path, name: &str) -> PrivateKey {
+    let v: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("keys").join(format!("{name}.json"))).unwrap(),
+    )
+    .unwrap();
+    let bytes = hex::decode(v["private_key"].as_str().unwrap()).unwrap();
+    use commonware_codec::DecodeExt;
+    PrivateKey::decode(bytes::Bytes::from(bytes)).unwrap()
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn transfer(
+    key: &PrivateKey,
+    chain_id: u64,
+    nonce: u64,
+    to: Address,
+    amount: u128,
+) -> lakh_types::SignedTransaction {
+    Transaction {
+        chain_id,
+        sender: key.public_key(),
+        nonce,
+        max_fee: 1_000_000,
+        action: Action::Transfer(TransferEntry {
+            to,
+            asset: AssetId::NATIVE,
+            amount,
+        }),
+    }
+    .sign(key)
+}
+
+#[test]
+fn wallet_transfer_is_finalized_and_proven_on_four_validators() {
+    let dir = tempfile::tempdir().unwrap();
+    let net = Devnet::start(dir.path(), 4, free_port());
+
+    let sent = net.wallet(&[
+        "transfer", "--from", "alice", "--to", "bob", "--amount", "12345",
+    ]);
+    let id = sent["tx_id"].as_str().expect("tx id").to_string();
+    let height = sent["height"].as_u64().expect("finalized height");
+    assert!(height >= 1);
+    assert_eq!(sent["receipt"]["status"]["status"], "success", "{sent}");
+
+    let shown = net.wallet(&["tx", &id]);
+    assert_eq!(shown["status"], "finalized", "{shown}");
+    assert_eq!(shown["receipt"]["height"].as_u64(), Some(height));
+
+    let balance = net.wallet(&["balance", "bob", "--prove"]);
+    assert_eq!(balance["proof"]["verified"], true, "{balance}");
+
+    // The same proof, tampered, is refused by the client library.
+    let rt = runtime();
+    rt.block_on(async {
+        let client = LakhClient::connect(&net.rpc).unwrap();
+        let bob = Address::from(&key_of(dir.path(), "bob").public_key());
+        let info = client.account(bob, true).await.unwrap();
+        let proof = info.proof.clone().unwrap();
+        let header = client
+            .block_by_height(proof.height)
+            .await
+            .unwrap()
+            .unwrap()
+            .header;
+        verify_account_proof(&info, &header).expect("genuine proof verifies");
+
+        let mut lying = info.clone();
+        lying.balances[0].amount += 1;
+        assert!(
+            verify_account_proof(&lying, &header).is_err(),
+            "inflated balance must be refused"
+        );
+
+        let mut tampered = info.clone();
+        let entry = &mut tampered.proof.as_mut().unwrap().entries[0];
+        let mut p = hex::decode(&entry.proof_hex).unwrap();
+        let last = p.len() - 1;
+        p[last] ^= 0x01;
+        entry.proof_hex = hex::encode(p);
+        assert!(
+            verify_account_proof(&tampered, &header).is_err(),
+            "tampered proof must be refused"
+        );
+
+        // Ingest refusals carry the right reason.
+        let chain_id = client.chain_id().await.unwrap();
+        let carol = key_of(dir.path(), "carol");
+        let to = Address([7; 32]);
+        let gap = transfer(&carol, chain_id, 50, to, 1);
+        let err = client.submit(&gap).await.unwrap_err().to_string();
+        assert!(err.contains("nonce_gap"), "{err}");
+        let wrong_chain = transfer(&carol, chain_id + 1, 0, to, 1);
+        let err = client.submit(&wrong_chain).await.unwrap_err().to_string();
+        assert!(err.contains("wrong_chain_id"), "{err}");
+        let good = transfer(&carol, chain_id, 0, to, 1);
+        let mut raw = good.raw().to_vec();
+        let n = raw.len();
+        raw[n - 1] ^= 0x01;
+        let forged = lakh_types::SignedTransaction::decode(bytes::Bytes::from(raw)).unwrap();
+        let err = client.submit(&forged).await.unwrap_err().to_string();
+        assert!(err.contains("bad_signature"), "{err}");
+        let id = client.submit(&good).await.unwrap();
+        client
+            .wait_for_finality(id, Duration::from_secs(60))
+            .await
+            .unwrap();
+        let err = client.submit(&good).await.unwrap_err().to_string();
+        assert!(
+            err.contains("nonce_reused") || err.contains("duplicate"),
+            "{err}"
+        );
+    });
+}
+
+#[test]
+fn restart_and_kill9_under_load_keep_every_finalized_transaction_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let net = Devnet::start(dir.path(), 1, port);
+    let rt = runtime();
+    let alice = key_of(dir.path(), "alice");
+    let alice_addr = Address::from(&alice.public_key());
+    let dave = Address::from(&key_of(dir.path(), "dave").public_key());
+
+    let (finalized, head_before, root_before, start_balance) = rt.block_on(async {
+        let client = LakhClient::connect(&net.rpc).unwrap();
+        let chain_id = client.chain_id().await.unwrap();
+        // Wait for block 1 (genesis allocation) before reading balances.
+        let start = Instant::now();
+        let start_balance = loop {
+            if let Ok(info) = client.account(alice_addr, false).await {
+                break info.balance_of(AssetId::NATIVE);
+            }
+            assert!(start.elapsed() < Duration::from_secs(60));
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        let txs: Vec<_> = (0..400)
+            .map(|n| transfer(&alice, chain_id, n, dave, 1 + n as u128))
+            .collect();
+        let mut ids = Vec::new();
+        for chunk in txs.chunks(50) {
+            for r in client.submit_batch(chunk).await.unwrap() {
+                ids.push(r.expect("accepted"));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        // Some are finalized, some may still be pending when the kill lands.
+        let first = client
+            .wait_for_finality(ids[0], Duration::from_secs(60))
+            .await
+            .unwrap();
+        let mut finalized = Vec::new();
+        for id in &ids {
+            if let TxStatusInfo::Finalized {
+                receipt,
+                block_hash,
+            } = client.tx_status(*id).await.unwrap()
+            {
+                finalized.push((receipt, block_hash));
+            }
+        }
+        assert!(!finalized.is_empty() && first.receipt.height >= 1);
+        let head = client.head().await.unwrap();
+        (finalized, head.height, head.state_root, start_balance)
+    });
+    net.kill9();
+
+    let net = Devnet::start(dir.path(), 1, port);
+    rt.block_on(async {
+        let client = LakhClient::connect(&net.rpc).unwrap();
+        let block = client
+            .block_by_height(head_before)
+            .await
+            .unwrap()
+            .expect("old head kept");
+        assert_eq!(
+            block.header.state_root, root_before,
+            "state root of height {head_before} changed"
+        );
+        for (receipt, hash) in &finalized {
+            match client.tx_status(receipt.tx_id).await.unwrap() {
+                TxStatusInfo::Finalized {
+                    receipt: r,
+                    block_hash,
+                } => {
+                    assert_eq!(&r, receipt);
+                    assert_eq!(&block_hash, hash);
+                }
+                other => panic!(
+                    "finalized tx {} lost after kill -9: {other:?}",
+                    receipt.tx_id
+                ),
+            }
+        }
+        // Nothing applied twice: alice's balance and nonce account for exactly
+        // the receipts of her finalized transactions.
+        let head = client.head().await.unwrap();
+        let info = client.account(alice_addr, false).await.unwrap();
+        let mut spent: u128 = 0;
+        let mut count = 0;
+        for n in 0..info.nonce {
+            let id = transfer(&alice, head.chain_id, n, dave, 1 + n as u128).id();
+            match client.tx_status(id).await.unwrap() {
+                TxStatusInfo::Finalized { receipt, .. } => {
+                    assert_eq!(receipt.status, TxStatus::Success);
+                    spent += receipt.fee_paid + 1 + n as u128;
+                    count += 1;
+                }
+                other => panic!("nonce {n} consumed but tx {id} is {other:?}"),
+            }
+        }
+        assert_eq!(count, info.nonce);
+        assert!(info.nonce as usize >= finalized.len());
+        assert_eq!(info.balance_of(AssetId::NATIVE), start_balance - spent);
+    });
+}

@@ -1,0 +1,454 @@
+//! Ingest verification: stateless checks, then batched signature verification
+//! spread over a pool of worker threads.
+//!
+//! The pool is plain std threads fed by a channel so it can be driven from
+//! async code through `spawn_blocking` without tying up the async runtime's
+//! workers with elliptic-curve math.
+
+use lakh_types::tx::verify_signatures;
+use lakh_types::{Action, Refusal, SignedTransaction, fees, limits};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+/// Refuses what can be refused without state or signature work.
+pub fn check_stateless(
+    tx: &SignedTransaction,
+    chain_id: u64,
+    min_base_fee: u128,
+) -> Result<(), Refusal> {
+    if tx.encoded_len() > limits::MAX_TX_BYTES {
+        return Err(Refusal::Oversize {
+            size: tx.encoded_len(),
+            max: limits::MAX_TX_BYTES,
+        });
+    }
+    if tx.tx.chain_id != chain_id {
+        return Err(Refusal::WrongChainId {
+            expected: chain_id,
+            got: tx.tx.chain_id,
+        });
+    }
+    check_action(&tx.tx.action)?;
+    let required = fees::required_fee(&tx.tx.action, min_base_fee);
+    if tx.tx.max_fee < required {
+        return Err(Refusal::FeeTooLow {
+            max_fee: tx.tx.max_fee,
+            required,
+        });
+    }
+    Ok(())
+}
+
+/// Payload checks that hold regardless of state; a failing action could only
+/// ever fail in execution, so it is not worth a block slot.
+fn check_action(action: &Action) -> Result<(), Refusal> {
+    match action {
+        Action::Transfer(_) | Action::Mint { .. } => Ok(()),
+        Action::MultiTransfer { entries } => {
+            if entries.is_empty() {
+                return Err(Refusal::InvalidAction(
+                    "multi_transfer has no entries".into(),
+                ));
+            }
+            if entries.len() > limits::MAX_MULTI_TRANSFER_ENTRIES {
+                return Err(Refusal::InvalidAction(format!(
+                    "multi_transfer has {} entries, limit is {}",
+                    entries.len(),
+                    limits::MAX_MULTI_TRANSFER_ENTRIES
+                )));
+            }
+            Ok(())
+        }
+        Action::CreateAsset {
+            decimals,
+            max_supply,
+            initial_supply,
+            ..
+        } => {
+            if *decimals > limits::MAX_DECIMALS {
+                return Err(Refusal::InvalidAction(format!(
+                    "create_asset decimals {decimals} exceed the limit {}",
+                    limits::MAX_DECIMALS
+                )));
+            }
+            if let Some(max) = max_supply
+                && initial_supply > max
+            {
+                return Err(Refusal::InvalidAction(format!(
+                    "create_asset initial_supply {initial_supply} exceeds max_supply {max}"
+                )));
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Settings of a [`Verifier`].
+#[derive(Clone, Debug)]
+pub struct VerifierConfig {
+    pub chain_id: u64,
+    /// Floor of the base fee: a tx that cannot pay it can never be included.
+    pub min_base_fee: u128,
+    /// Worker threads; 0 means one per available core.
+    pub workers: usize,
+    /// Smallest slice given to one worker: batch verification only pays off
+    /// over many signatures, so small batches are not fanned out.
+    pub min_chunk_txs: usize,
+    /// Most transactions one `verify_batch` call checks; the rest are refused as busy.
+    pub max_batch_txs: usize,
+}
+
+impl VerifierConfig {
+    pub fn new(chain_id: u64, min_base_fee: u128) -> Self {
+        VerifierConfig {
+            chain_id,
+            min_base_fee,
+            workers: 0,
+            min_chunk_txs: 64,
+            max_batch_txs: limits::MAX_BLOCK_TXS,
+        }
+    }
+}
+
+type Verdicts = Vec<Result<SignedTransaction, Refusal>>;
+
+struct Job {
+    chunk: usize,
+    txs: Vec<SignedTransaction>,
+    reply: Sender<(usize, Verdicts)>,
+}
+
+/// A pool of threads that verifies transactions in batches.
+pub struct Verifier {
+    cfg: VerifierConfig,
+    workers: usize,
+    jobs: Option<Sender<Job>>,
+    handles: Vec<JoinHandle<()>>,
+}
+
+impl Verifier {
+    /// Starts the worker threads.
+    pub fn new(cfg: VerifierConfig) -> std::io::Result<Self> {
+        let workers = match cfg.workers {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let queue = Arc::new(Mutex::new(queue));
+        let mut handles = Vec::with_capacity(workers);
+        for i in 0..workers {
+            let queue = queue.clone();
+            let (chain_id, min_base_fee) = (cfg.chain_id, cfg.min_base_fee);
+            let handle = std::thread::Builder::new()
+                .name(format!("lakh-verify-{i}"))
+                .spawn(move || worker(&queue, chain_id, min_base_fee))?;
+            handles.push(handle);
+        }
+        Ok(Verifier {
+            cfg,
+            workers,
+            jobs: Some(jobs),
+            handles,
+        })
+    }
+
+    pub fn workers(&self) -> usize {
+        self.workers
+    }
+
+    pub fn config(&self) -> &VerifierConfig {
+        &self.cfg
+    }
+
+    /// Checks every transaction; the output is in input order. Blocks until
+    /// all workers involved are done.
+    pub fn verify_batch(&self, mut txs: Vec<SignedTransaction>) -> Verdicts {
+        let overflow = if txs.len() > self.cfg.max_batch_txs {
+            txs.split_off(self.cfg.max_batch_txs)
+        } else {
+            Vec::new()
+        };
+        let total = txs.len();
+        let chunk_len = total
+            .div_ceil(self.workers)
+            .max(self.cfg.min_chunk_txs)
+            .max(1);
+        let chunk_count = total.div_ceil(chunk_len);
+
+        // Split from the back so each split moves only the chunk it cuts off.
+        let mut chunks = Vec::with_capacity(chunk_count);
+        for index in (0..chunk_count).rev() {
+            chunks.push(txs.split_off(index * chunk_len));
+        }
+        chunks.reverse();
+        let chunk_lens: Vec<usize> = chunks.iter().map(Vec::len).collect();
+
+        let mut parts: Vec<Option<Verdicts>> = (0..chunk_count).map(|_| None).collect();
+        let (reply, replies) = mpsc::channel();
+        if let Some(jobs) = &self.jobs {
+            for (chunk, txs) in chunks.into_iter().enumerate() {
+                let job = Job {
+                    chunk,
+                    txs,
+                    reply: reply.clone(),
+                };
+                if jobs.send(job).is_err() {
+                    break;
+                }
+            }
+        }
+        drop(reply);
+        // Ends when every job has replied or been dropped with a dead worker.
+        for (chunk, verdicts) in replies {
+            parts[chunk] = Some(verdicts);
+        }
+
+        let mut out = Vec::with_capacity(total + overflow.len());
+        for (part, len) in parts.into_iter().zip(chunk_lens) {
+            match part {
+                Some(verdicts) => out.extend(verdicts),
+                None => out.extend((0..len).map(|_| Err(worker_lost()))),
+            }
+        }
+        let max = self.cfg.max_batch_txs;
+        out.extend(overflow.iter().map(|_| {
+            Err(Refusal::Busy(format!(
+                "verification batch is over its limit of {max} transactions"
+            )))
+        }));
+        out
+    }
+}
+
+impl Drop for Verifier {
+    fn drop(&mut self) {
+        // Closing the queue lets every worker's `recv` fail, so they exit.
+        self.jobs.take();
+        for handle in self.handles.drain(..) {
+            let _ = handle.join();
+        }
+    }
+}
+
+fn worker_lost() -> Refusal {
+    Refusal::Busy("signature verification worker failed".into())
+}
+
+fn worker(queue: &Mutex<Receiver<Job>>, chain_id: u64, min_base_fee: u128) {
+    loop {
+        let job = {
+            let Ok(queue) = queue.lock() else { return };
+            match queue.recv() {
+                Ok(job) => job,
+                Err(_) => return,
+            }
+        };
+        let len = job.txs.len();
+        let txs = job.txs;
+        let verdicts = catch_unwind(AssertUnwindSafe(|| {
+            verify_chunk(txs, chain_id, min_base_fee)
+        }))
+        .unwrap_or_else(|_| (0..len).map(|_| Err(worker_lost())).collect());
+        // The caller only goes away if it panicked; nothing to do then.
+        let _ = job.reply.send((job.chunk, verdicts));
+    }
+}
+
+/// Stateless checks on each tx, then one batch verification over the survivors.
+fn verify_chunk(txs: Vec<SignedTransaction>, chain_id: u64, min_base_fee: u128) -> Verdicts {
+    let mut out: Verdicts = Vec::with_capacity(txs.len());
+    let mut passed = Vec::with_capacity(txs.len());
+    let mut passed_at = Vec::with_capacity(txs.len());
+    for tx in txs {
+        match check_stateless(&tx, chain_id, min_base_fee) {
+            Ok(()) => {
+                passed_at.push(out.len());
+                passed.push(tx);
+                // Overwritten below unless the signature is bad.
+                out.push(Err(Refusal::BadSignature));
+            }
+            Err(refusal) => out.push(Err(refusal)),
+        }
+    }
+    let mut bad = verify_signatures(&passed).into_iter().peekable();
+    for (i, tx) in passed.into_iter().enumerate() {
+        if bad.peek() == Some(&i) {
+            bad.next();
+        } else {
+            out[passed_at[i]] = Ok(tx);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use commonware_cryptography::Signer;
+    use lakh_types::{Address, AssetId, PrivateKey, Symbol, Transaction, TransferEntry};
+
+    const CHAIN: u64 = 7;
+    const MIN_BASE_FEE: u128 = 100;
+
+    fn signed(
+        seed: u64,
+        nonce: u64,
+        chain_id: u64,
+        max_fee: u128,
+        action: Action,
+    ) -> SignedTransaction {
+        let key = PrivateKey::from_seed(seed);
+        Transaction {
+            chain_id,
+            sender: key.public_key(),
+            nonce,
+            max_fee,
+            action,
+        }
+        .sign(&key)
+    }
+
+    fn entry() -> TransferEntry {
+        TransferEntry {
+            to: Address([9; 32]),
+            asset: AssetId::NATIVE,
+            amount: 5,
+        }
+    }
+
+    fn transfer(seed: u64, nonce: u64) -> SignedTransaction {
+        signed(seed, nonce, CHAIN, 1_000, Action::Transfer(entry()))
+    }
+
+    /// Flips a bit in the body (the amount) while keeping the old signature.
+    fn tampered(tx: &SignedTransaction) -> SignedTransaction {
+        let mut raw = tx.raw().to_vec();
+        let at = tx.body_bytes().len() - 1;
+        raw[at] ^= 1;
+        SignedTransaction::decode(Bytes::from(raw)).expect("still well-formed")
+    }
+
+    fn verifier(workers: usize, min_chunk_txs: usize) -> Verifier {
+        let mut cfg = VerifierConfig::new(CHAIN, MIN_BASE_FEE);
+        cfg.workers = workers;
+        cfg.min_chunk_txs = min_chunk_txs;
+        Verifier::new(cfg).expect("spawn workers")
+    }
+
+    #[test]
+    fn tampered_txs_are_refused_and_valid_ones_accepted_across_workers() {
+        let v = verifier(3, 4);
+        assert_eq!(v.workers(), 3);
+        let mut txs: Vec<SignedTransaction> = (0..40).map(|i| transfer(i, i)).collect();
+        let bad_at = [0usize, 13, 27, 39];
+        for &i in &bad_at {
+            txs[i] = tampered(&txs[i]);
+        }
+        let expected_ids: Vec<_> = txs.iter().map(SignedTransaction::id).collect();
+        let verdicts = v.verify_batch(txs);
+        assert_eq!(verdicts.len(), 40);
+        for (i, verdict) in verdicts.iter().enumerate() {
+            if bad_at.contains(&i) {
+                assert_eq!(verdict, &Err(Refusal::BadSignature), "tx {i}");
+            } else {
+                let tx = verdict.as_ref().expect("valid tx accepted");
+                assert_eq!(tx.id(), expected_ids[i], "order kept at {i}");
+            }
+        }
+    }
+
+    #[test]
+    fn stateless_refusals_come_before_signature_work() {
+        let v = verifier(2, 1);
+        let empty_multi = Action::MultiTransfer { entries: vec![] };
+        let wide = Action::CreateAsset {
+            symbol: Symbol::new("ABC").unwrap(),
+            decimals: limits::MAX_DECIMALS + 1,
+            max_supply: None,
+            initial_supply: 1,
+        };
+        let over_cap = Action::CreateAsset {
+            symbol: Symbol::new("ABC").unwrap(),
+            decimals: 2,
+            max_supply: Some(10),
+            initial_supply: 11,
+        };
+        // A MultiTransfer of 3 entries costs 4 units.
+        let three = Action::MultiTransfer {
+            entries: vec![entry(), entry(), entry()],
+        };
+        let txs = vec![
+            signed(1, 0, CHAIN + 1, 1_000, Action::Transfer(entry())),
+            signed(2, 0, CHAIN, 1_000, empty_multi),
+            signed(3, 0, CHAIN, 1_000_000, wide),
+            signed(4, 0, CHAIN, 1_000_000, over_cap),
+            signed(5, 0, CHAIN, 4 * MIN_BASE_FEE - 1, three.clone()),
+            signed(6, 0, CHAIN, 4 * MIN_BASE_FEE, three),
+            // Wrong chain and tampered: the chain is reported, not the signature.
+            tampered(&signed(7, 0, CHAIN + 1, 1_000, Action::Transfer(entry()))),
+        ];
+        let verdicts = v.verify_batch(txs);
+        assert_eq!(
+            verdicts[0],
+            Err(Refusal::WrongChainId {
+                expected: CHAIN,
+                got: CHAIN + 1
+            })
+        );
+        assert!(matches!(&verdicts[1], Err(Refusal::InvalidAction(m)) if m.contains("no entries")));
+        assert!(matches!(&verdicts[2], Err(Refusal::InvalidAction(m)) if m.contains("decimals")));
+        assert!(matches!(&verdicts[3], Err(Refusal::InvalidAction(m)) if m.contains("max_supply")));
+        assert_eq!(
+            verdicts[4],
+            Err(Refusal::FeeTooLow {
+                max_fee: 4 * MIN_BASE_FEE - 1,
+                required: 4 * MIN_BASE_FEE
+            })
+        );
+        assert!(verdicts[5].is_ok());
+        assert!(matches!(verdicts[6], Err(Refusal::WrongChainId { .. })));
+    }
+
+    #[test]
+    fn batch_limit_refuses_the_excess_as_busy() {
+        let mut cfg = VerifierConfig::new(CHAIN, MIN_BASE_FEE);
+        cfg.workers = 2;
+        cfg.max_batch_txs = 3;
+        let v = Verifier::new(cfg).unwrap();
+        let verdicts = v.verify_batch((0..5).map(|i| transfer(i, 0)).collect());
+        assert_eq!(verdicts.len(), 5);
+        assert!(verdicts[..3].iter().all(Result::is_ok));
+        assert!(
+            verdicts[3..]
+                .iter()
+                .all(|v| matches!(v, Err(Refusal::Busy(_))))
+        );
+    }
+
+    #[test]
+    fn empty_batch_and_concurrent_callers() {
+        let v = Arc::new(verifier(2, 2));
+        assert!(v.verify_batch(Vec::new()).is_empty());
+        let callers: Vec<_> = (0..4u64)
+            .map(|c| {
+                let v = v.clone();
+                std::thread::spawn(move || {
+                    let txs: Vec<_> = (0..10).map(|i| transfer(c * 100 + i, i)).collect();
+                    let ids: Vec<_> = txs.iter().map(SignedTransaction::id).collect();
+                    let got: Vec<_> = v
+                        .verify_batch(txs)
+                        .into_iter()
+                        .map(|r| r.expect("valid").id())
+                        .collect();
+                    assert_eq!(got, ids);
+                })
+            })
+            .collect();
+        for c in callers {
+            c.join().expect("caller thread");
+        }
+    }
+}

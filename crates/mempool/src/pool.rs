@@ -1,0 +1,447 @@
+//! The mempool: verified transactions waiting for a block.
+//!
+//! Each sender has a queue ordered by nonce. Two ordered indexes span the
+//! senders: `heads` (each sender's lowest queued tx) drives block selection
+//! from the highest fee down without touching senders that do not make the
+//! block, and `tails` (each sender's highest queued tx) names the eviction
+//! victim when the pool is full: evicting a tail never strands a later nonce.
+//!
+//! Bounds count canonical encoded bytes; index and map overhead is a constant
+//! per queued tx, so it is bounded by `max_txs` too. A tx whose `raw` is a
+//! slice of a larger buffer keeps that whole buffer alive: insert txs decoded
+//! from their own buffers (as ingest does), not slices of a block.
+
+use lakh_types::{Address, Refusal, SignedTransaction, TxId, fees};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
+
+#[cfg(test)]
+mod tests;
+
+/// Bounds of a [`Mempool`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MempoolConfig {
+    /// Most transactions queued in total.
+    pub max_txs: usize,
+    /// Most encoded transaction bytes queued in total.
+    pub max_bytes: usize,
+    /// Most transactions queued per sender.
+    pub max_per_sender: usize,
+    /// Highest nonce accepted is the sender's committed next nonce plus this.
+    pub max_nonce_ahead: u64,
+}
+
+impl Default for MempoolConfig {
+    fn default() -> Self {
+        MempoolConfig {
+            max_txs: 200_000,
+            max_bytes: 256 * 1024 * 1024,
+            max_per_sender: 1024,
+            max_nonce_ahead: 1024,
+        }
+    }
+}
+
+/// A replacement must raise `max_fee` by at least 1/this of the queued one (10%).
+pub const REPLACEMENT_BUMP_DIVISOR: u128 = 10;
+
+/// Smallest possible encoded signed transaction (a `CreateAsset` with a
+/// one-letter symbol and no max supply): once the byte budget left is below
+/// it, no further tx can fit.
+const MIN_TX_BYTES: usize = 149;
+
+/// Ordering of txs: higher fee per unit first, then earlier arrival.
+/// Arrival numbers are unique, so no two queued txs compare equal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Priority {
+    fee_per_unit: u128,
+    arrival: Reverse<u64>,
+}
+
+struct Entry {
+    tx: SignedTransaction,
+    priority: Priority,
+}
+
+type Queue = BTreeMap<u64, Entry>;
+
+/// Pending transactions in per-sender nonce queues, bounded by [`MempoolConfig`].
+pub struct Mempool {
+    cfg: MempoolConfig,
+    senders: HashMap<Address, Queue>,
+    by_id: HashMap<TxId, (Address, u64)>,
+    heads: BTreeSet<(Priority, Address)>,
+    tails: BTreeSet<(Priority, Address)>,
+    bytes: usize,
+    next_arrival: u64,
+}
+
+impl Mempool {
+    pub fn new(cfg: MempoolConfig) -> Self {
+        Mempool {
+            cfg,
+            senders: HashMap::new(),
+            by_id: HashMap::new(),
+            heads: BTreeSet::new(),
+            tails: BTreeSet::new(),
+            bytes: 0,
+            next_arrival: 0,
+        }
+    }
+
+    pub fn config(&self) -> &MempoolConfig {
+        &self.cfg
+    }
+
+    /// Queues verified transactions; one verdict per input, in order.
+    /// `committed_nonce(addr)` = the sender's next nonce in the latest committed state.
+    pub fn insert_batch(
+        &mut self,
+        txs: Vec<SignedTransaction>,
+        committed_nonce: impl Fn(&Address) -> u64,
+    ) -> Vec<Result<TxId, Refusal>> {
+        let mut last: Option<(Address, u64)> = None;
+        txs.into_iter()
+            .map(|tx| {
+                let sender = tx.tx.sender_address();
+                // Batches often carry runs from one sender: ask state once per run.
+                let committed = match last {
+                    Some((addr, nonce)) if addr == sender => nonce,
+                    _ => {
+                        let nonce = committed_nonce(&sender);
+                        last = Some((sender, nonce));
+                        nonce
+                    }
+                };
+                self.insert(tx, sender, committed)
+            })
+            .collect()
+    }
+
+    fn insert(
+        &mut self,
+        tx: SignedTransaction,
+        sender: Address,
+        committed: u64,
+    ) -> Result<TxId, Refusal> {
+        let id = tx.id();
+        if self.by_id.contains_key(&id) {
+            return Err(Refusal::Duplicate);
+        }
+        let nonce = tx.tx.nonce;
+        if nonce < committed {
+            return Err(Refusal::NonceReused {
+                expected: committed,
+                got: nonce,
+            });
+        }
+        if nonce - committed > self.cfg.max_nonce_ahead {
+            return Err(Refusal::NonceGap {
+                expected: committed,
+                got: nonce,
+                max_ahead: self.cfg.max_nonce_ahead,
+            });
+        }
+        let size = tx.encoded_len();
+        if size > self.cfg.max_bytes {
+            return Err(Refusal::Oversize {
+                size,
+                max: self.cfg.max_bytes,
+            });
+        }
+        // Entries below the committed nonce are dead weight not yet pruned by
+        // `on_finalized`; drop them so they do not count against the sender.
+        self.prune_sender(&sender, committed);
+
+        let units = fees::action_units(&tx.tx.action).max(1) as u128;
+        let priority = Priority {
+            fee_per_unit: tx.tx.max_fee / units,
+            arrival: Reverse(self.next_arrival),
+        };
+
+        let queue = self.senders.get(&sender);
+        // Bytes of the tx being replaced, if this is a replacement.
+        let replaced_bytes = match queue.and_then(|q| q.get(&nonce)) {
+            Some(old) => {
+                let queued = old.tx.tx.max_fee;
+                let required =
+                    queued.saturating_add(queued.div_ceil(REPLACEMENT_BUMP_DIVISOR).max(1));
+                if tx.tx.max_fee < required {
+                    return Err(Refusal::ReplacementUnderpriced {
+                        nonce,
+                        queued,
+                        required,
+                        got: tx.tx.max_fee,
+                    });
+                }
+                Some(old.tx.encoded_len())
+            }
+            None => {
+                let queued = queue.map_or(0, BTreeMap::len);
+                if queued >= self.cfg.max_per_sender {
+                    return Err(Refusal::Busy(format!(
+                        "sender queue full: {queued} transactions queued, limit is {}",
+                        self.cfg.max_per_sender
+                    )));
+                }
+                None
+            }
+        };
+
+        let count_after = self.by_id.len() + usize::from(replaced_bytes.is_none());
+        let bytes_after = (self.bytes - replaced_bytes.unwrap_or(0)).saturating_add(size);
+        if count_after > self.cfg.max_txs || bytes_after > self.cfg.max_bytes {
+            let victims = self.plan_eviction(
+                &sender,
+                priority.fee_per_unit,
+                count_after.saturating_sub(self.cfg.max_txs),
+                bytes_after.saturating_sub(self.cfg.max_bytes),
+            )?;
+            for victim in victims {
+                self.pop_tail(&victim);
+            }
+        }
+
+        self.next_arrival += 1;
+        self.unindex(&sender);
+        let queue = self.senders.entry(sender).or_default();
+        if let Some(old) = queue.insert(nonce, Entry { tx, priority }) {
+            self.by_id.remove(&old.tx.id());
+        }
+        self.by_id.insert(id, (sender, nonce));
+        // Evictions above already took their bytes off.
+        self.bytes = self.bytes - replaced_bytes.unwrap_or(0) + size;
+        self.reindex(&sender);
+        Ok(id)
+    }
+
+    /// Picks senders whose tail txs to evict so `count` txs and `bytes` bytes
+    /// are freed, lowest fee first, only among txs paying less per unit than
+    /// `fee_per_unit` and never from `sender` itself. Takes at most one tx per
+    /// sender, so the plan is exact without mutating anything: if it cannot
+    /// free enough, nothing is evicted.
+    fn plan_eviction(
+        &self,
+        sender: &Address,
+        fee_per_unit: u128,
+        mut count: usize,
+        mut bytes: usize,
+    ) -> Result<Vec<Address>, Refusal> {
+        let mut victims = Vec::new();
+        for (priority, addr) in &self.tails {
+            if count == 0 && bytes == 0 {
+                break;
+            }
+            if priority.fee_per_unit >= fee_per_unit {
+                break;
+            }
+            if addr == sender {
+                continue;
+            }
+            let Some(size) = self
+                .senders
+                .get(addr)
+                .and_then(|q| q.last_key_value())
+                .map(|(_, e)| e.tx.encoded_len())
+            else {
+                continue;
+            };
+            victims.push(*addr);
+            count = count.saturating_sub(1);
+            bytes = bytes.saturating_sub(size);
+        }
+        if count == 0 && bytes == 0 {
+            Ok(victims)
+        } else {
+            Err(Refusal::Busy(format!(
+                "mempool full ({} transactions, {} bytes) and no queued transaction pays less than {fee_per_unit} per unit",
+                self.by_id.len(),
+                self.bytes
+            )))
+        }
+    }
+
+    fn pop_tail(&mut self, sender: &Address) {
+        self.unindex(sender);
+        if let Some(queue) = self.senders.get_mut(sender)
+            && let Some((_, entry)) = queue.pop_last()
+        {
+            self.by_id.remove(&entry.tx.id());
+            self.bytes -= entry.tx.encoded_len();
+        }
+        self.reindex(sender);
+    }
+
+    /// Drops `sender`'s txs with nonces below `next_nonce`.
+    fn prune_sender(&mut self, sender: &Address, next_nonce: u64) {
+        let stale = self
+            .senders
+            .get(sender)
+            .and_then(|q| q.first_key_value())
+            .is_some_and(|(&first, _)| first < next_nonce);
+        if !stale {
+            return;
+        }
+        self.unindex(sender);
+        if let Some(queue) = self.senders.get_mut(sender) {
+            let keep = queue.split_off(&next_nonce);
+            let dropped = std::mem::replace(queue, keep);
+            for entry in dropped.into_values() {
+                self.by_id.remove(&entry.tx.id());
+                self.bytes -= entry.tx.encoded_len();
+            }
+        }
+        self.reindex(sender);
+    }
+
+    /// Removes `sender`'s head and tail from the indexes before its queue changes.
+    fn unindex(&mut self, sender: &Address) {
+        if let Some(queue) = self.senders.get(sender) {
+            if let Some((_, head)) = queue.first_key_value() {
+                self.heads.remove(&(head.priority, *sender));
+            }
+            if let Some((_, tail)) = queue.last_key_value() {
+                self.tails.remove(&(tail.priority, *sender));
+            }
+        }
+    }
+
+    /// Re-adds `sender`'s head and tail after its queue changed; forgets an empty queue.
+    fn reindex(&mut self, sender: &Address) {
+        let Some(queue) = self.senders.get(sender) else {
+            return;
+        };
+        match (queue.first_key_value(), queue.last_key_value()) {
+            (Some((_, head)), Some((_, tail))) => {
+                self.heads.insert((head.priority, *sender));
+                self.tails.insert((tail.priority, *sender));
+            }
+            _ => {
+                self.senders.remove(sender);
+            }
+        }
+    }
+
+    /// Selects txs for a block: per sender only a contiguous nonce run starting
+    /// at `committed_nonce(sender)`; across senders by fee per unit (highest
+    /// first), ties by arrival. A tx that cannot pay `base_fee` or does not fit
+    /// the remaining bytes ends its sender's run. Stops at `max_txs` txs or
+    /// when `max_bytes` (sum of encoded lengths) leaves room for none.
+    ///
+    /// Costs O(k log n) for k txs visited: senders are visited from the head
+    /// index in priority order, so senders below the cut are never touched.
+    pub fn select(
+        &self,
+        max_txs: usize,
+        max_bytes: usize,
+        base_fee: u128,
+        committed_nonce: impl Fn(&Address) -> u64,
+    ) -> Vec<SignedTransaction> {
+        let mut out = Vec::with_capacity(max_txs.min(self.by_id.len()));
+        let mut bytes_left = max_bytes;
+        // Next tx of each sender already reached, keyed like the head index.
+        let mut ready: BinaryHeap<(Priority, Address, u64)> = BinaryHeap::new();
+        let mut heads = self.heads.iter().rev().peekable();
+        while out.len() < max_txs && bytes_left >= MIN_TX_BYTES {
+            let from_ready = match (ready.peek(), heads.peek()) {
+                (Some((ready_top, ..)), Some((head_top, _))) => ready_top > head_top,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (None, None) => break,
+            };
+            if !from_ready {
+                let Some((_, sender)) = heads.next() else {
+                    break;
+                };
+                let next = committed_nonce(sender);
+                // The head may be stale (below the committed nonce, not yet
+                // pruned): the run starts at the committed nonce, whose own
+                // priority decides when it is taken.
+                if let Some(entry) = self.senders.get(sender).and_then(|q| q.get(&next)) {
+                    ready.push((entry.priority, *sender, next));
+                }
+                continue;
+            }
+            let Some((_, sender, nonce)) = ready.pop() else {
+                break;
+            };
+            let Some(queue) = self.senders.get(&sender) else {
+                continue;
+            };
+            let Some(entry) = queue.get(&nonce) else {
+                continue;
+            };
+            let tx = &entry.tx;
+            let size = tx.encoded_len();
+            if tx.tx.max_fee < fees::required_fee(&tx.tx.action, base_fee) || size > bytes_left {
+                continue;
+            }
+            bytes_left -= size;
+            out.push(tx.clone());
+            if let Some(after) = nonce.checked_add(1)
+                && let Some(next) = queue.get(&after)
+            {
+                ready.push((next.priority, sender, after));
+            }
+        }
+        out
+    }
+
+    /// After a block is finalized: drops every tx whose nonce is below its
+    /// sender's new committed next nonce (included, or replaced by one that was).
+    pub fn on_finalized(&mut self, updated_senders: impl IntoIterator<Item = (Address, u64)>) {
+        for (sender, next_nonce) in updated_senders {
+            self.prune_sender(&sender, next_nonce);
+        }
+    }
+
+    /// Removes txs the builder excluded for a permanent reason. Later nonces of
+    /// the same sender stay queued (the sender may refill the gap).
+    pub fn remove(&mut self, ids: &[TxId]) {
+        for id in ids {
+            let Some((sender, nonce)) = self.by_id.get(id).copied() else {
+                continue;
+            };
+            self.unindex(&sender);
+            if let Some(entry) = self.senders.get_mut(&sender).and_then(|q| q.remove(&nonce)) {
+                self.by_id.remove(id);
+                self.bytes -= entry.tx.encoded_len();
+            }
+            self.reindex(&sender);
+        }
+    }
+
+    pub fn contains(&self, id: &TxId) -> bool {
+        self.by_id.contains_key(id)
+    }
+
+    pub fn get(&self, id: &TxId) -> Option<&SignedTransaction> {
+        let (sender, nonce) = self.by_id.get(id)?;
+        self.senders.get(sender)?.get(nonce).map(|e| &e.tx)
+    }
+
+    /// Number of queued txs.
+    pub fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_id.is_empty()
+    }
+
+    /// Sum of the encoded lengths of the queued txs.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Number of senders with queued txs.
+    pub fn senders(&self) -> usize {
+        self.senders.len()
+    }
+
+    /// The sender's highest queued nonce + 1, if it has queued txs.
+    pub fn pending_nonce(&self, addr: &Address) -> Option<u64> {
+        let (&last, _) = self.senders.get(addr)?.last_key_value()?;
+        Some(last.saturating_add(1))
+    }
+}

@@ -1,0 +1,349 @@
+//! The lakh state machine as a commonware-glue stateful application: build a
+//! block from the mempool, verify a peer's block by re-executing it, and record
+//! receipts when a block is finalized.
+
+use crate::{
+    block::{Block, BlockContext, Header, MAX_BLOCK_TX_BYTES, MAX_BLOCK_TXS},
+    indexer::Indexer,
+    shared::NodeShared,
+};
+use commonware_consensus::{Heightable, marshal::ancestry::Ancestry, types::Height};
+use commonware_cryptography::{Digestible, sha256};
+use commonware_glue::stateful::{
+    Application, Finality, Input, Proposed,
+    db::{DatabaseSet, Merkleized as _, Reader, Shared, Unmerkleized as _},
+};
+use commonware_parallel::Sequential;
+use commonware_runtime::{Clock, Spawner, Supervisor};
+use commonware_storage::{Context as StorageContext, qmdb::sync::Target};
+use commonware_utils::non_empty_range;
+use futures::{StreamExt, lock::Mutex as AsyncMutex};
+use lakh_execution::{BlockEnv, Mode, Overlay, access_set, execute_block};
+use lakh_state::{StateKey, StateValue, db::StateDb};
+use lakh_types::{Receipt, fees};
+use std::{collections::HashMap, sync::Arc, time::UNIX_EPOCH};
+use tracing::{debug, info, warn};
+
+pub type Db<E> = StateDb<E, Sequential>;
+pub type Databases<E> = Shared<Db<E>>;
+type Unmerkleized<E> = <Databases<E> as DatabaseSet<E>>::Unmerkleized;
+type Merkleized<E> = <Databases<E> as DatabaseSet<E>>::Merkleized;
+
+/// Everything a block's execution needs besides its transactions.
+fn block_env(chain_id: u64, header: &Header) -> BlockEnv {
+    BlockEnv {
+        chain_id,
+        height: header.height.get(),
+        proposer: lakh_types::Address::from(&header.context.leader),
+        base_fee: header.base_fee,
+    }
+}
+
+pub struct LakhApp<E: StorageContext + Supervisor> {
+    pub shared: Arc<NodeShared>,
+    pub indexer: Arc<AsyncMutex<Indexer<E>>>,
+}
+
+impl<E: StorageContext + Supervisor> Clone for LakhApp<E> {
+    fn clone(&self) -> Self {
+        LakhApp {
+            shared: self.shared.clone(),
+            indexer: self.indexer.clone(),
+        }
+    }
+}
+
+/// Result of executing a block's transactions on a batch.
+struct Executed<E: StorageContext + Supervisor + Spawner> {
+    merkleized: Merkleized<E>,
+    receipts: Vec<Receipt>,
+    used_units: u64,
+    /// Build mode: the transactions kept (excluded ones dropped).
+    kept: Vec<lakh_types::SignedTransaction>,
+}
+
+impl<E> LakhApp<E>
+where
+    E: StorageContext + Supervisor + Spawner + Clock,
+{
+    fn base_fee_after(&self, parent: &Block) -> u128 {
+        let params = &self.shared.genesis.fees;
+        if parent.header.height.is_zero() {
+            params.initial_base_fee
+        } else {
+            fees::next_base_fee(params, parent.header.base_fee, parent.header.used_units)
+        }
+    }
+
+    /// Reads the block's access set from `batches` (plus the genesis allocation
+    /// for block 1), executes, writes the changes and merkleizes.
+    async fn execute(
+        &self,
+        header: &Header,
+        txs: Vec<lakh_types::SignedTransaction>,
+        mut batches: Unmerkleized<E>,
+        mode: Mode,
+    ) -> Result<Executed<E>, String> {
+        let env = block_env(self.shared.genesis.chain_id, header);
+        let keys = access_set(&env, &txs);
+        let digests: Vec<sha256::Digest> = keys.iter().map(StateKey::digest).collect();
+        let refs: Vec<&sha256::Digest> = digests.iter().collect();
+        let values = batches
+            .get_many(&refs)
+            .await
+            .map_err(|e| format!("state read failed: {e}"))?;
+        let mut prefetched: HashMap<StateKey, Option<StateValue>> =
+            keys.into_iter().zip(values).collect();
+        if header.height.get() == 1 {
+            for (k, v) in self.shared.genesis_state.iter() {
+                prefetched.insert(k.clone(), Some(v.clone()));
+                batches = batches.write(k.digest(), Some(v.clone()));
+            }
+        }
+        let mut overlay = Overlay::new(prefetched);
+        let outcome = execute_block(&env, &txs, &mut overlay, mode)
+            .map_err(|e| format!("invalid block: {e:?}"))?;
+        for (key, value) in overlay.changes() {
+            batches = batches.write(key.digest(), value.cloned());
+        }
+        let merkleized = batches
+            .merkleize()
+            .await
+            .map_err(|e| format!("merkleize failed: {e}"))?;
+        let kept = if outcome.excluded.is_empty() {
+            txs
+        } else {
+            let mut excluded = outcome.excluded.iter().map(|(i, _)| *i).peekable();
+            let mut kept = Vec::with_capacity(txs.len() - outcome.excluded.len());
+            for (i, tx) in txs.into_iter().enumerate() {
+                if excluded.peek() == Some(&i) {
+                    excluded.next();
+                } else {
+                    kept.push(tx);
+                }
+            }
+            kept
+        };
+        Ok(Executed {
+            merkleized,
+            receipts: outcome.receipts,
+            used_units: outcome.used_units,
+            kept,
+        })
+    }
+
+    fn now_ms(context: &E) -> u64 {
+        context
+            .current()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0)
+    }
+
+    /// Stateless checks of a peer's block against its parent.
+    fn check_header(&self, block: &Block, parent: &Block) -> Result<(), String> {
+        let h = &block.header;
+        if h.height != parent.header.height.next() {
+            return Err(format!(
+                "height {} does not follow parent {}",
+                h.height.get(),
+                parent.header.height.get()
+            ));
+        }
+        if h.base_fee != self.base_fee_after(parent) {
+            return Err(format!(
+                "base fee {} differs from the rule's {}",
+                h.base_fee,
+                self.base_fee_after(parent)
+            ));
+        }
+        if h.first_tx_seq != parent.header.first_tx_seq + parent.txs.len() as u64 {
+            return Err("first_tx_seq does not follow the parent".into());
+        }
+        if h.timestamp_ms < parent.header.timestamp_ms {
+            return Err("timestamp goes backwards".into());
+        }
+        if block.txs.len() > self.shared.genesis.block.max_txs {
+            return Err("too many transactions".into());
+        }
+        let bytes: usize = block.txs.iter().map(|t| t.encoded_len()).sum();
+        if bytes > self.shared.genesis.block.max_bytes {
+            return Err("too many transaction bytes".into());
+        }
+        let bad = self.shared.verify_block_signatures(&block.txs);
+        if !bad.is_empty() {
+            return Err(format!("{} transactions with bad signatures", bad.len()));
+        }
+        Ok(())
+    }
+}
+
+impl<E> Application<E> for LakhApp<E>
+where
+    E: StorageContext + Supervisor + Spawner + Clock,
+{
+    type SigningScheme = crate::engine::Scheme;
+    type Context = BlockContext;
+    type Block = Block;
+    type Databases = Databases<E>;
+    type Captured = Arc<Vec<Receipt>>;
+    type Provider = ();
+    type Input = ();
+
+    fn sync_targets(block: &Block) -> <Self::Databases as DatabaseSet<E>>::SyncTargets {
+        Target::new(block.header.ops_root, block.header.ops_range.clone())
+    }
+
+    async fn genesis(&mut self) -> Block {
+        self.shared.genesis_block.clone()
+    }
+
+    async fn propose(
+        &mut self,
+        context: (E, BlockContext),
+        ancestry: impl Ancestry<Block>,
+        batches: Unmerkleized<E>,
+        _input: Input<(), ()>,
+    ) -> Option<Proposed<Self, E>> {
+        let mut ancestry = Box::pin(ancestry);
+        let parent = ancestry.next().await?;
+        let parent: &Block = parent.inner();
+        let base_fee = self.base_fee_after(parent);
+        let limits = &self.shared.genesis.block;
+        let candidates = self.shared.select_for_block(
+            limits.max_txs.min(MAX_BLOCK_TXS),
+            limits.max_bytes.min(MAX_BLOCK_TX_BYTES),
+            base_fee,
+        );
+        let mut header = Header {
+            context: context.1.clone(),
+            parent: parent.digest(),
+            height: parent.header.height.next(),
+            timestamp_ms: Self::now_ms(&context.0).max(parent.header.timestamp_ms),
+            base_fee,
+            used_units: 0,
+            first_tx_seq: parent.header.first_tx_seq + parent.txs.len() as u64,
+            state_root: sha256::Digest::from([0u8; 32]),
+            ops_root: sha256::Digest::from([0u8; 32]),
+            ops_range: parent.header.ops_range.clone(),
+        };
+        let executed = match self
+            .execute(&header, candidates, batches, Mode::Build)
+            .await
+        {
+            Ok(e) => e,
+            Err(e) => {
+                warn!(error = %e, "failed to build a block");
+                return None;
+            }
+        };
+        let merkleized = executed.merkleized;
+        let bounds = merkleized.bounds();
+        header.used_units = executed.used_units;
+        header.state_root = merkleized.root();
+        header.ops_root = merkleized.ops_root();
+        header.ops_range = non_empty_range!(merkleized.sync_boundary(), bounds.tip.size);
+        let block = Block::new(header, executed.kept);
+        debug!(
+            height = block.height_u64(),
+            txs = block.txs.len(),
+            "proposed block"
+        );
+        self.shared
+            .cache_receipts(block.digest(), block.height_u64(), executed.receipts);
+        Some(Proposed { block, merkleized })
+    }
+
+    async fn process(
+        &mut self,
+        _context: (E, BlockContext),
+        mut ancestry: impl Ancestry<Block>,
+        batches: Unmerkleized<E>,
+        finality: Finality,
+    ) -> Option<Merkleized<E>> {
+        let block = ancestry.next().await?;
+        let block: Block = block.inner().clone();
+        if finality == Finality::Candidate {
+            let parent = ancestry.next().await?;
+            if let Err(e) = self.check_header(&block, parent.inner()) {
+                warn!(height = block.height_u64(), error = %e, "rejected block");
+                return None;
+            }
+        }
+        let executed = match self
+            .execute(&block.header, block.txs.clone(), batches, Mode::Verify)
+            .await
+        {
+            Ok(e) => e,
+            Err(e) => {
+                warn!(height = block.height_u64(), error = %e, "rejected block");
+                return None;
+            }
+        };
+        let m = &executed.merkleized;
+        if m.root() != block.header.state_root
+            || m.ops_root() != block.header.ops_root
+            || executed.used_units != block.header.used_units
+        {
+            warn!(
+                height = block.height_u64(),
+                "rejected block: state root mismatch"
+            );
+            return None;
+        }
+        self.shared
+            .cache_receipts(block.digest(), block.height_u64(), executed.receipts);
+        Some(executed.merkleized)
+    }
+
+    async fn capture(
+        &mut self,
+        _context: (E, BlockContext),
+        block: &Block,
+        _batches: &Merkleized<E>,
+        _readers: <Self::Databases as DatabaseSet<E>>::Readers,
+    ) -> Arc<Vec<Receipt>> {
+        // Receipts are made durable before the block's state is applied, so a
+        // crash can never leave applied state without its receipts.
+        let receipts = self
+            .shared
+            .take_receipts(&block.digest())
+            .unwrap_or_else(|| {
+                panic!("receipts of finalized block {} missing", block.height_u64())
+            });
+        self.indexer
+            .lock()
+            .await
+            .record(
+                block.height_u64(),
+                block.digest(),
+                block.header.first_tx_seq,
+                &receipts,
+            )
+            .await;
+        receipts
+    }
+
+    async fn finalized(
+        &mut self,
+        _context: (E, BlockContext),
+        block: &Block,
+        receipts: Arc<Vec<Receipt>>,
+        readers: Reader<Db<E>>,
+    ) {
+        let _ = readers;
+        self.shared.on_finalized(block, &receipts);
+        if block.height_u64() % 100 == 0 || !block.txs.is_empty() {
+            info!(
+                height = block.height_u64(),
+                txs = block.txs.len(),
+                "finalized"
+            );
+        }
+    }
+}
+
+/// Height helper for callers holding a marshal block.
+pub fn height_of(block: &Block) -> Height {
+    block.height()
+}

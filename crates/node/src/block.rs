@@ -1,0 +1,244 @@
+//! The block: consensus context, execution header and the ordered transactions.
+//!
+//! The digest commits to every header field and to the list of transaction ids
+//! (`tx_root`), so two blocks with the same digest carry the same transactions.
+
+use bytes::BufMut;
+use commonware_codec::Buf;
+use commonware_codec::{
+    EncodeSize, Error as CodecError, FixedSize, MaxEncodeSize, Read, ReadExt, Write,
+};
+use commonware_consensus::{
+    Block as ConsensusBlock, BoundedBlock, CertifiableBlock, Heightable,
+    simplex::types::Context,
+    types::{Epoch, Height, Round, View},
+};
+use commonware_cryptography::{Digest as _, Digestible, Hasher, Sha256, ed25519, sha256};
+use commonware_storage::merkle::Location;
+use commonware_utils::range::NonEmptyRange;
+use lakh_state::db::Family;
+use lakh_types::{Address, SignedTransaction, tx};
+
+/// Most transactions a block may carry (decode limit).
+pub const MAX_BLOCK_TXS: usize = 100_000;
+/// Most transaction bytes a block may carry (decode limit).
+pub const MAX_BLOCK_TX_BYTES: usize = 24 * 1024 * 1024;
+
+pub type BlockContext = Context<sha256::Digest, ed25519::PublicKey>;
+pub type OpsRange = NonEmptyRange<Location<Family>>;
+
+/// Header fields a proposer computes by executing the block.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Header {
+    pub context: BlockContext,
+    pub parent: sha256::Digest,
+    pub height: Height,
+    pub timestamp_ms: u64,
+    /// Base fee per unit every transaction of this block pays.
+    pub base_fee: u128,
+    /// Fee units used by this block's transactions (steers the next base fee).
+    pub used_units: u64,
+    /// Global sequence number of this block's first transaction.
+    pub first_tx_seq: u64,
+    /// Canonical root of the state after this block (what proofs verify against).
+    pub state_root: sha256::Digest,
+    /// Operations root and range: what state sync checks peers' data against.
+    pub ops_root: sha256::Digest,
+    pub ops_range: OpsRange,
+}
+
+#[derive(Clone, Debug)]
+pub struct Block {
+    pub header: Header,
+    pub txs: Vec<SignedTransaction>,
+    tx_root: sha256::Digest,
+    digest: sha256::Digest,
+}
+
+impl PartialEq for Block {
+    fn eq(&self, other: &Self) -> bool {
+        self.digest == other.digest
+    }
+}
+impl Eq for Block {}
+
+fn tx_root(txs: &[SignedTransaction]) -> sha256::Digest {
+    let mut hasher = Sha256::default();
+    for t in txs {
+        hasher.update(&t.id().0);
+    }
+    hasher.finalize().1
+}
+
+impl Block {
+    pub fn new(header: Header, txs: Vec<SignedTransaction>) -> Self {
+        let tx_root = tx_root(&txs);
+        let digest = Self::compute_digest(&header, &tx_root);
+        Block {
+            header,
+            txs,
+            tx_root,
+            digest,
+        }
+    }
+
+    fn compute_digest(header: &Header, tx_root: &sha256::Digest) -> sha256::Digest {
+        let mut buf = Vec::with_capacity(header.encode_size() + 32);
+        header.write(&mut buf);
+        Sha256::hash(&[&buf, tx_root.as_ref()])
+    }
+
+    /// The genesis block of a chain: height 0 over the empty database (the
+    /// genesis allocation is applied by block 1). Nothing has executed yet, so
+    /// its `state_root` carries `chain_tag`, the hash of the genesis
+    /// definition: every network gets a distinct genesis digest.
+    pub fn genesis(
+        chain_tag: sha256::Digest,
+        ops_root: sha256::Digest,
+        ops_range: OpsRange,
+    ) -> Self {
+        use commonware_cryptography::Signer;
+        Block::new(
+            Header {
+                context: Context {
+                    round: Round::new(Epoch::zero(), View::zero()),
+                    leader: ed25519::PrivateKey::from_seed(0).public_key(),
+                    parent: (View::zero(), sha256::Digest::EMPTY),
+                },
+                parent: sha256::Digest::EMPTY,
+                height: Height::zero(),
+                timestamp_ms: 0,
+                base_fee: 0,
+                used_units: 0,
+                first_tx_seq: 0,
+                state_root: chain_tag,
+                ops_root,
+                ops_range,
+            },
+            Vec::new(),
+        )
+    }
+
+    pub fn tx_root(&self) -> sha256::Digest {
+        self.tx_root
+    }
+
+    pub fn proposer(&self) -> Address {
+        Address::from(&self.header.context.leader)
+    }
+
+    pub fn height_u64(&self) -> u64 {
+        self.header.height.get()
+    }
+}
+
+impl Write for Header {
+    fn write(&self, buf: &mut impl BufMut) {
+        self.context.write(buf);
+        self.parent.write(buf);
+        self.height.write(buf);
+        self.timestamp_ms.write(buf);
+        self.base_fee.write(buf);
+        self.used_units.write(buf);
+        self.first_tx_seq.write(buf);
+        self.state_root.write(buf);
+        self.ops_root.write(buf);
+        self.ops_range.write(buf);
+    }
+}
+impl EncodeSize for Header {
+    fn encode_size(&self) -> usize {
+        self.context.encode_size()
+            + sha256::Digest::SIZE
+            + self.height.encode_size()
+            + 8
+            + 16
+            + 8
+            + 8
+            + 2 * sha256::Digest::SIZE
+            + self.ops_range.encode_size()
+    }
+}
+impl Read for Header {
+    type Cfg = ();
+    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, CodecError> {
+        Ok(Header {
+            context: BlockContext::read(buf)?,
+            parent: sha256::Digest::read(buf)?,
+            height: Height::read(buf)?,
+            timestamp_ms: u64::read(buf)?,
+            base_fee: u128::read(buf)?,
+            used_units: u64::read(buf)?,
+            first_tx_seq: u64::read(buf)?,
+            state_root: sha256::Digest::read(buf)?,
+            ops_root: sha256::Digest::read(buf)?,
+            ops_range: OpsRange::read(buf)?,
+        })
+    }
+}
+
+impl Write for Block {
+    fn write(&self, buf: &mut impl BufMut) {
+        self.header.write(buf);
+        tx::write_tx_list(&self.txs, buf);
+    }
+}
+impl EncodeSize for Block {
+    fn encode_size(&self) -> usize {
+        self.header.encode_size() + tx::tx_list_encode_size(&self.txs)
+    }
+}
+impl Read for Block {
+    type Cfg = ();
+    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, CodecError> {
+        let header = Header::read(buf)?;
+        let txs = tx::read_tx_list(buf, MAX_BLOCK_TXS)?;
+        let bytes: usize = txs.iter().map(|t| t.encoded_len()).sum();
+        if bytes > MAX_BLOCK_TX_BYTES {
+            return Err(CodecError::Invalid(
+                "Block",
+                "transactions exceed the block byte limit",
+            ));
+        }
+        Ok(Block::new(header, txs))
+    }
+}
+
+impl Digestible for Block {
+    type Digest = sha256::Digest;
+    fn digest(&self) -> sha256::Digest {
+        self.digest
+    }
+}
+impl Heightable for Block {
+    fn height(&self) -> Height {
+        self.header.height
+    }
+}
+impl ConsensusBlock for Block {
+    fn parent(&self) -> sha256::Digest {
+        self.header.parent
+    }
+}
+impl CertifiableBlock for Block {
+    type Context = BlockContext;
+    fn context(&self) -> BlockContext {
+        self.header.context.clone()
+    }
+}
+impl BoundedBlock for Block {
+    fn max_encode_size(_: &()) -> usize {
+        BlockContext::MAX_ENCODE_SIZE
+            + sha256::Digest::SIZE
+            + Height::MAX_ENCODE_SIZE
+            + 8
+            + 16
+            + 8
+            + 8
+            + 2 * sha256::Digest::SIZE
+            + OpsRange::MAX_ENCODE_SIZE
+            + 10
+            + MAX_BLOCK_TXS * 3
+            + MAX_BLOCK_TX_BYTES
+    }
+}

@@ -1,0 +1,427 @@
+//! Wiring of one validator: simplex consensus, marshal (block dissemination,
+//! archive and backfill), the stateful application over QMDB, and the state
+//! sync resolver. Generic over the runtime and the network so the same code
+//! runs on the tokio runtime with authenticated p2p and in deterministic
+//! simulations.
+
+use crate::{
+    app::{Databases, LakhApp},
+    block::Block,
+    indexer::Indexer,
+    shared::NodeShared,
+};
+use commonware_broadcast::buffered;
+use commonware_consensus::{
+    marshal::{
+        self,
+        core::{Actor as MarshalActor, Mailbox as MarshalMailbox},
+        resolver::p2p as marshal_resolver,
+        standard::{Deferred, Standard},
+    },
+    simplex::{
+        self,
+        config::{ForwardPolicy, SkipPolicy},
+        elector::RoundRobin,
+    },
+    types::{Epoch, FixedEpocher, ViewDelta},
+};
+use commonware_cryptography::{Digestible, Sha256, certificate::ConstantProvider, ed25519, sha256};
+use commonware_glue::stateful::{
+    Config as StatefulConfig, Mailbox as StatefulMailbox, Stateful, SyncPlan,
+    db::{DatabaseSet, SyncEngineConfig},
+};
+use commonware_p2p::{Blocker, Provider, Receiver, Sender};
+use commonware_parallel::Sequential;
+use commonware_runtime::{Handle, Quota, buffer::paged::CacheRef};
+use commonware_storage::{archive::prunable, translator::TwoCap};
+use commonware_utils::{NZDuration, NZU16, NZU32, NZU64, NZUsize, ordered::Set};
+use futures::lock::Mutex as AsyncMutex;
+use std::{
+    num::{NonZeroU64, NonZeroUsize},
+    sync::{Arc, OnceLock},
+    time::Duration,
+};
+
+/// The consensus signing scheme: ed25519, attributable (each vote names its signer).
+pub type Scheme = simplex::scheme::ed25519::Scheme;
+
+/// Namespace of consensus signatures (distinct from transactions and p2p).
+pub const CONSENSUS_NAMESPACE: &[u8] = b"lakh/consensus/v1";
+
+const EPOCH_LENGTH: NonZeroU64 = NZU64!(u64::MAX);
+
+/// p2p channel numbers and their per-peer rate limits.
+pub mod channels {
+    pub const VOTES: u64 = 0;
+    pub const CERTIFICATES: u64 = 1;
+    pub const RESOLVER: u64 = 2;
+    pub const BACKFILL: u64 = 3;
+    pub const BROADCAST: u64 = 4;
+    pub const STATE_SYNC: u64 = 5;
+    pub const TX_GOSSIP: u64 = 6;
+    pub const ALL: [u64; 7] = [
+        VOTES,
+        CERTIFICATES,
+        RESOLVER,
+        BACKFILL,
+        BROADCAST,
+        STATE_SYNC,
+        TX_GOSSIP,
+    ];
+}
+
+pub fn channel_quota() -> Quota {
+    Quota::per_second(NZU32!(10_000))
+}
+
+pub type Marshal = MarshalMailbox<Scheme, Standard<Block>>;
+pub type App<E> = LakhApp<E>;
+
+/// Largest p2p message any component sends (a full block dominates).
+pub fn max_message_size(validators: u32) -> u32 {
+    commonware_p2p::max_message_size(&[
+        simplex::max_payload_size::<Scheme, sha256::Digest>(validators),
+        marshal::max_payload_size::<Standard<Block>, Scheme>(validators, &()),
+        crate::gossip::MAX_GOSSIP_BYTES,
+    ])
+}
+
+const STATE_SYNC_BATCH: NonZeroU64 = NZU64!(1024);
+
+/// Timeouts and sizes of the consensus engine.
+#[derive(Clone, Debug)]
+pub struct ConsensusTimeouts {
+    pub leader_timeout: Duration,
+    pub certification_timeout: Duration,
+    pub timeout_retry: Duration,
+    pub fetch_timeout: Duration,
+}
+
+impl Default for ConsensusTimeouts {
+    fn default() -> Self {
+        ConsensusTimeouts {
+            leader_timeout: Duration::from_millis(1000),
+            certification_timeout: Duration::from_millis(2000),
+            timeout_retry: Duration::from_millis(500),
+            fetch_timeout: Duration::from_secs(2),
+        }
+    }
+}
+
+pub struct EngineConfig {
+    pub signer: ed25519::PrivateKey,
+    pub participants: Vec<ed25519::PublicKey>,
+    /// Storage partitions of this validator start with this prefix.
+    pub partition_prefix: String,
+    pub shared: Arc<NodeShared>,
+    pub timeouts: ConsensusTimeouts,
+}
+
+/// Handles a running validator exposes to its node (RPC, tests).
+pub struct EngineHandles<
+    E: commonware_storage::Context + commonware_runtime::Supervisor + commonware_runtime::Spawner,
+> {
+    pub marshal: Marshal,
+    pub stateful: StatefulMailbox<E, App<E>>,
+    /// Weak: the application owns the receipts archive, so a crashed or
+    /// stopped validator releases it.
+    pub indexer: std::sync::Weak<AsyncMutex<Indexer<E>>>,
+    /// The state database, once the application has started.
+    pub databases: Arc<OnceLock<Databases<E>>>,
+}
+
+impl<E> EngineHandles<E>
+where
+    E: commonware_storage::Context + commonware_runtime::Supervisor + commonware_runtime::Spawner,
+{
+    /// The receipts index, while the validator runs.
+    pub fn indexer(&self) -> Option<Arc<AsyncMutex<Indexer<E>>>> {
+        self.indexer.upgrade()
+    }
+}
+
+impl<E> Clone for EngineHandles<E>
+where
+    E: commonware_storage::Context + commonware_runtime::Supervisor + commonware_runtime::Spawner,
+{
+    fn clone(&self) -> Self {
+        EngineHandles {
+            marshal: self.marshal.clone(),
+            stateful: self.stateful.clone(),
+            indexer: self.indexer.clone(),
+            databases: self.databases.clone(),
+        }
+    }
+}
+
+/// One registered channel pair.
+pub type Pair<S, R> = (S, R);
+
+pub struct Networks<S, R> {
+    pub votes: Pair<S, R>,
+    pub certificates: Pair<S, R>,
+    pub resolver: Pair<S, R>,
+    pub backfill: Pair<S, R>,
+    pub broadcast: Pair<S, R>,
+    pub state_sync: Pair<S, R>,
+}
+
+const PAGE_SIZE: u16 = 4096;
+const PAGE_CACHE_PAGES: usize = 8192;
+const IO_BUFFER: NonZeroUsize = NZUsize!(1 << 20);
+const REPLAY_BUFFER: NonZeroUsize = NZUsize!(8 << 20);
+
+fn archive_config<C>(
+    prefix: &str,
+    name: &str,
+    page_cache: CacheRef,
+    codec: C,
+) -> prunable::Config<TwoCap, C> {
+    prunable::Config {
+        translator: TwoCap,
+        metadata_partition: format!("{prefix}-{name}-metadata"),
+        key_partition: format!("{prefix}-{name}-key"),
+        key_page_cache: page_cache,
+        value_partition: format!("{prefix}-{name}-value"),
+        compression: None,
+        codec_config: codec,
+        items_per_section: NZU64!(4096),
+        key_write_buffer: IO_BUFFER,
+        value_write_buffer: IO_BUFFER,
+        replay_buffer: REPLAY_BUFFER,
+    }
+}
+
+/// Genesis block of a network (identical on every node of it).
+pub fn genesis_block<E>(genesis: &lakh_types::Genesis) -> Block
+where
+    E: commonware_storage::Context + commonware_runtime::Spawner + commonware_runtime::Supervisor,
+{
+    let target = <Databases<E> as DatabaseSet<E>>::initial_sync_targets();
+    let tag = <Sha256 as commonware_cryptography::Hasher>::hash(&[genesis.to_json().as_bytes()]);
+    Block::genesis(tag, target.root, target.range)
+}
+
+/// Builds and starts every actor of one validator. Returns the consensus
+/// engine's handle and the handles the node's services use.
+pub async fn start<E, S, R, P, B>(
+    context: E,
+    cfg: EngineConfig,
+    networks: Networks<S, R>,
+    peer_provider: P,
+    blocker: B,
+) -> (Handle<()>, EngineHandles<E>)
+where
+    E: crate::runtime::RuntimeContext,
+    S: Sender<PublicKey = ed25519::PublicKey>,
+    R: Receiver<PublicKey = ed25519::PublicKey>,
+    P: Provider<PublicKey = ed25519::PublicKey>,
+    B: Blocker<PublicKey = ed25519::PublicKey>,
+{
+    start_observed(context, cfg, networks, peer_provider, blocker, |m| m).await
+}
+
+/// Like [`start`], with marshal's finalization reports passed through
+/// `observe` (simulations use it to track agreement).
+pub async fn start_observed<E, S, R, P, B, W, Rep>(
+    context: E,
+    cfg: EngineConfig,
+    networks: Networks<S, R>,
+    peer_provider: P,
+    blocker: B,
+    observe: W,
+) -> (Handle<()>, EngineHandles<E>)
+where
+    W: FnOnce(StatefulMailbox<E, App<E>>) -> Rep,
+    Rep: commonware_consensus::Reporter<Activity = marshal::Update<Block>>,
+    E: crate::runtime::RuntimeContext,
+    S: Sender<PublicKey = ed25519::PublicKey>,
+    R: Receiver<PublicKey = ed25519::PublicKey>,
+    P: Provider<PublicKey = ed25519::PublicKey>,
+    B: Blocker<PublicKey = ed25519::PublicKey>,
+{
+    use commonware_cryptography::Signer as _;
+    let public_key = cfg.signer.public_key();
+    let prefix = cfg.partition_prefix.clone();
+    let participants: Set<ed25519::PublicKey> =
+        Set::try_from(cfg.participants.clone()).expect("validators are unique");
+    let scheme = Scheme::signer(CONSENSUS_NAMESPACE, participants, cfg.signer.clone())
+        .expect("this node's key is not among the validators");
+    let page_cache = CacheRef::new(NZU16!(PAGE_SIZE), NZUsize!(PAGE_CACHE_PAGES));
+    let db_config = lakh_state::db::state_db_config(
+        &prefix,
+        page_cache.clone(),
+        Sequential,
+        Default::default(),
+    );
+
+    let resolver = marshal_resolver::init(
+        context.child("marshal_resolver"),
+        marshal_resolver::Config {
+            public_key: public_key.clone(),
+            peer_provider: peer_provider.clone(),
+            blocker: blocker.clone(),
+            mailbox_size: NZUsize!(1024),
+            fetch_timeout: NZDuration!(Duration::from_secs(2)),
+            fetch_retry_delay: Duration::from_millis(200),
+            priority_requests: false,
+            priority_responses: false,
+        },
+        networks.backfill,
+    );
+
+    let (broadcast_engine, buffer) = buffered::Engine::new(
+        context.child("broadcast"),
+        buffered::Config {
+            public_key: public_key.clone(),
+            mailbox_size: NZUsize!(1024),
+            deque_size: 32,
+            priority: false,
+            codec_config: (),
+            peer_provider: peer_provider.clone(),
+            strategy: Sequential,
+        },
+    );
+    broadcast_engine.start(networks.broadcast);
+
+    let finalizations_by_height = prunable::Archive::init(
+        context.child("finalizations_by_height"),
+        archive_config(&prefix, "finalizations", page_cache.clone(), <Scheme as commonware_cryptography::certificate::Verifier>::certificate_codec_config_unbounded()),
+    )
+    .await
+    .expect("failed to open the finalizations archive");
+    let finalized_blocks = prunable::Archive::init(
+        context.child("finalized_blocks"),
+        archive_config(&prefix, "blocks", page_cache.clone(), ()),
+    )
+    .await
+    .expect("failed to open the blocks archive");
+
+    let genesis = cfg.shared.genesis_block.clone();
+    let plan = SyncPlan::init(context.child("sync_plan"), prefix.clone()).await;
+    let _ = plan.should_sync(false);
+
+    let provider = ConstantProvider::new(scheme.clone());
+    let (marshal_actor, marshal_mailbox, floor) =
+        MarshalActor::<_, Standard<Block>, _, _, _, _, _>::init(
+            context.child("marshal"),
+            finalizations_by_height,
+            finalized_blocks,
+            marshal::Config {
+                provider: provider.clone(),
+                epocher: FixedEpocher::new(EPOCH_LENGTH),
+                start: plan.marshal_start(commonware_cryptography::Digested::precomputed(
+                    genesis.clone(),
+                    genesis.digest(),
+                )),
+                partition_prefix: prefix.clone(),
+                mailbox_size: NZUsize!(1024),
+                view_retention: ViewDelta::new(256),
+                prunable_items_per_section: NZU64!(4096),
+                page_cache: page_cache.clone(),
+                replay_buffer: REPLAY_BUFFER,
+                key_write_buffer: IO_BUFFER,
+                value_write_buffer: IO_BUFFER,
+                block_codec_config: (),
+                max_repair: NZUsize!(64),
+                max_pending_acks: NZUsize!(4),
+                strategy: Sequential,
+            },
+        )
+        .await;
+
+    // The state-sync channel stays registered (so peers agree on channels)
+    // but unused until peer state sync lands; catch-up replays blocks.
+    drop(networks.state_sync);
+
+    let indexer = Arc::new(AsyncMutex::new(
+        Indexer::init(context.child("indexer"), &prefix, page_cache.clone()).await,
+    ));
+    let application = LakhApp {
+        shared: cfg.shared.clone(),
+        indexer: indexer.clone(),
+    };
+    let (stateful_actor, stateful_mailbox) = Stateful::new(
+        context.child("stateful"),
+        StatefulConfig {
+            application,
+            db_config,
+            provider: (),
+            marshal: (marshal_mailbox.clone(), floor),
+            mailbox_size: NZUsize!(1024),
+            plan,
+            resolvers: crate::nosync::NoStateSync,
+            sync_config: SyncEngineConfig {
+                fetch_batch_size: STATE_SYNC_BATCH,
+                apply_batch_size: NZU64!(4096),
+                max_outstanding_requests: NZUsize!(8),
+            },
+            prune_config: None,
+            strategy: Sequential,
+        },
+    );
+
+    let deferred = Deferred::new(
+        context.child("deferred"),
+        stateful_mailbox.clone(),
+        marshal_mailbox.clone(),
+        FixedEpocher::new(EPOCH_LENGTH),
+    );
+    marshal_actor.start(observe(stateful_mailbox.clone()), buffer, resolver);
+    stateful_actor.start();
+
+    let databases = Arc::new(OnceLock::new());
+    {
+        let mailbox = stateful_mailbox.clone();
+        let cell = databases.clone();
+        context.child("databases").spawn(move |_| async move {
+            let dbs = mailbox.subscribe_databases().await;
+            let _ = cell.set(dbs);
+        });
+    }
+
+    let t = &cfg.timeouts;
+    // The engine takes the validator's root context: aborting its handle
+    // stops every actor spawned from it (a crash stops the whole validator).
+    let engine = simplex::Engine::new(
+        context,
+        simplex::Config {
+            scheme,
+            elector: RoundRobin::<Sha256>::default(),
+            blocker,
+            automaton: deferred.clone(),
+            relay: deferred.clone(),
+            reporter: deferred,
+            strategy: Sequential,
+            partition: format!("{prefix}-simplex"),
+            mailbox_size: NZUsize!(1024),
+            epoch: Epoch::zero(),
+            floor: simplex::config::Floor::Genesis(genesis.digest()),
+            replay_buffer: REPLAY_BUFFER,
+            write_buffer: IO_BUFFER,
+            page_cache,
+            leader_timeout: t.leader_timeout,
+            certification_timeout: t.certification_timeout,
+            timeout_retry: t.timeout_retry,
+            view_retention: ViewDelta::new(256),
+            skip: SkipPolicy::Enabled {
+                timeout: Duration::from_secs(5),
+                budget: simplex::SkipBudget::Participants,
+            },
+            fetch_timeout: NZDuration!(t.fetch_timeout),
+            fetch_retry_delay: Duration::from_millis(500),
+            forward: ForwardPolicy::Disabled,
+            track_historical_votes: false,
+        },
+    );
+    let handle = engine.start(networks.votes, networks.certificates, networks.resolver);
+    (
+        handle,
+        EngineHandles {
+            marshal: marshal_mailbox,
+            stateful: stateful_mailbox,
+            indexer: Arc::downgrade(&indexer),
+            databases,
+        },
+    )
+}

@@ -1,0 +1,155 @@
+//! Running validators for real: commonware's tokio runtime, authenticated p2p
+//! on the addresses of the genesis file, and the RPC server.
+
+use crate::{
+    engine::{self, ConsensusTimeouts, EngineConfig, Networks, channels},
+    service::NodeService,
+    shared::NodeShared,
+};
+use anyhow::{Context as _, Result};
+use commonware_cryptography::{ChaCha20Poly1305, Signer as _, ed25519};
+use commonware_p2p::{Address as P2pAddress, AddressableManager, authenticated::lookup};
+use commonware_runtime::{Runner as _, Supervisor, tokio as cw_tokio};
+use commonware_stream::{
+    cups::{self, Cups},
+    sake::{self, Sake},
+};
+use commonware_utils::{NZUsize, ordered::Map};
+use lakh_mempool::MempoolConfig;
+use lakh_types::{Genesis, address::parse_public_key};
+use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
+use tracing::info;
+
+/// Namespace of p2p handshakes.
+pub const P2P_NAMESPACE: &[u8] = b"lakh/p2p/v1";
+
+/// One validator run by this process.
+pub struct ValidatorSpec {
+    pub signer: ed25519::PrivateKey,
+    /// RPC listen address; `None` serves no RPC.
+    pub rpc_addr: Option<SocketAddr>,
+}
+
+pub struct RunConfig {
+    /// Everything this process stores lives under this directory.
+    pub data_dir: PathBuf,
+    pub genesis: Genesis,
+    pub validators: Vec<ValidatorSpec>,
+    pub worker_threads: usize,
+    pub timeouts: ConsensusTimeouts,
+    /// Called with each RPC address once it listens (devnet prints it).
+    pub on_rpc_ready: Option<Box<dyn Fn(usize, SocketAddr) + Send + Sync>>,
+}
+
+/// Runs the validators until the process is stopped.
+pub fn run(cfg: RunConfig) -> Result<()> {
+    cfg.genesis.validate().map_err(anyhow::Error::msg)?;
+    std::fs::create_dir_all(&cfg.data_dir)
+        .with_context(|| format!("cannot create data directory {}", cfg.data_dir.display()))?;
+    let runtime = cw_tokio::Config::new()
+        .with_worker_threads(cfg.worker_threads.max(2))
+        .with_storage_directory(cfg.data_dir.join("store"))
+        .with_catch_panics(false);
+    let runner = cw_tokio::Runner::new(runtime);
+    runner.start(|context| async move {
+        let peers: Vec<(ed25519::PublicKey, SocketAddr)> = cfg
+            .genesis
+            .validators
+            .iter()
+            .map(|v| {
+                (
+                    parse_public_key(&v.public_key).expect("validated"),
+                    v.p2p_address,
+                )
+            })
+            .collect();
+        let participants: Vec<ed25519::PublicKey> = peers.iter().map(|(k, _)| k.clone()).collect();
+        let on_ready: Option<Arc<dyn Fn(usize, SocketAddr) + Send + Sync>> =
+            cfg.on_rpc_ready.map(Arc::from);
+        let mut handles = Vec::new();
+        for (index, spec) in cfg.validators.into_iter().enumerate() {
+            let me = spec.signer.public_key();
+            let listen = peers
+                .iter()
+                .find(|(k, _)| *k == me)
+                .map(|(_, a)| *a)
+                .expect("validator key is in the genesis");
+            let ctx = context.child("validator").with_attribute("index", index);
+            let max_message = engine::max_message_size(participants.len() as u32);
+            let p2p_cfg = lookup::Config::local(
+                Cups::<_, ChaCha20Poly1305>::new(
+                    Sake {
+                        signer: spec.signer.clone(),
+                        synchrony_bound: Duration::from_secs(5),
+                        max_handshake_age: Duration::from_secs(10),
+                        version: sake::Version::V1,
+                    },
+                    cups::Version::V1,
+                ),
+                P2P_NAMESPACE,
+                SocketAddr::new(std::net::Ipv4Addr::UNSPECIFIED.into(), listen.port()),
+                NZUsize!(peers.len() + 1),
+                max_message,
+                NZUsize!(4096),
+            );
+            let (mut network, mut oracle) = lookup::Network::new(ctx.child("network"), p2p_cfg);
+            let book: Map<ed25519::PublicKey, P2pAddress> = peers
+                .iter()
+                .map(|(k, a)| (k.clone(), P2pAddress::from(*a)))
+                .collect::<Vec<_>>()
+                .try_into()
+                .expect("unique validators");
+            oracle.track(0, book);
+            let quota = engine::channel_quota();
+            let mut reg = |c: u64| network.register(c, quota);
+            let networks = Networks {
+                votes: reg(channels::VOTES),
+                certificates: reg(channels::CERTIFICATES),
+                resolver: reg(channels::RESOLVER),
+                backfill: reg(channels::BACKFILL),
+                broadcast: reg(channels::BROADCAST),
+                state_sync: reg(channels::STATE_SYNC),
+            };
+            let gossip = reg(channels::TX_GOSSIP);
+            network.start();
+
+            let genesis_block = engine::genesis_block::<cw_tokio::Context>(&cfg.genesis);
+            let shared = Arc::new(NodeShared::new(
+                cfg.genesis.clone(),
+                genesis_block,
+                MempoolConfig::default(),
+            ));
+            let (handle, engine_handles) = engine::start(
+                ctx.child("engine"),
+                EngineConfig {
+                    signer: spec.signer.clone(),
+                    participants: participants.clone(),
+                    partition_prefix: format!("v{index}"),
+                    shared: shared.clone(),
+                    timeouts: cfg.timeouts.clone(),
+                },
+                networks,
+                oracle.clone(),
+                oracle.clone(),
+            )
+            .await;
+            handles.push(handle);
+            let service =
+                NodeService::new(ctx.child("service"), shared.clone(), engine_handles).await;
+            crate::gossip::start(ctx.child("gossip"), service.clone(), gossip);
+            if let Some(addr) = spec.rpc_addr {
+                let (bound, server) = lakh_rpc::server::start_server(addr, service.clone())
+                    .await
+                    .unwrap_or_else(|e| panic!("cannot serve RPC on {addr}: {e}"));
+                info!(%bound, validator = index, "RPC listening");
+                if let Some(cb) = &on_ready {
+                    cb(index, bound);
+                }
+                // Keep the server alive for the life of the process.
+                std::mem::forget(server);
+            }
+        }
+        futures::future::join_all(handles).await;
+    });
+    Ok(())
+}

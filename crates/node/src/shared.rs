@@ -1,0 +1,155 @@
+//! State shared between the consensus application, the RPC service and the
+//! mempool: the chain definition, the mempool, receipts awaiting finalization,
+//! and the latest finalized block.
+
+use crate::block::Block;
+use commonware_cryptography::{Digestible, sha256};
+use lakh_mempool::{Mempool, MempoolConfig};
+use lakh_state::{StateKey, StateValue};
+use lakh_types::{Address, Genesis, Receipt, SignedTransaction, TxId};
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex, RwLock},
+};
+use tokio::sync::broadcast;
+
+/// Capacity of the finalized-block notification channel (slow subscribers skip).
+const FINALIZED_CHANNEL: usize = 1024;
+
+pub struct NodeShared {
+    pub genesis: Genesis,
+    pub genesis_state: Vec<(StateKey, StateValue)>,
+    pub genesis_block: Block,
+    pub mempool: Mutex<Mempool>,
+    /// Next nonce of every sender with queued transactions, as of the latest
+    /// finalized block (recorded at ingest, advanced at finalization).
+    committed_nonces: Mutex<HashMap<Address, u64>>,
+    /// Receipts of executed (not yet finalized) blocks, by block digest.
+    pending_receipts: Mutex<HashMap<sha256::Digest, (u64, Arc<Vec<Receipt>>)>>,
+    head: RwLock<Option<Arc<Block>>>,
+    finalized: broadcast::Sender<Arc<Block>>,
+}
+
+impl NodeShared {
+    pub fn new(genesis: Genesis, genesis_block: Block, mempool: MempoolConfig) -> Self {
+        let genesis_state = lakh_execution::apply_genesis(&genesis);
+        let (finalized, _) = broadcast::channel(FINALIZED_CHANNEL);
+        NodeShared {
+            genesis,
+            genesis_state,
+            genesis_block,
+            mempool: Mutex::new(Mempool::new(mempool)),
+            committed_nonces: Mutex::new(HashMap::new()),
+            pending_receipts: Mutex::new(HashMap::new()),
+            head: RwLock::new(None),
+            finalized,
+        }
+    }
+
+    pub fn chain_id(&self) -> u64 {
+        self.genesis.chain_id
+    }
+
+    pub fn committed_nonce(&self, addr: &Address) -> Option<u64> {
+        self.committed_nonces.lock().unwrap().get(addr).copied()
+    }
+
+    /// Records senders' committed nonces read from state at ingest.
+    pub fn note_committed_nonces(&self, nonces: impl IntoIterator<Item = (Address, u64)>) {
+        let mut map = self.committed_nonces.lock().unwrap();
+        for (a, n) in nonces {
+            let e = map.entry(a).or_insert(n);
+            *e = (*e).max(n);
+        }
+    }
+
+    pub fn select_for_block(
+        &self,
+        max_txs: usize,
+        max_bytes: usize,
+        base_fee: u128,
+    ) -> Vec<SignedTransaction> {
+        let nonces = self.committed_nonces.lock().unwrap();
+        let pool = self.mempool.lock().unwrap();
+        pool.select(max_txs, max_bytes, base_fee, |a| {
+            nonces.get(a).copied().unwrap_or(0)
+        })
+    }
+
+    /// Indices of transactions whose signatures do not verify. Transactions
+    /// already in our mempool were verified at ingest and are skipped.
+    pub fn verify_block_signatures(&self, txs: &[SignedTransaction]) -> Vec<usize> {
+        let unverified: Vec<usize> = {
+            let pool = self.mempool.lock().unwrap();
+            (0..txs.len())
+                .filter(|&i| !pool.contains(&txs[i].id()))
+                .collect()
+        };
+        if unverified.is_empty() {
+            return Vec::new();
+        }
+        if unverified.len() == txs.len() {
+            return lakh_types::tx::verify_signatures(txs);
+        }
+        let subset: Vec<SignedTransaction> = unverified.iter().map(|&i| txs[i].clone()).collect();
+        lakh_types::tx::verify_signatures(&subset)
+            .into_iter()
+            .map(|j| unverified[j])
+            .collect()
+    }
+
+    pub fn cache_receipts(&self, digest: sha256::Digest, height: u64, receipts: Vec<Receipt>) {
+        self.pending_receipts
+            .lock()
+            .unwrap()
+            .insert(digest, (height, Arc::new(receipts)));
+    }
+
+    pub fn take_receipts(&self, digest: &sha256::Digest) -> Option<Arc<Vec<Receipt>>> {
+        self.pending_receipts
+            .lock()
+            .unwrap()
+            .get(digest)
+            .map(|(_, r)| r.clone())
+    }
+
+    pub fn on_finalized(&self, block: &Block, receipts: &[Receipt]) {
+        let height = block.height_u64();
+        self.pending_receipts
+            .lock()
+            .unwrap()
+            .retain(|_, (h, _)| *h > height);
+        let mut next: HashMap<Address, u64> = HashMap::with_capacity(receipts.len());
+        for r in receipts {
+            next.insert(r.sender, r.nonce + 1);
+        }
+        {
+            let mut nonces = self.committed_nonces.lock().unwrap();
+            for (a, n) in &next {
+                nonces.insert(*a, *n);
+            }
+        }
+        if !next.is_empty() {
+            self.mempool.lock().unwrap().on_finalized(next);
+        }
+        let block = Arc::new(block.clone());
+        *self.head.write().unwrap() = Some(block.clone());
+        let _ = self.finalized.send(block);
+    }
+
+    pub fn head(&self) -> Option<Arc<Block>> {
+        self.head.read().unwrap().clone()
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Block>> {
+        self.finalized.subscribe()
+    }
+
+    pub fn in_mempool(&self, id: &TxId) -> bool {
+        self.mempool.lock().unwrap().contains(id)
+    }
+
+    pub fn genesis_digest(&self) -> sha256::Digest {
+        self.genesis_block.digest()
+    }
+}

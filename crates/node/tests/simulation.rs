@@ -1,0 +1,317 @@
+//! Deterministic simulations (commonware deterministic runtime, simulated
+//! network): four validators carrying real transfers finalize identical blocks
+//! and state roots under message delays, drops, and a crash and restart.
+
+use commonware_consensus::{marshal::Identifier, types::Height};
+use commonware_cryptography::{Digestible, Signer, ed25519};
+use commonware_glue::simulate::{
+    action::{Action, Crash, Schedule},
+    engine::{EngineDefinition, InitContext},
+    exit::ProcessedHeightAtLeast,
+    plan::PlanBuilder,
+    processed::ProcessedHeight,
+    property::Property,
+    reporter::MonitorReporter,
+    tracker::ProgressTracker,
+};
+use commonware_p2p::simulated::Link;
+use commonware_runtime::{Handle, Quota, deterministic};
+use commonware_utils::probability;
+use lakh_node::{
+    engine::{self, ConsensusTimeouts, EngineConfig, EngineHandles, Networks},
+    shared::NodeShared,
+};
+use lakh_types::{
+    Action as TxAction, Address, AssetId, Genesis, PrivateKey, Symbol, Transaction, TransferEntry,
+    TxStatus,
+    genesis::{BlockParams, GenesisAccount, GenesisValidator},
+};
+use std::{future::Future, pin::Pin, sync::Arc, time::Duration};
+
+const VALIDATORS: u64 = 4;
+const ACCOUNTS: u64 = 16;
+const TRANSFERS_PER_ACCOUNT: u64 = 6;
+
+#[derive(Clone)]
+struct LakhEngine {
+    validators: Vec<ed25519::PrivateKey>,
+    genesis: Genesis,
+    txs: Arc<Vec<lakh_types::SignedTransaction>>,
+}
+
+fn account_key(i: u64) -> PrivateKey {
+    PrivateKey::from_seed(1_000 + i)
+}
+
+impl LakhEngine {
+    fn new() -> Self {
+        let validators: Vec<ed25519::PrivateKey> = (0..VALIDATORS)
+            .map(ed25519::PrivateKey::from_seed)
+            .collect();
+        let genesis = Genesis {
+            chain_id: 99,
+            native_symbol: Symbol::new("LAKH").unwrap(),
+            native_decimals: 9,
+            fees: Default::default(),
+            block: BlockParams {
+                max_txs: 32,
+                max_bytes: 1 << 20,
+            },
+            validators: validators
+                .iter()
+                .enumerate()
+                .map(|(i, k)| GenesisValidator {
+                    public_key: hex::encode(k.public_key().as_ref()),
+                    p2p_address: format!("127.0.0.1:{}", 30_000 + i).parse().unwrap(),
+                    stake: 1,
+                })
+                .collect(),
+            accounts: (0..ACCOUNTS)
+                .map(|i| GenesisAccount {
+                    address: Address::from(&account_key(i).public_key()),
+                    balance: 1_000_000_000,
+                })
+                .collect(),
+            assets: vec![],
+        };
+        let mut txs = Vec::new();
+        for nonce in 0..TRANSFERS_PER_ACCOUNT {
+            for i in 0..ACCOUNTS {
+                let key = account_key(i);
+                txs.push(
+                    Transaction {
+                        chain_id: 99,
+                        sender: key.public_key(),
+                        nonce,
+                        max_fee: 1_000_000,
+                        action: TxAction::Transfer(TransferEntry {
+                            to: Address::from(
+                                &account_key((i + 1 + nonce) % ACCOUNTS).public_key(),
+                            ),
+                            asset: AssetId::NATIVE,
+                            amount: 1_000 + i as u128,
+                        }),
+                    }
+                    .sign(&key),
+                );
+            }
+        }
+        LakhEngine {
+            validators,
+            genesis,
+            txs: Arc::new(txs),
+        }
+    }
+}
+
+#[derive(Clone)]
+struct State {
+    handles: EngineHandles<deterministic::Context>,
+    shared: Arc<NodeShared>,
+}
+
+impl PartialEq for State {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl ProcessedHeight for State {
+    async fn processed_height(&self) -> u64 {
+        self.handles
+            .marshal
+            .get_processed()
+            .await
+            .map_or(0, |p| p.height().get())
+    }
+}
+
+impl EngineDefinition for LakhEngine {
+    type PublicKey = ed25519::PublicKey;
+    type Engine = Handle<()>;
+    type State = State;
+
+    fn participants(&self) -> Vec<ed25519::PublicKey> {
+        self.validators.iter().map(|k| k.public_key()).collect()
+    }
+
+    fn channels(&self) -> Vec<(u64, Quota)> {
+        engine::channels::ALL
+            .iter()
+            .map(|c| (*c, engine::channel_quota()))
+            .collect()
+    }
+
+    fn max_message_size(&self) -> u32 {
+        engine::max_message_size(VALIDATORS as u32)
+    }
+
+    async fn init(&self, ctx: InitContext<'_, ed25519::PublicKey>) -> (Handle<()>, State) {
+        let InitContext {
+            context,
+            index,
+            public_key,
+            oracle,
+            channels,
+            monitor,
+            ..
+        } = ctx;
+        let genesis_block = engine::genesis_block::<deterministic::Context>(&self.genesis);
+        let shared = Arc::new(NodeShared::new(
+            self.genesis.clone(),
+            genesis_block,
+            Default::default(),
+        ));
+        // Every validator knows every transaction (as gossip would ensure).
+        shared.note_committed_nonces(
+            (0..ACCOUNTS).map(|i| (Address::from(&account_key(i).public_key()), 0)),
+        );
+        let verdicts = shared
+            .mempool
+            .lock()
+            .unwrap()
+            .insert_batch(self.txs.to_vec(), |_| 0);
+        assert!(verdicts.iter().all(|v| v.is_ok()));
+
+        let mut ch = channels.into_iter();
+        let mut next = || ch.next().unwrap();
+        let networks = Networks {
+            votes: next(),
+            certificates: next(),
+            resolver: next(),
+            backfill: next(),
+            broadcast: next(),
+            state_sync: next(),
+        };
+        let pk = public_key.clone();
+        let (handle, handles) = engine::start_observed(
+            context,
+            EngineConfig {
+                signer: self.validators[index].clone(),
+                participants: self.participants(),
+                partition_prefix: format!("v{index}"),
+                shared: shared.clone(),
+                timeouts: ConsensusTimeouts::default(),
+            },
+            networks,
+            oracle.manager(),
+            oracle.control(public_key.clone()),
+            move |m| MonitorReporter::new(pk, monitor, m),
+        )
+        .await;
+        (handle, State { handles, shared })
+    }
+
+    fn start(engine: Handle<()>) -> Handle<()> {
+        engine
+    }
+}
+
+/// Every active validator holds the same block (hence the same state root)
+/// at every height up to `height`, and every transaction has a successful
+/// receipt on every validator.
+#[derive(Clone)]
+struct Agreement {
+    height: u64,
+    txs: Arc<Vec<lakh_types::SignedTransaction>>,
+}
+
+impl Property<ed25519::PublicKey, State> for Agreement {
+    fn name(&self) -> &str {
+        "blocks, state roots and receipts agree"
+    }
+
+    fn check<'a>(
+        &'a self,
+        _tracker: &'a ProgressTracker<ed25519::PublicKey>,
+        states: &'a [&'a State],
+    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>> {
+        Box::pin(async move {
+            for h in 1..=self.height {
+                let mut seen = None;
+                for s in states {
+                    let b = s
+                        .handles
+                        .marshal
+                        .get_block(Identifier::Height(Height::new(h)))
+                        .await
+                        .ok_or(format!("block {h} missing"))?;
+                    let key = (b.digest(), b.inner().header.state_root);
+                    match &seen {
+                        None => seen = Some(key),
+                        Some(k) if *k != key => {
+                            return Err(format!("validators disagree at height {h}"));
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            for s in states {
+                let indexer = s.handles.indexer().ok_or("validator stopped")?;
+                let indexer = indexer.lock().await;
+                for tx in self.txs.iter() {
+                    let r = indexer
+                        .receipt(&tx.id())
+                        .await
+                        .ok_or(format!("no receipt for {}", tx.id()))?;
+                    if r.status != TxStatus::Success {
+                        return Err(format!("transfer failed: {:?}", r.status));
+                    }
+                }
+                if s.shared.head().is_none() {
+                    return Err("no head".into());
+                }
+            }
+            Ok(())
+        })
+    }
+}
+
+fn lossy_link() -> Link {
+    Link {
+        latency: Duration::from_millis(40),
+        jitter: Duration::from_millis(30),
+        success_rate: probability!(0.9),
+    }
+}
+
+#[test]
+fn four_validators_agree_under_delays_and_drops() {
+    let engine = LakhEngine::new();
+    let txs = engine.txs.clone();
+    PlanBuilder::new(engine)
+        .seeds(0..3)
+        .link(lossy_link())
+        .exit_condition(ProcessedHeightAtLeast::new(30))
+        .property(Agreement { height: 30, txs })
+        .timeout(Duration::from_secs(600))
+        .run()
+        .expect("simulation failed");
+}
+
+#[test]
+fn crashed_validator_restarts_and_catches_up() {
+    let engine = LakhEngine::new();
+    let txs = engine.txs.clone();
+    let victim = engine.validators[3].public_key();
+    let results = PlanBuilder::new(engine)
+        .seeds(0..2)
+        .link(lossy_link())
+        .crash(Crash::Schedule(
+            Schedule::new()
+                .at(Duration::from_millis(1500), Action::Crash(victim.clone()))
+                .at(Duration::from_millis(6000), Action::Restart(victim)),
+        ))
+        .exit_condition(ProcessedHeightAtLeast::new(40))
+        .property(Agreement { height: 40, txs })
+        .timeout(Duration::from_secs(600))
+        .run()
+        .expect("simulation failed");
+    for r in &results {
+        assert_eq!(r.crashes, 1, "the validator must have crashed once");
+        assert_eq!(
+            r.scheduled_actions, 2,
+            "crash and restart must both have run"
+        );
+    }
+}

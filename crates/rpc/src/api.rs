@@ -1,0 +1,42 @@
+//! The seam between the RPC server and the node: everything the server needs
+//! from a node, and nothing about how the node does it.
+
+use crate::types::{
+    AccountInfo, AssetInfoJson, AssetRef, BlockId, BlockInfo, HeadInfo, TxStatusInfo,
+};
+use bytes::Bytes;
+use lakh_types::{Address, Refusal, TxId};
+use std::future::Future;
+
+/// What the node offers to RPC clients.
+///
+/// Implementations may write these methods as `async fn`; the futures must be
+/// `Send` because the server runs them on a multi-threaded runtime.
+pub trait NodeApi: Send + Sync + 'static {
+    fn chain_id(&self) -> u64;
+
+    /// Ingests a batch of raw signed transaction encodings (undecoded: the node
+    /// decodes and verifies them in one batch). Returns one result per input,
+    /// in input order.
+    fn submit(&self, txs: Vec<Bytes>) -> impl Future<Output = Vec<Result<TxId, Refusal>>> + Send;
+
+    fn tx_status(&self, id: TxId) -> impl Future<Output = TxStatusInfo> + Send;
+
+    /// The account's committed state; with `prove`, inclusion proofs of its
+    /// entries against the latest finalized state root. `Err` is a message for
+    /// the client (e.g. state unavailable).
+    fn account(
+        &self,
+        addr: Address,
+        prove: bool,
+    ) -> impl Future<Output = Result<AccountInfo, String>> + Send;
+
+    fn block(&self, id: BlockId) -> impl Future<Output = Option<BlockInfo>> + Send;
+
+    fn head(&self) -> impl Future<Output = HeadInfo> + Send;
+
+    fn asset(&self, id: AssetRef) -> impl Future<Output = Option<AssetInfoJson>> + Send;
+
+    /// A receiver of every block as it is finalized.
+    fn subscribe_finalized(&self) -> tokio::sync::broadcast::Receiver<BlockInfo>;
+}

@@ -1,0 +1,308 @@
+//! Typed client: HTTP for calls, a WebSocket (opened on demand) for
+//! subscriptions.
+
+use crate::server::{codes, methods};
+use crate::types::{
+    AccountInfo, AssetInfoJson, AssetRef, BlockInfo, Hash32, HeadInfo, SubmitError, SubmitOutcome,
+    TxStatusInfo,
+};
+use jsonrpsee::core::client::{ClientT, Subscription, SubscriptionClientT};
+use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
+use jsonrpsee::rpc_params;
+use jsonrpsee::ws_client::{WsClient, WsClientBuilder};
+use lakh_types::{Address, Receipt, SignedTransaction, TxId};
+use std::time::{Duration, Instant};
+
+/// Why a client call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The node refused the transaction; `code` is the stable refusal code.
+    #[error("transaction refused: {0}")]
+    Refused(SubmitError),
+    /// The node answered with a JSON-RPC error.
+    #[error("node error {code}: {message}")]
+    Rpc { code: i32, message: String },
+    /// The node could not be reached or answered something unreadable.
+    #[error("cannot talk to the node at {url}: {detail}")]
+    Transport { url: String, detail: String },
+    #[error("transaction {id} not finalized after {waited_ms} ms")]
+    Timeout { id: TxId, waited_ms: u64 },
+    #[error("the finalized-block subscription ended: {0}")]
+    SubscriptionEnded(String),
+}
+
+/// Largest request the client sends and response it accepts (bytes); matches
+/// the server's defaults.
+const MAX_REQUEST_BYTES: u32 = 8 * 1024 * 1024;
+const MAX_RESPONSE_BYTES: u32 = 32 * 1024 * 1024;
+/// A `submit_batch` call is split so each request stays well under the
+/// server's body limit and transaction count limit.
+const SUBMIT_CHUNK_TXS: usize = 10_000;
+const SUBMIT_CHUNK_HEX_BYTES: usize = 6 * 1024 * 1024;
+
+/// A typed lakh RPC client.
+#[derive(Clone)]
+pub struct LakhClient {
+    http: HttpClient,
+    url: String,
+    ws_url: String,
+}
+
+impl std::fmt::Debug for LakhClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LakhClient")
+            .field("url", &self.url)
+            .finish()
+    }
+}
+
+/// A transaction's place in a finalized block.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FinalizedTx {
+    pub receipt: Receipt,
+    pub block_hash: Hash32,
+}
+
+impl LakhClient {
+    /// A client for the node at `url` (`http://host:port`; a bare `host:port`
+    /// means http). No request is sent until the first call.
+    pub fn connect(url: &str) -> Result<LakhClient, ClientError> {
+        let url = if url.contains("://") {
+            url.to_string()
+        } else {
+            format!("http://{url}")
+        };
+        let ws_url = if let Some(rest) = url.strip_prefix("http://") {
+            format!("ws://{rest}")
+        } else if let Some(rest) = url.strip_prefix("https://") {
+            format!("wss://{rest}")
+        } else {
+            return Err(ClientError::Transport {
+                url,
+                detail: "the RPC url must start with http:// or https://".into(),
+            });
+        };
+        let http = HttpClientBuilder::default()
+            .max_request_size(MAX_REQUEST_BYTES)
+            .max_response_size(MAX_RESPONSE_BYTES)
+            .request_timeout(Duration::from_secs(30))
+            .build(&url)
+            .map_err(|e| ClientError::Transport {
+                url: url.clone(),
+                detail: e.to_string(),
+            })?;
+        Ok(LakhClient { http, url, ws_url })
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    async fn call<R: serde::de::DeserializeOwned>(
+        &self,
+        method: &str,
+        params: jsonrpsee::core::params::ArrayParams,
+    ) -> Result<R, ClientError> {
+        self.http
+            .request(method, params)
+            .await
+            .map_err(|e| self.map_error(e))
+    }
+
+    fn map_error(&self, e: jsonrpsee::core::client::Error) -> ClientError {
+        use jsonrpsee::core::client::Error;
+        match e {
+            Error::Call(obj) => {
+                if obj.code() == codes::TX_REFUSED {
+                    let code = obj
+                        .data()
+                        .and_then(|d| serde_json::from_str::<serde_json::Value>(d.get()).ok())
+                        .and_then(|v| v.get("code").and_then(|c| c.as_str()).map(String::from))
+                        .unwrap_or_else(|| "unknown".into());
+                    let message = obj.message();
+                    let message = message
+                        .strip_prefix("transaction refused: ")
+                        .unwrap_or(message)
+                        .to_string();
+                    ClientError::Refused(SubmitError { code, message })
+                } else {
+                    ClientError::Rpc {
+                        code: obj.code(),
+                        message: obj.message().to_string(),
+                    }
+                }
+            }
+            other => ClientError::Transport {
+                url: self.url.clone(),
+                detail: other.to_string(),
+            },
+        }
+    }
+
+    pub async fn chain_id(&self) -> Result<u64, ClientError> {
+        self.call(methods::CHAIN_ID, rpc_params![]).await
+    }
+
+    /// Submits one signed transaction; a refusal is `ClientError::Refused`.
+    pub async fn submit(&self, tx: &SignedTransaction) -> Result<TxId, ClientError> {
+        self.call(
+            methods::SUBMIT_TRANSACTION,
+            rpc_params![hex::encode(tx.raw())],
+        )
+        .await
+    }
+
+    /// Submits many transactions (split into as many calls as the server's
+    /// limits need). Returns one result per transaction, in order.
+    pub async fn submit_batch(
+        &self,
+        txs: &[SignedTransaction],
+    ) -> Result<Vec<Result<TxId, SubmitError>>, ClientError> {
+        let mut out = Vec::with_capacity(txs.len());
+        let mut start = 0;
+        while start < txs.len() {
+            let mut end = start;
+            let mut hex_bytes = 0;
+            while end < txs.len() && end - start < SUBMIT_CHUNK_TXS {
+                let size = txs[end].encoded_len() * 2 + 3;
+                if end > start && hex_bytes + size > SUBMIT_CHUNK_HEX_BYTES {
+                    break;
+                }
+                hex_bytes += size;
+                end += 1;
+            }
+            let chunk: Vec<String> = txs[start..end]
+                .iter()
+                .map(|t| hex::encode(t.raw()))
+                .collect();
+            let answers: Vec<SubmitOutcome> = self
+                .call(methods::SUBMIT_TRANSACTIONS, rpc_params![chunk])
+                .await?;
+            if answers.len() != end - start {
+                return Err(ClientError::Rpc {
+                    code: codes::NODE_ERROR,
+                    message: format!(
+                        "node answered {} transactions with {} results",
+                        end - start,
+                        answers.len()
+                    ),
+                });
+            }
+            out.extend(answers.into_iter().map(|a| match a {
+                SubmitOutcome::Accepted { id } => Ok(id),
+                SubmitOutcome::Refused { error } => Err(error),
+            }));
+            start = end;
+        }
+        Ok(out)
+    }
+
+    pub async fn tx_status(&self, id: TxId) -> Result<TxStatusInfo, ClientError> {
+        self.call(methods::GET_TRANSACTION, rpc_params![id]).await
+    }
+
+    pub async fn account(&self, addr: Address, prove: bool) -> Result<AccountInfo, ClientError> {
+        self.call(methods::GET_ACCOUNT, rpc_params![addr, prove])
+            .await
+    }
+
+    pub async fn block_by_height(&self, height: u64) -> Result<Option<BlockInfo>, ClientError> {
+        self.call(methods::GET_BLOCK_BY_HEIGHT, rpc_params![height])
+            .await
+    }
+
+    pub async fn block_by_hash(&self, hash: Hash32) -> Result<Option<BlockInfo>, ClientError> {
+        self.call(methods::GET_BLOCK_BY_HASH, rpc_params![hash])
+            .await
+    }
+
+    pub async fn head(&self) -> Result<HeadInfo, ClientError> {
+        self.call(methods::HEAD, rpc_params![]).await
+    }
+
+    pub async fn asset(&self, asset: &AssetRef) -> Result<Option<AssetInfoJson>, ClientError> {
+        match asset {
+            AssetRef::Id(id) => self.call(methods::GET_ASSET, rpc_params![id.0]).await,
+            AssetRef::Symbol(s) => self.call(methods::GET_ASSET, rpc_params![s.as_str()]).await,
+        }
+    }
+
+    /// Opens a WebSocket and subscribes to finalized blocks.
+    pub async fn subscribe_finalized(&self) -> Result<FinalizedBlocks, ClientError> {
+        let ws = WsClientBuilder::default()
+            .max_request_size(MAX_REQUEST_BYTES)
+            .max_response_size(MAX_RESPONSE_BYTES)
+            .build(&self.ws_url)
+            .await
+            .map_err(|e| ClientError::Transport {
+                url: self.ws_url.clone(),
+                detail: e.to_string(),
+            })?;
+        let sub = ws
+            .subscribe(
+                methods::SUBSCRIBE_FINALIZED,
+                rpc_params![],
+                methods::UNSUBSCRIBE_FINALIZED,
+            )
+            .await
+            .map_err(|e| self.map_error(e))?;
+        Ok(FinalizedBlocks { _ws: ws, sub })
+    }
+
+    /// Polls the transaction's status until it is finalized or `timeout`
+    /// passes. Polling (rather than a subscription) works over plain HTTP and
+    /// cannot miss a block.
+    pub async fn wait_for_finality(
+        &self,
+        id: TxId,
+        timeout: Duration,
+    ) -> Result<FinalizedTx, ClientError> {
+        let started = Instant::now();
+        let mut pause = Duration::from_millis(20);
+        loop {
+            if let TxStatusInfo::Finalized {
+                receipt,
+                block_hash,
+            } = self.tx_status(id).await?
+            {
+                return Ok(FinalizedTx {
+                    receipt,
+                    block_hash,
+                });
+            }
+            let waited = started.elapsed();
+            if waited >= timeout {
+                return Err(ClientError::Timeout {
+                    id,
+                    waited_ms: waited.as_millis() as u64,
+                });
+            }
+            tokio::time::sleep(pause.min(timeout - waited)).await;
+            pause = (pause * 2).min(Duration::from_millis(250));
+        }
+    }
+}
+
+/// A live subscription to finalized blocks. Dropping it closes the WebSocket.
+pub struct FinalizedBlocks {
+    _ws: WsClient,
+    sub: Subscription<BlockInfo>,
+}
+
+impl FinalizedBlocks {
+    /// The next finalized block; `Err` once the subscription has ended.
+    pub async fn next(&mut self) -> Result<BlockInfo, ClientError> {
+        match self.sub.next().await {
+            Some(Ok(block)) => Ok(block),
+            Some(Err(e)) => Err(ClientError::SubscriptionEnded(format!(
+                "unreadable notification: {e}"
+            ))),
+            None => Err(ClientError::SubscriptionEnded(
+                self.sub
+                    .close_reason()
+                    .map(|r| format!("{r:?}"))
+                    .unwrap_or_else(|| "closed by the node".into()),
+            )),
+        }
+    }
+}

@@ -1,0 +1,21 @@
+//! lakh's query and ingest interface: a JSON-RPC server (HTTP and WebSocket on
+//! one port, namespace `lakh_`) over a node that implements [`NodeApi`], the
+//! JSON shapes it speaks ([`types`]), a typed client ([`LakhClient`]) and the
+//! client-side check of account proofs ([`verify_account_proof`]).
+//!
+//! Every input is bounded ([`RpcConfig`]); malformed parameters get JSON-RPC
+//! error `-32602` naming the parameter, refused transactions get
+//! [`codes::TX_REFUSED`] with the refusal's stable code in `data.code`.
+
+pub mod api;
+pub mod client;
+pub mod proof;
+pub mod server;
+pub mod types;
+
+pub use api::NodeApi;
+pub use client::{ClientError, FinalizedBlocks, FinalizedTx, LakhClient};
+pub use jsonrpsee::server::ServerHandle;
+pub use proof::{ProofError, verify_account_proof};
+pub use server::{RpcConfig, codes, methods, start_server, start_server_with};
+pub use types::*;

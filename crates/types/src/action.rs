@@ -1,0 +1,155 @@
+//! What a transaction does. One variant per operation; each module of the
+//! execution layer owns a range of tags.
+
+use crate::{Address, AssetId, Symbol, limits::MAX_MULTI_TRANSFER_ENTRIES};
+use bytes::BufMut;
+use commonware_codec::Buf;
+use commonware_codec::{EncodeSize, Error as CodecError, FixedSize, RangeCfg, Read, Write};
+use serde::{Deserialize, Serialize};
+
+/// One leg of a transfer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransferEntry {
+    pub to: Address,
+    pub asset: AssetId,
+    #[serde(with = "crate::amount")]
+    pub amount: u128,
+}
+
+impl Write for TransferEntry {
+    fn write(&self, buf: &mut impl BufMut) {
+        self.to.write(buf);
+        self.asset.write(buf);
+        self.amount.write(buf);
+    }
+}
+impl FixedSize for TransferEntry {
+    const SIZE: usize = Address::SIZE + AssetId::SIZE + u128::SIZE;
+}
+impl Read for TransferEntry {
+    type Cfg = ();
+    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, CodecError> {
+        Ok(TransferEntry {
+            to: Address::read_cfg(buf, &())?,
+            asset: AssetId::read_cfg(buf, &())?,
+            amount: u128::read_cfg(buf, &())?,
+        })
+    }
+}
+
+/// The operation a transaction performs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Action {
+    /// Move `amount` base units of `asset` from the sender to `to`.
+    Transfer(TransferEntry),
+    /// Several transfers from the sender, applied all-or-nothing.
+    MultiTransfer { entries: Vec<TransferEntry> },
+    /// Create a new asset owned by the sender. `initial_supply` is minted to the sender.
+    CreateAsset {
+        symbol: Symbol,
+        decimals: u8,
+        #[serde(with = "crate::amount::option", default)]
+        max_supply: Option<u128>,
+        #[serde(with = "crate::amount")]
+        initial_supply: u128,
+    },
+    /// Issuer-only: create `amount` new units of `asset` for `to`.
+    Mint {
+        asset: AssetId,
+        to: Address,
+        #[serde(with = "crate::amount")]
+        amount: u128,
+    },
+}
+
+const TAG_TRANSFER: u8 = 0x01;
+const TAG_MULTI_TRANSFER: u8 = 0x02;
+const TAG_CREATE_ASSET: u8 = 0x03;
+const TAG_MINT: u8 = 0x04;
+
+impl Action {
+    /// Short name for logs, metrics and receipts.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Action::Transfer(_) => "transfer",
+            Action::MultiTransfer { .. } => "multi_transfer",
+            Action::CreateAsset { .. } => "create_asset",
+            Action::Mint { .. } => "mint",
+        }
+    }
+}
+
+impl Write for Action {
+    fn write(&self, buf: &mut impl BufMut) {
+        match self {
+            Action::Transfer(entry) => {
+                buf.put_u8(TAG_TRANSFER);
+                entry.write(buf);
+            }
+            Action::MultiTransfer { entries } => {
+                buf.put_u8(TAG_MULTI_TRANSFER);
+                entries.write(buf);
+            }
+            Action::CreateAsset {
+                symbol,
+                decimals,
+                max_supply,
+                initial_supply,
+            } => {
+                buf.put_u8(TAG_CREATE_ASSET);
+                symbol.write(buf);
+                decimals.write(buf);
+                max_supply.write(buf);
+                initial_supply.write(buf);
+            }
+            Action::Mint { asset, to, amount } => {
+                buf.put_u8(TAG_MINT);
+                asset.write(buf);
+                to.write(buf);
+                amount.write(buf);
+            }
+        }
+    }
+}
+
+impl EncodeSize for Action {
+    fn encode_size(&self) -> usize {
+        1 + match self {
+            Action::Transfer(_) => TransferEntry::SIZE,
+            Action::MultiTransfer { entries } => entries.encode_size(),
+            Action::CreateAsset {
+                symbol, max_supply, ..
+            } => symbol.encode_size() + 1 + max_supply.encode_size() + u128::SIZE,
+            Action::Mint { .. } => AssetId::SIZE + Address::SIZE + u128::SIZE,
+        }
+    }
+}
+
+impl Read for Action {
+    type Cfg = ();
+    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, CodecError> {
+        let tag = u8::read_cfg(buf, &())?;
+        Ok(match tag {
+            TAG_TRANSFER => Action::Transfer(TransferEntry::read_cfg(buf, &())?),
+            TAG_MULTI_TRANSFER => {
+                let range = RangeCfg::new(1..=MAX_MULTI_TRANSFER_ENTRIES);
+                Action::MultiTransfer {
+                    entries: Vec::<TransferEntry>::read_cfg(buf, &(range, ()))?,
+                }
+            }
+            TAG_CREATE_ASSET => Action::CreateAsset {
+                symbol: Symbol::read_cfg(buf, &())?,
+                decimals: u8::read_cfg(buf, &())?,
+                max_supply: Option::<u128>::read_cfg(buf, &())?,
+                initial_supply: u128::read_cfg(buf, &())?,
+            },
+            TAG_MINT => Action::Mint {
+                asset: AssetId::read_cfg(buf, &())?,
+                to: Address::read_cfg(buf, &())?,
+                amount: u128::read_cfg(buf, &())?,
+            },
+            other => return Err(CodecError::InvalidEnum(other)),
+        })
+    }
+}

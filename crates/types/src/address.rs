@@ -1,0 +1,114 @@
+//! Account addresses: the 32 bytes of an ed25519 public key.
+
+use bytes::BufMut;
+use commonware_codec::Buf;
+use commonware_codec::{Error as CodecError, FixedSize, Read, Write};
+use commonware_cryptography::ed25519::PublicKey;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt;
+use std::str::FromStr;
+
+/// An account address: the raw bytes of the owner's ed25519 public key.
+///
+/// Recipients are kept as raw bytes (no curve-point decompression): only a
+/// sender's key is ever needed as a point, to verify its signature.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct Address(pub [u8; 32]);
+
+impl Address {
+    pub const LEN: usize = 32;
+
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+}
+
+impl From<&PublicKey> for Address {
+    fn from(pk: &PublicKey) -> Self {
+        let mut out = [0u8; 32];
+        out.copy_from_slice(pk.as_ref());
+        Address(out)
+    }
+}
+
+impl fmt::Display for Address {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+impl fmt::Debug for Address {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Address({})", self.to_hex())
+    }
+}
+
+/// Error parsing an address from text.
+#[derive(Debug, thiserror::Error)]
+#[error("address must be 64 hex characters (32 bytes): {0}")]
+pub struct AddressParseError(String);
+
+impl FromStr for Address {
+    type Err = AddressParseError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.strip_prefix("0x").unwrap_or(s);
+        let bytes = hex::decode(s).map_err(|e| AddressParseError(e.to_string()))?;
+        let arr: [u8; 32] = bytes
+            .try_into()
+            .map_err(|b: Vec<u8>| AddressParseError(format!("got {} bytes", b.len())))?;
+        Ok(Address(arr))
+    }
+}
+
+impl Serialize for Address {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_hex())
+    }
+}
+
+impl<'de> Deserialize<'de> for Address {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl Write for Address {
+    fn write(&self, buf: &mut impl BufMut) {
+        buf.put_slice(&self.0);
+    }
+}
+
+impl FixedSize for Address {
+    const SIZE: usize = 32;
+}
+
+impl Read for Address {
+    type Cfg = ();
+    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, CodecError> {
+        if buf.remaining() < 32 {
+            return Err(CodecError::EndOfBuffer);
+        }
+        let mut out = [0u8; 32];
+        buf.copy_to_slice(&mut out);
+        Ok(Address(out))
+    }
+}
+
+/// Hex text of a public key (for config files and RPC).
+pub fn public_key_hex(pk: &PublicKey) -> String {
+    hex::encode(pk.as_ref())
+}
+
+/// Parses a public key from hex text, validating that it is a curve point.
+pub fn parse_public_key(s: &str) -> Result<PublicKey, String> {
+    use commonware_codec::DecodeExt;
+    let s = s.strip_prefix("0x").unwrap_or(s);
+    let bytes = hex::decode(s).map_err(|e| format!("public key is not hex: {e}"))?;
+    PublicKey::decode(bytes::Bytes::from(bytes))
+        .map_err(|e| format!("invalid ed25519 public key: {e}"))
+}

@@ -1,0 +1,79 @@
+//! The fee schedule: how many fee units an action costs and how the base fee
+//! per unit moves from block to block (EIP-1559 style).
+//!
+//! Fees are paid in the native token to the proposer of the including block.
+
+use crate::Action;
+use serde::{Deserialize, Serialize};
+
+/// Fee parameters, fixed at genesis.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeeParams {
+    /// Base fee per unit of the first block (native base units).
+    #[serde(with = "crate::amount")]
+    pub initial_base_fee: u128,
+    /// The base fee never falls below this.
+    #[serde(with = "crate::amount")]
+    pub min_base_fee: u128,
+    /// Units per block the base fee steers toward; above it the fee rises.
+    pub target_units_per_block: u64,
+    /// The base fee moves by at most 1/denominator per block.
+    pub max_change_denominator: u64,
+}
+
+impl Default for FeeParams {
+    fn default() -> Self {
+        FeeParams {
+            initial_base_fee: 1_000,
+            min_base_fee: 100,
+            target_units_per_block: 50_000,
+            max_change_denominator: 8,
+        }
+    }
+}
+
+/// Fee units an action costs (roughly proportional to the state it writes).
+pub fn action_units(action: &Action) -> u64 {
+    match action {
+        Action::Transfer(_) => 1,
+        Action::MultiTransfer { entries } => 1 + entries.len() as u64,
+        Action::CreateAsset { .. } => 100,
+        Action::Mint { .. } => 2,
+    }
+}
+
+/// The fee a transaction pays at `base_fee` per unit.
+pub fn required_fee(action: &Action, base_fee: u128) -> u128 {
+    base_fee.saturating_mul(action_units(action) as u128)
+}
+
+/// The base fee of the next block given this block's base fee and the units it used.
+pub fn next_base_fee(params: &FeeParams, base_fee: u128, used_units: u64) -> u128 {
+    let target = params.target_units_per_block.max(1) as u128;
+    let used = used_units as u128;
+    let denom = params.max_change_denominator.max(1) as u128;
+    let next = if used > target {
+        let delta = (base_fee.saturating_mul(used - target) / target / denom).max(1);
+        base_fee.saturating_add(delta)
+    } else {
+        let delta = base_fee.saturating_mul(target - used) / target / denom;
+        base_fee.saturating_sub(delta)
+    };
+    next.max(params.min_base_fee)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_fee_rises_when_full_and_falls_when_empty() {
+        let p = FeeParams::default();
+        let up = next_base_fee(&p, 10_000, 2 * p.target_units_per_block);
+        assert_eq!(up, 10_000 + 10_000 / 8);
+        let down = next_base_fee(&p, 10_000, 0);
+        assert_eq!(down, 10_000 - 10_000 / 8);
+        assert_eq!(next_base_fee(&p, 10_000, p.target_units_per_block), 10_000);
+        assert_eq!(next_base_fee(&p, p.min_base_fee, 0), p.min_base_fee);
+    }
+}

@@ -1,0 +1,137 @@
+//! The network definition: chain id, validators, initial balances, parameters.
+
+use crate::{Address, AssetId, Symbol, fees::FeeParams};
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+
+/// One validator of the genesis committee.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GenesisValidator {
+    /// Hex ed25519 public key: consensus and p2p identity.
+    pub public_key: String,
+    /// Where peers reach this validator's p2p listener.
+    pub p2p_address: SocketAddr,
+    /// Native base units staked (the committee is equal-weight; see docs).
+    #[serde(with = "crate::amount")]
+    pub stake: u128,
+}
+
+/// An initial native-token balance.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GenesisAccount {
+    pub address: Address,
+    #[serde(with = "crate::amount")]
+    pub balance: u128,
+}
+
+/// An asset that exists from genesis, with its initial holders.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GenesisAsset {
+    pub id: AssetId,
+    pub symbol: Symbol,
+    pub decimals: u8,
+    pub issuer: Address,
+    #[serde(with = "crate::amount::option", default)]
+    pub max_supply: Option<u128>,
+    pub balances: Vec<GenesisAccount>,
+}
+
+/// Block-building limits.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockParams {
+    /// Most transactions a proposer puts in one block.
+    pub max_txs: usize,
+    /// Most encoded transaction bytes in one block.
+    pub max_bytes: usize,
+}
+
+impl Default for BlockParams {
+    fn default() -> Self {
+        BlockParams {
+            max_txs: 20_000,
+            max_bytes: 8 * 1024 * 1024,
+        }
+    }
+}
+
+/// The whole network definition. Every node of a network loads the same file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Genesis {
+    pub chain_id: u64,
+    pub native_symbol: Symbol,
+    pub native_decimals: u8,
+    #[serde(default)]
+    pub fees: FeeParams,
+    #[serde(default)]
+    pub block: BlockParams,
+    pub validators: Vec<GenesisValidator>,
+    pub accounts: Vec<GenesisAccount>,
+    #[serde(default)]
+    pub assets: Vec<GenesisAsset>,
+}
+
+impl Genesis {
+    /// Checks the definition is usable; returns a human-readable reason otherwise.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.validators.is_empty() {
+            return Err("genesis needs at least one validator".into());
+        }
+        let mut keys = std::collections::BTreeSet::new();
+        for v in &self.validators {
+            crate::address::parse_public_key(&v.public_key)
+                .map_err(|e| format!("validator {}: {e}", v.public_key))?;
+            if !keys.insert(v.public_key.to_lowercase()) {
+                return Err(format!("validator {} listed twice", v.public_key));
+            }
+        }
+        let mut supply: u128 = 0;
+        for a in &self.accounts {
+            supply = supply
+                .checked_add(a.balance)
+                .ok_or("native supply overflows u128")?;
+        }
+        let mut ids = std::collections::BTreeSet::new();
+        let mut symbols = std::collections::BTreeSet::new();
+        symbols.insert(self.native_symbol.clone());
+        for asset in &self.assets {
+            if asset.id == AssetId::NATIVE || !ids.insert(asset.id) {
+                return Err(format!("asset id {} is reserved or duplicated", asset.id));
+            }
+            if !symbols.insert(asset.symbol.clone()) {
+                return Err(format!("asset symbol {} is duplicated", asset.symbol));
+            }
+            let mut s: u128 = 0;
+            for b in &asset.balances {
+                s = s
+                    .checked_add(b.balance)
+                    .ok_or_else(|| format!("supply of {} overflows u128", asset.symbol))?;
+            }
+            if let Some(max) = asset.max_supply
+                && s > max
+            {
+                return Err(format!(
+                    "initial supply of {} exceeds its max",
+                    asset.symbol
+                ));
+            }
+        }
+        if self.block.max_txs == 0 || self.block.max_txs > crate::limits::MAX_BLOCK_TXS {
+            return Err(format!(
+                "block.max_txs must be 1..={}",
+                crate::limits::MAX_BLOCK_TXS
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn from_json(text: &str) -> Result<Genesis, String> {
+        let g: Genesis =
+            serde_json::from_str(text).map_err(|e| format!("genesis is not valid JSON: {e}"))?;
+        g.validate()?;
+        Ok(g)
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("genesis serializes")
+    }
+}

@@ -1,0 +1,45 @@
+//! Canonical data types of lakh: addresses, assets, signed transactions and
+//! their actions, receipts and events, and the genesis definition.
+//!
+//! Every type that crosses a process or disk boundary has one canonical
+//! encoding (commonware-codec): decoding is bounded by explicit limits and
+//! rejects trailing bytes, so an encoding has exactly one meaning.
+
+pub mod action;
+pub mod address;
+pub mod amount;
+pub mod asset;
+pub mod fees;
+pub mod genesis;
+pub mod receipt;
+pub mod refusal;
+pub mod tx;
+
+pub use action::{Action, TransferEntry};
+pub use address::Address;
+pub use asset::{AssetId, Symbol};
+pub use genesis::Genesis;
+pub use receipt::{Event, FailureReason, Receipt, TxStatus};
+pub use refusal::Refusal;
+pub use tx::{SignedTransaction, Transaction, TxId};
+
+/// Ed25519 key types used for transaction signatures and validator identities.
+pub use commonware_cryptography::ed25519::{PrivateKey, PublicKey, Signature};
+
+/// Namespace prefixed (by the signature scheme) to every signed transaction, so a
+/// transaction signature can never be replayed as a consensus or p2p signature.
+pub const TX_NAMESPACE: &[u8] = b"lakh/tx/v1";
+
+/// Hard limits on untrusted input, shared by ingest, block decoding and execution.
+pub mod limits {
+    /// Largest encoded signed transaction accepted anywhere (bytes).
+    pub const MAX_TX_BYTES: usize = 16 * 1024;
+    /// Most entries in one `MultiTransfer`.
+    pub const MAX_MULTI_TRANSFER_ENTRIES: usize = 256;
+    /// Longest asset symbol (ASCII bytes).
+    pub const MAX_SYMBOL_BYTES: usize = 12;
+    /// Most decimals an asset may declare (u128 holds ~3.4e38).
+    pub const MAX_DECIMALS: u8 = 30;
+    /// Most transactions in one block.
+    pub const MAX_BLOCK_TXS: usize = 200_000;
+}

@@ -1,0 +1,332 @@
+//! The outcome of an included transaction: receipts and events.
+
+use crate::{Address, AssetId, Symbol, TxId};
+use bytes::BufMut;
+use commonware_codec::Buf;
+use commonware_codec::{
+    EncodeSize, Error as CodecError, FixedSize, RangeCfg, Read, ReadExt, Write,
+};
+use serde::{Deserialize, Serialize};
+
+/// Why an included transaction failed. Its nonce and fee are still consumed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum FailureReason {
+    #[error("insufficient balance of asset {asset}: needed {needed}, available {available}")]
+    InsufficientBalance {
+        asset: AssetId,
+        #[serde(with = "crate::amount")]
+        needed: u128,
+        #[serde(with = "crate::amount")]
+        available: u128,
+    },
+    #[error("unknown asset {asset}")]
+    UnknownAsset { asset: AssetId },
+    #[error("only the issuer of asset {asset} may mint it")]
+    NotIssuer { asset: AssetId },
+    #[error("minting {amount} of asset {asset} would exceed its max supply {max_supply}")]
+    SupplyCapExceeded {
+        asset: AssetId,
+        #[serde(with = "crate::amount")]
+        amount: u128,
+        #[serde(with = "crate::amount")]
+        max_supply: u128,
+    },
+    #[error("symbol {symbol} is already taken")]
+    SymbolTaken { symbol: Symbol },
+    #[error("arithmetic overflow")]
+    Overflow,
+    #[error("invalid action: {detail}")]
+    Invalid { detail: String },
+}
+
+/// Something a transaction did, recorded in its receipt.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    Transfer {
+        asset: AssetId,
+        from: Address,
+        to: Address,
+        #[serde(with = "crate::amount")]
+        amount: u128,
+    },
+    AssetCreated {
+        asset: AssetId,
+        symbol: Symbol,
+        issuer: Address,
+        decimals: u8,
+    },
+    Minted {
+        asset: AssetId,
+        to: Address,
+        #[serde(with = "crate::amount")]
+        amount: u128,
+    },
+}
+
+/// Success or the failure reason.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum TxStatus {
+    Success,
+    Failed { error: FailureReason },
+}
+
+impl TxStatus {
+    pub fn is_success(&self) -> bool {
+        matches!(self, TxStatus::Success)
+    }
+}
+
+/// The stored outcome of one included transaction.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Receipt {
+    pub tx_id: TxId,
+    pub sender: Address,
+    pub nonce: u64,
+    /// Height of the finalized block that includes the transaction.
+    pub height: u64,
+    /// Position within that block.
+    pub index: u32,
+    /// Native base units charged (paid to the block's proposer).
+    #[serde(with = "crate::amount")]
+    pub fee_paid: u128,
+    pub status: TxStatus,
+    pub events: Vec<Event>,
+}
+
+const MAX_EVENTS: usize = 1024;
+const MAX_DETAIL: usize = 256;
+
+fn write_str(s: &str, buf: &mut impl BufMut) {
+    let bytes = &s.as_bytes()[..s.len().min(MAX_DETAIL)];
+    bytes.len().write(buf);
+    buf.put_slice(bytes);
+}
+fn str_size(s: &str) -> usize {
+    let n = s.len().min(MAX_DETAIL);
+    n.encode_size() + n
+}
+fn read_str(buf: &mut impl Buf) -> Result<String, CodecError> {
+    let len = usize::read_cfg(buf, &RangeCfg::new(..=MAX_DETAIL))?;
+    if buf.remaining() < len {
+        return Err(CodecError::EndOfBuffer);
+    }
+    let mut v = vec![0u8; len];
+    buf.copy_to_slice(&mut v);
+    String::from_utf8(v).map_err(|_| CodecError::Invalid("string", "not utf-8"))
+}
+
+impl Write for FailureReason {
+    fn write(&self, buf: &mut impl BufMut) {
+        match self {
+            FailureReason::InsufficientBalance {
+                asset,
+                needed,
+                available,
+            } => {
+                buf.put_u8(1);
+                asset.write(buf);
+                needed.write(buf);
+                available.write(buf);
+            }
+            FailureReason::UnknownAsset { asset } => {
+                buf.put_u8(2);
+                asset.write(buf);
+            }
+            FailureReason::NotIssuer { asset } => {
+                buf.put_u8(3);
+                asset.write(buf);
+            }
+            FailureReason::SupplyCapExceeded {
+                asset,
+                amount,
+                max_supply,
+            } => {
+                buf.put_u8(4);
+                asset.write(buf);
+                amount.write(buf);
+                max_supply.write(buf);
+            }
+            FailureReason::SymbolTaken { symbol } => {
+                buf.put_u8(5);
+                symbol.write(buf);
+            }
+            FailureReason::Overflow => buf.put_u8(6),
+            FailureReason::Invalid { detail } => {
+                buf.put_u8(7);
+                write_str(detail, buf);
+            }
+        }
+    }
+}
+impl EncodeSize for FailureReason {
+    fn encode_size(&self) -> usize {
+        1 + match self {
+            FailureReason::InsufficientBalance { .. } => AssetId::SIZE + 32,
+            FailureReason::UnknownAsset { .. } | FailureReason::NotIssuer { .. } => AssetId::SIZE,
+            FailureReason::SupplyCapExceeded { .. } => AssetId::SIZE + 32,
+            FailureReason::SymbolTaken { symbol } => symbol.encode_size(),
+            FailureReason::Overflow => 0,
+            FailureReason::Invalid { detail } => str_size(detail),
+        }
+    }
+}
+impl Read for FailureReason {
+    type Cfg = ();
+    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, CodecError> {
+        Ok(match u8::read(buf)? {
+            1 => FailureReason::InsufficientBalance {
+                asset: AssetId::read(buf)?,
+                needed: u128::read(buf)?,
+                available: u128::read(buf)?,
+            },
+            2 => FailureReason::UnknownAsset {
+                asset: AssetId::read(buf)?,
+            },
+            3 => FailureReason::NotIssuer {
+                asset: AssetId::read(buf)?,
+            },
+            4 => FailureReason::SupplyCapExceeded {
+                asset: AssetId::read(buf)?,
+                amount: u128::read(buf)?,
+                max_supply: u128::read(buf)?,
+            },
+            5 => FailureReason::SymbolTaken {
+                symbol: Symbol::read(buf)?,
+            },
+            6 => FailureReason::Overflow,
+            7 => FailureReason::Invalid {
+                detail: read_str(buf)?,
+            },
+            t => return Err(CodecError::InvalidEnum(t)),
+        })
+    }
+}
+
+impl Write for Event {
+    fn write(&self, buf: &mut impl BufMut) {
+        match self {
+            Event::Transfer {
+                asset,
+                from,
+                to,
+                amount,
+            } => {
+                buf.put_u8(1);
+                asset.write(buf);
+                from.write(buf);
+                to.write(buf);
+                amount.write(buf);
+            }
+            Event::AssetCreated {
+                asset,
+                symbol,
+                issuer,
+                decimals,
+            } => {
+                buf.put_u8(2);
+                asset.write(buf);
+                symbol.write(buf);
+                issuer.write(buf);
+                decimals.write(buf);
+            }
+            Event::Minted { asset, to, amount } => {
+                buf.put_u8(3);
+                asset.write(buf);
+                to.write(buf);
+                amount.write(buf);
+            }
+        }
+    }
+}
+impl EncodeSize for Event {
+    fn encode_size(&self) -> usize {
+        1 + match self {
+            Event::Transfer { .. } => AssetId::SIZE + 64 + 16,
+            Event::AssetCreated { symbol, .. } => AssetId::SIZE + symbol.encode_size() + 32 + 1,
+            Event::Minted { .. } => AssetId::SIZE + 32 + 16,
+        }
+    }
+}
+impl Read for Event {
+    type Cfg = ();
+    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, CodecError> {
+        Ok(match u8::read(buf)? {
+            1 => Event::Transfer {
+                asset: AssetId::read(buf)?,
+                from: Address::read(buf)?,
+                to: Address::read(buf)?,
+                amount: u128::read(buf)?,
+            },
+            2 => Event::AssetCreated {
+                asset: AssetId::read(buf)?,
+                symbol: Symbol::read(buf)?,
+                issuer: Address::read(buf)?,
+                decimals: u8::read(buf)?,
+            },
+            3 => Event::Minted {
+                asset: AssetId::read(buf)?,
+                to: Address::read(buf)?,
+                amount: u128::read(buf)?,
+            },
+            t => return Err(CodecError::InvalidEnum(t)),
+        })
+    }
+}
+
+impl Write for Receipt {
+    fn write(&self, buf: &mut impl BufMut) {
+        self.tx_id.write(buf);
+        self.sender.write(buf);
+        self.nonce.write(buf);
+        self.height.write(buf);
+        self.index.write(buf);
+        self.fee_paid.write(buf);
+        match &self.status {
+            TxStatus::Success => buf.put_u8(0),
+            TxStatus::Failed { error } => {
+                buf.put_u8(1);
+                error.write(buf);
+            }
+        }
+        self.events.write(buf);
+    }
+}
+impl EncodeSize for Receipt {
+    fn encode_size(&self) -> usize {
+        32 + 32
+            + 8
+            + 8
+            + 4
+            + 16
+            + 1
+            + match &self.status {
+                TxStatus::Success => 0,
+                TxStatus::Failed { error } => error.encode_size(),
+            }
+            + self.events.encode_size()
+    }
+}
+impl Read for Receipt {
+    type Cfg = ();
+    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, CodecError> {
+        Ok(Receipt {
+            tx_id: TxId::read(buf)?,
+            sender: Address::read(buf)?,
+            nonce: u64::read(buf)?,
+            height: u64::read(buf)?,
+            index: u32::read(buf)?,
+            fee_paid: u128::read(buf)?,
+            status: match u8::read(buf)? {
+                0 => TxStatus::Success,
+                1 => TxStatus::Failed {
+                    error: FailureReason::read(buf)?,
+                },
+                t => return Err(CodecError::InvalidEnum(t)),
+            },
+            events: Vec::<Event>::read_cfg(buf, &(RangeCfg::new(..=MAX_EVENTS), ()))?,
+        })
+    }
+}

@@ -1,0 +1,304 @@
+//! Transactions: the unsigned body, the signed envelope and its id.
+
+use crate::{Action, Address, PrivateKey, PublicKey, Refusal, Signature, TX_NAMESPACE, limits};
+use bytes::{BufMut, Bytes};
+use commonware_codec::Buf;
+use commonware_codec::{Encode, EncodeSize, Error as CodecError, FixedSize, Read, ReadExt, Write};
+use commonware_cryptography::{BatchEntry, BatchVerifier, Hasher, Sha256, Signer, Verifier};
+use commonware_parallel::Sequential;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt;
+
+/// A transaction body: what the sender authorizes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transaction {
+    /// Chain the transaction is valid on (part of the signed bytes).
+    pub chain_id: u64,
+    /// Signer and fee payer.
+    pub sender: PublicKey,
+    /// Must equal the sender's next nonce; consumed even if execution fails.
+    pub nonce: u64,
+    /// Most native base units the sender will pay in fees.
+    pub max_fee: u128,
+    pub action: Action,
+}
+
+impl Write for Transaction {
+    fn write(&self, buf: &mut impl BufMut) {
+        self.chain_id.write(buf);
+        self.sender.write(buf);
+        self.nonce.write(buf);
+        self.max_fee.write(buf);
+        self.action.write(buf);
+    }
+}
+impl EncodeSize for Transaction {
+    fn encode_size(&self) -> usize {
+        u64::SIZE + PublicKey::SIZE + u64::SIZE + u128::SIZE + self.action.encode_size()
+    }
+}
+impl Read for Transaction {
+    type Cfg = ();
+    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, CodecError> {
+        Ok(Transaction {
+            chain_id: u64::read(buf)?,
+            sender: PublicKey::read(buf)?,
+            nonce: u64::read(buf)?,
+            max_fee: u128::read(buf)?,
+            action: Action::read(buf)?,
+        })
+    }
+}
+
+impl Transaction {
+    /// Signs the body. The signature covers the canonical encoding under [`TX_NAMESPACE`].
+    pub fn sign(self, key: &PrivateKey) -> SignedTransaction {
+        debug_assert_eq!(
+            key.public_key(),
+            self.sender,
+            "signing key must be the sender"
+        );
+        let body = self.encode();
+        let signature = key.sign(TX_NAMESPACE, &body);
+        let mut raw = Vec::with_capacity(body.len() + Signature::SIZE);
+        raw.extend_from_slice(&body);
+        raw.extend_from_slice(signature.as_ref());
+        let raw = Bytes::from(raw);
+        SignedTransaction {
+            id: TxId::of(&raw),
+            tx: self,
+            signature,
+            raw,
+        }
+    }
+
+    pub fn sender_address(&self) -> Address {
+        Address::from(&self.sender)
+    }
+}
+
+/// Hash of a signed transaction's canonical encoding.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct TxId(pub [u8; 32]);
+
+impl TxId {
+    pub fn of(signed_encoding: &[u8]) -> TxId {
+        let digest = Sha256::hash(&[signed_encoding]);
+        let mut out = [0u8; 32];
+        out.copy_from_slice(digest.as_ref());
+        TxId(out)
+    }
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+}
+impl fmt::Display for TxId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+impl fmt::Debug for TxId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TxId({})", self.to_hex())
+    }
+}
+impl std::str::FromStr for TxId {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let s = s.strip_prefix("0x").unwrap_or(s);
+        let bytes = hex::decode(s).map_err(|e| format!("transaction id is not hex: {e}"))?;
+        let arr: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| "transaction id must be 32 bytes (64 hex characters)".to_string())?;
+        Ok(TxId(arr))
+    }
+}
+impl Serialize for TxId {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_hex())
+    }
+}
+impl<'de> Deserialize<'de> for TxId {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+impl Write for TxId {
+    fn write(&self, buf: &mut impl BufMut) {
+        buf.put_slice(&self.0);
+    }
+}
+impl FixedSize for TxId {
+    const SIZE: usize = 32;
+}
+impl Read for TxId {
+    type Cfg = ();
+    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, CodecError> {
+        if buf.remaining() < 32 {
+            return Err(CodecError::EndOfBuffer);
+        }
+        let mut out = [0u8; 32];
+        buf.copy_to_slice(&mut out);
+        Ok(TxId(out))
+    }
+}
+
+/// A signed transaction, with its id and canonical bytes kept from decoding
+/// (or signing) so they are never recomputed on the hot path.
+#[derive(Clone)]
+pub struct SignedTransaction {
+    pub tx: Transaction,
+    pub signature: Signature,
+    id: TxId,
+    raw: Bytes,
+}
+
+impl PartialEq for SignedTransaction {
+    fn eq(&self, other: &Self) -> bool {
+        self.raw == other.raw
+    }
+}
+impl Eq for SignedTransaction {}
+
+impl fmt::Debug for SignedTransaction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SignedTransaction")
+            .field("id", &self.id)
+            .field("tx", &self.tx)
+            .finish()
+    }
+}
+
+impl SignedTransaction {
+    /// Decodes one signed transaction from its canonical bytes (zero-copy: the
+    /// transaction keeps a reference to `raw`). Rejects oversize input,
+    /// malformed fields and trailing bytes.
+    pub fn decode(raw: Bytes) -> Result<SignedTransaction, Refusal> {
+        if raw.len() > limits::MAX_TX_BYTES {
+            return Err(Refusal::Oversize {
+                size: raw.len(),
+                max: limits::MAX_TX_BYTES,
+            });
+        }
+        let mut buf = raw.clone();
+        let tx = Transaction::read(&mut buf).map_err(|e| Refusal::Malformed(e.to_string()))?;
+        let signature = Signature::read(&mut buf).map_err(|e| Refusal::Malformed(e.to_string()))?;
+        if !buf.is_empty() {
+            return Err(Refusal::Malformed(format!(
+                "{} trailing bytes after the signature",
+                buf.len()
+            )));
+        }
+        Ok(SignedTransaction {
+            id: TxId::of(&raw),
+            tx,
+            signature,
+            raw,
+        })
+    }
+
+    pub fn id(&self) -> TxId {
+        self.id
+    }
+
+    /// The canonical signed encoding (body followed by the 64-byte signature).
+    pub fn raw(&self) -> &Bytes {
+        &self.raw
+    }
+
+    /// The signed message: the body's canonical encoding.
+    pub fn body_bytes(&self) -> &[u8] {
+        &self.raw[..self.raw.len() - Signature::SIZE]
+    }
+
+    pub fn encoded_len(&self) -> usize {
+        self.raw.len()
+    }
+
+    /// Verifies this transaction's signature alone.
+    pub fn verify_signature(&self) -> bool {
+        self.tx
+            .sender
+            .verify(TX_NAMESPACE, self.body_bytes(), &self.signature)
+    }
+}
+
+/// Verifies all signatures of `txs` with one batch verification. Returns the
+/// indices of invalid transactions (empty when all are valid): a failed batch
+/// falls back to individual checks to name the culprits.
+pub fn verify_signatures(txs: &[SignedTransaction]) -> Vec<usize> {
+    if txs.is_empty() {
+        return Vec::new();
+    }
+    let mut rng = rand::rng();
+    let ok = PublicKey::verify_batch(
+        &mut rng,
+        txs,
+        |_, t| BatchEntry {
+            namespace: TX_NAMESPACE,
+            message: t.body_bytes(),
+            public_key: &t.tx.sender,
+            signature: &t.signature,
+        },
+        &Sequential,
+    );
+    if ok {
+        return Vec::new();
+    }
+    txs.iter()
+        .enumerate()
+        .filter(|(_, t)| !t.verify_signature())
+        .map(|(i, _)| i)
+        .collect()
+}
+
+impl Write for SignedTransaction {
+    fn write(&self, buf: &mut impl BufMut) {
+        buf.put_slice(&self.raw);
+    }
+}
+impl EncodeSize for SignedTransaction {
+    fn encode_size(&self) -> usize {
+        self.raw.len()
+    }
+}
+
+/// Inside a block, transactions are length-prefixed so each can be sliced out
+/// of the block buffer without copying.
+pub fn write_tx_list(txs: &[SignedTransaction], buf: &mut impl BufMut) {
+    txs.len().write(buf);
+    for t in txs {
+        t.raw.len().write(buf);
+        buf.put_slice(&t.raw);
+    }
+}
+
+pub fn tx_list_encode_size(txs: &[SignedTransaction]) -> usize {
+    txs.len().encode_size()
+        + txs
+            .iter()
+            .map(|t| t.raw.len().encode_size() + t.raw.len())
+            .sum::<usize>()
+}
+
+pub fn read_tx_list(
+    buf: &mut impl Buf,
+    max_txs: usize,
+) -> Result<Vec<SignedTransaction>, CodecError> {
+    use commonware_codec::RangeCfg;
+    let count = usize::read_cfg(buf, &RangeCfg::new(..=max_txs))?;
+    let mut out = Vec::with_capacity(count.min(buf.remaining() / 100 + 1));
+    for _ in 0..count {
+        let len = usize::read_cfg(buf, &RangeCfg::new(..=limits::MAX_TX_BYTES))?;
+        if buf.remaining() < len {
+            return Err(CodecError::EndOfBuffer);
+        }
+        let raw = buf.copy_to_bytes(len);
+        let tx = SignedTransaction::decode(raw)
+            .map_err(|_| CodecError::Invalid("SignedTransaction", "malformed transaction"))?;
+        out.push(tx);
+    }
+    Ok(out)
+}
