@@ -194,7 +194,7 @@ fn wallet_transfer_is_finalized_and_proven_on_four_validators() {
         let chain_id = client.chain_id().await.unwrap();
         let carol = key_of(dir.path(), "carol");
         let to = Address([7; 32]);
-        let gap = transfer(&carol, chain_id, 50, to, 1);
+        let gap = transfer(&carol, chain_id, 1_000_000, to, 1);
         let err = client.submit(&gap).await.unwrap_err().to_string();
         assert!(err.contains("nonce_gap"), "{err}");
         let wrong_chain = transfer(&carol, chain_id + 1, 0, to, 1);

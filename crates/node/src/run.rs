@@ -9,7 +9,7 @@ use crate::{
 use anyhow::{Context as _, Result};
 use commonware_cryptography::{ChaCha20Poly1305, Signer as _, ed25519};
 use commonware_p2p::{Address as P2pAddress, AddressableManager, authenticated::lookup};
-use commonware_runtime::{Runner as _, Supervisor, tokio as cw_tokio};
+use commonware_runtime::{Clock, Runner as _, Spawner, Supervisor, tokio as cw_tokio};
 use commonware_stream::{
     cups::{self, Cups},
     sake::{self, Sake},
@@ -142,8 +142,14 @@ pub fn run(cfg: RunConfig) -> Result<()> {
                     .await
                     .unwrap_or_else(|e| panic!("cannot serve RPC on {addr}: {e}"));
                 info!(%bound, validator = index, "RPC listening");
-                if let Some(cb) = &on_ready {
-                    cb(index, bound);
+                if let Some(cb) = on_ready.clone() {
+                    let live = service.clone();
+                    ctx.child("ready").spawn(move |ctx| async move {
+                        while !live.is_live() {
+                            ctx.sleep(Duration::from_millis(50)).await;
+                        }
+                        cb(index, bound);
+                    });
                 }
                 // Keep the server alive for the life of the process.
                 std::mem::forget(server);

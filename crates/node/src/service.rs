@@ -117,6 +117,12 @@ impl<E: StorageContext + Supervisor + commonware_runtime::Spawner> NodeService<E
         service
     }
 
+    /// True once the state database is open and a block has finalized (the
+    /// node can answer every query).
+    pub fn is_live(&self) -> bool {
+        self.handles.databases.get().is_some() && self.shared.head().is_some()
+    }
+
     pub fn set_gossip(&self, tx: futures::channel::mpsc::Sender<Vec<Bytes>>) {
         let _ = self.gossip.set(tx);
     }
