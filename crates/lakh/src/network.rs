@@ -48,19 +48,19 @@ pub fn write_network(
     chain_id: u64,
     p2p_ports: &[u16],
 ) -> Result<Genesis> {
-    if validators == 0 {
-        bail!("a network needs at least one validator");
+    if validators == 0 || p2p_ports.len() != validators {
+        bail!("a network needs at least one validator and one p2p port per validator");
     }
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let vdir = dir.join("validators");
     let kdir = dir.join("keys");
     let mut gvalidators = Vec::new();
-    for i in 0..validators {
-        let key = PrivateKey::random(&mut rand::rng());
+    for (i, port) in p2p_ports.iter().enumerate() {
+        let key = PrivateKey::random(rand::rng());
         keys::write_key(&vdir, &format!("validator-{i}"), &key)?;
         gvalidators.push(GenesisValidator {
             public_key: hex::encode(key.public_key().as_ref()),
-            p2p_address: SocketAddr::from(([127, 0, 0, 1], p2p_ports[i])),
+            p2p_address: SocketAddr::from(([127, 0, 0, 1], *port)),
             stake: 1_000_000 * ONE_LAKH,
         });
     }
@@ -68,7 +68,7 @@ pub fn write_network(
     let mut usdc = Vec::new();
     let mut alice = Address::default();
     for name in DEMO_ACCOUNTS {
-        let key = PrivateKey::random(&mut rand::rng());
+        let key = PrivateKey::random(rand::rng());
         keys::write_key(&kdir, name, &key)?;
         let address = Address::from(&key.public_key());
         if name == "alice" {

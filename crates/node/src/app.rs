@@ -333,7 +333,7 @@ where
     ) {
         let _ = readers;
         self.shared.on_finalized(block, &receipts);
-        if block.height_u64() % 100 == 0 || !block.txs.is_empty() {
+        if block.height_u64().is_multiple_of(100) || !block.txs.is_empty() {
             info!(
                 height = block.height_u64(),
                 txs = block.txs.len(),

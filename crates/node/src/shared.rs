@@ -13,6 +13,9 @@ use std::{
 };
 use tokio::sync::broadcast;
 
+/// Receipts of an executed block and its height, by block digest.
+type PendingReceipts = HashMap<sha256::Digest, (u64, Arc<Vec<Receipt>>)>;
+
 /// Capacity of the finalized-block notification channel (slow subscribers skip).
 const FINALIZED_CHANNEL: usize = 1024;
 
@@ -25,7 +28,7 @@ pub struct NodeShared {
     /// finalized block (recorded at ingest, advanced at finalization).
     committed_nonces: Mutex<HashMap<Address, u64>>,
     /// Receipts of executed (not yet finalized) blocks, by block digest.
-    pending_receipts: Mutex<HashMap<sha256::Digest, (u64, Arc<Vec<Receipt>>)>>,
+    pending_receipts: Mutex<PendingReceipts>,
     head: RwLock<Option<Arc<Block>>>,
     finalized: broadcast::Sender<Arc<Block>>,
 }
