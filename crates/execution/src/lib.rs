@@ -4,7 +4,9 @@
 //! The node drives one block in four steps, all I/O on its side:
 //! 1. [`access_set`] lists every key the block may read or write;
 //! 2. the node reads them in one batch into an [`Overlay`];
-//! 3. [`execute_block`] runs the transactions (CPU only, deterministic);
+//! 3. [`execute_block_with`] runs the transactions (CPU only, deterministic),
+//!    sequentially or with independent transactions on several threads, with
+//!    results identical to the sequential [`execute_block`];
 //! 4. the node writes [`Overlay::changes`] to the database and merkleizes.
 //!
 //! Signatures are verified before execution, in batches. Here a transaction is
@@ -15,15 +17,18 @@
 //! builder drops it, a verifier rejects the block.
 //!
 //! Each module of actions lives in its own folder (`bank` today) and declares
-//! the keys an action touches from its payload alone, so a parallel scheduler
-//! can order conflicting transactions without running them.
+//! the keys an action touches (and whether it may write them) from its payload
+//! alone, so the parallel scheduler can group conflicting transactions without
+//! running them.
 
 pub mod bank;
 mod genesis;
 pub mod overlay;
+mod parallel;
 
 pub use genesis::apply_genesis;
 pub use overlay::{Overlay, StateError};
+pub use parallel::{ConflictGroups, PARALLEL_MIN_TXS, conflict_groups};
 
 use lakh_state::StateKey;
 use lakh_types::{
@@ -31,7 +36,8 @@ use lakh_types::{
     fees::{action_units, required_fee},
     limits::MAX_BLOCK_TXS,
 };
-use overlay::SlotId;
+use overlay::{SlotId, View};
+use std::num::NonZeroUsize;
 
 /// What a block executes under.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -105,6 +111,15 @@ pub enum ExecError {
     FeeOverflow,
 }
 
+/// How a transaction uses a key it declares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Access {
+    /// Only read: transactions that merely read a key do not conflict.
+    Read,
+    /// Possibly written.
+    Write,
+}
+
 /// Lists, sorted and without repeats, every key executing `txs` under `env`
 /// may read or write. Depends only on the transactions, never on state.
 pub fn access_set(env: &BlockEnv, txs: &[SignedTransaction]) -> Vec<StateKey> {
@@ -121,8 +136,14 @@ pub fn access_set(env: &BlockEnv, txs: &[SignedTransaction]) -> Vec<StateKey> {
 /// The keys one transaction may read or write (with repeats): its sender's
 /// account and whatever its action declares.
 pub fn tx_access(tx: &Transaction, visit: &mut impl FnMut(StateKey)) {
+    tx_access_kinds(tx, &mut |key, _| visit(key));
+}
+
+/// [`tx_access`] with how each key is used. The first key visited is always the
+/// sender's account, which is written (nonce and fee).
+pub(crate) fn tx_access_kinds(tx: &Transaction, visit: &mut impl FnMut(StateKey, Access)) {
     let sender = tx.sender_address();
-    visit(StateKey::Account(sender));
+    visit(StateKey::Account(sender), Access::Write);
     match &tx.action {
         Action::Transfer(_)
         | Action::MultiTransfer { .. }
@@ -202,7 +223,8 @@ fn includable(
 }
 
 /// Executes `txs` in order against `overlay` (which must hold every key of
-/// [`access_set`]`(env, txs)`).
+/// [`access_set`]`(env, txs)`). This is the sequential reference that
+/// [`execute_block_with`] reproduces exactly.
 ///
 /// In [`Mode::Build`] transactions that are not includable are skipped without
 /// effect and listed in [`BlockOutcome::excluded`]; executing only the
@@ -216,90 +238,191 @@ pub fn execute_block(
     overlay: &mut Overlay,
     mode: Mode,
 ) -> Result<BlockOutcome, ExecError> {
+    check_len(txs)?;
+    execute_sequential(env, txs, overlay, mode)
+}
+
+/// Which executor runs a block. Both give identical results.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExecutorKind {
+    /// One transaction after another on the calling thread ([`execute_block`]).
+    Sequential,
+    /// Independent conflict groups on up to `threads` threads (the caller's
+    /// included), blocks under [`PARALLEL_MIN_TXS`] transactions sequentially.
+    Parallel { threads: NonZeroUsize },
+}
+
+impl Default for ExecutorKind {
+    /// Parallel on every core the process may use.
+    fn default() -> Self {
+        ExecutorKind::Parallel {
+            threads: std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN),
+        }
+    }
+}
+
+/// Executes a block like [`execute_block`] with the executor `kind`: same
+/// receipts (indices included), exclusions, units, fees, overlay changes and,
+/// on failure, the same error (in [`Mode::Verify`], the first non-includable
+/// transaction in block order).
+pub fn execute_block_with(
+    kind: &ExecutorKind,
+    env: &BlockEnv,
+    txs: &[SignedTransaction],
+    overlay: &mut Overlay,
+    mode: Mode,
+) -> Result<BlockOutcome, ExecError> {
+    match kind {
+        ExecutorKind::Sequential => execute_block(env, txs, overlay, mode),
+        ExecutorKind::Parallel { threads } => {
+            execute_block_parallel(env, txs, overlay, mode, *threads, PARALLEL_MIN_TXS)
+        }
+    }
+}
+
+/// [`ExecutorKind::Parallel`] with an explicit small-block threshold: blocks
+/// of fewer than `min_txs` transactions run sequentially (tests use 0 to send
+/// every block through the parallel path).
+pub fn execute_block_parallel(
+    env: &BlockEnv,
+    txs: &[SignedTransaction],
+    overlay: &mut Overlay,
+    mode: Mode,
+    threads: NonZeroUsize,
+    min_txs: usize,
+) -> Result<BlockOutcome, ExecError> {
+    check_len(txs)?;
+    if threads.get() < 2 || txs.len() < min_txs {
+        return execute_sequential(env, txs, overlay, mode);
+    }
+    parallel::execute(env, txs, overlay, mode, threads.get())
+}
+
+fn check_len(txs: &[SignedTransaction]) -> Result<(), ExecError> {
     if txs.len() > MAX_BLOCK_TXS {
         return Err(ExecError::TooManyTxs {
             count: txs.len(),
             max: MAX_BLOCK_TXS,
         });
     }
-    let mut outcome = BlockOutcome {
-        receipts: Vec::with_capacity(txs.len()),
+    Ok(())
+}
+
+fn empty_outcome(capacity: usize) -> BlockOutcome {
+    BlockOutcome {
+        receipts: Vec::with_capacity(capacity),
         excluded: Vec::new(),
         used_units: 0,
         fees_paid: 0,
-    };
-    for (index, signed) in txs.iter().enumerate() {
-        let tx = &signed.tx;
-        let sender = tx.sender_address();
-        let sender_slot = overlay.slot(&StateKey::Account(sender))?;
-        let mut account = overlay.account_at(sender_slot)?;
-        let checked = includable(env, tx, account.nonce, account.native_balance).and_then(|fee| {
-            // Fees are drawn from balances, so their sum fits whenever the
-            // native supply does; refusing keeps this path panic-free anyway.
-            let total = outcome
-                .fees_paid
-                .checked_add(fee)
-                .ok_or(Refusal::CannotPayFee {
-                    balance: account.native_balance,
-                    max_fee: fee,
-                })?;
-            Ok((fee, total))
-        });
-        let (fee, fees_total) = match checked {
-            Ok(ok) => ok,
-            Err(reason) => match mode {
-                Mode::Build => {
-                    outcome.excluded.push((index, reason));
-                    continue;
-                }
-                Mode::Verify => return Err(ExecError::InvalidBlock { index, reason }),
-            },
-        };
-
-        account.nonce += 1;
-        account.native_balance -= fee;
-        overlay.set_account_at(sender_slot, account);
-        outcome.fees_paid = fees_total;
-        // At most MAX_BLOCK_TXS * (MAX_MULTI_TRANSFER_ENTRIES + 1) units: no overflow.
-        outcome.used_units += action_units(&tx.action);
-
-        let ctx = TxContext {
-            sender,
-            sender_slot,
-            nonce: tx.nonce,
-        };
-        let checkpoint = overlay.checkpoint();
-        let mut events = Vec::new();
-        let result = match &tx.action {
-            Action::Transfer(_)
-            | Action::MultiTransfer { .. }
-            | Action::CreateAsset { .. }
-            | Action::Mint { .. } => bank::execute(&ctx, &tx.action, overlay, &mut events),
-        };
-        let status = match result {
-            Ok(()) => TxStatus::Success,
-            Err(ActionError::Failed(error)) => {
-                overlay.rollback(checkpoint);
-                events.clear();
-                TxStatus::Failed { error }
-            }
-            Err(ActionError::State(e)) => return Err(e.into()),
-        };
-        overlay.clear_journal();
-
-        outcome.receipts.push(Receipt {
-            tx_id: signed.id(),
-            sender,
-            nonce: tx.nonce,
-            height: env.height,
-            // Fits: at most MAX_BLOCK_TXS receipts.
-            index: outcome.receipts.len() as u32,
-            fee_paid: fee,
-            status,
-            events,
-        });
     }
+}
 
+pub(crate) fn execute_sequential(
+    env: &BlockEnv,
+    txs: &[SignedTransaction],
+    overlay: &mut Overlay,
+    mode: Mode,
+) -> Result<BlockOutcome, ExecError> {
+    let mut outcome = empty_outcome(txs.len());
+    for (index, signed) in txs.iter().enumerate() {
+        execute_tx(env, index, signed, overlay, mode, &mut outcome)?;
+    }
+    finish_block(env, overlay, &outcome)?;
+    Ok(outcome)
+}
+
+/// Executes transaction `index` of the block, appending to `outcome`. The
+/// receipt's index is its position in `outcome.receipts`, which a parallel
+/// lane corrects when merging.
+pub(crate) fn execute_tx<V: View>(
+    env: &BlockEnv,
+    index: usize,
+    signed: &SignedTransaction,
+    view: &mut V,
+    mode: Mode,
+    outcome: &mut BlockOutcome,
+) -> Result<(), ExecError> {
+    let tx = &signed.tx;
+    let sender = tx.sender_address();
+    let sender_slot = view.slot(&StateKey::Account(sender))?;
+    let mut account = view.account_at(sender_slot)?;
+    let checked = includable(env, tx, account.nonce, account.native_balance).and_then(|fee| {
+        // Fees are drawn from balances, so their sum fits whenever the
+        // native supply does; refusing keeps this path panic-free anyway.
+        let total = outcome
+            .fees_paid
+            .checked_add(fee)
+            .ok_or(Refusal::CannotPayFee {
+                balance: account.native_balance,
+                max_fee: fee,
+            })?;
+        Ok((fee, total))
+    });
+    let (fee, fees_total) = match checked {
+        Ok(ok) => ok,
+        Err(reason) => match mode {
+            Mode::Build => {
+                outcome.excluded.push((index, reason));
+                return Ok(());
+            }
+            Mode::Verify => return Err(ExecError::InvalidBlock { index, reason }),
+        },
+    };
+
+    account.nonce += 1;
+    account.native_balance -= fee;
+    view.set_account_at(sender_slot, account);
+    outcome.fees_paid = fees_total;
+    // At most MAX_BLOCK_TXS * (MAX_MULTI_TRANSFER_ENTRIES + 1) units: no overflow.
+    outcome.used_units += action_units(&tx.action);
+
+    let ctx = TxContext {
+        sender,
+        sender_slot,
+        nonce: tx.nonce,
+    };
+    let checkpoint = view.checkpoint();
+    let mut events = Vec::new();
+    let result = match &tx.action {
+        Action::Transfer(_)
+        | Action::MultiTransfer { .. }
+        | Action::CreateAsset { .. }
+        | Action::Mint { .. } => bank::execute(&ctx, &tx.action, view, &mut events),
+    };
+    if let Some(fault) = view.take_fault() {
+        return Err(fault.into());
+    }
+    let status = match result {
+        Ok(()) => TxStatus::Success,
+        Err(ActionError::Failed(error)) => {
+            view.rollback(checkpoint);
+            events.clear();
+            TxStatus::Failed { error }
+        }
+        Err(ActionError::State(e)) => return Err(e.into()),
+    };
+    view.clear_journal();
+
+    outcome.receipts.push(Receipt {
+        tx_id: signed.id(),
+        sender,
+        nonce: tx.nonce,
+        height: env.height,
+        // Fits: at most MAX_BLOCK_TXS receipts.
+        index: outcome.receipts.len() as u32,
+        fee_paid: fee,
+        status,
+        events,
+    });
+    Ok(())
+}
+
+/// Credits the block's fees to the proposer, after every transaction.
+pub(crate) fn finish_block(
+    env: &BlockEnv,
+    overlay: &mut Overlay,
+    outcome: &BlockOutcome,
+) -> Result<(), ExecError> {
     // One credit per block, so the proposer's account is not a hot key.
     if outcome.fees_paid > 0 {
         let slot = overlay.slot(&StateKey::Account(env.proposer))?;
@@ -314,5 +437,5 @@ pub fn execute_block(
 
     #[cfg(debug_assertions)]
     overlay.assert_conservation();
-    Ok(outcome)
+    Ok(())
 }

@@ -24,6 +24,9 @@ pub enum StateError {
     NotPrefetched(StateKey),
     #[error("state key {0:?} holds a value of another kind (corrupt state)")]
     WrongKind(StateKey),
+    /// Parallel execution only: a transaction wrote a key it declared read-only.
+    #[error("state key {0:?} was written but declared read-only (access set and execution disagree)")]
+    WrittenReadOnly(StateKey),
 }
 
 /// Handle of a key's slot, valid for the overlay that issued it.
@@ -150,99 +153,66 @@ impl Overlay {
             .map(|(i, _)| i)
     }
 
-    pub(crate) fn slot(&self, key: &StateKey) -> Result<SlotId, StateError> {
-        self.index
-            .get(key)
-            .copied()
-            .ok_or_else(|| StateError::NotPrefetched(key.clone()))
+    /// Sum of the native balances held, `None` if it exceeds `u128`. Fees and
+    /// transfers only move native between these accounts, so a block's fees
+    /// never exceed it.
+    pub(crate) fn native_sum(&self) -> Option<u128> {
+        self.slots.iter().try_fold(0u128, |sum, slot| match &slot.current {
+            Some(StateValue::Account(account)) => sum.checked_add(account.native_balance),
+            _ => Some(sum),
+        })
     }
 
-    fn value_at(&self, id: SlotId) -> &Option<StateValue> {
-        &self.slots[id.0 as usize].current
-    }
-
-    fn wrong_kind(&self, id: SlotId) -> StateError {
-        StateError::WrongKind(self.slots[id.0 as usize].key.clone())
-    }
-
-    pub(crate) fn account_at(&self, id: SlotId) -> Result<AccountState, StateError> {
-        match self.value_at(id) {
-            None => Ok(AccountState::default()),
-            Some(StateValue::Account(account)) => Ok(*account),
-            Some(_) => Err(self.wrong_kind(id)),
-        }
-    }
-
-    pub(crate) fn balance_at(&self, id: SlotId) -> Result<u128, StateError> {
-        match self.value_at(id) {
-            None => Ok(0),
-            Some(StateValue::Balance(amount)) => Ok(*amount),
-            Some(_) => Err(self.wrong_kind(id)),
-        }
-    }
-
-    pub(crate) fn asset_at(&self, id: SlotId) -> Result<Option<&AssetInfo>, StateError> {
-        match self.value_at(id) {
-            None => Ok(None),
-            Some(StateValue::Asset(info)) => Ok(Some(info)),
-            Some(_) => Err(self.wrong_kind(id)),
-        }
-    }
-
-    pub(crate) fn symbol_at(&self, id: SlotId) -> Result<Option<AssetId>, StateError> {
-        match self.value_at(id) {
-            None => Ok(None),
-            Some(StateValue::Symbol(asset)) => Ok(Some(*asset)),
-            Some(_) => Err(self.wrong_kind(id)),
-        }
-    }
-
-    pub(crate) fn set_account_at(&mut self, id: SlotId, account: AccountState) {
-        self.write(id, StateValue::Account(account));
-    }
-
-    pub(crate) fn set_balance_at(&mut self, id: SlotId, amount: u128) {
-        self.write(id, StateValue::Balance(amount));
-    }
-
-    pub(crate) fn set_asset_at(&mut self, id: SlotId, info: AssetInfo) {
-        self.write(id, StateValue::Asset(info));
-    }
-
-    pub(crate) fn set_symbol_at(&mut self, id: SlotId, asset: AssetId) {
-        self.write(id, StateValue::Symbol(asset));
-    }
-
-    fn write(&mut self, id: SlotId, value: StateValue) {
-        let slot = &mut self.slots[id.0 as usize];
-        debug_assert!(
-            value.matches(&slot.key),
-            "{value:?} written under {:?}",
-            slot.key
-        );
-        let previous = std::mem::replace(&mut slot.current, normalize(Some(value)));
-        slot.written = true;
-        self.journal.push((id, previous));
-    }
-
-    pub(crate) fn checkpoint(&self) -> Checkpoint {
-        Checkpoint(self.journal.len())
-    }
-
-    /// Undoes every write made since `checkpoint`.
-    pub(crate) fn rollback(&mut self, checkpoint: Checkpoint) {
-        debug_assert!(checkpoint.0 <= self.journal.len());
-        while self.journal.len() > checkpoint.0 {
-            if let Some((SlotId(i), previous)) = self.journal.pop() {
-                self.slots[i as usize].current = previous;
+    /// Moves the value of every slot owned by a lane into that lane's slots.
+    /// Returns them with, per overlay slot, its position in its lane.
+    pub(crate) fn split(&mut self, owner: &[Owner], lanes: usize) -> (Vec<LaneSlots>, Vec<u32>) {
+        debug_assert_eq!(owner.len(), self.slots.len());
+        debug_assert!(self.journal.is_empty());
+        let mut split: Vec<LaneSlots> = (0..lanes).map(|_| LaneSlots::default()).collect();
+        let mut local = vec![0u32; self.slots.len()];
+        for (i, (slot, owner)) in self.slots.iter_mut().zip(owner).enumerate() {
+            if let Owner::Lane(lane) = *owner {
+                let slots = &mut split[lane as usize].0;
+                local[i] = slots.len() as u32;
+                slots.push(LaneSlot {
+                    main: i as u32,
+                    current: slot.current.take(),
+                    written: false,
+                });
             }
         }
+        (split, local)
     }
 
-    /// Makes the writes so far permanent (called between transactions so the
-    /// journal stays as small as one transaction's writes).
-    pub(crate) fn clear_journal(&mut self) {
-        self.journal.clear();
+    /// A view for lane `lane` over `slots` (from [`Overlay::split`]): the keys
+    /// it owns plus read-only access to the shared ones.
+    pub(crate) fn lane<'a>(
+        &'a self,
+        owner: &'a [Owner],
+        local: &'a [u32],
+        lane: u32,
+        slots: LaneSlots,
+    ) -> LaneView<'a> {
+        LaneView {
+            main: self,
+            owner,
+            local,
+            lane,
+            slots: slots.0,
+            journal: Vec::new(),
+            fault: None,
+        }
+    }
+
+    /// Puts the lanes' values back (the inverse of [`Overlay::split`]).
+    pub(crate) fn join(&mut self, lanes: impl IntoIterator<Item = LaneSlots>) {
+        for lane in lanes {
+            for slot in lane.0 {
+                let main = &mut self.slots[slot.main as usize];
+                main.current = slot.current;
+                main.written |= slot.written;
+            }
+        }
     }
 
     /// Debug check of the block-level invariants over the touched keys: the
@@ -290,6 +260,240 @@ impl Overlay {
         for (asset, (left, right)) in assets {
             debug_assert_eq!(left, right, "asset {asset} balances and supply diverged");
         }
+    }
+}
+
+/// Read and write access to the keys of a block during execution: the whole
+/// [`Overlay`], or one parallel lane's share of it ([`LaneView`]).
+pub(crate) trait View {
+    fn slot(&self, key: &StateKey) -> Result<SlotId, StateError>;
+    fn value_at(&self, id: SlotId) -> &Option<StateValue>;
+    fn key_at(&self, id: SlotId) -> &StateKey;
+    fn write(&mut self, id: SlotId, value: StateValue);
+    fn checkpoint(&self) -> Checkpoint;
+    /// Undoes every write made since `checkpoint`.
+    fn rollback(&mut self, checkpoint: Checkpoint);
+    /// Makes the writes so far permanent (called between transactions so the
+    /// journal stays as small as one transaction's writes).
+    fn clear_journal(&mut self);
+    /// A write the view refused since the last call (it cannot return an error
+    /// from `write` without burdening every action).
+    fn take_fault(&mut self) -> Option<StateError> {
+        None
+    }
+
+    fn wrong_kind(&self, id: SlotId) -> StateError {
+        StateError::WrongKind(self.key_at(id).clone())
+    }
+
+    fn account_at(&self, id: SlotId) -> Result<AccountState, StateError> {
+        match self.value_at(id) {
+            None => Ok(AccountState::default()),
+            Some(StateValue::Account(account)) => Ok(*account),
+            Some(_) => Err(self.wrong_kind(id)),
+        }
+    }
+
+    fn balance_at(&self, id: SlotId) -> Result<u128, StateError> {
+        match self.value_at(id) {
+            None => Ok(0),
+            Some(StateValue::Balance(amount)) => Ok(*amount),
+            Some(_) => Err(self.wrong_kind(id)),
+        }
+    }
+
+    fn asset_at(&self, id: SlotId) -> Result<Option<&AssetInfo>, StateError> {
+        match self.value_at(id) {
+            None => Ok(None),
+            Some(StateValue::Asset(info)) => Ok(Some(info)),
+            Some(_) => Err(self.wrong_kind(id)),
+        }
+    }
+
+    fn symbol_at(&self, id: SlotId) -> Result<Option<AssetId>, StateError> {
+        match self.value_at(id) {
+            None => Ok(None),
+            Some(StateValue::Symbol(asset)) => Ok(Some(*asset)),
+            Some(_) => Err(self.wrong_kind(id)),
+        }
+    }
+
+    fn set_account_at(&mut self, id: SlotId, account: AccountState) {
+        self.write(id, StateValue::Account(account));
+    }
+
+    fn set_balance_at(&mut self, id: SlotId, amount: u128) {
+        self.write(id, StateValue::Balance(amount));
+    }
+
+    fn set_asset_at(&mut self, id: SlotId, info: AssetInfo) {
+        self.write(id, StateValue::Asset(info));
+    }
+
+    fn set_symbol_at(&mut self, id: SlotId, asset: AssetId) {
+        self.write(id, StateValue::Symbol(asset));
+    }
+}
+
+impl View for Overlay {
+    fn slot(&self, key: &StateKey) -> Result<SlotId, StateError> {
+        self.index
+            .get(key)
+            .copied()
+            .ok_or_else(|| StateError::NotPrefetched(key.clone()))
+    }
+
+    fn value_at(&self, id: SlotId) -> &Option<StateValue> {
+        &self.slots[id.0 as usize].current
+    }
+
+    fn key_at(&self, id: SlotId) -> &StateKey {
+        &self.slots[id.0 as usize].key
+    }
+
+    fn write(&mut self, id: SlotId, value: StateValue) {
+        let slot = &mut self.slots[id.0 as usize];
+        debug_assert!(
+            value.matches(&slot.key),
+            "{value:?} written under {:?}",
+            slot.key
+        );
+        let previous = std::mem::replace(&mut slot.current, normalize(Some(value)));
+        slot.written = true;
+        self.journal.push((id, previous));
+    }
+
+    fn checkpoint(&self) -> Checkpoint {
+        Checkpoint(self.journal.len())
+    }
+
+    fn rollback(&mut self, checkpoint: Checkpoint) {
+        debug_assert!(checkpoint.0 <= self.journal.len());
+        while self.journal.len() > checkpoint.0 {
+            if let Some((SlotId(i), previous)) = self.journal.pop() {
+                self.slots[i as usize].current = previous;
+            }
+        }
+    }
+
+    fn clear_journal(&mut self) {
+        self.journal.clear();
+    }
+}
+
+/// Who may touch an overlay slot while lanes execute in parallel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Owner {
+    /// No transaction declared it (the proposer's account, usually): only the
+    /// end-of-block fee credit touches it, after the lanes are joined.
+    Nobody,
+    /// Declared read-only by every transaction that declares it: every lane
+    /// reads it in place and none may write it.
+    Shared,
+    /// Declared written by some transaction of this lane's conflict groups.
+    Lane(u32),
+}
+
+/// A lane slot id with this bit set names a shared overlay slot.
+const SHARED_BIT: u32 = 1 << 31;
+
+/// Overlay slots are numbered below this, so lane ids can flag shared ones.
+pub(crate) const MAX_SPLIT_SLOTS: usize = SHARED_BIT as usize;
+
+#[derive(Debug)]
+struct LaneSlot {
+    /// The overlay slot the value came from.
+    main: u32,
+    current: Option<StateValue>,
+    written: bool,
+}
+
+/// The values of the slots one lane owns, moved out of the overlay while it runs.
+#[derive(Debug, Default)]
+pub(crate) struct LaneSlots(Vec<LaneSlot>);
+
+/// One lane's view of the overlay: the slots it owns (moved out, so lanes
+/// never share a mutable value) and, read-only, the shared ones. Any other key
+/// is refused, which makes an access the transaction did not declare an error
+/// instead of a silent race.
+pub(crate) struct LaneView<'a> {
+    main: &'a Overlay,
+    owner: &'a [Owner],
+    local: &'a [u32],
+    lane: u32,
+    slots: Vec<LaneSlot>,
+    journal: Vec<(u32, Option<StateValue>)>,
+    fault: Option<StateError>,
+}
+
+impl LaneView<'_> {
+    /// The lane's values, for [`Overlay::join`].
+    pub(crate) fn into_slots(self) -> LaneSlots {
+        LaneSlots(self.slots)
+    }
+}
+
+impl View for LaneView<'_> {
+    fn slot(&self, key: &StateKey) -> Result<SlotId, StateError> {
+        let SlotId(main) = self.main.slot(key)?;
+        match self.owner[main as usize] {
+            Owner::Lane(lane) if lane == self.lane => Ok(SlotId(self.local[main as usize])),
+            Owner::Shared => Ok(SlotId(main | SHARED_BIT)),
+            // Undeclared by this transaction, or owned by another lane.
+            Owner::Lane(_) | Owner::Nobody => Err(StateError::NotPrefetched(key.clone())),
+        }
+    }
+
+    fn value_at(&self, id: SlotId) -> &Option<StateValue> {
+        if id.0 & SHARED_BIT != 0 {
+            &self.main.slots[(id.0 & !SHARED_BIT) as usize].current
+        } else {
+            &self.slots[id.0 as usize].current
+        }
+    }
+
+    fn key_at(&self, id: SlotId) -> &StateKey {
+        let main = if id.0 & SHARED_BIT != 0 {
+            id.0 & !SHARED_BIT
+        } else {
+            self.slots[id.0 as usize].main
+        };
+        &self.main.slots[main as usize].key
+    }
+
+    fn write(&mut self, id: SlotId, value: StateValue) {
+        if id.0 & SHARED_BIT != 0 {
+            if self.fault.is_none() {
+                self.fault = Some(StateError::WrittenReadOnly(self.key_at(id).clone()));
+            }
+            return;
+        }
+        debug_assert!(value.matches(self.key_at(id)), "{value:?} written under {:?}", self.key_at(id));
+        let slot = &mut self.slots[id.0 as usize];
+        let previous = std::mem::replace(&mut slot.current, normalize(Some(value)));
+        slot.written = true;
+        self.journal.push((id.0, previous));
+    }
+
+    fn checkpoint(&self) -> Checkpoint {
+        Checkpoint(self.journal.len())
+    }
+
+    fn rollback(&mut self, checkpoint: Checkpoint) {
+        debug_assert!(checkpoint.0 <= self.journal.len());
+        while self.journal.len() > checkpoint.0 {
+            if let Some((i, previous)) = self.journal.pop() {
+                self.slots[i as usize].current = previous;
+            }
+        }
+    }
+
+    fn clear_journal(&mut self) {
+        self.journal.clear();
+    }
+
+    fn take_fault(&mut self) -> Option<StateError> {
+        self.fault.take()
     }
 }
 

@@ -322,3 +322,76 @@ fn restart_and_kill9_under_load_keep_every_finalized_transaction_once() {
         assert_eq!(info.balance_of(AssetId::NATIVE), start_balance - spent);
     });
 }
+
+/// Four `lakh node` processes of a network written by `lakh genesis` finalize
+/// a wallet transfer: the separate-process path (genesis file, node configs,
+/// authenticated p2p between processes).
+#[test]
+fn four_node_processes_from_a_genesis_finalize_a_transfer() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .args(["genesis", "--json", "--validators", "4", "--out"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    struct Killer(Vec<Child>);
+    impl Drop for Killer {
+        fn drop(&mut self) {
+            for c in &mut self.0 {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+        }
+    }
+    let port = free_port();
+    let mut nodes = Killer(Vec::new());
+    let mut ready = None;
+    for i in 0..4 {
+        let mut cmd = Command::new(BIN);
+        cmd.arg("node")
+            .arg("--config")
+            .arg(dir.path().join(format!("node-{i}.toml")))
+            .stderr(Stdio::null());
+        if i == 0 {
+            cmd.args(["--rpc-addr", &format!("127.0.0.1:{port}")])
+                .stdout(Stdio::piped());
+        } else {
+            cmd.stdout(Stdio::null());
+        }
+        let mut child = cmd.spawn().unwrap();
+        if i == 0 {
+            let stdout = child.stdout.take().unwrap();
+            let (tx, rx) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                    if line.contains("RPC listening") {
+                        let _ = tx.send(line);
+                    }
+                }
+            });
+            ready = Some(rx);
+        }
+        nodes.0.push(child);
+    }
+    ready
+        .unwrap()
+        .recv_timeout(Duration::from_secs(120))
+        .expect("node 0 did not become live");
+    let net = Devnet {
+        child: Command::new("true").spawn().unwrap(),
+        rpc: format!("http://127.0.0.1:{port}"),
+        dir: dir.path().to_path_buf(),
+    };
+    let sent = net.wallet(&[
+        "transfer", "--from", "bob", "--to", "carol", "--amount", "777",
+    ]);
+    assert_eq!(sent["receipt"]["status"]["status"], "success", "{sent}");
+    let balance = net.wallet(&["balance", "carol", "--prove"]);
+    assert_eq!(balance["proof"]["verified"], true, "{balance}");
+}

@@ -5,7 +5,7 @@
 //! every other asset's balance lives under its own `Balance` key, and its
 //! `Asset` entry tracks supply, which always equals the sum of the balances.
 
-use crate::{ActionError, TxContext, overlay::Overlay};
+use crate::{Access, ActionError, TxContext, overlay::View};
 use lakh_state::{AssetInfo, StateKey};
 use lakh_types::{
     Action, Address, AssetId, Event, FailureReason, Symbol, TransferEntry, limits::MAX_DECIMALS,
@@ -17,7 +17,7 @@ pub(crate) fn access(
     sender: &Address,
     nonce: u64,
     action: &Action,
-    visit: &mut impl FnMut(StateKey),
+    visit: &mut impl FnMut(StateKey, Access),
 ) {
     match action {
         Action::Transfer(entry) => transfer_access(sender, entry, visit),
@@ -28,26 +28,31 @@ pub(crate) fn access(
         }
         Action::CreateAsset { symbol, .. } => {
             let id = AssetId::derive(sender.as_bytes(), nonce);
-            visit(StateKey::Symbol(symbol.clone()));
-            visit(StateKey::Asset(id));
-            visit(StateKey::Balance(*sender, id));
+            visit(StateKey::Symbol(symbol.clone()), Access::Write);
+            visit(StateKey::Asset(id), Access::Write);
+            visit(StateKey::Balance(*sender, id), Access::Write);
         }
         Action::Mint { asset, to, .. } => {
             if *asset != AssetId::NATIVE {
-                visit(StateKey::Asset(*asset));
-                visit(StateKey::Balance(*to, *asset));
+                visit(StateKey::Asset(*asset), Access::Write);
+                visit(StateKey::Balance(*to, *asset), Access::Write);
             }
         }
     }
 }
 
-fn transfer_access(sender: &Address, entry: &TransferEntry, visit: &mut impl FnMut(StateKey)) {
+fn transfer_access(
+    sender: &Address,
+    entry: &TransferEntry,
+    visit: &mut impl FnMut(StateKey, Access),
+) {
     if entry.asset == AssetId::NATIVE {
-        visit(StateKey::Account(entry.to));
+        visit(StateKey::Account(entry.to), Access::Write);
     } else {
-        visit(StateKey::Asset(entry.asset));
-        visit(StateKey::Balance(*sender, entry.asset));
-        visit(StateKey::Balance(entry.to, entry.asset));
+        // Only checked to exist: transfers of one asset do not conflict through it.
+        visit(StateKey::Asset(entry.asset), Access::Read);
+        visit(StateKey::Balance(*sender, entry.asset), Access::Write);
+        visit(StateKey::Balance(entry.to, entry.asset), Access::Write);
     }
 }
 
@@ -56,7 +61,7 @@ fn transfer_access(sender: &Address, entry: &TransferEntry, visit: &mut impl FnM
 pub(crate) fn execute(
     ctx: &TxContext,
     action: &Action,
-    overlay: &mut Overlay,
+    overlay: &mut impl View,
     events: &mut Vec<Event>,
 ) -> Result<(), ActionError> {
     match action {
@@ -98,7 +103,7 @@ fn insufficient(asset: AssetId, needed: u128, available: u128) -> ActionError {
 fn transfer(
     ctx: &TxContext,
     entry: &TransferEntry,
-    overlay: &mut Overlay,
+    overlay: &mut impl View,
     events: &mut Vec<Event>,
 ) -> Result<(), ActionError> {
     let amount = entry.amount;
@@ -160,7 +165,7 @@ fn create_asset(
     decimals: u8,
     max_supply: Option<u128>,
     initial_supply: u128,
-    overlay: &mut Overlay,
+    overlay: &mut impl View,
     events: &mut Vec<Event>,
 ) -> Result<(), ActionError> {
     if decimals > MAX_DECIMALS {
@@ -232,7 +237,7 @@ fn mint(
     asset: AssetId,
     to: &Address,
     amount: u128,
-    overlay: &mut Overlay,
+    overlay: &mut impl View,
     events: &mut Vec<Event>,
 ) -> Result<(), ActionError> {
     // The native token has no issuer.
