@@ -59,7 +59,7 @@ pub fn block_info(block: &Block) -> BlockInfo {
 pub struct NodeService<E: StorageContext + Supervisor + commonware_runtime::Spawner> {
     shared: Arc<NodeShared>,
     handles: EngineHandles<E>,
-    verifier: Verifier,
+    verifier: Arc<Verifier>,
     /// Assets known to exist (genesis + created), for listing an account's balances.
     assets: Mutex<BTreeMap<AssetId, String>>,
     finalized: broadcast::Sender<BlockInfo>,
@@ -73,6 +73,7 @@ impl<E: StorageContext + Supervisor + commonware_runtime::Spawner> NodeService<E
             shared.genesis.fees.min_base_fee,
         ))
         .expect("failed to start signature verification workers");
+        let verifier = Arc::new(verifier);
         let mut assets = BTreeMap::new();
         assets.insert(AssetId::NATIVE, shared.genesis.native_symbol.to_string());
         for a in &shared.genesis.assets {
@@ -171,7 +172,26 @@ impl<E: StorageContext + Supervisor + commonware_runtime::Spawner> NodeService<E
                 Err(r) => results[i] = Some(Err(r)),
             }
         }
-        let verdicts = self.verifier.verify_batch(decoded);
+        // Verification is CPU work on the verifier's own threads; wait for it
+        // off the async workers.
+        let verifier = self.verifier.clone();
+        let verdicts =
+            match tokio::task::spawn_blocking(move || verifier.verify_batch(decoded)).await {
+                Ok(v) => v,
+                Err(e) => {
+                    let reason = Refusal::Busy(format!("verification failed: {e}"));
+                    for pos in positions {
+                        results[pos] = Some(Err(reason.clone()));
+                    }
+                    return (
+                        results
+                            .into_iter()
+                            .map(|r| r.expect("every input answered"))
+                            .collect(),
+                        Vec::new(),
+                    );
+                }
+            };
         let mut valid = Vec::with_capacity(verdicts.len());
         let mut valid_pos = Vec::with_capacity(verdicts.len());
         for (v, pos) in verdicts.into_iter().zip(positions) {

@@ -27,6 +27,10 @@ pub struct NodeShared {
     /// Next nonce of every sender with queued transactions, as of the latest
     /// finalized block (recorded at ingest, advanced at finalization).
     committed_nonces: Mutex<HashMap<Address, u64>>,
+    /// Next nonces implied by executed but not yet finalized blocks, by
+    /// height, so a proposer building on an unfinalized parent does not select
+    /// the parent's transactions again.
+    inflight: Mutex<Inflight>,
     /// Receipts of executed (not yet finalized) blocks, by block digest.
     pending_receipts: Mutex<PendingReceipts>,
     head: RwLock<Option<Arc<Block>>>,
@@ -43,6 +47,7 @@ impl NodeShared {
             genesis_block,
             mempool: Mutex::new(Mempool::new(mempool)),
             committed_nonces: Mutex::new(HashMap::new()),
+            inflight: Mutex::new(Inflight::default()),
             pending_receipts: Mutex::new(HashMap::new()),
             head: RwLock::new(None),
             finalized,
@@ -102,6 +107,7 @@ impl NodeShared {
     }
 
     pub fn cache_receipts(&self, digest: sha256::Digest, height: u64, receipts: Vec<Receipt>) {
+        self.inflight.lock().unwrap().record(height, &receipts);
         self.pending_receipts
             .lock()
             .unwrap()
@@ -118,6 +124,7 @@ impl NodeShared {
 
     pub fn on_finalized(&self, block: &Block, receipts: &[Receipt]) {
         let height = block.height_u64();
+        self.inflight.lock().unwrap().finalized(height);
         self.pending_receipts
             .lock()
             .unwrap()
@@ -154,5 +161,41 @@ impl NodeShared {
 
     pub fn genesis_digest(&self) -> sha256::Digest {
         self.genesis_block.digest()
+    }
+}
+
+/// Speculative next nonces of senders in executed, unfinalized blocks.
+#[derive(Default)]
+struct Inflight {
+    by_height: std::collections::BTreeMap<u64, Vec<(Address, u64)>>,
+    next: HashMap<Address, u64>,
+}
+
+impl Inflight {
+    fn record(&mut self, height: u64, receipts: &[Receipt]) {
+        let entries: Vec<(Address, u64)> =
+            receipts.iter().map(|r| (r.sender, r.nonce + 1)).collect();
+        for (a, n) in &entries {
+            let e = self.next.entry(*a).or_insert(*n);
+            *e = (*e).max(*n);
+        }
+        self.by_height.entry(height).or_default().extend(entries);
+    }
+
+    /// Forgets blocks at or below the finalized height (finalized ones are now
+    /// committed; others at those heights were abandoned).
+    fn finalized(&mut self, height: u64) {
+        let keep = self.by_height.split_off(&(height + 1));
+        let dropped = std::mem::replace(&mut self.by_height, keep);
+        if dropped.is_empty() {
+            return;
+        }
+        self.next.clear();
+        for entries in self.by_height.values() {
+            for (a, n) in entries {
+                let e = self.next.entry(*a).or_insert(*n);
+                *e = (*e).max(*n);
+            }
+        }
     }
 }

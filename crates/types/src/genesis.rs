@@ -97,6 +97,13 @@ impl Genesis {
             if asset.id == AssetId::NATIVE || !ids.insert(asset.id) {
                 return Err(format!("asset id {} is reserved or duplicated", asset.id));
             }
+            if asset.decimals > crate::limits::MAX_DECIMALS {
+                return Err(format!(
+                    "asset {} has more than {} decimals",
+                    asset.symbol,
+                    crate::limits::MAX_DECIMALS
+                ));
+            }
             if !symbols.insert(asset.symbol.clone()) {
                 return Err(format!("asset symbol {} is duplicated", asset.symbol));
             }

@@ -99,13 +99,22 @@ pub struct Receipt {
 const MAX_EVENTS: usize = 1024;
 const MAX_DETAIL: usize = 256;
 
+/// Longest prefix of `s` within `MAX_DETAIL` bytes that ends on a character boundary.
+fn clipped(s: &str) -> &str {
+    let mut end = s.len().min(MAX_DETAIL);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
 fn write_str(s: &str, buf: &mut impl BufMut) {
-    let bytes = &s.as_bytes()[..s.len().min(MAX_DETAIL)];
+    let bytes = clipped(s).as_bytes();
     bytes.len().write(buf);
     buf.put_slice(bytes);
 }
 fn str_size(s: &str) -> usize {
-    let n = s.len().min(MAX_DETAIL);
+    let n = clipped(s).len();
     n.encode_size() + n
 }
 fn read_str(buf: &mut impl Buf) -> Result<String, CodecError> {

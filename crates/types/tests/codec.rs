@@ -209,3 +209,41 @@ fn symbols_are_validated() {
     assert!(Symbol::new("").is_err());
     assert!(Symbol::new("ABCDEFGHIJKLM").is_err());
 }
+
+#[test]
+fn long_multibyte_failure_detail_still_round_trips() {
+    let detail = "é".repeat(300); // 600 bytes, clipped on a character boundary
+    let r = Receipt {
+        tx_id: TxId([1; 32]),
+        sender: Address([2; 32]),
+        nonce: 0,
+        height: 1,
+        index: 0,
+        fee_paid: 0,
+        status: TxStatus::Failed {
+            error: FailureReason::Invalid { detail },
+        },
+        events: vec![],
+    };
+    let decoded = Receipt::decode_cfg(r.encode(), &()).unwrap();
+    match decoded.status {
+        TxStatus::Failed {
+            error: FailureReason::Invalid { detail },
+        } => {
+            assert!(detail.len() <= 256 && detail.chars().all(|c| c == 'é'));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn refusals_serialize_to_json() {
+    for r in [
+        Refusal::Malformed("x".into()),
+        Refusal::BadSignature,
+        Refusal::Busy("full".into()),
+    ] {
+        let json = serde_json::to_string(&r).unwrap();
+        assert!(json.contains(&format!("\"{}\"", r.code())), "{json}");
+    }
+}
