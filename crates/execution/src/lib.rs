@@ -28,7 +28,7 @@ mod parallel;
 
 pub use genesis::apply_genesis;
 pub use overlay::{Overlay, StateError};
-pub use parallel::{ConflictGroups, PARALLEL_MIN_TXS, conflict_groups};
+pub use parallel::{ConflictGroups, PARALLEL_MIN_TXS, conflict_groups, parallel_lanes};
 
 use lakh_state::StateKey;
 use lakh_types::{

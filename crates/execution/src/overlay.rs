@@ -10,6 +10,11 @@
 //! Values equal to their default (a zero account, a zero balance) are held as
 //! absent, so writing one over an absent key is no change and writing one over a
 //! present key is a delete.
+//!
+//! For parallel execution the overlay is split: each lane takes the values of
+//! the keys it owns into a [`LaneView`], reads shared read-only keys in place,
+//! and gives the values back when joined. Execution reaches state through the
+//! [`View`] trait, so the same code runs on the whole overlay or on a lane.
 
 use lakh_state::{AccountState, AssetInfo, StateKey, StateValue};
 use lakh_types::{Address, AssetId, Symbol};
@@ -25,13 +30,15 @@ pub enum StateError {
     #[error("state key {0:?} holds a value of another kind (corrupt state)")]
     WrongKind(StateKey),
     /// Parallel execution only: a transaction wrote a key it declared read-only.
-    #[error("state key {0:?} was written but declared read-only (access set and execution disagree)")]
+    #[error(
+        "state key {0:?} was written but declared read-only (access set and execution disagree)"
+    )]
     WrittenReadOnly(StateKey),
 }
 
 /// Handle of a key's slot, valid for the overlay that issued it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct SlotId(u32);
+pub(crate) struct SlotId(pub(crate) u32);
 
 #[derive(Debug)]
 struct Slot {
@@ -157,18 +164,50 @@ impl Overlay {
     /// transfers only move native between these accounts, so a block's fees
     /// never exceed it.
     pub(crate) fn native_sum(&self) -> Option<u128> {
-        self.slots.iter().try_fold(0u128, |sum, slot| match &slot.current {
-            Some(StateValue::Account(account)) => sum.checked_add(account.native_balance),
-            _ => Some(sum),
-        })
+        self.slots
+            .iter()
+            .try_fold(0u128, |sum, slot| match &slot.current {
+                Some(StateValue::Account(account)) => sum.checked_add(account.native_balance),
+                _ => Some(sum),
+            })
+    }
+
+    /// The slot of `key`, looked for first among `hint` (slots the current
+    /// transaction declared, top bit ignored), which is cheaper than hashing.
+    fn hinted_slot(&self, key: &StateKey, hint: &[u32]) -> Result<SlotId, StateError> {
+        if hint.len() <= MAX_HINT_SCAN {
+            for &id in hint {
+                let id = id & !FLAG_BIT;
+                if self.slots.get(id as usize).is_some_and(|s| s.key == *key) {
+                    return Ok(SlotId(id));
+                }
+            }
+        }
+        self.slot(key)
+    }
+
+    /// The whole overlay as a view that looks keys up among hints first.
+    pub(crate) fn hinted(&mut self) -> Hinted<'_, '_> {
+        Hinted {
+            overlay: self,
+            hint: &[],
+        }
     }
 
     /// Moves the value of every slot owned by a lane into that lane's slots.
     /// Returns them with, per overlay slot, its position in its lane.
     pub(crate) fn split(&mut self, owner: &[Owner], lanes: usize) -> (Vec<LaneSlots>, Vec<u32>) {
         debug_assert_eq!(owner.len(), self.slots.len());
-        debug_assert!(self.journal.is_empty());
-        let mut split: Vec<LaneSlots> = (0..lanes).map(|_| LaneSlots::default()).collect();
+        let mut counts = vec![0usize; lanes];
+        for owner in owner {
+            if let Owner::Lane(lane) = *owner {
+                counts[lane as usize] += 1;
+            }
+        }
+        let mut split: Vec<LaneSlots> = counts
+            .into_iter()
+            .map(|count| LaneSlots(Vec::with_capacity(count)))
+            .collect();
         let mut local = vec![0u32; self.slots.len()];
         for (i, (slot, owner)) in self.slots.iter_mut().zip(owner).enumerate() {
             if let Owner::Lane(lane) = *owner {
@@ -201,6 +240,7 @@ impl Overlay {
             slots: slots.0,
             journal: Vec::new(),
             fault: None,
+            hint: &[],
         }
     }
 
@@ -381,6 +421,49 @@ impl View for Overlay {
     }
 }
 
+/// [`Overlay`] with the current transaction's declared slots as lookup hints.
+pub(crate) struct Hinted<'o, 'h> {
+    overlay: &'o mut Overlay,
+    hint: &'h [u32],
+}
+
+impl<'h> Hinted<'_, 'h> {
+    /// Sets the overlay slots of the keys the next transaction declared.
+    pub(crate) fn set_hint(&mut self, slots: &'h [u32]) {
+        self.hint = slots;
+    }
+}
+
+impl View for Hinted<'_, '_> {
+    fn slot(&self, key: &StateKey) -> Result<SlotId, StateError> {
+        self.overlay.hinted_slot(key, self.hint)
+    }
+
+    fn value_at(&self, id: SlotId) -> &Option<StateValue> {
+        self.overlay.value_at(id)
+    }
+
+    fn key_at(&self, id: SlotId) -> &StateKey {
+        self.overlay.key_at(id)
+    }
+
+    fn write(&mut self, id: SlotId, value: StateValue) {
+        self.overlay.write(id, value);
+    }
+
+    fn checkpoint(&self) -> Checkpoint {
+        self.overlay.checkpoint()
+    }
+
+    fn rollback(&mut self, checkpoint: Checkpoint) {
+        self.overlay.rollback(checkpoint);
+    }
+
+    fn clear_journal(&mut self) {
+        self.overlay.clear_journal();
+    }
+}
+
 /// Who may touch an overlay slot while lanes execute in parallel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Owner {
@@ -394,11 +477,15 @@ pub(crate) enum Owner {
     Lane(u32),
 }
 
-/// A lane slot id with this bit set names a shared overlay slot.
-const SHARED_BIT: u32 = 1 << 31;
+/// Overlay slots are numbered below this when split, so an id can carry a flag.
+pub(crate) const FLAG_BIT: u32 = 1 << 31;
+pub(crate) const MAX_SPLIT_SLOTS: usize = FLAG_BIT as usize;
 
-/// Overlay slots are numbered below this, so lane ids can flag shared ones.
-pub(crate) const MAX_SPLIT_SLOTS: usize = SHARED_BIT as usize;
+/// A lane slot id with this bit set names a shared overlay slot.
+const SHARED_BIT: u32 = FLAG_BIT;
+
+/// Hints longer than this are not scanned: hashing wins.
+const MAX_HINT_SCAN: usize = 8;
 
 #[derive(Debug)]
 struct LaneSlot {
@@ -424,18 +511,26 @@ pub(crate) struct LaneView<'a> {
     slots: Vec<LaneSlot>,
     journal: Vec<(u32, Option<StateValue>)>,
     fault: Option<StateError>,
+    /// Overlay slots the current transaction declared (top bit ignored),
+    /// looked through before hashing the key.
+    hint: &'a [u32],
 }
 
-impl LaneView<'_> {
+impl<'a> LaneView<'a> {
     /// The lane's values, for [`Overlay::join`].
     pub(crate) fn into_slots(self) -> LaneSlots {
         LaneSlots(self.slots)
+    }
+
+    /// Sets the overlay slots of the keys the next transaction declared.
+    pub(crate) fn set_hint(&mut self, slots: &'a [u32]) {
+        self.hint = slots;
     }
 }
 
 impl View for LaneView<'_> {
     fn slot(&self, key: &StateKey) -> Result<SlotId, StateError> {
-        let SlotId(main) = self.main.slot(key)?;
+        let SlotId(main) = self.main.hinted_slot(key, self.hint)?;
         match self.owner[main as usize] {
             Owner::Lane(lane) if lane == self.lane => Ok(SlotId(self.local[main as usize])),
             Owner::Shared => Ok(SlotId(main | SHARED_BIT)),
@@ -468,7 +563,11 @@ impl View for LaneView<'_> {
             }
             return;
         }
-        debug_assert!(value.matches(self.key_at(id)), "{value:?} written under {:?}", self.key_at(id));
+        debug_assert!(
+            value.matches(self.key_at(id)),
+            "{value:?} written under {:?}",
+            self.key_at(id)
+        );
         let slot = &mut self.slots[id.0 as usize];
         let previous = std::mem::replace(&mut slot.current, normalize(Some(value)));
         slot.written = true;

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::*;
+use common::{blockgen::*, *};
 use lakh_execution::{BlockEnv, ExecError, Mode};
 use lakh_types::{
     Action, Address, AssetId, Event, SignedTransaction, TransferEntry, TxStatus,
@@ -13,219 +13,13 @@ use lakh_types::{
 use proptest::prelude::*;
 use std::collections::BTreeMap;
 
-const SENDERS: u64 = 10;
-const SYMBOLS: [&str; 5] = ["AAA", "BBB", "CCC", "GOLD", "LAKH"];
-
-#[derive(Clone, Debug)]
-enum NonceSpec {
-    Next,
-    Stale,
-    Gap(u64),
-}
-
-#[derive(Clone, Debug)]
-struct EntrySpec {
-    to: u64,
-    asset: usize,
-    amount: u128,
-}
-
-#[derive(Clone, Debug)]
-enum ActionSpec {
-    Transfer(EntrySpec),
-    Multi(Vec<EntrySpec>),
-    Create {
-        symbol: usize,
-        decimals: u8,
-        max_supply: Option<u128>,
-        initial: u128,
-    },
-    Mint {
-        /// Pick among the sender's own creations (or GOLD, CAPPED) rather than the pool.
-        own: bool,
-        asset: usize,
-        to: u64,
-        amount: u128,
-    },
-}
-
-#[derive(Clone, Debug)]
-struct TxSpec {
-    sender: u64,
-    nonce: NonceSpec,
-    fee_too_low: bool,
-    wrong_chain: bool,
-    action: ActionSpec,
-}
-
-#[derive(Clone, Debug)]
-struct BlockSpec {
-    proposer: u64,
-    base_fee: u128,
-    txs: Vec<TxSpec>,
-}
-
-/// Assets a spec may name: native, the two genesis assets, one that never
-/// exists, and those senders 0..3 may create with nonces 0..6.
-fn asset_pool() -> Vec<AssetId> {
-    let mut pool = vec![AssetId::NATIVE, GOLD, CAPPED, AssetId(999)];
-    for s in 0..3 {
-        for n in 0..6 {
-            pool.push(AssetId::derive(addr(s).as_bytes(), n));
-        }
-    }
-    pool
-}
-
-fn amount() -> impl Strategy<Value = u128> {
-    prop_oneof![
-        6 => 0..1_000u128,
-        3 => 0..2_000_000u128,
-        1 => Just(u128::MAX),
-        1 => any::<u128>(),
-    ]
-}
-
-fn entry() -> impl Strategy<Value = EntrySpec> {
-    (
-        0..SENDERS + 2,
-        prop_oneof![3 => Just(0usize), 2 => 1..22usize],
-        amount(),
-    )
-        .prop_map(|(to, asset, amount)| EntrySpec { to, asset, amount })
-}
-
-fn action() -> impl Strategy<Value = ActionSpec> {
-    prop_oneof![
-        6 => entry().prop_map(ActionSpec::Transfer),
-        2 => prop::collection::vec(entry(), 1..5).prop_map(ActionSpec::Multi),
-        1 => (
-            0..SYMBOLS.len(),
-            0..33u8,
-            prop::option::of(prop_oneof![0..5_000u128, Just(u128::MAX)]),
-            prop_oneof![0..5_000u128, Just(u128::MAX)],
-        )
-            .prop_map(|(symbol, decimals, max_supply, initial)| ActionSpec::Create {
-                symbol,
-                decimals,
-                max_supply,
-                initial,
-            }),
-        2 => (any::<bool>(), 1..22usize, 0..SENDERS + 2, prop_oneof![0..1_000u128, amount()])
-            .prop_map(|(own, asset, to, amount)| ActionSpec::Mint { own, asset, to, amount }),
-    ]
-}
-
-fn tx_spec() -> impl Strategy<Value = TxSpec> {
-    (
-        prop_oneof![3 => 0..4u64, 2 => 0..SENDERS],
-        prop_oneof![12 => Just(NonceSpec::Next), 1 => Just(NonceSpec::Stale), 1 => (0..3u64).prop_map(NonceSpec::Gap)],
-        prop::bool::weighted(0.05),
-        prop::bool::weighted(0.03),
-        action(),
-    )
-        .prop_map(|(sender, nonce, fee_too_low, wrong_chain, action)| TxSpec {
-            sender,
-            nonce,
-            fee_too_low,
-            wrong_chain,
-            action,
-        })
-}
-
-fn block_spec() -> impl Strategy<Value = BlockSpec> {
-    (
-        0..SENDERS + 3,
-        prop_oneof![1 => Just(0u128), 6 => 1..40u128],
-        prop::collection::vec(tx_spec(), 0..40),
-    )
-        .prop_map(|(proposer, base_fee, txs)| BlockSpec {
-            proposer,
-            base_fee,
-            txs,
-        })
-}
-
-/// Account seeds past the senders are never-funded addresses.
-fn who(seed: u64) -> Address {
-    addr(seed)
-}
-
-fn to_action(sender: u64, spec: &ActionSpec, pool: &[AssetId]) -> Action {
-    let entry = |e: &EntrySpec| TransferEntry {
-        to: who(e.to),
-        asset: pool[e.asset],
-        amount: e.amount,
-    };
-    match spec {
-        ActionSpec::Transfer(e) => Action::Transfer(entry(e)),
-        ActionSpec::Multi(es) => Action::MultiTransfer {
-            entries: es.iter().map(entry).collect(),
-        },
-        ActionSpec::Create {
-            symbol,
-            decimals,
-            max_supply,
-            initial,
-        } => Action::CreateAsset {
-            symbol: sym(SYMBOLS[*symbol]),
-            decimals: *decimals,
-            max_supply: *max_supply,
-            initial_supply: *initial,
-        },
-        ActionSpec::Mint {
-            own,
-            asset,
-            to,
-            amount,
-        } => Action::Mint {
-            asset: match (own, sender) {
-                (false, _) => pool[*asset],
-                (true, s @ 0..3) if *asset % 3 != 0 => pool[4 + s as usize * 6 + asset % 6],
-                (true, 0) => GOLD,
-                (true, _) => CAPPED,
-            },
-            to: who(*to),
-            amount: *amount,
-        },
-    }
-}
-
-/// Signs a block's transactions, choosing nonces relative to what each sender
-/// would expect if all its earlier transactions were included.
-fn sign_block(spec: &BlockSpec, state: &State, pool: &[AssetId]) -> Vec<SignedTransaction> {
-    let mut next: BTreeMap<u64, u64> = BTreeMap::new();
-    spec.txs
-        .iter()
-        .map(|t| {
-            let expected = next
-                .entry(t.sender)
-                .or_insert_with(|| nonce(state, &addr(t.sender)));
-            let nonce = match t.nonce {
-                NonceSpec::Next => {
-                    *expected += 1;
-                    *expected - 1
-                }
-                NonceSpec::Stale if *expected > 0 => *expected - 1,
-                NonceSpec::Stale => *expected + 2,
-                NonceSpec::Gap(k) => *expected + 1 + k,
-            };
-            let action = to_action(t.sender, &t.action, pool);
-            let fee = required_fee(&action, spec.base_fee);
-            let max_fee = if t.fee_too_low {
-                fee.saturating_sub(1)
-            } else {
-                fee + 3
-            };
-            let chain = if t.wrong_chain {
-                CHAIN_ID + 1
-            } else {
-                CHAIN_ID
-            };
-            sign_on(chain, t.sender, nonce, max_fee, action)
-        })
-        .collect()
-}
+/// Accounts 0..=6 funded, 7 nearly empty, 8 and 9 empty; hot accounts 0..4
+/// three times in five.
+const SHAPE: Shape = Shape {
+    accounts: 10,
+    max_txs: 40,
+    hot_tenths: (6, 6),
+};
 
 /// Replays the receipts' events and fees on `before` and checks the result is
 /// `after` for every native and asset balance they mention.
@@ -289,7 +83,7 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
 
     #[test]
-    fn random_blocks_keep_invariants(blocks in prop::collection::vec(block_spec(), 1..4)) {
+    fn random_blocks_keep_invariants(blocks in prop::collection::vec(block_spec(SHAPE), 1..4)) {
         let pool = asset_pool();
         let mut state = genesis_state();
         check_invariants(&state, native_total());

@@ -18,7 +18,7 @@ use commonware_runtime::{Clock, Spawner, Supervisor};
 use commonware_storage::{Context as StorageContext, qmdb::sync::Target};
 use commonware_utils::non_empty_range;
 use futures::{StreamExt, lock::Mutex as AsyncMutex};
-use lakh_execution::{BlockEnv, Mode, Overlay, access_set, execute_block};
+use lakh_execution::{BlockEnv, Mode, Overlay, access_set, execute_block_with};
 use lakh_state::{StateKey, StateValue, db::StateDb};
 use lakh_types::{Receipt, fees};
 use std::{collections::HashMap, sync::Arc, time::UNIX_EPOCH};
@@ -101,7 +101,7 @@ where
             }
         }
         let mut overlay = Overlay::new(prefetched);
-        let outcome = execute_block(&env, &txs, &mut overlay, mode)
+        let outcome = execute_block_with(&self.shared.executor, &env, &txs, &mut overlay, mode)
             .map_err(|e| format!("invalid block: {e:?}"))?;
         for (key, value) in overlay.changes() {
             batches = batches.write(key.digest(), value.cloned());

@@ -37,6 +37,7 @@ pub struct RunConfig {
     pub validators: Vec<ValidatorSpec>,
     pub worker_threads: usize,
     pub timeouts: ConsensusTimeouts,
+    pub executor: lakh_execution::ExecutorKind,
     /// Called with each RPC address once it listens (devnet prints it).
     pub on_rpc_ready: Option<Box<dyn Fn(usize, SocketAddr) + Send + Sync>>,
 }

@@ -21,6 +21,8 @@ const FINALIZED_CHANNEL: usize = 1024;
 
 pub struct NodeShared {
     pub genesis: Genesis,
+    /// How blocks are executed (parallel by default; sequential kept for comparison).
+    pub executor: lakh_execution::ExecutorKind,
     pub genesis_state: Vec<(StateKey, StateValue)>,
     pub genesis_block: Block,
     pub mempool: Mutex<Mempool>,
@@ -39,10 +41,20 @@ pub struct NodeShared {
 
 impl NodeShared {
     pub fn new(genesis: Genesis, genesis_block: Block, mempool: MempoolConfig) -> Self {
+        Self::with_executor(genesis, genesis_block, mempool, Default::default())
+    }
+
+    pub fn with_executor(
+        genesis: Genesis,
+        genesis_block: Block,
+        mempool: MempoolConfig,
+        executor: lakh_execution::ExecutorKind,
+    ) -> Self {
         let genesis_state = lakh_execution::apply_genesis(&genesis);
         let (finalized, _) = broadcast::channel(FINALIZED_CHANNEL);
         NodeShared {
             genesis,
+            executor,
             genesis_state,
             genesis_block,
             mempool: Mutex::new(Mempool::new(mempool)),

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod blockgen;
+
 use commonware_cryptography::Signer;
 use lakh_execution::{
     BlockEnv, BlockOutcome, ExecError, Mode, Overlay, access_set, apply_genesis, execute_block,
