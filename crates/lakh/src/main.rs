@@ -1,6 +1,7 @@
 //! `lakh`: the one binary of the lakh chain — run a devnet or a node, define a
-//! network, manage keys, use the wallet.
+//! network, manage keys, use the wallet, measure throughput.
 
+mod bench;
 mod keys;
 mod network;
 mod wallet;
@@ -65,6 +66,8 @@ enum Command {
     Keys(keys::KeysArgs),
     /// Send transactions and query the chain.
     Wallet(wallet::WalletArgs),
+    /// Measure sustained TPS and latency against a node, or this machine's ceilings.
+    Bench(bench::BenchArgs),
 }
 
 fn main() -> Result<()> {
@@ -134,5 +137,6 @@ fn main() -> Result<()> {
                 .build()?;
             rt.block_on(wallet::run_wallet(args))
         }
+        Command::Bench(args) => bench::run_bench(args),
     }
 }

@@ -117,6 +117,16 @@ pub fn write_network(
     Ok(genesis)
 }
 
+/// `LAKH_EXECUTOR=sequential|parallel` picks the block executor (default:
+/// parallel on every core); sequential is kept to compare against.
+fn executor_from_env() -> Result<lakh_execution::ExecutorKind> {
+    match std::env::var("LAKH_EXECUTOR").as_deref() {
+        Err(_) | Ok("") | Ok("parallel") => Ok(lakh_execution::ExecutorKind::default()),
+        Ok("sequential") => Ok(lakh_execution::ExecutorKind::Sequential),
+        Ok(other) => bail!("LAKH_EXECUTOR must be `parallel` or `sequential`, not {other:?}"),
+    }
+}
+
 /// Loads a key file by path (`DIR/NAME.json`).
 fn load_key_file(path: &Path) -> Result<PrivateKey> {
     let dir = path.parent().unwrap_or(Path::new("."));
@@ -187,6 +197,7 @@ pub fn devnet(validators: usize, data_dir: &Path, rpc_addr: SocketAddr, json: bo
         validators: specs,
         worker_threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
         timeouts: ConsensusTimeouts::default(),
+        executor: executor_from_env()?,
         on_rpc_ready: Some(Box::new(on_ready)),
     })
 }
@@ -236,6 +247,7 @@ pub fn node(config: &Path, rpc_override: Option<SocketAddr>) -> Result<()> {
         validators: vec![ValidatorSpec { signer, rpc_addr }],
         worker_threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
         timeouts: ConsensusTimeouts::default(),
+        executor: executor_from_env()?,
         on_rpc_ready: Some(Box::new(|_, addr| {
             println!("RPC listening on http://{addr}")
         })),

@@ -172,26 +172,9 @@ impl<E: StorageContext + Supervisor + commonware_runtime::Spawner> NodeService<E
                 Err(r) => results[i] = Some(Err(r)),
             }
         }
-        // Verification is CPU work on the verifier's own threads; wait for it
-        // off the async workers.
-        let verifier = self.verifier.clone();
-        let verdicts =
-            match tokio::task::spawn_blocking(move || verifier.verify_batch(decoded)).await {
-                Ok(v) => v,
-                Err(e) => {
-                    let reason = Refusal::Busy(format!("verification failed: {e}"));
-                    for pos in positions {
-                        results[pos] = Some(Err(reason.clone()));
-                    }
-                    return (
-                        results
-                            .into_iter()
-                            .map(|r| r.expect("every input answered"))
-                            .collect(),
-                        Vec::new(),
-                    );
-                }
-            };
+        // Verification runs on the verifier's own threads; this task only
+        // waits for the verdicts.
+        let verdicts = self.verifier.verify_batch(decoded);
         let mut valid = Vec::with_capacity(verdicts.len());
         let mut valid_pos = Vec::with_capacity(verdicts.len());
         for (v, pos) in verdicts.into_iter().zip(positions) {

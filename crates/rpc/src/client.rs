@@ -1,6 +1,7 @@
 //! Typed client: HTTP for calls, a WebSocket (opened on demand) for
-//! subscriptions.
+//! subscriptions, and plain HTTP POSTs to the bulk ingest endpoint.
 
+use crate::bulk::{BULK_PATH, BulkResult, encode_bulk};
 use crate::server::{codes, methods};
 use crate::types::{
     AccountInfo, AssetInfoJson, AssetRef, BlockInfo, Hash32, HeadInfo, SubmitError, SubmitOutcome,
@@ -29,6 +30,10 @@ pub enum ClientError {
     Timeout { id: TxId, waited_ms: u64 },
     #[error("the finalized-block subscription ended: {0}")]
     SubscriptionEnded(String),
+    /// The bulk endpoint answered an HTTP error (e.g. 400 malformed body,
+    /// 413 over the limits); `message` is the node's explanation.
+    #[error("bulk endpoint answered HTTP {status}: {message}")]
+    Http { status: u16, message: String },
 }
 
 /// Largest request the client sends and response it accepts (bytes); matches
@@ -39,11 +44,24 @@ const MAX_RESPONSE_BYTES: u32 = 32 * 1024 * 1024;
 /// server's body limit and transaction count limit.
 const SUBMIT_CHUNK_TXS: usize = 10_000;
 const SUBMIT_CHUNK_HEX_BYTES: usize = 6 * 1024 * 1024;
+/// How long a bulk submission may take (the node verifies every signature
+/// before answering).
+const BULK_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Largest bulk answer the client reads (bytes): one refusal per record of a
+/// full request fits.
+const MAX_BULK_RESPONSE_BYTES: usize = 8 * 1024 * 1024;
+
+type BulkHttp = hyper_util::client::legacy::Client<
+    hyper_util::client::legacy::connect::HttpConnector,
+    http_body_util::Full<bytes::Bytes>,
+>;
 
 /// A typed lakh RPC client.
 #[derive(Clone)]
 pub struct LakhClient {
     http: HttpClient,
+    bulk: BulkHttp,
     url: String,
     ws_url: String,
 }
@@ -91,7 +109,15 @@ impl LakhClient {
                 url: url.clone(),
                 detail: e.to_string(),
             })?;
-        Ok(LakhClient { http, url, ws_url })
+        let bulk =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .build_http();
+        Ok(LakhClient {
+            http,
+            bulk,
+            url,
+            ws_url,
+        })
     }
 
     pub fn url(&self) -> &str {
@@ -195,6 +221,49 @@ impl LakhClient {
             start = end;
         }
         Ok(out)
+    }
+
+    /// Submits `txs` as one batch through the bulk binary endpoint (one
+    /// request; the node's limits apply, by default 50,000 transactions and
+    /// 16 MiB). Refusals are listed by index in the answer.
+    pub async fn submit_bulk(&self, txs: &[SignedTransaction]) -> Result<BulkResult, ClientError> {
+        self.submit_bulk_body(bytes::Bytes::from(encode_bulk(txs)))
+            .await
+    }
+
+    /// Posts an already encoded bulk body (records built with
+    /// [`crate::bulk::push_record`]), so a caller holding pre-encoded
+    /// transactions sends them without copying.
+    pub async fn submit_bulk_body(&self, body: bytes::Bytes) -> Result<BulkResult, ClientError> {
+        use http_body_util::BodyExt;
+        let transport = |detail: String| ClientError::Transport {
+            url: self.url.clone(),
+            detail,
+        };
+        let uri = format!("{}{BULK_PATH}", self.url.trim_end_matches('/'));
+        let request = http::Request::post(&uri)
+            .header(http::header::CONTENT_TYPE, "application/octet-stream")
+            .body(http_body_util::Full::new(body))
+            .map_err(|e| transport(format!("cannot build a request to {uri}: {e}")))?;
+        let response = tokio::time::timeout(BULK_TIMEOUT, self.bulk.request(request))
+            .await
+            .map_err(|_| transport(format!("no answer from {uri} in {BULK_TIMEOUT:?}")))?
+            .map_err(|e| transport(format!("POST {uri}: {e}")))?;
+        let status = response.status().as_u16();
+        let body = http_body_util::Limited::new(response.into_body(), MAX_BULK_RESPONSE_BYTES)
+            .collect()
+            .await
+            .map_err(|e| transport(format!("reading the answer of {uri}: {e}")))?
+            .to_bytes();
+        if status != 200 {
+            let message = serde_json::from_slice::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(String::from))
+                .unwrap_or_else(|| String::from_utf8_lossy(&body).into_owned());
+            return Err(ClientError::Http { status, message });
+        }
+        serde_json::from_slice(&body)
+            .map_err(|e| transport(format!("unreadable answer from {uri}: {e}")))
     }
 
     pub async fn tx_status(&self, id: TxId) -> Result<TxStatusInfo, ClientError> {

@@ -3,17 +3,22 @@
 //! JSON shapes it speaks ([`types`]), a typed client ([`LakhClient`]) and the
 //! client-side check of account proofs ([`verify_account_proof`]).
 //!
+//! The same port serves `POST /bulk` ([`bulk`]): length-prefixed binary
+//! transactions submitted as one batch, for load generators and aggregators.
+//!
 //! Every input is bounded ([`RpcConfig`]); malformed parameters get JSON-RPC
 //! error `-32602` naming the parameter, refused transactions get
 //! [`codes::TX_REFUSED`] with the refusal's stable code in `data.code`.
 
 pub mod api;
+pub mod bulk;
 pub mod client;
 pub mod proof;
 pub mod server;
 pub mod types;
 
 pub use api::NodeApi;
+pub use bulk::{BulkRefusal, BulkResult};
 pub use client::{ClientError, FinalizedBlocks, FinalizedTx, LakhClient};
 pub use jsonrpsee::server::ServerHandle;
 pub use proof::{ProofError, verify_account_proof};

@@ -1,7 +1,9 @@
 //! The JSON-RPC server: HTTP and WebSocket on one port, every method in the
-//! `lakh_` namespace, every input bounded.
+//! `lakh_` namespace, every input bounded. The same port serves the bulk
+//! binary ingest endpoint ([`crate::bulk`]).
 
 use crate::api::NodeApi;
+use crate::bulk::{BulkLayer, BulkLimits};
 use crate::types::{AssetRef, BlockId, Hash32, SubmitError, SubmitOutcome, decode_hex};
 use bytes::Bytes;
 use jsonrpsee::server::{
@@ -58,6 +60,10 @@ pub struct RpcConfig {
     pub max_subscriptions_per_connection: u32,
     /// Most transactions in one `lakh_submitTransactions` call.
     pub max_submit_txs: usize,
+    /// Largest body of a `POST /bulk` request (bytes).
+    pub max_bulk_bytes: usize,
+    /// Most transactions in one `POST /bulk` request.
+    pub max_bulk_txs: usize,
 }
 
 impl Default for RpcConfig {
@@ -69,6 +75,8 @@ impl Default for RpcConfig {
             max_batch_calls: 1_000,
             max_subscriptions_per_connection: 16,
             max_submit_txs: 10_000,
+            max_bulk_bytes: 16 * 1024 * 1024,
+            max_bulk_txs: 50_000,
         }
     }
 }
@@ -95,7 +103,18 @@ pub async fn start_server_with<N: NodeApi>(
         .max_subscriptions_per_connection(cfg.max_subscriptions_per_connection)
         .set_batch_request_config(BatchRequestConfig::Limit(cfg.max_batch_calls))
         .build();
-    let server = Server::builder().set_config(server_cfg).build(addr).await?;
+    let bulk = BulkLayer::new(
+        api.clone(),
+        BulkLimits {
+            max_bytes: cfg.max_bulk_bytes,
+            max_txs: cfg.max_bulk_txs,
+        },
+    );
+    let server = Server::builder()
+        .set_config(server_cfg)
+        .set_http_middleware(tower::ServiceBuilder::new().layer(bulk))
+        .build(addr)
+        .await?;
     let bound = server.local_addr()?;
     let module = rpc_module(api, cfg).map_err(std::io::Error::other)?;
     Ok((bound, server.start(module)))

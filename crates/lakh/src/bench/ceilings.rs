@@ -1,0 +1,595 @@
+//! `lakh bench ceilings`: what each stage of the data path can do on this
+//! machine, measured in this process: batch signature verification per core,
+//! decoding, the executor alone (no signatures, no state root), and state key
+//! updates with root and durable commit. The slowest stage bounds
+//! end-to-end TPS.
+
+use super::accounts::{Accounts, MAX_FEE_PER_UNIT};
+use super::sys::{Machine, cores};
+use super::workload::{Planned, SplitMix, Workload, plan, presign};
+use anyhow::{Context, Result, anyhow, bail};
+use bytes::Bytes;
+use commonware_cryptography::{Signer, sha256};
+use commonware_parallel::Sequential;
+use commonware_runtime::{Runner as _, buffer::paged::CacheRef, tokio as cw_tokio};
+use commonware_storage::qmdb::floor::Proportional;
+use commonware_utils::{NZU16, NZUsize};
+use lakh_execution::{BlockEnv, ExecutorKind, Mode, Overlay, access_set, execute_block_with};
+use lakh_state::{
+    AccountState, StateKey, StateValue,
+    db::{StateDb, StateIo, state_db_config},
+};
+use lakh_types::{
+    Action, Address, AssetId, PrivateKey, SignedTransaction, Transaction, TransferEntry, limits,
+    tx::verify_signatures,
+};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::num::NonZeroUsize;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct CeilingsArgs {
+    /// Seconds each CPU stage (signatures, decoding, execution) runs
+    #[arg(long, default_value_t = 2.0)]
+    pub stage_secs: f64,
+    /// Transactions per signature-verification batch
+    #[arg(long, default_value_t = 1024)]
+    pub verify_batch: usize,
+    /// Transactions per block in the executor stage
+    #[arg(long, default_value_t = 20_000)]
+    pub block_txs: usize,
+    /// Accounts the executor stage's transfers draw from
+    #[arg(long, default_value_t = 100_000)]
+    pub exec_accounts: usize,
+    /// Keys in the state stage's database
+    #[arg(long, default_value_t = 1_000_000)]
+    pub state_keys: usize,
+    /// Key updates per state batch (each: merkleize, apply, durable commit)
+    #[arg(long, default_value_t = 100_000)]
+    pub state_batch: usize,
+    /// Timed update batches once the keys exist
+    #[arg(long, default_value_t = 5)]
+    pub state_batches: usize,
+    /// An end-to-end TPS (from `lakh bench`) to express as a share of the bound
+    #[arg(long)]
+    pub e2e_tps: Option<f64>,
+    /// Write the results as JSON to this file
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+}
+
+impl CeilingsArgs {
+    fn check(&self) -> Result<()> {
+        if !(0.05..=60.0).contains(&self.stage_secs) {
+            bail!("--stage-secs must be between 0.05 and 60");
+        }
+        if !(1..=100_000).contains(&self.verify_batch) {
+            bail!("--verify-batch must be 1..=100000");
+        }
+        if !(1..=limits::MAX_BLOCK_TXS).contains(&self.block_txs) {
+            bail!("--block-txs must be 1..={}", limits::MAX_BLOCK_TXS);
+        }
+        if !(2..=2_000_000).contains(&self.exec_accounts) {
+            bail!("--exec-accounts must be 2..=2000000");
+        }
+        if !(1..=10_000_000).contains(&self.state_keys) {
+            bail!("--state-keys must be 1..=10000000");
+        }
+        if !(1..=self.state_keys.min(1_000_000)).contains(&self.state_batch) {
+            bail!("--state-batch must be 1..=min(--state-keys, 1000000)");
+        }
+        if !(1..=100).contains(&self.state_batches) {
+            bail!("--state-batches must be 1..=100");
+        }
+        Ok(())
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Stage {
+    /// Operations per second on one core.
+    pub per_core: f64,
+    /// What the stage can sustain on this machine (per core × cores for
+    /// signature verification, which the node spreads over every core; one
+    /// core for the others).
+    pub tps: f64,
+    pub ops: u64,
+    pub secs: f64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Executor {
+    /// Sequential executor, transactions per second (one core).
+    pub sequential_tps: f64,
+    /// Parallel executor on every core, transactions per second.
+    pub parallel_tps: f64,
+    pub parallel_threads: usize,
+    pub parallel_speedup: f64,
+    pub blocks: u64,
+    pub block_txs: usize,
+    pub accounts: usize,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct StateStage {
+    /// Key updates per second including merkleization (the new root) and a
+    /// durable commit per batch.
+    pub updates_per_sec: f64,
+    /// Transactions per second this allows at 2 key updates per transfer
+    /// (sender and receiver accounts).
+    pub tps: f64,
+    pub keys: usize,
+    pub batch: usize,
+    pub batches: usize,
+    /// Inserting the keys first, same pipeline (updates per second).
+    pub insert_per_sec: f64,
+    pub write_secs: f64,
+    pub merkleize_secs: f64,
+    pub apply_secs: f64,
+    pub commit_secs: f64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct CeilingsReport {
+    pub schema: &'static str,
+    pub machine: Machine,
+    pub signature_verify: Stage,
+    pub verify_batch: usize,
+    pub decode: Stage,
+    pub executor: Executor,
+    pub state: StateStage,
+    /// The slowest stage's TPS and its name.
+    pub bound_tps: f64,
+    pub bound_stage: &'static str,
+    /// If every stage shared the cores: cores / (sum of per-core seconds per
+    /// transaction) — a tighter bound for a node doing all stages on the
+    /// same cores.
+    pub shared_cores_tps: f64,
+    pub e2e_tps: Option<f64>,
+    /// `e2e_tps` as a percentage of `bound_tps`.
+    pub e2e_percent_of_bound: Option<f64>,
+}
+
+/// Key updates a native transfer makes (sender and receiver accounts).
+const UPDATES_PER_TRANSFER: f64 = 2.0;
+/// Most blocks the executor stage runs (half per executor).
+const MAX_EXEC_BLOCKS: u64 = 20;
+/// Distinct signed transactions the verification and decode stages cycle over.
+const CPU_STAGE_TXS: usize = 8192;
+
+pub fn run(args: CeilingsArgs) -> Result<()> {
+    args.check()?;
+    let machine = Machine::detect();
+    println!("ceilings on {}", machine.line());
+    let stage_time = Duration::from_secs_f64(args.stage_secs);
+
+    eprintln!("  preparing {CPU_STAGE_TXS} signed transfers");
+    let txs = sample_txs(CPU_STAGE_TXS)?;
+
+    let sig = measure_verify(&txs, args.verify_batch, stage_time)?;
+    println!(
+        "  signature verification {:>10.0}/s per core, {:.0}/s on {} cores (batches of {})",
+        sig.per_core, sig.tps, machine.cores, args.verify_batch
+    );
+    let decode = measure_decode(&txs, stage_time)?;
+    println!(
+        "  decode                 {:>10.0}/s per core",
+        decode.per_core
+    );
+    let executor = measure_executor(&args, stage_time)?;
+    println!(
+        "  executor               {:>10.0} tx/s sequential, {:.0} tx/s parallel on {} threads ({:.2}x)",
+        executor.sequential_tps,
+        executor.parallel_tps,
+        executor.parallel_threads,
+        executor.parallel_speedup
+    );
+    let state = measure_state(&args)?;
+    println!(
+        "  state                  {:>10.0} key updates/s with root + durable commit ({} keys, batches of {}) = {:.0} tx/s",
+        state.updates_per_sec, state.keys, state.batch, state.tps
+    );
+
+    let exec_tps = executor.sequential_tps.max(executor.parallel_tps);
+    let stages = [
+        ("signature_verify", sig.tps),
+        ("decode", decode.tps),
+        ("executor", exec_tps),
+        ("state", state.tps),
+    ];
+    let (bound_stage, bound_tps) = stages
+        .iter()
+        .copied()
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .unwrap_or(("none", 0.0));
+    let cpu_secs_per_tx = 1.0 / sig.per_core
+        + 1.0 / decode.per_core
+        + 1.0 / executor.sequential_tps
+        + UPDATES_PER_TRANSFER / state.updates_per_sec;
+    let shared_cores_tps = machine.cores as f64 / cpu_secs_per_tx;
+    let e2e_percent_of_bound = args.e2e_tps.map(|e| 100.0 * e / bound_tps);
+
+    println!("bound: {bound_tps:.0} tx/s ({bound_stage} is the slowest stage)");
+    println!(
+        "all stages sharing {} cores: {shared_cores_tps:.0} tx/s",
+        machine.cores
+    );
+    if let (Some(e2e), Some(pct)) = (args.e2e_tps, e2e_percent_of_bound) {
+        println!("end to end {e2e:.0} tx/s = {pct:.1}% of the bound");
+    }
+    let report = CeilingsReport {
+        schema: "lakh-bench-ceilings/1",
+        machine,
+        signature_verify: sig,
+        verify_batch: args.verify_batch,
+        decode,
+        executor,
+        state,
+        bound_tps,
+        bound_stage,
+        shared_cores_tps,
+        e2e_tps: args.e2e_tps,
+        e2e_percent_of_bound,
+    };
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_string_pretty(&report)? + "\n")
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// `count` signed transfers between a few hundred accounts.
+fn sample_txs(count: usize) -> Result<Vec<SignedTransaction>> {
+    let accounts = Accounts::derive(256, 0x5eed)?;
+    let senders: Vec<u32> = (0..256).collect();
+    let mut nonces = vec![0u64; 256];
+    let planned = plan(Workload::Transfers, 256, &senders, &mut nonces, count, 7)?;
+    let signed = presign(&accounts, 1, planned)?;
+    let raws = lakh_rpc::bulk::decode_bulk(&signed.records(0, signed.len()), count)?;
+    raws.into_iter()
+        .map(|raw| SignedTransaction::decode(raw).map_err(|e| anyhow!("{e}")))
+        .collect()
+}
+
+fn measure_verify(txs: &[SignedTransaction], batch: usize, time: Duration) -> Result<Stage> {
+    let started = Instant::now();
+    let mut ops = 0u64;
+    let mut chunks = txs.chunks(batch.min(txs.len())).cycle();
+    while started.elapsed() < time {
+        let chunk = chunks.next().context("no transactions")?;
+        if !verify_signatures(chunk).is_empty() {
+            bail!("a valid signature failed verification");
+        }
+        ops += chunk.len() as u64;
+    }
+    Ok(stage(ops, started.elapsed(), cores()))
+}
+
+fn measure_decode(txs: &[SignedTransaction], time: Duration) -> Result<Stage> {
+    let raws: Vec<Bytes> = txs.iter().map(|t| t.raw().clone()).collect();
+    let started = Instant::now();
+    let mut ops = 0u64;
+    while started.elapsed() < time {
+        for raw in &raws {
+            let tx = SignedTransaction::decode(raw.clone()).map_err(|e| anyhow!("{e}"))?;
+            std::hint::black_box(&tx);
+        }
+        ops += raws.len() as u64;
+    }
+    Ok(stage(ops, started.elapsed(), 1))
+}
+
+fn stage(ops: u64, elapsed: Duration, cores_used: usize) -> Stage {
+    let secs = elapsed.as_secs_f64();
+    let per_core = ops as f64 / secs;
+    Stage {
+        per_core,
+        tps: per_core * cores_used as f64,
+        ops,
+        secs,
+    }
+}
+
+/// A transfer the executor accepts. Execution never checks signatures, so a
+/// zero signature spares signing thousands of transactions per block.
+fn unsigned_transfer(from: &PrivateKey, to: Address, nonce: u64) -> Result<SignedTransaction> {
+    use commonware_codec::Encode;
+    let body = Transaction {
+        chain_id: 1,
+        sender: from.public_key(),
+        nonce,
+        max_fee: MAX_FEE_PER_UNIT,
+        action: Action::Transfer(TransferEntry {
+            to,
+            asset: AssetId::NATIVE,
+            amount: 1,
+        }),
+    }
+    .encode();
+    let mut raw = Vec::with_capacity(body.len() + 64);
+    raw.extend_from_slice(&body);
+    raw.extend_from_slice(&[0u8; 64]);
+    SignedTransaction::decode(Bytes::from(raw)).map_err(|e| anyhow!("{e}"))
+}
+
+/// Executes blocks of uniform random transfers on an in-memory state,
+/// timing only the executor: reading the access set into the overlay and
+/// writing the changes back are outside the clock.
+fn measure_executor(args: &CeilingsArgs, time: Duration) -> Result<Executor> {
+    let accounts = Accounts::derive(args.exec_accounts, 0xe8ec)?;
+    let proposer = Address([0xee; 32]);
+    let mut state: HashMap<StateKey, StateValue> = accounts
+        .addrs
+        .iter()
+        .map(|a| {
+            (
+                StateKey::Account(*a),
+                StateValue::Account(AccountState {
+                    nonce: 0,
+                    native_balance: 1 << 80,
+                }),
+            )
+        })
+        .collect();
+    let senders: Vec<u32> = (0..accounts.len() as u32).collect();
+    let mut nonces = vec![0u64; accounts.len()];
+    let mut seed = SplitMix::new(0xb10c);
+    let threads = NonZeroUsize::new(cores()).unwrap_or(NonZeroUsize::MIN);
+    let kinds = [ExecutorKind::Sequential, ExecutorKind::Parallel { threads }];
+    let mut spent = [Duration::ZERO; 2];
+    let mut blocks = 0u64;
+    // Alternate the executors block by block so both see the same state
+    // sizes. Building a block's transactions costs more than executing
+    // them, hence the block cap.
+    while blocks < 2 || (spent[0] + spent[1] < time && blocks < MAX_EXEC_BLOCKS) {
+        let which = (blocks % 2) as usize;
+        let planned = plan(
+            Workload::Transfers,
+            accounts.len(),
+            &senders,
+            &mut nonces,
+            args.block_txs,
+            seed.next_u64(),
+        )?;
+        let txs = planned
+            .iter()
+            .map(|p: &Planned| {
+                unsigned_transfer(
+                    &accounts.keys[p.sender as usize],
+                    accounts.addrs[p.receiver as usize],
+                    p.nonce,
+                )
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let env = BlockEnv {
+            chain_id: 1,
+            height: blocks + 1,
+            proposer,
+            base_fee: 100,
+        };
+        let keys = access_set(&env, &txs);
+        let mut overlay = Overlay::new(keys.into_iter().map(|k| {
+            let v = state.get(&k).cloned();
+            (k, v)
+        }));
+        let started = Instant::now();
+        let outcome = execute_block_with(&kinds[which], &env, &txs, &mut overlay, Mode::Build)
+            .map_err(|e| anyhow!("executor failed: {e}"))?;
+        spent[which] += started.elapsed();
+        if !outcome.excluded.is_empty()
+            || outcome.receipts.len() != txs.len()
+            || !outcome.receipts.iter().all(|r| r.status.is_success())
+        {
+            bail!("the executor did not include and succeed every transfer");
+        }
+        for (key, value) in overlay.into_changes() {
+            match value {
+                Some(v) => state.insert(key, v),
+                None => state.remove(&key),
+            };
+        }
+        blocks += 1;
+    }
+    let per_kind_txs = |which: usize| ((blocks as usize + 1 - which) / 2 * args.block_txs) as f64;
+    let sequential_tps = per_kind_txs(0) / spent[0].as_secs_f64();
+    let parallel_tps = per_kind_txs(1) / spent[1].as_secs_f64();
+    Ok(Executor {
+        sequential_tps,
+        parallel_tps,
+        parallel_threads: threads.get(),
+        parallel_speedup: parallel_tps / sequential_tps,
+        blocks,
+        block_txs: args.block_txs,
+        accounts: accounts.len(),
+    })
+}
+
+/// Runs the state stage on commonware's tokio runtime over a temporary directory.
+fn measure_state(args: &CeilingsArgs) -> Result<StateStage> {
+    let dir = tempfile::Builder::new()
+        .prefix("lakh-ceilings-")
+        .tempdir()
+        .context("cannot create a temporary directory")?;
+    let config = cw_tokio::Config::new()
+        .with_worker_threads(cores().max(2))
+        .with_storage_directory(dir.path())
+        .with_catch_panics(false);
+    let (keys, batch, batches) = (args.state_keys, args.state_batch, args.state_batches);
+    cw_tokio::Runner::new(config)
+        .start(|context| async move { state_stage(context, keys, batch, batches).await })
+}
+
+#[derive(Default)]
+struct Phases {
+    write: Duration,
+    merkleize: Duration,
+    apply: Duration,
+    commit: Duration,
+}
+
+impl Phases {
+    fn total(&self) -> Duration {
+        self.write + self.merkleize + self.apply + self.commit
+    }
+}
+
+type BenchDb = StateDb<cw_tokio::Context, Sequential>;
+
+/// One batch: write, merkleize (new root), apply, durable commit.
+async fn commit_batch(
+    db: BenchDb,
+    updates: impl Iterator<Item = (sha256::Digest, StateValue)>,
+    phases: &mut Phases,
+) -> Result<BenchDb> {
+    let started = Instant::now();
+    let mut batch = db.new_batch();
+    for (key, value) in updates {
+        batch = batch.write(key, Some(value));
+    }
+    let written = Instant::now();
+    let merkleized = batch
+        .merkleize(&db, None, &mut Proportional)
+        .await
+        .map_err(|e| anyhow!("merkleize failed: {e}"))?;
+    let merkleized_at = Instant::now();
+    let db = db
+        .apply_batch(merkleized)
+        .await
+        .map_err(|e| anyhow!("apply failed: {e}"))?;
+    let applied = Instant::now();
+    let db = db
+        .commit()
+        .await
+        .map_err(|e| anyhow!("commit failed: {e}"))?;
+    phases.write += written - started;
+    phases.merkleize += merkleized_at - written;
+    phases.apply += applied - merkleized_at;
+    phases.commit += applied.elapsed();
+    Ok(db)
+}
+
+async fn state_stage(
+    context: cw_tokio::Context,
+    keys: usize,
+    batch: usize,
+    batches: usize,
+) -> Result<StateStage> {
+    let page_cache = CacheRef::new(NZU16!(4096), NZUsize!(8192));
+    let config = state_db_config("ceilings", page_cache, Sequential, StateIo::default());
+    let mut db = BenchDb::init(context, config, None)
+        .await
+        .map_err(|e| anyhow!("cannot open the state database: {e}"))?;
+    let digests: Vec<_> = (0..keys as u64)
+        .map(|i| {
+            let mut addr = [0u8; 32];
+            addr[..8].copy_from_slice(&i.to_le_bytes());
+            StateKey::Account(Address(addr)).digest()
+        })
+        .collect();
+    let value = |nonce: u64| {
+        StateValue::Account(AccountState {
+            nonce,
+            native_balance: 1_000_000_000,
+        })
+    };
+
+    let mut insert = Phases::default();
+    for chunk in digests.chunks(batch) {
+        db = commit_batch(db, chunk.iter().map(|d| (*d, value(0))), &mut insert).await?;
+    }
+    let insert_per_sec = keys as f64 / insert.total().as_secs_f64();
+
+    // Distinct keys per batch: a stride co-prime with the key count.
+    const STRIDE: usize = 1_000_003;
+    let stride = if keys.is_multiple_of(STRIDE) {
+        1
+    } else {
+        STRIDE
+    };
+    let mut rng = SplitMix::new(0x57a7e);
+    let mut update = Phases::default();
+    for round in 0..batches {
+        let start = rng.below(keys);
+        let updates = (0..batch).map(|j| {
+            let k = (start + j * stride) % keys;
+            (digests[k], value(round as u64 + 1))
+        });
+        db = commit_batch(db, updates, &mut update).await?;
+    }
+    let total = update.total().as_secs_f64();
+    let updates_per_sec = (batch * batches) as f64 / total;
+    drop(db);
+    Ok(StateStage {
+        updates_per_sec,
+        tps: updates_per_sec / UPDATES_PER_TRANSFER,
+        keys,
+        batch,
+        batches,
+        insert_per_sec,
+        write_secs: update.write.as_secs_f64(),
+        merkleize_secs: update.merkleize.as_secs_f64(),
+        apply_secs: update.apply.as_secs_f64(),
+        commit_secs: update.commit.as_secs_f64(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn small() -> CeilingsArgs {
+        CeilingsArgs {
+            stage_secs: 0.05,
+            verify_batch: 64,
+            block_txs: 300,
+            exec_accounts: 50,
+            state_keys: 2_000,
+            state_batch: 500,
+            state_batches: 2,
+            e2e_tps: None,
+            json: None,
+        }
+    }
+
+    #[test]
+    fn cpu_stages_run_on_valid_transactions() {
+        let txs = sample_txs(256).unwrap();
+        assert_eq!(txs.len(), 256);
+        let sig = measure_verify(&txs, 64, Duration::from_millis(20)).unwrap();
+        assert!(sig.ops >= 64 && sig.ops.is_multiple_of(64));
+        assert_eq!(sig.tps, sig.per_core * cores() as f64);
+        let decode = measure_decode(&txs, Duration::from_millis(20)).unwrap();
+        assert!(decode.ops >= 256 && decode.ops.is_multiple_of(256));
+    }
+
+    #[test]
+    fn executor_stage_includes_every_transfer_with_both_executors() {
+        let args = small();
+        // Fails inside if any transfer is excluded or fails.
+        let e = measure_executor(&args, Duration::from_secs_f64(args.stage_secs)).unwrap();
+        assert!(e.blocks >= 2);
+        assert!(e.sequential_tps > 0.0 && e.parallel_tps > 0.0);
+    }
+
+    #[test]
+    fn state_stage_commits_batches_to_disk() {
+        let s = measure_state(&small()).unwrap();
+        assert_eq!((s.keys, s.batch, s.batches), (2_000, 500, 2));
+        assert!(s.updates_per_sec > 0.0 && s.insert_per_sec > 0.0);
+        assert_eq!(s.tps, s.updates_per_sec / UPDATES_PER_TRANSFER);
+        assert!(s.commit_secs > 0.0 && s.merkleize_secs > 0.0);
+    }
+
+    #[test]
+    fn limits_are_checked() {
+        let mut a = small();
+        a.state_batch = a.state_keys + 1;
+        assert!(a.check().is_err());
+        let mut a = small();
+        a.block_txs = limits::MAX_BLOCK_TXS + 1;
+        assert!(a.check().is_err());
+        assert!(small().check().is_ok());
+    }
+}

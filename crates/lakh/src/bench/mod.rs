@@ -1,0 +1,404 @@
+//! `lakh bench`: the load generator and `lakh bench ceilings`.
+//!
+//! A run follows /work/shared/bench/WORKLOADS.md: fresh accounts are derived
+//! and funded from the demo accounts, every transaction of a run is signed
+//! before it starts (signing time reported, not charged), transactions go to
+//! the node's bulk endpoint over loopback from this process, and finality is
+//! learned from the finalized-block subscription. Sustained TPS counts the
+//! transactions whose block was learned finalized inside the window (after
+//! the warm-up), minus those whose receipt failed.
+//!
+//! - [`accounts`]: derive and fund the bench accounts.
+//! - [`workload`]: what is sent, and pre-signing it.
+//! - [`load`]: one timed run (submitter, finality tracker, progress line).
+//! - [`report`]: figures, JSON, summary, SVG.
+//! - [`ceilings`]: the per-stage limits of this machine.
+//! - [`devnet`], [`sys`]: the child devnet and `/proc` readings.
+
+mod accounts;
+mod ceilings;
+mod devnet;
+mod load;
+mod report;
+mod sys;
+mod workload;
+
+use anyhow::{Context, Result, bail};
+use lakh_rpc::LakhClient;
+use lakh_types::PrivateKey;
+use load::{Fate, LoadConfig, RunData, fate};
+use report::{BenchReport, RunReport, Signing, Spread};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use workload::{Presigned, Workload};
+
+/// Most accounts a bench funds (the demo accounts hold 4M LAKH).
+const MAX_ACCOUNTS: usize = 2_000_000;
+/// Most transactions pre-signed for one run (~250 bytes of memory each).
+const MAX_PRESIGNED: usize = 5_000_000;
+/// Fewest transactions pre-signed for one run.
+const MIN_PRESIGNED: usize = 1_000;
+
+#[derive(clap::Args, Debug)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    pub command: Option<BenchCommand>,
+    #[command(flatten)]
+    pub load: LoadArgs,
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum BenchCommand {
+    /// Measure what each stage of the data path can do on this machine
+    Ceilings(ceilings::CeilingsArgs),
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct LoadArgs {
+    /// What to send
+    #[arg(long, value_enum, default_value_t = Workload::Transfers)]
+    pub workload: Workload,
+    /// Accounts to fund and use
+    #[arg(long, default_value_t = 1_000_000)]
+    pub accounts: usize,
+    /// Seconds of the measurement window
+    #[arg(long, default_value_t = 30.0)]
+    pub duration: f64,
+    /// Seconds of load before the window
+    #[arg(long, default_value_t = 10.0)]
+    pub warmup: f64,
+    /// Open loop at this many transactions per second [default: closed loop]
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// Closed loop: most transactions submitted and not yet finalized
+    /// (default: two full blocks of the default genesis)
+    #[arg(long, default_value_t = 40_000)]
+    pub in_flight: usize,
+    /// Most transactions per bulk request
+    #[arg(long, default_value_t = 5_000)]
+    pub batch: usize,
+    /// Closed loop: transactions pre-signed per second of run (warm-up +
+    /// window); the pool running out is reported
+    #[arg(long, default_value_t = 100_000.0)]
+    pub presign_tps: f64,
+    /// Most bulk requests outstanding at once
+    #[arg(long, default_value_t = 4)]
+    pub max_requests: usize,
+    /// The node's RPC endpoint (ignored with --devnet)
+    #[arg(long, default_value = "http://127.0.0.1:8645")]
+    pub rpc: String,
+    /// Directory of the demo keys that fund the accounts [default:
+    /// ~/.lakh/devnet/keys; the devnet's with --devnet]
+    #[arg(long)]
+    pub keys: Option<PathBuf>,
+    /// Start a one-validator devnet child process for the bench
+    #[arg(long)]
+    pub devnet: bool,
+    /// Node process id, for its CPU and memory (automatic with --devnet)
+    #[arg(long)]
+    pub node_pid: Option<u32>,
+    /// Repeat the run this many times and report the median and min–max
+    #[arg(long, default_value_t = 1)]
+    pub runs: usize,
+    /// Most seconds to wait after the window for accepted transactions to finalize
+    #[arg(long, default_value_t = 10.0)]
+    pub drain: f64,
+    /// Receipts checked for success per run (all when fewer were confirmed)
+    #[arg(long, default_value_t = 200)]
+    pub receipt_samples: usize,
+    /// Seed of the accounts and the workload [default: from the clock]
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Write the report as JSON to this file
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Write a chart (TPS per second, latency CDF) to this SVG file
+    #[arg(long)]
+    pub svg: Option<PathBuf>,
+    /// No progress line on stderr
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+impl LoadArgs {
+    fn check(&self) -> Result<()> {
+        let in_range = |v: f64, lo: f64, hi: f64| v.is_finite() && v >= lo && v <= hi;
+        if !(2..=MAX_ACCOUNTS).contains(&self.accounts) {
+            bail!("--accounts must be 2..={MAX_ACCOUNTS}");
+        }
+        if !in_range(self.duration, 0.1, 3600.0) {
+            bail!("--duration must be 0.1..=3600 seconds");
+        }
+        if !in_range(self.warmup, 0.0, 600.0) {
+            bail!("--warmup must be 0..=600 seconds");
+        }
+        if let Some(rate) = self.rate
+            && !in_range(rate, 1.0, 10_000_000.0)
+        {
+            bail!("--rate must be 1..=10000000 transactions per second");
+        }
+        if !(1..=1_000_000).contains(&self.in_flight) {
+            bail!("--in-flight must be 1..=1000000");
+        }
+        if !(1..=50_000).contains(&self.batch) {
+            bail!("--batch must be 1..=50000 (the bulk endpoint's limit)");
+        }
+        if !in_range(self.presign_tps, 1.0, 1_000_000.0) {
+            bail!("--presign-tps must be 1..=1000000");
+        }
+        if !(1..=256).contains(&self.max_requests) {
+            bail!("--max-requests must be 1..=256");
+        }
+        if !(1..=20).contains(&self.runs) {
+            bail!("--runs must be 1..=20");
+        }
+        if !in_range(self.drain, 0.0, 600.0) {
+            bail!("--drain must be 0..=600 seconds");
+        }
+        Ok(())
+    }
+
+    fn run_secs(&self) -> f64 {
+        self.warmup + self.duration
+    }
+
+    /// Transactions to pre-sign for run `run` (1-based), given the runs so far.
+    fn presign_count(&self, previous: Option<&RunReport>) -> usize {
+        let secs = self.run_secs();
+        let count = match (self.rate, previous) {
+            (Some(rate), _) => rate * secs + self.batch as f64,
+            (None, None) => self.presign_tps * secs,
+            // Ran out: twice as many.
+            (None, Some(prev)) if prev.exhausted => prev.presigned as f64 * 2.0,
+            // Enough for well above the rate the node showed, never more than asked.
+            (None, Some(prev)) => (prev.sustained_tps * 2.5 * secs + self.in_flight as f64)
+                .min(self.presign_tps * secs),
+        };
+        (count.ceil() as usize).clamp(MIN_PRESIGNED, MAX_PRESIGNED)
+    }
+}
+
+pub fn run_bench(args: BenchArgs) -> Result<()> {
+    if let Some(BenchCommand::Ceilings(c)) = args.command {
+        return ceilings::run(c);
+    }
+    let args = args.load;
+    args.check()?;
+    // Started from this (main) thread, which outlives it: see `die_with_parent`.
+    let devnet = if args.devnet {
+        eprintln!("bench: starting a one-validator devnet");
+        Some(devnet::DevnetChild::start()?)
+    } else {
+        None
+    };
+    let rpc = devnet.as_ref().map_or(args.rpc.clone(), |d| d.rpc.clone());
+    let keys_dir = match (&devnet, &args.keys) {
+        (Some(d), _) => d.keys.clone(),
+        (None, Some(k)) => k.clone(),
+        (None, None) => crate::keys::default_keys_dir()?,
+    };
+    let node_pid = devnet.as_ref().map(|d| d.pid()).or(args.node_pid);
+    let demo: Vec<PrivateKey> = crate::network::DEMO_ACCOUNTS
+        .iter()
+        .filter_map(|name| crate::keys::load_key(&keys_dir, name).ok())
+        .collect();
+    if demo.is_empty() {
+        bail!(
+            "no demo keys ({}) in {}: pass --keys or --devnet",
+            crate::network::DEMO_ACCOUNTS.join(", "),
+            keys_dir.display()
+        );
+    }
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let client = rt.block_on(async { LakhClient::connect(&rpc) })?;
+    let chain_id = rt
+        .block_on(client.chain_id())
+        .with_context(|| format!("cannot reach the node at {rpc}"))?;
+    let seed = args.seed.unwrap_or_else(clock_seed);
+
+    eprintln!("bench: deriving {} accounts", args.accounts);
+    let accounts = accounts::Accounts::derive(args.accounts, seed)?;
+    eprintln!("bench: funding them from {} demo account(s)", demo.len());
+    let funding = rt.block_on(accounts::fund(&client, chain_id, &demo, &accounts))?;
+    eprintln!(
+        "bench: funded {} accounts with {} base units each in {:.1}s",
+        funding.accounts, funding.amount_base, funding.secs
+    );
+
+    let cfg = LoadConfig {
+        warmup: Duration::from_secs_f64(args.warmup),
+        window: Duration::from_secs_f64(args.duration),
+        drain: Duration::from_secs_f64(args.drain),
+        rate: args.rate,
+        // Keep each sender well under the mempool's 1024 queued per sender.
+        in_flight: args.in_flight.min(args.accounts.saturating_mul(512)),
+        batch_txs: args.batch,
+        max_requests: args.max_requests,
+        receipt_samples: args.receipt_samples,
+        node_pid,
+        progress: !args.quiet,
+    };
+    let mut nonces = vec![0u64; accounts.len()];
+    let mut retired = vec![false; accounts.len()];
+    let mut runs: Vec<RunReport> = Vec::new();
+    for run in 1..=args.runs {
+        let usable: Vec<u32> = (0..accounts.len() as u32)
+            .filter(|&i| !retired[i as usize])
+            .collect();
+        let count = args.presign_count(runs.last());
+        let planned = workload::plan(
+            args.workload,
+            accounts.len(),
+            &usable,
+            &mut nonces,
+            count,
+            seed ^ (run as u64).wrapping_mul(0x9e37_79b9),
+        )?;
+        eprintln!("bench: run {run}: signing {count} transactions");
+        let presigned = Arc::new(workload::presign(&accounts, chain_id, planned)?);
+        let signing = Signing {
+            txs: presigned.len(),
+            secs: presigned.sign_secs,
+            per_sec: presigned.len() as f64 / presigned.sign_secs.max(1e-9),
+        };
+        eprintln!(
+            "bench: run {run}: signed in {:.1}s ({:.0}/s); {}s warm-up, {}s window",
+            signing.secs, signing.per_sec, args.warmup, args.duration
+        );
+        let data = rt.block_on(load::run(&client, presigned.clone(), &cfg))?;
+        settle(&presigned, &data, &mut nonces, &mut retired);
+        let report = RunReport::from_data(run, &data, signing, presigned.len());
+        eprintln!(
+            "bench: run {run}: {:.0} tx/s sustained, p50 {:.0} ms, p99 {:.0} ms, offered {:.0} tx/s, rejected {}, dropped {}",
+            report.sustained_tps,
+            report.latency_ms.p50,
+            report.latency_ms.p99,
+            report.offered_tps,
+            report.rejected,
+            report.dropped
+        );
+        if let Some(e) = &report.first_error {
+            eprintln!("bench: run {run}: first error: {e}");
+        }
+        runs.push(report);
+    }
+    drop(devnet);
+
+    let report = aggregate(&args, runs, funding, rpc);
+    print!("{}", report.summary());
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_string_pretty(&report)? + "\n")
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    if let Some(path) = &args.svg {
+        let median = &report.runs_detail[BenchReport::median_run(&report.runs_detail)];
+        std::fs::write(path, report::svg(&report, median))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// After a run, brings the local nonces back in line with the node: a sender
+/// whose sent transactions all finalized continues from its first unsent
+/// nonce; a sender with a refused, dropped or lost transaction is retired
+/// (its nonce on the node is uncertain, and a later nonce may sit queued).
+fn settle(presigned: &Presigned, data: &RunData, nonces: &mut [u64], retired: &mut [bool]) {
+    let mut first_unsent: BTreeMap<u32, u64> = BTreeMap::new();
+    for (p, &state) in presigned.plan.iter().zip(&data.states) {
+        match fate(state) {
+            Fate::Finalized => {}
+            Fate::Unsent => {
+                first_unsent.entry(p.sender).or_insert(p.nonce);
+            }
+            Fate::Dropped | Fate::Lost | Fate::Refused(_) => retired[p.sender as usize] = true,
+        }
+    }
+    for (sender, nonce) in first_unsent {
+        nonces[sender as usize] = nonce;
+    }
+}
+
+fn aggregate(
+    args: &LoadArgs,
+    runs: Vec<RunReport>,
+    funding: accounts::Funding,
+    rpc: String,
+) -> BenchReport {
+    let tps: Vec<f64> = runs.iter().map(|r| r.sustained_tps).collect();
+    let pick = |f: fn(&RunReport) -> f64| report::median(&runs.iter().map(f).collect::<Vec<_>>());
+    let latency_ms = report::LatencyMs {
+        p50: pick(|r| r.latency_ms.p50),
+        p90: pick(|r| r.latency_ms.p90),
+        p99: pick(|r| r.latency_ms.p99),
+        max: pick(|r| r.latency_ms.max),
+        mean: pick(|r| r.latency_ms.mean),
+    };
+    let mut rejected_by_reason = BTreeMap::new();
+    for r in &runs {
+        for (code, n) in &r.rejected_by_reason {
+            *rejected_by_reason.entry(code.clone()).or_insert(0) += n;
+        }
+    }
+    let sum = |f: fn(&RunReport) -> u64| runs.iter().map(f).sum::<u64>();
+    let median = &runs[BenchReport::median_run(&runs)];
+    let signing_txs: usize = runs.iter().map(|r| r.signing.txs).sum();
+    let signing_secs: f64 = runs.iter().map(|r| r.signing.secs).sum();
+    BenchReport {
+        schema: "lakh-bench/1",
+        workload: args.workload,
+        workload_detail: args.workload.describe(),
+        accounts: args.accounts,
+        load_mode: if args.rate.is_some() {
+            "open"
+        } else {
+            "closed"
+        },
+        target_rate_tps: args.rate,
+        in_flight_limit: args
+            .rate
+            .is_none()
+            .then(|| args.in_flight.min(args.accounts.saturating_mul(512))),
+        batch_txs: args.batch,
+        warmup_secs: args.warmup,
+        duration_secs: args.duration,
+        runs: runs.len(),
+        sustained_tps: report::median(&tps),
+        sustained_tps_spread: Spread::of(&tps),
+        latency_ms,
+        offered_tps: pick(|r| r.offered_tps),
+        submitted: sum(|r| r.submitted),
+        accepted: sum(|r| r.accepted),
+        rejected: sum(|r| r.rejected),
+        rejected_by_reason,
+        dropped: sum(|r| r.dropped),
+        lost: sum(|r| r.lost),
+        failed: sum(|r| r.failed),
+        node_cpu: median.node_cpu.clone(),
+        bench_cpu: median.bench_cpu.clone(),
+        machine: sys::Machine::detect(),
+        rpc,
+        devnet: args.devnet,
+        funding,
+        signing: Signing {
+            txs: signing_txs,
+            secs: signing_secs,
+            per_sec: signing_txs as f64 / signing_secs.max(1e-9),
+        },
+        runs_detail: runs,
+    }
+}
+
+/// A seed that differs per invocation, so every bench uses fresh accounts.
+fn clock_seed() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    workload::SplitMix::new(nanos ^ (u64::from(std::process::id()) << 32)).next_u64()
+}

@@ -1,0 +1,279 @@
+//! What the bench sends: the workloads, and every transaction of a run signed
+//! before its timed window, straight into the bulk endpoint's wire format.
+
+use super::accounts::{Accounts, MAX_FEE_PER_UNIT};
+use anyhow::{Result, bail};
+use bytes::Bytes;
+use commonware_cryptography::Signer;
+use lakh_rpc::bulk::{RECORD_PREFIX_BYTES, push_record};
+use lakh_types::{Action, AssetId, Transaction, TransferEntry, TxId};
+use std::collections::HashMap;
+use std::time::Instant;
+
+/// Native base units each bench transfer moves.
+const TRANSFER_BASE: u128 = 1;
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Workload {
+    /// Native transfers, uniform random sender and receiver.
+    Transfers,
+    /// 90% of transfers pay one of the hottest 1% of accounts.
+    Hot,
+    /// Every transfer pays account #0.
+    Serial,
+}
+
+impl Workload {
+    /// One line saying exactly what the workload sends.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Workload::Transfers => {
+                "native transfers; sender and receiver uniform over the funded accounts; each sender's nonces in order"
+            }
+            Workload::Hot => {
+                "native transfers; senders uniform; 90% pay one of the first 1% of accounts (the hot set), 10% pay a uniform account"
+            }
+            Workload::Serial => {
+                "native transfers; senders uniform; every one pays account #0, so every transaction writes that one account and execution serializes on it"
+            }
+        }
+    }
+}
+
+/// SplitMix64: a small, fast, seeded generator (quality far beyond what
+/// picking accounts needs).
+pub struct SplitMix(u64);
+
+impl SplitMix {
+    pub fn new(seed: u64) -> SplitMix {
+        SplitMix(seed)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `0..n` (n > 0), by multiply-shift.
+    pub fn below(&mut self, n: usize) -> usize {
+        ((self.next_u64() as u128 * n as u128) >> 64) as usize
+    }
+}
+
+/// One planned transfer: account indices and the sender's nonce.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Planned {
+    pub sender: u32,
+    pub receiver: u32,
+    pub nonce: u64,
+}
+
+/// Plans `count` transfers of `workload`, senders drawn from `senders` (the
+/// usable accounts), nonces taken from and advanced in `nonces`.
+pub fn plan(
+    workload: Workload,
+    accounts: usize,
+    senders: &[u32],
+    nonces: &mut [u64],
+    count: usize,
+    seed: u64,
+) -> Result<Vec<Planned>> {
+    if accounts < 2 || senders.is_empty() {
+        bail!("a workload needs at least two accounts and one usable sender");
+    }
+    let hot = (accounts / 100).max(1);
+    let mut rng = SplitMix::new(seed);
+    let mut out = Vec::with_capacity(count);
+    while out.len() < count {
+        let sender = senders[rng.below(senders.len())] as usize;
+        let receiver = match workload {
+            Workload::Transfers => rng.below(accounts),
+            Workload::Hot if rng.below(10) < 9 => rng.below(hot),
+            Workload::Hot => rng.below(accounts),
+            Workload::Serial => 0,
+        };
+        if receiver == sender {
+            // A self-transfer touches one account; redraw to keep two.
+            continue;
+        }
+        let nonce = nonces[sender];
+        nonces[sender] += 1;
+        out.push(Planned {
+            sender: sender as u32,
+            receiver: receiver as u32,
+            nonce,
+        });
+    }
+    Ok(out)
+}
+
+/// Every transaction of a run, signed, laid out as one bulk body: record `i`
+/// is `body[i * record_bytes..(i + 1) * record_bytes]` (all bench
+/// transactions are transfers, which encode to the same size).
+pub struct Presigned {
+    body: Bytes,
+    record_bytes: usize,
+    pub plan: Vec<Planned>,
+    pub index: HashMap<TxId, u32>,
+    pub sign_secs: f64,
+}
+
+impl Presigned {
+    pub fn len(&self) -> usize {
+        self.plan.len()
+    }
+
+    /// The bulk body of records `start..end` (a view, no copy).
+    pub fn records(&self, start: usize, end: usize) -> Bytes {
+        self.body
+            .slice(start * self.record_bytes..end * self.record_bytes)
+    }
+
+    /// The id of record `i`.
+    pub fn id(&self, i: usize) -> TxId {
+        let record = &self.body[i * self.record_bytes..(i + 1) * self.record_bytes];
+        TxId::of(&record[RECORD_PREFIX_BYTES..])
+    }
+}
+
+/// Signs `plan` on every core.
+pub fn presign(accounts: &Accounts, chain_id: u64, plan: Vec<Planned>) -> Result<Presigned> {
+    let started = Instant::now();
+    let tx_of = |p: &Planned| Transaction {
+        chain_id,
+        sender: accounts.keys[p.sender as usize].public_key(),
+        nonce: p.nonce,
+        max_fee: MAX_FEE_PER_UNIT,
+        action: Action::Transfer(TransferEntry {
+            to: accounts.addrs[p.receiver as usize],
+            asset: AssetId::NATIVE,
+            amount: TRANSFER_BASE,
+        }),
+    };
+    let Some(first) = plan.first() else {
+        bail!("nothing to sign");
+    };
+    let record_bytes = RECORD_PREFIX_BYTES
+        + tx_of(first)
+            .sign(&accounts.keys[first.sender as usize])
+            .encoded_len();
+    let mut body = vec![0u8; plan.len() * record_bytes];
+    let threads = super::sys::cores().min(plan.len());
+    let per_thread = plan.len().div_ceil(threads);
+    let ids: Vec<Vec<TxId>> = std::thread::scope(|s| {
+        let handles: Vec<_> = body
+            .chunks_mut(per_thread * record_bytes)
+            .zip(plan.chunks(per_thread))
+            .map(|(out, part)| {
+                s.spawn(move || -> Result<Vec<TxId>> {
+                    let mut ids = Vec::with_capacity(part.len());
+                    let mut out = &mut out[..];
+                    for p in part {
+                        let signed = tx_of(p).sign(&accounts.keys[p.sender as usize]);
+                        if signed.encoded_len() + RECORD_PREFIX_BYTES != record_bytes {
+                            bail!("bench transfers do not all encode to the same size");
+                        }
+                        push_record(&mut out, signed.raw());
+                        ids.push(signed.id());
+                    }
+                    Ok(ids)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| bail!("signing panicked")))
+            .collect::<Result<Vec<_>>>()
+    })?;
+    let mut index = HashMap::with_capacity(plan.len());
+    for (i, id) in ids.into_iter().flatten().enumerate() {
+        index.insert(id, i as u32);
+    }
+    Ok(Presigned {
+        body: Bytes::from(body),
+        record_bytes,
+        plan,
+        index,
+        sign_secs: started.elapsed().as_secs_f64(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lakh_types::SignedTransaction;
+
+    #[test]
+    fn workloads_have_their_shape_and_nonces_stay_in_order() {
+        let accounts = 1000;
+        let senders: Vec<u32> = (0..accounts as u32).collect();
+        let mut nonces = vec![0u64; accounts];
+        let count = 20_000;
+
+        let serial = plan(Workload::Serial, accounts, &senders, &mut nonces, count, 1).unwrap();
+        assert!(serial.iter().all(|p| p.receiver == 0 && p.sender != 0));
+
+        let hot = plan(Workload::Hot, accounts, &senders, &mut nonces, count, 2).unwrap();
+        let to_hot = hot.iter().filter(|p| p.receiver < 10).count();
+        // 90% + 10% * 1% expected; allow sampling noise.
+        assert!((17_800..18_400).contains(&to_hot), "{to_hot}");
+
+        let uniform = plan(
+            Workload::Transfers,
+            accounts,
+            &senders,
+            &mut nonces,
+            count,
+            3,
+        )
+        .unwrap();
+        let to_low = uniform.iter().filter(|p| p.receiver < 10).count();
+        assert!(to_low < 400, "{to_low}");
+
+        // Across plans, each sender's nonces are 0, 1, 2, ... in plan order.
+        let mut expected = vec![0u64; accounts];
+        for p in serial.iter().chain(&hot).chain(&uniform) {
+            assert_eq!(p.nonce, expected[p.sender as usize]);
+            expected[p.sender as usize] += 1;
+            assert_ne!(p.sender, p.receiver);
+        }
+        assert_eq!(expected, nonces);
+    }
+
+    #[test]
+    fn only_usable_senders_send() {
+        let mut nonces = vec![0u64; 50];
+        let planned = plan(Workload::Transfers, 50, &[3, 7], &mut nonces, 500, 9).unwrap();
+        assert!(planned.iter().all(|p| p.sender == 3 || p.sender == 7));
+        assert!(plan(Workload::Transfers, 50, &[], &mut nonces, 1, 9).is_err());
+    }
+
+    #[test]
+    fn presigned_records_decode_to_the_planned_transfers() {
+        let accounts = Accounts::derive(8, 11).unwrap();
+        let senders: Vec<u32> = (0..8).collect();
+        let mut nonces = vec![0u64; 8];
+        let planned = plan(Workload::Transfers, 8, &senders, &mut nonces, 101, 4).unwrap();
+        let signed = presign(&accounts, 42, planned.clone()).unwrap();
+        assert_eq!(signed.len(), 101);
+        let raws = lakh_rpc::bulk::decode_bulk(&signed.records(0, 101), 1000).unwrap();
+        assert_eq!(raws.len(), 101);
+        for (i, raw) in raws.into_iter().enumerate() {
+            let tx = SignedTransaction::decode(raw).unwrap();
+            assert!(tx.verify_signature());
+            assert_eq!(tx.tx.chain_id, 42);
+            assert_eq!(tx.tx.nonce, planned[i].nonce);
+            assert_eq!(
+                tx.tx.sender_address(),
+                accounts.addrs[planned[i].sender as usize]
+            );
+            assert_eq!(signed.id(i), tx.id());
+            assert_eq!(signed.index[&tx.id()], i as u32);
+        }
+        assert_eq!(signed.records(5, 7).len(), 2 * signed.records(0, 1).len());
+    }
+}
