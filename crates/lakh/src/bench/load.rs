@@ -124,8 +124,6 @@ struct TrackLog {
 pub struct RunData {
     pub window_start_ns: u64,
     pub window_end_ns: u64,
-    /// Transactions sent, in order.
-    pub sent: usize,
     pub submit_ns: Vec<u64>,
     /// Final state of every transaction (see the constants above).
     pub states: Vec<u8>,
@@ -250,7 +248,6 @@ pub async fn run(
         let _ = p.await;
     }
 
-    let sent = shared.submitted.load(Ordering::Relaxed) as usize;
     let states: Vec<u8> = shared
         .state
         .iter()
@@ -284,7 +281,6 @@ pub async fn run(
     Ok(RunData {
         window_start_ns,
         window_end_ns,
-        sent,
         submit_ns,
         states,
         reasons,

@@ -1,12 +1,13 @@
 //! `lakh bench`: the load generator and `lakh bench ceilings`.
 //!
-//! A run follows /work/shared/bench/WORKLOADS.md: fresh accounts are derived
-//! and funded from the demo accounts, every transaction of a run is signed
-//! before it starts (signing time reported, not charged), transactions go to
-//! the node's bulk endpoint over loopback from this process, and finality is
-//! learned from the finalized-block subscription. Sustained TPS counts the
-//! transactions whose block was learned finalized inside the window (after
-//! the warm-up), minus those whose receipt failed.
+//! A run follows the project's WORKLOADS.md (see docs/PERFORMANCE.md): fresh
+//! accounts are derived and funded from the demo accounts, every transaction
+//! of a run is signed before it starts (signing time reported, not charged),
+//! transactions go to the node's bulk endpoint over loopback from this
+//! process, and finality is learned from the finalized-block subscription.
+//! Sustained TPS counts the transactions whose block was learned finalized
+//! inside the window (after the warm-up), minus those whose receipt failed
+//! (checked on a sample, extrapolated).
 //!
 //! - [`accounts`]: derive and fund the bench accounts.
 //! - [`workload`]: what is sent, and pre-signing it.
@@ -26,13 +27,13 @@ mod workload;
 use anyhow::{Context, Result, bail};
 use lakh_rpc::LakhClient;
 use lakh_types::PrivateKey;
-use load::{Fate, LoadConfig, RunData, fate};
+use load::{Fate, LoadConfig, fate};
 use report::{BenchReport, RunReport, Signing, Spread};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-use workload::{Presigned, Workload};
+use workload::{Planned, Workload};
 
 /// Most accounts a bench funds (the demo accounts hold 4M LAKH).
 const MAX_ACCOUNTS: usize = 2_000_000;
@@ -273,7 +274,7 @@ pub fn run_bench(args: BenchArgs) -> Result<()> {
             signing.secs, signing.per_sec, args.warmup, args.duration
         );
         let data = rt.block_on(load::run(&client, presigned.clone(), &cfg))?;
-        settle(&presigned, &data, &mut nonces, &mut retired);
+        settle(&presigned.plan, &data.states, &mut nonces, &mut retired);
         let report = RunReport::from_data(run, &data, signing, presigned.len());
         eprintln!(
             "bench: run {run}: {:.0} tx/s sustained, p50 {:.0} ms, p99 {:.0} ms, offered {:.0} tx/s, rejected {}, dropped {}",
@@ -309,9 +310,9 @@ pub fn run_bench(args: BenchArgs) -> Result<()> {
 /// whose sent transactions all finalized continues from its first unsent
 /// nonce; a sender with a refused, dropped or lost transaction is retired
 /// (its nonce on the node is uncertain, and a later nonce may sit queued).
-fn settle(presigned: &Presigned, data: &RunData, nonces: &mut [u64], retired: &mut [bool]) {
+fn settle(plan: &[Planned], states: &[u8], nonces: &mut [u64], retired: &mut [bool]) {
     let mut first_unsent: BTreeMap<u32, u64> = BTreeMap::new();
-    for (p, &state) in presigned.plan.iter().zip(&data.states) {
+    for (p, &state) in plan.iter().zip(states) {
         match fate(state) {
             Fate::Finalized => {}
             Fate::Unsent => {
@@ -401,4 +402,76 @@ fn clock_seed() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64);
     workload::SplitMix::new(nanos ^ (u64::from(std::process::id()) << 32)).next_u64()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use load::{FINALIZED, REFUSED_BASE, SENT, UNSENT};
+
+    #[test]
+    fn settle_rewinds_unsent_nonces_and_retires_uncertain_senders() {
+        let p = |sender, nonce| Planned {
+            sender,
+            receiver: 3,
+            nonce,
+        };
+        let plan = [
+            p(0, 5),
+            p(1, 0),
+            p(0, 6),
+            p(1, 1),
+            p(2, 0),
+            p(0, 7),
+            p(2, 1),
+        ];
+        let states = [
+            FINALIZED,
+            FINALIZED,
+            UNSENT,
+            REFUSED_BASE,
+            SENT,
+            UNSENT,
+            UNSENT,
+        ];
+        let mut nonces = vec![8, 2, 2];
+        let mut retired = vec![false; 3];
+        settle(&plan, &states, &mut nonces, &mut retired);
+        // Sender 0 resumes at its first unsent nonce; 1 (refused) and 2
+        // (never answered) are retired.
+        assert_eq!(nonces[0], 6);
+        assert_eq!(retired, vec![false, true, true]);
+    }
+
+    #[test]
+    fn presign_count_follows_the_load_mode() {
+        let args = |rate: Option<f64>| LoadArgs {
+            workload: Workload::Transfers,
+            accounts: 100,
+            duration: 3.0,
+            warmup: 1.0,
+            rate,
+            in_flight: 1_000,
+            batch: 500,
+            presign_tps: 10_000.0,
+            max_requests: 4,
+            rpc: String::new(),
+            keys: None,
+            devnet: false,
+            node_pid: None,
+            runs: 1,
+            drain: 1.0,
+            receipt_samples: 10,
+            seed: None,
+            json: None,
+            svg: None,
+            quiet: true,
+        };
+        assert_eq!(args(Some(2_000.0)).presign_count(None), 8_500);
+        assert_eq!(args(None).presign_count(None), 40_000);
+        assert!(args(None).check().is_ok());
+        let mut bad = args(None);
+        bad.accounts = 1;
+        assert!(bad.check().is_err());
+    }
 }

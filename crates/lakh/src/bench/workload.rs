@@ -88,6 +88,8 @@ pub fn plan(
     let hot = (accounts / 100).max(1);
     let mut rng = SplitMix::new(seed);
     let mut out = Vec::with_capacity(count);
+    // Redraws are rare unless no sender can pay anyone but itself.
+    let mut redraws_left = count.saturating_mul(4).saturating_add(1_000);
     while out.len() < count {
         let sender = senders[rng.below(senders.len())] as usize;
         let receiver = match workload {
@@ -98,6 +100,10 @@ pub fn plan(
         };
         if receiver == sender {
             // A self-transfer touches one account; redraw to keep two.
+            if redraws_left == 0 {
+                bail!("cannot draw a receiver other than the sender: too few usable senders");
+            }
+            redraws_left -= 1;
             continue;
         }
         let nonce = nonces[sender];
@@ -250,6 +256,8 @@ mod tests {
         let planned = plan(Workload::Transfers, 50, &[3, 7], &mut nonces, 500, 9).unwrap();
         assert!(planned.iter().all(|p| p.sender == 3 || p.sender == 7));
         assert!(plan(Workload::Transfers, 50, &[], &mut nonces, 1, 9).is_err());
+        // Serial pays account 0, which cannot pay itself.
+        assert!(plan(Workload::Serial, 50, &[0], &mut nonces, 10, 9).is_err());
     }
 
     #[test]
