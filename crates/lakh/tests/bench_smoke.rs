@@ -109,9 +109,13 @@ fn bench_against_its_own_devnet_writes_the_report() {
     let runs = report["runs_detail"].as_array().unwrap();
     assert_eq!(runs.len(), 1);
     assert!(!runs[0]["per_second"].as_array().unwrap().is_empty());
-    // The node finalized something inside the window, and every percentile
-    // is ordered.
+    // The node finalized something inside the window, everything it
+    // accepted finalized during the drain, every request was answered, and
+    // the percentiles are ordered.
     assert!(number(&runs[0], "finalized_in_window") > 0.0, "{report}");
+    assert_eq!(report["dropped"], 0, "{report}");
+    assert_eq!(report["lost"], 0, "{report}");
+    assert!(runs[0]["first_error"].is_null(), "{report}");
     let (p50, p99, max) = (
         number(&report, "latency_ms.p50"),
         number(&report, "latency_ms.p99"),

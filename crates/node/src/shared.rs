@@ -89,10 +89,17 @@ impl NodeShared {
         max_bytes: usize,
         base_fee: u128,
     ) -> Vec<SignedTransaction> {
-        let nonces = self.committed_nonces.lock().unwrap();
+        // Lock order everywhere: mempool, then committed_nonces, then inflight
+        // (ingest holds the mempool while it reads committed nonces).
         let pool = self.mempool.lock().unwrap();
+        let nonces = self.committed_nonces.lock().unwrap();
+        let inflight = self.inflight.lock().unwrap();
         pool.select(max_txs, max_bytes, base_fee, |a| {
-            nonces.get(a).copied().unwrap_or(0)
+            let committed = nonces.get(a).copied().unwrap_or(0);
+            inflight
+                .next
+                .get(a)
+                .map_or(committed, |n| committed.max(*n))
         })
     }
 

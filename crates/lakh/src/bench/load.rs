@@ -524,17 +524,21 @@ async fn check_receipts(
         .map(|&i| presigned.id(i as usize))
         .collect();
     let (mut checked, mut failed, mut missing) = (0, 0, 0);
-    let started = Instant::now();
-    for group in ids.chunks(RECEIPT_CONCURRENCY) {
-        if started.elapsed() > RECEIPT_BUDGET {
-            break;
-        }
+    let deadline = tokio::time::Instant::now() + RECEIPT_BUDGET;
+    'groups: for group in ids.chunks(RECEIPT_CONCURRENCY) {
         let mut set = tokio::task::JoinSet::new();
         for id in group {
             let (client, id) = (client.clone(), *id);
             set.spawn(async move { client.tx_status(id).await });
         }
-        while let Some(answer) = set.join_next().await {
+        loop {
+            // A stalled node must not hold the bench past the budget; the
+            // set aborts its calls when dropped.
+            let answer = match tokio::time::timeout_at(deadline, set.join_next()).await {
+                Ok(Some(answer)) => answer,
+                Ok(None) => break,
+                Err(_) => break 'groups,
+            };
             checked += 1;
             match answer {
                 Ok(Ok(TxStatusInfo::Finalized { receipt, .. })) => {
