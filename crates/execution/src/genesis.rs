@@ -81,5 +81,13 @@ pub fn apply_genesis(genesis: &Genesis) -> Vec<(StateKey, StateValue)> {
             StateValue::Symbol(asset.id),
         );
     }
+    if let Some(admin) = genesis.admin {
+        state.insert(
+            crate::module::config_key(),
+            StateValue::Object(
+                commonware_codec::Encode::encode(&crate::module::ChainConfig { admin }).into(),
+            ),
+        );
+    }
     state.into_iter().collect()
 }

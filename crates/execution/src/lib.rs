@@ -16,15 +16,25 @@
 //! other trace. A transaction that is not includable has no effect at all: a
 //! builder drops it, a verifier rejects the block.
 //!
-//! Each module of actions lives in its own folder (`bank` today) and declares
+//! Each module of actions lives in its own folder (`bank`, `dex`, `book`,
+//! `oracle`, `lend`, `stake`, `farm`, `cover`; shared helpers in [`module`]) and declares
 //! the keys an action touches (and whether it may write them) from its payload
 //! alone, so the parallel scheduler can group conflicting transactions without
 //! running them.
 
 pub mod bank;
+pub mod book;
+pub mod cover;
+pub mod dex;
+pub mod farm;
 mod genesis;
+pub mod lend;
+pub mod module;
+pub mod oracle;
 pub mod overlay;
 mod parallel;
+pub mod query;
+pub mod stake;
 
 pub use genesis::apply_genesis;
 pub use overlay::{Overlay, StateError};
@@ -149,6 +159,13 @@ pub(crate) fn tx_access_kinds(tx: &Transaction, visit: &mut impl FnMut(StateKey,
         | Action::MultiTransfer { .. }
         | Action::CreateAsset { .. }
         | Action::Mint { .. } => bank::access(&sender, tx.nonce, &tx.action, visit),
+        Action::Dex(a) => dex::access(&sender, tx.nonce, a, visit),
+        Action::Book(a) => book::access(&sender, tx.nonce, a, visit),
+        Action::Oracle(a) => oracle::access(&sender, tx.nonce, a, visit),
+        Action::Lend(a) => lend::access(&sender, tx.nonce, a, visit),
+        Action::Stake(a) => stake::access(&sender, tx.nonce, a, visit),
+        Action::Farm(a) => farm::access(&sender, tx.nonce, a, visit),
+        Action::Cover(a) => cover::access(&sender, tx.nonce, a, visit),
     }
 }
 
@@ -158,6 +175,8 @@ pub(crate) struct TxContext {
     pub sender_slot: SlotId,
     /// The transaction's nonce (before it was consumed).
     pub nonce: u64,
+    /// Height of the block being executed (deadlines, accrual, staleness).
+    pub height: u64,
 }
 
 /// Why an action did not apply.
@@ -380,6 +399,7 @@ pub(crate) fn execute_tx<V: View>(
         sender,
         sender_slot,
         nonce: tx.nonce,
+        height: env.height,
     };
     let checkpoint = view.checkpoint();
     let mut events = Vec::new();
@@ -388,6 +408,13 @@ pub(crate) fn execute_tx<V: View>(
         | Action::MultiTransfer { .. }
         | Action::CreateAsset { .. }
         | Action::Mint { .. } => bank::execute(&ctx, &tx.action, view, &mut events),
+        Action::Dex(a) => dex::execute(&ctx, a, view, &mut events),
+        Action::Book(a) => book::execute(&ctx, a, view, &mut events),
+        Action::Oracle(a) => oracle::execute(&ctx, a, view, &mut events),
+        Action::Lend(a) => lend::execute(&ctx, a, view, &mut events),
+        Action::Stake(a) => stake::execute(&ctx, a, view, &mut events),
+        Action::Farm(a) => farm::execute(&ctx, a, view, &mut events),
+        Action::Cover(a) => cover::execute(&ctx, a, view, &mut events),
     };
     if let Some(fault) = view.take_fault() {
         return Err(fault.into());

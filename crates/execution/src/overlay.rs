@@ -29,6 +29,9 @@ pub enum StateError {
     NotPrefetched(StateKey),
     #[error("state key {0:?} holds a value of another kind (corrupt state)")]
     WrongKind(StateKey),
+    /// A module object under this key does not decode (corrupt state).
+    #[error("state key {0:?} holds an object that does not decode: {1}")]
+    BadObject(StateKey, String),
     /// Parallel execution only: a transaction wrote a key it declared read-only.
     #[error(
         "state key {0:?} was written but declared read-only (access set and execution disagree)"
@@ -293,7 +296,7 @@ impl Overlay {
                     entry.0 = entry.0.wrapping_add(supply(after));
                     entry.1 = entry.1.wrapping_add(supply(before));
                 }
-                (StateKey::Symbol(_), ..) => {}
+                (StateKey::Symbol(_) | StateKey::Object(_), ..) => {}
             }
         }
         debug_assert_eq!(native_before, native_after, "native supply changed");
@@ -356,6 +359,19 @@ pub(crate) trait View {
             Some(StateValue::Symbol(asset)) => Ok(Some(*asset)),
             Some(_) => Err(self.wrong_kind(id)),
         }
+    }
+
+    fn object_at(&self, id: SlotId) -> Result<Option<&bytes::Bytes>, StateError> {
+        match self.value_at(id) {
+            None => Ok(None),
+            Some(StateValue::Object(bytes)) => Ok(Some(bytes)),
+            Some(_) => Err(self.wrong_kind(id)),
+        }
+    }
+
+    /// Stores a module object's encoding; empty bytes delete it.
+    fn set_object_at(&mut self, id: SlotId, bytes: bytes::Bytes) {
+        self.write(id, StateValue::Object(bytes));
     }
 
     fn set_account_at(&mut self, id: SlotId, account: AccountState) {

@@ -56,7 +56,14 @@ fn reconcile(before: &State, after: &State, env: &BlockEnv, receipts: &[lakh_typ
                     add(*to, *asset, a);
                 }
                 Event::Minted { asset, to, amount } => add(*to, *asset, *amount as i128),
-                Event::AssetCreated { .. } => {}
+                Event::Burned {
+                    asset,
+                    from,
+                    amount,
+                } => add(*from, *asset, (*amount as i128).wrapping_neg()),
+                // Module events describe module ledgers; balance moves are
+                // always also recorded as transfers, mints or burns.
+                _ => {}
             }
         }
     }

@@ -83,6 +83,15 @@ pub fn write_network(
             balance: 100_000 * ONE_USDC,
         });
     }
+    // The admin performs the privileged module setup of a fresh network
+    // (lending markets, oracle reporters, cover pools).
+    let admin_key = PrivateKey::random(rand::rng());
+    keys::write_key(&kdir, "admin", &admin_key)?;
+    let admin = Address::from(&admin_key.public_key());
+    accounts.push(GenesisAccount {
+        address: admin,
+        balance: 1_000_000 * ONE_LAKH,
+    });
     let genesis = Genesis {
         chain_id,
         native_symbol: Symbol::new("LAKH").expect("valid"),
@@ -99,6 +108,7 @@ pub fn write_network(
             max_supply: None,
             balances: usdc,
         }],
+        admin: Some(admin),
     };
     genesis.validate().map_err(anyhow::Error::msg)?;
     std::fs::write(dir.join("genesis.json"), genesis.to_json())?;

@@ -44,8 +44,16 @@ pub fn check_stateless(
 /// Payload checks that hold regardless of state; a failing action could only
 /// ever fail in execution, so it is not worth a block slot.
 fn check_action(action: &Action) -> Result<(), Refusal> {
+    use lakh_types::modules::*;
     match action {
         Action::Transfer(_) | Action::Mint { .. } => Ok(()),
+        Action::Dex(a) => dex::check(a).map_err(Refusal::InvalidAction),
+        Action::Book(a) => book::check(a).map_err(Refusal::InvalidAction),
+        Action::Oracle(a) => oracle::check(a).map_err(Refusal::InvalidAction),
+        Action::Lend(a) => lend::check(a).map_err(Refusal::InvalidAction),
+        Action::Stake(a) => stake::check(a).map_err(Refusal::InvalidAction),
+        Action::Farm(a) => farm::check(a).map_err(Refusal::InvalidAction),
+        Action::Cover(a) => cover::check(a).map_err(Refusal::InvalidAction),
         Action::MultiTransfer { entries } => {
             if entries.is_empty() {
                 return Err(Refusal::InvalidAction(

@@ -503,7 +503,51 @@ where
         }
     }
 
+    async fn query(
+        &self,
+        module: String,
+        method: String,
+        params: serde_json::Value,
+    ) -> Result<serde_json::Value, lakh_rpc::QueryFailure> {
+        use lakh_execution::query::{Fetched, QueryCtx, QueryError, query};
+        let failure = |code: &str, message: String| lakh_rpc::QueryFailure {
+            code: code.into(),
+            message,
+        };
+        let height = self.head().await.height;
+        let dbs = self.databases().map_err(|e| failure("unavailable", e))?;
+        // One read lock for the whole query: every key comes from the same state.
+        let db = dbs.read().await;
+        let mut fetched = Fetched::default();
+        for _ in 0..=MAX_QUERY_READS {
+            let ctx = QueryCtx {
+                height,
+                state: &fetched,
+            };
+            match query(&module, &method, &params, &ctx) {
+                Ok(value) => return Ok(value),
+                Err(QueryError::Need(key)) => {
+                    let value = db
+                        .get(&key.digest())
+                        .await
+                        .map_err(|e| failure("unavailable", format!("state read failed: {e}")))?;
+                    fetched.0.insert(key, value);
+                }
+                Err(QueryError::BadRequest(m)) => return Err(failure("bad_request", m)),
+                Err(QueryError::NotFound(m)) => return Err(failure("not_found", m)),
+                Err(QueryError::Corrupt(m)) => return Err(failure("corrupt", m)),
+            }
+        }
+        Err(failure(
+            "bad_request",
+            format!("query reads more than {MAX_QUERY_READS} state entries"),
+        ))
+    }
+
     fn subscribe_finalized(&self) -> broadcast::Receiver<BlockInfo> {
         self.finalized.subscribe()
     }
 }
+
+/// Most state entries one module query may read.
+const MAX_QUERY_READS: usize = 4096;

@@ -73,6 +73,7 @@ impl LakhEngine {
                 })
                 .collect(),
             assets: vec![],
+            admin: None,
         };
         let mut txs = Vec::new();
         for nonce in 0..TRANSFERS_PER_ACCOUNT {

@@ -12,6 +12,14 @@ use std::future::Future;
 ///
 /// Implementations may write these methods as `async fn`; the futures must be
 /// `Send` because the server runs them on a multi-threaded runtime.
+/// Why a module query has no answer: `code` is `bad_request`, `not_found`,
+/// `unavailable` or `corrupt`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct QueryFailure {
+    pub code: String,
+    pub message: String,
+}
+
 pub trait NodeApi: Send + Sync + 'static {
     fn chain_id(&self) -> u64;
 
@@ -36,6 +44,23 @@ pub trait NodeApi: Send + Sync + 'static {
     fn head(&self) -> impl Future<Output = HeadInfo> + Send;
 
     fn asset(&self, id: AssetRef) -> impl Future<Output = Option<AssetInfoJson>> + Send;
+
+    /// Answers a module query (`module`, `method`, JSON `params`) from the
+    /// latest finalized state.
+    fn query(
+        &self,
+        module: String,
+        method: String,
+        params: serde_json::Value,
+    ) -> impl Future<Output = Result<serde_json::Value, QueryFailure>> + Send {
+        let _ = (module, method, params);
+        async {
+            Err(QueryFailure {
+                code: "unsupported".into(),
+                message: "this node answers no module queries".into(),
+            })
+        }
+    }
 
     /// A receiver of every block as it is finalized.
     fn subscribe_finalized(&self) -> tokio::sync::broadcast::Receiver<BlockInfo>;

@@ -20,6 +20,9 @@ pub enum ClientError {
     /// The node refused the transaction; `code` is the stable refusal code.
     #[error("transaction refused: {0}")]
     Refused(SubmitError),
+    /// A module query has no answer; `code` is the reason's stable code.
+    #[error("query failed ({code}): {message}")]
+    Query { code: String, message: String },
     /// The node answered with a JSON-RPC error.
     #[error("node error {code}: {message}")]
     Rpc { code: i32, message: String },
@@ -151,6 +154,16 @@ impl LakhClient {
                         .unwrap_or(message)
                         .to_string();
                     ClientError::Refused(SubmitError { code, message })
+                } else if obj.code() == codes::QUERY_FAILED {
+                    let code = obj
+                        .data()
+                        .and_then(|d| serde_json::from_str::<serde_json::Value>(d.get()).ok())
+                        .and_then(|v| v.get("code").and_then(|c| c.as_str()).map(String::from))
+                        .unwrap_or_else(|| "unknown".into());
+                    ClientError::Query {
+                        code,
+                        message: obj.message().to_string(),
+                    }
                 } else {
                     ClientError::Rpc {
                         code: obj.code(),
@@ -294,6 +307,18 @@ impl LakhClient {
             AssetRef::Id(id) => self.call(methods::GET_ASSET, rpc_params![id.0]).await,
             AssetRef::Symbol(s) => self.call(methods::GET_ASSET, rpc_params![s.as_str()]).await,
         }
+    }
+
+    /// Asks a module a read-only question (see docs/MODULES.md for each
+    /// module's methods); a query without an answer is `ClientError::Query`.
+    pub async fn query(
+        &self,
+        module: &str,
+        method: &str,
+        params: serde_json::Value,
+    ) -> Result<serde_json::Value, ClientError> {
+        self.call(methods::QUERY, rpc_params![module, method, params])
+            .await
     }
 
     /// Opens a WebSocket and subscribes to finalized blocks.

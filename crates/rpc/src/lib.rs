@@ -17,7 +17,7 @@ pub mod proof;
 pub mod server;
 pub mod types;
 
-pub use api::NodeApi;
+pub use api::{NodeApi, QueryFailure};
 pub use bulk::{BulkRefusal, BulkResult};
 pub use client::{ClientError, FinalizedBlocks, FinalizedTx, LakhClient};
 pub use jsonrpsee::server::ServerHandle;

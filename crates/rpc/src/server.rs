@@ -30,6 +30,7 @@ pub mod methods {
     pub const GET_BLOCK_BY_HASH: &str = "lakh_getBlockByHash";
     pub const HEAD: &str = "lakh_head";
     pub const GET_ASSET: &str = "lakh_getAsset";
+    pub const QUERY: &str = "lakh_query";
     pub const SUBSCRIBE_FINALIZED: &str = "lakh_subscribeFinalized";
     pub const UNSUBSCRIBE_FINALIZED: &str = "lakh_unsubscribeFinalized";
     /// Method name of the notifications a finalized-block subscription sends.
@@ -45,6 +46,9 @@ pub mod codes {
     pub const TX_REFUSED: i32 = -32050;
     /// The node could not answer (e.g. state unavailable); the message says why.
     pub const NODE_ERROR: i32 = -32051;
+    /// A module query has no answer; `data.code` says why (`bad_request`,
+    /// `not_found`, `unavailable`, `corrupt`).
+    pub const QUERY_FAILED: i32 = -32052;
 }
 
 /// Limits of the server. Every input is bounded by one of these.
@@ -230,6 +234,30 @@ fn rpc_module<N: NodeApi>(
             }
         };
         Ok::<_, ErrorObjectOwned>(ctx.api.asset(asset).await)
+    })?;
+
+    m.register_async_method(QUERY, |params, ctx, _| async move {
+        let (module, method, query_params) = {
+            let a = args(&params, &["module", "method", "params"])?;
+            let module: String = arg(&a, 0, "module")?;
+            let method: String = arg(&a, 1, "method")?;
+            let query_params: Option<serde_json::Value> = arg(&a, 2, "params")?;
+            (
+                module,
+                method,
+                query_params.unwrap_or(serde_json::json!({})),
+            )
+        };
+        ctx.api
+            .query(module, method, query_params)
+            .await
+            .map_err(|f| {
+                ErrorObjectOwned::owned(
+                    codes::QUERY_FAILED,
+                    f.message,
+                    Some(serde_json::json!({ "code": f.code })),
+                )
+            })
     })?;
 
     m.register_subscription(

@@ -2,7 +2,7 @@
 //! byte strings as lowercase hex, so no client loses precision or has to guess
 //! an encoding.
 
-use lakh_state::StateKey;
+use lakh_state::{ObjectKey, StateKey};
 use lakh_types::{Address, AssetId, Receipt, Symbol, TxId};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
@@ -298,6 +298,7 @@ pub mod state_key_json {
         Balance { address: Address, asset: AssetId },
         Asset { asset: AssetId },
         Symbol { symbol: Symbol },
+        Object { kind: u8, id: String },
     }
 
     pub fn serialize<S: Serializer>(key: &StateKey, s: S) -> Result<S::Ok, S::Error> {
@@ -311,6 +312,10 @@ pub mod state_key_json {
             StateKey::Symbol(symbol) => Repr::Symbol {
                 symbol: symbol.clone(),
             },
+            StateKey::Object(object) => Repr::Object {
+                kind: object.kind,
+                id: hex::encode(object.id()),
+            },
         };
         repr.serialize(s)
     }
@@ -321,6 +326,13 @@ pub mod state_key_json {
             Repr::Balance { address, asset } => StateKey::Balance(address, asset),
             Repr::Asset { asset } => StateKey::Asset(asset),
             Repr::Symbol { symbol } => StateKey::Symbol(symbol),
+            Repr::Object { kind, id } => {
+                let id = hex::decode(&id).map_err(serde::de::Error::custom)?;
+                if id.len() > ObjectKey::MAX_ID {
+                    return Err(serde::de::Error::custom("object id too long"));
+                }
+                StateKey::Object(ObjectKey::new(kind, &[&id]))
+            }
         })
     }
 }

@@ -7,7 +7,9 @@
 //! with nonce 0 and balance 0, a zero balance) is stored as absent.
 
 use bytes::BufMut;
-use commonware_codec::{Buf, EncodeSize, Error as CodecError, FixedSize, Read, ReadExt, Write};
+use commonware_codec::{
+    Buf, EncodeSize, Error as CodecError, FixedSize, RangeCfg, Read, ReadExt, Write,
+};
 use commonware_cryptography::{Hasher, Sha256, sha256};
 use lakh_types::{Address, AssetId, Symbol, limits::MAX_SYMBOL_BYTES};
 use serde::{Deserialize, Serialize};
@@ -16,6 +18,64 @@ const KEY_ACCOUNT: u8 = 0x01;
 const KEY_BALANCE: u8 = 0x02;
 const KEY_ASSET: u8 = 0x03;
 const KEY_SYMBOL: u8 = 0x04;
+const KEY_OBJECT: u8 = 0x05;
+
+/// Longest encoded module object (an order book side, a market).
+pub const MAX_OBJECT_BYTES: usize = 256 * 1024;
+
+/// A module object's address: a kind (one range per module, see
+/// [`object_kind`]) and up to [`ObjectKey::MAX_ID`] bytes of id.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ObjectKey {
+    pub kind: u8,
+    len: u8,
+    id: [u8; ObjectKey::MAX_ID],
+}
+
+impl ObjectKey {
+    pub const MAX_ID: usize = 48;
+
+    /// The key of kind `kind` whose id is the concatenation of `parts`.
+    ///
+    /// Panics if the parts exceed [`ObjectKey::MAX_ID`] bytes: ids are built
+    /// from fixed-size fields by module code, never from raw input.
+    pub fn new(kind: u8, parts: &[&[u8]]) -> ObjectKey {
+        let mut id = [0u8; Self::MAX_ID];
+        let mut len = 0;
+        for part in parts {
+            id[len..len + part.len()].copy_from_slice(part);
+            len += part.len();
+        }
+        ObjectKey {
+            kind,
+            len: len as u8,
+            id,
+        }
+    }
+
+    pub fn id(&self) -> &[u8] {
+        &self.id[..self.len as usize]
+    }
+}
+
+impl std::fmt::Debug for ObjectKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Object({:#04x}, {})", self.kind, hex::encode(self.id()))
+    }
+}
+
+/// Object kinds: each module owns a range of 16.
+pub mod object_kind {
+    /// Chain-wide settings written at genesis (the admin).
+    pub const CONFIG: u8 = 0x01;
+    pub const DEX: std::ops::Range<u8> = 0x10..0x20;
+    pub const BOOK: std::ops::Range<u8> = 0x20..0x30;
+    pub const ORACLE: std::ops::Range<u8> = 0x30..0x40;
+    pub const LEND: std::ops::Range<u8> = 0x40..0x50;
+    pub const STAKE: std::ops::Range<u8> = 0x50..0x60;
+    pub const FARM: std::ops::Range<u8> = 0x60..0x70;
+    pub const COVER: std::ops::Range<u8> = 0x70..0x80;
+}
 
 /// The address of one state entry.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -28,10 +88,13 @@ pub enum StateKey {
     Asset(AssetId),
     /// Which asset a ticker symbol belongs to (symbols are unique).
     Symbol(Symbol),
+    /// A module's object (a pool, a market, a position), encoded by the module.
+    Object(ObjectKey),
 }
 
-/// Longest preimage of a key digest: tag + address + asset id.
-const MAX_KEY_PREIMAGE_BYTES: usize = 1 + Address::SIZE + AssetId::SIZE;
+/// Longest preimage of a key digest: tag + object kind + length + id.
+const MAX_KEY_PREIMAGE_BYTES: usize = 3 + ObjectKey::MAX_ID;
+const _: () = assert!(1 + Address::SIZE + AssetId::SIZE <= MAX_KEY_PREIMAGE_BYTES);
 const _: () = assert!(1 + 1 + MAX_SYMBOL_BYTES <= MAX_KEY_PREIMAGE_BYTES);
 
 impl StateKey {
@@ -63,6 +126,14 @@ impl StateKey {
                 buf[1] = bytes.len() as u8;
                 buf[2..2 + bytes.len()].copy_from_slice(bytes);
                 2 + bytes.len()
+            }
+            StateKey::Object(object) => {
+                let id = object.id();
+                buf[0] = KEY_OBJECT;
+                buf[1] = object.kind;
+                buf[2] = id.len() as u8;
+                buf[3..3 + id.len()].copy_from_slice(id);
+                3 + id.len()
             }
         };
         Sha256::hash(&[&buf[..len]])
@@ -108,6 +179,8 @@ pub enum StateValue {
     Balance(u128),
     Asset(AssetInfo),
     Symbol(AssetId),
+    /// A module object's canonical encoding (never empty: empty means absent).
+    Object(bytes::Bytes),
 }
 
 impl StateValue {
@@ -116,6 +189,7 @@ impl StateValue {
         match self {
             StateValue::Account(account) => account.is_default(),
             StateValue::Balance(amount) => *amount == 0,
+            StateValue::Object(bytes) => bytes.is_empty(),
             StateValue::Asset(_) | StateValue::Symbol(_) => false,
         }
     }
@@ -128,6 +202,7 @@ impl StateValue {
                 | (StateKey::Balance(..), StateValue::Balance(_))
                 | (StateKey::Asset(_), StateValue::Asset(_))
                 | (StateKey::Symbol(_), StateValue::Symbol(_))
+                | (StateKey::Object(_), StateValue::Object(_))
         )
     }
 }
@@ -136,6 +211,7 @@ const VALUE_ACCOUNT: u8 = 0x01;
 const VALUE_BALANCE: u8 = 0x02;
 const VALUE_ASSET: u8 = 0x03;
 const VALUE_SYMBOL: u8 = 0x04;
+const VALUE_OBJECT: u8 = 0x05;
 
 impl Write for StateValue {
     fn write(&self, buf: &mut impl BufMut) {
@@ -161,6 +237,11 @@ impl Write for StateValue {
                 buf.put_u8(VALUE_SYMBOL);
                 asset.write(buf);
             }
+            StateValue::Object(bytes) => {
+                buf.put_u8(VALUE_OBJECT);
+                bytes.len().write(buf);
+                buf.put_slice(bytes);
+            }
         }
     }
 }
@@ -178,6 +259,7 @@ impl EncodeSize for StateValue {
                     + u128::SIZE
             }
             StateValue::Symbol(_) => AssetId::SIZE,
+            StateValue::Object(bytes) => bytes.len().encode_size() + bytes.len(),
         }
     }
 }
@@ -199,6 +281,15 @@ impl Read for StateValue {
                 supply: u128::read(buf)?,
             }),
             VALUE_SYMBOL => StateValue::Symbol(AssetId::read(buf)?),
+            VALUE_OBJECT => {
+                let len = usize::read_cfg(buf, &RangeCfg::new(1..=MAX_OBJECT_BYTES))?;
+                if buf.remaining() < len {
+                    return Err(CodecError::EndOfBuffer);
+                }
+                let mut bytes = vec![0u8; len];
+                buf.copy_to_slice(&mut bytes);
+                StateValue::Object(bytes.into())
+            }
             other => return Err(CodecError::InvalidEnum(other)),
         })
     }
@@ -238,6 +329,7 @@ mod tests {
                 supply: 1,
             }),
             StateValue::Symbol(AssetId(42)),
+            StateValue::Object(vec![1, 2, 3].into()),
         ]
     }
 
@@ -253,7 +345,7 @@ mod tests {
 
     #[test]
     fn unknown_tag_truncation_and_trailing_bytes_rejected() {
-        for tag in [0u8, 5, 0xff] {
+        for tag in [0u8, 6, 0xff] {
             let mut bytes = vec![tag];
             bytes.extend_from_slice(&[0u8; 48]);
             assert!(matches!(
@@ -305,6 +397,10 @@ mod tests {
             StateKey::Symbol(sym("A")),
             StateKey::Symbol(sym("AB")),
             StateKey::Symbol(sym("B")),
+            StateKey::Object(ObjectKey::new(0x10, &[&[1]])),
+            StateKey::Object(ObjectKey::new(0x10, &[&[1, 0]])),
+            StateKey::Object(ObjectKey::new(0x11, &[&[1]])),
+            StateKey::Object(ObjectKey::new(0x10, &[a.as_bytes(), &7u64.to_be_bytes()])),
         ];
         let digests: HashSet<_> = keys.iter().map(StateKey::digest).collect();
         assert_eq!(digests.len(), keys.len());

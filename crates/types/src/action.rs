@@ -1,6 +1,10 @@
 //! What a transaction does. One variant per operation; each module of the
 //! execution layer owns a range of tags.
 
+use crate::modules::{
+    book::BookAction, cover::CoverAction, dex::DexAction, farm::FarmAction, lend::LendAction,
+    oracle::OracleAction, stake::StakeAction, tag,
+};
 use crate::{Address, AssetId, Symbol, limits::MAX_MULTI_TRANSFER_ENTRIES};
 use bytes::BufMut;
 use commonware_codec::Buf;
@@ -61,6 +65,37 @@ pub enum Action {
         #[serde(with = "crate::amount")]
         amount: u128,
     },
+    /// AMM DEX (`modules::dex`).
+    Dex(DexAction),
+    /// Order book (`modules::book`).
+    Book(BookAction),
+    /// Price oracle (`modules::oracle`).
+    Oracle(OracleAction),
+    /// Lending markets (`modules::lend`).
+    Lend(LendAction),
+    /// Staking to validators (`modules::stake`).
+    Stake(StakeAction),
+    /// Yield farms (`modules::farm`).
+    Farm(FarmAction),
+    /// Insurance cover (`modules::cover`).
+    Cover(CoverAction),
+}
+
+/// Runs `$body` with `$inner` bound to the module action inside `$action`
+/// when it is a module action; evaluates to `$other` otherwise.
+macro_rules! with_module_action {
+    ($action:expr, $inner:ident => $body:expr, _ => $other:expr) => {
+        match $action {
+            Action::Dex($inner) => $body,
+            Action::Book($inner) => $body,
+            Action::Oracle($inner) => $body,
+            Action::Lend($inner) => $body,
+            Action::Stake($inner) => $body,
+            Action::Farm($inner) => $body,
+            Action::Cover($inner) => $body,
+            _ => $other,
+        }
+    };
 }
 
 const TAG_TRANSFER: u8 = 0x01;
@@ -76,6 +111,13 @@ impl Action {
             Action::MultiTransfer { .. } => "multi_transfer",
             Action::CreateAsset { .. } => "create_asset",
             Action::Mint { .. } => "mint",
+            Action::Dex(_) => "dex",
+            Action::Book(_) => "book",
+            Action::Oracle(_) => "oracle",
+            Action::Lend(_) => "lend",
+            Action::Stake(_) => "stake",
+            Action::Farm(_) => "farm",
+            Action::Cover(_) => "cover",
         }
     }
 }
@@ -109,6 +151,34 @@ impl Write for Action {
                 to.write(buf);
                 amount.write(buf);
             }
+            Action::Dex(a) => {
+                buf.put_u8(tag::DEX);
+                a.write(buf);
+            }
+            Action::Book(a) => {
+                buf.put_u8(tag::BOOK);
+                a.write(buf);
+            }
+            Action::Oracle(a) => {
+                buf.put_u8(tag::ORACLE);
+                a.write(buf);
+            }
+            Action::Lend(a) => {
+                buf.put_u8(tag::LEND);
+                a.write(buf);
+            }
+            Action::Stake(a) => {
+                buf.put_u8(tag::STAKE);
+                a.write(buf);
+            }
+            Action::Farm(a) => {
+                buf.put_u8(tag::FARM);
+                a.write(buf);
+            }
+            Action::Cover(a) => {
+                buf.put_u8(tag::COVER);
+                a.write(buf);
+            }
         }
     }
 }
@@ -122,6 +192,7 @@ impl EncodeSize for Action {
                 symbol, max_supply, ..
             } => symbol.encode_size() + 1 + max_supply.encode_size() + u128::SIZE,
             Action::Mint { .. } => AssetId::SIZE + Address::SIZE + u128::SIZE,
+            other => with_module_action!(other, a => a.encode_size(), _ => unreachable!()),
         }
     }
 }
@@ -149,6 +220,13 @@ impl Read for Action {
                 to: Address::read_cfg(buf, &())?,
                 amount: u128::read_cfg(buf, &())?,
             },
+            tag::DEX => Action::Dex(DexAction::read_cfg(buf, &())?),
+            tag::BOOK => Action::Book(BookAction::read_cfg(buf, &())?),
+            tag::ORACLE => Action::Oracle(OracleAction::read_cfg(buf, &())?),
+            tag::LEND => Action::Lend(LendAction::read_cfg(buf, &())?),
+            tag::STAKE => Action::Stake(StakeAction::read_cfg(buf, &())?),
+            tag::FARM => Action::Farm(FarmAction::read_cfg(buf, &())?),
+            tag::COVER => Action::Cover(CoverAction::read_cfg(buf, &())?),
             other => return Err(CodecError::InvalidEnum(other)),
         })
     }

@@ -25,6 +25,17 @@ impl Address {
     pub fn to_hex(&self) -> String {
         hex::encode(self.0)
     }
+
+    /// The custody account of a module object (a pool, a market, a vault):
+    /// sha256 over a fixed prefix, the module's name and the object's id. No
+    /// one holds its key, so only the module's rules move what it holds.
+    pub fn module(module: &str, id: &[u8]) -> Address {
+        use commonware_cryptography::{Hasher, Sha256};
+        let digest = Sha256::hash(&[b"lakh/module/", module.as_bytes(), b"/", id]);
+        let mut out = [0u8; 32];
+        out.copy_from_slice(digest.as_ref());
+        Address(out)
+    }
 }
 
 impl From<&PublicKey> for Address {

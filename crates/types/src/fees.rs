@@ -39,6 +39,13 @@ pub fn action_units(action: &Action) -> u64 {
         Action::MultiTransfer { entries } => 1 + entries.len() as u64,
         Action::CreateAsset { .. } => 100,
         Action::Mint { .. } => 2,
+        Action::Dex(a) => crate::modules::dex::units(a),
+        Action::Book(a) => crate::modules::book::units(a),
+        Action::Oracle(a) => crate::modules::oracle::units(a),
+        Action::Lend(a) => crate::modules::lend::units(a),
+        Action::Stake(a) => crate::modules::stake::units(a),
+        Action::Farm(a) => crate::modules::farm::units(a),
+        Action::Cover(a) => crate::modules::cover::units(a),
     }
 }
 

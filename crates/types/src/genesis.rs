@@ -68,6 +68,10 @@ pub struct Genesis {
     pub accounts: Vec<GenesisAccount>,
     #[serde(default)]
     pub assets: Vec<GenesisAsset>,
+    /// May perform privileged module setup (lending markets, oracle
+    /// reporters, cover pools); none when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin: Option<Address>,
 }
 
 impl Genesis {

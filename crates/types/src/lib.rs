@@ -9,8 +9,10 @@ pub mod action;
 pub mod address;
 pub mod amount;
 pub mod asset;
+pub mod codec;
 pub mod fees;
 pub mod genesis;
+pub mod modules;
 pub mod receipt;
 pub mod refusal;
 pub mod tx;
@@ -42,4 +44,11 @@ pub mod limits {
     pub const MAX_DECIMALS: u8 = 30;
     /// Most transactions in one block.
     pub const MAX_BLOCK_TXS: usize = 200_000;
+}
+
+/// Re-exports for the codec macros, so crates using them need no extra dependencies.
+#[doc(hidden)]
+pub mod __private {
+    pub use bytes;
+    pub use commonware_codec;
 }

@@ -1,5 +1,15 @@
 //! The outcome of an included transaction: receipts and events.
 
+use crate::modules::{
+    book::{BookError, BookEvent},
+    cover::{CoverError, CoverEvent},
+    dex::{DexError, DexEvent},
+    farm::{FarmError, FarmEvent},
+    lend::{LendError, LendEvent},
+    oracle::{OracleError, OracleEvent},
+    stake::{StakeError, StakeEvent},
+    tag,
+};
 use crate::{Address, AssetId, Symbol, TxId};
 use bytes::BufMut;
 use commonware_codec::Buf;
@@ -38,6 +48,84 @@ pub enum FailureReason {
     Overflow,
     #[error("invalid action: {detail}")]
     Invalid { detail: String },
+    #[error("dex: {0}")]
+    Dex(DexError),
+    #[error("order book: {0}")]
+    Book(BookError),
+    #[error("oracle: {0}")]
+    Oracle(OracleError),
+    #[error("lending: {0}")]
+    Lend(LendError),
+    #[error("staking: {0}")]
+    Stake(StakeError),
+    #[error("farm: {0}")]
+    Farm(FarmError),
+    #[error("cover: {0}")]
+    Cover(CoverError),
+}
+
+/// Writes, sizes and reads the per-module variants of an enum whose other
+/// variants are handled by hand.
+macro_rules! module_variants {
+    (write $ty:ident, $value:expr, $buf:expr, $rest:expr) => {
+        match $value {
+            $ty::Dex(x) => {
+                $buf.put_u8(tag::DEX);
+                x.write($buf)
+            }
+            $ty::Book(x) => {
+                $buf.put_u8(tag::BOOK);
+                x.write($buf)
+            }
+            $ty::Oracle(x) => {
+                $buf.put_u8(tag::ORACLE);
+                x.write($buf)
+            }
+            $ty::Lend(x) => {
+                $buf.put_u8(tag::LEND);
+                x.write($buf)
+            }
+            $ty::Stake(x) => {
+                $buf.put_u8(tag::STAKE);
+                x.write($buf)
+            }
+            $ty::Farm(x) => {
+                $buf.put_u8(tag::FARM);
+                x.write($buf)
+            }
+            $ty::Cover(x) => {
+                $buf.put_u8(tag::COVER);
+                x.write($buf)
+            }
+            #[allow(unreachable_patterns)]
+            _ => $rest,
+        }
+    };
+    (size $ty:ident, $value:expr, $rest:expr) => {
+        match $value {
+            $ty::Dex(x) => 1 + x.encode_size(),
+            $ty::Book(x) => 1 + x.encode_size(),
+            $ty::Oracle(x) => 1 + x.encode_size(),
+            $ty::Lend(x) => 1 + x.encode_size(),
+            $ty::Stake(x) => 1 + x.encode_size(),
+            $ty::Farm(x) => 1 + x.encode_size(),
+            $ty::Cover(x) => 1 + x.encode_size(),
+            #[allow(unreachable_patterns)]
+            _ => $rest,
+        }
+    };
+    (read $ty:ident, $tag:expr, $buf:expr, [$dex:ty, $book:ty, $oracle:ty, $lend:ty, $stake:ty, $farm:ty, $cover:ty]) => {
+        match $tag {
+            tag::DEX => Some($ty::Dex(<$dex>::read($buf)?)),
+            tag::BOOK => Some($ty::Book(<$book>::read($buf)?)),
+            tag::ORACLE => Some($ty::Oracle(<$oracle>::read($buf)?)),
+            tag::LEND => Some($ty::Lend(<$lend>::read($buf)?)),
+            tag::STAKE => Some($ty::Stake(<$stake>::read($buf)?)),
+            tag::FARM => Some($ty::Farm(<$farm>::read($buf)?)),
+            tag::COVER => Some($ty::Cover(<$cover>::read($buf)?)),
+            _ => None,
+        }
+    };
 }
 
 /// Something a transaction did, recorded in its receipt.
@@ -63,6 +151,20 @@ pub enum Event {
         #[serde(with = "crate::amount")]
         amount: u128,
     },
+    /// Base units destroyed (a module burning shares it issued).
+    Burned {
+        asset: AssetId,
+        from: Address,
+        #[serde(with = "crate::amount")]
+        amount: u128,
+    },
+    Dex(DexEvent),
+    Book(BookEvent),
+    Oracle(OracleEvent),
+    Lend(LendEvent),
+    Stake(StakeEvent),
+    Farm(FarmEvent),
+    Cover(CoverEvent),
 }
 
 /// Success or the failure reason.
@@ -167,6 +269,7 @@ impl Write for FailureReason {
                 buf.put_u8(7);
                 write_str(detail, buf);
             }
+            other => module_variants!(write FailureReason, other, buf, unreachable!()),
         }
     }
 }
@@ -179,6 +282,7 @@ impl EncodeSize for FailureReason {
             FailureReason::SymbolTaken { symbol } => symbol.encode_size(),
             FailureReason::Overflow => 0,
             FailureReason::Invalid { detail } => str_size(detail),
+            other => return module_variants!(size FailureReason, other, unreachable!()),
         }
     }
 }
@@ -209,7 +313,9 @@ impl Read for FailureReason {
             7 => FailureReason::Invalid {
                 detail: read_str(buf)?,
             },
-            t => return Err(CodecError::InvalidEnum(t)),
+            t => module_variants!(read FailureReason, t, buf,
+                [DexError, BookError, OracleError, LendError, StakeError, FarmError, CoverError])
+            .ok_or(CodecError::InvalidEnum(t))?,
         })
     }
 }
@@ -247,6 +353,17 @@ impl Write for Event {
                 to.write(buf);
                 amount.write(buf);
             }
+            Event::Burned {
+                asset,
+                from,
+                amount,
+            } => {
+                buf.put_u8(4);
+                asset.write(buf);
+                from.write(buf);
+                amount.write(buf);
+            }
+            other => module_variants!(write Event, other, buf, unreachable!()),
         }
     }
 }
@@ -255,7 +372,8 @@ impl EncodeSize for Event {
         1 + match self {
             Event::Transfer { .. } => AssetId::SIZE + 64 + 16,
             Event::AssetCreated { symbol, .. } => AssetId::SIZE + symbol.encode_size() + 32 + 1,
-            Event::Minted { .. } => AssetId::SIZE + 32 + 16,
+            Event::Minted { .. } | Event::Burned { .. } => AssetId::SIZE + 32 + 16,
+            other => return module_variants!(size Event, other, unreachable!()),
         }
     }
 }
@@ -280,7 +398,14 @@ impl Read for Event {
                 to: Address::read(buf)?,
                 amount: u128::read(buf)?,
             },
-            t => return Err(CodecError::InvalidEnum(t)),
+            4 => Event::Burned {
+                asset: AssetId::read(buf)?,
+                from: Address::read(buf)?,
+                amount: u128::read(buf)?,
+            },
+            t => module_variants!(read Event, t, buf,
+                [DexEvent, BookEvent, OracleEvent, LendEvent, StakeEvent, FarmEvent, CoverEvent])
+            .ok_or(CodecError::InvalidEnum(t))?,
         })
     }
 }

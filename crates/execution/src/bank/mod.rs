@@ -38,6 +38,8 @@ pub(crate) fn access(
                 visit(StateKey::Balance(*to, *asset), Access::Write);
             }
         }
+        // Module actions are dispatched to their own modules.
+        _ => {}
     }
 }
 
@@ -89,6 +91,9 @@ pub(crate) fn execute(
             events,
         ),
         Action::Mint { asset, to, amount } => mint(ctx, *asset, to, *amount, overlay, events),
+        _ => Err(ActionError::Failed(FailureReason::Invalid {
+            detail: format!("{} is not a bank action", action.kind()),
+        })),
     }
 }
 

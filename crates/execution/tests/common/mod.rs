@@ -91,6 +91,7 @@ pub fn genesis() -> Genesis {
                 }],
             },
         ],
+        admin: None,
     }
 }
 

@@ -5,6 +5,14 @@
 //! object with `--json`; a refused or failed transaction exits non-zero with
 //! its reason.
 
+mod book;
+mod cover;
+mod dex;
+mod farm;
+mod lend;
+mod oracle;
+mod stake;
+
 use crate::keys::{default_keys_dir, load_key, resolve_address};
 use anyhow::{Context, bail};
 use commonware_cryptography::Signer;
@@ -113,17 +121,44 @@ pub enum WalletCommand {
     Head,
     /// Show a finalized block by height or hash
     Block { id: String },
+    /// AMM DEX: pools, liquidity, swaps, quotes
+    #[command(subcommand)]
+    Dex(dex::DexCommand),
+    /// Order book: place, cancel, settle, book
+    #[command(subcommand)]
+    Book(book::BookCommand),
+    /// Oracle: post prices, read prices
+    #[command(subcommand)]
+    Oracle(oracle::OracleCommand),
+    /// Lending: supply, withdraw, borrow, repay, liquidate, positions
+    #[command(subcommand)]
+    Lend(lend::LendCommand),
+    /// Staking: delegate, undelegate, claim rewards
+    #[command(subcommand)]
+    Stake(stake::StakeCommand),
+    /// Yield farms: stake, unstake, harvest
+    #[command(subcommand)]
+    Farm(farm::FarmCommand),
+    /// Insurance: provide capital, buy cover, claim, vote
+    #[command(subcommand)]
+    Cover(cover::CoverCommand),
+}
+
+/// What module commands need: the node, the keys, how to send.
+pub(crate) struct Ctx<'a> {
+    pub client: &'a LakhClient,
+    pub keys_dir: &'a std::path::Path,
 }
 
 /// What a command prints; `failure` makes the command exit non-zero after printing.
-struct Output {
-    json: serde_json::Value,
-    text: String,
-    failure: Option<String>,
+pub(crate) struct Output {
+    pub json: serde_json::Value,
+    pub text: String,
+    pub failure: Option<String>,
 }
 
 impl Output {
-    fn ok(json: serde_json::Value, text: String) -> Output {
+    pub fn ok(json: serde_json::Value, text: String) -> Output {
         Output {
             json,
             text,
@@ -241,11 +276,34 @@ async fn execute(args: WalletArgs) -> anyhow::Result<Output> {
             };
             Ok(describe_block(&block)?)
         }
+        WalletCommand::Dex(cmd) => dex::run(&ctx(&client, &keys_dir), cmd).await,
+        WalletCommand::Book(cmd) => book::run(&ctx(&client, &keys_dir), cmd).await,
+        WalletCommand::Oracle(cmd) => oracle::run(&ctx(&client, &keys_dir), cmd).await,
+        WalletCommand::Lend(cmd) => lend::run(&ctx(&client, &keys_dir), cmd).await,
+        WalletCommand::Stake(cmd) => stake::run(&ctx(&client, &keys_dir), cmd).await,
+        WalletCommand::Farm(cmd) => farm::run(&ctx(&client, &keys_dir), cmd).await,
+        WalletCommand::Cover(cmd) => cover::run(&ctx(&client, &keys_dir), cmd).await,
     }
 }
 
+fn ctx<'a>(client: &'a LakhClient, keys_dir: &'a std::path::Path) -> Ctx<'a> {
+    Ctx { client, keys_dir }
+}
+
+/// Runs a module query and shows its answer (pretty JSON as text).
+pub(crate) async fn query_output(
+    client: &LakhClient,
+    module: &str,
+    method: &str,
+    params: serde_json::Value,
+) -> anyhow::Result<Output> {
+    let answer = client.query(module, method, params).await?;
+    let text = format!("{}\n", serde_json::to_string_pretty(&answer)?);
+    Ok(Output::ok(answer, text))
+}
+
 /// An asset by symbol or id, which must exist.
-async fn resolve_asset(client: &LakhClient, s: &str) -> anyhow::Result<AssetInfoJson> {
+pub(crate) async fn resolve_asset(client: &LakhClient, s: &str) -> anyhow::Result<AssetInfoJson> {
     let asset: AssetRef = s
         .parse()
         .map_err(|e: String| anyhow::anyhow!("--asset {s:?}: {e}"))?;
@@ -262,7 +320,7 @@ async fn resolve_asset(client: &LakhClient, s: &str) -> anyhow::Result<AssetInfo
 }
 
 /// Signs `action` with the sender's next nonce, submits it and waits for finality.
-async fn send_action(
+pub(crate) async fn send_action(
     client: &LakhClient,
     key: &PrivateKey,
     action: Action,

@@ -1,0 +1,19 @@
+//! `lakh wallet cover`. PLACEHOLDER: the module's owner replaces this file.
+
+use super::{Ctx, Output, SendOpts};
+
+#[derive(clap::Subcommand, Debug)]
+pub enum CoverCommand {
+    /// Show the module's state (placeholder)
+    Info {
+        #[command(flatten)]
+        send: SendOpts,
+    },
+}
+
+pub(crate) async fn run(ctx: &Ctx<'_>, cmd: CoverCommand) -> anyhow::Result<Output> {
+    let _ = ctx.client;
+    match cmd {
+        CoverCommand::Info { .. } => anyhow::bail!("not implemented"),
+    }
+}

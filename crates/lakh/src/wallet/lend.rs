@@ -1,0 +1,19 @@
+//! `lakh wallet lend`. PLACEHOLDER: the module's owner replaces this file.
+
+use super::{Ctx, Output, SendOpts};
+
+#[derive(clap::Subcommand, Debug)]
+pub enum LendCommand {
+    /// Show the module's state (placeholder)
+    Info {
+        #[command(flatten)]
+        send: SendOpts,
+    },
+}
+
+pub(crate) async fn run(ctx: &Ctx<'_>, cmd: LendCommand) -> anyhow::Result<Output> {
+    let _ = ctx.client;
+    match cmd {
+        LendCommand::Info { .. } => anyhow::bail!("not implemented"),
+    }
+}

@@ -1,0 +1,47 @@
+//! Lending: supply, borrow, repay, interest, liquidation.
+//!
+//! PLACEHOLDER: the module's owner replaces these declarations.
+
+use serde::{Deserialize, Serialize};
+
+crate::tagged_enum! {
+    /// What a `lend` transaction does.
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(tag = "op", rename_all = "snake_case")]
+    pub enum LendAction {
+        0x01 => Placeholder {},
+    }
+}
+
+crate::tagged_enum! {
+    /// Something a `lend` action did, recorded in its receipt.
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(tag = "kind", rename_all = "snake_case")]
+    pub enum LendEvent {
+        0x01 => Placeholder {},
+    }
+}
+
+crate::tagged_enum! {
+    /// Why a `lend` action failed.
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+    #[serde(tag = "code", rename_all = "snake_case")]
+    pub enum LendError {
+        #[error("placeholder")]
+        0x01 => Placeholder {},
+    }
+}
+
+/// Fee units of an action (roughly the state entries it writes).
+pub fn units(action: &LendAction) -> u64 {
+    match action {
+        LendAction::Placeholder {} => 1,
+    }
+}
+
+/// Checks that hold regardless of state (zero amounts, malformed routes);
+/// ingest refuses an action that fails them with this reason.
+pub fn check(action: &LendAction) -> Result<(), String> {
+    let _ = action;
+    Ok(())
+}

@@ -1,0 +1,23 @@
+//! The DeFi modules' actions, events and failure reasons. Each module owns one
+//! file here (its wire types) and one folder in the execution layer (its
+//! rules); [`crate::Action`], [`crate::Event`] and [`crate::FailureReason`]
+//! carry them under one tag per module.
+
+pub mod book;
+pub mod cover;
+pub mod dex;
+pub mod farm;
+pub mod lend;
+pub mod oracle;
+pub mod stake;
+
+/// Wire tag of each module inside `Action`, `Event` and `FailureReason`.
+pub mod tag {
+    pub const DEX: u8 = 0x10;
+    pub const BOOK: u8 = 0x11;
+    pub const ORACLE: u8 = 0x12;
+    pub const LEND: u8 = 0x13;
+    pub const STAKE: u8 = 0x14;
+    pub const FARM: u8 = 0x15;
+    pub const COVER: u8 = 0x16;
+}
