@@ -27,6 +27,18 @@ pub const DEVNET_CHAIN_ID: u64 = 1337;
 const ONE_LAKH: u128 = 1_000_000_000;
 /// 10^6 base units make one USDC.
 const ONE_USDC: u128 = 1_000_000;
+/// 10^18 base units make one ETH.
+const ONE_ETH: u128 = 1_000_000_000_000_000_000;
+/// 10^8 base units make one BTC.
+const ONE_BTC: u128 = 100_000_000;
+
+/// Demo assets of every devnet besides the native token: (id, symbol,
+/// decimals, what each demo account and the admin hold).
+pub const DEMO_ASSETS: [(u64, &str, u8, u128); 3] = [
+    (1, "USDC", 6, 10_000_000 * ONE_USDC),
+    (2, "ETH", 18, 1_000 * ONE_ETH),
+    (3, "BTC", 8, 100 * ONE_BTC),
+];
 
 pub fn default_data_dir() -> PathBuf {
     let home = std::env::var("HOME").unwrap_or_else(|_| ".".into());
@@ -65,7 +77,7 @@ pub fn write_network(
         });
     }
     let mut accounts = Vec::new();
-    let mut usdc = Vec::new();
+    let mut holders = Vec::new();
     let mut alice = Address::default();
     for name in DEMO_ACCOUNTS {
         let key = PrivateKey::random(rand::rng());
@@ -78,10 +90,7 @@ pub fn write_network(
             address,
             balance: 1_000_000 * ONE_LAKH,
         });
-        usdc.push(GenesisAccount {
-            address,
-            balance: 100_000 * ONE_USDC,
-        });
+        holders.push(address);
     }
     // The admin performs the privileged module setup of a fresh network
     // (lending markets, oracle reporters, cover pools).
@@ -92,6 +101,24 @@ pub fn write_network(
         address: admin,
         balance: 1_000_000 * ONE_LAKH,
     });
+    holders.push(admin);
+    let assets = DEMO_ASSETS
+        .iter()
+        .map(|(id, symbol, decimals, each)| GenesisAsset {
+            id: AssetId(*id),
+            symbol: Symbol::new(symbol).expect("valid symbol"),
+            decimals: *decimals,
+            issuer: alice,
+            max_supply: None,
+            balances: holders
+                .iter()
+                .map(|address| GenesisAccount {
+                    address: *address,
+                    balance: *each,
+                })
+                .collect(),
+        })
+        .collect();
     let genesis = Genesis {
         chain_id,
         native_symbol: Symbol::new("LAKH").expect("valid"),
@@ -100,14 +127,7 @@ pub fn write_network(
         block: BlockParams::default(),
         validators: gvalidators,
         accounts,
-        assets: vec![GenesisAsset {
-            id: AssetId(1),
-            symbol: Symbol::new("USDC").expect("valid"),
-            decimals: 6,
-            issuer: alice,
-            max_supply: None,
-            balances: usdc,
-        }],
+        assets,
         admin: Some(admin),
     };
     genesis.validate().map_err(anyhow::Error::msg)?;
