@@ -6,7 +6,7 @@
 
 use super::accounts::{Accounts, MAX_FEE_PER_UNIT};
 use super::sys::{Machine, cores};
-use super::workload::{Planned, SplitMix, Workload, plan, presign};
+use super::workload::{Planned, SplitMix, Workload, plan, presign, transfer_tx};
 use anyhow::{Context, Result, anyhow, bail};
 use bytes::Bytes;
 use commonware_cryptography::{Signer, sha256};
@@ -246,7 +246,7 @@ fn sample_txs(count: usize) -> Result<Vec<SignedTransaction>> {
     let senders: Vec<u32> = (0..256).collect();
     let mut nonces = vec![0u64; 256];
     let planned = plan(Workload::Transfers, 256, &senders, &mut nonces, count, 7)?;
-    let signed = presign(&accounts, 1, planned)?;
+    let signed = presign(&accounts, planned, |p| transfer_tx(&accounts, 1, p))?;
     let raws = lakh_rpc::bulk::decode_bulk(&signed.records(0, signed.len()), count)?;
     raws.into_iter()
         .map(|raw| SignedTransaction::decode(raw).map_err(|e| anyhow!("{e}")))

@@ -263,7 +263,9 @@ pub fn run_bench(args: BenchArgs) -> Result<()> {
             seed ^ (run as u64).wrapping_mul(0x9e37_79b9),
         )?;
         eprintln!("bench: run {run}: signing {count} transactions");
-        let presigned = Arc::new(workload::presign(&accounts, chain_id, planned)?);
+        let presigned = Arc::new(workload::presign(&accounts, planned, |p| {
+            workload::transfer_tx(&accounts, chain_id, p)
+        })?);
         let signing = Signing {
             txs: presigned.len(),
             secs: presigned.sign_secs,

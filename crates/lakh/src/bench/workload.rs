@@ -118,11 +118,10 @@ pub fn plan(
 }
 
 /// Every transaction of a run, signed, laid out as one bulk body: record `i`
-/// is `body[i * record_bytes..(i + 1) * record_bytes]` (all bench
-/// transactions are transfers, which encode to the same size).
+/// is `body[offsets[i]..offsets[i + 1]]`.
 pub struct Presigned {
     body: Bytes,
-    record_bytes: usize,
+    offsets: Vec<usize>,
     pub plan: Vec<Planned>,
     pub index: HashMap<TxId, u32>,
     pub sign_secs: f64,
@@ -135,21 +134,19 @@ impl Presigned {
 
     /// The bulk body of records `start..end` (a view, no copy).
     pub fn records(&self, start: usize, end: usize) -> Bytes {
-        self.body
-            .slice(start * self.record_bytes..end * self.record_bytes)
+        self.body.slice(self.offsets[start]..self.offsets[end])
     }
 
     /// The id of record `i`.
     pub fn id(&self, i: usize) -> TxId {
-        let record = &self.body[i * self.record_bytes..(i + 1) * self.record_bytes];
+        let record = &self.body[self.offsets[i]..self.offsets[i + 1]];
         TxId::of(&record[RECORD_PREFIX_BYTES..])
     }
 }
 
-/// Signs `plan` on every core.
-pub fn presign(accounts: &Accounts, chain_id: u64, plan: Vec<Planned>) -> Result<Presigned> {
-    let started = Instant::now();
-    let tx_of = |p: &Planned| Transaction {
+/// The transaction a planned native transfer stands for.
+pub fn transfer_tx(accounts: &Accounts, chain_id: u64, p: &Planned) -> Transaction {
+    Transaction {
         chain_id,
         sender: accounts.keys[p.sender as usize].public_key(),
         nonce: p.nonce,
@@ -159,49 +156,63 @@ pub fn presign(accounts: &Accounts, chain_id: u64, plan: Vec<Planned>) -> Result
             asset: AssetId::NATIVE,
             amount: TRANSFER_BASE,
         }),
-    };
-    let Some(first) = plan.first() else {
+    }
+}
+
+/// Signs `plan` on every core; `tx_of` builds each planned transaction.
+pub fn presign(
+    accounts: &Accounts,
+    plan: Vec<Planned>,
+    tx_of: impl Fn(&Planned) -> Transaction + Sync,
+) -> Result<Presigned> {
+    let started = Instant::now();
+    if plan.is_empty() {
         bail!("nothing to sign");
-    };
-    let record_bytes = RECORD_PREFIX_BYTES
-        + tx_of(first)
-            .sign(&accounts.keys[first.sender as usize])
-            .encoded_len();
-    let mut body = vec![0u8; plan.len() * record_bytes];
+    }
     let threads = super::sys::cores().min(plan.len());
     let per_thread = plan.len().div_ceil(threads);
-    let ids: Vec<Vec<TxId>> = std::thread::scope(|s| {
-        let handles: Vec<_> = body
-            .chunks_mut(per_thread * record_bytes)
-            .zip(plan.chunks(per_thread))
-            .map(|(out, part)| {
-                s.spawn(move || -> Result<Vec<TxId>> {
+    let tx_of = &tx_of;
+    let parts: Vec<(Vec<u8>, Vec<usize>, Vec<TxId>)> = std::thread::scope(|s| {
+        let handles: Vec<_> = plan
+            .chunks(per_thread)
+            .map(|part| {
+                s.spawn(move || {
+                    let mut body = Vec::new();
+                    let mut lens = Vec::with_capacity(part.len());
                     let mut ids = Vec::with_capacity(part.len());
-                    let mut out = &mut out[..];
                     for p in part {
                         let signed = tx_of(p).sign(&accounts.keys[p.sender as usize]);
-                        if signed.encoded_len() + RECORD_PREFIX_BYTES != record_bytes {
-                            bail!("bench transfers do not all encode to the same size");
-                        }
-                        push_record(&mut out, signed.raw());
+                        let before = body.len();
+                        push_record(&mut body, signed.raw());
+                        lens.push(body.len() - before);
                         ids.push(signed.id());
                     }
-                    Ok(ids)
+                    (body, lens, ids)
                 })
             })
             .collect();
         handles
             .into_iter()
-            .map(|h| h.join().unwrap_or_else(|_| bail!("signing panicked")))
+            .map(|h| h.join().map_err(|_| anyhow::anyhow!("signing panicked")))
             .collect::<Result<Vec<_>>>()
     })?;
+    let total: usize = parts.iter().map(|(b, _, _)| b.len()).sum();
+    let mut body = Vec::with_capacity(total);
+    let mut offsets = Vec::with_capacity(plan.len() + 1);
     let mut index = HashMap::with_capacity(plan.len());
-    for (i, id) in ids.into_iter().flatten().enumerate() {
-        index.insert(id, i as u32);
+    offsets.push(0);
+    for (part, lens, ids) in parts {
+        body.extend_from_slice(&part);
+        for len in lens {
+            offsets.push(offsets.last().copied().unwrap_or(0) + len);
+        }
+        for id in ids {
+            index.insert(id, index.len() as u32);
+        }
     }
     Ok(Presigned {
         body: Bytes::from(body),
-        record_bytes,
+        offsets,
         plan,
         index,
         sign_secs: started.elapsed().as_secs_f64(),
@@ -266,7 +277,10 @@ mod tests {
         let senders: Vec<u32> = (0..8).collect();
         let mut nonces = vec![0u64; 8];
         let planned = plan(Workload::Transfers, 8, &senders, &mut nonces, 101, 4).unwrap();
-        let signed = presign(&accounts, 42, planned.clone()).unwrap();
+        let signed = presign(&accounts, planned.clone(), |p| {
+            transfer_tx(&accounts, 42, p)
+        })
+        .unwrap();
         assert_eq!(signed.len(), 101);
         let raws = lakh_rpc::bulk::decode_bulk(&signed.records(0, 101), 1000).unwrap();
         assert_eq!(raws.len(), 101);
