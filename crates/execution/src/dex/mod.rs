@@ -1,36 +1,425 @@
-//! AMM DEX module. PLACEHOLDER: the module's owner replaces this file.
+//! AMM DEX module: constant-product pools with a 0.3% fee.
+//!
+//! - `CreatePool` registers the pool object of a pair and its share asset.
+//! - `AddLiquidity` / `RemoveLiquidity` move both assets between the sender
+//!   and the pool's custody address and mint or burn shares.
+//! - `SwapExactIn` / `SwapExactOut` route through up to four pools.
+//!
+//! Every key an action touches follows from its payload: the pool object,
+//! custody address and share asset all derive from the pair (see
+//! [`state::Pair`]). The formulas are in [`math`]; `docs/modules/dex.md`
+//! describes the module for users.
 
-use crate::query::{QueryCtx, QueryError};
+pub mod math;
+mod query;
+mod route;
+pub mod state;
+
+pub use query::query;
+
+use crate::module::{
+    asset_info, burn, create_module_asset, declare_asset_read, declare_balance, declare_supply,
+    load, mint, move_asset, store,
+};
 use crate::{Access, ActionError, TxContext, overlay::View};
-use lakh_state::StateKey;
-use lakh_types::{Address, Event, FailureReason, modules::dex::DexAction};
+use lakh_state::{AssetInfo, StateKey};
+use lakh_types::{
+    Address, AssetId, Event, FailureReason, Symbol,
+    modules::dex::{DexAction, DexError, DexEvent, MINIMUM_LIQUIDITY, lp_symbol_of, validate},
+};
+use route::{PriceError, Route};
+use state::{Pair, Pool};
+
+fn fail(e: DexError) -> ActionError {
+    ActionError::Failed(FailureReason::Dex(e))
+}
+
+fn overflow() -> ActionError {
+    ActionError::Failed(FailureReason::Overflow)
+}
 
 /// Declares every key `action` may read or write, except the sender's account.
 pub(crate) fn access(
-    _sender: &Address,
+    sender: &Address,
     _nonce: u64,
-    _action: &DexAction,
-    _visit: &mut impl FnMut(StateKey, Access),
+    action: &DexAction,
+    visit: &mut impl FnMut(StateKey, Access),
 ) {
+    match action {
+        DexAction::CreatePool {
+            asset_a,
+            asset_b,
+            lp_symbol,
+        } => {
+            let Some(pair) = Pair::new(*asset_a, *asset_b) else {
+                return;
+            };
+            declare_asset_read(pair.a, visit);
+            declare_asset_read(pair.b, visit);
+            visit(pair.key(), Access::Write);
+            declare_supply(pair.lp_asset(), visit);
+            let symbol = lp_symbol_of(&pair.id, lp_symbol.as_ref());
+            visit(StateKey::Symbol(symbol), Access::Write);
+        }
+        DexAction::AddLiquidity {
+            asset_a, asset_b, ..
+        }
+        | DexAction::RemoveLiquidity {
+            asset_a, asset_b, ..
+        } => {
+            let Some(pair) = Pair::new(*asset_a, *asset_b) else {
+                return;
+            };
+            visit(pair.key(), Access::Write);
+            let lp = pair.lp_asset();
+            declare_supply(lp, visit);
+            for asset in [pair.a, pair.b, lp] {
+                declare_balance(sender, asset, visit);
+                // The custody's share balance takes the locked first shares.
+                declare_balance(&pair.custody, asset, visit);
+            }
+        }
+        DexAction::SwapExactIn { path, .. } | DexAction::SwapExactOut { path, .. } => {
+            if let (Some(first), Some(last)) = (path.first(), path.last()) {
+                declare_balance(sender, *first, visit);
+                declare_balance(sender, *last, visit);
+            }
+            for hop in path.windows(2) {
+                let Some(pair) = Pair::new(hop[0], hop[1]) else {
+                    continue;
+                };
+                visit(pair.key(), Access::Write);
+                declare_balance(&pair.custody, pair.a, visit);
+                declare_balance(&pair.custody, pair.b, visit);
+            }
+        }
+    }
 }
 
 /// Applies `action`; on `Err` the caller rolls back every write.
 pub(crate) fn execute(
-    _ctx: &TxContext,
-    _action: &DexAction,
-    _view: &mut impl View,
-    _events: &mut Vec<Event>,
+    ctx: &TxContext,
+    action: &DexAction,
+    view: &mut impl View,
+    events: &mut Vec<Event>,
 ) -> Result<(), ActionError> {
-    Err(ActionError::Failed(FailureReason::Invalid {
-        detail: "not implemented".into(),
+    validate(action).map_err(fail)?;
+    match action {
+        DexAction::CreatePool {
+            asset_a,
+            asset_b,
+            lp_symbol,
+        } => create_pool(ctx, *asset_a, *asset_b, lp_symbol.as_ref(), view, events),
+        DexAction::AddLiquidity {
+            asset_a,
+            asset_b,
+            max_amount_a,
+            max_amount_b,
+            min_shares,
+            deadline,
+        } => {
+            check_deadline(ctx, *deadline)?;
+            add_liquidity(
+                ctx,
+                (*asset_a, *max_amount_a),
+                (*asset_b, *max_amount_b),
+                *min_shares,
+                view,
+                events,
+            )
+        }
+        DexAction::RemoveLiquidity {
+            asset_a,
+            asset_b,
+            shares,
+            min_amount_a,
+            min_amount_b,
+            deadline,
+        } => {
+            check_deadline(ctx, *deadline)?;
+            remove_liquidity(
+                ctx,
+                (*asset_a, *min_amount_a),
+                (*asset_b, *min_amount_b),
+                *shares,
+                view,
+                events,
+            )
+        }
+        DexAction::SwapExactIn {
+            path,
+            amount_in,
+            min_amount_out,
+            deadline,
+        } => {
+            check_deadline(ctx, *deadline)?;
+            let mut route = load_route(path, view)?;
+            route.price_exact_in(*amount_in)?;
+            let out = route.amount_out();
+            if out < *min_amount_out {
+                return Err(fail(DexError::InsufficientOutput {
+                    amount_out: out,
+                    min_amount_out: *min_amount_out,
+                }));
+            }
+            swap(ctx, &route, view, events)
+        }
+        DexAction::SwapExactOut {
+            path,
+            amount_out,
+            max_amount_in,
+            deadline,
+        } => {
+            check_deadline(ctx, *deadline)?;
+            let mut route = load_route(path, view)?;
+            route.price_exact_out(*amount_out)?;
+            let needed = route.amount_in();
+            if needed > *max_amount_in {
+                return Err(fail(DexError::ExcessiveInput {
+                    amount_in: needed,
+                    max_amount_in: *max_amount_in,
+                }));
+            }
+            swap(ctx, &route, view, events)
+        }
+    }
+}
+
+fn check_deadline(ctx: &TxContext, deadline: u64) -> Result<(), ActionError> {
+    if ctx.height > deadline {
+        return Err(fail(DexError::Expired {
+            deadline,
+            height: ctx.height,
+        }));
+    }
+    Ok(())
+}
+
+fn pair_of(x: AssetId, y: AssetId) -> Result<Pair, ActionError> {
+    Pair::new(x, y).ok_or(fail(DexError::SameAsset { asset: x }))
+}
+
+fn load_pool(view: &impl View, pair: &Pair) -> Result<Pool, ActionError> {
+    load::<Pool>(view, &pair.key())?.ok_or(fail(DexError::PoolNotFound {
+        asset_a: pair.a,
+        asset_b: pair.b,
     }))
 }
 
-/// Answers a read-only query.
-pub fn query(
-    method: &str,
-    _params: &serde_json::Value,
-    _ctx: &QueryCtx<'_>,
-) -> Result<serde_json::Value, QueryError> {
-    Err(QueryError::BadRequest(format!("unknown method {method:?}")))
+/// Shares outstanding: the supply of the pool's share asset.
+fn share_supply(view: &impl View, pair: &Pair) -> Result<u128, ActionError> {
+    let lp = pair.lp_asset();
+    match asset_info(view, lp)? {
+        Some(info) => Ok(info.supply),
+        // The pool exists, so its share asset does: state is inconsistent.
+        None => Err(ActionError::Failed(FailureReason::UnknownAsset {
+            asset: lp,
+        })),
+    }
+}
+
+fn create_pool(
+    ctx: &TxContext,
+    x: AssetId,
+    y: AssetId,
+    lp_symbol: Option<&Symbol>,
+    view: &mut impl View,
+    events: &mut Vec<Event>,
+) -> Result<(), ActionError> {
+    let pair = pair_of(x, y)?;
+    if load::<Pool>(view, &pair.key())?.is_some() {
+        return Err(fail(DexError::PoolExists {
+            asset_a: pair.a,
+            asset_b: pair.b,
+        }));
+    }
+    let mut decimals = [0u8; 2];
+    for (asset, d) in [pair.a, pair.b].into_iter().zip(&mut decimals) {
+        *d = asset_info(view, asset)?
+            .ok_or(ActionError::Failed(FailureReason::UnknownAsset { asset }))?
+            .decimals;
+    }
+    let lp_asset = pair.lp_asset();
+    create_module_asset(
+        view,
+        lp_asset,
+        AssetInfo {
+            // Nobody holds the custody key, so only this module mints shares.
+            issuer: pair.custody,
+            symbol: lp_symbol_of(&pair.id, lp_symbol),
+            // Shares are sqrt(a·b): their scale is the mean of the two.
+            decimals: ((decimals[0] as u16 + decimals[1] as u16) / 2) as u8,
+            max_supply: None,
+            supply: 0,
+        },
+        events,
+    )?;
+    store(
+        view,
+        &pair.key(),
+        &Pool {
+            last_height: ctx.height,
+            ..Pool::default()
+        },
+    )?;
+    events.push(Event::Dex(DexEvent::PoolCreated {
+        asset_a: pair.a,
+        asset_b: pair.b,
+        lp_asset,
+        custody: pair.custody,
+    }));
+    Ok(())
+}
+
+/// `(asset, max amount)` as given by the sender, in either order.
+fn add_liquidity(
+    ctx: &TxContext,
+    (x, max_x): (AssetId, u128),
+    (y, max_y): (AssetId, u128),
+    min_shares: u128,
+    view: &mut impl View,
+    events: &mut Vec<Event>,
+) -> Result<(), ActionError> {
+    let pair = pair_of(x, y)?;
+    let (max_a, max_b) = if x == pair.a {
+        (max_x, max_y)
+    } else {
+        (max_y, max_x)
+    };
+    let mut pool = load_pool(view, &pair)?;
+    pool.touch(ctx.height);
+    let supply = share_supply(view, &pair)?;
+    let (shares, locked, amount_a, amount_b) = if supply == 0 {
+        let (shares, locked) = math::initial_shares(max_a, max_b).map_err(|shares| {
+            fail(DexError::InitialLiquidityTooLow {
+                shares,
+                minimum: MINIMUM_LIQUIDITY,
+            })
+        })?;
+        (shares, locked, max_a, max_b)
+    } else {
+        let (shares, a, b) = math::deposit(max_a, max_b, pool.reserve_a, pool.reserve_b, supply)
+            .ok_or_else(overflow)?;
+        (shares, 0, a, b)
+    };
+    if shares == 0 || shares < min_shares {
+        return Err(fail(DexError::InsufficientShares { shares, min_shares }));
+    }
+    pool.reserve_a = pool.reserve_a.checked_add(amount_a).ok_or_else(overflow)?;
+    pool.reserve_b = pool.reserve_b.checked_add(amount_b).ok_or_else(overflow)?;
+    move_asset(view, pair.a, &ctx.sender, &pair.custody, amount_a, events)?;
+    move_asset(view, pair.b, &ctx.sender, &pair.custody, amount_b, events)?;
+    let lp = pair.lp_asset();
+    mint(view, lp, &pair.custody, locked, events)?;
+    mint(view, lp, &ctx.sender, shares, events)?;
+    store(view, &pair.key(), &pool)?;
+    events.push(Event::Dex(DexEvent::LiquidityAdded {
+        asset_a: pair.a,
+        asset_b: pair.b,
+        amount_a,
+        amount_b,
+        shares,
+        locked_shares: locked,
+    }));
+    Ok(())
+}
+
+/// `(asset, minimum paid)` as given by the sender, in either order.
+fn remove_liquidity(
+    ctx: &TxContext,
+    (x, min_x): (AssetId, u128),
+    (y, min_y): (AssetId, u128),
+    shares: u128,
+    view: &mut impl View,
+    events: &mut Vec<Event>,
+) -> Result<(), ActionError> {
+    let pair = pair_of(x, y)?;
+    let (min_a, min_b) = if x == pair.a {
+        (min_x, min_y)
+    } else {
+        (min_y, min_x)
+    };
+    let mut pool = load_pool(view, &pair)?;
+    pool.touch(ctx.height);
+    let supply = share_supply(view, &pair)?;
+    // Burning first refuses shares the sender does not hold (so shares <= supply).
+    burn(view, pair.lp_asset(), &ctx.sender, shares, events)?;
+    let (amount_a, amount_b) =
+        math::withdrawal(shares, pool.reserve_a, pool.reserve_b, supply).ok_or_else(overflow)?;
+    for (asset, amount, minimum) in [(pair.a, amount_a, min_a), (pair.b, amount_b, min_b)] {
+        if amount < minimum {
+            return Err(fail(DexError::InsufficientAmount {
+                asset,
+                amount,
+                minimum,
+            }));
+        }
+    }
+    // A share is worth at least one unit of one side: max(Ra, Rb) >=
+    // sqrt(Ra·Rb) >= S, as the value per share never falls below its start.
+    debug_assert!(amount_a > 0 || amount_b > 0, "a share paid nothing");
+    // Pro-rata amounts of what the pool holds: no underflow.
+    pool.reserve_a -= amount_a;
+    pool.reserve_b -= amount_b;
+    move_asset(view, pair.a, &pair.custody, &ctx.sender, amount_a, events)?;
+    move_asset(view, pair.b, &pair.custody, &ctx.sender, amount_b, events)?;
+    store(view, &pair.key(), &pool)?;
+    events.push(Event::Dex(DexEvent::LiquidityRemoved {
+        asset_a: pair.a,
+        asset_b: pair.b,
+        amount_a,
+        amount_b,
+        shares,
+    }));
+    Ok(())
+}
+
+/// Moves a priced route's amounts (sender → first pool → … → last pool →
+/// sender), updates every pool and records one `Swapped` per hop.
+fn swap(
+    ctx: &TxContext,
+    route: &Route<'_>,
+    view: &mut impl View,
+    events: &mut Vec<Event>,
+) -> Result<(), ActionError> {
+    let mut from = ctx.sender;
+    for (pair, pool, asset_in, amount_in, asset_out, amount_out) in route.priced_hops() {
+        let mut pool = pool.clone();
+        pool.touch(ctx.height);
+        let (r_in, r_out) = pool.reserves_for(pair, asset_in);
+        let r_in = r_in.checked_add(amount_in).ok_or_else(overflow)?;
+        // Pricing keeps every output below its reserve.
+        let r_out = r_out.checked_sub(amount_out).ok_or_else(overflow)?;
+        pool.set_reserves_for(pair, asset_in, r_in, r_out);
+        move_asset(view, asset_in, &from, &pair.custody, amount_in, events)?;
+        store(view, &pair.key(), &pool)?;
+        events.push(Event::Dex(DexEvent::Swapped {
+            asset_in,
+            asset_out,
+            amount_in,
+            amount_out,
+            reserve_in: r_in,
+            reserve_out: r_out,
+        }));
+        from = pair.custody;
+    }
+    let bought = route.path[route.path.len() - 1];
+    move_asset(view, bought, &from, &ctx.sender, route.amount_out(), events)
+}
+
+fn load_route<'p>(path: &'p [AssetId], view: &impl View) -> Result<Route<'p>, ActionError> {
+    Route::load(
+        path,
+        |pair| load_pool(view, pair),
+        |asset| fail(DexError::SameAsset { asset }),
+    )
+}
+
+impl From<PriceError> for ActionError {
+    fn from(e: PriceError) -> Self {
+        match e {
+            PriceError::Dex(e) => fail(e),
+            PriceError::Overflow => overflow(),
+        }
+    }
 }

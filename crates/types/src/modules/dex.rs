@@ -1,24 +1,146 @@
-//! AMM DEX: constant-product pools, liquidity, swaps and routes.
+//! AMM DEX: constant-product pools (x·y = k) for any pair of assets with a
+//! 0.3% fee paid to liquidity providers, liquidity shares issued as a bank
+//! asset, exact-in and exact-out swaps over routes of up to four pools, and a
+//! time-weighted price accumulator per pool.
 //!
-//! PLACEHOLDER: the module's owner replaces these declarations.
+//! A pool is identified by its pair: the two asset ids in ascending order
+//! ([`pool_id`]). Its assets sit in the bank balances of its custody address
+//! ([`pool_custody`]) and its liquidity shares are the asset [`lp_asset_id`],
+//! all derived from the pair alone, so every key an action touches follows
+//! from its payload.
 
+use crate::codec::{BoundedVec, Text};
+use crate::{Address, AssetId, Symbol};
 use serde::{Deserialize, Serialize};
 
+/// Most assets in a swap path (so at most four pools per route).
+pub const MAX_PATH_ASSETS: usize = 5;
+/// Shares minted to the pool's own custody address on the first deposit and
+/// never redeemable: they keep the share price from being inflated by a tiny
+/// first deposit and keep reserves above zero forever.
+pub const MINIMUM_LIQUIDITY: u128 = 1_000;
+/// Swap fee: the input counts for `FEE_KEPT_PER_MILLE / 1000` of itself (0.3% fee).
+pub const FEE_KEPT_PER_MILLE: u128 = 997;
+/// Denominator of [`FEE_KEPT_PER_MILLE`].
+pub const PER_MILLE: u128 = 1_000;
+
+/// A swap route: the assets traded through, first sold, last bought.
+pub type Path = BoundedVec<AssetId, MAX_PATH_ASSETS>;
+
 crate::tagged_enum! {
-    /// What a `dex` transaction does.
+    /// What a `dex` transaction does. Amounts are base units. Deadlines are
+    /// block heights: the action fails in any block above its deadline.
     #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
     #[serde(tag = "op", rename_all = "snake_case")]
     pub enum DexAction {
-        0x01 => Placeholder {},
+        /// Creates the (empty) pool of a pair and its liquidity-share asset.
+        /// Anyone may; one pool per unordered pair. `lp_symbol` names the
+        /// share asset ([`default_lp_symbol`] when absent).
+        0x01 => CreatePool {
+            asset_a: AssetId,
+            asset_b: AssetId,
+            #[serde(default)]
+            lp_symbol: Option<Symbol>,
+        },
+        /// Deposits at most `max_amount_a` and `max_amount_b` at the pool's
+        /// price for at least `min_shares` shares. The first deposit sets the
+        /// price and takes both maxima in full.
+        0x02 => AddLiquidity {
+            asset_a: AssetId,
+            asset_b: AssetId,
+            #[serde(with = "crate::amount")]
+            max_amount_a: u128,
+            #[serde(with = "crate::amount")]
+            max_amount_b: u128,
+            #[serde(with = "crate::amount", default)]
+            min_shares: u128,
+            deadline: u64,
+        },
+        /// Burns `shares` for their pro-rata part of both reserves.
+        0x03 => RemoveLiquidity {
+            asset_a: AssetId,
+            asset_b: AssetId,
+            #[serde(with = "crate::amount")]
+            shares: u128,
+            #[serde(with = "crate::amount", default)]
+            min_amount_a: u128,
+            #[serde(with = "crate::amount", default)]
+            min_amount_b: u128,
+            deadline: u64,
+        },
+        /// Sells exactly `amount_in` of `path[0]` through the pools of
+        /// consecutive pairs for at least `min_amount_out` of the last asset.
+        0x04 => SwapExactIn {
+            path: Path,
+            #[serde(with = "crate::amount")]
+            amount_in: u128,
+            #[serde(with = "crate::amount")]
+            min_amount_out: u128,
+            deadline: u64,
+        },
+        /// Buys exactly `amount_out` of the last asset of `path`, selling at
+        /// most `max_amount_in` of `path[0]`.
+        0x05 => SwapExactOut {
+            path: Path,
+            #[serde(with = "crate::amount")]
+            amount_out: u128,
+            #[serde(with = "crate::amount")]
+            max_amount_in: u128,
+            deadline: u64,
+        },
     }
 }
 
 crate::tagged_enum! {
-    /// Something a `dex` action did, recorded in its receipt.
+    /// Something a `dex` action did, recorded in its receipt (next to the
+    /// bank's transfer, mint and burn events). Pairs are in pool order
+    /// (`asset_a < asset_b`).
     #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
     #[serde(tag = "kind", rename_all = "snake_case")]
     pub enum DexEvent {
-        0x01 => Placeholder {},
+        0x01 => PoolCreated {
+            asset_a: AssetId,
+            asset_b: AssetId,
+            lp_asset: AssetId,
+            custody: Address,
+        },
+        /// The sender deposited `amount_a` and `amount_b` for `shares`;
+        /// `locked_shares` more went to the pool's custody (first deposit only).
+        0x02 => LiquidityAdded {
+            asset_a: AssetId,
+            asset_b: AssetId,
+            #[serde(with = "crate::amount")]
+            amount_a: u128,
+            #[serde(with = "crate::amount")]
+            amount_b: u128,
+            #[serde(with = "crate::amount")]
+            shares: u128,
+            #[serde(with = "crate::amount")]
+            locked_shares: u128,
+        },
+        0x03 => LiquidityRemoved {
+            asset_a: AssetId,
+            asset_b: AssetId,
+            #[serde(with = "crate::amount")]
+            amount_a: u128,
+            #[serde(with = "crate::amount")]
+            amount_b: u128,
+            #[serde(with = "crate::amount")]
+            shares: u128,
+        },
+        /// One hop of a swap, with the pool's reserves after it.
+        0x04 => Swapped {
+            asset_in: AssetId,
+            asset_out: AssetId,
+            #[serde(with = "crate::amount")]
+            amount_in: u128,
+            #[serde(with = "crate::amount")]
+            amount_out: u128,
+            #[serde(with = "crate::amount")]
+            reserve_in: u128,
+            #[serde(with = "crate::amount")]
+            reserve_out: u128,
+        },
     }
 }
 
@@ -27,21 +149,364 @@ crate::tagged_enum! {
     #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
     #[serde(tag = "code", rename_all = "snake_case")]
     pub enum DexError {
-        #[error("placeholder")]
-        0x01 => Placeholder {},
+        #[error("a pool needs two different assets, got {asset} twice")]
+        0x01 => SameAsset { asset: AssetId },
+        #[error("the pool of assets {asset_a} and {asset_b} already exists")]
+        0x02 => PoolExists { asset_a: AssetId, asset_b: AssetId },
+        #[error("there is no pool of assets {asset_a} and {asset_b}")]
+        0x03 => PoolNotFound { asset_a: AssetId, asset_b: AssetId },
+        #[error("{field} must be positive")]
+        0x04 => ZeroAmount { field: Text<24> },
+        #[error("a swap path holds 2 to {max} assets, got {len}")]
+        0x05 => BadPathLength { len: u64, max: u64 },
+        #[error("the path goes through the pool of assets {asset_a} and {asset_b} twice")]
+        0x06 => RepeatedPool { asset_a: AssetId, asset_b: AssetId },
+        #[error("deadline {deadline} has passed (block {height})")]
+        0x07 => Expired { deadline: u64, height: u64 },
+        #[error("output {amount_out} is below the minimum {min_amount_out}")]
+        0x08 => InsufficientOutput {
+            #[serde(with = "crate::amount")]
+            amount_out: u128,
+            #[serde(with = "crate::amount")]
+            min_amount_out: u128,
+        },
+        #[error("input {amount_in} is above the maximum {max_amount_in}")]
+        0x09 => ExcessiveInput {
+            #[serde(with = "crate::amount")]
+            amount_in: u128,
+            #[serde(with = "crate::amount")]
+            max_amount_in: u128,
+        },
+        #[error("the deposit would mint {shares} shares, below the minimum {min_shares}")]
+        0x0a => InsufficientShares {
+            #[serde(with = "crate::amount")]
+            shares: u128,
+            #[serde(with = "crate::amount")]
+            min_shares: u128,
+        },
+        #[error("a first deposit must mint more than {minimum} shares (sqrt of the product of the amounts), got {shares}")]
+        0x0b => InitialLiquidityTooLow {
+            #[serde(with = "crate::amount")]
+            shares: u128,
+            #[serde(with = "crate::amount")]
+            minimum: u128,
+        },
+        #[error("removing would pay {amount} of asset {asset}, below the minimum {minimum}")]
+        0x0c => InsufficientAmount {
+            asset: AssetId,
+            #[serde(with = "crate::amount")]
+            amount: u128,
+            #[serde(with = "crate::amount")]
+            minimum: u128,
+        },
+        #[error("cannot take {requested} of asset {asset} from a reserve of {reserve}")]
+        0x0d => InsufficientLiquidity {
+            asset: AssetId,
+            #[serde(with = "crate::amount")]
+            reserve: u128,
+            #[serde(with = "crate::amount")]
+            requested: u128,
+        },
+        #[error("the pool of assets {asset_a} and {asset_b} holds no liquidity yet")]
+        0x0e => EmptyPool { asset_a: AssetId, asset_b: AssetId },
+        #[error("selling {amount_in} of asset {asset_in} buys nothing of asset {asset_out}")]
+        0x0f => ZeroOutput {
+            asset_in: AssetId,
+            asset_out: AssetId,
+            #[serde(with = "crate::amount")]
+            amount_in: u128,
+        },
     }
+}
+
+/// The pair in pool order (ascending ids).
+pub fn sorted_pair(a: AssetId, b: AssetId) -> (AssetId, AssetId) {
+    if a <= b { (a, b) } else { (b, a) }
+}
+
+/// The id of the pool of `a` and `b` (either order): the two ids in ascending
+/// order, big-endian. `None` when `a == b`.
+pub fn pool_id(a: AssetId, b: AssetId) -> Option<[u8; 16]> {
+    if a == b {
+        return None;
+    }
+    let (lo, hi) = sorted_pair(a, b);
+    let mut id = [0u8; 16];
+    id[..8].copy_from_slice(&lo.0.to_be_bytes());
+    id[8..].copy_from_slice(&hi.0.to_be_bytes());
+    Some(id)
+}
+
+/// The address holding a pool's assets: `Address::module("dex", pool_id)`.
+pub fn pool_custody(pool_id: &[u8; 16]) -> Address {
+    Address::module("dex", pool_id)
+}
+
+/// The liquidity-share asset of a pool: the id an asset created by the
+/// pool's custody address with nonce 0 would get. The custody address never
+/// sends transactions, so no bank creation can take it.
+pub fn lp_asset_id(pool_id: &[u8; 16]) -> AssetId {
+    AssetId::derive(pool_custody(pool_id).as_bytes(), 0)
+}
+
+/// The share asset's symbol when `CreatePool` names none: `LP` and the first
+/// ten hex digits of the share asset's id (12 characters of `A-Z0-9`).
+pub fn default_lp_symbol(pool_id: &[u8; 16]) -> Symbol {
+    let id = lp_asset_id(pool_id).0;
+    Symbol::new(&format!("LP{:010X}", id >> 24)).expect("LP and 10 hex digits is a valid symbol")
+}
+
+/// The symbol `CreatePool` registers for the share asset.
+pub fn lp_symbol_of(pool_id: &[u8; 16], requested: Option<&Symbol>) -> Symbol {
+    requested
+        .cloned()
+        .unwrap_or_else(|| default_lp_symbol(pool_id))
 }
 
 /// Fee units of an action (roughly the state entries it writes).
 pub fn units(action: &DexAction) -> u64 {
     match action {
-        DexAction::Placeholder {} => 1,
+        // Registers a symbol, like the bank's CreateAsset, and costs the same
+        // so the symbol namespace is no cheaper to squat through pools.
+        DexAction::CreatePool { .. } => 100,
+        // Pool, share supply, 3 sender balances, 3 custody balances.
+        DexAction::AddLiquidity { .. } => 8,
+        // Pool, share supply, 3 sender balances, 2 custody balances.
+        DexAction::RemoveLiquidity { .. } => 7,
+        // Two sender balances, and per hop the pool and two custody balances.
+        DexAction::SwapExactIn { path, .. } | DexAction::SwapExactOut { path, .. } => {
+            2 + 3 * path.len().saturating_sub(1) as u64
+        }
+    }
+}
+
+fn zero(field: &str) -> DexError {
+    DexError::ZeroAmount {
+        field: Text::clipped(field),
+    }
+}
+
+fn check_pair(a: AssetId, b: AssetId) -> Result<(), DexError> {
+    if a == b {
+        return Err(DexError::SameAsset { asset: a });
+    }
+    Ok(())
+}
+
+/// Checks a swap path: 2 to [`MAX_PATH_ASSETS`] assets, consecutive assets
+/// different, no pool used twice.
+pub fn check_path(path: &[AssetId]) -> Result<(), DexError> {
+    if path.len() < 2 || path.len() > MAX_PATH_ASSETS {
+        return Err(DexError::BadPathLength {
+            len: path.len() as u64,
+            max: MAX_PATH_ASSETS as u64,
+        });
+    }
+    for (i, hop) in path.windows(2).enumerate() {
+        check_pair(hop[0], hop[1])?;
+        let pair = sorted_pair(hop[0], hop[1]);
+        if path[..=i]
+            .windows(2)
+            .any(|earlier| sorted_pair(earlier[0], earlier[1]) == pair)
+        {
+            return Err(DexError::RepeatedPool {
+                asset_a: pair.0,
+                asset_b: pair.1,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Checks that hold regardless of state, with the typed reason. Execution
+/// runs them too (a block may carry actions ingest never saw).
+pub fn validate(action: &DexAction) -> Result<(), DexError> {
+    match action {
+        DexAction::CreatePool {
+            asset_a, asset_b, ..
+        } => check_pair(*asset_a, *asset_b),
+        DexAction::AddLiquidity {
+            asset_a,
+            asset_b,
+            max_amount_a,
+            max_amount_b,
+            ..
+        } => {
+            check_pair(*asset_a, *asset_b)?;
+            if *max_amount_a == 0 {
+                return Err(zero("max_amount_a"));
+            }
+            if *max_amount_b == 0 {
+                return Err(zero("max_amount_b"));
+            }
+            Ok(())
+        }
+        DexAction::RemoveLiquidity {
+            asset_a,
+            asset_b,
+            shares,
+            ..
+        } => {
+            check_pair(*asset_a, *asset_b)?;
+            if *shares == 0 {
+                return Err(zero("shares"));
+            }
+            Ok(())
+        }
+        DexAction::SwapExactIn {
+            path, amount_in, ..
+        } => {
+            check_path(path)?;
+            if *amount_in == 0 {
+                return Err(zero("amount_in"));
+            }
+            Ok(())
+        }
+        DexAction::SwapExactOut {
+            path,
+            amount_out,
+            max_amount_in,
+            ..
+        } => {
+            check_path(path)?;
+            if *amount_out == 0 {
+                return Err(zero("amount_out"));
+            }
+            if *max_amount_in == 0 {
+                return Err(zero("max_amount_in"));
+            }
+            Ok(())
+        }
     }
 }
 
 /// Checks that hold regardless of state (zero amounts, malformed routes);
 /// ingest refuses an action that fails them with this reason.
 pub fn check(action: &DexAction) -> Result<(), String> {
-    let _ = action;
-    Ok(())
+    validate(action).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use commonware_codec::{Decode, Encode};
+
+    fn path(ids: &[u64]) -> Path {
+        Path::new(ids.iter().map(|&i| AssetId(i)).collect()).unwrap()
+    }
+
+    #[test]
+    fn pool_identity_is_order_free_and_distinct() {
+        let (a, b, c) = (AssetId(3), AssetId(9), AssetId(4));
+        assert_eq!(pool_id(a, b), pool_id(b, a));
+        assert_ne!(pool_id(a, b), pool_id(a, c));
+        assert_eq!(pool_id(a, a), None);
+        let id = pool_id(a, b).unwrap();
+        assert_eq!(&id[..8], &3u64.to_be_bytes());
+        assert_ne!(lp_asset_id(&id), AssetId::NATIVE);
+        let symbol = default_lp_symbol(&id);
+        assert_eq!(symbol.as_str().len(), 12);
+        assert!(symbol.as_str().starts_with("LP"));
+        assert_ne!(symbol, default_lp_symbol(&pool_id(a, c).unwrap()));
+    }
+
+    #[test]
+    fn paths_are_checked() {
+        assert!(check_path(&path(&[1, 2])).is_ok());
+        assert!(check_path(&path(&[1, 2, 3, 4, 5])).is_ok());
+        assert_eq!(
+            check_path(&path(&[1])),
+            Err(DexError::BadPathLength { len: 1, max: 5 })
+        );
+        assert_eq!(
+            check_path(&path(&[1, 1])),
+            Err(DexError::SameAsset { asset: AssetId(1) })
+        );
+        assert_eq!(
+            check_path(&path(&[1, 2, 1])),
+            Err(DexError::RepeatedPool {
+                asset_a: AssetId(1),
+                asset_b: AssetId(2)
+            })
+        );
+        assert_eq!(
+            check_path(&path(&[1, 2, 3, 2])),
+            Err(DexError::RepeatedPool {
+                asset_a: AssetId(2),
+                asset_b: AssetId(3)
+            })
+        );
+        // A cycle through distinct pools is a valid route.
+        assert!(check_path(&path(&[1, 2, 3, 1])).is_ok());
+    }
+
+    #[test]
+    fn validation_refuses_zero_amounts_and_same_pairs() {
+        let swap = DexAction::SwapExactIn {
+            path: path(&[1, 2]),
+            amount_in: 0,
+            min_amount_out: 0,
+            deadline: 9,
+        };
+        assert_eq!(
+            check(&swap).unwrap_err(),
+            "amount_in must be positive".to_string()
+        );
+        let add = DexAction::AddLiquidity {
+            asset_a: AssetId(1),
+            asset_b: AssetId(1),
+            max_amount_a: 1,
+            max_amount_b: 1,
+            min_shares: 0,
+            deadline: 0,
+        };
+        assert_eq!(
+            validate(&add),
+            Err(DexError::SameAsset { asset: AssetId(1) })
+        );
+    }
+
+    #[test]
+    fn actions_round_trip_in_codec_and_json() {
+        let actions = [
+            DexAction::CreatePool {
+                asset_a: AssetId(1),
+                asset_b: AssetId(2),
+                lp_symbol: Some(Symbol::new("ETHUSDCLP").unwrap()),
+            },
+            DexAction::AddLiquidity {
+                asset_a: AssetId(1),
+                asset_b: AssetId(2),
+                max_amount_a: u128::MAX,
+                max_amount_b: 5,
+                min_shares: 7,
+                deadline: 11,
+            },
+            DexAction::RemoveLiquidity {
+                asset_a: AssetId(2),
+                asset_b: AssetId(1),
+                shares: 3,
+                min_amount_a: 1,
+                min_amount_b: 2,
+                deadline: 4,
+            },
+            DexAction::SwapExactOut {
+                path: path(&[1, 2, 3]),
+                amount_out: 10,
+                max_amount_in: 20,
+                deadline: 30,
+            },
+        ];
+        for a in actions {
+            let bytes = a.encode();
+            assert_eq!(DexAction::decode_cfg(bytes, &()).unwrap(), a);
+            let json = serde_json::to_string(&a).unwrap();
+            assert_eq!(serde_json::from_str::<DexAction>(&json).unwrap(), a);
+        }
+        // Paths longer than the limit do not decode.
+        let long: Vec<AssetId> = (0..6).map(AssetId).collect();
+        let mut bytes = vec![0x04];
+        bytes.extend_from_slice(&long.encode());
+        assert!(DexAction::decode_cfg(bytes::Bytes::from(bytes), &()).is_err());
+    }
 }
