@@ -4,6 +4,7 @@
 mod bench;
 mod keys;
 mod network;
+mod seed;
 mod wallet;
 
 use anyhow::Result;

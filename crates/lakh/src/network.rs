@@ -204,22 +204,16 @@ pub fn devnet(validators: usize, data_dir: &Path, rpc_addr: SocketAddr, json: bo
     }
     let keys_dir = data_dir.join("keys");
     let chain_id = genesis.chain_id;
+    let seed_dir = data_dir.to_path_buf();
     let on_ready = move |_: usize, addr: SocketAddr| {
-        if json {
-            println!(
-                "{}",
-                serde_json::json!({"event": "ready", "rpc": format!("http://{addr}"), "chain_id": chain_id, "keys": keys_dir})
-            );
-        } else {
-            println!("lakh devnet: {validators} validator(s), chain id {chain_id}");
-            println!("  RPC     http://{addr}  (WebSocket ws://{addr})");
-            println!(
-                "  keys    {}  ({})",
-                keys_dir.display(),
-                DEMO_ACCOUNTS.join(", ")
-            );
-            println!("  try     lakh wallet transfer --from alice --to bob --amount 1000");
-        }
+        let keys_dir = keys_dir.clone();
+        let seed_dir = seed_dir.clone();
+        // Seeding talks to this node over RPC, so it runs beside the node's
+        // runtime; the devnet is announced once it is usable.
+        std::thread::spawn(move || {
+            let seeded = seed_in_background(&addr, &keys_dir, &seed_dir);
+            announce(json, validators, chain_id, addr, &keys_dir, seeded);
+        });
     };
     run(RunConfig {
         data_dir: data_dir.to_path_buf(),
@@ -230,6 +224,50 @@ pub fn devnet(validators: usize, data_dir: &Path, rpc_addr: SocketAddr, json: bo
         executor: executor_from_env()?,
         on_rpc_ready: Some(Box::new(on_ready)),
     })
+}
+
+/// Seeds the DeFi demo setup; `Err` says why it did not happen.
+fn seed_in_background(addr: &SocketAddr, keys_dir: &Path, data_dir: &Path) -> Result<String> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let client = lakh_rpc::LakhClient::connect(&format!("http://{addr}"))?;
+        Ok(match crate::seed::seed_devnet(&client, keys_dir, data_dir).await? {
+            Some(s) => format!("seeded ({} steps, {} transactions)", s.steps, s.txs),
+            None => "already seeded".to_string(),
+        })
+    })
+}
+
+fn announce(
+    json: bool,
+    validators: usize,
+    chain_id: u64,
+    addr: SocketAddr,
+    keys_dir: &Path,
+    seeded: Result<String>,
+) {
+    let seed_line = match &seeded {
+        Ok(s) => s.clone(),
+        Err(e) => format!("NOT seeded: {e:#}"),
+    };
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({"event": "ready", "rpc": format!("http://{addr}"), "chain_id": chain_id, "keys": keys_dir, "defi": seed_line})
+        );
+    } else {
+        println!("lakh devnet: {validators} validator(s), chain id {chain_id}");
+        println!("  RPC     http://{addr}  (WebSocket ws://{addr})");
+        println!(
+            "  keys    {}  ({}, admin)",
+            keys_dir.display(),
+            DEMO_ACCOUNTS.join(", ")
+        );
+        println!("  DeFi    {seed_line}");
+        println!("  try     lakh wallet transfer --from alice --to bob --amount 1000");
+    }
 }
 
 /// `lakh node --config FILE`.
