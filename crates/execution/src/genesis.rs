@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 /// The initial state of `genesis`, sorted by key: funded accounts, the native
 /// token's `Asset` and `Symbol` entries (its symbol is thereby taken, and its
 /// issuer is the all-zero address, which nobody controls), and each genesis
-/// asset's `Asset`, `Symbol` and `Balance` entries. An address listed twice has
+/// asset's `Asset`, `Symbol` and `Balance` entries, and the staking module's
+/// record of each genesis validator. An address listed twice has
 /// its amounts added; zero balances are not stored.
 ///
 /// Expects a genesis that passed [`Genesis::validate`], which bounds every sum;
@@ -81,6 +82,8 @@ pub fn apply_genesis(genesis: &Genesis) -> Vec<(StateKey, StateValue)> {
             StateValue::Symbol(asset.id),
         );
     }
+    // Validator records and registry of the staking module.
+    state.extend(crate::stake::genesis_entries(genesis));
     if let Some(admin) = genesis.admin {
         state.insert(
             crate::module::config_key(),

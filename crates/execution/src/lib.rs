@@ -79,7 +79,8 @@ pub struct BlockOutcome {
     pub excluded: Vec<(usize, Refusal)>,
     /// Fee units of the included transactions.
     pub used_units: u64,
-    /// Native base units paid in fees, credited to the proposer.
+    /// Native base units paid in fees, credited to the proposer (shared with
+    /// its delegators when it has some, see [`stake::distribute_fees`]).
     pub fees_paid: u128,
 }
 
@@ -133,8 +134,10 @@ pub(crate) enum Access {
 /// Lists, sorted and without repeats, every key executing `txs` under `env`
 /// may read or write. Depends only on the transactions, never on state.
 pub fn access_set(env: &BlockEnv, txs: &[SignedTransaction]) -> Vec<StateKey> {
-    let mut keys = Vec::with_capacity(txs.len() * 3 + 1);
+    let mut keys = Vec::with_capacity(txs.len() * 3 + 3);
     keys.push(StateKey::Account(env.proposer));
+    // The proposer's staking record and reward custody, for `finish_block`.
+    keys.extend(stake::fee_keys(&env.proposer));
     for tx in txs {
         tx_access(&tx.tx, &mut |key| keys.push(key));
     }
@@ -444,7 +447,10 @@ pub(crate) fn execute_tx<V: View>(
     Ok(())
 }
 
-/// Credits the block's fees to the proposer, after every transaction.
+/// Credits the block's fees to the proposer, after every transaction: all of
+/// them, or, when the proposer is a validator with delegations, its
+/// commission, the rest going to its delegators' reward pool
+/// ([`stake::distribute_fees`]).
 pub(crate) fn finish_block(
     env: &BlockEnv,
     overlay: &mut Overlay,
@@ -452,11 +458,12 @@ pub(crate) fn finish_block(
 ) -> Result<(), ExecError> {
     // One credit per block, so the proposer's account is not a hot key.
     if outcome.fees_paid > 0 {
+        let to_proposer = stake::distribute_fees(overlay, &env.proposer, outcome.fees_paid)?;
         let slot = overlay.slot(&StateKey::Account(env.proposer))?;
         let mut proposer = overlay.account_at(slot)?;
         proposer.native_balance = proposer
             .native_balance
-            .checked_add(outcome.fees_paid)
+            .checked_add(to_proposer)
             .ok_or(ExecError::FeeOverflow)?;
         overlay.set_account_at(slot, proposer);
         overlay.clear_journal();

@@ -1,15 +1,72 @@
-//! Staking: delegation to validators, unbonding, fee rewards.
+//! Staking: delegate the native token to a genesis validator, undelegate
+//! through an unbonding period, withdraw matured funds, claim a share of the
+//! fees of the blocks the validator proposes.
 //!
-//! PLACEHOLDER: the module's owner replaces these declarations.
+//! Rewards use a reward-per-token accumulator (Synthetix style): when a
+//! validator with delegations proposes a block, its commission share of the
+//! block's fees goes to the validator's account and the rest raises the
+//! validator's `reward_per_token` by `rest * 1e18 / total_delegated` (floor;
+//! the remainder is carried to the next block). A delegation earns
+//! `amount * (reward_per_token - reward_per_token_paid) / 1e18` (floor).
 
+use crate::Address;
 use serde::{Deserialize, Serialize};
+
+/// Commission and other shares are in basis points of this.
+pub const BPS: u16 = 10_000;
+/// Scale of the reward-per-token accumulator.
+pub const REWARD_PRECISION: u128 = 1_000_000_000_000_000_000;
+/// Most validators the registry lists (genesis validators past it are not
+/// registered for staking).
+pub const MAX_VALIDATORS: usize = 1024;
+/// Most pending unbonding entries per delegation (entries maturing at the same
+/// height merge).
+pub const MAX_UNBONDING_ENTRIES: usize = 8;
+/// Longest unbonding period the admin may set (blocks).
+pub const MAX_UNBONDING_BLOCKS: u64 = 100_000_000;
+/// Unbonding period until the admin sets one (blocks).
+pub const DEFAULT_UNBONDING_BLOCKS: u64 = 1_000;
+/// Commission of every validator at genesis.
+pub const DEFAULT_COMMISSION_BPS: u16 = 1_000;
+/// Highest commission a validator may set, until the admin sets another cap.
+pub const DEFAULT_MAX_COMMISSION_BPS: u16 = BPS;
+/// Largest change of commission per step, until the admin sets another.
+pub const DEFAULT_MAX_COMMISSION_CHANGE_BPS: u16 = 500;
 
 crate::tagged_enum! {
     /// What a `stake` transaction does.
     #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
     #[serde(tag = "op", rename_all = "snake_case")]
     pub enum StakeAction {
-        0x01 => Placeholder {},
+        /// Move `amount` native base units from the sender into the
+        /// validator's custody, delegated to `validator`.
+        0x01 => Delegate {
+            validator: Address,
+            #[serde(with = "crate::amount")]
+            amount: u128,
+        },
+        /// Stop `amount` of the sender's delegation from earning; it stays in
+        /// custody until `height + unbonding_blocks`, then `withdraw` pays it.
+        0x02 => Undelegate {
+            validator: Address,
+            #[serde(with = "crate::amount")]
+            amount: u128,
+        },
+        /// Pay the sender every matured unbonding entry of its delegation.
+        0x03 => Withdraw { validator: Address },
+        /// Pay the sender its rewards from `validator`.
+        0x04 => Claim { validator: Address },
+        /// Validators only: set the sender's commission (basis points of the
+        /// fees of the blocks it proposes), within the cap, by at most the
+        /// maximum change, once per unbonding period.
+        0x05 => SetCommission { commission_bps: u16 },
+        /// Admin only: module parameters (future undelegations and commission
+        /// changes use them; existing unbonding entries keep their maturity).
+        0x06 => SetParams {
+            unbonding_blocks: u64,
+            max_commission_bps: u16,
+            max_commission_change_bps: u16,
+        },
     }
 }
 
@@ -18,7 +75,47 @@ crate::tagged_enum! {
     #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
     #[serde(tag = "kind", rename_all = "snake_case")]
     pub enum StakeEvent {
-        0x01 => Placeholder {},
+        0x01 => Delegated {
+            validator: Address,
+            delegator: Address,
+            #[serde(with = "crate::amount")]
+            amount: u128,
+            /// The delegation's active amount afterwards.
+            #[serde(with = "crate::amount")]
+            delegation: u128,
+            #[serde(with = "crate::amount")]
+            total_delegated: u128,
+        },
+        0x02 => Undelegated {
+            validator: Address,
+            delegator: Address,
+            #[serde(with = "crate::amount")]
+            amount: u128,
+            /// First height at which `withdraw` pays it.
+            mature_at: u64,
+        },
+        0x03 => Withdrawn {
+            validator: Address,
+            delegator: Address,
+            #[serde(with = "crate::amount")]
+            amount: u128,
+        },
+        0x04 => RewardsClaimed {
+            validator: Address,
+            delegator: Address,
+            #[serde(with = "crate::amount")]
+            amount: u128,
+        },
+        0x05 => CommissionChanged {
+            validator: Address,
+            old_bps: u16,
+            new_bps: u16,
+        },
+        0x06 => ParamsSet {
+            unbonding_blocks: u64,
+            max_commission_bps: u16,
+            max_commission_change_bps: u16,
+        },
     }
 }
 
@@ -27,21 +124,192 @@ crate::tagged_enum! {
     #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
     #[serde(tag = "code", rename_all = "snake_case")]
     pub enum StakeError {
-        #[error("placeholder")]
-        0x01 => Placeholder {},
+        #[error("amount must be positive")]
+        0x01 => ZeroAmount {},
+        #[error("{validator} is not a registered validator")]
+        0x02 => UnknownValidator { validator: Address },
+        #[error("{delegator} has no delegation with validator {validator}")]
+        0x03 => NoDelegation { validator: Address, delegator: Address },
+        #[error("cannot undelegate {requested}: only {delegated} is delegated to {validator}")]
+        0x04 => InsufficientDelegation {
+            validator: Address,
+            #[serde(with = "crate::amount")]
+            requested: u128,
+            #[serde(with = "crate::amount")]
+            delegated: u128,
+        },
+        #[error("a delegation holds at most {max} unbonding entries; withdraw matured ones first")]
+        0x05 => TooManyUnbonding { max: u8 },
+        #[error("nothing is unbonding from validator {validator}")]
+        0x06 => NothingUnbonding { validator: Address },
+        #[error("no unbonding entry has matured at height {height}: the next, {amount}, matures at {mature_at}")]
+        0x07 => NotMatured {
+            #[serde(with = "crate::amount")]
+            amount: u128,
+            mature_at: u64,
+            height: u64,
+        },
+        #[error("no rewards to claim from validator {validator}")]
+        0x08 => NoRewards { validator: Address },
+        #[error("{sender} is not a registered validator")]
+        0x09 => NotValidator { sender: Address },
+        #[error("commission {commission_bps} bps exceeds the cap of {max_bps} bps")]
+        0x0a => CommissionTooHigh { commission_bps: u16, max_bps: u16 },
+        #[error("commission may change by at most {max_change_bps} bps at a time, not from {from_bps} to {to_bps}")]
+        0x0b => CommissionChangeTooLarge { from_bps: u16, to_bps: u16, max_change_bps: u16 },
+        #[error("commission changed recently: next change allowed at height {next_height}, now {height}")]
+        0x0c => CommissionChangeTooSoon { next_height: u64, height: u64 },
+        #[error("commission is already {bps} bps")]
+        0x0d => CommissionUnchanged { bps: u16 },
+        #[error("only the chain admin may set staking parameters, not {sender}")]
+        0x0e => NotAdmin { sender: Address },
+        #[error("unbonding period must be 1..={max} blocks, not {blocks}")]
+        0x0f => UnbondingPeriodOutOfRange { blocks: u64, max: u64 },
+        #[error("{bps} bps is more than 100% ({max} bps)")]
+        0x10 => BpsOutOfRange { bps: u16, max: u16 },
     }
 }
 
 /// Fee units of an action (roughly the state entries it writes).
 pub fn units(action: &StakeAction) -> u64 {
     match action {
-        StakeAction::Placeholder {} => 1,
+        // Sender, custody, validator record, delegation.
+        StakeAction::Delegate { .. } => 4,
+        StakeAction::Undelegate { .. } => 3,
+        StakeAction::Withdraw { .. } => 4,
+        StakeAction::Claim { .. } => 4,
+        StakeAction::SetCommission { .. } => 2,
+        StakeAction::SetParams { .. } => 2,
     }
 }
 
-/// Checks that hold regardless of state (zero amounts, malformed routes);
-/// ingest refuses an action that fails them with this reason.
+/// Checks that hold regardless of state (zero amounts, out-of-range
+/// parameters); ingest refuses an action that fails them with this reason.
 pub fn check(action: &StakeAction) -> Result<(), String> {
-    let _ = action;
-    Ok(())
+    check_typed(action).map_err(|e| e.to_string())
+}
+
+/// [`check`] with the typed reason (execution repeats these checks).
+pub fn check_typed(action: &StakeAction) -> Result<(), StakeError> {
+    let bps = |bps: u16| {
+        if bps > BPS {
+            Err(StakeError::BpsOutOfRange { bps, max: BPS })
+        } else {
+            Ok(())
+        }
+    };
+    match action {
+        StakeAction::Delegate { amount, .. } | StakeAction::Undelegate { amount, .. } => {
+            if *amount == 0 {
+                return Err(StakeError::ZeroAmount {});
+            }
+            Ok(())
+        }
+        StakeAction::Withdraw { .. } | StakeAction::Claim { .. } => Ok(()),
+        StakeAction::SetCommission { commission_bps } => bps(*commission_bps),
+        StakeAction::SetParams {
+            unbonding_blocks,
+            max_commission_bps,
+            max_commission_change_bps,
+        } => {
+            if *unbonding_blocks == 0 || *unbonding_blocks > MAX_UNBONDING_BLOCKS {
+                return Err(StakeError::UnbondingPeriodOutOfRange {
+                    blocks: *unbonding_blocks,
+                    max: MAX_UNBONDING_BLOCKS,
+                });
+            }
+            bps(*max_commission_bps)?;
+            bps(*max_commission_change_bps)
+        }
+    }
+}
+
+/// The 32-byte id of `delegator`'s delegation to `validator` (a digest, so the
+/// object key stays within the 48-byte id limit).
+pub fn delegation_id(validator: &Address, delegator: &Address) -> [u8; 32] {
+    use commonware_cryptography::{Hasher, Sha256};
+    let digest = Sha256::hash(&[
+        b"lakh/stake/delegation/",
+        validator.as_bytes(),
+        delegator.as_bytes(),
+    ]);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(digest.as_ref());
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use commonware_codec::{Decode, Encode};
+
+    fn round_trip(a: StakeAction) {
+        let bytes = a.encode();
+        assert_eq!(StakeAction::decode_cfg(bytes, &()).unwrap(), a);
+        let json = serde_json::to_string(&a).unwrap();
+        assert_eq!(serde_json::from_str::<StakeAction>(&json).unwrap(), a);
+    }
+
+    #[test]
+    fn actions_round_trip_in_binary_and_json() {
+        let v = Address([3; 32]);
+        round_trip(StakeAction::Delegate {
+            validator: v,
+            amount: u128::MAX,
+        });
+        round_trip(StakeAction::Undelegate {
+            validator: v,
+            amount: 1,
+        });
+        round_trip(StakeAction::Withdraw { validator: v });
+        round_trip(StakeAction::Claim { validator: v });
+        round_trip(StakeAction::SetCommission { commission_bps: 77 });
+        round_trip(StakeAction::SetParams {
+            unbonding_blocks: 9,
+            max_commission_bps: 10,
+            max_commission_change_bps: 11,
+        });
+        let json = serde_json::to_value(StakeAction::Delegate {
+            validator: v,
+            amount: 5,
+        })
+        .unwrap();
+        assert_eq!(json["op"], "delegate");
+        assert_eq!(json["amount"], "5");
+    }
+
+    #[test]
+    fn stateless_checks() {
+        let v = Address([3; 32]);
+        assert!(check(&StakeAction::Delegate { validator: v, amount: 0 }).is_err());
+        assert!(check(&StakeAction::Undelegate { validator: v, amount: 0 }).is_err());
+        assert!(check(&StakeAction::Delegate { validator: v, amount: 1 }).is_ok());
+        assert_eq!(
+            check_typed(&StakeAction::SetCommission { commission_bps: 10_001 }),
+            Err(StakeError::BpsOutOfRange { bps: 10_001, max: BPS })
+        );
+        assert!(check(&StakeAction::SetCommission { commission_bps: 10_000 }).is_ok());
+        for (blocks, ok) in [(0, false), (1, true), (MAX_UNBONDING_BLOCKS, true), (MAX_UNBONDING_BLOCKS + 1, false)] {
+            let a = StakeAction::SetParams {
+                unbonding_blocks: blocks,
+                max_commission_bps: 100,
+                max_commission_change_bps: 100,
+            };
+            assert_eq!(check(&a).is_ok(), ok, "{blocks}");
+        }
+        let e = StakeError::InsufficientDelegation {
+            validator: v,
+            requested: 9,
+            delegated: 4,
+        };
+        assert!(e.to_string().contains("cannot undelegate 9: only 4"), "{e}");
+        assert_eq!(serde_json::to_value(&e).unwrap()["code"], "insufficient_delegation");
+    }
+
+    #[test]
+    fn delegation_ids_differ_per_pair() {
+        let (a, b) = (Address([1; 32]), Address([2; 32]));
+        assert_ne!(delegation_id(&a, &b), delegation_id(&b, &a));
+        assert_eq!(delegation_id(&a, &b), delegation_id(&a, &b));
+    }
 }

@@ -1,0 +1,1103 @@
+//! The staking module through real blocks: delegation, unbonding, withdrawal,
+//! fee rewards through `finish_block`, commission and parameter changes,
+//! queries, hostile inputs, and property tests of its invariants (custody
+//! covers the ledgers, unbonding releases only after the period, supply is
+//! conserved, parallel execution equals sequential).
+
+mod common;
+
+use commonware_codec::Decode;
+use common::*;
+use lakh_execution::{
+    BlockEnv, BlockOutcome, ExecError, Mode, StateError, access_set, apply_genesis,
+    execute_block, execute_block_parallel,
+    module::math::mul_div_floor,
+    parallel_lanes,
+    query::{QueryError, run_query},
+    stake::{self, Delegation, Validator, ValidatorRegistry},
+};
+use lakh_state::{StateKey, StateValue};
+use lakh_types::{
+    Action, Address, AssetId, Event, FailureReason, Genesis, Receipt, SignedTransaction,
+    TransferEntry, TxStatus,
+    fees::required_fee,
+    genesis::{GenesisAccount, GenesisValidator},
+    modules::stake::{
+        DEFAULT_COMMISSION_BPS, DEFAULT_UNBONDING_BLOCKS, MAX_UNBONDING_ENTRIES,
+        REWARD_PRECISION, StakeAction, StakeError, StakeEvent,
+    },
+};
+use proptest::{
+    prelude::*,
+    test_runner::{Config, TestRunner},
+};
+use serde_json::json;
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+use std::num::NonZeroUsize;
+
+/// Genesis validators (seeds); each is also funded so it can send transactions.
+const VALIDATORS: [u64; 3] = [20, 21, 22];
+/// Extra funded delegators past the common genesis accounts.
+const EXTRA: std::ops::Range<u64> = 30..42;
+/// A proposer that is no validator.
+const OUTSIDER: u64 = 9;
+const ADMIN: u64 = 0;
+const MAX_FEE: u128 = 1_000_000;
+
+fn v(i: usize) -> Address {
+    addr(VALIDATORS[i])
+}
+
+fn stake_genesis() -> Genesis {
+    let mut g = genesis();
+    g.validators = VALIDATORS
+        .iter()
+        .map(|s| GenesisValidator {
+            public_key: addr(*s).to_hex(),
+            p2p_address: "127.0.0.1:9000".parse().unwrap(),
+            stake: 1,
+        })
+        .collect();
+    for s in VALIDATORS.iter().copied().chain(EXTRA) {
+        g.accounts.push(GenesisAccount {
+            address: addr(s),
+            balance: FUNDED,
+        });
+    }
+    g
+}
+
+fn total_native() -> u128 {
+    native_total() + (VALIDATORS.len() as u128 + (EXTRA.end - EXTRA.start) as u128) * FUNDED
+}
+
+fn delegate(validator: Address, amount: u128) -> Action {
+    Action::Stake(StakeAction::Delegate { validator, amount })
+}
+fn undelegate(validator: Address, amount: u128) -> Action {
+    Action::Stake(StakeAction::Undelegate { validator, amount })
+}
+fn withdraw(validator: Address) -> Action {
+    Action::Stake(StakeAction::Withdraw { validator })
+}
+fn claim(validator: Address) -> Action {
+    Action::Stake(StakeAction::Claim { validator })
+}
+fn set_commission(commission_bps: u16) -> Action {
+    Action::Stake(StakeAction::SetCommission { commission_bps })
+}
+fn set_params(unbonding_blocks: u64) -> Action {
+    Action::Stake(StakeAction::SetParams {
+        unbonding_blocks,
+        max_commission_bps: 5_000,
+        max_commission_change_bps: 500,
+    })
+}
+fn pay(to: u64, amount: u128) -> Action {
+    Action::Transfer(TransferEntry {
+        to: addr(to),
+        asset: AssetId::NATIVE,
+        amount,
+    })
+}
+
+fn stake_failure(e: StakeError) -> TxStatus {
+    TxStatus::Failed {
+        error: FailureReason::Stake(e),
+    }
+}
+
+/// A chain of blocks over the staking genesis, checking every invariant
+/// after every block.
+struct Chain {
+    state: State,
+    height: u64,
+    base_fee: u128,
+}
+
+impl Chain {
+    fn new() -> Chain {
+        let state: State = apply_genesis(&stake_genesis()).into_iter().collect();
+        check_all(&state);
+        Chain {
+            state,
+            height: 1,
+            base_fee: BASE_FEE,
+        }
+    }
+
+    fn env(&self, proposer: Address) -> BlockEnv {
+        BlockEnv {
+            chain_id: CHAIN_ID,
+            height: self.height,
+            proposer,
+            base_fee: self.base_fee,
+        }
+    }
+
+    /// Signs `actions` with consecutive nonces per sender.
+    fn sign(&self, actions: &[(u64, Action)]) -> Vec<SignedTransaction> {
+        let mut next: BTreeMap<u64, u64> = BTreeMap::new();
+        actions
+            .iter()
+            .map(|(seed, action)| {
+                let n = next
+                    .entry(*seed)
+                    .or_insert_with(|| nonce(&self.state, &addr(*seed)));
+                *n += 1;
+                sign(*seed, *n - 1, MAX_FEE, action.clone())
+            })
+            .collect()
+    }
+
+    /// Runs one block at the current height (verify mode, every executor),
+    /// commits it, checks the invariants and moves to the next height.
+    fn block(&mut self, proposer: Address, actions: &[(u64, Action)]) -> BlockOutcome {
+        let env = self.env(proposer);
+        let txs = self.sign(actions);
+        let (outcome, changes) = run_everywhere(&self.state, &env, &txs, Mode::Verify);
+        for (k, v) in changes {
+            match v {
+                Some(v) => self.state.insert(k, v),
+                None => self.state.remove(&k),
+            };
+        }
+        check_all(&self.state);
+        self.height += 1;
+        outcome
+    }
+
+    /// One transaction in a block proposed by a non-validator.
+    fn send(&mut self, seed: u64, action: Action) -> Receipt {
+        self.block(addr(OUTSIDER), &[(seed, action)])
+            .receipts
+            .remove(0)
+    }
+
+    fn skip_to(&mut self, height: u64) {
+        assert!(height >= self.height);
+        self.height = height;
+    }
+
+    fn native(&self, account: Address) -> u128 {
+        native(&self.state, &account)
+    }
+
+    fn validator(&self, validator: Address) -> Validator {
+        object(&self.state, &stake::validator_key(&validator)).expect("validator record")
+    }
+
+    fn delegation(&self, validator: Address, delegator: Address) -> Option<Delegation> {
+        object(&self.state, &stake::delegation_key(&validator, &delegator))
+    }
+
+    fn query(&self, method: &str, params: serde_json::Value) -> Result<serde_json::Value, QueryError> {
+        run_query("stake", method, &params, self.height - 1, 10_000, |k| {
+            Ok(self.state.get(k).cloned())
+        })
+    }
+}
+
+fn object<T: Decode<Cfg = ()>>(state: &State, key: &StateKey) -> Option<T> {
+    match state.get(key) {
+        Some(StateValue::Object(bytes)) => Some(T::decode_cfg(bytes.clone(), &()).expect("decodes")),
+        None => None,
+        other => panic!("not an object: {other:?}"),
+    }
+}
+
+/// Runs the block sequentially and in parallel (2 and 3 threads, no
+/// small-block threshold); all must agree on the outcome and the changes.
+fn run_everywhere(
+    state: &State,
+    env: &BlockEnv,
+    txs: &[SignedTransaction],
+    mode: Mode,
+) -> (BlockOutcome, Vec<(StateKey, Option<StateValue>)>) {
+    let run = |threads: Option<usize>| {
+        let mut overlay = prefetch(state, env, txs);
+        let result = match threads {
+            None => execute_block(env, txs, &mut overlay, mode),
+            Some(t) => execute_block_parallel(
+                env,
+                txs,
+                &mut overlay,
+                mode,
+                NonZeroUsize::new(t).unwrap(),
+                0,
+            ),
+        };
+        let outcome = result.expect("block executes");
+        (outcome, overlay.into_changes().collect::<Vec<_>>())
+    };
+    let sequential = run(None);
+    for threads in [2, 3] {
+        assert_eq!(run(Some(threads)), sequential, "{threads} threads");
+    }
+    sequential
+}
+
+/// Every invariant of the staking module over a whole state, plus supply
+/// conservation.
+fn check_all(state: &State) {
+    check_invariants(state, total_native());
+    let registry: ValidatorRegistry =
+        object(state, &stake::registry_key()).expect("registry at genesis");
+    let mut delegations: BTreeMap<Address, Vec<Delegation>> = BTreeMap::new();
+    for (k, v) in state {
+        if let (StateKey::Object(o), StateValue::Object(bytes)) = (k, v)
+            && o.kind == stake::kind::DELEGATION
+        {
+            let d = Delegation::decode_cfg(bytes.clone(), &()).expect("delegation decodes");
+            assert_eq!(*k, stake::delegation_key(&d.validator, &d.delegator));
+            assert!(!d.is_empty(), "empty delegation kept");
+            delegations.entry(d.validator).or_default().push(d);
+        }
+    }
+    for address in registry.validators.iter() {
+        let v: Validator = object(state, &stake::validator_key(address)).expect("record");
+        let ds = delegations.remove(address).unwrap_or_default();
+        let delegated: u128 = ds.iter().map(|d| d.amount).sum();
+        let unbonding: u128 = ds.iter().map(|d| d.unbonding_total().unwrap()).sum();
+        let pending: u128 = ds
+            .iter()
+            .map(|d| {
+                let earned = mul_div_floor(
+                    d.amount,
+                    v.reward_per_token - d.reward_per_token_paid,
+                    REWARD_PRECISION,
+                )
+                .expect("earned fits");
+                d.rewards_owed + earned
+            })
+            .sum();
+        assert_eq!(v.total_delegated, delegated, "delegated total of {address}");
+        assert_eq!(v.total_unbonding, unbonding, "unbonding total of {address}");
+        assert_eq!(v.delegations, ds.len() as u64, "delegation count of {address}");
+        assert!(
+            pending + v.reward_dust <= v.reward_balance,
+            "rewards promised {pending} + dust {} exceed the pool {}",
+            v.reward_dust,
+            v.reward_balance
+        );
+        for d in &ds {
+            assert!(d.unbonding.windows(2).all(|w| w[0].mature_at < w[1].mature_at));
+            assert!(d.reward_per_token_paid <= v.reward_per_token);
+        }
+        assert_eq!(
+            native(state, &stake::custody(address)),
+            v.total_delegated + v.total_unbonding + v.reward_balance,
+            "custody of {address}"
+        );
+    }
+    assert!(delegations.is_empty(), "delegations to unregistered validators");
+}
+
+#[test]
+fn genesis_registers_each_distinct_validator() {
+    let mut g = stake_genesis();
+    g.validators.push(g.validators[0].clone());
+    let state: State = apply_genesis(&g).into_iter().collect();
+    let registry: ValidatorRegistry = object(&state, &stake::registry_key()).unwrap();
+    assert_eq!(registry.validators.to_vec(), vec![v(0), v(1), v(2)]);
+    let record: Validator = object(&state, &stake::validator_key(&v(1))).unwrap();
+    assert_eq!(record, Validator::new(v(1)));
+    assert_eq!(record.commission_bps, DEFAULT_COMMISSION_BPS);
+    // Without validators the module writes nothing.
+    let plain: State = apply_genesis(&genesis()).into_iter().collect();
+    assert!(!plain.contains_key(&stake::registry_key()));
+    let entries = apply_genesis(&g);
+    assert!(entries.windows(2).all(|w| w[0].0 < w[1].0));
+}
+
+#[test]
+fn delegate_moves_native_into_the_validators_custody() {
+    let mut c = Chain::new();
+    let before = c.native(addr(1));
+    let r = c.send(1, delegate(v(0), 5_000));
+    assert_eq!(r.status, TxStatus::Success);
+    let fee = required_fee(&delegate(v(0), 5_000), BASE_FEE);
+    assert_eq!(r.fee_paid, fee);
+    assert_eq!(c.native(addr(1)), before - 5_000 - fee);
+    assert_eq!(c.native(stake::custody(&v(0))), 5_000);
+    assert_eq!(
+        r.events,
+        vec![
+            Event::Transfer {
+                asset: AssetId::NATIVE,
+                from: addr(1),
+                to: stake::custody(&v(0)),
+                amount: 5_000
+            },
+            Event::Stake(StakeEvent::Delegated {
+                validator: v(0),
+                delegator: addr(1),
+                amount: 5_000,
+                delegation: 5_000,
+                total_delegated: 5_000,
+            })
+        ]
+    );
+    let r = c.send(1, delegate(v(0), 1_000));
+    assert_eq!(r.status, TxStatus::Success);
+    let val = c.validator(v(0));
+    assert_eq!(val.total_delegated, 6_000);
+    assert_eq!(val.delegations, 1);
+    assert_eq!(c.delegation(v(0), addr(1)).unwrap().amount, 6_000);
+}
+
+#[test]
+fn hostile_delegations_fail_cleanly() {
+    let mut c = Chain::new();
+    // Not a validator (a funded account, and an address nobody registered).
+    for target in [addr(3), Address([7; 32])] {
+        let r = c.send(1, delegate(target, 10));
+        assert_eq!(
+            r.status,
+            stake_failure(StakeError::UnknownValidator { validator: target })
+        );
+        assert!(r.events.is_empty());
+    }
+    assert_eq!(
+        c.send(1, delegate(v(0), 0)).status,
+        stake_failure(StakeError::ZeroAmount {})
+    );
+    for all_in in [true, false] {
+        let balance = c.native(addr(1));
+        let amount = if all_in { balance } else { u128::MAX };
+        let r = c.send(1, delegate(v(0), amount));
+        assert_eq!(
+            r.status,
+            TxStatus::Failed {
+                error: FailureReason::InsufficientBalance {
+                    asset: AssetId::NATIVE,
+                    needed: amount,
+                    available: balance - r.fee_paid,
+                }
+            }
+        );
+    }
+    // An account with nothing delegated cannot undelegate, withdraw or claim.
+    for action in [undelegate(v(0), 1), withdraw(v(0)), claim(v(0))] {
+        assert_eq!(
+            c.send(2, action).status,
+            stake_failure(StakeError::NoDelegation {
+                validator: v(0),
+                delegator: addr(2)
+            })
+        );
+    }
+    assert_eq!(
+        c.send(2, withdraw(addr(4))).status,
+        stake_failure(StakeError::UnknownValidator { validator: addr(4) })
+    );
+    assert_eq!(c.validator(v(0)), Validator::new(v(0)));
+}
+
+#[test]
+fn undelegate_unbonds_for_the_period_then_withdraw_pays() {
+    let mut c = Chain::new();
+    c.send(1, delegate(v(0), 1_000));
+    assert_eq!(
+        c.send(1, undelegate(v(0), 1_001)).status,
+        stake_failure(StakeError::InsufficientDelegation {
+            validator: v(0),
+            requested: 1_001,
+            delegated: 1_000
+        })
+    );
+    assert_eq!(
+        c.send(1, withdraw(v(0))).status,
+        stake_failure(StakeError::NothingUnbonding { validator: v(0) })
+    );
+    let at = c.height;
+    let r = c.send(1, undelegate(v(0), 400));
+    let mature_at = at + DEFAULT_UNBONDING_BLOCKS;
+    assert_eq!(
+        r.events,
+        vec![Event::Stake(StakeEvent::Undelegated {
+            validator: v(0),
+            delegator: addr(1),
+            amount: 400,
+            mature_at
+        })]
+    );
+    let val = c.validator(v(0));
+    assert_eq!((val.total_delegated, val.total_unbonding), (600, 400));
+    // Still in custody until maturity.
+    assert_eq!(c.native(stake::custody(&v(0))), 1_000);
+
+    c.skip_to(mature_at - 1);
+    assert_eq!(
+        c.send(1, withdraw(v(0))).status,
+        stake_failure(StakeError::NotMatured {
+            amount: 400,
+            mature_at,
+            height: mature_at - 1
+        })
+    );
+    let before = c.native(addr(1));
+    let r = c.send(1, withdraw(v(0)));
+    assert_eq!(r.status, TxStatus::Success);
+    assert_eq!(c.native(addr(1)), before + 400 - r.fee_paid);
+    assert_eq!(c.validator(v(0)).total_unbonding, 0);
+    assert!(r.events.contains(&Event::Stake(StakeEvent::Withdrawn {
+        validator: v(0),
+        delegator: addr(1),
+        amount: 400
+    })));
+
+    // Undelegating everything and withdrawing it removes the record.
+    let at = c.height;
+    c.send(1, undelegate(v(0), 600));
+    c.skip_to(at + DEFAULT_UNBONDING_BLOCKS);
+    assert_eq!(c.send(1, withdraw(v(0))).status, TxStatus::Success);
+    assert_eq!(c.delegation(v(0), addr(1)), None);
+    assert_eq!(c.validator(v(0)).delegations, 0);
+    assert_eq!(c.native(stake::custody(&v(0))), 0);
+}
+
+#[test]
+fn withdraw_pays_only_matured_entries_and_entries_are_bounded() {
+    let mut c = Chain::new();
+    c.send(1, delegate(v(0), 10_000));
+    c.block(addr(OUTSIDER), &[(ADMIN, set_params(10))]);
+    let first = c.height;
+    // Two undelegations in one block share an entry.
+    c.block(
+        addr(OUTSIDER),
+        &[(1, undelegate(v(0), 1)), (1, undelegate(v(0), 2))],
+    );
+    let d = c.delegation(v(0), addr(1)).unwrap();
+    assert_eq!(d.unbonding.len(), 1);
+    assert_eq!(d.unbonding[0].amount, 3);
+    for i in 1..MAX_UNBONDING_ENTRIES as u128 {
+        c.send(1, undelegate(v(0), 10 * i));
+    }
+    assert_eq!(
+        c.send(1, undelegate(v(0), 5)).status,
+        stake_failure(StakeError::TooManyUnbonding {
+            max: MAX_UNBONDING_ENTRIES as u8
+        })
+    );
+    // At first + 10 only the first entry (3) has matured; then the next.
+    c.skip_to(first + 10);
+    let r = c.send(1, withdraw(v(0)));
+    assert!(r.events.contains(&Event::Stake(StakeEvent::Withdrawn {
+        validator: v(0),
+        delegator: addr(1),
+        amount: 3
+    })));
+    let r = c.send(1, withdraw(v(0)));
+    assert!(r.events.contains(&Event::Stake(StakeEvent::Withdrawn {
+        validator: v(0),
+        delegator: addr(1),
+        amount: 10
+    })));
+    assert_eq!(
+        c.delegation(v(0), addr(1)).unwrap().unbonding.len(),
+        MAX_UNBONDING_ENTRIES - 2
+    );
+    // Room again for a new entry.
+    assert_eq!(c.send(1, undelegate(v(0), 5)).status, TxStatus::Success);
+}
+
+#[test]
+fn fees_of_a_validators_blocks_go_to_its_delegators_and_commission() {
+    let mut c = Chain::new();
+    // 1 delegates 1_000 and 2 delegates 3_000 to validator 0.
+    c.block(
+        addr(OUTSIDER),
+        &[(1, delegate(v(0), 1_000)), (2, delegate(v(0), 3_000))],
+    );
+    let proposer_before = c.native(v(0));
+    let custody_before = c.native(stake::custody(&v(0)));
+    // A block proposed by validator 0 with some fee-paying transfers.
+    let out = c.block(v(0), &[(3, pay(4, 1)), (4, pay(3, 1)), (5, pay(6, 1))]);
+    let fees = out.fees_paid;
+    assert_eq!(fees, 3 * BASE_FEE);
+    let commission = fees * u128::from(DEFAULT_COMMISSION_BPS) / 10_000;
+    assert_eq!(c.native(v(0)), proposer_before + commission);
+    assert_eq!(
+        c.native(stake::custody(&v(0))),
+        custody_before + fees - commission
+    );
+    let val = c.validator(v(0));
+    let to_delegators = fees - commission;
+    assert_eq!(val.reward_balance, to_delegators);
+    assert_eq!(
+        val.reward_per_token,
+        to_delegators * REWARD_PRECISION / 4_000
+    );
+    // 27 over 4_000 tokens: 1 gets 27/4 -> 6, 2 gets 81/4 -> 20.
+    let pending = |c: &Chain, seed: u64| {
+        c.query(
+            "delegation",
+            json!({"validator": v(0), "delegator": addr(seed)}),
+        )
+        .unwrap()["pending_rewards"]
+            .clone()
+    };
+    assert_eq!(pending(&c, 1), "6");
+    assert_eq!(pending(&c, 2), "20");
+
+    // A block of a non-validator (or of a validator nobody delegated to)
+    // pays its proposer in full and changes no reward pool.
+    let before = (c.native(addr(OUTSIDER)), c.native(v(1)));
+    let out = c.block(addr(OUTSIDER), &[(3, pay(4, 1))]);
+    assert_eq!(c.native(addr(OUTSIDER)), before.0 + out.fees_paid);
+    let out = c.block(v(1), &[(3, pay(4, 1))]);
+    assert_eq!(c.native(v(1)), before.1 + out.fees_paid);
+    assert_eq!(c.validator(v(1)).reward_per_token, 0);
+
+    // Claim pays from custody; claiming again has nothing.
+    let before = c.native(addr(2));
+    let r = c.send(2, claim(v(0)));
+    assert!(r.events.contains(&Event::Stake(StakeEvent::RewardsClaimed {
+        validator: v(0),
+        delegator: addr(2),
+        amount: 20
+    })));
+    assert_eq!(c.native(addr(2)), before + 20 - r.fee_paid);
+    assert_eq!(
+        c.send(2, claim(v(0))).status,
+        stake_failure(StakeError::NoRewards { validator: v(0) })
+    );
+    assert_eq!(c.validator(v(0)).reward_balance, to_delegators - 20);
+}
+
+#[test]
+fn unbonding_funds_earn_nothing_and_rewards_survive_undelegation() {
+    let mut c = Chain::new();
+    c.block(
+        addr(OUTSIDER),
+        &[(1, delegate(v(0), 1_000)), (2, delegate(v(0), 1_000))],
+    );
+    c.block(v(0), &[(3, pay(4, 1)), (4, pay(3, 1))]); // fees 20: 2 commission, 9 each
+    c.send(1, undelegate(v(0), 1_000));
+    let d = c.delegation(v(0), addr(1)).unwrap();
+    assert_eq!((d.amount, d.rewards_owed), (0, 9));
+    // Only 2 is delegated now: it takes the whole delegator share.
+    c.block(v(0), &[(3, pay(4, 1)), (4, pay(3, 1))]);
+    let q = |seed: u64| {
+        c.query("delegation", json!({"validator": v(0), "delegator": addr(seed)}))
+            .unwrap()
+    };
+    assert_eq!(q(1)["pending_rewards"], "9");
+    assert_eq!(q(2)["pending_rewards"], "27");
+    assert_eq!(q(1)["unbonding_total"], "1000");
+    assert_eq!(q(1)["withdrawable"], "0");
+}
+
+#[test]
+fn commission_changes_are_capped_stepped_and_spaced() {
+    let mut c = Chain::new();
+    assert_eq!(
+        c.send(1, set_commission(500)).status,
+        stake_failure(StakeError::NotValidator { sender: addr(1) })
+    );
+    assert_eq!(
+        c.send(VALIDATORS[0], set_commission(DEFAULT_COMMISSION_BPS)).status,
+        stake_failure(StakeError::CommissionUnchanged {
+            bps: DEFAULT_COMMISSION_BPS
+        })
+    );
+    assert_eq!(
+        c.send(VALIDATORS[0], set_commission(1_501)).status,
+        stake_failure(StakeError::CommissionChangeTooLarge {
+            from_bps: 1_000,
+            to_bps: 1_501,
+            max_change_bps: 500
+        })
+    );
+    assert_eq!(
+        c.send(VALIDATORS[0], set_commission(10_001)).status,
+        stake_failure(StakeError::BpsOutOfRange {
+            bps: 10_001,
+            max: 10_000
+        })
+    );
+    let at = c.height;
+    let r = c.send(VALIDATORS[0], set_commission(1_500));
+    assert_eq!(
+        r.events,
+        vec![Event::Stake(StakeEvent::CommissionChanged {
+            validator: v(0),
+            old_bps: 1_000,
+            new_bps: 1_500
+        })]
+    );
+    assert_eq!(
+        c.send(VALIDATORS[0], set_commission(1_600)).status,
+        stake_failure(StakeError::CommissionChangeTooSoon {
+            next_height: at + DEFAULT_UNBONDING_BLOCKS,
+            height: at + 1
+        })
+    );
+    // Lowering is always allowed, by any amount.
+    assert_eq!(c.send(VALIDATORS[0], set_commission(0)).status, TxStatus::Success);
+    c.skip_to(c.height + DEFAULT_UNBONDING_BLOCKS);
+    assert_eq!(c.send(VALIDATORS[0], set_commission(500)).status, TxStatus::Success);
+    assert_eq!(c.validator(v(0)).commission_bps, 500);
+
+    // The admin caps commissions at 5_000 bps.
+    c.send(ADMIN, set_params(20));
+    let val = c.validator(v(1));
+    assert_eq!(val.commission_bps, 1_000);
+    let mut state_val = val;
+    state_val.commission_bps = 4_800;
+    c.state.insert(
+        stake::validator_key(&v(1)),
+        StateValue::Object(commonware_codec::Encode::encode(&state_val).into()),
+    );
+    assert_eq!(
+        c.send(VALIDATORS[1], set_commission(5_100)).status,
+        stake_failure(StakeError::CommissionTooHigh {
+            commission_bps: 5_100,
+            max_bps: 5_000
+        })
+    );
+}
+
+#[test]
+fn zero_commission_gives_delegators_all_fees() {
+    let mut c = Chain::new();
+    c.send(1, delegate(v(0), 100));
+    c.send(VALIDATORS[0], set_commission(0));
+    let before = c.native(v(0));
+    let out = c.block(v(0), &[(3, pay(4, 1))]);
+    assert_eq!(c.native(v(0)), before, "no commission at 0 bps");
+    assert_eq!(c.validator(v(0)).reward_balance, out.fees_paid);
+    assert_eq!(
+        c.validator(v(0)).reward_per_token,
+        out.fees_paid * REWARD_PRECISION / 100
+    );
+}
+
+#[test]
+fn only_the_admin_sets_parameters_and_new_ones_apply_to_new_entries() {
+    let mut c = Chain::new();
+    assert_eq!(
+        c.send(1, set_params(5)).status,
+        stake_failure(StakeError::NotAdmin { sender: addr(1) })
+    );
+    assert_eq!(
+        c.send(ADMIN, set_params(0)).status,
+        stake_failure(StakeError::UnbondingPeriodOutOfRange {
+            blocks: 0,
+            max: lakh_types::modules::stake::MAX_UNBONDING_BLOCKS
+        })
+    );
+    c.send(1, delegate(v(0), 100));
+    let old_at = c.height;
+    c.send(1, undelegate(v(0), 10));
+    let r = c.send(ADMIN, set_params(5));
+    assert_eq!(
+        r.events,
+        vec![Event::Stake(StakeEvent::ParamsSet {
+            unbonding_blocks: 5,
+            max_commission_bps: 5_000,
+            max_commission_change_bps: 500
+        })]
+    );
+    let new_at = c.height;
+    c.send(1, undelegate(v(0), 20));
+    let d = c.delegation(v(0), addr(1)).unwrap();
+    // The new, shorter entry sorts first; the old keeps its maturity.
+    assert_eq!(
+        d.unbonding
+            .iter()
+            .map(|e| (e.amount, e.mature_at))
+            .collect::<Vec<_>>(),
+        vec![(20, new_at + 5), (10, old_at + DEFAULT_UNBONDING_BLOCKS)]
+    );
+    c.skip_to(new_at + 5);
+    let r = c.send(1, withdraw(v(0)));
+    assert!(r.events.contains(&Event::Stake(StakeEvent::Withdrawn {
+        validator: v(0),
+        delegator: addr(1),
+        amount: 20
+    })));
+    assert_eq!(
+        c.query("params", json!({})).unwrap(),
+        json!({"unbonding_blocks": 5, "max_commission_bps": 5000, "max_commission_change_bps": 500})
+    );
+}
+
+#[test]
+fn queries_describe_validators_and_delegations() {
+    let mut c = Chain::new();
+    c.block(
+        addr(OUTSIDER),
+        &[(1, delegate(v(0), 700)), (1, delegate(v(2), 300)), (2, delegate(v(0), 300))],
+    );
+    let list = c.query("validators", json!({})).unwrap();
+    let list = list["validators"].as_array().unwrap();
+    assert_eq!(list.len(), 3);
+    assert_eq!(list[0]["address"], json!(v(0)));
+    assert_eq!(list[0]["total_delegated"], "1000");
+    assert_eq!(list[0]["delegations"], 2);
+    assert_eq!(list[1]["total_delegated"], "0");
+
+    let one = c.query("validator", json!({"validator": v(0)})).unwrap();
+    assert_eq!(one["custody_balance"], "1000");
+    assert_eq!(one["commission_bps"], 1000);
+    assert_eq!(one["commission_raise_allowed_from"], json!(null));
+    assert_eq!(one["custody"], json!(stake::custody(&v(0))));
+
+    let mine = c.query("delegations", json!({"delegator": addr(1)})).unwrap();
+    let mine = mine["delegations"].as_array().unwrap();
+    assert_eq!(mine.len(), 2);
+    assert_eq!(mine[0]["validator"], json!(v(0)));
+    assert_eq!(mine[0]["amount"], "700");
+    assert_eq!(mine[1]["validator"], json!(v(2)));
+
+    assert!(matches!(
+        c.query("delegation", json!({"validator": v(1), "delegator": addr(1)})),
+        Err(QueryError::NotFound(_))
+    ));
+    assert!(matches!(
+        c.query("validator", json!({"validator": addr(1)})),
+        Err(QueryError::NotFound(_))
+    ));
+    assert!(matches!(
+        c.query("validator", json!({"validator": "zz"})),
+        Err(QueryError::BadRequest(_))
+    ));
+    assert!(matches!(
+        c.query("nope", json!({})),
+        Err(QueryError::BadRequest(_))
+    ));
+    // Unbonding entries show when they can be withdrawn.
+    c.send(ADMIN, set_params(3));
+    let at = c.height;
+    c.send(1, undelegate(v(0), 200));
+    let d = c
+        .query("delegation", json!({"validator": v(0), "delegator": addr(1)}))
+        .unwrap();
+    assert_eq!(d["unbonding"][0]["mature_at"], at + 3);
+    assert_eq!(d["unbonding"][0]["matured"], false);
+    c.skip_to(at + 3);
+    let d = c
+        .query("delegation", json!({"validator": v(0), "delegator": addr(1)}))
+        .unwrap();
+    assert_eq!(d["withdrawable"], "200", "withdrawable in the next block");
+}
+
+#[test]
+fn access_set_declares_the_proposers_staking_keys() {
+    let c = Chain::new();
+    let env = c.env(v(0));
+    let txs = c.sign(&[(1, pay(2, 1))]);
+    let keys = access_set(&env, &txs);
+    for k in stake::fee_keys(&v(0)) {
+        assert!(keys.contains(&k), "{k:?}");
+    }
+    // Leaving either out is a state error, never a silent mistake.
+    for missing in stake::fee_keys(&v(0)) {
+        let mut overlay = lakh_execution::Overlay::new(
+            keys.iter()
+                .filter(|k| **k != missing)
+                .map(|k| (k.clone(), c.state.get(k).cloned())),
+        );
+        assert_eq!(
+            execute_block(&env, &txs, &mut overlay, Mode::Verify),
+            Err(ExecError::State(StateError::NotPrefetched(missing.clone())))
+        );
+    }
+}
+
+#[test]
+fn a_huge_fee_over_a_tiny_delegation_stays_with_the_proposer() {
+    // Rewards per token would pass u128: the proposer keeps the fees.
+    let mut c = Chain::new();
+    c.send(1, delegate(v(0), 1));
+    let mut val = c.validator(v(0));
+    val.reward_per_token = u128::MAX - 10;
+    let mut d = c.delegation(v(0), addr(1)).unwrap();
+    d.reward_per_token_paid = val.reward_per_token;
+    c.state.insert(
+        stake::validator_key(&v(0)),
+        StateValue::Object(commonware_codec::Encode::encode(&val).into()),
+    );
+    c.state.insert(
+        stake::delegation_key(&v(0), &addr(1)),
+        StateValue::Object(commonware_codec::Encode::encode(&d).into()),
+    );
+    let before = c.native(v(0));
+    let out = c.block(v(0), &[(3, pay(4, 1))]);
+    assert_eq!(c.native(v(0)), before + out.fees_paid);
+    assert_eq!(c.validator(v(0)).reward_per_token, u128::MAX - 10);
+}
+
+// ---------------------------------------------------------------------------
+// Property tests
+
+/// An amount: a raw number, or a percentage of the sender's current
+/// delegation (resolved against the state before the block).
+#[derive(Clone, Debug)]
+enum Amt {
+    Raw(u128),
+    Percent(u128),
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    Delegate(usize, u128),
+    Undelegate(usize, Amt),
+    Withdraw(usize),
+    WithdrawAny(usize),
+    Claim(usize),
+    Commission(u16),
+    Pay(u64),
+}
+
+#[derive(Clone, Debug)]
+struct TxOp {
+    sender: u64,
+    op: Op,
+}
+
+#[derive(Clone, Debug)]
+struct BlockOp {
+    proposer: usize,
+    gap: u64,
+    txs: Vec<TxOp>,
+}
+
+fn senders() -> Vec<u64> {
+    (1..7).chain(EXTRA).collect()
+}
+
+fn amount() -> impl Strategy<Value = u128> {
+    prop_oneof![
+        6 => 1..5_000u128,
+        2 => 1..1_000_000u128,
+        1 => Just(0u128),
+        1 => Just(u128::MAX),
+    ]
+}
+
+fn tx_op() -> impl Strategy<Value = TxOp> {
+    let senders = senders();
+    let n = senders.len();
+    let validator = 0..VALIDATORS.len() + 1; // the last is no validator
+    (
+        0..n,
+        prop_oneof![
+            5 => (validator.clone(), amount()).prop_map(|(v, a)| Op::Delegate(v, a)),
+            4 => (
+                validator.clone(),
+                prop_oneof![
+                    1 => amount().prop_map(Amt::Raw),
+                    3 => (1..=120u128).prop_map(Amt::Percent),
+                ],
+            )
+                .prop_map(|(v, a)| Op::Undelegate(v, a)),
+            1 => validator.clone().prop_map(Op::Withdraw),
+            2 => validator.clone().prop_map(Op::WithdrawAny),
+            2 => validator.prop_map(Op::Claim),
+            1 => (0u16..3_000).prop_map(Op::Commission),
+            4 => (0..n as u64).prop_map(Op::Pay),
+        ],
+    )
+        .prop_map(move |(s, op)| {
+            let sender = match op {
+                // Commission changes come from a validator.
+                Op::Commission(_) => VALIDATORS[s % VALIDATORS.len()],
+                _ => senders[s],
+            };
+            TxOp { sender, op }
+        })
+}
+
+fn block_op() -> impl Strategy<Value = BlockOp> {
+    (
+        0..VALIDATORS.len() + 1,
+        prop_oneof![3 => 1..3u64, 1 => 3..12u64],
+        prop::collection::vec(tx_op(), 0..24),
+    )
+        .prop_map(|(proposer, gap, txs)| BlockOp { proposer, gap, txs })
+}
+
+fn target(i: usize) -> Address {
+    if i < VALIDATORS.len() {
+        v(i)
+    } else {
+        addr(OUTSIDER)
+    }
+}
+
+/// The transaction of `t`: `WithdrawAny` goes to the first account (from the
+/// drawn one on) that has something unbonding, so withdrawals are frequent
+/// enough to test maturity; everything else keeps its sender.
+fn resolve(c: &Chain, t: &TxOp) -> (u64, Action) {
+    if let Op::WithdrawAny(i) = t.op {
+        let all = senders();
+        let start = all.iter().position(|s| *s == t.sender).unwrap_or(0);
+        for k in 0..all.len() {
+            let s = all[(start + k) % all.len()];
+            for val in 0..VALIDATORS.len() {
+                if c.delegation(v(val), addr(s)).is_some_and(|d| !d.unbonding.is_empty()) {
+                    return (s, withdraw(v(val)));
+                }
+            }
+        }
+        return (t.sender, withdraw(target(i)));
+    }
+    (t.sender, to_action(c, t.sender, &t.op))
+}
+
+/// Validator `i`, or (for `i` below the validator count) the first validator
+/// from `i` on with which `sender` has a delegation that `wanted` accepts:
+/// most attempts then hit a real delegation, the rest probe the failures.
+fn pick(c: &Chain, sender: u64, i: usize, wanted: impl Fn(&Delegation) -> bool) -> Address {
+    if i >= VALIDATORS.len() {
+        return target(i);
+    }
+    (0..VALIDATORS.len())
+        .map(|k| v((i + k) % VALIDATORS.len()))
+        .find(|val| c.delegation(*val, addr(sender)).is_some_and(|d| wanted(&d)))
+        .unwrap_or(v(i))
+}
+
+fn to_action(c: &Chain, sender: u64, op: &Op) -> Action {
+    match op {
+        Op::Delegate(i, a) => delegate(target(*i), *a),
+        Op::Undelegate(i, Amt::Raw(a)) => undelegate(target(*i), *a),
+        Op::Undelegate(i, Amt::Percent(p)) => {
+            let val = pick(c, sender, *i, |d| d.amount > 0);
+            let active = c.delegation(val, addr(sender)).map_or(0, |d| d.amount);
+            undelegate(val, (active * p / 100).max(1))
+        }
+        Op::Withdraw(i) => withdraw(pick(c, sender, *i, |d| !d.unbonding.is_empty())),
+        Op::WithdrawAny(_) => unreachable!("resolved by `resolve`"),
+        Op::Claim(i) => claim(pick(c, sender, *i, |d| d.amount > 0)),
+        Op::Commission(bps) => set_commission(*bps),
+        Op::Pay(to) => pay(senders()[*to as usize], 3),
+    }
+}
+
+/// An unbonding entry the model expects: (validator, delegator) -> [(amount, mature_at)].
+type Unbondings = BTreeMap<(Address, Address), Vec<(u128, u64)>>;
+
+#[test]
+fn random_staking_keeps_every_invariant_and_parallel_matches_sequential() {
+    const UNBONDING: u64 = 6;
+    let split = Cell::new(0usize);
+    let blocks_run = Cell::new(0usize);
+    let seen: RefCell<BTreeMap<&'static str, usize>> = RefCell::default();
+    let mut runner = TestRunner::new(Config {
+        cases: 64,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let result = runner.run(
+        &prop::collection::vec(block_op(), 4..16),
+        |blocks| {
+            let mut c = Chain::new();
+            c.block(addr(OUTSIDER), &[(ADMIN, set_params(UNBONDING))]);
+            let mut model: Unbondings = BTreeMap::new();
+            for b in &blocks {
+                let actions: Vec<(u64, Action)> =
+                    b.txs.iter().map(|t| resolve(&c, t)).collect();
+                let proposer = target(b.proposer);
+                let env = c.env(proposer);
+                let txs = c.sign(&actions);
+                blocks_run.set(blocks_run.get() + 1);
+                if parallel_lanes(&txs, &prefetch(&c.state, &env, &txs), NonZeroUsize::new(3).unwrap()) > 1 {
+                    split.set(split.get() + 1);
+                }
+                let height = c.height;
+                let out = c.block(proposer, &actions);
+                prop_assert_eq!(out.receipts.len(), actions.len());
+                for r in &out.receipts {
+                    let kind = match &r.status {
+                        TxStatus::Success => "success",
+                        TxStatus::Failed { .. } => "failure",
+                    };
+                    *seen.borrow_mut().entry(kind).or_default() += 1;
+                    for e in &r.events {
+                        if let Event::Stake(e) = e {
+                            *seen.borrow_mut().entry(e.variant_name()).or_default() += 1;
+                        }
+                        match e {
+                            Event::Stake(StakeEvent::Undelegated {
+                                validator,
+                                delegator,
+                                amount,
+                                mature_at,
+                            }) => {
+                                prop_assert_eq!(*mature_at, height + UNBONDING);
+                                model
+                                    .entry((*validator, *delegator))
+                                    .or_default()
+                                    .push((*amount, *mature_at));
+                            }
+                            Event::Stake(StakeEvent::Withdrawn {
+                                validator,
+                                delegator,
+                                amount,
+                            }) => {
+                                // Exactly the matured entries, never an early one.
+                                let entries = model.entry((*validator, *delegator)).or_default();
+                                let matured: u128 = entries
+                                    .iter()
+                                    .filter(|(_, at)| *at <= height)
+                                    .map(|(a, _)| *a)
+                                    .sum();
+                                prop_assert_eq!(*amount, matured);
+                                entries.retain(|(_, at)| *at > height);
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+                if c.validator(proposer_or(b.proposer)).reward_per_token > 0 {
+                    *seen.borrow_mut().entry("rewarded").or_default() += 1;
+                }
+                c.skip_to(c.height + b.gap - 1);
+            }
+            // The model's unbonding entries are exactly the ledger's.
+            for ((val, del), entries) in &model {
+                let total: u128 = entries.iter().map(|(a, _)| *a).sum();
+                let ledger = c
+                    .delegation(*val, *del)
+                    .map(|d| d.unbonding_total().unwrap())
+                    .unwrap_or(0);
+                prop_assert_eq!(total, ledger);
+            }
+            Ok(())
+        },
+    );
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+    assert!(
+        split.get() * 3 >= blocks_run.get(),
+        "only {} of {} blocks ran on several lanes",
+        split.get(),
+        blocks_run.get()
+    );
+    // Every path was exercised, successes and failures alike.
+    let seen = seen.into_inner();
+    for kind in [
+        "success",
+        "failure",
+        "Delegated",
+        "Undelegated",
+        "Withdrawn",
+        "RewardsClaimed",
+        "CommissionChanged",
+        "rewarded",
+    ] {
+        assert!(seen.get(kind).copied().unwrap_or(0) >= 3, "{kind}: {seen:?}");
+    }
+    println!("stake events over all cases: {seen:?}");
+}
+
+/// The validator index of a proposer choice (the outsider maps to validator 0).
+fn proposer_or(i: usize) -> Address {
+    v(i % VALIDATORS.len())
+}
