@@ -1,15 +1,493 @@
-//! Insurance: cover pools, cover, claims, assessment, payouts.
+//! Insurance: cover pools funded by capital providers, cover bought on named
+//! risks, claims filed by cover holders and settled by a stake-weighted vote
+//! of assessors.
 //!
-//! PLACEHOLDER: the module's owner replaces these declarations.
+//! The wire types (actions, events, failure reasons) and the stored objects
+//! of the `cover` module live here so the execution layer, the wallet and the
+//! tests share one definition. The rules are in `lakh_execution::cover`; the
+//! formulas are documented in `docs/modules/cover.md`.
 
+use crate::codec::{BoundedVec, Text};
+use crate::{Address, AssetId};
+use bytes::BufMut;
+use commonware_codec::{Buf, Error as CodecError, FixedSize, Read, ReadExt, Write};
+use commonware_cryptography::{Hasher, Sha256};
 use serde::{Deserialize, Serialize};
+
+/// Identifier of a cover pool, chosen by the admin at creation.
+pub type PoolId = u64;
+/// Identifier of a cover, derived from its buyer and the buying nonce.
+pub type CoverId = u64;
+/// Identifier of a claim, derived from its claimant and the filing nonce.
+pub type ClaimId = u64;
+/// A named risk a pool covers (a market, a pool, a protocol), e.g. `dex:ETH/USDC`.
+pub type RiskName = Text<MAX_RISK_BYTES>;
+
+/// Longest risk name (bytes).
+pub const MAX_RISK_BYTES: usize = 32;
+/// Most risks one pool covers.
+pub const MAX_RISKS: usize = 16;
+/// Most distinct expiry epochs alive at once in a pool (the expiry schedule).
+pub const MAX_BUCKETS: usize = 32;
+/// Basis points in one (capacity factor).
+pub const BPS: u128 = 10_000;
+/// Fixed-point one for rates and utilization (1e18).
+pub const WAD: u128 = 1_000_000_000_000_000_000;
+/// Highest base rate and highest slope: 100% of the cover amount per block.
+pub const MAX_RATE: u128 = WAD;
+/// Longest cover period and voting period, in blocks.
+pub const MAX_PERIOD_BLOCKS: u64 = 1_000_000_000;
+/// Shares locked forever at a pool's first deposit (never owned by anyone),
+/// so the share price cannot be pushed to a level where rounding robs later
+/// depositors.
+pub const LOCKED_SHARES: u128 = 1_000;
+/// Scale of the per-bucket premium streaming rates (premium units per block,
+/// times 1e9).
+pub const STREAM_SCALE: u128 = 1_000_000_000;
+/// Longest free-text detail in a failure reason.
+pub const MAX_DETAIL_BYTES: usize = 128;
+
+/// Object kinds of the module (within `lakh_state::object_kind::COVER`).
+pub mod kind {
+    /// [`super::PoolParams`], keyed by pool id (written once, at creation).
+    pub const POOL_PARAMS: u8 = 0x70;
+    /// [`super::PoolState`], keyed by pool id.
+    pub const POOL_STATE: u8 = 0x71;
+    /// [`super::Position`], keyed by pool id and provider.
+    pub const POSITION: u8 = 0x72;
+    /// [`super::Cover`], keyed by cover id.
+    pub const COVER: u8 = 0x73;
+    /// [`super::Claim`], keyed by claim id.
+    pub const CLAIM: u8 = 0x74;
+    /// [`super::Assessor`], keyed by pool id and assessor.
+    pub const ASSESSOR: u8 = 0x75;
+    /// [`super::Vote`], keyed by claim id and assessor.
+    pub const VOTE: u8 = 0x76;
+    /// [`super::StakeTotal`], keyed by pool id.
+    pub const STAKE_TOTAL: u8 = 0x77;
+}
+
+/// The custody account holding a pool's capital (provider deposits plus
+/// premiums minus payouts and withdrawals).
+pub fn capital_custody(pool: PoolId) -> Address {
+    let mut id = [0u8; 9];
+    id[1..].copy_from_slice(&pool.to_be_bytes());
+    Address::module("cover", &id)
+}
+
+/// The custody account holding a pool's assessor stakes.
+pub fn stake_custody(pool: PoolId) -> Address {
+    let mut id = [1u8; 9];
+    id[1..].copy_from_slice(&pool.to_be_bytes());
+    Address::module("cover", &id)
+}
+
+fn derive(domain: &[u8], sender: &Address, nonce: u64) -> u64 {
+    let digest = Sha256::hash(&[domain, sender.as_bytes(), &nonce.to_be_bytes()]);
+    let mut id = [0u8; 8];
+    id.copy_from_slice(&digest.as_ref()[..8]);
+    u64::from_be_bytes(id)
+}
+
+/// The id of the cover bought by `buyer`'s transaction with `nonce`.
+pub fn cover_id(buyer: &Address, nonce: u64) -> CoverId {
+    derive(b"lakh/cover/cover-id", buyer, nonce)
+}
+
+/// The id of the claim filed by `claimant`'s transaction with `nonce`.
+pub fn claim_id(claimant: &Address, nonce: u64) -> ClaimId {
+    derive(b"lakh/cover/claim-id", claimant, nonce)
+}
+
+crate::codec_struct! {
+    /// A pool's parameters, fixed at creation.
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct PoolParams {
+        /// What providers deposit, buyers pay premiums in and claims are paid in.
+        pub capital_asset: AssetId,
+        /// What assessors stake to vote on claims.
+        pub stake_asset: AssetId,
+        /// Most exposure (active cover plus pending claims on expired cover)
+        /// as a fraction of capital, in basis points (1..=10000).
+        pub capacity_bps: u32,
+        /// Premium rate per block at zero utilization, 1e18 = 100% of the
+        /// cover amount per block.
+        #[serde(with = "crate::amount")]
+        pub base_rate: u128,
+        /// Rate per block added at full utilization (linear in between).
+        #[serde(with = "crate::amount")]
+        pub slope_rate: u128,
+        /// Blocks during which assessors may vote on a filed claim.
+        pub voting_period: u64,
+        /// Least total vote weight (stake) for a claim to be decided.
+        #[serde(with = "crate::amount")]
+        pub quorum: u128,
+        /// Shortest cover period (blocks).
+        pub min_period: u64,
+        /// Longest cover period (blocks).
+        pub max_period: u64,
+        /// The risks cover may be bought on.
+        pub risks: BoundedVec<RiskName, MAX_RISKS>,
+    }
+}
+
+impl PoolParams {
+    /// Blocks per expiry epoch: covers release their capacity at the first
+    /// epoch boundary at or after their end, so at most [`MAX_BUCKETS`]
+    /// epochs are ever alive at once.
+    pub fn epoch_blocks(&self) -> u64 {
+        self.max_period
+            .div_ceil(MAX_BUCKETS as u64 - 2)
+            .max(1)
+    }
+
+    pub fn covers_risk(&self, risk: &RiskName) -> bool {
+        self.risks.iter().any(|r| r == risk)
+    }
+}
+
+/// Checks pool parameters (stateless); the message says what is wrong.
+pub fn validate_params(p: &PoolParams) -> Result<(), String> {
+    if p.capacity_bps == 0 || p.capacity_bps as u128 > BPS {
+        return Err(format!(
+            "capacity_bps {} must be within 1..=10000",
+            p.capacity_bps
+        ));
+    }
+    if p.base_rate > MAX_RATE || p.slope_rate > MAX_RATE {
+        return Err(format!(
+            "base_rate {} and slope_rate {} must each be at most {MAX_RATE} (100% per block)",
+            p.base_rate, p.slope_rate
+        ));
+    }
+    if p.base_rate == 0 && p.slope_rate == 0 {
+        return Err("base_rate and slope_rate are both zero: cover would be free".into());
+    }
+    if p.voting_period == 0 || p.voting_period > MAX_PERIOD_BLOCKS {
+        return Err(format!(
+            "voting_period {} must be within 1..={MAX_PERIOD_BLOCKS}",
+            p.voting_period
+        ));
+    }
+    if p.quorum == 0 {
+        return Err("quorum must be at least 1".into());
+    }
+    if p.min_period == 0 || p.min_period > p.max_period || p.max_period > MAX_PERIOD_BLOCKS {
+        return Err(format!(
+            "cover periods {}..={} must satisfy 1 <= min <= max <= {MAX_PERIOD_BLOCKS}",
+            p.min_period, p.max_period
+        ));
+    }
+    if p.risks.is_empty() {
+        return Err("a pool must cover at least one risk".into());
+    }
+    for (i, risk) in p.risks.iter().enumerate() {
+        check_risk_name(risk)?;
+        if p.risks[..i].contains(risk) {
+            return Err(format!("risk {risk:?} is listed twice"));
+        }
+    }
+    Ok(())
+}
+
+fn check_risk_name(risk: &RiskName) -> Result<(), String> {
+    let s = risk.as_str();
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(format!(
+            "risk name {s:?} must be 1..={MAX_RISK_BYTES} printable ASCII characters without spaces"
+        ));
+    }
+    Ok(())
+}
+
+/// Where a claim stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClaimStatus {
+    /// Filed; assessors vote until `vote_end`, then anyone resolves it.
+    Open,
+    /// Majority approved with quorum: paid.
+    Approved,
+    /// Majority (or tie) denied with quorum: nothing paid.
+    Denied,
+    /// Fewer votes than the quorum: nothing paid.
+    NoQuorum,
+}
+
+impl ClaimStatus {
+    fn tag(self) -> u8 {
+        match self {
+            ClaimStatus::Open => 0,
+            ClaimStatus::Approved => 1,
+            ClaimStatus::Denied => 2,
+            ClaimStatus::NoQuorum => 3,
+        }
+    }
+}
+
+impl std::fmt::Display for ClaimStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ClaimStatus::Open => "open",
+            ClaimStatus::Approved => "approved",
+            ClaimStatus::Denied => "denied",
+            ClaimStatus::NoQuorum => "no quorum",
+        })
+    }
+}
+
+impl Write for ClaimStatus {
+    fn write(&self, buf: &mut impl BufMut) {
+        buf.put_u8(self.tag());
+    }
+}
+impl FixedSize for ClaimStatus {
+    const SIZE: usize = 1;
+}
+impl Read for ClaimStatus {
+    type Cfg = ();
+    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, CodecError> {
+        Ok(match u8::read(buf)? {
+            0 => ClaimStatus::Open,
+            1 => ClaimStatus::Approved,
+            2 => ClaimStatus::Denied,
+            3 => ClaimStatus::NoQuorum,
+            other => return Err(CodecError::InvalidEnum(other)),
+        })
+    }
+}
+
+crate::codec_struct! {
+    /// The cover and premiums of covers releasing their capacity at the same
+    /// epoch boundary.
+    #[derive(Clone, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+    pub struct Bucket {
+        /// Released at height `epoch * epoch_blocks`.
+        pub epoch: u64,
+        /// Cover amount still active (less payouts on these covers).
+        #[serde(with = "crate::amount")]
+        pub cover: u128,
+        /// Pending claims on these covers.
+        #[serde(with = "crate::amount")]
+        pub claimed: u128,
+        /// Premiums paid for these covers.
+        #[serde(with = "crate::amount")]
+        pub premium: u128,
+        /// Sum of the covers' premium streaming rates (premium per block until
+        /// release, times [`STREAM_SCALE`], each rounded up).
+        #[serde(with = "crate::amount")]
+        pub rate: u128,
+    }
+}
+
+crate::codec_struct! {
+    /// A pool's ledger.
+    ///
+    /// `capital` always equals the capital custody balance and
+    /// `deposited + premiums - paid_out - withdrawn`.
+    #[derive(Clone, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+    pub struct PoolState {
+        #[serde(with = "crate::amount")]
+        pub capital: u128,
+        /// Provider shares outstanding, [`LOCKED_SHARES`] included.
+        #[serde(with = "crate::amount")]
+        pub total_shares: u128,
+        /// Cover not yet released (sum of the buckets' `cover`).
+        #[serde(with = "crate::amount")]
+        pub active_cover: u128,
+        /// Pending claims on covers already released.
+        #[serde(with = "crate::amount")]
+        pub released_claims: u128,
+        /// All pending claims (`released_claims` plus the buckets' `claimed`).
+        #[serde(with = "crate::amount")]
+        pub pending_claims: u128,
+        /// Live expiry epochs, ascending.
+        pub buckets: BoundedVec<Bucket, MAX_BUCKETS>,
+        #[serde(with = "crate::amount")]
+        pub deposited: u128,
+        #[serde(with = "crate::amount")]
+        pub withdrawn: u128,
+        #[serde(with = "crate::amount")]
+        pub premiums: u128,
+        #[serde(with = "crate::amount")]
+        pub paid_out: u128,
+        /// Covers sold and claims filed, ever.
+        pub covers_sold: u64,
+        pub claims_filed: u64,
+    }
+}
+
+crate::codec_struct! {
+    /// A provider's shares of a pool.
+    #[derive(Clone, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+    pub struct Position {
+        #[serde(with = "crate::amount")]
+        pub shares: u128,
+    }
+}
+
+crate::codec_struct! {
+    /// Cover bought on one risk of a pool.
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Cover {
+        pub pool: PoolId,
+        /// The buyer; only they may claim.
+        pub holder: Address,
+        pub risk: RiskName,
+        /// Amount covered.
+        #[serde(with = "crate::amount")]
+        pub amount: u128,
+        /// Paid out on claims so far (never above `amount`).
+        #[serde(with = "crate::amount")]
+        pub paid: u128,
+        #[serde(with = "crate::amount")]
+        pub premium: u128,
+        /// Covered blocks are `start..end`: claims are accepted while `height < end`.
+        pub start: u64,
+        pub end: u64,
+        /// The expiry epoch whose bucket holds this cover.
+        pub release_epoch: u64,
+        pub open_claim: Option<ClaimId>,
+    }
+}
+
+impl Cover {
+    /// What claims may still take.
+    pub fn remaining(&self) -> u128 {
+        self.amount.saturating_sub(self.paid)
+    }
+}
+
+crate::codec_struct! {
+    /// A claim against a cover.
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Claim {
+        pub pool: PoolId,
+        pub cover: CoverId,
+        /// The cover holder, paid on approval.
+        pub claimant: Address,
+        #[serde(with = "crate::amount")]
+        pub amount: u128,
+        pub filed_at: u64,
+        /// Votes are accepted while `height < vote_end`; resolution from `vote_end`.
+        pub vote_end: u64,
+        #[serde(with = "crate::amount")]
+        pub approve: u128,
+        #[serde(with = "crate::amount")]
+        pub deny: u128,
+        pub voters: u32,
+        pub status: ClaimStatus,
+        #[serde(with = "crate::amount")]
+        pub payout: u128,
+    }
+}
+
+crate::codec_struct! {
+    /// An assessor's stake in a pool.
+    #[derive(Clone, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+    pub struct Assessor {
+        #[serde(with = "crate::amount")]
+        pub stake: u128,
+        /// No unstaking before this height: the end of the latest voting
+        /// period this assessor voted in.
+        pub locked_until: u64,
+    }
+}
+
+crate::codec_struct! {
+    /// One assessor's vote on one claim.
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Vote {
+        pub approve: bool,
+        #[serde(with = "crate::amount")]
+        pub weight: u128,
+    }
+}
+
+crate::codec_struct! {
+    /// Total assessor stake of a pool (the stake custody balance).
+    #[derive(Clone, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+    pub struct StakeTotal {
+        #[serde(with = "crate::amount")]
+        pub total: u128,
+    }
+}
 
 crate::tagged_enum! {
     /// What a `cover` transaction does.
+    ///
+    /// Every action names the state it touches: the pool, and the asset where
+    /// balances move (checked against the pool, so the access set follows from
+    /// the payload alone).
     #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
     #[serde(tag = "op", rename_all = "snake_case")]
     pub enum CoverAction {
-        0x01 => Placeholder {},
+        /// Admin only: creates pool `pool` with `params`.
+        0x01 => CreatePool { pool: PoolId, params: PoolParams },
+        /// Deposits `amount` of the capital asset for shares (at least `min_shares`).
+        0x02 => Provide {
+            pool: PoolId,
+            asset: AssetId,
+            #[serde(with = "crate::amount")]
+            amount: u128,
+            #[serde(with = "crate::amount")]
+            min_shares: u128,
+        },
+        /// Burns `shares` for capital (at least `min_amount`), within the capital
+        /// not locked by exposure.
+        0x03 => Withdraw {
+            pool: PoolId,
+            asset: AssetId,
+            #[serde(with = "crate::amount")]
+            shares: u128,
+            #[serde(with = "crate::amount")]
+            min_amount: u128,
+        },
+        /// Buys cover of `amount` on `risk` for `blocks` blocks, paying at most
+        /// `max_premium`. The cover id is `cover_id(sender, nonce)`.
+        0x04 => Buy {
+            pool: PoolId,
+            asset: AssetId,
+            risk: RiskName,
+            #[serde(with = "crate::amount")]
+            amount: u128,
+            blocks: u64,
+            #[serde(with = "crate::amount")]
+            max_premium: u128,
+        },
+        /// Files a claim of `amount` on the sender's cover. The claim id is
+        /// `claim_id(sender, nonce)`.
+        0x05 => FileClaim {
+            pool: PoolId,
+            cover: CoverId,
+            #[serde(with = "crate::amount")]
+            amount: u128,
+        },
+        /// Stakes `amount` of the pool's assessor asset.
+        0x06 => StakeAssessor {
+            pool: PoolId,
+            asset: AssetId,
+            #[serde(with = "crate::amount")]
+            amount: u128,
+        },
+        /// Takes back `amount` of assessor stake once no vote locks it.
+        0x07 => UnstakeAssessor {
+            pool: PoolId,
+            asset: AssetId,
+            #[serde(with = "crate::amount")]
+            amount: u128,
+        },
+        /// Votes on an open claim with the sender's whole stake.
+        0x08 => Vote { pool: PoolId, claim: ClaimId, approve: bool },
+        /// Settles a claim after its voting period (anyone may). `cover`,
+        /// `claimant` and `asset` must match the claim and its pool.
+        0x09 => Resolve {
+            pool: PoolId,
+            asset: AssetId,
+            cover: CoverId,
+            claim: ClaimId,
+            claimant: Address,
+        },
     }
 }
 
@@ -18,7 +496,92 @@ crate::tagged_enum! {
     #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
     #[serde(tag = "kind", rename_all = "snake_case")]
     pub enum CoverEvent {
-        0x01 => Placeholder {},
+        0x01 => PoolCreated {
+            pool: PoolId,
+            capital_asset: AssetId,
+            stake_asset: AssetId,
+            epoch_blocks: u64,
+        },
+        0x02 => Provided {
+            pool: PoolId,
+            provider: Address,
+            #[serde(with = "crate::amount")]
+            amount: u128,
+            #[serde(with = "crate::amount")]
+            shares: u128,
+        },
+        0x03 => Withdrawn {
+            pool: PoolId,
+            provider: Address,
+            #[serde(with = "crate::amount")]
+            shares: u128,
+            #[serde(with = "crate::amount")]
+            amount: u128,
+        },
+        0x04 => CoverBought {
+            pool: PoolId,
+            cover: CoverId,
+            holder: Address,
+            risk: RiskName,
+            #[serde(with = "crate::amount")]
+            amount: u128,
+            #[serde(with = "crate::amount")]
+            premium: u128,
+            start: u64,
+            end: u64,
+        },
+        0x05 => ClaimFiled {
+            pool: PoolId,
+            cover: CoverId,
+            claim: ClaimId,
+            claimant: Address,
+            #[serde(with = "crate::amount")]
+            amount: u128,
+            vote_end: u64,
+        },
+        0x06 => AssessorStaked {
+            pool: PoolId,
+            assessor: Address,
+            #[serde(with = "crate::amount")]
+            amount: u128,
+            #[serde(with = "crate::amount")]
+            stake: u128,
+        },
+        0x07 => AssessorUnstaked {
+            pool: PoolId,
+            assessor: Address,
+            #[serde(with = "crate::amount")]
+            amount: u128,
+            #[serde(with = "crate::amount")]
+            stake: u128,
+        },
+        0x08 => Voted {
+            claim: ClaimId,
+            assessor: Address,
+            approve: bool,
+            #[serde(with = "crate::amount")]
+            weight: u128,
+        },
+        0x09 => ClaimResolved {
+            pool: PoolId,
+            cover: CoverId,
+            claim: ClaimId,
+            status: ClaimStatus,
+            #[serde(with = "crate::amount")]
+            approve: u128,
+            #[serde(with = "crate::amount")]
+            deny: u128,
+            #[serde(with = "crate::amount")]
+            payout: u128,
+        },
+        /// Expired cover gave its capacity back (and its premiums are earned).
+        0x0a => CapacityReleased {
+            pool: PoolId,
+            #[serde(with = "crate::amount")]
+            cover: u128,
+            #[serde(with = "crate::amount")]
+            premium: u128,
+        },
     }
 }
 
@@ -27,21 +590,342 @@ crate::tagged_enum! {
     #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
     #[serde(tag = "code", rename_all = "snake_case")]
     pub enum CoverError {
-        #[error("placeholder")]
-        0x01 => Placeholder {},
+        #[error("only the chain admin may create cover pools; {sender} is not the admin")]
+        0x01 => NotAdmin { sender: Address },
+        #[error("cover pool {pool} already exists")]
+        0x02 => PoolExists { pool: PoolId },
+        #[error("no cover pool {pool}")]
+        0x03 => UnknownPool { pool: PoolId },
+        #[error("invalid pool parameters: {detail}")]
+        0x04 => BadParams { detail: Text<MAX_DETAIL_BYTES> },
+        #[error("pool {pool} uses asset {expected}, the action names asset {given}")]
+        0x05 => WrongAsset { pool: PoolId, expected: AssetId, given: AssetId },
+        #[error("amount must be positive")]
+        0x06 => ZeroAmount {},
+        #[error("a pool's first deposit must be at least {minimum} (it locks {locked} shares forever); got {amount}", locked = LOCKED_SHARES)]
+        0x07 => FirstDepositTooSmall {
+            #[serde(with = "crate::amount")]
+            amount: u128,
+            #[serde(with = "crate::amount")]
+            minimum: u128,
+        },
+        #[error("deposit would mint {shares} shares, below the minimum {min_shares}")]
+        0x08 => SharesBelowMinimum {
+            #[serde(with = "crate::amount")]
+            shares: u128,
+            #[serde(with = "crate::amount")]
+            min_shares: u128,
+        },
+        #[error("deposit of {amount} is worth less than one share")]
+        0x09 => ZeroShares {
+            #[serde(with = "crate::amount")]
+            amount: u128,
+        },
+        #[error("pool {pool} has no capital left behind its shares: deposits are closed")]
+        0x0a => PoolInsolvent { pool: PoolId },
+        #[error("withdrawing {requested} shares, only {held} held")]
+        0x0b => InsufficientShares {
+            #[serde(with = "crate::amount")]
+            held: u128,
+            #[serde(with = "crate::amount")]
+            requested: u128,
+        },
+        #[error("withdrawal would pay {amount}, below the minimum {min_amount}")]
+        0x0c => AmountBelowMinimum {
+            #[serde(with = "crate::amount")]
+            amount: u128,
+            #[serde(with = "crate::amount")]
+            min_amount: u128,
+        },
+        #[error("{shares} shares are worth nothing at the current withdrawal value")]
+        0x0d => NothingToWithdraw {
+            #[serde(with = "crate::amount")]
+            shares: u128,
+        },
+        #[error("withdrawal of {requested} exceeds the capital not locked by cover and claims ({free})")]
+        0x0e => CapitalLocked {
+            #[serde(with = "crate::amount")]
+            requested: u128,
+            #[serde(with = "crate::amount")]
+            free: u128,
+        },
+        #[error("pool {pool} does not cover risk {risk:?}")]
+        0x0f => UnknownRisk { pool: PoolId, risk: RiskName },
+        #[error("cover period of {blocks} blocks is outside the pool's {min}..={max}")]
+        0x10 => PeriodOutOfRange { blocks: u64, min: u64, max: u64 },
+        #[error("cover of {requested} exceeds the pool's available capacity {available}")]
+        0x11 => CapacityExceeded {
+            #[serde(with = "crate::amount")]
+            requested: u128,
+            #[serde(with = "crate::amount")]
+            available: u128,
+        },
+        #[error("premium {premium} exceeds the maximum {max_premium}")]
+        0x12 => PremiumTooHigh {
+            #[serde(with = "crate::amount")]
+            premium: u128,
+            #[serde(with = "crate::amount")]
+            max_premium: u128,
+        },
+        #[error("cover id {cover} is already taken")]
+        0x13 => CoverIdTaken { cover: CoverId },
+        #[error("no cover {cover}")]
+        0x14 => UnknownCover { cover: CoverId },
+        #[error("the object belongs to pool {expected}, the action names pool {given}")]
+        0x15 => WrongPool { expected: PoolId, given: PoolId },
+        #[error("cover {cover} belongs to {holder}")]
+        0x16 => NotCoverHolder { cover: CoverId, holder: Address },
+        #[error("cover {cover} ended at height {end}; it is now {height}")]
+        0x17 => CoverExpired { cover: CoverId, end: u64, height: u64 },
+        #[error("claim of {amount} exceeds the cover's remaining {remaining}")]
+        0x18 => ClaimExceedsCover {
+            #[serde(with = "crate::amount")]
+            amount: u128,
+            #[serde(with = "crate::amount")]
+            remaining: u128,
+        },
+        #[error("cover {cover} already has open claim {claim}")]
+        0x19 => ClaimOpen { cover: CoverId, claim: ClaimId },
+        #[error("claim id {claim} is already taken")]
+        0x1a => ClaimIdTaken { claim: ClaimId },
+        #[error("no claim {claim}")]
+        0x1b => UnknownClaim { claim: ClaimId },
+        #[error("claim {claim} is already resolved ({status})")]
+        0x1c => ClaimClosed { claim: ClaimId, status: ClaimStatus },
+        #[error("voting on claim {claim} ended at height {vote_end}; it is now {height}")]
+        0x1d => VotingClosed { claim: ClaimId, vote_end: u64, height: u64 },
+        #[error("voting on claim {claim} runs until height {vote_end}; it is now {height}")]
+        0x1e => VotingOpen { claim: ClaimId, vote_end: u64, height: u64 },
+        #[error("already voted on claim {claim}")]
+        0x1f => AlreadyVoted { claim: ClaimId },
+        #[error("no assessor stake in pool {pool}")]
+        0x20 => NoStake { pool: PoolId },
+        #[error("the claimant may not vote on their own claim {claim}")]
+        0x21 => ClaimantCannotVote { claim: ClaimId },
+        #[error("claim {claim} is on cover {expected}, the action names cover {given}")]
+        0x22 => WrongCover { claim: ClaimId, expected: CoverId, given: CoverId },
+        #[error("claim {claim} pays {expected}, the action names {given}")]
+        0x23 => WrongClaimant { claim: ClaimId, expected: Address, given: Address },
+        #[error("unstaking {requested}, only {staked} staked")]
+        0x24 => InsufficientStake {
+            #[serde(with = "crate::amount")]
+            staked: u128,
+            #[serde(with = "crate::amount")]
+            requested: u128,
+        },
+        #[error("stake is locked by votes until height {until}; it is now {height}")]
+        0x25 => StakeLocked { until: u64, height: u64 },
+        #[error("pool {pool} has {max} expiry epochs alive already", max = MAX_BUCKETS)]
+        0x26 => ScheduleFull { pool: PoolId },
+        #[error("pool {pool} ledger is inconsistent: {detail}")]
+        0x27 => Inconsistent { pool: PoolId, detail: Text<MAX_DETAIL_BYTES> },
     }
 }
 
 /// Fee units of an action (roughly the state entries it writes).
 pub fn units(action: &CoverAction) -> u64 {
     match action {
-        CoverAction::Placeholder {} => 1,
+        // Params, state and two asset reads.
+        CoverAction::CreatePool { .. } => 4,
+        // Pool state, position, two balances.
+        CoverAction::Provide { .. } | CoverAction::Withdraw { .. } => 4,
+        // Pool state, cover, two balances.
+        CoverAction::Buy { .. } => 4,
+        // Pool state, cover, claim.
+        CoverAction::FileClaim { .. } => 3,
+        // Assessor, stake total, two balances.
+        CoverAction::StakeAssessor { .. } | CoverAction::UnstakeAssessor { .. } => 4,
+        // Claim, assessor, vote.
+        CoverAction::Vote { .. } => 3,
+        // Claim, cover, pool state, two balances.
+        CoverAction::Resolve { .. } => 5,
     }
 }
 
-/// Checks that hold regardless of state (zero amounts, malformed routes);
-/// ingest refuses an action that fails them with this reason.
+/// Checks that hold regardless of state (zero amounts, malformed
+/// parameters); ingest refuses an action that fails them with this reason.
 pub fn check(action: &CoverAction) -> Result<(), String> {
-    let _ = action;
-    Ok(())
+    let positive = |amount: u128, what: &str| {
+        if amount == 0 {
+            Err(format!("{what} must be positive"))
+        } else {
+            Ok(())
+        }
+    };
+    match action {
+        CoverAction::CreatePool { params, .. } => validate_params(params),
+        CoverAction::Provide { amount, .. } => positive(*amount, "amount"),
+        CoverAction::Withdraw { shares, .. } => positive(*shares, "shares"),
+        CoverAction::Buy {
+            risk,
+            amount,
+            blocks,
+            ..
+        } => {
+            positive(*amount, "amount")?;
+            if *blocks == 0 {
+                return Err("blocks must be positive".into());
+            }
+            check_risk_name(risk)
+        }
+        CoverAction::FileClaim { amount, .. }
+        | CoverAction::StakeAssessor { amount, .. }
+        | CoverAction::UnstakeAssessor { amount, .. } => positive(*amount, "amount"),
+        CoverAction::Vote { .. } | CoverAction::Resolve { .. } => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use commonware_codec::{Decode, Encode};
+
+    fn params() -> PoolParams {
+        PoolParams {
+            capital_asset: AssetId(7),
+            stake_asset: AssetId(8),
+            capacity_bps: 8_000,
+            base_rate: 1_000,
+            slope_rate: 5_000,
+            voting_period: 10,
+            quorum: 100,
+            min_period: 5,
+            max_period: 1_000,
+            risks: BoundedVec::new(vec![Text::new("dex:ETH/USDC").unwrap()]).unwrap(),
+        }
+    }
+
+    #[test]
+    fn actions_round_trip_in_codec_and_json() {
+        let actions = vec![
+            CoverAction::CreatePool {
+                pool: 1,
+                params: params(),
+            },
+            CoverAction::Buy {
+                pool: 1,
+                asset: AssetId(7),
+                risk: Text::new("dex:ETH/USDC").unwrap(),
+                amount: u128::MAX,
+                blocks: 10,
+                max_premium: 5,
+            },
+            CoverAction::Vote {
+                pool: 1,
+                claim: u64::MAX,
+                approve: true,
+            },
+            CoverAction::Resolve {
+                pool: 1,
+                asset: AssetId(7),
+                cover: 3,
+                claim: 4,
+                claimant: Address([9; 32]),
+            },
+        ];
+        for a in actions {
+            let bytes = a.encode();
+            assert_eq!(CoverAction::decode_cfg(bytes, &()).unwrap(), a);
+            let json = serde_json::to_string(&a).unwrap();
+            assert_eq!(serde_json::from_str::<CoverAction>(&json).unwrap(), a);
+        }
+        let status = ClaimStatus::NoQuorum;
+        assert_eq!(
+            ClaimStatus::decode_cfg(status.encode(), &()).unwrap(),
+            status
+        );
+        assert!(ClaimStatus::decode_cfg(bytes::Bytes::from_static(&[4]), &()).is_err());
+        let json = serde_json::to_value(CoverError::CapacityExceeded {
+            requested: 5,
+            available: 4,
+        })
+        .unwrap();
+        assert_eq!(json["code"], "capacity_exceeded");
+        assert_eq!(json["requested"], "5");
+    }
+
+    #[test]
+    fn params_are_validated() {
+        assert_eq!(validate_params(&params()), Ok(()));
+        let bad = [
+            PoolParams {
+                capacity_bps: 0,
+                ..params()
+            },
+            PoolParams {
+                capacity_bps: 10_001,
+                ..params()
+            },
+            PoolParams {
+                base_rate: 0,
+                slope_rate: 0,
+                ..params()
+            },
+            PoolParams {
+                slope_rate: MAX_RATE + 1,
+                ..params()
+            },
+            PoolParams {
+                voting_period: 0,
+                ..params()
+            },
+            PoolParams {
+                quorum: 0,
+                ..params()
+            },
+            PoolParams {
+                min_period: 0,
+                ..params()
+            },
+            PoolParams {
+                min_period: 1_001,
+                ..params()
+            },
+            PoolParams {
+                max_period: MAX_PERIOD_BLOCKS + 1,
+                ..params()
+            },
+            PoolParams {
+                risks: BoundedVec::empty(),
+                ..params()
+            },
+            PoolParams {
+                risks: BoundedVec::new(vec![Text::new("a").unwrap(), Text::new("a").unwrap()])
+                    .unwrap(),
+                ..params()
+            },
+            PoolParams {
+                risks: BoundedVec::new(vec![Text::new("has space").unwrap()]).unwrap(),
+                ..params()
+            },
+        ];
+        for p in bad {
+            assert!(validate_params(&p).is_err(), "{p:?}");
+        }
+    }
+
+    #[test]
+    fn epochs_keep_the_schedule_bounded() {
+        for max in [1u64, 2, 29, 30, 31, 100, 999, MAX_PERIOD_BLOCKS] {
+            let p = PoolParams {
+                min_period: 1,
+                max_period: max,
+                ..params()
+            };
+            let e = p.epoch_blocks();
+            // Live epochs at height h: floor(h/e)+1 ..= ceil((h+max)/e).
+            assert!(max.div_ceil(e) + 2 <= MAX_BUCKETS as u64, "max {max} epoch {e}");
+        }
+    }
+
+    #[test]
+    fn ids_differ_by_kind_sender_and_nonce() {
+        let a = Address([1; 32]);
+        let b = Address([2; 32]);
+        assert_ne!(cover_id(&a, 0), claim_id(&a, 0));
+        assert_ne!(cover_id(&a, 0), cover_id(&a, 1));
+        assert_ne!(cover_id(&a, 0), cover_id(&b, 0));
+        assert_ne!(capital_custody(1), stake_custody(1));
+        assert_ne!(capital_custody(1), capital_custody(2));
+    }
 }
