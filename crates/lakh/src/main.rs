@@ -38,6 +38,10 @@ enum Command {
         /// Print the ready line as JSON.
         #[arg(long)]
         json: bool,
+        /// Most transactions each validator's mempool holds; past it,
+        /// submissions are refused as `busy`
+        #[arg(long, default_value_t = lakh_mempool::MempoolConfig::default().max_txs)]
+        mempool_max_txs: usize,
     },
     /// Run one validator of a network defined by a genesis file.
     Node {
@@ -71,6 +75,17 @@ enum Command {
     Bench(bench::BenchArgs),
 }
 
+/// Mempool bounds with the count bound `max_txs`.
+fn mempool_config(max_txs: usize) -> Result<lakh_mempool::MempoolConfig> {
+    if max_txs == 0 {
+        anyhow::bail!("--mempool-max-txs must be at least 1");
+    }
+    Ok(lakh_mempool::MempoolConfig {
+        max_txs,
+        ..Default::default()
+    })
+}
+
 fn main() -> Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -86,11 +101,13 @@ fn main() -> Result<()> {
             data_dir,
             rpc_addr,
             json,
+            mempool_max_txs,
         } => network::devnet(
             validators,
             &data_dir.unwrap_or_else(network::default_data_dir),
             rpc_addr,
             json,
+            mempool_config(mempool_max_txs)?,
         ),
         Command::Node { config, rpc_addr } => network::node(&config, rpc_addr),
         Command::Genesis {

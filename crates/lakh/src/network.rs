@@ -138,6 +138,7 @@ pub fn write_network(
             genesis: dir.join("genesis.json"),
             key: vdir.join(format!("validator-{i}.json")),
             rpc_addr: None,
+            mempool_max_txs: None,
         };
         std::fs::write(
             dir.join(format!("node-{i}.toml")),
@@ -175,7 +176,13 @@ pub fn load_genesis(path: &Path) -> Result<Genesis> {
 
 /// Runs a local network of `validators` validators in this process. A new
 /// directory gets a fresh network definition; an existing one resumes.
-pub fn devnet(validators: usize, data_dir: &Path, rpc_addr: SocketAddr, json: bool) -> Result<()> {
+pub fn devnet(
+    validators: usize,
+    data_dir: &Path,
+    rpc_addr: SocketAddr,
+    json: bool,
+    mempool: lakh_mempool::MempoolConfig,
+) -> Result<()> {
     let genesis_path = data_dir.join("genesis.json");
     let genesis = if genesis_path.exists() {
         let g = load_genesis(&genesis_path)?;
@@ -222,6 +229,7 @@ pub fn devnet(validators: usize, data_dir: &Path, rpc_addr: SocketAddr, json: bo
         worker_threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
         timeouts: ConsensusTimeouts::default(),
         executor: executor_from_env()?,
+        mempool,
         on_rpc_ready: Some(Box::new(on_ready)),
     })
 }
@@ -279,6 +287,9 @@ pub struct NodeFile {
     pub key: PathBuf,
     /// RPC listen address (omit to serve none).
     pub rpc_addr: Option<SocketAddr>,
+    /// Most transactions the mempool holds (omit for the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mempool_max_txs: Option<usize>,
 }
 
 pub fn node(config: &Path, rpc_override: Option<SocketAddr>) -> Result<()> {
@@ -316,6 +327,10 @@ pub fn node(config: &Path, rpc_override: Option<SocketAddr>) -> Result<()> {
         worker_threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
         timeouts: ConsensusTimeouts::default(),
         executor: executor_from_env()?,
+        mempool: crate::mempool_config(
+            cfg.mempool_max_txs
+                .unwrap_or(lakh_mempool::MempoolConfig::default().max_txs),
+        )?,
         on_rpc_ready: Some(Box::new(|_, addr| {
             println!("RPC listening on http://{addr}")
         })),

@@ -1,13 +1,22 @@
 //! Ingest verification: stateless checks, then batched signature verification
 //! spread over a pool of worker threads.
 //!
-//! The pool is plain std threads fed by a channel so it can be driven from
-//! async code through `spawn_blocking` without tying up the async runtime's
-//! workers with elliptic-curve math.
+//! The pool is plain std threads fed by a channel. Async callers use
+//! [`Verifier::verify`]: the work is handed to the pool and the caller's task
+//! is suspended on a channel until the verdicts come back, so no async worker
+//! thread is held while elliptic-curve math runs (and nothing depends on the
+//! runtime's blocking pool, which starves under commonware's runtime).
+//!
+//! Work waiting for or in verification is bounded
+//! ([`VerifierConfig::max_pending_txs`]): past the bound a batch is refused as
+//! busy up front instead of queueing without limit.
 
+use futures::StreamExt;
+use futures::channel::mpsc as async_mpsc;
 use lakh_types::tx::verify_signatures;
 use lakh_types::{Action, Refusal, SignedTransaction, fees, limits};
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -104,8 +113,11 @@ pub struct VerifierConfig {
     /// Smallest slice given to one worker: batch verification only pays off
     /// over many signatures, so small batches are not fanned out.
     pub min_chunk_txs: usize,
-    /// Most transactions one `verify_batch` call checks; the rest are refused as busy.
+    /// Most transactions one call checks; the rest are refused as busy.
     pub max_batch_txs: usize,
+    /// Most transactions waiting for or in verification across all callers;
+    /// a batch that would exceed it is refused as busy without being checked.
+    pub max_pending_txs: usize,
 }
 
 impl VerifierConfig {
@@ -116,6 +128,8 @@ impl VerifierConfig {
             workers: 0,
             min_chunk_txs: 64,
             max_batch_txs: limits::MAX_BLOCK_TXS,
+            // About a second of verification on two cores.
+            max_pending_txs: 100_000,
         }
     }
 }
@@ -125,7 +139,7 @@ type Verdicts = Vec<Result<SignedTransaction, Refusal>>;
 struct Job {
     chunk: usize,
     txs: Vec<SignedTransaction>,
-    reply: Sender<(usize, Verdicts)>,
+    reply: async_mpsc::UnboundedSender<(usize, Verdicts)>,
 }
 
 /// A pool of threads that verifies transactions in batches.
@@ -134,6 +148,21 @@ pub struct Verifier {
     workers: usize,
     jobs: Option<Sender<Job>>,
     handles: Vec<JoinHandle<()>>,
+    /// Transactions handed to the pool and not yet answered.
+    pending: Arc<AtomicUsize>,
+}
+
+/// Releases a batch's share of the pending count when its caller is done
+/// (or gives up waiting).
+struct PendingGuard {
+    pending: Arc<AtomicUsize>,
+    count: usize,
+}
+
+impl Drop for PendingGuard {
+    fn drop(&mut self) {
+        self.pending.fetch_sub(self.count, Ordering::AcqRel);
+    }
 }
 
 impl Verifier {
@@ -159,6 +188,7 @@ impl Verifier {
             workers,
             jobs: Some(jobs),
             handles,
+            pending: Arc::new(AtomicUsize::new(0)),
         })
     }
 
@@ -170,33 +200,58 @@ impl Verifier {
         &self.cfg
     }
 
-    /// Checks every transaction; the output is in input order. Blocks until
-    /// all workers involved are done.
-    pub fn verify_batch(&self, mut txs: Vec<SignedTransaction>) -> Verdicts {
-        let overflow = if txs.len() > self.cfg.max_batch_txs {
-            txs.split_off(self.cfg.max_batch_txs)
-        } else {
-            Vec::new()
+    /// Transactions waiting for or in verification right now.
+    pub fn pending(&self) -> usize {
+        self.pending.load(Ordering::Acquire)
+    }
+
+    /// Blocking form of [`Verifier::verify`], for threads that are not async
+    /// workers (tests, tools).
+    pub fn verify_batch(&self, txs: Vec<SignedTransaction>) -> Verdicts {
+        futures::executor::block_on(self.verify(txs))
+    }
+
+    /// Checks every transaction; the output is in input order. The batch is
+    /// handed to the worker threads when called; the returned future only
+    /// waits for their answers. Transactions beyond the batch limit or the
+    /// room left under the pending bound are refused as busy, unchecked.
+    pub fn verify(
+        &self,
+        mut txs: Vec<SignedTransaction>,
+    ) -> impl Future<Output = Verdicts> + Send + 'static {
+        let requested = txs.len();
+        let (admitted, waiting) = self.reserve(requested.min(self.cfg.max_batch_txs));
+        let busy = (admitted < requested).then(|| {
+            if admitted < self.cfg.max_batch_txs.min(requested) {
+                Refusal::Busy(format!(
+                    "signature verification queue full: {waiting} transactions waiting, limit is {}",
+                    self.cfg.max_pending_txs
+                ))
+            } else {
+                Refusal::Busy(format!(
+                    "batch of {requested} transactions is over the verification limit of {}",
+                    self.cfg.max_batch_txs
+                ))
+            }
+        });
+        txs.truncate(admitted);
+        let guard = PendingGuard {
+            pending: self.pending.clone(),
+            count: admitted,
         };
-        let total = txs.len();
-        let chunk_len = total
+        let chunk_len = admitted
             .div_ceil(self.workers)
             .max(self.cfg.min_chunk_txs)
             .max(1);
-        let chunk_count = total.div_ceil(chunk_len);
-
-        // Split from the back so each split moves only the chunk it cuts off.
-        let mut chunks = Vec::with_capacity(chunk_count);
-        for index in (0..chunk_count).rev() {
-            chunks.push(txs.split_off(index * chunk_len));
-        }
-        chunks.reverse();
-        let chunk_lens: Vec<usize> = chunks.iter().map(Vec::len).collect();
-
-        let mut parts: Vec<Option<Verdicts>> = (0..chunk_count).map(|_| None).collect();
-        let (reply, replies) = mpsc::channel();
+        let chunk_count = admitted.div_ceil(chunk_len);
+        let (reply, mut replies) = async_mpsc::unbounded();
         if let Some(jobs) = &self.jobs {
-            for (chunk, txs) in chunks.into_iter().enumerate() {
+            // Split from the back so each split moves only the chunk it cuts off.
+            let mut chunks = Vec::with_capacity(chunk_count);
+            for index in (0..chunk_count).rev() {
+                chunks.push(txs.split_off(index * chunk_len));
+            }
+            for (chunk, txs) in chunks.into_iter().rev().enumerate() {
                 let job = Job {
                     chunk,
                     txs,
@@ -208,25 +263,47 @@ impl Verifier {
             }
         }
         drop(reply);
-        // Ends when every job has replied or been dropped with a dead worker.
-        for (chunk, verdicts) in replies {
-            parts[chunk] = Some(verdicts);
+        async move {
+            let mut parts: Vec<Option<Verdicts>> = (0..chunk_count).map(|_| None).collect();
+            // Ends when every job has replied or been dropped with a dead worker.
+            while let Some((chunk, verdicts)) = replies.next().await {
+                parts[chunk] = Some(verdicts);
+            }
+            drop(guard);
+            let mut out = Vec::with_capacity(requested);
+            for (chunk, part) in parts.into_iter().enumerate() {
+                match part {
+                    Some(verdicts) => out.extend(verdicts),
+                    None => {
+                        let len = chunk_len.min(admitted - chunk * chunk_len);
+                        out.extend((0..len).map(|_| Err(worker_lost())));
+                    }
+                }
+            }
+            if let Some(busy) = busy {
+                out.resize(requested, Err(busy));
+            }
+            out
         }
+    }
 
-        let mut out = Vec::with_capacity(total + overflow.len());
-        for (part, len) in parts.into_iter().zip(chunk_lens) {
-            match part {
-                Some(verdicts) => out.extend(verdicts),
-                None => out.extend((0..len).map(|_| Err(worker_lost()))),
+    /// Reserves room for up to `want` transactions under the pending bound.
+    /// Returns how many were admitted and how many were waiting before.
+    fn reserve(&self, want: usize) -> (usize, usize) {
+        let limit = self.cfg.max_pending_txs;
+        let mut current = self.pending.load(Ordering::Acquire);
+        loop {
+            let admit = want.min(limit.saturating_sub(current));
+            match self.pending.compare_exchange_weak(
+                current,
+                current + admit,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return (admit, current),
+                Err(now) => current = now,
             }
         }
-        let max = self.cfg.max_batch_txs;
-        out.extend(overflow.iter().map(|_| {
-            Err(Refusal::Busy(format!(
-                "verification batch is over its limit of {max} transactions"
-            )))
-        }));
-        out
     }
 }
 
@@ -259,8 +336,8 @@ fn worker(queue: &Mutex<Receiver<Job>>, chain_id: u64, min_base_fee: u128) {
             verify_chunk(txs, chain_id, min_base_fee)
         }))
         .unwrap_or_else(|_| (0..len).map(|_| Err(worker_lost())).collect());
-        // The caller only goes away if it panicked; nothing to do then.
-        let _ = job.reply.send((job.chunk, verdicts));
+        // A caller that stopped waiting (its request was dropped) needs no answer.
+        let _ = job.reply.unbounded_send((job.chunk, verdicts));
     }
 }
 
@@ -434,6 +511,50 @@ mod tests {
                 .iter()
                 .all(|v| matches!(v, Err(Refusal::Busy(_))))
         );
+    }
+
+    #[test]
+    fn pending_bound_refuses_the_excess_as_busy_until_answers_arrive() {
+        let mut cfg = VerifierConfig::new(CHAIN, MIN_BASE_FEE);
+        cfg.workers = 1;
+        cfg.max_pending_txs = 10;
+        let v = Verifier::new(cfg).unwrap();
+        let first = v.verify((0..8).map(|i| transfer(i, 0)).collect());
+        assert_eq!(v.pending(), 8);
+        // Room for 2 more: the rest of this batch is refused, unchecked.
+        let second = v.verify((10..15).map(|i| transfer(i, 0)).collect());
+        assert_eq!(v.pending(), 10);
+        let second = futures::executor::block_on(second);
+        assert!(second[..2].iter().all(Result::is_ok));
+        for verdict in &second[2..] {
+            match verdict {
+                Err(Refusal::Busy(why)) => assert!(
+                    why.contains("verification queue full") && why.contains("limit is 10"),
+                    "{why}"
+                ),
+                other => panic!("expected busy, got {other:?}"),
+            }
+        }
+        assert!(futures::executor::block_on(first).iter().all(Result::is_ok));
+        assert_eq!(v.pending(), 0, "answered batches release their room");
+        let dropped = v.verify((0..4).map(|i| transfer(i, 1)).collect());
+        drop(dropped);
+        assert_eq!(v.pending(), 0, "a caller that gives up releases its room");
+    }
+
+    #[test]
+    fn waiting_for_verdicts_does_not_block_the_caller() {
+        let v = verifier(1, 10_000);
+        let txs: Vec<_> = (0..2_000).map(|i| transfer(i, 0)).collect();
+        let mut fut = Box::pin(v.verify(txs));
+        futures::executor::block_on(async {
+            // One worker needs tens of milliseconds for 2,000 signatures; the
+            // first poll returns at once instead of waiting for them.
+            assert!(futures::poll!(&mut fut).is_pending());
+            let verdicts = fut.await;
+            assert_eq!(verdicts.len(), 2_000);
+            assert!(verdicts.iter().all(Result::is_ok));
+        });
     }
 
     #[test]

@@ -42,6 +42,12 @@ impl Default for MempoolConfig {
     }
 }
 
+/// A transaction's priority: the fee it offers per fee unit.
+pub fn fee_per_unit(tx: &SignedTransaction) -> u128 {
+    let units = fees::action_units(&tx.tx.action).max(1) as u128;
+    tx.tx.max_fee / units
+}
+
 /// A replacement must raise `max_fee` by at least 1/this of the queued one (10%).
 pub const REPLACEMENT_BUMP_DIVISOR: u128 = 10;
 
@@ -153,9 +159,8 @@ impl Mempool {
         // `on_finalized`; drop them so they do not count against the sender.
         self.prune_sender(&sender, committed);
 
-        let units = fees::action_units(&tx.tx.action).max(1) as u128;
         let priority = Priority {
-            fee_per_unit: tx.tx.max_fee / units,
+            fee_per_unit: fee_per_unit(&tx),
             arrival: Reverse(self.next_arrival),
         };
 
@@ -253,12 +258,34 @@ impl Mempool {
         if count == 0 && bytes == 0 {
             Ok(victims)
         } else {
-            Err(Refusal::Busy(format!(
-                "mempool full ({} transactions, {} bytes) and no queued transaction pays less than {fee_per_unit} per unit",
-                self.by_id.len(),
-                self.bytes
-            )))
+            Err(self.full(fee_per_unit))
         }
+    }
+
+    fn full(&self, fee_per_unit: u128) -> Refusal {
+        Refusal::Busy(format!(
+            "mempool full ({} transactions, {} bytes) and no queued transaction pays less than {fee_per_unit} per unit",
+            self.by_id.len(),
+            self.bytes
+        ))
+    }
+
+    /// While the pool is at its count bound, or too close to its byte bound
+    /// for the smallest transaction: the fee per unit a newcomer must exceed
+    /// to evict anything, and the refusal for one that does not. `None`
+    /// while there is room. Ingest asks this once per batch, before paying
+    /// for signature verification.
+    pub fn when_full(&self) -> Option<(u128, Refusal)> {
+        let full = self.by_id.len() >= self.cfg.max_txs
+            || self.cfg.max_bytes - self.bytes.min(self.cfg.max_bytes) < MIN_TX_BYTES;
+        if !full {
+            return None;
+        }
+        let cheapest = self
+            .tails
+            .first()
+            .map_or(u128::MAX, |(p, _)| p.fee_per_unit);
+        Some((cheapest, self.full(cheapest)))
     }
 
     fn pop_tail(&mut self, sender: &Address) {
@@ -408,6 +435,29 @@ impl Mempool {
                 self.bytes -= entry.tx.encoded_len();
             }
             self.reindex(&sender);
+        }
+    }
+
+    /// Drops each `(sender, nonce)`'s txs from `nonce` on: the builder found
+    /// the sender unable to pay for `nonce`, and its later nonces could never
+    /// be included before it. Without this, unfunded senders' txs would hold
+    /// their room in the pool for good.
+    pub fn drop_from(&mut self, senders: &[(Address, u64)]) {
+        for (sender, nonce) in senders {
+            let Some(queue) = self.senders.get(sender) else {
+                continue;
+            };
+            if queue.range(nonce..).next().is_none() {
+                continue;
+            }
+            self.unindex(sender);
+            if let Some(queue) = self.senders.get_mut(sender) {
+                for (_, entry) in queue.split_off(nonce) {
+                    self.by_id.remove(&entry.tx.id());
+                    self.bytes -= entry.tx.encoded_len();
+                }
+            }
+            self.reindex(sender);
         }
     }
 

@@ -20,7 +20,7 @@ use commonware_utils::non_empty_range;
 use futures::{StreamExt, lock::Mutex as AsyncMutex};
 use lakh_execution::{BlockEnv, Mode, Overlay, access_set, execute_block_with};
 use lakh_state::{StateKey, StateValue, db::StateDb};
-use lakh_types::{Receipt, fees};
+use lakh_types::{Receipt, Refusal, fees};
 use std::{collections::HashMap, sync::Arc, time::UNIX_EPOCH};
 use tracing::{debug, info, warn};
 
@@ -60,6 +60,9 @@ struct Executed<E: StorageContext + Supervisor + Spawner> {
     used_units: u64,
     /// Build mode: the transactions kept (excluded ones dropped).
     kept: Vec<lakh_types::SignedTransaction>,
+    /// Build mode: (sender, nonce) of transactions excluded because the
+    /// sender cannot pay the fee.
+    unpayable: Vec<(lakh_types::Address, u64)>,
 }
 
 impl<E> LakhApp<E>
@@ -110,6 +113,12 @@ where
             .merkleize()
             .await
             .map_err(|e| format!("merkleize failed: {e}"))?;
+        let unpayable = outcome
+            .excluded
+            .iter()
+            .filter(|(_, reason)| matches!(reason, Refusal::CannotPayFee { .. }))
+            .map(|(i, _)| (txs[*i].tx.sender_address(), txs[*i].tx.nonce))
+            .collect();
         let kept = if outcome.excluded.is_empty() {
             txs
         } else {
@@ -129,6 +138,7 @@ where
             receipts: outcome.receipts,
             used_units: outcome.used_units,
             kept,
+            unpayable,
         })
     }
 
@@ -237,6 +247,13 @@ where
                 return None;
             }
         };
+        if !executed.unpayable.is_empty() {
+            self.shared
+                .mempool
+                .lock()
+                .unwrap()
+                .drop_from(&executed.unpayable);
+        }
         let merkleized = executed.merkleized;
         let bounds = merkleized.bounds();
         header.used_units = executed.used_units;

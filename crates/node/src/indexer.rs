@@ -1,13 +1,18 @@
 //! Receipts and the transaction index, persisted beside the block archive.
 //!
-//! Receipts of a block are stored under the block's height; each transaction id
-//! maps to its (height, position) under its global sequence number. Writes are
-//! idempotent (an archive index is written once), so replaying a block after a
-//! crash never duplicates anything.
+//! Each transaction's receipt is stored once, with the digest of its block,
+//! under its id (key) and its global sequence number (index): a status query is
+//! one small read and never touches the block. Each finalized height keeps a
+//! short record (its transaction range and the assets it created), so a
+//! block's receipts can be listed and the asset list rebuilt without reading
+//! receipts. Writes are idempotent (an archive index is written once), so
+//! replaying a block after a crash never duplicates anything.
 
-use bytes::BufMut;
+use bytes::{BufMut, Bytes, BytesMut};
 use commonware_codec::Buf;
-use commonware_codec::{EncodeSize, Error as CodecError, RangeCfg, Read, ReadExt, Write};
+use commonware_codec::{
+    DecodeExt, EncodeSize, Error as CodecError, RangeCfg, Read, ReadExt, Write,
+};
 use commonware_cryptography::sha256;
 use commonware_runtime::{Supervisor, buffer::paged::CacheRef};
 use commonware_storage::Context as StorageContext;
@@ -16,64 +21,116 @@ use commonware_storage::{
     translator::EightCap,
 };
 use commonware_utils::{NZU64, NZUsize};
-use lakh_types::{Receipt, TxId};
+use lakh_types::{AssetId, Event, Receipt, Symbol, TxId};
 
-/// The receipts of one block, in block order.
+/// A transaction's receipt and the digest of the block that includes it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct BlockReceipts(pub Vec<Receipt>);
-
-impl Write for BlockReceipts {
-    fn write(&self, buf: &mut impl BufMut) {
-        self.0.write(buf);
-    }
-}
-impl EncodeSize for BlockReceipts {
-    fn encode_size(&self) -> usize {
-        self.0.encode_size()
-    }
-}
-impl Read for BlockReceipts {
-    type Cfg = ();
-    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, CodecError> {
-        Ok(BlockReceipts(Vec::<Receipt>::read_cfg(
-            buf,
-            &(RangeCfg::new(..=crate::block::MAX_BLOCK_TXS), ()),
-        )?))
-    }
+pub struct TxRecord {
+    pub block: sha256::Digest,
+    pub receipt: Receipt,
 }
 
-/// Where a transaction landed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct TxLocation {
-    pub height: u64,
-    pub index: u32,
-}
-impl Write for TxLocation {
+impl Write for TxRecord {
     fn write(&self, buf: &mut impl BufMut) {
-        self.height.write(buf);
-        self.index.write(buf);
+        self.block.write(buf);
+        self.receipt.write(buf);
     }
 }
-impl EncodeSize for TxLocation {
+impl EncodeSize for TxRecord {
     fn encode_size(&self) -> usize {
-        12
+        self.block.encode_size() + self.receipt.encode_size()
     }
 }
-impl Read for TxLocation {
+impl Read for TxRecord {
     type Cfg = ();
     fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, CodecError> {
-        Ok(TxLocation {
-            height: u64::read(buf)?,
-            index: u32::read(buf)?,
+        Ok(TxRecord {
+            block: sha256::Digest::read(buf)?,
+            receipt: Receipt::read(buf)?,
         })
     }
 }
 
-type ReceiptArchive<E> = prunable::Archive<EightCap, E, sha256::Digest, BlockReceipts>;
-type TxArchive<E> = prunable::Archive<EightCap, E, sha256::Digest, TxLocation>;
+/// What the index keeps per finalized height.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BlockRecord {
+    /// Global sequence number of the block's first transaction.
+    pub first_tx_seq: u64,
+    pub tx_count: u32,
+    /// Assets created by the block's transactions.
+    pub created_assets: Vec<(AssetId, Symbol)>,
+}
+
+impl Write for BlockRecord {
+    fn write(&self, buf: &mut impl BufMut) {
+        self.first_tx_seq.write(buf);
+        self.tx_count.write(buf);
+        self.created_assets.len().write(buf);
+        for (asset, symbol) in &self.created_assets {
+            asset.write(buf);
+            symbol.write(buf);
+        }
+    }
+}
+impl EncodeSize for BlockRecord {
+    fn encode_size(&self) -> usize {
+        12 + self.created_assets.len().encode_size()
+            + self
+                .created_assets
+                .iter()
+                .map(|(a, s)| a.encode_size() + s.encode_size())
+                .sum::<usize>()
+    }
+}
+impl Read for BlockRecord {
+    type Cfg = ();
+    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, CodecError> {
+        let first_tx_seq = u64::read(buf)?;
+        let tx_count = u32::read(buf)?;
+        if tx_count as usize > crate::block::MAX_BLOCK_TXS {
+            return Err(CodecError::Invalid("BlockRecord", "too many transactions"));
+        }
+        let n = usize::read_cfg(buf, &RangeCfg::new(..=tx_count as usize))?;
+        let mut created_assets = Vec::with_capacity(n);
+        for _ in 0..n {
+            created_assets.push((AssetId::read(buf)?, Symbol::read(buf)?));
+        }
+        Ok(BlockRecord {
+            first_tx_seq,
+            tx_count,
+            created_assets,
+        })
+    }
+}
+
+/// A value stored already encoded: recording a block encodes every
+/// [`TxRecord`] into one buffer and stores slices of it, so it allocates
+/// nothing per transaction.
+struct Encoded(Bytes);
+
+impl Write for Encoded {
+    fn write(&self, buf: &mut impl BufMut) {
+        buf.put_slice(&self.0);
+    }
+}
+impl EncodeSize for Encoded {
+    fn encode_size(&self) -> usize {
+        self.0.len()
+    }
+}
+impl Read for Encoded {
+    type Cfg = ();
+    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, CodecError> {
+        // The archive hands over exactly one stored value.
+        Ok(Encoded(buf.copy_to_bytes(buf.remaining())))
+    }
+}
+
+type BlockArchive<E> = prunable::Archive<EightCap, E, sha256::Digest, BlockRecord>;
+type TxArchive<E> = prunable::Archive<EightCap, E, sha256::Digest, Encoded>;
 
 pub struct Indexer<E: StorageContext + Supervisor> {
-    receipts: Option<ReceiptArchive<E>>,
+    blocks: Option<BlockArchive<E>>,
     txs: Option<TxArchive<E>>,
 }
 
@@ -104,25 +161,27 @@ fn digest_of(id: &TxId) -> sha256::Digest {
 
 impl<E: StorageContext + Supervisor> Indexer<E> {
     pub async fn init(context: E, prefix: &str, page_cache: CacheRef) -> Self {
-        let receipts = prunable::Archive::init(
-            context.child("receipts"),
-            archive_config(prefix, "receipts", page_cache.clone(), ()),
+        // Partition names carry the record layout's version: a data directory
+        // of an older layout starts with an empty index instead of misreading.
+        let blocks = prunable::Archive::init(
+            context.child("block_index"),
+            archive_config(prefix, "block-index-v2", page_cache.clone(), ()),
         )
         .await
-        .expect("failed to open the receipts archive");
+        .expect("failed to open the block index");
         let txs = prunable::Archive::init(
             context.child("tx_index"),
-            archive_config(prefix, "tx-index", page_cache, ()),
+            archive_config(prefix, "tx-index-v2", page_cache, ()),
         )
         .await
         .expect("failed to open the transaction index");
         Indexer {
-            receipts: Some(receipts),
+            blocks: Some(blocks),
             txs: Some(txs),
         }
     }
 
-    /// Durably records a finalized block's receipts and transaction locations.
+    /// Durably records a finalized block's receipts.
     pub async fn record(
         &mut self,
         height: u64,
@@ -130,56 +189,147 @@ impl<E: StorageContext + Supervisor> Indexer<E> {
         first_tx_seq: u64,
         receipts: &[Receipt],
     ) {
+        let mut created_assets = Vec::new();
+        let size: usize = receipts
+            .iter()
+            .map(|r| block_digest.encode_size() + r.encode_size())
+            .sum();
+        let mut buf = BytesMut::with_capacity(size);
+        let mut ends = Vec::with_capacity(receipts.len());
+        for receipt in receipts {
+            for e in &receipt.events {
+                if let Event::AssetCreated { asset, symbol, .. } = e {
+                    created_assets.push((*asset, symbol.clone()));
+                }
+            }
+            block_digest.write(&mut buf);
+            receipt.write(&mut buf);
+            ends.push(buf.len());
+        }
+        let buf = buf.freeze();
         let mut txs = self.txs.take().expect("tx index present");
-        for (i, r) in receipts.iter().enumerate() {
+        let mut start = 0;
+        for (i, (receipt, end)) in receipts.iter().zip(ends).enumerate() {
             txs = txs
                 .put(
                     first_tx_seq + i as u64,
-                    digest_of(&r.tx_id),
-                    &TxLocation {
-                        height,
-                        index: i as u32,
-                    },
+                    digest_of(&receipt.tx_id),
+                    &Encoded(buf.slice(start..end)),
                 )
                 .await
                 .expect("tx index write failed");
+            start = end;
         }
         self.txs = Some(txs.sync().await.expect("tx index sync failed"));
-        let archive = self.receipts.take().expect("receipts archive present");
-        let archive = archive
-            .put_sync(height, block_digest, &BlockReceipts(receipts.to_vec()))
-            .await
-            .expect("receipts write failed");
-        self.receipts = Some(archive);
+        let blocks = self.blocks.take().expect("block index present");
+        let record = BlockRecord {
+            first_tx_seq,
+            tx_count: receipts.len() as u32,
+            created_assets,
+        };
+        self.blocks = Some(
+            blocks
+                .put_sync(height, block_digest, &record)
+                .await
+                .expect("block index write failed"),
+        );
     }
 
+    /// The record of a finalized height.
+    pub async fn block(&self, height: u64) -> Option<BlockRecord> {
+        let archive = self.blocks.as_ref()?;
+        archive.get(Identifier::Index(height)).await.ok().flatten()
+    }
+
+    /// The receipts of a finalized height, in block order.
     pub async fn receipts(&self, height: u64) -> Option<Vec<Receipt>> {
-        let archive = self.receipts.as_ref()?;
-        archive
-            .get(Identifier::Index(height))
-            .await
-            .ok()
-            .flatten()
-            .map(|r| r.0)
+        let block = self.block(height).await?;
+        let txs = self.txs.as_ref()?;
+        let mut out = Vec::with_capacity(block.tx_count as usize);
+        for seq in block.first_tx_seq..block.first_tx_seq + u64::from(block.tx_count) {
+            let raw = txs.get(Identifier::Index(seq)).await.ok().flatten()?;
+            out.push(TxRecord::decode(raw.0).ok()?.receipt);
+        }
+        Some(out)
     }
 
-    pub async fn locate(&self, id: &TxId) -> Option<TxLocation> {
+    /// A finalized transaction's receipt and block digest: one read.
+    pub async fn tx(&self, id: &TxId) -> Option<TxRecord> {
         let archive = self.txs.as_ref()?;
         let key = digest_of(id);
-        archive.get(Identifier::Key(&key)).await.ok().flatten()
+        let raw = archive.get(Identifier::Key(&key)).await.ok().flatten()?;
+        TxRecord::decode(raw.0)
+            .ok()
+            .filter(|r| r.receipt.tx_id == *id)
     }
 
     pub async fn receipt(&self, id: &TxId) -> Option<Receipt> {
-        let loc = self.locate(id).await?;
-        let receipts = self.receipts(loc.height).await?;
-        receipts
-            .into_iter()
-            .nth(loc.index as usize)
-            .filter(|r| r.tx_id == *id)
+        self.tx(id).await.map(|r| r.receipt)
     }
 
-    /// Highest height with recorded receipts.
+    /// Highest height with a record.
     pub fn last_height(&self) -> Option<u64> {
-        self.receipts.as_ref()?.last_index()
+        self.blocks.as_ref()?.last_index()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use commonware_runtime::{Runner as _, deterministic};
+    use commonware_utils::NZU16;
+    use lakh_types::{Address, TxStatus};
+
+    fn receipt(height: u64, index: u32, events: Vec<Event>) -> Receipt {
+        Receipt {
+            tx_id: TxId([height as u8 ^ (index as u8).wrapping_mul(31); 32]),
+            sender: Address([index as u8; 32]),
+            nonce: index as u64,
+            height,
+            index,
+            fee_paid: 100,
+            status: TxStatus::Success,
+            events,
+        }
+    }
+
+    #[test]
+    fn status_is_one_read_and_survives_reopen_and_replay() {
+        deterministic::Runner::default().start(|context| async move {
+            let cache = || CacheRef::new(NZU16!(4096), NZUsize!(64));
+            let digest_a = sha256::Digest::from([1u8; 32]);
+            let digest_b = sha256::Digest::from([2u8; 32]);
+            let created = Event::AssetCreated {
+                asset: AssetId(7),
+                symbol: Symbol::new("GOLD").unwrap(),
+                issuer: Address([3; 32]),
+                decimals: 2,
+            };
+            let block_a: Vec<Receipt> = (0..3).map(|i| receipt(1, i, vec![])).collect();
+            let block_b = vec![receipt(2, 0, vec![created]), receipt(2, 1, vec![])];
+            {
+                let mut idx = Indexer::init(context.child("a"), "t", cache()).await;
+                idx.record(1, digest_a, 0, &block_a).await;
+                idx.record(2, digest_b, 3, &block_b).await;
+                // Replaying a block after a crash changes nothing.
+                idx.record(2, digest_b, 3, &block_b).await;
+            }
+            let idx = Indexer::init(context.child("b"), "t", cache()).await;
+            assert_eq!(idx.last_height(), Some(2));
+            let found = idx.tx(&block_b[1].tx_id).await.expect("indexed");
+            assert_eq!(found.block, digest_b);
+            assert_eq!(found.receipt, block_b[1]);
+            assert_eq!(idx.tx(&block_a[2].tx_id).await.unwrap().block, digest_a);
+            assert_eq!(idx.tx(&TxId([0xee; 32])).await, None);
+            assert_eq!(idx.receipts(1).await, Some(block_a));
+            assert_eq!(idx.receipts(2).await, Some(block_b));
+            assert_eq!(idx.receipts(3).await, None);
+            let b = idx.block(2).await.unwrap();
+            assert_eq!((b.first_tx_seq, b.tx_count), (3, 2));
+            assert_eq!(
+                b.created_assets,
+                vec![(AssetId(7), Symbol::new("GOLD").unwrap())]
+            );
+        });
     }
 }

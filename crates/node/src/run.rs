@@ -38,6 +38,8 @@ pub struct RunConfig {
     pub worker_threads: usize,
     pub timeouts: ConsensusTimeouts,
     pub executor: lakh_execution::ExecutorKind,
+    /// Bounds of each validator's mempool.
+    pub mempool: MempoolConfig,
     /// Called with each RPC address once it listens (devnet prints it).
     pub on_rpc_ready: Option<Box<dyn Fn(usize, SocketAddr) + Send + Sync>>,
 }
@@ -115,10 +117,11 @@ pub fn run(cfg: RunConfig) -> Result<()> {
             network.start();
 
             let genesis_block = engine::genesis_block::<cw_tokio::Context>(&cfg.genesis);
-            let shared = Arc::new(NodeShared::new(
+            let shared = Arc::new(NodeShared::with_executor(
                 cfg.genesis.clone(),
                 genesis_block,
-                MempoolConfig::default(),
+                cfg.mempool.clone(),
+                cfg.executor,
             ));
             let (handle, engine_handles) = engine::start(
                 ctx.child("engine"),

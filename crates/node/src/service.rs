@@ -23,7 +23,7 @@ use lakh_rpc::{
     },
 };
 use lakh_state::{StateKey, StateValue};
-use lakh_types::{Address, AssetId, Event, Refusal, SignedTransaction, TxId};
+use lakh_types::{Address, AssetId, Refusal, SignedTransaction, TxId};
 use std::{
     collections::BTreeMap,
     sync::{Arc, Mutex},
@@ -85,11 +85,9 @@ impl<E: StorageContext + Supervisor + commonware_runtime::Spawner> NodeService<E
             let indexer = indexer.lock().await;
             if let Some(last) = indexer.last_height() {
                 for h in 1..=last {
-                    for r in indexer.receipts(h).await.unwrap_or_default() {
-                        for e in &r.events {
-                            if let Event::AssetCreated { asset, symbol, .. } = e {
-                                assets.insert(*asset, symbol.to_string());
-                            }
+                    if let Some(block) = indexer.block(h).await {
+                        for (asset, symbol) in block.created_assets {
+                            assets.insert(asset, symbol.to_string());
                         }
                     }
                 }
@@ -172,9 +170,26 @@ impl<E: StorageContext + Supervisor + commonware_runtime::Spawner> NodeService<E
                 Err(r) => results[i] = Some(Err(r)),
             }
         }
-        // Verification runs on the verifier's own threads; this task only
-        // waits for the verdicts.
-        let verdicts = self.verifier.verify_batch(decoded);
+        // A full mempool would refuse whatever cannot evict a queued
+        // transaction: refuse it now, before paying for its signature.
+        let full = self.shared.mempool.lock().unwrap().when_full();
+        if let Some((floor, refusal)) = full {
+            let mut kept = Vec::with_capacity(decoded.len());
+            let mut kept_pos = Vec::with_capacity(decoded.len());
+            for (tx, pos) in decoded.into_iter().zip(positions) {
+                if lakh_mempool::pool::fee_per_unit(&tx) > floor {
+                    kept.push(tx);
+                    kept_pos.push(pos);
+                } else {
+                    results[pos] = Some(Err(refusal.clone()));
+                }
+            }
+            decoded = kept;
+            positions = kept_pos;
+        }
+        // Verification runs on the verifier's own threads; this task is
+        // suspended (its async worker free) until the verdicts arrive.
+        let verdicts = self.verifier.verify(decoded).await;
         let mut valid = Vec::with_capacity(verdicts.len());
         let mut valid_pos = Vec::with_capacity(verdicts.len());
         for (v, pos) in verdicts.into_iter().zip(positions) {
@@ -287,20 +302,14 @@ where
     }
 
     async fn tx_status(&self, id: TxId) -> TxStatusInfo {
-        let receipt = match self.handles.indexer() {
-            Some(indexer) => indexer.lock().await.receipt(&id).await,
+        let record = match self.handles.indexer() {
+            Some(indexer) => indexer.lock().await.tx(&id).await,
             None => None,
         };
-        if let Some(receipt) = receipt {
-            let hash = self
-                .marshal()
-                .get_block(Identifier::Height(Height::new(receipt.height)))
-                .await
-                .map(|b| hash32(&b.digest()))
-                .unwrap_or_default();
+        if let Some(record) = record {
             return TxStatusInfo::Finalized {
-                receipt,
-                block_hash: hash,
+                receipt: record.receipt,
+                block_hash: hash32(&record.block),
             };
         }
         if self.shared.in_mempool(&id) {

@@ -6,8 +6,10 @@
 //! (at most [`RpcConfig::max_bulk_bytes`](crate::RpcConfig) bytes and
 //! [`RpcConfig::max_bulk_txs`](crate::RpcConfig) records). The whole body is one
 //! `NodeApi::submit` batch. The answer is JSON: `{"accepted": n, "refused":
-//! [{"index": i, "code": "nonce_gap"}, ...]}` with `index` the record's position
-//! and `code` the stable `Refusal::code()`.
+//! [{"index": i, "code": "busy", "message": "node busy: ..."}, ...]}` with
+//! `index` the record's position, `code` the stable `Refusal::code()` and
+//! `message` its explanation. A `busy` refusal means the node is at one of its
+//! ingest bounds: retry the transaction later.
 //!
 //! Statuses: 200 (the batch was submitted; refusals are in the body), 400 (the
 //! framing is broken), 405 (not a POST), 413 (body or record count over the
@@ -47,6 +49,9 @@ pub struct BulkRefusal {
     pub index: usize,
     /// Stable `Refusal::code()`, e.g. `"nonce_gap"`.
     pub code: String,
+    /// Why, for people (e.g. which bound a `busy` refusal hit).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub message: String,
 }
 
 /// Why a bulk body was not submitted at all.
@@ -259,6 +264,7 @@ async fn serve_bulk<N: NodeApi>(api: Arc<N>, limits: BulkLimits, req: HttpReques
             Err(refusal) => answer.refused.push(BulkRefusal {
                 index,
                 code: refusal.code().to_string(),
+                message: refusal.to_string(),
             }),
         }
     }

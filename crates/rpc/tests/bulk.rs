@@ -157,11 +157,13 @@ async fn valid_body_is_one_batch_with_refusals_by_index() {
         vec![
             BulkRefusal {
                 index: 1,
-                code: "wrong_chain_id".into()
+                code: "wrong_chain_id".into(),
+                message: "wrong chain id: transaction is for chain 10, this chain is 9".into(),
             },
             BulkRefusal {
                 index: 3,
-                code: "duplicate".into()
+                code: "duplicate".into(),
+                message: "transaction already known".into(),
             },
         ]
     );

@@ -260,6 +260,38 @@ fn full_pool_evicts_the_cheapest_tail_or_refuses() {
 }
 
 #[test]
+fn full_pool_names_the_fee_to_beat() {
+    let mut p = pool(2, 10);
+    assert_eq!(p.when_full(), None, "room left");
+    assert!(insert_one(&mut p, tx(0, 0, 30), 0).is_ok());
+    assert!(insert_one(&mut p, tx(1, 0, 20), 0).is_ok());
+    let (floor, refusal) = p.when_full().expect("full");
+    assert_eq!(floor, 20);
+    // The refusal insertion gives a newcomer paying the floor.
+    assert_eq!(insert_one(&mut p, tx(2, 0, 20), 0).err(), Some(refusal));
+    assert!(insert_one(&mut p, tx(2, 0, 21), 0).is_ok());
+    assert_eq!(fee_per_unit(&multi(3, 0, 400, 3)), 100);
+}
+
+#[test]
+fn unpayable_senders_lose_their_queue_from_the_unpayable_nonce() {
+    let mut p = pool(100, 10);
+    let ids: Vec<_> = (0..4)
+        .map(|n| insert_one(&mut p, tx(0, n, 10), 0).unwrap())
+        .collect();
+    let other = insert_one(&mut p, tx(1, 0, 10), 0).unwrap();
+    p.drop_from(&[(addr(0), 2), (addr(5), 0)]);
+    assert!(p.contains(&ids[0]) && p.contains(&ids[1]));
+    assert!(!p.contains(&ids[2]) && !p.contains(&ids[3]));
+    assert!(p.contains(&other));
+    assert_eq!(p.pending_nonce(&addr(0)), Some(2));
+    p.drop_from(&[(addr(0), 0)]);
+    assert_eq!(p.pending_nonce(&addr(0)), None);
+    assert_eq!(p.len(), 1);
+    check_consistent(&p);
+}
+
+#[test]
 fn byte_bound_evicts_as_many_as_needed_or_none() {
     let mut p = Mempool::new(MempoolConfig {
         max_txs: 100,
