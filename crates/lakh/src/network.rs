@@ -241,10 +241,12 @@ fn seed_in_background(addr: &SocketAddr, keys_dir: &Path, data_dir: &Path) -> Re
         .build()?;
     rt.block_on(async {
         let client = lakh_rpc::LakhClient::connect(&format!("http://{addr}"))?;
-        Ok(match crate::seed::seed_devnet(&client, keys_dir, data_dir).await? {
-            Some(s) => format!("seeded ({} steps, {} transactions)", s.steps, s.txs),
-            None => "already seeded".to_string(),
-        })
+        Ok(
+            match crate::seed::seed_devnet(&client, keys_dir, data_dir).await? {
+                Some(s) => format!("seeded ({} steps, {} transactions)", s.steps, s.txs),
+                None => "already seeded".to_string(),
+            },
+        )
     })
 }
 

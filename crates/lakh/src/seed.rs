@@ -114,8 +114,11 @@ pub async fn seed_devnet(
             .with_context(|| format!("seeding step `{}` failed", step.label))?;
         txs += step.actions.len();
     }
-    std::fs::write(&marker, format!("{} steps, {txs} transactions\n", all.len()))
-        .with_context(|| format!("cannot write {}", marker.display()))?;
+    std::fs::write(
+        &marker,
+        format!("{} steps, {txs} transactions\n", all.len()),
+    )
+    .with_context(|| format!("cannot write {}", marker.display()))?;
     Ok(Some(Seeded {
         steps: all.len(),
         txs,

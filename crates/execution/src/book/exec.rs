@@ -10,9 +10,8 @@ use lakh_types::{
     Address, AssetId, Event, FailureReason,
     codec::{BoundedVec, Text},
     modules::book::{
-        BookAction, BookError, BookEvent, CancelReason, MAX_ORDERS_PER_OWNER,
-        MAX_ORDERS_PER_SIDE, MAX_OWNERS_PER_SIDE, MarketRef, OrderKind, Side, TimeInForce,
-        validate,
+        BookAction, BookError, BookEvent, CancelReason, MAX_ORDERS_PER_OWNER, MAX_ORDERS_PER_SIDE,
+        MAX_OWNERS_PER_SIDE, MarketRef, OrderKind, Side, TimeInForce, validate,
     },
 };
 
@@ -517,7 +516,10 @@ fn place(
         match p.side {
             Side::Buy => {
                 // The seller's proceeds, net of its fee, become claimable.
-                add(&mut entry.quote, quote.checked_sub(maker_fee).or_overflow()?)?;
+                add(
+                    &mut entry.quote,
+                    quote.checked_sub(maker_fee).or_overflow()?,
+                )?;
                 add(&mut flows.pay_quote, quote)?;
                 add(&mut flows.get_base, base)?;
             }

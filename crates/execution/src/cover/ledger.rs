@@ -116,9 +116,7 @@ pub fn deposit_value(state: &PoolState, epoch_blocks: u64, height: u64) -> Optio
 /// and less every pending claim (as if all were paid), so nobody escapes a
 /// loss that is being voted on.
 pub fn withdraw_value(state: &PoolState, epoch_blocks: u64, height: u64) -> Option<u128> {
-    Some(
-        deposit_value(state, epoch_blocks, height)?.saturating_sub(state.pending_claims),
-    )
+    Some(deposit_value(state, epoch_blocks, height)?.saturating_sub(state.pending_claims))
 }
 
 /// Capital providers may take out: capital above what the exposure locks.
@@ -158,10 +156,9 @@ pub fn quote(
         }));
     }
     // exposure + amount <= capacity: no overflow.
-    let utilization_after =
-        math::utilization(exposure + amount, capacity).ok_or_else(overflow)?;
-    let rate = math::rate(params.base_rate, params.slope_rate, utilization_after)
-        .ok_or_else(overflow)?;
+    let utilization_after = math::utilization(exposure + amount, capacity).ok_or_else(overflow)?;
+    let rate =
+        math::rate(params.base_rate, params.slope_rate, utilization_after).ok_or_else(overflow)?;
     let premium = math::premium(amount, blocks, rate).ok_or_else(overflow)?;
     let epoch_blocks = params.epoch_blocks();
     let end = height.checked_add(blocks).ok_or_else(overflow)?;
@@ -219,7 +216,10 @@ pub fn add_cover(
             return Err(cover_err(CoverError::ScheduleFull { pool }));
         }
     }
-    state.active_cover = state.active_cover.checked_add(amount).ok_or_else(overflow)?;
+    state.active_cover = state
+        .active_cover
+        .checked_add(amount)
+        .ok_or_else(overflow)?;
     state.capital = state.capital.checked_add(q.premium).ok_or_else(overflow)?;
     state.premiums = state.premiums.checked_add(q.premium).ok_or_else(overflow)?;
     state.covers_sold = state.covers_sold.checked_add(1).ok_or_else(overflow)?;

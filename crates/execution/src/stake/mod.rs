@@ -279,7 +279,10 @@ fn withdraw(
     d.unbonding
         .as_mut_vec_within_bound()
         .retain(|e| e.mature_at > height);
-    v.total_unbonding = v.total_unbonding.checked_sub(matured).ok_or_else(overflow)?;
+    v.total_unbonding = v
+        .total_unbonding
+        .checked_sub(matured)
+        .ok_or_else(overflow)?;
     move_asset(
         view,
         AssetId::NATIVE,

@@ -116,7 +116,11 @@ impl Side {
     }
     /// The side an order id belongs to.
     pub fn of_order(order: u64) -> Side {
-        if order & 1 == 0 { Side::Buy } else { Side::Sell }
+        if order & 1 == 0 {
+            Side::Buy
+        } else {
+            Side::Sell
+        }
     }
 }
 
@@ -644,7 +648,10 @@ mod tests {
         assert_eq!(json["kind"], "market");
         assert_eq!(json["tif"], "ioc");
         assert_eq!(json["quantity"], "5");
-        assert_eq!("post-only".parse::<TimeInForce>(), Ok(TimeInForce::PostOnly));
+        assert_eq!(
+            "post-only".parse::<TimeInForce>(),
+            Ok(TimeInForce::PostOnly)
+        );
         assert_eq!("SELL".parse::<Side>(), Ok(Side::Sell));
         assert!("hold".parse::<TimeInForce>().is_err());
         assert_eq!(Side::of_order(6), Side::Buy);
@@ -706,6 +713,10 @@ mod tests {
                 max: MAX_FEE_BPS
             })
         );
-        assert!(check(&create(1, 1, 0, 2_000)).unwrap_err().contains("2000 bps"));
+        assert!(
+            check(&create(1, 1, 0, 2_000))
+                .unwrap_err()
+                .contains("2000 bps")
+        );
     }
 }
