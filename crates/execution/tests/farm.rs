@@ -6,8 +6,8 @@
 
 mod common;
 
-use commonware_codec::Decode;
 use common::*;
+use commonware_codec::Decode;
 use lakh_execution::{
     BlockEnv, BlockOutcome, Mode, apply_genesis, execute_block, execute_block_parallel,
     farm::{self, Farm, Position},
@@ -223,7 +223,11 @@ impl Chain {
         balance(&self.state, &addr(seed), asset)
     }
 
-    fn query(&self, method: &str, params: serde_json::Value) -> Result<serde_json::Value, QueryError> {
+    fn query(
+        &self,
+        method: &str,
+        params: serde_json::Value,
+    ) -> Result<serde_json::Value, QueryError> {
         run_query("farm", method, &params, self.height - 1, 1_000, |k| {
             Ok(self.state.get(k).cloned())
         })
@@ -232,7 +236,9 @@ impl Chain {
 
 fn object<T: Decode<Cfg = ()>>(state: &State, key: &StateKey) -> Option<T> {
     match state.get(key) {
-        Some(StateValue::Object(bytes)) => Some(T::decode_cfg(bytes.clone(), &()).expect("decodes")),
+        Some(StateValue::Object(bytes)) => {
+            Some(T::decode_cfg(bytes.clone(), &()).expect("decodes"))
+        }
         None => None,
         other => panic!("not an object: {other:?}"),
     }
@@ -507,7 +513,11 @@ fn rounding_favours_the_farm() {
     let mut c = Chain::new();
     let start = c.height + 1;
     let id = c.create(0, create(STK, RWD, 10, start, start + 1));
-    c.block(&[(1, stake_in(id, STK, 1)), (2, stake_in(id, STK, 1)), (3, stake_in(id, STK, 1))]);
+    c.block(&[
+        (1, stake_in(id, STK, 1)),
+        (2, stake_in(id, STK, 1)),
+        (3, stake_in(id, STK, 1)),
+    ]);
     c.skip_to(start + 3);
     for s in 1..4 {
         let r = c.send(s, harvest(id, RWD));
@@ -597,12 +607,15 @@ fn emergency_withdraw_returns_the_stake_and_forfeits_rewards() {
     // 1 has 5 blocks * 10 * 50% = 25 pending.
     let before = c.bal(1, STK);
     let r = c.send(1, emergency(id, STK));
-    assert!(r.events.contains(&Event::Farm(FarmEvent::EmergencyWithdrawn {
-        farm: id,
-        owner: addr(1),
-        amount: 50,
-        forfeited: 25
-    })));
+    assert!(
+        r.events
+            .contains(&Event::Farm(FarmEvent::EmergencyWithdrawn {
+                farm: id,
+                owner: addr(1),
+                amount: 50,
+                forfeited: 25
+            }))
+    );
     assert_eq!(c.bal(1, STK), before + 50);
     assert_eq!(c.position(id, 1), None);
     assert_eq!(
@@ -713,7 +726,10 @@ fn an_accumulator_at_the_u128_limit_closes_emission_cleanly() {
         Vec::new(),
         "the failed harvest rolls back, the closure with it"
     );
-    assert_eq!(r.status, farm_failure(FarmError::NothingToHarvest { farm: id }));
+    assert_eq!(
+        r.status,
+        farm_failure(FarmError::NothingToHarvest { farm: id })
+    );
     // Unstaking works and records the closure.
     let r = c.send(1, unstake_from(id, STK, 1));
     assert_eq!(r.status, TxStatus::Success);
@@ -760,6 +776,7 @@ fn queries_show_farms_and_positions_at_the_current_height() {
     assert_eq!(f["stake_custody_balance"], "40");
     assert_eq!(f["reward_custody_balance"], "80");
     assert_eq!(f["stake_asset"], json!(STK));
+    assert_eq!(f["reclaimable"], "0", "nothing before the end");
     let p = c
         .query("position", json!({"farm": id, "owner": addr(1)}))
         .unwrap();
@@ -778,11 +795,14 @@ fn queries_show_farms_and_positions_at_the_current_height() {
         c.query("farm", json!({"id": id})),
         Err(QueryError::BadRequest(_))
     ));
-    assert!(matches!(c.query("farms", json!({})), Err(QueryError::BadRequest(_))));
+    assert!(matches!(
+        c.query("farms", json!({})),
+        Err(QueryError::BadRequest(_))
+    ));
     c.skip_to(start + 30);
     let f = c.query("farm", json!({"farm": id})).unwrap();
     assert_eq!(f["status"], "ended");
-    assert_eq!(f["reclaimable_after_end"], "8", "the block before the first stake");
+    assert_eq!(f["reclaimable"], "8", "the block before the first stake");
 }
 
 // ---------------------------------------------------------------------------
@@ -839,16 +859,13 @@ struct Schedule {
 }
 
 fn schedule() -> impl Strategy<Value = Schedule> {
-    (
-        prop_oneof![1..100u128, 1..1_000_000u128],
-        0..6u64,
-        1..40u64,
-    )
-        .prop_map(|(rate, start_offset, blocks)| Schedule {
+    (prop_oneof![1..100u128, 1..1_000_000u128], 0..6u64, 1..40u64).prop_map(
+        |(rate, start_offset, blocks)| Schedule {
             rate,
             start_offset,
             blocks,
-        })
+        },
+    )
 }
 
 #[test]
@@ -863,10 +880,7 @@ fn random_farming_keeps_every_invariant_and_parallel_matches_sequential() {
     });
     let strategy = (
         prop::collection::vec(schedule(), FARMS.len()),
-        prop::collection::vec(
-            (1..6u64, prop::collection::vec(tx_op(), 0..24)),
-            1..14,
-        ),
+        prop::collection::vec((1..6u64, prop::collection::vec(tx_op(), 0..24)), 1..14),
     );
     let result = runner.run(&strategy, |(schedules, blocks)| {
         let mut c = Chain::new();
@@ -878,7 +892,10 @@ fn random_farming_keeps_every_invariant_and_parallel_matches_sequential() {
         for ((creator, stake, reward), s) in FARMS.iter().zip(&schedules) {
             ids.push(farm_id(&addr(*creator), c.next_nonce(*creator)));
             let start = h + s.start_offset;
-            creations.push((*creator, create(*stake, *reward, s.rate, start, start + s.blocks)));
+            creations.push((
+                *creator,
+                create(*stake, *reward, s.rate, start, start + s.blocks),
+            ));
         }
         let out = c.block(&creations);
         prop_assert!(out.receipts.iter().all(|r| r.status.is_success()));
@@ -916,8 +933,11 @@ fn random_farming_keeps_every_invariant_and_parallel_matches_sequential() {
             let env = c.env();
             let txs = c.sign(&actions);
             blocks_run.set(blocks_run.get() + 1);
-            if parallel_lanes(&txs, &prefetch(&c.state, &env, &txs), NonZeroUsize::new(3).unwrap())
-                > 1
+            if parallel_lanes(
+                &txs,
+                &prefetch(&c.state, &env, &txs),
+                NonZeroUsize::new(3).unwrap(),
+            ) > 1
             {
                 split.set(split.get() + 1);
             }
@@ -966,7 +986,12 @@ fn random_farming_keeps_every_invariant_and_parallel_matches_sequential() {
             let dust = f.funded - f.paid - f.reclaimed;
             prop_assert!(f.paid + f.reclaimed <= f.funded);
             // Each accrual and each settlement rounds down by less than one unit.
-            prop_assert!(dust <= 2 * actions_run + 2, "dust {} after {} actions", dust, actions_run);
+            prop_assert!(
+                dust <= 2 * actions_run + 2,
+                "dust {} after {} actions",
+                dust,
+                actions_run
+            );
         }
         Ok(())
     });
@@ -989,7 +1014,10 @@ fn random_farming_keeps_every_invariant_and_parallel_matches_sequential() {
         "EmergencyWithdrawn",
         "Reclaimed",
     ] {
-        assert!(seen.get(kind).copied().unwrap_or(0) >= 3, "{kind}: {seen:?}");
+        assert!(
+            seen.get(kind).copied().unwrap_or(0) >= 3,
+            "{kind}: {seen:?}"
+        );
     }
     println!("farm events over all cases: {seen:?}");
 }

@@ -6,11 +6,11 @@
 
 mod common;
 
-use commonware_codec::Decode;
 use common::*;
+use commonware_codec::Decode;
 use lakh_execution::{
-    BlockEnv, BlockOutcome, ExecError, Mode, StateError, access_set, apply_genesis,
-    execute_block, execute_block_parallel,
+    BlockEnv, BlockOutcome, ExecError, Mode, StateError, access_set, apply_genesis, execute_block,
+    execute_block_parallel,
     module::math::mul_div_floor,
     parallel_lanes,
     query::{QueryError, run_query},
@@ -23,8 +23,8 @@ use lakh_types::{
     fees::required_fee,
     genesis::{GenesisAccount, GenesisValidator},
     modules::stake::{
-        DEFAULT_COMMISSION_BPS, DEFAULT_UNBONDING_BLOCKS, MAX_UNBONDING_ENTRIES,
-        REWARD_PRECISION, StakeAction, StakeError, StakeEvent,
+        DEFAULT_COMMISSION_BPS, DEFAULT_UNBONDING_BLOCKS, MAX_UNBONDING_ENTRIES, REWARD_PRECISION,
+        StakeAction, StakeError, StakeEvent,
     },
 };
 use proptest::{
@@ -192,7 +192,11 @@ impl Chain {
         object(&self.state, &stake::delegation_key(&validator, &delegator))
     }
 
-    fn query(&self, method: &str, params: serde_json::Value) -> Result<serde_json::Value, QueryError> {
+    fn query(
+        &self,
+        method: &str,
+        params: serde_json::Value,
+    ) -> Result<serde_json::Value, QueryError> {
         run_query("stake", method, &params, self.height - 1, 10_000, |k| {
             Ok(self.state.get(k).cloned())
         })
@@ -201,7 +205,9 @@ impl Chain {
 
 fn object<T: Decode<Cfg = ()>>(state: &State, key: &StateKey) -> Option<T> {
     match state.get(key) {
-        Some(StateValue::Object(bytes)) => Some(T::decode_cfg(bytes.clone(), &()).expect("decodes")),
+        Some(StateValue::Object(bytes)) => {
+            Some(T::decode_cfg(bytes.clone(), &()).expect("decodes"))
+        }
         None => None,
         other => panic!("not an object: {other:?}"),
     }
@@ -274,7 +280,11 @@ fn check_all(state: &State) {
             .sum();
         assert_eq!(v.total_delegated, delegated, "delegated total of {address}");
         assert_eq!(v.total_unbonding, unbonding, "unbonding total of {address}");
-        assert_eq!(v.delegations, ds.len() as u64, "delegation count of {address}");
+        assert_eq!(
+            v.delegations,
+            ds.len() as u64,
+            "delegation count of {address}"
+        );
         assert!(
             pending + v.reward_dust <= v.reward_balance,
             "rewards promised {pending} + dust {} exceed the pool {}",
@@ -282,7 +292,11 @@ fn check_all(state: &State) {
             v.reward_balance
         );
         for d in &ds {
-            assert!(d.unbonding.windows(2).all(|w| w[0].mature_at < w[1].mature_at));
+            assert!(
+                d.unbonding
+                    .windows(2)
+                    .all(|w| w[0].mature_at < w[1].mature_at)
+            );
             assert!(d.reward_per_token_paid <= v.reward_per_token);
         }
         assert_eq!(
@@ -291,7 +305,10 @@ fn check_all(state: &State) {
             "custody of {address}"
         );
     }
-    assert!(delegations.is_empty(), "delegations to unregistered validators");
+    assert!(
+        delegations.is_empty(),
+        "delegations to unregistered validators"
+    );
 }
 
 #[test]
@@ -581,8 +598,11 @@ fn unbonding_funds_earn_nothing_and_rewards_survive_undelegation() {
     // Only 2 is delegated now: it takes the whole delegator share.
     c.block(v(0), &[(3, pay(4, 1)), (4, pay(3, 1))]);
     let q = |seed: u64| {
-        c.query("delegation", json!({"validator": v(0), "delegator": addr(seed)}))
-            .unwrap()
+        c.query(
+            "delegation",
+            json!({"validator": v(0), "delegator": addr(seed)}),
+        )
+        .unwrap()
     };
     assert_eq!(q(1)["pending_rewards"], "9");
     assert_eq!(q(2)["pending_rewards"], "27");
@@ -598,7 +618,8 @@ fn commission_changes_are_capped_stepped_and_spaced() {
         stake_failure(StakeError::NotValidator { sender: addr(1) })
     );
     assert_eq!(
-        c.send(VALIDATORS[0], set_commission(DEFAULT_COMMISSION_BPS)).status,
+        c.send(VALIDATORS[0], set_commission(DEFAULT_COMMISSION_BPS))
+            .status,
         stake_failure(StakeError::CommissionUnchanged {
             bps: DEFAULT_COMMISSION_BPS
         })
@@ -636,9 +657,15 @@ fn commission_changes_are_capped_stepped_and_spaced() {
         })
     );
     // Lowering is always allowed, by any amount.
-    assert_eq!(c.send(VALIDATORS[0], set_commission(0)).status, TxStatus::Success);
+    assert_eq!(
+        c.send(VALIDATORS[0], set_commission(0)).status,
+        TxStatus::Success
+    );
     c.skip_to(c.height + DEFAULT_UNBONDING_BLOCKS);
-    assert_eq!(c.send(VALIDATORS[0], set_commission(500)).status, TxStatus::Success);
+    assert_eq!(
+        c.send(VALIDATORS[0], set_commission(500)).status,
+        TxStatus::Success
+    );
     assert_eq!(c.validator(v(0)).commission_bps, 500);
 
     // The admin caps commissions at 5_000 bps.
@@ -649,7 +676,7 @@ fn commission_changes_are_capped_stepped_and_spaced() {
     state_val.commission_bps = 4_800;
     c.state.insert(
         stake::validator_key(&v(1)),
-        StateValue::Object(commonware_codec::Encode::encode(&state_val).into()),
+        StateValue::Object(commonware_codec::Encode::encode(&state_val)),
     );
     assert_eq!(
         c.send(VALIDATORS[1], set_commission(5_100)).status,
@@ -730,7 +757,11 @@ fn queries_describe_validators_and_delegations() {
     let mut c = Chain::new();
     c.block(
         addr(OUTSIDER),
-        &[(1, delegate(v(0), 700)), (1, delegate(v(2), 300)), (2, delegate(v(0), 300))],
+        &[
+            (1, delegate(v(0), 700)),
+            (1, delegate(v(2), 300)),
+            (2, delegate(v(0), 300)),
+        ],
     );
     let list = c.query("validators", json!({})).unwrap();
     let list = list["validators"].as_array().unwrap();
@@ -746,7 +777,9 @@ fn queries_describe_validators_and_delegations() {
     assert_eq!(one["commission_raise_allowed_from"], json!(null));
     assert_eq!(one["custody"], json!(stake::custody(&v(0))));
 
-    let mine = c.query("delegations", json!({"delegator": addr(1)})).unwrap();
+    let mine = c
+        .query("delegations", json!({"delegator": addr(1)}))
+        .unwrap();
     let mine = mine["delegations"].as_array().unwrap();
     assert_eq!(mine.len(), 2);
     assert_eq!(mine[0]["validator"], json!(v(0)));
@@ -754,7 +787,10 @@ fn queries_describe_validators_and_delegations() {
     assert_eq!(mine[1]["validator"], json!(v(2)));
 
     assert!(matches!(
-        c.query("delegation", json!({"validator": v(1), "delegator": addr(1)})),
+        c.query(
+            "delegation",
+            json!({"validator": v(1), "delegator": addr(1)})
+        ),
         Err(QueryError::NotFound(_))
     ));
     assert!(matches!(
@@ -774,13 +810,19 @@ fn queries_describe_validators_and_delegations() {
     let at = c.height;
     c.send(1, undelegate(v(0), 200));
     let d = c
-        .query("delegation", json!({"validator": v(0), "delegator": addr(1)}))
+        .query(
+            "delegation",
+            json!({"validator": v(0), "delegator": addr(1)}),
+        )
         .unwrap();
     assert_eq!(d["unbonding"][0]["mature_at"], at + 3);
     assert_eq!(d["unbonding"][0]["matured"], false);
     c.skip_to(at + 3);
     let d = c
-        .query("delegation", json!({"validator": v(0), "delegator": addr(1)}))
+        .query(
+            "delegation",
+            json!({"validator": v(0), "delegator": addr(1)}),
+        )
         .unwrap();
     assert_eq!(d["withdrawable"], "200", "withdrawable in the next block");
 }
@@ -819,11 +861,11 @@ fn a_huge_fee_over_a_tiny_delegation_stays_with_the_proposer() {
     d.reward_per_token_paid = val.reward_per_token;
     c.state.insert(
         stake::validator_key(&v(0)),
-        StateValue::Object(commonware_codec::Encode::encode(&val).into()),
+        StateValue::Object(commonware_codec::Encode::encode(&val)),
     );
     c.state.insert(
         stake::delegation_key(&v(0), &addr(1)),
-        StateValue::Object(commonware_codec::Encode::encode(&d).into()),
+        StateValue::Object(commonware_codec::Encode::encode(&d)),
     );
     let before = c.native(v(0));
     let out = c.block(v(0), &[(3, pay(4, 1))]);
@@ -939,7 +981,9 @@ fn resolve(c: &Chain, t: &TxOp) -> (u64, Action) {
         for k in 0..all.len() {
             let s = all[(start + k) % all.len()];
             for val in 0..VALIDATORS.len() {
-                if c.delegation(v(val), addr(s)).is_some_and(|d| !d.unbonding.is_empty()) {
+                if c.delegation(v(val), addr(s))
+                    .is_some_and(|d| !d.unbonding.is_empty())
+                {
                     return (s, withdraw(v(val)));
                 }
             }
@@ -993,84 +1037,85 @@ fn random_staking_keeps_every_invariant_and_parallel_matches_sequential() {
         failure_persistence: None,
         ..Config::default()
     });
-    let result = runner.run(
-        &prop::collection::vec(block_op(), 4..16),
-        |blocks| {
-            let mut c = Chain::new();
-            c.block(addr(OUTSIDER), &[(ADMIN, set_params(UNBONDING))]);
-            let mut model: Unbondings = BTreeMap::new();
-            for b in &blocks {
-                let actions: Vec<(u64, Action)> =
-                    b.txs.iter().map(|t| resolve(&c, t)).collect();
-                let proposer = target(b.proposer);
-                let env = c.env(proposer);
-                let txs = c.sign(&actions);
-                blocks_run.set(blocks_run.get() + 1);
-                if parallel_lanes(&txs, &prefetch(&c.state, &env, &txs), NonZeroUsize::new(3).unwrap()) > 1 {
-                    split.set(split.get() + 1);
-                }
-                let height = c.height;
-                let out = c.block(proposer, &actions);
-                prop_assert_eq!(out.receipts.len(), actions.len());
-                for r in &out.receipts {
-                    let kind = match &r.status {
-                        TxStatus::Success => "success",
-                        TxStatus::Failed { .. } => "failure",
-                    };
-                    *seen.borrow_mut().entry(kind).or_default() += 1;
-                    for e in &r.events {
-                        if let Event::Stake(e) = e {
-                            *seen.borrow_mut().entry(e.variant_name()).or_default() += 1;
+    let result = runner.run(&prop::collection::vec(block_op(), 4..16), |blocks| {
+        let mut c = Chain::new();
+        c.block(addr(OUTSIDER), &[(ADMIN, set_params(UNBONDING))]);
+        let mut model: Unbondings = BTreeMap::new();
+        for b in &blocks {
+            let actions: Vec<(u64, Action)> = b.txs.iter().map(|t| resolve(&c, t)).collect();
+            let proposer = target(b.proposer);
+            let env = c.env(proposer);
+            let txs = c.sign(&actions);
+            blocks_run.set(blocks_run.get() + 1);
+            if parallel_lanes(
+                &txs,
+                &prefetch(&c.state, &env, &txs),
+                NonZeroUsize::new(3).unwrap(),
+            ) > 1
+            {
+                split.set(split.get() + 1);
+            }
+            let height = c.height;
+            let out = c.block(proposer, &actions);
+            prop_assert_eq!(out.receipts.len(), actions.len());
+            for r in &out.receipts {
+                let kind = match &r.status {
+                    TxStatus::Success => "success",
+                    TxStatus::Failed { .. } => "failure",
+                };
+                *seen.borrow_mut().entry(kind).or_default() += 1;
+                for e in &r.events {
+                    if let Event::Stake(e) = e {
+                        *seen.borrow_mut().entry(e.variant_name()).or_default() += 1;
+                    }
+                    match e {
+                        Event::Stake(StakeEvent::Undelegated {
+                            validator,
+                            delegator,
+                            amount,
+                            mature_at,
+                        }) => {
+                            prop_assert_eq!(*mature_at, height + UNBONDING);
+                            model
+                                .entry((*validator, *delegator))
+                                .or_default()
+                                .push((*amount, *mature_at));
                         }
-                        match e {
-                            Event::Stake(StakeEvent::Undelegated {
-                                validator,
-                                delegator,
-                                amount,
-                                mature_at,
-                            }) => {
-                                prop_assert_eq!(*mature_at, height + UNBONDING);
-                                model
-                                    .entry((*validator, *delegator))
-                                    .or_default()
-                                    .push((*amount, *mature_at));
-                            }
-                            Event::Stake(StakeEvent::Withdrawn {
-                                validator,
-                                delegator,
-                                amount,
-                            }) => {
-                                // Exactly the matured entries, never an early one.
-                                let entries = model.entry((*validator, *delegator)).or_default();
-                                let matured: u128 = entries
-                                    .iter()
-                                    .filter(|(_, at)| *at <= height)
-                                    .map(|(a, _)| *a)
-                                    .sum();
-                                prop_assert_eq!(*amount, matured);
-                                entries.retain(|(_, at)| *at > height);
-                            }
-                            _ => {}
+                        Event::Stake(StakeEvent::Withdrawn {
+                            validator,
+                            delegator,
+                            amount,
+                        }) => {
+                            // Exactly the matured entries, never an early one.
+                            let entries = model.entry((*validator, *delegator)).or_default();
+                            let matured: u128 = entries
+                                .iter()
+                                .filter(|(_, at)| *at <= height)
+                                .map(|(a, _)| *a)
+                                .sum();
+                            prop_assert_eq!(*amount, matured);
+                            entries.retain(|(_, at)| *at > height);
                         }
+                        _ => {}
                     }
                 }
-                if c.validator(proposer_or(b.proposer)).reward_per_token > 0 {
-                    *seen.borrow_mut().entry("rewarded").or_default() += 1;
-                }
-                c.skip_to(c.height + b.gap - 1);
             }
-            // The model's unbonding entries are exactly the ledger's.
-            for ((val, del), entries) in &model {
-                let total: u128 = entries.iter().map(|(a, _)| *a).sum();
-                let ledger = c
-                    .delegation(*val, *del)
-                    .map(|d| d.unbonding_total().unwrap())
-                    .unwrap_or(0);
-                prop_assert_eq!(total, ledger);
+            if c.validator(proposer_or(b.proposer)).reward_per_token > 0 {
+                *seen.borrow_mut().entry("rewarded").or_default() += 1;
             }
-            Ok(())
-        },
-    );
+            c.skip_to(c.height + b.gap - 1);
+        }
+        // The model's unbonding entries are exactly the ledger's.
+        for ((val, del), entries) in &model {
+            let total: u128 = entries.iter().map(|(a, _)| *a).sum();
+            let ledger = c
+                .delegation(*val, *del)
+                .map(|d| d.unbonding_total().unwrap())
+                .unwrap_or(0);
+            prop_assert_eq!(total, ledger);
+        }
+        Ok(())
+    });
     if let Err(e) = result {
         panic!("{e}");
     }
@@ -1092,7 +1137,10 @@ fn random_staking_keeps_every_invariant_and_parallel_matches_sequential() {
         "CommissionChanged",
         "rewarded",
     ] {
-        assert!(seen.get(kind).copied().unwrap_or(0) >= 3, "{kind}: {seen:?}");
+        assert!(
+            seen.get(kind).copied().unwrap_or(0) >= 3,
+            "{kind}: {seen:?}"
+        );
     }
     println!("stake events over all cases: {seen:?}");
 }

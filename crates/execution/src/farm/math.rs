@@ -126,7 +126,11 @@ mod tests {
         let mut p = Position::new(1, Address([2; 32]), 0);
         p.staked = 1;
         p.owed = 5;
-        assert_eq!(pending(&p, f.reward_per_token), Some(7), "2.333.. floors to 2, plus 5");
+        assert_eq!(
+            pending(&p, f.reward_per_token),
+            Some(7),
+            "2.333.. floors to 2, plus 5"
+        );
         settle(&mut p, f.reward_per_token).unwrap();
         assert_eq!((p.owed, p.reward_per_token_paid), (7, f.reward_per_token));
     }

@@ -209,7 +209,8 @@ fn load_farm(
     expected: impl Fn(&Farm) -> AssetId,
     events: &mut Vec<Event>,
 ) -> Result<Farm, ActionError> {
-    let mut farm = load::<Farm>(view, &farm_key(id))?.ok_or(fail(FarmError::UnknownFarm { farm: id }))?;
+    let mut farm =
+        load::<Farm>(view, &farm_key(id))?.ok_or(fail(FarmError::UnknownFarm { farm: id }))?;
     let expected = expected(&farm);
     if named != expected {
         return Err(fail(FarmError::WrongAsset {
@@ -227,11 +228,7 @@ fn load_farm(
     Ok(farm)
 }
 
-fn load_position(
-    view: &impl View,
-    farm: &Farm,
-    owner: &Address,
-) -> Result<Position, ActionError> {
+fn load_position(view: &impl View, farm: &Farm, owner: &Address) -> Result<Position, ActionError> {
     load::<Position>(view, &position_key(farm.id, owner))?.ok_or(fail(FarmError::NoPosition {
         farm: farm.id,
         owner: *owner,
@@ -401,7 +398,10 @@ fn emergency_withdraw(
         p.staked,
         events,
     )?;
-    farm.total_staked = farm.total_staked.checked_sub(p.staked).ok_or_else(overflow)?;
+    farm.total_staked = farm
+        .total_staked
+        .checked_sub(p.staked)
+        .ok_or_else(overflow)?;
     farm.positions = farm.positions.saturating_sub(1);
     remove(view, &position_key(id, &ctx.sender))?;
     store(view, &farm_key(id), &farm)?;

@@ -50,14 +50,22 @@ pub fn query(method: &str, p: &Value, ctx: &QueryCtx<'_>) -> Result<Value, Query
             out["emitted_now"] = json!(now.emitted.to_string());
             // Budget not yet emitted (future blocks, and blocks with nothing staked).
             out["unemitted"] = json!(now.funded.saturating_sub(now.emitted).to_string());
-            out["reclaimable_after_end"] =
-                json!(now.reclaimable().unwrap_or_default().to_string());
+            // What the creator may reclaim now (nothing before the end, when
+            // unemitted blocks may still be emitted).
+            let reclaimable = if ctx.height >= now.end_block {
+                now.reclaimable().unwrap_or_default()
+            } else {
+                0
+            };
+            out["reclaimable"] = json!(reclaimable.to_string());
             out["stake_custody"] = json!(stake_custody);
             out["stake_custody_balance"] =
                 json!(ctx.balance(&stake_custody, stored.stake_asset)?.to_string());
             out["reward_custody"] = json!(reward_custody);
-            out["reward_custody_balance"] =
-                json!(ctx.balance(&reward_custody, stored.reward_asset)?.to_string());
+            out["reward_custody_balance"] = json!(
+                ctx.balance(&reward_custody, stored.reward_asset)?
+                    .to_string()
+            );
             Ok(out)
         }
         "position" => {
@@ -66,7 +74,9 @@ pub fn query(method: &str, p: &Value, ctx: &QueryCtx<'_>) -> Result<Value, Query
             math::accrue(&mut f, ctx.height);
             let position = ctx
                 .object::<Position>(&position_key(farm, &owner))?
-                .ok_or_else(|| QueryError::NotFound(format!("position of {owner} in farm {farm}")))?;
+                .ok_or_else(|| {
+                    QueryError::NotFound(format!("position of {owner} in farm {farm}"))
+                })?;
             let pending = math::pending(&position, f.reward_per_token)
                 .ok_or_else(|| QueryError::Corrupt("pending rewards overflow".into()))?;
             let share_bps = if f.total_staked == 0 {

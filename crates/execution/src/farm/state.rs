@@ -65,7 +65,9 @@ lakh_types::codec_struct! {
 impl Farm {
     /// Rewards still held for the farm: `funded - paid - reclaimed`.
     pub fn reward_reserve(&self) -> Option<u128> {
-        self.funded.checked_sub(self.paid)?.checked_sub(self.reclaimed)
+        self.funded
+            .checked_sub(self.paid)?
+            .checked_sub(self.reclaimed)
     }
 
     /// What the creator may take back now (once the farm has ended): the

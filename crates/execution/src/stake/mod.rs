@@ -279,7 +279,10 @@ fn withdraw(
     d.unbonding
         .as_mut_vec_within_bound()
         .retain(|e| e.mature_at > height);
-    v.total_unbonding = v.total_unbonding.checked_sub(matured).ok_or_else(overflow)?;
+    v.total_unbonding = v
+        .total_unbonding
+        .checked_sub(matured)
+        .ok_or_else(overflow)?;
     move_asset(
         view,
         AssetId::NATIVE,
@@ -421,7 +424,7 @@ pub(crate) fn distribute_fees(
     };
     account.native_balance = credited;
     view.set_account_at(custody_slot, account);
-    view.set_object_at(record_slot, commonware_codec::Encode::encode(&v).into());
+    view.set_object_at(record_slot, commonware_codec::Encode::encode(&v));
     Ok(split.commission)
 }
 
@@ -444,11 +447,11 @@ pub(crate) fn genesis_entries(genesis: &Genesis) -> Vec<(StateKey, StateValue)> 
             break;
         }
         let record = commonware_codec::Encode::encode(&Validator::new(address));
-        entries.push((validator_key(&address), StateValue::Object(record.into())));
+        entries.push((validator_key(&address), StateValue::Object(record)));
     }
     if !registry.validators.is_empty() {
         let bytes = commonware_codec::Encode::encode(&registry);
-        entries.push((registry_key(), StateValue::Object(bytes.into())));
+        entries.push((registry_key(), StateValue::Object(bytes)));
     }
     debug_assert!(registry.validators.len() <= MAX_VALIDATORS);
     entries

@@ -134,7 +134,9 @@ fn to_json<T: serde::Serialize>(value: &T) -> Value {
 }
 
 fn load_params(ctx: &QueryCtx<'_>) -> Result<StakeParams, QueryError> {
-    Ok(ctx.object::<StakeParams>(&params_key())?.unwrap_or_default())
+    Ok(ctx
+        .object::<StakeParams>(&params_key())?
+        .unwrap_or_default())
 }
 
 fn registry(ctx: &QueryCtx<'_>) -> Result<ValidatorRegistry, QueryError> {

@@ -267,8 +267,12 @@ mod tests {
             }
         ));
         for line in [
-            vec!["farm", "stake", "--from", "a", "--farm", "7", "--amount", "3"],
-            vec!["farm", "unstake", "--from", "a", "--farm", "7", "--amount", "3"],
+            vec![
+                "farm", "stake", "--from", "a", "--farm", "7", "--amount", "3",
+            ],
+            vec![
+                "farm", "unstake", "--from", "a", "--farm", "7", "--amount", "3",
+            ],
             vec!["farm", "harvest", "--from", "a", "--farm", "7"],
             vec!["farm", "emergency-withdraw", "--from", "a", "--farm", "7"],
             vec!["farm", "reclaim", "--from", "a", "--farm", "7"],

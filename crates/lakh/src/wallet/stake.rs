@@ -196,7 +196,9 @@ pub(crate) async fn run(ctx: &Ctx<'_>, cmd: StakeCommand) -> anyhow::Result<Outp
             };
             send(&from, action, opts).await
         }
-        StakeCommand::Validators => query_output(ctx.client, "stake", "validators", json!({})).await,
+        StakeCommand::Validators => {
+            query_output(ctx.client, "stake", "validators", json!({})).await
+        }
         StakeCommand::Validator { validator } => {
             let validator = address(&validator)?;
             query_output(
@@ -250,7 +252,14 @@ mod tests {
     fn parses_the_documented_command_lines() {
         let v = "ab".repeat(32);
         let cli = Cli::try_parse_from([
-            "stake", "delegate", "--from", "alice", "--validator", &v, "--amount", "5",
+            "stake",
+            "delegate",
+            "--from",
+            "alice",
+            "--validator",
+            &v,
+            "--amount",
+            "5",
         ])
         .unwrap();
         assert!(matches!(cli.cmd, StakeCommand::Delegate { amount: 5, .. }));
@@ -284,7 +293,16 @@ mod tests {
             vec!["stake", "params"],
             vec!["stake", "withdraw", "--from", "a", "--validator", "v"],
             vec!["stake", "claim", "--from", "a", "--validator", "v"],
-            vec!["stake", "undelegate", "--from", "a", "--validator", "v", "--amount", "1"],
+            vec![
+                "stake",
+                "undelegate",
+                "--from",
+                "a",
+                "--validator",
+                "v",
+                "--amount",
+                "1",
+            ],
             vec!["stake", "set-commission", "--from", "v", "--bps", "700"],
             vec!["stake", "validator", "--validator", "v"],
         ] {

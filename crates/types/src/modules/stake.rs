@@ -281,15 +281,48 @@ mod tests {
     #[test]
     fn stateless_checks() {
         let v = Address([3; 32]);
-        assert!(check(&StakeAction::Delegate { validator: v, amount: 0 }).is_err());
-        assert!(check(&StakeAction::Undelegate { validator: v, amount: 0 }).is_err());
-        assert!(check(&StakeAction::Delegate { validator: v, amount: 1 }).is_ok());
-        assert_eq!(
-            check_typed(&StakeAction::SetCommission { commission_bps: 10_001 }),
-            Err(StakeError::BpsOutOfRange { bps: 10_001, max: BPS })
+        assert!(
+            check(&StakeAction::Delegate {
+                validator: v,
+                amount: 0
+            })
+            .is_err()
         );
-        assert!(check(&StakeAction::SetCommission { commission_bps: 10_000 }).is_ok());
-        for (blocks, ok) in [(0, false), (1, true), (MAX_UNBONDING_BLOCKS, true), (MAX_UNBONDING_BLOCKS + 1, false)] {
+        assert!(
+            check(&StakeAction::Undelegate {
+                validator: v,
+                amount: 0
+            })
+            .is_err()
+        );
+        assert!(
+            check(&StakeAction::Delegate {
+                validator: v,
+                amount: 1
+            })
+            .is_ok()
+        );
+        assert_eq!(
+            check_typed(&StakeAction::SetCommission {
+                commission_bps: 10_001
+            }),
+            Err(StakeError::BpsOutOfRange {
+                bps: 10_001,
+                max: BPS
+            })
+        );
+        assert!(
+            check(&StakeAction::SetCommission {
+                commission_bps: 10_000
+            })
+            .is_ok()
+        );
+        for (blocks, ok) in [
+            (0, false),
+            (1, true),
+            (MAX_UNBONDING_BLOCKS, true),
+            (MAX_UNBONDING_BLOCKS + 1, false),
+        ] {
             let a = StakeAction::SetParams {
                 unbonding_blocks: blocks,
                 max_commission_bps: 100,
@@ -303,7 +336,10 @@ mod tests {
             delegated: 4,
         };
         assert!(e.to_string().contains("cannot undelegate 9: only 4"), "{e}");
-        assert_eq!(serde_json::to_value(&e).unwrap()["code"], "insufficient_delegation");
+        assert_eq!(
+            serde_json::to_value(&e).unwrap()["code"],
+            "insufficient_delegation"
+        );
     }
 
     #[test]
