@@ -715,7 +715,7 @@ fn access_set_is_sorted_deduplicated_and_declares_action_keys() {
         StateKey::Asset(CAPPED),
         StateKey::Balance(addr(4), CAPPED),
     ];
-    // Where the block's fees may go: the proposer's staking record and reward custody.
+    // The proposer's staking record and reward custody (fee distribution).
     expected.extend(lakh_execution::stake::fee_keys(&addr(PROPOSER)));
     expected.sort();
     assert_eq!(keys, expected);

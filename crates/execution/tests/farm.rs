@@ -776,6 +776,7 @@ fn queries_show_farms_and_positions_at_the_current_height() {
     assert_eq!(f["stake_custody_balance"], "40");
     assert_eq!(f["reward_custody_balance"], "80");
     assert_eq!(f["stake_asset"], json!(STK));
+    assert_eq!(f["reclaimable"], "0", "nothing before the end");
     let p = c
         .query("position", json!({"farm": id, "owner": addr(1)}))
         .unwrap();
@@ -801,10 +802,7 @@ fn queries_show_farms_and_positions_at_the_current_height() {
     c.skip_to(start + 30);
     let f = c.query("farm", json!({"farm": id})).unwrap();
     assert_eq!(f["status"], "ended");
-    assert_eq!(
-        f["reclaimable_after_end"], "8",
-        "the block before the first stake"
-    );
+    assert_eq!(f["reclaimable"], "8", "the block before the first stake");
 }
 
 // ---------------------------------------------------------------------------

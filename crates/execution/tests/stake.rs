@@ -676,7 +676,7 @@ fn commission_changes_are_capped_stepped_and_spaced() {
     state_val.commission_bps = 4_800;
     c.state.insert(
         stake::validator_key(&v(1)),
-        StateValue::Object(commonware_codec::Encode::encode(&state_val).into()),
+        StateValue::Object(commonware_codec::Encode::encode(&state_val)),
     );
     assert_eq!(
         c.send(VALIDATORS[1], set_commission(5_100)).status,
@@ -861,11 +861,11 @@ fn a_huge_fee_over_a_tiny_delegation_stays_with_the_proposer() {
     d.reward_per_token_paid = val.reward_per_token;
     c.state.insert(
         stake::validator_key(&v(0)),
-        StateValue::Object(commonware_codec::Encode::encode(&val).into()),
+        StateValue::Object(commonware_codec::Encode::encode(&val)),
     );
     c.state.insert(
         stake::delegation_key(&v(0), &addr(1)),
-        StateValue::Object(commonware_codec::Encode::encode(&d).into()),
+        StateValue::Object(commonware_codec::Encode::encode(&d)),
     );
     let before = c.native(v(0));
     let out = c.block(v(0), &[(3, pay(4, 1))]);

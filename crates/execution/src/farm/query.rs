@@ -50,7 +50,14 @@ pub fn query(method: &str, p: &Value, ctx: &QueryCtx<'_>) -> Result<Value, Query
             out["emitted_now"] = json!(now.emitted.to_string());
             // Budget not yet emitted (future blocks, and blocks with nothing staked).
             out["unemitted"] = json!(now.funded.saturating_sub(now.emitted).to_string());
-            out["reclaimable_after_end"] = json!(now.reclaimable().unwrap_or_default().to_string());
+            // What the creator may reclaim now (nothing before the end, when
+            // unemitted blocks may still be emitted).
+            let reclaimable = if ctx.height >= now.end_block {
+                now.reclaimable().unwrap_or_default()
+            } else {
+                0
+            };
+            out["reclaimable"] = json!(reclaimable.to_string());
             out["stake_custody"] = json!(stake_custody);
             out["stake_custody_balance"] =
                 json!(ctx.balance(&stake_custody, stored.stake_asset)?.to_string());

@@ -424,7 +424,7 @@ pub(crate) fn distribute_fees(
     };
     account.native_balance = credited;
     view.set_account_at(custody_slot, account);
-    view.set_object_at(record_slot, commonware_codec::Encode::encode(&v).into());
+    view.set_object_at(record_slot, commonware_codec::Encode::encode(&v));
     Ok(split.commission)
 }
 
@@ -447,11 +447,11 @@ pub(crate) fn genesis_entries(genesis: &Genesis) -> Vec<(StateKey, StateValue)> 
             break;
         }
         let record = commonware_codec::Encode::encode(&Validator::new(address));
-        entries.push((validator_key(&address), StateValue::Object(record.into())));
+        entries.push((validator_key(&address), StateValue::Object(record)));
     }
     if !registry.validators.is_empty() {
         let bytes = commonware_codec::Encode::encode(&registry);
-        entries.push((registry_key(), StateValue::Object(bytes.into())));
+        entries.push((registry_key(), StateValue::Object(bytes)));
     }
     debug_assert!(registry.validators.len() <= MAX_VALIDATORS);
     entries
