@@ -503,6 +503,19 @@ mod tests {
             let json = serde_json::to_string(&a).unwrap();
             assert_eq!(serde_json::from_str::<DexAction>(&json).unwrap(), a);
         }
+        // Inside a transaction action: {"type": "dex", "op": ...}.
+        let action = crate::Action::Dex(DexAction::CreatePool {
+            asset_a: AssetId(1),
+            asset_b: AssetId(2),
+            lp_symbol: None,
+        });
+        let json = serde_json::to_value(&action).unwrap();
+        assert_eq!(json["type"], "dex");
+        assert_eq!(json["op"], "create_pool");
+        assert_eq!(
+            serde_json::from_value::<crate::Action>(json).unwrap(),
+            action
+        );
         // Paths longer than the limit do not decode.
         let long: Vec<AssetId> = (0..6).map(AssetId).collect();
         let mut bytes = vec![0x04];
