@@ -42,8 +42,11 @@ pub fn maker_fee_for_fill(market: &Market, order: &Order, lots: u64) -> Option<u
     let price = price_quote(order.price, market.tick_size)?;
     let before = order.original.checked_sub(order.remaining)?;
     let after = before.checked_add(lots)?;
-    maker_fee_to(price, after, market.maker_fee_bps)?
-        .checked_sub(maker_fee_to(price, before, market.maker_fee_bps)?)
+    maker_fee_to(price, after, market.maker_fee_bps)?.checked_sub(maker_fee_to(
+        price,
+        before,
+        market.maker_fee_bps,
+    )?)
 }
 
 /// Funds a resting order holds in custody: for a sell its open base, for a

@@ -53,7 +53,10 @@ pub fn query(method: &str, p: &Value, ctx: &QueryCtx<'_>) -> Result<Value, Query
         }
         "book" => {
             let p: BookParams = params(p)?;
-            let depth = p.depth.unwrap_or(DEFAULT_DEPTH).clamp(1, MAX_ORDERS_PER_SIDE);
+            let depth = p
+                .depth
+                .unwrap_or(DEFAULT_DEPTH)
+                .clamp(1, MAX_ORDERS_PER_SIDE);
             let m = market(ctx, p.market)?;
             let mut out = json!({ "market": p.market });
             for side in [Side::Buy, Side::Sell] {
@@ -171,7 +174,11 @@ fn market_info(ctx: &QueryCtx<'_>, id: u32) -> Result<Value, QueryError> {
             Side::Sell => ("best_ask", "ask_orders"),
         };
         out[best] = match s.orders.first() {
-            Some(o) => json!(price_quote(o.price, m.tick_size).ok_or_else(overflow)?.to_string()),
+            Some(o) => json!(
+                price_quote(o.price, m.tick_size)
+                    .ok_or_else(overflow)?
+                    .to_string()
+            ),
             None => Value::Null,
         };
         out[count] = json!(s.orders.len());

@@ -411,10 +411,7 @@ fn summarize(events: &[BookEvent]) -> (Value, String) {
                 ..
             } => {
                 order = Some(*id);
-                let _ = writeln!(
-                    text,
-                    "resting     {quantity} at {price}, {locked} locked"
-                );
+                let _ = writeln!(text, "resting     {quantity} at {price}, {locked} locked");
                 summary["resting"] = json!(quantity.to_string());
                 summary["locked"] = json!(locked.to_string());
             }
@@ -480,7 +477,11 @@ fn describe_book(answer: &Value) -> String {
             l["orders"]
         )
     };
-    let _ = writeln!(text, "market {}\n{:>24} {:>24}", answer["market"], "price", "quantity");
+    let _ = writeln!(
+        text,
+        "market {}\n{:>24} {:>24}",
+        answer["market"], "price", "quantity"
+    );
     let empty = Vec::new();
     let asks = answer["asks"].as_array().unwrap_or(&empty);
     for l in asks.iter().rev() {
@@ -541,8 +542,15 @@ mod tests {
             err(place_action(M, Side::Buy, OrderKind::Limit, None, 10, None)).contains("--price")
         );
         assert!(
-            err(place_action(M, Side::Buy, OrderKind::Market, Some(1), 10, None))
-                .contains("no --price")
+            err(place_action(
+                M,
+                Side::Buy,
+                OrderKind::Market,
+                Some(1),
+                10,
+                None
+            ))
+            .contains("no --price")
         );
         assert!(
             err(place_action(
@@ -556,8 +564,15 @@ mod tests {
             .contains("ioc or fok")
         );
         assert!(
-            err(place_action(M, Side::Buy, OrderKind::Limit, Some(5), 0, None))
-                .contains("quantity must be positive")
+            err(place_action(
+                M,
+                Side::Buy,
+                OrderKind::Limit,
+                Some(5),
+                0,
+                None
+            ))
+            .contains("quantity must be positive")
         );
     }
 

@@ -29,6 +29,11 @@ pub const MAX_ORDERS_PER_OWNER: usize = 64;
 /// unsettled proceeds on it).
 pub const MAX_OWNERS_PER_SIDE: usize = 1_024;
 
+/// The custody account holding market `market`'s funds.
+pub fn custody(market: u32) -> Address {
+    Address::module("book", &market.to_be_bytes())
+}
+
 /// Declares a field-less enum encoded as one tag byte, with its JSON name.
 macro_rules! unit_enum {
     (
@@ -116,7 +121,11 @@ impl Side {
     }
     /// The side an order id belongs to.
     pub fn of_order(order: u64) -> Side {
-        if order & 1 == 0 { Side::Buy } else { Side::Sell }
+        if order & 1 == 0 {
+            Side::Buy
+        } else {
+            Side::Sell
+        }
     }
 }
 
@@ -455,6 +464,8 @@ crate::tagged_enum! {
         0x1e => Inconsistent { detail: Text<128> },
         #[error("market {market} has no fees to withdraw")]
         0x1f => NoFeesAccrued { market: u32 },
+        #[error("fees cannot be withdrawn to market {market}'s own custody account")]
+        0x20 => ToCustody { market: u32 },
     }
 }
 
@@ -539,11 +550,16 @@ pub fn validate(action: &BookAction) -> Result<(), BookError> {
         | BookAction::CancelAll { market: m }
         | BookAction::Settle { market: m, .. } => market(m),
         BookAction::WithdrawFees {
-            market: m, amount, ..
+            market: m,
+            to,
+            amount,
         } => {
             market(m)?;
             if *amount == Some(0) {
                 return Err(BookError::ZeroWithdrawal {});
+            }
+            if *to == custody(m.id) {
+                return Err(BookError::ToCustody { market: m.id });
             }
             Ok(())
         }
@@ -644,7 +660,10 @@ mod tests {
         assert_eq!(json["kind"], "market");
         assert_eq!(json["tif"], "ioc");
         assert_eq!(json["quantity"], "5");
-        assert_eq!("post-only".parse::<TimeInForce>(), Ok(TimeInForce::PostOnly));
+        assert_eq!(
+            "post-only".parse::<TimeInForce>(),
+            Ok(TimeInForce::PostOnly)
+        );
         assert_eq!("SELL".parse::<Side>(), Ok(Side::Sell));
         assert!("hold".parse::<TimeInForce>().is_err());
         assert_eq!(Side::of_order(6), Side::Buy);
@@ -706,6 +725,10 @@ mod tests {
                 max: MAX_FEE_BPS
             })
         );
-        assert!(check(&create(1, 1, 0, 2_000)).unwrap_err().contains("2000 bps"));
+        assert!(
+            check(&create(1, 1, 0, 2_000))
+                .unwrap_err()
+                .contains("2000 bps")
+        );
     }
 }
