@@ -1066,7 +1066,7 @@ fn order_ids_exhausted_is_refused() {
     m.next_seq = MAX_SEQ + 1;
     c.state.insert(
         market_key(1),
-        StateValue::Object(commonware_codec::Encode::encode(&m).into()),
+        StateValue::Object(commonware_codec::Encode::encode(&m)),
     );
     assert_eq!(
         c.err(t(0), gtc(M1, Side::Buy, 500, 10)),
@@ -1108,6 +1108,17 @@ fn fees_are_withdrawn_by_the_admin_only() {
             to: addr(5),
             amount: 150
         }]
+    );
+    assert_eq!(
+        c.err(
+            ADMIN,
+            BookAction::WithdrawFees {
+                market: M1,
+                to: custody(1),
+                amount: None
+            }
+        ),
+        book_err(BookError::ToCustody { market: 1 })
     );
     c.ok(ADMIN, withdraw(None));
     assert_eq!(c.bal(5, USD), 400);
@@ -1483,7 +1494,7 @@ impl Model {
         tif: TimeInForce,
     ) -> Result<Vec<BookEvent>, FailureReason> {
         let mut m = self.market(r)?;
-        if quantity % m.lot != 0 {
+        if !quantity.is_multiple_of(m.lot) {
             return Err(book_err(BookError::QuantityNotOnLot {
                 quantity,
                 lot_size: m.lot,
@@ -1493,7 +1504,7 @@ impl Model {
         let limit = match kind {
             OrderKind::Market => None,
             OrderKind::Limit => {
-                if price % m.tick != 0 {
+                if !price.is_multiple_of(m.tick) {
                     return Err(book_err(BookError::PriceNotOnTick {
                         price,
                         tick_size: m.tick,
@@ -1911,7 +1922,7 @@ fn random_flow(traders: u64, cases: u32, max_block: usize) {
         failure_persistence: None,
         ..Config::default()
     });
-    let strategy = prop::collection::vec(prop::collection::vec(op(traders), 1..max_block), 2..7);
+    let strategy = prop::collection::vec(prop::collection::vec(op(traders), 1..max_block), 2..10);
     let result = runner.run(&strategy, |blocks| {
         let mut c = Chain::new(traders, modest);
         // Market 1: GOLD/USD tick 5 per lot of 10, maker 10 bps, taker 30 bps.
@@ -2029,10 +2040,10 @@ fn random_flow(traders: u64, cases: u32, max_block: usize) {
 
 #[test]
 fn random_order_flow_matches_the_model_few_hot_accounts() {
-    random_flow(4, 48, 30);
+    random_flow(4, 64, 30);
 }
 
 #[test]
 fn random_order_flow_matches_the_model_many_accounts() {
-    random_flow(24, 32, 60);
+    random_flow(24, 48, 60);
 }

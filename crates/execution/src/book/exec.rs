@@ -260,10 +260,10 @@ impl Book {
 
     /// Drops owner entries with no orders and nothing to claim, renumbering
     /// the orders' owner indices.
-    fn compact(&mut self) {
+    fn compact(&mut self) -> Result<(), ActionError> {
         let idle = |e: &OwnerEntry| e.open == 0 && e.base == 0 && e.quote == 0;
         if !self.owners.iter().any(idle) {
-            return;
+            return Ok(());
         }
         let mut renumber = vec![u16::MAX; self.owners.len()];
         let mut kept = Vec::with_capacity(self.owners.len());
@@ -276,15 +276,20 @@ impl Book {
         self.owners = kept;
         for o in &mut self.orders {
             // An owner with orders has `open > 0`, so it was kept.
-            o.owner = renumber[o.owner as usize];
+            o.owner = renumber
+                .get(o.owner as usize)
+                .copied()
+                .filter(|i| *i != u16::MAX)
+                .ok_or_else(|| inconsistent("order of an owner entry without orders"))?;
         }
+        Ok(())
     }
 
     fn store(mut self, view: &mut impl View) -> Result<(), ActionError> {
         if !self.dirty {
             return Ok(());
         }
-        self.compact();
+        self.compact()?;
         let key = side_key(self.market, self.side);
         if self.owners.is_empty() && self.orders.is_empty() {
             if self.existed {
@@ -393,7 +398,7 @@ fn settle_into(
 
 /// Lots in `quantity` base units.
 fn lots_of(m: &Market, quantity: u128) -> Result<u64, BookError> {
-    if quantity % m.lot_size != 0 {
+    if !quantity.is_multiple_of(m.lot_size) {
         return Err(BookError::QuantityNotOnLot {
             quantity,
             lot_size: m.lot_size,
@@ -407,7 +412,7 @@ fn lots_of(m: &Market, quantity: u128) -> Result<u64, BookError> {
 
 /// Ticks in a price of `price` quote units per lot.
 fn ticks_of(m: &Market, price: u128) -> Result<u64, BookError> {
-    if price % m.tick_size != 0 {
+    if !price.is_multiple_of(m.tick_size) {
         return Err(BookError::PriceNotOnTick {
             price,
             tick_size: m.tick_size,

@@ -9,6 +9,8 @@
 //! is deleted.
 
 use crate::module::object_key;
+use bytes::BufMut;
+use commonware_codec::{Buf, EncodeSize, Error as CodecError, Read, Write, varint::UInt};
 use lakh_state::{StateKey, object_kind};
 use lakh_types::{
     Address, AssetId,
@@ -44,31 +46,74 @@ lakh_types::codec_struct! {
     }
 }
 
-lakh_types::codec_struct! {
-    /// A resting order. Price in ticks and sizes in lots keep it compact
-    /// (34 bytes); the owner is an index into the side's owner table.
+/// Declares a struct encoded field by field, unsigned integers as canonical
+/// varints (LEB128) and other fields with their own encoding: most values in
+/// a book side are small, so this keeps the objects that every order
+/// placement decodes and re-encodes about three times smaller than
+/// fixed-width fields would.
+macro_rules! compact_struct {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident {
+            $( $(#[$fmeta:meta])* pub $field:ident : $ty:ty [$how:ident] ),* $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        pub struct $name {
+            $( $(#[$fmeta])* pub $field: $ty ),*
+        }
+        impl Write for $name {
+            fn write(&self, buf: &mut impl BufMut) {
+                $( compact_struct!(@write $how, self.$field, buf); )*
+            }
+        }
+        impl EncodeSize for $name {
+            fn encode_size(&self) -> usize {
+                0 $( + compact_struct!(@size $how, self.$field) )*
+            }
+        }
+        impl Read for $name {
+            type Cfg = ();
+            fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, CodecError> {
+                Ok($name {
+                    $( $field: compact_struct!(@read $how, $ty, buf), )*
+                })
+            }
+        }
+    };
+    (@write varint, $v:expr, $buf:expr) => { UInt($v).write($buf) };
+    (@write fixed, $v:expr, $buf:expr) => { $v.write($buf) };
+    (@size varint, $v:expr) => { UInt($v).encode_size() };
+    (@size fixed, $v:expr) => { $v.encode_size() };
+    (@read varint, $ty:ty, $buf:expr) => { UInt::<$ty>::read_cfg($buf, &())?.0 };
+    (@read fixed, $ty:ty, $buf:expr) => { <$ty>::read_cfg($buf, &())? };
+}
+
+compact_struct! {
+    /// A resting order: price in ticks and sizes in lots, as varints (about
+    /// 10 bytes); the owner is an index into the side's owner table.
     #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
     pub struct Order {
-        pub seq: u64,
-        pub owner: u16,
+        pub seq: u64 [varint],
+        pub owner: u16 [varint],
         /// Price in ticks (quote per lot = ticks × tick size).
-        pub price: u64,
+        pub price: u64 [varint],
         /// Lots still open.
-        pub remaining: u64,
+        pub remaining: u64 [varint],
         /// Lots when the order came to rest (fees accrue over this amount).
-        pub original: u64,
+        pub original: u64 [varint],
     }
 }
 
-lakh_types::codec_struct! {
+compact_struct! {
     /// An owner on one side: how many orders it has resting there and what it
     /// may claim (proceeds of its fills, funds of evicted orders).
     #[derive(Clone, Debug, Default, PartialEq, Eq)]
     pub struct OwnerEntry {
-        pub owner: Address,
-        pub base: u128,
-        pub quote: u128,
-        pub open: u16,
+        pub owner: Address [fixed],
+        pub base: u128 [varint],
+        pub quote: u128 [varint],
+        pub open: u16 [varint],
     }
 }
 
@@ -90,10 +135,7 @@ pub fn side_key(market: u32, side: Side) -> StateKey {
     object_key(KIND_SIDE, &[&market.to_be_bytes(), &[side.bit() as u8]])
 }
 
-/// The custody account holding a market's funds.
-pub fn custody(market: u32) -> Address {
-    Address::module("book", &market.to_be_bytes())
-}
+pub use lakh_types::modules::book::custody;
 
 /// The id of order `seq` on `side`.
 pub fn order_id(seq: u64, side: Side) -> u64 {
@@ -114,5 +156,50 @@ impl SideState {
     /// The entry index of `owner`, if it has one.
     pub fn owner_index(&self, owner: &Address) -> Option<usize> {
         self.owners.iter().position(|e| e.owner == *owner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use commonware_codec::{Decode, Encode};
+
+    #[test]
+    fn records_round_trip_compactly_and_refuse_bad_bytes() {
+        let order = Order {
+            seq: 1_000,
+            owner: 3,
+            price: 50_000,
+            remaining: 7,
+            original: 9,
+        };
+        let bytes = order.encode();
+        assert_eq!(bytes.len(), order.encode_size());
+        assert_eq!(bytes.len(), 2 + 1 + 3 + 1 + 1);
+        assert_eq!(Order::decode_cfg(bytes, &()).unwrap(), order);
+        let max = Order {
+            seq: u64::MAX,
+            owner: u16::MAX,
+            price: u64::MAX,
+            remaining: u64::MAX,
+            original: u64::MAX,
+        };
+        assert_eq!(Order::decode_cfg(max.encode(), &()).unwrap(), max);
+        let entry = OwnerEntry {
+            owner: Address([9; 32]),
+            base: u128::MAX,
+            quote: 0,
+            open: 64,
+        };
+        assert_eq!(OwnerEntry::decode_cfg(entry.encode(), &()).unwrap(), entry);
+        // Non-canonical varints (a redundant continuation byte) are refused.
+        assert!(
+            Order::decode_cfg(bytes::Bytes::from_static(&[0x80, 0x00, 0, 0, 0, 0]), &()).is_err()
+        );
+        let side = SideState {
+            owners: BoundedVec::new(vec![entry]).unwrap(),
+            orders: BoundedVec::new(vec![order, max]).unwrap(),
+        };
+        assert_eq!(SideState::decode_cfg(side.encode(), &()).unwrap(), side);
     }
 }

@@ -29,6 +29,11 @@ pub const MAX_ORDERS_PER_OWNER: usize = 64;
 /// unsettled proceeds on it).
 pub const MAX_OWNERS_PER_SIDE: usize = 1_024;
 
+/// The custody account holding market `market`'s funds.
+pub fn custody(market: u32) -> Address {
+    Address::module("book", &market.to_be_bytes())
+}
+
 /// Declares a field-less enum encoded as one tag byte, with its JSON name.
 macro_rules! unit_enum {
     (
@@ -459,6 +464,8 @@ crate::tagged_enum! {
         0x1e => Inconsistent { detail: Text<128> },
         #[error("market {market} has no fees to withdraw")]
         0x1f => NoFeesAccrued { market: u32 },
+        #[error("fees cannot be withdrawn to market {market}'s own custody account")]
+        0x20 => ToCustody { market: u32 },
     }
 }
 
@@ -543,11 +550,16 @@ pub fn validate(action: &BookAction) -> Result<(), BookError> {
         | BookAction::CancelAll { market: m }
         | BookAction::Settle { market: m, .. } => market(m),
         BookAction::WithdrawFees {
-            market: m, amount, ..
+            market: m,
+            to,
+            amount,
         } => {
             market(m)?;
             if *amount == Some(0) {
                 return Err(BookError::ZeroWithdrawal {});
+            }
+            if *to == custody(m.id) {
+                return Err(BookError::ToCustody { market: m.id });
             }
             Ok(())
         }
