@@ -1325,14 +1325,16 @@ fn withdrawals_bear_pending_claims_so_nobody_escapes_a_loss() {
     let q = chain.query("pool", json!({"pool": POOL}));
     let deposit: u128 = q["deposit_value"].as_str().unwrap().parse().unwrap();
     let withdraw_value: u128 = q["withdraw_value"].as_str().unwrap().parse().unwrap();
-    assert_eq!(withdraw_value, deposit - 90_000);
+    // Less the claim, and unearned premium rounded the pool's way (up).
+    assert!((deposit - 90_001..=deposit - 90_000).contains(&withdraw_value));
     let shares = chain.shares(POOL, 4);
     // The value at the withdrawal's height.
     let mut st = chain.pool_state(POOL);
     let e = params().epoch_blocks();
     ledger::roll(&mut st, POOL, e, chain.height).unwrap();
     let value = ledger::withdraw_value(&st, e, chain.height).unwrap();
-    assert_eq!(value, ledger::deposit_value(&st, e, chain.height).unwrap() - 90_000);
+    let deposit = ledger::deposit_value(&st, e, chain.height).unwrap();
+    assert!((deposit - 90_001..=deposit - 90_000).contains(&value));
     let expected = shares * value / st.total_shares;
     let events = chain.ok(4, withdraw(POOL, shares, 0));
     assert!(matches!(events.last(), Some(CoverEvent::Withdrawn { amount, .. }) if *amount == expected));
