@@ -5,8 +5,8 @@
 
 mod common;
 
-use commonware_codec::{Decode, Read};
 use common::*;
+use commonware_codec::{Decode, Read};
 use lakh_execution::cover::{keys, ledger, math};
 use lakh_execution::{
     BlockEnv, BlockOutcome, Mode, execute_block, execute_block_parallel, query::run_query,
@@ -105,7 +105,10 @@ impl Chain {
         }
         setup.push(Action::MultiTransfer { entries });
         let receipts = chain.block(setup.into_iter().map(|a| (ADMIN, a)).collect());
-        assert!(receipts.iter().all(|r| r.status.is_success()), "{receipts:?}");
+        assert!(
+            receipts.iter().all(|r| r.status.is_success()),
+            "{receipts:?}"
+        );
         chain
     }
 
@@ -589,7 +592,12 @@ fn only_the_admin_creates_valid_pools_once() {
             },
         },
     );
-    assert_eq!(err, FailureReason::UnknownAsset { asset: AssetId(999) });
+    assert_eq!(
+        err,
+        FailureReason::UnknownAsset {
+            asset: AssetId(999)
+        }
+    );
 
     chain.create_pool(POOL, params());
     let err = chain.fails(
@@ -752,7 +760,10 @@ fn premium_follows_the_utilization_curve_and_matches_the_quote() {
     let st = chain.pool_state(POOL);
     assert_eq!(st.capital, 1_004_800);
     assert_eq!(math::capacity(st.capital, 8_000), Some(803_840));
-    let q = chain.query("quote", json!({"pool": POOL, "amount": "403840", "blocks": 10}));
+    let q = chain.query(
+        "quote",
+        json!({"pool": POOL, "amount": "403840", "blocks": 10}),
+    );
     assert_eq!(q["ok"], true);
     assert_eq!(q["utilization_after"], WAD.to_string());
     let err = chain.fails(3, buy(POOL, "dex:ETH/USDC", 403_841, 10, u128::MAX));
@@ -765,7 +776,10 @@ fn premium_follows_the_utilization_curve_and_matches_the_quote() {
     );
     let (_, premium) = chain.buy(3, 403_840, 10);
     assert_eq!(premium, (403_840u128 * 10 * 11).div_ceil(10_000));
-    let q = chain.query("quote", json!({"pool": POOL, "amount": "10000", "blocks": 10}));
+    let q = chain.query(
+        "quote",
+        json!({"pool": POOL, "amount": "10000", "blocks": 10}),
+    );
     assert_eq!(q["ok"], false);
     assert_eq!(q["error"]["code"], "capacity_exceeded");
 }
@@ -867,12 +881,12 @@ fn premiums_stream_to_providers_until_release_and_capacity_returns_at_the_epoch(
     assert_eq!(q["claimable"], false);
     // Provider 1 now withdraws everything at the full share value.
     let shares = chain.shares(POOL, 1);
-    let value: u128 = chain.query("position", json!({"pool": POOL, "owner": addr(1)}))
-        ["withdraw_value"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let value: u128 =
+        chain.query("position", json!({"pool": POOL, "owner": addr(1)}))["withdraw_value"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
     // 999_000 of 2_000_000 shares of 2_007_200 (p2 = 1 is unearned).
     assert_eq!(p2, 1);
     assert_eq!(value, 999_000 * 2_007_200 / 2_000_000);
@@ -880,7 +894,9 @@ fn premiums_stream_to_providers_until_release_and_capacity_returns_at_the_epoch(
     let err = chain.fails(5, provide(POOL, 1, 0));
     assert_eq!(cover_err(err), CoverError::ZeroShares { amount: 1 });
     let events = chain.ok(1, withdraw(POOL, shares, value));
-    assert!(matches!(events.last(), Some(CoverEvent::Withdrawn { amount, .. }) if *amount == value));
+    assert!(
+        matches!(events.last(), Some(CoverEvent::Withdrawn { amount, .. }) if *amount == value)
+    );
 }
 
 #[test]
@@ -985,7 +1001,10 @@ fn approved_claim_pays_the_claimant_and_shrinks_the_cover() {
     assert_eq!(st.active_cover, active - 30_000);
     assert_eq!(st.pending_claims, 0);
     let c = chain.cover(cover);
-    assert_eq!((c.paid, c.remaining(), c.open_claim), (30_000, 70_000, None));
+    assert_eq!(
+        (c.paid, c.remaining(), c.open_claim),
+        (30_000, 70_000, None)
+    );
     // A second claim may take what is left, no more.
     let err = chain.fails(
         2,
@@ -1337,7 +1356,9 @@ fn withdrawals_bear_pending_claims_so_nobody_escapes_a_loss() {
     assert!((deposit - 90_001..=deposit - 90_000).contains(&value));
     let expected = shares * value / st.total_shares;
     let events = chain.ok(4, withdraw(POOL, shares, 0));
-    assert!(matches!(events.last(), Some(CoverEvent::Withdrawn { amount, .. }) if *amount == expected));
+    assert!(
+        matches!(events.last(), Some(CoverEvent::Withdrawn { amount, .. }) if *amount == expected)
+    );
     chain.vote(3, claim, true);
     chain.vote(5, claim, true);
     chain.skip_to(chain.claim(claim).vote_end);
@@ -1442,7 +1463,10 @@ fn a_claim_may_take_all_provider_capital_and_the_pool_goes_on() {
     chain.skip_to(vote_end);
     assert_eq!(chain.resolve(claim), (ClaimStatus::Approved, 100_000));
     let st = chain.pool_state(POOL);
-    assert_eq!((st.capital, st.pending_claims, st.released_claims), (550, 0, 0));
+    assert_eq!(
+        (st.capital, st.pending_claims, st.released_claims),
+        (550, 0, 0)
+    );
     // The shares are now worth the earned premium: 550 buys 100_000 more.
     assert_eq!(chain.provide(4, 550), 100_000);
 }
@@ -1453,7 +1477,10 @@ fn a_claim_may_take_all_provider_capital_and_the_pool_goes_on() {
 #[test]
 fn queries_answer_and_refuse_bad_requests() {
     let (chain, cover) = with_cover();
-    let q = chain.query("pool", json!({"pool": POOL, "amount": "1000", "blocks": 10}));
+    let q = chain.query(
+        "pool",
+        json!({"pool": POOL, "amount": "1000", "blocks": 10}),
+    );
     assert_eq!(q["quote"]["ok"], true);
     assert_eq!(q["capital_custody"], json!(capital_custody(POOL)));
     assert_eq!(q["total_stake"], "1500");
@@ -1474,7 +1501,11 @@ fn queries_answer_and_refuse_bad_requests() {
     assert!(run("nope", json!({})).is_err());
     assert!(run("pool", json!({"pool": POOL, "amount": "5"})).is_err());
     assert!(run("quote", json!({"pool": POOL})).is_err());
-    let q = run("quote", json!({"pool": POOL, "amount": "5", "blocks": 10, "risk": "x"})).unwrap();
+    let q = run(
+        "quote",
+        json!({"pool": POOL, "amount": "5", "blocks": 10, "risk": "x"}),
+    )
+    .unwrap();
     assert_eq!(q["error"]["code"], "unknown_risk");
 }
 
@@ -1483,14 +1514,50 @@ fn queries_answer_and_refuse_bad_requests() {
 
 #[derive(Clone, Debug)]
 enum Op {
-    Provide { who: usize, pool: usize, amount: u128 },
-    Withdraw { who: usize, pool: usize, percent: u8 },
-    Buy { who: usize, pool: usize, risk: usize, amount: u128, blocks: u64, slack: u8 },
-    Claim { pick: usize, holder: bool, who: usize, percent: u8 },
-    Stake { who: usize, pool: usize, amount: u128 },
-    Unstake { who: usize, pool: usize, amount: u128 },
-    Vote { who: usize, pick: usize, approve: bool },
-    Resolve { who: usize, pick: usize, tamper: u8 },
+    Provide {
+        who: usize,
+        pool: usize,
+        amount: u128,
+    },
+    Withdraw {
+        who: usize,
+        pool: usize,
+        percent: u8,
+    },
+    Buy {
+        who: usize,
+        pool: usize,
+        risk: usize,
+        amount: u128,
+        blocks: u64,
+        slack: u8,
+    },
+    Claim {
+        pick: usize,
+        holder: bool,
+        who: usize,
+        percent: u8,
+    },
+    Stake {
+        who: usize,
+        pool: usize,
+        amount: u128,
+    },
+    Unstake {
+        who: usize,
+        pool: usize,
+        amount: u128,
+    },
+    Vote {
+        who: usize,
+        pick: usize,
+        approve: bool,
+    },
+    Resolve {
+        who: usize,
+        pick: usize,
+        tamper: u8,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -1874,8 +1941,19 @@ fn random_actions_keep_every_invariant_and_parallel_equals_sequential() {
         "Resolve voting_open",
         "Resolve wrong_claimant",
     ] {
-        assert!(stats.get(key).copied().unwrap_or(0) > 0, "no {key:?} in {stats:#?}");
+        assert!(
+            stats.get(key).copied().unwrap_or(0) > 0,
+            "no {key:?} in {stats:#?}"
+        );
     }
-    assert!(successes.get() > 500, "only {} actions succeeded", successes.get());
-    assert!(resolved.get() > 20, "only {} claims resolved", resolved.get());
+    assert!(
+        successes.get() > 500,
+        "only {} actions succeeded",
+        successes.get()
+    );
+    assert!(
+        resolved.get() > 20,
+        "only {} claims resolved",
+        resolved.get()
+    );
 }

@@ -7,9 +7,9 @@ use crate::module::{admin, asset_exists, load, move_asset, remove, store};
 use crate::{ActionError, TxContext, overlay::View};
 use lakh_types::codec::Text;
 use lakh_types::modules::cover::{
-    Assessor, Claim, ClaimId, ClaimStatus, Cover, CoverError, CoverEvent, CoverId,
-    LOCKED_SHARES, MAX_DETAIL_BYTES, PoolId, PoolParams, PoolState, Position, RiskName,
-    StakeTotal, Vote, capital_custody, claim_id, cover_id, stake_custody, validate_params,
+    Assessor, Claim, ClaimId, ClaimStatus, Cover, CoverError, CoverEvent, CoverId, LOCKED_SHARES,
+    MAX_DETAIL_BYTES, PoolId, PoolParams, PoolState, Position, RiskName, StakeTotal, Vote,
+    capital_custody, claim_id, cover_id, stake_custody, validate_params,
 };
 use lakh_types::{Address, AssetId, Event, FailureReason};
 
@@ -497,7 +497,12 @@ impl<V: View> Run<'_, V> {
         Ok(())
     }
 
-    pub fn vote(&mut self, pool: PoolId, claim_id: ClaimId, approve: bool) -> Result<(), ActionError> {
+    pub fn vote(
+        &mut self,
+        pool: PoolId,
+        claim_id: ClaimId,
+        approve: bool,
+    ) -> Result<(), ActionError> {
         let sender = self.ctx.sender;
         let height = self.ctx.height;
         let mut claim = self.load_claim(claim_id)?;
@@ -623,14 +628,15 @@ impl<V: View> Run<'_, V> {
                 Some(())
             })
             .map_err(failed)?;
-            state.active_cover = state.active_cover.checked_sub(payout).ok_or_else(|| {
-                failed(ledger::inconsistent(pool, "payout above active cover"))
-            })?;
+            state.active_cover = state
+                .active_cover
+                .checked_sub(payout)
+                .ok_or_else(|| failed(ledger::inconsistent(pool, "payout above active cover")))?;
         } else {
-            state.released_claims =
-                state.released_claims.checked_sub(claim.amount).ok_or_else(|| {
-                    failed(ledger::inconsistent(pool, "claim above released claims"))
-                })?;
+            state.released_claims = state
+                .released_claims
+                .checked_sub(claim.amount)
+                .ok_or_else(|| failed(ledger::inconsistent(pool, "claim above released claims")))?;
         }
         state.pending_claims = state
             .pending_claims

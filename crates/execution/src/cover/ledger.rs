@@ -172,10 +172,9 @@ pub fn quote(
         }));
     }
     // exposure + amount <= capacity: no overflow.
-    let utilization_after =
-        math::utilization(exposure + amount, capacity).ok_or_else(overflow)?;
-    let rate = math::rate(params.base_rate, params.slope_rate, utilization_after)
-        .ok_or_else(overflow)?;
+    let utilization_after = math::utilization(exposure + amount, capacity).ok_or_else(overflow)?;
+    let rate =
+        math::rate(params.base_rate, params.slope_rate, utilization_after).ok_or_else(overflow)?;
     let premium = math::premium(amount, blocks, rate).ok_or_else(overflow)?;
     let epoch_blocks = params.epoch_blocks();
     let end = height.checked_add(blocks).ok_or_else(overflow)?;
@@ -233,7 +232,10 @@ pub fn add_cover(
             return Err(cover_err(CoverError::ScheduleFull { pool }));
         }
     }
-    state.active_cover = state.active_cover.checked_add(amount).ok_or_else(overflow)?;
+    state.active_cover = state
+        .active_cover
+        .checked_add(amount)
+        .ok_or_else(overflow)?;
     state.capital = state.capital.checked_add(q.premium).ok_or_else(overflow)?;
     state.premiums = state.premiums.checked_add(q.premium).ok_or_else(overflow)?;
     state.covers_sold = state.covers_sold.checked_add(1).ok_or_else(overflow)?;

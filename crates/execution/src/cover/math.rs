@@ -97,7 +97,10 @@ mod tests {
         assert_eq!(rate(u128::MAX, 1, 1), None);
         // 1000 covered for 10 blocks at 1e-6 per block: 0.01, rounded up to 1.
         assert_eq!(premium(1_000, 10, WAD / 1_000_000), Some(1));
-        assert_eq!(premium(10u128.pow(24), 10, WAD / 1_000_000), Some(10u128.pow(19)));
+        assert_eq!(
+            premium(10u128.pow(24), 10, WAD / 1_000_000),
+            Some(10u128.pow(19))
+        );
         assert_eq!(premium(u128::MAX, u64::MAX, WAD), None);
         assert_eq!(shares_for_deposit(5, 10, 0), None);
         assert_eq!(shares_for_deposit(5, 10, 20), Some(2));

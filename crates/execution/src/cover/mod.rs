@@ -21,8 +21,7 @@ use crate::module::{declare_asset_read, declare_balance, declare_config, object_
 use crate::{Access, ActionError, TxContext, overlay::View};
 use lakh_state::{StateKey, object_kind};
 use lakh_types::modules::cover::{
-    ClaimId, CoverAction, CoverId, PoolId, capital_custody, claim_id, cover_id, kind,
-    stake_custody,
+    ClaimId, CoverAction, CoverId, PoolId, capital_custody, claim_id, cover_id, kind, stake_custody,
 };
 use lakh_types::{Address, Event};
 
@@ -135,11 +134,7 @@ pub(crate) fn execute(
     view: &mut impl View,
     events: &mut Vec<Event>,
 ) -> Result<(), ActionError> {
-    let mut run = actions::Run {
-        ctx,
-        view,
-        events,
-    };
+    let mut run = actions::Run { ctx, view, events };
     match action {
         CoverAction::CreatePool { pool, params } => run.create_pool(*pool, params),
         CoverAction::Provide {

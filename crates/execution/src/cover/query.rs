@@ -4,8 +4,8 @@
 use super::{keys, ledger, math};
 use crate::query::{QueryCtx, QueryError, params};
 use lakh_types::modules::cover::{
-    Assessor, Claim, ClaimId, ClaimStatus, Cover, CoverId, PoolId, PoolParams, PoolState,
-    Position, RiskName, StakeTotal, Vote, WAD, capital_custody, stake_custody,
+    Assessor, Claim, ClaimId, ClaimStatus, Cover, CoverId, PoolId, PoolParams, PoolState, Position,
+    RiskName, StakeTotal, Vote, WAD, capital_custody, stake_custody,
 };
 use lakh_types::{Address, FailureReason};
 use serde::Deserialize;

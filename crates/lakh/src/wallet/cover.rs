@@ -541,11 +541,7 @@ async fn shares_for_amount(
     amount: u128,
 ) -> anyhow::Result<u128> {
     let p = client
-        .query(
-            "cover",
-            "position",
-            json!({"pool": pool, "owner": owner}),
-        )
+        .query("cover", "position", json!({"pool": pool, "owner": owner}))
         .await?;
     let held = amount_field(&p, "shares")?;
     let total = amount_field(&p, "total_shares")?;
@@ -589,7 +585,11 @@ fn div_ceil_wide(hi: u128, lo: u128, d: u128) -> Option<u128> {
             quot |= 1;
         }
     }
-    if rem == 0 { Some(quot) } else { quot.checked_add(1) }
+    if rem == 0 {
+        Some(quot)
+    } else {
+        quot.checked_add(1)
+    }
 }
 
 /// Sends a cover action and adds the id of a cover or claim it created.
@@ -678,20 +678,31 @@ mod tests {
              --min-period 100 --max-period 10000 --risk dex:ETH/USDC --risk lend:USDC",
         )
         .unwrap();
-        assert!(matches!(cmd, CoverCommand::CreatePool { capacity_bps: 8_000, ref risks, .. } if risks.len() == 2));
+        assert!(
+            matches!(cmd, CoverCommand::CreatePool { capacity_bps: 8_000, ref risks, .. } if risks.len() == 2)
+        );
         assert!(matches!(
             parse("buy --from alice --pool 1 --risk dex:ETH/USDC --amount 5 --blocks 9 --max-premium 3").unwrap(),
             CoverCommand::Buy { amount: 5, blocks: 9, max_premium: Some(3), .. }
         ));
         assert!(matches!(
             parse("withdraw --from alice --pool 1 --amount 7").unwrap(),
-            CoverCommand::Withdraw { shares: None, amount: Some(7), .. }
+            CoverCommand::Withdraw {
+                shares: None,
+                amount: Some(7),
+                ..
+            }
         ));
         assert!(parse("withdraw --from alice --pool 1").is_err());
         assert!(parse("withdraw --from alice --pool 1 --amount 7 --shares 3").is_err());
         assert!(matches!(
             parse("vote --from bob --claim 42 --deny").unwrap(),
-            CoverCommand::Vote { approve: false, deny: true, claim: 42, .. }
+            CoverCommand::Vote {
+                approve: false,
+                deny: true,
+                claim: 42,
+                ..
+            }
         ));
         assert!(parse("vote --from bob --claim 42").is_err());
         assert!(parse("vote --from bob --claim 42 --approve --deny").is_err());

@@ -136,9 +136,7 @@ impl PoolParams {
     /// epoch boundary at or after their end, so at most [`MAX_BUCKETS`]
     /// epochs are ever alive at once.
     pub fn epoch_blocks(&self) -> u64 {
-        self.max_period
-            .div_ceil(MAX_BUCKETS as u64 - 2)
-            .max(1)
+        self.max_period.div_ceil(MAX_BUCKETS as u64 - 2).max(1)
     }
 
     pub fn covers_risk(&self, risk: &RiskName) -> bool {
@@ -914,7 +912,10 @@ mod tests {
             };
             let e = p.epoch_blocks();
             // Live epochs at height h: floor(h/e)+1 ..= ceil((h+max)/e).
-            assert!(max.div_ceil(e) + 2 <= MAX_BUCKETS as u64, "max {max} epoch {e}");
+            assert!(
+                max.div_ceil(e) + 2 <= MAX_BUCKETS as u64,
+                "max {max} epoch {e}"
+            );
         }
     }
 
