@@ -412,10 +412,6 @@ impl<V: View> Run<'_, V> {
         let sender = self.ctx.sender;
         let assessor_key = keys::assessor(pool, &sender);
         let total_key = keys::stake_total(pool);
-        let mut assessor = load::<Assessor>(self.view, &assessor_key)?.unwrap_or_default();
-        let mut total = load::<StakeTotal>(self.view, &total_key)?.unwrap_or_default();
-        assessor.stake = ok(assessor.stake.checked_add(amount))?;
-        total.total = ok(total.total.checked_add(amount))?;
         move_asset(
             self.view,
             asset,
@@ -424,6 +420,11 @@ impl<V: View> Run<'_, V> {
             amount,
             self.events,
         )?;
+        // Stakes sum to the custody balance, so these fit whenever it did.
+        let mut assessor = load::<Assessor>(self.view, &assessor_key)?.unwrap_or_default();
+        let mut total = load::<StakeTotal>(self.view, &total_key)?.unwrap_or_default();
+        assessor.stake = ok(assessor.stake.checked_add(amount))?;
+        total.total = ok(total.total.checked_add(amount))?;
         store(self.view, &assessor_key, &assessor)?;
         store(self.view, &total_key, &total)?;
         self.emit(CoverEvent::AssessorStaked {

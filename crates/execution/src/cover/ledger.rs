@@ -91,32 +91,48 @@ pub fn roll(
 }
 
 /// Premiums paid for live cover and not yet earned at `height` (they are in
-/// `capital` but not yet in the share value). Assumes `roll` at `height`.
+/// `capital` but not yet in the share value), rounded up. Assumes `roll` at
+/// `height`.
 pub fn unearned(state: &PoolState, epoch_blocks: u64, height: u64) -> Option<u128> {
+    unearned_rounded(state, epoch_blocks, height, true)
+}
+
+fn unearned_rounded(
+    state: &PoolState,
+    epoch_blocks: u64,
+    height: u64,
+    round_up: bool,
+) -> Option<u128> {
     let mut total: u128 = 0;
     for b in state.buckets.iter() {
         let left = release_height(b.epoch, epoch_blocks)
             .unwrap_or(u64::MAX)
             .saturating_sub(height);
-        total = total.checked_add(math::unearned(b.premium, b.rate, left)?)?;
+        total = total.checked_add(math::unearned(b.premium, b.rate, left, round_up)?)?;
     }
     Some(total)
 }
 
-/// What the shares are worth to a depositor: capital less unearned premiums.
+/// What the shares are worth to a depositor: capital less unearned premiums
+/// (rounded down, so the value is not understated).
 pub fn deposit_value(state: &PoolState, epoch_blocks: u64, height: u64) -> Option<u128> {
     Some(
         state
             .capital
-            .saturating_sub(unearned(state, epoch_blocks, height)?),
+            .saturating_sub(unearned_rounded(state, epoch_blocks, height, false)?),
     )
 }
 
 /// What the shares are worth to a withdrawer: capital less unearned premiums
-/// and less every pending claim (as if all were paid), so nobody escapes a
-/// loss that is being voted on.
+/// (rounded up) and less every pending claim (as if all were paid), so nobody
+/// escapes a loss that is being voted on.
 pub fn withdraw_value(state: &PoolState, epoch_blocks: u64, height: u64) -> Option<u128> {
-    Some(deposit_value(state, epoch_blocks, height)?.saturating_sub(state.pending_claims))
+    Some(
+        state
+            .capital
+            .saturating_sub(unearned(state, epoch_blocks, height)?)
+            .saturating_sub(state.pending_claims),
+    )
 }
 
 /// Capital providers may take out: capital above what the exposure locks.

@@ -65,9 +65,16 @@ pub fn stream_rate(premium: u128, blocks: u64) -> Option<u128> {
 
 /// Premium still unearned `blocks_left` blocks before release, of a bucket
 /// that streams at `rate` and was paid `premium`:
-/// `min(premium, ceil(blocks_left * rate / STREAM_SCALE))`.
-pub fn unearned(premium: u128, rate: u128, blocks_left: u64) -> Option<u128> {
-    Some(premium.min(mul_div_ceil(blocks_left as u128, rate, STREAM_SCALE)?))
+/// `min(premium, blocks_left * rate / STREAM_SCALE)`, rounded up or down.
+/// Share values round it so the pool gains: up when valuing shares to
+/// withdraw, down when valuing them to deposit.
+pub fn unearned(premium: u128, rate: u128, blocks_left: u64, round_up: bool) -> Option<u128> {
+    let streamed = if round_up {
+        mul_div_ceil(blocks_left as u128, rate, STREAM_SCALE)?
+    } else {
+        mul_div_floor(blocks_left as u128, rate, STREAM_SCALE)?
+    };
+    Some(premium.min(streamed))
 }
 
 #[cfg(test)]
@@ -99,9 +106,11 @@ mod tests {
         assert_eq!(shares_for_deposit(5, 10, 20), Some(2));
         assert_eq!(amount_for_shares(3, 10, 20), Some(6));
         assert_eq!(stream_rate(10, 3), Some(3_333_333_334));
-        assert_eq!(unearned(10, 3_333_333_334, 3), Some(10));
-        assert_eq!(unearned(10, 3_333_333_334, 1), Some(4));
-        assert_eq!(unearned(10, 3_333_333_334, 0), Some(0));
+        assert_eq!(unearned(10, 3_333_333_334, 3, true), Some(10));
+        assert_eq!(unearned(10, 3_333_333_334, 3, false), Some(10));
+        assert_eq!(unearned(10, 3_333_333_334, 1, true), Some(4));
+        assert_eq!(unearned(10, 3_333_333_334, 1, false), Some(3));
+        assert_eq!(unearned(10, 3_333_333_334, 0, true), Some(0));
     }
 
     proptest! {
@@ -163,12 +172,16 @@ mod tests {
             left in 0u64..1_000_000_000,
         ) {
             let r = stream_rate(premium, blocks).unwrap();
-            prop_assert_eq!(unearned(premium, r, blocks), Some(premium));
+            prop_assert_eq!(unearned(premium, r, blocks, true), Some(premium));
+            prop_assert_eq!(unearned(premium, r, blocks, false), Some(premium));
             let left = left.min(blocks);
-            let now = unearned(premium, r, left).unwrap();
-            prop_assert!(now <= premium);
+            let up = unearned(premium, r, left, true).unwrap();
+            let down = unearned(premium, r, left, false).unwrap();
+            prop_assert!(down <= up && up <= down + 1 && up <= premium);
+            // Never less than the exact linear remainder premium * left / blocks.
+            prop_assert!(up * blocks as u128 >= premium * left as u128);
             if left > 0 {
-                prop_assert!(unearned(premium, r, left - 1).unwrap() <= now);
+                prop_assert!(unearned(premium, r, left - 1, true).unwrap() <= up);
             }
         }
     }
