@@ -87,9 +87,9 @@ pub fn apply_genesis(genesis: &Genesis) -> Vec<(StateKey, StateValue)> {
     if let Some(admin) = genesis.admin {
         state.insert(
             crate::module::config_key(),
-            StateValue::Object(
-                commonware_codec::Encode::encode(&crate::module::ChainConfig { admin }).into(),
-            ),
+            StateValue::Object(commonware_codec::Encode::encode(
+                &crate::module::ChainConfig { admin },
+            )),
         );
     }
     state.into_iter().collect()

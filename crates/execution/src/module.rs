@@ -40,7 +40,7 @@ pub(crate) fn store<T: Encode>(
     value: &T,
 ) -> Result<(), ActionError> {
     let slot = view.slot(key)?;
-    view.set_object_at(slot, value.encode().into());
+    view.set_object_at(slot, value.encode());
     Ok(())
 }
 

@@ -1636,7 +1636,7 @@ fn to_action(chain: &Chain, op: &Op) -> (u64, CoverAction) {
         .collect();
     // Mostly open claims, sometimes any (resolved ones too).
     let claims = |pick: usize| {
-        if pick % 5 != 0 && !open.is_empty() {
+        if !pick.is_multiple_of(5) && !open.is_empty() {
             &open
         } else {
             &all_claims

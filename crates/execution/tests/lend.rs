@@ -1702,15 +1702,13 @@ fn random_sequences_keep_markets_solvent_and_accounts_healthy() {
                                 sender
                             );
                         }
-                        Action::Lend(_) => {
-                            if before == Some(true) {
-                                prop_assert_ne!(
-                                    after,
-                                    Some(false),
-                                    "{} made unhealthy by its own action",
-                                    sender
-                                );
-                            }
+                        Action::Lend(_) if before == Some(true) => {
+                            prop_assert_ne!(
+                                after,
+                                Some(false),
+                                "{} made unhealthy by its own action",
+                                sender
+                            );
                         }
                         _ => {}
                     }

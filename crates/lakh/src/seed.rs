@@ -132,9 +132,9 @@ async fn send_step(client: &LakhClient, key: &PrivateKey, step: &Step) -> Result
     let chain_id = client.chain_id().await?;
     let head = client.head().await?;
     let account = client.account(sender, false).await?;
-    let mut nonce = account.pending_nonce.unwrap_or(0).max(account.nonce);
+    let first_nonce = account.pending_nonce.unwrap_or(0).max(account.nonce);
     let mut signed = Vec::with_capacity(step.actions.len());
-    for action in &step.actions {
+    for (nonce, action) in (first_nonce..).zip(&step.actions) {
         let max_fee = required_fee(action, head.base_fee).saturating_mul(4);
         signed.push(
             Transaction {
@@ -146,7 +146,6 @@ async fn send_step(client: &LakhClient, key: &PrivateKey, step: &Step) -> Result
             }
             .sign(key),
         );
-        nonce += 1;
     }
     for (tx, result) in signed.iter().zip(client.submit_batch(&signed).await?) {
         if let Err(refusal) = result {

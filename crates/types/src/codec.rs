@@ -141,7 +141,7 @@ impl<const MAX: usize> std::fmt::Display for Text<MAX> {
 
 impl<const MAX: usize> Write for Text<MAX> {
     fn write(&self, buf: &mut impl BufMut) {
-        self.0.as_bytes().len().write(buf);
+        self.0.len().write(buf);
         buf.put_slice(self.0.as_bytes());
     }
 }

@@ -32,11 +32,9 @@ pub(crate) fn access(
             visit(StateKey::Asset(id), Access::Write);
             visit(StateKey::Balance(*sender, id), Access::Write);
         }
-        Action::Mint { asset, to, .. } => {
-            if *asset != AssetId::NATIVE {
-                visit(StateKey::Asset(*asset), Access::Write);
-                visit(StateKey::Balance(*to, *asset), Access::Write);
-            }
+        Action::Mint { asset, to, .. } if *asset != AssetId::NATIVE => {
+            visit(StateKey::Asset(*asset), Access::Write);
+            visit(StateKey::Balance(*to, *asset), Access::Write);
         }
         // Module actions are dispatched to their own modules.
         _ => {}

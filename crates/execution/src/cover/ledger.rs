@@ -66,10 +66,7 @@ pub fn roll(
     height: u64,
 ) -> Result<Released, FailureReason> {
     let mut released = Released::default();
-    loop {
-        let Some(first) = state.buckets.first() else {
-            break;
-        };
+    while let Some(first) = state.buckets.first() {
         // An epoch whose boundary does not fit in u64 is never reached.
         match release_height(first.epoch, epoch_blocks) {
             Some(at) if at <= height => {}

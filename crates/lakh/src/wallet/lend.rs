@@ -10,7 +10,7 @@
 use super::oracle::{format_wad, parse_wad};
 use super::{Ctx, Output, SendOpts, query_output, resolve_asset, send_action};
 use crate::keys::{load_key, resolve_address};
-use anyhow::{Context, bail};
+use anyhow::Context;
 use commonware_cryptography::Signer;
 use lakh_rpc::LakhClient;
 use lakh_types::{
