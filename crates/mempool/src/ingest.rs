@@ -11,6 +11,8 @@
 //! ([`VerifierConfig::max_pending_txs`]): past the bound a batch is refused as
 //! busy up front instead of queueing without limit.
 
+use crate::pool::fee_per_unit;
+use bytes::Bytes;
 use futures::StreamExt;
 use futures::channel::mpsc as async_mpsc;
 use lakh_types::tx::verify_signatures;
@@ -136,9 +138,25 @@ impl VerifierConfig {
 
 type Verdicts = Vec<Result<SignedTransaction, Refusal>>;
 
+/// A full mempool's admission floor: transactions paying at most `fee_per_unit`
+/// per fee unit could not evict anything, so they get `refusal` without their
+/// signatures being checked.
+#[derive(Clone, Debug)]
+pub struct FeeFloor {
+    pub fee_per_unit: u128,
+    pub refusal: Refusal,
+}
+
+/// One worker's share of a call: transactions as received or already decoded.
+enum Input {
+    Raw(Vec<Bytes>),
+    Decoded(Vec<SignedTransaction>),
+}
+
 struct Job {
     chunk: usize,
-    txs: Vec<SignedTransaction>,
+    input: Input,
+    floor: Option<Arc<FeeFloor>>,
     reply: async_mpsc::UnboundedSender<(usize, Verdicts)>,
 }
 
@@ -211,15 +229,39 @@ impl Verifier {
         futures::executor::block_on(self.verify(txs))
     }
 
-    /// Checks every transaction; the output is in input order. The batch is
-    /// handed to the worker threads when called; the returned future only
-    /// waits for their answers. Transactions beyond the batch limit or the
-    /// room left under the pending bound are refused as busy, unchecked.
+    /// Checks decoded transactions; see [`Verifier::verify_raw`].
     pub fn verify(
         &self,
-        mut txs: Vec<SignedTransaction>,
+        txs: Vec<SignedTransaction>,
     ) -> impl Future<Output = Verdicts> + Send + 'static {
-        let requested = txs.len();
+        self.dispatch(txs, Input::Decoded, None)
+    }
+
+    /// Decodes and checks raw transaction encodings; the output is in input
+    /// order. Decoding runs on the worker threads too (it decompresses the
+    /// sender's public key, which costs about as much as a third of a
+    /// signature check). With `floor`, transactions that cannot pay more
+    /// than it are refused after decoding, before signature work.
+    ///
+    /// The batch is handed to the worker threads when called; the returned
+    /// future only waits for their answers, so an async caller's worker
+    /// thread is free meanwhile. Transactions beyond the batch limit or the
+    /// room left under the pending bound are refused as busy, unchecked.
+    pub fn verify_raw(
+        &self,
+        raw: Vec<Bytes>,
+        floor: Option<FeeFloor>,
+    ) -> impl Future<Output = Verdicts> + Send + 'static {
+        self.dispatch(raw, Input::Raw, floor.map(Arc::new))
+    }
+
+    fn dispatch<T: Send + 'static>(
+        &self,
+        mut items: Vec<T>,
+        wrap: fn(Vec<T>) -> Input,
+        floor: Option<Arc<FeeFloor>>,
+    ) -> impl Future<Output = Verdicts> + Send + 'static {
+        let requested = items.len();
         let (admitted, waiting) = self.reserve(requested.min(self.cfg.max_batch_txs));
         let busy = (admitted < requested).then(|| {
             if admitted < self.cfg.max_batch_txs.min(requested) {
@@ -234,7 +276,7 @@ impl Verifier {
                 ))
             }
         });
-        txs.truncate(admitted);
+        items.truncate(admitted);
         let guard = PendingGuard {
             pending: self.pending.clone(),
             count: admitted,
@@ -249,12 +291,13 @@ impl Verifier {
             // Split from the back so each split moves only the chunk it cuts off.
             let mut chunks = Vec::with_capacity(chunk_count);
             for index in (0..chunk_count).rev() {
-                chunks.push(txs.split_off(index * chunk_len));
+                chunks.push(items.split_off(index * chunk_len));
             }
-            for (chunk, txs) in chunks.into_iter().rev().enumerate() {
+            for (chunk, items) in chunks.into_iter().rev().enumerate() {
                 let job = Job {
                     chunk,
-                    txs,
+                    input: wrap(items),
+                    floor: floor.clone(),
                     reply: reply.clone(),
                 };
                 if jobs.send(job).is_err() {
@@ -330,10 +373,22 @@ fn worker(queue: &Mutex<Receiver<Job>>, chain_id: u64, min_base_fee: u128) {
                 Err(_) => return,
             }
         };
-        let len = job.txs.len();
-        let txs = job.txs;
-        let verdicts = catch_unwind(AssertUnwindSafe(|| {
-            verify_chunk(txs, chain_id, min_base_fee)
+        let len = match &job.input {
+            Input::Raw(raw) => raw.len(),
+            Input::Decoded(txs) => txs.len(),
+        };
+        let floor = job.floor.as_deref();
+        let verdicts = catch_unwind(AssertUnwindSafe(|| match job.input {
+            Input::Raw(raw) => verify_chunk(
+                raw.into_iter().map(SignedTransaction::decode),
+                len,
+                floor,
+                chain_id,
+                min_base_fee,
+            ),
+            Input::Decoded(txs) => {
+                verify_chunk(txs.into_iter().map(Ok), len, floor, chain_id, min_base_fee)
+            }
         }))
         .unwrap_or_else(|_| (0..len).map(|_| Err(worker_lost())).collect());
         // A caller that stopped waiting (its request was dropped) needs no answer.
@@ -341,14 +396,28 @@ fn worker(queue: &Mutex<Receiver<Job>>, chain_id: u64, min_base_fee: u128) {
     }
 }
 
-/// Stateless checks on each tx, then one batch verification over the survivors.
-fn verify_chunk(txs: Vec<SignedTransaction>, chain_id: u64, min_base_fee: u128) -> Verdicts {
-    let mut out: Verdicts = Vec::with_capacity(txs.len());
-    let mut passed = Vec::with_capacity(txs.len());
-    let mut passed_at = Vec::with_capacity(txs.len());
+/// Decoding, stateless checks and the fee floor on each tx, then one batch
+/// verification over the survivors.
+fn verify_chunk(
+    txs: impl Iterator<Item = Result<SignedTransaction, Refusal>>,
+    len: usize,
+    floor: Option<&FeeFloor>,
+    chain_id: u64,
+    min_base_fee: u128,
+) -> Verdicts {
+    let mut out: Verdicts = Vec::with_capacity(len);
+    let mut passed = Vec::with_capacity(len);
+    let mut passed_at = Vec::with_capacity(len);
     for tx in txs {
-        match check_stateless(&tx, chain_id, min_base_fee) {
-            Ok(()) => {
+        let checked = tx.and_then(|tx| {
+            check_stateless(&tx, chain_id, min_base_fee)?;
+            match floor {
+                Some(f) if fee_per_unit(&tx) <= f.fee_per_unit => Err(f.refusal.clone()),
+                _ => Ok(tx),
+            }
+        });
+        match checked {
+            Ok(tx) => {
                 passed_at.push(out.len());
                 passed.push(tx);
                 // Overwritten below unless the signature is bad.
@@ -555,6 +624,32 @@ mod tests {
             assert_eq!(verdicts.len(), 2_000);
             assert!(verdicts.iter().all(Result::is_ok));
         });
+    }
+
+    #[test]
+    fn raw_encodings_are_decoded_checked_and_held_to_the_fee_floor() {
+        let v = verifier(2, 1);
+        let cheap = signed(1, 0, CHAIN, 500, Action::Transfer(entry()));
+        let dear = signed(2, 0, CHAIN, 501, Action::Transfer(entry()));
+        let forged = tampered(&signed(3, 0, CHAIN, 900, Action::Transfer(entry())));
+        let raw = vec![
+            cheap.raw().clone(),
+            Bytes::from_static(b"\x01\x02"),
+            dear.raw().clone(),
+            forged.raw().clone(),
+        ];
+        let floor = FeeFloor {
+            fee_per_unit: 500,
+            refusal: Refusal::Busy("mempool full".into()),
+        };
+        let verdicts = futures::executor::block_on(v.verify_raw(raw.clone(), Some(floor)));
+        assert_eq!(verdicts[0], Err(Refusal::Busy("mempool full".into())));
+        assert!(matches!(verdicts[1], Err(Refusal::Malformed(_))));
+        assert_eq!(verdicts[2].as_ref().map(|t| t.id()), Ok(dear.id()));
+        assert_eq!(verdicts[3], Err(Refusal::BadSignature));
+        // Without a floor the cheap one passes.
+        let verdicts = futures::executor::block_on(v.verify_raw(raw, None));
+        assert_eq!(verdicts[0].as_ref().map(|t| t.id()), Ok(cheap.id()));
     }
 
     #[test]

@@ -9,5 +9,5 @@
 pub mod ingest;
 pub mod pool;
 
-pub use ingest::{Verifier, VerifierConfig, check_stateless};
+pub use ingest::{FeeFloor, Verifier, VerifierConfig, check_stateless};
 pub use pool::{Mempool, MempoolConfig};

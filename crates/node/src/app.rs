@@ -21,7 +21,11 @@ use futures::{StreamExt, lock::Mutex as AsyncMutex};
 use lakh_execution::{BlockEnv, Mode, Overlay, access_set, execute_block_with};
 use lakh_state::{StateKey, StateValue, db::StateDb};
 use lakh_types::{Receipt, Refusal, fees};
-use std::{collections::HashMap, sync::Arc, time::UNIX_EPOCH};
+use std::{
+    collections::HashMap,
+    sync::Arc,
+    time::{Instant, UNIX_EPOCH},
+};
 use tracing::{debug, info, warn};
 
 pub type Db<E> = StateDb<E, Sequential>;
@@ -58,9 +62,9 @@ struct Executed<E: StorageContext + Supervisor + Spawner> {
     merkleized: Merkleized<E>,
     receipts: Vec<Receipt>,
     used_units: u64,
-    /// Build mode: the transactions kept (excluded ones dropped).
-    kept: Vec<lakh_types::SignedTransaction>,
-    /// Build mode: (sender, nonce) of transactions excluded because the
+    /// Build mode: positions of the transactions left out, ascending.
+    excluded: Vec<usize>,
+    /// Build mode: (sender, nonce) of transactions left out because the
     /// sender cannot pay the fee.
     unpayable: Vec<(lakh_types::Address, u64)>,
 }
@@ -83,12 +87,13 @@ where
     async fn execute(
         &self,
         header: &Header,
-        txs: Vec<lakh_types::SignedTransaction>,
+        txs: &[lakh_types::SignedTransaction],
         mut batches: Unmerkleized<E>,
         mode: Mode,
     ) -> Result<Executed<E>, String> {
+        let started = Instant::now();
         let env = block_env(self.shared.genesis.chain_id, header);
-        let keys = access_set(&env, &txs);
+        let keys = access_set(&env, txs);
         let digests: Vec<sha256::Digest> = keys.iter().map(StateKey::digest).collect();
         let refs: Vec<&sha256::Digest> = digests.iter().collect();
         let values = batches
@@ -103,41 +108,38 @@ where
                 batches = batches.write(k.digest(), Some(v.clone()));
             }
         }
+        let read = started.elapsed();
         let mut overlay = Overlay::new(prefetched);
-        let outcome = execute_block_with(&self.shared.executor, &env, &txs, &mut overlay, mode)
+        let outcome = execute_block_with(&self.shared.executor, &env, txs, &mut overlay, mode)
             .map_err(|e| format!("invalid block: {e:?}"))?;
         for (key, value) in overlay.changes() {
             batches = batches.write(key.digest(), value.cloned());
         }
+        let executed = started.elapsed();
         let merkleized = batches
             .merkleize()
             .await
             .map_err(|e| format!("merkleize failed: {e}"))?;
+        debug!(
+            height = header.height.get(),
+            txs = txs.len(),
+            ?mode,
+            read_ms = read.as_millis() as u64,
+            execute_ms = (executed - read).as_millis() as u64,
+            merkleize_ms = (started.elapsed() - executed).as_millis() as u64,
+            "executed block"
+        );
         let unpayable = outcome
             .excluded
             .iter()
             .filter(|(_, reason)| matches!(reason, Refusal::CannotPayFee { .. }))
             .map(|(i, _)| (txs[*i].tx.sender_address(), txs[*i].tx.nonce))
             .collect();
-        let kept = if outcome.excluded.is_empty() {
-            txs
-        } else {
-            let mut excluded = outcome.excluded.iter().map(|(i, _)| *i).peekable();
-            let mut kept = Vec::with_capacity(txs.len() - outcome.excluded.len());
-            for (i, tx) in txs.into_iter().enumerate() {
-                if excluded.peek() == Some(&i) {
-                    excluded.next();
-                } else {
-                    kept.push(tx);
-                }
-            }
-            kept
-        };
         Ok(Executed {
             merkleized,
             receipts: outcome.receipts,
             used_units: outcome.used_units,
-            kept,
+            excluded: outcome.excluded.iter().map(|(i, _)| *i).collect(),
             unpayable,
         })
     }
@@ -220,10 +222,12 @@ where
         let parent: &Block = parent.inner();
         let base_fee = self.base_fee_after(parent);
         let limits = &self.shared.genesis.block;
+        let started = Instant::now();
         let candidates = self.shared.select_for_block(
             limits.max_txs.min(MAX_BLOCK_TXS),
             limits.max_bytes.min(MAX_BLOCK_TX_BYTES),
             base_fee,
+            &parent.digest(),
         );
         let mut header = Header {
             context: context.1.clone(),
@@ -238,7 +242,7 @@ where
             ops_range: parent.header.ops_range.clone(),
         };
         let executed = match self
-            .execute(&header, candidates, batches, Mode::Build)
+            .execute(&header, &candidates, batches, Mode::Build)
             .await
         {
             Ok(e) => e,
@@ -260,14 +264,26 @@ where
         header.state_root = merkleized.root();
         header.ops_root = merkleized.ops_root();
         header.ops_range = non_empty_range!(merkleized.sync_boundary(), bounds.tip.size);
-        let block = Block::new(header, executed.kept);
+        let kept = if executed.excluded.is_empty() {
+            candidates
+        } else {
+            let mut excluded = executed.excluded.iter().peekable();
+            let mut kept = Vec::with_capacity(candidates.len() - executed.excluded.len());
+            for (i, tx) in candidates.into_iter().enumerate() {
+                if excluded.next_if(|&&e| e == i).is_none() {
+                    kept.push(tx);
+                }
+            }
+            kept
+        };
+        let block = Block::new(header, kept);
         debug!(
             height = block.height_u64(),
             txs = block.txs.len(),
+            build_ms = started.elapsed().as_millis() as u64,
             "proposed block"
         );
-        self.shared
-            .cache_receipts(block.digest(), block.height_u64(), executed.receipts);
+        self.shared.cache_receipts(&block, executed.receipts);
         Some(Proposed { block, merkleized })
     }
 
@@ -288,7 +304,7 @@ where
             }
         }
         let executed = match self
-            .execute(&block.header, block.txs.clone(), batches, Mode::Verify)
+            .execute(&block.header, &block.txs, batches, Mode::Verify)
             .await
         {
             Ok(e) => e,
@@ -308,8 +324,7 @@ where
             );
             return None;
         }
-        self.shared
-            .cache_receipts(block.digest(), block.height_u64(), executed.receipts);
+        self.shared.cache_receipts(&block, executed.receipts);
         Some(executed.merkleized)
     }
 
@@ -322,6 +337,7 @@ where
     ) -> Arc<Vec<Receipt>> {
         // Receipts are made durable before the block's state is applied, so a
         // crash can never leave applied state without its receipts.
+        let started = Instant::now();
         let receipts = self
             .shared
             .take_receipts(&block.digest())
@@ -338,18 +354,38 @@ where
                 &receipts,
             )
             .await;
+        debug!(
+            height = block.height_u64(),
+            record_ms = started.elapsed().as_millis() as u64,
+            "recorded receipts"
+        );
         receipts
     }
 
     async fn finalized(
         &mut self,
-        _context: (E, BlockContext),
+        context: (E, BlockContext),
         block: &Block,
         receipts: Arc<Vec<Receipt>>,
         readers: Reader<Db<E>>,
     ) {
         let _ = readers;
-        self.shared.on_finalized(block, &receipts);
+        let started = Instant::now();
+        let included = self.shared.on_finalized(block, &receipts);
+        // Dropping the included transactions from the mempool is not needed
+        // for the next proposal (selection starts at the committed nonces
+        // just recorded), so it runs beside the actor, not in its loop.
+        if !included.is_empty() {
+            let shared = self.shared.clone();
+            context.0.child("mempool_prune").spawn(move |_| async move {
+                shared.mempool.lock().unwrap().on_finalized(included);
+            });
+        }
+        debug!(
+            height = block.height_u64(),
+            ms = started.elapsed().as_millis() as u64,
+            "released finalized transactions"
+        );
         if block.height_u64().is_multiple_of(100) || !block.txs.is_empty() {
             info!(
                 height = block.height_u64(),

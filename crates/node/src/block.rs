@@ -18,6 +18,7 @@ use commonware_storage::merkle::Location;
 use commonware_utils::range::NonEmptyRange;
 use lakh_state::db::Family;
 use lakh_types::{Address, SignedTransaction, tx};
+use std::sync::Arc;
 
 /// Most transactions a block may carry (decode limit).
 pub const MAX_BLOCK_TXS: usize = 100_000;
@@ -50,7 +51,9 @@ pub struct Header {
 #[derive(Clone, Debug)]
 pub struct Block {
     pub header: Header,
-    pub txs: Vec<SignedTransaction>,
+    /// Shared, so cloning a block (marshal, the stateful actor, finalized-block
+    /// notifications) never copies its transactions.
+    pub txs: Arc<Vec<SignedTransaction>>,
     tx_root: sha256::Digest,
     digest: sha256::Digest,
 }
@@ -76,7 +79,7 @@ impl Block {
         let digest = Self::compute_digest(&header, &tx_root);
         Block {
             header,
-            txs,
+            txs: Arc::new(txs),
             tx_root,
             digest,
         }

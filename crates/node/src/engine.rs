@@ -98,10 +98,13 @@ pub struct ConsensusTimeouts {
 }
 
 impl Default for ConsensusTimeouts {
+    /// A loaded leader needs a good part of a second to build a full block
+    /// (and its stateful actor finalizes the previous one first): a 1 s
+    /// leader timeout nullified views under load and wasted their builds.
     fn default() -> Self {
         ConsensusTimeouts {
-            leader_timeout: Duration::from_millis(1000),
-            certification_timeout: Duration::from_millis(2000),
+            leader_timeout: Duration::from_millis(2000),
+            certification_timeout: Duration::from_millis(3000),
             timeout_retry: Duration::from_millis(500),
             fetch_timeout: Duration::from_secs(2),
         }

@@ -220,19 +220,23 @@ impl<E: StorageContext + Supervisor> Indexer<E> {
                 .expect("tx index write failed");
             start = end;
         }
-        self.txs = Some(txs.sync().await.expect("tx index sync failed"));
-        let blocks = self.blocks.take().expect("block index present");
         let record = BlockRecord {
             first_tx_seq,
             tx_count: receipts.len() as u32,
             created_assets,
         };
-        self.blocks = Some(
-            blocks
-                .put_sync(height, block_digest, &record)
-                .await
-                .expect("block index write failed"),
-        );
+        // Both indexes sync at once; the caller needs them durable on return.
+        let (txs, txs_synced) = txs.start_sync().await.expect("tx index sync failed");
+        let blocks = self.blocks.take().expect("block index present");
+        let (blocks, blocks_synced) = blocks
+            .put_start_sync(height, block_digest, &record)
+            .await
+            .expect("block index write failed");
+        let (txs_synced, blocks_synced) = futures::join!(txs_synced, blocks_synced);
+        txs_synced.expect("tx index sync failed");
+        blocks_synced.expect("block index sync failed");
+        self.txs = Some(txs);
+        self.blocks = Some(blocks);
     }
 
     /// The record of a finalized height.

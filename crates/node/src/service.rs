@@ -14,7 +14,7 @@ use commonware_consensus::{marshal::Identifier, types::Height};
 use commonware_cryptography::{Digestible, sha256};
 use commonware_runtime::Supervisor;
 use commonware_storage::Context as StorageContext;
-use lakh_mempool::Verifier;
+use lakh_mempool::{FeeFloor, Verifier};
 use lakh_rpc::{
     api::NodeApi,
     types::{
@@ -23,7 +23,7 @@ use lakh_rpc::{
     },
 };
 use lakh_state::{StateKey, StateValue};
-use lakh_types::{Address, AssetId, Refusal, SignedTransaction, TxId};
+use lakh_types::{Address, AssetId, Refusal, TxId};
 use std::{
     collections::BTreeMap,
     sync::{Arc, Mutex},
@@ -143,7 +143,7 @@ impl<E: StorageContext + Supervisor + commonware_runtime::Spawner> NodeService<E
         if !block.txs.is_empty() {
             // New assets appear in receipts; cheap to look only at create txs.
             let mut assets = self.assets.lock().unwrap();
-            for t in &block.txs {
+            for t in block.txs.iter() {
                 if let lakh_types::Action::CreateAsset { symbol, .. } = &t.tx.action {
                     assets
                         .entry(AssetId::derive(
@@ -159,40 +159,24 @@ impl<E: StorageContext + Supervisor + commonware_runtime::Spawner> NodeService<E
 
     async fn ingest_inner(&self, raw: Vec<Bytes>) -> (Vec<Result<TxId, Refusal>>, Vec<Bytes>) {
         let mut results: Vec<Option<Result<TxId, Refusal>>> = vec![None; raw.len()];
-        let mut decoded = Vec::with_capacity(raw.len());
-        let mut positions = Vec::with_capacity(raw.len());
-        for (i, bytes) in raw.into_iter().enumerate() {
-            match SignedTransaction::decode(bytes) {
-                Ok(tx) => {
-                    decoded.push(tx);
-                    positions.push(i);
-                }
-                Err(r) => results[i] = Some(Err(r)),
-            }
-        }
         // A full mempool would refuse whatever cannot evict a queued
-        // transaction: refuse it now, before paying for its signature.
-        let full = self.shared.mempool.lock().unwrap().when_full();
-        if let Some((floor, refusal)) = full {
-            let mut kept = Vec::with_capacity(decoded.len());
-            let mut kept_pos = Vec::with_capacity(decoded.len());
-            for (tx, pos) in decoded.into_iter().zip(positions) {
-                if lakh_mempool::pool::fee_per_unit(&tx) > floor {
-                    kept.push(tx);
-                    kept_pos.push(pos);
-                } else {
-                    results[pos] = Some(Err(refusal.clone()));
-                }
-            }
-            decoded = kept;
-            positions = kept_pos;
-        }
-        // Verification runs on the verifier's own threads; this task is
-        // suspended (its async worker free) until the verdicts arrive.
-        let verdicts = self.verifier.verify(decoded).await;
+        // transaction: the verifier refuses it before checking its signature.
+        let floor =
+            self.shared
+                .mempool
+                .lock()
+                .unwrap()
+                .when_full()
+                .map(|(fee_per_unit, refusal)| FeeFloor {
+                    fee_per_unit,
+                    refusal,
+                });
+        // Decoding and verification run on the verifier's threads; this task
+        // is suspended (its async worker free) until the verdicts arrive.
+        let verdicts = self.verifier.verify_raw(raw, floor).await;
         let mut valid = Vec::with_capacity(verdicts.len());
         let mut valid_pos = Vec::with_capacity(verdicts.len());
-        for (v, pos) in verdicts.into_iter().zip(positions) {
+        for (pos, v) in verdicts.into_iter().enumerate() {
             match v {
                 Ok(tx) => {
                     valid.push(tx);
@@ -202,13 +186,7 @@ impl<E: StorageContext + Supervisor + commonware_runtime::Spawner> NodeService<E
             }
         }
         // Senders whose committed nonce the node does not know yet are read from state.
-        let mut unknown: Vec<Address> = valid
-            .iter()
-            .map(|t| t.tx.sender_address())
-            .filter(|a| self.shared.committed_nonce(a).is_none())
-            .collect();
-        unknown.sort();
-        unknown.dedup();
+        let unknown = self.shared.unknown_senders(&valid);
         if !unknown.is_empty() {
             match self.next_nonces(&unknown).await {
                 Ok(nonces) => self
@@ -229,11 +207,7 @@ impl<E: StorageContext + Supervisor + commonware_runtime::Spawner> NodeService<E
             }
         }
         let raws: Vec<Bytes> = valid.iter().map(|t| t.raw().clone()).collect();
-        let inserted = {
-            let shared = &self.shared;
-            let mut pool = shared.mempool.lock().unwrap();
-            pool.insert_batch(valid, |a| shared.committed_nonce(a).unwrap_or(0))
-        };
+        let inserted = self.shared.insert_verified(valid);
         let mut accepted = Vec::with_capacity(inserted.len());
         for ((r, pos), raw) in inserted.into_iter().zip(valid_pos).zip(raws) {
             if r.is_ok() {

@@ -6,7 +6,7 @@ use crate::block::Block;
 use commonware_cryptography::{Digestible, sha256};
 use lakh_mempool::{Mempool, MempoolConfig};
 use lakh_state::{StateKey, StateValue};
-use lakh_types::{Address, Genesis, Receipt, SignedTransaction, TxId};
+use lakh_types::{Address, Genesis, Receipt, Refusal, SignedTransaction, TxId};
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex, RwLock},
@@ -29,9 +29,9 @@ pub struct NodeShared {
     /// Next nonce of every sender with queued transactions, as of the latest
     /// finalized block (recorded at ingest, advanced at finalization).
     committed_nonces: Mutex<HashMap<Address, u64>>,
-    /// Next nonces implied by executed but not yet finalized blocks, by
-    /// height, so a proposer building on an unfinalized parent does not select
-    /// the parent's transactions again.
+    /// Next nonces implied by executed but not yet finalized blocks, so a
+    /// proposer building on an unfinalized parent does not select the
+    /// parent's transactions again.
     inflight: Mutex<Inflight>,
     /// Receipts of executed (not yet finalized) blocks, by block digest.
     pending_receipts: Mutex<PendingReceipts>,
@@ -74,6 +74,28 @@ impl NodeShared {
         self.committed_nonces.lock().unwrap().get(addr).copied()
     }
 
+    /// Senders of `txs` whose committed nonce is not known yet (sorted, unique).
+    pub fn unknown_senders(&self, txs: &[SignedTransaction]) -> Vec<Address> {
+        let nonces = self.committed_nonces.lock().unwrap();
+        let mut unknown: Vec<Address> = txs
+            .iter()
+            .map(|t| t.tx.sender_address())
+            .filter(|a| !nonces.contains_key(a))
+            .collect();
+        drop(nonces);
+        unknown.sort_unstable();
+        unknown.dedup();
+        unknown
+    }
+
+    /// Queues verified transactions in the mempool; one verdict per input.
+    pub fn insert_verified(&self, txs: Vec<SignedTransaction>) -> Vec<Result<TxId, Refusal>> {
+        // Lock order: mempool, then committed_nonces (see `select_for_block`).
+        let mut pool = self.mempool.lock().unwrap();
+        let nonces = self.committed_nonces.lock().unwrap();
+        pool.insert_batch(txs, |a| nonces.get(a).copied().unwrap_or(0))
+    }
+
     /// Records senders' committed nonces read from state at ingest.
     pub fn note_committed_nonces(&self, nonces: impl IntoIterator<Item = (Address, u64)>) {
         let mut map = self.committed_nonces.lock().unwrap();
@@ -83,23 +105,23 @@ impl NodeShared {
         }
     }
 
+    /// Transactions for a block built on `parent`: each sender's run starts
+    /// after its nonces committed or used by `parent`'s unfinalized ancestry.
     pub fn select_for_block(
         &self,
         max_txs: usize,
         max_bytes: usize,
         base_fee: u128,
+        parent: &sha256::Digest,
     ) -> Vec<SignedTransaction> {
-        // Lock order everywhere: mempool, then committed_nonces, then inflight
-        // (ingest holds the mempool while it reads committed nonces).
+        let used = self.inflight.lock().unwrap().along(parent);
+        // Lock order everywhere: mempool, then committed_nonces (ingest holds
+        // the mempool while it reads committed nonces).
         let pool = self.mempool.lock().unwrap();
         let nonces = self.committed_nonces.lock().unwrap();
-        let inflight = self.inflight.lock().unwrap();
         pool.select(max_txs, max_bytes, base_fee, |a| {
             let committed = nonces.get(a).copied().unwrap_or(0);
-            inflight
-                .next
-                .get(a)
-                .map_or(committed, |n| committed.max(*n))
+            used.get(a).map_or(committed, |n| committed.max(*n))
         })
     }
 
@@ -125,12 +147,20 @@ impl NodeShared {
             .collect()
     }
 
-    pub fn cache_receipts(&self, digest: sha256::Digest, height: u64, receipts: Vec<Receipt>) {
-        self.inflight.lock().unwrap().record(height, &receipts);
+    /// Keeps an executed (not yet finalized) block's receipts until it is
+    /// finalized or abandoned.
+    pub fn cache_receipts(&self, block: &Block, receipts: Vec<Receipt>) {
+        let height = block.height_u64();
+        self.inflight.lock().unwrap().record(
+            block.digest(),
+            block.header.parent,
+            height,
+            &receipts,
+        );
         self.pending_receipts
             .lock()
             .unwrap()
-            .insert(digest, (height, Arc::new(receipts)));
+            .insert(block.digest(), (height, Arc::new(receipts)));
     }
 
     pub fn take_receipts(&self, digest: &sha256::Digest) -> Option<Arc<Vec<Receipt>>> {
@@ -141,7 +171,9 @@ impl NodeShared {
             .map(|(_, r)| r.clone())
     }
 
-    pub fn on_finalized(&self, block: &Block, receipts: &[Receipt]) {
+    /// Records a finalized block: committed nonces, head, notification.
+    /// Returns each included sender's next nonce, for pruning the mempool.
+    pub fn on_finalized(&self, block: &Block, receipts: &[Receipt]) -> HashMap<Address, u64> {
         let height = block.height_u64();
         self.inflight.lock().unwrap().finalized(height);
         self.pending_receipts
@@ -158,12 +190,10 @@ impl NodeShared {
                 nonces.insert(*a, *n);
             }
         }
-        if !next.is_empty() {
-            self.mempool.lock().unwrap().on_finalized(next);
-        }
         let block = Arc::new(block.clone());
         *self.head.write().unwrap() = Some(block.clone());
         let _ = self.finalized.send(block);
+        next
     }
 
     pub fn head(&self) -> Option<Arc<Block>> {
@@ -183,38 +213,57 @@ impl NodeShared {
     }
 }
 
-/// Speculative next nonces of senders in executed, unfinalized blocks.
+/// Next nonces implied by executed, unfinalized blocks, by block, with each
+/// block's parent so a proposal counts only its own ancestry (an abandoned
+/// sibling's transactions are still to be included).
 #[derive(Default)]
 struct Inflight {
-    by_height: std::collections::BTreeMap<u64, Vec<(Address, u64)>>,
-    next: HashMap<Address, u64>,
+    blocks: HashMap<sha256::Digest, InflightBlock>,
+}
+
+struct InflightBlock {
+    parent: sha256::Digest,
+    height: u64,
+    next: Vec<(Address, u64)>,
 }
 
 impl Inflight {
-    fn record(&mut self, height: u64, receipts: &[Receipt]) {
-        let entries: Vec<(Address, u64)> =
-            receipts.iter().map(|r| (r.sender, r.nonce + 1)).collect();
-        for (a, n) in &entries {
-            let e = self.next.entry(*a).or_insert(*n);
-            *e = (*e).max(*n);
+    fn record(
+        &mut self,
+        digest: sha256::Digest,
+        parent: sha256::Digest,
+        height: u64,
+        receipts: &[Receipt],
+    ) {
+        let next = receipts.iter().map(|r| (r.sender, r.nonce + 1)).collect();
+        self.blocks.insert(
+            digest,
+            InflightBlock {
+                parent,
+                height,
+                next,
+            },
+        );
+    }
+
+    /// Next nonces used by `tip` and its unfinalized ancestors.
+    fn along(&self, tip: &sha256::Digest) -> HashMap<Address, u64> {
+        let mut used = HashMap::new();
+        let mut at = self.blocks.get(tip);
+        while let Some(block) = at {
+            used.reserve(block.next.len());
+            for (a, n) in &block.next {
+                let e = used.entry(*a).or_insert(*n);
+                *e = (*e).max(*n);
+            }
+            at = self.blocks.get(&block.parent);
         }
-        self.by_height.entry(height).or_default().extend(entries);
+        used
     }
 
     /// Forgets blocks at or below the finalized height (finalized ones are now
     /// committed; others at those heights were abandoned).
     fn finalized(&mut self, height: u64) {
-        let keep = self.by_height.split_off(&(height + 1));
-        let dropped = std::mem::replace(&mut self.by_height, keep);
-        if dropped.is_empty() {
-            return;
-        }
-        self.next.clear();
-        for entries in self.by_height.values() {
-            for (a, n) in entries {
-                let e = self.next.entry(*a).or_insert(*n);
-                *e = (*e).max(*n);
-            }
-        }
+        self.blocks.retain(|_, b| b.height > height);
     }
 }
