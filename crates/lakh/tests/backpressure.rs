@@ -209,7 +209,7 @@ fn overloaded_node_refuses_busy_keeps_finalizing_and_answers_rpc() {
                 batch.extend_from_slice(&queue[next[s]..end]);
                 owner.extend(std::iter::repeat_n(s, end - next[s]));
             }
-            let bulk = round % 2 == 0;
+            let bulk = round.is_multiple_of(2);
             let verdicts: Vec<Result<(), (String, String)>> = if bulk {
                 let answer = client.submit_bulk(&batch).await.unwrap();
                 let mut v = vec![Ok(()); batch.len()];
@@ -226,7 +226,7 @@ fn overloaded_node_refuses_busy_keeps_finalizing_and_answers_rpc() {
                     .map(|r| r.map(|_| ()).map_err(|e| (e.code, e.message)))
                     .collect()
             };
-            let mut refused_seen = vec![false; SENDERS];
+            let mut refused_seen = [false; SENDERS];
             for (verdict, &s) in verdicts.into_iter().zip(&owner) {
                 match verdict {
                     Ok(()) => {
