@@ -434,6 +434,22 @@ impl Names {
     }
 }
 
+/// Refuses a chain that already holds the setup of `seed` (its HUB symbol
+/// is taken); returns that symbol.
+pub async fn ensure_fresh(client: &LakhClient, seed: u64) -> Result<Symbol> {
+    let hub_symbol = Symbol::new(&Names::of(seed).hub()).map_err(anyhow::Error::msg)?;
+    if client
+        .asset(&AssetRef::Symbol(hub_symbol.clone()))
+        .await?
+        .is_some()
+    {
+        bail!(
+            "this chain already holds the defi setup of seed {seed} (asset {hub_symbol} exists); pass another --seed or use --devnet"
+        );
+    }
+    Ok(hub_symbol)
+}
+
 /// Creates everything the workload needs with the genesis admin key and
 /// hands every bench account HUB; the first [`borrower_count`] accounts then
 /// supply collateral (their nonce 0). Refuses a chain that already holds
@@ -447,16 +463,7 @@ pub async fn setup(
 ) -> Result<(DefiSetup, SetupReport)> {
     let started = Instant::now();
     let names = Names::of(seed);
-    let hub_symbol = Symbol::new(&names.hub()).map_err(anyhow::Error::msg)?;
-    if client
-        .asset(&AssetRef::Symbol(hub_symbol.clone()))
-        .await?
-        .is_some()
-    {
-        bail!(
-            "this chain already holds the defi setup of seed {seed} (asset {hub_symbol} exists); pass another --seed or use --devnet"
-        );
-    }
+    let hub_symbol = ensure_fresh(client, seed).await?;
     let admin_addr = Address::from(&admin.public_key());
     let info = client.account(admin_addr, false).await?;
     let mut admin_tx = AdminTxs {

@@ -215,6 +215,16 @@ pub fn run_bench(args: BenchArgs) -> Result<()> {
             keys_dir.display()
         );
     }
+    let admin = if args.workload == Workload::Defi {
+        Some(crate::keys::load_key(&keys_dir, "admin").with_context(|| {
+            format!(
+                "the defi workload's setup needs the genesis admin key `admin` in {}: pass --keys or --devnet",
+                keys_dir.display()
+            )
+        })?)
+    } else {
+        None
+    };
 
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -226,6 +236,10 @@ pub fn run_bench(args: BenchArgs) -> Result<()> {
         .with_context(|| format!("cannot reach the node at {rpc}"))?;
     let seed = args.seed.unwrap_or_else(clock_seed);
 
+    if args.workload == Workload::Defi {
+        // Before funding, which would also trip over this seed's accounts.
+        rt.block_on(defi::ensure_fresh(&client, seed))?;
+    }
     eprintln!("bench: deriving {} accounts", args.accounts);
     let accounts = accounts::Accounts::derive(args.accounts, seed)?;
     eprintln!("bench: funding them from {} demo account(s)", demo.len());
@@ -249,18 +263,12 @@ pub fn run_bench(args: BenchArgs) -> Result<()> {
         progress: !args.quiet,
     };
     let mut nonces = vec![0u64; accounts.len()];
-    let defi = if args.workload == Workload::Defi {
-        let admin = crate::keys::load_key(&keys_dir, "admin").with_context(|| {
-            format!(
-                "the defi workload's setup needs the genesis admin key `admin` in {}: pass --keys or --devnet",
-                keys_dir.display()
-            )
-        })?;
+    let defi = if let Some(admin) = &admin {
         eprintln!(
             "bench: defi setup (assets, pools, markets, feed, lending, farm, cover, funding)"
         );
         let (setup, report) =
-            rt.block_on(defi::setup(&client, chain_id, &admin, &accounts, seed))?;
+            rt.block_on(defi::setup(&client, chain_id, admin, &accounts, seed))?;
         // Borrowers used their nonce 0 to supply collateral.
         for n in &mut nonces[..setup.borrowers] {
             *n = 1;
