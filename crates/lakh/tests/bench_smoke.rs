@@ -1,6 +1,7 @@
-//! `lakh bench --devnet` end to end on a tiny workload: it starts its own
+//! `lakh bench --devnet` end to end on tiny workloads: it starts its own
 //! devnet, funds 200 accounts, runs 1 s of warm-up and a 3 s window, and
-//! writes a report with every documented field. No assertion depends on how
+//! writes a report with every documented field; the defi workload also runs
+//! its setup and must see no failed transaction. No assertion depends on how
 //! fast the machine is.
 
 use std::process::{Command, Stdio};
@@ -19,24 +20,14 @@ fn number(v: &serde_json::Value, path: &str) -> f64 {
         .unwrap_or_else(|| panic!("`{path}` is not a number in the report: {cur}"))
 }
 
-#[test]
-fn bench_against_its_own_devnet_writes_the_report() {
-    let dir = tempfile::tempdir().unwrap();
-    let json_path = dir.path().join("bench.json");
-    let svg_path = dir.path().join("bench.svg");
+/// Runs `lakh bench --devnet` with `args` plus `--json`/`--svg` into `dir`,
+/// asserts it succeeded, and returns its stdout and JSON report.
+fn run_bench(dir: &std::path::Path, args: &[&str]) -> (String, serde_json::Value) {
+    let json_path = dir.join("bench.json");
+    let svg_path = dir.join("bench.svg");
     let mut child = Command::new(BIN)
-        .args([
-            "bench",
-            "--devnet",
-            "--workload",
-            "transfers",
-            "--accounts",
-            "200",
-            "--warmup",
-            "1",
-            "--duration",
-            "3",
-        ])
+        .args(["bench", "--devnet"])
+        .args(args)
         .arg("--json")
         .arg(&json_path)
         .arg("--svg")
@@ -62,13 +53,33 @@ fn bench_against_its_own_devnet_writes_the_report() {
         std::thread::sleep(Duration::from_millis(100));
     };
     let out = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(status.success(), "lakh bench failed:\n{stdout}\n{stderr}");
-    assert!(stdout.contains("sustained"), "{stdout}");
-
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json_path).unwrap()).unwrap();
+    (stdout, report)
+}
+
+#[test]
+fn bench_against_its_own_devnet_writes_the_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let svg_path = dir.path().join("bench.svg");
+    let (stdout, report) = run_bench(
+        dir.path(),
+        &[
+            "--workload",
+            "transfers",
+            "--accounts",
+            "200",
+            "--warmup",
+            "1",
+            "--duration",
+            "3",
+        ],
+    );
+    assert!(stdout.contains("sustained"), "{stdout}");
+
     for path in [
         "sustained_tps",
         "latency_ms.p50",
@@ -124,4 +135,75 @@ fn bench_against_its_own_devnet_writes_the_report() {
     assert!(0.0 < p50 && p50 <= p99 && p99 <= max, "{p50} {p99} {max}");
     let svg = std::fs::read_to_string(&svg_path).unwrap();
     assert!(svg.starts_with("<svg") && svg.contains("polyline"));
+}
+
+/// The defi workload end to end: setup on the bench's own devnet, then a
+/// short run in which (near) every transaction succeeds and the planned mix
+/// has the WORKLOADS.md shares.
+#[test]
+fn defi_workload_sets_up_and_its_transactions_succeed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (stdout, report) = run_bench(
+        dir.path(),
+        &[
+            "--workload",
+            "defi",
+            "--accounts",
+            "200",
+            "--warmup",
+            "1",
+            "--duration",
+            "3",
+            // Open loop, so the window sees a steady load however fast the
+            // machine is; every receipt is checked (within the time budget).
+            "--rate",
+            "1000",
+            "--receipt-samples",
+            "100000",
+            "--seed",
+            "4",
+        ],
+    );
+    assert!(stdout.contains("sustained"), "{stdout}");
+    assert_eq!(report["workload"], "defi");
+    assert!(
+        report["workload_detail"]
+            .as_str()
+            .unwrap()
+            .contains("no NFT module")
+    );
+    let setup = &report["defi_setup"];
+    assert_eq!(setup["pools"], 100, "{report}");
+    assert_eq!(setup["markets"], 10, "{report}");
+    assert_eq!(setup["borrowers"], 20, "{report}");
+    let run = &report["runs_detail"][0];
+    assert!(number(run, "finalized_in_window") > 0.0, "{report}");
+    assert!(number(run, "receipts_checked") > 0.0, "{report}");
+    // Confirmed means succeeded: the mix is built so that none fails.
+    assert_eq!(report["failed"], 0, "{report}");
+    assert_eq!(run["receipts_failed"], 0, "{report}");
+    assert!(report["failed_by_reason"].as_object().unwrap().is_empty());
+    assert_eq!(report["dropped"], 0, "{report}");
+    assert_eq!(report["lost"], 0, "{report}");
+    assert_eq!(report["rejected"], 0, "{report}");
+    // The planned mix has exactly the WORKLOADS.md shares (largest remainder).
+    let mix = report["mix"].as_object().unwrap();
+    let total: f64 = mix.values().map(|v| v.as_f64().unwrap()).sum();
+    for (category, pct) in [
+        ("transfer", 40.0),
+        ("amm_swap", 25.0),
+        ("order_book", 10.0),
+        ("lending", 10.0),
+        ("staking_farm", 5.0),
+        ("insurance", 5.0),
+        ("multi_transfer", 5.0),
+    ] {
+        let n = mix[category].as_f64().unwrap();
+        assert!(
+            (n - total * pct / 100.0).abs() < 1.0,
+            "{category}: {n} of {total}"
+        );
+    }
+    let finalized = run["mix_finalized_in_window"].as_object().unwrap();
+    assert!(finalized.len() > 1, "{report}");
 }

@@ -136,6 +136,8 @@ pub struct RunData {
     pub receipts_checked: u64,
     pub receipts_failed: u64,
     pub receipts_missing: u64,
+    /// Failure reasons among the checked receipts (`reason` or `reason/code`).
+    pub receipts_failed_by_reason: BTreeMap<String, u64>,
     pub first_error: Option<String>,
     pub resubscriptions: u32,
     pub backfilled_blocks: u64,
@@ -266,8 +268,7 @@ pub async fn run(
         .filter(|(_, t)| (window_start_ns..window_end_ns).contains(t))
         .map(|(i, _)| *i)
         .collect();
-    let (checked, failed, missing) =
-        check_receipts(client, &presigned, &in_window, cfg.receipt_samples).await;
+    let receipts = check_receipts(client, &presigned, &in_window, cfg.receipt_samples).await;
     let reasons = shared
         .reasons
         .lock()
@@ -289,9 +290,10 @@ pub async fn run(
         node_cpu,
         bench_cpu,
         exhausted: shared.exhausted.load(Ordering::Relaxed),
-        receipts_checked: checked,
-        receipts_failed: failed,
-        receipts_missing: missing,
+        receipts_checked: receipts.checked,
+        receipts_failed: receipts.failed,
+        receipts_missing: receipts.missing,
+        receipts_failed_by_reason: receipts.failed_by_reason,
         first_error,
         resubscriptions: log.resubscriptions,
         backfilled_blocks: log.backfilled_blocks,
@@ -505,17 +507,35 @@ async fn progress_line(
     }
 }
 
+/// What checking receipts found.
+#[derive(Default)]
+struct Receipts {
+    checked: u64,
+    failed: u64,
+    missing: u64,
+    failed_by_reason: BTreeMap<String, u64>,
+}
+
+/// A failure's reason as `reason`, or `reason/code` for a module's failure.
+pub fn failure_key(error: &lakh_types::FailureReason) -> String {
+    let value = serde_json::to_value(error).unwrap_or_default();
+    let reason = value["reason"].as_str().unwrap_or("other");
+    match value["code"].as_str() {
+        Some(code) => format!("{reason}/{code}"),
+        None => reason.to_string(),
+    }
+}
+
 /// Fetches the receipts of up to `samples` of `confirmed` (all of them when
 /// there are no more), spread evenly, for at most [`RECEIPT_BUDGET`].
-/// Returns (checked, failed, missing).
 async fn check_receipts(
     client: &LakhClient,
     presigned: &Presigned,
     confirmed: &[u32],
     samples: usize,
-) -> (u64, u64, u64) {
+) -> Receipts {
     if confirmed.is_empty() || samples == 0 {
-        return (0, 0, 0);
+        return Receipts::default();
     }
     let step = confirmed.len().div_ceil(samples);
     let ids: Vec<_> = confirmed
@@ -523,7 +543,7 @@ async fn check_receipts(
         .step_by(step)
         .map(|&i| presigned.id(i as usize))
         .collect();
-    let (mut checked, mut failed, mut missing) = (0, 0, 0);
+    let mut out = Receipts::default();
     let deadline = tokio::time::Instant::now() + RECEIPT_BUDGET;
     'groups: for group in ids.chunks(RECEIPT_CONCURRENCY) {
         let mut set = tokio::task::JoinSet::new();
@@ -539,18 +559,19 @@ async fn check_receipts(
                 Ok(None) => break,
                 Err(_) => break 'groups,
             };
-            checked += 1;
+            out.checked += 1;
             match answer {
                 Ok(Ok(TxStatusInfo::Finalized { receipt, .. })) => {
-                    if !receipt.status.is_success() {
-                        failed += 1;
+                    if let lakh_types::TxStatus::Failed { error } = &receipt.status {
+                        out.failed += 1;
+                        *out.failed_by_reason.entry(failure_key(error)).or_insert(0) += 1;
                     }
                 }
-                _ => missing += 1,
+                _ => out.missing += 1,
             }
         }
     }
-    (checked, failed, missing)
+    out
 }
 
 /// Refusal counts by code among `indices`.

@@ -18,6 +18,7 @@
 
 mod accounts;
 mod ceilings;
+mod defi;
 mod devnet;
 mod load;
 mod report;
@@ -91,7 +92,8 @@ pub struct LoadArgs {
     /// The node's RPC endpoint (ignored with --devnet)
     #[arg(long, default_value = "http://127.0.0.1:8645")]
     pub rpc: String,
-    /// Directory of the demo keys that fund the accounts [default:
+    /// Directory of the demo keys that fund the accounts, and of the genesis
+    /// `admin` key the defi workload's setup needs [default:
     /// ~/.lakh/devnet/keys; the devnet's with --devnet]
     #[arg(long)]
     pub keys: Option<PathBuf>,
@@ -213,6 +215,16 @@ pub fn run_bench(args: BenchArgs) -> Result<()> {
             keys_dir.display()
         );
     }
+    let admin = if args.workload == Workload::Defi {
+        Some(crate::keys::load_key(&keys_dir, "admin").with_context(|| {
+            format!(
+                "the defi workload's setup needs the genesis admin key `admin` in {}: pass --keys or --devnet",
+                keys_dir.display()
+            )
+        })?)
+    } else {
+        None
+    };
 
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -224,6 +236,10 @@ pub fn run_bench(args: BenchArgs) -> Result<()> {
         .with_context(|| format!("cannot reach the node at {rpc}"))?;
     let seed = args.seed.unwrap_or_else(clock_seed);
 
+    if args.workload == Workload::Defi {
+        // Before funding, which would also trip over this seed's accounts.
+        rt.block_on(defi::ensure_fresh(&client, seed))?;
+    }
     eprintln!("bench: deriving {} accounts", args.accounts);
     let accounts = accounts::Accounts::derive(args.accounts, seed)?;
     eprintln!("bench: funding them from {} demo account(s)", demo.len());
@@ -247,6 +263,24 @@ pub fn run_bench(args: BenchArgs) -> Result<()> {
         progress: !args.quiet,
     };
     let mut nonces = vec![0u64; accounts.len()];
+    let defi = if let Some(admin) = &admin {
+        eprintln!(
+            "bench: defi setup (assets, pools, markets, feed, lending, farm, cover, funding)"
+        );
+        let (setup, report) =
+            rt.block_on(defi::setup(&client, chain_id, admin, &accounts, seed))?;
+        // Borrowers used their nonce 0 to supply collateral.
+        for n in &mut nonces[..setup.borrowers] {
+            *n = 1;
+        }
+        eprintln!(
+            "bench: defi setup done: {} admin and {} account transactions in {:.1}s",
+            report.admin_txs, report.account_txs, report.secs
+        );
+        Some((setup, report))
+    } else {
+        None
+    };
     let mut retired = vec![false; accounts.len()];
     let mut runs: Vec<RunReport> = Vec::new();
     for run in 1..=args.runs {
@@ -254,18 +288,41 @@ pub fn run_bench(args: BenchArgs) -> Result<()> {
             .filter(|&i| !retired[i as usize])
             .collect();
         let count = args.presign_count(runs.last());
-        let planned = workload::plan(
-            args.workload,
-            accounts.len(),
-            &usable,
-            &mut nonces,
-            count,
-            seed ^ (run as u64).wrapping_mul(0x9e37_79b9),
-        )?;
+        let run_seed = seed ^ (run as u64).wrapping_mul(0x9e37_79b9);
+        let planned = match &defi {
+            Some((setup, _)) => {
+                let borrowers: Vec<u32> = usable
+                    .iter()
+                    .copied()
+                    .filter(|&i| (i as usize) < setup.borrowers)
+                    .collect();
+                defi::plan(
+                    accounts.len(),
+                    &usable,
+                    &borrowers,
+                    &mut nonces,
+                    count,
+                    run_seed,
+                )?
+            }
+            None => workload::plan(
+                args.workload,
+                accounts.len(),
+                &usable,
+                &mut nonces,
+                count,
+                run_seed,
+            )?,
+        };
         eprintln!("bench: run {run}: signing {count} transactions");
-        let presigned = Arc::new(workload::presign(&accounts, planned, |p| {
-            workload::transfer_tx(&accounts, chain_id, p)
-        })?);
+        let presigned = Arc::new(match &defi {
+            Some((setup, _)) => workload::presign(&accounts, planned, |p| {
+                defi::defi_tx(setup, &accounts, chain_id, p)
+            })?,
+            None => workload::presign(&accounts, planned, |p| {
+                workload::transfer_tx(&accounts, chain_id, p)
+            })?,
+        });
         let signing = Signing {
             txs: presigned.len(),
             secs: presigned.sign_secs,
@@ -277,7 +334,7 @@ pub fn run_bench(args: BenchArgs) -> Result<()> {
         );
         let data = rt.block_on(load::run(&client, presigned.clone(), &cfg))?;
         settle(&presigned.plan, &data.states, &mut nonces, &mut retired);
-        let report = RunReport::from_data(run, &data, signing, presigned.len());
+        let report = RunReport::from_data(run, &data, signing, &presigned.plan);
         eprintln!(
             "bench: run {run}: {:.0} tx/s sustained, p50 {:.0} ms, p99 {:.0} ms, offered {:.0} tx/s, rejected {}, dropped {}",
             report.sustained_tps,
@@ -294,7 +351,7 @@ pub fn run_bench(args: BenchArgs) -> Result<()> {
     }
     drop(devnet);
 
-    let report = aggregate(&args, runs, funding, rpc);
+    let report = aggregate(&args, runs, funding, defi.map(|(_, r)| r), rpc);
     print!("{}", report.summary());
     if let Some(path) = &args.json {
         std::fs::write(path, serde_json::to_string_pretty(&report)? + "\n")
@@ -332,6 +389,7 @@ fn aggregate(
     args: &LoadArgs,
     runs: Vec<RunReport>,
     funding: accounts::Funding,
+    defi_setup: Option<defi::SetupReport>,
     rpc: String,
 ) -> BenchReport {
     let tps: Vec<f64> = runs.iter().map(|r| r.sustained_tps).collect();
@@ -347,6 +405,16 @@ fn aggregate(
     for r in &runs {
         for (code, n) in &r.rejected_by_reason {
             *rejected_by_reason.entry(code.clone()).or_insert(0) += n;
+        }
+    }
+    let mut failed_by_reason = BTreeMap::new();
+    let mut mix = BTreeMap::new();
+    for r in &runs {
+        for (code, n) in &r.failed_by_reason {
+            *failed_by_reason.entry(code.clone()).or_insert(0) += n;
+        }
+        for (category, n) in &r.mix {
+            *mix.entry(category.clone()).or_insert(0) += n;
         }
     }
     let sum = |f: fn(&RunReport) -> u64| runs.iter().map(f).sum::<u64>();
@@ -383,12 +451,15 @@ fn aggregate(
         dropped: sum(|r| r.dropped),
         lost: sum(|r| r.lost),
         failed: sum(|r| r.failed),
+        failed_by_reason,
+        mix,
         node_cpu: median.node_cpu.clone(),
         bench_cpu: median.bench_cpu.clone(),
         machine: sys::Machine::detect(),
         rpc,
         devnet: args.devnet,
         funding,
+        defi_setup,
         signing: Signing {
             txs: signing_txs,
             secs: signing_secs,
@@ -417,6 +488,7 @@ mod tests {
             sender,
             receiver: 3,
             nonce,
+            op: defi::Op::Transfer,
         };
         let plan = [
             p(0, 5),

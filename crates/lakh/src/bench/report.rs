@@ -1,8 +1,10 @@
 //! Turning a run's raw measurements into the published figures (as defined in
 //! WORKLOADS.md), the JSON report, the text summary and the SVG chart.
 
+use super::defi::mix_of;
 use super::load::{Fate, RunData, fate, refusals};
 use super::sys::{CpuUse, Machine};
+use super::workload::Planned;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -75,6 +77,8 @@ pub struct RunReport {
     pub failed_exact: bool,
     pub receipts_checked: u64,
     pub receipts_failed: u64,
+    /// Failure reasons among the checked receipts (`reason` or `reason/code`).
+    pub failed_by_reason: BTreeMap<String, u64>,
     /// Receipts the node did not have (yet) when asked.
     pub receipts_missing: u64,
     /// Of the transactions submitted inside the window:
@@ -87,6 +91,12 @@ pub struct RunReport {
     /// In requests that failed (transport error): outcome unknown.
     pub lost: u64,
     pub presigned: usize,
+    /// The pre-signed transactions by category of the workload's mix (all
+    /// `transfer` outside the defi workload), by operation, and the
+    /// categories of those finalized inside the window.
+    pub mix: BTreeMap<String, u64>,
+    pub mix_ops: BTreeMap<String, u64>,
+    pub mix_finalized_in_window: BTreeMap<String, u64>,
     /// The pre-signed transactions ran out before the window ended: the load
     /// was not sustained and the TPS is a lower bound.
     pub exhausted: bool,
@@ -106,7 +116,7 @@ pub struct RunReport {
 }
 
 impl RunReport {
-    pub fn from_data(run: usize, data: &RunData, signing: Signing, presigned: usize) -> RunReport {
+    pub fn from_data(run: usize, data: &RunData, signing: Signing, plan: &[Planned]) -> RunReport {
         let window = data.window_start_ns..data.window_end_ns;
         let window_secs = (data.window_end_ns - data.window_start_ns) as f64 / NS_PER_SEC as f64;
 
@@ -130,6 +140,13 @@ impl RunReport {
                 .round() as u64
         };
         let confirmed_in_window = finalized_in_window.saturating_sub(failed);
+        let (mix, mix_ops) = mix_of(plan.iter().map(|p| &p.op));
+        let (mix_finalized_in_window, _) = mix_of(
+            data.finals
+                .iter()
+                .filter(|(_, t)| window.contains(t))
+                .filter_map(|&(i, _)| plan.get(i as usize).map(|p| &p.op)),
+        );
 
         // Sent transactions need not be a prefix: requests run concurrently.
         let sent = || (0..data.states.len()).filter(|&i| fate(data.states[i]) != Fate::Unsent);
@@ -187,6 +204,7 @@ impl RunReport {
             failed_exact,
             receipts_checked: data.receipts_checked,
             receipts_failed: data.receipts_failed,
+            failed_by_reason: data.receipts_failed_by_reason.clone(),
             receipts_missing: data.receipts_missing,
             submitted: submitted_in_window.len() as u64,
             accepted,
@@ -194,7 +212,10 @@ impl RunReport {
             rejected_by_reason,
             dropped,
             lost,
-            presigned,
+            presigned: plan.len(),
+            mix,
+            mix_ops,
+            mix_finalized_in_window,
             exhausted: data.exhausted,
             signing,
             node_cpu: data.node_cpu.clone(),
@@ -275,6 +296,10 @@ pub struct BenchReport {
     pub dropped: u64,
     pub lost: u64,
     pub failed: u64,
+    /// Sums over the runs, of the checked receipts.
+    pub failed_by_reason: BTreeMap<String, u64>,
+    /// Pre-signed transactions by category of the mix, summed over the runs.
+    pub mix: BTreeMap<String, u64>,
     /// Of the median run.
     pub node_cpu: Option<CpuUse>,
     pub bench_cpu: Option<CpuUse>,
@@ -282,6 +307,8 @@ pub struct BenchReport {
     pub rpc: String,
     pub devnet: bool,
     pub funding: super::accounts::Funding,
+    /// The defi workload's setup (not timed).
+    pub defi_setup: Option<super::defi::SetupReport>,
     pub signing: Signing,
     pub runs_detail: Vec<RunReport>,
 }
@@ -359,6 +386,36 @@ impl BenchReport {
             "  funding    {} accounts in {} txs, {:.1}s",
             f.accounts, f.txs, f.secs
         );
+        if let Some(d) = &self.defi_setup {
+            let _ = writeln!(
+                s,
+                "  setup      {} assets ({}*), {} pools, {} markets, {} borrowers: {} admin + {} account txs, {:.1}s",
+                d.assets,
+                d.hub_symbol,
+                d.pools,
+                d.markets,
+                d.borrowers,
+                d.admin_txs,
+                d.account_txs,
+                d.secs
+            );
+        }
+        if self.mix.len() > 1 {
+            let total = self.mix.values().sum::<u64>().max(1) as f64;
+            let shares: Vec<String> = self
+                .mix
+                .iter()
+                .map(|(k, v)| format!("{k} {:.1}%", *v as f64 * 100.0 / total))
+                .collect();
+            let _ = writeln!(s, "  mix        {}", shares.join(", "));
+        }
+        if !self.failed_by_reason.is_empty() {
+            let _ = writeln!(
+                s,
+                "  failures   {:?} (checked receipts)",
+                self.failed_by_reason
+            );
+        }
         let _ = writeln!(s, "  machine    {}", self.machine.line());
         if let Some(rate) = self.target_rate_tps
             && self.offered_tps < 0.95 * rate
@@ -564,6 +621,7 @@ mod tests {
             receipts_checked: 2,
             receipts_failed: 1,
             receipts_missing: 0,
+            receipts_failed_by_reason: BTreeMap::from([("dex/expired".to_string(), 1)]),
             first_error: None,
             resubscriptions: 0,
             backfilled_blocks: 0,
@@ -577,7 +635,15 @@ mod tests {
             secs: 1.0,
             per_sec: 6.0,
         };
-        let r = RunReport::from_data(1, &data(), signing, 6);
+        let plan: Vec<Planned> = (0..6)
+            .map(|i| Planned {
+                sender: i,
+                receiver: 0,
+                nonce: 0,
+                op: super::super::defi::Op::Transfer,
+            })
+            .collect();
+        let r = RunReport::from_data(1, &data(), signing, &plan);
         // Finalized in the window: txs 0 and 1 (tx 4 finalized after it);
         // one of them failed, exactly known since both receipts were checked.
         assert_eq!(r.finalized_in_window, 2);
@@ -592,6 +658,9 @@ mod tests {
         assert_eq!((r.accepted, r.dropped, r.rejected), (3, 1, 1));
         assert_eq!(r.rejected_by_reason["nonce_gap"], 1);
         assert_eq!(r.blocks_in_window, 2);
+        assert_eq!(r.failed_by_reason["dex/expired"], 1);
+        assert_eq!(r.mix["transfer"], 6);
+        assert_eq!(r.mix_finalized_in_window["transfer"], 2);
         let submitted: Vec<u64> = r.per_second.iter().map(|p| p.submitted).collect();
         let finalized: Vec<u64> = r.per_second.iter().map(|p| p.finalized).collect();
         assert_eq!(submitted, vec![1, 2, 2, 0]);
@@ -600,7 +669,7 @@ mod tests {
         // With only a sample of receipts, failures are extrapolated.
         let mut sampled = data();
         sampled.receipts_checked = 1;
-        let r = RunReport::from_data(1, &sampled, r.signing.clone(), 6);
+        let r = RunReport::from_data(1, &sampled, r.signing.clone(), &plan);
         assert_eq!((r.failed, r.failed_exact), (2, false));
         assert_eq!(r.sustained_tps, 0.0);
     }

@@ -2,6 +2,7 @@
 //! before its timed window, straight into the bulk endpoint's wire format.
 
 use super::accounts::{Accounts, MAX_FEE_PER_UNIT};
+use super::defi::Op;
 use anyhow::{Result, bail};
 use bytes::Bytes;
 use commonware_cryptography::Signer;
@@ -22,6 +23,8 @@ pub enum Workload {
     Hot,
     /// Every transfer pays account #0.
     Serial,
+    /// The DeFi mix of WORKLOADS.md over assets, pools and markets created in setup.
+    Defi,
 }
 
 impl Workload {
@@ -36,6 +39,9 @@ impl Workload {
             }
             Workload::Serial => {
                 "native transfers; senders uniform; every one pays account #0, so every transaction writes that one account and execution serializes on it"
+            }
+            Workload::Defi => {
+                "exact shares, shuffled, senders uniform, each sender's nonces in order: 40% native transfers (uniform receiver); 25% AMM swaps over 100 HUB/token pools (sell 1 HUB, or sell back what the sender's earlier swap surely bought, min-out 90% of the fresh-pool quote); 10% order book over 10 markets (a resting limit bid, then the same sender's cancel-all); 10% lending in the HUB market (supply; borrow by an account that supplied collateral in setup, then its repay); 5% staking and farm (delegate to the validator; farm stake, then the same sender's unstake); 5% insurance (cover buy 60%, provide 20%, assessor stake 20%; lakh has no NFT module, so insurance takes the whole insurance-and-NFT share); 5% multi-transfers of 4 entries (native and HUB)"
             }
         }
     }
@@ -64,12 +70,14 @@ impl SplitMix {
     }
 }
 
-/// One planned transfer: account indices and the sender's nonce.
+/// One planned transaction: account indices, the sender's nonce and what it
+/// does (always `Op::Transfer` outside the defi workload).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Planned {
     pub sender: u32,
     pub receiver: u32,
     pub nonce: u64,
+    pub op: Op,
 }
 
 /// Plans `count` transfers of `workload`, senders drawn from `senders` (the
@@ -85,6 +93,9 @@ pub fn plan(
     if accounts < 2 || senders.is_empty() {
         bail!("a workload needs at least two accounts and one usable sender");
     }
+    if workload == Workload::Defi {
+        bail!("the defi workload is planned by `defi::plan`");
+    }
     let hot = (accounts / 100).max(1);
     let mut rng = SplitMix::new(seed);
     let mut out = Vec::with_capacity(count);
@@ -96,7 +107,7 @@ pub fn plan(
             Workload::Transfers => rng.below(accounts),
             Workload::Hot if rng.below(10) < 9 => rng.below(hot),
             Workload::Hot => rng.below(accounts),
-            Workload::Serial => 0,
+            Workload::Serial | Workload::Defi => 0,
         };
         if receiver == sender {
             // A self-transfer touches one account; redraw to keep two.
@@ -112,6 +123,7 @@ pub fn plan(
             sender: sender as u32,
             receiver: receiver as u32,
             nonce,
+            op: Op::Transfer,
         });
     }
     Ok(out)
