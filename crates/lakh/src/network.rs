@@ -1,7 +1,7 @@
 //! `lakh devnet`, `lakh genesis` and `lakh node`: defining a network and
 //! running its validators.
 
-use crate::keys;
+use crate::{keys, seed};
 use anyhow::{Context, Result, bail};
 use commonware_cryptography::{Signer, ed25519::PrivateKey};
 use commonware_math::algebra::Random;
@@ -216,10 +216,22 @@ pub fn devnet(
         let keys_dir = keys_dir.clone();
         let seed_dir = seed_dir.clone();
         // Seeding talks to this node over RPC, so it runs beside the node's
-        // runtime; the devnet is announced once it is usable.
+        // runtime; the devnet is announced once it is usable, and the thread
+        // then keeps the oracle prices fresh.
         std::thread::spawn(move || {
-            let seeded = seed_in_background(&addr, &keys_dir, &seed_dir);
-            announce(json, validators, chain_id, addr, &keys_dir, seeded);
+            let rt = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    let e = anyhow::Error::from(e);
+                    return announce(json, validators, chain_id, addr, &keys_dir, Err(e));
+                }
+            };
+            rt.block_on(seed_and_keep_prices(
+                json, validators, chain_id, addr, &keys_dir, &seed_dir,
+            ));
         });
     };
     run(RunConfig {
@@ -234,20 +246,39 @@ pub fn devnet(
     })
 }
 
-/// Seeds the DeFi demo setup; `Err` says why it did not happen.
-fn seed_in_background(addr: &SocketAddr, keys_dir: &Path, data_dir: &Path) -> Result<String> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    rt.block_on(async {
-        let client = lakh_rpc::LakhClient::connect(&format!("http://{addr}"))?;
-        Ok(
-            match crate::seed::seed_devnet(&client, keys_dir, data_dir).await? {
-                Some(s) => format!("seeded ({} steps, {} transactions)", s.steps, s.txs),
-                None => "already seeded".to_string(),
-            },
-        )
-    })
+/// Seeds the DeFi demo (first start only), announces the devnet, then runs
+/// the price keeper until the process ends.
+async fn seed_and_keep_prices(
+    json: bool,
+    validators: usize,
+    chain_id: u64,
+    addr: SocketAddr,
+    keys_dir: &Path,
+    data_dir: &Path,
+) {
+    let client = match lakh_rpc::LakhClient::connect(&format!("http://{addr}")) {
+        Ok(c) => c,
+        Err(e) => return announce(json, validators, chain_id, addr, keys_dir, Err(e.into())),
+    };
+    let seeded = seed::seed_devnet(&client, keys_dir, data_dir).await;
+    let keeper = match &seeded {
+        Ok(seeding) => {
+            let mut keeper = seed::PriceKeeper::load(keys_dir);
+            // Prices went stale while the devnet was down: refresh them
+            // before announcing, so lending works right away.
+            if let (Ok(k), seed::Seeding::Already(_)) = (&mut keeper, seeding)
+                && let Err(e) = k.post(&client).await
+            {
+                eprintln!("lakh devnet: cannot refresh oracle prices: {e:#}");
+            }
+            keeper.ok()
+        }
+        Err(_) => None,
+    };
+    announce(json, validators, chain_id, addr, keys_dir, seeded);
+    if let Some(keeper) = keeper {
+        keeper.run(&client).await;
+    }
 }
 
 fn announce(
@@ -256,26 +287,41 @@ fn announce(
     chain_id: u64,
     addr: SocketAddr,
     keys_dir: &Path,
-    seeded: Result<String>,
+    seeded: Result<seed::Seeding>,
 ) {
-    let seed_line = match &seeded {
-        Ok(s) => s.clone(),
-        Err(e) => format!("NOT seeded: {e:#}"),
+    let (seed_line, demo) = match seeded {
+        Ok(seed::Seeding::Fresh(d)) => (
+            format!("seeded ({} steps, {} transactions)", d.steps, d.txs),
+            Some(d),
+        ),
+        Ok(seed::Seeding::Already(d)) => ("already seeded".to_string(), d),
+        Err(e) => (format!("NOT seeded: {e:#}"), None),
     };
     if json {
         println!(
             "{}",
-            serde_json::json!({"event": "ready", "rpc": format!("http://{addr}"), "chain_id": chain_id, "keys": keys_dir, "defi": seed_line})
+            serde_json::json!({"event": "ready", "rpc": format!("http://{addr}"), "chain_id": chain_id, "keys": keys_dir, "defi": seed_line, "demo": demo})
         );
     } else {
         println!("lakh devnet: {validators} validator(s), chain id {chain_id}");
         println!("  RPC     http://{addr}  (WebSocket ws://{addr})");
         println!(
-            "  keys    {}  ({}, admin)",
+            "  keys    {}  ({}, admin, reporter)",
             keys_dir.display(),
             DEMO_ACCOUNTS.join(", ")
         );
         println!("  DeFi    {seed_line}");
+        if let Some(d) = &demo {
+            println!(
+                "  demo    farm {} (stake ETHUSDCLP, earn LAKH), book market {} (ETH/USDC), cover pool {}",
+                d.farm, d.book_market, d.cover_pool
+            );
+            println!(
+                "  oracle  the `{}` key reposts USDC, ETH, BTC, LAKH prices every {} blocks",
+                seed::REPORTER_KEY,
+                seed::KEEPER_EVERY_BLOCKS
+            );
+        }
         println!("  try     lakh wallet transfer --from alice --to bob --amount 1000");
     }
 }

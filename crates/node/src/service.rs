@@ -144,13 +144,30 @@ impl<E: StorageContext + Supervisor + commonware_runtime::Spawner> NodeService<E
             // New assets appear in receipts; cheap to look only at create txs.
             let mut assets = self.assets.lock().unwrap();
             for t in block.txs.iter() {
-                if let lakh_types::Action::CreateAsset { symbol, .. } = &t.tx.action {
-                    assets
-                        .entry(AssetId::derive(
-                            t.tx.sender_address().as_bytes(),
-                            t.tx.nonce,
-                        ))
-                        .or_insert_with(|| symbol.to_string());
+                match &t.tx.action {
+                    lakh_types::Action::CreateAsset { symbol, .. } => {
+                        assets
+                            .entry(AssetId::derive(
+                                t.tx.sender_address().as_bytes(),
+                                t.tx.nonce,
+                            ))
+                            .or_insert_with(|| symbol.to_string());
+                    }
+                    // A pool registers its share asset, which holders want
+                    // to see among their balances (e.g. to stake it in a farm).
+                    lakh_types::Action::Dex(lakh_types::modules::dex::DexAction::CreatePool {
+                        asset_a,
+                        asset_b,
+                        lp_symbol,
+                    }) => {
+                        use lakh_types::modules::dex::{lp_asset_id, lp_symbol_of, pool_id};
+                        if let Some(id) = pool_id(*asset_a, *asset_b) {
+                            assets.entry(lp_asset_id(&id)).or_insert_with(|| {
+                                lp_symbol_of(&id, lp_symbol.as_ref()).to_string()
+                            });
+                        }
+                    }
+                    _ => {}
                 }
             }
         }
