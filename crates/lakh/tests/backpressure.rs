@@ -10,10 +10,6 @@ use lakh_types::{
     Action, Address, AssetId, PrivateKey, SignedTransaction, Transaction, TransferEntry, TxStatus,
 };
 use std::{
-    io::{BufRead, BufReader},
-    net::TcpListener,
-    path::Path,
-    process::{Child, Command, Stdio},
     sync::{
         Arc, Mutex,
         atomic::{AtomicBool, Ordering},
@@ -21,7 +17,9 @@ use std::{
     time::{Duration, Instant},
 };
 
-const BIN: &str = env!("CARGO_BIN_EXE_lakh");
+mod common;
+use common::{Devnet, free_port, key_of};
+
 const MEMPOOL_TXS: usize = 1_000;
 const SENDERS: usize = 40;
 const TXS_PER_SENDER: u64 = 600;
@@ -29,63 +27,6 @@ const TXS_PER_SENDER: u64 = 600;
 const PER_SENDER_PER_ROUND: usize = 50;
 const FLOOD: Duration = Duration::from_secs(6);
 const MAX_FEE: u128 = 1_000_000;
-
-struct Devnet {
-    child: Child,
-    rpc: String,
-}
-
-impl Drop for Devnet {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_devnet(dir: &Path) -> Devnet {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = Command::new(BIN)
-        .args(["devnet", "--json", "--validators", "1"])
-        .args(["--mempool-max-txs", &MEMPOOL_TXS.to_string()])
-        .arg("--data-dir")
-        .arg(dir)
-        .args(["--rpc-addr", &format!("127.0.0.1:{port}")])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn lakh devnet");
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if line.contains("\"ready\"") {
-                let _ = tx.send(line);
-            }
-        }
-    });
-    let line = rx
-        .recv_timeout(Duration::from_secs(120))
-        .expect("devnet did not become ready");
-    let v: serde_json::Value = serde_json::from_str(&line).unwrap();
-    Devnet {
-        child,
-        rpc: v["rpc"].as_str().unwrap().to_string(),
-    }
-}
-
-fn key_of(dir: &Path, name: &str) -> PrivateKey {
-    let v: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.join("keys").join(format!("{name}.json"))).unwrap(),
-    )
-    .unwrap();
-    let bytes = hex::decode(v["private_key"].as_str().unwrap()).unwrap();
-    use commonware_codec::DecodeExt;
-    PrivateKey::decode(bytes::Bytes::from(bytes)).unwrap()
-}
 
 fn sign(key: &PrivateKey, chain_id: u64, nonce: u64, action: Action) -> SignedTransaction {
     Transaction {
@@ -119,7 +60,12 @@ struct Tally {
 #[test]
 fn overloaded_node_refuses_busy_keeps_finalizing_and_answers_rpc() {
     let dir = tempfile::tempdir().unwrap();
-    let net = start_devnet(dir.path());
+    let net = Devnet::start(
+        dir.path(),
+        1,
+        free_port(),
+        &["--mempool-max-txs", &MEMPOOL_TXS.to_string()],
+    );
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

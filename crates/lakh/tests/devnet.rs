@@ -9,74 +9,16 @@ use lakh_rpc::{client::LakhClient, proof::verify_account_proof, types::TxStatusI
 use lakh_types::{Action, Address, AssetId, PrivateKey, Transaction, TransferEntry, TxStatus};
 use std::{
     io::{BufRead, BufReader},
-    net::TcpListener,
-    path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
 
-const BIN: &str = env!("CARGO_BIN_EXE_lakh");
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A devnet child process, killed when dropped.
-struct Devnet {
-    child: Child,
-    rpc: String,
-    dir: PathBuf,
-}
+mod common;
+use common::{BIN, Devnet, free_port, key_of};
 
 impl Devnet {
-    fn start(dir: &Path, validators: usize, port: u16) -> Devnet {
-        let mut child = Command::new(BIN)
-            .args(["devnet", "--json", "--validators", &validators.to_string()])
-            .arg("--data-dir")
-            .arg(dir)
-            .args(["--rpc-addr", &format!("127.0.0.1:{port}")])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn lakh devnet");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if line.contains("\"ready\"") {
-                    let _ = tx.send(line);
-                }
-            }
-        });
-        let line = rx
-            .recv_timeout(Duration::from_secs(120))
-            .expect("devnet did not become ready");
-        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
-        Devnet {
-            child,
-            rpc: v["rpc"].as_str().unwrap().to_string(),
-            dir: dir.to_path_buf(),
-        }
-    }
-
-    fn kill9(mut self) {
-        // Child::kill sends SIGKILL on Unix: no chance to flush anything.
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-
     fn wallet(&self, args: &[&str]) -> serde_json::Value {
-        let out = Command::new(BIN)
-            .args(["wallet", "--json", "--rpc", &self.rpc])
-            .arg("--keys")
-            .arg(self.dir.join("keys"))
-            .args(args)
-            .output()
-            .unwrap();
+        let out = self.wallet_output(args);
         assert!(
             out.status.success(),
             "lakh wallet {args:?} failed: {}{}",
@@ -90,23 +32,6 @@ impl Devnet {
             )
         })
     }
-}
-
-impl Drop for Devnet {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn key_of(dir: &Path, name: &str) -> PrivateKey {
-    let v: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.join("keys").join(format!("{name}.json"))).unwrap(),
-    )
-    .unwrap();
-    let bytes = hex::decode(v["private_key"].as_str().unwrap()).unwrap();
-    use commonware_codec::DecodeExt;
-    PrivateKey::decode(bytes::Bytes::from(bytes)).unwrap()
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -140,7 +65,7 @@ fn transfer(
 #[test]
 fn wallet_transfer_is_finalized_and_proven_on_four_validators() {
     let dir = tempfile::tempdir().unwrap();
-    let net = Devnet::start(dir.path(), 4, free_port());
+    let net = Devnet::start(dir.path(), 4, free_port(), &[]);
 
     let sent = net.wallet(&[
         "transfer", "--from", "alice", "--to", "bob", "--amount", "12345",
@@ -224,7 +149,7 @@ fn wallet_transfer_is_finalized_and_proven_on_four_validators() {
 fn restart_and_kill9_under_load_keep_every_finalized_transaction_once() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let net = Devnet::start(dir.path(), 1, port);
+    let net = Devnet::start(dir.path(), 1, port, &[]);
     let rt = runtime();
     let alice = key_of(dir.path(), "alice");
     let alice_addr = Address::from(&alice.public_key());
@@ -273,7 +198,7 @@ fn restart_and_kill9_under_load_keep_every_finalized_transaction_once() {
     });
     net.kill9();
 
-    let net = Devnet::start(dir.path(), 1, port);
+    let net = Devnet::start(dir.path(), 1, port, &[]);
     rt.block_on(async {
         let client = LakhClient::connect(&net.rpc).unwrap();
         let block = client
@@ -387,6 +312,7 @@ fn four_node_processes_from_a_genesis_finalize_a_transfer() {
         child: Command::new("true").spawn().unwrap(),
         rpc: format!("http://127.0.0.1:{port}"),
         dir: dir.path().to_path_buf(),
+        ready: serde_json::Value::Null,
     };
     let sent = net.wallet(&[
         "transfer", "--from", "bob", "--to", "carol", "--amount", "777",

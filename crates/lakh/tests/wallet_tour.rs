@@ -5,77 +5,23 @@
 
 use serde_json::Value;
 use std::{
-    io::{BufRead, BufReader},
-    net::TcpListener,
-    path::{Path, PathBuf},
-    process::{Child, Command, Output, Stdio},
+    process::Output,
     time::{Duration, Instant},
 };
 
-const BIN: &str = env!("CARGO_BIN_EXE_lakh");
+mod common;
+use common::Devnet;
+
 const ONE_ETH: u128 = 1_000_000_000_000_000_000;
 const ONE_USDC: u128 = 1_000_000;
 const ONE_LAKH: u128 = 1_000_000_000;
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A devnet child process, killed when dropped.
-struct Devnet {
-    child: Child,
-    rpc: String,
-    keys: PathBuf,
-    ready: Value,
-}
-
 impl Devnet {
-    fn start(dir: &Path) -> Devnet {
-        let mut child = Command::new(BIN)
-            .args(["devnet", "--json", "--validators", "1"])
-            .arg("--data-dir")
-            .arg(dir)
-            .args(["--rpc-addr", &format!("127.0.0.1:{}", free_port())])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn lakh devnet");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if line.contains("\"ready\"") {
-                    let _ = tx.send(line);
-                }
-            }
-        });
-        let line = rx
-            .recv_timeout(Duration::from_secs(120))
-            .expect("devnet did not become ready");
-        let ready: Value = serde_json::from_str(&line).unwrap();
-        Devnet {
-            child,
-            rpc: ready["rpc"].as_str().unwrap().to_string(),
-            keys: dir.join("keys"),
-            ready,
-        }
-    }
-
     /// Runs `lakh wallet --json <cmd>` against this devnet; `cmd` is split
     /// on whitespace, like the README's command lines.
     fn run(&self, cmd: &str) -> Output {
         let args: Vec<&str> = cmd.split_whitespace().collect();
-        Command::new(BIN)
-            .args(["wallet", "--json", "--rpc", &self.rpc])
-            .arg("--keys")
-            .arg(&self.keys)
-            .args(&args)
-            .output()
-            .unwrap()
+        self.wallet_output(&args)
     }
 
     /// Runs a wallet command that must succeed; its JSON output.
@@ -121,13 +67,6 @@ impl Devnet {
     }
 }
 
-impl Drop for Devnet {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// An amount as the wallet prints it (a decimal string).
 fn amount(v: &Value) -> u128 {
     v.as_str()
@@ -144,7 +83,7 @@ fn s(v: u128) -> String {
 fn the_readme_tour_works_against_a_seeded_devnet() {
     let started = Instant::now();
     let dir = tempfile::tempdir().unwrap();
-    let net = Devnet::start(dir.path());
+    let net = Devnet::start(dir.path(), 1, common::free_port(), &[]);
     assert!(
         net.ready["defi"].as_str().unwrap().starts_with("seeded"),
         "{}",
@@ -311,7 +250,7 @@ fn the_readme_tour_works_against_a_seeded_devnet() {
     // A restart keeps the demo (no second seeding) and refreshes the prices
     // before it is ready, so lending works at once.
     drop(net);
-    let net = Devnet::start(dir.path());
+    let net = Devnet::start(dir.path(), 1, common::free_port(), &[]);
     assert_eq!(net.ready["defi"], "already seeded", "{}", net.ready);
     assert_eq!(
         net.ready["demo"]["farm"].as_u64().unwrap().to_string(),

@@ -1,0 +1,106 @@
+//! A `lakh devnet` child process for the end-to-end tests: started in a given
+//! data directory on a loopback port, ready once it prints its JSON ready
+//! line, killed when dropped.
+#![allow(dead_code)] // each test binary uses its own subset
+
+use lakh_types::PrivateKey;
+use std::{
+    io::{BufRead, BufReader},
+    net::TcpListener,
+    path::{Path, PathBuf},
+    process::{Child, Command, Output, Stdio},
+    time::Duration,
+};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_lakh");
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub struct Devnet {
+    pub child: Child,
+    pub rpc: String,
+    pub dir: PathBuf,
+    /// The devnet's JSON ready line.
+    pub ready: serde_json::Value,
+}
+
+impl Devnet {
+    /// Starts `lakh devnet --json` with `validators` and `extra` arguments and
+    /// waits for its ready line.
+    pub fn start(dir: &Path, validators: usize, port: u16, extra: &[&str]) -> Devnet {
+        let mut child = Command::new(BIN)
+            .args(["devnet", "--json", "--validators", &validators.to_string()])
+            .args(extra)
+            .arg("--data-dir")
+            .arg(dir)
+            .args(["--rpc-addr", &format!("127.0.0.1:{port}")])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn lakh devnet");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if line.contains("\"ready\"") {
+                    let _ = tx.send(line);
+                }
+            }
+        });
+        let line = rx
+            .recv_timeout(Duration::from_secs(120))
+            .expect("devnet did not become ready");
+        let ready: serde_json::Value = serde_json::from_str(&line).unwrap();
+        Devnet {
+            child,
+            rpc: ready["rpc"].as_str().unwrap().to_string(),
+            dir: dir.to_path_buf(),
+            ready,
+        }
+    }
+
+    pub fn keys(&self) -> PathBuf {
+        self.dir.join("keys")
+    }
+
+    /// Kills the process with SIGKILL: no chance to flush anything.
+    pub fn kill9(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    /// Runs `lakh wallet --json <args>` against this devnet.
+    pub fn wallet_output(&self, args: &[&str]) -> Output {
+        Command::new(BIN)
+            .args(["wallet", "--json", "--rpc", &self.rpc])
+            .arg("--keys")
+            .arg(self.keys())
+            .args(args)
+            .output()
+            .unwrap()
+    }
+}
+
+/// A demo key the devnet wrote into `<dir>/keys`.
+pub fn key_of(dir: &Path, name: &str) -> PrivateKey {
+    let v: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("keys").join(format!("{name}.json"))).unwrap(),
+    )
+    .unwrap();
+    let bytes = hex::decode(v["private_key"].as_str().unwrap()).unwrap();
+    use commonware_codec::DecodeExt;
+    PrivateKey::decode(bytes::Bytes::from(bytes)).unwrap()
+}
+
+impl Drop for Devnet {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
