@@ -17,8 +17,8 @@
 //! [`View`] trait, so the same code runs on the whole overlay or on a lane.
 
 use lakh_state::{AccountState, AssetInfo, StateKey, StateValue};
+use lakh_types::map::{FastMap, fast_map};
 use lakh_types::{Address, AssetId, Symbol};
-use std::collections::HashMap;
 
 /// Execution touched state it cannot see. Either the caller did not prefetch
 /// the block's access set, or the database holds a value of the wrong kind
@@ -54,7 +54,7 @@ struct Slot {
 /// Prefetched state plus the block's pending writes.
 #[derive(Debug, Default)]
 pub struct Overlay {
-    index: HashMap<StateKey, SlotId>,
+    index: FastMap<StateKey, SlotId>,
     slots: Vec<Slot>,
     /// Previous values of the slots written since the last `clear_journal`, oldest first.
     journal: Vec<(SlotId, Option<StateValue>)>,
@@ -77,7 +77,7 @@ impl Overlay {
         let prefetched = prefetched.into_iter();
         let capacity = prefetched.size_hint().0;
         let mut overlay = Overlay {
-            index: HashMap::with_capacity(capacity),
+            index: fast_map(capacity),
             slots: Vec::with_capacity(capacity),
             journal: Vec::new(),
         };
@@ -156,11 +156,16 @@ impl Overlay {
     /// Positions (in [`Overlay::new`]'s input order) of the changed keys, for a
     /// caller that kept the digests it computed to read them.
     pub fn changed_slots(&self) -> impl Iterator<Item = usize> {
+        self.changed_values().map(|(i, _)| i)
+    }
+
+    /// [`Overlay::changed_slots`] with each new value.
+    pub fn changed_values(&self) -> impl Iterator<Item = (usize, Option<&StateValue>)> {
         self.slots
             .iter()
             .enumerate()
             .filter(|(_, s)| s.written && s.current != s.original)
-            .map(|(i, _)| i)
+            .map(|(i, s)| (i, s.current.as_ref()))
     }
 
     /// Sum of the native balances held, `None` if it exceeds `u128`. Fees and
@@ -267,7 +272,8 @@ impl Overlay {
         let mut native_before = 0u128;
         let mut native_after = 0u128;
         // asset -> (balances before + supply after, balances after + supply before)
-        let mut assets: HashMap<AssetId, (u128, u128)> = HashMap::new();
+        let mut assets: std::collections::HashMap<AssetId, (u128, u128)> =
+            std::collections::HashMap::new();
         for slot in self.slots.iter().filter(|s| s.written) {
             match (&slot.key, &slot.original, &slot.current) {
                 (StateKey::Account(_), before, after) => {

@@ -23,10 +23,11 @@ use crate::{
     tx_access_kinds,
 };
 use lakh_state::StateKey;
+use lakh_types::map::{FastMap, fast_map};
 use lakh_types::{SignedTransaction, fees::action_units};
 use std::{
     cmp::Reverse,
-    collections::{BinaryHeap, HashMap},
+    collections::BinaryHeap,
     sync::{
         Mutex, PoisonError,
         atomic::{AtomicUsize, Ordering},
@@ -258,7 +259,7 @@ pub struct ConflictGroups {
 /// The conflict groups of `txs` as the parallel executor forms them (from the
 /// declared access sets; the proposer's fee credit is not an access).
 pub fn conflict_groups(txs: &[SignedTransaction]) -> ConflictGroups {
-    let mut ids: HashMap<StateKey, u32> = HashMap::with_capacity(txs.len() * 2);
+    let mut ids: FastMap<StateKey, u32> = fast_map(txs.len() * 2);
     let resolved = resolve_txs(txs, |key| {
         let next = ids.len() as u32;
         Some(*ids.entry(key.clone()).or_insert(next))

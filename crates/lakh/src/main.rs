@@ -42,6 +42,10 @@ enum Command {
         /// submissions are refused as `busy`
         #[arg(long, default_value_t = lakh_mempool::MempoolConfig::default().max_txs)]
         mempool_max_txs: usize,
+        /// Memory for each validator's state page cache, in MiB; it should
+        /// hold the live state (see docs/PERFORMANCE.md)
+        #[arg(long, default_value_t = DEFAULT_STATE_CACHE_MIB)]
+        state_cache_mib: usize,
     },
     /// Run one validator of a network defined by a genesis file.
     Node {
@@ -75,6 +79,18 @@ enum Command {
     Bench(bench::BenchArgs),
 }
 
+/// Default of `--state-cache-mib` and the node config's `state_cache_mib`.
+const DEFAULT_STATE_CACHE_MIB: usize = lakh_node::engine::DEFAULT_STATE_CACHE_BYTES >> 20;
+
+/// The state page cache size in bytes, from MiB.
+fn state_cache_bytes(mib: usize) -> Result<usize> {
+    if mib == 0 {
+        anyhow::bail!("the state cache needs at least 1 MiB");
+    }
+    mib.checked_mul(1 << 20)
+        .ok_or_else(|| anyhow::anyhow!("a state cache of {mib} MiB does not fit in memory"))
+}
+
 /// Mempool bounds with the count bound `max_txs`.
 fn mempool_config(max_txs: usize) -> Result<lakh_mempool::MempoolConfig> {
     if max_txs == 0 {
@@ -102,12 +118,14 @@ fn main() -> Result<()> {
             rpc_addr,
             json,
             mempool_max_txs,
+            state_cache_mib,
         } => network::devnet(
             validators,
             &data_dir.unwrap_or_else(network::default_data_dir),
             rpc_addr,
             json,
             mempool_config(mempool_max_txs)?,
+            state_cache_bytes(state_cache_mib)?,
         ),
         Command::Node { config, rpc_addr } => network::node(&config, rpc_addr),
         Command::Genesis {

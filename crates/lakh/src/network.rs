@@ -139,6 +139,7 @@ pub fn write_network(
             key: vdir.join(format!("validator-{i}.json")),
             rpc_addr: None,
             mempool_max_txs: None,
+            state_cache_mib: None,
         };
         std::fs::write(
             dir.join(format!("node-{i}.toml")),
@@ -182,6 +183,7 @@ pub fn devnet(
     rpc_addr: SocketAddr,
     json: bool,
     mempool: lakh_mempool::MempoolConfig,
+    state_cache_bytes: usize,
 ) -> Result<()> {
     let genesis_path = data_dir.join("genesis.json");
     let genesis = if genesis_path.exists() {
@@ -242,6 +244,7 @@ pub fn devnet(
         timeouts: ConsensusTimeouts::default(),
         executor: executor_from_env()?,
         mempool,
+        state_cache_bytes,
         on_rpc_ready: Some(Box::new(on_ready)),
     })
 }
@@ -338,6 +341,9 @@ pub struct NodeFile {
     /// Most transactions the mempool holds (omit for the default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mempool_max_txs: Option<usize>,
+    /// Memory for the state page cache in MiB (omit for the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_cache_mib: Option<usize>,
 }
 
 pub fn node(config: &Path, rpc_override: Option<SocketAddr>) -> Result<()> {
@@ -378,6 +384,10 @@ pub fn node(config: &Path, rpc_override: Option<SocketAddr>) -> Result<()> {
         mempool: crate::mempool_config(
             cfg.mempool_max_txs
                 .unwrap_or(lakh_mempool::MempoolConfig::default().max_txs),
+        )?,
+        state_cache_bytes: crate::state_cache_bytes(
+            cfg.state_cache_mib
+                .unwrap_or(crate::DEFAULT_STATE_CACHE_MIB),
         )?,
         on_rpc_ready: Some(Box::new(|_, addr| {
             println!("RPC listening on http://{addr}")

@@ -11,9 +11,10 @@
 //! slice of a larger buffer keeps that whole buffer alive: insert txs decoded
 //! from their own buffers (as ingest does), not slices of a block.
 
+use lakh_types::map::{FastMap, fast_map};
 use lakh_types::{Address, Refusal, SignedTransaction, TxId, fees};
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 
 #[cfg(test)]
 mod tests;
@@ -74,8 +75,8 @@ type Queue = BTreeMap<u64, Entry>;
 /// Pending transactions in per-sender nonce queues, bounded by [`MempoolConfig`].
 pub struct Mempool {
     cfg: MempoolConfig,
-    senders: HashMap<Address, Queue>,
-    by_id: HashMap<TxId, (Address, u64)>,
+    senders: FastMap<Address, Queue>,
+    by_id: FastMap<TxId, (Address, u64)>,
     heads: BTreeSet<(Priority, Address)>,
     tails: BTreeSet<(Priority, Address)>,
     bytes: usize,
@@ -86,8 +87,8 @@ impl Mempool {
     pub fn new(cfg: MempoolConfig) -> Self {
         Mempool {
             cfg,
-            senders: HashMap::new(),
-            by_id: HashMap::new(),
+            senders: fast_map(0),
+            by_id: fast_map(0),
             heads: BTreeSet::new(),
             tails: BTreeSet::new(),
             bytes: 0,

@@ -22,7 +22,6 @@ use lakh_execution::{BlockEnv, Mode, Overlay, access_set, execute_block_with};
 use lakh_state::{StateKey, StateValue, db::StateDb};
 use lakh_types::{Receipt, Refusal, fees};
 use std::{
-    collections::HashMap,
     sync::Arc,
     time::{Instant, UNIX_EPOCH},
 };
@@ -100,11 +99,12 @@ where
             .get_many(&refs)
             .await
             .map_err(|e| format!("state read failed: {e}"))?;
-        let mut prefetched: HashMap<StateKey, Option<StateValue>> =
+        let genesis_block = header.height.get() == 1;
+        let mut prefetched: Vec<(StateKey, Option<StateValue>)> =
             keys.into_iter().zip(values).collect();
-        if header.height.get() == 1 {
+        if genesis_block {
             for (k, v) in self.shared.genesis_state.iter() {
-                prefetched.insert(k.clone(), Some(v.clone()));
+                prefetched.push((k.clone(), Some(v.clone())));
                 batches = batches.write(k.digest(), Some(v.clone()));
             }
         }
@@ -112,8 +112,16 @@ where
         let mut overlay = Overlay::new(prefetched);
         let outcome = execute_block_with(&self.shared.executor, &env, txs, &mut overlay, mode)
             .map_err(|e| format!("invalid block: {e:?}"))?;
-        for (key, value) in overlay.changes() {
-            batches = batches.write(key.digest(), value.cloned());
+        if genesis_block {
+            for (key, value) in overlay.changes() {
+                batches = batches.write(key.digest(), value.cloned());
+            }
+        } else {
+            // The access set is sorted and unique, so slot i holds keys[i],
+            // whose digest was computed for the read.
+            for (slot, value) in overlay.changed_values() {
+                batches = batches.write(digests[slot], value.cloned());
+            }
         }
         let executed = started.elapsed();
         let merkleized = batches

@@ -6,7 +6,7 @@ use crate::{
     service::NodeService,
     shared::NodeShared,
 };
-use anyhow::{Context as _, Result};
+use anyhow::{Context as _, Result, bail};
 use commonware_cryptography::{ChaCha20Poly1305, Signer as _, ed25519};
 use commonware_p2p::{Address as P2pAddress, AddressableManager, authenticated::lookup};
 use commonware_runtime::{Clock, Runner as _, Spawner, Supervisor, tokio as cw_tokio};
@@ -17,7 +17,12 @@ use commonware_stream::{
 use commonware_utils::{NZUsize, ordered::Map};
 use lakh_mempool::MempoolConfig;
 use lakh_types::{Genesis, address::parse_public_key};
-use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::Duration,
+};
 use tracing::info;
 
 /// Namespace of p2p handshakes.
@@ -40,8 +45,37 @@ pub struct RunConfig {
     pub executor: lakh_execution::ExecutorKind,
     /// Bounds of each validator's mempool.
     pub mempool: MempoolConfig,
+    /// Each validator's state page cache, in bytes.
+    pub state_cache_bytes: usize,
     /// Called with each RPC address once it listens (devnet prints it).
     pub on_rpc_ready: Option<Box<dyn Fn(usize, SocketAddr) + Send + Sync>>,
+}
+
+/// Version of the on-disk layout under `data_dir/store`. Bumped whenever a
+/// store's encoding changes (v2: pages aligned to 4 KiB disk blocks), since
+/// commonware storage opened with another layout truncates what it cannot
+/// read instead of failing.
+pub const STORE_FORMAT: &str = "lakh-store-v2";
+
+/// Refuses a data directory written in another store format; stamps a new one.
+fn check_store_format(data_dir: &Path) -> Result<()> {
+    let marker = data_dir.join("store-format");
+    let store = data_dir.join("store");
+    let has_data = std::fs::read_dir(&store).is_ok_and(|mut d| d.next().is_some());
+    match std::fs::read_to_string(&marker) {
+        Ok(found) if found.trim() == STORE_FORMAT => Ok(()),
+        Ok(found) => bail!(
+            "{} holds a store in format {:?}; this lakh reads {STORE_FORMAT}. Use another --data-dir or remove this one",
+            data_dir.display(),
+            found.trim()
+        ),
+        Err(_) if has_data => bail!(
+            "{} holds a store written by an older lakh (before {STORE_FORMAT}). Use another --data-dir or remove this one",
+            data_dir.display()
+        ),
+        Err(_) => std::fs::write(&marker, format!("{STORE_FORMAT}\n"))
+            .with_context(|| format!("cannot write {}", marker.display())),
+    }
 }
 
 /// Runs the validators until the process is stopped.
@@ -49,6 +83,7 @@ pub fn run(cfg: RunConfig) -> Result<()> {
     cfg.genesis.validate().map_err(anyhow::Error::msg)?;
     std::fs::create_dir_all(&cfg.data_dir)
         .with_context(|| format!("cannot create data directory {}", cfg.data_dir.display()))?;
+    check_store_format(&cfg.data_dir)?;
     let runtime = cw_tokio::Config::new()
         .with_worker_threads(cfg.worker_threads.max(2))
         .with_storage_directory(cfg.data_dir.join("store"))
@@ -131,6 +166,7 @@ pub fn run(cfg: RunConfig) -> Result<()> {
                     partition_prefix: format!("v{index}"),
                     shared: shared.clone(),
                     timeouts: cfg.timeouts.clone(),
+                    state_cache_bytes: cfg.state_cache_bytes,
                 },
                 networks,
                 oracle.clone(),
@@ -162,4 +198,32 @@ pub fn run(cfg: RunConfig) -> Result<()> {
         futures::future::join_all(handles).await;
     });
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_format_is_stamped_on_a_new_directory_and_checked_after() {
+        let dir = tempfile::tempdir().unwrap();
+        check_store_format(dir.path()).unwrap();
+        let stamped = std::fs::read_to_string(dir.path().join("store-format")).unwrap();
+        assert_eq!(stamped.trim(), STORE_FORMAT);
+        std::fs::create_dir_all(dir.path().join("store/v0-state-log")).unwrap();
+        check_store_format(dir.path()).expect("same format reopens");
+    }
+
+    #[test]
+    fn a_store_without_or_with_another_format_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("store/v0-state-log")).unwrap();
+        let err = check_store_format(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("older lakh"), "{err}");
+        assert!(!dir.path().join("store-format").exists());
+
+        std::fs::write(dir.path().join("store-format"), "lakh-store-v1\n").unwrap();
+        let err = check_store_format(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("\"lakh-store-v1\""), "{err}");
+    }
 }

@@ -254,16 +254,14 @@ impl<E: StorageContext + Supervisor + commonware_runtime::Spawner> NodeService<E
 
     async fn read_values(&self, keys: &[StateKey]) -> Result<Vec<Option<StateValue>>, String> {
         let dbs = self.databases()?;
+        let digests: Vec<_> = keys.iter().map(StateKey::digest).collect();
+        let refs: Vec<_> = digests.iter().collect();
+        // One batched read: the database lock is held for one pass over the
+        // log, not one per key, and finalization needs that lock to apply.
         let db = dbs.read().await;
-        let mut out = Vec::with_capacity(keys.len());
-        for k in keys {
-            out.push(
-                db.get(&k.digest())
-                    .await
-                    .map_err(|e| format!("state read failed: {e}"))?,
-            );
-        }
-        Ok(out)
+        db.get_many(&refs)
+            .await
+            .map_err(|e| format!("state read failed: {e}"))
     }
 
     async fn next_nonces(&self, senders: &[Address]) -> Result<Vec<u64>, String> {

@@ -6,6 +6,7 @@ use crate::block::Block;
 use commonware_cryptography::{Digestible, sha256};
 use lakh_mempool::{Mempool, MempoolConfig};
 use lakh_state::{StateKey, StateValue};
+use lakh_types::map::{FastMap, fast_map};
 use lakh_types::{Address, Genesis, Receipt, Refusal, SignedTransaction, TxId};
 use std::{
     collections::HashMap,
@@ -28,7 +29,7 @@ pub struct NodeShared {
     pub mempool: Mutex<Mempool>,
     /// Next nonce of every sender with queued transactions, as of the latest
     /// finalized block (recorded at ingest, advanced at finalization).
-    committed_nonces: Mutex<HashMap<Address, u64>>,
+    committed_nonces: Mutex<FastMap<Address, u64>>,
     /// Next nonces implied by executed but not yet finalized blocks, so a
     /// proposer building on an unfinalized parent does not select the
     /// parent's transactions again.
@@ -58,7 +59,7 @@ impl NodeShared {
             genesis_state,
             genesis_block,
             mempool: Mutex::new(Mempool::new(mempool)),
-            committed_nonces: Mutex::new(HashMap::new()),
+            committed_nonces: Mutex::new(fast_map(0)),
             inflight: Mutex::new(Inflight::default()),
             pending_receipts: Mutex::new(HashMap::new()),
             head: RwLock::new(None),
@@ -173,14 +174,14 @@ impl NodeShared {
 
     /// Records a finalized block: committed nonces, head, notification.
     /// Returns each included sender's next nonce, for pruning the mempool.
-    pub fn on_finalized(&self, block: &Block, receipts: &[Receipt]) -> HashMap<Address, u64> {
+    pub fn on_finalized(&self, block: &Block, receipts: &[Receipt]) -> FastMap<Address, u64> {
         let height = block.height_u64();
         self.inflight.lock().unwrap().finalized(height);
         self.pending_receipts
             .lock()
             .unwrap()
             .retain(|_, (h, _)| *h > height);
-        let mut next: HashMap<Address, u64> = HashMap::with_capacity(receipts.len());
+        let mut next: FastMap<Address, u64> = fast_map(receipts.len());
         for r in receipts {
             next.insert(r.sender, r.nonce + 1);
         }
@@ -247,8 +248,8 @@ impl Inflight {
     }
 
     /// Next nonces used by `tip` and its unfinalized ancestors.
-    fn along(&self, tip: &sha256::Digest) -> HashMap<Address, u64> {
-        let mut used = HashMap::new();
+    fn along(&self, tip: &sha256::Digest) -> FastMap<Address, u64> {
+        let mut used = fast_map(0);
         let mut at = self.blocks.get(tip);
         while let Some(block) = at {
             used.reserve(block.next.len());

@@ -193,6 +193,7 @@ impl EngineDefinition for LakhEngine {
                 partition_prefix: format!("v{index}"),
                 shared: shared.clone(),
                 timeouts: ConsensusTimeouts::default(),
+                state_cache_bytes: 4 << 20,
             },
             networks,
             oracle.manager(),

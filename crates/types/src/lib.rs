@@ -12,6 +12,7 @@ pub mod asset;
 pub mod codec;
 pub mod fees;
 pub mod genesis;
+pub mod map;
 pub mod modules;
 pub mod receipt;
 pub mod refusal;
