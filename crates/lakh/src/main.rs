@@ -42,8 +42,9 @@ enum Command {
         /// submissions are refused as `busy`
         #[arg(long, default_value_t = lakh_mempool::MempoolConfig::default().max_txs)]
         mempool_max_txs: usize,
-        /// Memory for each validator's state page cache, in MiB; it should
-        /// hold the live state (see docs/PERFORMANCE.md)
+        /// Memory for the state page caches of this devnet, in MiB, split
+        /// evenly among its validators; a validator's share should hold its
+        /// live state (see docs/PERFORMANCE.md)
         #[arg(long, default_value_t = DEFAULT_STATE_CACHE_MIB)]
         state_cache_mib: usize,
     },
@@ -125,7 +126,7 @@ fn main() -> Result<()> {
             rpc_addr,
             json,
             mempool_config(mempool_max_txs)?,
-            state_cache_bytes(state_cache_mib)?,
+            state_cache_bytes(state_cache_mib)? / validators.max(1),
         ),
         Command::Node { config, rpc_addr } => network::node(&config, rpc_addr),
         Command::Genesis {
