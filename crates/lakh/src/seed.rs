@@ -167,7 +167,7 @@ pub fn steps() -> Vec<Step> {
                     .map(|m| {
                         Action::Lend(LendAction::CreateMarket {
                             asset: m.asset,
-                            params: lend_params(m.collateral_factor_pct),
+                            params: MarketParams::standard(m.collateral_factor_pct),
                         })
                     })
                     .collect()
@@ -344,21 +344,6 @@ const LEND_MARKETS: [LendMarket; 4] = [
         supply: 100_000 * ONE_LAKH,
     },
 ];
-
-/// The wallet's default rate model and liquidation terms with the given
-/// collateral factor.
-pub fn lend_params(collateral_factor_pct: u128) -> MarketParams {
-    MarketParams {
-        collateral_factor: WAD / 100 * collateral_factor_pct,
-        reserve_factor: WAD / 10,
-        base_rate: 1_000_000_000,
-        multiplier: 50_000_000_000,
-        kink: WAD / 100 * 80,
-        jump_multiplier: 1_000_000_000_000,
-        close_factor: WAD / 2,
-        liquidation_incentive: WAD / 100 * 108,
-    }
-}
 
 pub fn book_market_ref() -> MarketRef {
     MarketRef {
@@ -570,7 +555,9 @@ mod tests {
     #[test]
     fn demo_parameters_pass_the_modules_checks() {
         for m in &LEND_MARKETS {
-            lend_params(m.collateral_factor_pct).check().unwrap();
+            MarketParams::standard(m.collateral_factor_pct)
+                .check()
+                .unwrap();
         }
         lakh_types::modules::cover::validate_params(&cover_params()).unwrap();
         let env = SeedEnv {

@@ -16,24 +16,6 @@ use std::{
 mod common;
 use common::{BIN, Devnet, free_port, key_of};
 
-impl Devnet {
-    fn wallet(&self, args: &[&str]) -> serde_json::Value {
-        let out = self.wallet_output(args);
-        assert!(
-            out.status.success(),
-            "lakh wallet {args:?} failed: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-            panic!(
-                "wallet output is not JSON ({e}): {}",
-                String::from_utf8_lossy(&out.stdout)
-            )
-        })
-    }
-}
-
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -67,7 +49,7 @@ fn wallet_transfer_is_finalized_and_proven_on_four_validators() {
     let dir = tempfile::tempdir().unwrap();
     let net = Devnet::start(dir.path(), 4, free_port(), &[]);
 
-    let sent = net.wallet(&[
+    let sent = net.wallet_json(&[
         "transfer", "--from", "alice", "--to", "bob", "--amount", "12345",
     ]);
     let id = sent["tx_id"].as_str().expect("tx id").to_string();
@@ -75,11 +57,11 @@ fn wallet_transfer_is_finalized_and_proven_on_four_validators() {
     assert!(height >= 1);
     assert_eq!(sent["receipt"]["status"]["status"], "success", "{sent}");
 
-    let shown = net.wallet(&["tx", &id]);
+    let shown = net.wallet_json(&["tx", &id]);
     assert_eq!(shown["status"], "finalized", "{shown}");
     assert_eq!(shown["receipt"]["height"].as_u64(), Some(height));
 
-    let balance = net.wallet(&["balance", "bob", "--prove"]);
+    let balance = net.wallet_json(&["balance", "bob", "--prove"]);
     assert_eq!(balance["proof"]["verified"], true, "{balance}");
 
     // The same proof, tampered, is refused by the client library.
@@ -314,10 +296,10 @@ fn four_node_processes_from_a_genesis_finalize_a_transfer() {
         dir: dir.path().to_path_buf(),
         ready: serde_json::Value::Null,
     };
-    let sent = net.wallet(&[
+    let sent = net.wallet_json(&[
         "transfer", "--from", "bob", "--to", "carol", "--amount", "777",
     ]);
     assert_eq!(sent["receipt"]["status"]["status"], "success", "{sent}");
-    let balance = net.wallet(&["balance", "carol", "--prove"]);
+    let balance = net.wallet_json(&["balance", "carol", "--prove"]);
     assert_eq!(balance["proof"]["verified"], true, "{balance}");
 }

@@ -26,19 +26,8 @@ impl Devnet {
 
     /// Runs a wallet command that must succeed; its JSON output.
     fn ok(&self, cmd: &str) -> Value {
-        let out = self.run(cmd);
-        assert!(
-            out.status.success(),
-            "lakh wallet {cmd} failed: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-            panic!(
-                "wallet output is not JSON ({e}): {}",
-                String::from_utf8_lossy(&out.stdout)
-            )
-        })
+        let args: Vec<&str> = cmd.split_whitespace().collect();
+        self.wallet_json(&args)
     }
 
     /// Runs a wallet command that must fail; what it printed.

@@ -5,7 +5,7 @@
 use anyhow::{Context, Result, bail};
 use commonware_codec::DecodeExt;
 use commonware_cryptography::{Hasher, Sha256, Signer};
-use lakh_rpc::{LakhClient, TxStatusInfo, bulk::push_record};
+use lakh_rpc::{FinalizedBlocks, LakhClient, TxStatusInfo, bulk::push_record};
 use lakh_types::{
     Action, Address, AssetId, PrivateKey, SignedTransaction, Transaction, TransferEntry, TxId,
     limits::MAX_MULTI_TRANSFER_ENTRIES,
@@ -155,7 +155,7 @@ pub async fn fund(
     let mut blocks = client.subscribe_finalized().await?;
     let wave_len = FUNDING_WAVE_PER_SENDER * demo.len();
     for wave in txs.chunks(wave_len) {
-        let mut pending: HashSet<TxId> = wave.iter().map(SignedTransaction::id).collect();
+        let pending: HashSet<TxId> = wave.iter().map(SignedTransaction::id).collect();
         for request in wave.chunks(FUNDING_REQUEST_TXS) {
             let mut body = Vec::new();
             for tx in request {
@@ -172,26 +172,9 @@ pub async fn fund(
                 );
             }
         }
-        let mut last_progress = Instant::now();
-        while !pending.is_empty() {
-            let waited = last_progress.elapsed();
-            if waited >= FUNDING_STALL {
-                bail!(
-                    "funding stalled: {} funding transactions not finalized after {FUNDING_STALL:?} without progress",
-                    pending.len()
-                );
-            }
-            let block = tokio::time::timeout(FUNDING_STALL - waited, blocks.next())
-                .await
-                .map_err(|_| anyhow::anyhow!("no finalized block for {FUNDING_STALL:?}"))??;
-            let before = pending.len();
-            for id in &block.tx_ids {
-                pending.remove(id);
-            }
-            if pending.len() < before {
-                last_progress = Instant::now();
-            }
-        }
+        wait_finalized(&mut blocks, pending, FUNDING_STALL)
+            .await
+            .map_err(|e| anyhow::anyhow!("funding stalled: {e}"))?;
     }
 
     // Included is not succeeded: check receipts of a spread of funding
@@ -223,6 +206,36 @@ pub async fn fund(
         amount_base: amount,
         secs: started.elapsed().as_secs_f64(),
     })
+}
+
+/// Waits until every transaction of `pending` is in a finalized block of
+/// `blocks`; fails once `stall` passes without any of them finalizing.
+pub async fn wait_finalized(
+    blocks: &mut FinalizedBlocks,
+    mut pending: HashSet<TxId>,
+    stall: Duration,
+) -> Result<()> {
+    let mut last_progress = Instant::now();
+    while !pending.is_empty() {
+        let waited = last_progress.elapsed();
+        if waited >= stall {
+            bail!(
+                "{} transactions not finalized after {stall:?} without progress",
+                pending.len()
+            );
+        }
+        let block = tokio::time::timeout(stall - waited, blocks.next())
+            .await
+            .map_err(|_| anyhow::anyhow!("no finalized block for {stall:?}"))??;
+        let before = pending.len();
+        for id in &block.tx_ids {
+            pending.remove(id);
+        }
+        if pending.len() < before {
+            last_progress = Instant::now();
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

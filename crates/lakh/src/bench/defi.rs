@@ -9,7 +9,7 @@
 //! setup and are repaid by the borrower, farm unstakes follow their stakes,
 //! and cover purchases use a tiny fraction of the pool's capacity.
 
-use super::accounts::{Accounts, MAX_FEE_PER_UNIT};
+use super::accounts::{Accounts, MAX_FEE_PER_UNIT, wait_finalized};
 use super::workload::{Planned, SplitMix};
 use anyhow::{Context, Result, bail};
 use commonware_cryptography::{Hasher, Sha256, Signer};
@@ -532,7 +532,7 @@ pub async fn setup(
     }));
     admin_tx.push(Action::Lend(LendAction::CreateMarket {
         asset: hub,
-        params: lend_params(),
+        params: MarketParams::standard(75),
     }));
     admin_tx.push(Action::Lend(LendAction::Supply {
         asset: hub,
@@ -635,20 +635,6 @@ pub async fn setup(
     Ok((setup, report))
 }
 
-fn lend_params() -> MarketParams {
-    const WAD: u128 = 1_000_000_000_000_000_000;
-    MarketParams {
-        collateral_factor: WAD / 4 * 3,
-        reserve_factor: WAD / 10,
-        base_rate: 1_000_000_000,
-        multiplier: 50_000_000_000,
-        kink: WAD / 10 * 8,
-        jump_multiplier: 1_000_000_000_000,
-        close_factor: WAD / 2,
-        liquidation_incentive: WAD / 100 * 108,
-    }
-}
-
 fn sign(key: &PrivateKey, chain_id: u64, nonce: u64, action: Action) -> SignedTransaction {
     Transaction {
         chain_id,
@@ -714,7 +700,7 @@ async fn send_step(client: &LakhClient, label: &str, txs: Vec<SignedTransaction>
             }
         }
         for wave in waves.iter().filter(|w| !w.is_empty()) {
-            let mut pending: HashSet<TxId> = wave.iter().map(|tx| tx.id()).collect();
+            let pending: HashSet<TxId> = wave.iter().map(|tx| tx.id()).collect();
             for request in wave.chunks(REQUEST_TXS) {
                 let mut body = Vec::new();
                 for tx in request {
@@ -730,26 +716,7 @@ async fn send_step(client: &LakhClient, label: &str, txs: Vec<SignedTransaction>
                     );
                 }
             }
-            let mut last_progress = Instant::now();
-            while !pending.is_empty() {
-                let waited = last_progress.elapsed();
-                if waited >= SETUP_STALL {
-                    bail!(
-                        "{} transactions not finalized after {SETUP_STALL:?} without progress",
-                        pending.len()
-                    );
-                }
-                let block = tokio::time::timeout(SETUP_STALL - waited, blocks.next())
-                    .await
-                    .map_err(|_| anyhow::anyhow!("no finalized block for {SETUP_STALL:?}"))??;
-                let before = pending.len();
-                for id in &block.tx_ids {
-                    pending.remove(id);
-                }
-                if pending.len() < before {
-                    last_progress = Instant::now();
-                }
-            }
+            wait_finalized(&mut blocks, pending, SETUP_STALL).await?;
         }
         let stride = if txs.len() <= 1_000 {
             1

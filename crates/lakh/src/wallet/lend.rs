@@ -51,17 +51,7 @@ pub struct ParamArgs {
 
 /// The defaults `create-market` uses for flags left out.
 fn default_params() -> MarketParams {
-    const ONE: u128 = 1_000_000_000_000_000_000;
-    MarketParams {
-        collateral_factor: ONE / 100 * 75,
-        reserve_factor: ONE / 10,
-        base_rate: 1_000_000_000,
-        multiplier: 50_000_000_000,
-        kink: ONE / 100 * 80,
-        jump_multiplier: 1_000_000_000_000,
-        close_factor: ONE / 2,
-        liquidation_incentive: ONE / 100 * 108,
-    }
+    MarketParams::standard(75)
 }
 
 impl ParamArgs {

@@ -85,6 +85,23 @@ impl Devnet {
             .output()
             .unwrap()
     }
+
+    /// Runs a wallet command that must succeed; its JSON output.
+    pub fn wallet_json(&self, args: &[&str]) -> serde_json::Value {
+        let out = self.wallet_output(args);
+        assert!(
+            out.status.success(),
+            "lakh wallet {args:?} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "wallet output is not JSON ({e}): {}",
+                String::from_utf8_lossy(&out.stdout)
+            )
+        })
+    }
 }
 
 /// A demo key the devnet wrote into `<dir>/keys`.

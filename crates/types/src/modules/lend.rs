@@ -67,6 +67,23 @@ crate::codec_struct! {
 }
 
 impl MarketParams {
+    /// The parameters the wallet, the devnet demo and the bench use unless
+    /// told otherwise: collateral factor `collateral_factor_pct`%, reserve
+    /// factor 10%, a kinked rate model (kink at 80% utilization), close
+    /// factor 50% and liquidation incentive 108%.
+    pub fn standard(collateral_factor_pct: u128) -> MarketParams {
+        MarketParams {
+            collateral_factor: WAD / 100 * collateral_factor_pct,
+            reserve_factor: WAD / 10,
+            base_rate: 1_000_000_000,
+            multiplier: 50_000_000_000,
+            kink: WAD / 100 * 80,
+            jump_multiplier: 1_000_000_000_000,
+            close_factor: WAD / 2,
+            liquidation_incentive: WAD / 100 * 108,
+        }
+    }
+
     /// The borrow rate per block at 100% utilization (the model's maximum);
     /// `None` on overflow.
     pub fn max_borrow_rate(&self) -> Option<u128> {
