@@ -55,12 +55,13 @@ pub enum Refusal {
         /// Current fee for this transaction (native base units).
         required: u128,
     },
-    /// The sender's native balance is below `max_fee`.
+    /// The sender's native balance cannot pay the fee due.
     #[error("sender balance {balance} cannot pay max_fee {max_fee}")]
     CannotPayFee {
         /// Sender's native balance (base units).
         balance: u128,
-        /// The transaction's fee cap (native base units).
+        /// The fee due (native base units); despite the name, not the
+        /// transaction's `max_fee`.
         max_fee: u128,
     },
     /// The same transaction (same id) is already pooled or included.
