@@ -14,8 +14,11 @@ use serde::{Deserialize, Serialize};
 /// One leg of a transfer.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TransferEntry {
+    /// Account credited.
     pub to: Address,
+    /// The asset moved.
     pub asset: AssetId,
+    /// Amount moved (base units).
     #[serde(with = "crate::amount")]
     pub amount: u128,
 }
@@ -48,20 +51,30 @@ pub enum Action {
     /// Move `amount` base units of `asset` from the sender to `to`.
     Transfer(TransferEntry),
     /// Several transfers from the sender, applied all-or-nothing.
-    MultiTransfer { entries: Vec<TransferEntry> },
+    MultiTransfer {
+        /// The legs, in order (at most `MAX_MULTI_TRANSFER_ENTRIES`).
+        entries: Vec<TransferEntry>,
+    },
     /// Create a new asset owned by the sender. `initial_supply` is minted to the sender.
     CreateAsset {
+        /// Unique symbol for the asset.
         symbol: Symbol,
+        /// Decimal places of one whole unit (at most `MAX_DECIMALS`).
         decimals: u8,
+        /// Cap on total supply (base units); unlimited when absent.
         #[serde(with = "crate::amount::option", default)]
         max_supply: Option<u128>,
+        /// Amount minted to the sender at creation (base units).
         #[serde(with = "crate::amount")]
         initial_supply: u128,
     },
     /// Issuer-only: create `amount` new units of `asset` for `to`.
     Mint {
+        /// The asset to mint.
         asset: AssetId,
+        /// Account credited.
         to: Address,
+        /// Amount created (base units).
         #[serde(with = "crate::amount")]
         amount: u128,
     },

@@ -16,12 +16,15 @@ use std::str::FromStr;
 pub struct Address(pub [u8; 32]);
 
 impl Address {
+    /// Length of an address (bytes).
     pub const LEN: usize = 32;
 
+    /// The 32 key bytes.
     pub fn as_bytes(&self) -> &[u8; 32] {
         &self.0
     }
 
+    /// Lowercase hex, 64 characters, no `0x` prefix.
     pub fn to_hex(&self) -> String {
         hex::encode(self.0)
     }

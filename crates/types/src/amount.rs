@@ -3,10 +3,12 @@
 
 use serde::{Deserialize, Deserializer, Serializer, de};
 
+/// Writes the amount as a decimal string.
 pub fn serialize<S: Serializer>(v: &u128, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&v.to_string())
 }
 
+/// Reads a decimal string (any u128) or a JSON integer (at most u64).
 pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u128, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
@@ -25,12 +27,14 @@ pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u128, D::Error> {
 /// Same for `Option<u128>`.
 pub mod option {
     use super::*;
+    /// Writes `Some` as a decimal string, `None` as null.
     pub fn serialize<S: Serializer>(v: &Option<u128>, s: S) -> Result<S::Ok, S::Error> {
         match v {
             Some(v) => s.serialize_str(&v.to_string()),
             None => s.serialize_none(),
         }
     }
+    /// Reads null as `None`, otherwise an amount as [`super::deserialize`] does.
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u128>, D::Error> {
         #[derive(Deserialize)]
         struct W(#[serde(with = "super")] u128);

@@ -18,6 +18,7 @@ use std::fmt;
 pub struct AssetId(pub u64);
 
 impl AssetId {
+    /// The native token: pays fees, is staked.
     pub const NATIVE: AssetId = AssetId(0);
 
     /// The id of the asset created by `creator`'s transaction with `nonce`.
@@ -63,6 +64,7 @@ impl Read for AssetId {
 pub struct Symbol(String);
 
 impl Symbol {
+    /// Checks `s` is 1..=`MAX_SYMBOL_BYTES` bytes of `A-Z`, `0-9`; the error says why not.
     pub fn new(s: &str) -> Result<Symbol, String> {
         if s.is_empty() || s.len() > MAX_SYMBOL_BYTES {
             return Err(format!(
@@ -78,6 +80,7 @@ impl Symbol {
         }
         Ok(Symbol(s.to_string()))
     }
+    /// The symbol text.
     pub fn as_str(&self) -> &str {
         &self.0
     }

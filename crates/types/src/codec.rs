@@ -21,6 +21,7 @@ impl<T, const MAX: usize> BoundedVec<T, MAX> {
     pub fn new(items: Vec<T>) -> Option<Self> {
         (items.len() <= MAX).then_some(BoundedVec(items))
     }
+    /// No items.
     pub fn empty() -> Self {
         BoundedVec(Vec::new())
     }
@@ -32,9 +33,11 @@ impl<T, const MAX: usize> BoundedVec<T, MAX> {
         self.0.push(item);
         Ok(())
     }
+    /// Mutable access that cannot take the length past `MAX`.
     pub fn as_mut_vec_within_bound(&mut self) -> BoundedVecMut<'_, T, MAX> {
         BoundedVecMut(&mut self.0)
     }
+    /// The items as a plain vector.
     pub fn into_inner(self) -> Vec<T> {
         self.0
     }
@@ -44,18 +47,23 @@ impl<T, const MAX: usize> BoundedVec<T, MAX> {
 pub struct BoundedVecMut<'a, T, const MAX: usize>(&'a mut Vec<T>);
 
 impl<T, const MAX: usize> BoundedVecMut<'_, T, MAX> {
+    /// Removes and returns the item at `index`; panics when out of range, as `Vec::remove`.
     pub fn remove(&mut self, index: usize) -> T {
         self.0.remove(index)
     }
+    /// Keeps only the items for which `f` is true, in order.
     pub fn retain(&mut self, f: impl FnMut(&T) -> bool) {
         self.0.retain(f)
     }
+    /// The item at `index`, if any.
     pub fn get_mut(&mut self, index: usize) -> Option<&mut T> {
         self.0.get_mut(index)
     }
+    /// Iterates over the items, mutably.
     pub fn iter_mut(&mut self) -> std::slice::IterMut<'_, T> {
         self.0.iter_mut()
     }
+    /// Inserts `item` at `index`; gives it back when the vector is full.
     pub fn insert(&mut self, index: usize, item: T) -> Result<(), T> {
         if self.0.len() >= MAX {
             return Err(item);
@@ -63,6 +71,7 @@ impl<T, const MAX: usize> BoundedVecMut<'_, T, MAX> {
         self.0.insert(index, item);
         Ok(())
     }
+    /// Sorts the items by `f` (stable).
     pub fn sort_by_key<K: Ord>(&mut self, f: impl FnMut(&T) -> K) {
         self.0.sort_by_key(f)
     }
@@ -128,6 +137,7 @@ impl<const MAX: usize> Text<MAX> {
         }
         Text(s[..end].to_string())
     }
+    /// The text.
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -19,7 +19,9 @@ pub struct GenesisValidator {
 /// An initial native-token balance.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GenesisAccount {
+    /// The account credited.
     pub address: Address,
+    /// Initial balance (base units of the native token, or of the asset it is listed under).
     #[serde(with = "crate::amount")]
     pub balance: u128,
 }
@@ -27,12 +29,18 @@ pub struct GenesisAccount {
 /// An asset that exists from genesis, with its initial holders.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GenesisAsset {
+    /// Its id; never `AssetId::NATIVE` (0) and unique among genesis assets.
     pub id: AssetId,
+    /// Its symbol, unique among all assets including the native one.
     pub symbol: Symbol,
+    /// Decimal places of one whole unit (at most `MAX_DECIMALS`).
     pub decimals: u8,
+    /// The account allowed to mint more.
     pub issuer: Address,
+    /// Cap on total supply (base units); unlimited when absent.
     #[serde(with = "crate::amount::option", default)]
     pub max_supply: Option<u128>,
+    /// Initial holders; their sum must not exceed `max_supply`.
     pub balances: Vec<GenesisAccount>,
 }
 
@@ -57,15 +65,23 @@ impl Default for BlockParams {
 /// The whole network definition. Every node of a network loads the same file.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Genesis {
+    /// Network id every transaction must carry (replay protection across networks).
     pub chain_id: u64,
+    /// Symbol of the native token (asset 0), which pays fees and stakes.
     pub native_symbol: Symbol,
+    /// Decimal places of one whole native token.
     pub native_decimals: u8,
+    /// Fee schedule; the defaults when absent.
     #[serde(default)]
     pub fees: FeeParams,
+    /// Block-building limits; the defaults when absent.
     #[serde(default)]
     pub block: BlockParams,
+    /// The consensus committee (at least one, no key twice).
     pub validators: Vec<GenesisValidator>,
+    /// Initial native balances; their sum must fit in u128.
     pub accounts: Vec<GenesisAccount>,
+    /// Other assets that exist from genesis; none when absent.
     #[serde(default)]
     pub assets: Vec<GenesisAsset>,
     /// May perform privileged module setup (lending markets, oracle
@@ -135,6 +151,7 @@ impl Genesis {
         Ok(())
     }
 
+    /// Parses a genesis file and validates it; the error says what is wrong.
     pub fn from_json(text: &str) -> Result<Genesis, String> {
         let g: Genesis =
             serde_json::from_str(text).map_err(|e| format!("genesis is not valid JSON: {e}"))?;
@@ -142,6 +159,7 @@ impl Genesis {
         Ok(g)
     }
 
+    /// Pretty-printed JSON, the form `from_json` reads.
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("genesis serializes")
     }

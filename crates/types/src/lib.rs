@@ -5,6 +5,8 @@
 //! encoding (commonware-codec): decoding is bounded by explicit limits and
 //! rejects trailing bytes, so an encoding has exactly one meaning.
 
+#![warn(missing_docs)]
+
 pub mod action;
 pub mod address;
 pub mod amount;

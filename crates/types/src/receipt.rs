@@ -22,44 +22,76 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 #[serde(tag = "reason", rename_all = "snake_case")]
 pub enum FailureReason {
+    /// The sender holds less of an asset than the action moves.
     #[error("insufficient balance of asset {asset}: needed {needed}, available {available}")]
     InsufficientBalance {
+        /// The asset short.
         asset: AssetId,
+        /// Amount the action needs (base units).
         #[serde(with = "crate::amount")]
         needed: u128,
+        /// Sender's balance (base units).
         #[serde(with = "crate::amount")]
         available: u128,
     },
+    /// No asset has this id.
     #[error("unknown asset {asset}")]
-    UnknownAsset { asset: AssetId },
+    UnknownAsset {
+        /// The id named by the action.
+        asset: AssetId,
+    },
+    /// A mint by someone other than the asset's issuer.
     #[error("only the issuer of asset {asset} may mint it")]
-    NotIssuer { asset: AssetId },
+    NotIssuer {
+        /// The asset to mint.
+        asset: AssetId,
+    },
+    /// A mint would take the supply above the asset's cap.
     #[error("minting {amount} of asset {asset} would exceed its max supply {max_supply}")]
     SupplyCapExceeded {
+        /// The asset to mint.
         asset: AssetId,
+        /// Amount to mint (base units).
         #[serde(with = "crate::amount")]
         amount: u128,
+        /// The asset's supply cap (base units).
         #[serde(with = "crate::amount")]
         max_supply: u128,
     },
+    /// Another asset already has this symbol.
     #[error("symbol {symbol} is already taken")]
-    SymbolTaken { symbol: Symbol },
+    SymbolTaken {
+        /// The symbol asked for.
+        symbol: Symbol,
+    },
+    /// A balance, supply or module quantity would leave its integer range.
     #[error("arithmetic overflow")]
     Overflow,
+    /// The action is not valid in the current state.
     #[error("invalid action: {detail}")]
-    Invalid { detail: String },
+    Invalid {
+        /// Why, for people (at most 256 bytes are encoded).
+        detail: String,
+    },
+    /// A `dex` action failed.
     #[error("dex: {0}")]
     Dex(DexError),
+    /// A `book` action failed.
     #[error("order book: {0}")]
     Book(BookError),
+    /// An `oracle` action failed.
     #[error("oracle: {0}")]
     Oracle(OracleError),
+    /// A `lend` action failed.
     #[error("lending: {0}")]
     Lend(LendError),
+    /// A `stake` action failed.
     #[error("staking: {0}")]
     Stake(StakeError),
+    /// A `farm` action failed.
     #[error("farm: {0}")]
     Farm(FarmError),
+    /// A `cover` action failed.
     #[error("cover: {0}")]
     Cover(CoverError),
 }
@@ -132,38 +164,62 @@ macro_rules! module_variants {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {
+    /// Base units moved between two accounts (module custody accounts included).
     Transfer {
+        /// The asset moved.
         asset: AssetId,
+        /// Account debited.
         from: Address,
+        /// Account credited.
         to: Address,
+        /// Amount moved (base units).
         #[serde(with = "crate::amount")]
         amount: u128,
     },
+    /// A new asset was registered.
     AssetCreated {
+        /// Id given to the asset.
         asset: AssetId,
+        /// Its unique symbol.
         symbol: Symbol,
+        /// The account allowed to mint it.
         issuer: Address,
+        /// Decimal places of one whole unit (at most `MAX_DECIMALS`).
         decimals: u8,
     },
+    /// New base units created and credited.
     Minted {
+        /// The asset minted.
         asset: AssetId,
+        /// Account credited.
         to: Address,
+        /// Amount created (base units).
         #[serde(with = "crate::amount")]
         amount: u128,
     },
     /// Base units destroyed (a module burning shares it issued).
     Burned {
+        /// The asset burned.
         asset: AssetId,
+        /// Account debited.
         from: Address,
+        /// Amount destroyed (base units).
         #[serde(with = "crate::amount")]
         amount: u128,
     },
+    /// Something a `dex` action did.
     Dex(DexEvent),
+    /// Something a `book` action did.
     Book(BookEvent),
+    /// Something an `oracle` action did.
     Oracle(OracleEvent),
+    /// Something a `lend` action did.
     Lend(LendEvent),
+    /// Something a `stake` action did.
     Stake(StakeEvent),
+    /// Something a `farm` action did.
     Farm(FarmEvent),
+    /// Something a `cover` action did.
     Cover(CoverEvent),
 }
 
@@ -171,11 +227,17 @@ pub enum Event {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum TxStatus {
+    /// The action was applied; its events are in the receipt.
     Success,
-    Failed { error: FailureReason },
+    /// The action had no effect beyond the nonce and the fee.
+    Failed {
+        /// Why it failed.
+        error: FailureReason,
+    },
 }
 
 impl TxStatus {
+    /// True for [`TxStatus::Success`].
     pub fn is_success(&self) -> bool {
         matches!(self, TxStatus::Success)
     }
@@ -184,8 +246,11 @@ impl TxStatus {
 /// The stored outcome of one included transaction.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Receipt {
+    /// Id of the transaction (hash of its signed encoding).
     pub tx_id: TxId,
+    /// Account that signed it.
     pub sender: Address,
+    /// The sender's nonce it consumed.
     pub nonce: u64,
     /// Height of the finalized block that includes the transaction.
     pub height: u64,
@@ -194,7 +259,9 @@ pub struct Receipt {
     /// Native base units charged (paid to the block's proposer).
     #[serde(with = "crate::amount")]
     pub fee_paid: u128,
+    /// Whether the action was applied.
     pub status: TxStatus,
+    /// What the action did, in order (empty when it failed; decoding accepts at most 1024).
     pub events: Vec<Event>,
 }
 

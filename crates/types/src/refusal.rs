@@ -7,39 +7,85 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 #[serde(tag = "reason", content = "detail", rename_all = "snake_case")]
 pub enum Refusal {
+    /// The bytes do not decode as a signed transaction; the text says where.
     #[error("malformed transaction: {0}")]
     Malformed(String),
+    /// The encoded transaction is larger than the limit.
     #[error("transaction is {size} bytes, limit is {max}")]
-    Oversize { size: usize, max: usize },
+    Oversize {
+        /// Encoded size of the transaction (bytes).
+        size: usize,
+        /// Largest size accepted (bytes).
+        max: usize,
+    },
+    /// The signature does not verify against the sender's key.
     #[error("bad signature")]
     BadSignature,
+    /// The transaction names another chain.
     #[error("wrong chain id: transaction is for chain {got}, this chain is {expected}")]
-    WrongChainId { expected: u64, got: u64 },
+    WrongChainId {
+        /// This chain's id.
+        expected: u64,
+        /// Chain id in the transaction.
+        got: u64,
+    },
+    /// The nonce is below the sender's next nonce: it was already used.
     #[error("nonce {got} already used (replay): next nonce is {expected}")]
-    NonceReused { expected: u64, got: u64 },
+    NonceReused {
+        /// The sender's next unused nonce.
+        expected: u64,
+        /// Nonce in the transaction.
+        got: u64,
+    },
+    /// The nonce is too far ahead of the sender's next nonce to queue.
     #[error("nonce gap: got {got}, next nonce is {expected} (at most {max_ahead} ahead may queue)")]
     NonceGap {
+        /// The sender's next unused nonce.
         expected: u64,
+        /// Nonce in the transaction.
         got: u64,
+        /// Most nonces beyond `expected` that may wait in the pool.
         max_ahead: u64,
     },
+    /// `max_fee` does not cover the current fee.
     #[error("max_fee {max_fee} is below the current fee {required}")]
-    FeeTooLow { max_fee: u128, required: u128 },
+    FeeTooLow {
+        /// The transaction's fee cap (native base units).
+        max_fee: u128,
+        /// Current fee for this transaction (native base units).
+        required: u128,
+    },
+    /// The sender's native balance cannot pay the fee due.
     #[error("sender balance {balance} cannot pay max_fee {max_fee}")]
-    CannotPayFee { balance: u128, max_fee: u128 },
+    CannotPayFee {
+        /// Sender's native balance (base units).
+        balance: u128,
+        /// The fee due (native base units); despite the name, not the
+        /// transaction's `max_fee`.
+        max_fee: u128,
+    },
+    /// The same transaction (same id) is already pooled or included.
     #[error("transaction already known")]
     Duplicate,
+    /// A transaction with this sender and nonce is already queued, and the
+    /// new one does not pay enough more to replace it.
     #[error(
         "replacement for nonce {nonce} needs max_fee of at least {required} (10% above the queued {queued}), got {got}"
     )]
     ReplacementUnderpriced {
+        /// The contested nonce.
         nonce: u64,
+        /// `max_fee` of the queued transaction (native base units).
         queued: u128,
+        /// Least `max_fee` that replaces it (native base units).
         required: u128,
+        /// `max_fee` of the new transaction (native base units).
         got: u128,
     },
+    /// The node has no room now (pool or queue full); the text says which.
     #[error("node busy: {0}; retry later")]
     Busy(String),
+    /// The action is invalid whatever the state (bad parameters); the text says why.
     #[error("invalid action: {0}")]
     InvalidAction(String),
 }

@@ -20,6 +20,7 @@ pub struct Transaction {
     pub nonce: u64,
     /// Most native base units the sender will pay in fees.
     pub max_fee: u128,
+    /// The operation to perform.
     pub action: Action,
 }
 
@@ -72,6 +73,7 @@ impl Transaction {
         }
     }
 
+    /// The account address derived from `sender`.
     pub fn sender_address(&self) -> Address {
         Address::from(&self.sender)
     }
@@ -82,12 +84,14 @@ impl Transaction {
 pub struct TxId(pub [u8; 32]);
 
 impl TxId {
+    /// SHA-256 of a signed transaction's canonical encoding.
     pub fn of(signed_encoding: &[u8]) -> TxId {
         let digest = Sha256::hash(&[signed_encoding]);
         let mut out = [0u8; 32];
         out.copy_from_slice(digest.as_ref());
         TxId(out)
     }
+    /// Lowercase hex, 64 characters, no `0x` prefix.
     pub fn to_hex(&self) -> String {
         hex::encode(self.0)
     }
@@ -149,7 +153,9 @@ impl Read for TxId {
 /// (or signing) so they are never recomputed on the hot path.
 #[derive(Clone)]
 pub struct SignedTransaction {
+    /// The signed body.
     pub tx: Transaction,
+    /// Ed25519 signature by `tx.sender` over the body under [`TX_NAMESPACE`].
     pub signature: Signature,
     id: TxId,
     raw: Bytes,
@@ -199,6 +205,7 @@ impl SignedTransaction {
         })
     }
 
+    /// Hash of [`Self::raw`].
     pub fn id(&self) -> TxId {
         self.id
     }
@@ -213,6 +220,7 @@ impl SignedTransaction {
         &self.raw[..self.raw.len() - Signature::SIZE]
     }
 
+    /// Length of [`Self::raw`] (bytes).
     pub fn encoded_len(&self) -> usize {
         self.raw.len()
     }
@@ -275,6 +283,7 @@ pub fn write_tx_list(txs: &[SignedTransaction], buf: &mut impl BufMut) {
     }
 }
 
+/// Bytes [`write_tx_list`] writes for `txs`.
 pub fn tx_list_encode_size(txs: &[SignedTransaction]) -> usize {
     txs.len().encode_size()
         + txs
@@ -283,6 +292,8 @@ pub fn tx_list_encode_size(txs: &[SignedTransaction]) -> usize {
             .sum::<usize>()
 }
 
+/// Reads a list written by [`write_tx_list`]: at most `max_txs` transactions,
+/// each at most `MAX_TX_BYTES`, every one decoded (signatures not checked).
 pub fn read_tx_list(
     buf: &mut impl Buf,
     max_txs: usize,

@@ -106,6 +106,7 @@ unit_enum! {
 }
 
 impl Side {
+    /// The other side.
     pub fn opposite(self) -> Side {
         match self {
             Side::Buy => Side::Sell,
@@ -173,8 +174,11 @@ crate::codec_struct! {
     /// balance the action may touch).
     #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
     pub struct MarketRef {
+        /// The market's id.
         pub id: u32,
+        /// The market's base asset.
         pub base: AssetId,
+        /// The market's quote asset.
         pub quote: AssetId,
     }
 }
@@ -186,8 +190,11 @@ crate::tagged_enum! {
     pub enum BookAction {
         /// Admin only: opens market `market` (an id not yet used).
         0x01 => CreateMarket {
+            /// Id of the new market (not yet used).
             market: u32,
+            /// The base asset (traded in base units).
             base: AssetId,
+            /// The quote asset (prices are in its base units per lot).
             quote: AssetId,
             /// Price increment, in quote units per lot.
             #[serde(with = "crate::amount")]
@@ -195,15 +202,20 @@ crate::tagged_enum! {
             /// Quantity increment, in base units.
             #[serde(with = "crate::amount")]
             lot_size: u128,
+            /// Fee on the quote notional of resting orders' fills (bps, at most `MAX_FEE_BPS`).
             maker_fee_bps: u16,
+            /// Fee on the quote notional of incoming orders' fills (bps, at most `MAX_FEE_BPS`).
             taker_fee_bps: u16,
         },
         /// Places an order: it matches against the opposite side at the
         /// resting orders' prices, then rests, is dropped or fails according
         /// to `tif`.
         0x02 => Place {
+            /// The market.
             market: MarketRef,
+            /// The order's side.
             side: Side,
+            /// Limit or market order.
             kind: OrderKind,
             /// Limit price in quote units per lot (0 for market orders).
             #[serde(with = "crate::amount")]
@@ -211,19 +223,36 @@ crate::tagged_enum! {
             /// Base units.
             #[serde(with = "crate::amount")]
             quantity: u128,
+            /// How long the order stays after matching.
             tif: TimeInForce,
         },
         /// Cancels one of the sender's resting orders, returning its locked funds.
-        0x03 => Cancel { market: MarketRef, order: u64 },
+        0x03 => Cancel {
+            /// The market.
+            market: MarketRef,
+            /// Id of the sender's resting order.
+            order: u64,
+        },
         /// Cancels every resting order of the sender in the market.
-        0x04 => CancelAll { market: MarketRef },
+        0x04 => CancelAll {
+            /// The market.
+            market: MarketRef,
+        },
         /// Pays `owner`'s claimable proceeds in the market to `owner`'s
         /// balances. Anyone may send it; the funds only ever go to `owner`.
-        0x05 => Settle { market: MarketRef, owner: Address },
+        0x05 => Settle {
+            /// The market.
+            market: MarketRef,
+            /// The account whose proceeds are paid.
+            owner: Address,
+        },
         /// Admin only: pays accrued fees (all when `amount` is absent) to `to`.
         0x06 => WithdrawFees {
+            /// The market.
             market: MarketRef,
+            /// Account credited.
             to: Address,
+            /// Fees to pay (quote units); all accrued fees when absent.
             #[serde(with = "crate::amount::option", default)]
             amount: Option<u128>,
         },
@@ -235,25 +264,38 @@ crate::tagged_enum! {
     #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
     #[serde(tag = "kind", rename_all = "snake_case")]
     pub enum BookEvent {
+        /// A market was opened.
         0x01 => MarketCreated {
+            /// The market.
             market: u32,
+            /// The base asset (traded in base units).
             base: AssetId,
+            /// The quote asset (prices are in its base units per lot).
             quote: AssetId,
+            /// Price increment (quote units per lot).
             #[serde(with = "crate::amount")]
             tick_size: u128,
+            /// Quantity increment (base units).
             #[serde(with = "crate::amount")]
             lot_size: u128,
+            /// Fee on the quote notional of resting orders' fills (bps, at most `MAX_FEE_BPS`).
             maker_fee_bps: u16,
+            /// Fee on the quote notional of incoming orders' fills (bps, at most `MAX_FEE_BPS`).
             taker_fee_bps: u16,
         },
         /// An incoming order traded with a resting one at the resting price.
         0x02 => Fill {
+            /// The market.
             market: u32,
+            /// Id of the incoming order.
             taker_order: u64,
+            /// Id of the resting order.
             maker_order: u64,
+            /// Owner of the resting order.
             maker: Address,
             /// The incoming order's side.
             taker_side: Side,
+            /// The resting order's price (quote units per lot).
             #[serde(with = "crate::amount")]
             price: u128,
             /// Base units traded.
@@ -268,11 +310,16 @@ crate::tagged_enum! {
         },
         /// What an incoming order took from the book in total.
         0x03 => Taken {
+            /// The market.
             market: u32,
+            /// The order's id.
             order: u64,
+            /// The order's side.
             side: Side,
+            /// Base units taken.
             #[serde(with = "crate::amount")]
             quantity: u128,
+            /// Quote units taken (before fees).
             #[serde(with = "crate::amount")]
             quote: u128,
             /// Quote units the taker paid in fees.
@@ -282,21 +329,31 @@ crate::tagged_enum! {
         /// The order's remainder rests on the book with `locked` funds (quote
         /// for a buy, including the most maker fee it can owe; base for a sell).
         0x04 => Rested {
+            /// The market.
             market: u32,
+            /// The order's id.
             order: u64,
+            /// The account owning the order or proceeds.
             owner: Address,
+            /// The order's side.
             side: Side,
+            /// Price (quote units per lot).
             #[serde(with = "crate::amount")]
             price: u128,
+            /// Resting remainder (base units).
             #[serde(with = "crate::amount")]
             quantity: u128,
+            /// Funds locked for the resting remainder (quote units for a buy, base units for a sell).
             #[serde(with = "crate::amount")]
             locked: u128,
         },
         /// The part of an IOC, FOK or market order that did not fill was dropped.
         0x05 => Unfilled {
+            /// The market.
             market: u32,
+            /// The order's id.
             order: u64,
+            /// Quantity dropped (base units).
             #[serde(with = "crate::amount")]
             quantity: u128,
         },
@@ -304,30 +361,46 @@ crate::tagged_enum! {
         /// went back to the owner's balance (or, when evicted, to its
         /// claimable balance).
         0x06 => Cancelled {
+            /// The market.
             market: u32,
+            /// The order's id.
             order: u64,
+            /// The account owning the order or proceeds.
             owner: Address,
+            /// The order's side.
             side: Side,
+            /// Price (quote units per lot).
             #[serde(with = "crate::amount")]
             price: u128,
+            /// Unfilled quantity (base units).
             #[serde(with = "crate::amount")]
             quantity: u128,
+            /// Locked funds released (quote units for a buy, base units for a sell).
             #[serde(with = "crate::amount")]
             refund: u128,
+            /// Why the order left the book.
             reason: CancelReason,
         },
         /// Claimable proceeds paid to their owner's balances.
         0x07 => Settled {
+            /// The market.
             market: u32,
+            /// The account owning the order or proceeds.
             owner: Address,
+            /// Base units paid.
             #[serde(with = "crate::amount")]
             base: u128,
+            /// Quote units paid.
             #[serde(with = "crate::amount")]
             quote: u128,
         },
+        /// The admin withdrew accrued fees.
         0x08 => FeesWithdrawn {
+            /// The market.
             market: u32,
+            /// Account credited.
             to: Address,
+            /// Fees paid (quote units).
             #[serde(with = "crate::amount")]
             amount: u128,
         },
@@ -339,133 +412,255 @@ crate::tagged_enum! {
     #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
     #[serde(tag = "code", rename_all = "snake_case")]
     pub enum BookError {
+        /// An admin action by someone other than the chain admin.
         #[error("only the chain admin may do this; {sender} is not the admin")]
-        0x01 => NotAdmin { sender: Address },
+        0x01 => NotAdmin {
+            /// The account that sent the action.
+            sender: Address,
+        },
+        /// A market with this id already exists.
         #[error("market {market} already exists")]
-        0x02 => MarketExists { market: u32 },
+        0x02 => MarketExists {
+            /// The market.
+            market: u32,
+        },
+        /// No market has this id.
         #[error("no market {market}")]
-        0x03 => UnknownMarket { market: u32 },
+        0x03 => UnknownMarket {
+            /// The market.
+            market: u32,
+        },
+        /// The market reference names other assets than the market's.
         #[error(
             "market {market} trades base {expected_base} against quote {expected_quote}, \
              not {base} against {quote}"
         )]
         0x04 => WrongAssets {
+            /// The market.
             market: u32,
+            /// Base asset the action named.
             base: AssetId,
+            /// Quote asset the action named.
             quote: AssetId,
+            /// The market's base asset.
             expected_base: AssetId,
+            /// The market's quote asset.
             expected_quote: AssetId,
         },
+        /// Base and quote are the same asset.
         #[error("base and quote are both asset {asset}")]
-        0x05 => SameAsset { asset: AssetId },
+        0x05 => SameAsset {
+            /// The asset named twice.
+            asset: AssetId,
+        },
+        /// The tick size is zero.
         #[error("tick size must be positive")]
         0x06 => ZeroTickSize {},
+        /// The lot size is zero.
         #[error("lot size must be positive")]
         0x07 => ZeroLotSize {},
+        /// A fee is above `MAX_FEE_BPS`.
         #[error("fee of {bps} bps is above the limit of {max} bps")]
-        0x08 => FeeTooHigh { bps: u16, max: u16 },
+        0x08 => FeeTooHigh {
+            /// The fee given (bps).
+            bps: u16,
+            /// `MAX_FEE_BPS`.
+            max: u16,
+        },
+        /// A limit order with price zero.
         #[error("a limit order needs a positive price")]
         0x09 => ZeroPrice {},
+        /// The quantity is zero.
         #[error("quantity must be positive")]
         0x0a => ZeroQuantity {},
+        /// The price is not a multiple of the tick size.
         #[error("price {price} is not a multiple of the tick size {tick_size}")]
         0x0b => PriceNotOnTick {
+            /// Price (quote units per lot).
             #[serde(with = "crate::amount")]
             price: u128,
+            /// Price increment (quote units per lot).
             #[serde(with = "crate::amount")]
             tick_size: u128,
         },
+        /// The quantity is not a multiple of the lot size.
         #[error("quantity {quantity} is not a multiple of the lot size {lot_size}")]
         0x0c => QuantityNotOnLot {
+            /// Quantity (base units).
             #[serde(with = "crate::amount")]
             quantity: u128,
+            /// Quantity increment (base units).
             #[serde(with = "crate::amount")]
             lot_size: u128,
         },
+        /// The price is above what the market can represent.
         #[error("price {price} is above the market's largest price {max}")]
         0x0d => PriceTooLarge {
+            /// Price (quote units per lot).
             #[serde(with = "crate::amount")]
             price: u128,
+            /// The market's largest price (quote units per lot).
             #[serde(with = "crate::amount")]
             max: u128,
         },
+        /// The quantity is above what the market can represent.
         #[error("quantity {quantity} is above the market's largest quantity {max}")]
         0x0e => QuantityTooLarge {
+            /// Quantity (base units).
             #[serde(with = "crate::amount")]
             quantity: u128,
+            /// The market's largest quantity (base units).
             #[serde(with = "crate::amount")]
             max: u128,
         },
+        /// The order's quote value with fees does not fit in u128.
         #[error("the quote value of {quantity} at price {price} (with fees) overflows u128")]
         0x0f => NotionalOverflow {
+            /// Price (quote units per lot).
             #[serde(with = "crate::amount")]
             price: u128,
+            /// Quantity (base units).
             #[serde(with = "crate::amount")]
             quantity: u128,
         },
+        /// A market order with a price.
         #[error("a market order carries no price (got {price}); use a limit order with ioc")]
         0x10 => MarketOrderPrice {
+            /// Price (quote units per lot).
             #[serde(with = "crate::amount")]
             price: u128,
         },
+        /// A market order whose time in force lets it rest.
         #[error("a market order never rests: time in force must be ioc or fok, not {tif}")]
-        0x11 => MarketOrderTif { tif: TimeInForce },
+        0x11 => MarketOrderTif {
+            /// How long the order stays after matching.
+            tif: TimeInForce,
+        },
+        /// A post-only order would match on arrival.
         #[error("post-only order at {price} would take: the best opposite price is {best}")]
         0x12 => WouldTake {
+            /// Price (quote units per lot).
             #[serde(with = "crate::amount")]
             price: u128,
+            /// Best opposite price (quote units per lot).
             #[serde(with = "crate::amount")]
             best: u128,
         },
+        /// A fill-or-kill order cannot fill in full.
         #[error("fill-or-kill order of {quantity} can only fill {fillable}")]
         0x13 => NotFillable {
+            /// The order's quantity (base units).
             #[serde(with = "crate::amount")]
             quantity: u128,
+            /// Quantity the book can fill now (base units).
             #[serde(with = "crate::amount")]
             fillable: u128,
         },
+        /// The side is full and the order does not beat its worst price.
         #[error(
             "the {side} side holds its limit of {max} orders and {price} does not beat its worst price {worst}"
         )]
         0x14 => BookFull {
+            /// The order's side.
             side: Side,
+            /// `MAX_ORDERS_PER_SIDE`.
             max: u32,
+            /// Price (quote units per lot).
             #[serde(with = "crate::amount")]
             price: u128,
+            /// The side's worst resting price (quote units per lot).
             #[serde(with = "crate::amount")]
             worst: u128,
         },
+        /// The owner already has the most resting orders on this side.
         #[error("{owner} already has the limit of {max} resting {side} orders in this market")]
-        0x15 => OwnerOrderLimit { owner: Address, side: Side, max: u32 },
+        0x15 => OwnerOrderLimit {
+            /// The account owning the order or proceeds.
+            owner: Address,
+            /// The order's side.
+            side: Side,
+            /// `MAX_ORDERS_PER_OWNER`.
+            max: u32,
+        },
+        /// The side already tracks the most owners.
         #[error(
             "the {side} side already tracks {max} owners; settling others' proceeds (anyone may) frees room"
         )]
-        0x16 => OwnerTableFull { side: Side, max: u32 },
+        0x16 => OwnerTableFull {
+            /// The order's side.
+            side: Side,
+            /// `MAX_OWNERS_PER_SIDE`.
+            max: u32,
+        },
+        /// The order is not resting in the market.
         #[error("order {order} is not resting in market {market} (filled, cancelled or never placed)")]
-        0x17 => UnknownOrder { market: u32, order: u64 },
+        0x17 => UnknownOrder {
+            /// The market.
+            market: u32,
+            /// The order's id.
+            order: u64,
+        },
+        /// Cancelling another account's order.
         #[error("order {order} belongs to {owner}, not to the sender")]
-        0x18 => NotOrderOwner { order: u64, owner: Address },
+        0x18 => NotOrderOwner {
+            /// The order's id.
+            order: u64,
+            /// The order's owner.
+            owner: Address,
+        },
+        /// The owner has no resting order in the market.
         #[error("{owner} has no resting orders in market {market}")]
-        0x19 => NothingToCancel { market: u32, owner: Address },
+        0x19 => NothingToCancel {
+            /// The market.
+            market: u32,
+            /// The account owning the order or proceeds.
+            owner: Address,
+        },
+        /// The owner has no proceeds in the market.
         #[error("{owner} has nothing to settle in market {market}")]
-        0x1a => NothingToSettle { market: u32, owner: Address },
+        0x1a => NothingToSettle {
+            /// The market.
+            market: u32,
+            /// The account owning the order or proceeds.
+            owner: Address,
+        },
+        /// Withdrawing more fees than accrued.
         #[error("withdrawing {requested} fees, only {accrued} accrued")]
         0x1b => FeesInsufficient {
+            /// Amount asked for (quote units).
             #[serde(with = "crate::amount")]
             requested: u128,
+            /// Fees accrued in the market (quote units).
             #[serde(with = "crate::amount")]
             accrued: u128,
         },
+        /// The fee withdrawal amount is zero.
         #[error("withdrawal amount must be positive")]
         0x1c => ZeroWithdrawal {},
+        /// The market has used every order id.
         #[error("order sequence of market {market} is exhausted")]
-        0x1d => OrderIdsExhausted { market: u32 },
+        0x1d => OrderIdsExhausted {
+            /// The market.
+            market: u32,
+        },
+        /// The market's state breaks an invariant (a bug, never expected).
         #[error("market state is inconsistent: {detail}")]
-        0x1e => Inconsistent { detail: Text<128> },
+        0x1e => Inconsistent {
+            /// What is inconsistent (at most 128 bytes).
+            detail: Text<128>,
+        },
+        /// The market has no fees to withdraw.
         #[error("market {market} has no fees to withdraw")]
-        0x1f => NoFeesAccrued { market: u32 },
+        0x1f => NoFeesAccrued {
+            /// The market.
+            market: u32,
+        },
+        /// Withdrawing fees to the market's own custody account.
         #[error("fees cannot be withdrawn to market {market}'s own custody account")]
-        0x20 => ToCustody { market: u32 },
+        0x20 => ToCustody {
+            /// The market.
+            market: u32,
+        },
     }
 }
 

@@ -139,6 +139,7 @@ impl PoolParams {
         self.max_period.div_ceil(MAX_BUCKETS as u64 - 2).max(1)
     }
 
+    /// True when `risk` is one of the pool's risks.
     pub fn covers_risk(&self, risk: &RiskName) -> bool {
         self.risks.iter().any(|r| r == risk)
     }
@@ -285,6 +286,7 @@ crate::codec_struct! {
     /// `deposited + premiums - paid_out - withdrawn`.
     #[derive(Clone, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
     pub struct PoolState {
+        /// Capital held (base units of the capital asset).
         #[serde(with = "crate::amount")]
         pub capital: u128,
         /// Provider shares outstanding, [`LOCKED_SHARES`] included.
@@ -301,16 +303,21 @@ crate::codec_struct! {
         pub pending_claims: u128,
         /// Live expiry epochs, ascending.
         pub buckets: BoundedVec<Bucket, MAX_BUCKETS>,
+        /// Capital deposited by providers, ever (base units).
         #[serde(with = "crate::amount")]
         pub deposited: u128,
+        /// Capital withdrawn by providers, ever (base units).
         #[serde(with = "crate::amount")]
         pub withdrawn: u128,
+        /// Premiums paid by buyers, ever (base units).
         #[serde(with = "crate::amount")]
         pub premiums: u128,
+        /// Paid on approved claims, ever (base units).
         #[serde(with = "crate::amount")]
         pub paid_out: u128,
         /// Covers sold and claims filed, ever.
         pub covers_sold: u64,
+        /// Claims filed against the pool, ever.
         pub claims_filed: u64,
     }
 }
@@ -319,6 +326,7 @@ crate::codec_struct! {
     /// A provider's shares of a pool.
     #[derive(Clone, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
     pub struct Position {
+        /// Shares held (never includes [`LOCKED_SHARES`]).
         #[serde(with = "crate::amount")]
         pub shares: u128,
     }
@@ -328,9 +336,11 @@ crate::codec_struct! {
     /// Cover bought on one risk of a pool.
     #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
     pub struct Cover {
+        /// The pool selling the cover.
         pub pool: PoolId,
         /// The buyer; only they may claim.
         pub holder: Address,
+        /// The risk covered (one of the pool's).
         pub risk: RiskName,
         /// Amount covered.
         #[serde(with = "crate::amount")]
@@ -338,13 +348,16 @@ crate::codec_struct! {
         /// Paid out on claims so far (never above `amount`).
         #[serde(with = "crate::amount")]
         pub paid: u128,
+        /// Premium paid (base units of the capital asset).
         #[serde(with = "crate::amount")]
         pub premium: u128,
         /// Covered blocks are `start..end`: claims are accepted while `height < end`.
         pub start: u64,
+        /// First block no longer covered.
         pub end: u64,
         /// The expiry epoch whose bucket holds this cover.
         pub release_epoch: u64,
+        /// The claim being voted on, if any (one at a time).
         pub open_claim: Option<ClaimId>,
     }
 }
@@ -360,21 +373,30 @@ crate::codec_struct! {
     /// A claim against a cover.
     #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
     pub struct Claim {
+        /// The pool paying the claim.
         pub pool: PoolId,
+        /// The cover claimed on.
         pub cover: CoverId,
         /// The cover holder, paid on approval.
         pub claimant: Address,
+        /// Amount claimed (base units of the capital asset).
         #[serde(with = "crate::amount")]
         pub amount: u128,
+        /// Height the claim was filed at.
         pub filed_at: u64,
         /// Votes are accepted while `height < vote_end`; resolution from `vote_end`.
         pub vote_end: u64,
+        /// Stake voting to approve (base units of the stake asset).
         #[serde(with = "crate::amount")]
         pub approve: u128,
+        /// Stake voting to deny (base units of the stake asset).
         #[serde(with = "crate::amount")]
         pub deny: u128,
+        /// Assessors that voted.
         pub voters: u32,
+        /// Open, or how it was resolved.
         pub status: ClaimStatus,
+        /// Paid to the claimant on approval (base units of the capital asset).
         #[serde(with = "crate::amount")]
         pub payout: u128,
     }
@@ -384,6 +406,7 @@ crate::codec_struct! {
     /// An assessor's stake in a pool.
     #[derive(Clone, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
     pub struct Assessor {
+        /// Stake held (base units of the stake asset).
         #[serde(with = "crate::amount")]
         pub stake: u128,
         /// No unstaking before this height: the end of the latest voting
@@ -396,7 +419,9 @@ crate::codec_struct! {
     /// One assessor's vote on one claim.
     #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
     pub struct Vote {
+        /// True to approve, false to deny.
         pub approve: bool,
+        /// The assessor's stake when voting (base units of the stake asset).
         #[serde(with = "crate::amount")]
         pub weight: u128,
     }
@@ -406,6 +431,7 @@ crate::codec_struct! {
     /// Total assessor stake of a pool (the stake custody balance).
     #[derive(Clone, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
     pub struct StakeTotal {
+        /// Sum of all assessors' stake (base units of the stake asset).
         #[serde(with = "crate::amount")]
         pub total: u128,
     }
@@ -421,69 +447,109 @@ crate::tagged_enum! {
     #[serde(tag = "op", rename_all = "snake_case")]
     pub enum CoverAction {
         /// Admin only: creates pool `pool` with `params`.
-        0x01 => CreatePool { pool: PoolId, params: PoolParams },
+        0x01 => CreatePool {
+            /// The cover pool.
+            pool: PoolId,
+            /// The pool's parameters (checked by [`validate_params`]).
+            params: PoolParams,
+        },
         /// Deposits `amount` of the capital asset for shares (at least `min_shares`).
         0x02 => Provide {
+            /// The cover pool.
             pool: PoolId,
+            /// The pool's asset the balances move in (checked against the pool).
             asset: AssetId,
+            /// Capital to deposit (base units).
             #[serde(with = "crate::amount")]
             amount: u128,
+            /// Fewest shares to accept.
             #[serde(with = "crate::amount")]
             min_shares: u128,
         },
         /// Burns `shares` for capital (at least `min_amount`), within the capital
         /// not locked by exposure.
         0x03 => Withdraw {
+            /// The cover pool.
             pool: PoolId,
+            /// The pool's asset the balances move in (checked against the pool).
             asset: AssetId,
+            /// Shares to burn.
             #[serde(with = "crate::amount")]
             shares: u128,
+            /// Fewest capital base units to accept.
             #[serde(with = "crate::amount")]
             min_amount: u128,
         },
         /// Buys cover of `amount` on `risk` for `blocks` blocks, paying at most
         /// `max_premium`. The cover id is `cover_id(sender, nonce)`.
         0x04 => Buy {
+            /// The cover pool.
             pool: PoolId,
+            /// The pool's asset the balances move in (checked against the pool).
             asset: AssetId,
+            /// The risk (one of the pool's).
             risk: RiskName,
+            /// Amount to cover (base units of the capital asset).
             #[serde(with = "crate::amount")]
             amount: u128,
+            /// Cover period (blocks).
             blocks: u64,
+            /// Most premium to pay (base units of the capital asset).
             #[serde(with = "crate::amount")]
             max_premium: u128,
         },
         /// Files a claim of `amount` on the sender's cover. The claim id is
         /// `claim_id(sender, nonce)`.
         0x05 => FileClaim {
+            /// The cover pool.
             pool: PoolId,
+            /// The cover.
             cover: CoverId,
+            /// Amount claimed (base units of the capital asset).
             #[serde(with = "crate::amount")]
             amount: u128,
         },
         /// Stakes `amount` of the pool's assessor asset.
         0x06 => StakeAssessor {
+            /// The cover pool.
             pool: PoolId,
+            /// The pool's asset the balances move in (checked against the pool).
             asset: AssetId,
+            /// Stake to add (base units of the stake asset).
             #[serde(with = "crate::amount")]
             amount: u128,
         },
         /// Takes back `amount` of assessor stake once no vote locks it.
         0x07 => UnstakeAssessor {
+            /// The cover pool.
             pool: PoolId,
+            /// The pool's asset the balances move in (checked against the pool).
             asset: AssetId,
+            /// Stake to take back (base units of the stake asset).
             #[serde(with = "crate::amount")]
             amount: u128,
         },
         /// Votes on an open claim with the sender's whole stake.
-        0x08 => Vote { pool: PoolId, claim: ClaimId, approve: bool },
+        0x08 => Vote {
+            /// The cover pool.
+            pool: PoolId,
+            /// The open claim.
+            claim: ClaimId,
+            /// True to approve, false to deny.
+            approve: bool,
+        },
         /// Settles a claim after its voting period (anyone may). `cover`,
         /// `claimant` and `asset` must match the claim and its pool.
         0x09 => Resolve {
+            /// The cover pool.
             pool: PoolId,
+            /// The pool's asset the balances move in (checked against the pool).
             asset: AssetId,
+            /// The claim's cover.
             cover: CoverId,
+            /// The claim.
             claim: ClaimId,
+            /// The claim's holder, paid on approval.
             claimant: Address,
         },
     }
@@ -494,89 +560,146 @@ crate::tagged_enum! {
     #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
     #[serde(tag = "kind", rename_all = "snake_case")]
     pub enum CoverEvent {
+        /// A cover pool was created.
         0x01 => PoolCreated {
+            /// The cover pool.
             pool: PoolId,
+            /// What providers deposit and claims are paid in.
             capital_asset: AssetId,
+            /// What assessors stake.
             stake_asset: AssetId,
+            /// Blocks per expiry epoch ([`PoolParams::epoch_blocks`]).
             epoch_blocks: u64,
         },
+        /// A provider deposited capital for shares.
         0x02 => Provided {
+            /// The cover pool.
             pool: PoolId,
+            /// The capital provider.
             provider: Address,
+            /// Capital deposited (base units).
             #[serde(with = "crate::amount")]
             amount: u128,
+            /// Shares minted.
             #[serde(with = "crate::amount")]
             shares: u128,
         },
+        /// A provider burned shares for capital.
         0x03 => Withdrawn {
+            /// The cover pool.
             pool: PoolId,
+            /// The capital provider.
             provider: Address,
+            /// Shares burned.
             #[serde(with = "crate::amount")]
             shares: u128,
+            /// Capital paid (base units).
             #[serde(with = "crate::amount")]
             amount: u128,
         },
+        /// Cover was bought.
         0x04 => CoverBought {
+            /// The cover pool.
             pool: PoolId,
+            /// The cover.
             cover: CoverId,
+            /// The cover's buyer.
             holder: Address,
+            /// The risk (one of the pool's).
             risk: RiskName,
+            /// Amount covered (base units of the capital asset).
             #[serde(with = "crate::amount")]
             amount: u128,
+            /// Premium (base units of the capital asset).
             #[serde(with = "crate::amount")]
             premium: u128,
+            /// First covered block.
             start: u64,
+            /// First block no longer covered.
             end: u64,
         },
+        /// A cover holder filed a claim.
         0x05 => ClaimFiled {
+            /// The cover pool.
             pool: PoolId,
+            /// The cover.
             cover: CoverId,
+            /// The claim.
             claim: ClaimId,
+            /// The claim's holder, paid on approval.
             claimant: Address,
+            /// Amount claimed (base units of the capital asset).
             #[serde(with = "crate::amount")]
             amount: u128,
+            /// First height at which voting is closed and the claim may be resolved.
             vote_end: u64,
         },
+        /// An assessor added stake.
         0x06 => AssessorStaked {
+            /// The cover pool.
             pool: PoolId,
+            /// The assessor.
             assessor: Address,
+            /// Stake added (base units of the stake asset).
             #[serde(with = "crate::amount")]
             amount: u128,
+            /// The assessor's stake afterwards (base units of the stake asset).
             #[serde(with = "crate::amount")]
             stake: u128,
         },
+        /// An assessor took back stake.
         0x07 => AssessorUnstaked {
+            /// The cover pool.
             pool: PoolId,
+            /// The assessor.
             assessor: Address,
+            /// Stake taken back (base units of the stake asset).
             #[serde(with = "crate::amount")]
             amount: u128,
+            /// The assessor's stake afterwards (base units of the stake asset).
             #[serde(with = "crate::amount")]
             stake: u128,
         },
+        /// An assessor voted on a claim.
         0x08 => Voted {
+            /// The claim.
             claim: ClaimId,
+            /// The assessor.
             assessor: Address,
+            /// True to approve, false to deny.
             approve: bool,
+            /// The assessor's stake counted (base units of the stake asset).
             #[serde(with = "crate::amount")]
             weight: u128,
         },
+        /// A claim was settled after its voting period.
         0x09 => ClaimResolved {
+            /// The cover pool.
             pool: PoolId,
+            /// The cover.
             cover: CoverId,
+            /// The claim.
             claim: ClaimId,
+            /// How the claim was resolved.
             status: ClaimStatus,
+            /// Stake that voted to approve (base units of the stake asset).
             #[serde(with = "crate::amount")]
             approve: u128,
+            /// Stake voting to deny (base units of the stake asset).
             #[serde(with = "crate::amount")]
             deny: u128,
+            /// Paid to the claimant (base units of the capital asset).
             #[serde(with = "crate::amount")]
             payout: u128,
         },
         /// Expired cover gave its capacity back (and its premiums are earned).
         0x0a => CapacityReleased {
+            /// The cover pool.
             pool: PoolId,
+            /// Cover amount released (base units of the capital asset).
             #[serde(with = "crate::amount")]
             cover: u128,
+            /// Premiums of that cover, now earned (base units).
             #[serde(with = "crate::amount")]
             premium: u128,
         },
@@ -588,135 +711,317 @@ crate::tagged_enum! {
     #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
     #[serde(tag = "code", rename_all = "snake_case")]
     pub enum CoverError {
+        /// A pool creation by someone other than the chain admin.
         #[error("only the chain admin may create cover pools; {sender} is not the admin")]
-        0x01 => NotAdmin { sender: Address },
+        0x01 => NotAdmin {
+            /// The account that sent the action.
+            sender: Address,
+        },
+        /// A pool with this id already exists.
         #[error("cover pool {pool} already exists")]
-        0x02 => PoolExists { pool: PoolId },
+        0x02 => PoolExists {
+            /// The cover pool.
+            pool: PoolId,
+        },
+        /// No pool has this id.
         #[error("no cover pool {pool}")]
-        0x03 => UnknownPool { pool: PoolId },
+        0x03 => UnknownPool {
+            /// The cover pool.
+            pool: PoolId,
+        },
+        /// The pool parameters are invalid.
         #[error("invalid pool parameters: {detail}")]
-        0x04 => BadParams { detail: Text<MAX_DETAIL_BYTES> },
+        0x04 => BadParams {
+            /// What is wrong (at most `MAX_DETAIL_BYTES`).
+            detail: Text<MAX_DETAIL_BYTES>,
+        },
+        /// The action names an asset the pool does not use there.
         #[error("pool {pool} uses asset {expected}, the action names asset {given}")]
-        0x05 => WrongAsset { pool: PoolId, expected: AssetId, given: AssetId },
+        0x05 => WrongAsset {
+            /// The cover pool.
+            pool: PoolId,
+            /// The value the state holds.
+            expected: AssetId,
+            /// The value the action names.
+            given: AssetId,
+        },
+        /// The amount is zero.
         #[error("amount must be positive")]
         0x06 => ZeroAmount {},
+        /// The pool's first deposit is too small.
         #[error("a pool's first deposit must be at least {minimum} (it locks {locked} shares forever); got {amount}", locked = LOCKED_SHARES)]
         0x07 => FirstDepositTooSmall {
+            /// Amount deposited (base units).
             #[serde(with = "crate::amount")]
             amount: u128,
+            /// Least first deposit (base units).
             #[serde(with = "crate::amount")]
             minimum: u128,
         },
+        /// The deposit mints fewer shares than the action's minimum.
         #[error("deposit would mint {shares} shares, below the minimum {min_shares}")]
         0x08 => SharesBelowMinimum {
+            /// Shares the deposit would mint.
             #[serde(with = "crate::amount")]
             shares: u128,
+            /// Fewest shares to accept.
             #[serde(with = "crate::amount")]
             min_shares: u128,
         },
+        /// The deposit is worth less than one share.
         #[error("deposit of {amount} is worth less than one share")]
         0x09 => ZeroShares {
+            /// Amount deposited (base units).
             #[serde(with = "crate::amount")]
             amount: u128,
         },
+        /// The pool's shares are backed by no capital; it takes no deposits.
         #[error("pool {pool} has no capital left behind its shares: deposits are closed")]
-        0x0a => PoolInsolvent { pool: PoolId },
+        0x0a => PoolInsolvent {
+            /// The cover pool.
+            pool: PoolId,
+        },
+        /// Burning more shares than held.
         #[error("withdrawing {requested} shares, only {held} held")]
         0x0b => InsufficientShares {
+            /// Shares held.
             #[serde(with = "crate::amount")]
             held: u128,
+            /// Shares to burn.
             #[serde(with = "crate::amount")]
             requested: u128,
         },
+        /// The withdrawal pays less than the action's minimum.
         #[error("withdrawal would pay {amount}, below the minimum {min_amount}")]
         0x0c => AmountBelowMinimum {
+            /// Capital the withdrawal would pay (base units).
             #[serde(with = "crate::amount")]
             amount: u128,
+            /// The action's minimum (base units).
             #[serde(with = "crate::amount")]
             min_amount: u128,
         },
+        /// The shares are worth nothing.
         #[error("{shares} shares are worth nothing at the current withdrawal value")]
         0x0d => NothingToWithdraw {
+            /// Shares to burn.
             #[serde(with = "crate::amount")]
             shares: u128,
         },
+        /// The withdrawal exceeds the capital not locked by exposure.
         #[error("withdrawal of {requested} exceeds the capital not locked by cover and claims ({free})")]
         0x0e => CapitalLocked {
+            /// Capital the withdrawal would pay (base units).
             #[serde(with = "crate::amount")]
             requested: u128,
+            /// Capital not locked by cover and claims (base units).
             #[serde(with = "crate::amount")]
             free: u128,
         },
+        /// The pool does not cover the risk.
         #[error("pool {pool} does not cover risk {risk:?}")]
-        0x0f => UnknownRisk { pool: PoolId, risk: RiskName },
+        0x0f => UnknownRisk {
+            /// The cover pool.
+            pool: PoolId,
+            /// The risk (one of the pool's).
+            risk: RiskName,
+        },
+        /// The cover period is outside the pool's limits.
         #[error("cover period of {blocks} blocks is outside the pool's {min}..={max}")]
-        0x10 => PeriodOutOfRange { blocks: u64, min: u64, max: u64 },
+        0x10 => PeriodOutOfRange {
+            /// The period asked for (blocks).
+            blocks: u64,
+            /// The pool's shortest cover period (blocks).
+            min: u64,
+            /// The pool's longest cover period (blocks).
+            max: u64,
+        },
+        /// The cover exceeds the pool's available capacity.
         #[error("cover of {requested} exceeds the pool's available capacity {available}")]
         0x11 => CapacityExceeded {
+            /// Cover asked for (base units of the capital asset).
             #[serde(with = "crate::amount")]
             requested: u128,
+            /// Capacity left for new cover (base units of the capital asset).
             #[serde(with = "crate::amount")]
             available: u128,
         },
+        /// The premium is above the action's maximum.
         #[error("premium {premium} exceeds the maximum {max_premium}")]
         0x12 => PremiumTooHigh {
+            /// Premium due (base units of the capital asset).
             #[serde(with = "crate::amount")]
             premium: u128,
+            /// Most premium to pay (base units of the capital asset).
             #[serde(with = "crate::amount")]
             max_premium: u128,
         },
+        /// A cover with this id already exists.
         #[error("cover id {cover} is already taken")]
-        0x13 => CoverIdTaken { cover: CoverId },
+        0x13 => CoverIdTaken {
+            /// The cover.
+            cover: CoverId,
+        },
+        /// No cover has this id.
         #[error("no cover {cover}")]
-        0x14 => UnknownCover { cover: CoverId },
+        0x14 => UnknownCover {
+            /// The cover.
+            cover: CoverId,
+        },
+        /// The object belongs to another pool than the action names.
         #[error("the object belongs to pool {expected}, the action names pool {given}")]
-        0x15 => WrongPool { expected: PoolId, given: PoolId },
+        0x15 => WrongPool {
+            /// The value the state holds.
+            expected: PoolId,
+            /// The value the action names.
+            given: PoolId,
+        },
+        /// A claim by someone other than the cover's holder.
         #[error("cover {cover} belongs to {holder}")]
-        0x16 => NotCoverHolder { cover: CoverId, holder: Address },
+        0x16 => NotCoverHolder {
+            /// The cover.
+            cover: CoverId,
+            /// The cover's holder.
+            holder: Address,
+        },
+        /// The cover period has ended.
         #[error("cover {cover} ended at height {end}; it is now {height}")]
-        0x17 => CoverExpired { cover: CoverId, end: u64, height: u64 },
+        0x17 => CoverExpired {
+            /// The cover.
+            cover: CoverId,
+            /// First block the cover no longer covers.
+            end: u64,
+            /// Height of the block executing the action.
+            height: u64,
+        },
+        /// The claim is above what the cover may still pay.
         #[error("claim of {amount} exceeds the cover's remaining {remaining}")]
         0x18 => ClaimExceedsCover {
+            /// Amount claimed (base units).
             #[serde(with = "crate::amount")]
             amount: u128,
+            /// What claims may still take from the cover (base units).
             #[serde(with = "crate::amount")]
             remaining: u128,
         },
+        /// The cover already has an open claim.
         #[error("cover {cover} already has open claim {claim}")]
-        0x19 => ClaimOpen { cover: CoverId, claim: ClaimId },
+        0x19 => ClaimOpen {
+            /// The cover.
+            cover: CoverId,
+            /// The open claim.
+            claim: ClaimId,
+        },
+        /// A claim with this id already exists.
         #[error("claim id {claim} is already taken")]
-        0x1a => ClaimIdTaken { claim: ClaimId },
+        0x1a => ClaimIdTaken {
+            /// The claim.
+            claim: ClaimId,
+        },
+        /// No claim has this id.
         #[error("no claim {claim}")]
-        0x1b => UnknownClaim { claim: ClaimId },
+        0x1b => UnknownClaim {
+            /// The claim.
+            claim: ClaimId,
+        },
+        /// The claim is already resolved.
         #[error("claim {claim} is already resolved ({status})")]
-        0x1c => ClaimClosed { claim: ClaimId, status: ClaimStatus },
+        0x1c => ClaimClosed {
+            /// The claim.
+            claim: ClaimId,
+            /// How it was resolved.
+            status: ClaimStatus,
+        },
+        /// Voting on the claim has ended.
         #[error("voting on claim {claim} ended at height {vote_end}; it is now {height}")]
-        0x1d => VotingClosed { claim: ClaimId, vote_end: u64, height: u64 },
+        0x1d => VotingClosed {
+            /// The claim.
+            claim: ClaimId,
+            /// First height voting is closed.
+            vote_end: u64,
+            /// Height of the block executing the action.
+            height: u64,
+        },
+        /// Resolving before the claim's voting ends.
         #[error("voting on claim {claim} runs until height {vote_end}; it is now {height}")]
-        0x1e => VotingOpen { claim: ClaimId, vote_end: u64, height: u64 },
+        0x1e => VotingOpen {
+            /// The claim.
+            claim: ClaimId,
+            /// First height the claim may be resolved.
+            vote_end: u64,
+            /// Height of the block executing the action.
+            height: u64,
+        },
+        /// The assessor already voted on the claim.
         #[error("already voted on claim {claim}")]
-        0x1f => AlreadyVoted { claim: ClaimId },
+        0x1f => AlreadyVoted {
+            /// The claim.
+            claim: ClaimId,
+        },
+        /// The sender has no assessor stake in the pool.
         #[error("no assessor stake in pool {pool}")]
-        0x20 => NoStake { pool: PoolId },
+        0x20 => NoStake {
+            /// The cover pool.
+            pool: PoolId,
+        },
+        /// The claimant voted on its own claim.
         #[error("the claimant may not vote on their own claim {claim}")]
-        0x21 => ClaimantCannotVote { claim: ClaimId },
+        0x21 => ClaimantCannotVote {
+            /// The claim.
+            claim: ClaimId,
+        },
+        /// The action names another cover than the claim's.
         #[error("claim {claim} is on cover {expected}, the action names cover {given}")]
-        0x22 => WrongCover { claim: ClaimId, expected: CoverId, given: CoverId },
+        0x22 => WrongCover {
+            /// The claim.
+            claim: ClaimId,
+            /// The value the state holds.
+            expected: CoverId,
+            /// The value the action names.
+            given: CoverId,
+        },
+        /// The action names another claimant than the claim's.
         #[error("claim {claim} pays {expected}, the action names {given}")]
-        0x23 => WrongClaimant { claim: ClaimId, expected: Address, given: Address },
+        0x23 => WrongClaimant {
+            /// The claim.
+            claim: ClaimId,
+            /// The value the state holds.
+            expected: Address,
+            /// The value the action names.
+            given: Address,
+        },
+        /// Unstaking more than staked.
         #[error("unstaking {requested}, only {staked} staked")]
         0x24 => InsufficientStake {
+            /// Stake held (base units of the stake asset).
             #[serde(with = "crate::amount")]
             staked: u128,
+            /// Stake to take back (base units).
             #[serde(with = "crate::amount")]
             requested: u128,
         },
+        /// The stake is locked by a vote.
         #[error("stake is locked by votes until height {until}; it is now {height}")]
-        0x25 => StakeLocked { until: u64, height: u64 },
+        0x25 => StakeLocked {
+            /// Height from which the stake may be taken back.
+            until: u64,
+            /// Height of the block executing the action.
+            height: u64,
+        },
+        /// The pool already has `MAX_BUCKETS` expiry epochs alive.
         #[error("pool {pool} has {max} expiry epochs alive already", max = MAX_BUCKETS)]
-        0x26 => ScheduleFull { pool: PoolId },
+        0x26 => ScheduleFull {
+            /// The cover pool.
+            pool: PoolId,
+        },
+        /// The pool's ledger breaks an invariant (a bug, never expected).
         #[error("pool {pool} ledger is inconsistent: {detail}")]
-        0x27 => Inconsistent { pool: PoolId, detail: Text<MAX_DETAIL_BYTES> },
+        0x27 => Inconsistent {
+            /// The cover pool.
+            pool: PoolId,
+            /// What is wrong (at most `MAX_DETAIL_BYTES`).
+            detail: Text<MAX_DETAIL_BYTES>,
+        },
     }
 }
 

@@ -37,8 +37,11 @@ crate::tagged_enum! {
         /// Anyone may; one pool per unordered pair. `lp_symbol` names the
         /// share asset ([`default_lp_symbol`] when absent).
         0x01 => CreatePool {
+            /// One asset of the pair (in events, the lower id).
             asset_a: AssetId,
+            /// The other asset of the pair.
             asset_b: AssetId,
+            /// Symbol of the liquidity-share asset; [`default_lp_symbol`] when absent.
             #[serde(default)]
             lp_symbol: Option<Symbol>,
         },
@@ -46,46 +49,66 @@ crate::tagged_enum! {
         /// price for at least `min_shares` shares. The first deposit sets the
         /// price and takes both maxima in full.
         0x02 => AddLiquidity {
+            /// One asset of the pair (in events, the lower id).
             asset_a: AssetId,
+            /// The other asset of the pair.
             asset_b: AssetId,
+            /// Most of `asset_a` to deposit (base units).
             #[serde(with = "crate::amount")]
             max_amount_a: u128,
+            /// Most of `asset_b` to deposit (base units).
             #[serde(with = "crate::amount")]
             max_amount_b: u128,
+            /// Fewest shares to accept (base units of the share asset); 0 when absent.
             #[serde(with = "crate::amount", default)]
             min_shares: u128,
+            /// Last block height at which the action may execute.
             deadline: u64,
         },
         /// Burns `shares` for their pro-rata part of both reserves.
         0x03 => RemoveLiquidity {
+            /// One asset of the pair (in events, the lower id).
             asset_a: AssetId,
+            /// The other asset of the pair.
             asset_b: AssetId,
+            /// Shares to burn (base units of the share asset).
             #[serde(with = "crate::amount")]
             shares: u128,
+            /// Fewest of `asset_a` to accept (base units); 0 when absent.
             #[serde(with = "crate::amount", default)]
             min_amount_a: u128,
+            /// Fewest of `asset_b` to accept (base units); 0 when absent.
             #[serde(with = "crate::amount", default)]
             min_amount_b: u128,
+            /// Last block height at which the action may execute.
             deadline: u64,
         },
         /// Sells exactly `amount_in` of `path[0]` through the pools of
         /// consecutive pairs for at least `min_amount_out` of the last asset.
         0x04 => SwapExactIn {
+            /// Assets traded through, first sold, last bought (2..=`MAX_PATH_ASSETS`).
             path: Path,
+            /// Exact amount of `path[0]` to sell (base units).
             #[serde(with = "crate::amount")]
             amount_in: u128,
+            /// Fewest of the last asset to accept (base units).
             #[serde(with = "crate::amount")]
             min_amount_out: u128,
+            /// Last block height at which the action may execute.
             deadline: u64,
         },
         /// Buys exactly `amount_out` of the last asset of `path`, selling at
         /// most `max_amount_in` of `path[0]`.
         0x05 => SwapExactOut {
+            /// Assets traded through, first sold, last bought (2..=`MAX_PATH_ASSETS`).
             path: Path,
+            /// Exact amount of the last asset to buy (base units).
             #[serde(with = "crate::amount")]
             amount_out: u128,
+            /// Most of `path[0]` to sell (base units).
             #[serde(with = "crate::amount")]
             max_amount_in: u128,
+            /// Last block height at which the action may execute.
             deadline: u64,
         },
     }
@@ -98,46 +121,69 @@ crate::tagged_enum! {
     #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
     #[serde(tag = "kind", rename_all = "snake_case")]
     pub enum DexEvent {
+        /// A new pool and its share asset.
         0x01 => PoolCreated {
+            /// One asset of the pair (in events, the lower id).
             asset_a: AssetId,
+            /// The other asset of the pair.
             asset_b: AssetId,
+            /// The pool's liquidity-share asset.
             lp_asset: AssetId,
+            /// Address holding the pool's reserves.
             custody: Address,
         },
         /// The sender deposited `amount_a` and `amount_b` for `shares`;
         /// `locked_shares` more went to the pool's custody (first deposit only).
         0x02 => LiquidityAdded {
+            /// One asset of the pair (in events, the lower id).
             asset_a: AssetId,
+            /// The other asset of the pair.
             asset_b: AssetId,
+            /// Amount of `asset_a` moved (base units).
             #[serde(with = "crate::amount")]
             amount_a: u128,
+            /// Amount of `asset_b` moved (base units).
             #[serde(with = "crate::amount")]
             amount_b: u128,
+            /// Shares credited to the sender (base units).
             #[serde(with = "crate::amount")]
             shares: u128,
+            /// Shares minted to the pool's custody and never redeemable (base units).
             #[serde(with = "crate::amount")]
             locked_shares: u128,
         },
+        /// The sender burned `shares` for `amount_a` and `amount_b`.
         0x03 => LiquidityRemoved {
+            /// One asset of the pair (in events, the lower id).
             asset_a: AssetId,
+            /// The other asset of the pair.
             asset_b: AssetId,
+            /// Amount of `asset_a` moved (base units).
             #[serde(with = "crate::amount")]
             amount_a: u128,
+            /// Amount of `asset_b` moved (base units).
             #[serde(with = "crate::amount")]
             amount_b: u128,
+            /// Shares burned (base units).
             #[serde(with = "crate::amount")]
             shares: u128,
         },
         /// One hop of a swap, with the pool's reserves after it.
         0x04 => Swapped {
+            /// Asset sold.
             asset_in: AssetId,
+            /// Asset bought.
             asset_out: AssetId,
+            /// Amount sold into the pool (base units).
             #[serde(with = "crate::amount")]
             amount_in: u128,
+            /// Amount paid out by the pool (base units).
             #[serde(with = "crate::amount")]
             amount_out: u128,
+            /// The pool's reserve of `asset_in` after the hop (base units).
             #[serde(with = "crate::amount")]
             reserve_in: u128,
+            /// The pool's reserve of `asset_out` after the hop (base units).
             #[serde(with = "crate::amount")]
             reserve_out: u128,
         },
@@ -149,70 +195,138 @@ crate::tagged_enum! {
     #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
     #[serde(tag = "code", rename_all = "snake_case")]
     pub enum DexError {
+        /// Both assets of a pair are the same.
         #[error("a pool needs two different assets, got {asset} twice")]
-        0x01 => SameAsset { asset: AssetId },
+        0x01 => SameAsset {
+            /// The asset concerned.
+            asset: AssetId,
+        },
+        /// The pair already has a pool.
         #[error("the pool of assets {asset_a} and {asset_b} already exists")]
-        0x02 => PoolExists { asset_a: AssetId, asset_b: AssetId },
+        0x02 => PoolExists {
+            /// One asset of the pair (in events, the lower id).
+            asset_a: AssetId,
+            /// The other asset of the pair.
+            asset_b: AssetId,
+        },
+        /// The pair has no pool.
         #[error("there is no pool of assets {asset_a} and {asset_b}")]
-        0x03 => PoolNotFound { asset_a: AssetId, asset_b: AssetId },
+        0x03 => PoolNotFound {
+            /// One asset of the pair (in events, the lower id).
+            asset_a: AssetId,
+            /// The other asset of the pair.
+            asset_b: AssetId,
+        },
+        /// An amount that must be positive is zero.
         #[error("{field} must be positive")]
-        0x04 => ZeroAmount { field: Text<24> },
+        0x04 => ZeroAmount {
+            /// Name of the offending field.
+            field: Text<24>,
+        },
+        /// The swap path is too short or too long.
         #[error("a swap path holds 2 to {max} assets, got {len}")]
-        0x05 => BadPathLength { len: u64, max: u64 },
+        0x05 => BadPathLength {
+            /// Assets in the given path.
+            len: u64,
+            /// Most assets a path may hold.
+            max: u64,
+        },
+        /// The swap path uses one pool twice.
         #[error("the path goes through the pool of assets {asset_a} and {asset_b} twice")]
-        0x06 => RepeatedPool { asset_a: AssetId, asset_b: AssetId },
+        0x06 => RepeatedPool {
+            /// One asset of the pair (in events, the lower id).
+            asset_a: AssetId,
+            /// The other asset of the pair.
+            asset_b: AssetId,
+        },
+        /// The block height is past the action's deadline.
         #[error("deadline {deadline} has passed (block {height})")]
-        0x07 => Expired { deadline: u64, height: u64 },
+        0x07 => Expired {
+            /// Last block height at which the action may execute.
+            deadline: u64,
+            /// Height of the block executing the action.
+            height: u64,
+        },
+        /// The swap pays less than the action's minimum.
         #[error("output {amount_out} is below the minimum {min_amount_out}")]
         0x08 => InsufficientOutput {
+            /// Output the swap would give (base units).
             #[serde(with = "crate::amount")]
             amount_out: u128,
+            /// The action's minimum (base units).
             #[serde(with = "crate::amount")]
             min_amount_out: u128,
         },
+        /// The swap needs more input than the action's maximum.
         #[error("input {amount_in} is above the maximum {max_amount_in}")]
         0x09 => ExcessiveInput {
+            /// Input the swap would need (base units).
             #[serde(with = "crate::amount")]
             amount_in: u128,
+            /// The action's maximum (base units).
             #[serde(with = "crate::amount")]
             max_amount_in: u128,
         },
+        /// The deposit mints fewer shares than the action's minimum.
         #[error("the deposit would mint {shares} shares, below the minimum {min_shares}")]
         0x0a => InsufficientShares {
+            /// Shares the deposit would mint (base units).
             #[serde(with = "crate::amount")]
             shares: u128,
+            /// The action's minimum (base units).
             #[serde(with = "crate::amount")]
             min_shares: u128,
         },
+        /// The first deposit is too small to lock `MINIMUM_LIQUIDITY` shares.
         #[error("a first deposit must mint more than {minimum} shares (sqrt of the product of the amounts), got {shares}")]
         0x0b => InitialLiquidityTooLow {
+            /// Shares the first deposit would mint (base units).
             #[serde(with = "crate::amount")]
             shares: u128,
+            /// `MINIMUM_LIQUIDITY`: the shares that must exceed it.
             #[serde(with = "crate::amount")]
             minimum: u128,
         },
+        /// The removal pays less of an asset than the action's minimum.
         #[error("removing would pay {amount} of asset {asset}, below the minimum {minimum}")]
         0x0c => InsufficientAmount {
+            /// The asset concerned.
             asset: AssetId,
+            /// Amount the removal would pay (base units).
             #[serde(with = "crate::amount")]
             amount: u128,
+            /// The action's minimum (base units).
             #[serde(with = "crate::amount")]
             minimum: u128,
         },
+        /// The swap would take a whole reserve or more.
         #[error("cannot take {requested} of asset {asset} from a reserve of {reserve}")]
         0x0d => InsufficientLiquidity {
+            /// The asset concerned.
             asset: AssetId,
+            /// The pool's reserve of `asset` (base units).
             #[serde(with = "crate::amount")]
             reserve: u128,
+            /// Amount the action would take (base units).
             #[serde(with = "crate::amount")]
             requested: u128,
         },
+        /// The pool has no liquidity yet.
         #[error("the pool of assets {asset_a} and {asset_b} holds no liquidity yet")]
-        0x0e => EmptyPool { asset_a: AssetId, asset_b: AssetId },
+        0x0e => EmptyPool {
+            /// One asset of the pair (in events, the lower id).
+            asset_a: AssetId,
+            /// The other asset of the pair.
+            asset_b: AssetId,
+        },
+        /// The swap input is too small to buy anything.
         #[error("selling {amount_in} of asset {asset_in} buys nothing of asset {asset_out}")]
         0x0f => ZeroOutput {
+            /// Asset sold.
             asset_in: AssetId,
+            /// Asset bought.
             asset_out: AssetId,
+            /// Amount offered (base units).
             #[serde(with = "crate::amount")]
             amount_in: u128,
         },

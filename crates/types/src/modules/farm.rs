@@ -28,36 +28,62 @@ crate::tagged_enum! {
         /// the sender into the farm. Rewards accrue from `start_block` (not
         /// before the current height) to `end_block`.
         0x01 => Create {
+            /// The asset staked in the farm.
             stake_asset: AssetId,
+            /// The asset paid as rewards.
             reward_asset: AssetId,
+            /// Reward base units emitted per block, shared by all stakers.
             #[serde(with = "crate::amount")]
             rate_per_block: u128,
+            /// First block height that accrues rewards.
             start_block: u64,
+            /// Block height at which rewards stop.
             end_block: u64,
         },
         /// Stake `amount` of the farm's stake asset (before the end block).
         0x02 => Stake {
+            /// The farm's id ([`farm_id`]).
             farm: u64,
+            /// The asset staked in the farm.
             stake_asset: AssetId,
+            /// Amount to stake (base units of the stake asset).
             #[serde(with = "crate::amount")]
             amount: u128,
         },
         /// Take back `amount` of the sender's stake; its rewards so far stay
         /// owed until harvested.
         0x03 => Unstake {
+            /// The farm's id ([`farm_id`]).
             farm: u64,
+            /// The asset staked in the farm.
             stake_asset: AssetId,
+            /// Amount to take back (base units of the stake asset).
             #[serde(with = "crate::amount")]
             amount: u128,
         },
         /// Pay the sender its rewards so far.
-        0x04 => Harvest { farm: u64, reward_asset: AssetId },
+        0x04 => Harvest {
+            /// The farm's id ([`farm_id`]).
+            farm: u64,
+            /// The asset paid as rewards.
+            reward_asset: AssetId,
+        },
         /// Take back the sender's whole stake and give up its unpaid rewards,
         /// which stay in the farm (the creator may reclaim them after the end).
-        0x05 => EmergencyWithdraw { farm: u64, stake_asset: AssetId },
+        0x05 => EmergencyWithdraw {
+            /// The farm's id ([`farm_id`]).
+            farm: u64,
+            /// The asset staked in the farm.
+            stake_asset: AssetId,
+        },
         /// Creator only, from the end block: take back the budget that was
         /// never emitted (blocks with nothing staked) and forfeited rewards.
-        0x06 => Reclaim { farm: u64, reward_asset: AssetId },
+        0x06 => Reclaim {
+            /// The farm's id ([`farm_id`]).
+            farm: u64,
+            /// The asset paid as rewards.
+            reward_asset: AssetId,
+        },
     }
 }
 
@@ -66,63 +92,101 @@ crate::tagged_enum! {
     #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
     #[serde(tag = "kind", rename_all = "snake_case")]
     pub enum FarmEvent {
+        /// A farm was created and funded.
         0x01 => Created {
+            /// The farm's id ([`farm_id`]).
             farm: u64,
+            /// The account that created and funded the farm.
             creator: Address,
+            /// The asset staked in the farm.
             stake_asset: AssetId,
+            /// The asset paid as rewards.
             reward_asset: AssetId,
+            /// Reward base units emitted per block, shared by all stakers.
             #[serde(with = "crate::amount")]
             rate_per_block: u128,
+            /// First block height that accrues rewards.
             start_block: u64,
+            /// Block height at which rewards stop.
             end_block: u64,
+            /// Whole reward budget moved into the farm (base units).
             #[serde(with = "crate::amount")]
             funded: u128,
         },
+        /// An account added to its stake.
         0x02 => Staked {
+            /// The farm's id ([`farm_id`]).
             farm: u64,
+            /// The staking account.
             owner: Address,
+            /// Amount staked (base units).
             #[serde(with = "crate::amount")]
             amount: u128,
             /// The position's stake afterwards.
             #[serde(with = "crate::amount")]
             staked: u128,
+            /// The farm's total stake afterwards (base units).
             #[serde(with = "crate::amount")]
             total_staked: u128,
         },
+        /// An account took back part of its stake.
         0x03 => Unstaked {
+            /// The farm's id ([`farm_id`]).
             farm: u64,
+            /// The staking account.
             owner: Address,
+            /// Amount taken back (base units).
             #[serde(with = "crate::amount")]
             amount: u128,
+            /// The position's stake afterwards (base units).
             #[serde(with = "crate::amount")]
             staked: u128,
+            /// The farm's total stake afterwards (base units).
             #[serde(with = "crate::amount")]
             total_staked: u128,
         },
+        /// Rewards were paid to a staker.
         0x04 => Harvested {
+            /// The farm's id ([`farm_id`]).
             farm: u64,
+            /// The staking account.
             owner: Address,
+            /// Rewards paid (reward base units).
             #[serde(with = "crate::amount")]
             amount: u128,
         },
+        /// A staker took back its whole stake and gave up its unpaid rewards.
         0x05 => EmergencyWithdrawn {
+            /// The farm's id ([`farm_id`]).
             farm: u64,
+            /// The staking account.
             owner: Address,
+            /// Whole stake paid back (base units).
             #[serde(with = "crate::amount")]
             amount: u128,
+            /// Unpaid rewards given up (reward base units).
             #[serde(with = "crate::amount")]
             forfeited: u128,
         },
+        /// The creator took back unemitted and forfeited rewards.
         0x06 => Reclaimed {
+            /// The farm's id ([`farm_id`]).
             farm: u64,
+            /// The account that created and funded the farm.
             creator: Address,
+            /// Reward base units paid back to the creator.
             #[serde(with = "crate::amount")]
             amount: u128,
         },
         /// The accumulator could not grow further without overflowing u128
         /// (a huge rate over a tiny stake): emission stopped at `at_block`; the
         /// rest of the budget is reclaimable by the creator.
-        0x07 => EmissionClosed { farm: u64, at_block: u64 },
+        0x07 => EmissionClosed {
+            /// The farm's id ([`farm_id`]).
+            farm: u64,
+            /// Height at which emission stopped.
+            at_block: u64,
+        },
     }
 }
 
@@ -131,46 +195,119 @@ crate::tagged_enum! {
     #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
     #[serde(tag = "code", rename_all = "snake_case")]
     pub enum FarmError {
+        /// The amount is zero.
         #[error("amount must be positive")]
         0x01 => ZeroAmount {},
+        /// The reward rate is zero.
         #[error("reward rate must be positive")]
         0x02 => ZeroRate {},
+        /// The end block is not after the start block.
         #[error("end block {end_block} must be after start block {start_block}")]
-        0x03 => BadSchedule { start_block: u64, end_block: u64 },
+        0x03 => BadSchedule {
+            /// First block height that accrues rewards.
+            start_block: u64,
+            /// Block height at which rewards stop.
+            end_block: u64,
+        },
+        /// The start block is below the current height.
         #[error("start block {start_block} is before the current height {height}")]
-        0x04 => StartInPast { start_block: u64, height: u64 },
+        0x04 => StartInPast {
+            /// First block height that accrues rewards.
+            start_block: u64,
+            /// Height of the block executing the action.
+            height: u64,
+        },
+        /// The reward budget does not fit in u128.
         #[error("budget of {rate_per_block} per block over {blocks} blocks exceeds u128")]
         0x05 => BudgetOverflow {
+            /// Reward base units emitted per block, shared by all stakers.
             #[serde(with = "crate::amount")]
             rate_per_block: u128,
+            /// Length of the schedule (blocks).
             blocks: u64,
         },
+        /// A farm with this id already exists.
         #[error("farm {farm} already exists")]
-        0x06 => FarmExists { farm: u64 },
+        0x06 => FarmExists {
+            /// The farm's id ([`farm_id`]).
+            farm: u64,
+        },
+        /// No farm has this id.
         #[error("no farm {farm}")]
-        0x07 => UnknownFarm { farm: u64 },
+        0x07 => UnknownFarm {
+            /// The farm's id ([`farm_id`]).
+            farm: u64,
+        },
+        /// The transaction named an asset the farm does not use.
         #[error("farm {farm} uses asset {expected}, the transaction named {got}")]
-        0x08 => WrongAsset { farm: u64, expected: AssetId, got: AssetId },
+        0x08 => WrongAsset {
+            /// The farm's id ([`farm_id`]).
+            farm: u64,
+            /// The farm's asset.
+            expected: AssetId,
+            /// The asset the transaction named.
+            got: AssetId,
+        },
+        /// Staking after the farm's end block.
         #[error("farm {farm} ended at block {end_block} (now {height}): staking is closed")]
-        0x09 => FarmEnded { farm: u64, end_block: u64, height: u64 },
+        0x09 => FarmEnded {
+            /// The farm's id ([`farm_id`]).
+            farm: u64,
+            /// The farm's end block.
+            end_block: u64,
+            /// Height of the block executing the action.
+            height: u64,
+        },
+        /// The account has no stake in the farm.
         #[error("{owner} has no stake in farm {farm}")]
-        0x0a => NoPosition { farm: u64, owner: Address },
+        0x0a => NoPosition {
+            /// The farm's id ([`farm_id`]).
+            farm: u64,
+            /// The staking account.
+            owner: Address,
+        },
+        /// Unstaking more than is staked.
         #[error("cannot unstake {requested} from farm {farm}: only {staked} is staked")]
         0x0b => InsufficientStake {
+            /// The farm's id ([`farm_id`]).
             farm: u64,
+            /// Amount to unstake (base units).
             #[serde(with = "crate::amount")]
             requested: u128,
+            /// The position's stake (base units).
             #[serde(with = "crate::amount")]
             staked: u128,
         },
+        /// The position has no rewards to pay.
         #[error("nothing to harvest from farm {farm}")]
-        0x0c => NothingToHarvest { farm: u64 },
+        0x0c => NothingToHarvest {
+            /// The farm's id ([`farm_id`]).
+            farm: u64,
+        },
+        /// A reclaim by someone other than the farm's creator.
         #[error("only farm {farm}'s creator {creator} may reclaim its rewards")]
-        0x0d => NotCreator { farm: u64, creator: Address },
+        0x0d => NotCreator {
+            /// The farm's id ([`farm_id`]).
+            farm: u64,
+            /// The account that created and funded the farm.
+            creator: Address,
+        },
+        /// Reclaiming before the farm's end block.
         #[error("farm {farm} runs until block {end_block} (now {height})")]
-        0x0e => NotEnded { farm: u64, end_block: u64, height: u64 },
+        0x0e => NotEnded {
+            /// The farm's id ([`farm_id`]).
+            farm: u64,
+            /// The farm's end block.
+            end_block: u64,
+            /// Height of the block executing the action.
+            height: u64,
+        },
+        /// The farm has nothing left to reclaim.
         #[error("nothing to reclaim from farm {farm}")]
-        0x0f => NothingToReclaim { farm: u64 },
+        0x0f => NothingToReclaim {
+            /// The farm's id ([`farm_id`]).
+            farm: u64,
+        },
     }
 }
 

@@ -168,37 +168,58 @@ crate::tagged_enum! {
     #[serde(tag = "op", rename_all = "snake_case")]
     pub enum LendAction {
         /// Admin only: opens the market of `asset`.
-        0x01 => CreateMarket { asset: AssetId, params: MarketParams },
+        0x01 => CreateMarket {
+            /// The market's asset.
+            asset: AssetId,
+            /// The market's parameters.
+            params: MarketParams,
+        },
         /// Admin only: changes a market's parameters (interest up to this
         /// block accrues at the old rates).
-        0x02 => UpdateMarket { asset: AssetId, params: MarketParams },
+        0x02 => UpdateMarket {
+            /// The market's asset.
+            asset: AssetId,
+            /// The market's parameters.
+            params: MarketParams,
+        },
         /// Deposits `amount` base units and mints supply shares.
         0x03 => Supply {
+            /// The market's asset.
             asset: AssetId,
+            /// Amount to deposit (base units).
             #[serde(with = "crate::amount")]
             amount: u128,
         },
         /// Burns shares worth `amount` base units (rounded up) and pays the
         /// amount out; `u128::MAX` withdraws every share. Health-checked.
         0x04 => Withdraw {
+            /// The market's asset.
             asset: AssetId,
+            /// Amount to pay out (base units); `u128::MAX` for every share.
             #[serde(with = "crate::amount")]
             amount: u128,
+            /// Assets of every market the account has a position in (at most `MAX_POSITIONS`).
             markets: MarketList,
         },
         /// Borrows `amount` base units. Health-checked.
         0x05 => Borrow {
+            /// The market's asset.
             asset: AssetId,
+            /// Amount to borrow (base units).
             #[serde(with = "crate::amount")]
             amount: u128,
+            /// Assets of every market the account has a position in (at most `MAX_POSITIONS`).
             markets: MarketList,
         },
         /// Repays up to `amount` of `borrower`'s debt (anyone may repay for
         /// anyone); only what is owed is taken.
         0x06 => Repay {
+            /// The market's asset.
             asset: AssetId,
+            /// Most to repay (base units).
             #[serde(with = "crate::amount")]
             amount: u128,
+            /// The account whose debt is repaid.
             borrower: Address,
         },
         /// Repays up to `amount` of an unhealthy `borrower`'s debt in
@@ -206,18 +227,26 @@ crate::tagged_enum! {
         /// borrower's supply shares of `seize_asset` worth the repaid value
         /// times the liquidation incentive. `markets` lists the borrower's.
         0x07 => Liquidate {
+            /// The unhealthy account.
             borrower: Address,
+            /// Market whose debt is repaid.
             repay_asset: AssetId,
+            /// Most debt to repay (base units of `repay_asset`).
             #[serde(with = "crate::amount")]
             amount: u128,
+            /// Market whose supply shares are seized.
             seize_asset: AssetId,
+            /// Assets of every market the account has a position in (at most `MAX_POSITIONS`).
             markets: MarketList,
         },
         /// Admin only: pays `amount` of a market's reserves to `to`.
         0x08 => WithdrawReserves {
+            /// The market's asset.
             asset: AssetId,
+            /// Amount of reserves to pay (base units).
             #[serde(with = "crate::amount")]
             amount: u128,
+            /// Account credited.
             to: Address,
         },
     }
@@ -228,49 +257,86 @@ crate::tagged_enum! {
     #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
     #[serde(tag = "kind", rename_all = "snake_case")]
     pub enum LendEvent {
-        0x01 => MarketCreated { asset: AssetId, params: MarketParams },
-        0x02 => MarketUpdated { asset: AssetId, params: MarketParams },
+        /// A market was opened.
+        0x01 => MarketCreated {
+            /// The market's asset.
+            asset: AssetId,
+            /// The market's parameters.
+            params: MarketParams,
+        },
+        /// A market's parameters changed.
+        0x02 => MarketUpdated {
+            /// The market's asset.
+            asset: AssetId,
+            /// The market's parameters.
+            params: MarketParams,
+        },
+        /// An account deposited and received supply shares.
         0x03 => Supplied {
+            /// The account acting.
             account: Address,
+            /// The market's asset.
             asset: AssetId,
+            /// Amount deposited (base units).
             #[serde(with = "crate::amount")]
             amount: u128,
+            /// Supply shares minted or burned.
             #[serde(with = "crate::amount")]
             shares: u128,
         },
+        /// An account burned supply shares and was paid.
         0x04 => Withdrawn {
+            /// The account acting.
             account: Address,
+            /// The market's asset.
             asset: AssetId,
+            /// Amount paid out (base units).
             #[serde(with = "crate::amount")]
             amount: u128,
+            /// Supply shares minted or burned.
             #[serde(with = "crate::amount")]
             shares: u128,
         },
+        /// An account borrowed.
         0x05 => Borrowed {
+            /// The account acting.
             account: Address,
+            /// The market's asset.
             asset: AssetId,
+            /// Amount borrowed (base units).
             #[serde(with = "crate::amount")]
             amount: u128,
             /// The account's debt in this market afterwards.
             #[serde(with = "crate::amount")]
             debt: u128,
         },
+        /// Debt was repaid.
         0x06 => Repaid {
+            /// The account paying.
             payer: Address,
+            /// The borrowing account.
             borrower: Address,
+            /// The market's asset.
             asset: AssetId,
+            /// Amount repaid (base units).
             #[serde(with = "crate::amount")]
             amount: u128,
             /// The borrower's debt in this market afterwards.
             #[serde(with = "crate::amount")]
             debt: u128,
         },
+        /// An unhealthy borrower's debt was repaid and its collateral seized.
         0x07 => Liquidated {
+            /// The account liquidating.
             liquidator: Address,
+            /// The borrowing account.
             borrower: Address,
+            /// Market whose debt is repaid.
             repay_asset: AssetId,
+            /// Debt repaid (base units of `repay_asset`).
             #[serde(with = "crate::amount")]
             repaid: u128,
+            /// Market whose supply shares are seized.
             seize_asset: AssetId,
             /// Supply shares moved from the borrower to the liquidator.
             #[serde(with = "crate::amount")]
@@ -283,19 +349,28 @@ crate::tagged_enum! {
         /// in `asset` was written off, first against reserves, the rest
         /// against the suppliers (through the exchange rate).
         0x08 => BadDebt {
+            /// The borrowing account.
             borrower: Address,
+            /// The market's asset.
             asset: AssetId,
+            /// Debt written off (base units).
             #[serde(with = "crate::amount")]
             amount: u128,
+            /// Part written off against the market's reserves (base units).
             #[serde(with = "crate::amount")]
             from_reserves: u128,
+            /// Part written off against the suppliers (base units).
             #[serde(with = "crate::amount")]
             socialized: u128,
         },
+        /// The admin paid out reserves.
         0x09 => ReservesWithdrawn {
+            /// The market's asset.
             asset: AssetId,
+            /// Reserves paid (base units).
             #[serde(with = "crate::amount")]
             amount: u128,
+            /// Account credited.
             to: Address,
         },
     }
@@ -307,96 +382,165 @@ crate::tagged_enum! {
     #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
     #[serde(tag = "code", rename_all = "snake_case")]
     pub enum LendError {
+        /// A market change by someone other than the chain admin.
         #[error("only the chain admin may manage lending markets; {sender} is not the admin")]
-        0x01 => NotAdmin { sender: Address },
+        0x01 => NotAdmin {
+            /// The account that sent the action.
+            sender: Address,
+        },
+        /// The asset already has a market.
         #[error("asset {asset} already has a lending market")]
-        0x02 => MarketExists { asset: AssetId },
+        0x02 => MarketExists {
+            /// The market's asset.
+            asset: AssetId,
+        },
+        /// The asset has no market.
         #[error("asset {asset} has no lending market")]
-        0x03 => NoMarket { asset: AssetId },
+        0x03 => NoMarket {
+            /// The market's asset.
+            asset: AssetId,
+        },
+        /// The first supply does not exceed the shares locked forever.
         #[error(
             "the first supply to a market must exceed the {minimum} shares locked forever, got {amount}"
         )]
         0x04 => FirstSupplyTooSmall {
+            /// Amount supplied (base units).
             #[serde(with = "crate::amount")]
             amount: u128,
+            /// Shares locked forever by the first supply.
             #[serde(with = "crate::amount")]
             minimum: u128,
         },
+        /// The supply is too small to mint a share.
         #[error("supplying {amount} would mint no shares at the current exchange rate")]
         0x05 => ZeroShares {
+            /// Amount supplied (base units).
             #[serde(with = "crate::amount")]
             amount: u128,
         },
+        /// The market's shares are backed by nothing; it takes no supply.
         #[error("market {asset} has supply shares but nothing backs them; it takes no new supply")]
-        0x06 => MarketWipedOut { asset: AssetId },
+        0x06 => MarketWipedOut {
+            /// The market's asset.
+            asset: AssetId,
+        },
+        /// Withdrawing more than the account supplied.
         #[error("withdrawal of {requested} from market {asset} exceeds the {available} supplied")]
         0x07 => InsufficientSupply {
+            /// The market's asset.
             asset: AssetId,
+            /// Amount asked for (base units).
             #[serde(with = "crate::amount")]
             requested: u128,
+            /// The account's supply (base units).
             #[serde(with = "crate::amount")]
             available: u128,
         },
+        /// The market has too little cash to pay out.
         #[error("market {asset} holds {cash} in cash, {requested} was requested")]
         0x08 => InsufficientCash {
+            /// The market's asset.
             asset: AssetId,
+            /// Amount asked for (base units).
             #[serde(with = "crate::amount")]
             requested: u128,
+            /// The market's cash: base units held, not lent out.
             #[serde(with = "crate::amount")]
             cash: u128,
         },
+        /// The borrower owes nothing in the market.
         #[error("{borrower} owes nothing in market {asset}")]
-        0x09 => NoDebt { asset: AssetId, borrower: Address },
+        0x09 => NoDebt {
+            /// The market's asset.
+            asset: AssetId,
+            /// The account without debt.
+            borrower: Address,
+        },
+        /// The action would leave the account's debt above its borrowing capacity.
         #[error(
             "the action would leave {account} with debt worth {debt_value} above its \
              borrowing capacity {borrow_capacity}"
         )]
         0x0a => Undercollateralized {
+            /// The account acting.
             account: Address,
+            /// The account's debt value (quote units, scaled by 1e18).
             #[serde(with = "crate::amount")]
             debt_value: u128,
+            /// Its collateral value weighted by the collateral factors (quote units, scaled by 1e18).
             #[serde(with = "crate::amount")]
             borrow_capacity: u128,
         },
+        /// The account has a position in a market the action does not list.
         #[error(
             "the account has a position in market {asset}, which the transaction's market list \
              does not declare"
         )]
-        0x0b => UndeclaredMarket { asset: AssetId },
+        0x0b => UndeclaredMarket {
+            /// The market's asset.
+            asset: AssetId,
+        },
+        /// The account would have positions in too many markets.
         #[error("an account may have positions in at most {max} markets")]
-        0x0c => TooManyPositions { max: u8 },
+        0x0c => TooManyPositions {
+            /// `MAX_POSITIONS`.
+            max: u8,
+        },
+        /// The borrower is healthy and cannot be liquidated.
         #[error(
             "{borrower} is healthy (debt worth {debt_value}, borrowing capacity \
              {borrow_capacity}) and cannot be liquidated"
         )]
         0x0d => HealthyAccount {
+            /// The account to liquidate.
             borrower: Address,
+            /// The account's debt value (quote units, scaled by 1e18).
             #[serde(with = "crate::amount")]
             debt_value: u128,
+            /// Its collateral value weighted by the collateral factors (quote units, scaled by 1e18).
             #[serde(with = "crate::amount")]
             borrow_capacity: u128,
         },
+        /// An account tried to liquidate itself.
         #[error("an account cannot liquidate itself")]
         0x0e => SelfLiquidation {},
+        /// The borrower has no supply in the seize market.
         #[error("{borrower} has no collateral to seize in market {asset}")]
-        0x0f => NoCollateral { borrower: Address, asset: AssetId },
+        0x0f => NoCollateral {
+            /// The account to liquidate.
+            borrower: Address,
+            /// The market's asset.
+            asset: AssetId,
+        },
+        /// The repayment is too small to seize a share.
         #[error("repaying {repay} would seize nothing; repay more")]
         0x10 => SeizeTooSmall {
+            /// Amount to repay (base units).
             #[serde(with = "crate::amount")]
             repay: u128,
         },
+        /// The market has too little reserves or cash to pay.
         #[error("market {asset} holds {reserves} in reserves and {cash} in cash, {requested} was requested")]
         0x11 => InsufficientReserves {
+            /// The market's asset.
             asset: AssetId,
+            /// Amount asked for (base units).
             #[serde(with = "crate::amount")]
             requested: u128,
+            /// The market's reserves (base units).
             #[serde(with = "crate::amount")]
             reserves: u128,
+            /// The market's cash: base units held, not lent out.
             #[serde(with = "crate::amount")]
             cash: u128,
         },
+        /// The module already holds the most markets.
         #[error("there are already {max} lending markets")]
-        0x12 => TooManyMarkets { max: u16 },
+        0x12 => TooManyMarkets {
+            /// Most markets the module holds.
+            max: u16,
+        },
     }
 }
 

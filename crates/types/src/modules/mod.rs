@@ -13,11 +13,18 @@ pub mod stake;
 
 /// Wire tag of each module inside `Action`, `Event` and `FailureReason`.
 pub mod tag {
+    /// AMM DEX.
     pub const DEX: u8 = 0x10;
+    /// Order book.
     pub const BOOK: u8 = 0x11;
+    /// Price oracle.
     pub const ORACLE: u8 = 0x12;
+    /// Lending markets.
     pub const LEND: u8 = 0x13;
+    /// Staking to validators.
     pub const STAKE: u8 = 0x14;
+    /// Yield farms.
     pub const FARM: u8 = 0x15;
+    /// Insurance cover.
     pub const COVER: u8 = 0x16;
 }

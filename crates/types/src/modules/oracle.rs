@@ -25,7 +25,9 @@ crate::tagged_enum! {
         /// Admin only: creates or replaces the feed of `asset`. Reports of
         /// reporters that stay authorized are kept; the others are dropped.
         0x01 => SetFeed {
+            /// The priced asset.
             asset: AssetId,
+            /// Accounts allowed to post prices (at most `MAX_REPORTERS`).
             reporters: BoundedVec<Address, MAX_REPORTERS>,
             /// A report older than this many blocks is stale.
             max_age: u64,
@@ -33,12 +35,17 @@ crate::tagged_enum! {
             min_reports: u8,
         },
         /// Admin only: deletes the feed of `asset` (its price becomes missing).
-        0x02 => RemoveFeed { asset: AssetId },
+        0x02 => RemoveFeed {
+            /// The priced asset.
+            asset: AssetId,
+        },
         /// Authorized reporter only: replaces the sender's report for `asset`
         /// with `price` (quote units per whole token, scaled by 1e18) at the
         /// current height.
         0x03 => Post {
+            /// The priced asset.
             asset: AssetId,
+            /// Quote units per whole token, scaled by 1e18.
             #[serde(with = "crate::amount")]
             price: u128,
         },
@@ -50,16 +57,29 @@ crate::tagged_enum! {
     #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
     #[serde(tag = "kind", rename_all = "snake_case")]
     pub enum OracleEvent {
+        /// A feed was created or replaced.
         0x01 => FeedSet {
+            /// The priced asset.
             asset: AssetId,
+            /// Accounts allowed to post prices (at most `MAX_REPORTERS`).
             reporters: BoundedVec<Address, MAX_REPORTERS>,
+            /// A report older than this many blocks is stale (at most `MAX_AGE_LIMIT`).
             max_age: u64,
+            /// Fresh reports needed for a price.
             min_reports: u8,
         },
-        0x02 => FeedRemoved { asset: AssetId },
-        0x03 => PricePosted {
+        /// A feed was deleted.
+        0x02 => FeedRemoved {
+            /// The priced asset.
             asset: AssetId,
+        },
+        /// A reporter posted a price at the current height.
+        0x03 => PricePosted {
+            /// The priced asset.
+            asset: AssetId,
+            /// The reporter that posted.
             reporter: Address,
+            /// Quote units per whole token, scaled by 1e18.
             #[serde(with = "crate::amount")]
             price: u128,
         },
@@ -71,19 +91,47 @@ crate::tagged_enum! {
     #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
     #[serde(tag = "code", rename_all = "snake_case")]
     pub enum OracleError {
+        /// A feed change by someone other than the chain admin.
         #[error("only the chain admin may configure price feeds; {sender} is not the admin")]
-        0x01 => NotAdmin { sender: Address },
+        0x01 => NotAdmin {
+            /// The account that sent the action.
+            sender: Address,
+        },
+        /// The asset has no feed.
         #[error("missing price for asset {asset}: no price feed is configured")]
-        0x02 => NoFeed { asset: AssetId },
+        0x02 => NoFeed {
+            /// The priced asset.
+            asset: AssetId,
+        },
+        /// The asset's feed has no report yet.
         #[error("missing price for asset {asset}: no reporter has posted yet")]
-        0x03 => MissingPrice { asset: AssetId },
+        0x03 => MissingPrice {
+            /// The priced asset.
+            asset: AssetId,
+        },
+        /// Too few of the feed's reports are fresh.
         #[error(
             "stale price for asset {asset}: {fresh} fresh report(s) within the last {max_age} \
              block(s), {required} required"
         )]
-        0x04 => StalePrice { asset: AssetId, fresh: u8, required: u8, max_age: u64 },
+        0x04 => StalePrice {
+            /// The priced asset.
+            asset: AssetId,
+            /// Reports within `max_age` blocks.
+            fresh: u8,
+            /// Fresh reports the feed needs.
+            required: u8,
+            /// A report older than this many blocks is stale (at most `MAX_AGE_LIMIT`).
+            max_age: u64,
+        },
+        /// A post by an account the feed does not authorize.
         #[error("{sender} is not an authorized reporter for asset {asset}")]
-        0x05 => NotReporter { asset: AssetId, sender: Address },
+        0x05 => NotReporter {
+            /// The priced asset.
+            asset: AssetId,
+            /// The account that sent the action.
+            sender: Address,
+        },
     }
 }
 

@@ -41,30 +41,46 @@ crate::tagged_enum! {
         /// Move `amount` native base units from the sender into the
         /// validator's custody, delegated to `validator`.
         0x01 => Delegate {
+            /// The validator's account.
             validator: Address,
+            /// Amount to delegate (native base units).
             #[serde(with = "crate::amount")]
             amount: u128,
         },
         /// Stop `amount` of the sender's delegation from earning; it stays in
         /// custody until `height + unbonding_blocks`, then `withdraw` pays it.
         0x02 => Undelegate {
+            /// The validator's account.
             validator: Address,
+            /// Amount to stop delegating (native base units).
             #[serde(with = "crate::amount")]
             amount: u128,
         },
         /// Pay the sender every matured unbonding entry of its delegation.
-        0x03 => Withdraw { validator: Address },
+        0x03 => Withdraw {
+            /// The validator's account.
+            validator: Address,
+        },
         /// Pay the sender its rewards from `validator`.
-        0x04 => Claim { validator: Address },
+        0x04 => Claim {
+            /// The validator's account.
+            validator: Address,
+        },
         /// Validators only: set the sender's commission (basis points of the
         /// fees of the blocks it proposes), within the cap, by at most the
         /// maximum change, once per unbonding period.
-        0x05 => SetCommission { commission_bps: u16 },
+        0x05 => SetCommission {
+            /// The validator's commission (bps of its proposed blocks' fees).
+            commission_bps: u16,
+        },
         /// Admin only: module parameters (future undelegations and commission
         /// changes use them; existing unbonding entries keep their maturity).
         0x06 => SetParams {
+            /// Blocks from undelegation to withdrawal (1..=`MAX_UNBONDING_BLOCKS`).
             unbonding_blocks: u64,
+            /// Cap on any validator's commission (bps, at most `BPS`).
             max_commission_bps: u16,
+            /// Most a commission may change at once (bps).
             max_commission_change_bps: u16,
         },
     }
@@ -75,45 +91,70 @@ crate::tagged_enum! {
     #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
     #[serde(tag = "kind", rename_all = "snake_case")]
     pub enum StakeEvent {
+        /// The delegator added to its delegation.
         0x01 => Delegated {
+            /// The validator's account.
             validator: Address,
+            /// The delegating account.
             delegator: Address,
+            /// Amount added (native base units).
             #[serde(with = "crate::amount")]
             amount: u128,
             /// The delegation's active amount afterwards.
             #[serde(with = "crate::amount")]
             delegation: u128,
+            /// The validator's total active delegations afterwards (native base units).
             #[serde(with = "crate::amount")]
             total_delegated: u128,
         },
+        /// Part of a delegation stopped earning and began unbonding.
         0x02 => Undelegated {
+            /// The validator's account.
             validator: Address,
+            /// The delegating account.
             delegator: Address,
+            /// Amount entering unbonding (native base units).
             #[serde(with = "crate::amount")]
             amount: u128,
             /// First height at which `withdraw` pays it.
             mature_at: u64,
         },
+        /// Matured unbonding entries were paid out.
         0x03 => Withdrawn {
+            /// The validator's account.
             validator: Address,
+            /// The delegating account.
             delegator: Address,
+            /// Matured amount paid (native base units).
             #[serde(with = "crate::amount")]
             amount: u128,
         },
+        /// Rewards were paid to the delegator.
         0x04 => RewardsClaimed {
+            /// The validator's account.
             validator: Address,
+            /// The delegating account.
             delegator: Address,
+            /// Rewards paid (native base units).
             #[serde(with = "crate::amount")]
             amount: u128,
         },
+        /// A validator changed its commission.
         0x05 => CommissionChanged {
+            /// The validator's account.
             validator: Address,
+            /// Commission before (bps).
             old_bps: u16,
+            /// Commission after (bps).
             new_bps: u16,
         },
+        /// The admin set the module parameters.
         0x06 => ParamsSet {
+            /// Blocks from undelegation to withdrawal (1..=`MAX_UNBONDING_BLOCKS`).
             unbonding_blocks: u64,
+            /// Cap on any validator's commission (bps, at most `BPS`).
             max_commission_bps: u16,
+            /// Most a commission may change at once (bps).
             max_commission_change_bps: u16,
         },
     }
@@ -124,49 +165,124 @@ crate::tagged_enum! {
     #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
     #[serde(tag = "code", rename_all = "snake_case")]
     pub enum StakeError {
+        /// The amount is zero.
         #[error("amount must be positive")]
         0x01 => ZeroAmount {},
+        /// The account is not a registered validator.
         #[error("{validator} is not a registered validator")]
-        0x02 => UnknownValidator { validator: Address },
+        0x02 => UnknownValidator {
+            /// The validator's account.
+            validator: Address,
+        },
+        /// The delegator has no delegation with this validator.
         #[error("{delegator} has no delegation with validator {validator}")]
-        0x03 => NoDelegation { validator: Address, delegator: Address },
+        0x03 => NoDelegation {
+            /// The validator's account.
+            validator: Address,
+            /// The delegating account.
+            delegator: Address,
+        },
+        /// Undelegating more than is delegated.
         #[error("cannot undelegate {requested}: only {delegated} is delegated to {validator}")]
         0x04 => InsufficientDelegation {
+            /// The validator's account.
             validator: Address,
+            /// Amount to undelegate (native base units).
             #[serde(with = "crate::amount")]
             requested: u128,
+            /// The delegation's active amount (native base units).
             #[serde(with = "crate::amount")]
             delegated: u128,
         },
+        /// The delegation already has the most unbonding entries.
         #[error("a delegation holds at most {max} unbonding entries; withdraw matured ones first")]
-        0x05 => TooManyUnbonding { max: u8 },
+        0x05 => TooManyUnbonding {
+            /// `MAX_UNBONDING_ENTRIES`.
+            max: u8,
+        },
+        /// The delegation has no unbonding entry.
         #[error("nothing is unbonding from validator {validator}")]
-        0x06 => NothingUnbonding { validator: Address },
+        0x06 => NothingUnbonding {
+            /// The validator's account.
+            validator: Address,
+        },
+        /// No unbonding entry has matured yet.
         #[error("no unbonding entry has matured at height {height}: the next, {amount}, matures at {mature_at}")]
         0x07 => NotMatured {
+            /// The next entry to mature (native base units).
             #[serde(with = "crate::amount")]
             amount: u128,
+            /// Height at which that entry matures.
             mature_at: u64,
+            /// Height of the block executing the action.
             height: u64,
         },
+        /// The delegation has no rewards to claim.
         #[error("no rewards to claim from validator {validator}")]
-        0x08 => NoRewards { validator: Address },
+        0x08 => NoRewards {
+            /// The validator's account.
+            validator: Address,
+        },
+        /// A commission change by an account that is not a validator.
         #[error("{sender} is not a registered validator")]
-        0x09 => NotValidator { sender: Address },
+        0x09 => NotValidator {
+            /// The account that sent the action.
+            sender: Address,
+        },
+        /// The commission is above the cap.
         #[error("commission {commission_bps} bps exceeds the cap of {max_bps} bps")]
-        0x0a => CommissionTooHigh { commission_bps: u16, max_bps: u16 },
+        0x0a => CommissionTooHigh {
+            /// The validator's commission (bps of its proposed blocks' fees).
+            commission_bps: u16,
+            /// The current commission cap (bps).
+            max_bps: u16,
+        },
+        /// The commission moves by more than the allowed change.
         #[error("commission may change by at most {max_change_bps} bps at a time, not from {from_bps} to {to_bps}")]
-        0x0b => CommissionChangeTooLarge { from_bps: u16, to_bps: u16, max_change_bps: u16 },
+        0x0b => CommissionChangeTooLarge {
+            /// Current commission (bps).
+            from_bps: u16,
+            /// Requested commission (bps).
+            to_bps: u16,
+            /// Most a commission may change at once (bps).
+            max_change_bps: u16,
+        },
+        /// The last commission change was less than an unbonding period ago.
         #[error("commission changed recently: next change allowed at height {next_height}, now {height}")]
-        0x0c => CommissionChangeTooSoon { next_height: u64, height: u64 },
+        0x0c => CommissionChangeTooSoon {
+            /// First height at which the commission may change again.
+            next_height: u64,
+            /// Height of the block executing the action.
+            height: u64,
+        },
+        /// The commission already has this value.
         #[error("commission is already {bps} bps")]
-        0x0d => CommissionUnchanged { bps: u16 },
+        0x0d => CommissionUnchanged {
+            /// The current commission (bps).
+            bps: u16,
+        },
+        /// A parameter change by someone other than the chain admin.
         #[error("only the chain admin may set staking parameters, not {sender}")]
-        0x0e => NotAdmin { sender: Address },
+        0x0e => NotAdmin {
+            /// The account that sent the action.
+            sender: Address,
+        },
+        /// The unbonding period is 0 or above `MAX_UNBONDING_BLOCKS`.
         #[error("unbonding period must be 1..={max} blocks, not {blocks}")]
-        0x0f => UnbondingPeriodOutOfRange { blocks: u64, max: u64 },
+        0x0f => UnbondingPeriodOutOfRange {
+            /// The period given (blocks).
+            blocks: u64,
+            /// `MAX_UNBONDING_BLOCKS`.
+            max: u64,
+        },
+        /// A bps value is above `BPS` (100%).
         #[error("{bps} bps is more than 100% ({max} bps)")]
-        0x10 => BpsOutOfRange { bps: u16, max: u16 },
+        0x10 => BpsOutOfRange {
+            /// The value given (bps).
+            bps: u16,
+            /// `BPS` (100%).
+            max: u16,
+        },
     }
 }
 
