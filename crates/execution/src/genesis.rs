@@ -83,12 +83,12 @@ pub fn apply_genesis(genesis: &Genesis) -> Vec<(StateKey, StateValue)> {
         );
     }
     // Validator records and registry of the staking module.
-    state.extend(crate::stake::genesis_entries(genesis));
+    state.extend(crate::modules::stake::genesis_entries(genesis));
     if let Some(admin) = genesis.admin {
         state.insert(
-            crate::module::config_key(),
+            crate::modules::kit::config_key(),
             StateValue::Object(commonware_codec::Encode::encode(
-                &crate::module::ChainConfig { admin },
+                &crate::modules::kit::ChainConfig { admin },
             )),
         );
     }

@@ -16,25 +16,17 @@
 //! other trace. A transaction that is not includable has no effect at all: a
 //! builder drops it, a verifier rejects the block.
 //!
-//! Each module of actions lives in its own folder (`bank`, `dex`, `book`,
-//! `oracle`, `lend`, `stake`, `farm`, `cover`; shared helpers in [`module`]) and declares
+//! Each module of actions lives in its own folder under [`modules`] (`bank`,
+//! `dex`, `book`, `oracle`, `lend`, `stake`, `farm`, `cover`; shared helpers in
+//! [`modules::kit`], the registry in [`modules`]) and declares
 //! the keys an action touches (and whether it may write them) from its payload
 //! alone, so the parallel scheduler can group conflicting transactions without
 //! running them.
 
-pub mod bank;
-pub mod book;
-pub mod cover;
-pub mod dex;
-pub mod farm;
 mod genesis;
-pub mod lend;
-pub mod module;
-pub mod oracle;
+pub mod modules;
 pub mod overlay;
 mod parallel;
-pub mod query;
-pub mod stake;
 
 pub use genesis::apply_genesis;
 pub use overlay::{Overlay, StateError};
@@ -42,11 +34,13 @@ pub use parallel::{ConflictGroups, PARALLEL_MIN_TXS, conflict_groups, parallel_l
 
 use lakh_state::StateKey;
 use lakh_types::{
-    Action, Address, FailureReason, Receipt, Refusal, SignedTransaction, Transaction, TxStatus,
+    Address, Receipt, Refusal, SignedTransaction, Transaction, TxStatus,
     fees::{action_units, required_fee},
     limits::MAX_BLOCK_TXS,
 };
-use overlay::{SlotId, View};
+use modules::kit::{Access, ActionError, TxContext};
+use modules::stake;
+use overlay::View;
 use std::num::NonZeroUsize;
 
 /// What a block executes under.
@@ -122,15 +116,6 @@ pub enum ExecError {
     FeeOverflow,
 }
 
-/// How a transaction uses a key it declares.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Access {
-    /// Only read: transactions that merely read a key do not conflict.
-    Read,
-    /// Possibly written.
-    Write,
-}
-
 /// Lists, sorted and without repeats, every key executing `txs` under `env`
 /// may read or write. Depends only on the transactions, never on state.
 pub fn access_set(env: &BlockEnv, txs: &[SignedTransaction]) -> Vec<StateKey> {
@@ -157,43 +142,7 @@ pub fn tx_access(tx: &Transaction, visit: &mut impl FnMut(StateKey)) {
 pub(crate) fn tx_access_kinds(tx: &Transaction, visit: &mut impl FnMut(StateKey, Access)) {
     let sender = tx.sender_address();
     visit(StateKey::Account(sender), Access::Write);
-    match &tx.action {
-        Action::Transfer(_)
-        | Action::MultiTransfer { .. }
-        | Action::CreateAsset { .. }
-        | Action::Mint { .. } => bank::access(&sender, tx.nonce, &tx.action, visit),
-        Action::Dex(a) => dex::access(&sender, tx.nonce, a, visit),
-        Action::Book(a) => book::access(&sender, tx.nonce, a, visit),
-        Action::Oracle(a) => oracle::access(&sender, tx.nonce, a, visit),
-        Action::Lend(a) => lend::access(&sender, tx.nonce, a, visit),
-        Action::Stake(a) => stake::access(&sender, tx.nonce, a, visit),
-        Action::Farm(a) => farm::access(&sender, tx.nonce, a, visit),
-        Action::Cover(a) => cover::access(&sender, tx.nonce, a, visit),
-    }
-}
-
-/// What an action sees of its transaction.
-pub(crate) struct TxContext {
-    pub sender: Address,
-    pub sender_slot: SlotId,
-    /// The transaction's nonce (before it was consumed).
-    pub nonce: u64,
-    /// Height of the block being executed (deadlines, accrual, staleness).
-    pub height: u64,
-}
-
-/// Why an action did not apply.
-pub(crate) enum ActionError {
-    /// The action failed; its writes are rolled back and a failure receipt written.
-    Failed(FailureReason),
-    /// The overlay is missing state; execution of the block stops.
-    State(StateError),
-}
-
-impl From<StateError> for ActionError {
-    fn from(e: StateError) -> Self {
-        ActionError::State(e)
-    }
+    modules::access(&sender, tx.nonce, &tx.action, visit);
 }
 
 /// Checks that `tx` can be included given its sender's account; returns the fee
@@ -406,19 +355,7 @@ pub(crate) fn execute_tx<V: View>(
     };
     let checkpoint = view.checkpoint();
     let mut events = Vec::new();
-    let result = match &tx.action {
-        Action::Transfer(_)
-        | Action::MultiTransfer { .. }
-        | Action::CreateAsset { .. }
-        | Action::Mint { .. } => bank::execute(&ctx, &tx.action, view, &mut events),
-        Action::Dex(a) => dex::execute(&ctx, a, view, &mut events),
-        Action::Book(a) => book::execute(&ctx, a, view, &mut events),
-        Action::Oracle(a) => oracle::execute(&ctx, a, view, &mut events),
-        Action::Lend(a) => lend::execute(&ctx, a, view, &mut events),
-        Action::Stake(a) => stake::execute(&ctx, a, view, &mut events),
-        Action::Farm(a) => farm::execute(&ctx, a, view, &mut events),
-        Action::Cover(a) => cover::execute(&ctx, a, view, &mut events),
-    };
+    let result = modules::execute(&ctx, &tx.action, view, &mut events);
     if let Some(fault) = view.take_fault() {
         return Err(fault.into());
     }

@@ -17,8 +17,9 @@
 //! runs on one lane in order; when one lane would carry nearly everything the
 //! block simply runs sequentially.
 
+use crate::modules::kit::Access;
 use crate::{
-    Access, BlockEnv, BlockOutcome, ExecError, Mode, execute_sequential, execute_tx, finish_block,
+    BlockEnv, BlockOutcome, ExecError, Mode, execute_sequential, execute_tx, finish_block,
     overlay::{FLAG_BIT, LaneSlots, MAX_SPLIT_SLOTS, Overlay, Owner, View},
     tx_access_kinds,
 };

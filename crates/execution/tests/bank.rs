@@ -716,7 +716,7 @@ fn access_set_is_sorted_deduplicated_and_declares_action_keys() {
         StateKey::Balance(addr(4), CAPPED),
     ];
     // The proposer's staking record and reward custody (fee distribution).
-    expected.extend(lakh_execution::stake::fee_keys(&addr(PROPOSER)));
+    expected.extend(lakh_execution::modules::stake::fee_keys(&addr(PROPOSER)));
     expected.sort();
     assert_eq!(keys, expected);
 }

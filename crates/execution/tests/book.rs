@@ -8,11 +8,10 @@ mod common;
 use common::*;
 use commonware_codec::Decode;
 use lakh_execution::{
-    BlockEnv, Mode,
-    book::math,
-    book::state::*,
-    execute_block, execute_block_parallel,
-    query::{QueryError, run_query},
+    BlockEnv, Mode, execute_block, execute_block_parallel,
+    modules::book::math,
+    modules::book::state::*,
+    modules::{QueryError, run_query},
 };
 use lakh_state::{AccountState, AssetInfo, StateKey, StateValue};
 use lakh_types::{

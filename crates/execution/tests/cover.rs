@@ -7,9 +7,9 @@ mod common;
 
 use common::*;
 use commonware_codec::{Decode, Read};
-use lakh_execution::cover::{keys, ledger, math};
+use lakh_execution::modules::cover::{keys, math, state};
 use lakh_execution::{
-    BlockEnv, BlockOutcome, Mode, execute_block, execute_block_parallel, query::run_query,
+    BlockEnv, BlockOutcome, Mode, execute_block, execute_block_parallel, modules::run_query,
 };
 use lakh_state::{StateKey, StateValue};
 use lakh_types::codec::{BoundedVec, Text};
@@ -464,8 +464,8 @@ fn check_cover(state: &State, height: u64) {
 
         // The ledger summarizes the covers and claims exactly.
         let mut rolled = stored.clone();
-        ledger::roll(&mut rolled, pool, e, height).expect("rolls");
-        let release_at = |c: &Cover| ledger::release_height(c.release_epoch, e).unwrap_or(u64::MAX);
+        state::roll(&mut rolled, pool, e, height).expect("rolls");
+        let release_at = |c: &Cover| state::release_height(c.release_epoch, e).unwrap_or(u64::MAX);
         let mut active = 0u128;
         let mut per_epoch: BTreeMap<u64, (u128, u128)> = BTreeMap::new();
         let mut released_claims = 0u128;
@@ -517,7 +517,7 @@ fn check_cover(state: &State, height: u64) {
         // withdrawal took capital behind cover or claims, and every pending
         // claim is payable in full.
         for s in [&stored, &rolled] {
-            let exposure = ledger::exposure(s).unwrap();
+            let exposure = state::exposure(s).unwrap();
             assert!(
                 exposure <= math::capacity(s.capital, params.capacity_bps).unwrap(),
                 "pool {pool}: exposure {exposure} above capacity (capital {})",
@@ -525,7 +525,7 @@ fn check_cover(state: &State, height: u64) {
             );
             assert!(s.pending_claims <= s.capital);
         }
-        assert!(ledger::unearned(&rolled, e, height).unwrap() <= rolled.premiums);
+        assert!(state::unearned(&rolled, e, height).unwrap() <= rolled.premiums);
     }
 
     // Claims: tallies equal the votes cast; payouts within the claim.
@@ -1350,9 +1350,9 @@ fn withdrawals_bear_pending_claims_so_nobody_escapes_a_loss() {
     // The value at the withdrawal's height.
     let mut st = chain.pool_state(POOL);
     let e = params().epoch_blocks();
-    ledger::roll(&mut st, POOL, e, chain.height).unwrap();
-    let value = ledger::withdraw_value(&st, e, chain.height).unwrap();
-    let deposit = ledger::deposit_value(&st, e, chain.height).unwrap();
+    state::roll(&mut st, POOL, e, chain.height).unwrap();
+    let value = state::withdraw_value(&st, e, chain.height).unwrap();
+    let deposit = state::deposit_value(&st, e, chain.height).unwrap();
     assert!((deposit - 90_001..=deposit - 90_000).contains(&value));
     let expected = shares * value / st.total_shares;
     let events = chain.ok(4, withdraw(POOL, shares, 0));

@@ -9,8 +9,9 @@ mod common;
 use common::*;
 use commonware_codec::Decode;
 use lakh_execution::{
-    BlockEnv, Mode, dex::math, dex::state::Pair, dex::state::Pool, execute_block,
-    execute_block_parallel, module::math::mul_wide, parallel_lanes, query::run_query,
+    BlockEnv, Mode, execute_block, execute_block_parallel, modules::dex::math,
+    modules::dex::state::Pair, modules::dex::state::Pool, modules::kit::math::mul_wide,
+    modules::run_query, parallel_lanes,
 };
 use lakh_state::{StateKey, StateValue};
 use lakh_types::{
@@ -192,7 +193,7 @@ impl Chain {
         &self,
         method: &str,
         params: serde_json::Value,
-    ) -> Result<serde_json::Value, lakh_execution::query::QueryError> {
+    ) -> Result<serde_json::Value, lakh_execution::modules::QueryError> {
         run_query("dex", method, &params, self.height, 32, |k| {
             Ok(self.state.get(k).cloned())
         })
@@ -982,7 +983,7 @@ fn queries_describe_pools_quotes_and_positions() {
     assert_eq!(q["custody"], serde_json::json!(pair.custody));
     assert!(matches!(
         chain.query("pool", serde_json::json!({"a": a, "b": b})),
-        Err(lakh_execution::query::QueryError::NotFound(_))
+        Err(lakh_execution::modules::QueryError::NotFound(_))
     ));
     chain.seeded(a, 4_000_000, b, 9_000_000);
     let q = chain
@@ -1031,7 +1032,7 @@ fn queries_describe_pools_quotes_and_positions() {
         assert!(
             matches!(
                 chain.query("quote", bad.clone()),
-                Err(lakh_execution::query::QueryError::BadRequest(_))
+                Err(lakh_execution::modules::QueryError::BadRequest(_))
             ),
             "{bad}"
         );
@@ -1041,11 +1042,11 @@ fn queries_describe_pools_quotes_and_positions() {
             "quote",
             serde_json::json!({"path": [a, c], "amount_in": "10"})
         ),
-        Err(lakh_execution::query::QueryError::NotFound(_))
+        Err(lakh_execution::modules::QueryError::NotFound(_))
     ));
     assert!(matches!(
         chain.query("pools", serde_json::json!({})),
-        Err(lakh_execution::query::QueryError::BadRequest(_))
+        Err(lakh_execution::modules::QueryError::BadRequest(_))
     ));
 }
 

@@ -10,10 +10,10 @@ use common::*;
 use commonware_codec::Decode;
 use lakh_execution::{
     BlockEnv, BlockOutcome, Mode, apply_genesis, execute_block, execute_block_parallel,
-    farm::{self, Farm, Position},
-    module::math::mul_div_floor,
+    modules::farm::{self, Farm, Position},
+    modules::kit::math::mul_div_floor,
+    modules::{QueryError, run_query},
     parallel_lanes,
-    query::{QueryError, run_query},
 };
 use lakh_state::{StateKey, StateValue};
 use lakh_types::{

@@ -11,9 +11,9 @@ mod common;
 use common::*;
 use lakh_execution::{
     BlockEnv, Mode, execute_block, execute_block_parallel,
-    lend::{LOCKED_SHARES, custody, market_key},
-    module::math::{mul_div_ceil, mul_div_floor},
-    query::run_query,
+    modules::kit::math::{mul_div_ceil, mul_div_floor},
+    modules::lend::{LOCKED_SHARES, custody, market_key},
+    modules::run_query,
 };
 use lakh_state::{AccountState, AssetInfo, StateKey, StateValue};
 use lakh_types::{

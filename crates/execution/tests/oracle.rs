@@ -6,7 +6,7 @@ mod common;
 
 use common::*;
 use lakh_execution::{
-    Mode, execute_block, execute_block_parallel, oracle::feed_key, query::run_query,
+    Mode, execute_block, execute_block_parallel, modules::oracle::feed_key, modules::run_query,
 };
 use lakh_state::StateKey;
 use lakh_types::{
@@ -331,7 +331,7 @@ fn query_refuses_bad_params() {
     .unwrap_err();
     assert!(matches!(
         err,
-        lakh_execution::query::QueryError::BadRequest(_)
+        lakh_execution::modules::QueryError::BadRequest(_)
     ));
     let err = run_query("oracle", "nope", &json!({}), 1, 8, |k| {
         Ok(c.state.get(k).cloned())

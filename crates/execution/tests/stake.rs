@@ -11,10 +11,10 @@ use commonware_codec::Decode;
 use lakh_execution::{
     BlockEnv, BlockOutcome, ExecError, Mode, StateError, access_set, apply_genesis, execute_block,
     execute_block_parallel,
-    module::math::mul_div_floor,
+    modules::kit::math::mul_div_floor,
+    modules::stake::{self, Delegation, Validator, ValidatorRegistry},
+    modules::{QueryError, run_query},
     parallel_lanes,
-    query::{QueryError, run_query},
-    stake::{self, Delegation, Validator, ValidatorRegistry},
 };
 use lakh_state::{StateKey, StateValue};
 use lakh_types::{

@@ -507,7 +507,7 @@ where
         method: String,
         params: serde_json::Value,
     ) -> Result<serde_json::Value, lakh_rpc::QueryFailure> {
-        use lakh_execution::query::{Fetched, QueryCtx, QueryError, query};
+        use lakh_execution::modules::{Fetched, QueryCtx, QueryError, query};
         let failure = |code: &str, message: String| lakh_rpc::QueryFailure {
             code: code.into(),
             message,

@@ -1,0 +1,232 @@
+//! Read-only queries of the order book: `market`, `book`, `order`,
+//! `claimable` and `orders`. Amounts are decimal strings.
+
+use super::math::{self, base_units, price_quote};
+use super::state::{Market, Order, SideState, custody, market_key, order_id, side_key};
+use crate::modules::kit::{QueryCtx, QueryError, params};
+use lakh_types::{
+    Address,
+    modules::book::{MAX_ORDERS_PER_SIDE, Side},
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// Levels per side `book` returns unless asked otherwise.
+pub const DEFAULT_DEPTH: usize = 20;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MarketParams {
+    market: u32,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BookParams {
+    market: u32,
+    #[serde(default)]
+    depth: Option<usize>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OrderParams {
+    market: u32,
+    order: u64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OwnerParams {
+    market: u32,
+    owner: Address,
+}
+
+const METHODS: &str = "market, book, order, claimable, orders";
+
+/// Answers a read-only query.
+pub fn query(method: &str, p: &Value, ctx: &QueryCtx<'_>) -> Result<Value, QueryError> {
+    match method {
+        "market" => {
+            let p: MarketParams = params(p)?;
+            market_info(ctx, p.market)
+        }
+        "book" => {
+            let p: BookParams = params(p)?;
+            let depth = p
+                .depth
+                .unwrap_or(DEFAULT_DEPTH)
+                .clamp(1, MAX_ORDERS_PER_SIDE);
+            let m = market(ctx, p.market)?;
+            let mut out = json!({ "market": p.market });
+            for side in [Side::Buy, Side::Sell] {
+                let s = side_state(ctx, p.market, side)?;
+                out[levels_name(side)] = Value::Array(levels(&m, &s, depth)?);
+            }
+            Ok(out)
+        }
+        "order" => {
+            let p: OrderParams = params(p)?;
+            let m = market(ctx, p.market)?;
+            let side = Side::of_order(p.order);
+            let s = side_state(ctx, p.market, side)?;
+            let seq = p.order >> 1;
+            let Some((position, o)) = s.orders.iter().enumerate().find(|(_, o)| o.seq == seq)
+            else {
+                return Err(QueryError::NotFound(format!(
+                    "order {} is not resting in market {} (filled, cancelled or never placed)",
+                    p.order, p.market
+                )));
+            };
+            let mut info = order_json(&m, &s, side, o)?;
+            info["position"] = json!(position);
+            Ok(info)
+        }
+        "claimable" => {
+            let p: OwnerParams = params(p)?;
+            market(ctx, p.market)?;
+            let (mut base, mut quote, mut open) = (0u128, 0u128, 0u64);
+            for side in [Side::Buy, Side::Sell] {
+                let s = side_state(ctx, p.market, side)?;
+                if let Some(e) = s.owner_index(&p.owner).map(|i| &s.owners[i]) {
+                    base = base.checked_add(e.base).ok_or_else(corrupt_sum)?;
+                    quote = quote.checked_add(e.quote).ok_or_else(corrupt_sum)?;
+                    open += e.open as u64;
+                }
+            }
+            Ok(json!({
+                "market": p.market,
+                "owner": p.owner,
+                "base": base.to_string(),
+                "quote": quote.to_string(),
+                "open_orders": open,
+            }))
+        }
+        "orders" => {
+            let p: OwnerParams = params(p)?;
+            let m = market(ctx, p.market)?;
+            let mut orders = Vec::new();
+            for side in [Side::Buy, Side::Sell] {
+                let s = side_state(ctx, p.market, side)?;
+                let Some(ix) = s.owner_index(&p.owner) else {
+                    continue;
+                };
+                for o in s.orders.iter().filter(|o| o.owner as usize == ix) {
+                    orders.push(order_json(&m, &s, side, o)?);
+                }
+            }
+            Ok(json!({ "market": p.market, "owner": p.owner, "orders": orders }))
+        }
+        other => Err(QueryError::BadRequest(format!(
+            "unknown method {other:?}; methods: {METHODS}"
+        ))),
+    }
+}
+
+fn corrupt_sum() -> QueryError {
+    QueryError::Corrupt("claimable balances overflow".into())
+}
+
+fn overflow() -> QueryError {
+    QueryError::Corrupt("order values overflow".into())
+}
+
+fn levels_name(side: Side) -> &'static str {
+    match side {
+        Side::Buy => "bids",
+        Side::Sell => "asks",
+    }
+}
+
+fn market(ctx: &QueryCtx<'_>, id: u32) -> Result<Market, QueryError> {
+    ctx.object::<Market>(&market_key(id))?
+        .ok_or_else(|| QueryError::NotFound(format!("no market {id}")))
+}
+
+fn side_state(ctx: &QueryCtx<'_>, id: u32, side: Side) -> Result<SideState, QueryError> {
+    Ok(ctx
+        .object::<SideState>(&side_key(id, side))?
+        .unwrap_or_default())
+}
+
+fn market_info(ctx: &QueryCtx<'_>, id: u32) -> Result<Value, QueryError> {
+    let m = market(ctx, id)?;
+    let vault = custody(id);
+    let mut out = json!({
+        "market": id,
+        "base": m.base,
+        "quote": m.quote,
+        "tick_size": m.tick_size.to_string(),
+        "lot_size": m.lot_size.to_string(),
+        "maker_fee_bps": m.maker_fee_bps,
+        "taker_fee_bps": m.taker_fee_bps,
+        "fees_accrued": m.fees.to_string(),
+        "next_order_seq": m.next_seq,
+        "created_height": m.created,
+        "custody": vault,
+        "custody_base": ctx.balance(&vault, m.base)?.to_string(),
+        "custody_quote": ctx.balance(&vault, m.quote)?.to_string(),
+    });
+    for side in [Side::Buy, Side::Sell] {
+        let s = side_state(ctx, id, side)?;
+        let (best, count) = match side {
+            Side::Buy => ("best_bid", "bid_orders"),
+            Side::Sell => ("best_ask", "ask_orders"),
+        };
+        out[best] = match s.orders.first() {
+            Some(o) => json!(
+                price_quote(o.price, m.tick_size)
+                    .ok_or_else(overflow)?
+                    .to_string()
+            ),
+            None => Value::Null,
+        };
+        out[count] = json!(s.orders.len());
+    }
+    Ok(out)
+}
+
+/// Orders aggregated by price, best first, at most `depth` levels.
+fn levels(m: &Market, s: &SideState, depth: usize) -> Result<Vec<Value>, QueryError> {
+    let mut out: Vec<(u64, u128, usize)> = Vec::new();
+    for o in s.orders.iter() {
+        if let Some((price, lots, count)) = out.last_mut()
+            && *price == o.price
+        {
+            *lots = lots.checked_add(o.remaining as u128).ok_or_else(overflow)?;
+            *count += 1;
+            continue;
+        }
+        if out.len() == depth {
+            break;
+        }
+        out.push((o.price, o.remaining as u128, 1));
+    }
+    out.into_iter()
+        .map(|(ticks, lots, count)| {
+            Ok(json!({
+                "price": price_quote(ticks, m.tick_size).ok_or_else(overflow)?.to_string(),
+                "quantity": lots.checked_mul(m.lot_size).ok_or_else(overflow)?.to_string(),
+                "orders": count,
+            }))
+        })
+        .collect()
+}
+
+fn order_json(m: &Market, s: &SideState, side: Side, o: &Order) -> Result<Value, QueryError> {
+    let owner = s
+        .owners
+        .get(o.owner as usize)
+        .ok_or_else(|| QueryError::Corrupt("order names a missing owner entry".into()))?;
+    let filled = o.original.checked_sub(o.remaining).ok_or_else(overflow)?;
+    Ok(json!({
+        "order": order_id(o.seq, side),
+        "side": side,
+        "owner": owner.owner,
+        "price": price_quote(o.price, m.tick_size).ok_or_else(overflow)?.to_string(),
+        "quantity": base_units(o.remaining, m.lot_size).ok_or_else(overflow)?.to_string(),
+        "original_quantity": base_units(o.original, m.lot_size).ok_or_else(overflow)?.to_string(),
+        "filled_quantity": base_units(filled, m.lot_size).ok_or_else(overflow)?.to_string(),
+        "locked": math::locked(m, side, o).ok_or_else(overflow)?.to_string(),
+    }))
+}

@@ -1,0 +1,676 @@
+//! The module's actions, one method each. Every check comes before the first
+//! write that depends on it; a failure rolls back whatever was written.
+
+use super::state::{self, cover_err};
+use super::{keys, math};
+use crate::modules::kit::{ActionError, TxContext, View};
+use crate::modules::kit::{admin, asset_exists, load, move_asset, remove, store};
+use lakh_types::codec::Text;
+use lakh_types::modules::cover::{
+    Assessor, Claim, ClaimId, ClaimStatus, Cover, CoverError, CoverEvent, CoverId, LOCKED_SHARES,
+    MAX_DETAIL_BYTES, PoolId, PoolParams, PoolState, Position, RiskName, StakeTotal, Vote,
+    capital_custody, claim_id, cover_id, stake_custody, validate_params,
+};
+use lakh_types::{Address, AssetId, Event, FailureReason};
+
+pub(super) struct Run<'a, V: View> {
+    pub ctx: &'a TxContext,
+    pub view: &'a mut V,
+    pub events: &'a mut Vec<Event>,
+}
+
+fn fail(e: CoverError) -> ActionError {
+    ActionError::Failed(cover_err(e))
+}
+
+fn failed(reason: FailureReason) -> ActionError {
+    ActionError::Failed(reason)
+}
+
+fn overflow() -> ActionError {
+    ActionError::Failed(FailureReason::Overflow)
+}
+
+/// `Some(x)` or an `Overflow` failure.
+fn ok<T>(x: Option<T>) -> Result<T, ActionError> {
+    x.ok_or_else(overflow)
+}
+
+impl<V: View> Run<'_, V> {
+    fn emit(&mut self, event: CoverEvent) {
+        self.events.push(Event::Cover(event));
+    }
+
+    fn params(&self, pool: PoolId) -> Result<PoolParams, ActionError> {
+        load::<PoolParams>(self.view, &keys::params(pool))?
+            .ok_or_else(|| fail(CoverError::UnknownPool { pool }))
+    }
+
+    /// The pool's ledger with expired epochs released at this height.
+    fn state(&mut self, pool: PoolId, params: &PoolParams) -> Result<PoolState, ActionError> {
+        let mut state = load::<PoolState>(self.view, &keys::state(pool))?
+            .ok_or_else(|| failed(state::inconsistent(pool, "pool has no ledger")))?;
+        let released = state::roll(&mut state, pool, params.epoch_blocks(), self.ctx.height)
+            .map_err(failed)?;
+        if released != state::Released::default() {
+            self.emit(CoverEvent::CapacityReleased {
+                pool,
+                cover: released.cover,
+                premium: released.premium,
+            });
+        }
+        Ok(state)
+    }
+
+    fn check_asset(pool: PoolId, expected: AssetId, given: AssetId) -> Result<(), ActionError> {
+        if expected != given {
+            return Err(fail(CoverError::WrongAsset {
+                pool,
+                expected,
+                given,
+            }));
+        }
+        Ok(())
+    }
+
+    pub fn create_pool(&mut self, pool: PoolId, params: &PoolParams) -> Result<(), ActionError> {
+        let sender = self.ctx.sender;
+        if admin(self.view)? != Some(sender) {
+            return Err(fail(CoverError::NotAdmin { sender }));
+        }
+        validate_params(params).map_err(|detail| {
+            fail(CoverError::BadParams {
+                detail: Text::<MAX_DETAIL_BYTES>::clipped(&detail),
+            })
+        })?;
+        if load::<PoolParams>(self.view, &keys::params(pool))?.is_some() {
+            return Err(fail(CoverError::PoolExists { pool }));
+        }
+        for asset in [params.capital_asset, params.stake_asset] {
+            if !asset_exists(self.view, asset)? {
+                return Err(failed(FailureReason::UnknownAsset { asset }));
+            }
+        }
+        store(self.view, &keys::params(pool), params)?;
+        store(self.view, &keys::state(pool), &PoolState::default())?;
+        self.emit(CoverEvent::PoolCreated {
+            pool,
+            capital_asset: params.capital_asset,
+            stake_asset: params.stake_asset,
+            epoch_blocks: params.epoch_blocks(),
+        });
+        Ok(())
+    }
+
+    pub fn provide(
+        &mut self,
+        pool: PoolId,
+        asset: AssetId,
+        amount: u128,
+        min_shares: u128,
+    ) -> Result<(), ActionError> {
+        if amount == 0 {
+            return Err(fail(CoverError::ZeroAmount {}));
+        }
+        let params = self.params(pool)?;
+        Self::check_asset(pool, params.capital_asset, asset)?;
+        let mut state = self.state(pool, &params)?;
+        let height = self.ctx.height;
+        let (shares, minted) = if state.total_shares == 0 {
+            // The first deposit sets the price at one share per unit and locks
+            // LOCKED_SHARES of it forever.
+            if amount <= LOCKED_SHARES {
+                return Err(fail(CoverError::FirstDepositTooSmall {
+                    amount,
+                    minimum: LOCKED_SHARES + 1,
+                }));
+            }
+            (amount - LOCKED_SHARES, amount)
+        } else {
+            let value = ok(state::deposit_value(&state, params.epoch_blocks(), height))?;
+            if value == 0 {
+                return Err(fail(CoverError::PoolInsolvent { pool }));
+            }
+            let shares = ok(math::shares_for_deposit(amount, state.total_shares, value))?;
+            if shares == 0 {
+                return Err(fail(CoverError::ZeroShares { amount }));
+            }
+            (shares, shares)
+        };
+        if shares < min_shares {
+            return Err(fail(CoverError::SharesBelowMinimum { shares, min_shares }));
+        }
+        let sender = self.ctx.sender;
+        move_asset(
+            self.view,
+            asset,
+            &sender,
+            &capital_custody(pool),
+            amount,
+            self.events,
+        )?;
+        state.capital = ok(state.capital.checked_add(amount))?;
+        state.deposited = ok(state.deposited.checked_add(amount))?;
+        state.total_shares = ok(state.total_shares.checked_add(minted))?;
+        let position_key = keys::position(pool, &sender);
+        let mut position = load::<Position>(self.view, &position_key)?.unwrap_or_default();
+        position.shares = ok(position.shares.checked_add(shares))?;
+        store(self.view, &position_key, &position)?;
+        store(self.view, &keys::state(pool), &state)?;
+        self.emit(CoverEvent::Provided {
+            pool,
+            provider: sender,
+            amount,
+            shares,
+        });
+        Ok(())
+    }
+
+    pub fn withdraw(
+        &mut self,
+        pool: PoolId,
+        asset: AssetId,
+        shares: u128,
+        min_amount: u128,
+    ) -> Result<(), ActionError> {
+        if shares == 0 {
+            return Err(fail(CoverError::ZeroAmount {}));
+        }
+        let params = self.params(pool)?;
+        Self::check_asset(pool, params.capital_asset, asset)?;
+        let sender = self.ctx.sender;
+        let position_key = keys::position(pool, &sender);
+        let mut position = load::<Position>(self.view, &position_key)?.unwrap_or_default();
+        if position.shares < shares {
+            return Err(fail(CoverError::InsufficientShares {
+                held: position.shares,
+                requested: shares,
+            }));
+        }
+        let mut state = self.state(pool, &params)?;
+        let value = ok(state::withdraw_value(
+            &state,
+            params.epoch_blocks(),
+            self.ctx.height,
+        ))?;
+        // Positions sum to total_shares - LOCKED_SHARES, so total_shares > shares.
+        let amount = ok(math::amount_for_shares(shares, state.total_shares, value))?;
+        if amount == 0 {
+            return Err(fail(CoverError::NothingToWithdraw { shares }));
+        }
+        if amount < min_amount {
+            return Err(fail(CoverError::AmountBelowMinimum { amount, min_amount }));
+        }
+        let free = ok(state::free_capital(&state, params.capacity_bps))?;
+        if amount > free {
+            return Err(fail(CoverError::CapitalLocked {
+                requested: amount,
+                free,
+            }));
+        }
+        move_asset(
+            self.view,
+            asset,
+            &capital_custody(pool),
+            &sender,
+            amount,
+            self.events,
+        )?;
+        // amount <= free <= capital; shares <= position <= total.
+        state.capital -= amount;
+        state.withdrawn = ok(state.withdrawn.checked_add(amount))?;
+        state.total_shares = ok(state.total_shares.checked_sub(shares))?;
+        position.shares -= shares;
+        if position.shares == 0 {
+            remove(self.view, &position_key)?;
+        } else {
+            store(self.view, &position_key, &position)?;
+        }
+        store(self.view, &keys::state(pool), &state)?;
+        self.emit(CoverEvent::Withdrawn {
+            pool,
+            provider: sender,
+            shares,
+            amount,
+        });
+        Ok(())
+    }
+
+    pub fn buy(
+        &mut self,
+        pool: PoolId,
+        asset: AssetId,
+        risk: &RiskName,
+        amount: u128,
+        blocks: u64,
+        max_premium: u128,
+    ) -> Result<(), ActionError> {
+        let params = self.params(pool)?;
+        Self::check_asset(pool, params.capital_asset, asset)?;
+        if !params.covers_risk(risk) {
+            return Err(fail(CoverError::UnknownRisk {
+                pool,
+                risk: risk.clone(),
+            }));
+        }
+        let sender = self.ctx.sender;
+        let height = self.ctx.height;
+        let id = cover_id(&sender, self.ctx.nonce);
+        let cover_key = keys::cover(id);
+        if load::<Cover>(self.view, &cover_key)?.is_some() {
+            return Err(fail(CoverError::CoverIdTaken { cover: id }));
+        }
+        let mut state = self.state(pool, &params)?;
+        let quote = state::quote(&params, &state, amount, blocks, height).map_err(failed)?;
+        if quote.premium > max_premium {
+            return Err(fail(CoverError::PremiumTooHigh {
+                premium: quote.premium,
+                max_premium,
+            }));
+        }
+        state::add_cover(&mut state, pool, &quote, amount, height).map_err(failed)?;
+        move_asset(
+            self.view,
+            asset,
+            &sender,
+            &capital_custody(pool),
+            quote.premium,
+            self.events,
+        )?;
+        let cover = Cover {
+            pool,
+            holder: sender,
+            risk: risk.clone(),
+            amount,
+            paid: 0,
+            premium: quote.premium,
+            start: height,
+            end: quote.end,
+            release_epoch: quote.release_epoch,
+            open_claim: None,
+        };
+        store(self.view, &cover_key, &cover)?;
+        store(self.view, &keys::state(pool), &state)?;
+        self.emit(CoverEvent::CoverBought {
+            pool,
+            cover: id,
+            holder: sender,
+            risk: risk.clone(),
+            amount,
+            premium: quote.premium,
+            start: height,
+            end: quote.end,
+        });
+        Ok(())
+    }
+
+    fn load_cover(&self, id: CoverId) -> Result<Cover, ActionError> {
+        load::<Cover>(self.view, &keys::cover(id))?
+            .ok_or_else(|| fail(CoverError::UnknownCover { cover: id }))
+    }
+
+    fn load_claim(&self, id: ClaimId) -> Result<Claim, ActionError> {
+        load::<Claim>(self.view, &keys::claim(id))?
+            .ok_or_else(|| fail(CoverError::UnknownClaim { claim: id }))
+    }
+
+    fn check_pool(expected: PoolId, given: PoolId) -> Result<(), ActionError> {
+        if expected != given {
+            return Err(fail(CoverError::WrongPool { expected, given }));
+        }
+        Ok(())
+    }
+
+    pub fn file_claim(
+        &mut self,
+        pool: PoolId,
+        cover_id: CoverId,
+        amount: u128,
+    ) -> Result<(), ActionError> {
+        if amount == 0 {
+            return Err(fail(CoverError::ZeroAmount {}));
+        }
+        let sender = self.ctx.sender;
+        let height = self.ctx.height;
+        let mut cover = self.load_cover(cover_id)?;
+        Self::check_pool(cover.pool, pool)?;
+        if cover.holder != sender {
+            return Err(fail(CoverError::NotCoverHolder {
+                cover: cover_id,
+                holder: cover.holder,
+            }));
+        }
+        if height >= cover.end {
+            return Err(fail(CoverError::CoverExpired {
+                cover: cover_id,
+                end: cover.end,
+                height,
+            }));
+        }
+        if let Some(claim) = cover.open_claim {
+            return Err(fail(CoverError::ClaimOpen {
+                cover: cover_id,
+                claim,
+            }));
+        }
+        if amount > cover.remaining() {
+            return Err(fail(CoverError::ClaimExceedsCover {
+                amount,
+                remaining: cover.remaining(),
+            }));
+        }
+        let id = claim_id(&sender, self.ctx.nonce);
+        let claim_key = keys::claim(id);
+        if load::<Claim>(self.view, &claim_key)?.is_some() {
+            return Err(fail(CoverError::ClaimIdTaken { claim: id }));
+        }
+        let params = self.params(pool)?;
+        let mut state = self.state(pool, &params)?;
+        // height < end <= release height: the cover's epoch is live.
+        state::update_bucket(&mut state, pool, cover.release_epoch, |b| {
+            b.claimed = b.claimed.checked_add(amount)?;
+            (b.claimed <= b.cover).then_some(())
+        })
+        .map_err(failed)?;
+        state.pending_claims = ok(state.pending_claims.checked_add(amount))?;
+        state.claims_filed = ok(state.claims_filed.checked_add(1))?;
+        let vote_end = ok(height.checked_add(params.voting_period))?;
+        let claim = Claim {
+            pool,
+            cover: cover_id,
+            claimant: sender,
+            amount,
+            filed_at: height,
+            vote_end,
+            approve: 0,
+            deny: 0,
+            voters: 0,
+            status: ClaimStatus::Open,
+            payout: 0,
+        };
+        cover.open_claim = Some(id);
+        store(self.view, &claim_key, &claim)?;
+        store(self.view, &keys::cover(cover_id), &cover)?;
+        store(self.view, &keys::state(pool), &state)?;
+        self.emit(CoverEvent::ClaimFiled {
+            pool,
+            cover: cover_id,
+            claim: id,
+            claimant: sender,
+            amount,
+            vote_end,
+        });
+        Ok(())
+    }
+
+    pub fn stake(&mut self, pool: PoolId, asset: AssetId, amount: u128) -> Result<(), ActionError> {
+        if amount == 0 {
+            return Err(fail(CoverError::ZeroAmount {}));
+        }
+        let params = self.params(pool)?;
+        Self::check_asset(pool, params.stake_asset, asset)?;
+        let sender = self.ctx.sender;
+        let assessor_key = keys::assessor(pool, &sender);
+        let total_key = keys::stake_total(pool);
+        move_asset(
+            self.view,
+            asset,
+            &sender,
+            &stake_custody(pool),
+            amount,
+            self.events,
+        )?;
+        // Stakes sum to the custody balance, so these fit whenever it did.
+        let mut assessor = load::<Assessor>(self.view, &assessor_key)?.unwrap_or_default();
+        let mut total = load::<StakeTotal>(self.view, &total_key)?.unwrap_or_default();
+        assessor.stake = ok(assessor.stake.checked_add(amount))?;
+        total.total = ok(total.total.checked_add(amount))?;
+        store(self.view, &assessor_key, &assessor)?;
+        store(self.view, &total_key, &total)?;
+        self.emit(CoverEvent::AssessorStaked {
+            pool,
+            assessor: sender,
+            amount,
+            stake: assessor.stake,
+        });
+        Ok(())
+    }
+
+    pub fn unstake(
+        &mut self,
+        pool: PoolId,
+        asset: AssetId,
+        amount: u128,
+    ) -> Result<(), ActionError> {
+        if amount == 0 {
+            return Err(fail(CoverError::ZeroAmount {}));
+        }
+        let params = self.params(pool)?;
+        Self::check_asset(pool, params.stake_asset, asset)?;
+        let sender = self.ctx.sender;
+        let height = self.ctx.height;
+        let assessor_key = keys::assessor(pool, &sender);
+        let total_key = keys::stake_total(pool);
+        let mut assessor = load::<Assessor>(self.view, &assessor_key)?.unwrap_or_default();
+        if assessor.stake < amount {
+            return Err(fail(CoverError::InsufficientStake {
+                staked: assessor.stake,
+                requested: amount,
+            }));
+        }
+        if height < assessor.locked_until {
+            return Err(fail(CoverError::StakeLocked {
+                until: assessor.locked_until,
+                height,
+            }));
+        }
+        let mut total = load::<StakeTotal>(self.view, &total_key)?.unwrap_or_default();
+        total.total = total
+            .total
+            .checked_sub(amount)
+            .ok_or_else(|| failed(state::inconsistent(pool, "stake above the pool total")))?;
+        assessor.stake -= amount;
+        move_asset(
+            self.view,
+            asset,
+            &stake_custody(pool),
+            &sender,
+            amount,
+            self.events,
+        )?;
+        if assessor.stake == 0 {
+            remove(self.view, &assessor_key)?;
+        } else {
+            store(self.view, &assessor_key, &assessor)?;
+        }
+        if total.total == 0 {
+            remove(self.view, &total_key)?;
+        } else {
+            store(self.view, &total_key, &total)?;
+        }
+        self.emit(CoverEvent::AssessorUnstaked {
+            pool,
+            assessor: sender,
+            amount,
+            stake: assessor.stake,
+        });
+        Ok(())
+    }
+
+    pub fn vote(
+        &mut self,
+        pool: PoolId,
+        claim_id: ClaimId,
+        approve: bool,
+    ) -> Result<(), ActionError> {
+        let sender = self.ctx.sender;
+        let height = self.ctx.height;
+        let mut claim = self.load_claim(claim_id)?;
+        Self::check_pool(claim.pool, pool)?;
+        if claim.status != ClaimStatus::Open {
+            return Err(fail(CoverError::ClaimClosed {
+                claim: claim_id,
+                status: claim.status,
+            }));
+        }
+        if height >= claim.vote_end {
+            return Err(fail(CoverError::VotingClosed {
+                claim: claim_id,
+                vote_end: claim.vote_end,
+                height,
+            }));
+        }
+        if claim.claimant == sender {
+            return Err(fail(CoverError::ClaimantCannotVote { claim: claim_id }));
+        }
+        let vote_key = keys::vote(claim_id, &sender);
+        if load::<Vote>(self.view, &vote_key)?.is_some() {
+            return Err(fail(CoverError::AlreadyVoted { claim: claim_id }));
+        }
+        let assessor_key = keys::assessor(pool, &sender);
+        let mut assessor = load::<Assessor>(self.view, &assessor_key)?.unwrap_or_default();
+        if assessor.stake == 0 {
+            return Err(fail(CoverError::NoStake { pool }));
+        }
+        let weight = assessor.stake;
+        if approve {
+            claim.approve = ok(claim.approve.checked_add(weight))?;
+        } else {
+            claim.deny = ok(claim.deny.checked_add(weight))?;
+        }
+        claim.voters = ok(claim.voters.checked_add(1))?;
+        // The stake stays until this claim's voting ends.
+        assessor.locked_until = assessor.locked_until.max(claim.vote_end);
+        store(self.view, &vote_key, &Vote { approve, weight })?;
+        store(self.view, &assessor_key, &assessor)?;
+        store(self.view, &keys::claim(claim_id), &claim)?;
+        self.emit(CoverEvent::Voted {
+            claim: claim_id,
+            assessor: sender,
+            approve,
+            weight,
+        });
+        Ok(())
+    }
+
+    pub fn resolve(
+        &mut self,
+        pool: PoolId,
+        asset: AssetId,
+        cover_id: CoverId,
+        claim_id: ClaimId,
+        claimant: &Address,
+    ) -> Result<(), ActionError> {
+        let height = self.ctx.height;
+        let mut claim = self.load_claim(claim_id)?;
+        Self::check_pool(claim.pool, pool)?;
+        if claim.cover != cover_id {
+            return Err(fail(CoverError::WrongCover {
+                claim: claim_id,
+                expected: claim.cover,
+                given: cover_id,
+            }));
+        }
+        if claim.claimant != *claimant {
+            return Err(fail(CoverError::WrongClaimant {
+                claim: claim_id,
+                expected: claim.claimant,
+                given: *claimant,
+            }));
+        }
+        if claim.status != ClaimStatus::Open {
+            return Err(fail(CoverError::ClaimClosed {
+                claim: claim_id,
+                status: claim.status,
+            }));
+        }
+        if height < claim.vote_end {
+            return Err(fail(CoverError::VotingOpen {
+                claim: claim_id,
+                vote_end: claim.vote_end,
+                height,
+            }));
+        }
+        let params = self.params(pool)?;
+        Self::check_asset(pool, params.capital_asset, asset)?;
+        let mut cover = self.load_cover(cover_id)?;
+        if cover.open_claim != Some(claim_id) {
+            return Err(failed(state::inconsistent(
+                pool,
+                "open claim is not the cover's open claim",
+            )));
+        }
+        let mut state = self.state(pool, &params)?;
+
+        let votes = ok(claim.approve.checked_add(claim.deny))?;
+        let status = if votes < params.quorum {
+            ClaimStatus::NoQuorum
+        } else if claim.approve > claim.deny {
+            ClaimStatus::Approved
+        } else {
+            ClaimStatus::Denied
+        };
+        let payout = if status == ClaimStatus::Approved {
+            // Capped by the cover left and the pool's capital (neither binds
+            // while the capacity invariant holds).
+            claim.amount.min(cover.remaining()).min(state.capital)
+        } else {
+            0
+        };
+
+        // The claim stops being pending; a payout shrinks the cover.
+        let live = state::release_height(cover.release_epoch, params.epoch_blocks())
+            .is_none_or(|at| at > height);
+        if live {
+            state::update_bucket(&mut state, pool, cover.release_epoch, |b| {
+                b.claimed = b.claimed.checked_sub(claim.amount)?;
+                b.cover = b.cover.checked_sub(payout)?;
+                Some(())
+            })
+            .map_err(failed)?;
+            state.active_cover = state
+                .active_cover
+                .checked_sub(payout)
+                .ok_or_else(|| failed(state::inconsistent(pool, "payout above active cover")))?;
+        } else {
+            state.released_claims = state
+                .released_claims
+                .checked_sub(claim.amount)
+                .ok_or_else(|| failed(state::inconsistent(pool, "claim above released claims")))?;
+        }
+        state.pending_claims = state
+            .pending_claims
+            .checked_sub(claim.amount)
+            .ok_or_else(|| failed(state::inconsistent(pool, "claim above pending claims")))?;
+        if payout > 0 {
+            move_asset(
+                self.view,
+                asset,
+                &capital_custody(pool),
+                claimant,
+                payout,
+                self.events,
+            )?;
+            // payout <= capital.
+            state.capital -= payout;
+            state.paid_out = ok(state.paid_out.checked_add(payout))?;
+            cover.paid = ok(cover.paid.checked_add(payout))?;
+        }
+        cover.open_claim = None;
+        claim.status = status;
+        claim.payout = payout;
+        store(self.view, &keys::claim(claim_id), &claim)?;
+        store(self.view, &keys::cover(cover_id), &cover)?;
+        store(self.view, &keys::state(pool), &state)?;
+        self.emit(CoverEvent::ClaimResolved {
+            pool,
+            cover: cover_id,
+            claim: claim_id,
+            status,
+            approve: claim.approve,
+            deny: claim.deny,
+            payout,
+        });
+        Ok(())
+    }
+}

@@ -1,0 +1,168 @@
+//! Reward arithmetic of the staking module: exact, rounding toward the pool.
+//!
+//! `None` means a u128 limit was hit; callers turn it into a clean failure
+//! (actions) or leave the fees with the proposer (block fees).
+
+use super::state::{Delegation, Validator};
+use crate::modules::kit::math::{mul_div_ceil, mul_div_floor};
+use lakh_types::modules::stake::{BPS, REWARD_PRECISION};
+
+/// Rewards earned by `amount` while the accumulator went from `paid` to
+/// `rpt`: `amount * (rpt - paid) / 1e18`, rounded down.
+pub fn earned(amount: u128, rpt: u128, paid: u128) -> Option<u128> {
+    mul_div_floor(amount, rpt.checked_sub(paid)?, REWARD_PRECISION)
+}
+
+/// Moves what `d` earned up to `rpt` into its owed rewards.
+pub fn settle(d: &mut Delegation, rpt: u128) -> Option<()> {
+    let new = earned(d.amount, rpt, d.reward_per_token_paid)?;
+    d.rewards_owed = d.rewards_owed.checked_add(new)?;
+    d.reward_per_token_paid = rpt;
+    Some(())
+}
+
+/// What a delegation could claim now: owed plus earned since it last settled.
+pub fn pending(d: &Delegation, rpt: u128) -> Option<u128> {
+    d.rewards_owed
+        .checked_add(earned(d.amount, rpt, d.reward_per_token_paid)?)
+}
+
+/// How one block's fees split between a validator and its delegators.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FeeSplit {
+    /// Credited to the validator's own account.
+    pub commission: u128,
+    /// Credited to the validator's custody, for its delegators.
+    pub to_delegators: u128,
+}
+
+/// Applies a block's `fees` to `v`'s reward pool: the commission
+/// (`fees * commission_bps / 10_000`, rounded down) for the validator, the
+/// rest plus last time's remainder spread over `total_delegated` through
+/// the accumulator (rounded down; the new remainder is kept as dust for the
+/// next block). `None`, with `v` unchanged, when nobody is delegated or a u128
+/// limit would be passed: the caller then pays all fees to the proposer.
+pub fn distribute_fees(v: &mut Validator, fees: u128) -> Option<FeeSplit> {
+    if v.total_delegated == 0 || fees == 0 {
+        return None;
+    }
+    let commission = mul_div_floor(fees, u128::from(v.commission_bps.min(BPS)), u128::from(BPS))?;
+    let to_delegators = fees - commission;
+    let pool = to_delegators.checked_add(v.reward_dust)?;
+    let increment = mul_div_floor(pool, REWARD_PRECISION, v.total_delegated)?;
+    let reward_per_token = v.reward_per_token.checked_add(increment)?;
+    // What the increment promises in total, rounded up so the dust kept is
+    // never more than what is really unassigned.
+    let assigned = mul_div_ceil(increment, v.total_delegated, REWARD_PRECISION)?;
+    let reward_dust = pool.checked_sub(assigned)?;
+    let reward_balance = v.reward_balance.checked_add(to_delegators)?;
+    v.reward_per_token = reward_per_token;
+    v.reward_dust = reward_dust;
+    v.reward_balance = reward_balance;
+    v.rewards_distributed = v.rewards_distributed.saturating_add(to_delegators);
+    v.commission_earned = v.commission_earned.saturating_add(commission);
+    Some(FeeSplit {
+        commission,
+        to_delegators,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lakh_types::Address;
+    use proptest::prelude::*;
+
+    fn validator(total: u128, commission_bps: u16) -> Validator {
+        let mut v = Validator::new(Address([1; 32]));
+        v.total_delegated = total;
+        v.commission_bps = commission_bps;
+        v
+    }
+
+    #[test]
+    fn splits_commission_and_carries_the_remainder() {
+        let mut v = validator(3, 1_000);
+        let split = distribute_fees(&mut v, 100).unwrap();
+        assert_eq!(
+            split,
+            FeeSplit {
+                commission: 10,
+                to_delegators: 90
+            }
+        );
+        assert_eq!(v.reward_per_token, 30 * REWARD_PRECISION);
+        assert_eq!(v.reward_dust, 0);
+        assert_eq!(v.reward_balance, 90);
+
+        // 10 over 3 tokens: 3.333.. per token; the promise rounds up to 10,
+        // so no dust is carried and one base unit stays in the pool unassigned.
+        let mut v = validator(3, 0);
+        distribute_fees(&mut v, 10).unwrap();
+        assert_eq!(v.reward_per_token, 3_333_333_333_333_333_333);
+        assert_eq!(v.reward_dust, 0, "ceil(3.333..e18 * 3 / 1e18) = 10");
+        assert_eq!(earned(3, v.reward_per_token, 0), Some(9));
+
+        let mut v = validator(3 * REWARD_PRECISION, 0);
+        distribute_fees(&mut v, 2).unwrap();
+        assert_eq!(v.reward_per_token, 0);
+        assert_eq!(v.reward_dust, 2, "too small to assign: carried");
+        distribute_fees(&mut v, 1).unwrap();
+        assert_eq!(v.reward_per_token, 1);
+        assert_eq!(v.reward_dust, 0);
+    }
+
+    #[test]
+    fn nothing_delegated_or_overflow_leaves_the_validator_unchanged() {
+        let mut v = validator(0, 1_000);
+        assert_eq!(distribute_fees(&mut v, 100), None);
+        assert_eq!(v, validator(0, 1_000));
+        let mut v = validator(1, 0);
+        v.reward_per_token = u128::MAX - 5;
+        let before = v.clone();
+        assert_eq!(distribute_fees(&mut v, 1), None);
+        assert_eq!(v, before);
+        // A huge pool over one base unit does not fit the accumulator.
+        let mut v = validator(1, 0);
+        assert_eq!(distribute_fees(&mut v, u128::MAX / 2), None);
+    }
+
+    #[test]
+    fn full_commission_gives_delegators_nothing() {
+        let mut v = validator(10, 10_000);
+        let split = distribute_fees(&mut v, 77).unwrap();
+        assert_eq!(split.commission, 77);
+        assert_eq!(split.to_delegators, 0);
+        assert_eq!(v.reward_per_token, 0);
+    }
+
+    proptest! {
+        /// Delegators are never promised more than they were given.
+        #[test]
+        fn promised_never_exceeds_given(
+            stakes in prop::collection::vec(1u128..1_000_000_000_000, 1..6),
+            fees in prop::collection::vec(0u128..1_000_000_000, 1..20),
+            bps in 0u16..=10_000,
+        ) {
+            let total: u128 = stakes.iter().sum();
+            let mut v = validator(total, bps);
+            let mut given = 0u128;
+            let blocks = fees.len() as u128;
+            for fee in fees {
+                if let Some(split) = distribute_fees(&mut v, fee) {
+                    prop_assert_eq!(split.commission + split.to_delegators, fee);
+                    given += split.to_delegators;
+                }
+            }
+            let promised: u128 = stakes
+                .iter()
+                .map(|s| earned(*s, v.reward_per_token, 0).unwrap())
+                .sum();
+            prop_assert!(promised + v.reward_dust <= given);
+            prop_assert_eq!(v.reward_balance, given);
+            // Rounding keeps at most one base unit per delegation and one per
+            // block in the pool, beyond the dust carried forward.
+            prop_assert!(given - promised - v.reward_dust <= stakes.len() as u128 + blocks);
+        }
+    }
+}
