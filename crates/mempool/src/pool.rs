@@ -81,6 +81,10 @@ pub struct Mempool {
     tails: BTreeSet<(Priority, Address)>,
     bytes: usize,
     next_arrival: u64,
+    /// Senders whose queue the latest mutation emptied (and forgot), so an
+    /// owner keeping per-sender data can drop theirs. Cleared at the start
+    /// of every public mutation, so it never outgrows one call.
+    emptied: Vec<Address>,
 }
 
 impl Mempool {
@@ -93,6 +97,7 @@ impl Mempool {
             tails: BTreeSet::new(),
             bytes: 0,
             next_arrival: 0,
+            emptied: Vec::new(),
         }
     }
 
@@ -107,8 +112,10 @@ impl Mempool {
         txs: Vec<SignedTransaction>,
         committed_nonce: impl Fn(&Address) -> u64,
     ) -> Vec<Result<TxId, Refusal>> {
+        self.emptied.clear();
         let mut last: Option<(Address, u64)> = None;
-        txs.into_iter()
+        let verdicts = txs
+            .into_iter()
             .map(|tx| {
                 let sender = tx.tx.sender_address();
                 // Batches often carry runs from one sender: ask state once per run.
@@ -122,7 +129,10 @@ impl Mempool {
                 };
                 self.insert(tx, sender, committed)
             })
-            .collect()
+            .collect();
+        #[cfg(debug_assertions)]
+        self.assert_invariants();
+        verdicts
     }
 
     fn insert(
@@ -346,6 +356,7 @@ impl Mempool {
             }
             _ => {
                 self.senders.remove(sender);
+                self.emptied.push(*sender);
             }
         }
     }
@@ -418,25 +429,12 @@ impl Mempool {
     /// After a block is finalized: drops every tx whose nonce is below its
     /// sender's new committed next nonce (included, or replaced by one that was).
     pub fn on_finalized(&mut self, updated_senders: impl IntoIterator<Item = (Address, u64)>) {
+        self.emptied.clear();
         for (sender, next_nonce) in updated_senders {
             self.prune_sender(&sender, next_nonce);
         }
-    }
-
-    /// Removes txs the builder excluded for a permanent reason. Later nonces of
-    /// the same sender stay queued (the sender may refill the gap).
-    pub fn remove(&mut self, ids: &[TxId]) {
-        for id in ids {
-            let Some((sender, nonce)) = self.by_id.get(id).copied() else {
-                continue;
-            };
-            self.unindex(&sender);
-            if let Some(entry) = self.senders.get_mut(&sender).and_then(|q| q.remove(&nonce)) {
-                self.by_id.remove(id);
-                self.bytes -= entry.tx.encoded_len();
-            }
-            self.reindex(&sender);
-        }
+        #[cfg(debug_assertions)]
+        self.assert_invariants();
     }
 
     /// Drops each `(sender, nonce)`'s txs from `nonce` on: the builder found
@@ -444,6 +442,7 @@ impl Mempool {
     /// be included before it. Without this, unfunded senders' txs would hold
     /// their room in the pool for good.
     pub fn drop_from(&mut self, senders: &[(Address, u64)]) {
+        self.emptied.clear();
         for (sender, nonce) in senders {
             let Some(queue) = self.senders.get(sender) else {
                 continue;
@@ -460,6 +459,8 @@ impl Mempool {
             }
             self.reindex(sender);
         }
+        #[cfg(debug_assertions)]
+        self.assert_invariants();
     }
 
     pub fn contains(&self, id: &TxId) -> bool {
@@ -490,9 +491,56 @@ impl Mempool {
         self.senders.len()
     }
 
+    /// Senders the latest `insert_batch`, `on_finalized` or `drop_from` left
+    /// with nothing queued (a sender may appear twice, or be queued again).
+    pub fn last_emptied(&self) -> &[Address] {
+        &self.emptied
+    }
+
     /// The sender's highest queued nonce + 1, if it has queued txs.
     pub fn pending_nonce(&self, addr: &Address) -> Option<u64> {
         let (&last, _) = self.senders.get(addr)?.last_key_value()?;
         Some(last.saturating_add(1))
     }
+
+    /// Checks that every index agrees with the queues and the bounds hold.
+    /// Walks the whole pool, so beyond [`FULL_CHECK_MAX_TXS`] queued txs
+    /// only the O(1) relations are checked (debug builds fill pools of
+    /// 100k txs in tests).
+    #[cfg(debug_assertions)]
+    pub(crate) fn assert_invariants(&self) {
+        let cfg = &self.cfg;
+        assert_eq!(self.heads.len(), self.senders.len());
+        assert_eq!(self.tails.len(), self.senders.len());
+        assert!(self.by_id.len() <= cfg.max_txs);
+        assert!(self.bytes <= cfg.max_bytes);
+        assert!(self.senders.len() <= self.by_id.len());
+        if self.by_id.len() > FULL_CHECK_MAX_TXS {
+            return;
+        }
+        let mut count = 0;
+        let mut bytes = 0;
+        for (addr, queue) in &self.senders {
+            assert!(queue.len() <= cfg.max_per_sender);
+            for (nonce, e) in queue {
+                assert_eq!(e.tx.tx.nonce, *nonce);
+                assert_eq!(self.by_id.get(&e.tx.id()), Some(&(*addr, *nonce)));
+                bytes += e.tx.encoded_len();
+                count += 1;
+            }
+            let (Some((_, head)), Some((_, tail))) =
+                (queue.first_key_value(), queue.last_key_value())
+            else {
+                panic!("empty queue kept for {addr:?}");
+            };
+            assert!(self.heads.contains(&(head.priority, *addr)));
+            assert!(self.tails.contains(&(tail.priority, *addr)));
+        }
+        assert_eq!(count, self.by_id.len());
+        assert_eq!(bytes, self.bytes);
+    }
 }
+
+/// Largest pool [`Mempool::assert_invariants`] walks in full.
+#[cfg(debug_assertions)]
+const FULL_CHECK_MAX_TXS: usize = 4096;

@@ -3,11 +3,11 @@
 //! receipts when a block is finalized.
 
 use crate::{
-    block::{Block, BlockContext, Header, MAX_BLOCK_TX_BYTES, MAX_BLOCK_TXS},
+    block::{Block, BlockContext, Header},
     indexer::Indexer,
     shared::NodeShared,
 };
-use commonware_consensus::{Heightable, marshal::ancestry::Ancestry, types::Height};
+use commonware_consensus::marshal::ancestry::Ancestry;
 use commonware_cryptography::{Digestible, sha256};
 use commonware_glue::stateful::{
     Application, Finality, Input, Proposed,
@@ -20,7 +20,8 @@ use commonware_utils::non_empty_range;
 use futures::{StreamExt, lock::Mutex as AsyncMutex};
 use lakh_execution::{BlockEnv, Mode, Overlay, access_set, execute_block_with};
 use lakh_state::{StateKey, StateValue, db::StateDb};
-use lakh_types::{Receipt, Refusal, fees};
+use lakh_types::limits::{MAX_BLOCK_TX_BYTES, MAX_BLOCK_TXS};
+use lakh_types::{Receipt, Refusal};
 use std::{
     sync::Arc,
     time::{Instant, UNIX_EPOCH},
@@ -73,12 +74,7 @@ where
     E: StorageContext + Supervisor + Spawner + Clock,
 {
     fn base_fee_after(&self, parent: &Block) -> u128 {
-        let params = &self.shared.genesis.fees;
-        if parent.header.height.is_zero() {
-            params.initial_base_fee
-        } else {
-            fees::next_base_fee(params, parent.header.base_fee, parent.header.used_units)
-        }
+        parent.next_base_fee(&self.shared.genesis.fees)
     }
 
     /// Reads the block's access set from `batches` (plus the genesis allocation
@@ -190,7 +186,7 @@ where
         if bytes > self.shared.genesis.block.max_bytes {
             return Err("too many transaction bytes".into());
         }
-        let bad = self.shared.verify_block_signatures(&block.txs);
+        let bad = self.shared.pool.verify_block_signatures(&block.txs);
         if !bad.is_empty() {
             return Err(format!("{} transactions with bad signatures", bad.len()));
         }
@@ -231,11 +227,11 @@ where
         let base_fee = self.base_fee_after(parent);
         let limits = &self.shared.genesis.block;
         let started = Instant::now();
-        let candidates = self.shared.select_for_block(
+        let candidates = self.shared.pool.select_for(
+            &parent.digest(),
             limits.max_txs.min(MAX_BLOCK_TXS),
             limits.max_bytes.min(MAX_BLOCK_TX_BYTES),
             base_fee,
-            &parent.digest(),
         );
         let mut header = Header {
             context: context.1.clone(),
@@ -259,13 +255,7 @@ where
                 return None;
             }
         };
-        if !executed.unpayable.is_empty() {
-            self.shared
-                .mempool
-                .lock()
-                .unwrap()
-                .drop_from(&executed.unpayable);
-        }
+        self.shared.pool.drop_unpayable(&executed.unpayable);
         let merkleized = executed.merkleized;
         let bounds = merkleized.bounds();
         header.used_units = executed.used_units;
@@ -386,7 +376,7 @@ where
         if !included.is_empty() {
             let shared = self.shared.clone();
             context.0.child("mempool_prune").spawn(move |_| async move {
-                shared.mempool.lock().unwrap().on_finalized(included);
+                shared.pool.prune(included);
             });
         }
         debug!(
@@ -402,9 +392,4 @@ where
             );
         }
     }
-}
-
-/// Height helper for callers holding a marshal block.
-pub fn height_of(block: &Block) -> Height {
-    block.height()
 }

@@ -16,14 +16,18 @@ use commonware_consensus::{
 use commonware_cryptography::{Digest as _, Digestible, Hasher, Sha256, ed25519, sha256};
 use commonware_storage::merkle::Location;
 use commonware_utils::range::NonEmptyRange;
+use lakh_rpc::types::{BlockHeaderInfo, BlockInfo, Hash32};
 use lakh_state::db::Family;
-use lakh_types::{Address, SignedTransaction, tx};
+use lakh_types::limits::{MAX_BLOCK_TX_BYTES, MAX_BLOCK_TXS};
+use lakh_types::{Address, SignedTransaction, fees, tx};
 use std::sync::Arc;
 
-/// Most transactions a block may carry (decode limit).
-pub const MAX_BLOCK_TXS: usize = 100_000;
-/// Most transaction bytes a block may carry (decode limit).
-pub const MAX_BLOCK_TX_BYTES: usize = 24 * 1024 * 1024;
+/// A digest as the RPC writes it.
+pub fn hash32(d: &sha256::Digest) -> Hash32 {
+    let mut out = [0u8; 32];
+    out.copy_from_slice(d.as_ref());
+    Hash32(out)
+}
 
 pub type BlockContext = Context<sha256::Digest, ed25519::PublicKey>;
 pub type OpsRange = NonEmptyRange<Location<Family>>;
@@ -83,6 +87,36 @@ impl Block {
             tx_root,
             digest,
         }
+    }
+
+    /// What the RPC shows of a block: its header and transaction ids.
+    pub fn info(&self) -> BlockInfo {
+        let h = &self.header;
+        BlockInfo {
+            header: BlockHeaderInfo {
+                height: h.height.get(),
+                hash: hash32(&self.digest),
+                parent: hash32(&h.parent),
+                state_root: hash32(&h.state_root),
+                proposer: self.proposer(),
+                view: h.context.round.view().get(),
+                base_fee: h.base_fee,
+                used_units: h.used_units,
+                tx_count: self.txs.len() as u64,
+                timestamp_ms: h.timestamp_ms,
+            },
+            tx_ids: self.txs.iter().map(|t| t.id()).collect(),
+        }
+    }
+
+    /// Base fee of the block built on this one.
+    pub fn next_base_fee(&self, params: &fees::FeeParams) -> u128 {
+        fees::base_fee_after(
+            params,
+            self.header.height.get(),
+            self.header.base_fee,
+            self.header.used_units,
+        )
     }
 
     fn compute_digest(header: &Header, tx_root: &sha256::Digest) -> sha256::Digest {

@@ -7,7 +7,7 @@
 use crate::{
     app::{Databases, LakhApp},
     block::Block,
-    indexer::Indexer,
+    indexer::{AssetRegistry, Indexer, archive_config},
     shared::NodeShared,
 };
 use commonware_broadcast::buffered;
@@ -140,6 +140,8 @@ pub struct EngineHandles<
     /// Weak: the application owns the receipts archive, so a crashed or
     /// stopped validator releases it.
     pub indexer: std::sync::Weak<AsyncMutex<Indexer<E>>>,
+    /// Assets known to exist, fed by the receipts index.
+    pub assets: Arc<AssetRegistry>,
     /// The state database, once the application has started.
     pub databases: Arc<OnceLock<Databases<E>>>,
 }
@@ -163,6 +165,7 @@ where
             marshal: self.marshal.clone(),
             stateful: self.stateful.clone(),
             indexer: self.indexer.clone(),
+            assets: self.assets.clone(),
             databases: self.databases.clone(),
         }
     }
@@ -185,29 +188,10 @@ pub struct Networks<S, R> {
 const PAGE_SIZE: NonZeroU16 = commonware_runtime::buffer::paged::page_size(4096);
 /// Pages of the cache shared by the block, consensus and index stores.
 const PAGE_CACHE_PAGES: usize = 8192;
+/// Items per section of the block and finalization archives.
+const ARCHIVE_ITEMS_PER_SECTION: NonZeroU64 = NZU64!(4096);
 const IO_BUFFER: NonZeroUsize = NZUsize!(1 << 20);
 const REPLAY_BUFFER: NonZeroUsize = NZUsize!(8 << 20);
-
-fn archive_config<C>(
-    prefix: &str,
-    name: &str,
-    page_cache: CacheRef,
-    codec: C,
-) -> prunable::Config<TwoCap, C> {
-    prunable::Config {
-        translator: TwoCap,
-        metadata_partition: format!("{prefix}-{name}-metadata"),
-        key_partition: format!("{prefix}-{name}-key"),
-        key_page_cache: page_cache,
-        value_partition: format!("{prefix}-{name}-value"),
-        compression: None,
-        codec_config: codec,
-        items_per_section: NZU64!(4096),
-        key_write_buffer: IO_BUFFER,
-        value_write_buffer: IO_BUFFER,
-        replay_buffer: REPLAY_BUFFER,
-    }
-}
 
 /// Genesis block of a network (identical on every node of it).
 pub fn genesis_block<E>(genesis: &lakh_types::Genesis) -> Block
@@ -304,13 +288,27 @@ where
 
     let finalizations_by_height = prunable::Archive::init(
         context.child("finalizations_by_height"),
-        archive_config(&prefix, "finalizations", page_cache.clone(), <Scheme as commonware_cryptography::certificate::Verifier>::certificate_codec_config_unbounded()),
+        archive_config(
+            &prefix,
+            "finalizations",
+            page_cache.clone(),
+            <Scheme as commonware_cryptography::certificate::Verifier>::certificate_codec_config_unbounded(),
+            TwoCap,
+            ARCHIVE_ITEMS_PER_SECTION,
+        ),
     )
     .await
     .expect("failed to open the finalizations archive");
     let finalized_blocks = prunable::Archive::init(
         context.child("finalized_blocks"),
-        archive_config(&prefix, "blocks", page_cache.clone(), ()),
+        archive_config(
+            &prefix,
+            "blocks",
+            page_cache.clone(),
+            (),
+            TwoCap,
+            ARCHIVE_ITEMS_PER_SECTION,
+        ),
     )
     .await
     .expect("failed to open the blocks archive");
@@ -352,8 +350,15 @@ where
     // but unused until peer state sync lands; catch-up replays blocks.
     drop(networks.state_sync);
 
+    let assets = Arc::new(AssetRegistry::from_genesis(&cfg.shared.genesis));
     let indexer = Arc::new(AsyncMutex::new(
-        Indexer::init(context.child("indexer"), &prefix, page_cache.clone()).await,
+        Indexer::init(
+            context.child("indexer"),
+            &prefix,
+            page_cache.clone(),
+            assets.clone(),
+        )
+        .await,
     ));
     let application = LakhApp {
         shared: cfg.shared.clone(),
@@ -439,6 +444,7 @@ where
             marshal: marshal_mailbox,
             stateful: stateful_mailbox,
             indexer: Arc::downgrade(&indexer),
+            assets,
             databases,
         },
     )

@@ -18,10 +18,13 @@ use commonware_runtime::{Supervisor, buffer::paged::CacheRef};
 use commonware_storage::Context as StorageContext;
 use commonware_storage::{
     archive::{Archive as _, Identifier, prunable},
-    translator::EightCap,
+    translator::{EightCap, Translator},
 };
 use commonware_utils::{NZU64, NZUsize};
-use lakh_types::{AssetId, Event, Receipt, Symbol, TxId};
+use lakh_types::{AssetId, Event, Genesis, Receipt, Symbol, TxId};
+use std::collections::BTreeMap;
+use std::num::{NonZeroU64, NonZeroUsize};
+use std::sync::{Arc, Mutex};
 
 /// A transaction's receipt and the digest of the block that includes it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -87,7 +90,7 @@ impl Read for BlockRecord {
     fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, CodecError> {
         let first_tx_seq = u64::read(buf)?;
         let tx_count = u32::read(buf)?;
-        if tx_count as usize > crate::block::MAX_BLOCK_TXS {
+        if tx_count as usize > lakh_types::limits::MAX_BLOCK_TXS {
             return Err(CodecError::Invalid("BlockRecord", "too many transactions"));
         }
         let n = usize::read_cfg(buf, &RangeCfg::new(..=tx_count as usize))?;
@@ -132,53 +135,152 @@ type TxArchive<E> = prunable::Archive<EightCap, E, sha256::Digest, Encoded>;
 pub struct Indexer<E: StorageContext + Supervisor> {
     blocks: Option<BlockArchive<E>>,
     txs: Option<TxArchive<E>>,
+    assets: Arc<AssetRegistry>,
 }
 
-fn archive_config<C>(
+/// Assets known to exist (genesis + created), for listing an account's
+/// balances. Fed only by `AssetCreated` events of successful transactions
+/// (a module's share asset, such as a pool's LP asset, is announced the same
+/// way): from the block records at start and from each recorded block live.
+pub struct AssetRegistry {
+    symbols: Mutex<BTreeMap<AssetId, String>>,
+}
+
+impl AssetRegistry {
+    /// The native asset and the assets the genesis creates.
+    pub fn from_genesis(genesis: &Genesis) -> Self {
+        let native = (AssetId::NATIVE, genesis.native_symbol.to_string());
+        let created = genesis.assets.iter().map(|a| (a.id, a.symbol.to_string()));
+        Self::new(std::iter::once(native).chain(created))
+    }
+
+    /// A registry knowing `assets` (id and symbol).
+    pub fn new(assets: impl IntoIterator<Item = (AssetId, String)>) -> Self {
+        AssetRegistry {
+            symbols: Mutex::new(assets.into_iter().collect()),
+        }
+    }
+
+    fn add(&self, created: &[(AssetId, Symbol)]) {
+        if created.is_empty() {
+            return;
+        }
+        let mut symbols = self.symbols.lock().expect("asset registry lock poisoned");
+        for (asset, symbol) in created {
+            symbols.entry(*asset).or_insert_with(|| symbol.to_string());
+        }
+    }
+
+    /// Every known asset with its symbol, by id.
+    pub fn list(&self) -> Vec<(AssetId, String)> {
+        self.symbols
+            .lock()
+            .expect("asset registry lock poisoned")
+            .iter()
+            .map(|(a, s)| (*a, s.clone()))
+            .collect()
+    }
+}
+
+/// Assets created by successful transactions, from their `AssetCreated` events.
+pub fn created_assets(receipts: &[Receipt]) -> Vec<(AssetId, Symbol)> {
+    receipts
+        .iter()
+        .filter(|r| r.status.is_success())
+        .flat_map(|r| &r.events)
+        .filter_map(|e| match e {
+            Event::AssetCreated { asset, symbol, .. } => Some((*asset, symbol.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Write buffer of each archive journal (bytes).
+const IO_BUFFER_BYTES: NonZeroUsize = NZUsize!(1 << 20);
+/// Read buffer used when an archive replays its journal at start (bytes).
+const REPLAY_BUFFER_BYTES: NonZeroUsize = NZUsize!(8 << 20);
+
+/// Configuration of a prunable archive named `name` under the validator's
+/// partition `prefix`: the one place that names partitions and sizes buffers
+/// for the block and finalization archives and the receipts indexes.
+pub fn archive_config<T: Translator, C>(
     prefix: &str,
     name: &str,
     page_cache: CacheRef,
     codec: C,
-) -> prunable::Config<EightCap, C> {
+    translator: T,
+    items_per_section: NonZeroU64,
+) -> prunable::Config<T, C> {
     prunable::Config {
-        translator: EightCap,
+        translator,
         metadata_partition: format!("{prefix}-{name}-metadata"),
         key_partition: format!("{prefix}-{name}-key"),
         key_page_cache: page_cache,
         value_partition: format!("{prefix}-{name}-value"),
         compression: None,
         codec_config: codec,
-        items_per_section: NZU64!(1 << 16),
-        key_write_buffer: NZUsize!(1 << 20),
-        value_write_buffer: NZUsize!(1 << 20),
-        replay_buffer: NZUsize!(8 << 20),
+        items_per_section,
+        key_write_buffer: IO_BUFFER_BYTES,
+        value_write_buffer: IO_BUFFER_BYTES,
+        replay_buffer: REPLAY_BUFFER_BYTES,
     }
 }
+
+/// Items per section of the receipts indexes.
+const INDEX_ITEMS_PER_SECTION: NonZeroU64 = NZU64!(1 << 16);
 
 fn digest_of(id: &TxId) -> sha256::Digest {
     sha256::Digest::from(id.0)
 }
 
 impl<E: StorageContext + Supervisor> Indexer<E> {
-    pub async fn init(context: E, prefix: &str, page_cache: CacheRef) -> Self {
+    /// Opens the indexes and feeds `assets` the assets created by every
+    /// recorded block.
+    pub async fn init(
+        context: E,
+        prefix: &str,
+        page_cache: CacheRef,
+        assets: Arc<AssetRegistry>,
+    ) -> Self {
         // Partition names carry the record layout's version: a data directory
         // of an older layout starts with an empty index instead of misreading.
         let blocks = prunable::Archive::init(
             context.child("block_index"),
-            archive_config(prefix, "block-index-v2", page_cache.clone(), ()),
+            archive_config(
+                prefix,
+                "block-index-v2",
+                page_cache.clone(),
+                (),
+                EightCap,
+                INDEX_ITEMS_PER_SECTION,
+            ),
         )
         .await
         .expect("failed to open the block index");
         let txs = prunable::Archive::init(
             context.child("tx_index"),
-            archive_config(prefix, "tx-index-v2", page_cache, ()),
+            archive_config(
+                prefix,
+                "tx-index-v2",
+                page_cache,
+                (),
+                EightCap,
+                INDEX_ITEMS_PER_SECTION,
+            ),
         )
         .await
         .expect("failed to open the transaction index");
-        Indexer {
+        let indexer = Indexer {
             blocks: Some(blocks),
             txs: Some(txs),
+            assets,
+        };
+        for height in 1..=indexer.last_height().unwrap_or(0) {
+            if let Some(record) = indexer.block(height).await {
+                indexer.assets.add(&record.created_assets);
+            }
         }
+        indexer
     }
 
     /// Durably records a finalized block's receipts.
@@ -189,7 +291,7 @@ impl<E: StorageContext + Supervisor> Indexer<E> {
         first_tx_seq: u64,
         receipts: &[Receipt],
     ) {
-        let mut created_assets = Vec::new();
+        let created_assets = created_assets(receipts);
         let size: usize = receipts
             .iter()
             .map(|r| block_digest.encode_size() + r.encode_size())
@@ -197,11 +299,6 @@ impl<E: StorageContext + Supervisor> Indexer<E> {
         let mut buf = BytesMut::with_capacity(size);
         let mut ends = Vec::with_capacity(receipts.len());
         for receipt in receipts {
-            for e in &receipt.events {
-                if let Event::AssetCreated { asset, symbol, .. } = e {
-                    created_assets.push((*asset, symbol.clone()));
-                }
-            }
             block_digest.write(&mut buf);
             receipt.write(&mut buf);
             ends.push(buf.len());
@@ -237,6 +334,7 @@ impl<E: StorageContext + Supervisor> Indexer<E> {
         blocks_synced.expect("block index sync failed");
         self.txs = Some(txs);
         self.blocks = Some(blocks);
+        self.assets.add(&record.created_assets);
     }
 
     /// The record of a finalized height.
@@ -297,6 +395,43 @@ mod tests {
         }
     }
 
+    fn registry() -> Arc<AssetRegistry> {
+        Arc::new(AssetRegistry::new([(AssetId::NATIVE, "LAKH".to_string())]))
+    }
+
+    fn gold() -> Event {
+        Event::AssetCreated {
+            asset: AssetId(7),
+            symbol: Symbol::new("GOLD").unwrap(),
+            issuer: Address([3; 32]),
+            decimals: 2,
+        }
+    }
+
+    #[test]
+    fn a_failed_create_asset_registers_nothing() {
+        deterministic::Runner::default().start(|context| async move {
+            let cache = CacheRef::new(NZU16!(4096), NZUsize!(64));
+            let assets = registry();
+            let known = assets.list();
+            let mut idx = Indexer::init(context, "t", cache, assets.clone()).await;
+            let mut failed = receipt(1, 0, vec![gold()]);
+            failed.status = TxStatus::Failed {
+                error: lakh_types::FailureReason::Invalid {
+                    detail: "symbol taken".into(),
+                },
+            };
+            let digest = sha256::Digest::from([1u8; 32]);
+            idx.record(1, digest, 0, &[failed, receipt(1, 1, vec![])])
+                .await;
+            assert_eq!(assets.list(), known);
+            assert_eq!(idx.block(1).await.unwrap().created_assets, vec![]);
+            idx.record(2, digest, 2, &[receipt(2, 0, vec![gold()])])
+                .await;
+            assert!(assets.list().contains(&(AssetId(7), "GOLD".to_string())));
+        });
+    }
+
     #[test]
     fn status_is_one_read_and_survives_reopen_and_replay() {
         deterministic::Runner::default().start(|context| async move {
@@ -312,13 +447,15 @@ mod tests {
             let block_a: Vec<Receipt> = (0..3).map(|i| receipt(1, i, vec![])).collect();
             let block_b = vec![receipt(2, 0, vec![created]), receipt(2, 1, vec![])];
             {
-                let mut idx = Indexer::init(context.child("a"), "t", cache()).await;
+                let mut idx = Indexer::init(context.child("a"), "t", cache(), registry()).await;
                 idx.record(1, digest_a, 0, &block_a).await;
                 idx.record(2, digest_b, 3, &block_b).await;
                 // Replaying a block after a crash changes nothing.
                 idx.record(2, digest_b, 3, &block_b).await;
             }
-            let idx = Indexer::init(context.child("b"), "t", cache()).await;
+            let assets = registry();
+            let idx = Indexer::init(context.child("b"), "t", cache(), assets.clone()).await;
+            assert!(assets.list().contains(&(AssetId(7), "GOLD".to_string())));
             assert_eq!(idx.last_height(), Some(2));
             let found = idx.tx(&block_b[1].tx_id).await.expect("indexed");
             assert_eq!(found.block, digest_b);

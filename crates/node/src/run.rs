@@ -105,6 +105,7 @@ pub fn run(cfg: RunConfig) -> Result<()> {
         let on_ready: Option<Arc<dyn Fn(usize, SocketAddr) + Send + Sync>> =
             cfg.on_rpc_ready.map(Arc::from);
         let mut handles = Vec::new();
+        let mut servers = Vec::new();
         for (index, spec) in cfg.validators.into_iter().enumerate() {
             let me = spec.signer.public_key();
             let listen = peers
@@ -174,8 +175,7 @@ pub fn run(cfg: RunConfig) -> Result<()> {
             )
             .await;
             handles.push(handle);
-            let service =
-                NodeService::new(ctx.child("service"), shared.clone(), engine_handles).await;
+            let service = NodeService::new(shared.clone(), engine_handles);
             crate::gossip::start(ctx.child("gossip"), service.clone(), gossip);
             if let Some(addr) = spec.rpc_addr {
                 let (bound, server) = lakh_rpc::server::start_server(addr, service.clone())
@@ -191,11 +191,17 @@ pub fn run(cfg: RunConfig) -> Result<()> {
                         cb(index, bound);
                     });
                 }
-                // Keep the server alive for the life of the process.
-                std::mem::forget(server);
+                // Dropping the handle would stop the server: it is kept
+                // until the validators stop.
+                servers.push(server);
             }
         }
         futures::future::join_all(handles).await;
+        for server in servers {
+            // An error only says the server has stopped already.
+            let _ = server.stop();
+            server.stopped().await;
+        }
     });
     Ok(())
 }

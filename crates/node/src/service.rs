@@ -4,7 +4,7 @@
 
 use crate::{
     app::Databases,
-    block::Block,
+    block::hash32,
     engine::{EngineHandles, Marshal},
     shared::NodeShared,
 };
@@ -14,106 +14,32 @@ use commonware_consensus::{marshal::Identifier, types::Height};
 use commonware_cryptography::{Digestible, sha256};
 use commonware_runtime::Supervisor;
 use commonware_storage::Context as StorageContext;
-use lakh_mempool::{FeeFloor, Verifier};
+use lakh_mempool::{Ingested, NonceSource};
 use lakh_rpc::{
     api::NodeApi,
     types::{
-        AccountInfo, AccountProof, AssetInfoJson, AssetRef, BalanceInfo, BlockHeaderInfo, BlockId,
-        BlockInfo, Hash32, HeadInfo, ProvenEntry, TxStatusInfo,
+        AccountInfo, AccountProof, AssetInfoJson, AssetRef, BalanceInfo, BlockId, BlockInfo,
+        Hash32, HeadInfo, ProvenEntry, TxStatusInfo,
     },
 };
 use lakh_state::{StateKey, StateValue};
 use lakh_types::{Address, AssetId, Refusal, TxId};
-use std::{
-    collections::BTreeMap,
-    sync::{Arc, Mutex},
-    time::Duration,
-};
+use std::{sync::Arc, time::Duration};
 use tokio::sync::broadcast;
-
-fn hash32(d: &sha256::Digest) -> Hash32 {
-    let mut out = [0u8; 32];
-    out.copy_from_slice(d.as_ref());
-    Hash32(out)
-}
-
-pub fn block_info(block: &Block) -> BlockInfo {
-    let h = &block.header;
-    BlockInfo {
-        header: BlockHeaderInfo {
-            height: h.height.get(),
-            hash: hash32(&block.digest()),
-            parent: hash32(&h.parent),
-            state_root: hash32(&h.state_root),
-            proposer: block.proposer(),
-            view: h.context.round.view().get(),
-            base_fee: h.base_fee,
-            used_units: h.used_units,
-            tx_count: block.txs.len() as u64,
-            timestamp_ms: h.timestamp_ms,
-        },
-        tx_ids: block.txs.iter().map(|t| t.id()).collect(),
-    }
-}
 
 pub struct NodeService<E: StorageContext + Supervisor + commonware_runtime::Spawner> {
     shared: Arc<NodeShared>,
     handles: EngineHandles<E>,
-    verifier: Arc<Verifier>,
-    /// Assets known to exist (genesis + created), for listing an account's balances.
-    assets: Mutex<BTreeMap<AssetId, String>>,
-    finalized: broadcast::Sender<BlockInfo>,
     gossip: std::sync::OnceLock<futures::channel::mpsc::Sender<Vec<Bytes>>>,
 }
 
 impl<E: StorageContext + Supervisor + commonware_runtime::Spawner> NodeService<E> {
-    pub async fn new(context: E, shared: Arc<NodeShared>, handles: EngineHandles<E>) -> Arc<Self> {
-        let verifier = Verifier::new(lakh_mempool::VerifierConfig::new(
-            shared.chain_id(),
-            shared.genesis.fees.min_base_fee,
-        ))
-        .expect("failed to start signature verification workers");
-        let verifier = Arc::new(verifier);
-        let mut assets = BTreeMap::new();
-        assets.insert(AssetId::NATIVE, shared.genesis.native_symbol.to_string());
-        for a in &shared.genesis.assets {
-            assets.insert(a.id, a.symbol.to_string());
-        }
-        {
-            // Created assets are found in the receipts of finalized blocks.
-            let indexer = handles.indexer().expect("validator running");
-            let indexer = indexer.lock().await;
-            if let Some(last) = indexer.last_height() {
-                for h in 1..=last {
-                    if let Some(block) = indexer.block(h).await {
-                        for (asset, symbol) in block.created_assets {
-                            assets.insert(asset, symbol.to_string());
-                        }
-                    }
-                }
-            }
-        }
-        let (finalized, _) = broadcast::channel(1024);
-        let service = Arc::new(NodeService {
-            shared: shared.clone(),
+    pub fn new(shared: Arc<NodeShared>, handles: EngineHandles<E>) -> Arc<Self> {
+        Arc::new(NodeService {
+            shared,
             handles,
-            verifier,
-            assets: Mutex::new(assets),
-            finalized,
             gossip: std::sync::OnceLock::new(),
-        });
-        let forward = service.clone();
-        let mut rx = shared.subscribe();
-        context.child("rpc_notify").spawn(move |_| async move {
-            loop {
-                match rx.recv().await {
-                    Ok(block) => forward.on_finalized(&block),
-                    Err(broadcast::error::RecvError::Lagged(_)) => continue,
-                    Err(broadcast::error::RecvError::Closed) => break,
-                }
-            }
-        });
-        service
+        })
     }
 
     /// True once the state database is open and a block has finalized (the
@@ -129,116 +55,14 @@ impl<E: StorageContext + Supervisor + commonware_runtime::Spawner> NodeService<E
     /// Decodes, checks, verifies and queues a batch; with `forward`, accepted
     /// transactions are gossiped to the other validators.
     pub async fn ingest(&self, raw: Vec<Bytes>, forward: bool) -> Vec<Result<TxId, Refusal>> {
-        let (results, accepted) = self.ingest_inner(raw).await;
+        let Ingested { verdicts, accepted } = self.shared.pool.ingest(raw, self).await;
         if forward
             && !accepted.is_empty()
             && let Some(g) = self.gossip.get()
         {
             let _ = g.clone().try_send(accepted);
         }
-        results
-    }
-
-    fn on_finalized(&self, block: &Block) {
-        if !block.txs.is_empty() {
-            // New assets appear in receipts; cheap to look only at create txs.
-            let mut assets = self.assets.lock().unwrap();
-            for t in block.txs.iter() {
-                match &t.tx.action {
-                    lakh_types::Action::CreateAsset { symbol, .. } => {
-                        assets
-                            .entry(AssetId::derive(
-                                t.tx.sender_address().as_bytes(),
-                                t.tx.nonce,
-                            ))
-                            .or_insert_with(|| symbol.to_string());
-                    }
-                    // A pool registers its share asset, which holders want
-                    // to see among their balances (e.g. to stake it in a farm).
-                    lakh_types::Action::Dex(lakh_types::modules::dex::DexAction::CreatePool {
-                        asset_a,
-                        asset_b,
-                        lp_symbol,
-                    }) => {
-                        use lakh_types::modules::dex::{lp_asset_id, lp_symbol_of, pool_id};
-                        if let Some(id) = pool_id(*asset_a, *asset_b) {
-                            assets.entry(lp_asset_id(&id)).or_insert_with(|| {
-                                lp_symbol_of(&id, lp_symbol.as_ref()).to_string()
-                            });
-                        }
-                    }
-                    _ => {}
-                }
-            }
-        }
-        let _ = self.finalized.send(block_info(block));
-    }
-
-    async fn ingest_inner(&self, raw: Vec<Bytes>) -> (Vec<Result<TxId, Refusal>>, Vec<Bytes>) {
-        let mut results: Vec<Option<Result<TxId, Refusal>>> = vec![None; raw.len()];
-        // A full mempool would refuse whatever cannot evict a queued
-        // transaction: the verifier refuses it before checking its signature.
-        let floor =
-            self.shared
-                .mempool
-                .lock()
-                .unwrap()
-                .when_full()
-                .map(|(fee_per_unit, refusal)| FeeFloor {
-                    fee_per_unit,
-                    refusal,
-                });
-        // Decoding and verification run on the verifier's threads; this task
-        // is suspended (its async worker free) until the verdicts arrive.
-        let verdicts = self.verifier.verify_raw(raw, floor).await;
-        let mut valid = Vec::with_capacity(verdicts.len());
-        let mut valid_pos = Vec::with_capacity(verdicts.len());
-        for (pos, v) in verdicts.into_iter().enumerate() {
-            match v {
-                Ok(tx) => {
-                    valid.push(tx);
-                    valid_pos.push(pos);
-                }
-                Err(r) => results[pos] = Some(Err(r)),
-            }
-        }
-        // Senders whose committed nonce the node does not know yet are read from state.
-        let unknown = self.shared.unknown_senders(&valid);
-        if !unknown.is_empty() {
-            match self.next_nonces(&unknown).await {
-                Ok(nonces) => self
-                    .shared
-                    .note_committed_nonces(unknown.into_iter().zip(nonces)),
-                Err(e) => {
-                    for pos in valid_pos {
-                        results[pos] = Some(Err(Refusal::Busy(e.clone())));
-                    }
-                    return (
-                        results
-                            .into_iter()
-                            .map(|r| r.expect("every input answered"))
-                            .collect(),
-                        Vec::new(),
-                    );
-                }
-            }
-        }
-        let raws: Vec<Bytes> = valid.iter().map(|t| t.raw().clone()).collect();
-        let inserted = self.shared.insert_verified(valid);
-        let mut accepted = Vec::with_capacity(inserted.len());
-        for ((r, pos), raw) in inserted.into_iter().zip(valid_pos).zip(raws) {
-            if r.is_ok() {
-                accepted.push(raw);
-            }
-            results[pos] = Some(r);
-        }
-        (
-            results
-                .into_iter()
-                .map(|r| r.expect("every input answered"))
-                .collect(),
-            accepted,
-        )
+        verdicts
     }
 
     fn marshal(&self) -> &Marshal {
@@ -263,7 +87,13 @@ impl<E: StorageContext + Supervisor + commonware_runtime::Spawner> NodeService<E
             .await
             .map_err(|e| format!("state read failed: {e}"))
     }
+}
 
+/// Ingest reads unknown senders' committed nonces from the node's state.
+impl<E> NonceSource for NodeService<E>
+where
+    E: StorageContext + Supervisor + commonware_runtime::Spawner,
+{
     async fn next_nonces(&self, senders: &[Address]) -> Result<Vec<u64>, String> {
         let keys: Vec<StateKey> = senders.iter().map(|a| StateKey::Account(*a)).collect();
         Ok(self
@@ -301,7 +131,7 @@ where
                 block_hash: hash32(&record.block),
             };
         }
-        if self.shared.in_mempool(&id) {
+        if self.shared.pool.contains(&id) {
             TxStatusInfo::Pending
         } else {
             TxStatusInfo::Unknown
@@ -309,13 +139,7 @@ where
     }
 
     async fn account(&self, addr: Address, prove: bool) -> Result<AccountInfo, String> {
-        let assets: Vec<(AssetId, String)> = self
-            .assets
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|(a, s)| (*a, s.clone()))
-            .collect();
+        let assets: Vec<(AssetId, String)> = self.handles.assets.list();
         let mut keys = vec![StateKey::Account(addr)];
         keys.extend(
             assets
@@ -389,7 +213,7 @@ where
                 state_root: hash32(&head.header.state_root),
                 entries,
             });
-            let pending_nonce = self.shared.mempool.lock().unwrap().pending_nonce(&addr);
+            let pending_nonce = self.shared.pool.pending_nonce(&addr);
             return Ok(AccountInfo {
                 address: addr,
                 nonce,
@@ -413,7 +237,7 @@ where
                 self.marshal().get_block(Identifier::Digest(d)).await?
             }
         };
-        Some(block_info(block.inner()))
+        Some(block.inner().info())
     }
 
     async fn head(&self) -> HeadInfo {
@@ -423,16 +247,7 @@ where
                 b.height_u64(),
                 hash32(&b.digest()),
                 hash32(&b.header.state_root),
-                lakh_types::fees::next_base_fee(
-                    &self.shared.genesis.fees,
-                    b.header.base_fee,
-                    b.header.used_units,
-                )
-                .max(if b.height_u64() == 0 {
-                    self.shared.genesis.fees.initial_base_fee
-                } else {
-                    0
-                }),
+                b.next_base_fee(&self.shared.genesis.fees),
                 b.header.timestamp_ms,
             ),
             None => (
@@ -543,7 +358,7 @@ where
     }
 
     fn subscribe_finalized(&self) -> broadcast::Receiver<BlockInfo> {
-        self.finalized.subscribe()
+        self.shared.subscribe()
     }
 }
 

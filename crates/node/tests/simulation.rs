@@ -164,14 +164,10 @@ impl EngineDefinition for LakhEngine {
             Default::default(),
         ));
         // Every validator knows every transaction (as gossip would ensure).
-        shared.note_committed_nonces(
+        let verdicts = shared.pool.insert_verified(
+            self.txs.to_vec(),
             (0..ACCOUNTS).map(|i| (Address::from(&account_key(i).public_key()), 0)),
         );
-        let verdicts = shared
-            .mempool
-            .lock()
-            .unwrap()
-            .insert_batch(self.txs.to_vec(), |_| 0);
         assert!(verdicts.iter().all(|v| v.is_ok()));
 
         let mut ch = channels.into_iter();

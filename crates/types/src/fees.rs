@@ -54,6 +54,24 @@ pub fn required_fee(action: &Action, base_fee: u128) -> u128 {
     base_fee.saturating_mul(action_units(action) as u128)
 }
 
+/// The base fee of the block built on a parent at `parent_height` that
+/// charged `parent_base_fee` and used `parent_used_units`: the genesis block
+/// (height 0) is followed by `initial_base_fee`, later blocks by the
+/// [`next_base_fee`] rule. Block building, block checking and the RPC's
+/// announced next fee all use this one function.
+pub fn base_fee_after(
+    params: &FeeParams,
+    parent_height: u64,
+    parent_base_fee: u128,
+    parent_used_units: u64,
+) -> u128 {
+    if parent_height == 0 {
+        params.initial_base_fee
+    } else {
+        next_base_fee(params, parent_base_fee, parent_used_units)
+    }
+}
+
 /// The base fee of the next block given this block's base fee and the units it used.
 pub fn next_base_fee(params: &FeeParams, base_fee: u128, used_units: u64) -> u128 {
     let target = params.target_units_per_block.max(1) as u128;

@@ -45,8 +45,14 @@ pub mod limits {
     pub const MAX_SYMBOL_BYTES: usize = 12;
     /// Most decimals an asset may declare (u128 holds ~3.4e38).
     pub const MAX_DECIMALS: u8 = 30;
-    /// Most transactions in one block.
-    pub const MAX_BLOCK_TXS: usize = 200_000;
+    /// Most transactions in one block: genesis `block.max_txs`, the block
+    /// builder, block decoding and the executor all use this one bound.
+    pub const MAX_BLOCK_TXS: usize = 100_000;
+    /// Most transaction bytes in one block (sum of encoded lengths).
+    pub const MAX_BLOCK_TX_BYTES: usize = 24 * 1024 * 1024;
+    /// Most transactions the signature verifier takes in one batch (a
+    /// back-pressure bound on ingest, not a block limit).
+    pub const MAX_VERIFY_BATCH_TXS: usize = 200_000;
 }
 
 /// Re-exports for the codec macros, so crates using them need no extra dependencies.

@@ -87,33 +87,6 @@ fn picked(selected: &[SignedTransaction]) -> Vec<(usize, u64)> {
         .collect()
 }
 
-/// Every internal index agrees with the queues, and the bounds hold.
-fn check_consistent(pool: &Mempool) {
-    let cfg = &pool.cfg;
-    let mut count = 0;
-    let mut bytes = 0;
-    for (addr, queue) in &pool.senders {
-        assert!(!queue.is_empty(), "empty queue kept");
-        assert!(queue.len() <= cfg.max_per_sender);
-        for (nonce, e) in queue {
-            assert_eq!(e.tx.tx.nonce, *nonce);
-            assert_eq!(pool.by_id.get(&e.tx.id()), Some(&(*addr, *nonce)));
-            bytes += e.tx.encoded_len();
-            count += 1;
-        }
-        let head = queue.first_key_value().unwrap().1;
-        let tail = queue.last_key_value().unwrap().1;
-        assert!(pool.heads.contains(&(head.priority, *addr)));
-        assert!(pool.tails.contains(&(tail.priority, *addr)));
-    }
-    assert_eq!(count, pool.by_id.len());
-    assert_eq!(bytes, pool.bytes);
-    assert_eq!(pool.heads.len(), pool.senders.len());
-    assert_eq!(pool.tails.len(), pool.senders.len());
-    assert!(pool.len() <= cfg.max_txs);
-    assert!(pool.bytes() <= cfg.max_bytes);
-}
-
 #[test]
 fn tx_sizes_match_the_constants() {
     assert_eq!(tx(0, 0, 1).encoded_len(), TX_BYTES);
@@ -143,7 +116,7 @@ fn duplicates_are_refused() {
     assert_eq!(p.bytes(), TX_BYTES);
     assert!(p.contains(&t.id()));
     assert_eq!(p.get(&t.id()), Some(&t));
-    check_consistent(&p);
+    p.assert_invariants();
 }
 
 #[test]
@@ -198,7 +171,7 @@ fn replacement_needs_ten_percent_more() {
     assert!(p.contains(&bumped.id()));
     assert_eq!(p.len(), 1);
     assert_eq!(p.bytes(), bumped.encoded_len());
-    check_consistent(&p);
+    p.assert_invariants();
     let chosen = p.select(10, usize::MAX, 1, zero);
     assert_eq!(chosen, vec![bumped]);
 }
@@ -225,7 +198,7 @@ fn sender_queue_is_capped_but_replacement_still_works() {
     // Once nonces 0 and 1 are committed the sender has room again.
     assert!(insert_one(&mut p, tx(0, 3, 100), 2).is_ok());
     assert_eq!(p.len(), 3);
-    check_consistent(&p);
+    p.assert_invariants();
 }
 
 #[test]
@@ -256,7 +229,7 @@ fn full_pool_evicts_the_cheapest_tail_or_refuses() {
     assert!(insert_one(&mut p, d0.clone(), 0).is_ok());
     assert!(!p.contains(&b0.id()));
     assert_eq!(p.len(), 3);
-    check_consistent(&p);
+    p.assert_invariants();
 }
 
 #[test]
@@ -288,7 +261,7 @@ fn unpayable_senders_lose_their_queue_from_the_unpayable_nonce() {
     p.drop_from(&[(addr(0), 0)]);
     assert_eq!(p.pending_nonce(&addr(0)), None);
     assert_eq!(p.len(), 1);
-    check_consistent(&p);
+    p.assert_invariants();
 }
 
 #[test]
@@ -317,7 +290,7 @@ fn byte_bound_evicts_as_many_as_needed_or_none() {
     assert!(!p.contains(&small[0].id()) && !p.contains(&small[1].id()));
     assert!(p.contains(&small[2].id()) && p.contains(&small[3].id()));
     assert!(p.bytes() <= 4 * TX_BYTES);
-    check_consistent(&p);
+    p.assert_invariants();
     // A tx larger than the whole pool can never fit.
     let mut tiny = Mempool::new(MempoolConfig {
         max_bytes: TX_BYTES - 1,
@@ -397,7 +370,7 @@ fn finalization_prunes_committed_nonces() {
     assert!(txs[..3].iter().all(|t| !p.contains(&t.id())));
     assert!(txs[3..].iter().all(|t| p.contains(&t.id())));
     assert_eq!(p.pending_nonce(&addr(0)), Some(5));
-    check_consistent(&p);
+    p.assert_invariants();
     let committed = |a: &Address| if *a == addr(0) { 3 } else { 0 };
     assert_eq!(
         picked(&p.select(100, usize::MAX, 1, committed)),
@@ -408,25 +381,7 @@ fn finalization_prunes_committed_nonces() {
     assert_eq!(p.bytes(), 0);
     assert_eq!(p.senders(), 0);
     assert_eq!(p.pending_nonce(&addr(0)), None);
-    check_consistent(&p);
-}
-
-#[test]
-fn removed_txs_leave_a_gap_until_refilled() {
-    let mut p = pool(100, 100);
-    let txs: Vec<_> = (0..3).map(|n| tx(0, n, 100)).collect();
-    p.insert_batch(txs.clone(), zero);
-    p.remove(&[txs[1].id(), TxId([1; 32])]);
-    assert_eq!(p.len(), 2);
-    assert_eq!(p.bytes(), 2 * TX_BYTES);
-    assert_eq!(picked(&p.select(10, usize::MAX, 1, zero)), vec![(0, 0)]);
-    assert!(insert_one(&mut p, tx(0, 1, 100), 0).is_ok());
-    assert_eq!(
-        picked(&p.select(10, usize::MAX, 1, zero)),
-        vec![(0, 0), (0, 1), (0, 2)]
-    );
-    p.remove(&[txs[0].id(), txs[2].id()]);
-    check_consistent(&p);
+    p.assert_invariants();
 }
 
 #[test]
@@ -481,9 +436,8 @@ enum Op {
         by: u64,
         notify: bool,
     },
-    Remove {
-        pick: usize,
-    },
+    /// The builder found the sender unable to pay from `offset` past its committed nonce.
+    DropFrom { sender: usize, offset: u64 },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -494,7 +448,7 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(max_txs, max_bytes, base_fee)| Op::Block { max_txs, max_bytes, base_fee }),
         1 => (0..6usize, 0..3u64, any::<bool>())
             .prop_map(|(sender, by, notify)| Op::Advance { sender, by, notify }),
-        1 => any::<usize>().prop_map(|pick| Op::Remove { pick }),
+        1 => (0..6usize, 0..4u64).prop_map(|(sender, offset)| Op::DropFrom { sender, offset }),
     ]
 }
 
@@ -552,6 +506,11 @@ proptest! {
                         prop_assert!(!p.contains(&t.id()));
                     }
                 }
+                Op::DropFrom { sender, offset } => {
+                    let from = committed.get(&addr(sender)).copied().unwrap_or(0) + offset;
+                    p.drop_from(&[(addr(sender), from)]);
+                    prop_assert!(p.pending_nonce(&addr(sender)).is_none_or(|n| n <= from));
+                }
                 Op::Advance { sender, by, notify } => {
                     let next = committed.entry(addr(sender)).or_insert(0);
                     *next += by;
@@ -559,15 +518,8 @@ proptest! {
                         p.on_finalized([(addr(sender), *next)]);
                     }
                 }
-                Op::Remove { pick } => {
-                    if !ids.is_empty() {
-                        let id = ids[pick % ids.len()];
-                        p.remove(&[id]);
-                        prop_assert!(!p.contains(&id));
-                    }
-                }
             }
-            check_consistent(&p);
+            p.assert_invariants();
         }
     }
 }

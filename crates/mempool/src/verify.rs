@@ -141,7 +141,7 @@ impl VerifierConfig {
             min_base_fee,
             workers: 0,
             min_chunk_txs: 64,
-            max_batch_txs: limits::MAX_BLOCK_TXS,
+            max_batch_txs: limits::MAX_VERIFY_BATCH_TXS,
             // About a second of verification on two cores.
             max_pending_txs: 100_000,
             nice: std::env::var("LAKH_VERIFY_NICE")
