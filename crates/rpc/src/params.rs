@@ -1,7 +1,7 @@
 //! Parameter types of `LakhApi` ([`crate::LakhApiServer`]). Each one's parse
-//! error names the parameter (`invalid param `height`: ...`), so a client learns which value
-//! was wrong; the shape of the parameter list is checked by
-//! [`crate::server`]'s `StrictParams` before any of these is parsed.
+//! error names the parameter (``invalid param `height`: ...``), so a client
+//! learns which value was wrong; the shape of the parameter list is checked
+//! by the server's `StrictParams` middleware before any of these is parsed.
 
 use crate::types::{AssetRef, Hash32, decode_hex};
 use bytes::Bytes;

@@ -15,8 +15,8 @@ use std::collections::BTreeMap;
 use std::future::Future;
 
 /// The parameter names of each method of `LakhApi` ([`crate::LakhApiServer`])
-/// in order; a trailing `?` marks an optional one. The server refuses to start when a
-/// method it registers is missing here ([`unlisted_method`]).
+/// in order; a trailing `?` marks an optional one. The server refuses to
+/// start when a method it registers is missing here ([`unlisted_method`]).
 pub(crate) const PARAMS: &[(&str, &[&str])] = &[
     ("lakh_chainId", &[]),
     ("lakh_submitTransaction", &["tx"]),
