@@ -1,15 +1,19 @@
-//! Typed client: HTTP for calls, a WebSocket (opened on demand) for
-//! subscriptions, and plain HTTP POSTs to the bulk ingest endpoint.
+//! Typed client: the generated [`LakhApiClient`] over HTTP for calls and over
+//! a WebSocket (opened on demand) for subscriptions, plain HTTP POSTs to the
+//! bulk ingest endpoint, and waiting for finality.
 
 use crate::bulk::{BULK_PATH, BulkResult, encode_bulk};
-use crate::server::{codes, methods};
+use crate::interface::LakhApiClient;
+use crate::params::{
+    AddressParam, AssetParam, HashParam, HeightParam, HexBytes, TxIdParam, TxListParam, TxParam,
+};
+use crate::server::codes;
 use crate::types::{
     AccountInfo, AssetInfoJson, AssetRef, BlockInfo, Hash32, HeadInfo, SubmitError, SubmitOutcome,
     TxStatusInfo,
 };
-use jsonrpsee::core::client::{ClientT, Subscription, SubscriptionClientT};
+use jsonrpsee::core::client::Subscription;
 use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
-use jsonrpsee::rpc_params;
 use jsonrpsee::ws_client::{WsClient, WsClientBuilder};
 use lakh_types::{Address, Receipt, SignedTransaction, TxId};
 use std::time::{Duration, Instant};
@@ -127,15 +131,12 @@ impl LakhClient {
         &self.url
     }
 
-    async fn call<R: serde::de::DeserializeOwned>(
+    /// The generated client over HTTP, with its errors mapped to [`ClientError`].
+    async fn call<R>(
         &self,
-        method: &str,
-        params: jsonrpsee::core::params::ArrayParams,
+        call: impl std::future::Future<Output = Result<R, jsonrpsee::core::client::Error>>,
     ) -> Result<R, ClientError> {
-        self.http
-            .request(method, params)
-            .await
-            .map_err(|e| self.map_error(e))
+        call.await.map_err(|e| self.map_error(e))
     }
 
     fn map_error(&self, e: jsonrpsee::core::client::Error) -> ClientError {
@@ -179,16 +180,13 @@ impl LakhClient {
     }
 
     pub async fn chain_id(&self) -> Result<u64, ClientError> {
-        self.call(methods::CHAIN_ID, rpc_params![]).await
+        self.call(self.http.chain_id()).await
     }
 
     /// Submits one signed transaction; a refusal is `ClientError::Refused`.
     pub async fn submit(&self, tx: &SignedTransaction) -> Result<TxId, ClientError> {
-        self.call(
-            methods::SUBMIT_TRANSACTION,
-            rpc_params![hex::encode(tx.raw())],
-        )
-        .await
+        let raw = TxParam(HexBytes(tx.raw().clone()));
+        self.call(self.http.submit_transaction(raw)).await
     }
 
     /// Submits many transactions (split into as many calls as the server's
@@ -210,13 +208,9 @@ impl LakhClient {
                 hex_bytes += size;
                 end += 1;
             }
-            let chunk: Vec<String> = txs[start..end]
-                .iter()
-                .map(|t| hex::encode(t.raw()))
-                .collect();
-            let answers: Vec<SubmitOutcome> = self
-                .call(methods::SUBMIT_TRANSACTIONS, rpc_params![chunk])
-                .await?;
+            let chunk = TxListParam(txs[start..end].iter().map(|t| t.raw().clone()).collect());
+            let answers: Vec<SubmitOutcome> =
+                self.call(self.http.submit_transactions(chunk)).await?;
             if answers.len() != end - start {
                 return Err(ClientError::Rpc {
                     code: codes::NODE_ERROR,
@@ -280,33 +274,31 @@ impl LakhClient {
     }
 
     pub async fn tx_status(&self, id: TxId) -> Result<TxStatusInfo, ClientError> {
-        self.call(methods::GET_TRANSACTION, rpc_params![id]).await
+        self.call(self.http.get_transaction(TxIdParam(id))).await
     }
 
     pub async fn account(&self, addr: Address, prove: bool) -> Result<AccountInfo, ClientError> {
-        self.call(methods::GET_ACCOUNT, rpc_params![addr, prove])
+        self.call(self.http.get_account(AddressParam(addr), Some(prove)))
             .await
     }
 
     pub async fn block_by_height(&self, height: u64) -> Result<Option<BlockInfo>, ClientError> {
-        self.call(methods::GET_BLOCK_BY_HEIGHT, rpc_params![height])
+        self.call(self.http.get_block_by_height(HeightParam(height)))
             .await
     }
 
     pub async fn block_by_hash(&self, hash: Hash32) -> Result<Option<BlockInfo>, ClientError> {
-        self.call(methods::GET_BLOCK_BY_HASH, rpc_params![hash])
+        self.call(self.http.get_block_by_hash(HashParam(hash)))
             .await
     }
 
     pub async fn head(&self) -> Result<HeadInfo, ClientError> {
-        self.call(methods::HEAD, rpc_params![]).await
+        self.call(self.http.head()).await
     }
 
     pub async fn asset(&self, asset: &AssetRef) -> Result<Option<AssetInfoJson>, ClientError> {
-        match asset {
-            AssetRef::Id(id) => self.call(methods::GET_ASSET, rpc_params![id.0]).await,
-            AssetRef::Symbol(s) => self.call(methods::GET_ASSET, rpc_params![s.as_str()]).await,
-        }
+        self.call(self.http.get_asset(AssetParam(asset.clone())))
+            .await
     }
 
     /// Asks a module a read-only question (see docs/MODULES.md for each
@@ -317,7 +309,8 @@ impl LakhClient {
         method: &str,
         params: serde_json::Value,
     ) -> Result<serde_json::Value, ClientError> {
-        self.call(methods::QUERY, rpc_params![module, method, params])
+        let (module, method) = (module.to_string(), method.to_string());
+        self.call(self.http.query(module, method, Some(params)))
             .await
     }
 
@@ -332,14 +325,7 @@ impl LakhClient {
                 url: self.ws_url.clone(),
                 detail: e.to_string(),
             })?;
-        let sub = ws
-            .subscribe(
-                methods::SUBSCRIBE_FINALIZED,
-                rpc_params![],
-                methods::UNSUBSCRIBE_FINALIZED,
-            )
-            .await
-            .map_err(|e| self.map_error(e))?;
+        let sub = self.call(ws.subscribe_finalized()).await?;
         Ok(FinalizedBlocks { _ws: ws, sub })
     }
 

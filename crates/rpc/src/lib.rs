@@ -1,6 +1,7 @@
-//! lakh's query and ingest interface: a JSON-RPC server (HTTP and WebSocket on
-//! one port, namespace `lakh_`) over a node that implements [`NodeApi`], the
-//! JSON shapes it speaks ([`types`]), a typed client ([`LakhClient`]) and the
+//! lakh's query and ingest interface: the JSON-RPC methods defined once
+//! (`interface::LakhApi`, namespace `lakh_`), a server for them (HTTP and
+//! WebSocket on one port) over a node that implements [`NodeApi`], the JSON
+//! shapes it speaks ([`types`]), a typed client ([`LakhClient`]) and the
 //! client-side check of account proofs ([`verify_account_proof`]).
 //!
 //! The same port serves `POST /bulk` ([`bulk`]): length-prefixed binary
@@ -13,14 +14,18 @@
 pub mod api;
 pub mod bulk;
 pub mod client;
+pub mod interface;
+pub mod params;
 pub mod proof;
 pub mod server;
+mod strict;
 pub mod types;
 
 pub use api::{NodeApi, QueryFailure};
 pub use bulk::{BulkRefusal, BulkResult};
 pub use client::{ClientError, FinalizedBlocks, FinalizedTx, LakhClient};
+pub use interface::{LakhApiClient, LakhApiServer};
 pub use jsonrpsee::server::ServerHandle;
 pub use proof::{ProofError, verify_account_proof};
-pub use server::{RpcConfig, codes, methods, start_server, start_server_with};
+pub use server::{RpcConfig, codes, start_server, start_server_with};
 pub use types::*;

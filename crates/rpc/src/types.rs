@@ -250,6 +250,35 @@ impl FromStr for AssetRef {
     }
 }
 
+/// Over JSON-RPC an asset id is a JSON number and a symbol a JSON string.
+impl Serialize for AssetRef {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            AssetRef::Id(id) => s.serialize_u64(id.0),
+            AssetRef::Symbol(symbol) => s.serialize_str(symbol.as_str()),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for AssetRef {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct RefVisitor;
+        impl serde::de::Visitor<'_> for RefVisitor {
+            type Value = AssetRef;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an asset id (number) or symbol (string)")
+            }
+            fn visit_u64<E: serde::de::Error>(self, id: u64) -> Result<AssetRef, E> {
+                Ok(AssetRef::Id(AssetId(id)))
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<AssetRef, E> {
+                Symbol::new(s).map(AssetRef::Symbol).map_err(E::custom)
+            }
+        }
+        d.deserialize_any(RefVisitor)
+    }
+}
+
 impl fmt::Display for AssetRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -262,14 +262,18 @@ async fn call(addr: SocketAddr, method: &str, params: serde_json::Value) -> serd
     post(addr, req.to_string().as_bytes()).await.1
 }
 
+/// The error's code and its text: the message, and `data` when it is a string
+/// (a value that fails to parse is named there, the message being jsonrpsee's
+/// "Invalid params").
 fn error_of(response: &serde_json::Value) -> (i64, String) {
     let err = response
         .get("error")
         .unwrap_or_else(|| panic!("expected an error, got {response}"));
-    (
-        err["code"].as_i64().unwrap(),
-        err["message"].as_str().unwrap().to_string(),
-    )
+    let mut text = err["message"].as_str().unwrap().to_string();
+    if let Some(data) = err["data"].as_str() {
+        text = format!("{text}: {data}");
+    }
+    (err["code"].as_i64().unwrap(), text)
 }
 
 #[tokio::test]
@@ -349,7 +353,7 @@ async fn refusals_carry_their_code() {
     // On the wire: the refusal code is in error.data.code.
     let raw = call(
         addr,
-        methods::SUBMIT_TRANSACTION,
+        "lakh_submitTransaction",
         serde_json::json!([hex::encode(wrong_chain.raw())]),
     )
     .await;
@@ -361,12 +365,7 @@ async fn refusals_carry_their_code() {
         Ok(v) => assert!(v.is_empty()),
         Err(e) => panic!("{e}"),
     }
-    let raw = call(
-        addr,
-        methods::SUBMIT_TRANSACTION,
-        serde_json::json!(["0102"]),
-    )
-    .await;
+    let raw = call(addr, "lakh_submitTransaction", serde_json::json!(["0102"])).await;
     assert_eq!(raw["error"]["data"]["code"], "malformed");
 
     handle.stop().unwrap();
@@ -413,19 +412,19 @@ async fn client_splits_large_batches_under_the_server_limit() {
 async fn malformed_params_get_invalid_params_naming_the_param() {
     let (_, addr, handle, _) = serve(RpcConfig::default()).await;
 
-    let r = call(addr, methods::SUBMIT_TRANSACTION, serde_json::json!(["zz"])).await;
+    let r = call(addr, "lakh_submitTransaction", serde_json::json!(["zz"])).await;
     let (code, msg) = error_of(&r);
     assert_eq!(code, -32602);
     assert!(msg.contains("`tx`") && msg.contains("not hex"), "{msg}");
 
-    let r = call(addr, methods::GET_TRANSACTION, serde_json::json!(["abcd"])).await;
+    let r = call(addr, "lakh_getTransaction", serde_json::json!(["abcd"])).await;
     let (code, msg) = error_of(&r);
     assert_eq!(code, -32602);
     assert!(msg.contains("`id`") && msg.contains("32 bytes"), "{msg}");
 
     let r = call(
         addr,
-        methods::GET_BLOCK_BY_HASH,
+        "lakh_getBlockByHash",
         serde_json::json!(["ab".repeat(33)]),
     )
     .await;
@@ -433,12 +432,12 @@ async fn malformed_params_get_invalid_params_naming_the_param() {
     assert_eq!(code, -32602);
     assert!(msg.contains("`hash`") && msg.contains("64 hex"), "{msg}");
 
-    let r = call(addr, methods::GET_ACCOUNT, serde_json::json!(["12", true])).await;
+    let r = call(addr, "lakh_getAccount", serde_json::json!(["12", true])).await;
     let (code, msg) = error_of(&r);
     assert_eq!(code, -32602);
     assert!(msg.contains("`address`"), "{msg}");
 
-    let r = call(addr, methods::GET_ACCOUNT, serde_json::json!([])).await;
+    let r = call(addr, "lakh_getAccount", serde_json::json!([])).await;
     let (code, msg) = error_of(&r);
     assert_eq!(code, -32602);
     assert!(
@@ -446,24 +445,24 @@ async fn malformed_params_get_invalid_params_naming_the_param() {
         "{msg}"
     );
 
-    let r = call(addr, methods::GET_BLOCK_BY_HEIGHT, serde_json::json!([-1])).await;
+    let r = call(addr, "lakh_getBlockByHeight", serde_json::json!([-1])).await;
     let (code, msg) = error_of(&r);
     assert_eq!(code, -32602);
     assert!(msg.contains("`height`"), "{msg}");
 
-    let r = call(addr, methods::HEAD, serde_json::json!([1])).await;
+    let r = call(addr, "lakh_head", serde_json::json!([1])).await;
     let (code, msg) = error_of(&r);
     assert_eq!(code, -32602);
     assert!(msg.contains("at most 0"), "{msg}");
 
-    let r = call(addr, methods::GET_ASSET, serde_json::json!(["gold!"])).await;
+    let r = call(addr, "lakh_getAsset", serde_json::json!(["gold!"])).await;
     let (code, msg) = error_of(&r);
     assert_eq!(code, -32602);
     assert!(msg.contains("`asset`"), "{msg}");
 
     let r = call(
         addr,
-        methods::SUBMIT_TRANSACTIONS,
+        "lakh_submitTransactions",
         serde_json::json!([["00", "0x0g", "11"]]),
     )
     .await;
@@ -475,17 +474,12 @@ async fn malformed_params_get_invalid_params_naming_the_param() {
     let good = Address([4; 32]).to_hex();
     let r = call(
         addr,
-        methods::GET_ACCOUNT,
+        "lakh_getAccount",
         serde_json::json!({"address": good, "prove": false}),
     )
     .await;
     assert_eq!(r["result"]["nonce"], 3, "{r}");
-    let r = call(
-        addr,
-        methods::GET_ACCOUNT,
-        serde_json::json!({"addr": good}),
-    )
-    .await;
+    let r = call(addr, "lakh_getAccount", serde_json::json!({"addr": good})).await;
     let (code, msg) = error_of(&r);
     assert_eq!(code, -32602);
     assert!(msg.contains("unknown param `addr`"), "{msg}");
@@ -493,7 +487,7 @@ async fn malformed_params_get_invalid_params_naming_the_param() {
     // A node-side failure is a node error with the node's message.
     let r = call(
         addr,
-        methods::GET_ACCOUNT,
+        "lakh_getAccount",
         serde_json::json!([Address([0xff; 32]).to_hex()]),
     )
     .await;
@@ -516,7 +510,7 @@ async fn oversize_inputs_get_json_rpc_errors() {
 
     // Body over the limit.
     let big = serde_json::json!({
-        "jsonrpc": "2.0", "id": 1, "method": methods::SUBMIT_TRANSACTION,
+        "jsonrpc": "2.0", "id": 1, "method": "lakh_submitTransaction",
         "params": ["00".repeat(40 * 1024)],
     });
     let (status, body) = post(addr, big.to_string().as_bytes()).await;
@@ -527,7 +521,7 @@ async fn oversize_inputs_get_json_rpc_errors() {
 
     // JSON-RPC batch longer than allowed.
     let calls: Vec<_> = (0..6)
-        .map(|i| serde_json::json!({"jsonrpc": "2.0", "id": i, "method": methods::CHAIN_ID}))
+        .map(|i| serde_json::json!({"jsonrpc": "2.0", "id": i, "method": "lakh_chainId"}))
         .collect();
     let (_, body) = post(addr, serde_json::Value::from(calls).to_string().as_bytes()).await;
     let (code, msg) = error_of(&body);
@@ -536,7 +530,7 @@ async fn oversize_inputs_get_json_rpc_errors() {
 
     // A batch within the limit is answered call by call.
     let calls: Vec<_> = (0..5)
-        .map(|i| serde_json::json!({"jsonrpc": "2.0", "id": i, "method": methods::CHAIN_ID}))
+        .map(|i| serde_json::json!({"jsonrpc": "2.0", "id": i, "method": "lakh_chainId"}))
         .collect();
     let (status, body) = post(addr, serde_json::Value::from(calls).to_string().as_bytes()).await;
     assert_eq!(status, 200);
@@ -547,7 +541,7 @@ async fn oversize_inputs_get_json_rpc_errors() {
     // More transactions in one submitTransactions call than allowed.
     let r = call(
         addr,
-        methods::SUBMIT_TRANSACTIONS,
+        "lakh_submitTransactions",
         serde_json::json!([["00", "00", "00", "00"]]),
     )
     .await;
@@ -620,4 +614,46 @@ async fn unreachable_node_is_a_transport_error() {
     let err = client.chain_id().await.unwrap_err();
     assert!(matches!(err, ClientError::Transport { .. }), "{err}");
     assert!(LakhClient::connect("ftp://x").is_err());
+}
+
+#[tokio::test]
+async fn queries_and_batched_calls_get_the_same_checks() {
+    let (_, addr, handle, client) = serve(RpcConfig::default()).await;
+    // The fake node answers no module query; the reason's code reaches the client.
+    match client.query("dex", "pool", serde_json::json!({})).await {
+        Err(ClientError::Query { code, .. }) => assert_eq!(code, "unsupported"),
+        other => panic!("expected a query failure, got {other:?}"),
+    }
+    // Named params may leave out the optional ones.
+    let r = call(
+        addr,
+        "lakh_query",
+        serde_json::json!({"module": "dex", "method": "pool"}),
+    )
+    .await;
+    assert_eq!(r["error"]["code"], codes::QUERY_FAILED, "{r}");
+    assert_eq!(r["error"]["data"]["code"], "unsupported", "{r}");
+
+    // Inside a batch each call's params are checked on their own.
+    let calls = serde_json::json!([
+        {"jsonrpc": "2.0", "id": 1, "method": "lakh_head", "params": [1]},
+        {"jsonrpc": "2.0", "id": 2, "method": "lakh_getAccount", "params": {"addr": "00"}},
+        {"jsonrpc": "2.0", "id": 3, "method": "lakh_chainId"},
+    ]);
+    let (_, body) = post(addr, calls.to_string().as_bytes()).await;
+    let answers = body.as_array().unwrap();
+    let answer = |id: u64| {
+        answers
+            .iter()
+            .find(|a| a["id"] == id)
+            .unwrap_or_else(|| panic!("no answer {id} in {body}"))
+    };
+    let (code, msg) = error_of(answer(1));
+    assert_eq!(code, -32602);
+    assert!(msg.contains("at most 0"), "{msg}");
+    let (code, msg) = error_of(answer(2));
+    assert_eq!(code, -32602);
+    assert!(msg.contains("unknown param `addr`"), "{msg}");
+    assert_eq!(answer(3)["result"], CHAIN_ID);
+    handle.stop().unwrap();
 }

@@ -1,0 +1,77 @@
+//! The JSON-RPC interface, defined once: jsonrpsee generates from `LakhApi`
+//! the server's method table ([`LakhApiServer`], implemented in
+//! [`crate::server`]) and a client ([`LakhApiClient`], wrapped by
+//! [`crate::LakhClient`]). Every method is in the `lakh_` namespace
+//! (`lakh_chainId`, `lakh_submitTransaction`, ...).
+
+use crate::params::{
+    AddressParam, AssetParam, HashParam, HeightParam, TxIdParam, TxListParam, TxParam,
+};
+use crate::types::{AccountInfo, AssetInfoJson, BlockInfo, HeadInfo, SubmitOutcome, TxStatusInfo};
+use jsonrpsee::core::{RpcResult, SubscriptionResult};
+use jsonrpsee::proc_macros::rpc;
+use lakh_types::TxId;
+
+/// The methods a lakh node answers over JSON-RPC. Parameters may be given by
+/// position or by name; [`crate::server`] refuses unknown names and extra
+/// values.
+#[rpc(server, client, namespace = "lakh")]
+pub trait LakhApi {
+    /// The chain id transactions must carry.
+    #[method(name = "chainId")]
+    fn chain_id(&self) -> RpcResult<u64>;
+
+    /// Submits one signed transaction; a refusal is error
+    /// [`crate::codes::TX_REFUSED`] with the refusal's code in `data.code`.
+    #[method(name = "submitTransaction")]
+    async fn submit_transaction(&self, tx: TxParam) -> RpcResult<TxId>;
+
+    /// Submits many signed transactions (at most
+    /// [`crate::RpcConfig::max_submit_txs`]); one outcome per transaction.
+    #[method(name = "submitTransactions")]
+    async fn submit_transactions(&self, txs: TxListParam) -> RpcResult<Vec<SubmitOutcome>>;
+
+    /// Where a transaction is in its life.
+    #[method(name = "getTransaction")]
+    async fn get_transaction(&self, id: TxIdParam) -> RpcResult<TxStatusInfo>;
+
+    /// An account's committed state; with `prove`, inclusion proofs against
+    /// the latest finalized state root.
+    #[method(name = "getAccount")]
+    async fn get_account(
+        &self,
+        address: AddressParam,
+        prove: Option<bool>,
+    ) -> RpcResult<AccountInfo>;
+
+    #[method(name = "getBlockByHeight")]
+    async fn get_block_by_height(&self, height: HeightParam) -> RpcResult<Option<BlockInfo>>;
+
+    #[method(name = "getBlockByHash")]
+    async fn get_block_by_hash(&self, hash: HashParam) -> RpcResult<Option<BlockInfo>>;
+
+    /// The latest finalized block and the base fee of the next one.
+    #[method(name = "head")]
+    async fn head(&self) -> RpcResult<HeadInfo>;
+
+    /// An asset by id (JSON number) or symbol (JSON string).
+    #[method(name = "getAsset")]
+    async fn get_asset(&self, asset: AssetParam) -> RpcResult<Option<AssetInfoJson>>;
+
+    /// A module's read-only answer from the latest finalized state (see
+    /// docs/MODULES.md); no answer is error [`crate::codes::QUERY_FAILED`]
+    /// with the reason's code in `data.code`.
+    #[method(name = "query")]
+    async fn query(
+        &self,
+        module: String,
+        method: String,
+        params: Option<serde_json::Value>,
+    ) -> RpcResult<serde_json::Value>;
+
+    /// Every block as it is finalized, in order, as `lakh_finalized`
+    /// notifications. A subscriber too slow to keep up is dropped with a
+    /// reason rather than silently skipped.
+    #[subscription(name = "subscribeFinalized" => "finalized", unsubscribe = "unsubscribeFinalized", item = BlockInfo)]
+    async fn subscribe_finalized(&self) -> SubscriptionResult;
+}
