@@ -372,8 +372,8 @@ fn only_the_admin_creates_and_updates_markets_with_valid_parameters() {
     let mut w = World::new(2);
     let r = w.one(user(0), create(USDC, params(80)));
     assert_eq!(
-        lend_failure(&r),
-        LendError::NotAdmin {
+        failure(&r),
+        FailureReason::NotAdmin {
             sender: addr(user(0))
         }
     );
@@ -409,7 +409,7 @@ fn only_the_admin_creates_and_updates_markets_with_valid_parameters() {
             params: params(50),
         }),
     );
-    assert!(matches!(lend_failure(&r), LendError::NotAdmin { .. }));
+    assert!(matches!(failure(&r), FailureReason::NotAdmin { .. }));
     ok(&w.one(
         ADMIN,
         Action::Lend(LendAction::UpdateMarket {
@@ -1245,7 +1245,7 @@ fn the_admin_withdraws_reserves_only() {
             to: addr(user(0)),
         }),
     );
-    assert!(matches!(lend_failure(&r), LendError::NotAdmin { .. }));
+    assert!(matches!(failure(&r), FailureReason::NotAdmin { .. }));
     let reserves = num(&w.market(USDC)["reserves"]);
     assert!(reserves > 0);
     let r = w.one(

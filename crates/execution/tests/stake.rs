@@ -707,7 +707,9 @@ fn only_the_admin_sets_parameters_and_new_ones_apply_to_new_entries() {
     let mut c = Chain::new();
     assert_eq!(
         c.send(1, set_params(5)).status,
-        stake_failure(StakeError::NotAdmin { sender: addr(1) })
+        TxStatus::Failed {
+            error: FailureReason::NotAdmin { sender: addr(1) }
+        }
     );
     assert_eq!(
         c.send(ADMIN, set_params(0)).status,

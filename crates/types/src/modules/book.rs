@@ -339,8 +339,6 @@ crate::tagged_enum! {
     #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
     #[serde(tag = "code", rename_all = "snake_case")]
     pub enum BookError {
-        #[error("only the chain admin may do this; {sender} is not the admin")]
-        0x01 => NotAdmin { sender: Address },
         #[error("market {market} already exists")]
         0x02 => MarketExists { market: u32 },
         #[error("no market {market}")]

@@ -588,8 +588,6 @@ crate::tagged_enum! {
     #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
     #[serde(tag = "code", rename_all = "snake_case")]
     pub enum CoverError {
-        #[error("only the chain admin may create cover pools; {sender} is not the admin")]
-        0x01 => NotAdmin { sender: Address },
         #[error("cover pool {pool} already exists")]
         0x02 => PoolExists { pool: PoolId },
         #[error("no cover pool {pool}")]

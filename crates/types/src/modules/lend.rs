@@ -307,8 +307,6 @@ crate::tagged_enum! {
     #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
     #[serde(tag = "code", rename_all = "snake_case")]
     pub enum LendError {
-        #[error("only the chain admin may manage lending markets; {sender} is not the admin")]
-        0x01 => NotAdmin { sender: Address },
         #[error("asset {asset} already has a lending market")]
         0x02 => MarketExists { asset: AssetId },
         #[error("asset {asset} has no lending market")]

@@ -71,8 +71,6 @@ crate::tagged_enum! {
     #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
     #[serde(tag = "code", rename_all = "snake_case")]
     pub enum OracleError {
-        #[error("only the chain admin may configure price feeds; {sender} is not the admin")]
-        0x01 => NotAdmin { sender: Address },
         #[error("missing price for asset {asset}: no price feed is configured")]
         0x02 => NoFeed { asset: AssetId },
         #[error("missing price for asset {asset}: no reporter has posted yet")]

@@ -161,8 +161,6 @@ crate::tagged_enum! {
         0x0c => CommissionChangeTooSoon { next_height: u64, height: u64 },
         #[error("commission is already {bps} bps")]
         0x0d => CommissionUnchanged { bps: u16 },
-        #[error("only the chain admin may set staking parameters, not {sender}")]
-        0x0e => NotAdmin { sender: Address },
         #[error("unbonding period must be 1..={max} blocks, not {blocks}")]
         0x0f => UnbondingPeriodOutOfRange { blocks: u64, max: u64 },
         #[error("{bps} bps is more than 100% ({max} bps)")]

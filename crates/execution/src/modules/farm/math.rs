@@ -1,7 +1,7 @@
 //! Reward arithmetic of the farm module: exact, rounding toward the farm.
 
 use super::state::{Farm, Position};
-use crate::modules::kit::math::mul_div_floor;
+use crate::modules::kit::{RewardIndex, math::mul_div_floor};
 use lakh_types::modules::farm::REWARD_PRECISION;
 
 /// What [`accrue`] did beyond the usual.
@@ -51,28 +51,36 @@ pub fn accrue(f: &mut Farm, height: u64) -> Accrual {
     }
 }
 
-/// `staked * (rpt - paid) / 1e18`, rounded down.
-pub fn earned(staked: u128, rpt: u128, paid: u128) -> Option<u128> {
-    mul_div_floor(staked, rpt.checked_sub(paid)?, REWARD_PRECISION)
-}
-
-/// Moves what `p` earned up to `rpt` into its owed rewards.
-pub fn settle(p: &mut Position, rpt: u128) -> Option<()> {
-    p.owed = pending(p, rpt)?;
-    p.reward_per_token_paid = rpt;
-    Some(())
+impl RewardIndex for Position {
+    const PRECISION: u128 = REWARD_PRECISION;
+    fn amount(&self) -> u128 {
+        self.staked
+    }
+    fn paid(&self) -> u128 {
+        self.reward_per_token_paid
+    }
+    fn owed(&self) -> u128 {
+        self.owed
+    }
+    fn set_settled(&mut self, paid: u128, owed: u128) {
+        self.reward_per_token_paid = paid;
+        self.owed = owed;
+    }
 }
 
 /// What `p` could harvest at accumulator value `rpt`.
 pub fn pending(p: &Position, rpt: u128) -> Option<u128> {
-    p.owed
-        .checked_add(earned(p.staked, rpt, p.reward_per_token_paid)?)
+    p.pending(rpt)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use lakh_types::{Address, AssetId};
+
+    fn earned(staked: u128, rpt: u128, paid: u128) -> Option<u128> {
+        crate::modules::kit::earned(staked, rpt, paid, REWARD_PRECISION)
+    }
 
     fn farm(rate: u128, start: u64, end: u64) -> Farm {
         Farm {
@@ -131,7 +139,7 @@ mod tests {
             Some(7),
             "2.333.. floors to 2, plus 5"
         );
-        settle(&mut p, f.reward_per_token).unwrap();
+        p.settle(f.reward_per_token).unwrap();
         assert_eq!((p.owed, p.reward_per_token_paid), (7, f.reward_per_token));
     }
 

@@ -1,8 +1,8 @@
 //! The oracle's actions: set or remove a feed (admin), post a price (reporter).
 
-use super::fail;
 use super::state::{Feed, Report, feed_key};
 use crate::modules::kit::{self as module, ActionError, TxContext, View};
+use crate::modules::kit::{fail, require_admin};
 use lakh_types::{
     Address, AssetId, Event, FailureReason,
     codec::BoundedVec,
@@ -18,7 +18,7 @@ pub(super) fn set_feed(
     min_reports: &u8,
     events: &mut Vec<Event>,
 ) -> Result<(), ActionError> {
-    require_admin(ctx, view)?;
+    require_admin(view, &ctx.sender)?;
     if !module::asset_exists(view, *asset)? {
         return Err(ActionError::Failed(FailureReason::UnknownAsset {
             asset: *asset,
@@ -53,7 +53,7 @@ pub(super) fn remove_feed(
     asset: &AssetId,
     events: &mut Vec<Event>,
 ) -> Result<(), ActionError> {
-    require_admin(ctx, view)?;
+    require_admin(view, &ctx.sender)?;
     let key = feed_key(*asset);
     if module::load::<Feed>(view, &key)?.is_none() {
         return Err(fail(OracleError::NoFeed { asset: *asset }));
@@ -103,12 +103,4 @@ pub(super) fn post(
         price: *price,
     }));
     Ok(())
-}
-
-pub(super) fn require_admin(ctx: &TxContext, view: &impl View) -> Result<(), ActionError> {
-    if module::admin(view)? == Some(ctx.sender) {
-        Ok(())
-    } else {
-        Err(fail(OracleError::NotAdmin { sender: ctx.sender }))
-    }
 }
