@@ -25,8 +25,9 @@ pub enum Refusal {
     },
     #[error("max_fee {max_fee} is below the current fee {required}")]
     FeeTooLow { max_fee: u128, required: u128 },
-    #[error("sender balance {balance} cannot pay max_fee {max_fee}")]
-    CannotPayFee { balance: u128, max_fee: u128 },
+    /// The sender's native balance is below the fee due at this block's base fee.
+    #[error("sender balance {balance} cannot pay the fee due {fee_due}")]
+    CannotPayFee { balance: u128, fee_due: u128 },
     #[error("transaction already known")]
     Duplicate,
     #[error(
