@@ -92,7 +92,7 @@ crate::tagged_enum! {
             #[serde(with = "crate::amount")]
             amount: u128,
             /// First height at which `withdraw` pays it.
-            mature_at: u64,
+            mature_height: u64,
         },
         0x03 => Withdrawn {
             validator: Address,
@@ -142,11 +142,11 @@ crate::tagged_enum! {
         0x05 => TooManyUnbonding { max: u8 },
         #[error("nothing is unbonding from validator {validator}")]
         0x06 => NothingUnbonding { validator: Address },
-        #[error("no unbonding entry has matured at height {height}: the next, {amount}, matures at {mature_at}")]
+        #[error("no unbonding entry has matured at height {height}: the next, {amount}, matures at {mature_height}")]
         0x07 => NotMatured {
             #[serde(with = "crate::amount")]
             amount: u128,
-            mature_at: u64,
+            mature_height: u64,
             height: u64,
         },
         #[error("no rewards to claim from validator {validator}")]

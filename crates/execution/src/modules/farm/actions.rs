@@ -58,7 +58,7 @@ pub(super) fn create(
         funded,
         total_staked: 0,
         reward_per_token: 0,
-        last_update: start_block,
+        last_update_height: start_block,
         emitted: 0,
         paid: 0,
         forfeited: 0,

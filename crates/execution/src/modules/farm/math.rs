@@ -20,12 +20,12 @@ pub enum Accrual {
 /// reclaim them after the end).
 pub fn accrue(f: &mut Farm, height: u64) -> Accrual {
     let now = height.max(f.start_block).min(f.end_block);
-    if now <= f.last_update {
+    if now <= f.last_update_height {
         return Accrual::Done;
     }
-    let elapsed = now - f.last_update;
+    let elapsed = now - f.last_update_height;
     if f.total_staked == 0 {
-        f.last_update = now;
+        f.last_update_height = now;
         return Accrual::Done;
     }
     let reward = u128::from(elapsed).checked_mul(f.rate_per_block);
@@ -37,15 +37,15 @@ pub fn accrue(f: &mut Farm, height: u64) -> Accrual {
         (Some(rpt), Some(emitted)) => {
             f.reward_per_token = rpt;
             f.emitted = emitted;
-            f.last_update = now;
+            f.last_update_height = now;
             Accrual::Done
         }
         _ => {
             // Close emission where it stands; what was not emitted stays
             // reclaimable and every position keeps what it earned.
-            f.end_block = f.last_update;
+            f.end_block = f.last_update_height;
             Accrual::Closed {
-                at_block: f.last_update,
+                at_block: f.last_update_height,
             }
         }
     }
@@ -95,7 +95,7 @@ mod tests {
             funded: rate * u128::from(end - start),
             total_staked: 0,
             reward_per_token: 0,
-            last_update: start,
+            last_update_height: start,
             emitted: 0,
             paid: 0,
             forfeited: 0,
@@ -108,17 +108,20 @@ mod tests {
     fn accrues_only_within_the_schedule_and_while_staked() {
         let mut f = farm(100, 10, 20);
         assert_eq!(accrue(&mut f, 5), Accrual::Done);
-        assert_eq!(f.last_update, 10);
+        assert_eq!(f.last_update_height, 10);
         // Nothing staked from 10 to 12: frozen, not emitted.
         accrue(&mut f, 12);
-        assert_eq!((f.last_update, f.reward_per_token, f.emitted), (12, 0, 0));
+        assert_eq!(
+            (f.last_update_height, f.reward_per_token, f.emitted),
+            (12, 0, 0)
+        );
         f.total_staked = 4;
         accrue(&mut f, 15);
         assert_eq!(f.reward_per_token, 300 * REWARD_PRECISION / 4);
         assert_eq!(f.emitted, 300);
         // Past the end only the scheduled blocks count.
         accrue(&mut f, 1_000);
-        assert_eq!(f.last_update, 20);
+        assert_eq!(f.last_update_height, 20);
         assert_eq!(f.emitted, 800);
         assert_eq!(f.funded - f.emitted, 200, "the two frozen blocks");
         assert_eq!(earned(4, f.reward_per_token, 0), Some(800));

@@ -78,7 +78,7 @@ pub(crate) fn create_market(
         reserves: 0,
         shares: 0,
         borrow_index: WAD,
-        accrued_at: ctx.height,
+        accrued_height: ctx.height,
     };
     module::store(view, &key, &market)?;
     module::store(view, &registry_key(), &registry)?;

@@ -70,8 +70,8 @@ pub fn query(
                     out["status"] = json!("ok");
                     out["price"] = json!(p.price.to_string());
                     out["fresh_reports"] = json!(p.fresh);
-                    out["age"] = json!(ctx.height.saturating_sub(p.oldest));
-                    out["newest_height"] = json!(p.newest);
+                    out["age"] = json!(ctx.height.saturating_sub(p.oldest_height));
+                    out["newest_height"] = json!(p.newest_height);
                 }
                 Err(e) => {
                     out["status"] = json!(match e {

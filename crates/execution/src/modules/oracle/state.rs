@@ -47,9 +47,9 @@ pub struct Price {
     /// Fresh reports the median was taken over.
     pub fresh: u8,
     /// Height of the oldest fresh report.
-    pub oldest: u64,
+    pub oldest_height: u64,
     /// Height of the newest fresh report.
-    pub newest: u64,
+    pub newest_height: u64,
 }
 
 impl Report {
@@ -100,8 +100,8 @@ impl Feed {
         Ok(Price {
             price,
             fresh: fresh as u8,
-            oldest,
-            newest,
+            oldest_height: oldest,
+            newest_height: newest,
         })
     }
 }
@@ -148,7 +148,10 @@ mod tests {
         // A stale report is left out: (1000, 2) is 8 blocks old at 10.
         let f = feed(&[(1000, 2), (10, 10), (20, 9)], 5, 1);
         let p = f.price(a, 10).unwrap();
-        assert_eq!((p.price, p.fresh, p.oldest, p.newest), (15, 2, 9, 10));
+        assert_eq!(
+            (p.price, p.fresh, p.oldest_height, p.newest_height),
+            (15, 2, 9, 10)
+        );
         // Exactly max_age old is still fresh.
         assert_eq!(feed(&[(7, 5)], 5, 1).price(a, 10).unwrap().price, 7);
         assert_eq!(

@@ -111,13 +111,17 @@ pub(super) fn undelegate(
     }
     d.settle(v.reward_per_token).or_overflow()?;
     let params = load_params(view)?;
-    let mature_at = ctx
+    let mature_height = ctx
         .height
         .checked_add(params.unbonding_blocks)
         .or_overflow()?;
     // Entries stay sorted by maturity; one per maturity height.
-    match d.unbonding.iter().position(|e| e.mature_at >= mature_at) {
-        Some(i) if d.unbonding[i].mature_at == mature_at => {
+    match d
+        .unbonding
+        .iter()
+        .position(|e| e.mature_height >= mature_height)
+    {
+        Some(i) if d.unbonding[i].mature_height == mature_height => {
             let mut entries = d.unbonding.as_mut_vec_within_bound();
             if let Some(entry) = entries.get_mut(i) {
                 entry.amount = entry.amount.checked_add(amount).or_overflow()?;
@@ -127,7 +131,13 @@ pub(super) fn undelegate(
             let at = position.unwrap_or(d.unbonding.len());
             d.unbonding
                 .as_mut_vec_within_bound()
-                .insert(at, Entry { amount, mature_at })
+                .insert(
+                    at,
+                    Entry {
+                        amount,
+                        mature_height,
+                    },
+                )
                 .map_err(|_| {
                     fail(StakeError::TooManyUnbonding {
                         max: MAX_UNBONDING_ENTRIES as u8,
@@ -144,7 +154,7 @@ pub(super) fn undelegate(
         validator: *validator,
         delegator: ctx.sender,
         amount,
-        mature_at,
+        mature_height,
     }));
     Ok(())
 }
@@ -163,20 +173,20 @@ pub(super) fn withdraw(
         }));
     };
     let mut matured = 0u128;
-    for e in d.unbonding.iter().filter(|e| e.mature_at <= ctx.height) {
+    for e in d.unbonding.iter().filter(|e| e.mature_height <= ctx.height) {
         matured = matured.checked_add(e.amount).or_overflow()?;
     }
     if matured == 0 {
         return Err(fail(StakeError::NotMatured {
             amount: first.amount,
-            mature_at: first.mature_at,
+            mature_height: first.mature_height,
             height: ctx.height,
         }));
     }
     let height = ctx.height;
     d.unbonding
         .as_mut_vec_within_bound()
-        .retain(|e| e.mature_at > height);
+        .retain(|e| e.mature_height > height);
     v.total_unbonding = v.total_unbonding.checked_sub(matured).or_overflow()?;
     move_asset(
         view,
