@@ -456,7 +456,7 @@ fn create_market_by_admin_only_with_valid_parameters() {
         }]
     );
     let m = c.market(1);
-    assert_eq!((m.next_seq, m.fees, m.created), (1, 0, 2));
+    assert_eq!((m.next_seq, m.fees, m.created_height), (1, 0, 2));
     assert_eq!(
         c.err(ADMIN, create(1, SILVER, USD, 1, 1, 0, 0)),
         book_err(BookError::MarketExists { market: 1 })

@@ -261,7 +261,7 @@ impl World {
                 Action::Oracle(OracleAction::SetFeed {
                     asset: *asset,
                     reporters: BoundedVec::new(vec![addr(REPORTER)]).unwrap(),
-                    max_age: MAX_AGE,
+                    max_age_blocks: MAX_AGE,
                     min_reports: 1,
                 }),
             ));
@@ -1110,7 +1110,7 @@ fn u128_limits_fail_cleanly() {
         Action::Oracle(OracleAction::SetFeed {
             asset: big,
             reporters: BoundedVec::new(vec![addr(REPORTER)]).unwrap(),
-            max_age: MAX_AGE,
+            max_age_blocks: MAX_AGE,
             min_reports: 1,
         }),
     ));
@@ -1156,7 +1156,7 @@ fn borrowing_nearly_everything_from_a_u128_market_then_accruing_fails_cleanly() 
         Action::Oracle(OracleAction::SetFeed {
             asset: big,
             reporters: BoundedVec::new(vec![addr(REPORTER)]).unwrap(),
-            max_age: MAX_AGE,
+            max_age_blocks: MAX_AGE,
             min_reports: 1,
         }),
     ));

@@ -95,11 +95,11 @@ fn reporters(seeds: &[u64]) -> BoundedVec<Address, MAX_REPORTERS> {
     BoundedVec::new(seeds.iter().map(|s| addr(*s)).collect()).unwrap()
 }
 
-fn set_feed(asset: AssetId, seeds: &[u64], max_age: u64, min_reports: u8) -> Action {
+fn set_feed(asset: AssetId, seeds: &[u64], max_age_blocks: u64, min_reports: u8) -> Action {
     Action::Oracle(OracleAction::SetFeed {
         asset,
         reporters: reporters(seeds),
-        max_age,
+        max_age_blocks,
         min_reports,
     })
 }
@@ -157,7 +157,7 @@ fn only_the_admin_configures_feeds_of_existing_assets() {
         vec![Event::Oracle(OracleEvent::FeedSet {
             asset: GOLD,
             reporters: reporters(&[1, 2]),
-            max_age: 10,
+            max_age_blocks: 10,
             min_reports: 2
         })]
     );

@@ -28,7 +28,7 @@ crate::tagged_enum! {
             asset: AssetId,
             reporters: BoundedVec<Address, MAX_REPORTERS>,
             /// A report older than this many blocks is stale.
-            max_age: u64,
+            max_age_blocks: u64,
             /// Fresh reports needed for a price.
             min_reports: u8,
         },
@@ -53,7 +53,7 @@ crate::tagged_enum! {
         0x01 => FeedSet {
             asset: AssetId,
             reporters: BoundedVec<Address, MAX_REPORTERS>,
-            max_age: u64,
+            max_age_blocks: u64,
             min_reports: u8,
         },
         0x02 => FeedRemoved { asset: AssetId },
@@ -76,10 +76,10 @@ crate::tagged_enum! {
         #[error("missing price for asset {asset}: no reporter has posted yet")]
         0x03 => MissingPrice { asset: AssetId },
         #[error(
-            "stale price for asset {asset}: {fresh} fresh report(s) within the last {max_age} \
+            "stale price for asset {asset}: {fresh} fresh report(s) within the last {max_age_blocks} \
              block(s), {required} required"
         )]
-        0x04 => StalePrice { asset: AssetId, fresh: u8, required: u8, max_age: u64 },
+        0x04 => StalePrice { asset: AssetId, fresh: u8, required: u8, max_age_blocks: u64 },
         #[error("{sender} is not an authorized reporter for asset {asset}")]
         0x05 => NotReporter { asset: AssetId, sender: Address },
     }
@@ -99,7 +99,7 @@ pub fn check(action: &OracleAction) -> Result<(), String> {
     match action {
         OracleAction::SetFeed {
             reporters,
-            max_age,
+            max_age_blocks,
             min_reports,
             ..
         } => {
@@ -117,9 +117,9 @@ pub fn check(action: &OracleAction) -> Result<(), String> {
                     reporters.len()
                 ));
             }
-            if *max_age == 0 || *max_age > MAX_AGE_LIMIT {
+            if *max_age_blocks == 0 || *max_age_blocks > MAX_AGE_LIMIT {
                 return Err(format!(
-                    "max_age must be between 1 and {MAX_AGE_LIMIT} blocks, got {max_age}"
+                    "max_age_blocks must be between 1 and {MAX_AGE_LIMIT} blocks, got {max_age_blocks}"
                 ));
             }
             Ok(())
@@ -149,7 +149,7 @@ mod tests {
             OracleAction::SetFeed {
                 asset: AssetId(7),
                 reporters: reporters(3),
-                max_age: 20,
+                max_age_blocks: 20,
                 min_reports: 2,
             },
             OracleAction::RemoveFeed { asset: AssetId(7) },
@@ -176,10 +176,10 @@ mod tests {
 
     #[test]
     fn stateless_checks() {
-        let feed = |n, max_age, min_reports| OracleAction::SetFeed {
+        let feed = |n, max_age_blocks, min_reports| OracleAction::SetFeed {
             asset: AssetId(1),
             reporters: reporters(n),
-            max_age,
+            max_age_blocks,
             min_reports,
         };
         assert!(check(&feed(3, 10, 2)).is_ok());
@@ -191,7 +191,7 @@ mod tests {
         let dup = OracleAction::SetFeed {
             asset: AssetId(1),
             reporters: BoundedVec::new(vec![Address([1; 32]), Address([1; 32])]).unwrap(),
-            max_age: 5,
+            max_age_blocks: 5,
             min_reports: 1,
         };
         assert!(check(&dup).unwrap_err().contains("twice"));
@@ -210,7 +210,7 @@ mod tests {
             asset: AssetId(3),
             fresh: 1,
             required: 2,
-            max_age: 10,
+            max_age_blocks: 10,
         };
         assert!(stale.to_string().starts_with("stale price for asset 3"));
         assert!(

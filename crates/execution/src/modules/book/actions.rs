@@ -64,7 +64,7 @@ pub(super) fn execute(
                 taker_fee_bps: *taker_fee_bps,
                 next_seq: 1,
                 fees: 0,
-                created: ctx.height,
+                created_height: ctx.height,
             };
             store(view, &key, &m)?;
             events.push(Event::Book(BookEvent::MarketCreated {

@@ -14,7 +14,7 @@ pub(super) fn set_feed(
     view: &mut impl View,
     asset: &AssetId,
     reporters: &BoundedVec<Address, MAX_REPORTERS>,
-    max_age: &u64,
+    max_age_blocks: &u64,
     min_reports: &u8,
     events: &mut Vec<Event>,
 ) -> Result<(), ActionError> {
@@ -33,7 +33,7 @@ pub(super) fn set_feed(
         .retain(|r| reporters.contains(&r.reporter));
     let feed = Feed {
         reporters: reporters.clone(),
-        max_age: *max_age,
+        max_age_blocks: *max_age_blocks,
         min_reports: *min_reports,
         reports,
     };
@@ -41,7 +41,7 @@ pub(super) fn set_feed(
     events.push(Event::Oracle(OracleEvent::FeedSet {
         asset: *asset,
         reporters: reporters.clone(),
-        max_age: *max_age,
+        max_age_blocks: *max_age_blocks,
         min_reports: *min_reports,
     }));
     Ok(())

@@ -73,9 +73,17 @@ pub(crate) fn execute(
         OracleAction::SetFeed {
             asset,
             reporters,
-            max_age,
+            max_age_blocks,
             min_reports,
-        } => actions::set_feed(ctx, view, asset, reporters, max_age, min_reports, events),
+        } => actions::set_feed(
+            ctx,
+            view,
+            asset,
+            reporters,
+            max_age_blocks,
+            min_reports,
+            events,
+        ),
         OracleAction::RemoveFeed { asset } => actions::remove_feed(ctx, view, asset, events),
         OracleAction::Post { asset, price } => actions::post(ctx, view, asset, price, events),
     }

@@ -32,7 +32,7 @@ lakh_types::codec_struct! {
     #[derive(Clone, Debug, PartialEq, Eq)]
     pub(crate) struct Feed {
         pub reporters: BoundedVec<Address, MAX_REPORTERS>,
-        pub max_age: u64,
+        pub max_age_blocks: u64,
         pub min_reports: u8,
         /// At most one per reporter, each from a current reporter.
         pub reports: BoundedVec<Report, MAX_REPORTERS>,
@@ -53,14 +53,14 @@ pub struct Price {
 }
 
 impl Report {
-    /// Whether the report is at most `max_age` blocks old at `height`.
-    pub(crate) fn is_fresh(&self, height: u64, max_age: u64) -> bool {
-        height.saturating_sub(self.height) <= max_age
+    /// Whether the report is at most `max_age_blocks` blocks old at `height`.
+    pub(crate) fn is_fresh(&self, height: u64, max_age_blocks: u64) -> bool {
+        height.saturating_sub(self.height) <= max_age_blocks
     }
 }
 
 impl Feed {
-    /// The median of the reports at most `max_age` blocks old at `height`,
+    /// The median of the reports at most `max_age_blocks` blocks old at `height`,
     /// when there are at least `min_reports` of them. With an even count the
     /// median is the mean of the two middle prices, rounded down.
     pub(crate) fn price(&self, asset: AssetId, height: u64) -> Result<Price, OracleError> {
@@ -72,7 +72,7 @@ impl Feed {
         let mut fresh = 0usize;
         let (mut oldest, mut newest) = (u64::MAX, 0u64);
         for report in self.reports.iter() {
-            if report.is_fresh(height, self.max_age) {
+            if report.is_fresh(height, self.max_age_blocks) {
                 prices[fresh] = report.price;
                 fresh += 1;
                 oldest = oldest.min(report.height);
@@ -85,7 +85,7 @@ impl Feed {
                 asset,
                 fresh: fresh as u8,
                 required: self.min_reports,
-                max_age: self.max_age,
+                max_age_blocks: self.max_age_blocks,
             });
         }
         let prices = &mut prices[..fresh];
@@ -110,11 +110,11 @@ impl Feed {
 mod tests {
     use super::*;
 
-    fn feed(reports: &[(u128, u64)], max_age: u64, min_reports: u8) -> Feed {
+    fn feed(reports: &[(u128, u64)], max_age_blocks: u64, min_reports: u8) -> Feed {
         let reporters: Vec<Address> = (0..reports.len() as u8).map(|i| Address([i; 32])).collect();
         Feed {
             reporters: BoundedVec::new(reporters.clone()).unwrap(),
-            max_age,
+            max_age_blocks,
             min_reports,
             reports: BoundedVec::new(
                 reports
@@ -152,7 +152,7 @@ mod tests {
             (p.price, p.fresh, p.oldest_height, p.newest_height),
             (15, 2, 9, 10)
         );
-        // Exactly max_age old is still fresh.
+        // Exactly max_age_blocks old is still fresh.
         assert_eq!(feed(&[(7, 5)], 5, 1).price(a, 10).unwrap().price, 7);
         assert_eq!(
             feed(&[(7, 4)], 5, 1).price(a, 10),
@@ -160,7 +160,7 @@ mod tests {
                 asset: a,
                 fresh: 0,
                 required: 1,
-                max_age: 5
+                max_age_blocks: 5
             })
         );
         // Too few fresh reports.
@@ -170,7 +170,7 @@ mod tests {
                 asset: a,
                 fresh: 1,
                 required: 2,
-                max_age: 5
+                max_age_blocks: 5
             })
         );
         assert_eq!(
