@@ -184,10 +184,9 @@ fn includable(
         });
     }
     if native_balance < fee {
-        // `max_fee` here is the fee due, which is what the balance must cover.
         return Err(Refusal::CannotPayFee {
             balance: native_balance,
-            max_fee: fee,
+            fee_due: fee,
         });
     }
     Ok(fee)
@@ -325,7 +324,7 @@ pub(crate) fn execute_tx<V: View>(
             .checked_add(fee)
             .ok_or(Refusal::CannotPayFee {
                 balance: account.native_balance,
-                max_fee: fee,
+                fee_due: fee,
             })?;
         Ok((fee, total))
     });

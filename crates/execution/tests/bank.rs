@@ -548,7 +548,7 @@ fn exclusions_in_both_modes() {
             sign(8, 0, FEE, pay(addr(7), AssetId::NATIVE, 0)),
             Refusal::CannotPayFee {
                 balance: 0,
-                max_fee: BASE_FEE,
+                fee_due: BASE_FEE,
             },
         ),
         (

@@ -440,7 +440,7 @@ fn create_market_by_admin_only_with_valid_parameters() {
     let mut c = Chain::new(2, |_| RICH);
     assert_eq!(
         c.err(t(0), create(1, GOLD, USD, 5, 10, 10, 30)),
-        book_err(BookError::NotAdmin { sender: addr(t(0)) })
+        FailureReason::NotAdmin { sender: addr(t(0)) }
     );
     let events = c.ok(ADMIN, create(1, GOLD, USD, 5, 10, 10, 30));
     assert_eq!(
@@ -456,7 +456,7 @@ fn create_market_by_admin_only_with_valid_parameters() {
         }]
     );
     let m = c.market(1);
-    assert_eq!((m.next_seq, m.fees, m.created), (1, 0, 2));
+    assert_eq!((m.next_seq, m.fees, m.created_height), (1, 0, 2));
     assert_eq!(
         c.err(ADMIN, create(1, SILVER, USD, 1, 1, 0, 0)),
         book_err(BookError::MarketExists { market: 1 })
@@ -1091,7 +1091,7 @@ fn fees_are_withdrawn_by_the_admin_only() {
     assert_eq!(c.market(1).fees, 400);
     assert_eq!(
         c.err(t(0), withdraw(None)),
-        book_err(BookError::NotAdmin { sender: addr(t(0)) })
+        FailureReason::NotAdmin { sender: addr(t(0)) }
     );
     assert_eq!(
         c.err(ADMIN, withdraw(Some(401))),
@@ -1430,7 +1430,7 @@ impl Model {
             }
             BookAction::WithdrawFees { market, to, amount } => {
                 if who != ADMIN {
-                    return Err(book_err(BookError::NotAdmin { sender: addr(who) }));
+                    return Err(FailureReason::NotAdmin { sender: addr(who) });
                 }
                 let mut m = self.market(market)?;
                 if m.fees == 0 {

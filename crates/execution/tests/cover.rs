@@ -569,7 +569,7 @@ fn only_the_admin_creates_valid_pools_once() {
             params: params(),
         },
     );
-    assert_eq!(cover_err(err), CoverError::NotAdmin { sender: addr(1) });
+    assert_eq!(err, FailureReason::NotAdmin { sender: addr(1) });
 
     let err = chain.fails(
         ADMIN,

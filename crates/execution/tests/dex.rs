@@ -929,7 +929,7 @@ fn price_accumulators_update_on_the_first_touch_of_a_block() {
     chain.height += 5;
     chain.ok(1, add(a, 2_000_000, b, 8_000_000, 0));
     let seeded = chain.pool(a, b).unwrap();
-    assert_eq!(seeded.price_a_cumulative, math::U256::ZERO);
+    assert_eq!(seeded.price_a_cumulative, math::Q128::ZERO);
     assert_eq!(seeded.last_height, chain.height - 1);
     assert!(seeded.last_height > created.last_height);
 
@@ -951,7 +951,7 @@ fn price_accumulators_update_on_the_first_touch_of_a_block() {
     assert_eq!(after.price_b_cumulative, price_b.wrapping_mul_u64(elapsed));
     if a < b {
         // Price of A in B is 4 exactly: 4·2^128 per block.
-        assert_eq!(after.price_a_cumulative, math::U256 { hi: 40, lo: 0 });
+        assert_eq!(after.price_a_cumulative, math::Q128::from_parts(40, 0));
     }
 
     // The query extrapolates to its height with the current reserves.

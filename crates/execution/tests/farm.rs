@@ -335,7 +335,10 @@ fn check_all(state: &State) {
         );
         assert!(f.emitted <= f.funded);
         assert!(f.reclaimed <= f.funded - f.emitted + f.forfeited);
-        assert!(f.start_block <= f.last_update && f.last_update <= f.end_block.max(f.start_block));
+        assert!(
+            f.start_block <= f.last_update_height
+                && f.last_update_height <= f.end_block.max(f.start_block)
+        );
         assert!(f.end_block <= f.scheduled_end_block);
     }
     assert!(positions.is_empty(), "positions of missing farms");
@@ -373,7 +376,10 @@ fn create_funds_the_whole_budget_up_front() {
         }))
     );
     let f = c.farm(id);
-    assert_eq!((f.funded, f.last_update, f.total_staked), (1_000, start, 0));
+    assert_eq!(
+        (f.funded, f.last_update_height, f.total_staked),
+        (1_000, start, 0)
+    );
     // A native-reward farm works the same way.
     let id = c.create(1, create(STK, AssetId::NATIVE, 3, c.height, c.height + 4));
     assert_eq!(native(&c.state, &farm::reward_custody(id)), 12);

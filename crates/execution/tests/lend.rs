@@ -261,7 +261,7 @@ impl World {
                 Action::Oracle(OracleAction::SetFeed {
                     asset: *asset,
                     reporters: BoundedVec::new(vec![addr(REPORTER)]).unwrap(),
-                    max_age: MAX_AGE,
+                    max_age_blocks: MAX_AGE,
                     min_reports: 1,
                 }),
             ));
@@ -372,8 +372,8 @@ fn only_the_admin_creates_and_updates_markets_with_valid_parameters() {
     let mut w = World::new(2);
     let r = w.one(user(0), create(USDC, params(80)));
     assert_eq!(
-        lend_failure(&r),
-        LendError::NotAdmin {
+        failure(&r),
+        FailureReason::NotAdmin {
             sender: addr(user(0))
         }
     );
@@ -409,7 +409,7 @@ fn only_the_admin_creates_and_updates_markets_with_valid_parameters() {
             params: params(50),
         }),
     );
-    assert!(matches!(lend_failure(&r), LendError::NotAdmin { .. }));
+    assert!(matches!(failure(&r), FailureReason::NotAdmin { .. }));
     ok(&w.one(
         ADMIN,
         Action::Lend(LendAction::UpdateMarket {
@@ -1110,7 +1110,7 @@ fn u128_limits_fail_cleanly() {
         Action::Oracle(OracleAction::SetFeed {
             asset: big,
             reporters: BoundedVec::new(vec![addr(REPORTER)]).unwrap(),
-            max_age: MAX_AGE,
+            max_age_blocks: MAX_AGE,
             min_reports: 1,
         }),
     ));
@@ -1156,7 +1156,7 @@ fn borrowing_nearly_everything_from_a_u128_market_then_accruing_fails_cleanly() 
         Action::Oracle(OracleAction::SetFeed {
             asset: big,
             reporters: BoundedVec::new(vec![addr(REPORTER)]).unwrap(),
-            max_age: MAX_AGE,
+            max_age_blocks: MAX_AGE,
             min_reports: 1,
         }),
     ));
@@ -1245,7 +1245,7 @@ fn the_admin_withdraws_reserves_only() {
             to: addr(user(0)),
         }),
     );
-    assert!(matches!(lend_failure(&r), LendError::NotAdmin { .. }));
+    assert!(matches!(failure(&r), FailureReason::NotAdmin { .. }));
     let reserves = num(&w.market(USDC)["reserves"]);
     assert!(reserves > 0);
     let r = w.one(

@@ -95,11 +95,11 @@ fn reporters(seeds: &[u64]) -> BoundedVec<Address, MAX_REPORTERS> {
     BoundedVec::new(seeds.iter().map(|s| addr(*s)).collect()).unwrap()
 }
 
-fn set_feed(asset: AssetId, seeds: &[u64], max_age: u64, min_reports: u8) -> Action {
+fn set_feed(asset: AssetId, seeds: &[u64], max_age_blocks: u64, min_reports: u8) -> Action {
     Action::Oracle(OracleAction::SetFeed {
         asset,
         reporters: reporters(seeds),
-        max_age,
+        max_age_blocks,
         min_reports,
     })
 }
@@ -130,8 +130,10 @@ fn only_the_admin_configures_feeds_of_existing_assets() {
     let mut c = Chain::new();
     let r = c.one(1, set_feed(GOLD, &[1, 2], 10, 1));
     assert_eq!(
-        oracle_failure(&r),
-        OracleError::NotAdmin { sender: addr(1) }
+        r.status,
+        TxStatus::Failed {
+            error: FailureReason::NotAdmin { sender: addr(1) }
+        }
     );
     let r = c.one(ADMIN, set_feed(AssetId(999), &[1, 2], 10, 1));
     assert_eq!(
@@ -155,7 +157,7 @@ fn only_the_admin_configures_feeds_of_existing_assets() {
         vec![Event::Oracle(OracleEvent::FeedSet {
             asset: GOLD,
             reporters: reporters(&[1, 2]),
-            max_age: 10,
+            max_age_blocks: 10,
             min_reports: 2
         })]
     );
@@ -265,7 +267,12 @@ fn reconfiguring_keeps_reports_of_remaining_reporters_and_removal_deletes() {
     ));
 
     let r = c.one(1, Action::Oracle(OracleAction::RemoveFeed { asset: GOLD }));
-    assert!(matches!(oracle_failure(&r), OracleError::NotAdmin { .. }));
+    assert!(matches!(
+        r.status,
+        TxStatus::Failed {
+            error: FailureReason::NotAdmin { .. }
+        }
+    ));
     ok(&c.one(
         ADMIN,
         Action::Oracle(OracleAction::RemoveFeed { asset: GOLD }),

@@ -148,7 +148,7 @@ pub fn steps() -> Vec<Step> {
                             asset: *asset,
                             reporters: BoundedVec::new(vec![env.admin, env.reporter])
                                 .expect("two reporters"),
-                            max_age: PRICE_MAX_AGE,
+                            max_age_blocks: PRICE_MAX_AGE,
                             min_reports: 1,
                         })
                     })

@@ -15,6 +15,7 @@ pub mod codec;
 pub mod fees;
 pub mod genesis;
 pub mod map;
+pub mod math;
 pub mod modules;
 pub mod receipt;
 pub mod refusal;

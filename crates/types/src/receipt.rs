@@ -73,6 +73,12 @@ pub enum FailureReason {
         /// Why, for people (at most 256 bytes are encoded).
         detail: String,
     },
+    /// Only the chain admin (named at genesis) may do this.
+    #[error("only the chain admin may do this; {sender} is not the admin")]
+    NotAdmin {
+        /// The account that sent the action.
+        sender: Address,
+    },
     /// A `dex` action failed.
     #[error("dex: {0}")]
     Dex(DexError),
@@ -95,6 +101,26 @@ pub enum FailureReason {
     #[error("cover: {0}")]
     Cover(CoverError),
 }
+
+/// A module's error is a failure reason of its own variant.
+macro_rules! failure_from {
+    ($($error:ident => $variant:ident),* $(,)?) => {
+        $(impl From<$error> for FailureReason {
+            fn from(e: $error) -> Self {
+                FailureReason::$variant(e)
+            }
+        })*
+    };
+}
+failure_from!(
+    DexError => Dex,
+    BookError => Book,
+    OracleError => Oracle,
+    LendError => Lend,
+    StakeError => Stake,
+    FarmError => Farm,
+    CoverError => Cover,
+);
 
 /// Writes, sizes and reads the per-module variants of an enum whose other
 /// variants are handled by hand.
@@ -336,6 +362,10 @@ impl Write for FailureReason {
                 buf.put_u8(7);
                 write_str(detail, buf);
             }
+            FailureReason::NotAdmin { sender } => {
+                buf.put_u8(8);
+                sender.write(buf);
+            }
             other => module_variants!(write FailureReason, other, buf, unreachable!()),
         }
     }
@@ -349,6 +379,7 @@ impl EncodeSize for FailureReason {
             FailureReason::SymbolTaken { symbol } => symbol.encode_size(),
             FailureReason::Overflow => 0,
             FailureReason::Invalid { detail } => str_size(detail),
+            FailureReason::NotAdmin { .. } => Address::SIZE,
             other => return module_variants!(size FailureReason, other, unreachable!()),
         }
     }
@@ -379,6 +410,9 @@ impl Read for FailureReason {
             6 => FailureReason::Overflow,
             7 => FailureReason::Invalid {
                 detail: read_str(buf)?,
+            },
+            8 => FailureReason::NotAdmin {
+                sender: Address::read(buf)?,
             },
             t => module_variants!(read FailureReason, t, buf,
                 [DexError, BookError, OracleError, LendError, StakeError, FarmError, CoverError])

@@ -56,13 +56,12 @@ pub enum Refusal {
         required: u128,
     },
     /// The sender's native balance cannot pay the fee due.
-    #[error("sender balance {balance} cannot pay max_fee {max_fee}")]
+    #[error("sender balance {balance} cannot pay the fee due {fee_due}")]
     CannotPayFee {
         /// Sender's native balance (base units).
         balance: u128,
-        /// The fee due (native base units); despite the name, not the
-        /// transaction's `max_fee`.
-        max_fee: u128,
+        /// The fee due at this block's base fee (native base units).
+        fee_due: u128,
     },
     /// The same transaction (same id) is already pooled or included.
     #[error("transaction already known")]

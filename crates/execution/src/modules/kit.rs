@@ -7,8 +7,6 @@
 //! ([`Address::module`]); a module's own ledger (shares, positions, claims)
 //! must never promise more than those balances hold.
 
-#![allow(dead_code)] // Helpers for the modules; some are not used by every build stage.
-
 pub(crate) use crate::overlay::{SlotId, StateError, View};
 use commonware_codec::{Decode, Encode, Read};
 use lakh_state::{AccountState, AssetInfo, ObjectKey, StateKey, StateValue, object_kind};
@@ -46,6 +44,34 @@ impl From<StateError> for ActionError {
     fn from(e: StateError) -> Self {
         ActionError::State(e)
     }
+}
+
+impl From<FailureReason> for ActionError {
+    fn from(reason: FailureReason) -> Self {
+        ActionError::Failed(reason)
+    }
+}
+
+/// Fails the action with `reason`: a [`FailureReason`] or a module's error.
+pub(crate) fn fail(reason: impl Into<FailureReason>) -> ActionError {
+    ActionError::Failed(reason.into())
+}
+
+/// Turns a `None` from checked math into a clean `Overflow` failure.
+pub(crate) trait OrOverflow<T> {
+    fn or_overflow(self) -> Result<T, ActionError>;
+}
+
+impl<T> OrOverflow<T> for Option<T> {
+    fn or_overflow(self) -> Result<T, ActionError> {
+        self.ok_or(ActionError::Failed(FailureReason::Overflow))
+    }
+}
+
+/// A query's answer to a `None` from checked math: the state read holds
+/// values whose arithmetic passes u128, which valid state never does.
+pub fn query_overflow(what: &str) -> QueryError {
+    QueryError::Corrupt(format!("arithmetic overflow computing {what}"))
 }
 
 /// Why a query has no answer (yet).
@@ -397,149 +423,64 @@ pub(crate) fn declare_config(visit: &mut impl FnMut(StateKey, Access)) {
 }
 
 /// The chain's admin, if genesis named one.
-pub(crate) fn admin(view: &impl View) -> Result<Option<Address>, ActionError> {
+fn admin(view: &impl View) -> Result<Option<Address>, ActionError> {
     Ok(load::<ChainConfig>(view, &config_key())?
         .map(|c| c.admin)
         .filter(|a| *a != Address::default()))
 }
 
-/// Exact integer math. Every function refuses overflow (`None`) instead of
-/// wrapping; callers turn `None` into a clean `Overflow` failure.
+/// Fails with `NotAdmin` unless `sender` is the chain's admin (the config
+/// must be declared, see [`declare_config`]).
+pub(crate) fn require_admin(view: &impl View, sender: &Address) -> Result<(), ActionError> {
+    if admin(view)? == Some(*sender) {
+        Ok(())
+    } else {
+        Err(fail(FailureReason::NotAdmin { sender: *sender }))
+    }
+}
+
+/// A reward-per-token accumulator's share holder: a stake that earns
+/// `amount * (per_token - paid) / precision` (rounded down) as the
+/// accumulator `per_token` grows, plus what it already owes.
+pub(crate) trait RewardIndex {
+    /// The accumulator's fixed-point scale.
+    const PRECISION: u128;
+    /// The stake that earns.
+    fn amount(&self) -> u128;
+    /// The accumulator value up to which the holder has been settled.
+    fn paid(&self) -> u128;
+    /// Rewards settled and not yet paid out.
+    fn owed(&self) -> u128;
+    /// Records a settlement.
+    fn set_settled(&mut self, paid: u128, owed: u128);
+
+    /// What the holder could collect at accumulator value `per_token`: owed
+    /// plus earned since it last settled.
+    fn pending(&self, per_token: u128) -> Option<u128> {
+        self.owed().checked_add(earned(
+            self.amount(),
+            per_token,
+            self.paid(),
+            Self::PRECISION,
+        )?)
+    }
+
+    /// Moves what the holder earned up to `per_token` into its owed rewards.
+    fn settle(&mut self, per_token: u128) -> Option<()> {
+        let owed = self.pending(per_token)?;
+        self.set_settled(per_token, owed);
+        Some(())
+    }
+}
+
+/// Rewards earned by `amount` while the accumulator went from `paid` to
+/// `per_token`: `amount * (per_token - paid) / precision`, rounded down.
+pub(crate) fn earned(amount: u128, per_token: u128, paid: u128, precision: u128) -> Option<u128> {
+    math::mul_div_floor(amount, per_token.checked_sub(paid)?, precision)
+}
+
+/// Exact integer math: refuses overflow (`None`) instead of wrapping;
+/// callers turn `None` into a clean `Overflow` failure ([`OrOverflow`]).
 pub mod math {
-    /// floor(a * b / d) with a 256-bit intermediate; `None` if `d` is zero or
-    /// the result does not fit in u128.
-    pub fn mul_div_floor(a: u128, b: u128, d: u128) -> Option<u128> {
-        if d == 0 {
-            return None;
-        }
-        let (hi, lo) = mul_wide(a, b);
-        div_wide(hi, lo, d).map(|(q, _)| q)
-    }
-
-    /// ceil(a * b / d), as [`mul_div_floor`].
-    pub fn mul_div_ceil(a: u128, b: u128, d: u128) -> Option<u128> {
-        if d == 0 {
-            return None;
-        }
-        let (hi, lo) = mul_wide(a, b);
-        let (q, r) = div_wide(hi, lo, d)?;
-        if r == 0 { Some(q) } else { q.checked_add(1) }
-    }
-
-    /// floor(sqrt(a * b)) with a 256-bit intermediate (always fits in u128).
-    pub fn sqrt_product(a: u128, b: u128) -> u128 {
-        let (hi, lo) = mul_wide(a, b);
-        // Binary search on the root, which is below 2^128.
-        let (mut low, mut high) = (0u128, u128::MAX);
-        while low < high {
-            let mid = low + (high - low) / 2 + 1;
-            let (mh, ml) = mul_wide(mid, mid);
-            if (mh, ml) <= (hi, lo) {
-                low = mid;
-            } else {
-                high = mid - 1;
-            }
-        }
-        low
-    }
-
-    /// floor(sqrt(n)).
-    pub fn isqrt(n: u128) -> u128 {
-        sqrt_product(n, 1)
-    }
-
-    /// The 256-bit product of `a` and `b` as (high, low) 128-bit halves.
-    pub fn mul_wide(a: u128, b: u128) -> (u128, u128) {
-        const MASK: u128 = u64::MAX as u128;
-        let (a_hi, a_lo) = (a >> 64, a & MASK);
-        let (b_hi, b_lo) = (b >> 64, b & MASK);
-        let lo_lo = a_lo * b_lo;
-        let hi_lo = a_hi * b_lo;
-        let lo_hi = a_lo * b_hi;
-        let hi_hi = a_hi * b_hi;
-        let mid = (lo_lo >> 64) + (hi_lo & MASK) + (lo_hi & MASK);
-        let lo = (lo_lo & MASK) | (mid << 64);
-        let hi = hi_hi + (hi_lo >> 64) + (lo_hi >> 64) + (mid >> 64);
-        (hi, lo)
-    }
-
-    /// (hi·2^128 + lo) / d as (quotient, remainder); `None` if the quotient
-    /// does not fit in u128.
-    fn div_wide(hi: u128, lo: u128, d: u128) -> Option<(u128, u128)> {
-        if hi == 0 {
-            return Some((lo / d, lo % d));
-        }
-        if hi >= d {
-            return None;
-        }
-        // Long division one bit at a time; hi < d keeps the quotient in range.
-        let mut rem = hi;
-        let mut quot = 0u128;
-        for i in (0..128).rev() {
-            let carry = rem >> 127;
-            rem = (rem << 1) | ((lo >> i) & 1);
-            quot <<= 1;
-            if carry == 1 || rem >= d {
-                rem = rem.wrapping_sub(d);
-                quot |= 1;
-            }
-        }
-        Some((quot, rem))
-    }
-
-    #[cfg(test)]
-    mod tests {
-        use super::*;
-        use proptest::prelude::*;
-
-        #[test]
-        fn edge_cases() {
-            assert_eq!(
-                mul_div_floor(u128::MAX, u128::MAX, u128::MAX),
-                Some(u128::MAX)
-            );
-            assert_eq!(mul_div_floor(u128::MAX, 2, 1), None);
-            assert_eq!(mul_div_floor(7, 3, 0), None);
-            assert_eq!(mul_div_ceil(7, 3, 2), Some(11));
-            assert_eq!(mul_div_floor(7, 3, 2), Some(10));
-            assert_eq!(
-                sqrt_product(10u128.pow(18), 4 * 10u128.pow(18)),
-                2 * 10u128.pow(18)
-            );
-            assert_eq!(sqrt_product(u128::MAX, u128::MAX), u128::MAX);
-            assert_eq!(isqrt(15), 3);
-            assert_eq!(isqrt(16), 4);
-        }
-
-        proptest! {
-            #[test]
-            fn matches_u128_math_when_it_fits(a in any::<u64>(), b in any::<u64>(), d in 1u128..u128::MAX) {
-                let (a, b) = (a as u128, b as u128);
-                prop_assert_eq!(mul_div_floor(a, b, d), Some(a * b / d));
-                prop_assert_eq!(mul_div_ceil(a, b, d), Some((a * b).div_ceil(d)));
-            }
-
-            #[test]
-            fn wide_division_is_exact(a in any::<u128>(), b in any::<u128>(), d in 1u128..=u128::MAX) {
-                if let Some(q) = mul_div_floor(a, b, d) {
-                    // q*d <= a*b < (q+1)*d, compared in 256 bits.
-                    let (ph, pl) = mul_wide(a, b);
-                    let (qh, ql) = mul_wide(q, d);
-                    prop_assert!((qh, ql) <= (ph, pl));
-                    if let Some(next) = q.checked_add(1) {
-                        prop_assert!(mul_wide(next, d) > (ph, pl));
-                    }
-                }
-            }
-
-            #[test]
-            fn sqrt_is_floor(a in any::<u128>(), b in any::<u128>()) {
-                let r = sqrt_product(a, b);
-                prop_assert!(mul_wide(r, r) <= mul_wide(a, b));
-                if r < u128::MAX {
-                    prop_assert!(mul_wide(r + 1, r + 1) > mul_wide(a, b));
-                }
-            }
-        }
-    }
+    pub use lakh_types::math::{U256, mul_div_ceil, mul_div_floor, mul_wide, sqrt_product};
 }

@@ -523,7 +523,7 @@ pub async fn setup(
     admin_tx.push(Action::Oracle(OracleAction::SetFeed {
         asset: hub,
         reporters,
-        max_age: FEED_MAX_AGE,
+        max_age_blocks: FEED_MAX_AGE,
         min_reports: 1,
     }));
     admin_tx.push(Action::Oracle(OracleAction::Post {

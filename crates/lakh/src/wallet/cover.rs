@@ -549,47 +549,12 @@ async fn shares_for_amount(
     if value == 0 {
         bail!("pool {pool}'s shares are worth nothing to withdraw now");
     }
-    let (hi, lo) = wide_mul(amount, total);
-    let shares = div_ceil_wide(hi, lo, value).context("amount too large")?;
+    let shares =
+        lakh_types::math::mul_div_ceil(amount, total, value).context("amount too large")?;
     if shares > held {
         bail!("withdrawing {amount} needs {shares} shares, you hold {held}");
     }
     Ok(shares)
-}
-
-fn wide_mul(a: u128, b: u128) -> (u128, u128) {
-    const MASK: u128 = u64::MAX as u128;
-    let (a_hi, a_lo) = (a >> 64, a & MASK);
-    let (b_hi, b_lo) = (b >> 64, b & MASK);
-    let lo_lo = a_lo * b_lo;
-    let hi_lo = a_hi * b_lo;
-    let lo_hi = a_lo * b_hi;
-    let mid = (lo_lo >> 64) + (hi_lo & MASK) + (lo_hi & MASK);
-    (
-        a_hi * b_hi + (hi_lo >> 64) + (lo_hi >> 64) + (mid >> 64),
-        (lo_lo & MASK) | (mid << 64),
-    )
-}
-
-fn div_ceil_wide(hi: u128, lo: u128, d: u128) -> Option<u128> {
-    if hi >= d {
-        return None;
-    }
-    let (mut rem, mut quot) = (hi, 0u128);
-    for i in (0..128).rev() {
-        let carry = rem >> 127;
-        rem = (rem << 1) | ((lo >> i) & 1);
-        quot <<= 1;
-        if carry == 1 || rem >= d {
-            rem = rem.wrapping_sub(d);
-            quot |= 1;
-        }
-    }
-    if rem == 0 {
-        Some(quot)
-    } else {
-        quot.checked_add(1)
-    }
 }
 
 /// Sends a cover action and adds the id of a cover or claim it created.
@@ -726,11 +691,11 @@ mod tests {
 
     #[test]
     fn wide_ceiling_division() {
-        assert_eq!(div_ceil_wide(0, 10, 3), Some(4));
-        assert_eq!(div_ceil_wide(0, 9, 3), Some(3));
-        let (hi, lo) = wide_mul(u128::MAX, 6);
-        assert_eq!(div_ceil_wide(hi, lo, 6), Some(u128::MAX));
-        assert_eq!(div_ceil_wide(hi, lo, 5), None);
+        use lakh_types::math::mul_div_ceil;
+        assert_eq!(mul_div_ceil(10, 1, 3), Some(4));
+        assert_eq!(mul_div_ceil(9, 1, 3), Some(3));
+        assert_eq!(mul_div_ceil(u128::MAX, 6, 6), Some(u128::MAX));
+        assert_eq!(mul_div_ceil(u128::MAX, 6, 5), None);
         assert!(parse_risk(&"x".repeat(33)).is_err());
     }
 

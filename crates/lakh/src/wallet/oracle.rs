@@ -129,7 +129,7 @@ pub(crate) async fn run(ctx: &Ctx<'_>, cmd: OracleCommand) -> anyhow::Result<Out
             let action = OracleAction::SetFeed {
                 asset,
                 reporters,
-                max_age,
+                max_age_blocks: max_age,
                 min_reports,
             };
             lakh_types::modules::oracle::check(&action).map_err(anyhow::Error::msg)?;

@@ -412,12 +412,6 @@ crate::tagged_enum! {
     #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
     #[serde(tag = "code", rename_all = "snake_case")]
     pub enum BookError {
-        /// An admin action by someone other than the chain admin.
-        #[error("only the chain admin may do this; {sender} is not the admin")]
-        0x01 => NotAdmin {
-            /// The account that sent the action.
-            sender: Address,
-        },
         /// A market with this id already exists.
         #[error("market {market} already exists")]
         0x02 => MarketExists {

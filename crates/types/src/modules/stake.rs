@@ -117,7 +117,7 @@ crate::tagged_enum! {
             #[serde(with = "crate::amount")]
             amount: u128,
             /// First height at which `withdraw` pays it.
-            mature_at: u64,
+            mature_height: u64,
         },
         /// Matured unbonding entries were paid out.
         0x03 => Withdrawn {
@@ -207,13 +207,13 @@ crate::tagged_enum! {
             validator: Address,
         },
         /// No unbonding entry has matured yet.
-        #[error("no unbonding entry has matured at height {height}: the next, {amount}, matures at {mature_at}")]
+        #[error("no unbonding entry has matured at height {height}: the next, {amount}, matures at {mature_height}")]
         0x07 => NotMatured {
             /// The next entry to mature (native base units).
             #[serde(with = "crate::amount")]
             amount: u128,
             /// Height at which that entry matures.
-            mature_at: u64,
+            mature_height: u64,
             /// Height of the block executing the action.
             height: u64,
         },
@@ -260,12 +260,6 @@ crate::tagged_enum! {
         0x0d => CommissionUnchanged {
             /// The current commission (bps).
             bps: u16,
-        },
-        /// A parameter change by someone other than the chain admin.
-        #[error("only the chain admin may set staking parameters, not {sender}")]
-        0x0e => NotAdmin {
-            /// The account that sent the action.
-            sender: Address,
         },
         /// The unbonding period is 0 or above `MAX_UNBONDING_BLOCKS`.
         #[error("unbonding period must be 1..={max} blocks, not {blocks}")]

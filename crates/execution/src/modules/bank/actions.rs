@@ -1,5 +1,6 @@
 //! The bank's actions: transfers, multi-transfers, asset creation, minting.
 
+use crate::modules::kit::OrOverflow;
 use crate::modules::kit::{ActionError, TxContext, View};
 use lakh_state::{AssetInfo, StateKey};
 use lakh_types::{
@@ -32,10 +33,7 @@ pub(super) fn transfer(
             let to_slot = overlay.slot(&StateKey::Account(entry.to))?;
             let mut to = overlay.account_at(to_slot)?;
             let total_before = from.native_balance.checked_add(to.native_balance);
-            to.native_balance = to
-                .native_balance
-                .checked_add(amount)
-                .ok_or(ActionError::Failed(FailureReason::Overflow))?;
+            to.native_balance = to.native_balance.checked_add(amount).or_overflow()?;
             from.native_balance -= amount;
             debug_assert_eq!(
                 total_before,
@@ -59,7 +57,7 @@ pub(super) fn transfer(
             let to = overlay
                 .balance_at(to_slot)?
                 .checked_add(amount)
-                .ok_or(ActionError::Failed(FailureReason::Overflow))?;
+                .or_overflow()?;
             overlay.set_balance_at(from_slot, from - amount);
             overlay.set_balance_at(to_slot, to);
         }
@@ -165,10 +163,7 @@ pub(super) fn mint(
     if info.issuer != ctx.sender {
         return Err(ActionError::Failed(FailureReason::NotIssuer { asset }));
     }
-    let supply = info
-        .supply
-        .checked_add(amount)
-        .ok_or(ActionError::Failed(FailureReason::Overflow))?;
+    let supply = info.supply.checked_add(amount).or_overflow()?;
     if let Some(max) = info.max_supply
         && supply > max
     {
@@ -185,7 +180,7 @@ pub(super) fn mint(
     let balance = overlay
         .balance_at(balance_slot)?
         .checked_add(amount)
-        .ok_or(ActionError::Failed(FailureReason::Overflow))?;
+        .or_overflow()?;
     overlay.set_asset_at(asset_slot, info);
     overlay.set_balance_at(balance_slot, balance);
     events.push(Event::Minted {

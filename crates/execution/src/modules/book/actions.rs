@@ -5,7 +5,8 @@ use super::state::{
     MAX_SEQ, Market, Order, OwnerEntry, SideState, custody, market_key, order_id, side_key,
 };
 use crate::modules::kit::{ActionError, TxContext, View};
-use crate::modules::kit::{admin, asset_exists, load, move_asset, remove, store};
+use crate::modules::kit::{OrOverflow, fail, require_admin};
+use crate::modules::kit::{asset_exists, load, move_asset, remove, store};
 use lakh_types::{
     Address, AssetId, Event, FailureReason,
     codec::{BoundedVec, Text},
@@ -15,24 +16,10 @@ use lakh_types::{
     },
 };
 
-fn fail(e: BookError) -> ActionError {
-    ActionError::Failed(FailureReason::Book(e))
-}
-
 fn inconsistent(detail: &str) -> ActionError {
     fail(BookError::Inconsistent {
         detail: Text::clipped(detail),
     })
-}
-
-trait OrOverflow<T> {
-    fn or_overflow(self) -> Result<T, ActionError>;
-}
-
-impl<T> OrOverflow<T> for Option<T> {
-    fn or_overflow(self) -> Result<T, ActionError> {
-        self.ok_or(ActionError::Failed(FailureReason::Overflow))
-    }
 }
 
 /// `*slot += amount`, refusing overflow.
@@ -58,7 +45,7 @@ pub(super) fn execute(
             maker_fee_bps,
             taker_fee_bps,
         } => {
-            require_admin(ctx, view)?;
+            require_admin(view, &ctx.sender)?;
             let key = market_key(*market);
             if load::<Market>(view, &key)?.is_some() {
                 return Err(fail(BookError::MarketExists { market: *market }));
@@ -77,7 +64,7 @@ pub(super) fn execute(
                 taker_fee_bps: *taker_fee_bps,
                 next_seq: 1,
                 fees: 0,
-                created: ctx.height,
+                created_height: ctx.height,
             };
             store(view, &key, &m)?;
             events.push(Event::Book(BookEvent::MarketCreated {
@@ -115,7 +102,7 @@ pub(super) fn execute(
         BookAction::CancelAll { market } => cancel_all(ctx, view, events, market),
         BookAction::Settle { market, owner } => settle(view, events, market, owner),
         BookAction::WithdrawFees { market, to, amount } => {
-            require_admin(ctx, view)?;
+            require_admin(view, &ctx.sender)?;
             let mut m = load_market(view, market)?;
             if m.fees == 0 {
                 return Err(fail(BookError::NoFeesAccrued { market: market.id }));
@@ -138,13 +125,6 @@ pub(super) fn execute(
             Ok(())
         }
     }
-}
-
-fn require_admin(ctx: &TxContext, view: &impl View) -> Result<(), ActionError> {
-    if admin(view)? != Some(ctx.sender) {
-        return Err(fail(BookError::NotAdmin { sender: ctx.sender }));
-    }
-    Ok(())
 }
 
 /// The market `r` names, which must trade the assets `r` declares.

@@ -98,7 +98,7 @@ mod tests {
             taker_fee_bps: 0,
             next_seq: 1,
             fees: 0,
-            created: 0,
+            created_height: 0,
         }
     }
 

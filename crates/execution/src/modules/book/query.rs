@@ -162,7 +162,7 @@ fn market_info(ctx: &QueryCtx<'_>, id: u32) -> Result<Value, QueryError> {
         "taker_fee_bps": m.taker_fee_bps,
         "fees_accrued": m.fees.to_string(),
         "next_order_seq": m.next_seq,
-        "created_height": m.created,
+        "created_height": m.created_height,
         "custody": vault,
         "custody_base": ctx.balance(&vault, m.base)?.to_string(),
         "custody_quote": ctx.balance(&vault, m.quote)?.to_string(),

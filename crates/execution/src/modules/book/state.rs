@@ -42,7 +42,7 @@ lakh_types::codec_struct! {
         /// Quote units of fees accrued and not yet withdrawn.
         pub fees: u128,
         /// Height the market was created at.
-        pub created: u64,
+        pub created_height: u64,
     }
 }
 

@@ -1,10 +1,11 @@
 //! The module's actions, one method each. Every check comes before the first
 //! write that depends on it; a failure rolls back whatever was written.
 
-use super::state::{self, cover_err};
+use super::state::{self};
 use super::{keys, math};
 use crate::modules::kit::{ActionError, TxContext, View};
-use crate::modules::kit::{admin, asset_exists, load, move_asset, remove, store};
+use crate::modules::kit::{OrOverflow, fail, require_admin};
+use crate::modules::kit::{asset_exists, load, move_asset, remove, store};
 use lakh_types::codec::Text;
 use lakh_types::modules::cover::{
     Assessor, Claim, ClaimId, ClaimStatus, Cover, CoverError, CoverEvent, CoverId, LOCKED_SHARES,
@@ -17,23 +18,6 @@ pub(super) struct Run<'a, V: View> {
     pub ctx: &'a TxContext,
     pub view: &'a mut V,
     pub events: &'a mut Vec<Event>,
-}
-
-fn fail(e: CoverError) -> ActionError {
-    ActionError::Failed(cover_err(e))
-}
-
-fn failed(reason: FailureReason) -> ActionError {
-    ActionError::Failed(reason)
-}
-
-fn overflow() -> ActionError {
-    ActionError::Failed(FailureReason::Overflow)
-}
-
-/// `Some(x)` or an `Overflow` failure.
-fn ok<T>(x: Option<T>) -> Result<T, ActionError> {
-    x.ok_or_else(overflow)
 }
 
 impl<V: View> Run<'_, V> {
@@ -49,9 +33,9 @@ impl<V: View> Run<'_, V> {
     /// The pool's ledger with expired epochs released at this height.
     fn state(&mut self, pool: PoolId, params: &PoolParams) -> Result<PoolState, ActionError> {
         let mut state = load::<PoolState>(self.view, &keys::state(pool))?
-            .ok_or_else(|| failed(state::inconsistent(pool, "pool has no ledger")))?;
-        let released = state::roll(&mut state, pool, params.epoch_blocks(), self.ctx.height)
-            .map_err(failed)?;
+            .ok_or_else(|| fail(state::inconsistent(pool, "pool has no ledger")))?;
+        let released =
+            state::roll(&mut state, pool, params.epoch_blocks(), self.ctx.height).map_err(fail)?;
         if released != state::Released::default() {
             self.emit(CoverEvent::CapacityReleased {
                 pool,
@@ -74,10 +58,7 @@ impl<V: View> Run<'_, V> {
     }
 
     pub fn create_pool(&mut self, pool: PoolId, params: &PoolParams) -> Result<(), ActionError> {
-        let sender = self.ctx.sender;
-        if admin(self.view)? != Some(sender) {
-            return Err(fail(CoverError::NotAdmin { sender }));
-        }
+        require_admin(self.view, &self.ctx.sender)?;
         validate_params(params).map_err(|detail| {
             fail(CoverError::BadParams {
                 detail: Text::<MAX_DETAIL_BYTES>::clipped(&detail),
@@ -88,7 +69,7 @@ impl<V: View> Run<'_, V> {
         }
         for asset in [params.capital_asset, params.stake_asset] {
             if !asset_exists(self.view, asset)? {
-                return Err(failed(FailureReason::UnknownAsset { asset }));
+                return Err(fail(FailureReason::UnknownAsset { asset }));
             }
         }
         store(self.view, &keys::params(pool), params)?;
@@ -127,11 +108,13 @@ impl<V: View> Run<'_, V> {
             }
             (amount - LOCKED_SHARES, amount)
         } else {
-            let value = ok(state::deposit_value(&state, params.epoch_blocks(), height))?;
+            let value =
+                state::deposit_value(&state, params.epoch_blocks(), height).or_overflow()?;
             if value == 0 {
                 return Err(fail(CoverError::PoolInsolvent { pool }));
             }
-            let shares = ok(math::shares_for_deposit(amount, state.total_shares, value))?;
+            let shares =
+                math::shares_for_deposit(amount, state.total_shares, value).or_overflow()?;
             if shares == 0 {
                 return Err(fail(CoverError::ZeroShares { amount }));
             }
@@ -149,12 +132,12 @@ impl<V: View> Run<'_, V> {
             amount,
             self.events,
         )?;
-        state.capital = ok(state.capital.checked_add(amount))?;
-        state.deposited = ok(state.deposited.checked_add(amount))?;
-        state.total_shares = ok(state.total_shares.checked_add(minted))?;
+        state.capital = state.capital.checked_add(amount).or_overflow()?;
+        state.deposited = state.deposited.checked_add(amount).or_overflow()?;
+        state.total_shares = state.total_shares.checked_add(minted).or_overflow()?;
         let position_key = keys::position(pool, &sender);
         let mut position = load::<Position>(self.view, &position_key)?.unwrap_or_default();
-        position.shares = ok(position.shares.checked_add(shares))?;
+        position.shares = position.shares.checked_add(shares).or_overflow()?;
         store(self.view, &position_key, &position)?;
         store(self.view, &keys::state(pool), &state)?;
         self.emit(CoverEvent::Provided {
@@ -188,20 +171,17 @@ impl<V: View> Run<'_, V> {
             }));
         }
         let mut state = self.state(pool, &params)?;
-        let value = ok(state::withdraw_value(
-            &state,
-            params.epoch_blocks(),
-            self.ctx.height,
-        ))?;
+        let value =
+            state::withdraw_value(&state, params.epoch_blocks(), self.ctx.height).or_overflow()?;
         // Positions sum to total_shares - LOCKED_SHARES, so total_shares > shares.
-        let amount = ok(math::amount_for_shares(shares, state.total_shares, value))?;
+        let amount = math::amount_for_shares(shares, state.total_shares, value).or_overflow()?;
         if amount == 0 {
             return Err(fail(CoverError::NothingToWithdraw { shares }));
         }
         if amount < min_amount {
             return Err(fail(CoverError::AmountBelowMinimum { amount, min_amount }));
         }
-        let free = ok(state::free_capital(&state, params.capacity_bps))?;
+        let free = state::free_capital(&state, params.capacity_bps).or_overflow()?;
         if amount > free {
             return Err(fail(CoverError::CapitalLocked {
                 requested: amount,
@@ -218,8 +198,8 @@ impl<V: View> Run<'_, V> {
         )?;
         // amount <= free <= capital; shares <= position <= total.
         state.capital -= amount;
-        state.withdrawn = ok(state.withdrawn.checked_add(amount))?;
-        state.total_shares = ok(state.total_shares.checked_sub(shares))?;
+        state.withdrawn = state.withdrawn.checked_add(amount).or_overflow()?;
+        state.total_shares = state.total_shares.checked_sub(shares).or_overflow()?;
         position.shares -= shares;
         if position.shares == 0 {
             remove(self.view, &position_key)?;
@@ -261,14 +241,14 @@ impl<V: View> Run<'_, V> {
             return Err(fail(CoverError::CoverIdTaken { cover: id }));
         }
         let mut state = self.state(pool, &params)?;
-        let quote = state::quote(&params, &state, amount, blocks, height).map_err(failed)?;
+        let quote = state::quote(&params, &state, amount, blocks, height).map_err(fail)?;
         if quote.premium > max_premium {
             return Err(fail(CoverError::PremiumTooHigh {
                 premium: quote.premium,
                 max_premium,
             }));
         }
-        state::add_cover(&mut state, pool, &quote, amount, height).map_err(failed)?;
+        state::add_cover(&mut state, pool, &quote, amount, height).map_err(fail)?;
         move_asset(
             self.view,
             asset,
@@ -371,10 +351,10 @@ impl<V: View> Run<'_, V> {
             b.claimed = b.claimed.checked_add(amount)?;
             (b.claimed <= b.cover).then_some(())
         })
-        .map_err(failed)?;
-        state.pending_claims = ok(state.pending_claims.checked_add(amount))?;
-        state.claims_filed = ok(state.claims_filed.checked_add(1))?;
-        let vote_end = ok(height.checked_add(params.voting_period))?;
+        .map_err(fail)?;
+        state.pending_claims = state.pending_claims.checked_add(amount).or_overflow()?;
+        state.claims_filed = state.claims_filed.checked_add(1).or_overflow()?;
+        let vote_end = height.checked_add(params.voting_period).or_overflow()?;
         let claim = Claim {
             pool,
             cover: cover_id,
@@ -423,8 +403,8 @@ impl<V: View> Run<'_, V> {
         // Stakes sum to the custody balance, so these fit whenever it did.
         let mut assessor = load::<Assessor>(self.view, &assessor_key)?.unwrap_or_default();
         let mut total = load::<StakeTotal>(self.view, &total_key)?.unwrap_or_default();
-        assessor.stake = ok(assessor.stake.checked_add(amount))?;
-        total.total = ok(total.total.checked_add(amount))?;
+        assessor.stake = assessor.stake.checked_add(amount).or_overflow()?;
+        total.total = total.total.checked_add(amount).or_overflow()?;
         store(self.view, &assessor_key, &assessor)?;
         store(self.view, &total_key, &total)?;
         self.emit(CoverEvent::AssessorStaked {
@@ -468,7 +448,7 @@ impl<V: View> Run<'_, V> {
         total.total = total
             .total
             .checked_sub(amount)
-            .ok_or_else(|| failed(state::inconsistent(pool, "stake above the pool total")))?;
+            .ok_or_else(|| fail(state::inconsistent(pool, "stake above the pool total")))?;
         assessor.stake -= amount;
         move_asset(
             self.view,
@@ -534,11 +514,11 @@ impl<V: View> Run<'_, V> {
         }
         let weight = assessor.stake;
         if approve {
-            claim.approve = ok(claim.approve.checked_add(weight))?;
+            claim.approve = claim.approve.checked_add(weight).or_overflow()?;
         } else {
-            claim.deny = ok(claim.deny.checked_add(weight))?;
+            claim.deny = claim.deny.checked_add(weight).or_overflow()?;
         }
-        claim.voters = ok(claim.voters.checked_add(1))?;
+        claim.voters = claim.voters.checked_add(1).or_overflow()?;
         // The stake stays until this claim's voting ends.
         assessor.locked_until = assessor.locked_until.max(claim.vote_end);
         store(self.view, &vote_key, &Vote { approve, weight })?;
@@ -595,14 +575,14 @@ impl<V: View> Run<'_, V> {
         Self::check_asset(pool, params.capital_asset, asset)?;
         let mut cover = self.load_cover(cover_id)?;
         if cover.open_claim != Some(claim_id) {
-            return Err(failed(state::inconsistent(
+            return Err(fail(state::inconsistent(
                 pool,
                 "open claim is not the cover's open claim",
             )));
         }
         let mut state = self.state(pool, &params)?;
 
-        let votes = ok(claim.approve.checked_add(claim.deny))?;
+        let votes = claim.approve.checked_add(claim.deny).or_overflow()?;
         let status = if votes < params.quorum {
             ClaimStatus::NoQuorum
         } else if claim.approve > claim.deny {
@@ -627,21 +607,21 @@ impl<V: View> Run<'_, V> {
                 b.cover = b.cover.checked_sub(payout)?;
                 Some(())
             })
-            .map_err(failed)?;
+            .map_err(fail)?;
             state.active_cover = state
                 .active_cover
                 .checked_sub(payout)
-                .ok_or_else(|| failed(state::inconsistent(pool, "payout above active cover")))?;
+                .ok_or_else(|| fail(state::inconsistent(pool, "payout above active cover")))?;
         } else {
             state.released_claims = state
                 .released_claims
                 .checked_sub(claim.amount)
-                .ok_or_else(|| failed(state::inconsistent(pool, "claim above released claims")))?;
+                .ok_or_else(|| fail(state::inconsistent(pool, "claim above released claims")))?;
         }
         state.pending_claims = state
             .pending_claims
             .checked_sub(claim.amount)
-            .ok_or_else(|| failed(state::inconsistent(pool, "claim above pending claims")))?;
+            .ok_or_else(|| fail(state::inconsistent(pool, "claim above pending claims")))?;
         if payout > 0 {
             move_asset(
                 self.view,
@@ -653,8 +633,8 @@ impl<V: View> Run<'_, V> {
             )?;
             // payout <= capital.
             state.capital -= payout;
-            state.paid_out = ok(state.paid_out.checked_add(payout))?;
-            cover.paid = ok(cover.paid.checked_add(payout))?;
+            state.paid_out = state.paid_out.checked_add(payout).or_overflow()?;
+            cover.paid = cover.paid.checked_add(payout).or_overflow()?;
         }
         cover.open_claim = None;
         claim.status = status;

@@ -3,8 +3,8 @@
 use super::math;
 use super::route::{PriceError, Route};
 use super::state::{Pair, Pool};
-use super::{fail, overflow};
 use crate::modules::kit::{ActionError, TxContext, View};
+use crate::modules::kit::{OrOverflow, fail};
 use crate::modules::kit::{asset_info, burn, create_module_asset, load, mint, move_asset, store};
 use lakh_state::AssetInfo;
 use lakh_types::{
@@ -124,15 +124,15 @@ pub(super) fn add_liquidity(
         })?;
         (shares, locked, max_a, max_b)
     } else {
-        let (shares, a, b) = math::deposit(max_a, max_b, pool.reserve_a, pool.reserve_b, supply)
-            .ok_or_else(overflow)?;
+        let (shares, a, b) =
+            math::deposit(max_a, max_b, pool.reserve_a, pool.reserve_b, supply).or_overflow()?;
         (shares, 0, a, b)
     };
     if shares == 0 || shares < min_shares {
         return Err(fail(DexError::InsufficientShares { shares, min_shares }));
     }
-    pool.reserve_a = pool.reserve_a.checked_add(amount_a).ok_or_else(overflow)?;
-    pool.reserve_b = pool.reserve_b.checked_add(amount_b).ok_or_else(overflow)?;
+    pool.reserve_a = pool.reserve_a.checked_add(amount_a).or_overflow()?;
+    pool.reserve_b = pool.reserve_b.checked_add(amount_b).or_overflow()?;
     move_asset(view, pair.a, &ctx.sender, &pair.custody, amount_a, events)?;
     move_asset(view, pair.b, &ctx.sender, &pair.custody, amount_b, events)?;
     let lp = pair.lp_asset();
@@ -171,7 +171,7 @@ pub(super) fn remove_liquidity(
     // Burning first refuses shares the sender does not hold (so shares <= supply).
     burn(view, pair.lp_asset(), &ctx.sender, shares, events)?;
     let (amount_a, amount_b) =
-        math::withdrawal(shares, pool.reserve_a, pool.reserve_b, supply).ok_or_else(overflow)?;
+        math::withdrawal(shares, pool.reserve_a, pool.reserve_b, supply).or_overflow()?;
     for (asset, amount, minimum) in [(pair.a, amount_a, min_a), (pair.b, amount_b, min_b)] {
         if amount < minimum {
             return Err(fail(DexError::InsufficientAmount {
@@ -213,9 +213,9 @@ pub(super) fn swap(
         let mut pool = pool.clone();
         pool.touch(ctx.height);
         let (r_in, r_out) = pool.reserves_for(pair, asset_in);
-        let r_in = r_in.checked_add(amount_in).ok_or_else(overflow)?;
+        let r_in = r_in.checked_add(amount_in).or_overflow()?;
         // Pricing keeps every output below its reserve.
-        let r_out = r_out.checked_sub(amount_out).ok_or_else(overflow)?;
+        let r_out = r_out.checked_sub(amount_out).or_overflow()?;
         pool.set_reserves_for(pair, asset_in, r_in, r_out);
         move_asset(view, asset_in, &from, &pair.custody, amount_in, events)?;
         store(view, &pair.key(), &pool)?;
@@ -248,7 +248,7 @@ impl From<PriceError> for ActionError {
     fn from(e: PriceError) -> Self {
         match e {
             PriceError::Dex(e) => fail(e),
-            PriceError::Overflow => overflow(),
+            PriceError::Overflow => fail(FailureReason::Overflow),
         }
     }
 }

@@ -6,7 +6,9 @@
 //! limits are that `amount * 1000` and `reserve * 1000` fit in a u128 (about
 //! 3.4e35 base units) and that results fit in a u128.
 
-use crate::modules::kit::math::{mul_div_ceil, mul_div_floor, mul_wide, sqrt_product};
+use crate::modules::kit::math::{U256, mul_div_ceil, mul_div_floor, sqrt_product};
+use bytes::BufMut;
+use commonware_codec::{Buf, Error as CodecError, FixedSize, Read, ReadExt, Write};
 use lakh_types::modules::dex::{FEE_KEPT_PER_MILLE, MINIMUM_LIQUIDITY, PER_MILLE};
 
 /// Output of selling `amount_in` into a pool:
@@ -93,129 +95,114 @@ pub fn withdrawal(
     ))
 }
 
-lakh_types::codec_struct! {
-    /// A 256-bit unsigned integer, as two 128-bit halves. Price accumulators
-    /// use it with wrapping arithmetic.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, PartialOrd, Ord)]
-    pub struct U256 {
-        pub hi: u128,
-        pub lo: u128,
-    }
-}
+/// A 128.128 fixed-point number modulo 2^256: a price, or a sum of prices
+/// times blocks (price accumulators use wrapping arithmetic). Stored as its
+/// integer half then its fractional half, each a big-endian u128.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, PartialOrd, Ord)]
+pub struct Q128(pub U256);
 
-impl U256 {
-    pub const ZERO: U256 = U256 { hi: 0, lo: 0 };
+impl Q128 {
+    pub const ZERO: Q128 = Q128(U256::ZERO);
 
-    pub fn wrapping_add(self, other: U256) -> U256 {
-        let (lo, carry) = self.lo.overflowing_add(other.lo);
-        U256 {
-            hi: self.hi.wrapping_add(other.hi).wrapping_add(carry as u128),
-            lo,
-        }
+    /// The number `int + frac / 2^128`.
+    pub fn from_parts(int: u128, frac: u128) -> Q128 {
+        Q128((U256::from(int) << 128usize) | U256::from(frac))
     }
 
-    pub fn wrapping_sub(self, other: U256) -> U256 {
-        let (lo, borrow) = self.lo.overflowing_sub(other.lo);
-        U256 {
-            hi: self.hi.wrapping_sub(other.hi).wrapping_sub(borrow as u128),
-            lo,
-        }
+    /// The integer half (modulo 2^128).
+    pub fn int(self) -> u128 {
+        (self.0 >> 128usize).to::<u128>()
+    }
+
+    /// The fractional half, in units of 2^-128.
+    pub fn frac(self) -> u128 {
+        (self.0 & U256::from(u128::MAX)).to::<u128>()
+    }
+
+    pub fn wrapping_add(self, other: Q128) -> Q128 {
+        Q128(self.0.wrapping_add(other.0))
+    }
+
+    pub fn wrapping_sub(self, other: Q128) -> Q128 {
+        Q128(self.0.wrapping_sub(other.0))
     }
 
     /// `self · factor` modulo 2^256.
-    pub fn wrapping_mul_u64(self, factor: u64) -> U256 {
-        let (carry, lo) = mul_wide(self.lo, factor as u128);
-        U256 {
-            hi: self.hi.wrapping_mul(factor as u128).wrapping_add(carry),
-            lo,
-        }
+    pub fn wrapping_mul_u64(self, factor: u64) -> Q128 {
+        Q128(self.0.wrapping_mul(U256::from(factor)))
     }
 
     /// Big-endian hex, 64 digits.
     pub fn to_hex(self) -> String {
-        format!("0x{:032x}{:032x}", self.hi, self.lo)
+        format!("0x{:032x}{:032x}", self.int(), self.frac())
+    }
+}
+
+impl Write for Q128 {
+    fn write(&self, buf: &mut impl BufMut) {
+        self.int().write(buf);
+        self.frac().write(buf);
+    }
+}
+
+impl FixedSize for Q128 {
+    const SIZE: usize = 2 * u128::SIZE;
+}
+
+impl Read for Q128 {
+    type Cfg = ();
+    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, CodecError> {
+        let int = u128::read(buf)?;
+        let frac = u128::read(buf)?;
+        Ok(Q128::from_parts(int, frac))
     }
 }
 
 /// `numerator / denominator` as an unsigned 128.128 fixed-point number
 /// (floor(numerator·2^128 / denominator)); `None` if `denominator` is zero.
-pub fn price_q128(numerator: u128, denominator: u128) -> Option<U256> {
+pub fn price_q128(numerator: u128, denominator: u128) -> Option<Q128> {
     if denominator == 0 {
         return None;
     }
-    let hi = numerator / denominator;
-    let rem = numerator % denominator;
-    // floor(rem·2^128 / d) = 2·h + bit, with h = floor(rem·2^127 / d) (below
-    // 2^127 as rem < d) and bit = whether twice h's remainder reaches d.
-    let h = mul_div_floor(rem, 1 << 127, denominator)?;
-    // The exact remainder rem·2^127 − h·d is below d < 2^128, so computing it
-    // modulo 2^128 loses nothing (rem·2^127 mod 2^128 is rem's low bit at 127).
-    let r = ((rem & 1) << 127).wrapping_sub(h.wrapping_mul(denominator));
-    let bit = r >= denominator - r;
-    Some(U256 {
-        hi,
-        lo: (h << 1) | bit as u128,
-    })
+    Some(Q128(
+        (U256::from(numerator) << 128usize) / U256::from(denominator),
+    ))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::modules::kit::math::mul_wide;
     use proptest::prelude::*;
 
     #[test]
     fn price_fixed_point_edges() {
-        assert_eq!(price_q128(1, 1), Some(U256 { hi: 1, lo: 0 }));
-        assert_eq!(
-            price_q128(1, 2),
-            Some(U256 {
-                hi: 0,
-                lo: 1 << 127
-            })
-        );
-        assert_eq!(
-            price_q128(1, 3),
-            Some(U256 {
-                hi: 0,
-                lo: u128::MAX / 3
-            })
-        );
+        assert_eq!(price_q128(1, 1), Some(Q128::from_parts(1, 0)));
+        assert_eq!(price_q128(1, 2), Some(Q128::from_parts(0, 1 << 127)));
+        assert_eq!(price_q128(1, 3), Some(Q128::from_parts(0, u128::MAX / 3)));
         assert_eq!(price_q128(7, 0), None);
         assert_eq!(
             price_q128(u128::MAX, 1),
-            Some(U256 {
-                hi: u128::MAX,
-                lo: 0
-            })
+            Some(Q128::from_parts(u128::MAX, 0))
         );
         assert_eq!(
             price_q128(1, u128::MAX),
-            Some(U256 { hi: 0, lo: 1 }) // 2^128 / (2^128 - 1) rounds down to 1
+            Some(Q128::from_parts(0, 1)) // 2^128 / (2^128 - 1) rounds down to 1
         );
     }
 
     #[test]
     fn wrapping_arithmetic() {
-        let max = U256 {
-            hi: u128::MAX,
-            lo: u128::MAX,
-        };
-        assert_eq!(max.wrapping_add(U256 { hi: 0, lo: 1 }), U256::ZERO);
-        assert_eq!(U256::ZERO.wrapping_sub(U256 { hi: 0, lo: 1 }), max);
+        let max = Q128::from_parts(u128::MAX, u128::MAX);
+        assert_eq!(max.wrapping_add(Q128::from_parts(0, 1)), Q128::ZERO);
+        assert_eq!(Q128::ZERO.wrapping_sub(Q128::from_parts(0, 1)), max);
         assert_eq!(
-            U256 {
-                hi: 0,
-                lo: u128::MAX
-            }
-            .wrapping_mul_u64(2),
-            U256 {
-                hi: 1,
-                lo: u128::MAX - 1
-            }
+            Q128::from_parts(0, u128::MAX).wrapping_mul_u64(2),
+            Q128::from_parts(1, u128::MAX - 1)
         );
         assert_eq!(
             max.wrapping_mul_u64(2),
-            max.wrapping_sub(U256 { hi: 0, lo: 1 })
+            max.wrapping_sub(Q128::from_parts(0, 1))
         );
     }
 
@@ -223,13 +210,14 @@ mod tests {
         #[test]
         fn price_is_the_exact_floor(n in any::<u128>(), d in 1u128..) {
             let p = price_q128(n, d).unwrap();
-            prop_assert_eq!(p.hi, n / d);
-            // p.lo = floor(rem·2^128/d): p.lo·d <= rem·2^128 < (p.lo+1)·d,
-            // compared in 256 bits where rem·2^128 is (rem, 0).
+            prop_assert_eq!(p.int(), n / d);
+            // p.frac() = floor(rem·2^128/d): p.frac()·d <= rem·2^128 < (p.frac()+1)·d,
+            // compared in 256 bits.
             let rem = n % d;
-            prop_assert!(mul_wide(p.lo, d) <= (rem, 0));
-            if let Some(next) = p.lo.checked_add(1) {
-                prop_assert!(mul_wide(next, d) > (rem, 0));
+            let scaled = U256::from(rem) << 128usize;
+            prop_assert!(mul_wide(p.frac(), d) <= scaled);
+            if let Some(next) = p.frac().checked_add(1) {
+                prop_assert!(mul_wide(next, d) > scaled);
             } else {
                 prop_assert!(rem > 0);
             }
@@ -237,8 +225,8 @@ mod tests {
 
         #[test]
         fn mul_u64_matches_repeated_addition(hi in any::<u128>(), lo in any::<u128>(), k in 0u64..16) {
-            let x = U256 { hi, lo };
-            let mut sum = U256::ZERO;
+            let x = Q128::from_parts(hi, lo);
+            let mut sum = Q128::ZERO;
             for _ in 0..k {
                 sum = sum.wrapping_add(x);
             }

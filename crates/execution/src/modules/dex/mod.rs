@@ -18,23 +18,16 @@ pub mod state;
 
 pub use query::query;
 
+use crate::modules::kit::fail;
 use crate::modules::kit::{Access, ActionError, TxContext, View};
 use crate::modules::kit::{declare_asset_read, declare_balance, declare_supply};
 use actions::*;
 use lakh_state::StateKey;
 use lakh_types::{
-    Address, Event, FailureReason,
+    Address, Event,
     modules::dex::{DexAction, DexError, lp_symbol_of, validate},
 };
 use state::Pair;
-
-fn fail(e: DexError) -> ActionError {
-    ActionError::Failed(FailureReason::Dex(e))
-}
-
-fn overflow() -> ActionError {
-    ActionError::Failed(FailureReason::Overflow)
-}
 
 /// Declares every key `action` may read or write, except the sender's account.
 pub(crate) fn access(

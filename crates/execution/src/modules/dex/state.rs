@@ -2,7 +2,7 @@
 //! (custody address, share asset, share supply) is derived from its pair or
 //! read from the bank.
 
-use super::math::{U256, price_q128};
+use super::math::{Q128, price_q128};
 use crate::modules::kit::object_key;
 use lakh_state::{StateKey, object_kind};
 use lakh_types::{
@@ -28,9 +28,9 @@ lakh_types::codec_struct! {
         pub last_height: u64,
         /// Σ (reserve_b / reserve_a) · blocks, as 128.128 fixed point,
         /// modulo 2^256: the price of A in B, time-weighted.
-        pub price_a_cumulative: U256,
+        pub price_a_cumulative: Q128,
         /// Σ (reserve_a / reserve_b) · blocks, likewise: the price of B in A.
-        pub price_b_cumulative: U256,
+        pub price_b_cumulative: Q128,
     }
 }
 
@@ -40,7 +40,7 @@ impl Pool {
     /// reserve is zero). Applied on the first touch in a block, before the
     /// reserves change, so the prices recorded are those that held between
     /// blocks and one block's trades cannot move what it accumulates.
-    pub fn accumulated(&self, height: u64) -> (U256, U256) {
+    pub fn accumulated(&self, height: u64) -> (Q128, Q128) {
         let elapsed = height.saturating_sub(self.last_height);
         match (
             price_q128(self.reserve_b, self.reserve_a),

@@ -3,9 +3,9 @@
 use super::math;
 use super::math::Accrual;
 use super::state::{Farm, Position, farm_key, position_key, reward_custody, stake_custody};
-use super::{fail, overflow};
 use crate::modules::kit::View;
 use crate::modules::kit::{ActionError, TxContext};
+use crate::modules::kit::{OrOverflow, RewardIndex, fail};
 use crate::modules::kit::{asset_exists, load, move_asset, remove, store};
 use lakh_types::{
     Address, AssetId, Event, FailureReason,
@@ -58,7 +58,7 @@ pub(super) fn create(
         funded,
         total_staked: 0,
         reward_per_token: 0,
-        last_update: start_block,
+        last_update_height: start_block,
         emitted: 0,
         paid: 0,
         forfeited: 0,
@@ -158,7 +158,7 @@ pub(super) fn stake(
             Position::new(id, ctx.sender, farm.reward_per_token)
         }
     };
-    math::settle(&mut p, farm.reward_per_token).ok_or_else(overflow)?;
+    p.settle(farm.reward_per_token).or_overflow()?;
     move_asset(
         view,
         stake_asset,
@@ -167,8 +167,8 @@ pub(super) fn stake(
         amount,
         events,
     )?;
-    p.staked = p.staked.checked_add(amount).ok_or_else(overflow)?;
-    farm.total_staked = farm.total_staked.checked_add(amount).ok_or_else(overflow)?;
+    p.staked = p.staked.checked_add(amount).or_overflow()?;
+    farm.total_staked = farm.total_staked.checked_add(amount).or_overflow()?;
     store(view, &key, &p)?;
     store(view, &farm_key(id), &farm)?;
     events.push(Event::Farm(FarmEvent::Staked {
@@ -198,7 +198,7 @@ pub(super) fn unstake(
             staked: p.staked,
         }));
     }
-    math::settle(&mut p, farm.reward_per_token).ok_or_else(overflow)?;
+    p.settle(farm.reward_per_token).or_overflow()?;
     move_asset(
         view,
         stake_asset,
@@ -208,7 +208,7 @@ pub(super) fn unstake(
         events,
     )?;
     p.staked -= amount;
-    farm.total_staked = farm.total_staked.checked_sub(amount).ok_or_else(overflow)?;
+    farm.total_staked = farm.total_staked.checked_sub(amount).or_overflow()?;
     save_position(view, &mut farm, &p)?;
     store(view, &farm_key(id), &farm)?;
     events.push(Event::Farm(FarmEvent::Unstaked {
@@ -230,16 +230,16 @@ pub(super) fn harvest(
 ) -> Result<(), ActionError> {
     let mut farm = load_farm(ctx, view, id, reward_asset, |f| f.reward_asset, events)?;
     let mut p = load_position(view, &farm, &ctx.sender)?;
-    math::settle(&mut p, farm.reward_per_token).ok_or_else(overflow)?;
+    p.settle(farm.reward_per_token).or_overflow()?;
     let amount = p.owed;
     if amount == 0 {
         return Err(fail(FarmError::NothingToHarvest { farm: id }));
     }
     p.owed = 0;
-    farm.paid = farm.paid.checked_add(amount).ok_or_else(overflow)?;
+    farm.paid = farm.paid.checked_add(amount).or_overflow()?;
     // Never pay out more than was emitted (what the accumulator promised).
     if farm.paid > farm.emitted {
-        return Err(overflow());
+        return Err(fail(FailureReason::Overflow));
     }
     move_asset(
         view,
@@ -286,10 +286,7 @@ pub(super) fn emergency_withdraw(
         p.staked,
         events,
     )?;
-    farm.total_staked = farm
-        .total_staked
-        .checked_sub(p.staked)
-        .ok_or_else(overflow)?;
+    farm.total_staked = farm.total_staked.checked_sub(p.staked).or_overflow()?;
     farm.positions = farm.positions.saturating_sub(1);
     remove(view, &position_key(id, &ctx.sender))?;
     store(view, &farm_key(id), &farm)?;
@@ -323,11 +320,11 @@ pub(super) fn reclaim(
             height: ctx.height,
         }));
     }
-    let amount = farm.reclaimable().ok_or_else(overflow)?;
+    let amount = farm.reclaimable().or_overflow()?;
     if amount == 0 {
         return Err(fail(FarmError::NothingToReclaim { farm: id }));
     }
-    farm.reclaimed = farm.reclaimed.checked_add(amount).ok_or_else(overflow)?;
+    farm.reclaimed = farm.reclaimed.checked_add(amount).or_overflow()?;
     move_asset(
         view,
         reward_asset,

@@ -1,7 +1,7 @@
 //! Reward arithmetic of the farm module: exact, rounding toward the farm.
 
 use super::state::{Farm, Position};
-use crate::modules::kit::math::mul_div_floor;
+use crate::modules::kit::{RewardIndex, math::mul_div_floor};
 use lakh_types::modules::farm::REWARD_PRECISION;
 
 /// What [`accrue`] did beyond the usual.
@@ -20,12 +20,12 @@ pub enum Accrual {
 /// reclaim them after the end).
 pub fn accrue(f: &mut Farm, height: u64) -> Accrual {
     let now = height.max(f.start_block).min(f.end_block);
-    if now <= f.last_update {
+    if now <= f.last_update_height {
         return Accrual::Done;
     }
-    let elapsed = now - f.last_update;
+    let elapsed = now - f.last_update_height;
     if f.total_staked == 0 {
-        f.last_update = now;
+        f.last_update_height = now;
         return Accrual::Done;
     }
     let reward = u128::from(elapsed).checked_mul(f.rate_per_block);
@@ -37,42 +37,50 @@ pub fn accrue(f: &mut Farm, height: u64) -> Accrual {
         (Some(rpt), Some(emitted)) => {
             f.reward_per_token = rpt;
             f.emitted = emitted;
-            f.last_update = now;
+            f.last_update_height = now;
             Accrual::Done
         }
         _ => {
             // Close emission where it stands; what was not emitted stays
             // reclaimable and every position keeps what it earned.
-            f.end_block = f.last_update;
+            f.end_block = f.last_update_height;
             Accrual::Closed {
-                at_block: f.last_update,
+                at_block: f.last_update_height,
             }
         }
     }
 }
 
-/// `staked * (rpt - paid) / 1e18`, rounded down.
-pub fn earned(staked: u128, rpt: u128, paid: u128) -> Option<u128> {
-    mul_div_floor(staked, rpt.checked_sub(paid)?, REWARD_PRECISION)
-}
-
-/// Moves what `p` earned up to `rpt` into its owed rewards.
-pub fn settle(p: &mut Position, rpt: u128) -> Option<()> {
-    p.owed = pending(p, rpt)?;
-    p.reward_per_token_paid = rpt;
-    Some(())
+impl RewardIndex for Position {
+    const PRECISION: u128 = REWARD_PRECISION;
+    fn amount(&self) -> u128 {
+        self.staked
+    }
+    fn paid(&self) -> u128 {
+        self.reward_per_token_paid
+    }
+    fn owed(&self) -> u128 {
+        self.owed
+    }
+    fn set_settled(&mut self, paid: u128, owed: u128) {
+        self.reward_per_token_paid = paid;
+        self.owed = owed;
+    }
 }
 
 /// What `p` could harvest at accumulator value `rpt`.
 pub fn pending(p: &Position, rpt: u128) -> Option<u128> {
-    p.owed
-        .checked_add(earned(p.staked, rpt, p.reward_per_token_paid)?)
+    p.pending(rpt)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use lakh_types::{Address, AssetId};
+
+    fn earned(staked: u128, rpt: u128, paid: u128) -> Option<u128> {
+        crate::modules::kit::earned(staked, rpt, paid, REWARD_PRECISION)
+    }
 
     fn farm(rate: u128, start: u64, end: u64) -> Farm {
         Farm {
@@ -87,7 +95,7 @@ mod tests {
             funded: rate * u128::from(end - start),
             total_staked: 0,
             reward_per_token: 0,
-            last_update: start,
+            last_update_height: start,
             emitted: 0,
             paid: 0,
             forfeited: 0,
@@ -100,17 +108,20 @@ mod tests {
     fn accrues_only_within_the_schedule_and_while_staked() {
         let mut f = farm(100, 10, 20);
         assert_eq!(accrue(&mut f, 5), Accrual::Done);
-        assert_eq!(f.last_update, 10);
+        assert_eq!(f.last_update_height, 10);
         // Nothing staked from 10 to 12: frozen, not emitted.
         accrue(&mut f, 12);
-        assert_eq!((f.last_update, f.reward_per_token, f.emitted), (12, 0, 0));
+        assert_eq!(
+            (f.last_update_height, f.reward_per_token, f.emitted),
+            (12, 0, 0)
+        );
         f.total_staked = 4;
         accrue(&mut f, 15);
         assert_eq!(f.reward_per_token, 300 * REWARD_PRECISION / 4);
         assert_eq!(f.emitted, 300);
         // Past the end only the scheduled blocks count.
         accrue(&mut f, 1_000);
-        assert_eq!(f.last_update, 20);
+        assert_eq!(f.last_update_height, 20);
         assert_eq!(f.emitted, 800);
         assert_eq!(f.funded - f.emitted, 200, "the two frozen blocks");
         assert_eq!(earned(4, f.reward_per_token, 0), Some(800));
@@ -131,7 +142,7 @@ mod tests {
             Some(7),
             "2.333.. floors to 2, plus 5"
         );
-        settle(&mut p, f.reward_per_token).unwrap();
+        p.settle(f.reward_per_token).unwrap();
         assert_eq!((p.owed, p.reward_per_token_paid), (7, f.reward_per_token));
     }
 

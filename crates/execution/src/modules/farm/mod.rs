@@ -20,22 +20,15 @@ pub use query::query;
 pub use state::{Farm, Position, farm_key, kind, position_key, reward_custody, stake_custody};
 
 use crate::modules::kit::View;
+use crate::modules::kit::fail;
 use crate::modules::kit::{Access, ActionError, TxContext};
 use crate::modules::kit::{declare_asset_read, declare_balance};
 use actions::*;
 use lakh_state::StateKey;
 use lakh_types::{
-    Address, Event, FailureReason,
-    modules::farm::{FarmAction, FarmError, check_typed, farm_id},
+    Address, Event,
+    modules::farm::{FarmAction, check_typed, farm_id},
 };
-
-fn fail(e: FarmError) -> ActionError {
-    ActionError::Failed(FailureReason::Farm(e))
-}
-
-fn overflow() -> ActionError {
-    ActionError::Failed(FailureReason::Overflow)
-}
 
 /// Declares every key `action` may read or write, except the sender's account.
 pub(crate) fn access(

@@ -43,7 +43,7 @@ lakh_types::codec_struct! {
         #[serde(with = "lakh_types::amount")]
         pub reward_per_token: u128,
         /// Height up to which rewards have accrued (within the schedule).
-        pub last_update: u64,
+        pub last_update_height: u64,
         /// Rewards given to stakers through the accumulator (blocks with a
         /// stake); the rest of the budget was never emitted.
         #[serde(with = "lakh_types::amount")]

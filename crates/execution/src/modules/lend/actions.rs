@@ -3,13 +3,14 @@
 //! what changed; on failure the executor rolls every write back.
 
 use super::math::{repay_for_collateral, seize_amount};
-use super::session::{OrOverflow, Session, fail, require_declared};
+use super::session::{Session, require_declared};
 use super::state::{
     LOCKED_SHARES, MAX_MARKETS, Market, Positions, Registry, custody, market_key, positions_key,
     registry_key,
 };
 use crate::modules::kit::math::{mul_div_ceil, mul_div_floor};
 use crate::modules::kit::{self as module, ActionError, TxContext, View};
+use crate::modules::kit::{OrOverflow, fail, require_admin};
 use lakh_types::{
     Address, AssetId, Event, FailureReason,
     modules::lend::{LendError, LendEvent, MAX_POSITIONS, MarketParams, WAD},
@@ -47,14 +48,6 @@ fn too_many_positions() -> ActionError {
     })
 }
 
-fn require_admin(ctx: &TxContext, view: &impl View) -> Result<(), ActionError> {
-    if module::admin(view)? == Some(ctx.sender) {
-        Ok(())
-    } else {
-        Err(fail(LendError::NotAdmin { sender: ctx.sender }))
-    }
-}
-
 pub(crate) fn create_market(
     ctx: &TxContext,
     view: &mut impl View,
@@ -62,7 +55,7 @@ pub(crate) fn create_market(
     asset: AssetId,
     params: &MarketParams,
 ) -> Result<(), ActionError> {
-    require_admin(ctx, view)?;
+    require_admin(view, &ctx.sender)?;
     let Some(info) = module::asset_info(view, asset)? else {
         return Err(ActionError::Failed(FailureReason::UnknownAsset { asset }));
     };
@@ -85,7 +78,7 @@ pub(crate) fn create_market(
         reserves: 0,
         shares: 0,
         borrow_index: WAD,
-        accrued_at: ctx.height,
+        accrued_height: ctx.height,
     };
     module::store(view, &key, &market)?;
     module::store(view, &registry_key(), &registry)?;
@@ -103,7 +96,7 @@ pub(crate) fn update_market(
     asset: AssetId,
     params: &MarketParams,
 ) -> Result<(), ActionError> {
-    require_admin(ctx, view)?;
+    require_admin(view, &ctx.sender)?;
     let mut session = Session::new(ctx.height, [asset]);
     let slot = session.load(view, asset)?;
     // Interest up to here accrued at the old rates (on load).
@@ -526,7 +519,7 @@ pub(crate) fn withdraw_reserves(
     amount: u128,
     to: &Address,
 ) -> Result<(), ActionError> {
-    require_admin(ctx, view)?;
+    require_admin(view, &ctx.sender)?;
     let mut session = Session::new(ctx.height, [asset]);
     let slot = session.load(view, asset)?;
     let market = session.market_mut(slot)?;

@@ -93,10 +93,10 @@ impl Market {
     /// `index * rate * n` (rounded down), total borrows by the same factor
     /// (rounded down) and reserves by `reserve_factor` of that interest.
     pub fn accrue(&mut self, height: u64) -> Option<()> {
-        if height <= self.accrued_at {
+        if height <= self.accrued_height {
             return Some(());
         }
-        let blocks = (height - self.accrued_at) as u128;
+        let blocks = (height - self.accrued_height) as u128;
         let factor = self.borrow_rate()?.checked_mul(blocks)?;
         let index =
             self.borrow_index
@@ -110,7 +110,7 @@ impl Market {
         self.borrow_index = index;
         self.borrows = borrows;
         self.reserves = reserves;
-        self.accrued_at = height;
+        self.accrued_height = height;
         Some(())
     }
 
@@ -190,7 +190,7 @@ mod tests {
             reserves,
             shares: 1_000_000,
             borrow_index: WAD,
-            accrued_at: 10,
+            accrued_height: 10,
         }
     }
 
@@ -240,7 +240,7 @@ mod tests {
         let interest = 50 * 10u128.pow(6) * (rate * 100) / WAD;
         assert_eq!(m.borrows, 50 * 10u128.pow(6) + interest);
         assert_eq!(m.reserves, interest / 10);
-        assert_eq!(m.accrued_at, 110);
+        assert_eq!(m.accrued_height, 110);
         // Accruing again at the same height changes nothing.
         let before = m.clone();
         m.accrue(110).unwrap();

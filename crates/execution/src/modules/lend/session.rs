@@ -7,29 +7,12 @@
 use super::health::{Holding, Valuation};
 use super::state::{Market, Positions, market_key};
 use crate::modules::kit::{self as module, ActionError, StateError, View};
+use crate::modules::kit::{OrOverflow, fail};
 use crate::modules::oracle;
 use lakh_types::{
-    Address, AssetId, FailureReason,
+    Address, AssetId,
     modules::lend::{LendError, MAX_POSITIONS},
 };
-
-pub(crate) fn fail(e: LendError) -> ActionError {
-    ActionError::Failed(FailureReason::Lend(e))
-}
-
-pub(crate) fn overflow() -> ActionError {
-    ActionError::Failed(FailureReason::Overflow)
-}
-
-/// Turns a `None` from checked math into an `Overflow` failure.
-pub(crate) trait OrOverflow<T> {
-    fn or_overflow(self) -> Result<T, ActionError>;
-}
-impl<T> OrOverflow<T> for Option<T> {
-    fn or_overflow(self) -> Result<T, ActionError> {
-        self.ok_or_else(overflow)
-    }
-}
 
 struct Loaded {
     market: Market,

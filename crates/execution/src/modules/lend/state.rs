@@ -58,7 +58,7 @@ lakh_types::codec_struct! {
         /// Base units the market holds for suppliers and reserves (tracked,
         /// not read from the custody balance).
         pub cash: u128,
-        /// Total borrowed plus accrued interest, as of `accrued_at`. Never
+        /// Total borrowed plus accrued interest, as of `accrued_height`. Never
         /// more than the sum of the individual debts.
         pub borrows: u128,
         /// The protocol's share of interest, owed to no supplier.
@@ -68,7 +68,7 @@ lakh_types::codec_struct! {
         /// Grows with interest; scaled by 1e18, starting at 1e18.
         pub borrow_index: u128,
         /// Height interest has accrued to.
-        pub accrued_at: u64,
+        pub accrued_height: u64,
     }
 }
 

@@ -1,8 +1,8 @@
 //! The oracle's actions: set or remove a feed (admin), post a price (reporter).
 
-use super::fail;
 use super::state::{Feed, Report, feed_key};
 use crate::modules::kit::{self as module, ActionError, TxContext, View};
+use crate::modules::kit::{fail, require_admin};
 use lakh_types::{
     Address, AssetId, Event, FailureReason,
     codec::BoundedVec,
@@ -14,11 +14,11 @@ pub(super) fn set_feed(
     view: &mut impl View,
     asset: &AssetId,
     reporters: &BoundedVec<Address, MAX_REPORTERS>,
-    max_age: &u64,
+    max_age_blocks: &u64,
     min_reports: &u8,
     events: &mut Vec<Event>,
 ) -> Result<(), ActionError> {
-    require_admin(ctx, view)?;
+    require_admin(view, &ctx.sender)?;
     if !module::asset_exists(view, *asset)? {
         return Err(ActionError::Failed(FailureReason::UnknownAsset {
             asset: *asset,
@@ -33,7 +33,7 @@ pub(super) fn set_feed(
         .retain(|r| reporters.contains(&r.reporter));
     let feed = Feed {
         reporters: reporters.clone(),
-        max_age: *max_age,
+        max_age_blocks: *max_age_blocks,
         min_reports: *min_reports,
         reports,
     };
@@ -41,7 +41,7 @@ pub(super) fn set_feed(
     events.push(Event::Oracle(OracleEvent::FeedSet {
         asset: *asset,
         reporters: reporters.clone(),
-        max_age: *max_age,
+        max_age_blocks: *max_age_blocks,
         min_reports: *min_reports,
     }));
     Ok(())
@@ -53,7 +53,7 @@ pub(super) fn remove_feed(
     asset: &AssetId,
     events: &mut Vec<Event>,
 ) -> Result<(), ActionError> {
-    require_admin(ctx, view)?;
+    require_admin(view, &ctx.sender)?;
     let key = feed_key(*asset);
     if module::load::<Feed>(view, &key)?.is_none() {
         return Err(fail(OracleError::NoFeed { asset: *asset }));
@@ -103,12 +103,4 @@ pub(super) fn post(
         price: *price,
     }));
     Ok(())
-}
-
-pub(super) fn require_admin(ctx: &TxContext, view: &impl View) -> Result<(), ActionError> {
-    if module::admin(view)? == Some(ctx.sender) {
-        Ok(())
-    } else {
-        Err(fail(OracleError::NotAdmin { sender: ctx.sender }))
-    }
 }

@@ -17,6 +17,7 @@ pub use query::query;
 pub(crate) use query::query_price;
 pub use state::{Price, feed_key};
 
+use crate::modules::kit::fail;
 use crate::modules::kit::{self as module, Access, ActionError, TxContext, View};
 use lakh_state::StateKey;
 use lakh_types::{
@@ -24,10 +25,6 @@ use lakh_types::{
     modules::oracle::{OracleAction, OracleError, check},
 };
 use state::Feed;
-
-fn fail(e: OracleError) -> ActionError {
-    ActionError::Failed(FailureReason::Oracle(e))
-}
 
 /// Declares every key `action` may read or write, except the sender's account.
 pub(crate) fn access(
@@ -76,9 +73,17 @@ pub(crate) fn execute(
         OracleAction::SetFeed {
             asset,
             reporters,
-            max_age,
+            max_age_blocks,
             min_reports,
-        } => actions::set_feed(ctx, view, asset, reporters, max_age, min_reports, events),
+        } => actions::set_feed(
+            ctx,
+            view,
+            asset,
+            reporters,
+            max_age_blocks,
+            min_reports,
+            events,
+        ),
         OracleAction::RemoveFeed { asset } => actions::remove_feed(ctx, view, asset, events),
         OracleAction::Post { asset, price } => actions::post(ctx, view, asset, price, events),
     }

@@ -53,7 +53,7 @@ pub fn query(
                         "price": r.price.to_string(),
                         "height": r.height,
                         "age": ctx.height.saturating_sub(r.height),
-                        "fresh": r.is_fresh(ctx.height, feed.max_age),
+                        "fresh": r.is_fresh(ctx.height, feed.max_age_blocks),
                     })
                 })
                 .collect();
@@ -61,7 +61,7 @@ pub fn query(
                 "asset": asset,
                 "height": ctx.height,
                 "reporters": feed.reporters.to_vec(),
-                "max_age": feed.max_age,
+                "max_age": feed.max_age_blocks,
                 "min_reports": feed.min_reports,
                 "reports": reports,
             });
@@ -70,8 +70,8 @@ pub fn query(
                     out["status"] = json!("ok");
                     out["price"] = json!(p.price.to_string());
                     out["fresh_reports"] = json!(p.fresh);
-                    out["age"] = json!(ctx.height.saturating_sub(p.oldest));
-                    out["newest_height"] = json!(p.newest);
+                    out["age"] = json!(ctx.height.saturating_sub(p.oldest_height));
+                    out["newest_height"] = json!(p.newest_height);
                 }
                 Err(e) => {
                     out["status"] = json!(match e {

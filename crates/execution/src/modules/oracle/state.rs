@@ -32,7 +32,7 @@ lakh_types::codec_struct! {
     #[derive(Clone, Debug, PartialEq, Eq)]
     pub(crate) struct Feed {
         pub reporters: BoundedVec<Address, MAX_REPORTERS>,
-        pub max_age: u64,
+        pub max_age_blocks: u64,
         pub min_reports: u8,
         /// At most one per reporter, each from a current reporter.
         pub reports: BoundedVec<Report, MAX_REPORTERS>,
@@ -47,20 +47,20 @@ pub struct Price {
     /// Fresh reports the median was taken over.
     pub fresh: u8,
     /// Height of the oldest fresh report.
-    pub oldest: u64,
+    pub oldest_height: u64,
     /// Height of the newest fresh report.
-    pub newest: u64,
+    pub newest_height: u64,
 }
 
 impl Report {
-    /// Whether the report is at most `max_age` blocks old at `height`.
-    pub(crate) fn is_fresh(&self, height: u64, max_age: u64) -> bool {
-        height.saturating_sub(self.height) <= max_age
+    /// Whether the report is at most `max_age_blocks` blocks old at `height`.
+    pub(crate) fn is_fresh(&self, height: u64, max_age_blocks: u64) -> bool {
+        height.saturating_sub(self.height) <= max_age_blocks
     }
 }
 
 impl Feed {
-    /// The median of the reports at most `max_age` blocks old at `height`,
+    /// The median of the reports at most `max_age_blocks` blocks old at `height`,
     /// when there are at least `min_reports` of them. With an even count the
     /// median is the mean of the two middle prices, rounded down.
     pub(crate) fn price(&self, asset: AssetId, height: u64) -> Result<Price, OracleError> {
@@ -72,7 +72,7 @@ impl Feed {
         let mut fresh = 0usize;
         let (mut oldest, mut newest) = (u64::MAX, 0u64);
         for report in self.reports.iter() {
-            if report.is_fresh(height, self.max_age) {
+            if report.is_fresh(height, self.max_age_blocks) {
                 prices[fresh] = report.price;
                 fresh += 1;
                 oldest = oldest.min(report.height);
@@ -85,7 +85,7 @@ impl Feed {
                 asset,
                 fresh: fresh as u8,
                 required: self.min_reports,
-                max_age: self.max_age,
+                max_age_blocks: self.max_age_blocks,
             });
         }
         let prices = &mut prices[..fresh];
@@ -100,8 +100,8 @@ impl Feed {
         Ok(Price {
             price,
             fresh: fresh as u8,
-            oldest,
-            newest,
+            oldest_height: oldest,
+            newest_height: newest,
         })
     }
 }
@@ -110,11 +110,11 @@ impl Feed {
 mod tests {
     use super::*;
 
-    fn feed(reports: &[(u128, u64)], max_age: u64, min_reports: u8) -> Feed {
+    fn feed(reports: &[(u128, u64)], max_age_blocks: u64, min_reports: u8) -> Feed {
         let reporters: Vec<Address> = (0..reports.len() as u8).map(|i| Address([i; 32])).collect();
         Feed {
             reporters: BoundedVec::new(reporters.clone()).unwrap(),
-            max_age,
+            max_age_blocks,
             min_reports,
             reports: BoundedVec::new(
                 reports
@@ -148,8 +148,11 @@ mod tests {
         // A stale report is left out: (1000, 2) is 8 blocks old at 10.
         let f = feed(&[(1000, 2), (10, 10), (20, 9)], 5, 1);
         let p = f.price(a, 10).unwrap();
-        assert_eq!((p.price, p.fresh, p.oldest, p.newest), (15, 2, 9, 10));
-        // Exactly max_age old is still fresh.
+        assert_eq!(
+            (p.price, p.fresh, p.oldest_height, p.newest_height),
+            (15, 2, 9, 10)
+        );
+        // Exactly max_age_blocks old is still fresh.
         assert_eq!(feed(&[(7, 5)], 5, 1).price(a, 10).unwrap().price, 7);
         assert_eq!(
             feed(&[(7, 4)], 5, 1).price(a, 10),
@@ -157,7 +160,7 @@ mod tests {
                 asset: a,
                 fresh: 0,
                 required: 1,
-                max_age: 5
+                max_age_blocks: 5
             })
         );
         // Too few fresh reports.
@@ -167,7 +170,7 @@ mod tests {
                 asset: a,
                 fresh: 1,
                 required: 2,
-                max_age: 5
+                max_age_blocks: 5
             })
         );
         assert_eq!(

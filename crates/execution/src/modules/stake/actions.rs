@@ -1,14 +1,13 @@
 //! The staking module's actions, and its per-block fee distribution and genesis records.
 
-use super::math;
 use super::state::Unbonding as Entry;
 use super::state::{
     Delegation, StakeParams, Validator, custody, delegation_key, params_key, validator_key,
 };
-use super::{fail, overflow};
 use crate::modules::kit::View;
 use crate::modules::kit::{ActionError, TxContext};
-use crate::modules::kit::{admin, load, move_asset, remove, store};
+use crate::modules::kit::{OrOverflow, RewardIndex, fail, require_admin};
+use crate::modules::kit::{load, move_asset, remove, store};
 use lakh_types::{
     Address, AssetId, Event,
     modules::stake::{MAX_UNBONDING_ENTRIES, StakeError, StakeEvent},
@@ -71,7 +70,7 @@ pub(super) fn delegate(
             Delegation::new(*validator, ctx.sender, v.reward_per_token)
         }
     };
-    math::settle(&mut d, v.reward_per_token).ok_or_else(overflow)?;
+    d.settle(v.reward_per_token).or_overflow()?;
     move_asset(
         view,
         AssetId::NATIVE,
@@ -80,8 +79,8 @@ pub(super) fn delegate(
         amount,
         events,
     )?;
-    d.amount = d.amount.checked_add(amount).ok_or_else(overflow)?;
-    v.total_delegated = v.total_delegated.checked_add(amount).ok_or_else(overflow)?;
+    d.amount = d.amount.checked_add(amount).or_overflow()?;
+    v.total_delegated = v.total_delegated.checked_add(amount).or_overflow()?;
     store(view, &key, &d)?;
     store(view, &validator_key(validator), &v)?;
     events.push(Event::Stake(StakeEvent::Delegated {
@@ -110,25 +109,35 @@ pub(super) fn undelegate(
             delegated: d.amount,
         }));
     }
-    math::settle(&mut d, v.reward_per_token).ok_or_else(overflow)?;
+    d.settle(v.reward_per_token).or_overflow()?;
     let params = load_params(view)?;
-    let mature_at = ctx
+    let mature_height = ctx
         .height
         .checked_add(params.unbonding_blocks)
-        .ok_or_else(overflow)?;
+        .or_overflow()?;
     // Entries stay sorted by maturity; one per maturity height.
-    match d.unbonding.iter().position(|e| e.mature_at >= mature_at) {
-        Some(i) if d.unbonding[i].mature_at == mature_at => {
+    match d
+        .unbonding
+        .iter()
+        .position(|e| e.mature_height >= mature_height)
+    {
+        Some(i) if d.unbonding[i].mature_height == mature_height => {
             let mut entries = d.unbonding.as_mut_vec_within_bound();
             if let Some(entry) = entries.get_mut(i) {
-                entry.amount = entry.amount.checked_add(amount).ok_or_else(overflow)?;
+                entry.amount = entry.amount.checked_add(amount).or_overflow()?;
             }
         }
         position => {
             let at = position.unwrap_or(d.unbonding.len());
             d.unbonding
                 .as_mut_vec_within_bound()
-                .insert(at, Entry { amount, mature_at })
+                .insert(
+                    at,
+                    Entry {
+                        amount,
+                        mature_height,
+                    },
+                )
                 .map_err(|_| {
                     fail(StakeError::TooManyUnbonding {
                         max: MAX_UNBONDING_ENTRIES as u8,
@@ -137,15 +146,15 @@ pub(super) fn undelegate(
         }
     }
     d.amount -= amount;
-    v.total_delegated = v.total_delegated.checked_sub(amount).ok_or_else(overflow)?;
-    v.total_unbonding = v.total_unbonding.checked_add(amount).ok_or_else(overflow)?;
+    v.total_delegated = v.total_delegated.checked_sub(amount).or_overflow()?;
+    v.total_unbonding = v.total_unbonding.checked_add(amount).or_overflow()?;
     store(view, &delegation_key(validator, &ctx.sender), &d)?;
     store(view, &validator_key(validator), &v)?;
     events.push(Event::Stake(StakeEvent::Undelegated {
         validator: *validator,
         delegator: ctx.sender,
         amount,
-        mature_at,
+        mature_height,
     }));
     Ok(())
 }
@@ -164,24 +173,21 @@ pub(super) fn withdraw(
         }));
     };
     let mut matured = 0u128;
-    for e in d.unbonding.iter().filter(|e| e.mature_at <= ctx.height) {
-        matured = matured.checked_add(e.amount).ok_or_else(overflow)?;
+    for e in d.unbonding.iter().filter(|e| e.mature_height <= ctx.height) {
+        matured = matured.checked_add(e.amount).or_overflow()?;
     }
     if matured == 0 {
         return Err(fail(StakeError::NotMatured {
             amount: first.amount,
-            mature_at: first.mature_at,
+            mature_height: first.mature_height,
             height: ctx.height,
         }));
     }
     let height = ctx.height;
     d.unbonding
         .as_mut_vec_within_bound()
-        .retain(|e| e.mature_at > height);
-    v.total_unbonding = v
-        .total_unbonding
-        .checked_sub(matured)
-        .ok_or_else(overflow)?;
+        .retain(|e| e.mature_height > height);
+    v.total_unbonding = v.total_unbonding.checked_sub(matured).or_overflow()?;
     move_asset(
         view,
         AssetId::NATIVE,
@@ -208,7 +214,7 @@ pub(super) fn claim(
 ) -> Result<(), ActionError> {
     let mut v = load_validator(view, validator)?;
     let mut d = load_delegation(view, validator, &ctx.sender)?;
-    math::settle(&mut d, v.reward_per_token).ok_or_else(overflow)?;
+    d.settle(v.reward_per_token).or_overflow()?;
     let amount = d.rewards_owed;
     if amount == 0 {
         return Err(fail(StakeError::NoRewards {
@@ -217,7 +223,7 @@ pub(super) fn claim(
     }
     d.rewards_owed = 0;
     // Promised rewards never exceed the pool (rounding keeps the difference).
-    v.reward_balance = v.reward_balance.checked_sub(amount).ok_or_else(overflow)?;
+    v.reward_balance = v.reward_balance.checked_sub(amount).or_overflow()?;
     move_asset(
         view,
         AssetId::NATIVE,
@@ -294,9 +300,7 @@ pub(super) fn set_params(
     max_commission_change_bps: u16,
     events: &mut Vec<Event>,
 ) -> Result<(), ActionError> {
-    if admin(view)? != Some(ctx.sender) {
-        return Err(fail(StakeError::NotAdmin { sender: ctx.sender }));
-    }
+    require_admin(view, &ctx.sender)?;
     let params = StakeParams {
         unbonding_blocks,
         max_commission_bps,

@@ -4,27 +4,32 @@
 //! (actions) or leave the fees with the proposer (block fees).
 
 use super::state::{Delegation, Validator};
-use crate::modules::kit::math::{mul_div_ceil, mul_div_floor};
+use crate::modules::kit::{
+    RewardIndex,
+    math::{mul_div_ceil, mul_div_floor},
+};
 use lakh_types::modules::stake::{BPS, REWARD_PRECISION};
 
-/// Rewards earned by `amount` while the accumulator went from `paid` to
-/// `rpt`: `amount * (rpt - paid) / 1e18`, rounded down.
-pub fn earned(amount: u128, rpt: u128, paid: u128) -> Option<u128> {
-    mul_div_floor(amount, rpt.checked_sub(paid)?, REWARD_PRECISION)
-}
-
-/// Moves what `d` earned up to `rpt` into its owed rewards.
-pub fn settle(d: &mut Delegation, rpt: u128) -> Option<()> {
-    let new = earned(d.amount, rpt, d.reward_per_token_paid)?;
-    d.rewards_owed = d.rewards_owed.checked_add(new)?;
-    d.reward_per_token_paid = rpt;
-    Some(())
+impl RewardIndex for Delegation {
+    const PRECISION: u128 = REWARD_PRECISION;
+    fn amount(&self) -> u128 {
+        self.amount
+    }
+    fn paid(&self) -> u128 {
+        self.reward_per_token_paid
+    }
+    fn owed(&self) -> u128 {
+        self.rewards_owed
+    }
+    fn set_settled(&mut self, paid: u128, owed: u128) {
+        self.reward_per_token_paid = paid;
+        self.rewards_owed = owed;
+    }
 }
 
 /// What a delegation could claim now: owed plus earned since it last settled.
 pub fn pending(d: &Delegation, rpt: u128) -> Option<u128> {
-    d.rewards_owed
-        .checked_add(earned(d.amount, rpt, d.reward_per_token_paid)?)
+    d.pending(rpt)
 }
 
 /// How one block's fees split between a validator and its delegators.
@@ -71,6 +76,10 @@ pub fn distribute_fees(v: &mut Validator, fees: u128) -> Option<FeeSplit> {
 mod tests {
     use super::*;
     use lakh_types::Address;
+
+    fn earned(amount: u128, rpt: u128, paid: u128) -> Option<u128> {
+        crate::modules::kit::earned(amount, rpt, paid, REWARD_PRECISION)
+    }
     use proptest::prelude::*;
 
     fn validator(total: u128, commission_bps: u16) -> Validator {

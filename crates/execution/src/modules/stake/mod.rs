@@ -25,23 +25,16 @@ pub use state::{
 };
 
 use crate::modules::kit::View;
+use crate::modules::kit::fail;
 use crate::modules::kit::{Access, ActionError, StateError, TxContext};
 use crate::modules::kit::{declare_balance, declare_config};
 use actions::*;
 use lakh_state::{StateKey, StateValue};
 use lakh_types::{
-    Address, AssetId, Event, FailureReason, Genesis,
-    modules::stake::{MAX_VALIDATORS, StakeAction, StakeError, check_typed},
+    Address, AssetId, Event, Genesis,
+    modules::stake::{MAX_VALIDATORS, StakeAction, check_typed},
 };
 use state::ValidatorRegistry as Registry;
-
-fn fail(e: StakeError) -> ActionError {
-    ActionError::Failed(FailureReason::Stake(e))
-}
-
-fn overflow() -> ActionError {
-    ActionError::Failed(FailureReason::Overflow)
-}
 
 /// Declares every key `action` may read or write, except the sender's account.
 pub(crate) fn access(

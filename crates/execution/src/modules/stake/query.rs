@@ -155,7 +155,7 @@ fn describe(v: &Validator, d: &Delegation, height: u64) -> Result<Value, QueryEr
     let withdrawable: u128 = d
         .unbonding
         .iter()
-        .filter(|e| e.mature_at <= next)
+        .filter(|e| e.mature_height <= next)
         .map(|e| e.amount)
         .fold(0u128, u128::saturating_add);
     let unbonding: Vec<Value> = d
@@ -164,8 +164,8 @@ fn describe(v: &Validator, d: &Delegation, height: u64) -> Result<Value, QueryEr
         .map(|e| {
             json!({
                 "amount": e.amount.to_string(),
-                "mature_at": e.mature_at,
-                "matured": e.mature_at <= next,
+                "mature_height": e.mature_height,
+                "matured": e.mature_height <= next,
             })
         })
         .collect();

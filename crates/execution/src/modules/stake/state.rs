@@ -115,7 +115,7 @@ lakh_types::codec_struct! {
         #[serde(with = "lakh_types::amount")]
         pub amount: u128,
         /// First height at which `withdraw` pays it.
-        pub mature_at: u64,
+        pub mature_height: u64,
     }
 }
 
