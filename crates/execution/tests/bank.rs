@@ -1,5 +1,6 @@
 //! One test per behaviour of the executor and the bank module: each failure
 //! reason, each exclusion reason in both modes, fees and state changes.
+#![allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failed test
 
 mod common;
 

@@ -2,6 +2,7 @@
 //! blocks (each block also run by the parallel executor, which must agree),
 //! hostile inputs, queries, and property tests of random order flow against
 //! a reference model.
+#![allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failed test
 
 mod common;
 

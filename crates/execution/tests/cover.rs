@@ -2,6 +2,7 @@
 //! paths with exact numbers, the hostile cases, queries, and property tests
 //! of the pool invariants over random actions from many accounts and blocks,
 //! each block also run by the parallel executor and compared.
+#![allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failed test
 
 mod common;
 

@@ -3,6 +3,7 @@
 //! first-depositor inflation, u128 limits, bad routes), queries, and property
 //! tests of the pool invariants over random blocks from many accounts, each
 //! block run by both the sequential and the parallel executor.
+#![allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failed test
 
 mod common;
 

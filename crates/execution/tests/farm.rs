@@ -3,6 +3,7 @@
 //! withdrawal, reclaiming, u128 limits, queries, and property tests of its
 //! invariants (custody equals the ledgers, rewards never exceed the funded
 //! budget, supply is conserved, parallel execution equals sequential).
+#![allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failed test
 
 mod common;
 

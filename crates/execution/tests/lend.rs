@@ -5,6 +5,7 @@
 //! markets), bad debt, queries, and a property test of the invariants over
 //! random sequences with price moves, checked against the parallel executor
 //! and tx-by-tx execution.
+#![allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failed test
 
 mod common;
 

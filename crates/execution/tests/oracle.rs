@@ -1,6 +1,7 @@
 //! The oracle module through real blocks: feed configuration (admin only),
 //! posting (reporters only), the median of fresh reports, staleness, the
 //! `price` query, and parallel execution of posts.
+#![allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failed test
 
 mod common;
 

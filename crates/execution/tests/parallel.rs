@@ -1,6 +1,7 @@
 //! The parallel executor against the sequential one: random blocks with heavy
 //! conflicts in both modes must give exactly the same outcome, error and
 //! overlay changes; plus the scheduling cases one by one.
+#![allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failed test
 
 mod common;
 

@@ -3,6 +3,7 @@
 //! queries, hostile inputs, and property tests of its invariants (custody
 //! covers the ledgers, unbonding releases only after the period, supply is
 //! conserved, parallel execution equals sequential).
+#![allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failed test
 
 mod common;
 

@@ -3,6 +3,7 @@
 //! and JSON-RPC, retrying what is refused. The node must refuse the excess as
 //! `busy` with a reason, keep answering `lakh_head`, keep finalizing, and
 //! finalize every transaction it accepted.
+#![allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failed test
 
 use commonware_cryptography::Signer;
 use lakh_rpc::client::LakhClient;

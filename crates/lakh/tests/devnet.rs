@@ -3,6 +3,7 @@
 //! receipt and verifies a balance proof (and a tampered one is refused);
 //! ingest refuses bad transactions with the right reason; a devnet killed with
 //! SIGKILL under load restarts with every finalized transaction kept once.
+#![allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failed test
 
 use commonware_cryptography::Signer;
 use lakh_rpc::{client::LakhClient, proof::verify_account_proof, types::TxStatusInfo};

@@ -2,6 +2,7 @@
 //! with the DeFi demo) and the real `lakh wallet` binary, run as a newcomer
 //! would, checking each command's outcome and the balances and positions it
 //! changes; then restarts it on the same data directory.
+#![allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failed test
 
 use serde_json::Value;
 use std::{

@@ -388,6 +388,7 @@ impl Drop for Verifier {
 
 /// Sets the calling thread's niceness (best effort: a failure leaves the
 /// thread at normal priority, which is only slower).
+#[allow(unsafe_code)] // libc calls; see the SAFETY note inside.
 fn lower_priority(nice: i32) {
     #[cfg(target_os = "linux")]
     if nice != 0 {

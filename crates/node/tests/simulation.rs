@@ -1,6 +1,7 @@
 //! Deterministic simulations (commonware deterministic runtime, simulated
 //! network): four validators carrying real transfers finalize identical blocks
 //! and state roots under message delays, drops, and a crash and restart.
+#![allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failed test
 
 use commonware_consensus::{marshal::Identifier, types::Height};
 use commonware_cryptography::{Digestible, Signer, ed25519};

@@ -1,5 +1,6 @@
 //! The bulk binary endpoint over loopback, against an in-memory node double
 //! that records the batches it is handed.
+#![allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failed test
 
 use bytes::Bytes;
 use commonware_cryptography::Signer;

@@ -1,5 +1,6 @@
 //! The server and client end to end over loopback, against an in-memory node
 //! double (the real node is tested end to end in its own crate).
+#![allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failed test
 
 use bytes::Bytes;
 use commonware_cryptography::Signer;

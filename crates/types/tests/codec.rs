@@ -1,5 +1,6 @@
 //! Canonical encoding: round trips, and malformed, truncated, oversize and
 //! trailing-byte inputs refused.
+#![allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failed test
 
 use bytes::Bytes;
 use commonware_codec::{Decode, Encode};

@@ -89,6 +89,7 @@ impl DevnetChild {
 /// measurement on a shared machine. Call from a long-lived thread (the main
 /// thread): the signal follows the spawning thread, not the process.
 #[cfg(target_os = "linux")]
+#[allow(unsafe_code)] // pre_exec is unsafe by signature; the closure is async-signal-safe.
 fn die_with_parent(cmd: &mut Command) {
     use std::os::unix::process::CommandExt;
     // SAFETY: the closure runs between fork and exec and only calls prctl,
