@@ -98,8 +98,8 @@ fn create(stake: AssetId, reward: AssetId, rate: u128, start: u64, end: u64) -> 
         stake_asset: stake,
         reward_asset: reward,
         rate_per_block: rate,
-        start_block: start,
-        end_block: end,
+        start_height: start,
+        end_height: end,
     })
 }
 fn stake_in(farm: u64, asset: AssetId, amount: u128) -> Action {
@@ -337,10 +337,10 @@ fn check_all(state: &State) {
         assert!(f.emitted <= f.funded);
         assert!(f.reclaimed <= f.funded - f.emitted + f.forfeited);
         assert!(
-            f.start_block <= f.last_update_height
-                && f.last_update_height <= f.end_block.max(f.start_block)
+            f.start_height <= f.last_update_height
+                && f.last_update_height <= f.end_height.max(f.start_height)
         );
-        assert!(f.end_block <= f.scheduled_end_block);
+        assert!(f.end_height <= f.scheduled_end_height);
     }
     assert!(positions.is_empty(), "positions of missing farms");
 }
@@ -371,8 +371,8 @@ fn create_funds_the_whole_budget_up_front() {
             stake_asset: STK,
             reward_asset: RWD,
             rate_per_block: 100,
-            start_block: start,
-            end_block: start + 10,
+            start_height: start,
+            end_height: start + 10,
             funded: 1_000,
         }))
     );
@@ -395,15 +395,15 @@ fn hostile_creations_are_refused_with_the_reason() {
         (
             create(STK, RWD, 1, h + 5, h + 5),
             FarmError::BadSchedule {
-                start_block: h + 5,
-                end_block: h + 5,
+                start_height: h + 5,
+                end_height: h + 5,
             },
         ),
         (
             create(STK, RWD, 1, h + 9, h + 5),
             FarmError::BadSchedule {
-                start_block: h + 9,
-                end_block: h + 5,
+                start_height: h + 9,
+                end_height: h + 5,
             },
         ),
         (
@@ -421,7 +421,7 @@ fn hostile_creations_are_refused_with_the_reason() {
     assert_eq!(
         c.send(0, create(STK, RWD, 1, h - 1, h + 5)).status,
         farm_failure(FarmError::StartInPast {
-            start_block: h - 1,
+            start_height: h - 1,
             height: h
         })
     );
@@ -550,7 +550,7 @@ fn staking_is_closed_from_the_end_block() {
         c.send(1, stake_in(id, STK, 10)).status,
         farm_failure(FarmError::FarmEnded {
             farm: id,
-            end_block: start + 3,
+            end_height: start + 3,
             height: start + 3
         })
     );
@@ -584,7 +584,7 @@ fn blocks_with_nothing_staked_are_not_emitted_and_return_to_the_creator() {
         c.send(0, reclaim(id, RWD)).status,
         farm_failure(FarmError::NotEnded {
             farm: id,
-            end_block: end,
+            end_height: end,
             height: start + 5
         })
     );
@@ -742,10 +742,10 @@ fn an_accumulator_at_the_u128_limit_closes_emission_cleanly() {
     assert_eq!(r.status, TxStatus::Success);
     assert!(r.events.contains(&Event::Farm(FarmEvent::EmissionClosed {
         farm: id,
-        at_block: staked_at
+        at_height: staked_at
     })));
     let f = c.farm(id);
-    assert_eq!((f.end_block, f.emitted), (staked_at, 0));
+    assert_eq!((f.end_height, f.emitted), (staked_at, 0));
     // The creator takes the whole budget back.
     let r = c.send(WHALE, reclaim(id, RWD));
     assert!(r.events.contains(&Event::Farm(FarmEvent::Reclaimed {

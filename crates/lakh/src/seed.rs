@@ -229,13 +229,13 @@ pub fn steps() -> Vec<Step> {
             build: |env| {
                 // The start may not be in the past when the transaction
                 // executes, several (fast) blocks after this head.
-                let start_block = env.height + 40;
+                let start_height = env.height + 40;
                 vec![Action::Farm(FarmAction::Create {
                     stake_asset: eth_usdc_lp(),
                     reward_asset: LAKH,
                     rate_per_block: FARM_RATE,
-                    start_block,
-                    end_block: start_block + FARM_BLOCKS,
+                    start_height,
+                    end_height: start_height + FARM_BLOCKS,
                 })]
             },
         },

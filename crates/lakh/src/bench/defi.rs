@@ -568,14 +568,14 @@ pub async fn setup(
     .await?;
 
     // The farm must start at or after the height its creation executes in.
-    let start_block = client.head().await?.height + FARM_START_MARGIN;
+    let start_height = client.head().await?.height + FARM_START_MARGIN;
     let farm = farm_id(&admin_addr, admin_tx.nonce);
     admin_tx.push(Action::Farm(FarmAction::Create {
         stake_asset: hub,
         reward_asset: hub,
         rate_per_block: FARM_RATE,
-        start_block,
-        end_block: start_block + FARM_BLOCKS,
+        start_height,
+        end_height: start_height + FARM_BLOCKS,
     }));
     for chunk in accounts.addrs.chunks(MAX_MULTI_TRANSFER_ENTRIES) {
         let entries = chunk

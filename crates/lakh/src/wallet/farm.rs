@@ -123,8 +123,8 @@ pub(crate) async fn run(ctx: &Ctx<'_>, cmd: FarmCommand) -> anyhow::Result<Outpu
                 stake_asset,
                 reward_asset,
                 rate_per_block: rate,
-                start_block: start,
-                end_block: end,
+                start_height: start,
+                end_height: end,
             };
             lakh_types::modules::farm::check(&action)
                 .map_err(|e| anyhow::anyhow!("invalid farm: {e}"))?;

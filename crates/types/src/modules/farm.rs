@@ -2,7 +2,7 @@
 //! between a start and an end block.
 //!
 //! Anyone creates a farm by funding its whole reward budget
-//! (`rate_per_block * (end_block - start_block)`) up front. Rewards use a
+//! (`rate_per_block * (end_height - start_height)`) up front. Rewards use a
 //! reward-per-token accumulator (Synthetix style):
 //! `rpt += elapsed * rate * 1e18 / total_staked` (floor; frozen while nothing
 //! is staked, and those blocks' rewards stay with the farm), and a position
@@ -24,9 +24,9 @@ crate::tagged_enum! {
     #[serde(tag = "op", rename_all = "snake_case")]
     pub enum FarmAction {
         /// Create farm [`farm_id`]`(sender, nonce)`, moving its whole budget
-        /// `rate_per_block * (end_block - start_block)` of `reward_asset` from
-        /// the sender into the farm. Rewards accrue from `start_block` (not
-        /// before the current height) to `end_block`.
+        /// `rate_per_block * (end_height - start_height)` of `reward_asset` from
+        /// the sender into the farm. Rewards accrue from `start_height` (not
+        /// before the current height) to `end_height`.
         0x01 => Create {
             /// The asset staked in the farm.
             stake_asset: AssetId,
@@ -36,9 +36,9 @@ crate::tagged_enum! {
             #[serde(with = "crate::amount")]
             rate_per_block: u128,
             /// First block height that accrues rewards.
-            start_block: u64,
+            start_height: u64,
             /// Block height at which rewards stop.
-            end_block: u64,
+            end_height: u64,
         },
         /// Stake `amount` of the farm's stake asset (before the end block).
         0x02 => Stake {
@@ -106,9 +106,9 @@ crate::tagged_enum! {
             #[serde(with = "crate::amount")]
             rate_per_block: u128,
             /// First block height that accrues rewards.
-            start_block: u64,
+            start_height: u64,
             /// Block height at which rewards stop.
-            end_block: u64,
+            end_height: u64,
             /// Whole reward budget moved into the farm (base units).
             #[serde(with = "crate::amount")]
             funded: u128,
@@ -179,13 +179,13 @@ crate::tagged_enum! {
             amount: u128,
         },
         /// The accumulator could not grow further without overflowing u128
-        /// (a huge rate over a tiny stake): emission stopped at `at_block`; the
+        /// (a huge rate over a tiny stake): emission stopped at `at_height`; the
         /// rest of the budget is reclaimable by the creator.
         0x07 => EmissionClosed {
             /// The farm's id ([`farm_id`]).
             farm: u64,
             /// Height at which emission stopped.
-            at_block: u64,
+            at_height: u64,
         },
     }
 }
@@ -202,18 +202,18 @@ crate::tagged_enum! {
         #[error("reward rate must be positive")]
         0x02 => ZeroRate {},
         /// The end block is not after the start block.
-        #[error("end block {end_block} must be after start block {start_block}")]
+        #[error("end block {end_height} must be after start block {start_height}")]
         0x03 => BadSchedule {
             /// First block height that accrues rewards.
-            start_block: u64,
+            start_height: u64,
             /// Block height at which rewards stop.
-            end_block: u64,
+            end_height: u64,
         },
         /// The start block is below the current height.
-        #[error("start block {start_block} is before the current height {height}")]
+        #[error("start block {start_height} is before the current height {height}")]
         0x04 => StartInPast {
             /// First block height that accrues rewards.
-            start_block: u64,
+            start_height: u64,
             /// Height of the block executing the action.
             height: u64,
         },
@@ -249,12 +249,12 @@ crate::tagged_enum! {
             got: AssetId,
         },
         /// Staking after the farm's end block.
-        #[error("farm {farm} ended at block {end_block} (now {height}): staking is closed")]
+        #[error("farm {farm} ended at block {end_height} (now {height}): staking is closed")]
         0x09 => FarmEnded {
             /// The farm's id ([`farm_id`]).
             farm: u64,
             /// The farm's end block.
-            end_block: u64,
+            end_height: u64,
             /// Height of the block executing the action.
             height: u64,
         },
@@ -293,12 +293,12 @@ crate::tagged_enum! {
             creator: Address,
         },
         /// Reclaiming before the farm's end block.
-        #[error("farm {farm} runs until block {end_block} (now {height})")]
+        #[error("farm {farm} runs until block {end_height} (now {height})")]
         0x0e => NotEnded {
             /// The farm's id ([`farm_id`]).
             farm: u64,
             /// The farm's end block.
-            end_block: u64,
+            end_height: u64,
             /// Height of the block executing the action.
             height: u64,
         },
@@ -325,19 +325,19 @@ pub fn units(action: &FarmAction) -> u64 {
     }
 }
 
-/// The reward budget of a schedule: `rate_per_block * (end_block -
-/// start_block)`, checked.
-pub fn budget(rate_per_block: u128, start_block: u64, end_block: u64) -> Result<u128, FarmError> {
+/// The reward budget of a schedule: `rate_per_block * (end_height -
+/// start_height)`, checked.
+pub fn budget(rate_per_block: u128, start_height: u64, end_height: u64) -> Result<u128, FarmError> {
     if rate_per_block == 0 {
         return Err(FarmError::ZeroRate {});
     }
-    if end_block <= start_block {
+    if end_height <= start_height {
         return Err(FarmError::BadSchedule {
-            start_block,
-            end_block,
+            start_height,
+            end_height,
         });
     }
-    let blocks = end_block - start_block;
+    let blocks = end_height - start_height;
     rate_per_block
         .checked_mul(blocks as u128)
         .ok_or(FarmError::BudgetOverflow {
@@ -357,10 +357,10 @@ pub fn check_typed(action: &FarmAction) -> Result<(), FarmError> {
     match action {
         FarmAction::Create {
             rate_per_block,
-            start_block,
-            end_block,
+            start_height,
+            end_height,
             ..
-        } => budget(*rate_per_block, *start_block, *end_block).map(|_| ()),
+        } => budget(*rate_per_block, *start_height, *end_height).map(|_| ()),
         FarmAction::Stake { amount, .. } | FarmAction::Unstake { amount, .. } => {
             if *amount == 0 {
                 return Err(FarmError::ZeroAmount {});
@@ -394,8 +394,8 @@ mod tests {
                 stake_asset: AssetId(1),
                 reward_asset: AssetId(2),
                 rate_per_block: u128::MAX,
-                start_block: 3,
-                end_block: u64::MAX,
+                start_height: 3,
+                end_height: u64::MAX,
             },
             FarmAction::Stake {
                 farm: u64::MAX,
@@ -433,15 +433,15 @@ mod tests {
             stake_asset: AssetId(1),
             reward_asset: AssetId(2),
             rate_per_block: rate,
-            start_block: start,
-            end_block: end,
+            start_height: start,
+            end_height: end,
         };
         assert_eq!(check_typed(&create(0, 1, 2)), Err(FarmError::ZeroRate {}));
         assert_eq!(
             check_typed(&create(1, 5, 5)),
             Err(FarmError::BadSchedule {
-                start_block: 5,
-                end_block: 5
+                start_height: 5,
+                end_height: 5
             })
         );
         assert!(check_typed(&create(1, 6, 5)).is_err());

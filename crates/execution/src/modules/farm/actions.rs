@@ -18,14 +18,14 @@ pub(super) fn create(
     stake_asset: AssetId,
     reward_asset: AssetId,
     rate_per_block: u128,
-    start_block: u64,
-    end_block: u64,
+    start_height: u64,
+    end_height: u64,
     events: &mut Vec<Event>,
 ) -> Result<(), ActionError> {
-    let funded = budget(rate_per_block, start_block, end_block).map_err(fail)?;
-    if start_block < ctx.height {
+    let funded = budget(rate_per_block, start_height, end_height).map_err(fail)?;
+    if start_height < ctx.height {
         return Err(fail(FarmError::StartInPast {
-            start_block,
+            start_height,
             height: ctx.height,
         }));
     }
@@ -52,13 +52,13 @@ pub(super) fn create(
         stake_asset,
         reward_asset,
         rate_per_block,
-        start_block,
-        end_block,
-        scheduled_end_block: end_block,
+        start_height,
+        end_height,
+        scheduled_end_height: end_height,
         funded,
         total_staked: 0,
         reward_per_token: 0,
-        last_update_height: start_block,
+        last_update_height: start_height,
         emitted: 0,
         paid: 0,
         forfeited: 0,
@@ -72,8 +72,8 @@ pub(super) fn create(
         stake_asset,
         reward_asset,
         rate_per_block,
-        start_block,
-        end_block,
+        start_height,
+        end_height,
         funded,
     }));
     Ok(())
@@ -99,10 +99,10 @@ pub(super) fn load_farm(
             got: named,
         }));
     }
-    if let Accrual::Closed { at_block } = math::accrue(&mut farm, ctx.height) {
+    if let Accrual::Closed { at_height } = math::accrue(&mut farm, ctx.height) {
         events.push(Event::Farm(FarmEvent::EmissionClosed {
             farm: id,
-            at_block,
+            at_height,
         }));
     }
     Ok(farm)
@@ -143,10 +143,10 @@ pub(super) fn stake(
     events: &mut Vec<Event>,
 ) -> Result<(), ActionError> {
     let mut farm = load_farm(ctx, view, id, stake_asset, |f| f.stake_asset, events)?;
-    if ctx.height >= farm.end_block {
+    if ctx.height >= farm.end_height {
         return Err(fail(FarmError::FarmEnded {
             farm: id,
-            end_block: farm.end_block,
+            end_height: farm.end_height,
             height: ctx.height,
         }));
     }
@@ -313,10 +313,10 @@ pub(super) fn reclaim(
             creator: farm.creator,
         }));
     }
-    if ctx.height < farm.end_block {
+    if ctx.height < farm.end_height {
         return Err(fail(FarmError::NotEnded {
             farm: id,
-            end_block: farm.end_block,
+            end_height: farm.end_height,
             height: ctx.height,
         }));
     }

@@ -10,7 +10,7 @@ pub enum Accrual {
     /// Up to date (or nothing to do).
     Done,
     /// The accumulator would pass u128: emission stopped at this height.
-    Closed { at_block: u64 },
+    Closed { at_height: u64 },
 }
 
 /// Brings `f`'s accumulator up to block `height`: for the blocks of the
@@ -19,7 +19,7 @@ pub enum Accrual {
 /// frozen and those blocks' rewards are never emitted (the creator may
 /// reclaim them after the end).
 pub fn accrue(f: &mut Farm, height: u64) -> Accrual {
-    let now = height.max(f.start_block).min(f.end_block);
+    let now = height.max(f.start_height).min(f.end_height);
     if now <= f.last_update_height {
         return Accrual::Done;
     }
@@ -43,9 +43,9 @@ pub fn accrue(f: &mut Farm, height: u64) -> Accrual {
         _ => {
             // Close emission where it stands; what was not emitted stays
             // reclaimable and every position keeps what it earned.
-            f.end_block = f.last_update_height;
+            f.end_height = f.last_update_height;
             Accrual::Closed {
-                at_block: f.last_update_height,
+                at_height: f.last_update_height,
             }
         }
     }
@@ -89,9 +89,9 @@ mod tests {
             stake_asset: AssetId(1),
             reward_asset: AssetId(2),
             rate_per_block: rate,
-            start_block: start,
-            end_block: end,
-            scheduled_end_block: end,
+            start_height: start,
+            end_height: end,
+            scheduled_end_height: end,
             funded: rate * u128::from(end - start),
             total_staked: 0,
             reward_per_token: 0,
@@ -150,8 +150,8 @@ mod tests {
     fn accumulator_overflow_closes_emission_instead_of_failing() {
         let mut f = farm(u128::MAX / 1_000, 0, 1_000);
         f.total_staked = 1;
-        assert_eq!(accrue(&mut f, 1), Accrual::Closed { at_block: 0 });
-        assert_eq!(f.end_block, 0);
+        assert_eq!(accrue(&mut f, 1), Accrual::Closed { at_height: 0 });
+        assert_eq!(f.end_height, 0);
         assert_eq!(f.emitted, 0);
         assert_eq!(accrue(&mut f, 50), Accrual::Done, "closed stays closed");
         assert_eq!(f.reclaimable(), Some(f.funded));

@@ -34,9 +34,9 @@ pub fn query(method: &str, p: &Value, ctx: &QueryCtx<'_>) -> Result<Value, Query
             let stored = load(ctx, farm)?;
             let mut now = stored.clone();
             math::accrue(&mut now, ctx.height);
-            let status = if ctx.height < now.start_block {
+            let status = if ctx.height < now.start_height {
                 "pending"
-            } else if ctx.height < now.end_block {
+            } else if ctx.height < now.end_height {
                 "active"
             } else {
                 "ended"
@@ -52,7 +52,7 @@ pub fn query(method: &str, p: &Value, ctx: &QueryCtx<'_>) -> Result<Value, Query
             out["unemitted"] = json!(now.funded.saturating_sub(now.emitted).to_string());
             // What the creator may reclaim now (nothing before the end, when
             // unemitted blocks may still be emitted).
-            let reclaimable = if ctx.height >= now.end_block {
+            let reclaimable = if ctx.height >= now.end_height {
                 now.reclaimable().unwrap_or_default()
             } else {
                 0

@@ -29,12 +29,12 @@ lakh_types::codec_struct! {
         pub reward_asset: AssetId,
         #[serde(with = "lakh_types::amount")]
         pub rate_per_block: u128,
-        pub start_block: u64,
+        pub start_height: u64,
         /// Where emission stops: the scheduled end, or earlier if the
         /// accumulator reached its u128 limit.
-        pub end_block: u64,
-        pub scheduled_end_block: u64,
-        /// `rate_per_block * (scheduled_end_block - start_block)`, moved in at creation.
+        pub end_height: u64,
+        pub scheduled_end_height: u64,
+        /// `rate_per_block * (scheduled_end_height - start_height)`, moved in at creation.
         #[serde(with = "lakh_types::amount")]
         pub funded: u128,
         #[serde(with = "lakh_types::amount")]
