@@ -81,7 +81,7 @@ enum Command {
 }
 
 /// Default of `--state-cache-mib` and the node config's `state_cache_mib`.
-const DEFAULT_STATE_CACHE_MIB: usize = lakh_node::engine::DEFAULT_STATE_CACHE_BYTES >> 20;
+const DEFAULT_STATE_CACHE_MIB: usize = lakh_consensus::engine::DEFAULT_STATE_CACHE_BYTES >> 20;
 
 /// The state page cache size in bytes, from MiB.
 fn state_cache_bytes(mib: usize) -> Result<usize> {

@@ -5,10 +5,8 @@ use crate::{keys, seed};
 use anyhow::{Context, Result, bail};
 use commonware_cryptography::{Signer, ed25519::PrivateKey};
 use commonware_math::algebra::Random;
-use lakh_node::{
-    engine::ConsensusTimeouts,
-    run::{RunConfig, ValidatorSpec, run},
-};
+use lakh_consensus::engine::ConsensusTimeouts;
+use lakh_node::run::{RunConfig, ValidatorSpec, run};
 use lakh_types::{
     Address, AssetId, Genesis, Symbol,
     genesis::{BlockParams, GenesisAccount, GenesisAsset, GenesisValidator},

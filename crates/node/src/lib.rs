@@ -1,14 +1,9 @@
-//! A lakh node: wires simplex consensus, marshal (block dissemination, archive
-//! and backfill) and the stateful execution application together, records
-//! receipts, serves the RPC API, and runs a local multi-validator devnet.
+//! A lakh node process: runs validators on the tokio runtime with
+//! authenticated p2p ([`run`]), gossips transactions between them
+//! ([`gossip`]), and answers the RPC ([`service`]). Consensus lives in
+//! `lakh-consensus`, receipts and the asset registry in `lakh-archive`, the
+//! pool in `lakh-mempool`.
 
-pub mod app;
-pub mod block;
-pub mod engine;
 pub mod gossip;
-pub mod indexer;
-pub mod nosync;
 pub mod run;
-pub mod runtime;
 pub mod service;
-pub mod shared;

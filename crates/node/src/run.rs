@@ -1,11 +1,7 @@
 //! Running validators for real: commonware's tokio runtime, authenticated p2p
 //! on the addresses of the genesis file, and the RPC server.
 
-use crate::{
-    engine::{self, ConsensusTimeouts, EngineConfig, Networks, channels},
-    service::NodeService,
-    shared::NodeShared,
-};
+use crate::{gossip::MAX_GOSSIP_BYTES, service::NodeService};
 use anyhow::{Context as _, Result, bail};
 use commonware_cryptography::{ChaCha20Poly1305, Signer as _, ed25519};
 use commonware_p2p::{Address as P2pAddress, AddressableManager, authenticated::lookup};
@@ -15,6 +11,10 @@ use commonware_stream::{
     sake::{self, Sake},
 };
 use commonware_utils::{NZUsize, ordered::Map};
+use lakh_consensus::{
+    engine::{self, ConsensusTimeouts, EngineConfig, Networks, channels},
+    shared::NodeShared,
+};
 use lakh_mempool::MempoolConfig;
 use lakh_types::{Genesis, address::parse_public_key};
 use std::{
@@ -114,7 +114,7 @@ pub fn run(cfg: RunConfig) -> Result<()> {
                 .map(|(_, a)| *a)
                 .expect("validator key is in the genesis");
             let ctx = context.child("validator").with_attribute("index", index);
-            let max_message = engine::max_message_size(participants.len() as u32);
+            let max_message = engine::max_message_size(participants.len() as u32, MAX_GOSSIP_BYTES);
             let p2p_cfg = lookup::Config::local(
                 Cups::<_, ChaCha20Poly1305>::new(
                     Sake {

@@ -2,18 +2,18 @@
 //! signature verification → mempool), queries of blocks, receipts and state,
 //! inclusion proofs, and finalized-block notifications.
 
-use crate::{
-    app::Databases,
-    block::hash32,
-    engine::{EngineHandles, Marshal},
-    shared::NodeShared,
-};
 use bytes::Bytes;
 use commonware_codec::Encode;
 use commonware_consensus::{marshal::Identifier, types::Height};
 use commonware_cryptography::{Digestible, sha256};
 use commonware_runtime::Supervisor;
 use commonware_storage::Context as StorageContext;
+use lakh_consensus::{
+    app::Databases,
+    block::hash32,
+    engine::{EngineHandles, Marshal},
+    shared::NodeShared,
+};
 use lakh_mempool::{Ingested, NonceSource};
 use lakh_rpc::{
     api::NodeApi,

@@ -18,7 +18,7 @@ use commonware_glue::simulate::{
 use commonware_p2p::simulated::Link;
 use commonware_runtime::{Handle, Quota, deterministic};
 use commonware_utils::probability;
-use lakh_node::{
+use lakh_consensus::{
     engine::{self, ConsensusTimeouts, EngineConfig, EngineHandles, Networks},
     shared::NodeShared,
 };
@@ -145,7 +145,7 @@ impl EngineDefinition for LakhEngine {
     }
 
     fn max_message_size(&self) -> u32 {
-        engine::max_message_size(VALIDATORS as u32)
+        engine::max_message_size(VALIDATORS as u32, lakh_node::gossip::MAX_GOSSIP_BYTES)
     }
 
     async fn init(&self, ctx: InitContext<'_, ed25519::PublicKey>) -> (Handle<()>, State) {

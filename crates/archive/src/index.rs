@@ -8,6 +8,7 @@
 //! receipts. Writes are idempotent (an archive index is written once), so
 //! replaying a block after a crash never duplicates anything.
 
+use crate::assets::{AssetRegistry, created_assets};
 use bytes::{BufMut, Bytes, BytesMut};
 use commonware_codec::Buf;
 use commonware_codec::{
@@ -21,10 +22,9 @@ use commonware_storage::{
     translator::{EightCap, Translator},
 };
 use commonware_utils::{NZU64, NZUsize};
-use lakh_types::{AssetId, Event, Genesis, Receipt, Symbol, TxId};
-use std::collections::BTreeMap;
+use lakh_types::{AssetId, Receipt, Symbol, TxId};
 use std::num::{NonZeroU64, NonZeroUsize};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// A transaction's receipt and the digest of the block that includes it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -136,63 +136,6 @@ pub struct Indexer<E: StorageContext + Supervisor> {
     blocks: Option<BlockArchive<E>>,
     txs: Option<TxArchive<E>>,
     assets: Arc<AssetRegistry>,
-}
-
-/// Assets known to exist (genesis + created), for listing an account's
-/// balances. Fed only by `AssetCreated` events of successful transactions
-/// (a module's share asset, such as a pool's LP asset, is announced the same
-/// way): from the block records at start and from each recorded block live.
-pub struct AssetRegistry {
-    symbols: Mutex<BTreeMap<AssetId, String>>,
-}
-
-impl AssetRegistry {
-    /// The native asset and the assets the genesis creates.
-    pub fn from_genesis(genesis: &Genesis) -> Self {
-        let native = (AssetId::NATIVE, genesis.native_symbol.to_string());
-        let created = genesis.assets.iter().map(|a| (a.id, a.symbol.to_string()));
-        Self::new(std::iter::once(native).chain(created))
-    }
-
-    /// A registry knowing `assets` (id and symbol).
-    pub fn new(assets: impl IntoIterator<Item = (AssetId, String)>) -> Self {
-        AssetRegistry {
-            symbols: Mutex::new(assets.into_iter().collect()),
-        }
-    }
-
-    fn add(&self, created: &[(AssetId, Symbol)]) {
-        if created.is_empty() {
-            return;
-        }
-        let mut symbols = self.symbols.lock().expect("asset registry lock poisoned");
-        for (asset, symbol) in created {
-            symbols.entry(*asset).or_insert_with(|| symbol.to_string());
-        }
-    }
-
-    /// Every known asset with its symbol, by id.
-    pub fn list(&self) -> Vec<(AssetId, String)> {
-        self.symbols
-            .lock()
-            .expect("asset registry lock poisoned")
-            .iter()
-            .map(|(a, s)| (*a, s.clone()))
-            .collect()
-    }
-}
-
-/// Assets created by successful transactions, from their `AssetCreated` events.
-pub fn created_assets(receipts: &[Receipt]) -> Vec<(AssetId, Symbol)> {
-    receipts
-        .iter()
-        .filter(|r| r.status.is_success())
-        .flat_map(|r| &r.events)
-        .filter_map(|e| match e {
-            Event::AssetCreated { asset, symbol, .. } => Some((*asset, symbol.clone())),
-            _ => None,
-        })
-        .collect()
 }
 
 /// Write buffer of each archive journal (bytes).
@@ -380,6 +323,7 @@ mod tests {
     use super::*;
     use commonware_runtime::{Runner as _, deterministic};
     use commonware_utils::NZU16;
+    use lakh_types::Event;
     use lakh_types::{Address, TxStatus};
 
     fn receipt(height: u64, index: u32, events: Vec<Event>) -> Receipt {

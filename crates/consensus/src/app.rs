@@ -4,7 +4,6 @@
 
 use crate::{
     block::{Block, BlockContext, Header},
-    indexer::Indexer,
     shared::NodeShared,
 };
 use commonware_consensus::marshal::ancestry::Ancestry;
@@ -18,6 +17,7 @@ use commonware_runtime::{Clock, Spawner, Supervisor};
 use commonware_storage::{Context as StorageContext, qmdb::sync::Target};
 use commonware_utils::non_empty_range;
 use futures::{StreamExt, lock::Mutex as AsyncMutex};
+use lakh_archive::Indexer;
 use lakh_execution::{BlockEnv, Mode, Overlay, access_set, execute_block_with};
 use lakh_state::{StateKey, StateValue, db::StateDb};
 use lakh_types::limits::{MAX_BLOCK_TX_BYTES, MAX_BLOCK_TXS};
@@ -198,7 +198,7 @@ impl<E> Application<E> for LakhApp<E>
 where
     E: StorageContext + Supervisor + Spawner + Clock,
 {
-    type SigningScheme = crate::engine::Scheme;
+    type SigningScheme = crate::block::Scheme;
     type Context = BlockContext;
     type Block = Block;
     type Databases = Databases<E>;

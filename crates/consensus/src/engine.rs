@@ -7,7 +7,6 @@
 use crate::{
     app::{Databases, LakhApp},
     block::Block,
-    indexer::{AssetRegistry, Indexer, archive_config},
     shared::NodeShared,
 };
 use commonware_broadcast::buffered;
@@ -36,14 +35,14 @@ use commonware_runtime::{Handle, Quota, buffer::paged::CacheRef};
 use commonware_storage::{archive::prunable, translator::TwoCap};
 use commonware_utils::{NZDuration, NZU32, NZU64, NZUsize, ordered::Set};
 use futures::lock::Mutex as AsyncMutex;
+use lakh_archive::{AssetRegistry, Indexer, archive_config};
 use std::{
     num::{NonZeroU16, NonZeroU64, NonZeroUsize},
     sync::{Arc, OnceLock},
     time::Duration,
 };
 
-/// The consensus signing scheme: ed25519, attributable (each vote names its signer).
-pub type Scheme = simplex::scheme::ed25519::Scheme;
+pub use crate::block::Scheme;
 
 /// Namespace of consensus signatures (distinct from transactions and p2p).
 pub const CONSENSUS_NAMESPACE: &[u8] = b"lakh/consensus/v1";
@@ -77,12 +76,13 @@ pub fn channel_quota() -> Quota {
 pub type Marshal = MarshalMailbox<Scheme, Standard<Block>>;
 pub type App<E> = LakhApp<E>;
 
-/// Largest p2p message any component sends (a full block dominates).
-pub fn max_message_size(validators: u32) -> u32 {
+/// Largest p2p message any component sends (a full block dominates), with
+/// the node's own channels sending at most `max_other_bytes`.
+pub fn max_message_size(validators: u32, max_other_bytes: usize) -> u32 {
     commonware_p2p::max_message_size(&[
         simplex::max_payload_size::<Scheme, sha256::Digest>(validators),
         marshal::max_payload_size::<Standard<Block>, Scheme>(validators, &()),
-        crate::gossip::MAX_GOSSIP_BYTES,
+        max_other_bytes,
     ])
 }
 

@@ -29,6 +29,9 @@ pub fn hash32(d: &sha256::Digest) -> Hash32 {
     Hash32(out)
 }
 
+/// The consensus signing scheme: ed25519, attributable (each vote names its signer).
+pub type Scheme = commonware_consensus::simplex::scheme::ed25519::Scheme;
+
 pub type BlockContext = Context<sha256::Digest, ed25519::PublicKey>;
 pub type OpsRange = NonEmptyRange<Location<Family>>;
 

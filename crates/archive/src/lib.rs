@@ -1,0 +1,10 @@
+//! What a node keeps of finalized blocks besides the blocks themselves: each
+//! transaction's receipt and the index by id and height ([`index`]), and the
+//! registry of assets known to exist, fed only by `AssetCreated` events
+//! ([`assets`]).
+
+pub mod assets;
+pub mod index;
+
+pub use assets::{AssetRegistry, created_assets};
+pub use index::{BlockRecord, Indexer, TxRecord, archive_config};

@@ -1,0 +1,11 @@
+//! Ordering and executing blocks: the block type and its signing scheme
+//! ([`block`]), the commonware-glue application that builds, verifies and
+//! commits blocks ([`app`]), the wiring of one validator's actors
+//! ([`engine`]), and the state shared with the node's services ([`shared`]).
+
+pub mod app;
+pub mod block;
+pub mod engine;
+pub mod nosync;
+pub mod runtime;
+pub mod shared;
