@@ -302,6 +302,18 @@ pub(crate) async fn query_output(
     Ok(Output::ok(answer, text))
 }
 
+/// Runs a module query and reads its typed answer.
+pub(crate) async fn query_answer<T: serde::de::DeserializeOwned>(
+    client: &LakhClient,
+    module: &str,
+    method: &str,
+    params: serde_json::Value,
+) -> anyhow::Result<T> {
+    let answer = client.query(module, method, params).await?;
+    serde_json::from_value(answer)
+        .with_context(|| format!("the node's answer to {module} {method} does not parse"))
+}
+
 /// Runs a module query: its typed answer, and the answer shown (pretty JSON
 /// as text).
 pub(crate) async fn query_typed_output<T: serde::de::DeserializeOwned>(
