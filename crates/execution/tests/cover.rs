@@ -1323,7 +1323,7 @@ fn stake_is_locked_while_a_vote_it_cast_is_open() {
     // Account 4 did not vote: free to leave.
     chain.ok(4, unstake(500));
     let q = chain.query("assessor", json!({"pool": POOL, "owner": addr(3)}));
-    assert_eq!(q["locked_until"], vote_end);
+    assert_eq!(q["locked_until_height"], vote_end);
     assert_eq!(q["unlocked"], false);
     chain.skip_to(vote_end);
     let before = balance(&chain.state, &addr(3), stk());

@@ -212,13 +212,13 @@ fn median_of_fresh_reports_and_staleness() {
     assert_eq!(q["status"], "ok");
     assert_eq!(num(&q["price"]), 1_050 * WAD);
     assert_eq!(q["fresh_reports"], 4);
-    assert_eq!(q["age"], 1);
+    assert_eq!(q["age_blocks"], 1);
 
     // A reporter replaces its own report: 900, 1000, 1100, 1200.
     ok(&c.one(4, post(GOLD, 1_200 * WAD)));
     let q = c.price(GOLD);
     assert_eq!(num(&q["price"]), 1_050 * WAD);
-    assert_eq!(q["reports"].as_array().unwrap().len(), 4);
+    assert_eq!(q["feed"]["reports"].as_array().unwrap().len(), 4);
 
     // Reporter 1's report (at `first`) goes stale after 10 blocks.
     c.height = first + 11;
@@ -227,7 +227,7 @@ fn median_of_fresh_reports_and_staleness() {
     // Fresh: 2 -> 1000, 3 -> 900, 4 -> 1200: median 1000.
     assert_eq!(q["fresh_reports"], 3);
     assert_eq!(num(&q["price"]), 1_000 * WAD);
-    let reports = q["reports"].as_array().unwrap();
+    let reports = q["feed"]["reports"].as_array().unwrap();
     assert_eq!(reports.len(), 4);
     assert_eq!(reports.iter().filter(|r| r["fresh"] == false).count(), 1);
 
@@ -259,7 +259,7 @@ fn reconfiguring_keeps_reports_of_remaining_reporters_and_removal_deletes() {
     // Drop reporter 3, add 4: 3's report goes, 1's and 2's stay.
     ok(&c.one(ADMIN, set_feed(GOLD, &[1, 2, 4], 50, 1)));
     let q = c.price(GOLD);
-    assert_eq!(q["reports"].as_array().unwrap().len(), 2);
+    assert_eq!(q["feed"]["reports"].as_array().unwrap().len(), 2);
     assert_eq!(num(&q["price"]), 15);
     let r = c.one(3, post(GOLD, 1));
     assert!(matches!(

@@ -777,7 +777,7 @@ fn queries_describe_validators_and_delegations() {
     let one = c.query("validator", json!({"validator": v(0)})).unwrap();
     assert_eq!(one["custody_balance"], "1000");
     assert_eq!(one["commission_bps"], 1000);
-    assert_eq!(one["commission_raise_allowed_from"], json!(null));
+    assert_eq!(one["commission_raise_allowed_height"], json!(null));
     assert_eq!(one["custody"], json!(stake::custody(&v(0))));
 
     let mine = c

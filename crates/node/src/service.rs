@@ -322,7 +322,7 @@ where
         method: String,
         params: serde_json::Value,
     ) -> Result<serde_json::Value, lakh_rpc::QueryFailure> {
-        use lakh_execution::modules::{Fetched, QueryCtx, QueryError, query};
+        use lakh_execution::modules::{QueryError, QueryRun, QueryStep};
         let failure = |code: &str, message: String| lakh_rpc::QueryFailure {
             code: code.into(),
             message,
@@ -331,30 +331,26 @@ where
         let dbs = self.databases().map_err(|e| failure("unavailable", e))?;
         // One read lock for the whole query: every key comes from the same state.
         let db = dbs.read().await;
-        let mut fetched = Fetched::default();
-        for _ in 0..=MAX_QUERY_READS {
-            let ctx = QueryCtx {
-                height,
-                state: &fetched,
-            };
-            match query(&module, &method, &params, &ctx) {
-                Ok(value) => return Ok(value),
-                Err(QueryError::Need(key)) => {
+        let mut run = QueryRun::new(&module, &method, &params, height, MAX_QUERY_READS);
+        loop {
+            match run.step() {
+                Ok(QueryStep::Answer(answer)) => return Ok(answer),
+                Ok(QueryStep::Need(key)) => {
                     let value = db
                         .get(&key.digest())
                         .await
                         .map_err(|e| failure("unavailable", format!("state read failed: {e}")))?;
-                    fetched.0.insert(key, value);
+                    run.supply(key, value);
                 }
                 Err(QueryError::BadRequest(m)) => return Err(failure("bad_request", m)),
                 Err(QueryError::NotFound(m)) => return Err(failure("not_found", m)),
                 Err(QueryError::Corrupt(m)) => return Err(failure("corrupt", m)),
+                // `step` reports a missing key as `QueryStep::Need`, never as this.
+                Err(need @ QueryError::Need(_)) => {
+                    return Err(failure("corrupt", need.to_string()));
+                }
             }
         }
-        Err(failure(
-            "bad_request",
-            format!("query reads more than {MAX_QUERY_READS} state entries"),
-        ))
     }
 
     fn subscribe_finalized(&self) -> broadcast::Receiver<BlockInfo> {

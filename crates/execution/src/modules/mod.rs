@@ -92,31 +92,89 @@ pub fn query(
     }
 }
 
+/// What a query in progress wants next.
+#[derive(Debug)]
+pub enum QueryStep {
+    /// The query is answered.
+    Answer(serde_json::Value),
+    /// Fetch this key, hand it to [`QueryRun::supply`] and step again.
+    Need(StateKey),
+}
+
+/// The one query runner: it asks for the keys it lacks, the caller fetches
+/// them (synchronously or not) and supplies them, until it can answer.
+pub struct QueryRun<'a> {
+    module: &'a str,
+    method: &'a str,
+    params: &'a serde_json::Value,
+    height: u64,
+    max_reads: usize,
+    fetched: Fetched,
+}
+
+impl<'a> QueryRun<'a> {
+    /// A query of `method` of `module` on the state at `height`, allowed to
+    /// read at most `max_reads` state entries.
+    pub fn new(
+        module: &'a str,
+        method: &'a str,
+        params: &'a serde_json::Value,
+        height: u64,
+        max_reads: usize,
+    ) -> Self {
+        Self {
+            module,
+            method,
+            params,
+            height,
+            max_reads,
+            fetched: Fetched::default(),
+        }
+    }
+
+    /// Runs the query on the keys supplied so far.
+    pub fn step(&self) -> Result<QueryStep, QueryError> {
+        let ctx = QueryCtx {
+            height: self.height,
+            state: &self.fetched,
+        };
+        match query(self.module, self.method, self.params, &ctx) {
+            Ok(answer) => Ok(QueryStep::Answer(answer)),
+            Err(QueryError::Need(_)) if self.fetched.0.len() >= self.max_reads => {
+                Err(QueryError::BadRequest(format!(
+                    "query reads more than {} state entries",
+                    self.max_reads
+                )))
+            }
+            Err(QueryError::Need(key)) => Ok(QueryStep::Need(key)),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Hands over the value of a key the query needed (`None`: it is empty).
+    pub fn supply(&mut self, key: StateKey, value: Option<StateValue>) {
+        self.fetched.0.insert(key, value);
+    }
+}
+
 /// Runs a query to completion against `read`, which fetches keys (from a
-/// database, a test map); gives up after `max_rounds` fetches.
+/// database, a test map); gives up after `max_reads` fetches.
 pub fn run_query(
     module: &str,
     method: &str,
     params: &serde_json::Value,
     height: u64,
-    max_rounds: usize,
+    max_reads: usize,
     mut read: impl FnMut(&StateKey) -> Result<Option<StateValue>, String>,
 ) -> Result<serde_json::Value, QueryError> {
-    let mut fetched = Fetched::default();
-    for _ in 0..=max_rounds {
-        let ctx = QueryCtx {
-            height,
-            state: &fetched,
-        };
-        match query(module, method, params, &ctx) {
-            Err(QueryError::Need(key)) => {
+    let mut run = QueryRun::new(module, method, params, height, max_reads);
+    loop {
+        match run.step()? {
+            QueryStep::Answer(answer) => return Ok(answer),
+            QueryStep::Need(key) => {
                 let value = read(&key).map_err(QueryError::Corrupt)?;
-                fetched.0.insert(key, value);
+                run.supply(key, value);
             }
-            other => return other,
         }
     }
-    Err(QueryError::BadRequest(format!(
-        "query reads more than {max_rounds} state entries"
-    )))
 }

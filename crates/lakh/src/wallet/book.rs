@@ -5,13 +5,20 @@
 //! Quantities are base units (a multiple of the market's lot size); prices
 //! are quote units per lot (a multiple of its tick size).
 
-use super::{Ctx, Output, SendOpts, query_output, resolve_asset, send_action};
+use super::{
+    Ctx, Output, SendOpts, query_answer, query_output, query_typed_output, resolve_asset,
+    send_action,
+};
 use crate::keys::{load_key, resolve_address};
 use anyhow::{Context, bail};
 use lakh_rpc::LakhClient;
 use lakh_types::{
-    Action, AssetId, Receipt,
-    modules::book::{BookAction, BookEvent, MarketRef, OrderKind, Side, TimeInForce, validate},
+    Action, Receipt,
+    modules::book::{
+        BookAction, BookEvent, MarketRef, OrderKind, Side, TimeInForce,
+        query::{BookAnswer, Level, MarketAnswer},
+        validate,
+    },
 };
 use serde_json::{Value, json};
 use std::fmt::Write as _;
@@ -244,11 +251,15 @@ pub(crate) async fn run(ctx: &Ctx<'_>, cmd: BookCommand) -> anyhow::Result<Outpu
             query_output(client, "book", "market", json!({ "market": market })).await
         }
         BookCommand::Book { market, depth } => {
-            let answer = client
-                .query("book", "book", json!({ "market": market, "depth": depth }))
-                .await?;
-            let text = describe_book(&answer);
-            Ok(Output::ok(answer, text))
+            let (answer, mut out): (BookAnswer, _) = query_typed_output(
+                client,
+                "book",
+                "book",
+                json!({ "market": market, "depth": depth }),
+            )
+            .await?;
+            out.text = describe_book(&answer);
+            Ok(out)
         }
         BookCommand::Order { market, order } => {
             query_output(
@@ -284,18 +295,13 @@ pub(crate) async fn run(ctx: &Ctx<'_>, cmd: BookCommand) -> anyhow::Result<Outpu
 
 /// The market `id` with its assets, as actions must name it.
 async fn market_ref(client: &LakhClient, id: u32) -> anyhow::Result<MarketRef> {
-    let info = client
-        .query("book", "market", json!({ "market": id }))
+    let info: MarketAnswer = query_answer(client, "book", "market", json!({ "market": id }))
         .await
         .with_context(|| format!("looking up market {id}"))?;
-    let asset = |field: &str| -> anyhow::Result<AssetId> {
-        serde_json::from_value(info[field].clone())
-            .with_context(|| format!("market {id} answer has no {field} asset: {info}"))
-    };
     Ok(MarketRef {
         id,
-        base: asset("base")?,
-        quote: asset("quote")?,
+        base: info.base,
+        quote: info.quote,
     })
 }
 
@@ -467,37 +473,27 @@ fn summarize(events: &[BookEvent]) -> (Value, String) {
 }
 
 /// The book as two columns of levels, asks above bids.
-fn describe_book(answer: &Value) -> String {
+fn describe_book(answer: &BookAnswer) -> String {
     let mut text = String::new();
-    let level = |l: &Value| {
-        format!(
-            "{:>24} {:>24} ({} orders)\n",
-            l["price"].as_str().unwrap_or("?"),
-            l["quantity"].as_str().unwrap_or("?"),
-            l["orders"]
-        )
-    };
+    let level = |l: &Level| format!("{:>24} {:>24} ({} orders)\n", l.price, l.quantity, l.orders);
     let _ = writeln!(
         text,
         "market {}\n{:>24} {:>24}",
-        answer["market"], "price", "quantity"
+        answer.market, "price", "quantity"
     );
-    let empty = Vec::new();
-    let asks = answer["asks"].as_array().unwrap_or(&empty);
-    for l in asks.iter().rev() {
+    for l in answer.asks.iter().rev() {
         text.push_str("ask ");
         text.push_str(&level(l));
     }
-    if asks.is_empty() {
+    if answer.asks.is_empty() {
         text.push_str("no asks\n");
     }
     text.push_str("----\n");
-    let bids = answer["bids"].as_array().unwrap_or(&empty);
-    for l in bids {
+    for l in &answer.bids {
         text.push_str("bid ");
         text.push_str(&level(l));
     }
-    if bids.is_empty() {
+    if answer.bids.is_empty() {
         text.push_str("no bids\n");
     }
     text
@@ -506,7 +502,7 @@ fn describe_book(answer: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use lakh_types::Address;
+    use lakh_types::{Address, AssetId};
 
     const M: MarketRef = MarketRef {
         id: 1,
@@ -630,12 +626,13 @@ mod tests {
 
     #[test]
     fn book_text_lists_asks_above_bids() {
-        let answer = json!({
+        let answer: BookAnswer = serde_json::from_value(json!({
             "market": 1,
             "asks": [{"price": "510", "quantity": "10", "orders": 1},
                      {"price": "520", "quantity": "5", "orders": 2}],
             "bids": [],
-        });
+        }))
+        .unwrap();
         let text = describe_book(&answer);
         let ask_520 = text.find("520").unwrap();
         let ask_510 = text.find("510").unwrap();

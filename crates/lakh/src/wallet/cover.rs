@@ -6,16 +6,19 @@
 //! claim's cover and claimant) from the node's state, wait for finality and
 //! print the receipt, plus the id of a new cover or claim.
 
-use super::{Ctx, Output, SendOpts, query_output, resolve_asset, send_action};
+use super::{Ctx, Output, SendOpts, query_answer, query_output, resolve_asset, send_action};
 use crate::keys::{load_key, resolve_address};
 use anyhow::{Context, bail};
 use lakh_rpc::LakhClient;
 use lakh_types::codec::{BoundedVec, Text};
+use lakh_types::modules::cover::query::{
+    ClaimAnswer, CoverAnswer, PoolAnswer, PositionAnswer, QuoteAnswer,
+};
 use lakh_types::modules::cover::{
     ClaimId, CoverAction, CoverEvent, CoverId, MAX_RISKS, PoolId, PoolParams, RiskName,
 };
 use lakh_types::{Action, Address, AssetId, Event, PrivateKey, Receipt};
-use serde_json::{Value, json};
+use serde_json::json;
 use std::fmt::Write as _;
 
 #[derive(clap::Subcommand, Debug)]
@@ -327,21 +330,21 @@ pub(crate) async fn run(ctx: &Ctx<'_>, cmd: CoverCommand) -> anyhow::Result<Outp
             let max_premium = match max_premium {
                 Some(m) => m,
                 None => {
-                    let q = client
-                        .query(
-                            "cover",
-                            "quote",
-                            json!({"pool": pool, "amount": amount.to_string(),
-                                   "blocks": blocks, "risk": risk}),
-                        )
-                        .await?;
-                    if q["ok"] != json!(true) {
-                        bail!(
+                    let q: QuoteAnswer = query_answer(
+                        client,
+                        "cover",
+                        "quote",
+                        json!({"pool": pool, "amount": amount.to_string(),
+                               "blocks": blocks, "risk": risk}),
+                    )
+                    .await?;
+                    match (q.ok, q.premium) {
+                        (true, Some(premium)) => premium,
+                        _ => bail!(
                             "no quote: {}",
-                            q["message"].as_str().unwrap_or("unknown reason")
-                        );
+                            q.message.as_deref().unwrap_or("unknown reason")
+                        ),
                     }
-                    amount_field(&q, "premium")?
                 }
             };
             let action = CoverAction::Buy {
@@ -361,10 +364,9 @@ pub(crate) async fn run(ctx: &Ctx<'_>, cmd: CoverCommand) -> anyhow::Result<Outp
             send,
         } => {
             let key = load_key(ctx.keys_dir, &from)?;
-            let info = client
-                .query("cover", "cover", json!({ "cover": cover }))
-                .await?;
-            let pool = u64_field(&info, "pool")?;
+            let info: CoverAnswer =
+                query_answer(client, "cover", "cover", json!({ "cover": cover })).await?;
+            let pool = info.cover.pool;
             let action = CoverAction::FileClaim {
                 pool,
                 cover,
@@ -413,10 +415,9 @@ pub(crate) async fn run(ctx: &Ctx<'_>, cmd: CoverCommand) -> anyhow::Result<Outp
                 bail!("give exactly one of --approve and --deny");
             }
             let key = load_key(ctx.keys_dir, &from)?;
-            let info = client
-                .query("cover", "claim", json!({ "claim": claim }))
-                .await?;
-            let pool = u64_field(&info, "pool")?;
+            let info: ClaimAnswer =
+                query_answer(client, "cover", "claim", json!({ "claim": claim })).await?;
+            let pool = info.claim.pool;
             let action = CoverAction::Vote {
                 pool,
                 claim,
@@ -426,13 +427,9 @@ pub(crate) async fn run(ctx: &Ctx<'_>, cmd: CoverCommand) -> anyhow::Result<Outp
         }
         CoverCommand::Resolve { from, claim, send } => {
             let key = load_key(ctx.keys_dir, &from)?;
-            let info = client
-                .query("cover", "claim", json!({ "claim": claim }))
-                .await?;
-            let pool = u64_field(&info, "pool")?;
-            let cover = u64_field(&info, "cover")?;
-            let claimant: Address = serde_json::from_value(info["claimant"].clone())
-                .context("the node's claim has no claimant")?;
+            let info: ClaimAnswer =
+                query_answer(client, "cover", "claim", json!({ "claim": claim })).await?;
+            let (pool, cover, claimant) = (info.claim.pool, info.claim.cover, info.claim.claimant);
             let (asset, _) = pool_assets(client, pool).await?;
             let action = CoverAction::Resolve {
                 pool,
@@ -509,27 +506,10 @@ fn address_of(key: &PrivateKey) -> Address {
     Address::from(&key.public_key())
 }
 
-fn u64_field(v: &Value, field: &str) -> anyhow::Result<u64> {
-    v[field]
-        .as_u64()
-        .with_context(|| format!("the node's answer has no {field}"))
-}
-
-fn amount_field(v: &Value, field: &str) -> anyhow::Result<u128> {
-    v[field]
-        .as_str()
-        .and_then(|s| s.parse().ok())
-        .with_context(|| format!("the node's answer has no amount {field}"))
-}
-
 /// The pool's capital and stake assets.
 async fn pool_assets(client: &LakhClient, pool: PoolId) -> anyhow::Result<(AssetId, AssetId)> {
-    let info = client
-        .query("cover", "pool", json!({ "pool": pool }))
-        .await?;
-    let params: PoolParams = serde_json::from_value(info["params"].clone())
-        .context("the node's answer has no pool parameters")?;
-    Ok((params.capital_asset, params.stake_asset))
+    let info: PoolAnswer = query_answer(client, "cover", "pool", json!({ "pool": pool })).await?;
+    Ok((info.params.capital_asset, info.params.stake_asset))
 }
 
 /// Shares whose withdrawal value is at least `amount` now:
@@ -540,12 +520,14 @@ async fn shares_for_amount(
     owner: Address,
     amount: u128,
 ) -> anyhow::Result<u128> {
-    let p = client
-        .query("cover", "position", json!({"pool": pool, "owner": owner}))
-        .await?;
-    let held = amount_field(&p, "shares")?;
-    let total = amount_field(&p, "total_shares")?;
-    let value = amount_field(&p, "pool_withdraw_value")?;
+    let p: PositionAnswer = query_answer(
+        client,
+        "cover",
+        "position",
+        json!({"pool": pool, "owner": owner}),
+    )
+    .await?;
+    let (held, total, value) = (p.shares, p.total_shares, p.pool_withdraw_value);
     if value == 0 {
         bail!("pool {pool}'s shares are worth nothing to withdraw now");
     }

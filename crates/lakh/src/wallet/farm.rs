@@ -4,13 +4,13 @@
 //! Transactions name the farm's assets (so their state keys are known before
 //! execution); the wallet reads them from the farm first.
 
-use super::{Ctx, Output, SendOpts, query_output, resolve_asset, send_action};
+use super::{Ctx, Output, SendOpts, query_answer, query_output, resolve_asset, send_action};
 use crate::keys::{load_key, resolve_address};
 use anyhow::Context;
 use commonware_cryptography::Signer;
 use lakh_types::{
     Action, Address, AssetId,
-    modules::farm::{FarmAction, farm_id},
+    modules::farm::{FarmAction, farm_id, query::FarmAnswer},
 };
 use serde_json::json;
 use std::fmt::Write as _;
@@ -213,18 +213,10 @@ async fn send_farm(
 
 /// The (stake, reward) assets of farm `id`, read from the node.
 async fn farm_assets(ctx: &Ctx<'_>, id: u64) -> anyhow::Result<(AssetId, AssetId)> {
-    let farm = ctx
-        .client
-        .query("farm", "farm", json!({ "farm": id }))
+    let farm: FarmAnswer = query_answer(ctx.client, "farm", "farm", json!({ "farm": id }))
         .await
         .with_context(|| format!("cannot read farm {id}"))?;
-    let asset = |field: &str| -> anyhow::Result<AssetId> {
-        farm[field]
-            .as_u64()
-            .map(AssetId)
-            .with_context(|| format!("farm {id}: the node's answer lacks {field}"))
-    };
-    Ok((asset("stake_asset")?, asset("reward_asset")?))
+    Ok((farm.stake_asset, farm.reward_asset))
 }
 
 #[cfg(test)]

@@ -8,16 +8,22 @@
 //! from the `position` query.
 
 use super::oracle::{format_wad, parse_wad};
-use super::{Ctx, Output, SendOpts, query_output, resolve_asset, send_action};
+use super::{
+    Ctx, Output, SendOpts, query_answer, query_output, query_typed_output, resolve_asset,
+    send_action,
+};
 use crate::keys::{load_key, resolve_address};
 use anyhow::Context;
 use commonware_cryptography::Signer;
 use lakh_rpc::LakhClient;
 use lakh_types::{
     Action, Address, AssetId,
-    modules::lend::{LendAction, MarketList, MarketParams},
+    modules::lend::{
+        LendAction, MarketList, MarketParams,
+        query::{MarketAnswer, PositionAnswer},
+    },
 };
-use serde_json::{Value, json};
+use serde_json::json;
 
 /// Risk parameters and rate model as decimals; each flag left out keeps the
 /// market's current value (update) or the default shown (create).
@@ -226,22 +232,18 @@ pub enum LendCommand {
 
 /// The markets `account` has positions in, from the `position` query.
 async fn markets_of(client: &LakhClient, account: &Address) -> anyhow::Result<MarketList> {
-    let position = client
-        .query("lend", "position", json!({ "account": account }))
-        .await?;
-    let assets: Vec<AssetId> = serde_json::from_value(position["markets"].clone())
-        .context("the node's position answer has no market list")?;
+    let position: PositionAnswer =
+        query_answer(client, "lend", "position", json!({ "account": account })).await?;
+    let assets = position.markets;
     let count = assets.len();
     MarketList::new(assets).with_context(|| format!("the account lists {count} markets"))
 }
 
 /// The current parameters of `asset`'s market.
 async fn current_params(client: &LakhClient, asset: AssetId) -> anyhow::Result<MarketParams> {
-    let market = client
-        .query("lend", "market", json!({ "asset": asset }))
-        .await?;
-    serde_json::from_value(market["params"].clone())
-        .context("the node's market answer has no parameters")
+    let market: MarketAnswer =
+        query_answer(client, "lend", "market", json!({ "asset": asset })).await?;
+    Ok(market.params)
 }
 
 pub(crate) async fn run(ctx: &Ctx<'_>, cmd: LendCommand) -> anyhow::Result<Output> {
@@ -379,47 +381,45 @@ pub(crate) async fn run(ctx: &Ctx<'_>, cmd: LendCommand) -> anyhow::Result<Outpu
         }
         LendCommand::Market { asset } => {
             let asset = resolve_asset(client, &asset).await?;
-            let mut out =
-                query_output(client, "lend", "market", json!({ "asset": asset.id })).await?;
+            let (market, mut out): (MarketAnswer, _) =
+                query_typed_output(client, "lend", "market", json!({ "asset": asset.id })).await?;
             out.text
-                .insert_str(0, &market_summary(&asset.symbol.to_string(), &out.json));
+                .insert_str(0, &market_summary(&asset.symbol.to_string(), &market));
             Ok(out)
         }
         LendCommand::Markets => query_output(client, "lend", "markets", json!({})).await,
         LendCommand::Position { account } => {
             let account = resolve_address(ctx.keys_dir, &account)?;
-            let mut out =
-                query_output(client, "lend", "position", json!({ "account": account })).await?;
-            out.text.insert_str(0, &position_summary(&out.json));
+            let (position, mut out): (PositionAnswer, _) =
+                query_typed_output(client, "lend", "position", json!({ "account": account }))
+                    .await?;
+            out.text.insert_str(0, &position_summary(&position));
             Ok(out)
         }
     }
 }
 
-fn wad_field(v: &Value) -> Option<String> {
-    v.as_str()?.parse::<u128>().ok().map(format_wad)
-}
-
-fn market_summary(symbol: &str, m: &Value) -> String {
-    let field = |k: &str| wad_field(&m[k]).unwrap_or_else(|| "?".into());
+fn market_summary(symbol: &str, m: &MarketAnswer) -> String {
     format!(
         "{symbol}: utilization {}, borrow rate {} per block, supply rate {} per block, \
          exchange rate {}\n",
-        field("utilization"),
-        field("borrow_rate_per_block"),
-        field("supply_rate_per_block"),
-        field("exchange_rate"),
+        format_wad(m.utilization),
+        format_wad(m.borrow_rate_per_block),
+        format_wad(m.supply_rate_per_block),
+        format_wad(m.exchange_rate),
     )
 }
 
-fn position_summary(p: &Value) -> String {
-    match wad_field(&p["health_factor"]) {
+fn position_summary(p: &PositionAnswer) -> String {
+    let wad = |v: Option<u128>| v.map(format_wad).unwrap_or_default();
+    match p.health_factor {
         Some(hf) => format!(
-            "health factor {hf}; debt {} of capacity {} (quote units)\n",
-            wad_field(&p["debt_value"]).unwrap_or_default(),
-            wad_field(&p["collateral_value"]).unwrap_or_default()
+            "health factor {}; debt {} of capacity {} (quote units)\n",
+            format_wad(hf),
+            wad(p.debt_value),
+            wad(p.collateral_value)
         ),
-        None => match p["price_error"].as_str() {
+        None => match &p.price_error {
             Some(e) => format!("health unknown: {e}\n"),
             None => "no debt\n".into(),
         },
@@ -462,14 +462,24 @@ mod tests {
 
     #[test]
     fn summaries_show_decimals() {
-        let p = json!({"health_factor": "1500000000000000000", "debt_value": "10000000000000000000", "collateral_value": "15000000000000000000"});
+        let mut p = PositionAnswer {
+            account: Address([0; 32]),
+            height: 1,
+            markets: vec![],
+            positions: vec![],
+            supplied_value: Some(0),
+            collateral_value: Some(15_000_000_000_000_000_000),
+            debt_value: Some(10_000_000_000_000_000_000),
+            borrow_capacity_left: Some(0),
+            health_factor: Some(1_500_000_000_000_000_000),
+            healthy: Some(true),
+            price_error: None,
+        };
         assert_eq!(
             position_summary(&p),
             "health factor 1.5; debt 10 of capacity 15 (quote units)\n"
         );
-        assert_eq!(
-            position_summary(&json!({"health_factor": null})),
-            "no debt\n"
-        );
+        p.health_factor = None;
+        assert_eq!(position_summary(&p), "no debt\n");
     }
 }

@@ -302,6 +302,32 @@ pub(crate) async fn query_output(
     Ok(Output::ok(answer, text))
 }
 
+/// Runs a module query and reads its typed answer.
+pub(crate) async fn query_answer<T: serde::de::DeserializeOwned>(
+    client: &LakhClient,
+    module: &str,
+    method: &str,
+    params: serde_json::Value,
+) -> anyhow::Result<T> {
+    let answer = client.query(module, method, params).await?;
+    serde_json::from_value(answer)
+        .with_context(|| format!("the node's answer to {module} {method} does not parse"))
+}
+
+/// Runs a module query: its typed answer, and the answer shown (pretty JSON
+/// as text).
+pub(crate) async fn query_typed_output<T: serde::de::DeserializeOwned>(
+    client: &LakhClient,
+    module: &str,
+    method: &str,
+    params: serde_json::Value,
+) -> anyhow::Result<(T, Output)> {
+    let out = query_output(client, module, method, params).await?;
+    let answer = serde_json::from_value(out.json.clone())
+        .with_context(|| format!("the node's answer to {module} {method} does not parse"))?;
+    Ok((answer, out))
+}
+
 /// An asset by symbol or id, which must exist.
 pub(crate) async fn resolve_asset(client: &LakhClient, s: &str) -> anyhow::Result<AssetInfoJson> {
     let asset: AssetRef = s

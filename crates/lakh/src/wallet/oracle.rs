@@ -5,13 +5,13 @@
 //! `--price 3000.25`); the wallet scales them by 1e18 exactly (no floating
 //! point), which is what the chain stores.
 
-use super::{Ctx, Output, SendOpts, query_output, resolve_asset, send_action};
+use super::{Ctx, Output, SendOpts, query_typed_output, resolve_asset, send_action};
 use crate::keys::{load_key, resolve_address};
 use anyhow::{Context, bail};
 use lakh_types::{
     Action,
     codec::BoundedVec,
-    modules::oracle::{MAX_REPORTERS, OracleAction},
+    modules::oracle::{MAX_REPORTERS, OracleAction, query::PriceAnswer},
 };
 use serde_json::json;
 
@@ -158,9 +158,9 @@ pub(crate) async fn run(ctx: &Ctx<'_>, cmd: OracleCommand) -> anyhow::Result<Out
         }
         OracleCommand::Price { asset } => {
             let asset = resolve_asset(client, &asset).await?;
-            let mut out =
-                query_output(client, "oracle", "price", json!({ "asset": asset.id })).await?;
-            if let Some(price) = out.json["price"].as_str().and_then(|p| p.parse().ok()) {
+            let (answer, mut out): (PriceAnswer, _) =
+                query_typed_output(client, "oracle", "price", json!({ "asset": asset.id })).await?;
+            if let Some(price) = answer.price {
                 let line = format!(
                     "{} = {} quote units per whole token\n",
                     asset.symbol,

@@ -5,9 +5,12 @@
 //! `--validator` takes a key name or a 64-hex-character address (see `lakh
 //! wallet stake validators`).
 
-use super::{Ctx, Output, SendOpts, query_output, send_action};
+use super::{Ctx, Output, SendOpts, query_answer, query_output, send_action};
 use crate::keys::{load_key, resolve_address};
-use lakh_types::{Action, modules::stake::StakeAction};
+use lakh_types::{
+    Action,
+    modules::stake::{StakeAction, query::ParamsAnswer},
+};
 use serde_json::json;
 
 #[derive(clap::Subcommand, Debug)]
@@ -170,29 +173,13 @@ pub(crate) async fn run(ctx: &Ctx<'_>, cmd: StakeCommand) -> anyhow::Result<Outp
             max_commission_change_bps,
             send: opts,
         } => {
-            let current = ctx.client.query("stake", "params", json!({})).await?;
-            let number = |field: &str| -> anyhow::Result<u64> {
-                current[field]
-                    .as_u64()
-                    .ok_or_else(|| anyhow::anyhow!("the node's stake params lack {field}"))
-            };
-            let bps = |value: Option<u16>, field: &str| -> anyhow::Result<u16> {
-                match value {
-                    Some(v) => Ok(v),
-                    None => u16::try_from(number(field)?)
-                        .map_err(|_| anyhow::anyhow!("the node's {field} is not basis points")),
-                }
-            };
+            let current: ParamsAnswer =
+                query_answer(ctx.client, "stake", "params", json!({})).await?;
             let action = StakeAction::SetParams {
-                unbonding_blocks: match unbonding_blocks {
-                    Some(v) => v,
-                    None => number("unbonding_blocks")?,
-                },
-                max_commission_bps: bps(max_commission_bps, "max_commission_bps")?,
-                max_commission_change_bps: bps(
-                    max_commission_change_bps,
-                    "max_commission_change_bps",
-                )?,
+                unbonding_blocks: unbonding_blocks.unwrap_or(current.unbonding_blocks),
+                max_commission_bps: max_commission_bps.unwrap_or(current.max_commission_bps),
+                max_commission_change_bps: max_commission_change_bps
+                    .unwrap_or(current.max_commission_change_bps),
             };
             send(&from, action, opts).await
         }

@@ -17,6 +17,8 @@ use bytes::BufMut;
 use commonware_codec::{Buf, Error as CodecError, FixedSize, Read, Write};
 use serde::{Deserialize, Serialize};
 
+pub mod query;
+
 /// Fees are in basis points of the quote notional: 10_000 is 100%.
 pub const BPS: u128 = 10_000;
 /// Highest maker or taker fee a market may charge (10%).

@@ -14,6 +14,8 @@ use commonware_codec::{Buf, Error as CodecError, FixedSize, Read, ReadExt, Write
 use commonware_cryptography::{Hasher, Sha256};
 use serde::{Deserialize, Serialize};
 
+pub mod query;
+
 /// Identifier of a cover pool, chosen by the admin at creation.
 pub type PoolId = u64;
 /// Identifier of a cover, derived from its buyer and the buying nonce.

@@ -13,6 +13,8 @@ use crate::codec::{BoundedVec, Text};
 use crate::{Address, AssetId, Symbol};
 use serde::{Deserialize, Serialize};
 
+pub mod query;
+
 /// Most assets in a swap path (so at most four pools per route).
 pub const MAX_PATH_ASSETS: usize = 5;
 /// Shares minted to the pool's own custody address on the first deposit and

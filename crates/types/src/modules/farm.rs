@@ -15,6 +15,8 @@
 use crate::{Address, AssetId};
 use serde::{Deserialize, Serialize};
 
+pub mod query;
+
 /// Scale of the reward-per-token accumulator.
 pub const REWARD_PRECISION: u128 = 1_000_000_000_000_000_000;
 

@@ -16,6 +16,8 @@ use crate::codec::BoundedVec;
 use crate::{Address, AssetId};
 use serde::{Deserialize, Serialize};
 
+pub mod query;
+
 /// `1e18`: the fixed-point one of rates, factors and the borrow index.
 pub const WAD: u128 = 1_000_000_000_000_000_000;
 /// Most markets one account may have positions in (and so the longest

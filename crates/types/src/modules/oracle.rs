@@ -12,6 +12,8 @@ use crate::codec::BoundedVec;
 use crate::{Address, AssetId};
 use serde::{Deserialize, Serialize};
 
+pub mod query;
+
 /// Most reporters a feed may authorize (and so most reports it holds).
 pub const MAX_REPORTERS: usize = 16;
 /// Longest staleness window a feed may have, in blocks.

@@ -12,6 +12,8 @@
 use crate::Address;
 use serde::{Deserialize, Serialize};
 
+pub mod query;
+
 /// Commission and other shares are in basis points of this.
 pub const BPS: u16 = 10_000;
 /// Scale of the reward-per-token accumulator.

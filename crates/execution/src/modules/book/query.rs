@@ -6,10 +6,15 @@ use super::state::{Market, Order, SideState, custody, market_key, order_id, side
 use crate::modules::kit::{QueryCtx, QueryError, params};
 use lakh_types::{
     Address,
-    modules::book::{MAX_ORDERS_PER_SIDE, Side},
+    modules::book::{
+        MAX_ORDERS_PER_SIDE, Side,
+        query::{
+            BookAnswer, ClaimableAnswer, Level, MarketAnswer, OrderAnswer, OrderInfo, OrdersAnswer,
+        },
+    },
 };
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// Levels per side `book` returns unless asked otherwise.
 pub const DEFAULT_DEPTH: usize = 20;
@@ -46,81 +51,91 @@ const METHODS: &str = "market, book, order, claimable, orders";
 
 /// Answers a read-only query.
 pub fn query(method: &str, p: &Value, ctx: &QueryCtx<'_>) -> Result<Value, QueryError> {
-    match method {
+    let answer = match method {
         "market" => {
             let p: MarketParams = params(p)?;
-            market_info(ctx, p.market)
+            serde_json::to_value(market_info(ctx, p.market)?)
         }
-        "book" => {
-            let p: BookParams = params(p)?;
-            let depth = p
-                .depth
-                .unwrap_or(DEFAULT_DEPTH)
-                .clamp(1, MAX_ORDERS_PER_SIDE);
-            let m = market(ctx, p.market)?;
-            let mut out = json!({ "market": p.market });
-            for side in [Side::Buy, Side::Sell] {
-                let s = side_state(ctx, p.market, side)?;
-                out[levels_name(side)] = Value::Array(levels(&m, &s, depth)?);
-            }
-            Ok(out)
+        "book" => serde_json::to_value(book(ctx, params(p)?)?),
+        "order" => serde_json::to_value(order(ctx, params(p)?)?),
+        "claimable" => serde_json::to_value(claimable(ctx, params(p)?)?),
+        "orders" => serde_json::to_value(orders(ctx, params(p)?)?),
+        other => {
+            return Err(QueryError::BadRequest(format!(
+                "unknown method {other:?}; methods: {METHODS}"
+            )));
         }
-        "order" => {
-            let p: OrderParams = params(p)?;
-            let m = market(ctx, p.market)?;
-            let side = Side::of_order(p.order);
-            let s = side_state(ctx, p.market, side)?;
-            let seq = p.order >> 1;
-            let Some((position, o)) = s.orders.iter().enumerate().find(|(_, o)| o.seq == seq)
-            else {
-                return Err(QueryError::NotFound(format!(
-                    "order {} is not resting in market {} (filled, cancelled or never placed)",
-                    p.order, p.market
-                )));
-            };
-            let mut info = order_json(&m, &s, side, o)?;
-            info["position"] = json!(position);
-            Ok(info)
+    };
+    answer.map_err(|e| QueryError::Corrupt(e.to_string()))
+}
+
+fn book(ctx: &QueryCtx<'_>, p: BookParams) -> Result<BookAnswer, QueryError> {
+    let depth = p
+        .depth
+        .unwrap_or(DEFAULT_DEPTH)
+        .clamp(1, MAX_ORDERS_PER_SIDE);
+    let m = market(ctx, p.market)?;
+    Ok(BookAnswer {
+        market: p.market,
+        bids: levels(&m, &side_state(ctx, p.market, Side::Buy)?, depth)?,
+        asks: levels(&m, &side_state(ctx, p.market, Side::Sell)?, depth)?,
+    })
+}
+
+fn order(ctx: &QueryCtx<'_>, p: OrderParams) -> Result<OrderAnswer, QueryError> {
+    let m = market(ctx, p.market)?;
+    let side = Side::of_order(p.order);
+    let s = side_state(ctx, p.market, side)?;
+    let seq = p.order >> 1;
+    let Some((position, o)) = s.orders.iter().enumerate().find(|(_, o)| o.seq == seq) else {
+        return Err(QueryError::NotFound(format!(
+            "order {} is not resting in market {} (filled, cancelled or never placed)",
+            p.order, p.market
+        )));
+    };
+    Ok(OrderAnswer {
+        order: order_info(&m, &s, side, o)?,
+        position: position as u64,
+    })
+}
+
+fn claimable(ctx: &QueryCtx<'_>, p: OwnerParams) -> Result<ClaimableAnswer, QueryError> {
+    market(ctx, p.market)?;
+    let (mut base, mut quote, mut open) = (0u128, 0u128, 0u64);
+    for side in [Side::Buy, Side::Sell] {
+        let s = side_state(ctx, p.market, side)?;
+        if let Some(e) = s.owner_index(&p.owner).map(|i| &s.owners[i]) {
+            base = base.checked_add(e.base).ok_or_else(corrupt_sum)?;
+            quote = quote.checked_add(e.quote).ok_or_else(corrupt_sum)?;
+            open += e.open as u64;
         }
-        "claimable" => {
-            let p: OwnerParams = params(p)?;
-            market(ctx, p.market)?;
-            let (mut base, mut quote, mut open) = (0u128, 0u128, 0u64);
-            for side in [Side::Buy, Side::Sell] {
-                let s = side_state(ctx, p.market, side)?;
-                if let Some(e) = s.owner_index(&p.owner).map(|i| &s.owners[i]) {
-                    base = base.checked_add(e.base).ok_or_else(corrupt_sum)?;
-                    quote = quote.checked_add(e.quote).ok_or_else(corrupt_sum)?;
-                    open += e.open as u64;
-                }
-            }
-            Ok(json!({
-                "market": p.market,
-                "owner": p.owner,
-                "base": base.to_string(),
-                "quote": quote.to_string(),
-                "open_orders": open,
-            }))
-        }
-        "orders" => {
-            let p: OwnerParams = params(p)?;
-            let m = market(ctx, p.market)?;
-            let mut orders = Vec::new();
-            for side in [Side::Buy, Side::Sell] {
-                let s = side_state(ctx, p.market, side)?;
-                let Some(ix) = s.owner_index(&p.owner) else {
-                    continue;
-                };
-                for o in s.orders.iter().filter(|o| o.owner as usize == ix) {
-                    orders.push(order_json(&m, &s, side, o)?);
-                }
-            }
-            Ok(json!({ "market": p.market, "owner": p.owner, "orders": orders }))
-        }
-        other => Err(QueryError::BadRequest(format!(
-            "unknown method {other:?}; methods: {METHODS}"
-        ))),
     }
+    Ok(ClaimableAnswer {
+        market: p.market,
+        owner: p.owner,
+        base,
+        quote,
+        open_orders: open,
+    })
+}
+
+fn orders(ctx: &QueryCtx<'_>, p: OwnerParams) -> Result<OrdersAnswer, QueryError> {
+    let m = market(ctx, p.market)?;
+    let mut orders = Vec::new();
+    for side in [Side::Buy, Side::Sell] {
+        let s = side_state(ctx, p.market, side)?;
+        let Some(ix) = s.owner_index(&p.owner) else {
+            continue;
+        };
+        for o in s.orders.iter().filter(|o| o.owner as usize == ix) {
+            orders.push(order_info(&m, &s, side, o)?);
+        }
+    }
+    Ok(OrdersAnswer {
+        market: p.market,
+        owner: p.owner,
+        orders,
+    })
 }
 
 fn corrupt_sum() -> QueryError {
@@ -129,13 +144,6 @@ fn corrupt_sum() -> QueryError {
 
 fn overflow() -> QueryError {
     QueryError::Corrupt("order values overflow".into())
-}
-
-fn levels_name(side: Side) -> &'static str {
-    match side {
-        Side::Buy => "bids",
-        Side::Sell => "asks",
-    }
 }
 
 fn market(ctx: &QueryCtx<'_>, id: u32) -> Result<Market, QueryError> {
@@ -149,46 +157,41 @@ fn side_state(ctx: &QueryCtx<'_>, id: u32, side: Side) -> Result<SideState, Quer
         .unwrap_or_default())
 }
 
-fn market_info(ctx: &QueryCtx<'_>, id: u32) -> Result<Value, QueryError> {
+fn market_info(ctx: &QueryCtx<'_>, id: u32) -> Result<MarketAnswer, QueryError> {
     let m = market(ctx, id)?;
     let vault = custody(id);
-    let mut out = json!({
-        "market": id,
-        "base": m.base,
-        "quote": m.quote,
-        "tick_size": m.tick_size.to_string(),
-        "lot_size": m.lot_size.to_string(),
-        "maker_fee_bps": m.maker_fee_bps,
-        "taker_fee_bps": m.taker_fee_bps,
-        "fees_accrued": m.fees.to_string(),
-        "next_order_seq": m.next_seq,
-        "created_height": m.created_height,
-        "custody": vault,
-        "custody_base": ctx.balance(&vault, m.base)?.to_string(),
-        "custody_quote": ctx.balance(&vault, m.quote)?.to_string(),
-    });
-    for side in [Side::Buy, Side::Sell] {
-        let s = side_state(ctx, id, side)?;
-        let (best, count) = match side {
-            Side::Buy => ("best_bid", "bid_orders"),
-            Side::Sell => ("best_ask", "ask_orders"),
-        };
-        out[best] = match s.orders.first() {
-            Some(o) => json!(
-                price_quote(o.price, m.tick_size)
-                    .ok_or_else(overflow)?
-                    .to_string()
-            ),
-            None => Value::Null,
-        };
-        out[count] = json!(s.orders.len());
-    }
-    Ok(out)
+    let bids = side_state(ctx, id, Side::Buy)?;
+    let asks = side_state(ctx, id, Side::Sell)?;
+    let best = |s: &SideState| {
+        s.orders
+            .first()
+            .map(|o| price_quote(o.price, m.tick_size).ok_or_else(overflow))
+            .transpose()
+    };
+    Ok(MarketAnswer {
+        market: id,
+        base: m.base,
+        quote: m.quote,
+        tick_size: m.tick_size,
+        lot_size: m.lot_size,
+        maker_fee_bps: m.maker_fee_bps,
+        taker_fee_bps: m.taker_fee_bps,
+        fees_accrued: m.fees,
+        next_order_seq: m.next_seq,
+        created_height: m.created_height,
+        custody: vault,
+        custody_base: ctx.balance(&vault, m.base)?,
+        custody_quote: ctx.balance(&vault, m.quote)?,
+        best_bid: best(&bids)?,
+        bid_orders: bids.orders.len() as u64,
+        best_ask: best(&asks)?,
+        ask_orders: asks.orders.len() as u64,
+    })
 }
 
 /// Orders aggregated by price, best first, at most `depth` levels.
-fn levels(m: &Market, s: &SideState, depth: usize) -> Result<Vec<Value>, QueryError> {
-    let mut out: Vec<(u64, u128, usize)> = Vec::new();
+fn levels(m: &Market, s: &SideState, depth: usize) -> Result<Vec<Level>, QueryError> {
+    let mut out: Vec<(u64, u128, u64)> = Vec::new();
     for o in s.orders.iter() {
         if let Some((price, lots, count)) = out.last_mut()
             && *price == o.price
@@ -203,30 +206,30 @@ fn levels(m: &Market, s: &SideState, depth: usize) -> Result<Vec<Value>, QueryEr
         out.push((o.price, o.remaining as u128, 1));
     }
     out.into_iter()
-        .map(|(ticks, lots, count)| {
-            Ok(json!({
-                "price": price_quote(ticks, m.tick_size).ok_or_else(overflow)?.to_string(),
-                "quantity": lots.checked_mul(m.lot_size).ok_or_else(overflow)?.to_string(),
-                "orders": count,
-            }))
+        .map(|(ticks, lots, orders)| {
+            Ok(Level {
+                price: price_quote(ticks, m.tick_size).ok_or_else(overflow)?,
+                quantity: lots.checked_mul(m.lot_size).ok_or_else(overflow)?,
+                orders,
+            })
         })
         .collect()
 }
 
-fn order_json(m: &Market, s: &SideState, side: Side, o: &Order) -> Result<Value, QueryError> {
+fn order_info(m: &Market, s: &SideState, side: Side, o: &Order) -> Result<OrderInfo, QueryError> {
     let owner = s
         .owners
         .get(o.owner as usize)
         .ok_or_else(|| QueryError::Corrupt("order names a missing owner entry".into()))?;
     let filled = o.original.checked_sub(o.remaining).ok_or_else(overflow)?;
-    Ok(json!({
-        "order": order_id(o.seq, side),
-        "side": side,
-        "owner": owner.owner,
-        "price": price_quote(o.price, m.tick_size).ok_or_else(overflow)?.to_string(),
-        "quantity": base_units(o.remaining, m.lot_size).ok_or_else(overflow)?.to_string(),
-        "original_quantity": base_units(o.original, m.lot_size).ok_or_else(overflow)?.to_string(),
-        "filled_quantity": base_units(filled, m.lot_size).ok_or_else(overflow)?.to_string(),
-        "locked": math::locked(m, side, o).ok_or_else(overflow)?.to_string(),
-    }))
+    Ok(OrderInfo {
+        order: order_id(o.seq, side),
+        side,
+        owner: owner.owner,
+        price: price_quote(o.price, m.tick_size).ok_or_else(overflow)?,
+        quantity: base_units(o.remaining, m.lot_size).ok_or_else(overflow)?,
+        original_quantity: base_units(o.original, m.lot_size).ok_or_else(overflow)?,
+        filled_quantity: base_units(filled, m.lot_size).ok_or_else(overflow)?,
+        locked: math::locked(m, side, o).ok_or_else(overflow)?,
+    })
 }

@@ -3,31 +3,34 @@
 
 use super::{keys, math, state};
 use crate::modules::kit::{QueryCtx, QueryError, params};
+use lakh_types::modules::cover::query::{
+    AssessorAnswer, ClaimAnswer, CoverAnswer, CoverStatus, ExpiryAnswer, PoolAnswer,
+    PositionAnswer, QuoteAnswer, VoterAnswer,
+};
 use lakh_types::modules::cover::{
     Assessor, Claim, ClaimId, ClaimStatus, Cover, CoverId, PoolId, PoolParams, PoolState, Position,
     RiskName, StakeTotal, Vote, WAD, capital_custody, stake_custody,
 };
 use lakh_types::{Address, FailureReason};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// Answers a read-only query.
 pub fn query(method: &str, p: &Value, ctx: &QueryCtx<'_>) -> Result<Value, QueryError> {
-    match method {
-        "pool" => pool(params(p)?, ctx),
-        "quote" => quote(params(p)?, ctx),
-        "cover" => cover(params(p)?, ctx),
-        "claim" => claim(params(p)?, ctx),
-        "position" => position(params(p)?, ctx),
-        "assessor" => assessor(params(p)?, ctx),
-        other => Err(QueryError::BadRequest(format!(
-            "unknown method {other:?}; cover methods: pool, quote, cover, claim, position, assessor"
-        ))),
-    }
-}
-
-fn s(x: u128) -> String {
-    x.to_string()
+    let answer = match method {
+        "pool" => serde_json::to_value(pool(params(p)?, ctx)?),
+        "quote" => serde_json::to_value(quote(params(p)?, ctx)?),
+        "cover" => serde_json::to_value(cover(params(p)?, ctx)?),
+        "claim" => serde_json::to_value(claim(params(p)?, ctx)?),
+        "position" => serde_json::to_value(position(params(p)?, ctx)?),
+        "assessor" => serde_json::to_value(assessor(params(p)?, ctx)?),
+        other => {
+            return Err(QueryError::BadRequest(format!(
+                "unknown method {other:?}; cover methods: pool, quote, cover, claim, position, assessor"
+            )));
+        }
+    };
+    answer.map_err(|e| QueryError::Corrupt(e.to_string()))
 }
 
 fn overflow() -> QueryError {
@@ -46,34 +49,55 @@ fn load_pool(pool: PoolId, ctx: &QueryCtx<'_>) -> Result<(PoolParams, PoolState)
     Ok((params, state))
 }
 
-fn quote_json(
+/// A quote saying why buying would be refused.
+fn refused(amount: u128, blocks: u64, e: FailureReason) -> QuoteAnswer {
+    QuoteAnswer {
+        ok: false,
+        pool: None,
+        asset: None,
+        height: None,
+        amount: Some(amount),
+        period_blocks: Some(blocks),
+        premium: None,
+        rate_per_block: None,
+        utilization_after: None,
+        capacity: None,
+        available: None,
+        start_height: None,
+        end_height: None,
+        release_height: None,
+        message: Some(e.to_string()),
+        error: Some(e),
+    }
+}
+
+fn quote_answer(
     params: &PoolParams,
     state: &PoolState,
     amount: u128,
     blocks: u64,
     height: u64,
-) -> Value {
+) -> QuoteAnswer {
     match state::quote(params, state, amount, blocks, height) {
-        Ok(q) => json!({
-            "ok": true,
-            "amount": s(amount),
-            "blocks": blocks,
-            "premium": s(q.premium),
-            "rate_per_block": s(q.rate),
-            "utilization_after": s(q.utilization_after),
-            "capacity": s(q.capacity),
-            "available": s(q.available),
-            "start": height,
-            "end": q.end,
-            "release_at": q.release_at,
-        }),
-        Err(e) => json!({
-            "ok": false,
-            "amount": s(amount),
-            "blocks": blocks,
-            "error": e,
-            "message": e.to_string(),
-        }),
+        Ok(q) => QuoteAnswer {
+            ok: true,
+            pool: None,
+            asset: None,
+            height: None,
+            amount: Some(amount),
+            period_blocks: Some(blocks),
+            premium: Some(q.premium),
+            rate_per_block: Some(q.rate),
+            utilization_after: Some(q.utilization_after),
+            capacity: Some(q.capacity),
+            available: Some(q.available),
+            start_height: Some(height),
+            end_height: Some(q.end),
+            release_height: Some(q.release_at),
+            message: None,
+            error: None,
+        },
+        Err(e) => refused(amount, blocks, e),
     }
 }
 
@@ -87,7 +111,7 @@ struct PoolQuery {
     blocks: Option<u64>,
 }
 
-fn pool(q: PoolQuery, ctx: &QueryCtx<'_>) -> Result<Value, QueryError> {
+fn pool(q: PoolQuery, ctx: &QueryCtx<'_>) -> Result<PoolAnswer, QueryError> {
     let (params, state) = load_pool(q.pool, ctx)?;
     let total_stake = ctx
         .object::<StakeTotal>(&keys::stake_total(q.pool))?
@@ -97,65 +121,64 @@ fn pool(q: PoolQuery, ctx: &QueryCtx<'_>) -> Result<Value, QueryError> {
     let h = ctx.height;
     let capacity = math::capacity(state.capital, params.capacity_bps).ok_or_else(overflow)?;
     let exposure = state::exposure(&state).ok_or_else(overflow)?;
-    let unearned = state::unearned(&state, epoch_blocks, h).ok_or_else(overflow)?;
     let deposit_value = state::deposit_value(&state, epoch_blocks, h).ok_or_else(overflow)?;
     let withdraw_value = state::withdraw_value(&state, epoch_blocks, h).ok_or_else(overflow)?;
-    let free = state::free_capital(&state, params.capacity_bps).ok_or_else(overflow)?;
     let share_value = |value: u128| {
         (state.total_shares > 0)
             .then(|| crate::modules::kit::math::mul_div_floor(value, WAD, state.total_shares))
             .flatten()
-            .map(s)
     };
-    let mut out = json!({
-        "pool": q.pool,
-        "height": h,
-        "params": params,
-        "epoch_blocks": epoch_blocks,
-        "capital_custody": capital_custody(q.pool),
-        "stake_custody": stake_custody(q.pool),
-        "capital": s(state.capital),
-        "active_cover": s(state.active_cover),
-        "pending_claims": s(state.pending_claims),
-        "released_claims": s(state.released_claims),
-        "exposure": s(exposure),
-        "capacity": s(capacity),
-        "available_capacity": s(capacity.saturating_sub(exposure)),
-        "utilization": s(math::utilization(exposure, capacity).ok_or_else(overflow)?),
-        "unearned_premiums": s(unearned),
-        "free_capital": s(free),
-        "total_shares": s(state.total_shares),
-        "deposit_value": s(deposit_value),
-        "withdraw_value": s(withdraw_value),
-        "share_price_deposit": share_value(deposit_value),
-        "share_price_withdraw": share_value(withdraw_value),
-        "total_stake": s(total_stake),
-        "deposited": s(state.deposited),
-        "withdrawn": s(state.withdrawn),
-        "premiums": s(state.premiums),
-        "paid_out": s(state.paid_out),
-        "covers_sold": state.covers_sold,
-        "claims_filed": state.claims_filed,
-        "expiry_schedule": state.buckets.iter().map(|b| json!({
-            "epoch": b.epoch,
-            "release_at": state::release_height(b.epoch, epoch_blocks),
-            "cover": s(b.cover),
-            "claimed": s(b.claimed),
-            "premium": s(b.premium),
-        })).collect::<Vec<_>>(),
-    });
-    match (q.amount, q.blocks) {
-        (Some(amount), Some(blocks)) => {
-            out["quote"] = quote_json(&params, &state, amount, blocks, h);
-        }
-        (None, None) => {}
+    let quote = match (q.amount, q.blocks) {
+        (Some(amount), Some(blocks)) => Some(quote_answer(&params, &state, amount, blocks, h)),
+        (None, None) => None,
         _ => {
             return Err(QueryError::BadRequest(
                 "a quote needs both amount and blocks".into(),
             ));
         }
-    }
-    Ok(out)
+    };
+    Ok(PoolAnswer {
+        pool: q.pool,
+        height: h,
+        epoch_blocks,
+        capital_custody: capital_custody(q.pool),
+        stake_custody: stake_custody(q.pool),
+        capital: state.capital,
+        active_cover: state.active_cover,
+        pending_claims: state.pending_claims,
+        released_claims: state.released_claims,
+        exposure,
+        capacity,
+        available_capacity: capacity.saturating_sub(exposure),
+        utilization: math::utilization(exposure, capacity).ok_or_else(overflow)?,
+        unearned_premiums: state::unearned(&state, epoch_blocks, h).ok_or_else(overflow)?,
+        free_capital: state::free_capital(&state, params.capacity_bps).ok_or_else(overflow)?,
+        total_shares: state.total_shares,
+        deposit_value,
+        withdraw_value,
+        share_price_deposit: share_value(deposit_value),
+        share_price_withdraw: share_value(withdraw_value),
+        total_stake,
+        deposited: state.deposited,
+        withdrawn: state.withdrawn,
+        premiums: state.premiums,
+        paid_out: state.paid_out,
+        covers_sold: state.covers_sold,
+        claims_filed: state.claims_filed,
+        expiry_schedule: state
+            .buckets
+            .iter()
+            .map(|b| ExpiryAnswer {
+                epoch: b.epoch,
+                release_height: state::release_height(b.epoch, epoch_blocks),
+                cover: b.cover,
+                claimed: b.claimed,
+                premium: b.premium,
+            })
+            .collect(),
+        quote,
+        params,
+    })
 }
 
 #[derive(Deserialize)]
@@ -169,22 +192,23 @@ struct QuoteQuery {
     risk: Option<RiskName>,
 }
 
-fn quote(q: QuoteQuery, ctx: &QueryCtx<'_>) -> Result<Value, QueryError> {
+fn quote(q: QuoteQuery, ctx: &QueryCtx<'_>) -> Result<QuoteAnswer, QueryError> {
     let (params, state) = load_pool(q.pool, ctx)?;
-    if let Some(risk) = &q.risk
-        && !params.covers_risk(risk)
-    {
-        let e = FailureReason::Cover(lakh_types::modules::cover::CoverError::UnknownRisk {
-            pool: q.pool,
-            risk: risk.clone(),
-        });
-        return Ok(json!({"ok": false, "error": e, "message": e.to_string()}));
-    }
-    let mut out = quote_json(&params, &state, q.amount, q.blocks, ctx.height);
-    out["pool"] = json!(q.pool);
-    out["asset"] = json!(params.capital_asset);
-    out["height"] = json!(ctx.height);
-    Ok(out)
+    let mut answer = match &q.risk {
+        Some(risk) if !params.covers_risk(risk) => refused(
+            q.amount,
+            q.blocks,
+            FailureReason::Cover(lakh_types::modules::cover::CoverError::UnknownRisk {
+                pool: q.pool,
+                risk: risk.clone(),
+            }),
+        ),
+        _ => quote_answer(&params, &state, q.amount, q.blocks, ctx.height),
+    };
+    answer.pool = Some(q.pool);
+    answer.asset = Some(params.capital_asset);
+    answer.height = Some(ctx.height);
+    Ok(answer)
 }
 
 #[derive(Deserialize)]
@@ -193,18 +217,23 @@ struct CoverQuery {
     cover: CoverId,
 }
 
-fn cover(q: CoverQuery, ctx: &QueryCtx<'_>) -> Result<Value, QueryError> {
+fn cover(q: CoverQuery, ctx: &QueryCtx<'_>) -> Result<CoverAnswer, QueryError> {
     let cover = ctx
         .object::<Cover>(&keys::cover(q.cover))?
         .ok_or_else(|| QueryError::NotFound(format!("cover {}", q.cover)))?;
     let active = ctx.height < cover.end;
-    let mut out = serde_json::to_value(&cover).map_err(|e| QueryError::Corrupt(e.to_string()))?;
-    out["id"] = json!(q.cover);
-    out["height"] = json!(ctx.height);
-    out["status"] = json!(if active { "active" } else { "expired" });
-    out["remaining"] = json!(s(cover.remaining()));
-    out["claimable"] = json!(active && cover.open_claim.is_none() && cover.remaining() > 0);
-    Ok(out)
+    Ok(CoverAnswer {
+        id: q.cover,
+        height: ctx.height,
+        status: if active {
+            CoverStatus::Active
+        } else {
+            CoverStatus::Expired
+        },
+        remaining: cover.remaining(),
+        claimable: active && cover.open_claim.is_none() && cover.remaining() > 0,
+        cover,
+    })
 }
 
 #[derive(Deserialize)]
@@ -215,7 +244,7 @@ struct ClaimQuery {
     voter: Option<Address>,
 }
 
-fn claim(q: ClaimQuery, ctx: &QueryCtx<'_>) -> Result<Value, QueryError> {
+fn claim(q: ClaimQuery, ctx: &QueryCtx<'_>) -> Result<ClaimAnswer, QueryError> {
     let claim = ctx
         .object::<Claim>(&keys::claim(q.claim))?
         .ok_or_else(|| QueryError::NotFound(format!("claim {}", q.claim)))?;
@@ -230,19 +259,24 @@ fn claim(q: ClaimQuery, ctx: &QueryCtx<'_>) -> Result<Value, QueryError> {
     } else {
         ClaimStatus::Denied
     };
-    let mut out = serde_json::to_value(&claim).map_err(|e| QueryError::Corrupt(e.to_string()))?;
-    out["id"] = json!(q.claim);
-    out["height"] = json!(ctx.height);
-    out["quorum"] = json!(s(params.quorum));
-    out["votes"] = json!(s(votes));
-    out["voting_open"] = json!(claim.status == ClaimStatus::Open && ctx.height < claim.vote_end);
-    out["resolvable"] = json!(claim.status == ClaimStatus::Open && ctx.height >= claim.vote_end);
-    out["outcome_if_resolved_now"] = json!(outcome);
-    if let Some(voter) = q.voter {
-        let vote = ctx.object::<Vote>(&keys::vote(q.claim, &voter))?;
-        out["vote"] = json!({ "voter": voter, "vote": vote });
-    }
-    Ok(out)
+    let vote = match q.voter {
+        Some(voter) => Some(VoterAnswer {
+            voter,
+            vote: ctx.object::<Vote>(&keys::vote(q.claim, &voter))?,
+        }),
+        None => None,
+    };
+    Ok(ClaimAnswer {
+        id: q.claim,
+        height: ctx.height,
+        quorum: params.quorum,
+        votes,
+        voting_open: claim.status == ClaimStatus::Open && ctx.height < claim.vote_end,
+        resolvable: claim.status == ClaimStatus::Open && ctx.height >= claim.vote_end,
+        outcome_if_resolved_now: outcome,
+        vote,
+        claim,
+    })
 }
 
 #[derive(Deserialize)]
@@ -252,7 +286,7 @@ struct OwnerQuery {
     owner: Address,
 }
 
-fn position(q: OwnerQuery, ctx: &QueryCtx<'_>) -> Result<Value, QueryError> {
+fn position(q: OwnerQuery, ctx: &QueryCtx<'_>) -> Result<PositionAnswer, QueryError> {
     let (params, state) = load_pool(q.pool, ctx)?;
     let shares = ctx
         .object::<Position>(&keys::position(q.pool, &q.owner))?
@@ -267,20 +301,20 @@ fn position(q: OwnerQuery, ctx: &QueryCtx<'_>) -> Result<Value, QueryError> {
         math::amount_for_shares(shares, state.total_shares, withdraw_value).ok_or_else(overflow)?
     };
     let free = state::free_capital(&state, params.capacity_bps).ok_or_else(overflow)?;
-    Ok(json!({
-        "pool": q.pool,
-        "owner": q.owner,
-        "height": ctx.height,
-        "shares": s(shares),
-        "total_shares": s(state.total_shares),
-        "withdraw_value": s(value),
-        "pool_withdraw_value": s(withdraw_value),
-        "free_capital": s(free),
-        "withdrawable_now": s(value.min(free)),
-    }))
+    Ok(PositionAnswer {
+        pool: q.pool,
+        owner: q.owner,
+        height: ctx.height,
+        shares,
+        total_shares: state.total_shares,
+        withdraw_value: value,
+        pool_withdraw_value: withdraw_value,
+        free_capital: free,
+        withdrawable_now: value.min(free),
+    })
 }
 
-fn assessor(q: OwnerQuery, ctx: &QueryCtx<'_>) -> Result<Value, QueryError> {
+fn assessor(q: OwnerQuery, ctx: &QueryCtx<'_>) -> Result<AssessorAnswer, QueryError> {
     ctx.object::<PoolParams>(&keys::params(q.pool))?
         .ok_or_else(|| QueryError::NotFound(format!("cover pool {}", q.pool)))?;
     let a = ctx
@@ -290,13 +324,13 @@ fn assessor(q: OwnerQuery, ctx: &QueryCtx<'_>) -> Result<Value, QueryError> {
         .object::<StakeTotal>(&keys::stake_total(q.pool))?
         .unwrap_or_default()
         .total;
-    Ok(json!({
-        "pool": q.pool,
-        "owner": q.owner,
-        "height": ctx.height,
-        "stake": s(a.stake),
-        "total_stake": s(total),
-        "locked_until": a.locked_until,
-        "unlocked": ctx.height >= a.locked_until,
-    }))
+    Ok(AssessorAnswer {
+        pool: q.pool,
+        owner: q.owner,
+        height: ctx.height,
+        stake: a.stake,
+        total_stake: total,
+        locked_until_height: a.locked_until,
+        unlocked: ctx.height >= a.locked_until,
+    })
 }

@@ -9,10 +9,13 @@ use super::state::{Pair, Pool};
 use crate::modules::kit::{QueryCtx, QueryError, params};
 use lakh_types::{
     Address, AssetId,
-    modules::dex::{MINIMUM_LIQUIDITY, Path},
+    modules::dex::{
+        MINIMUM_LIQUIDITY, Path,
+        query::{HopAnswer, PoolAnswer, PoolIdAnswer, PositionAnswer, QuoteAnswer},
+    },
 };
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -41,33 +44,38 @@ struct PositionParams {
 
 /// Answers a read-only query.
 pub fn query(method: &str, p: &Value, ctx: &QueryCtx<'_>) -> Result<Value, QueryError> {
-    match method {
+    let answer = match method {
         "pool_id" => {
             let PairParams { a, b } = params(p)?;
-            let pair = pair(a, b)?;
-            let exists = ctx.object::<Pool>(&pair.key())?.is_some();
-            Ok(json!({
-                "pool_id": hex(&pair.id),
-                "asset_a": pair.a,
-                "asset_b": pair.b,
-                "custody": pair.custody,
-                "lp_asset": pair.lp_asset(),
-                "exists": exists,
-            }))
+            serde_json::to_value(pool_id(&pair(a, b)?, ctx)?)
         }
         "pool" => {
             let PairParams { a, b } = params(p)?;
-            pool(&pair(a, b)?, ctx)
+            serde_json::to_value(pool(&pair(a, b)?, ctx)?)
         }
-        "quote" => quote(params(p)?, ctx),
+        "quote" => serde_json::to_value(quote(params(p)?, ctx)?),
         "position" => {
             let PositionParams { owner, a, b } = params(p)?;
-            position(&owner, &pair(a, b)?, ctx)
+            serde_json::to_value(position(&owner, &pair(a, b)?, ctx)?)
         }
-        other => Err(QueryError::BadRequest(format!(
-            "unknown method {other:?}; methods: pool_id, pool, quote, position"
-        ))),
-    }
+        other => {
+            return Err(QueryError::BadRequest(format!(
+                "unknown method {other:?}; methods: pool_id, pool, quote, position"
+            )));
+        }
+    };
+    answer.map_err(|e| QueryError::Corrupt(e.to_string()))
+}
+
+fn pool_id(pair: &Pair, ctx: &QueryCtx<'_>) -> Result<PoolIdAnswer, QueryError> {
+    Ok(PoolIdAnswer {
+        pool_id: hex(&pair.id),
+        asset_a: pair.a,
+        asset_b: pair.b,
+        custody: pair.custody,
+        lp_asset: pair.lp_asset(),
+        exists: ctx.object::<Pool>(&pair.key())?.is_some(),
+    })
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -94,34 +102,37 @@ fn shares(pair: &Pair, ctx: &QueryCtx<'_>) -> Result<(u128, String), QueryError>
     Ok((info.supply, info.symbol.to_string()))
 }
 
-fn pool(pair: &Pair, ctx: &QueryCtx<'_>) -> Result<Value, QueryError> {
+fn pool(pair: &Pair, ctx: &QueryCtx<'_>) -> Result<PoolAnswer, QueryError> {
     let pool = load(pair, ctx)?;
     let (total_shares, lp_symbol) = shares(pair, ctx)?;
     let (cum_a, cum_b) = pool.accumulated(ctx.height);
-    Ok(json!({
-        "pool_id": hex(&pair.id),
-        "asset_a": pair.a,
-        "asset_b": pair.b,
-        "custody": pair.custody,
-        "reserve_a": pool.reserve_a.to_string(),
-        "reserve_b": pool.reserve_b.to_string(),
-        // Above the reserves only by what was sent to the custody directly.
-        "custody_balance_a": ctx.balance(&pair.custody, pair.a)?.to_string(),
-        "custody_balance_b": ctx.balance(&pair.custody, pair.b)?.to_string(),
-        "lp_asset": pair.lp_asset(),
-        "lp_symbol": lp_symbol,
-        "total_shares": total_shares.to_string(),
-        "locked_shares": if total_shares > 0 { MINIMUM_LIQUIDITY } else { 0 }.to_string(),
-        "last_height": pool.last_height,
-        "price_a_cumulative": pool.price_a_cumulative.to_hex(),
-        "price_b_cumulative": pool.price_b_cumulative.to_hex(),
-        "height": ctx.height,
-        "price_a_cumulative_now": cum_a.to_hex(),
-        "price_b_cumulative_now": cum_b.to_hex(),
-    }))
+    Ok(PoolAnswer {
+        pool_id: hex(&pair.id),
+        asset_a: pair.a,
+        asset_b: pair.b,
+        custody: pair.custody,
+        reserve_a: pool.reserve_a,
+        reserve_b: pool.reserve_b,
+        custody_balance_a: ctx.balance(&pair.custody, pair.a)?,
+        custody_balance_b: ctx.balance(&pair.custody, pair.b)?,
+        lp_asset: pair.lp_asset(),
+        lp_symbol,
+        total_shares,
+        locked_shares: if total_shares > 0 {
+            MINIMUM_LIQUIDITY
+        } else {
+            0
+        },
+        last_height: pool.last_height,
+        price_a_cumulative: pool.price_a_cumulative.to_hex(),
+        price_b_cumulative: pool.price_b_cumulative.to_hex(),
+        height: ctx.height,
+        price_a_cumulative_now: cum_a.to_hex(),
+        price_b_cumulative_now: cum_b.to_hex(),
+    })
 }
 
-fn quote(q: QuoteParams, ctx: &QueryCtx<'_>) -> Result<Value, QueryError> {
+fn quote(q: QuoteParams, ctx: &QueryCtx<'_>) -> Result<QuoteAnswer, QueryError> {
     lakh_types::modules::dex::check_path(&q.path)
         .map_err(|e| QueryError::BadRequest(e.to_string()))?;
     let mut route = Route::load(
@@ -142,49 +153,52 @@ fn quote(q: QuoteParams, ctx: &QueryCtx<'_>) -> Result<Value, QueryError> {
         PriceError::Dex(e) => QueryError::BadRequest(e.to_string()),
         PriceError::Overflow => QueryError::BadRequest("arithmetic overflow".into()),
     })?;
-    let hops: Vec<Value> = route
+    let hops = route
         .priced_hops()
         .map(|(pair, pool, asset_in, amount_in, asset_out, amount_out)| {
-            let (r_in, r_out) = pool.reserves_for(pair, asset_in);
-            json!({
-                "asset_in": asset_in,
-                "asset_out": asset_out,
-                "amount_in": amount_in.to_string(),
-                "amount_out": amount_out.to_string(),
-                "reserve_in": r_in.to_string(),
-                "reserve_out": r_out.to_string(),
-            })
+            let (reserve_in, reserve_out) = pool.reserves_for(pair, asset_in);
+            HopAnswer {
+                asset_in,
+                asset_out,
+                amount_in,
+                amount_out,
+                reserve_in,
+                reserve_out,
+            }
         })
         .collect();
-    Ok(json!({
-        "path": q.path,
-        "amount_in": route.amount_in().to_string(),
-        "amount_out": route.amount_out().to_string(),
-        "hops": hops,
-        "height": ctx.height,
-    }))
+    Ok(QuoteAnswer {
+        amount_in: route.amount_in(),
+        amount_out: route.amount_out(),
+        path: q.path,
+        hops,
+        height: ctx.height,
+    })
 }
 
-fn position(owner: &Address, pair: &Pair, ctx: &QueryCtx<'_>) -> Result<Value, QueryError> {
+fn position(
+    owner: &Address,
+    pair: &Pair,
+    ctx: &QueryCtx<'_>,
+) -> Result<PositionAnswer, QueryError> {
     let pool = load(pair, ctx)?;
     let (total_shares, lp_symbol) = shares(pair, ctx)?;
-    let held = ctx.balance(owner, pair.lp_asset())?;
+    let shares = ctx.balance(owner, pair.lp_asset())?;
     let (amount_a, amount_b) = if total_shares == 0 {
         (0, 0)
     } else {
-        withdrawal(held, pool.reserve_a, pool.reserve_b, total_shares)
+        withdrawal(shares, pool.reserve_a, pool.reserve_b, total_shares)
             .ok_or_else(|| QueryError::Corrupt("shares held exceed the supply".into()))?
     };
-    Ok(json!({
-        "owner": owner,
-        "asset_a": pair.a,
-        "asset_b": pair.b,
-        "lp_asset": pair.lp_asset(),
-        "lp_symbol": lp_symbol,
-        "shares": held.to_string(),
-        "total_shares": total_shares.to_string(),
-        // What removing every share would pay now.
-        "amount_a": amount_a.to_string(),
-        "amount_b": amount_b.to_string(),
-    }))
+    Ok(PositionAnswer {
+        owner: *owner,
+        asset_a: pair.a,
+        asset_b: pair.b,
+        lp_asset: pair.lp_asset(),
+        lp_symbol,
+        shares,
+        total_shares,
+        amount_a,
+        amount_b,
+    })
 }

@@ -7,12 +7,11 @@ use super::state::{
 };
 use crate::modules::kit::{self as query, QueryCtx, QueryError};
 use crate::modules::oracle;
-use lakh_types::{Address, AssetId};
+use lakh_types::{
+    Address, AssetId,
+    modules::lend::query::{MarketAnswer, MarketsAnswer, PositionAnswer, PositionRow},
+};
 use serde_json::{Value, json};
-
-fn s(v: u128) -> Value {
-    Value::String(v.to_string())
-}
 
 fn overflow(what: &str) -> QueryError {
     QueryError::Corrupt(format!("arithmetic overflow computing {what}"))
@@ -29,31 +28,31 @@ fn market(ctx: &QueryCtx<'_>, asset: AssetId) -> Result<Market, QueryError> {
     Ok(market)
 }
 
-fn market_json(ctx: &QueryCtx<'_>, m: &Market) -> Result<Value, QueryError> {
+fn market_answer(ctx: &QueryCtx<'_>, m: &Market) -> Result<MarketAnswer, QueryError> {
     let utilization = m.utilization().ok_or_else(|| overflow("utilization"))?;
     let borrow_rate = m.borrow_rate().ok_or_else(|| overflow("borrow rate"))?;
     let supply_rate = super::math::supply_rate(&m.params, utilization, borrow_rate)
         .ok_or_else(|| overflow("supply rate"))?;
     let custody = custody(m.asset);
-    Ok(json!({
-        "asset": m.asset,
-        "decimals": m.decimals,
-        "height": ctx.height,
-        "params": m.params,
-        "cash": s(m.cash),
-        "borrows": s(m.borrows),
-        "reserves": s(m.reserves),
-        "supplied": s(m.underlying().ok_or_else(|| overflow("supplied"))?),
-        "total_shares": s(m.shares),
-        "locked_shares": s(if m.shares == 0 { 0 } else { LOCKED_SHARES }),
-        "exchange_rate": s(m.exchange_rate().ok_or_else(|| overflow("exchange rate"))?),
-        "utilization": s(utilization),
-        "borrow_rate_per_block": s(borrow_rate),
-        "supply_rate_per_block": s(supply_rate),
-        "borrow_index": s(m.borrow_index),
-        "custody": custody,
-        "custody_balance": s(ctx.balance(&custody, m.asset)?),
-    }))
+    Ok(MarketAnswer {
+        asset: m.asset,
+        decimals: m.decimals,
+        height: ctx.height,
+        params: m.params.clone(),
+        cash: m.cash,
+        borrows: m.borrows,
+        reserves: m.reserves,
+        supplied: m.underlying().ok_or_else(|| overflow("supplied"))?,
+        total_shares: m.shares,
+        locked_shares: if m.shares == 0 { 0 } else { LOCKED_SHARES },
+        exchange_rate: m.exchange_rate().ok_or_else(|| overflow("exchange rate"))?,
+        utilization,
+        borrow_rate_per_block: borrow_rate,
+        supply_rate_per_block: supply_rate,
+        borrow_index: m.borrow_index,
+        custody,
+        custody_balance: ctx.balance(&custody, m.asset)?,
+    })
 }
 
 #[derive(serde::Deserialize)]
@@ -80,10 +79,10 @@ struct NoParams {}
 ///   health factor and borrowing capacity, and `markets`, the list a
 ///   withdraw, borrow or liquidation of this account must declare.
 pub fn query(method: &str, params: &Value, ctx: &QueryCtx<'_>) -> Result<Value, QueryError> {
-    match method {
+    let answer = match method {
         "market" => {
             let AssetParams { asset } = query::params(params)?;
-            market_json(ctx, &market(ctx, asset)?)
+            serde_json::to_value(market_answer(ctx, &market(ctx, asset)?)?)
         }
         "markets" => {
             let empty = json!({});
@@ -92,21 +91,27 @@ pub fn query(method: &str, params: &Value, ctx: &QueryCtx<'_>) -> Result<Value, 
             let markets = registry
                 .assets
                 .iter()
-                .map(|a| market_json(ctx, &market(ctx, *a)?))
+                .map(|a| market_answer(ctx, &market(ctx, *a)?))
                 .collect::<Result<Vec<_>, _>>()?;
-            Ok(json!({ "height": ctx.height, "markets": markets }))
+            serde_json::to_value(MarketsAnswer {
+                height: ctx.height,
+                markets,
+            })
         }
         "position" => {
             let AccountParams { account } = query::params(params)?;
-            position(ctx, &account)
+            serde_json::to_value(position(ctx, &account)?)
         }
-        other => Err(QueryError::BadRequest(format!(
-            "unknown lend method {other:?}; methods: market, markets, position"
-        ))),
-    }
+        other => {
+            return Err(QueryError::BadRequest(format!(
+                "unknown lend method {other:?}; methods: market, markets, position"
+            )));
+        }
+    };
+    answer.map_err(|e| QueryError::Corrupt(e.to_string()))
 }
 
-fn position(ctx: &QueryCtx<'_>, account: &Address) -> Result<Value, QueryError> {
+fn position(ctx: &QueryCtx<'_>, account: &Address) -> Result<PositionAnswer, QueryError> {
     let positions: Positions = ctx.object(&positions_key(account))?.unwrap_or_default();
     let mut rows = Vec::new();
     let mut valuation = Valuation::default();
@@ -120,66 +125,58 @@ fn position(ctx: &QueryCtx<'_>, account: &Address) -> Result<Value, QueryError> 
             supplied: m.claim(p.shares).ok_or_else(|| overflow("claim"))?,
             debt: m.debt(p).ok_or_else(|| overflow("debt"))?,
         };
-        let mut row = json!({
-            "asset": p.asset,
-            "shares": s(p.shares),
-            "supplied": s(holding.supplied),
-            "principal": s(p.principal),
-            "index": s(p.index),
-            "debt": s(holding.debt),
-            "collateral_factor": s(holding.collateral_factor),
-        });
+        let mut row = PositionRow {
+            asset: p.asset,
+            shares: p.shares,
+            supplied: holding.supplied,
+            principal: p.principal,
+            index: p.index,
+            debt: holding.debt,
+            collateral_factor: holding.collateral_factor,
+            price: None,
+            price_error: None,
+            supplied_value: None,
+            collateral_value: None,
+            debt_value: None,
+        };
         match oracle::query_price(ctx, p.asset)? {
             Ok(price) => {
-                row["price"] = s(price.price);
+                row.price = Some(price.price);
                 let mut own = Valuation::default();
                 own.add(&holding, price.price)
                     .ok_or_else(|| overflow("value"))?;
-                row["supplied_value"] = s(own.supplied);
-                row["collateral_value"] = s(own.collateral);
-                row["debt_value"] = s(own.debt);
+                row.supplied_value = Some(own.supplied);
+                row.collateral_value = Some(own.collateral);
+                row.debt_value = Some(own.debt);
                 valuation
                     .add(&holding, price.price)
                     .ok_or_else(|| overflow("value"))?;
             }
             Err(e) => {
-                row["price"] = Value::Null;
-                row["price_error"] = json!(e.to_string());
                 if holding.needs_price() && price_error.is_none() {
                     price_error = Some(e.to_string());
                 }
+                row.price_error = Some(e.to_string());
             }
         }
         rows.push(row);
     }
-    let mut out = json!({
-        "account": account,
-        "height": ctx.height,
-        "markets": positions.assets().collect::<Vec<_>>(),
-        "positions": rows,
-    });
-    match price_error {
-        Some(e) => {
-            for field in [
-                "supplied_value",
-                "collateral_value",
-                "debt_value",
-                "borrow_capacity_left",
-                "health_factor",
-                "healthy",
-            ] {
-                out[field] = Value::Null;
-            }
-            out["price_error"] = json!(e);
-        }
-        None => {
-            out["supplied_value"] = s(valuation.supplied);
-            out["collateral_value"] = s(valuation.collateral);
-            out["debt_value"] = s(valuation.debt);
-            out["borrow_capacity_left"] = s(valuation.capacity_left());
-            out["health_factor"] = valuation.health_factor().map_or(Value::Null, s);
-            out["healthy"] = json!(valuation.is_healthy());
-        }
-    }
-    Ok(out)
+    let priced = price_error.is_none();
+    Ok(PositionAnswer {
+        account: *account,
+        height: ctx.height,
+        markets: positions.assets().collect(),
+        positions: rows,
+        supplied_value: priced.then_some(valuation.supplied),
+        collateral_value: priced.then_some(valuation.collateral),
+        debt_value: priced.then_some(valuation.debt),
+        borrow_capacity_left: priced.then(|| valuation.capacity_left()),
+        health_factor: if priced {
+            valuation.health_factor()
+        } else {
+            None
+        },
+        healthy: priced.then(|| valuation.is_healthy()),
+        price_error,
+    })
 }

@@ -2,8 +2,13 @@
 
 use super::state::{Feed, Price, feed_key};
 use crate::modules::kit::{self as query, QueryCtx, QueryError};
-use lakh_types::{AssetId, modules::oracle::OracleError};
-use serde_json::json;
+use lakh_types::{
+    AssetId,
+    modules::oracle::{
+        OracleError,
+        query::{FeedAnswer, PriceAnswer, PriceStatus, ReportAnswer},
+    },
+};
 
 /// The price of `asset` at the query's height, for other modules' queries.
 pub(crate) fn query_price(
@@ -34,58 +39,63 @@ pub fn query(
     match method {
         "price" => {
             let AssetParams { asset } = query::params(params)?;
-            let Some(feed) = ctx.object::<Feed>(&feed_key(asset))? else {
-                let error = OracleError::NoFeed { asset };
-                return Ok(json!({
-                    "asset": asset,
-                    "height": ctx.height,
-                    "status": "missing",
-                    "price": null,
-                    "error": error.to_string(),
-                }));
-            };
-            let reports: Vec<_> = feed
-                .reports
-                .iter()
-                .map(|r| {
-                    json!({
-                        "reporter": r.reporter,
-                        "price": r.price.to_string(),
-                        "height": r.height,
-                        "age": ctx.height.saturating_sub(r.height),
-                        "fresh": r.is_fresh(ctx.height, feed.max_age_blocks),
-                    })
-                })
-                .collect();
-            let mut out = json!({
-                "asset": asset,
-                "height": ctx.height,
-                "reporters": feed.reporters.to_vec(),
-                "max_age": feed.max_age_blocks,
-                "min_reports": feed.min_reports,
-                "reports": reports,
-            });
-            match feed.price(asset, ctx.height) {
-                Ok(p) => {
-                    out["status"] = json!("ok");
-                    out["price"] = json!(p.price.to_string());
-                    out["fresh_reports"] = json!(p.fresh);
-                    out["age"] = json!(ctx.height.saturating_sub(p.oldest_height));
-                    out["newest_height"] = json!(p.newest_height);
-                }
-                Err(e) => {
-                    out["status"] = json!(match e {
-                        OracleError::StalePrice { .. } => "stale",
-                        _ => "missing",
-                    });
-                    out["price"] = serde_json::Value::Null;
-                    out["error"] = json!(e.to_string());
-                }
-            }
-            Ok(out)
+            let answer = price_answer(ctx, asset)?;
+            serde_json::to_value(answer).map_err(|e| QueryError::Corrupt(e.to_string()))
         }
         other => Err(QueryError::BadRequest(format!(
             "unknown oracle method {other:?}; methods: price"
         ))),
     }
+}
+
+/// The answer to `price {asset}`.
+fn price_answer(ctx: &QueryCtx<'_>, asset: AssetId) -> Result<PriceAnswer, QueryError> {
+    let mut answer = PriceAnswer {
+        asset,
+        height: ctx.height,
+        status: PriceStatus::Missing,
+        price: None,
+        fresh_reports: None,
+        age_blocks: None,
+        newest_height: None,
+        error: None,
+        feed: None,
+    };
+    let Some(feed) = ctx.object::<Feed>(&feed_key(asset))? else {
+        answer.error = Some(OracleError::NoFeed { asset }.to_string());
+        return Ok(answer);
+    };
+    match feed.price(asset, ctx.height) {
+        Ok(p) => {
+            answer.status = PriceStatus::Ok;
+            answer.price = Some(p.price);
+            answer.fresh_reports = Some(p.fresh);
+            answer.age_blocks = Some(ctx.height.saturating_sub(p.oldest_height));
+            answer.newest_height = Some(p.newest_height);
+        }
+        Err(e) => {
+            if matches!(e, OracleError::StalePrice { .. }) {
+                answer.status = PriceStatus::Stale;
+            }
+            answer.error = Some(e.to_string());
+        }
+    }
+    let reports = feed
+        .reports
+        .iter()
+        .map(|r| ReportAnswer {
+            reporter: r.reporter,
+            price: r.price,
+            height: r.height,
+            age_blocks: ctx.height.saturating_sub(r.height),
+            fresh: r.is_fresh(ctx.height, feed.max_age_blocks),
+        })
+        .collect();
+    answer.feed = Some(FeedAnswer {
+        reporters: feed.reporters.to_vec(),
+        max_age_blocks: feed.max_age_blocks,
+        min_reports: feed.min_reports,
+        reports,
+    });
+    Ok(answer)
 }

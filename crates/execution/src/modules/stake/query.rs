@@ -16,7 +16,13 @@ use super::state::{
     registry_key, validator_key,
 };
 use crate::modules::kit::{QueryCtx, QueryError, params};
-use lakh_types::{Address, AssetId};
+use lakh_types::{
+    Address, AssetId,
+    modules::stake::query::{
+        DelegationAnswer, DelegationsAnswer, ParamsAnswer, UnbondingAnswer, ValidatorAnswer,
+        ValidatorSummary, ValidatorsAnswer,
+    },
+};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -48,42 +54,24 @@ pub fn query(method: &str, p: &Value, ctx: &QueryCtx<'_>) -> Result<Value, Query
     match method {
         "params" => {
             let Empty {} = params(&object_or_empty(p))?;
-            Ok(to_json(&load_params(ctx)?))
+            let StakeParams {
+                unbonding_blocks,
+                max_commission_bps,
+                max_commission_change_bps,
+            } = load_params(ctx)?;
+            to_json(&ParamsAnswer {
+                unbonding_blocks,
+                max_commission_bps,
+                max_commission_change_bps,
+            })
         }
         "validators" => {
             let Empty {} = params(&object_or_empty(p))?;
-            let registry = registry(ctx)?;
-            let mut list = Vec::with_capacity(registry.validators.len());
-            for address in registry.validators.iter() {
-                if let Some(v) = ctx.object::<Validator>(&validator_key(address))? {
-                    list.push(json!({
-                        "address": v.address,
-                        "commission_bps": v.commission_bps,
-                        "total_delegated": v.total_delegated.to_string(),
-                        "total_unbonding": v.total_unbonding.to_string(),
-                        "delegations": v.delegations,
-                    }));
-                }
-            }
-            Ok(json!({ "validators": list }))
+            to_json(&validators(ctx)?)
         }
         "validator" => {
             let ValidatorParams { validator } = params(p)?;
-            let v = ctx
-                .object::<Validator>(&validator_key(&validator))?
-                .ok_or_else(|| QueryError::NotFound(format!("validator {validator}")))?;
-            let custody_address = custody(&validator);
-            let held = ctx.balance(&custody_address, AssetId::NATIVE)?;
-            let p = load_params(ctx)?;
-            let next_raise = v
-                .commission_changed_at
-                .map(|at| at.saturating_add(p.unbonding_blocks));
-            let mut out = to_json(&v);
-            out["custody"] = json!(custody_address);
-            out["custody_balance"] = json!(held.to_string());
-            out["commission_raise_allowed_from"] = json!(next_raise);
-            out["height"] = json!(ctx.height);
-            Ok(out)
+            to_json(&validator_answer(ctx, validator)?)
         }
         "delegation" => {
             let DelegationParams {
@@ -100,23 +88,11 @@ pub fn query(method: &str, p: &Value, ctx: &QueryCtx<'_>) -> Result<Value, Query
                         "delegation of {delegator} to validator {validator}"
                     ))
                 })?;
-            describe(&v, &d, ctx.height)
+            to_json(&describe(&v, &d, ctx.height)?)
         }
         "delegations" => {
             let DelegatorParams { delegator } = params(p)?;
-            let registry = registry(ctx)?;
-            let mut list = Vec::new();
-            for validator in registry.validators.iter() {
-                let Some(d) = ctx.object::<Delegation>(&delegation_key(validator, &delegator))?
-                else {
-                    continue;
-                };
-                let Some(v) = ctx.object::<Validator>(&validator_key(validator))? else {
-                    continue;
-                };
-                list.push(describe(&v, &d, ctx.height)?);
-            }
-            Ok(json!({ "delegator": delegator, "height": ctx.height, "delegations": list }))
+            to_json(&delegations(ctx, delegator)?)
         }
         other => Err(QueryError::BadRequest(format!(
             "unknown stake method {other:?}; methods: params, validators, validator, delegation, delegations"
@@ -124,13 +100,77 @@ pub fn query(method: &str, p: &Value, ctx: &QueryCtx<'_>) -> Result<Value, Query
     }
 }
 
+fn validators(ctx: &QueryCtx<'_>) -> Result<ValidatorsAnswer, QueryError> {
+    let registry = registry(ctx)?;
+    let mut validators = Vec::with_capacity(registry.validators.len());
+    for address in registry.validators.iter() {
+        if let Some(v) = ctx.object::<Validator>(&validator_key(address))? {
+            validators.push(ValidatorSummary {
+                address: v.address,
+                commission_bps: v.commission_bps,
+                total_delegated: v.total_delegated,
+                total_unbonding: v.total_unbonding,
+                delegations: v.delegations,
+            });
+        }
+    }
+    Ok(ValidatorsAnswer { validators })
+}
+
+fn validator_answer(ctx: &QueryCtx<'_>, validator: Address) -> Result<ValidatorAnswer, QueryError> {
+    let v = ctx
+        .object::<Validator>(&validator_key(&validator))?
+        .ok_or_else(|| QueryError::NotFound(format!("validator {validator}")))?;
+    let custody_address = custody(&validator);
+    let custody_balance = ctx.balance(&custody_address, AssetId::NATIVE)?;
+    let p = load_params(ctx)?;
+    Ok(ValidatorAnswer {
+        address: v.address,
+        commission_bps: v.commission_bps,
+        commission_changed_height: v.commission_changed_at,
+        total_delegated: v.total_delegated,
+        total_unbonding: v.total_unbonding,
+        reward_per_token: v.reward_per_token,
+        reward_balance: v.reward_balance,
+        reward_dust: v.reward_dust,
+        delegations: v.delegations,
+        rewards_distributed: v.rewards_distributed,
+        commission_earned: v.commission_earned,
+        custody: custody_address,
+        custody_balance,
+        commission_raise_allowed_height: v
+            .commission_changed_at
+            .map(|at| at.saturating_add(p.unbonding_blocks)),
+        height: ctx.height,
+    })
+}
+
+fn delegations(ctx: &QueryCtx<'_>, delegator: Address) -> Result<DelegationsAnswer, QueryError> {
+    let registry = registry(ctx)?;
+    let mut delegations = Vec::new();
+    for validator in registry.validators.iter() {
+        let Some(d) = ctx.object::<Delegation>(&delegation_key(validator, &delegator))? else {
+            continue;
+        };
+        let Some(v) = ctx.object::<Validator>(&validator_key(validator))? else {
+            continue;
+        };
+        delegations.push(describe(&v, &d, ctx.height)?);
+    }
+    Ok(DelegationsAnswer {
+        delegator,
+        height: ctx.height,
+        delegations,
+    })
+}
+
 /// A missing or null `params` means no parameters.
 fn object_or_empty(p: &Value) -> Value {
     if p.is_null() { json!({}) } else { p.clone() }
 }
 
-fn to_json<T: serde::Serialize>(value: &T) -> Value {
-    serde_json::to_value(value).unwrap_or(Value::Null)
+fn to_json<T: serde::Serialize>(value: &T) -> Result<Value, QueryError> {
+    serde_json::to_value(value).map_err(|e| QueryError::Corrupt(e.to_string()))
 }
 
 fn load_params(ctx: &QueryCtx<'_>) -> Result<StakeParams, QueryError> {
@@ -148,8 +188,8 @@ fn registry(ctx: &QueryCtx<'_>) -> Result<ValidatorRegistry, QueryError> {
 /// A delegation as of `height` (the latest finalized block): its rewards
 /// include every fee distributed so far; `withdrawable` is what a withdrawal
 /// in the next block (`height + 1`) would pay.
-fn describe(v: &Validator, d: &Delegation, height: u64) -> Result<Value, QueryError> {
-    let pending = math::pending(d, v.reward_per_token)
+fn describe(v: &Validator, d: &Delegation, height: u64) -> Result<DelegationAnswer, QueryError> {
+    let pending_rewards = math::pending(d, v.reward_per_token)
         .ok_or_else(|| QueryError::Corrupt("pending rewards overflow".into()))?;
     let next = height.saturating_add(1);
     let withdrawable: u128 = d
@@ -158,25 +198,23 @@ fn describe(v: &Validator, d: &Delegation, height: u64) -> Result<Value, QueryEr
         .filter(|e| e.mature_height <= next)
         .map(|e| e.amount)
         .fold(0u128, u128::saturating_add);
-    let unbonding: Vec<Value> = d
+    let unbonding = d
         .unbonding
         .iter()
-        .map(|e| {
-            json!({
-                "amount": e.amount.to_string(),
-                "mature_height": e.mature_height,
-                "matured": e.mature_height <= next,
-            })
+        .map(|e| UnbondingAnswer {
+            amount: e.amount,
+            mature_height: e.mature_height,
+            matured: e.mature_height <= next,
         })
         .collect();
-    Ok(json!({
-        "validator": d.validator,
-        "delegator": d.delegator,
-        "amount": d.amount.to_string(),
-        "pending_rewards": pending.to_string(),
-        "unbonding": unbonding,
-        "unbonding_total": d.unbonding_total().unwrap_or(u128::MAX).to_string(),
-        "withdrawable": withdrawable.to_string(),
-        "height": height,
-    }))
+    Ok(DelegationAnswer {
+        validator: d.validator,
+        delegator: d.delegator,
+        amount: d.amount,
+        pending_rewards,
+        unbonding,
+        unbonding_total: d.unbonding_total().unwrap_or(u128::MAX),
+        withdrawable,
+        height,
+    })
 }
