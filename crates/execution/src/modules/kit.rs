@@ -268,14 +268,7 @@ pub(crate) fn move_asset(
     if amount == 0 {
         return Ok(());
     }
-    let available = balance(view, from, asset)?;
-    if available < amount {
-        return Err(ActionError::Failed(FailureReason::InsufficientBalance {
-            asset,
-            needed: amount,
-            available,
-        }));
-    }
+    let available = require_balance(view, asset, from, amount)?;
     if from != to {
         let credited = balance(view, to, asset)?
             .checked_add(amount)
@@ -335,6 +328,24 @@ pub(crate) fn mint(
 }
 
 /// Destroys `amount` of `asset` held by `from`.
+/// `from`'s balance of `asset`, refused as insufficient below `amount`.
+fn require_balance(
+    view: &impl View,
+    asset: AssetId,
+    from: &Address,
+    amount: u128,
+) -> Result<u128, ActionError> {
+    let available = balance(view, from, asset)?;
+    if available < amount {
+        return Err(ActionError::Failed(FailureReason::InsufficientBalance {
+            asset,
+            needed: amount,
+            available,
+        }));
+    }
+    Ok(available)
+}
+
 pub(crate) fn burn(
     view: &mut impl View,
     asset: AssetId,
@@ -345,14 +356,7 @@ pub(crate) fn burn(
     if amount == 0 {
         return Ok(());
     }
-    let available = balance(view, from, asset)?;
-    if available < amount {
-        return Err(ActionError::Failed(FailureReason::InsufficientBalance {
-            asset,
-            needed: amount,
-            available,
-        }));
-    }
+    let available = require_balance(view, asset, from, amount)?;
     let slot = view.slot(&StateKey::Asset(asset))?;
     let Some(mut info) = view.asset_at(slot)?.cloned() else {
         return Err(ActionError::Failed(FailureReason::UnknownAsset { asset }));
