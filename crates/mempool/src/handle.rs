@@ -14,8 +14,9 @@ use bytes::Bytes;
 use commonware_cryptography::sha256;
 use lakh_types::map::{FastMap, fast_map};
 use lakh_types::{Address, Receipt, Refusal, SignedTransaction, TxId};
+use std::collections::VecDeque;
 use std::future::Future;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Where ingest reads the committed next nonce of senders the pool does not
 /// know: the node's latest applied state.
@@ -30,6 +31,11 @@ pub trait NonceSource {
 /// Most rounds of state reads one ingest makes while blocks keep finalizing
 /// under it, before it refuses the rest as busy.
 const MAX_NONCE_READS: usize = 4;
+
+/// Finalized blocks whose senders' next nonces the pool keeps, so a nonce
+/// read overtaken by up to this many finalizations is brought forward
+/// instead of made again.
+const RECENT_FINALIZED_BLOCKS: usize = 8;
 
 /// The outcome of ingesting a batch.
 pub struct Ingested {
@@ -54,6 +60,9 @@ struct Inner {
     inflight: Inflight,
     /// Height of the latest finalized block the pool was told about.
     finalized_height: u64,
+    /// Next nonce of each sender of the latest finalized blocks, oldest
+    /// first, one entry per height.
+    recent: VecDeque<(u64, Arc<FastMap<Address, u64>>)>,
 }
 
 /// The node's transaction pool: verification, the queues and their nonce
@@ -73,6 +82,7 @@ impl TxPool {
                 committed: fast_map(0),
                 inflight: Inflight::default(),
                 finalized_height: 0,
+                recent: VecDeque::with_capacity(RECENT_FINALIZED_BLOCKS),
             }),
         })
     }
@@ -132,15 +142,13 @@ impl TxPool {
     ///
     /// Why a read is never stale: the node applies a finalized block's state
     /// before it tells the pool ([`TxPool::on_finalized`]), so a read made
-    /// after seeing finalized height `h` reflects at least height `h`. If the
-    /// pool is still at `h` when it inserts, no finalization came in between:
-    /// the read is at least the committed nonce, and the nonces the pool
-    /// holds were advanced by every finalization (the maximum of both is
-    /// used). If the height moved, the sender's nonces may have been used by
-    /// the new block and its queue, with its nonce, pruned meanwhile: the
-    /// read is made again. A sender whose queue emptied by other means
-    /// (eviction, an unpayable nonce) without a finalization is read again
-    /// too.
+    /// after seeing finalized height `h` reflects at least height `h`. If
+    /// blocks finalized between the read and the insert, a sender's nonce can
+    /// only have moved through them: the read is brought forward to the
+    /// largest next nonce those blocks give the sender (the pool keeps them
+    /// for [`RECENT_FINALIZED_BLOCKS`]; reads older than that are made
+    /// again). The nonces the pool holds were advanced by every finalization;
+    /// the maximum of both is used.
     async fn insert_reading(
         &self,
         txs: Vec<SignedTransaction>,
@@ -153,10 +161,7 @@ impl TxPool {
         for _ in 0..MAX_NONCE_READS {
             let unread = {
                 let mut inner = self.lock();
-                if reads.height != inner.finalized_height {
-                    reads.height = inner.finalized_height;
-                    reads.nonces.clear();
-                }
+                inner.bring_forward(&mut reads);
                 let unread = inner.unread_senders(&txs, &reads.nonces);
                 if unread.is_empty() {
                     return Ok(inner.insert(txs, &reads.nonces));
@@ -247,14 +252,19 @@ impl TxPool {
         for r in receipts {
             next.insert(r.sender, r.nonce + 1);
         }
+        let next = Arc::new(next);
         let mut inner = self.lock();
         inner.finalized_height = height;
         inner.inflight.finalized(height);
-        for (a, n) in &next {
+        for (a, n) in next.iter() {
             if let Some(committed) = inner.committed.get_mut(a) {
                 *committed = (*committed).max(*n);
             }
         }
+        if inner.recent.len() == RECENT_FINALIZED_BLOCKS {
+            inner.recent.pop_front();
+        }
+        inner.recent.push_back((height, next.clone()));
         Included(next)
     }
 
@@ -262,7 +272,9 @@ impl TxPool {
     /// forgets the senders left with nothing queued.
     pub fn prune(&self, included: Included) {
         let mut inner = self.lock();
-        inner.pool.on_finalized(included.0);
+        inner
+            .pool
+            .on_finalized(included.0.iter().map(|(a, n)| (*a, *n)));
         inner.forget_emptied();
     }
 
@@ -302,7 +314,7 @@ impl TxPool {
 }
 
 /// Each sender of a finalized block with its next nonce.
-pub struct Included(FastMap<Address, u64>);
+pub struct Included(Arc<FastMap<Address, u64>>);
 
 impl Included {
     pub fn is_empty(&self) -> bool {
@@ -311,6 +323,35 @@ impl Included {
 }
 
 impl Inner {
+    /// Brings `reads`, made at `reads.height`, forward to the finalized
+    /// height: each sender's next nonce is raised to what the blocks
+    /// finalized since give it. Forgets them if those blocks are not all kept.
+    fn bring_forward(&self, reads: &mut NonceReads) {
+        let since = reads.height;
+        reads.height = self.finalized_height;
+        if since == self.finalized_height || reads.nonces.is_empty() {
+            return;
+        }
+        let newer: Vec<&FastMap<Address, u64>> = self
+            .recent
+            .iter()
+            .filter(|(h, _)| *h > since)
+            .map(|(_, next)| &**next)
+            .collect();
+        let finalized_since = self.finalized_height.saturating_sub(since);
+        if newer.len() as u64 != finalized_since {
+            reads.nonces.clear();
+            return;
+        }
+        for (sender, nonce) in reads.nonces.iter_mut() {
+            for next in &newer {
+                if let Some(n) = next.get(sender) {
+                    *nonce = (*nonce).max(*n);
+                }
+            }
+        }
+    }
+
     /// Senders of `txs` whose committed nonce is neither kept nor in `read`
     /// (sorted, unique).
     fn unread_senders(
@@ -432,23 +473,24 @@ mod tests {
     }
 
     /// State whose answers are `answers[call]` for every sender; on its first
-    /// call it finalizes `race` (a block using the senders' nonces) in the
-    /// pool before answering, as a block finalizing during the read would.
+    /// call it finalizes the `race` blocks (heights 1, 2, ..., the last
+    /// using the senders' nonces) in the pool before answering, as blocks
+    /// finalizing during the read would.
     struct RacingState<'a> {
         pool: &'a TxPool,
         answers: Vec<u64>,
-        race: Option<Vec<Receipt>>,
+        race: Vec<Vec<Receipt>>,
         calls: AtomicUsize,
     }
 
     impl NonceSource for RacingState<'_> {
         async fn next_nonces(&self, senders: &[Address]) -> Result<Vec<u64>, String> {
             let call = self.calls.fetch_add(1, Ordering::SeqCst);
-            if call == 0
-                && let Some(block) = &self.race
-            {
-                let included = self.pool.on_finalized(1, block);
-                self.pool.prune(included);
+            if call == 0 {
+                for (height, block) in (1..).zip(&self.race) {
+                    let included = self.pool.on_finalized(height, block);
+                    self.pool.prune(included);
+                }
             }
             Ok(vec![
                 self.answers[call.min(self.answers.len() - 1)];
@@ -468,7 +510,7 @@ mod tests {
         let state = RacingState {
             pool: &pool,
             answers: vec![3],
-            race: None,
+            race: vec![],
             calls: AtomicUsize::new(0),
         };
         let out = ingest(&pool, &[tx(1, 3), tx(1, 4), tx(1, 2)], &state);
@@ -488,19 +530,14 @@ mod tests {
         assert_eq!(pool.pending_nonce(&addr(1)), Some(6));
     }
 
-    #[test]
-    fn a_read_overtaken_by_finalization_is_made_again() {
-        let pool = pool();
-        // The sender's nonce 0 is read as unused, but a block using it
-        // finalizes before the insert: the stale read must not admit it.
-        let state = RacingState {
-            pool: &pool,
-            answers: vec![0, 1],
-            race: Some(vec![receipt(1, 0)]),
-            calls: AtomicUsize::new(0),
-        };
-        let out = ingest(&pool, &[tx(1, 0), tx(1, 1)], &state);
-        assert_eq!(state.calls.load(Ordering::SeqCst), 2);
+    /// Blocks `1..=count`, the last using `sender`'s nonce 0.
+    fn blocks_using_nonce_0(count: usize, sender: u64) -> Vec<Vec<Receipt>> {
+        let mut blocks = vec![vec![]; count];
+        blocks[count - 1].push(receipt(sender, 0));
+        blocks
+    }
+
+    fn assert_nonce_0_refused(pool: &TxPool, out: &Ingested) {
         assert_eq!(
             out.verdicts[0],
             Err(Refusal::NonceReused {
@@ -514,6 +551,36 @@ mod tests {
                 .len(),
             1
         );
+    }
+
+    #[test]
+    fn a_read_overtaken_by_finalization_takes_the_blocks_nonces() {
+        let pool = pool();
+        // The sender's nonce 0 is read as unused, but a block using it
+        // finalizes before the insert: the stale read must not admit it.
+        let state = RacingState {
+            pool: &pool,
+            answers: vec![0],
+            race: blocks_using_nonce_0(3, 1),
+            calls: AtomicUsize::new(0),
+        };
+        let out = ingest(&pool, &[tx(1, 0), tx(1, 1)], &state);
+        assert_eq!(state.calls.load(Ordering::SeqCst), 1);
+        assert_nonce_0_refused(&pool, &out);
+    }
+
+    #[test]
+    fn a_read_overtaken_by_more_blocks_than_kept_is_made_again() {
+        let pool = pool();
+        let state = RacingState {
+            pool: &pool,
+            answers: vec![0, 1],
+            race: blocks_using_nonce_0(RECENT_FINALIZED_BLOCKS + 1, 1),
+            calls: AtomicUsize::new(0),
+        };
+        let out = ingest(&pool, &[tx(1, 0), tx(1, 1)], &state);
+        assert_eq!(state.calls.load(Ordering::SeqCst), 2);
+        assert_nonce_0_refused(&pool, &out);
     }
 
     #[test]
