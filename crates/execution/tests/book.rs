@@ -304,17 +304,17 @@ fn check_books(state: &State) {
             for w in s.orders.windows(2) {
                 let ordered = match side {
                     Side::Buy => {
-                        (std::cmp::Reverse(w[0].price), w[0].seq)
-                            < (std::cmp::Reverse(w[1].price), w[1].seq)
+                        (std::cmp::Reverse(w[0].price_ticks), w[0].seq)
+                            < (std::cmp::Reverse(w[1].price_ticks), w[1].seq)
                     }
-                    Side::Sell => (w[0].price, w[0].seq) < (w[1].price, w[1].seq),
+                    Side::Sell => (w[0].price_ticks, w[0].seq) < (w[1].price_ticks, w[1].seq),
                 };
                 assert!(ordered, "{side} side out of price-time order: {w:?}");
             }
             for o in s.orders.iter() {
                 assert!(o.seq < m.next_seq);
-                assert!(o.remaining > 0 && o.remaining <= o.original);
-                assert!(o.price > 0);
+                assert!(o.remaining_lots > 0 && o.remaining_lots <= o.original_lots);
+                assert!(o.price_ticks > 0);
                 open[o.owner as usize] += 1;
                 let lock = math::locked(&m, side, o).unwrap();
                 match side {
@@ -333,7 +333,7 @@ fn check_books(state: &State) {
             owners.sort();
             owners.dedup();
             assert_eq!(owners.len(), s.owners.len(), "owner listed twice");
-            best[i] = s.orders.first().map(|o| o.price);
+            best[i] = s.orders.first().map(|o| o.price_ticks);
         }
         if let [Some(bid), Some(ask)] = best {
             assert!(bid < ask, "market {id} is crossed: bid {bid} >= ask {ask}");
@@ -1202,8 +1202,8 @@ struct MOrder {
     seq: u64,
     owner: u64,
     ticks: u64,
-    remaining: u64,
-    original: u64,
+    remaining_lots: u64,
+    original_lots: u64,
 }
 
 #[derive(Clone, Debug)]
@@ -1236,11 +1236,14 @@ impl MMarket {
 
     fn locked(&self, side: Side, o: &MOrder) -> u128 {
         match side {
-            Side::Sell => o.remaining as u128 * self.lot,
+            Side::Sell => o.remaining_lots as u128 * self.lot,
             Side::Buy => {
                 let p = self.price(o.ticks);
-                p * o.remaining as u128 + fee_ceil(p * o.original as u128, self.maker_bps)
-                    - fee_ceil(p * (o.original - o.remaining) as u128, self.maker_bps)
+                p * o.remaining_lots as u128 + fee_ceil(p * o.original_lots as u128, self.maker_bps)
+                    - fee_ceil(
+                        p * (o.original_lots - o.remaining_lots) as u128,
+                        self.maker_bps,
+                    )
             }
         }
     }
@@ -1275,7 +1278,7 @@ impl MMarket {
             owner: addr(o.owner),
             side,
             price: self.price(o.ticks),
-            quantity: o.remaining as u128 * self.lot,
+            quantity: o.remaining_lots as u128 * self.lot,
             refund,
             reason,
         }
@@ -1549,11 +1552,11 @@ impl Model {
                 *net.get.entry(asset).or_default() += refund;
                 continue;
             }
-            let k = left.min(o.remaining);
+            let k = left.min(o.remaining_lots);
             let p = m.price(o.ticks);
             let quote = p * k as u128;
             let base = k as u128 * m.lot;
-            let filled = (o.original - o.remaining) as u128;
+            let filled = (o.original_lots - o.remaining_lots) as u128;
             let maker_fee =
                 fee_ceil(p * (filled + k as u128), m.maker_bps) - fee_ceil(p * filled, m.maker_bps);
             match side {
@@ -1583,8 +1586,8 @@ impl Model {
                 quote,
                 maker_fee,
             });
-            o.remaining -= k;
-            if o.remaining > 0 {
+            o.remaining_lots -= k;
+            if o.remaining_lots > 0 {
                 kept.push(o);
             }
         }
@@ -1627,8 +1630,8 @@ impl Model {
                         seq,
                         owner: who,
                         ticks,
-                        remaining: left,
-                        original: left,
+                        remaining_lots: left,
+                        original_lots: left,
                     };
                     let lock = m.locked(side, &o);
                     let asset = if side == Side::Buy { r.quote } else { r.base };
@@ -1670,9 +1673,9 @@ impl Model {
                     .map(|o| MOrder {
                         seq: o.seq,
                         owner: seed_of(&s.owners[o.owner as usize].owner),
-                        ticks: o.price,
-                        remaining: o.remaining,
-                        original: o.original,
+                        ticks: o.price_ticks,
+                        remaining_lots: o.remaining_lots,
+                        original_lots: o.original_lots,
                     })
                     .collect();
                 assert_eq!(orders, m.sides[ix(side)], "{side} side of market {id}");

@@ -51,10 +51,10 @@ fn params() -> PoolParams {
         capacity_bps: 8_000,
         base_rate: WAD / 10_000,
         slope_rate: WAD / 1_000,
-        voting_period: 10,
+        voting_period_blocks: 10,
         quorum: 1_000,
-        min_period: 5,
-        max_period: 100,
+        min_period_blocks: 5,
+        max_period_blocks: 100,
         risks: BoundedVec::new(vec![risk("dex:ETH/USDC"), risk("lend:GOLD")]).unwrap(),
     }
 }
@@ -466,14 +466,15 @@ fn check_cover(state: &State, height: u64) {
         // The ledger summarizes the covers and claims exactly.
         let mut rolled = stored.clone();
         state::roll(&mut rolled, pool, e, height).expect("rolls");
-        let release_at = |c: &Cover| state::release_height(c.release_epoch, e).unwrap_or(u64::MAX);
+        let release_height =
+            |c: &Cover| state::release_height(c.release_epoch, e).unwrap_or(u64::MAX);
         let mut active = 0u128;
         let mut per_epoch: BTreeMap<u64, (u128, u128)> = BTreeMap::new();
         let mut released_claims = 0u128;
         let mut pending = 0u128;
         for (cid, c) in covers.iter().filter(|(_, c)| c.pool == pool) {
             assert!(c.paid <= c.amount, "cover {cid} paid above its amount");
-            assert!(c.end <= release_at(c) && c.start < c.end);
+            assert!(c.end_height <= release_height(c) && c.start_height < c.end_height);
             let open = c.open_claim.map(|id| {
                 let claim = &claims[&id];
                 assert_eq!(claim.status, ClaimStatus::Open);
@@ -481,7 +482,7 @@ fn check_cover(state: &State, height: u64) {
                 assert!(claim.amount <= c.remaining());
                 claim.amount
             });
-            if release_at(c) > height {
+            if release_height(c) > height {
                 active += c.remaining();
                 let slot = per_epoch.entry(c.release_epoch).or_default();
                 slot.0 += c.remaining();
@@ -749,7 +750,12 @@ fn premium_follows_the_utilization_curve_and_matches_the_quote() {
     assert_eq!(chain.gold(2), before - 4_800);
     let cover = chain.cover(id);
     assert_eq!(
-        (cover.start, cover.end, cover.amount, cover.holder),
+        (
+            cover.start_height,
+            cover.end_height,
+            cover.amount,
+            cover.holder
+        ),
         (start, start + 20, 400_000, addr(2))
     );
     // Released at the first 4-block boundary at or after the end.
@@ -976,7 +982,7 @@ fn approved_claim_pays_the_claimant_and_shrinks_the_cover() {
     let (mut chain, cover) = with_cover();
     let claim = chain.file(2, cover, 30_000);
     let filed = chain.height - 1;
-    assert_eq!(chain.claim(claim).vote_end, filed + 10);
+    assert_eq!(chain.claim(claim).vote_end_height, filed + 10);
     chain.vote(3, claim, true);
     chain.vote(4, claim, true);
     chain.vote(5, claim, false);
@@ -1043,7 +1049,7 @@ fn denied_tied_and_unattended_claims_pay_nothing() {
     chain.vote(3, claim, true);
     chain.vote(4, claim, false);
     chain.vote(5, claim, false);
-    chain.skip_to(chain.claim(claim).vote_end);
+    chain.skip_to(chain.claim(claim).vote_end_height);
     let before = chain.gold(2);
     assert_eq!(chain.resolve(claim), (ClaimStatus::Denied, 0));
     assert_eq!(chain.gold(2), before);
@@ -1054,13 +1060,13 @@ fn denied_tied_and_unattended_claims_pay_nothing() {
     chain.vote(3, claim, true);
     chain.vote(4, claim, false);
     chain.vote(6, claim, false);
-    chain.skip_to(chain.claim(claim).vote_end);
+    chain.skip_to(chain.claim(claim).vote_end_height);
     assert_eq!(chain.resolve(claim), (ClaimStatus::Denied, 0));
 
     // Below quorum (1000): 600 approving is not enough.
     let claim = chain.file(2, cover, 1_000);
     chain.vote(3, claim, true);
-    chain.skip_to(chain.claim(claim).vote_end);
+    chain.skip_to(chain.claim(claim).vote_end_height);
     assert_eq!(chain.resolve(claim), (ClaimStatus::NoQuorum, 0));
     assert_eq!(chain.pool_state(POOL).pending_claims, 0);
     assert_eq!(chain.pool_state(POOL).paid_out, 0);
@@ -1069,7 +1075,7 @@ fn denied_tied_and_unattended_claims_pay_nothing() {
 #[test]
 fn claims_are_refused_after_expiry_above_cover_twice_and_from_others() {
     let (mut chain, cover) = with_cover();
-    let end = chain.cover(cover).end;
+    let end = chain.cover(cover).end_height;
     let file = |amount| CoverAction::FileClaim {
         pool: POOL,
         cover,
@@ -1125,8 +1131,8 @@ fn claims_are_refused_after_expiry_above_cover_twice_and_from_others() {
     // counted, then a new claim is refused as expired.
     chain.vote(3, claim, true);
     chain.vote(4, claim, true);
-    let vote_end = chain.claim(claim).vote_end;
-    chain.skip_to(vote_end);
+    let vote_end_height = chain.claim(claim).vote_end_height;
+    chain.skip_to(vote_end_height);
     assert_eq!(chain.pool_state(POOL).pending_claims, 10);
     assert_eq!(chain.resolve(claim), (ClaimStatus::Approved, 10));
     let err = chain.fails(2, file(10));
@@ -1134,8 +1140,8 @@ fn claims_are_refused_after_expiry_above_cover_twice_and_from_others() {
         cover_err(err),
         CoverError::CoverExpired {
             cover,
-            end,
-            height: vote_end + 1
+            end_height: end,
+            height: vote_end_height + 1
         }
     );
 }
@@ -1183,26 +1189,26 @@ fn votes_are_refused_outside_the_period_twice_without_stake_and_from_the_claiman
     assert_eq!(cover_err(err), CoverError::UnknownClaim { claim: 99 });
 
     // Resolving before the period ends is refused; voting after it too.
-    let vote_end = chain.claim(claim).vote_end;
+    let vote_end_height = chain.claim(claim).vote_end_height;
     let action = chain.resolve_action(claim);
     let err = chain.fails(6, action.clone());
     assert_eq!(
         cover_err(err),
         CoverError::VotingOpen {
             claim,
-            vote_end,
+            vote_end_height,
             height: chain.height - 1
         }
     );
-    chain.skip_to(vote_end - 1);
+    chain.skip_to(vote_end_height - 1);
     chain.vote(4, claim, true);
     let err = chain.fails(5, vote(true));
     assert_eq!(
         cover_err(err),
         CoverError::VotingClosed {
             claim,
-            vote_end,
-            height: vote_end
+            vote_end_height,
+            height: vote_end_height
         }
     );
     assert_eq!(chain.resolve(claim), (ClaimStatus::Approved, 5_000));
@@ -1220,7 +1226,7 @@ fn votes_are_refused_outside_the_period_twice_without_stake_and_from_the_claiman
 fn resolve_payload_must_match_the_claim() {
     let (mut chain, cover) = with_cover();
     let claim = chain.file(2, cover, 5_000);
-    chain.skip_to(chain.claim(claim).vote_end);
+    chain.skip_to(chain.claim(claim).vote_end_height);
     let mismatched = [
         (
             CoverAction::Resolve {
@@ -1311,21 +1317,21 @@ fn stake_is_locked_while_a_vote_it_cast_is_open() {
     assert!(matches!(cover_err(err), CoverError::WrongAsset { .. }));
     let claim = chain.file(2, cover, 5_000);
     chain.vote(3, claim, true);
-    let vote_end = chain.claim(claim).vote_end;
+    let vote_end_height = chain.claim(claim).vote_end_height;
     let err = chain.fails(3, unstake(1));
     assert_eq!(
         cover_err(err),
         CoverError::StakeLocked {
-            until: vote_end,
+            until_height: vote_end_height,
             height: chain.height - 1
         }
     );
     // Account 4 did not vote: free to leave.
     chain.ok(4, unstake(500));
     let q = chain.query("assessor", json!({"pool": POOL, "owner": addr(3)}));
-    assert_eq!(q["locked_until_height"], vote_end);
+    assert_eq!(q["locked_until_height"], vote_end_height);
     assert_eq!(q["unlocked"], false);
-    chain.skip_to(vote_end);
+    chain.skip_to(vote_end_height);
     let before = balance(&chain.state, &addr(3), stk());
     chain.ok(3, unstake(600));
     assert_eq!(balance(&chain.state, &addr(3), stk()), before + 600);
@@ -1362,7 +1368,7 @@ fn withdrawals_bear_pending_claims_so_nobody_escapes_a_loss() {
     );
     chain.vote(3, claim, true);
     chain.vote(5, claim, true);
-    chain.skip_to(chain.claim(claim).vote_end);
+    chain.skip_to(chain.claim(claim).vote_end_height);
     assert_eq!(chain.resolve(claim), (ClaimStatus::Approved, 90_000));
 }
 
@@ -1458,10 +1464,10 @@ fn a_claim_may_take_all_provider_capital_and_the_pool_goes_on() {
     chain.stake(3, 5_000);
     let claim = chain.file(2, cover, 100_000);
     chain.vote(3, claim, true);
-    let vote_end = chain.claim(claim).vote_end;
+    let vote_end_height = chain.claim(claim).vote_end_height;
     // The cover is released before the vote ends: the claim still binds.
-    assert!(chain.cover(cover).release_epoch * 4 < vote_end);
-    chain.skip_to(vote_end);
+    assert!(chain.cover(cover).release_epoch * 4 < vote_end_height);
+    chain.skip_to(vote_end_height);
     assert_eq!(chain.resolve(claim), (ClaimStatus::Approved, 100_000));
     let st = chain.pool_state(POOL);
     assert_eq!(
@@ -1603,8 +1609,8 @@ fn property_pools() -> [(PoolId, PoolParams); 2] {
         (
             1,
             PoolParams {
-                max_period: 60,
-                voting_period: 8,
+                max_period_blocks: 60,
+                voting_period_blocks: 8,
                 ..params()
             },
         ),
@@ -1616,10 +1622,10 @@ fn property_pools() -> [(PoolId, PoolParams); 2] {
                 capacity_bps: 10_000,
                 base_rate: 0,
                 slope_rate: WAD / 100,
-                voting_period: 5,
+                voting_period_blocks: 5,
                 quorum: 1,
-                min_period: 1,
-                max_period: 30,
+                min_period_blocks: 1,
+                max_period_blocks: 30,
                 risks: BoundedVec::new(vec![risk("book:GOLD/LAKH")]).unwrap(),
             },
         ),

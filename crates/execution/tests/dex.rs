@@ -230,7 +230,7 @@ fn add(a: AssetId, amount_a: u128, b: AssetId, amount_b: u128, min_shares: u128)
         max_amount_a: amount_a,
         max_amount_b: amount_b,
         min_shares,
-        deadline: FAR,
+        deadline_height: FAR,
     }
 }
 
@@ -241,7 +241,7 @@ fn remove(a: AssetId, b: AssetId, shares: u128, min_a: u128, min_b: u128) -> Dex
         shares,
         min_amount_a: min_a,
         min_amount_b: min_b,
-        deadline: FAR,
+        deadline_height: FAR,
     }
 }
 
@@ -254,7 +254,7 @@ fn swap_in(assets: &[AssetId], amount_in: u128, min_out: u128, deadline: u64) ->
         path: path(assets),
         amount_in,
         min_amount_out: min_out,
-        deadline,
+        deadline_height: deadline,
     }
 }
 
@@ -263,7 +263,7 @@ fn swap_out(assets: &[AssetId], amount_out: u128, max_in: u128, deadline: u64) -
         path: path(assets),
         amount_out,
         max_amount_in: max_in,
-        deadline,
+        deadline_height: deadline,
     }
 }
 
@@ -593,12 +593,12 @@ fn later_deposits_mint_pro_rata_and_take_only_what_the_shares_are_worth() {
         max_amount_a: 10,
         max_amount_b: 10,
         min_shares: 0,
-        deadline: h - 1,
+        deadline_height: h - 1,
     };
     assert_eq!(
         chain.fail(3, expired),
         dex_err(DexError::Expired {
-            deadline: h - 1,
+            deadline_height: h - 1,
             height: h
         })
     );
@@ -681,7 +681,7 @@ fn swaps_enforce_slippage_deadlines_and_routes() {
     assert_eq!(
         chain.fail(2, swap_in(&[a, b], E18, 0, h - 1)),
         dex_err(DexError::Expired {
-            deadline: h - 1,
+            deadline_height: h - 1,
             height: h
         })
     );
@@ -689,7 +689,7 @@ fn swaps_enforce_slippage_deadlines_and_routes() {
     assert_eq!(
         chain.fail(2, swap_out(&[a, b], 10, E18, h - 1)),
         dex_err(DexError::Expired {
-            deadline: h - 1,
+            deadline_height: h - 1,
             height: h
         })
     );
@@ -1203,7 +1203,7 @@ fn to_action(chain: &Chain, op: &Op, expired: bool) -> (u64, Action) {
                     max_amount_a: amount_a,
                     max_amount_b: amount_b,
                     min_shares,
-                    deadline,
+                    deadline_height: deadline,
                 }),
             )
         }
@@ -1222,7 +1222,7 @@ fn to_action(chain: &Chain, op: &Op, expired: bool) -> (u64, Action) {
                     shares: (held * permille / 1000).max(1),
                     min_amount_a: 0,
                     min_amount_b: 0,
-                    deadline,
+                    deadline_height: deadline,
                 }),
             )
         }
@@ -1238,7 +1238,7 @@ fn to_action(chain: &Chain, op: &Op, expired: bool) -> (u64, Action) {
                 path: path(&route_assets(chain, route, reverse)),
                 amount_in: amount,
                 min_amount_out: min_out,
-                deadline,
+                deadline_height: deadline,
             }),
         ),
         Op::SwapOut {
@@ -1253,7 +1253,7 @@ fn to_action(chain: &Chain, op: &Op, expired: bool) -> (u64, Action) {
                 path: path(&route_assets(chain, route, reverse)),
                 amount_out: amount,
                 max_amount_in: max_in,
-                deadline,
+                deadline_height: deadline,
             }),
         ),
         Op::Donate {

@@ -132,7 +132,7 @@ pub fn steps() -> Vec<Step> {
                             max_amount_a: p.amount_a,
                             max_amount_b: p.amount_b,
                             min_shares: 0,
-                            deadline: u64::MAX,
+                            deadline_height: u64::MAX,
                         })
                     })
                     .collect()
@@ -366,10 +366,10 @@ fn cover_params() -> PoolParams {
         // 2% a year at zero utilization, 12% at full, at one block a second.
         base_rate: 634_195_839,
         slope_rate: 3_170_979_198,
-        voting_period: 20,
+        voting_period_blocks: 20,
         quorum: 1_000 * ONE_LAKH,
-        min_period: 10,
-        max_period: 100_000,
+        min_period_blocks: 10,
+        max_period_blocks: 100_000,
         risks: BoundedVec::new(
             COVER_RISKS
                 .iter()

@@ -505,7 +505,7 @@ pub async fn setup(
             max_amount_a: POOL_RESERVE,
             max_amount_b: POOL_RESERVE,
             min_shares: 0,
-            deadline: u64::MAX,
+            deadline_height: u64::MAX,
         }));
     }
     for (k, &market) in names.markets.iter().enumerate() {
@@ -547,10 +547,10 @@ pub async fn setup(
             capacity_bps: 8_000,
             base_rate: 10_000_000_000,
             slope_rate: 100_000_000_000,
-            voting_period: 100,
+            voting_period_blocks: 100,
             quorum: ONE,
-            min_period: 10,
-            max_period: 1_000,
+            min_period_blocks: 10,
+            max_period_blocks: 1_000,
             risks: BoundedVec::new(vec![risk.clone()]).context("one risk")?,
         },
     }));
@@ -760,13 +760,13 @@ pub fn defi_tx(setup: &DefiSetup, accounts: &Accounts, chain_id: u64, p: &Planne
             path: BoundedVec::new(vec![hub, setup.tokens[pool as usize]]).expect("two assets"),
             amount_in: SWAP_IN,
             min_amount_out: buy_min_out(),
-            deadline: u64::MAX,
+            deadline_height: u64::MAX,
         }),
         Op::SwapSell { pool } => Action::Dex(DexAction::SwapExactIn {
             path: BoundedVec::new(vec![setup.tokens[pool as usize], hub]).expect("two assets"),
             amount_in: buy_min_out(),
             min_amount_out: min_out(buy_min_out()),
-            deadline: u64::MAX,
+            deadline_height: u64::MAX,
         }),
         Op::BookPlace {
             market,

@@ -47,16 +47,16 @@ pub enum CoverCommand {
         slope_rate: u128,
         /// Blocks assessors may vote on a claim
         #[arg(long)]
-        voting_period: u64,
+        voting_period_blocks: u64,
         /// Least total stake voting for a claim to be decided
         #[arg(long)]
         quorum: u128,
         /// Shortest cover period (blocks)
         #[arg(long)]
-        min_period: u64,
+        min_period_blocks: u64,
         /// Longest cover period (blocks)
         #[arg(long)]
-        max_period: u64,
+        max_period_blocks: u64,
         /// A covered risk, e.g. dex:ETH/USDC (repeat for several)
         #[arg(long = "risk", required = true)]
         risks: Vec<String>,
@@ -239,10 +239,10 @@ pub(crate) async fn run(ctx: &Ctx<'_>, cmd: CoverCommand) -> anyhow::Result<Outp
             capacity_bps,
             base_rate,
             slope_rate,
-            voting_period,
+            voting_period_blocks,
             quorum,
-            min_period,
-            max_period,
+            min_period_blocks,
+            max_period_blocks,
             risks,
             send,
         } => {
@@ -262,10 +262,10 @@ pub(crate) async fn run(ctx: &Ctx<'_>, cmd: CoverCommand) -> anyhow::Result<Outp
                 capacity_bps,
                 base_rate,
                 slope_rate,
-                voting_period,
+                voting_period_blocks,
                 quorum,
-                min_period,
-                max_period,
+                min_period_blocks,
+                max_period_blocks,
                 risks,
             };
             lakh_types::modules::cover::validate_params(&params).map_err(anyhow::Error::msg)?;
@@ -565,22 +565,24 @@ fn annotate(out: &mut Output) {
             CoverEvent::CoverBought {
                 cover,
                 premium,
-                end,
+                end_height,
                 ..
             } => {
                 out.json["cover_id"] = json!(cover);
                 let _ = writeln!(
                     out.text,
-                    "cover id    {cover} (premium {premium}, claims accepted until block {end})"
+                    "cover id    {cover} (premium {premium}, claims accepted until block {end_height})"
                 );
             }
             CoverEvent::ClaimFiled {
-                claim, vote_end, ..
+                claim,
+                vote_end_height,
+                ..
             } => {
                 out.json["claim_id"] = json!(claim);
                 let _ = writeln!(
                     out.text,
-                    "claim id    {claim} (voting until block {vote_end}, then resolve)"
+                    "claim id    {claim} (voting until block {vote_end_height}, then resolve)"
                 );
             }
             CoverEvent::ClaimResolved {
@@ -621,8 +623,8 @@ mod tests {
     fn commands_parse_as_documented() {
         let cmd = parse(
             "create-pool --from admin --pool 1 --capital-asset USDC --stake-asset LAKH \
-             --base-rate 1000 --slope-rate 5000 --voting-period 100 --quorum 1000 \
-             --min-period 100 --max-period 10000 --risk dex:ETH/USDC --risk lend:USDC",
+             --base-rate 1000 --slope-rate 5000 --voting-period-blocks 100 --quorum 1000 \
+             --min-period-blocks 100 --max-period-blocks 10000 --risk dex:ETH/USDC --risk lend:USDC",
         )
         .unwrap();
         assert!(
@@ -698,8 +700,8 @@ mod tests {
                 risk: Text::new("dex:ETH/USDC").unwrap(),
                 amount: 5,
                 premium: 1,
-                start: 3,
-                end: 8,
+                start_height: 3,
+                end_height: 8,
             })],
         };
         let mut out = Output::ok(json!({ "receipt": receipt }), String::new());

@@ -233,7 +233,7 @@ pub(crate) async fn run(ctx: &Ctx<'_>, cmd: DexCommand) -> anyhow::Result<Output
                 max_amount_a: amount_a,
                 max_amount_b: amount_b,
                 min_shares,
-                deadline: deadline_height(client, &deadline).await?,
+                deadline_height: deadline_height(client, &deadline).await?,
             };
             send_dex(ctx, &from, action, &send).await
         }
@@ -253,7 +253,7 @@ pub(crate) async fn run(ctx: &Ctx<'_>, cmd: DexCommand) -> anyhow::Result<Output
                 shares,
                 min_amount_a: min_a,
                 min_amount_b: min_b,
-                deadline: deadline_height(client, &deadline).await?,
+                deadline_height: deadline_height(client, &deadline).await?,
             };
             send_dex(ctx, &from, action, &send).await
         }
@@ -271,7 +271,7 @@ pub(crate) async fn run(ctx: &Ctx<'_>, cmd: DexCommand) -> anyhow::Result<Output
                 path: route(client, &sell, &via, &buy).await?,
                 amount_in: amount,
                 min_amount_out: min_out,
-                deadline: deadline_height(client, &deadline).await?,
+                deadline_height: deadline_height(client, &deadline).await?,
             };
             send_dex(ctx, &from, action, &send).await
         }
@@ -289,7 +289,7 @@ pub(crate) async fn run(ctx: &Ctx<'_>, cmd: DexCommand) -> anyhow::Result<Output
                 path: route(client, &sell, &via, &buy).await?,
                 amount_out: amount,
                 max_amount_in: max_in,
-                deadline: deadline_height(client, &deadline).await?,
+                deadline_height: deadline_height(client, &deadline).await?,
             };
             send_dex(ctx, &from, action, &send).await
         }

@@ -120,14 +120,14 @@ crate::codec_struct! {
         #[serde(with = "crate::amount")]
         pub slope_rate: u128,
         /// Blocks during which assessors may vote on a filed claim.
-        pub voting_period: u64,
+        pub voting_period_blocks: u64,
         /// Least total vote weight (stake) for a claim to be decided.
         #[serde(with = "crate::amount")]
         pub quorum: u128,
         /// Shortest cover period (blocks).
-        pub min_period: u64,
+        pub min_period_blocks: u64,
         /// Longest cover period (blocks).
-        pub max_period: u64,
+        pub max_period_blocks: u64,
         /// The risks cover may be bought on.
         pub risks: BoundedVec<RiskName, MAX_RISKS>,
     }
@@ -138,7 +138,9 @@ impl PoolParams {
     /// epoch boundary at or after their end, so at most [`MAX_BUCKETS`]
     /// epochs are ever alive at once.
     pub fn epoch_blocks(&self) -> u64 {
-        self.max_period.div_ceil(MAX_BUCKETS as u64 - 2).max(1)
+        self.max_period_blocks
+            .div_ceil(MAX_BUCKETS as u64 - 2)
+            .max(1)
     }
 
     /// True when `risk` is one of the pool's risks.
@@ -164,19 +166,22 @@ pub fn validate_params(p: &PoolParams) -> Result<(), String> {
     if p.base_rate == 0 && p.slope_rate == 0 {
         return Err("base_rate and slope_rate are both zero: cover would be free".into());
     }
-    if p.voting_period == 0 || p.voting_period > MAX_PERIOD_BLOCKS {
+    if p.voting_period_blocks == 0 || p.voting_period_blocks > MAX_PERIOD_BLOCKS {
         return Err(format!(
-            "voting_period {} must be within 1..={MAX_PERIOD_BLOCKS}",
-            p.voting_period
+            "voting_period_blocks {} must be within 1..={MAX_PERIOD_BLOCKS}",
+            p.voting_period_blocks
         ));
     }
     if p.quorum == 0 {
         return Err("quorum must be at least 1".into());
     }
-    if p.min_period == 0 || p.min_period > p.max_period || p.max_period > MAX_PERIOD_BLOCKS {
+    if p.min_period_blocks == 0
+        || p.min_period_blocks > p.max_period_blocks
+        || p.max_period_blocks > MAX_PERIOD_BLOCKS
+    {
         return Err(format!(
             "cover periods {}..={} must satisfy 1 <= min <= max <= {MAX_PERIOD_BLOCKS}",
-            p.min_period, p.max_period
+            p.min_period_blocks, p.max_period_blocks
         ));
     }
     if p.risks.is_empty() {
@@ -205,7 +210,7 @@ fn check_risk_name(risk: &RiskName) -> Result<(), String> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ClaimStatus {
-    /// Filed; assessors vote until `vote_end`, then anyone resolves it.
+    /// Filed; assessors vote until `vote_end_height`, then anyone resolves it.
     Open,
     /// Majority approved with quorum: paid.
     Approved,
@@ -353,10 +358,11 @@ crate::codec_struct! {
         /// Premium paid (base units of the capital asset).
         #[serde(with = "crate::amount")]
         pub premium: u128,
-        /// Covered blocks are `start..end`: claims are accepted while `height < end`.
-        pub start: u64,
+        /// Covered blocks are `start_height..end_height`: claims are
+        /// accepted while `height < end_height`.
+        pub start_height: u64,
         /// First block no longer covered.
-        pub end: u64,
+        pub end_height: u64,
         /// The expiry epoch whose bucket holds this cover.
         pub release_epoch: u64,
         /// The claim being voted on, if any (one at a time).
@@ -385,9 +391,9 @@ crate::codec_struct! {
         #[serde(with = "crate::amount")]
         pub amount: u128,
         /// Height the claim was filed at.
-        pub filed_at: u64,
-        /// Votes are accepted while `height < vote_end`; resolution from `vote_end`.
-        pub vote_end: u64,
+        pub filed_height: u64,
+        /// Votes are accepted while `height < vote_end_height`; resolution from `vote_end_height`.
+        pub vote_end_height: u64,
         /// Stake voting to approve (base units of the stake asset).
         #[serde(with = "crate::amount")]
         pub approve: u128,
@@ -413,7 +419,7 @@ crate::codec_struct! {
         pub stake: u128,
         /// No unstaking before this height: the end of the latest voting
         /// period this assessor voted in.
-        pub locked_until: u64,
+        pub locked_until_height: u64,
     }
 }
 
@@ -616,9 +622,9 @@ crate::tagged_enum! {
             #[serde(with = "crate::amount")]
             premium: u128,
             /// First covered block.
-            start: u64,
+            start_height: u64,
             /// First block no longer covered.
-            end: u64,
+            end_height: u64,
         },
         /// A cover holder filed a claim.
         0x05 => ClaimFiled {
@@ -634,7 +640,7 @@ crate::tagged_enum! {
             #[serde(with = "crate::amount")]
             amount: u128,
             /// First height at which voting is closed and the claim may be resolved.
-            vote_end: u64,
+            vote_end_height: u64,
         },
         /// An assessor added stake.
         0x06 => AssessorStaked {
@@ -881,12 +887,12 @@ crate::tagged_enum! {
             holder: Address,
         },
         /// The cover period has ended.
-        #[error("cover {cover} ended at height {end}; it is now {height}")]
+        #[error("cover {cover} ended at height {end_height}; it is now {height}")]
         0x17 => CoverExpired {
             /// The cover.
             cover: CoverId,
             /// First block the cover no longer covers.
-            end: u64,
+            end_height: u64,
             /// Height of the block executing the action.
             height: u64,
         },
@@ -929,22 +935,22 @@ crate::tagged_enum! {
             status: ClaimStatus,
         },
         /// Voting on the claim has ended.
-        #[error("voting on claim {claim} ended at height {vote_end}; it is now {height}")]
+        #[error("voting on claim {claim} ended at height {vote_end_height}; it is now {height}")]
         0x1d => VotingClosed {
             /// The claim.
             claim: ClaimId,
             /// First height voting is closed.
-            vote_end: u64,
+            vote_end_height: u64,
             /// Height of the block executing the action.
             height: u64,
         },
         /// Resolving before the claim's voting ends.
-        #[error("voting on claim {claim} runs until height {vote_end}; it is now {height}")]
+        #[error("voting on claim {claim} runs until height {vote_end_height}; it is now {height}")]
         0x1e => VotingOpen {
             /// The claim.
             claim: ClaimId,
             /// First height the claim may be resolved.
-            vote_end: u64,
+            vote_end_height: u64,
             /// Height of the block executing the action.
             height: u64,
         },
@@ -997,10 +1003,10 @@ crate::tagged_enum! {
             requested: u128,
         },
         /// The stake is locked by a vote.
-        #[error("stake is locked by votes until height {until}; it is now {height}")]
+        #[error("stake is locked by votes until height {until_height}; it is now {height}")]
         0x25 => StakeLocked {
             /// Height from which the stake may be taken back.
-            until: u64,
+            until_height: u64,
             /// Height of the block executing the action.
             height: u64,
         },
@@ -1086,10 +1092,10 @@ mod tests {
             capacity_bps: 8_000,
             base_rate: 1_000,
             slope_rate: 5_000,
-            voting_period: 10,
+            voting_period_blocks: 10,
             quorum: 100,
-            min_period: 5,
-            max_period: 1_000,
+            min_period_blocks: 5,
+            max_period_blocks: 1_000,
             risks: BoundedVec::new(vec![Text::new("dex:ETH/USDC").unwrap()]).unwrap(),
         }
     }
@@ -1165,7 +1171,7 @@ mod tests {
                 ..params()
             },
             PoolParams {
-                voting_period: 0,
+                voting_period_blocks: 0,
                 ..params()
             },
             PoolParams {
@@ -1173,15 +1179,15 @@ mod tests {
                 ..params()
             },
             PoolParams {
-                min_period: 0,
+                min_period_blocks: 0,
                 ..params()
             },
             PoolParams {
-                min_period: 1_001,
+                min_period_blocks: 1_001,
                 ..params()
             },
             PoolParams {
-                max_period: MAX_PERIOD_BLOCKS + 1,
+                max_period_blocks: MAX_PERIOD_BLOCKS + 1,
                 ..params()
             },
             PoolParams {
@@ -1207,8 +1213,8 @@ mod tests {
     fn epochs_keep_the_schedule_bounded() {
         for max in [1u64, 2, 29, 30, 31, 100, 999, MAX_PERIOD_BLOCKS] {
             let p = PoolParams {
-                min_period: 1,
-                max_period: max,
+                min_period_blocks: 1,
+                max_period_blocks: max,
                 ..params()
             };
             let e = p.epoch_blocks();

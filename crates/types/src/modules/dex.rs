@@ -65,7 +65,7 @@ crate::tagged_enum! {
             #[serde(with = "crate::amount", default)]
             min_shares: u128,
             /// Last block height at which the action may execute.
-            deadline: u64,
+            deadline_height: u64,
         },
         /// Burns `shares` for their pro-rata part of both reserves.
         0x03 => RemoveLiquidity {
@@ -83,7 +83,7 @@ crate::tagged_enum! {
             #[serde(with = "crate::amount", default)]
             min_amount_b: u128,
             /// Last block height at which the action may execute.
-            deadline: u64,
+            deadline_height: u64,
         },
         /// Sells exactly `amount_in` of `path[0]` through the pools of
         /// consecutive pairs for at least `min_amount_out` of the last asset.
@@ -97,7 +97,7 @@ crate::tagged_enum! {
             #[serde(with = "crate::amount")]
             min_amount_out: u128,
             /// Last block height at which the action may execute.
-            deadline: u64,
+            deadline_height: u64,
         },
         /// Buys exactly `amount_out` of the last asset of `path`, selling at
         /// most `max_amount_in` of `path[0]`.
@@ -111,7 +111,7 @@ crate::tagged_enum! {
             #[serde(with = "crate::amount")]
             max_amount_in: u128,
             /// Last block height at which the action may execute.
-            deadline: u64,
+            deadline_height: u64,
         },
     }
 }
@@ -242,10 +242,10 @@ crate::tagged_enum! {
             asset_b: AssetId,
         },
         /// The block height is past the action's deadline.
-        #[error("deadline {deadline} has passed (block {height})")]
+        #[error("deadline {deadline_height} has passed (block {height})")]
         0x07 => Expired {
             /// Last block height at which the action may execute.
-            deadline: u64,
+            deadline_height: u64,
             /// Height of the block executing the action.
             height: u64,
         },
@@ -562,7 +562,7 @@ mod tests {
             path: path(&[1, 2]),
             amount_in: 0,
             min_amount_out: 0,
-            deadline: 9,
+            deadline_height: 9,
         };
         assert_eq!(
             check(&swap).unwrap_err(),
@@ -574,7 +574,7 @@ mod tests {
             max_amount_a: 1,
             max_amount_b: 1,
             min_shares: 0,
-            deadline: 0,
+            deadline_height: 0,
         };
         assert_eq!(
             validate(&add),
@@ -596,7 +596,7 @@ mod tests {
                 max_amount_a: u128::MAX,
                 max_amount_b: 5,
                 min_shares: 7,
-                deadline: 11,
+                deadline_height: 11,
             },
             DexAction::RemoveLiquidity {
                 asset_a: AssetId(2),
@@ -604,13 +604,13 @@ mod tests {
                 shares: 3,
                 min_amount_a: 1,
                 min_amount_b: 2,
-                deadline: 4,
+                deadline_height: 4,
             },
             DexAction::SwapExactOut {
                 path: path(&[1, 2, 3]),
                 amount_out: 10,
                 max_amount_in: 20,
-                deadline: 30,
+                deadline_height: 30,
             },
         ];
         for a in actions {

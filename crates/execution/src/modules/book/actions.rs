@@ -456,11 +456,11 @@ fn place(
 
     if p.tif == TimeInForce::PostOnly
         && let Some(best) = opp.orders.first()
-        && crosses(p.side, limit, best.price)
+        && crosses(p.side, limit, best.price_ticks)
     {
         return Err(fail(BookError::WouldTake {
             price: p.price,
-            best: price_quote(best.price, m.tick_size).or_overflow()?,
+            best: price_quote(best.price_ticks, m.tick_size).or_overflow()?,
         }));
     }
 
@@ -470,11 +470,11 @@ fn place(
     let mut i = 0;
     while left > 0 && i < opp.orders.len() {
         let maker = opp.orders[i];
-        if !crosses(p.side, limit, maker.price) {
+        if !crosses(p.side, limit, maker.price_ticks) {
             break;
         }
         let maker_owner = opp.owner(maker.owner)?.owner;
-        let maker_price = price_quote(maker.price, m.tick_size).or_overflow()?;
+        let maker_price = price_quote(maker.price_ticks, m.tick_size).or_overflow()?;
         if maker_owner == ctx.sender {
             // Self-trade prevention: the resting order is cancelled and its
             // funds returned; matching goes on past it.
@@ -487,13 +487,13 @@ fn place(
                 owner: maker_owner,
                 side: opp.side,
                 price: maker_price,
-                quantity: base_units(maker.remaining, m.lot_size).or_overflow()?,
+                quantity: base_units(maker.remaining_lots, m.lot_size).or_overflow()?,
                 refund,
                 reason: CancelReason::SelfTrade,
             }));
             continue;
         }
-        let k = left.min(maker.remaining);
+        let k = left.min(maker.remaining_lots);
         let quote = notional(maker_price, k).or_overflow()?;
         let base = base_units(k, m.lot_size).or_overflow()?;
         let maker_fee = math::maker_fee_for_fill(&m, &maker, k).or_overflow()?;
@@ -531,8 +531,8 @@ fn place(
             quote,
             maker_fee,
         }));
-        opp.orders[i].remaining -= k;
-        if opp.orders[i].remaining == 0 {
+        opp.orders[i].remaining_lots -= k;
+        if opp.orders[i].remaining_lots == 0 {
             opp.take(i)?;
         } else {
             i += 1;
@@ -620,8 +620,8 @@ fn rest_order(
     if own.orders.len() >= MAX_ORDERS_PER_SIDE {
         let last = own.orders.len() - 1;
         let worst = own.orders[last];
-        let worst_price = price_quote(worst.price, m.tick_size).or_overflow()?;
-        if !math::better(side, r.ticks, worst.price) {
+        let worst_price = price_quote(worst.price_ticks, m.tick_size).or_overflow()?;
+        if !math::better(side, r.ticks, worst.price_ticks) {
             return Err(fail(BookError::BookFull {
                 side,
                 max: MAX_ORDERS_PER_SIDE as u32,
@@ -638,7 +638,7 @@ fn rest_order(
             owner: own.owner(worst.owner)?.owner,
             side,
             price: worst_price,
-            quantity: base_units(worst.remaining, m.lot_size).or_overflow()?,
+            quantity: base_units(worst.remaining_lots, m.lot_size).or_overflow()?,
             refund,
             reason: CancelReason::Evicted,
         }));
@@ -646,15 +646,15 @@ fn rest_order(
     let resting = Order {
         seq: r.seq,
         owner,
-        price: r.ticks,
-        remaining: r.lots,
-        original: r.lots,
+        price_ticks: r.ticks,
+        remaining_lots: r.lots,
+        original_lots: r.lots,
     };
     let lock = locked(m, side, &resting).or_overflow()?;
     flows.lock(side, lock)?;
     let at = own
         .orders
-        .partition_point(|o| !math::better(side, r.ticks, o.price));
+        .partition_point(|o| !math::better(side, r.ticks, o.price_ticks));
     own.orders.insert(at, resting);
     own.owner_mut(owner)?.open += 1;
     events.push(Event::Book(BookEvent::Rested {
@@ -695,8 +695,8 @@ fn cancel_where(
             order: order_id(o.seq, book.side),
             owner: ctx.sender,
             side: book.side,
-            price: price_quote(o.price, m.tick_size).or_overflow()?,
-            quantity: base_units(o.remaining, m.lot_size).or_overflow()?,
+            price: price_quote(o.price_ticks, m.tick_size).or_overflow()?,
+            quantity: base_units(o.remaining_lots, m.lot_size).or_overflow()?,
             refund,
             reason: CancelReason::User,
         }));

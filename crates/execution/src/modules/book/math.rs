@@ -39,8 +39,8 @@ pub fn maker_fee_to(price: u128, filled: u64, bps: u16) -> Option<u128> {
 
 /// The maker fee due on a fill of `lots` of `order` (before the fill).
 pub fn maker_fee_for_fill(market: &Market, order: &Order, lots: u64) -> Option<u128> {
-    let price = price_quote(order.price, market.tick_size)?;
-    let before = order.original.checked_sub(order.remaining)?;
+    let price = price_quote(order.price_ticks, market.tick_size)?;
+    let before = order.original_lots.checked_sub(order.remaining_lots)?;
     let after = before.checked_add(lots)?;
     maker_fee_to(price, after, market.maker_fee_bps)?.checked_sub(maker_fee_to(
         price,
@@ -53,13 +53,13 @@ pub fn maker_fee_for_fill(market: &Market, order: &Order, lots: u64) -> Option<u
 /// buy its open notional plus the maker fee it may still owe.
 pub fn locked(market: &Market, side: Side, order: &Order) -> Option<u128> {
     match side {
-        Side::Sell => base_units(order.remaining, market.lot_size),
+        Side::Sell => base_units(order.remaining_lots, market.lot_size),
         Side::Buy => {
-            let price = price_quote(order.price, market.tick_size)?;
-            let filled = order.original.checked_sub(order.remaining)?;
-            let fee_left = maker_fee_to(price, order.original, market.maker_fee_bps)?
+            let price = price_quote(order.price_ticks, market.tick_size)?;
+            let filled = order.original_lots.checked_sub(order.remaining_lots)?;
+            let fee_left = maker_fee_to(price, order.original_lots, market.maker_fee_bps)?
                 .checked_sub(maker_fee_to(price, filled, market.maker_fee_bps)?)?;
-            notional(price, order.remaining)?.checked_add(fee_left)
+            notional(price, order.remaining_lots)?.checked_add(fee_left)
         }
     }
 }
@@ -119,15 +119,15 @@ mod tests {
         let order = Order {
             seq: 1,
             owner: 0,
-            price: 3, // 15 quote per lot
-            remaining: 7,
-            original: 7,
+            price_ticks: 3, // 15 quote per lot
+            remaining_lots: 7,
+            original_lots: 7,
         };
         // 105 notional + ceil(105 × 25 / 10_000) = 1.
         assert_eq!(locked(&m, Side::Buy, &order), Some(106));
         assert_eq!(locked(&m, Side::Sell, &order), Some(700));
         let half = Order {
-            remaining: 3,
+            remaining_lots: 3,
             ..order
         };
         assert_eq!(maker_fee_for_fill(&m, &order, 4), Some(1));
@@ -147,14 +147,14 @@ mod tests {
         ) {
             let m = market(tick, 1, bps);
             let total: u64 = cuts.iter().sum();
-            let mut order = Order { seq: 1, owner: 0, price: ticks, remaining: total, original: total };
+            let mut order = Order { seq: 1, owner: 0, price_ticks: ticks, remaining_lots: total, original_lots: total };
             let start = locked(&m, Side::Buy, &order).unwrap();
             let price = price_quote(ticks, tick).unwrap();
             let mut paid = 0u128;
             for k in cuts {
                 let f = maker_fee_for_fill(&m, &order, k).unwrap();
                 paid += notional(price, k).unwrap() + f;
-                order.remaining -= k;
+                order.remaining_lots -= k;
                 prop_assert_eq!(start - paid, locked(&m, Side::Buy, &order).unwrap());
             }
             prop_assert_eq!(paid, start);

@@ -165,7 +165,7 @@ fn market_info(ctx: &QueryCtx<'_>, id: u32) -> Result<MarketAnswer, QueryError> 
     let best = |s: &SideState| {
         s.orders
             .first()
-            .map(|o| price_quote(o.price, m.tick_size).ok_or_else(overflow))
+            .map(|o| price_quote(o.price_ticks, m.tick_size).ok_or_else(overflow))
             .transpose()
     };
     Ok(MarketAnswer {
@@ -194,16 +194,18 @@ fn levels(m: &Market, s: &SideState, depth: usize) -> Result<Vec<Level>, QueryEr
     let mut out: Vec<(u64, u128, u64)> = Vec::new();
     for o in s.orders.iter() {
         if let Some((price, lots, count)) = out.last_mut()
-            && *price == o.price
+            && *price == o.price_ticks
         {
-            *lots = lots.checked_add(o.remaining as u128).ok_or_else(overflow)?;
+            *lots = lots
+                .checked_add(o.remaining_lots as u128)
+                .ok_or_else(overflow)?;
             *count += 1;
             continue;
         }
         if out.len() == depth {
             break;
         }
-        out.push((o.price, o.remaining as u128, 1));
+        out.push((o.price_ticks, o.remaining_lots as u128, 1));
     }
     out.into_iter()
         .map(|(ticks, lots, orders)| {
@@ -221,14 +223,17 @@ fn order_info(m: &Market, s: &SideState, side: Side, o: &Order) -> Result<OrderI
         .owners
         .get(o.owner as usize)
         .ok_or_else(|| QueryError::Corrupt("order names a missing owner entry".into()))?;
-    let filled = o.original.checked_sub(o.remaining).ok_or_else(overflow)?;
+    let filled = o
+        .original_lots
+        .checked_sub(o.remaining_lots)
+        .ok_or_else(overflow)?;
     Ok(OrderInfo {
         order: order_id(o.seq, side),
         side,
         owner: owner.owner,
-        price: price_quote(o.price, m.tick_size).ok_or_else(overflow)?,
-        quantity: base_units(o.remaining, m.lot_size).ok_or_else(overflow)?,
-        original_quantity: base_units(o.original, m.lot_size).ok_or_else(overflow)?,
+        price: price_quote(o.price_ticks, m.tick_size).ok_or_else(overflow)?,
+        quantity: base_units(o.remaining_lots, m.lot_size).ok_or_else(overflow)?,
+        original_quantity: base_units(o.original_lots, m.lot_size).ok_or_else(overflow)?,
         filled_quantity: base_units(filled, m.lot_size).ok_or_else(overflow)?,
         locked: math::locked(m, side, o).ok_or_else(overflow)?,
     })

@@ -97,11 +97,11 @@ compact_struct! {
         pub seq: u64 [varint],
         pub owner: u16 [varint],
         /// Price in ticks (quote per lot = ticks × tick size).
-        pub price: u64 [varint],
+        pub price_ticks: u64 [varint],
         /// Lots still open.
-        pub remaining: u64 [varint],
+        pub remaining_lots: u64 [varint],
         /// Lots when the order came to rest (fees accrue over this amount).
-        pub original: u64 [varint],
+        pub original_lots: u64 [varint],
     }
 }
 
@@ -169,9 +169,9 @@ mod tests {
         let order = Order {
             seq: 1_000,
             owner: 3,
-            price: 50_000,
-            remaining: 7,
-            original: 9,
+            price_ticks: 50_000,
+            remaining_lots: 7,
+            original_lots: 9,
         };
         let bytes = order.encode();
         assert_eq!(bytes.len(), order.encode_size());
@@ -180,9 +180,9 @@ mod tests {
         let max = Order {
             seq: u64::MAX,
             owner: u16::MAX,
-            price: u64::MAX,
-            remaining: u64::MAX,
-            original: u64::MAX,
+            price_ticks: u64::MAX,
+            remaining_lots: u64::MAX,
+            original_lots: u64::MAX,
         };
         assert_eq!(Order::decode_cfg(max.encode(), &()).unwrap(), max);
         let entry = OwnerEntry {

@@ -264,8 +264,8 @@ impl<V: View> Run<'_, V> {
             amount,
             paid: 0,
             premium: quote.premium,
-            start: height,
-            end: quote.end,
+            start_height: height,
+            end_height: quote.end_height,
             release_epoch: quote.release_epoch,
             open_claim: None,
         };
@@ -278,8 +278,8 @@ impl<V: View> Run<'_, V> {
             risk: risk.clone(),
             amount,
             premium: quote.premium,
-            start: height,
-            end: quote.end,
+            start_height: height,
+            end_height: quote.end_height,
         });
         Ok(())
     }
@@ -320,10 +320,10 @@ impl<V: View> Run<'_, V> {
                 holder: cover.holder,
             }));
         }
-        if height >= cover.end {
+        if height >= cover.end_height {
             return Err(fail(CoverError::CoverExpired {
                 cover: cover_id,
-                end: cover.end,
+                end_height: cover.end_height,
                 height,
             }));
         }
@@ -354,14 +354,16 @@ impl<V: View> Run<'_, V> {
         .map_err(fail)?;
         state.pending_claims = state.pending_claims.checked_add(amount).or_overflow()?;
         state.claims_filed = state.claims_filed.checked_add(1).or_overflow()?;
-        let vote_end = height.checked_add(params.voting_period).or_overflow()?;
+        let vote_end_height = height
+            .checked_add(params.voting_period_blocks)
+            .or_overflow()?;
         let claim = Claim {
             pool,
             cover: cover_id,
             claimant: sender,
             amount,
-            filed_at: height,
-            vote_end,
+            filed_height: height,
+            vote_end_height,
             approve: 0,
             deny: 0,
             voters: 0,
@@ -378,7 +380,7 @@ impl<V: View> Run<'_, V> {
             claim: id,
             claimant: sender,
             amount,
-            vote_end,
+            vote_end_height,
         });
         Ok(())
     }
@@ -438,9 +440,9 @@ impl<V: View> Run<'_, V> {
                 requested: amount,
             }));
         }
-        if height < assessor.locked_until {
+        if height < assessor.locked_until_height {
             return Err(fail(CoverError::StakeLocked {
-                until: assessor.locked_until,
+                until_height: assessor.locked_until_height,
                 height,
             }));
         }
@@ -493,10 +495,10 @@ impl<V: View> Run<'_, V> {
                 status: claim.status,
             }));
         }
-        if height >= claim.vote_end {
+        if height >= claim.vote_end_height {
             return Err(fail(CoverError::VotingClosed {
                 claim: claim_id,
-                vote_end: claim.vote_end,
+                vote_end_height: claim.vote_end_height,
                 height,
             }));
         }
@@ -520,7 +522,7 @@ impl<V: View> Run<'_, V> {
         }
         claim.voters = claim.voters.checked_add(1).or_overflow()?;
         // The stake stays until this claim's voting ends.
-        assessor.locked_until = assessor.locked_until.max(claim.vote_end);
+        assessor.locked_until_height = assessor.locked_until_height.max(claim.vote_end_height);
         store(self.view, &vote_key, &Vote { approve, weight })?;
         store(self.view, &assessor_key, &assessor)?;
         store(self.view, &keys::claim(claim_id), &claim)?;
@@ -564,10 +566,10 @@ impl<V: View> Run<'_, V> {
                 status: claim.status,
             }));
         }
-        if height < claim.vote_end {
+        if height < claim.vote_end_height {
             return Err(fail(CoverError::VotingOpen {
                 claim: claim_id,
-                vote_end: claim.vote_end,
+                vote_end_height: claim.vote_end_height,
                 height,
             }));
         }

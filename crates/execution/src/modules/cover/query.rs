@@ -92,8 +92,8 @@ fn quote_answer(
             capacity: Some(q.capacity),
             available: Some(q.available),
             start_height: Some(height),
-            end_height: Some(q.end),
-            release_height: Some(q.release_at),
+            end_height: Some(q.end_height),
+            release_height: Some(q.release_height),
             message: None,
             error: None,
         },
@@ -221,7 +221,7 @@ fn cover(q: CoverQuery, ctx: &QueryCtx<'_>) -> Result<CoverAnswer, QueryError> {
     let cover = ctx
         .object::<Cover>(&keys::cover(q.cover))?
         .ok_or_else(|| QueryError::NotFound(format!("cover {}", q.cover)))?;
-    let active = ctx.height < cover.end;
+    let active = ctx.height < cover.end_height;
     Ok(CoverAnswer {
         id: q.cover,
         height: ctx.height,
@@ -271,8 +271,8 @@ fn claim(q: ClaimQuery, ctx: &QueryCtx<'_>) -> Result<ClaimAnswer, QueryError> {
         height: ctx.height,
         quorum: params.quorum,
         votes,
-        voting_open: claim.status == ClaimStatus::Open && ctx.height < claim.vote_end,
-        resolvable: claim.status == ClaimStatus::Open && ctx.height >= claim.vote_end,
+        voting_open: claim.status == ClaimStatus::Open && ctx.height < claim.vote_end_height,
+        resolvable: claim.status == ClaimStatus::Open && ctx.height >= claim.vote_end_height,
         outcome_if_resolved_now: outcome,
         vote,
         claim,
@@ -330,7 +330,7 @@ fn assessor(q: OwnerQuery, ctx: &QueryCtx<'_>) -> Result<AssessorAnswer, QueryEr
         height: ctx.height,
         stake: a.stake,
         total_stake: total,
-        locked_until_height: a.locked_until,
-        unlocked: ctx.height >= a.locked_until,
+        locked_until_height: a.locked_until_height,
+        unlocked: ctx.height >= a.locked_until_height,
     })
 }

@@ -27,11 +27,11 @@ pub struct Quote {
     pub capacity: u128,
     /// Exposure the pool could still take before this purchase.
     pub available: u128,
-    /// Blocks covered: claims are accepted while `height < end`.
-    pub end: u64,
-    /// The expiry epoch the cover is released in, at height `release_at`.
+    /// Blocks covered: claims are accepted while `height < end_height`.
+    pub end_height: u64,
+    /// The expiry epoch the cover is released in, at height `release_height`.
     pub release_epoch: u64,
-    pub release_at: u64,
+    pub release_height: u64,
 }
 
 pub(crate) fn cover_err(e: CoverError) -> FailureReason {
@@ -151,11 +151,11 @@ pub fn quote(
     if amount == 0 {
         return Err(cover_err(CoverError::ZeroAmount {}));
     }
-    if blocks < params.min_period || blocks > params.max_period {
+    if blocks < params.min_period_blocks || blocks > params.max_period_blocks {
         return Err(cover_err(CoverError::PeriodOutOfRange {
             blocks,
-            min: params.min_period,
-            max: params.max_period,
+            min: params.min_period_blocks,
+            max: params.max_period_blocks,
         }));
     }
     let overflow = || FailureReason::Overflow;
@@ -174,18 +174,18 @@ pub fn quote(
         math::rate(params.base_rate, params.slope_rate, utilization_after).ok_or_else(overflow)?;
     let premium = math::premium(amount, blocks, rate).ok_or_else(overflow)?;
     let epoch_blocks = params.epoch_blocks();
-    let end = height.checked_add(blocks).ok_or_else(overflow)?;
-    let release_epoch = end.div_ceil(epoch_blocks);
-    let release_at = release_height(release_epoch, epoch_blocks).ok_or_else(overflow)?;
+    let end_height = height.checked_add(blocks).ok_or_else(overflow)?;
+    let release_epoch = end_height.div_ceil(epoch_blocks);
+    let release_height = release_height(release_epoch, epoch_blocks).ok_or_else(overflow)?;
     Ok(Quote {
         premium,
         rate,
         utilization_after,
         capacity,
         available,
-        end,
+        end_height,
         release_epoch,
-        release_at,
+        release_height,
     })
 }
 
@@ -199,8 +199,8 @@ pub fn add_cover(
     height: u64,
 ) -> Result<(), FailureReason> {
     let overflow = || FailureReason::Overflow;
-    // release_at >= end > height.
-    let rate = math::stream_rate(q.premium, q.release_at - height).ok_or_else(overflow)?;
+    // release_height >= end_height > height.
+    let rate = math::stream_rate(q.premium, q.release_height - height).ok_or_else(overflow)?;
     let mut buckets = state.buckets.as_mut_vec_within_bound();
     let mut index = 0;
     let mut found = false;

@@ -14,7 +14,7 @@ use lakh_types::{
 pub(super) fn check_deadline(ctx: &TxContext, deadline: u64) -> Result<(), ActionError> {
     if ctx.height > deadline {
         return Err(fail(DexError::Expired {
-            deadline,
+            deadline_height: deadline,
             height: ctx.height,
         }));
     }

@@ -107,9 +107,9 @@ pub(crate) fn execute(
             max_amount_a,
             max_amount_b,
             min_shares,
-            deadline,
+            deadline_height,
         } => {
-            check_deadline(ctx, *deadline)?;
+            check_deadline(ctx, *deadline_height)?;
             add_liquidity(
                 ctx,
                 (*asset_a, *max_amount_a),
@@ -125,9 +125,9 @@ pub(crate) fn execute(
             shares,
             min_amount_a,
             min_amount_b,
-            deadline,
+            deadline_height,
         } => {
-            check_deadline(ctx, *deadline)?;
+            check_deadline(ctx, *deadline_height)?;
             remove_liquidity(
                 ctx,
                 (*asset_a, *min_amount_a),
@@ -141,9 +141,9 @@ pub(crate) fn execute(
             path,
             amount_in,
             min_amount_out,
-            deadline,
+            deadline_height,
         } => {
-            check_deadline(ctx, *deadline)?;
+            check_deadline(ctx, *deadline_height)?;
             let mut route = load_route(path, view)?;
             route.price_exact_in(*amount_in)?;
             let out = route.amount_out();
@@ -159,9 +159,9 @@ pub(crate) fn execute(
             path,
             amount_out,
             max_amount_in,
-            deadline,
+            deadline_height,
         } => {
-            check_deadline(ctx, *deadline)?;
+            check_deadline(ctx, *deadline_height)?;
             let mut route = load_route(path, view)?;
             route.price_exact_out(*amount_out)?;
             let needed = route.amount_in();

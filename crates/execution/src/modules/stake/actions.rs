@@ -271,7 +271,7 @@ pub(super) fn set_commission(
                 max_change_bps: params.max_commission_change_bps,
             }));
         }
-        if let Some(at) = v.commission_changed_at {
+        if let Some(at) = v.commission_changed_height {
             let next_height = at.saturating_add(params.unbonding_blocks);
             if ctx.height < next_height {
                 return Err(fail(StakeError::CommissionChangeTooSoon {
@@ -282,7 +282,7 @@ pub(super) fn set_commission(
         }
     }
     v.commission_bps = bps;
-    v.commission_changed_at = Some(ctx.height);
+    v.commission_changed_height = Some(ctx.height);
     store(view, &validator_key(&ctx.sender), &v)?;
     events.push(Event::Stake(StakeEvent::CommissionChanged {
         validator: ctx.sender,

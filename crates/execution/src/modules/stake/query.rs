@@ -127,7 +127,7 @@ fn validator_answer(ctx: &QueryCtx<'_>, validator: Address) -> Result<ValidatorA
     Ok(ValidatorAnswer {
         address: v.address,
         commission_bps: v.commission_bps,
-        commission_changed_height: v.commission_changed_at,
+        commission_changed_height: v.commission_changed_height,
         total_delegated: v.total_delegated,
         total_unbonding: v.total_unbonding,
         reward_per_token: v.reward_per_token,
@@ -139,7 +139,7 @@ fn validator_answer(ctx: &QueryCtx<'_>, validator: Address) -> Result<ValidatorA
         custody: custody_address,
         custody_balance,
         commission_raise_allowed_height: v
-            .commission_changed_at
+            .commission_changed_height
             .map(|at| at.saturating_add(p.unbonding_blocks)),
         height: ctx.height,
     })

@@ -61,7 +61,7 @@ lakh_types::codec_struct! {
         /// Share of the fees of this validator's blocks that it keeps.
         pub commission_bps: u16,
         /// Height of the last commission change (none since genesis).
-        pub commission_changed_at: Option<u64>,
+        pub commission_changed_height: Option<u64>,
         /// Active (earning) delegations.
         #[serde(with = "lakh_types::amount")]
         pub total_delegated: u128,
@@ -95,7 +95,7 @@ impl Validator {
         Validator {
             address,
             commission_bps: DEFAULT_COMMISSION_BPS,
-            commission_changed_at: None,
+            commission_changed_height: None,
             total_delegated: 0,
             total_unbonding: 0,
             reward_per_token: 0,
