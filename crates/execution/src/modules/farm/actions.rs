@@ -119,7 +119,8 @@ pub(super) fn load_position(
     }))
 }
 
-/// Stores `p`, or removes it (and counts it out of `farm`) once empty.
+/// Stores `p`, or removes it (and counts it out of `farm`) once empty;
+/// then stores `farm`.
 pub(super) fn save_position(
     view: &mut impl View,
     farm: &mut Farm,
@@ -128,10 +129,11 @@ pub(super) fn save_position(
     let key = position_key(farm.id, &p.owner);
     if p.is_empty() {
         farm.positions = farm.positions.saturating_sub(1);
-        remove(view, &key)
+        remove(view, &key)?;
     } else {
-        store(view, &key, p)
+        store(view, &key, p)?;
     }
+    store(view, &farm_key(farm.id), farm)
 }
 
 pub(super) fn stake(
@@ -210,7 +212,6 @@ pub(super) fn unstake(
     p.staked -= amount;
     farm.total_staked = farm.total_staked.checked_sub(amount).or_overflow()?;
     save_position(view, &mut farm, &p)?;
-    store(view, &farm_key(id), &farm)?;
     events.push(Event::Farm(FarmEvent::Unstaked {
         farm: id,
         owner: ctx.sender,
@@ -250,7 +251,6 @@ pub(super) fn harvest(
         events,
     )?;
     save_position(view, &mut farm, &p)?;
-    store(view, &farm_key(id), &farm)?;
     events.push(Event::Farm(FarmEvent::Harvested {
         farm: id,
         owner: ctx.sender,

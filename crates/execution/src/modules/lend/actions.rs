@@ -48,6 +48,50 @@ fn too_many_positions() -> ActionError {
     })
 }
 
+/// The sender's positions and a session with `asset`'s market writable, for
+/// an action that pays out of that market (withdraw, borrow): the sender's
+/// declared `markets` must cover every market its health check reads.
+fn open_payout(
+    ctx: &TxContext,
+    view: &impl View,
+    asset: AssetId,
+    markets: &[AssetId],
+) -> Result<(Positions, Session, usize), ActionError> {
+    let positions = load_positions(view, &ctx.sender)?;
+    require_declared(&positions, markets, &[asset])?;
+    let mut session = Session::new(ctx.height, [asset]);
+    let slot = session.load(view, asset)?;
+    Ok((positions, session, slot))
+}
+
+fn require_cash(market: &Market, amount: u128) -> Result<(), ActionError> {
+    if amount > market.cash {
+        return Err(fail(LendError::InsufficientCash {
+            asset: market.asset,
+            requested: amount,
+            cash: market.cash,
+        }));
+    }
+    Ok(())
+}
+
+/// Pays `amount` of `asset` from custody to the sender if its positions
+/// stay healthy, then stores the positions and the session's markets.
+fn pay_out_healthy(
+    ctx: &TxContext,
+    view: &mut impl View,
+    events: &mut Vec<Event>,
+    mut session: Session,
+    positions: Positions,
+    asset: AssetId,
+    amount: u128,
+) -> Result<(), ActionError> {
+    session.require_healthy(view, &ctx.sender, &positions)?;
+    module::move_asset(view, asset, &custody(asset), &ctx.sender, amount, events)?;
+    store_positions(view, &ctx.sender, positions)?;
+    session.commit(view)
+}
+
 pub(crate) fn create_market(
     ctx: &TxContext,
     view: &mut impl View,
@@ -168,10 +212,7 @@ pub(crate) fn withdraw(
     amount: u128,
     markets: &[AssetId],
 ) -> Result<(), ActionError> {
-    let mut positions = load_positions(view, &ctx.sender)?;
-    require_declared(&positions, markets, &[asset])?;
-    let mut session = Session::new(ctx.height, [asset]);
-    let slot = session.load(view, asset)?;
+    let (mut positions, mut session, slot) = open_payout(ctx, view, asset, markets)?;
     let market = session.market_mut(slot)?;
     let mut position = positions.get_or_empty(asset);
     let held = position.shares;
@@ -192,22 +233,13 @@ pub(crate) fn withdraw(
         let burned = mul_div_ceil(amount, market.shares, underlying).or_overflow()?;
         (amount, burned)
     };
-    if amount > market.cash {
-        return Err(fail(LendError::InsufficientCash {
-            asset,
-            requested: amount,
-            cash: market.cash,
-        }));
-    }
+    require_cash(market, amount)?;
     market.cash -= amount;
     market.shares = market.shares.checked_sub(burned).or_overflow()?;
     position.shares = held.checked_sub(burned).or_overflow()?;
     positions.set(position).ok_or_else(too_many_positions)?;
 
-    session.require_healthy(view, &ctx.sender, &positions)?;
-    module::move_asset(view, asset, &custody(asset), &ctx.sender, amount, events)?;
-    store_positions(view, &ctx.sender, positions)?;
-    session.commit(view)?;
+    pay_out_healthy(ctx, view, events, session, positions, asset, amount)?;
     events.push(event(LendEvent::Withdrawn {
         account: ctx.sender,
         asset,
@@ -225,18 +257,9 @@ pub(crate) fn borrow(
     amount: u128,
     markets: &[AssetId],
 ) -> Result<(), ActionError> {
-    let mut positions = load_positions(view, &ctx.sender)?;
-    require_declared(&positions, markets, &[asset])?;
-    let mut session = Session::new(ctx.height, [asset]);
-    let slot = session.load(view, asset)?;
+    let (mut positions, mut session, slot) = open_payout(ctx, view, asset, markets)?;
     let market = session.market_mut(slot)?;
-    if amount > market.cash {
-        return Err(fail(LendError::InsufficientCash {
-            asset,
-            requested: amount,
-            cash: market.cash,
-        }));
-    }
+    require_cash(market, amount)?;
     let mut position = positions.get_or_empty(asset);
     let debt = market
         .debt(&position)
@@ -249,10 +272,7 @@ pub(crate) fn borrow(
     market.cash -= amount;
     market.borrows = market.borrows.checked_add(amount).or_overflow()?;
 
-    session.require_healthy(view, &ctx.sender, &positions)?;
-    module::move_asset(view, asset, &custody(asset), &ctx.sender, amount, events)?;
-    store_positions(view, &ctx.sender, positions)?;
-    session.commit(view)?;
+    pay_out_healthy(ctx, view, events, session, positions, asset, amount)?;
     events.push(event(LendEvent::Borrowed {
         account: ctx.sender,
         asset,

@@ -39,7 +39,8 @@ pub(super) fn load_delegation(
     ))
 }
 
-/// Stores `d`, or removes it (and counts it out of `v`) once it is empty.
+/// Stores `d`, or removes it (and counts it out of `v`) once it is empty;
+/// then stores `v`.
 pub(super) fn save_delegation(
     view: &mut impl View,
     v: &mut Validator,
@@ -48,10 +49,11 @@ pub(super) fn save_delegation(
     let key = delegation_key(&d.validator, &d.delegator);
     if d.is_empty() {
         v.delegations = v.delegations.saturating_sub(1);
-        remove(view, &key)
+        remove(view, &key)?;
     } else {
-        store(view, &key, d)
+        store(view, &key, d)?;
     }
+    store(view, &validator_key(&d.validator), v)
 }
 
 pub(super) fn delegate(
@@ -197,7 +199,6 @@ pub(super) fn withdraw(
         events,
     )?;
     save_delegation(view, &mut v, &d)?;
-    store(view, &validator_key(validator), &v)?;
     events.push(Event::Stake(StakeEvent::Withdrawn {
         validator: *validator,
         delegator: ctx.sender,
@@ -233,7 +234,6 @@ pub(super) fn claim(
         events,
     )?;
     save_delegation(view, &mut v, &d)?;
-    store(view, &validator_key(validator), &v)?;
     events.push(Event::Stake(StakeEvent::RewardsClaimed {
         validator: *validator,
         delegator: ctx.sender,
