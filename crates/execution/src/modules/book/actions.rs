@@ -422,30 +422,18 @@ fn place(
     let id = p.market.id;
     let mut m = load_market(view, &p.market)?;
     let lots = lots_of(&m, p.quantity).map_err(fail)?;
-    let limit = match p.kind {
-        OrderKind::Market => None,
-        OrderKind::Limit => {
-            let ticks = ticks_of(&m, p.price).map_err(fail)?;
-            // The order's whole value with the larger fee must fit, so no
-            // later fill, lock or claim of it can overflow.
-            let bps = m.maker_fee_bps.max(m.taker_fee_bps);
-            notional(p.price, lots)
-                .and_then(|n| n.checked_add(math::fee(n, bps)?))
-                .ok_or_else(|| {
-                    fail(BookError::NotionalOverflow {
-                        price: p.price,
-                        quantity: p.quantity,
-                    })
-                })?;
-            Some(ticks)
-        }
-    };
+    let limit = limit_ticks(&m, &p, lots)?;
     let seq = m.next_seq;
     if seq > MAX_SEQ {
         return Err(fail(BookError::OrderIdsExhausted { market: id }));
     }
     m.next_seq = seq + 1;
-    let order = order_id(seq, p.side);
+    let taker = Taker {
+        sender: ctx.sender,
+        side: p.side,
+        order: order_id(seq, p.side),
+        limit,
+    };
 
     let mut bids = Book::load(view, id, Side::Buy)?;
     let mut asks = Book::load(view, id, Side::Sell)?;
@@ -453,7 +441,6 @@ fn place(
         Side::Buy => (&mut bids, &mut asks),
         Side::Sell => (&mut asks, &mut bids),
     };
-
     if p.tif == TimeInForce::PostOnly
         && let Some(best) = opp.orders.first()
         && crosses(p.side, limit, best.price_ticks)
@@ -465,105 +452,20 @@ fn place(
     }
 
     let mut flows = Flows::default();
-    let mut left = lots;
-    let (mut taken_lots, mut taken_quote) = (0u64, 0u128);
-    let mut i = 0;
-    while left > 0 && i < opp.orders.len() {
-        let maker = opp.orders[i];
-        if !crosses(p.side, limit, maker.price_ticks) {
-            break;
-        }
-        let maker_owner = opp.owner(maker.owner)?.owner;
-        let maker_price = price_quote(maker.price_ticks, m.tick_size).or_overflow()?;
-        if maker_owner == ctx.sender {
-            // Self-trade prevention: the resting order is cancelled and its
-            // funds returned; matching goes on past it.
-            let refund = locked(&m, opp.side, &maker).or_overflow()?;
-            opp.take(i)?;
-            flows.refund(opp.side, refund)?;
-            events.push(Event::Book(BookEvent::Cancelled {
-                market: id,
-                order: order_id(maker.seq, opp.side),
-                owner: maker_owner,
-                side: opp.side,
-                price: maker_price,
-                quantity: base_units(maker.remaining_lots, m.lot_size).or_overflow()?,
-                refund,
-                reason: CancelReason::SelfTrade,
-            }));
-            continue;
-        }
-        let k = left.min(maker.remaining_lots);
-        let quote = notional(maker_price, k).or_overflow()?;
-        let base = base_units(k, m.lot_size).or_overflow()?;
-        let maker_fee = math::maker_fee_for_fill(&m, &maker, k).or_overflow()?;
-        let entry = opp.owner_mut(maker.owner)?;
-        match p.side {
-            Side::Buy => {
-                // The seller's proceeds, net of its fee, become claimable.
-                add(
-                    &mut entry.quote,
-                    quote.checked_sub(maker_fee).or_overflow()?,
-                )?;
-                add(&mut flows.pay_quote, quote)?;
-                add(&mut flows.get_base, base)?;
-            }
-            Side::Sell => {
-                // The buyer's base becomes claimable; its lock pays the
-                // taker and its fee.
-                add(&mut entry.base, base)?;
-                add(&mut flows.pay_base, base)?;
-                add(&mut flows.get_quote, quote)?;
-            }
-        }
-        add(&mut m.fees, maker_fee)?;
-        add(&mut taken_quote, quote)?;
-        taken_lots += k;
-        left -= k;
-        events.push(Event::Book(BookEvent::Fill {
-            market: id,
-            taker_order: order,
-            maker_order: order_id(maker.seq, opp.side),
-            maker: maker_owner,
-            taker_side: p.side,
-            price: maker_price,
-            quantity: base,
-            quote,
-            maker_fee,
-        }));
-        opp.orders[i].remaining_lots -= k;
-        if opp.orders[i].remaining_lots == 0 {
-            opp.take(i)?;
-        } else {
-            i += 1;
-        }
-    }
-
-    if taken_lots > 0 {
-        let fee = math::fee(taken_quote, m.taker_fee_bps).or_overflow()?;
-        add(&mut flows.pay_quote, fee)?;
-        add(&mut m.fees, fee)?;
-        events.push(Event::Book(BookEvent::Taken {
-            market: id,
-            order,
-            side: p.side,
-            quantity: base_units(taken_lots, m.lot_size).or_overflow()?,
-            quote: taken_quote,
-            fee,
-        }));
-    }
-
+    let taken = match_orders(&taker, &mut m, opp, lots, &mut flows, events)?;
+    charge_taker(&taker, &mut m, id, &taken, &mut flows, events)?;
+    let left = lots - taken.lots;
     if left > 0 {
         match (p.tif, limit) {
             (TimeInForce::Fok, _) => {
                 return Err(fail(BookError::NotFillable {
                     quantity: p.quantity,
-                    fillable: base_units(taken_lots, m.lot_size).or_overflow()?,
+                    fillable: base_units(taken.lots, m.lot_size).or_overflow()?,
                 }));
             }
             (TimeInForce::Gtc | TimeInForce::PostOnly, Some(ticks)) => {
                 let rest = Rest {
-                    order,
+                    order: taker.order,
                     seq,
                     ticks,
                     lots: left,
@@ -572,7 +474,7 @@ fn place(
             }
             _ => events.push(Event::Book(BookEvent::Unfilled {
                 market: id,
-                order,
+                order: taker.order,
                 quantity: base_units(left, m.lot_size).or_overflow()?,
             })),
         }
@@ -589,6 +491,180 @@ fn place(
     bids.store(view)?;
     asks.store(view)?;
     store(view, &market_key(id), &m)
+}
+
+/// A limit order's price in ticks (`None` for a market order), once its
+/// whole value with the larger fee is known to fit: no later fill, lock or
+/// claim of it can overflow.
+fn limit_ticks(m: &Market, p: &Placement, lots: u64) -> Result<Option<u64>, ActionError> {
+    if p.kind == OrderKind::Market {
+        return Ok(None);
+    }
+    let ticks = ticks_of(m, p.price).map_err(fail)?;
+    let bps = m.maker_fee_bps.max(m.taker_fee_bps);
+    notional(p.price, lots)
+        .and_then(|n| n.checked_add(math::fee(n, bps)?))
+        .ok_or_else(|| {
+            fail(BookError::NotionalOverflow {
+                price: p.price,
+                quantity: p.quantity,
+            })
+        })?;
+    Ok(Some(ticks))
+}
+
+/// The incoming order, as matching sees it.
+struct Taker {
+    sender: Address,
+    side: Side,
+    order: u64,
+    limit: Option<u64>,
+}
+
+/// What a taker took from the book.
+#[derive(Default)]
+struct Taken {
+    lots: u64,
+    quote: u128,
+}
+
+/// Matches up to `lots` against the opposite side in priority order while
+/// prices cross, adding each fill's flows.
+fn match_orders(
+    t: &Taker,
+    m: &mut Market,
+    opp: &mut Book,
+    lots: u64,
+    flows: &mut Flows,
+    events: &mut Vec<Event>,
+) -> Result<Taken, ActionError> {
+    let mut taken = Taken::default();
+    let mut i = 0;
+    while taken.lots < lots && i < opp.orders.len() {
+        let maker = opp.orders[i];
+        if !crosses(t.side, t.limit, maker.price_ticks) {
+            break;
+        }
+        if opp.owner(maker.owner)?.owner == t.sender {
+            cancel_self_trade(m, opp, i, flows, events)?;
+            continue;
+        }
+        let k = (lots - taken.lots).min(maker.remaining_lots);
+        let quote = fill(t, m, opp, &maker, k, flows, events)?;
+        add(&mut taken.quote, quote)?;
+        taken.lots += k;
+        opp.orders[i].remaining_lots -= k;
+        if opp.orders[i].remaining_lots == 0 {
+            opp.take(i)?;
+        } else {
+            i += 1;
+        }
+    }
+    Ok(taken)
+}
+
+/// Self-trade prevention: the taker's own resting order `i` is cancelled and
+/// its funds returned; matching goes on past it.
+fn cancel_self_trade(
+    m: &Market,
+    opp: &mut Book,
+    i: usize,
+    flows: &mut Flows,
+    events: &mut Vec<Event>,
+) -> Result<(), ActionError> {
+    let maker = opp.orders[i];
+    let owner = opp.owner(maker.owner)?.owner;
+    let maker_price = price_quote(maker.price_ticks, m.tick_size).or_overflow()?;
+    let refund = locked(m, opp.side, &maker).or_overflow()?;
+    opp.take(i)?;
+    flows.refund(opp.side, refund)?;
+    events.push(Event::Book(BookEvent::Cancelled {
+        market: opp.market,
+        order: order_id(maker.seq, opp.side),
+        owner,
+        side: opp.side,
+        price: maker_price,
+        quantity: base_units(maker.remaining_lots, m.lot_size).or_overflow()?,
+        refund,
+        reason: CancelReason::SelfTrade,
+    }));
+    Ok(())
+}
+
+/// Fills `k` lots of `maker` at its price: the maker's side becomes
+/// claimable net of its fee, the taker's flows grow. Returns the quote.
+fn fill(
+    t: &Taker,
+    m: &mut Market,
+    opp: &mut Book,
+    maker: &Order,
+    k: u64,
+    flows: &mut Flows,
+    events: &mut Vec<Event>,
+) -> Result<u128, ActionError> {
+    let maker_price = price_quote(maker.price_ticks, m.tick_size).or_overflow()?;
+    let quote = notional(maker_price, k).or_overflow()?;
+    let base = base_units(k, m.lot_size).or_overflow()?;
+    let maker_fee = math::maker_fee_for_fill(m, maker, k).or_overflow()?;
+    let entry = opp.owner_mut(maker.owner)?;
+    let maker_owner = entry.owner;
+    match t.side {
+        Side::Buy => {
+            // The seller's proceeds, net of its fee, become claimable.
+            add(
+                &mut entry.quote,
+                quote.checked_sub(maker_fee).or_overflow()?,
+            )?;
+            add(&mut flows.pay_quote, quote)?;
+            add(&mut flows.get_base, base)?;
+        }
+        Side::Sell => {
+            // The buyer's base becomes claimable; its lock pays the
+            // taker and its fee.
+            add(&mut entry.base, base)?;
+            add(&mut flows.pay_base, base)?;
+            add(&mut flows.get_quote, quote)?;
+        }
+    }
+    add(&mut m.fees, maker_fee)?;
+    events.push(Event::Book(BookEvent::Fill {
+        market: opp.market,
+        taker_order: t.order,
+        maker_order: order_id(maker.seq, opp.side),
+        maker: maker_owner,
+        taker_side: t.side,
+        price: maker_price,
+        quantity: base,
+        quote,
+        maker_fee,
+    }));
+    Ok(quote)
+}
+
+/// The taker's fee on what it took, and the `taken` event.
+fn charge_taker(
+    t: &Taker,
+    m: &mut Market,
+    id: u32,
+    taken: &Taken,
+    flows: &mut Flows,
+    events: &mut Vec<Event>,
+) -> Result<(), ActionError> {
+    if taken.lots == 0 {
+        return Ok(());
+    }
+    let fee = math::fee(taken.quote, m.taker_fee_bps).or_overflow()?;
+    add(&mut flows.pay_quote, fee)?;
+    add(&mut m.fees, fee)?;
+    events.push(Event::Book(BookEvent::Taken {
+        market: id,
+        order: t.order,
+        side: t.side,
+        quantity: base_units(taken.lots, m.lot_size).or_overflow()?,
+        quote: taken.quote,
+        fee,
+    }));
+    Ok(())
 }
 
 struct Rest {
