@@ -368,71 +368,11 @@ pub(crate) fn liquidate(
 
     let repay_slot = session.load(view, repay_asset)?;
     let seize_slot = session.load(view, seize_asset)?;
-    let (debt, max_close, debt_decimals) = {
-        let market = session.market(repay_slot);
-        let debt = market
-            .debt(&positions.get_or_empty(repay_asset))
-            .or_overflow()?;
-        // Rounded up, so even a one-unit debt can be closed.
-        let max_close = mul_div_ceil(debt, market.params.close_factor, WAD).or_overflow()?;
-        (debt, max_close, market.decimals)
-    };
-    if debt == 0 {
-        return Err(fail(LendError::NoDebt {
-            asset: repay_asset,
-            borrower: *borrower,
-        }));
-    }
-    let held = positions.get(seize_asset).map_or(0, |p| p.shares);
-    let (collateral, coll_decimals, incentive, coll_shares, coll_underlying) = {
-        let market = session.market(seize_slot);
-        (
-            market.claim(held).or_overflow()?,
-            market.decimals,
-            market.params.liquidation_incentive,
-            market.shares,
-            market.underlying().or_overflow()?,
-        )
-    };
-    if collateral == 0 {
-        return Err(fail(LendError::NoCollateral {
-            borrower: *borrower,
-            asset: seize_asset,
-        }));
-    }
-    let debt_price = session.price(view, repay_asset)?;
-    let coll_price = session.price(view, seize_asset)?;
-
-    let mut repaid = l.amount.min(max_close);
-    let seize = seize_amount(
-        repaid,
-        debt_price,
-        debt_decimals,
-        incentive,
-        coll_price,
-        coll_decimals,
-    )
-    .or_overflow()?;
-    let mut seized_shares = mul_div_floor(seize, coll_shares, coll_underlying).or_overflow()?;
-    if seize >= collateral || seized_shares >= held {
-        // Not enough collateral for that much: take all of it (no dust
-        // share left behind) and repay only what buys it (rounded up), at
-        // least one unit.
-        seized_shares = held;
-        let needed = repay_for_collateral(
-            collateral,
-            coll_price,
-            coll_decimals,
-            incentive,
-            debt_price,
-            debt_decimals,
-        )
-        .or_overflow()?;
-        repaid = repaid.min(needed.max(1));
-    }
-    if seized_shares == 0 {
-        return Err(fail(LendError::SeizeTooSmall { repay: repaid }));
-    }
+    let mut debt = debt_side(&session, repay_slot, &positions, borrower)?;
+    let mut coll = collateral_side(&session, seize_slot, &positions, borrower)?;
+    debt.price = session.price(view, repay_asset)?;
+    coll.price = session.price(view, seize_asset)?;
+    let (repaid, seized_shares) = size_seizure(l.amount, &debt, &coll)?;
     let seized_amount = session
         .market(seize_slot)
         .claim(seized_shares)
@@ -442,7 +382,7 @@ pub(crate) fn liquidate(
     let market = session.market_mut(repay_slot)?;
     settle_repayment(market, repaid)?;
     let mut position = positions.get_or_empty(repay_asset);
-    position.principal = debt - repaid;
+    position.principal = debt.debt - repaid;
     position.index = market.borrow_index;
     positions.set(position).ok_or_else(too_many_positions)?;
     module::move_asset(
@@ -478,6 +418,114 @@ pub(crate) fn liquidate(
     store_positions(view, borrower, positions)?;
     store_positions(view, &ctx.sender, liquidator)?;
     session.commit(view)
+}
+
+/// The borrower's debt in the repaid market, with the most one liquidation
+/// may close. `price` is filled in by the caller.
+struct Debt {
+    debt: u128,
+    max_close: u128,
+    decimals: u8,
+    price: u128,
+}
+
+/// The borrower's collateral in the seized market. `price` is filled in by
+/// the caller.
+struct Collateral {
+    held_shares: u128,
+    claim: u128,
+    decimals: u8,
+    incentive: u128,
+    market_shares: u128,
+    market_underlying: u128,
+    price: u128,
+}
+
+fn debt_side(
+    session: &Session,
+    slot: usize,
+    positions: &Positions,
+    borrower: &Address,
+) -> Result<Debt, ActionError> {
+    let market = session.market(slot);
+    let debt = market
+        .debt(&positions.get_or_empty(market.asset))
+        .or_overflow()?;
+    if debt == 0 {
+        return Err(fail(LendError::NoDebt {
+            asset: market.asset,
+            borrower: *borrower,
+        }));
+    }
+    Ok(Debt {
+        debt,
+        // Rounded up, so even a one-unit debt can be closed.
+        max_close: mul_div_ceil(debt, market.params.close_factor, WAD).or_overflow()?,
+        decimals: market.decimals,
+        price: 0,
+    })
+}
+
+fn collateral_side(
+    session: &Session,
+    slot: usize,
+    positions: &Positions,
+    borrower: &Address,
+) -> Result<Collateral, ActionError> {
+    let market = session.market(slot);
+    let held_shares = positions.get(market.asset).map_or(0, |p| p.shares);
+    let coll = Collateral {
+        held_shares,
+        claim: market.claim(held_shares).or_overflow()?,
+        decimals: market.decimals,
+        incentive: market.params.liquidation_incentive,
+        market_shares: market.shares,
+        market_underlying: market.underlying().or_overflow()?,
+        price: 0,
+    };
+    if coll.claim == 0 {
+        return Err(fail(LendError::NoCollateral {
+            borrower: *borrower,
+            asset: market.asset,
+        }));
+    }
+    Ok(coll)
+}
+
+/// How much a liquidator offering `amount` repays and how many collateral
+/// shares it seizes. With too little collateral for that much it takes all
+/// of it (no dust share left behind) and repays only what buys it, rounded
+/// up, at least one unit.
+fn size_seizure(amount: u128, d: &Debt, c: &Collateral) -> Result<(u128, u128), ActionError> {
+    let mut repaid = amount.min(d.max_close);
+    let seize = seize_amount(
+        repaid,
+        d.price,
+        d.decimals,
+        c.incentive,
+        c.price,
+        c.decimals,
+    )
+    .or_overflow()?;
+    let mut seized_shares =
+        mul_div_floor(seize, c.market_shares, c.market_underlying).or_overflow()?;
+    if seize >= c.claim || seized_shares >= c.held_shares {
+        seized_shares = c.held_shares;
+        let needed = repay_for_collateral(
+            c.claim,
+            c.price,
+            c.decimals,
+            c.incentive,
+            d.price,
+            d.decimals,
+        )
+        .or_overflow()?;
+        repaid = repaid.min(needed.max(1));
+    }
+    if seized_shares == 0 {
+        return Err(fail(LendError::SeizeTooSmall { repay: repaid }));
+    }
+    Ok((repaid, seized_shares))
 }
 
 /// When `borrower` has no collateral left (every supply claims nothing) but
