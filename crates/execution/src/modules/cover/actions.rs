@@ -546,33 +546,7 @@ impl<V: View> Run<'_, V> {
         let height = self.ctx.height;
         let mut claim = self.load_claim(claim_id)?;
         Self::check_pool(claim.pool, pool)?;
-        if claim.cover != cover_id {
-            return Err(fail(CoverError::WrongCover {
-                claim: claim_id,
-                expected: claim.cover,
-                given: cover_id,
-            }));
-        }
-        if claim.claimant != *claimant {
-            return Err(fail(CoverError::WrongClaimant {
-                claim: claim_id,
-                expected: claim.claimant,
-                given: *claimant,
-            }));
-        }
-        if claim.status != ClaimStatus::Open {
-            return Err(fail(CoverError::ClaimClosed {
-                claim: claim_id,
-                status: claim.status,
-            }));
-        }
-        if height < claim.vote_end_height {
-            return Err(fail(CoverError::VotingOpen {
-                claim: claim_id,
-                vote_end_height: claim.vote_end_height,
-                height,
-            }));
-        }
+        check_resolvable(&claim, claim_id, cover_id, claimant, height)?;
         let params = self.params(pool)?;
         Self::check_asset(pool, params.capital_asset, asset)?;
         let mut cover = self.load_cover(cover_id)?;
@@ -584,14 +558,7 @@ impl<V: View> Run<'_, V> {
         }
         let mut state = self.state(pool, &params)?;
 
-        let votes = claim.approve.checked_add(claim.deny).or_overflow()?;
-        let status = if votes < params.quorum {
-            ClaimStatus::NoQuorum
-        } else if claim.approve > claim.deny {
-            ClaimStatus::Approved
-        } else {
-            ClaimStatus::Denied
-        };
+        let status = verdict(&claim, params.quorum)?;
         let payout = if status == ClaimStatus::Approved {
             // Capped by the cover left and the pool's capital (neither binds
             // while the capacity invariant holds).
@@ -599,31 +566,9 @@ impl<V: View> Run<'_, V> {
         } else {
             0
         };
-
-        // The claim stops being pending; a payout shrinks the cover.
         let live = state::release_height(cover.release_epoch, params.epoch_blocks())
             .is_none_or(|at| at > height);
-        if live {
-            state::update_bucket(&mut state, pool, cover.release_epoch, |b| {
-                b.claimed = b.claimed.checked_sub(claim.amount)?;
-                b.cover = b.cover.checked_sub(payout)?;
-                Some(())
-            })
-            .map_err(fail)?;
-            state.active_cover = state
-                .active_cover
-                .checked_sub(payout)
-                .ok_or_else(|| fail(state::inconsistent(pool, "payout above active cover")))?;
-        } else {
-            state.released_claims = state
-                .released_claims
-                .checked_sub(claim.amount)
-                .ok_or_else(|| fail(state::inconsistent(pool, "claim above released claims")))?;
-        }
-        state.pending_claims = state
-            .pending_claims
-            .checked_sub(claim.amount)
-            .ok_or_else(|| fail(state::inconsistent(pool, "claim above pending claims")))?;
+        close_pending(&mut state, pool, &cover, claim.amount, payout, live)?;
         if payout > 0 {
             move_asset(
                 self.view,
@@ -655,4 +600,89 @@ impl<V: View> Run<'_, V> {
         });
         Ok(())
     }
+}
+
+/// A claim may be resolved once it is the named cover's open claim of
+/// `claimant` and its voting has ended.
+fn check_resolvable(
+    claim: &Claim,
+    claim_id: ClaimId,
+    cover_id: CoverId,
+    claimant: &Address,
+    height: u64,
+) -> Result<(), ActionError> {
+    if claim.cover != cover_id {
+        return Err(fail(CoverError::WrongCover {
+            claim: claim_id,
+            expected: claim.cover,
+            given: cover_id,
+        }));
+    }
+    if claim.claimant != *claimant {
+        return Err(fail(CoverError::WrongClaimant {
+            claim: claim_id,
+            expected: claim.claimant,
+            given: *claimant,
+        }));
+    }
+    if claim.status != ClaimStatus::Open {
+        return Err(fail(CoverError::ClaimClosed {
+            claim: claim_id,
+            status: claim.status,
+        }));
+    }
+    if height < claim.vote_end_height {
+        return Err(fail(CoverError::VotingOpen {
+            claim: claim_id,
+            vote_end_height: claim.vote_end_height,
+            height,
+        }));
+    }
+    Ok(())
+}
+
+/// Approved with a quorum and more approvals than denials.
+fn verdict(claim: &Claim, quorum: u128) -> Result<ClaimStatus, ActionError> {
+    let votes = claim.approve.checked_add(claim.deny).or_overflow()?;
+    Ok(if votes < quorum {
+        ClaimStatus::NoQuorum
+    } else if claim.approve > claim.deny {
+        ClaimStatus::Approved
+    } else {
+        ClaimStatus::Denied
+    })
+}
+
+/// The claim stops being pending; a payout shrinks the cover's bucket while
+/// its epoch is `live`, else the claim leaves the released claims.
+fn close_pending(
+    state: &mut PoolState,
+    pool: PoolId,
+    cover: &Cover,
+    claimed: u128,
+    payout: u128,
+    live: bool,
+) -> Result<(), ActionError> {
+    if live {
+        state::update_bucket(state, pool, cover.release_epoch, |b| {
+            b.claimed = b.claimed.checked_sub(claimed)?;
+            b.cover = b.cover.checked_sub(payout)?;
+            Some(())
+        })
+        .map_err(fail)?;
+        state.active_cover = state
+            .active_cover
+            .checked_sub(payout)
+            .ok_or_else(|| fail(state::inconsistent(pool, "payout above active cover")))?;
+    } else {
+        state.released_claims = state
+            .released_claims
+            .checked_sub(claimed)
+            .ok_or_else(|| fail(state::inconsistent(pool, "claim above released claims")))?;
+    }
+    state.pending_claims = state
+        .pending_claims
+        .checked_sub(claimed)
+        .ok_or_else(|| fail(state::inconsistent(pool, "claim above pending claims")))?;
+    Ok(())
 }
