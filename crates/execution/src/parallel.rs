@@ -497,6 +497,20 @@ pub(crate) fn execute(
         resolved: &resolved,
         stop: AtomicUsize::new(usize::MAX),
     };
+    let results = run_lanes(&job, &lane_txs, lane_slots);
+    let (outcomes, slots, first_error) = gather(results);
+    overlay.join(slots);
+    if let Some((_, e)) = first_error {
+        return Err(e);
+    }
+    let outcome = merge(txs.len(), &tx_lane, outcomes)?;
+    finish_block(env, overlay, &outcome)?;
+    Ok(outcome)
+}
+
+/// Runs lane 0 and every lane whose thread cannot start on this thread,
+/// the others on their own threads; results in lane order.
+fn run_lanes(job: &Job<'_>, lane_txs: &[Vec<u32>], lane_slots: Vec<LaneSlots>) -> Vec<LaneResult> {
     // A lane whose thread cannot start runs on this one instead, so its slots
     // wait in a cell that either side can take them from.
     let cells: Vec<Mutex<Option<LaneSlots>>> = lane_slots
@@ -510,9 +524,7 @@ pub(crate) fn execute(
             .take()
             .unwrap_or_default()
     };
-    let job = &job;
-    let lane_txs = &lane_txs;
-    let results: Vec<LaneResult> = thread::scope(|scope| {
+    thread::scope(|scope| {
         let mut spawned = Vec::with_capacity(lane_txs.len());
         let mut inline = vec![0];
         for (lane, indices) in lane_txs.iter().enumerate().skip(1) {
@@ -542,8 +554,18 @@ pub(crate) fn execute(
         }
         results.sort_unstable_by_key(|(lane, _)| *lane);
         results.into_iter().map(|(_, result)| result).collect()
-    });
+    })
+}
 
+/// The lanes' outcomes and slots in lane order, with the error met at the
+/// lowest transaction index.
+fn gather(
+    results: Vec<LaneResult>,
+) -> (
+    Vec<BlockOutcome>,
+    Vec<LaneSlots>,
+    Option<(usize, ExecError)>,
+) {
     let mut outcomes = Vec::with_capacity(results.len());
     let mut slots = Vec::with_capacity(results.len());
     let mut first_error: Option<(usize, ExecError)> = None;
@@ -556,13 +578,7 @@ pub(crate) fn execute(
         outcomes.push(result.outcome);
         slots.push(result.slots);
     }
-    overlay.join(slots);
-    if let Some((_, e)) = first_error {
-        return Err(e);
-    }
-    let outcome = merge(txs.len(), &tx_lane, outcomes)?;
-    finish_block(env, overlay, &outcome)?;
-    Ok(outcome)
+    (outcomes, slots, first_error)
 }
 
 /// Interleaves the lanes' receipts and exclusions back into block order and
