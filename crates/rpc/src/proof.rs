@@ -5,8 +5,8 @@
 //! obtain the header from a source it trusts (or verify its finalization
 //! certificate once the RPC exposes one).
 
-use crate::types::{AccountInfo, BlockHeaderInfo, decode_hex};
-use lakh_state::{StateKey, StateValue};
+use crate::types::{AccountInfo, AccountProof, BlockHeaderInfo, decode_hex};
+use lakh_state::{AccountState, StateKey, StateValue};
 use lakh_types::{Address, AssetId};
 use std::collections::BTreeMap;
 
@@ -69,6 +69,13 @@ pub(crate) fn verify_with(
     verify_entry: impl Fn(&[u8; 32], &StateKey, &[u8], &[u8]) -> Result<StateValue, String>,
 ) -> Result<(), ProofError> {
     let proof = info.proof.as_ref().ok_or(ProofError::Missing)?;
+    check_header(proof, header)?;
+    let (account, proven_balances) =
+        prove_entries(info, proof, &header.state_root.0, verify_entry)?;
+    match_claims(info, &account, proven_balances)
+}
+
+fn check_header(proof: &AccountProof, header: &BlockHeaderInfo) -> Result<(), ProofError> {
     if proof.height != header.height {
         return Err(ProofError::HeightMismatch {
             proof: proof.height,
@@ -82,8 +89,17 @@ pub(crate) fn verify_with(
             height: header.height,
         });
     }
-    let root = &header.state_root.0;
+    Ok(())
+}
 
+/// Verifies every entry of `proof` against `root`: the account entry and
+/// the balances proven, each the queried account's and each at most once.
+fn prove_entries(
+    info: &AccountInfo,
+    proof: &AccountProof,
+    root: &[u8; 32],
+    verify_entry: impl Fn(&[u8; 32], &StateKey, &[u8], &[u8]) -> Result<StateValue, String>,
+) -> Result<(AccountState, BTreeMap<AssetId, u128>), ProofError> {
     let mut proven_account = None;
     let mut proven_balances: BTreeMap<AssetId, u128> = BTreeMap::new();
     for (index, entry) in proof.entries.iter().enumerate() {
@@ -131,6 +147,15 @@ pub(crate) fn verify_with(
     }
 
     let account = proven_account.ok_or(ProofError::NoAccountEntry)?;
+    Ok((account, proven_balances))
+}
+
+/// The answer's nonce and balances must be exactly what was proven.
+fn match_claims(
+    info: &AccountInfo,
+    account: &AccountState,
+    mut proven_balances: BTreeMap<AssetId, u128>,
+) -> Result<(), ProofError> {
     if account.nonce != info.nonce {
         return Err(ProofError::NonceMismatch {
             claimed: info.nonce,
