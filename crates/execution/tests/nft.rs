@@ -474,6 +474,13 @@ fn a_listed_token_sells_and_the_royalty_reaches_every_split_recipient() {
         (1, addr(CREATOR), c)
     );
     chain.list(CREATOR, t, 1_000);
+    let q = chain.query("listing", json!({"token": t})).unwrap();
+    assert_eq!(
+        (q["live"].clone(), q["listing"]["price"].clone()),
+        (json!(true), json!("1000"))
+    );
+    let listed: Vec<Address> = serde_json::from_value(q["payees"].clone()).unwrap();
+    assert_eq!(listed, vec![addr(CREATOR), rcp(20), rcp(21)]);
     let creator_before = chain.gold(&addr(CREATOR));
     let r = chain.buy(2, t, 1_000);
     assert_eq!(r.status, TxStatus::Success);
@@ -1335,6 +1342,10 @@ fn english_auctions_take_a_reserve_extend_on_late_bids_and_settle_with_royalty()
         NftError::AuctionHasBids { .. }
     ));
     chain.ok(3, bid(105, Some(2)));
+    let q = chain.query("auction", json!({"token": t})).unwrap();
+    assert_eq!(q["min_bid"], "111");
+    assert_eq!(q["ended"], false);
+    assert_eq!(q["custody"], auction_custody(t).to_hex());
     assert_eq!(chain.gold(&addr(2)), START_GOLD);
     assert_eq!(chain.gold(&auction_custody(t)), 105);
     // A late bid extends the end.
@@ -1409,6 +1420,9 @@ fn licences_pay_the_split_and_derivatives_pay_their_ancestors_on_every_sale() {
     assert_eq!((chain.gold(&rcp(20)), chain.gold(&rcp(21))), (34, 16));
     let lic: Licence = chain.object(&keys::licence(l)).unwrap();
     assert_eq!((lic.holder, lic.token, lic.used), (addr(2), parent, false));
+    let q = chain.query("licence", json!({"licence": l})).unwrap();
+    assert_eq!(q["info"]["holder"], addr(2).to_hex());
+    assert_eq!(q["info"]["terms"]["revenue_share_ppm"], 100_000);
     let c2 = chain.create(
         2,
         NftAction::CreateCollection {
