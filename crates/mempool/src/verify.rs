@@ -65,6 +65,7 @@ fn check_action(action: &Action) -> Result<(), Refusal> {
         Action::Stake(a) => stake::check(a).map_err(Refusal::InvalidAction),
         Action::Farm(a) => farm::check(a).map_err(Refusal::InvalidAction),
         Action::Cover(a) => cover::check(a).map_err(Refusal::InvalidAction),
+        Action::Nft(a) => nft::check(a).map_err(Refusal::InvalidAction),
         Action::MultiTransfer { entries } => {
             if entries.is_empty() {
                 return Err(Refusal::InvalidAction(

@@ -75,6 +75,7 @@ pub mod object_kind {
     pub const STAKE: std::ops::Range<u8> = 0x50..0x60;
     pub const FARM: std::ops::Range<u8> = 0x60..0x70;
     pub const COVER: std::ops::Range<u8> = 0x70..0x80;
+    pub const NFT: std::ops::Range<u8> = 0x80..0x90;
 }
 
 /// The address of one state entry.

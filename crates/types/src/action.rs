@@ -3,7 +3,7 @@
 
 use crate::modules::{
     book::BookAction, cover::CoverAction, dex::DexAction, farm::FarmAction, lend::LendAction,
-    oracle::OracleAction, stake::StakeAction, tag,
+    nft::NftAction, oracle::OracleAction, stake::StakeAction, tag,
 };
 use crate::{Address, AssetId, Symbol, limits::MAX_MULTI_TRANSFER_ENTRIES};
 use bytes::BufMut;
@@ -92,6 +92,8 @@ pub enum Action {
     Farm(FarmAction),
     /// Insurance cover (`modules::cover`).
     Cover(CoverAction),
+    /// Music NFTs (`modules::nft`).
+    Nft(NftAction),
 }
 
 /// Runs `$body` with `$inner` bound to the module action inside `$action`
@@ -106,6 +108,7 @@ macro_rules! with_module_action {
             Action::Stake($inner) => $body,
             Action::Farm($inner) => $body,
             Action::Cover($inner) => $body,
+            Action::Nft($inner) => $body,
             _ => $other,
         }
     };
@@ -131,6 +134,7 @@ impl Action {
             Action::Stake(_) => "stake",
             Action::Farm(_) => "farm",
             Action::Cover(_) => "cover",
+            Action::Nft(_) => "nft",
         }
     }
 }
@@ -192,6 +196,10 @@ impl Write for Action {
                 buf.put_u8(tag::COVER);
                 a.write(buf);
             }
+            Action::Nft(a) => {
+                buf.put_u8(tag::NFT);
+                a.write(buf);
+            }
         }
     }
 }
@@ -240,6 +248,7 @@ impl Read for Action {
             tag::STAKE => Action::Stake(StakeAction::read_cfg(buf, &())?),
             tag::FARM => Action::Farm(FarmAction::read_cfg(buf, &())?),
             tag::COVER => Action::Cover(CoverAction::read_cfg(buf, &())?),
+            tag::NFT => Action::Nft(NftAction::read_cfg(buf, &())?),
             other => return Err(CodecError::InvalidEnum(other)),
         })
     }

@@ -46,6 +46,7 @@ pub fn action_units(action: &Action) -> u64 {
         Action::Stake(a) => crate::modules::stake::units(a),
         Action::Farm(a) => crate::modules::farm::units(a),
         Action::Cover(a) => crate::modules::cover::units(a),
+        Action::Nft(a) => crate::modules::nft::units(a),
     }
 }
 

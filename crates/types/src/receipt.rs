@@ -6,6 +6,7 @@ use crate::modules::{
     dex::{DexError, DexEvent},
     farm::{FarmError, FarmEvent},
     lend::{LendError, LendEvent},
+    nft::{NftError, NftEvent},
     oracle::{OracleError, OracleEvent},
     stake::{StakeError, StakeEvent},
     tag,
@@ -100,6 +101,9 @@ pub enum FailureReason {
     /// A `cover` action failed.
     #[error("cover: {0}")]
     Cover(CoverError),
+    /// An `nft` action failed.
+    #[error("nft: {0}")]
+    Nft(NftError),
 }
 
 /// A module's error is a failure reason of its own variant.
@@ -120,6 +124,7 @@ failure_from!(
     StakeError => Stake,
     FarmError => Farm,
     CoverError => Cover,
+    NftError => Nft,
 );
 
 /// Writes, sizes and reads the per-module variants of an enum whose other
@@ -155,6 +160,10 @@ macro_rules! module_variants {
                 $buf.put_u8(tag::COVER);
                 x.write($buf)
             }
+            $ty::Nft(x) => {
+                $buf.put_u8(tag::NFT);
+                x.write($buf)
+            }
             #[allow(unreachable_patterns)]
             _ => $rest,
         }
@@ -168,11 +177,12 @@ macro_rules! module_variants {
             $ty::Stake(x) => 1 + x.encode_size(),
             $ty::Farm(x) => 1 + x.encode_size(),
             $ty::Cover(x) => 1 + x.encode_size(),
+            $ty::Nft(x) => 1 + x.encode_size(),
             #[allow(unreachable_patterns)]
             _ => $rest,
         }
     };
-    (read $ty:ident, $tag:expr, $buf:expr, [$dex:ty, $book:ty, $oracle:ty, $lend:ty, $stake:ty, $farm:ty, $cover:ty]) => {
+    (read $ty:ident, $tag:expr, $buf:expr, [$dex:ty, $book:ty, $oracle:ty, $lend:ty, $stake:ty, $farm:ty, $cover:ty, $nft:ty]) => {
         match $tag {
             tag::DEX => Some($ty::Dex(<$dex>::read($buf)?)),
             tag::BOOK => Some($ty::Book(<$book>::read($buf)?)),
@@ -181,6 +191,7 @@ macro_rules! module_variants {
             tag::STAKE => Some($ty::Stake(<$stake>::read($buf)?)),
             tag::FARM => Some($ty::Farm(<$farm>::read($buf)?)),
             tag::COVER => Some($ty::Cover(<$cover>::read($buf)?)),
+            tag::NFT => Some($ty::Nft(<$nft>::read($buf)?)),
             _ => None,
         }
     };
@@ -247,6 +258,8 @@ pub enum Event {
     Farm(FarmEvent),
     /// Something a `cover` action did.
     Cover(CoverEvent),
+    /// Something an `nft` action did.
+    Nft(NftEvent),
 }
 
 /// Success or the failure reason.
@@ -415,7 +428,7 @@ impl Read for FailureReason {
                 sender: Address::read(buf)?,
             },
             t => module_variants!(read FailureReason, t, buf,
-                [DexError, BookError, OracleError, LendError, StakeError, FarmError, CoverError])
+                [DexError, BookError, OracleError, LendError, StakeError, FarmError, CoverError, NftError])
             .ok_or(CodecError::InvalidEnum(t))?,
         })
     }
@@ -505,7 +518,7 @@ impl Read for Event {
                 amount: u128::read(buf)?,
             },
             t => module_variants!(read Event, t, buf,
-                [DexEvent, BookEvent, OracleEvent, LendEvent, StakeEvent, FarmEvent, CoverEvent])
+                [DexEvent, BookEvent, OracleEvent, LendEvent, StakeEvent, FarmEvent, CoverEvent, NftEvent])
             .ok_or(CodecError::InvalidEnum(t))?,
         })
     }

@@ -13,6 +13,7 @@ pub mod dex;
 pub mod farm;
 pub mod kit;
 pub mod lend;
+pub mod nft;
 pub mod oracle;
 pub mod stake;
 
@@ -42,6 +43,7 @@ pub(crate) fn access(
         Action::Stake(a) => stake::access(sender, nonce, a, visit),
         Action::Farm(a) => farm::access(sender, nonce, a, visit),
         Action::Cover(a) => cover::access(sender, nonce, a, visit),
+        Action::Nft(a) => nft::access(sender, nonce, a, visit),
     }
 }
 
@@ -64,11 +66,14 @@ pub(crate) fn execute(
         Action::Stake(a) => stake::execute(ctx, a, view, events),
         Action::Farm(a) => farm::execute(ctx, a, view, events),
         Action::Cover(a) => cover::execute(ctx, a, view, events),
+        Action::Nft(a) => nft::execute(ctx, a, view, events),
     }
 }
 
 /// Modules that answer queries, by name.
-pub const MODULES: &[&str] = &["dex", "book", "oracle", "lend", "stake", "farm", "cover"];
+pub const MODULES: &[&str] = &[
+    "dex", "book", "oracle", "lend", "stake", "farm", "cover", "nft",
+];
 
 /// Answers `method` of `module` with `params` (a JSON object).
 pub fn query(
@@ -85,6 +90,7 @@ pub fn query(
         "stake" => stake::query(method, params, ctx),
         "farm" => farm::query(method, params, ctx),
         "cover" => cover::query(method, params, ctx),
+        "nft" => nft::query(method, params, ctx),
         other => Err(QueryError::BadRequest(format!(
             "unknown module {other:?}; modules: {}",
             MODULES.join(", ")

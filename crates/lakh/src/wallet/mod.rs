@@ -10,6 +10,7 @@ mod cover;
 mod dex;
 mod farm;
 mod lend;
+mod nft;
 mod oracle;
 mod stake;
 
@@ -142,6 +143,9 @@ pub enum WalletCommand {
     /// Insurance: provide capital, buy cover, claim, vote
     #[command(subcommand)]
     Cover(cover::CoverCommand),
+    /// Music NFTs: collections, mints, provenance, marketplace, licences
+    #[command(subcommand)]
+    Nft(nft::NftCommand),
 }
 
 /// What module commands need: the node, the keys, how to send.
@@ -283,6 +287,7 @@ async fn execute(args: WalletArgs) -> anyhow::Result<Output> {
         WalletCommand::Stake(cmd) => stake::run(&ctx(&client, &keys_dir), cmd).await,
         WalletCommand::Farm(cmd) => farm::run(&ctx(&client, &keys_dir), cmd).await,
         WalletCommand::Cover(cmd) => cover::run(&ctx(&client, &keys_dir), cmd).await,
+        WalletCommand::Nft(cmd) => nft::run(&ctx(&client, &keys_dir), cmd).await,
     }
 }
 

@@ -8,6 +8,7 @@ pub mod cover;
 pub mod dex;
 pub mod farm;
 pub mod lend;
+pub mod nft;
 pub mod oracle;
 pub mod stake;
 
@@ -27,4 +28,6 @@ pub mod tag {
     pub const FARM: u8 = 0x15;
     /// Insurance cover.
     pub const COVER: u8 = 0x16;
+    /// Music NFTs.
+    pub const NFT: u8 = 0x17;
 }
