@@ -7,6 +7,7 @@
 use crate::{
     app::{Databases, LakhApp},
     block::Block,
+    rest::Resting,
     shared::NodeShared,
 };
 use commonware_broadcast::buffered;
@@ -384,9 +385,16 @@ where
         },
     );
 
+    // A leader with nothing to include waits for a transaction or the
+    // genesis heartbeat, at most half its leader timeout (crate::rest).
+    let resting = Resting::new(
+        stateful_mailbox.clone(),
+        cfg.shared.clone(),
+        cfg.timeouts.leader_timeout / 2,
+    );
     let deferred = Deferred::new(
         context.child("deferred"),
-        stateful_mailbox.clone(),
+        resting,
         marshal_mailbox.clone(),
         FixedEpocher::new(EPOCH_LENGTH),
     );

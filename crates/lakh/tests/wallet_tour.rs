@@ -199,8 +199,9 @@ fn the_readme_tour_works_against_a_seeded_devnet() {
     assert_eq!(net.balance("dave", "ETHUSDCLP"), 0);
     let farm_info = net.ok(&format!("farm info --farm {farm}"));
     assert_eq!(farm_info["status"], "active", "{farm_info}");
-    // Rewards accrue per block; wait for one more.
-    let pending = (0..50)
+    // Rewards accrue per block, from the farm's start (a few heartbeats
+    // after seeding on a resting devnet); wait for one more.
+    let pending = (0..150)
         .map(|_| {
             std::thread::sleep(Duration::from_millis(200));
             let p = net.ok(&format!("farm position --farm {farm} --account dave"));

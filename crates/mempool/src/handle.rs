@@ -17,6 +17,7 @@ use lakh_types::{Address, Receipt, Refusal, SignedTransaction, TxId};
 use std::collections::VecDeque;
 use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::sync::Notify;
 
 /// Where ingest reads the committed next nonce of senders the pool does not
 /// know: the node's latest applied state.
@@ -70,6 +71,8 @@ struct Inner {
 pub struct TxPool {
     verifier: Verifier,
     inner: Mutex<Inner>,
+    /// Woken whenever transactions are queued (a resting proposer waits on it).
+    arrivals: Notify,
 }
 
 impl TxPool {
@@ -84,7 +87,53 @@ impl TxPool {
                 finalized_height: 0,
                 recent: VecDeque::with_capacity(RECENT_FINALIZED_BLOCKS),
             }),
+            arrivals: Notify::new(),
         })
+    }
+
+    /// Queues into the pool under its lock and wakes whoever waits for
+    /// arrivals if anything was queued.
+    fn insert_locked(
+        &self,
+        mut inner: MutexGuard<'_, Inner>,
+        txs: Vec<SignedTransaction>,
+        nonces: &FastMap<Address, u64>,
+    ) -> Vec<Result<TxId, Refusal>> {
+        let verdicts = inner.insert(txs, nonces);
+        drop(inner);
+        if verdicts.iter().any(|v| v.is_ok()) {
+            self.arrivals.notify_waiters();
+        }
+        verdicts
+    }
+
+    /// Resolves after `ready` returns true, checking it first and then after
+    /// every arrival of transactions; cancel it to stop waiting. No arrival
+    /// between a check and the wait is missed.
+    pub async fn wait_until(&self, mut ready: impl FnMut(&TxPool) -> bool) {
+        loop {
+            let arrival = self.arrivals.notified();
+            tokio::pin!(arrival);
+            arrival.as_mut().enable();
+            if ready(self) {
+                return;
+            }
+            arrival.await;
+        }
+    }
+
+    /// Whether a block built on `parent` at `base_fee` would include at least
+    /// one transaction (what [`TxPool::select_for`] would pick first).
+    pub fn has_ready_for(&self, parent: &sha256::Digest, base_fee: u128) -> bool {
+        {
+            let inner = self.lock();
+            if inner.pool.is_empty() {
+                return false;
+            }
+        }
+        !self
+            .select_for(parent, 1, lakh_types::limits::MAX_BLOCK_TX_BYTES, base_fee)
+            .is_empty()
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -160,11 +209,11 @@ impl TxPool {
         };
         for _ in 0..MAX_NONCE_READS {
             let unread = {
-                let mut inner = self.lock();
+                let inner = self.lock();
                 inner.bring_forward(&mut reads);
                 let unread = inner.unread_senders(&txs, &reads.nonces);
                 if unread.is_empty() {
-                    return Ok(inner.insert(txs, &reads.nonces));
+                    return Ok(self.insert_locked(inner, txs, &reads.nonces));
                 }
                 unread
             };
@@ -185,7 +234,7 @@ impl TxPool {
         nonces: impl IntoIterator<Item = (Address, u64)>,
     ) -> Vec<Result<TxId, Refusal>> {
         let nonces: FastMap<Address, u64> = nonces.into_iter().collect();
-        self.lock().insert(txs, &nonces)
+        self.insert_locked(self.lock(), txs, &nonces)
     }
 
     /// Transactions for a block built on `parent`: each sender's run starts
@@ -614,5 +663,44 @@ mod tests {
         pool.drop_unpayable(&[(addr(1), 4)]);
         assert_eq!(pool.known_senders(), 0);
         assert!(pool.is_empty());
+    }
+
+    #[test]
+    fn readiness_follows_the_parent_and_the_fee() {
+        let pool = pool();
+        let genesis = sha256::Digest::from([0; 32]);
+        assert!(!pool.has_ready_for(&genesis, 1));
+        // A nonce gap is not ready.
+        pool.insert_verified(vec![tx(1, 1)], [(addr(1), 0)]);
+        assert!(!pool.has_ready_for(&genesis, 1));
+        pool.insert_verified(vec![tx(1, 0)], []);
+        assert!(pool.has_ready_for(&genesis, 1));
+        // Too low a fee for the base fee is not ready.
+        assert!(!pool.has_ready_for(&genesis, 1_000_000));
+        // Once an unfinalized parent used both nonces, nothing is ready on it.
+        let tip = sha256::Digest::from([1; 32]);
+        pool.on_executed(tip, genesis, 1, &[receipt(1, 0), receipt(1, 1)]);
+        assert!(!pool.has_ready_for(&tip, 1));
+        assert!(pool.has_ready_for(&genesis, 1));
+    }
+
+    #[test]
+    fn a_waiter_wakes_when_a_ready_transaction_arrives() {
+        use futures::FutureExt as _;
+        let pool = pool();
+        let genesis = sha256::Digest::from([0; 32]);
+        let mut wait = Box::pin(pool.wait_until(|p| p.has_ready_for(&genesis, 1)));
+        assert!((&mut wait).now_or_never().is_none());
+        // An arrival that is not ready (a nonce gap) wakes it, and it waits on.
+        pool.insert_verified(vec![tx(1, 1)], [(addr(1), 0)]);
+        assert!((&mut wait).now_or_never().is_none());
+        pool.insert_verified(vec![tx(1, 0)], []);
+        assert!((&mut wait).now_or_never().is_some());
+        // Already ready: resolves at once.
+        assert!(
+            pool.wait_until(|p| p.has_ready_for(&genesis, 1))
+                .now_or_never()
+                .is_some()
+        );
     }
 }

@@ -1,6 +1,8 @@
 //! Deterministic simulations (commonware deterministic runtime, simulated
 //! network): four validators carrying real transfers finalize identical blocks
-//! and state roots under message delays, drops, and a crash and restart.
+//! and state roots under message delays, drops, and a crash and restart; an
+//! idle chain proposes at the genesis heartbeat, and a transaction arriving on
+//! it is finalized at once.
 #![allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failed test
 
 use commonware_consensus::{marshal::Identifier, types::Height};
@@ -16,6 +18,7 @@ use commonware_glue::simulate::{
     tracker::ProgressTracker,
 };
 use commonware_p2p::simulated::Link;
+use commonware_runtime::{Clock, Spawner, Supervisor};
 use commonware_runtime::{Handle, Quota, deterministic};
 use commonware_utils::probability;
 use lakh_consensus::{
@@ -27,7 +30,12 @@ use lakh_types::{
     TxStatus,
     genesis::{BlockParams, GenesisAccount, GenesisValidator},
 };
-use std::{future::Future, pin::Pin, sync::Arc, time::Duration};
+use std::{
+    future::Future,
+    pin::Pin,
+    sync::{Arc, Mutex},
+    time::{Duration, UNIX_EPOCH},
+};
 
 const VALIDATORS: u64 = 4;
 const ACCOUNTS: u64 = 16;
@@ -37,7 +45,40 @@ const TRANSFERS_PER_ACCOUNT: u64 = 6;
 struct LakhEngine {
     validators: Vec<ed25519::PrivateKey>,
     genesis: Genesis,
+    /// In every validator's pool from the start.
     txs: Arc<Vec<lakh_types::SignedTransaction>>,
+    /// A transaction that arrives later, if any.
+    late: Option<Late>,
+}
+
+/// A transaction put in every validator's pool at simulated time `at` (as
+/// gossip would), and how long after that each validator finalized it.
+#[derive(Clone)]
+struct Late {
+    at: Duration,
+    tx: lakh_types::SignedTransaction,
+    finalized_after: Arc<Mutex<Vec<Duration>>>,
+}
+
+/// An account funded at genesis that the preloaded transfers do not use.
+fn late_sender() -> PrivateKey {
+    account_key(ACCOUNTS)
+}
+
+fn late_transfer() -> lakh_types::SignedTransaction {
+    let key = late_sender();
+    Transaction {
+        chain_id: 99,
+        sender: key.public_key(),
+        nonce: 0,
+        max_fee: 1_000_000,
+        action: TxAction::Transfer(TransferEntry {
+            to: Address::from(&account_key(0).public_key()),
+            asset: AssetId::NATIVE,
+            amount: 7,
+        }),
+    }
+    .sign(&key)
 }
 
 fn account_key(i: u64) -> PrivateKey {
@@ -57,6 +98,7 @@ impl LakhEngine {
             block: BlockParams {
                 max_txs: 32,
                 max_bytes: 1 << 20,
+                ..BlockParams::default()
             },
             validators: validators
                 .iter()
@@ -67,7 +109,7 @@ impl LakhEngine {
                     stake: 1,
                 })
                 .collect(),
-            accounts: (0..ACCOUNTS)
+            accounts: (0..=ACCOUNTS)
                 .map(|i| GenesisAccount {
                     address: Address::from(&account_key(i).public_key()),
                     balance: 1_000_000_000,
@@ -102,7 +144,21 @@ impl LakhEngine {
             validators,
             genesis,
             txs: Arc::new(txs),
+            late: None,
         }
+    }
+
+    /// Nothing submitted at the start; `late`, if given, arrives later.
+    fn idle(late: Option<Late>) -> Self {
+        LakhEngine {
+            txs: Arc::new(Vec::new()),
+            late,
+            ..Self::new()
+        }
+    }
+
+    fn heartbeat(&self) -> Duration {
+        Duration::from_millis(self.genesis.block.heartbeat_ms)
     }
 }
 
@@ -170,6 +226,26 @@ impl EngineDefinition for LakhEngine {
             (0..ACCOUNTS).map(|i| (Address::from(&account_key(i).public_key()), 0)),
         );
         assert!(verdicts.iter().all(|v| v.is_ok()));
+        if let Some(late) = self.late.clone() {
+            let shared = shared.clone();
+            context.child("late_tx").spawn(move |ctx| async move {
+                let mut finalized = shared.subscribe();
+                ctx.sleep_until(UNIX_EPOCH + late.at).await;
+                let arrived = ctx.current();
+                let sender = Address::from(&late_sender().public_key());
+                let verdicts = shared
+                    .pool
+                    .insert_verified(vec![late.tx.clone()], [(sender, 0)]);
+                assert!(verdicts[0].is_ok());
+                while let Ok(block) = finalized.recv().await {
+                    if block.tx_ids.contains(&late.tx.id()) {
+                        let after = ctx.current().duration_since(arrived).unwrap();
+                        late.finalized_after.lock().unwrap().push(after);
+                        return;
+                    }
+                }
+            });
+        }
 
         let mut ch = channels.into_iter();
         let mut next = || ch.next().unwrap();
@@ -313,4 +389,159 @@ fn crashed_validator_restarts_and_catches_up() {
             "crash and restart must both have run"
         );
     }
+}
+
+/// A link that neither drops nor reorders much: views fail only if the
+/// protocol makes them.
+fn steady_link() -> Link {
+    Link {
+        latency: Duration::from_millis(10),
+        jitter: Duration::from_millis(5),
+        success_rate: probability!(1.0),
+    }
+}
+
+/// Up to `height`, every validator's finalized chain has consecutive views
+/// (no view nullified or skipped) and, from block 2 on, an empty block
+/// exactly `heartbeat` (plus less than `slack`) after its parent.
+#[derive(Clone)]
+struct Rests {
+    height: u64,
+    heartbeat: Duration,
+    slack: Duration,
+}
+
+impl Property<ed25519::PublicKey, State> for Rests {
+    fn name(&self) -> &str {
+        "an idle chain proposes at the heartbeat, in consecutive views"
+    }
+
+    fn check<'a>(
+        &'a self,
+        _tracker: &'a ProgressTracker<ed25519::PublicKey>,
+        states: &'a [&'a State],
+    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>> {
+        Box::pin(async move {
+            for s in states {
+                let mut parent: Option<lakh_consensus::block::Block> = None;
+                for h in 1..=self.height {
+                    let b = s
+                        .handles
+                        .marshal
+                        .get_block(Identifier::Height(Height::new(h)))
+                        .await
+                        .ok_or(format!("block {h} missing"))?
+                        .inner()
+                        .clone();
+                    if let Some(p) = &parent {
+                        let view = b.header.context.round.view().get();
+                        let parent_view = p.header.context.round.view().get();
+                        if view != parent_view + 1 {
+                            return Err(format!(
+                                "block {h} is in view {view}, its parent in {parent_view}: a view failed"
+                            ));
+                        }
+                        let gap = b.header.timestamp_ms - p.header.timestamp_ms;
+                        let min = self.heartbeat.as_millis() as u64;
+                        let max = (self.heartbeat + self.slack).as_millis() as u64;
+                        if b.txs.is_empty() && h > 1 && !(min..max).contains(&gap) {
+                            return Err(format!(
+                                "empty block {h} came {gap} ms after its parent, not {min}..{max}"
+                            ));
+                        }
+                    }
+                    parent = Some(b);
+                }
+            }
+            Ok(())
+        })
+    }
+}
+
+/// Every validator finalized the late transaction within `within` of its
+/// arrival.
+#[derive(Clone)]
+struct Prompt {
+    finalized_after: Arc<Mutex<Vec<Duration>>>,
+    within: Duration,
+}
+
+impl Property<ed25519::PublicKey, State> for Prompt {
+    fn name(&self) -> &str {
+        "a transaction on a resting chain is finalized at once"
+    }
+
+    fn check<'a>(
+        &'a self,
+        _tracker: &'a ProgressTracker<ed25519::PublicKey>,
+        _states: &'a [&'a State],
+    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>> {
+        Box::pin(async move {
+            let after = self.finalized_after.lock().unwrap().clone();
+            if after.len() != VALIDATORS as usize {
+                return Err(format!(
+                    "{} of {VALIDATORS} validators finalized the late transaction",
+                    after.len()
+                ));
+            }
+            match after.iter().max() {
+                Some(slowest) if *slowest < self.within => Ok(()),
+                slowest => Err(format!(
+                    "late transaction finalized after {slowest:?}, not within {:?}",
+                    self.within
+                )),
+            }
+        })
+    }
+}
+
+#[test]
+fn an_idle_chain_proposes_at_the_heartbeat() {
+    let engine = LakhEngine::idle(None);
+    let heartbeat = engine.heartbeat();
+    assert_eq!(heartbeat, Duration::from_secs(1), "the default heartbeat");
+    let results = PlanBuilder::new(engine)
+        .seeds(0..2)
+        .link(steady_link())
+        .exit_condition(ProcessedHeightAtLeast::new(15))
+        .property(Rests {
+            height: 15,
+            heartbeat,
+            slack: Duration::from_millis(50),
+        })
+        .timeout(Duration::from_secs(120))
+        .run()
+        .expect("simulation failed");
+    // Rested: 15 blocks took about 15 heartbeats, not a few hundred rounds.
+    for r in &results {
+        assert_eq!(r.crashes, 0);
+    }
+}
+
+#[test]
+fn a_transaction_on_a_resting_chain_is_finalized_at_once() {
+    let finalized_after = Arc::new(Mutex::new(Vec::new()));
+    let engine = LakhEngine::idle(Some(Late {
+        // Half-way through a heartbeat: leaders are resting.
+        at: Duration::from_millis(5_500),
+        tx: late_transfer(),
+        finalized_after: finalized_after.clone(),
+    }));
+    let heartbeat = engine.heartbeat();
+    PlanBuilder::new(engine)
+        .seed(0)
+        .link(steady_link())
+        .exit_condition(ProcessedHeightAtLeast::new(10))
+        .property(Prompt {
+            finalized_after,
+            within: Duration::from_millis(200),
+        })
+        .property(Rests {
+            height: 10,
+            heartbeat,
+            slack: Duration::from_millis(50),
+        })
+        .timeout(Duration::from_secs(120))
+        .run()
+        .expect("simulation failed");
 }

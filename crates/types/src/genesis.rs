@@ -44,13 +44,42 @@ pub struct GenesisAsset {
     pub balances: Vec<GenesisAccount>,
 }
 
-/// Block-building limits.
+/// Block-building limits and pace.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BlockParams {
     /// Most transactions a proposer puts in one block.
     pub max_txs: usize,
     /// Most encoded transaction bytes in one block.
     pub max_bytes: usize,
+    /// Milliseconds between empty blocks while no transaction waits: a
+    /// leader with nothing to include proposes when this long has passed
+    /// since its parent's timestamp, or at once when a transaction arrives.
+    /// 0 proposes without waiting (a block per consensus round). At most
+    /// [`MAX_HEARTBEAT_MS`]; [`DEFAULT_HEARTBEAT_MS`] when absent (and then
+    /// not written, so genesis files and their digest are as before).
+    #[serde(
+        default = "default_heartbeat_ms",
+        skip_serializing_if = "is_default_heartbeat_ms"
+    )]
+    pub heartbeat_ms: u64,
+}
+
+/// Default of [`BlockParams::heartbeat_ms`]: one empty block per second on
+/// an idle chain.
+pub const DEFAULT_HEARTBEAT_MS: u64 = 1_000;
+
+/// Largest [`BlockParams::heartbeat_ms`]. A leader waiting for transactions
+/// must propose well inside the consensus leader timeout (2 s by default),
+/// or its view is nullified: the node also caps the wait at half its leader
+/// timeout.
+pub const MAX_HEARTBEAT_MS: u64 = 1_000;
+
+fn default_heartbeat_ms() -> u64 {
+    DEFAULT_HEARTBEAT_MS
+}
+
+fn is_default_heartbeat_ms(ms: &u64) -> bool {
+    *ms == DEFAULT_HEARTBEAT_MS
 }
 
 impl Default for BlockParams {
@@ -58,6 +87,7 @@ impl Default for BlockParams {
         BlockParams {
             max_txs: 20_000,
             max_bytes: 8 * 1024 * 1024,
+            heartbeat_ms: DEFAULT_HEARTBEAT_MS,
         }
     }
 }
@@ -148,6 +178,9 @@ impl Genesis {
                 crate::limits::MAX_BLOCK_TXS
             ));
         }
+        if self.block.heartbeat_ms > MAX_HEARTBEAT_MS {
+            return Err(format!("block.heartbeat_ms must be 0..={MAX_HEARTBEAT_MS}"));
+        }
         Ok(())
     }
 
@@ -162,5 +195,59 @@ impl Genesis {
     /// Pretty-printed JSON, the form `from_json` reads.
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("genesis serializes")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn genesis(block: BlockParams) -> Genesis {
+        Genesis {
+            chain_id: 7,
+            native_symbol: Symbol::new("LAKH").unwrap(),
+            native_decimals: 9,
+            fees: FeeParams::default(),
+            block,
+            validators: vec![GenesisValidator {
+                public_key: {
+                    use commonware_cryptography::Signer as _;
+                    hex::encode(crate::PrivateKey::from_seed(1).public_key().as_ref())
+                },
+                p2p_address: "127.0.0.1:3000".parse().unwrap(),
+                stake: 1,
+            }],
+            accounts: vec![],
+            assets: vec![],
+            admin: None,
+        }
+    }
+
+    #[test]
+    fn heartbeat_defaults_when_absent_and_the_default_is_not_written() {
+        let g = genesis(BlockParams::default());
+        let json = g.to_json();
+        assert!(!json.contains("heartbeat_ms"), "{json}");
+        let back = Genesis::from_json(&json).unwrap();
+        assert_eq!(back.block.heartbeat_ms, DEFAULT_HEARTBEAT_MS);
+        assert_eq!(back, g);
+    }
+
+    #[test]
+    fn heartbeat_round_trips_and_is_bounded() {
+        for ms in [0, 250, MAX_HEARTBEAT_MS] {
+            let g = genesis(BlockParams {
+                heartbeat_ms: ms,
+                ..BlockParams::default()
+            });
+            assert_eq!(Genesis::from_json(&g.to_json()).unwrap(), g);
+        }
+        let g = genesis(BlockParams {
+            heartbeat_ms: MAX_HEARTBEAT_MS + 1,
+            ..BlockParams::default()
+        });
+        let err = Genesis::from_json(&g.to_json()).unwrap_err();
+        assert!(err.contains("heartbeat_ms"), "{err}");
     }
 }
