@@ -1,10 +1,6 @@
 //! Account addresses: the 32 bytes of an ed25519 public key.
 
-use bytes::BufMut;
-use commonware_codec::Buf;
-use commonware_codec::{Error as CodecError, FixedSize, Read, Write};
 use commonware_cryptography::ed25519::PublicKey;
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 use std::str::FromStr;
 
@@ -78,40 +74,7 @@ impl FromStr for Address {
     }
 }
 
-impl Serialize for Address {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.to_hex())
-    }
-}
-
-impl<'de> Deserialize<'de> for Address {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
-    }
-}
-
-impl Write for Address {
-    fn write(&self, buf: &mut impl BufMut) {
-        buf.put_slice(&self.0);
-    }
-}
-
-impl FixedSize for Address {
-    const SIZE: usize = 32;
-}
-
-impl Read for Address {
-    type Cfg = ();
-    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, CodecError> {
-        if buf.remaining() < 32 {
-            return Err(CodecError::EndOfBuffer);
-        }
-        let mut out = [0u8; 32];
-        buf.copy_to_slice(&mut out);
-        Ok(Address(out))
-    }
-}
+crate::codec::bytes32_forms!(Address);
 
 /// Hex text of a public key (for config files and RPC).
 pub fn public_key_hex(pk: &PublicKey) -> String {

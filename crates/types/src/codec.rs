@@ -328,6 +328,52 @@ macro_rules! tagged_enum {
     };
 }
 
+/// The JSON (hex string, through the type's `to_hex` and `FromStr`) and
+/// canonical codec (the 32 bytes as they are) of a 32-byte newtype.
+macro_rules! bytes32_forms {
+    ($name:ident) => {
+        impl ::serde::Serialize for $name {
+            fn serialize<S: ::serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(&self.to_hex())
+            }
+        }
+
+        impl<'de> ::serde::Deserialize<'de> for $name {
+            fn deserialize<D: ::serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                <String as ::serde::Deserialize>::deserialize(d)?
+                    .parse()
+                    .map_err(::serde::de::Error::custom)
+            }
+        }
+
+        impl ::commonware_codec::Write for $name {
+            fn write(&self, buf: &mut impl ::bytes::BufMut) {
+                buf.put_slice(&self.0);
+            }
+        }
+
+        impl ::commonware_codec::FixedSize for $name {
+            const SIZE: usize = 32;
+        }
+
+        impl ::commonware_codec::Read for $name {
+            type Cfg = ();
+            fn read_cfg(
+                buf: &mut impl ::bytes::Buf,
+                _: &(),
+            ) -> Result<Self, ::commonware_codec::Error> {
+                if buf.remaining() < 32 {
+                    return Err(::commonware_codec::Error::EndOfBuffer);
+                }
+                let mut out = [0u8; 32];
+                buf.copy_to_slice(&mut out);
+                Ok($name(out))
+            }
+        }
+    };
+}
+pub(crate) use bytes32_forms;
+
 #[cfg(test)]
 mod tests {
     use super::*;

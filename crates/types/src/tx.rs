@@ -6,7 +6,6 @@ use commonware_codec::Buf;
 use commonware_codec::{Encode, EncodeSize, Error as CodecError, FixedSize, Read, ReadExt, Write};
 use commonware_cryptography::{BatchEntry, BatchVerifier, Hasher, Sha256, Signer, Verifier};
 use commonware_parallel::Sequential;
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 
 /// A transaction body: what the sender authorizes.
@@ -117,37 +116,7 @@ impl std::str::FromStr for TxId {
         Ok(TxId(arr))
     }
 }
-impl Serialize for TxId {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.to_hex())
-    }
-}
-impl<'de> Deserialize<'de> for TxId {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d)?
-            .parse()
-            .map_err(serde::de::Error::custom)
-    }
-}
-impl Write for TxId {
-    fn write(&self, buf: &mut impl BufMut) {
-        buf.put_slice(&self.0);
-    }
-}
-impl FixedSize for TxId {
-    const SIZE: usize = 32;
-}
-impl Read for TxId {
-    type Cfg = ();
-    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, CodecError> {
-        if buf.remaining() < 32 {
-            return Err(CodecError::EndOfBuffer);
-        }
-        let mut out = [0u8; 32];
-        buf.copy_to_slice(&mut out);
-        Ok(TxId(out))
-    }
-}
+crate::codec::bytes32_forms!(TxId);
 
 /// A signed transaction, with its id and canonical bytes kept from decoding
 /// (or signing) so they are never recomputed on the hot path.

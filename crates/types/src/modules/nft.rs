@@ -156,39 +156,7 @@ impl std::str::FromStr for Hash32 {
     }
 }
 
-impl Serialize for Hash32 {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.to_hex())
-    }
-}
-
-impl<'de> Deserialize<'de> for Hash32 {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d)?
-            .parse()
-            .map_err(serde::de::Error::custom)
-    }
-}
-
-impl Write for Hash32 {
-    fn write(&self, buf: &mut impl BufMut) {
-        buf.put_slice(&self.0);
-    }
-}
-impl FixedSize for Hash32 {
-    const SIZE: usize = 32;
-}
-impl Read for Hash32 {
-    type Cfg = ();
-    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, CodecError> {
-        if buf.remaining() < 32 {
-            return Err(CodecError::EndOfBuffer);
-        }
-        let mut out = [0u8; 32];
-        buf.copy_to_slice(&mut out);
-        Ok(Hash32(out))
-    }
-}
+crate::codec::bytes32_forms!(Hash32);
 
 /// An ed25519 signature's 64 bytes, hex in JSON.
 #[derive(Clone, Copy, PartialEq, Eq)]
