@@ -13,7 +13,7 @@ use crate::keys::{load_key, resolve_address};
 use anyhow::{Context, bail};
 use lakh_rpc::LakhClient;
 use lakh_types::{
-    Action, Receipt,
+    Action,
     modules::book::{
         BookAction, BookEvent, MarketRef, OrderKind, Side, TimeInForce,
         query::{BookAnswer, Level, MarketAnswer},
@@ -346,8 +346,7 @@ async fn send_book(
 ) -> anyhow::Result<Output> {
     validate(&action).map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut out = send_action(client, key, Action::Book(action), send).await?;
-    let receipt: Receipt = serde_json::from_value(out.json["receipt"].clone())
-        .context("the node's receipt does not parse")?;
+    let receipt = super::receipt_of(&out).context("the node's receipt does not parse")?;
     let events: Vec<BookEvent> = receipt
         .events
         .iter()

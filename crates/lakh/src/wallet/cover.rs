@@ -17,7 +17,7 @@ use lakh_types::modules::cover::query::{
 use lakh_types::modules::cover::{
     ClaimId, CoverAction, CoverEvent, CoverId, MAX_RISKS, PoolId, PoolParams, RiskName,
 };
-use lakh_types::{Action, Address, AssetId, Event, PrivateKey, Receipt};
+use lakh_types::{Action, Address, AssetId, Event, PrivateKey};
 use serde_json::json;
 use std::fmt::Write as _;
 
@@ -554,7 +554,7 @@ async fn send_cover(
 /// Adds `cover_id` / `claim_id` (and a summary line) for the events of the
 /// receipt in `out`.
 fn annotate(out: &mut Output) {
-    let Ok(receipt) = serde_json::from_value::<Receipt>(out.json["receipt"].clone()) else {
+    let Some(receipt) = super::receipt_of(out) else {
         return;
     };
     for event in &receipt.events {
@@ -685,7 +685,7 @@ mod tests {
 
     #[test]
     fn receipts_gain_the_new_ids() {
-        let receipt = Receipt {
+        let receipt = lakh_types::Receipt {
             tx_id: lakh_types::TxId([1; 32]),
             sender: Address([2; 32]),
             nonce: 0,

@@ -351,6 +351,11 @@ pub(crate) async fn resolve_asset(client: &LakhClient, s: &str) -> anyhow::Resul
 }
 
 /// Signs `action` with the sender's next nonce, submits it and waits for finality.
+/// The receipt a sending command put in `out` (none if it did not parse).
+pub(crate) fn receipt_of(out: &Output) -> Option<Receipt> {
+    serde_json::from_value(out.json["receipt"].clone()).ok()
+}
+
 pub(crate) async fn send_action(
     client: &LakhClient,
     key: &PrivateKey,

@@ -19,7 +19,7 @@ use lakh_types::modules::nft::{
     MAX_PLAN_PARTS, NftAction, NftEvent, OfferId, ParentLink, SplitShare, TokenId, TransferPolicy,
     prompt_commitment, sign_attestation,
 };
-use lakh_types::{Action, Address, AssetId, Event, PrivateKey, Receipt};
+use lakh_types::{Action, Address, AssetId, Event, PrivateKey};
 use serde::Deserialize;
 use serde_json::json;
 use std::fmt::Write as _;
@@ -900,7 +900,7 @@ async fn send_nft(
 /// Adds `collection_id`, `token_id`, `offer_id`, `licence_id` (and summary
 /// lines) for the events of the receipt in `out`.
 fn annotate(out: &mut Output) {
-    let Ok(receipt) = serde_json::from_value::<Receipt>(out.json["receipt"].clone()) else {
+    let Some(receipt) = super::receipt_of(out) else {
         return;
     };
     for event in &receipt.events {
