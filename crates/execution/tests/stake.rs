@@ -54,11 +54,7 @@ fn stake_genesis() -> Genesis {
     let mut g = genesis();
     g.validators = VALIDATORS
         .iter()
-        .map(|s| GenesisValidator {
-            public_key: addr(*s).to_hex(),
-            p2p_address: "127.0.0.1:9000".parse().unwrap(),
-            stake: 1,
-        })
+        .map(|s| GenesisValidator::new(&key(*s), "127.0.0.1:9000".parse().unwrap(), 1))
         .collect();
     for s in VALIDATORS.iter().copied().chain(EXTRA) {
         g.accounts.push(GenesisAccount {

@@ -68,11 +68,11 @@ pub fn write_network(
     for (i, port) in p2p_ports.iter().enumerate() {
         let key = PrivateKey::random(rand::rng());
         keys::write_key(&vdir, &format!("validator-{i}"), &key)?;
-        gvalidators.push(GenesisValidator {
-            public_key: hex::encode(key.public_key().as_ref()),
-            p2p_address: SocketAddr::from(([127, 0, 0, 1], *port)),
-            stake: 1_000_000 * ONE_LAKH,
-        });
+        gvalidators.push(GenesisValidator::new(
+            &key,
+            SocketAddr::from(([127, 0, 0, 1], *port)),
+            1_000_000 * ONE_LAKH,
+        ));
     }
     let mut accounts = Vec::new();
     let mut holders = Vec::new();

@@ -103,10 +103,12 @@ impl LakhEngine {
             validators: validators
                 .iter()
                 .enumerate()
-                .map(|(i, k)| GenesisValidator {
-                    public_key: hex::encode(k.public_key().as_ref()),
-                    p2p_address: format!("127.0.0.1:{}", 30_000 + i).parse().unwrap(),
-                    stake: 1,
+                .map(|(i, k)| {
+                    GenesisValidator::new(
+                        k,
+                        format!("127.0.0.1:{}", 30_000 + i).parse().unwrap(),
+                        1,
+                    )
                 })
                 .collect(),
             accounts: (0..=ACCOUNTS)

@@ -1,19 +1,56 @@
 //! The network definition: chain id, validators, initial balances, parameters.
 
-use crate::{Address, AssetId, Symbol, fees::FeeParams};
+use crate::{
+    Address, AssetId, Symbol,
+    consensus_key::{self, ConsensusPublicKey},
+    fees::FeeParams,
+};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 
 /// One validator of the genesis committee.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GenesisValidator {
-    /// Hex ed25519 public key: consensus and p2p identity.
+    /// Hex ed25519 public key: the validator's identity on the network.
     pub public_key: String,
+    /// Hex BLS12-381 G1 key its consensus votes are signed with
+    /// ([`crate::consensus_key`]).
+    pub consensus_key: String,
+    /// Hex proof of possession of `consensus_key` for `public_key`.
+    pub proof_of_possession: String,
     /// Where peers reach this validator's p2p listener.
     pub p2p_address: SocketAddr,
     /// Native base units staked (the committee is equal-weight; see docs).
     #[serde(with = "crate::amount")]
     pub stake: u128,
+}
+
+impl GenesisValidator {
+    /// The entry of the validator whose identity secret is `identity`: its
+    /// consensus key is derived from it and proven.
+    pub fn new(identity: &crate::PrivateKey, p2p_address: SocketAddr, stake: u128) -> Self {
+        use commonware_cryptography::Signer;
+        let secret = consensus_key::derive_consensus_key(identity);
+        let public = identity.public_key();
+        GenesisValidator {
+            public_key: crate::address::public_key_hex(&public),
+            consensus_key: consensus_key::to_hex(&consensus_key::consensus_public_key(&secret)),
+            proof_of_possession: consensus_key::to_hex(&consensus_key::prove_possession(
+                &secret, &public,
+            )),
+            p2p_address,
+            stake,
+        }
+    }
+
+    /// Parses both keys and checks the proof of possession.
+    pub fn keys(&self) -> Result<(crate::PublicKey, ConsensusPublicKey), String> {
+        let identity = crate::address::parse_public_key(&self.public_key)?;
+        let consensus = consensus_key::parse_consensus_key(&self.consensus_key)?;
+        let pop = consensus_key::parse_pop(&self.proof_of_possession)?;
+        consensus_key::verify_possession(&consensus, &identity, &pop)?;
+        Ok((identity, consensus))
+    }
 }
 
 /// An initial native-token balance.
@@ -127,10 +164,13 @@ impl Genesis {
             return Err("genesis needs at least one validator".into());
         }
         let mut keys = std::collections::BTreeSet::new();
+        let mut consensus_keys = std::collections::BTreeSet::new();
         for v in &self.validators {
-            crate::address::parse_public_key(&v.public_key)
+            let (identity, consensus) = v
+                .keys()
                 .map_err(|e| format!("validator {}: {e}", v.public_key))?;
-            if !keys.insert(v.public_key.to_lowercase()) {
+            let consensus = consensus_key::to_hex(&consensus);
+            if !keys.insert(identity) || !consensus_keys.insert(consensus) {
                 return Err(format!("validator {} listed twice", v.public_key));
             }
         }
@@ -202,6 +242,7 @@ impl Genesis {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use commonware_cryptography::Signer as _;
 
     fn genesis(block: BlockParams) -> Genesis {
         Genesis {
@@ -210,14 +251,11 @@ mod tests {
             native_decimals: 9,
             fees: FeeParams::default(),
             block,
-            validators: vec![GenesisValidator {
-                public_key: {
-                    use commonware_cryptography::Signer as _;
-                    hex::encode(crate::PrivateKey::from_seed(1).public_key().as_ref())
-                },
-                p2p_address: "127.0.0.1:3000".parse().unwrap(),
-                stake: 1,
-            }],
+            validators: vec![GenesisValidator::new(
+                &crate::PrivateKey::from_seed(1),
+                "127.0.0.1:3000".parse().unwrap(),
+                1,
+            )],
             accounts: vec![],
             assets: vec![],
             admin: None,
