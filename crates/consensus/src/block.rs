@@ -29,8 +29,9 @@ pub fn hash32(d: &sha256::Digest) -> Hash32 {
     Hash32(out)
 }
 
-/// The consensus signing scheme: ed25519, attributable (each vote names its signer).
-pub type Scheme = commonware_consensus::simplex::scheme::ed25519::Scheme;
+/// The consensus signing scheme: BLS multisignatures, attributable (a
+/// certificate names its signers); see [`lakh_rpc::finality`].
+pub type Scheme = lakh_rpc::finality::Scheme;
 
 pub type BlockContext = Context<sha256::Digest, ed25519::PublicKey>;
 pub type OpsRange = NonEmptyRange<Location<Family>>;

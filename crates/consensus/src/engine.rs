@@ -34,9 +34,11 @@ use commonware_p2p::{Blocker, Provider, Receiver, Sender};
 use commonware_parallel::Sequential;
 use commonware_runtime::{Handle, Quota, buffer::paged::CacheRef};
 use commonware_storage::{archive::prunable, translator::TwoCap};
-use commonware_utils::{NZDuration, NZU32, NZU64, NZUsize, ordered::Set};
+use commonware_utils::{NZDuration, NZU32, NZU64, NZUsize, ordered::BiMap};
 use futures::lock::Mutex as AsyncMutex;
 use lakh_archive::{AssetRegistry, Indexer, archive_config};
+use lakh_rpc::finality::Member;
+use lakh_types::consensus_key::derive_consensus_key;
 use std::{
     num::{NonZeroU16, NonZeroU64, NonZeroUsize},
     sync::{Arc, OnceLock},
@@ -45,8 +47,7 @@ use std::{
 
 pub use crate::block::Scheme;
 
-/// Namespace of consensus signatures (distinct from transactions and p2p).
-pub const CONSENSUS_NAMESPACE: &[u8] = b"lakh/consensus/v1";
+pub use lakh_types::consensus_key::CONSENSUS_NAMESPACE;
 
 const EPOCH_LENGTH: NonZeroU64 = NZU64!(u64::MAX);
 
@@ -113,8 +114,11 @@ impl Default for ConsensusTimeouts {
 }
 
 pub struct EngineConfig {
+    /// This validator's identity; its consensus key derives from it.
     pub signer: ed25519::PrivateKey,
-    pub participants: Vec<ed25519::PublicKey>,
+    /// The committee: identities and consensus keys, proofs of possession
+    /// already checked (genesis validation does).
+    pub participants: Vec<Member>,
     /// Storage partitions of this validator start with this prefix.
     pub partition_prefix: String,
     pub shared: Arc<NodeShared>,
@@ -245,10 +249,13 @@ where
     use commonware_cryptography::Signer as _;
     let public_key = cfg.signer.public_key();
     let prefix = cfg.partition_prefix.clone();
-    let participants: Set<ed25519::PublicKey> =
-        Set::try_from(cfg.participants.clone()).expect("validators are unique");
-    let scheme = Scheme::signer(CONSENSUS_NAMESPACE, participants, cfg.signer.clone())
-        .expect("this node's key is not among the validators");
+    let participants = BiMap::try_from(cfg.participants.clone()).expect("validators are unique");
+    let scheme = Scheme::signer(
+        CONSENSUS_NAMESPACE,
+        participants,
+        derive_consensus_key(&cfg.signer),
+    )
+    .expect("this node's consensus key is not among the validators");
     let page_cache = CacheRef::new(PAGE_SIZE, NZUsize!(PAGE_CACHE_PAGES));
     let state_pages = (cfg.state_cache_bytes / usize::from(PAGE_SIZE.get())).max(16);
     let state_cache = CacheRef::new(

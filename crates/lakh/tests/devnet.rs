@@ -6,7 +6,7 @@
 #![allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failed test
 
 use commonware_cryptography::Signer;
-use lakh_rpc::{client::LakhClient, proof::verify_account_proof, types::TxStatusInfo};
+use lakh_rpc::{client::LakhClient, finality, proof::verify_account_proof, types::TxStatusInfo};
 use lakh_types::{Action, Address, AssetId, PrivateKey, Transaction, TransferEntry, TxStatus};
 use std::{
     io::{BufRead, BufReader},
@@ -65,6 +65,23 @@ fn wallet_transfer_is_finalized_and_proven_on_four_validators() {
     let balance = net.wallet_json(&["balance", "bob", "--prove"]);
     assert_eq!(balance["proof"]["verified"], true, "{balance}");
 
+    // The transfer's block (or, if it was finalized through a child, a
+    // block just after it) carries a certificate the wallet checks against
+    // the genesis committee.
+    let certified = (height..height + 8)
+        .find(|h| {
+            net.wallet_output(&["finality", &h.to_string()])
+                .status
+                .success()
+        })
+        .expect("a certificate within 8 blocks of the transfer");
+    let finality = net.wallet_json(&["finality", &certified.to_string()]);
+    assert_eq!(finality["verified"], true, "{finality}");
+    assert!(
+        finality["signers"].as_array().unwrap().len() >= 3,
+        "{finality}"
+    );
+
     // The same proof, tampered, is refused by the client library.
     let rt = runtime();
     rt.block_on(async {
@@ -79,6 +96,18 @@ fn wallet_transfer_is_finalized_and_proven_on_four_validators() {
             .unwrap()
             .header;
         verify_account_proof(&info, &header).expect("genuine proof verifies");
+
+        // A certificate with one flipped signature byte is refused.
+        let genesis = std::fs::read_to_string(dir.path().join("genesis.json")).unwrap();
+        let genesis = lakh_types::Genesis::from_json(&genesis).unwrap();
+        let committee = finality::committee_verifier(genesis.validator_keys()).unwrap();
+        let mut cert = client.finality(certified).await.unwrap().unwrap();
+        finality::verify_finality(&cert, 0, &committee).expect("genuine certificate verifies");
+        let mut raw = hex::decode(&cert.finalization).unwrap();
+        let last = raw.len() - 1;
+        raw[last] ^= 0x01;
+        cert.finalization = hex::encode(raw);
+        assert!(finality::verify_finality(&cert, 0, &committee).is_err());
 
         let mut lying = info.clone();
         lying.balances[0].amount += 1;

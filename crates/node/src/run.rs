@@ -54,8 +54,8 @@ pub struct RunConfig {
 /// Version of the on-disk layout under `data_dir/store`. Bumped whenever a
 /// store's encoding changes (v2: pages aligned to 4 KiB disk blocks), since
 /// commonware storage opened with another layout truncates what it cannot
-/// read instead of failing.
-pub const STORE_FORMAT: &str = "lakh-store-v2";
+/// read instead of failing. v3: BLS multisignature certificates.
+pub const STORE_FORMAT: &str = "lakh-store-v3";
 
 /// Refuses a data directory written in another store format; stamps a new one.
 fn check_store_format(data_dir: &Path) -> Result<()> {
@@ -101,7 +101,7 @@ pub fn run(cfg: RunConfig) -> Result<()> {
                 )
             })
             .collect();
-        let participants: Vec<ed25519::PublicKey> = peers.iter().map(|(k, _)| k.clone()).collect();
+        let participants = cfg.genesis.validator_keys();
         let on_ready: Option<Arc<dyn Fn(usize, SocketAddr) + Send + Sync>> =
             cfg.on_rpc_ready.map(Arc::from);
         let mut handles = Vec::new();

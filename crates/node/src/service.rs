@@ -17,9 +17,10 @@ use lakh_consensus::{
 use lakh_mempool::{Ingested, NonceSource};
 use lakh_rpc::{
     api::NodeApi,
+    finality::encode_finalization,
     types::{
         AccountInfo, AccountProof, AssetInfoJson, AssetRef, BalanceInfo, BlockId, BlockInfo,
-        Hash32, HeadInfo, ProvenEntry, TxStatusInfo,
+        FinalityInfo, Hash32, HeadInfo, ProvenEntry, TxStatusInfo,
     },
 };
 use lakh_state::{StateKey, StateValue};
@@ -238,6 +239,24 @@ where
             }
         };
         Some(block.inner().info())
+    }
+
+    async fn finality(&self, height: u64) -> Option<FinalityInfo> {
+        let finalization = self.marshal().get_finalization(Height::new(height)).await?;
+        let round = finalization.proposal.round;
+        Some(FinalityInfo {
+            height,
+            block_hash: hash32(&finalization.proposal.payload),
+            epoch: round.epoch().get(),
+            view: round.view().get(),
+            signers: finalization
+                .certificate
+                .signers
+                .iter()
+                .map(|p| p.get())
+                .collect(),
+            finalization: encode_finalization(&finalization),
+        })
     }
 
     async fn head(&self) -> HeadInfo {

@@ -264,7 +264,7 @@ impl EngineDefinition for LakhEngine {
             context,
             EngineConfig {
                 signer: self.validators[index].clone(),
-                participants: self.participants(),
+                participants: self.genesis.validator_keys(),
                 partition_prefix: format!("v{index}"),
                 shared: shared.clone(),
                 timeouts: ConsensusTimeouts::default(),

@@ -2,7 +2,7 @@
 //! from a node, and nothing about how the node does it.
 
 use crate::types::{
-    AccountInfo, AssetInfoJson, AssetRef, BlockId, BlockInfo, HeadInfo, TxStatusInfo,
+    AccountInfo, AssetInfoJson, AssetRef, BlockId, BlockInfo, FinalityInfo, HeadInfo, TxStatusInfo,
 };
 use bytes::Bytes;
 use lakh_types::{Address, Refusal, TxId};
@@ -42,6 +42,13 @@ pub trait NodeApi: Send + Sync + 'static {
     fn block(&self, id: BlockId) -> impl Future<Output = Option<BlockInfo>> + Send;
 
     fn head(&self) -> impl Future<Output = HeadInfo> + Send;
+
+    /// The finalization certificate stored for the block at `height`; a
+    /// node that keeps none answers `None`.
+    fn finality(&self, height: u64) -> impl Future<Output = Option<FinalityInfo>> + Send {
+        let _ = height;
+        async { None }
+    }
 
     fn asset(&self, id: AssetRef) -> impl Future<Output = Option<AssetInfoJson>> + Send;
 

@@ -9,8 +9,8 @@ use crate::params::{
 };
 use crate::server::codes;
 use crate::types::{
-    AccountInfo, AssetInfoJson, AssetRef, BlockInfo, Hash32, HeadInfo, SubmitError, SubmitOutcome,
-    TxStatusInfo,
+    AccountInfo, AssetInfoJson, AssetRef, BlockInfo, FinalityInfo, Hash32, HeadInfo, SubmitError,
+    SubmitOutcome, TxStatusInfo,
 };
 use jsonrpsee::core::client::Subscription;
 use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
@@ -290,6 +290,13 @@ impl LakhClient {
     pub async fn block_by_hash(&self, hash: Hash32) -> Result<Option<BlockInfo>, ClientError> {
         self.call(self.http.get_block_by_hash(HashParam(hash)))
             .await
+    }
+
+    /// The certificate that finalized the block at `height`, unchecked:
+    /// pass it to [`crate::finality::verify_finality`] with the committee
+    /// of its epoch.
+    pub async fn finality(&self, height: u64) -> Result<Option<FinalityInfo>, ClientError> {
+        self.call(self.http.get_finality(HeightParam(height))).await
     }
 
     pub async fn head(&self) -> Result<HeadInfo, ClientError> {

@@ -7,7 +7,9 @@
 use crate::params::{
     AddressParam, AssetParam, HashParam, HeightParam, TxIdParam, TxListParam, TxParam,
 };
-use crate::types::{AccountInfo, AssetInfoJson, BlockInfo, HeadInfo, SubmitOutcome, TxStatusInfo};
+use crate::types::{
+    AccountInfo, AssetInfoJson, BlockInfo, FinalityInfo, HeadInfo, SubmitOutcome, TxStatusInfo,
+};
 use jsonrpsee::core::{RpcResult, SubscriptionResult};
 use jsonrpsee::proc_macros::rpc;
 use lakh_types::TxId;
@@ -49,6 +51,13 @@ pub trait LakhApi {
 
     #[method(name = "getBlockByHash")]
     async fn get_block_by_hash(&self, hash: HashParam) -> RpcResult<Option<BlockInfo>>;
+
+    /// The certificate that finalized the block at `height`: its committee's
+    /// aggregate signature, checked by [`crate::finality::verify_finality`].
+    /// Null when no certificate names that block (not finalized yet, or
+    /// finalized only through a descendant: ask for a later height).
+    #[method(name = "getFinality")]
+    async fn get_finality(&self, height: HeightParam) -> RpcResult<Option<FinalityInfo>>;
 
     /// The latest finalized block and the base fee of the next one.
     #[method(name = "head")]

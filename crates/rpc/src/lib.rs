@@ -14,6 +14,7 @@
 pub mod api;
 pub mod bulk;
 pub mod client;
+pub mod finality;
 pub mod interface;
 pub mod params;
 pub mod proof;

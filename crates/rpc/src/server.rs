@@ -10,8 +10,8 @@ use crate::params::{
 };
 use crate::strict::{StrictParams, unlisted_method};
 use crate::types::{
-    AccountInfo, AssetInfoJson, BlockId, BlockInfo, HeadInfo, SubmitError, SubmitOutcome,
-    TxStatusInfo,
+    AccountInfo, AssetInfoJson, BlockId, BlockInfo, FinalityInfo, HeadInfo, SubmitError,
+    SubmitOutcome, TxStatusInfo,
 };
 use bytes::Bytes;
 use jsonrpsee::core::{RpcResult, SubscriptionResult, async_trait};
@@ -197,6 +197,10 @@ impl<N: NodeApi> LakhApiServer for LakhRpc<N> {
 
     async fn get_block_by_hash(&self, hash: HashParam) -> RpcResult<Option<BlockInfo>> {
         Ok(self.api.block(BlockId::Hash(hash.0.0)).await)
+    }
+
+    async fn get_finality(&self, height: HeightParam) -> RpcResult<Option<FinalityInfo>> {
+        Ok(self.api.finality(height.0).await)
     }
 
     async fn head(&self) -> RpcResult<HeadInfo> {

@@ -25,6 +25,7 @@ pub(crate) const PARAMS: &[(&str, &[&str])] = &[
     ("lakh_getAccount", &["address", "prove?"]),
     ("lakh_getBlockByHeight", &["height"]),
     ("lakh_getBlockByHash", &["hash"]),
+    ("lakh_getFinality", &["height"]),
     ("lakh_head", &[]),
     ("lakh_getAsset", &["asset"]),
     ("lakh_query", &["module", "method", "params?"]),

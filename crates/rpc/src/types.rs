@@ -98,6 +98,23 @@ pub struct BlockHeaderInfo {
     pub timestamp_ms: u64,
 }
 
+/// The certificate that finalized a block ([`crate::finality`] checks it).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FinalityInfo {
+    pub height: u64,
+    pub block_hash: Hash32,
+    /// Epoch whose committee signed.
+    pub epoch: u64,
+    /// Consensus view the block was finalized in.
+    pub view: u64,
+    /// Positions, in the committee ordered by identity key, of the members
+    /// whose signatures the certificate aggregates (informative: the check
+    /// reads them from the certificate itself).
+    pub signers: Vec<u32>,
+    /// Hex of the encoded finalization: the proposal and its certificate.
+    pub finalization: String,
+}
+
 /// A finalized block: its header and the ids of its transactions in order.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BlockInfo {

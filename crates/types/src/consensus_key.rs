@@ -23,6 +23,9 @@ use commonware_cryptography::{
     ed25519,
 };
 
+/// Namespace of consensus signatures (distinct from transactions and p2p).
+pub const CONSENSUS_NAMESPACE: &[u8] = b"lakh/consensus/v1";
+
 /// A validator's BLS public key (G1, 48 bytes compressed).
 pub type ConsensusPublicKey = <MinPk as Variant>::Public;
 /// A BLS signature proving possession of a consensus key (G2, 96 bytes).

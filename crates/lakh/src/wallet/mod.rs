@@ -122,6 +122,14 @@ pub enum WalletCommand {
     Head,
     /// Show a finalized block by height or hash
     Block { id: String },
+    /// Check the certificate that finalized block HEIGHT against the
+    /// committee of the genesis file, without trusting the node
+    Finality {
+        height: u64,
+        /// The network's genesis file [default: genesis.json next to the keys directory]
+        #[arg(long)]
+        genesis: Option<PathBuf>,
+    },
     /// AMM DEX: pools, liquidity, swaps, quotes
     #[command(subcommand)]
     Dex(dex::DexCommand),
@@ -279,6 +287,16 @@ async fn execute(args: WalletArgs) -> anyhow::Result<Output> {
                 bail!("no finalized block {id}");
             };
             Ok(describe_block(&block)?)
+        }
+        WalletCommand::Finality { height, genesis } => {
+            let path = match genesis {
+                Some(p) => p,
+                None => keys_dir
+                    .parent()
+                    .context("the keys directory has no parent; pass --genesis")?
+                    .join("genesis.json"),
+            };
+            finality(&client, height, &path).await
         }
         WalletCommand::Dex(cmd) => dex::run(&ctx(&client, &keys_dir), cmd).await,
         WalletCommand::Book(cmd) => book::run(&ctx(&client, &keys_dir), cmd).await,
@@ -492,6 +510,51 @@ fn describe_block(block: &BlockInfo) -> anyhow::Result<Output> {
         let _ = writeln!(text, "  ... and {} more", block.tx_ids.len() - LISTED_IDS);
     }
     Ok(Output::ok(serde_json::to_value(block)?, text))
+}
+
+/// Fetches block `height`'s certificate and checks it against the genesis
+/// committee (epoch 0; later epochs' committees are not served yet).
+async fn finality(
+    client: &LakhClient,
+    height: u64,
+    genesis_path: &std::path::Path,
+) -> anyhow::Result<Output> {
+    let text = std::fs::read_to_string(genesis_path)
+        .with_context(|| format!("cannot read genesis file {}", genesis_path.display()))?;
+    let genesis = lakh_types::Genesis::from_json(&text).map_err(anyhow::Error::msg)?;
+    let Some(info) = client.finality(height).await? else {
+        bail!(
+            "no certificate names block {height}: not finalized yet, or finalized through a later block (try {})",
+            height + 1
+        );
+    };
+    if info.epoch != 0 {
+        bail!(
+            "block {height} was finalized in epoch {}; this wallet checks epoch-0 certificates only",
+            info.epoch
+        );
+    }
+    let committee = lakh_rpc::finality::committee_verifier(genesis.validator_keys())?;
+    lakh_rpc::finality::verify_finality(&info, 0, &committee)?;
+    let text = format!(
+        "block      {}
+hash       {}
+epoch      {}
+view       {}
+signers    {} of {} ({:?})
+verified   yes
+",
+        info.height,
+        info.block_hash,
+        info.epoch,
+        info.view,
+        info.signers.len(),
+        genesis.validators.len(),
+        info.signers
+    );
+    let mut json = serde_json::to_value(&info)?;
+    json["verified"] = true.into();
+    Ok(Output::ok(json, text))
 }
 
 async fn balance(client: &LakhClient, address: Address, prove: bool) -> anyhow::Result<Output> {
