@@ -21,6 +21,7 @@ use lakh_state::{StateKey, StateValue};
 use lakh_types::{
     Action, Address, AssetId, Event, FailureReason, Genesis, Receipt, SignedTransaction,
     TransferEntry, TxStatus,
+    committee::StakingParams,
     fees::required_fee,
     genesis::{GenesisAccount, GenesisValidator},
     modules::stake::{
@@ -50,11 +51,14 @@ fn v(i: usize) -> Address {
     addr(VALIDATORS[i])
 }
 
+/// Genesis validators without self-bond (stake 0, below any valid
+/// `min_self_bond`): the delegation tests count delegations from zero. The
+/// validator tests below use [`validators_genesis`], with real self-bonds.
 fn stake_genesis() -> Genesis {
     let mut g = genesis();
     g.validators = VALIDATORS
         .iter()
-        .map(|s| GenesisValidator::new(&key(*s), "127.0.0.1:9000".parse().unwrap(), 1))
+        .map(|s| GenesisValidator::new(&key(*s), "127.0.0.1:9000".parse().unwrap(), 0))
         .collect();
     for s in VALIDATORS.iter().copied().chain(EXTRA) {
         g.accounts.push(GenesisAccount {
@@ -65,8 +69,10 @@ fn stake_genesis() -> Genesis {
     g
 }
 
-fn total_native() -> u128 {
-    native_total() + (VALIDATORS.len() as u128 + (EXTRA.end - EXTRA.start) as u128) * FUNDED
+/// The native supply of a genesis: its accounts and its validators' stake.
+fn supply_of(g: &Genesis) -> u128 {
+    g.accounts.iter().map(|a| a.balance).sum::<u128>()
+        + g.validators.iter().map(|v| v.stake).sum::<u128>()
 }
 
 fn delegate(validator: Address, amount: u128) -> Action {
@@ -111,16 +117,26 @@ struct Chain {
     state: State,
     height: u64,
     base_fee: u128,
+    /// Native supply, conserved by every block.
+    supply: u128,
+    staking: StakingParams,
 }
 
 impl Chain {
     fn new() -> Chain {
-        let state: State = apply_genesis(&stake_genesis()).into_iter().collect();
-        check_all(&state);
+        Chain::from(&stake_genesis())
+    }
+
+    fn from(g: &Genesis) -> Chain {
+        let state: State = apply_genesis(g).into_iter().collect();
+        let supply = supply_of(g);
+        check_all(&state, supply);
         Chain {
             state,
             height: 1,
             base_fee: BASE_FEE,
+            supply,
+            staking: g.staking,
         }
     }
 
@@ -130,6 +146,7 @@ impl Chain {
             height: self.height,
             proposer,
             base_fee: self.base_fee,
+            staking: self.staking,
         }
     }
 
@@ -160,7 +177,7 @@ impl Chain {
                 None => self.state.remove(&k),
             };
         }
-        check_all(&self.state);
+        check_all(&self.state, self.supply);
         self.height += 1;
         outcome
     }
@@ -243,10 +260,20 @@ fn run_everywhere(
 
 /// Every invariant of the staking module over a whole state, plus supply
 /// conservation.
-fn check_all(state: &State) {
-    check_invariants(state, total_native());
-    let registry: ValidatorRegistry =
-        object(state, &stake::registry_key()).expect("registry at genesis");
+fn check_all(state: &State, supply: u128) {
+    check_invariants(state, supply);
+    let mut registry = Vec::new();
+    for (bucket, key) in stake::registry_keys().enumerate() {
+        let entries: Option<ValidatorRegistry> = object(state, &key);
+        for e in entries
+            .map(|r| r.validators.into_inner())
+            .unwrap_or_default()
+        {
+            assert_eq!(usize::from(stake::registry_bucket(&e.identity)), bucket);
+            registry.push(e);
+        }
+    }
+    assert!(!registry.is_empty(), "registry at genesis");
     let mut delegations: BTreeMap<Address, Vec<Delegation>> = BTreeMap::new();
     for (k, v) in state {
         if let (StateKey::Object(o), StateValue::Object(bytes)) = (k, v)
@@ -258,8 +285,24 @@ fn check_all(state: &State) {
             delegations.entry(d.validator).or_default().push(d);
         }
     }
-    for address in registry.validators.iter() {
+    for entry in &registry {
+        let address = &entry.identity;
         let v: Validator = object(state, &stake::validator_key(address)).expect("record");
+        // The registry entry is the record's copy of what the election reads.
+        assert_eq!(
+            *entry,
+            stake::Candidate::of(&v),
+            "registry entry of {address}"
+        );
+        assert_eq!(
+            v.self_bond,
+            object::<Delegation>(state, &stake::delegation_key(address, address))
+                .map_or(0, |d| d.amount),
+            "self-bond of {address}"
+        );
+        let key_owner: Address =
+            object(state, &stake::consensus_key_index(&v.consensus_key)).expect("key index");
+        assert_eq!(key_owner, *address);
         let ds = delegations.remove(address).unwrap_or_default();
         let delegated: u128 = ds.iter().map(|d| d.amount).sum();
         let unbonding: u128 = ds.iter().map(|d| d.unbonding_total().unwrap()).sum();
@@ -313,14 +356,26 @@ fn genesis_registers_each_distinct_validator() {
     let mut g = stake_genesis();
     g.validators.push(g.validators[0].clone());
     let state: State = apply_genesis(&g).into_iter().collect();
-    let registry: ValidatorRegistry = object(&state, &stake::registry_key()).unwrap();
-    assert_eq!(registry.validators.to_vec(), vec![v(0), v(1), v(2)]);
+    let mut registered: Vec<Address> = stake::registry_keys()
+        .filter_map(|k| object::<ValidatorRegistry>(&state, &k))
+        .flat_map(|r| r.validators.into_inner())
+        .map(|c| c.identity)
+        .collect();
+    registered.sort();
+    let mut expected = vec![v(0), v(1), v(2)];
+    expected.sort();
+    assert_eq!(registered, expected);
     let record: Validator = object(&state, &stake::validator_key(&v(1))).unwrap();
-    assert_eq!(record, Validator::new(v(1)));
+    let consensus_key = g.validators[1].consensus_key.parse().unwrap();
+    assert_eq!(
+        record,
+        Validator::new(v(1), consensus_key, g.validators[1].p2p_address)
+    );
     assert_eq!(record.commission_bps, DEFAULT_COMMISSION_BPS);
     // Without validators the module writes nothing.
     let plain: State = apply_genesis(&genesis()).into_iter().collect();
-    assert!(!plain.contains_key(&stake::registry_key()));
+    assert!(stake::registry_keys().all(|k| !plain.contains_key(&k)));
+    assert!(!plain.contains_key(&stake::committee_key(0)));
     let entries = apply_genesis(&g);
     assert!(entries.windows(2).all(|w| w[0].0 < w[1].0));
 }
@@ -406,7 +461,12 @@ fn hostile_delegations_fail_cleanly() {
         c.send(2, withdraw(addr(4))).status,
         stake_failure(StakeError::UnknownValidator { validator: addr(4) })
     );
-    assert_eq!(c.validator(v(0)), Validator::new(v(0)));
+    let untouched: Validator = object(
+        &apply_genesis(&stake_genesis()).into_iter().collect(),
+        &stake::validator_key(&v(0)),
+    )
+    .unwrap();
+    assert_eq!(c.validator(v(0)), untouched);
 }
 
 #[test]
@@ -765,10 +825,14 @@ fn queries_describe_validators_and_delegations() {
     let list = c.query("validators", json!({})).unwrap();
     let list = list["validators"].as_array().unwrap();
     assert_eq!(list.len(), 3);
-    assert_eq!(list[0]["address"], json!(v(0)));
-    assert_eq!(list[0]["total_delegated"], "1000");
-    assert_eq!(list[0]["delegations"], 2);
-    assert_eq!(list[1]["total_delegated"], "0");
+    // Ascending by address.
+    let mut order = [v(0), v(1), v(2)];
+    order.sort();
+    let at = |a: Address| &list[order.iter().position(|x| *x == a).unwrap()];
+    assert_eq!(at(v(0))["address"], json!(v(0)));
+    assert_eq!(at(v(0))["total_delegated"], "1000");
+    assert_eq!(at(v(0))["delegations"], 2);
+    assert_eq!(at(v(1))["total_delegated"], "0");
 
     let one = c.query("validator", json!({"validator": v(0)})).unwrap();
     assert_eq!(one["custody_balance"], "1000");
@@ -781,9 +845,13 @@ fn queries_describe_validators_and_delegations() {
         .unwrap();
     let mine = mine["delegations"].as_array().unwrap();
     assert_eq!(mine.len(), 2);
-    assert_eq!(mine[0]["validator"], json!(v(0)));
-    assert_eq!(mine[0]["amount"], "700");
-    assert_eq!(mine[1]["validator"], json!(v(2)));
+    let of = |a: Address| {
+        mine.iter()
+            .find(|d| d["validator"] == json!(a))
+            .unwrap_or_else(|| panic!("no delegation to {a}"))
+    };
+    assert_eq!(of(v(0))["amount"], "700");
+    assert_eq!(of(v(2))["amount"], "300");
 
     assert!(matches!(
         c.query(

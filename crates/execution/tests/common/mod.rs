@@ -92,6 +92,7 @@ pub fn genesis() -> Genesis {
             },
         ],
         admin: Some(addr(0)),
+        staking: Default::default(),
     }
 }
 
@@ -105,6 +106,7 @@ pub fn env(proposer: Address) -> BlockEnv {
         height: 5,
         proposer,
         base_fee: BASE_FEE,
+        staking: Default::default(),
     }
 }
 
