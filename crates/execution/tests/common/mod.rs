@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod blockgen;
+pub mod stake_chain;
 
 use commonware_cryptography::Signer;
 use lakh_execution::{
