@@ -183,6 +183,7 @@ fn genesis_elects_the_first_committee_and_bonds_the_genesis_stake() {
     // Top 3 of 4 by stake; the fourth is on standby.
     let first = committee(&c, 0).unwrap();
     assert_eq!(first.epoch, 0);
+    assert_eq!(stake::genesis_committee(&genesis_def), first);
     assert_eq!(
         members(&Some(first.clone())),
         sorted(vec![g(0), g(1), g(2)])

@@ -257,6 +257,20 @@ pub(crate) fn genesis_bonds(genesis: &Genesis) -> Vec<(Address, u128)> {
         .collect()
 }
 
+/// The committee of epoch 0: the election over the genesis validators
+/// (their genesis stake is their self-bond), as stored by genesis under
+/// [`committee_key`]`(0)`; empty when none is eligible.
+pub fn genesis_committee(genesis: &Genesis) -> lakh_types::committee::Committee {
+    let candidates: Vec<Candidate> = genesis_validators(genesis)
+        .iter()
+        .map(|(v, _)| Candidate::of(v))
+        .collect();
+    elect(&candidates, &genesis.staking, 0).unwrap_or(lakh_types::committee::Committee {
+        epoch: 0,
+        members: lakh_types::codec::BoundedVec::empty(),
+    })
+}
+
 /// The genesis state of the module (nothing when genesis lists no
 /// validator): each genesis validator's record, self-delegation and
 /// consensus-key index entry, the registry, the committee of epoch 0
@@ -269,7 +283,6 @@ pub(crate) fn genesis_entries(genesis: &Genesis) -> Vec<(StateKey, StateValue)> 
         return Vec::new();
     }
     let mut buckets = std::collections::BTreeMap::<u8, Registry>::new();
-    let mut candidates = Vec::new();
     let mut entries = Vec::new();
     for (v, d) in validators {
         let bucket = buckets.entry(registry_bucket(&v.address)).or_default();
@@ -278,7 +291,6 @@ pub(crate) fn genesis_entries(genesis: &Genesis) -> Vec<(StateKey, StateValue)> 
             // see `genesis_validators`).
             continue;
         }
-        candidates.push(Candidate::of(&v));
         entries.push((
             consensus_key_index(&v.consensus_key),
             StateValue::Object(v.address.encode()),
@@ -291,11 +303,7 @@ pub(crate) fn genesis_entries(genesis: &Genesis) -> Vec<(StateKey, StateValue)> 
         }
         entries.push((validator_key(&v.address), StateValue::Object(v.encode())));
     }
-    let committee =
-        elect(&candidates, &genesis.staking, 0).unwrap_or(lakh_types::committee::Committee {
-            epoch: 0,
-            members: lakh_types::codec::BoundedVec::empty(),
-        });
+    let committee = genesis_committee(genesis);
     entries.push((committee_key(0), StateValue::Object(committee.encode())));
     for (bucket, registry) in buckets {
         entries.push((registry_key(bucket), StateValue::Object(registry.encode())));
