@@ -34,12 +34,13 @@ type Unmerkleized<E> = <Databases<E> as DatabaseSet<E>>::Unmerkleized;
 type Merkleized<E> = <Databases<E> as DatabaseSet<E>>::Merkleized;
 
 /// Everything a block's execution needs besides its transactions.
-fn block_env(chain_id: u64, header: &Header) -> BlockEnv {
+fn block_env(genesis: &lakh_types::Genesis, header: &Header) -> BlockEnv {
     BlockEnv {
-        chain_id,
+        chain_id: genesis.chain_id,
         height: header.height.get(),
         proposer: lakh_types::Address::from(&header.context.leader),
         base_fee: header.base_fee,
+        staking: genesis.staking,
     }
 }
 
@@ -87,7 +88,7 @@ where
         mode: Mode,
     ) -> Result<Executed<E>, String> {
         let started = Instant::now();
-        let env = block_env(self.shared.genesis.chain_id, header);
+        let env = block_env(&self.shared.genesis, header);
         let keys = access_set(&env, txs);
         let digests: Vec<sha256::Digest> = keys.iter().map(StateKey::digest).collect();
         let refs: Vec<&sha256::Digest> = digests.iter().collect();

@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 /// token's `Asset` and `Symbol` entries (its symbol is thereby taken, and its
 /// issuer is the all-zero address, which nobody controls), and each genesis
 /// asset's `Asset`, `Symbol` and `Balance` entries, and the staking module's
-/// record of each genesis validator. An address listed twice has
+/// genesis state (each genesis validator's record and its stake, bonded in
+/// its custody account and counted in the native supply, and the committee
+/// of epoch 0). An address listed twice has
 /// its amounts added; zero balances are not stored.
 ///
 /// Expects a genesis that passed [`Genesis::validate`], which bounds every sum;
@@ -17,9 +19,11 @@ pub fn apply_genesis(genesis: &Genesis) -> Vec<(StateKey, StateValue)> {
     let mut state = BTreeMap::new();
 
     let mut native = BTreeMap::<Address, u128>::new();
-    for account in &genesis.accounts {
-        let entry = native.entry(account.address).or_default();
-        *entry = entry.saturating_add(account.balance);
+    let bonds = crate::modules::stake::genesis_bonds(genesis);
+    let funded = genesis.accounts.iter().map(|a| (a.address, a.balance));
+    for (address, balance) in funded.chain(bonds) {
+        let entry = native.entry(address).or_default();
+        *entry = entry.saturating_add(balance);
     }
     let mut native_supply = 0u128;
     for (address, balance) in native {

@@ -35,6 +35,7 @@ pub use parallel::{ConflictGroups, PARALLEL_MIN_TXS, conflict_groups, parallel_l
 use lakh_state::StateKey;
 use lakh_types::{
     Address, Receipt, Refusal, SignedTransaction, Transaction, TxStatus,
+    committee::{Committee, StakingParams},
     fees::{action_units, required_fee},
     limits::MAX_BLOCK_TXS,
 };
@@ -52,6 +53,10 @@ pub struct BlockEnv {
     pub proposer: Address,
     /// Native base units charged per fee unit in this block.
     pub base_fee: u128,
+    /// The genesis staking parameters: epochs, committee size, minimum
+    /// self-bond. The block at the last height of an epoch elects the next
+    /// committee ([`BlockOutcome::next_committee`]).
+    pub staking: StakingParams,
 }
 
 /// Whether the block is being built (drop what cannot be included) or checked
@@ -76,6 +81,10 @@ pub struct BlockOutcome {
     /// Native base units paid in fees, credited to the proposer (shared with
     /// its delegators when it has some, see [`stake::distribute_fees`]).
     pub fees_paid: u128,
+    /// At the last height of an epoch only: the committee elected for the
+    /// next epoch (also stored under [`stake::committee_key`]), whose
+    /// [`Committee::digest`] the block header commits to. `None` elsewhere.
+    pub next_committee: Option<Committee>,
 }
 
 impl BlockOutcome {
@@ -123,6 +132,8 @@ pub fn access_set(env: &BlockEnv, txs: &[SignedTransaction]) -> Vec<StateKey> {
     keys.push(StateKey::Account(env.proposer));
     // The proposer's staking record and reward custody, for `finish_block`.
     keys.extend(stake::fee_keys(&env.proposer));
+    // At the last height of an epoch, what the election reads and writes.
+    keys.extend(stake::boundary_keys(&env.staking, env.height));
     for tx in txs {
         tx_access(&tx.tx, &mut |key| keys.push(key));
     }
@@ -284,6 +295,7 @@ fn empty_outcome(capacity: usize) -> BlockOutcome {
         excluded: Vec::new(),
         used_units: 0,
         fees_paid: 0,
+        next_committee: None,
     }
 }
 
@@ -297,7 +309,7 @@ pub(crate) fn execute_sequential(
     for (index, signed) in txs.iter().enumerate() {
         execute_tx(env, index, signed, overlay, mode, &mut outcome)?;
     }
-    finish_block(env, overlay, &outcome)?;
+    finish_block(env, overlay, &mut outcome)?;
     Ok(outcome)
 }
 
@@ -351,6 +363,7 @@ pub(crate) fn execute_tx<V: View>(
         sender_slot,
         nonce: tx.nonce,
         height: env.height,
+        staking: env.staking,
     };
     let checkpoint = view.checkpoint();
     let mut events = Vec::new();
@@ -386,11 +399,13 @@ pub(crate) fn execute_tx<V: View>(
 /// Credits the block's fees to the proposer, after every transaction: all of
 /// them, or, when the proposer is a validator with delegations, its
 /// commission, the rest going to its delegators' reward pool
-/// ([`stake::distribute_fees`]).
+/// ([`stake::distribute_fees`]). Then, at the last height of an epoch,
+/// elects the next committee ([`stake::elect_at_boundary`]) into
+/// `outcome.next_committee`.
 pub(crate) fn finish_block(
     env: &BlockEnv,
     overlay: &mut Overlay,
-    outcome: &BlockOutcome,
+    outcome: &mut BlockOutcome,
 ) -> Result<(), ExecError> {
     // One credit per block, so the proposer's account is not a hot key.
     if outcome.fees_paid > 0 {
@@ -404,6 +419,8 @@ pub(crate) fn finish_block(
         overlay.set_account_at(slot, proposer);
         overlay.clear_journal();
     }
+    outcome.next_committee = stake::elect_at_boundary(overlay, &env.staking, env.height)?;
+    overlay.clear_journal();
 
     #[cfg(debug_assertions)]
     overlay.assert_conservation();

@@ -408,7 +408,7 @@ fn execute_hinted(
         view.set_hint(resolved.tx(index));
         execute_tx(env, index, signed, &mut view, mode, &mut outcome)?;
     }
-    finish_block(env, overlay, &outcome)?;
+    finish_block(env, overlay, &mut outcome)?;
     Ok(outcome)
 }
 
@@ -503,8 +503,8 @@ pub(crate) fn execute(
     if let Some((_, e)) = first_error {
         return Err(e);
     }
-    let outcome = merge(txs.len(), &tx_lane, outcomes)?;
-    finish_block(env, overlay, &outcome)?;
+    let mut outcome = merge(txs.len(), &tx_lane, outcomes)?;
+    finish_block(env, overlay, &mut outcome)?;
     Ok(outcome)
 }
 

@@ -101,6 +101,7 @@ proptest! {
                 height: height as u64 + 1,
                 proposer: who(spec.proposer),
                 base_fee: spec.base_fee,
+                staking: Default::default(),
             };
             let txs = sign_block(spec, &state, &pool);
 

@@ -163,6 +163,7 @@ impl Chain {
             height: self.height,
             proposer: addr(PROPOSER),
             base_fee: BASE_FEE,
+            staking: Default::default(),
         };
         let mut seq = prefetch(&self.state, &env, txs);
         let outcome = execute_block(&env, txs, &mut seq, Mode::Verify).expect("block executes");

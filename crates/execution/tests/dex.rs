@@ -113,6 +113,7 @@ impl Chain {
             height: self.height,
             proposer: addr(PROPOSER),
             base_fee: BASE_FEE,
+            staking: Default::default(),
         }
     }
 

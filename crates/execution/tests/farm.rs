@@ -159,6 +159,7 @@ impl Chain {
             height: self.height,
             proposer: addr(PROPOSER),
             base_fee: BASE_FEE,
+            staking: Default::default(),
         }
     }
 

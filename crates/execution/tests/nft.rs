@@ -320,6 +320,7 @@ fn run_both(state: &State, height: u64, txs: &[(u64, Action)]) -> (BlockOutcome,
         height,
         proposer: addr(9),
         base_fee: BASE_FEE,
+        staking: Default::default(),
     };
     let mut sequential = prefetch(state, &env, &signed);
     let outcome =

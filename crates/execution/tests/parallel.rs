@@ -155,6 +155,7 @@ fn parallel_equals_sequential_on_random_blocks() {
                 height: height as u64 + 1,
                 proposer: addr(spec.proposer),
                 base_fee: spec.base_fee,
+                staking: Default::default(),
             };
             let txs = sign_block(spec, &state, &pool);
             blocks_run.set(blocks_run.get() + 1);

@@ -127,6 +127,7 @@ pub fn write_network(
         accounts,
         assets,
         admin: Some(admin),
+        staking: Default::default(),
     };
     genesis.validate().map_err(anyhow::Error::msg)?;
     std::fs::write(dir.join("genesis.json"), genesis.to_json())?;

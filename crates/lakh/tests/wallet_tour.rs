@@ -185,6 +185,31 @@ fn the_readme_tour_works_against_a_seeded_devnet() {
         "stake delegation --account carol --validator {validator}"
     ));
     assert_eq!(delegation["amount"], s(1_000 * ONE_LAKH), "{delegation}");
+    // Carol registers as a validator: bonded, listed, on standby until an
+    // epoch boundary elects her (and a node runs her engine).
+    net.ok("stake create-validator --from carol --p2p-address 127.0.0.1:39999 --commission-bps 500 --self-bond 2000000000000");
+    let listed = net.ok("stake validators");
+    let all = listed["validators"].as_array().unwrap();
+    assert_eq!(all.len(), 2, "{listed}");
+    let carol = all
+        .iter()
+        .find(|v| v["address"] != validator.as_str())
+        .unwrap();
+    assert_eq!(carol["stake"], s(2_000 * ONE_LAKH), "{listed}");
+    assert_eq!(carol["self_bond"], s(2_000 * ONE_LAKH), "{listed}");
+    assert_eq!(carol["commission_bps"], 500, "{listed}");
+    assert_eq!(
+        (&carol["in_committee"], &carol["jailed"]),
+        (&Value::Bool(false), &Value::Bool(false))
+    );
+    let genesis_one = all
+        .iter()
+        .find(|v| v["address"] == validator.as_str())
+        .unwrap();
+    assert_eq!(genesis_one["in_committee"], true, "{listed}");
+    assert_eq!(listed["epoch"], 0, "{listed}");
+    let again = net.fails("stake create-validator --from carol --p2p-address 127.0.0.1:39999 --commission-bps 500 --self-bond 2000000000000");
+    assert!(again.contains("already a registered validator"), "{again}");
 
     // Farm: provide ETH/USDC liquidity, stake the LP shares, harvest LAKH,
     // unstake.

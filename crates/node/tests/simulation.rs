@@ -119,6 +119,7 @@ impl LakhEngine {
                 .collect(),
             assets: vec![],
             admin: None,
+            staking: Default::default(),
         };
         let mut txs = Vec::new();
         for nonce in 0..TRANSFERS_PER_ACCOUNT {

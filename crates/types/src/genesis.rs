@@ -2,6 +2,7 @@
 
 use crate::{
     Address, AssetId, Symbol,
+    committee::StakingParams,
     consensus_key::{self, ConsensusPublicKey},
     fees::FeeParams,
 };
@@ -155,6 +156,10 @@ pub struct Genesis {
     /// reporters, cover pools); none when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub admin: Option<Address>,
+    /// Epochs and election; the defaults when absent (and then not written,
+    /// so genesis files and their digest are as before).
+    #[serde(default, skip_serializing_if = "StakingParams::is_default")]
+    pub staking: StakingParams,
 }
 
 impl Genesis {
@@ -162,6 +167,11 @@ impl Genesis {
     pub fn validate(&self) -> Result<(), String> {
         if self.validators.is_empty() {
             return Err("genesis needs at least one validator".into());
+        }
+        self.staking.validate()?;
+        let max = crate::modules::stake::MAX_VALIDATORS;
+        if self.validators.len() > max {
+            return Err(format!("genesis lists more than {max} validators"));
         }
         let mut keys = std::collections::BTreeSet::new();
         let mut consensus_keys = std::collections::BTreeSet::new();
@@ -173,8 +183,21 @@ impl Genesis {
             if !keys.insert(identity) || !consensus_keys.insert(consensus) {
                 return Err(format!("validator {} listed twice", v.public_key));
             }
+            if v.stake < self.staking.min_self_bond {
+                return Err(format!(
+                    "validator {}: stake {} is below staking.min_self_bond {} \
+                     (its stake is its self-bond)",
+                    v.public_key, v.stake, self.staking.min_self_bond
+                ));
+            }
         }
         let mut supply: u128 = 0;
+        // Genesis stake is bonded native tokens: part of the supply.
+        for v in &self.validators {
+            supply = supply
+                .checked_add(v.stake)
+                .ok_or("native supply overflows u128")?;
+        }
         for a in &self.accounts {
             supply = supply
                 .checked_add(a.balance)
@@ -268,6 +291,7 @@ mod tests {
             accounts: vec![],
             assets: vec![],
             admin: None,
+            staking: StakingParams::default(),
         }
     }
 
@@ -296,5 +320,28 @@ mod tests {
         });
         let err = Genesis::from_json(&g.to_json()).unwrap_err();
         assert!(err.contains("heartbeat_ms"), "{err}");
+    }
+
+    #[test]
+    fn staking_defaults_when_absent_and_is_validated() {
+        let g = genesis(BlockParams::default());
+        let json = g.to_json();
+        assert!(!json.contains("staking"), "{json}");
+        assert_eq!(
+            Genesis::from_json(&json).unwrap().staking,
+            StakingParams::default()
+        );
+        let mut custom = g.clone();
+        custom.staking.epoch_blocks = 30;
+        custom.staking.committee_size = 4;
+        let back = Genesis::from_json(&custom.to_json()).unwrap();
+        assert_eq!(back, custom);
+        custom.staking.epoch_blocks = 2;
+        let err = custom.validate().unwrap_err();
+        assert!(err.contains("epoch_blocks"), "{err}");
+        let mut poor = g.clone();
+        poor.staking.min_self_bond = 2;
+        let err = poor.validate().unwrap_err();
+        assert!(err.contains("below staking.min_self_bond"), "{err}");
     }
 }

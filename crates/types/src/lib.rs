@@ -12,6 +12,7 @@ pub mod address;
 pub mod amount;
 pub mod asset;
 pub mod codec;
+pub mod committee;
 pub mod consensus_key;
 pub mod fees;
 pub mod genesis;

@@ -30,6 +30,8 @@ pub(crate) struct TxContext {
     pub nonce: u64,
     /// Height of the block being executed (deadlines, accrual, staleness).
     pub height: u64,
+    /// The network's staking parameters (from the block's environment).
+    pub staking: lakh_types::committee::StakingParams,
 }
 
 /// Why an action did not apply.
@@ -155,12 +157,20 @@ pub(crate) fn load<T: Read<Cfg = ()>>(
     view: &impl View,
     key: &StateKey,
 ) -> Result<Option<T>, ActionError> {
+    Ok(read_object(view, key)?)
+}
+
+/// [`load`] outside an action (block hooks): only state errors.
+pub(crate) fn read_object<T: Read<Cfg = ()>>(
+    view: &impl View,
+    key: &StateKey,
+) -> Result<Option<T>, StateError> {
     let slot = view.slot(key)?;
     match view.object_at(slot)? {
         None => Ok(None),
         Some(bytes) => T::decode_cfg(bytes.clone(), &())
             .map(Some)
-            .map_err(|e| ActionError::State(StateError::BadObject(key.clone(), e.to_string()))),
+            .map_err(|e| StateError::BadObject(key.clone(), e.to_string())),
     }
 }
 

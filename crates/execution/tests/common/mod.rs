@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod blockgen;
+pub mod stake_chain;
 
 use commonware_cryptography::Signer;
 use lakh_execution::{
@@ -92,6 +93,7 @@ pub fn genesis() -> Genesis {
             },
         ],
         admin: Some(addr(0)),
+        staking: Default::default(),
     }
 }
 
@@ -105,6 +107,7 @@ pub fn env(proposer: Address) -> BlockEnv {
         height: 5,
         proposer,
         base_fee: BASE_FEE,
+        staking: Default::default(),
     }
 }
 

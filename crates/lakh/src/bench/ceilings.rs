@@ -368,6 +368,7 @@ fn measure_executor(args: &CeilingsArgs, time: Duration) -> Result<Executor> {
             height: blocks + 1,
             proposer,
             base_fee: 100,
+            staking: Default::default(),
         };
         let keys = access_set(&env, &txs);
         let mut overlay = Overlay::new(keys.into_iter().map(|k| {

@@ -1,6 +1,9 @@
-//! Staking: delegate the native token to a genesis validator, undelegate
-//! through an unbonding period, withdraw matured funds, claim a share of the
-//! fees of the blocks the validator proposes.
+//! Staking: register as a validator with a BLS consensus key and a
+//! self-bond, delegate the native token to a validator, redelegate it,
+//! undelegate through an unbonding period, withdraw matured funds, claim a
+//! share of the fees of the blocks the validator proposes. At the end of
+//! every epoch the top validators by bonded stake become the next
+//! committee ([`crate::committee`]).
 //!
 //! Rewards use a reward-per-token accumulator (Synthetix style): when a
 //! validator with delegations proposes a block, its commission share of the
@@ -10,7 +13,9 @@
 //! `amount * (reward_per_token - reward_per_token_paid) / 1e18` (floor).
 
 use crate::Address;
+use crate::committee::{ConsensusKeyBytes, PopBytes};
 use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
 
 pub mod query;
 
@@ -18,9 +23,17 @@ pub mod query;
 pub const BPS: u16 = 10_000;
 /// Scale of the reward-per-token accumulator.
 pub const REWARD_PRECISION: u128 = 1_000_000_000_000_000_000;
-/// Most validators the registry lists (genesis validators past it are not
-/// registered for staking).
-pub const MAX_VALIDATORS: usize = 1024;
+/// The validator registry is split into this many buckets by the first
+/// byte of the validator's address, so changes of stake at validators of
+/// different buckets do not conflict in the parallel executor; the
+/// election reads every bucket at each epoch boundary.
+pub const REGISTRY_BUCKETS: usize = 16;
+/// Most validators in one registry bucket (`create_validator` fails once
+/// the sender's bucket is full; genesis validators past it are not
+/// registered). A bucket stays under ten kilobytes.
+pub const MAX_VALIDATORS_PER_BUCKET: usize = 64;
+/// Most validators the registry lists.
+pub const MAX_VALIDATORS: usize = REGISTRY_BUCKETS * MAX_VALIDATORS_PER_BUCKET;
 /// Most pending unbonding entries per delegation (entries maturing at the same
 /// height merge).
 pub const MAX_UNBONDING_ENTRIES: usize = 8;
@@ -84,6 +97,47 @@ crate::tagged_enum! {
             max_commission_bps: u16,
             /// Most a commission may change at once (bps).
             max_commission_change_bps: u16,
+        },
+        /// Register the sender (its address is its ed25519 identity) as a
+        /// validator: its BLS consensus key with a proof of possession bound
+        /// to the sender, where peers reach it, its commission (within the
+        /// cap), and its self-bond (moved from the sender into a delegation
+        /// to itself; at least the genesis `staking.min_self_bond`).
+        0x07 => CreateValidator {
+            /// BLS12-381 G1 consensus key (48 bytes, hex in JSON).
+            consensus_key: ConsensusKeyBytes,
+            /// Proof of possession of `consensus_key` for the sender (96 bytes).
+            proof_of_possession: PopBytes,
+            /// Where peers reach its p2p listener.
+            p2p_address: SocketAddr,
+            /// Commission (bps of its proposed blocks' fees).
+            commission_bps: u16,
+            /// Native base units bonded by the validator itself.
+            #[serde(with = "crate::amount")]
+            self_bond: u128,
+        },
+        /// Validators only: change the p2p address and/or the commission
+        /// (the commission under the rules of `set_commission`).
+        0x08 => EditValidator {
+            /// New p2p address, if any.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            p2p_address: Option<SocketAddr>,
+            /// New commission (bps), if any.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            commission_bps: Option<u16>,
+        },
+        /// Move `amount` of the sender's active delegation from one validator
+        /// to another at once, without unbonding. A delegation that received
+        /// a redelegation cannot be redelegated again for an unbonding period
+        /// (no hopping from validator to validator).
+        0x09 => Redelegate {
+            /// The validator the stake leaves.
+            from: Address,
+            /// The validator the stake joins.
+            to: Address,
+            /// Amount to move (native base units).
+            #[serde(with = "crate::amount")]
+            amount: u128,
         },
     }
 }
@@ -158,6 +212,42 @@ crate::tagged_enum! {
             max_commission_bps: u16,
             /// Most a commission may change at once (bps).
             max_commission_change_bps: u16,
+        },
+        /// A validator registered.
+        0x07 => ValidatorCreated {
+            /// The validator's account (its identity).
+            validator: Address,
+            /// Its BLS consensus key.
+            consensus_key: ConsensusKeyBytes,
+            /// Its p2p address.
+            p2p_address: SocketAddr,
+            /// Its commission (bps).
+            commission_bps: u16,
+            /// Its self-bond (native base units).
+            #[serde(with = "crate::amount")]
+            self_bond: u128,
+        },
+        /// A validator changed its p2p address.
+        0x08 => P2pAddressChanged {
+            /// The validator's account.
+            validator: Address,
+            /// The new address.
+            p2p_address: SocketAddr,
+        },
+        /// Stake moved from one validator to another.
+        0x09 => Redelegated {
+            /// The delegating account.
+            delegator: Address,
+            /// The validator the stake left.
+            from: Address,
+            /// The validator the stake joined.
+            to: Address,
+            /// Amount moved (native base units).
+            #[serde(with = "crate::amount")]
+            amount: u128,
+            /// First height at which the delegation with `to` may be
+            /// redelegated again.
+            redelegate_allowed_height: u64,
         },
     }
 }
@@ -279,6 +369,70 @@ crate::tagged_enum! {
             /// `BPS` (100%).
             max: u16,
         },
+        /// The consensus key or proof of possession is not a valid curve
+        /// point, or the proof does not prove the key for the sender.
+        #[error("consensus key refused: {reason}")]
+        0x11 => InvalidConsensusKey {
+            /// What is wrong.
+            reason: crate::codec::Text<128>,
+        },
+        /// The sender is a validator already.
+        #[error("{validator} is already a registered validator")]
+        0x12 => AlreadyValidator {
+            /// The validator's account.
+            validator: Address,
+        },
+        /// Another validator registered this consensus key.
+        #[error("consensus key {consensus_key} is already used by validator {validator}")]
+        0x13 => ConsensusKeyTaken {
+            /// The key.
+            consensus_key: ConsensusKeyBytes,
+            /// The validator using it.
+            validator: Address,
+        },
+        /// The self-bond is below the network's minimum.
+        #[error("self-bond {self_bond} is below the minimum {min_self_bond}")]
+        0x14 => SelfBondTooLow {
+            /// The self-bond offered (native base units).
+            #[serde(with = "crate::amount")]
+            self_bond: u128,
+            /// The genesis `staking.min_self_bond` (native base units).
+            #[serde(with = "crate::amount")]
+            min_self_bond: u128,
+        },
+        /// The registry bucket of the validator's address holds the most
+        /// validators.
+        #[error("the registry bucket of {validator} is full ({max} validators)")]
+        0x15 => RegistryFull {
+            /// The validator being registered.
+            validator: Address,
+            /// `MAX_VALIDATORS_PER_BUCKET`.
+            max: u32,
+        },
+        /// `edit_validator` without anything to change.
+        #[error("edit_validator needs a p2p address or a commission to change")]
+        0x16 => NothingToEdit {},
+        /// Redelegating from a validator to itself.
+        #[error("cannot redelegate from validator {validator} to itself")]
+        0x17 => SameValidator {
+            /// The validator given twice.
+            validator: Address,
+        },
+        /// The delegation received a redelegation less than an unbonding
+        /// period ago.
+        #[error("this delegation was redelegated to recently: it may move again at height {next_height}, now {height}")]
+        0x18 => RedelegationTooSoon {
+            /// First height at which it may be redelegated.
+            next_height: u64,
+            /// Height of the block executing the action.
+            height: u64,
+        },
+        /// The p2p address already has this value.
+        #[error("p2p address is already {p2p_address}")]
+        0x19 => P2pAddressUnchanged {
+            /// The current address.
+            p2p_address: SocketAddr,
+        },
     }
 }
 
@@ -292,6 +446,12 @@ pub fn units(action: &StakeAction) -> u64 {
         StakeAction::Claim { .. } => 4,
         StakeAction::SetCommission { .. } => 2,
         StakeAction::SetParams { .. } => 2,
+        // Sender, custody, record, delegation, key index, registry; plus a
+        // proof-of-possession check (two pairings).
+        StakeAction::CreateValidator { .. } => 40,
+        StakeAction::EditValidator { .. } => 3,
+        // Two records, two delegations, two custodies, the registry.
+        StakeAction::Redelegate { .. } => 7,
     }
 }
 
@@ -311,9 +471,33 @@ pub fn check_typed(action: &StakeAction) -> Result<(), StakeError> {
         }
     };
     match action {
-        StakeAction::Delegate { amount, .. } | StakeAction::Undelegate { amount, .. } => {
+        StakeAction::Delegate { amount, .. }
+        | StakeAction::Undelegate { amount, .. }
+        | StakeAction::CreateValidator {
+            self_bond: amount, ..
+        } => {
             if *amount == 0 {
                 return Err(StakeError::ZeroAmount {});
+            }
+            if let StakeAction::CreateValidator { commission_bps, .. } = action {
+                bps(*commission_bps)?;
+            }
+            Ok(())
+        }
+        StakeAction::EditValidator {
+            p2p_address,
+            commission_bps,
+        } => match (p2p_address, commission_bps) {
+            (None, None) => Err(StakeError::NothingToEdit {}),
+            (_, Some(c)) => bps(*c),
+            (Some(_), None) => Ok(()),
+        },
+        StakeAction::Redelegate { from, to, amount } => {
+            if *amount == 0 {
+                return Err(StakeError::ZeroAmount {});
+            }
+            if from == to {
+                return Err(StakeError::SameValidator { validator: *from });
             }
             Ok(())
         }

@@ -83,7 +83,11 @@ mod tests {
     use proptest::prelude::*;
 
     fn validator(total: u128, commission_bps: u16) -> Validator {
-        let mut v = Validator::new(Address([1; 32]));
+        let mut v = Validator::new(
+            Address([1; 32]),
+            lakh_types::committee::FixedBytes([0; 48]),
+            std::net::SocketAddr::from(([127, 0, 0, 1], 1)),
+        );
         v.total_delegated = total;
         v.commission_bps = commission_bps;
         v

@@ -1,10 +1,17 @@
-//! Staking module: delegate the native token to genesis validators, unbond
-//! through a waiting period, withdraw, and share the fees of the blocks a
-//! validator proposes.
+//! Staking module: register validators, delegate the native token to them,
+//! redelegate, unbond through a waiting period, withdraw, share the fees of
+//! the blocks a validator proposes, and elect each epoch's committee.
 //!
 //! - Validators: the genesis validators, registered by [`genesis_entries`]
-//!   (one [`Validator`] record each plus a bounded [`ValidatorRegistry`]);
-//!   delegating to any other address fails with `UnknownValidator`.
+//!   with their genesis stake as self-bond, and those registered later by
+//!   `create_validator` (one [`Validator`] record each, its [`Candidate`]
+//!   entry in the bounded [`ValidatorRegistry`], and the consensus-key index
+//!   refusing a key twice); delegating to any other address fails with
+//!   `UnknownValidator`. A validator's self-bond is its own delegation to
+//!   itself: undelegating it below `min_self_bond` keeps the record but
+//!   leaves the candidate set at the next election.
+//! - Election: [`elect_at_boundary`] at the last height of each epoch
+//!   (see [`election`]).
 //! - Custody: each validator's delegations, unbonding funds and undistributed
 //!   rewards sit in the native balance of `Address::module("stake",
 //!   validator)`, so native supply conservation covers them.
@@ -14,14 +21,19 @@
 //!   accumulator; a proposer with no record or no delegations keeps all fees.
 
 mod actions;
+pub mod election;
 pub(crate) mod math;
 mod query;
 pub(crate) mod state;
 
+pub(crate) use election::elect_at_boundary;
+pub use election::{COMMITTEES_KEPT, boundary_keys, elect};
 pub use query::query;
 pub use state::{
-    Delegation, StakeParams, Unbonding, Validator, ValidatorRegistry, custody, delegation_key,
-    kind, params_key, registry_key, validator_key,
+    Candidate, Delegation, StakeParams, StoredStakingParams, Unbonding, Validator,
+    ValidatorRegistry, committee_key, consensus_key_index, custody, delegation_key, kind,
+    params_key, registry_bucket, registry_key, registry_key_of, registry_keys, staking_key,
+    validator_key,
 };
 
 use crate::modules::kit::View;
@@ -32,7 +44,8 @@ use actions::*;
 use lakh_state::{StateKey, StateValue};
 use lakh_types::{
     Address, AssetId, Event, Genesis,
-    modules::stake::{MAX_VALIDATORS, StakeAction, check_typed},
+    committee::ConsensusKeyBytes,
+    modules::stake::{MAX_VALIDATORS_PER_BUCKET, StakeAction, check_typed},
 };
 use state::ValidatorRegistry as Registry;
 
@@ -44,9 +57,13 @@ pub(crate) fn access(
     visit: &mut impl FnMut(StateKey, Access),
 ) {
     match action {
-        StakeAction::Delegate { validator, .. }
-        | StakeAction::Withdraw { validator }
-        | StakeAction::Claim { validator } => {
+        StakeAction::Delegate { validator, .. } => {
+            visit(validator_key(validator), Access::Write);
+            visit(delegation_key(validator, sender), Access::Write);
+            declare_balance(&custody(validator), AssetId::NATIVE, visit);
+            visit(registry_key_of(validator), Access::Write);
+        }
+        StakeAction::Withdraw { validator } | StakeAction::Claim { validator } => {
             visit(validator_key(validator), Access::Write);
             visit(delegation_key(validator, sender), Access::Write);
             declare_balance(&custody(validator), AssetId::NATIVE, visit);
@@ -54,6 +71,29 @@ pub(crate) fn access(
         StakeAction::Undelegate { validator, .. } => {
             visit(validator_key(validator), Access::Write);
             visit(delegation_key(validator, sender), Access::Write);
+            visit(params_key(), Access::Read);
+            visit(registry_key_of(validator), Access::Write);
+        }
+        StakeAction::CreateValidator { consensus_key, .. } => {
+            visit(validator_key(sender), Access::Write);
+            visit(delegation_key(sender, sender), Access::Write);
+            declare_balance(&custody(sender), AssetId::NATIVE, visit);
+            visit(consensus_key_index(consensus_key), Access::Write);
+            visit(registry_key_of(sender), Access::Write);
+            visit(params_key(), Access::Read);
+        }
+        StakeAction::EditValidator { .. } => {
+            visit(validator_key(sender), Access::Write);
+            visit(registry_key_of(sender), Access::Write);
+            visit(params_key(), Access::Read);
+        }
+        StakeAction::Redelegate { from, to, .. } => {
+            for validator in [from, to] {
+                visit(validator_key(validator), Access::Write);
+                visit(delegation_key(validator, sender), Access::Write);
+                declare_balance(&custody(validator), AssetId::NATIVE, visit);
+                visit(registry_key_of(validator), Access::Write);
+            }
             visit(params_key(), Access::Read);
         }
         StakeAction::SetCommission { .. } => {
@@ -99,6 +139,31 @@ pub(crate) fn execute(
             *max_commission_change_bps,
             events,
         ),
+        StakeAction::CreateValidator {
+            consensus_key,
+            proof_of_possession,
+            p2p_address,
+            commission_bps,
+            self_bond,
+        } => create_validator(
+            ctx,
+            view,
+            &Registration {
+                consensus_key: *consensus_key,
+                proof_of_possession: *proof_of_possession,
+                p2p_address: *p2p_address,
+                commission_bps: *commission_bps,
+                self_bond: *self_bond,
+            },
+            events,
+        ),
+        StakeAction::EditValidator {
+            p2p_address,
+            commission_bps,
+        } => edit_validator(ctx, view, *p2p_address, *commission_bps, events),
+        StakeAction::Redelegate { from, to, amount } => {
+            redelegate(ctx, view, from, to, *amount, events)
+        }
     }
 }
 
@@ -143,31 +208,109 @@ pub(crate) fn distribute_fees(
     Ok(split.commission)
 }
 
-/// The genesis state of the module: a [`Validator`] record (default
-/// commission, nothing delegated) for each distinct genesis validator, up to
-/// [`MAX_VALIDATORS`] in genesis order, and the registry listing them.
-/// Nothing when genesis lists no validator.
-pub(crate) fn genesis_entries(genesis: &Genesis) -> Vec<(StateKey, StateValue)> {
-    let mut registry = Registry::default();
-    let mut entries = Vec::new();
+/// The genesis validators as staking records: one [`Validator`] for each
+/// distinct validator with a readable key, up to
+/// [`MAX_VALIDATORS_PER_BUCKET`] per registry bucket in genesis order, each with its genesis stake as self-bond (a delegation to
+/// itself held in its custody account).
+fn genesis_validators(genesis: &Genesis) -> Vec<(Validator, Delegation)> {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut per_bucket = std::collections::BTreeMap::new();
+    let mut out = Vec::new();
     for gv in &genesis.validators {
         // Genesis validation has checked the keys; skip anything unreadable.
-        let Ok(address) = gv.public_key.parse::<Address>() else {
+        let (Ok(address), Ok(consensus_key)) = (
+            gv.public_key.parse::<Address>(),
+            gv.consensus_key.parse::<ConsensusKeyBytes>(),
+        ) else {
             continue;
         };
-        if registry.validators.contains(&address) {
+        if !seen.insert(address) {
             continue;
         }
-        if registry.validators.try_push(address).is_err() {
-            break;
+        let bucket = per_bucket
+            .entry(registry_bucket(&address))
+            .or_insert(0usize);
+        if *bucket >= MAX_VALIDATORS_PER_BUCKET {
+            continue;
         }
-        let record = commonware_codec::Encode::encode(&Validator::new(address));
-        entries.push((validator_key(&address), StateValue::Object(record)));
+        *bucket += 1;
+        let mut v = Validator::new(address, consensus_key, gv.p2p_address);
+        let mut d = Delegation::new(address, address, 0);
+        if gv.stake > 0 {
+            d.amount = gv.stake;
+            v.self_bond = gv.stake;
+            v.total_delegated = gv.stake;
+            v.delegations = 1;
+        }
+        out.push((v, d));
     }
-    if !registry.validators.is_empty() {
-        let bytes = commonware_codec::Encode::encode(&registry);
-        entries.push((registry_key(), StateValue::Object(bytes)));
+    out
+}
+
+/// Native balances of the validators' custody accounts at genesis: their
+/// bonded genesis stake ([`crate::apply_genesis`] adds it to the supply).
+pub(crate) fn genesis_bonds(genesis: &Genesis) -> Vec<(Address, u128)> {
+    genesis_validators(genesis)
+        .iter()
+        .filter(|(v, _)| v.self_bond > 0)
+        .map(|(v, _)| (custody(&v.address), v.self_bond))
+        .collect()
+}
+
+/// The committee of epoch 0: the election over the genesis validators
+/// (their genesis stake is their self-bond), as stored by genesis under
+/// [`committee_key`]`(0)`; empty when none is eligible.
+pub fn genesis_committee(genesis: &Genesis) -> lakh_types::committee::Committee {
+    let candidates: Vec<Candidate> = genesis_validators(genesis)
+        .iter()
+        .map(|(v, _)| Candidate::of(v))
+        .collect();
+    elect(&candidates, &genesis.staking, 0).unwrap_or(lakh_types::committee::Committee {
+        epoch: 0,
+        members: lakh_types::codec::BoundedVec::empty(),
+    })
+}
+
+/// The genesis state of the module (nothing when genesis lists no
+/// validator): each genesis validator's record, self-delegation and
+/// consensus-key index entry, the registry, the committee of epoch 0
+/// (the same election as at every boundary, so validators past
+/// `committee_size` start on standby) and the staking parameters.
+pub(crate) fn genesis_entries(genesis: &Genesis) -> Vec<(StateKey, StateValue)> {
+    use commonware_codec::Encode;
+    let validators = genesis_validators(genesis);
+    if validators.is_empty() {
+        return Vec::new();
     }
-    debug_assert!(registry.validators.len() <= MAX_VALIDATORS);
+    let mut buckets = std::collections::BTreeMap::<u8, Registry>::new();
+    let mut entries = Vec::new();
+    for (v, d) in validators {
+        let bucket = buckets.entry(registry_bucket(&v.address)).or_default();
+        if !bucket.upsert(Candidate::of(&v)) {
+            // A full bucket: the validator is not registered (nor bonded,
+            // see `genesis_validators`).
+            continue;
+        }
+        entries.push((
+            consensus_key_index(&v.consensus_key),
+            StateValue::Object(v.address.encode()),
+        ));
+        if !d.is_empty() {
+            entries.push((
+                delegation_key(&v.address, &v.address),
+                StateValue::Object(d.encode()),
+            ));
+        }
+        entries.push((validator_key(&v.address), StateValue::Object(v.encode())));
+    }
+    let committee = genesis_committee(genesis);
+    entries.push((committee_key(0), StateValue::Object(committee.encode())));
+    for (bucket, registry) in buckets {
+        entries.push((registry_key(bucket), StateValue::Object(registry.encode())));
+    }
+    entries.push((
+        staking_key(),
+        StateValue::Object(StoredStakingParams::of(&genesis.staking).encode()),
+    ));
     entries
 }

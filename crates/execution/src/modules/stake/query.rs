@@ -9,18 +9,24 @@
 //!   entries and what a withdrawal in the next block would pay.
 //! - `delegations {delegator}`: the same for every validator the account has
 //!   a delegation with.
+//! - `epoch {}`: the current epoch, its last height and the staking
+//!   parameters.
+//! - `committee {epoch?}`: the committee of an epoch (the current one by
+//!   default; state keeps the current and previous ones, and the next once
+//!   the boundary block elected it).
 
 use super::math;
 use super::state::{
-    Delegation, StakeParams, Validator, ValidatorRegistry, custody, delegation_key, params_key,
-    registry_key, validator_key,
+    Candidate, Delegation, StakeParams, StoredStakingParams, Validator, ValidatorRegistry,
+    committee_key, custody, delegation_key, params_key, registry_keys, staking_key, validator_key,
 };
 use crate::modules::kit::{QueryCtx, QueryError, params};
 use lakh_types::{
     Address, AssetId,
+    committee::{Committee, StakingParams},
     modules::stake::query::{
-        DelegationAnswer, DelegationsAnswer, ParamsAnswer, UnbondingAnswer, ValidatorAnswer,
-        ValidatorSummary, ValidatorsAnswer,
+        DelegationAnswer, DelegationsAnswer, EpochAnswer, ParamsAnswer, UnbondingAnswer,
+        ValidatorAnswer, ValidatorSummary, ValidatorsAnswer,
     },
 };
 use serde::Deserialize;
@@ -47,6 +53,13 @@ struct DelegationParams {
 #[serde(deny_unknown_fields)]
 struct DelegatorParams {
     delegator: Address,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CommitteeParams {
+    #[serde(default)]
+    epoch: Option<u64>,
 }
 
 /// Answers a read-only query.
@@ -94,27 +107,73 @@ pub fn query(method: &str, p: &Value, ctx: &QueryCtx<'_>) -> Result<Value, Query
             let DelegatorParams { delegator } = params(p)?;
             to_json(&delegations(ctx, delegator)?)
         }
+        "epoch" => {
+            let Empty {} = params(&object_or_empty(p))?;
+            let params = staking(ctx)?;
+            let epoch = params.epoch_of(ctx.height);
+            to_json(&EpochAnswer {
+                height: ctx.height,
+                epoch,
+                last_height: params.last_height(epoch),
+                params,
+            })
+        }
+        "committee" => {
+            let CommitteeParams { epoch } = params(&object_or_empty(p))?;
+            let epoch = match epoch {
+                Some(epoch) => epoch,
+                None => staking(ctx)?.epoch_of(ctx.height),
+            };
+            to_json(&committee(ctx, epoch)?.ok_or_else(|| {
+                QueryError::NotFound(format!(
+                    "committee of epoch {epoch} (state keeps the current and previous ones)"
+                ))
+            })?)
+        }
         other => Err(QueryError::BadRequest(format!(
-            "unknown stake method {other:?}; methods: params, validators, validator, delegation, delegations"
+            "unknown stake method {other:?}; methods: params, validators, validator, delegation, delegations, epoch, committee"
         ))),
     }
 }
 
 fn validators(ctx: &QueryCtx<'_>) -> Result<ValidatorsAnswer, QueryError> {
     let registry = registry(ctx)?;
-    let mut validators = Vec::with_capacity(registry.validators.len());
-    for address in registry.validators.iter() {
-        if let Some(v) = ctx.object::<Validator>(&validator_key(address))? {
+    let epoch = staking(ctx)?.epoch_of(ctx.height);
+    let committee = committee(ctx, epoch)?;
+    let mut validators = Vec::with_capacity(registry.len());
+    for entry in &registry {
+        if let Some(v) = ctx.object::<Validator>(&validator_key(&entry.identity))? {
             validators.push(ValidatorSummary {
                 address: v.address,
+                consensus_key: v.consensus_key,
+                p2p_address: v.p2p_address,
                 commission_bps: v.commission_bps,
+                stake: v.total_delegated,
+                self_bond: v.self_bond,
+                jailed: v.jailed,
+                in_committee: committee.as_ref().is_some_and(|c| c.contains(&v.address)),
                 total_delegated: v.total_delegated,
                 total_unbonding: v.total_unbonding,
                 delegations: v.delegations,
             });
         }
     }
-    Ok(ValidatorsAnswer { validators })
+    Ok(ValidatorsAnswer {
+        height: ctx.height,
+        epoch,
+        validators,
+    })
+}
+
+/// The network's staking parameters (the defaults on a chain without validators).
+fn staking(ctx: &QueryCtx<'_>) -> Result<StakingParams, QueryError> {
+    Ok(ctx
+        .object::<StoredStakingParams>(&staking_key())?
+        .map_or_else(StakingParams::default, |p| p.params()))
+}
+
+fn committee(ctx: &QueryCtx<'_>, epoch: u64) -> Result<Option<Committee>, QueryError> {
+    ctx.object::<Committee>(&committee_key(epoch))
 }
 
 fn validator_answer(ctx: &QueryCtx<'_>, validator: Address) -> Result<ValidatorAnswer, QueryError> {
@@ -148,7 +207,7 @@ fn validator_answer(ctx: &QueryCtx<'_>, validator: Address) -> Result<ValidatorA
 fn delegations(ctx: &QueryCtx<'_>, delegator: Address) -> Result<DelegationsAnswer, QueryError> {
     let registry = registry(ctx)?;
     let mut delegations = Vec::new();
-    for validator in registry.validators.iter() {
+    for validator in registry.iter().map(|c| &c.identity) {
         let Some(d) = ctx.object::<Delegation>(&delegation_key(validator, &delegator))? else {
             continue;
         };
@@ -179,10 +238,16 @@ fn load_params(ctx: &QueryCtx<'_>) -> Result<StakeParams, QueryError> {
         .unwrap_or_default())
 }
 
-fn registry(ctx: &QueryCtx<'_>) -> Result<ValidatorRegistry, QueryError> {
-    Ok(ctx
-        .object::<ValidatorRegistry>(&registry_key())?
-        .unwrap_or_default())
+/// Every registry entry, ascending by identity.
+fn registry(ctx: &QueryCtx<'_>) -> Result<Vec<Candidate>, QueryError> {
+    let mut all = Vec::new();
+    for key in registry_keys() {
+        if let Some(bucket) = ctx.object::<ValidatorRegistry>(&key)? {
+            all.extend(bucket.validators.into_inner());
+        }
+    }
+    all.sort_by_key(|c| c.identity);
+    Ok(all)
 }
 
 /// A delegation as of `height` (the latest finalized block): its rewards

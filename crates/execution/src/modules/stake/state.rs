@@ -5,12 +5,15 @@ use lakh_state::{StateKey, object_kind};
 use lakh_types::{
     Address,
     codec::BoundedVec,
+    committee::{ConsensusKeyBytes, StakingParams},
     modules::stake::{
         DEFAULT_COMMISSION_BPS, DEFAULT_MAX_COMMISSION_BPS, DEFAULT_MAX_COMMISSION_CHANGE_BPS,
-        DEFAULT_UNBONDING_BLOCKS, MAX_UNBONDING_ENTRIES, MAX_VALIDATORS, delegation_id,
+        DEFAULT_UNBONDING_BLOCKS, MAX_UNBONDING_ENTRIES, MAX_VALIDATORS_PER_BUCKET,
+        REGISTRY_BUCKETS, delegation_id,
     },
 };
 use serde::Serialize;
+use std::net::SocketAddr;
 
 /// Object kinds of the module (range `object_kind::STAKE`).
 pub mod kind {
@@ -21,8 +24,16 @@ pub mod kind {
     pub const VALIDATOR: u8 = object_kind::STAKE.start + 1;
     /// [`super::Delegation`], id = `delegation_id(validator, delegator)`.
     pub const DELEGATION: u8 = object_kind::STAKE.start + 2;
-    /// [`super::ValidatorRegistry`], id empty.
+    /// [`super::ValidatorRegistry`] bucket, id = the bucket number (1 byte).
     pub const REGISTRY: u8 = object_kind::STAKE.start + 3;
+    /// The validator using a consensus key: its [`lakh_types::Address`],
+    /// id = the 48 key bytes.
+    pub const CONSENSUS_KEY: u8 = object_kind::STAKE.start + 4;
+    /// [`lakh_types::committee::Committee`] of an epoch, id = the epoch (8 bytes big-endian).
+    pub const COMMITTEE: u8 = object_kind::STAKE.start + 5;
+    /// The genesis [`lakh_types::committee::StakingParams`], id empty (for queries;
+    /// execution takes them from its `BlockEnv`).
+    pub const STAKING: u8 = object_kind::STAKE.start + 6;
 }
 
 lakh_types::codec_struct! {
@@ -58,6 +69,15 @@ lakh_types::codec_struct! {
     #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
     pub struct Validator {
         pub address: Address,
+        /// BLS consensus key (checked with its proof of possession at registration).
+        pub consensus_key: ConsensusKeyBytes,
+        /// Where peers reach it.
+        pub p2p_address: SocketAddr,
+        /// Its own active delegation to itself (part of `total_delegated`).
+        #[serde(with = "lakh_types::amount")]
+        pub self_bond: u128,
+        /// Excluded from elections (slashing sets it).
+        pub jailed: bool,
         /// Share of the fees of this validator's blocks that it keeps.
         pub commission_bps: u16,
         /// Height of the last commission change (none since genesis).
@@ -91,9 +111,17 @@ lakh_types::codec_struct! {
 }
 
 impl Validator {
-    pub fn new(address: Address) -> Validator {
+    pub fn new(
+        address: Address,
+        consensus_key: ConsensusKeyBytes,
+        p2p_address: SocketAddr,
+    ) -> Validator {
         Validator {
             address,
+            consensus_key,
+            p2p_address,
+            self_bond: 0,
+            jailed: false,
             commission_bps: DEFAULT_COMMISSION_BPS,
             commission_changed_height: None,
             total_delegated: 0,
@@ -136,6 +164,9 @@ lakh_types::codec_struct! {
         pub rewards_owed: u128,
         /// Pending unbonding entries, by maturity.
         pub unbonding: BoundedVec<Unbonding, MAX_UNBONDING_ENTRIES>,
+        /// First height at which it may be redelegated elsewhere (0: any):
+        /// an unbonding period after it last received a redelegation.
+        pub redelegate_allowed_height: u64,
     }
 }
 
@@ -148,6 +179,7 @@ impl Delegation {
             reward_per_token_paid: reward_per_token,
             rewards_owed: 0,
             unbonding: BoundedVec::empty(),
+            redelegate_allowed_height: 0,
         }
     }
 
@@ -165,10 +197,82 @@ impl Delegation {
 }
 
 lakh_types::codec_struct! {
-    /// The validators open to delegation, written at genesis.
-    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Default)]
+    /// What the election reads of a validator: a copy of fields of its
+    /// [`Validator`] record, rewritten whenever one of them changes.
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+    pub struct Candidate {
+        pub identity: Address,
+        pub consensus_key: ConsensusKeyBytes,
+        pub p2p_address: SocketAddr,
+        #[serde(with = "lakh_types::amount")]
+        pub self_bond: u128,
+        /// Bonded stake: `total_delegated` (self-bond included).
+        #[serde(with = "lakh_types::amount")]
+        pub stake: u128,
+        pub jailed: bool,
+    }
+}
+
+impl Candidate {
+    pub fn of(v: &Validator) -> Candidate {
+        Candidate {
+            identity: v.address,
+            consensus_key: v.consensus_key,
+            p2p_address: v.p2p_address,
+            self_bond: v.self_bond,
+            stake: v.total_delegated,
+            jailed: v.jailed,
+        }
+    }
+}
+
+lakh_types::codec_struct! {
+    /// One bucket of the registry ([`registry_key`]): the [`Candidate`]
+    /// entries of the registered validators whose address falls in it,
+    /// ascending by identity. Buckets are fixed keys, so the election at an
+    /// epoch boundary reads them without knowing the validators in advance.
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
     pub struct ValidatorRegistry {
-        pub validators: BoundedVec<Address, MAX_VALIDATORS>,
+        pub validators: BoundedVec<Candidate, MAX_VALIDATORS_PER_BUCKET>,
+    }
+}
+
+impl Default for ValidatorRegistry {
+    fn default() -> Self {
+        ValidatorRegistry {
+            validators: BoundedVec::empty(),
+        }
+    }
+}
+
+impl ValidatorRegistry {
+    /// Position of `identity`'s entry, or where it would go.
+    pub fn find(&self, identity: &Address) -> Result<usize, usize> {
+        self.validators
+            .binary_search_by(|c| c.identity.cmp(identity))
+    }
+
+    pub fn contains(&self, identity: &Address) -> bool {
+        self.find(identity).is_ok()
+    }
+
+    /// Inserts or replaces `entry`; false (nothing changed) when a new
+    /// entry does not fit.
+    #[must_use]
+    pub fn upsert(&mut self, entry: Candidate) -> bool {
+        match self.find(&entry.identity) {
+            Ok(i) => {
+                if let Some(slot) = self.validators.as_mut_vec_within_bound().get_mut(i) {
+                    *slot = entry;
+                }
+                true
+            }
+            Err(i) => self
+                .validators
+                .as_mut_vec_within_bound()
+                .insert(i, entry)
+                .is_ok(),
+        }
     }
 }
 
@@ -184,8 +288,67 @@ pub fn delegation_key(validator: &Address, delegator: &Address) -> StateKey {
     object_key(kind::DELEGATION, &[&delegation_id(validator, delegator)])
 }
 
-pub fn registry_key() -> StateKey {
-    object_key(kind::REGISTRY, &[])
+/// The registry bucket of `validator`.
+pub fn registry_bucket(validator: &Address) -> u8 {
+    // REGISTRY_BUCKETS divides 256: the remainder fits a byte.
+    (usize::from(validator.0[0]) % REGISTRY_BUCKETS) as u8
+}
+
+/// The key of registry bucket `bucket`.
+pub fn registry_key(bucket: u8) -> StateKey {
+    object_key(kind::REGISTRY, &[&[bucket]])
+}
+
+/// The key of `validator`'s registry bucket.
+pub fn registry_key_of(validator: &Address) -> StateKey {
+    registry_key(registry_bucket(validator))
+}
+
+/// Every registry bucket's key, in bucket order.
+pub fn registry_keys() -> impl Iterator<Item = StateKey> {
+    (0..REGISTRY_BUCKETS).map(|b| registry_key(b as u8))
+}
+
+pub fn consensus_key_index(key: &ConsensusKeyBytes) -> StateKey {
+    object_key(kind::CONSENSUS_KEY, &[&key.0])
+}
+
+/// The committee of `epoch` (kept for the current and the previous epoch
+/// and, once elected, the next; see [`super::COMMITTEES_KEPT`]).
+pub fn committee_key(epoch: u64) -> StateKey {
+    object_key(kind::COMMITTEE, &[&epoch.to_be_bytes()])
+}
+
+pub fn staking_key() -> StateKey {
+    object_key(kind::STAKING, &[])
+}
+
+lakh_types::codec_struct! {
+    /// The genesis staking parameters as stored for queries.
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+    pub struct StoredStakingParams {
+        pub epoch_blocks: u64,
+        pub committee_size: u32,
+        pub min_self_bond: u128,
+    }
+}
+
+impl StoredStakingParams {
+    pub fn of(p: &StakingParams) -> Self {
+        StoredStakingParams {
+            epoch_blocks: p.epoch_blocks,
+            committee_size: u32::try_from(p.committee_size).unwrap_or(u32::MAX),
+            min_self_bond: p.min_self_bond,
+        }
+    }
+
+    pub fn params(&self) -> StakingParams {
+        StakingParams {
+            epoch_blocks: self.epoch_blocks,
+            committee_size: self.committee_size as usize,
+            min_self_bond: self.min_self_bond,
+        }
+    }
 }
 
 /// The account holding a validator's delegations, unbonding funds and

@@ -1,7 +1,9 @@
 //! Typed answers of the staking module's queries.
 
 use crate::Address;
+use crate::committee::ConsensusKeyBytes;
 use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
 
 /// Answer to `stake params {}`: the module parameters in force.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -18,18 +20,37 @@ pub struct ParamsAnswer {
 /// Answer to `stake validators {}`: every registered validator.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ValidatorsAnswer {
-    /// The validators, in registry order.
+    /// Height of the state read.
+    pub height: u64,
+    /// The epoch of that height.
+    pub epoch: u64,
+    /// The validators, ascending by address.
     pub validators: Vec<ValidatorSummary>,
 }
 
 /// One validator's totals.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ValidatorSummary {
-    /// The validator's account.
+    /// The validator's account (its ed25519 identity).
     pub address: Address,
+    /// Its BLS consensus key.
+    pub consensus_key: ConsensusKeyBytes,
+    /// Where peers reach it.
+    pub p2p_address: SocketAddr,
     /// Share of its blocks' fees it keeps.
     pub commission_bps: u16,
-    /// Active (earning) delegations, in native base units.
+    /// Bonded stake the election ranks by: its self-bond plus every other
+    /// active delegation (native base units).
+    #[serde(with = "crate::amount")]
+    pub stake: u128,
+    /// Its own delegation to itself (native base units).
+    #[serde(with = "crate::amount")]
+    pub self_bond: u128,
+    /// Excluded from elections (set by slashing).
+    pub jailed: bool,
+    /// Member of the committee of the current epoch.
+    pub in_committee: bool,
+    /// Active (earning) delegations including the self-bond, in native base units.
     #[serde(with = "crate::amount")]
     pub total_delegated: u128,
     /// Undelegated, waiting for maturity or withdrawal.
@@ -130,4 +151,18 @@ pub struct DelegationsAnswer {
     pub height: u64,
     /// One per validator delegated to.
     pub delegations: Vec<DelegationAnswer>,
+}
+
+/// Answer to `stake epoch {}`: the epoch of the latest finalized block and
+/// the staking parameters of the network.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EpochAnswer {
+    /// Height of the state read.
+    pub height: u64,
+    /// Its epoch.
+    pub epoch: u64,
+    /// Height of the block that elects the next committee.
+    pub last_height: u64,
+    /// The network's staking parameters.
+    pub params: crate::committee::StakingParams,
 }
