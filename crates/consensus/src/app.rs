@@ -21,7 +21,7 @@ use lakh_archive::Indexer;
 use lakh_execution::{BlockEnv, Mode, Overlay, access_set, execute_block_with};
 use lakh_state::{StateKey, StateValue, db::StateDb};
 use lakh_types::limits::{MAX_BLOCK_TX_BYTES, MAX_BLOCK_TXS};
-use lakh_types::{Receipt, Refusal};
+use lakh_types::{Receipt, Refusal, committee::Committee};
 use std::{
     sync::Arc,
     time::{Instant, UNIX_EPOCH},
@@ -68,6 +68,8 @@ struct Executed<E: StorageContext + Supervisor + Spawner> {
     /// Build mode: (sender, nonce) of transactions left out because the
     /// sender cannot pay the fee.
     unpayable: Vec<(lakh_types::Address, u64)>,
+    /// The committee elected for the next epoch, on an epoch's last block.
+    next_committee: Option<Committee>,
 }
 
 impl<E> LakhApp<E>
@@ -146,6 +148,7 @@ where
             used_units: outcome.used_units,
             excluded: outcome.excluded.iter().map(|(i, _)| *i).collect(),
             unpayable,
+            next_committee: outcome.next_committee,
         })
     }
 
@@ -179,6 +182,15 @@ where
         }
         if h.timestamp_ms < parent.header.timestamp_ms {
             return Err("timestamp goes backwards".into());
+        }
+        let staking = &self.shared.genesis.staking;
+        if h.context.round.epoch().get() != staking.epoch_of(h.height.get()) {
+            return Err(format!(
+                "height {} is in epoch {}, not the proposal's epoch {}",
+                h.height.get(),
+                staking.epoch_of(h.height.get()),
+                h.context.round.epoch().get()
+            ));
         }
         if block.txs.len() > self.shared.genesis.block.max_txs {
             return Err("too many transactions".into());
@@ -245,6 +257,7 @@ where
             state_root: sha256::Digest::from([0u8; 32]),
             ops_root: sha256::Digest::from([0u8; 32]),
             ops_range: parent.header.ops_range.clone(),
+            next_committee: None,
         };
         let executed = match self
             .execute(&header, &candidates, batches, Mode::Build)
@@ -260,6 +273,7 @@ where
         let merkleized = executed.merkleized;
         let bounds = merkleized.bounds();
         header.used_units = executed.used_units;
+        header.next_committee = executed.next_committee.clone();
         header.state_root = merkleized.root();
         header.ops_root = merkleized.ops_root();
         header.ops_range = non_empty_range!(merkleized.sync_boundary(), bounds.tip.size);
@@ -316,10 +330,11 @@ where
         if m.root() != block.header.state_root
             || m.ops_root() != block.header.ops_root
             || executed.used_units != block.header.used_units
+            || executed.next_committee != block.header.next_committee
         {
             warn!(
                 height = block.height_u64(),
-                "rejected block: state root mismatch"
+                "rejected block: its state root, used units or elected committee differ from execution's"
             );
             return None;
         }

@@ -18,8 +18,14 @@ use commonware_storage::merkle::Location;
 use commonware_utils::range::NonEmptyRange;
 use lakh_rpc::types::{BlockHeaderInfo, BlockInfo, Hash32};
 use lakh_state::db::Family;
+use lakh_types::committee::{Committee, MAX_COMMITTEE_SIZE};
 use lakh_types::limits::{MAX_BLOCK_TX_BYTES, MAX_BLOCK_TXS};
 use lakh_types::{Address, SignedTransaction, fees, tx};
+
+/// Most bytes of an encoded `Option<Committee>`: the option tag, the epoch,
+/// the member count and, per member, identity (32), consensus key (48) and
+/// socket address (at most 19 bytes: tag, 16-byte IPv6 address, port).
+const MAX_COMMITTEE_ENCODE_BYTES: usize = 1 + 8 + 5 + MAX_COMMITTEE_SIZE * (32 + 48 + 19);
 use std::sync::Arc;
 
 /// A digest as the RPC writes it.
@@ -54,6 +60,11 @@ pub struct Header {
     /// Operations root and range: what state sync checks peers' data against.
     pub ops_root: sha256::Digest,
     pub ops_range: OpsRange,
+    /// The last block of an epoch carries the committee its execution
+    /// elected for the next epoch (`None` in every other block): the
+    /// epochs actor starts the next engine from it, and a light client
+    /// follows the chain of committees from the genesis through it.
+    pub next_committee: Option<Committee>,
 }
 
 #[derive(Clone, Debug)]
@@ -108,6 +119,7 @@ impl Block {
                 used_units: h.used_units,
                 tx_count: self.txs.len() as u64,
                 timestamp_ms: h.timestamp_ms,
+                next_committee: h.next_committee.clone(),
             },
             tx_ids: self.txs.iter().map(|t| t.id()).collect(),
         }
@@ -155,6 +167,7 @@ impl Block {
                 state_root: chain_tag,
                 ops_root,
                 ops_range,
+                next_committee: None,
             },
             Vec::new(),
         )
@@ -185,6 +198,7 @@ impl Write for Header {
         self.state_root.write(buf);
         self.ops_root.write(buf);
         self.ops_range.write(buf);
+        self.next_committee.write(buf);
     }
 }
 impl EncodeSize for Header {
@@ -198,6 +212,7 @@ impl EncodeSize for Header {
             + 8
             + 2 * sha256::Digest::SIZE
             + self.ops_range.encode_size()
+            + self.next_committee.encode_size()
     }
 }
 impl Read for Header {
@@ -214,6 +229,7 @@ impl Read for Header {
             state_root: sha256::Digest::read(buf)?,
             ops_root: sha256::Digest::read(buf)?,
             ops_range: OpsRange::read(buf)?,
+            next_committee: Option::<Committee>::read(buf)?,
         })
     }
 }
@@ -278,6 +294,7 @@ impl BoundedBlock for Block {
             + 8
             + 2 * sha256::Digest::SIZE
             + OpsRange::MAX_ENCODE_SIZE
+            + MAX_COMMITTEE_ENCODE_BYTES
             + 10
             + MAX_BLOCK_TXS * 3
             + MAX_BLOCK_TX_BYTES

@@ -4,28 +4,27 @@
 //! runs on the tokio runtime with authenticated p2p and in deterministic
 //! simulations.
 
+pub use crate::epochs::PeerSets;
 use crate::{
     app::{Databases, LakhApp},
     block::Block,
+    epochs::{EpochSchemes, Epochs, EpochsConfig},
     rest::Resting,
     shared::NodeShared,
 };
 use commonware_broadcast::buffered;
 use commonware_consensus::{
+    Reporters,
     marshal::{
         self,
         core::{Actor as MarshalActor, Mailbox as MarshalMailbox},
         resolver::p2p as marshal_resolver,
         standard::{Deferred, Standard},
     },
-    simplex::{
-        self,
-        config::{ForwardPolicy, SkipPolicy},
-        elector::RoundRobin,
-    },
-    types::{Epoch, FixedEpocher, ViewDelta},
+    simplex,
+    types::{FixedEpocher, ViewDelta},
 };
-use commonware_cryptography::{Digestible, Sha256, certificate::ConstantProvider, ed25519, sha256};
+use commonware_cryptography::{Digestible, Sha256, ed25519, sha256};
 use commonware_glue::stateful::{
     Config as StatefulConfig, Mailbox as StatefulMailbox, Stateful, SyncPlan,
     db::{DatabaseSet, SyncEngineConfig},
@@ -34,10 +33,9 @@ use commonware_p2p::{Blocker, Provider, Receiver, Sender};
 use commonware_parallel::Sequential;
 use commonware_runtime::{Handle, Quota, buffer::paged::CacheRef};
 use commonware_storage::{archive::prunable, translator::TwoCap};
-use commonware_utils::{NZDuration, NZU32, NZU64, NZUsize, ordered::BiMap};
+use commonware_utils::{NZDuration, NZU32, NZU64, NZUsize};
 use futures::lock::Mutex as AsyncMutex;
 use lakh_archive::{AssetRegistry, Indexer, archive_config};
-use lakh_rpc::finality::Member;
 use lakh_types::consensus_key::derive_consensus_key;
 use std::{
     num::{NonZeroU16, NonZeroU64, NonZeroUsize},
@@ -48,8 +46,6 @@ use std::{
 pub use crate::block::Scheme;
 
 pub use lakh_types::consensus_key::CONSENSUS_NAMESPACE;
-
-const EPOCH_LENGTH: NonZeroU64 = NZU64!(u64::MAX);
 
 /// p2p channel numbers and their per-peer rate limits.
 pub mod channels {
@@ -116,9 +112,6 @@ impl Default for ConsensusTimeouts {
 pub struct EngineConfig {
     /// This validator's identity; its consensus key derives from it.
     pub signer: ed25519::PrivateKey,
-    /// The committee: identities and consensus keys, proofs of possession
-    /// already checked (genesis validation does).
-    pub participants: Vec<Member>,
     /// Storage partitions of this validator start with this prefix.
     pub partition_prefix: String,
     pub shared: Arc<NodeShared>,
@@ -126,6 +119,9 @@ pub struct EngineConfig {
     /// Memory for the state database's page cache, in bytes (see
     /// [`DEFAULT_STATE_CACHE_BYTES`]).
     pub state_cache_bytes: usize,
+    /// Peers kept connected in every epoch besides its committees: the
+    /// genesis validators and any configured full nodes.
+    pub static_peers: Vec<(ed25519::PublicKey, std::net::SocketAddr)>,
 }
 
 /// Default size of the state page cache. Storage reads bypass the OS page
@@ -195,8 +191,8 @@ const PAGE_SIZE: NonZeroU16 = commonware_runtime::buffer::paged::page_size(4096)
 const PAGE_CACHE_PAGES: usize = 8192;
 /// Items per section of the block and finalization archives.
 const ARCHIVE_ITEMS_PER_SECTION: NonZeroU64 = NZU64!(4096);
-const IO_BUFFER: NonZeroUsize = NZUsize!(1 << 20);
-const REPLAY_BUFFER: NonZeroUsize = NZUsize!(8 << 20);
+pub(crate) const IO_BUFFER: NonZeroUsize = NZUsize!(1 << 20);
+pub(crate) const REPLAY_BUFFER: NonZeroUsize = NZUsize!(8 << 20);
 
 /// Genesis block of a network (identical on every node of it).
 pub fn genesis_block<E>(genesis: &lakh_types::Genesis) -> Block
@@ -210,52 +206,60 @@ where
 
 /// Builds and starts every actor of one validator. Returns the consensus
 /// engine's handle and the handles the node's services use.
-pub async fn start<E, S, R, P, B>(
+pub async fn start<E, S, R, P, B, T>(
     context: E,
     cfg: EngineConfig,
     networks: Networks<S, R>,
-    peer_provider: P,
-    blocker: B,
+    peers: Peers<P, B, T>,
 ) -> (Handle<()>, EngineHandles<E>)
 where
     E: crate::runtime::RuntimeContext,
     S: Sender<PublicKey = ed25519::PublicKey>,
     R: Receiver<PublicKey = ed25519::PublicKey>,
     P: Provider<PublicKey = ed25519::PublicKey>,
-    B: Blocker<PublicKey = ed25519::PublicKey>,
+    B: Blocker<PublicKey = ed25519::PublicKey> + Sync,
+    T: PeerSets,
 {
-    start_observed(context, cfg, networks, peer_provider, blocker, |m| m).await
+    start_observed(context, cfg, networks, peers, |m| m).await
+}
+
+/// How a validator reaches its peers: who is connected, who to block, and
+/// where to announce each epoch's peer set.
+pub struct Peers<P, B, T> {
+    pub provider: P,
+    pub blocker: B,
+    pub sets: T,
 }
 
 /// Like [`start`], with marshal's finalization reports passed through
 /// `observe` (simulations use it to track agreement).
-pub async fn start_observed<E, S, R, P, B, W, Rep>(
+pub async fn start_observed<E, S, R, P, B, T, W, Rep>(
     context: E,
     cfg: EngineConfig,
     networks: Networks<S, R>,
-    peer_provider: P,
-    blocker: B,
+    peers: Peers<P, B, T>,
     observe: W,
 ) -> (Handle<()>, EngineHandles<E>)
 where
+    T: PeerSets,
     W: FnOnce(StatefulMailbox<E, App<E>>) -> Rep,
     Rep: commonware_consensus::Reporter<Activity = marshal::Update<Block>>,
     E: crate::runtime::RuntimeContext,
     S: Sender<PublicKey = ed25519::PublicKey>,
     R: Receiver<PublicKey = ed25519::PublicKey>,
     P: Provider<PublicKey = ed25519::PublicKey>,
-    B: Blocker<PublicKey = ed25519::PublicKey>,
+    B: Blocker<PublicKey = ed25519::PublicKey> + Sync,
 {
     use commonware_cryptography::Signer as _;
     let public_key = cfg.signer.public_key();
     let prefix = cfg.partition_prefix.clone();
-    let participants = BiMap::try_from(cfg.participants.clone()).expect("validators are unique");
-    let scheme = Scheme::signer(
-        CONSENSUS_NAMESPACE,
-        participants,
-        derive_consensus_key(&cfg.signer),
-    )
-    .expect("this node's consensus key is not among the validators");
+    let staking = cfg.shared.genesis.staking;
+    let epoch_blocks = NonZeroU64::new(staking.epoch_blocks).expect("genesis was validated");
+    let genesis_committee = lakh_execution::modules::stake::genesis_committee(&cfg.shared.genesis);
+    let schemes = EpochSchemes::new(public_key.clone(), derive_consensus_key(&cfg.signer));
+    schemes
+        .register(&genesis_committee)
+        .expect("the genesis committee is valid");
     let page_cache = CacheRef::new(PAGE_SIZE, NZUsize!(PAGE_CACHE_PAGES));
     let state_pages = (cfg.state_cache_bytes / usize::from(PAGE_SIZE.get())).max(16);
     let state_cache = CacheRef::new(
@@ -269,8 +273,8 @@ where
         context.child("marshal_resolver"),
         marshal_resolver::Config {
             public_key: public_key.clone(),
-            peer_provider: peer_provider.clone(),
-            blocker: blocker.clone(),
+            peer_provider: peers.provider.clone(),
+            blocker: peers.blocker.clone(),
             mailbox_size: NZUsize!(1024),
             fetch_timeout: NZDuration!(Duration::from_secs(2)),
             fetch_retry_delay: Duration::from_millis(200),
@@ -288,7 +292,7 @@ where
             deque_size: 32,
             priority: false,
             codec_config: (),
-            peer_provider: peer_provider.clone(),
+            peer_provider: peers.provider.clone(),
             strategy: Sequential,
         },
     );
@@ -325,15 +329,14 @@ where
     let plan = SyncPlan::init(context.child("sync_plan"), prefix.clone()).await;
     let _ = plan.should_sync(false);
 
-    let provider = ConstantProvider::new(scheme.clone());
     let (marshal_actor, marshal_mailbox, floor) =
         MarshalActor::<_, Standard<Block>, _, _, _, _, _>::init(
             context.child("marshal"),
             finalizations_by_height,
             finalized_blocks,
             marshal::Config {
-                provider: provider.clone(),
-                epocher: FixedEpocher::new(EPOCH_LENGTH),
+                provider: schemes.clone(),
+                epocher: FixedEpocher::new(epoch_blocks),
                 start: plan.marshal_start(commonware_cryptography::Digested::precomputed(
                     genesis.clone(),
                     genesis.digest(),
@@ -403,11 +406,8 @@ where
         context.child("deferred"),
         resting,
         marshal_mailbox.clone(),
-        FixedEpocher::new(EPOCH_LENGTH),
+        FixedEpocher::new(epoch_blocks),
     );
-    marshal_actor.start(observe(stateful_mailbox.clone()), buffer, resolver);
-    stateful_actor.start();
-
     let databases = Arc::new(OnceLock::new());
     {
         let mailbox = stateful_mailbox.clone();
@@ -418,41 +418,33 @@ where
         });
     }
 
-    let t = &cfg.timeouts;
-    // The engine takes the validator's root context: aborting its handle
-    // stops every actor spawned from it (a crash stops the whole validator).
-    let engine = simplex::Engine::new(
+    // The engine of each epoch runs under the epochs actor, which takes the
+    // validator's root context: aborting its handle stops every actor
+    // spawned from it (a crash stops the whole validator).
+    let (epochs, epochs_mailbox) = Epochs::new(
         context,
-        simplex::Config {
-            scheme,
-            elector: RoundRobin::<Sha256>::default(),
-            blocker,
-            automaton: deferred.clone(),
-            relay: deferred.clone(),
-            reporter: deferred,
-            strategy: Sequential,
-            partition: format!("{prefix}-simplex"),
-            mailbox_size: NZUsize!(1024),
-            epoch: Epoch::zero(),
-            floor: simplex::config::Floor::Genesis(genesis.digest()),
-            replay_buffer: REPLAY_BUFFER,
-            write_buffer: IO_BUFFER,
+        EpochsConfig {
+            schemes,
+            marshal: marshal_mailbox.clone(),
+            application: deferred,
+            blocker: peers.blocker,
+            peers: peers.sets,
+            static_peers: cfg.static_peers.clone(),
+            epoch_blocks,
+            genesis_committee,
+            genesis_digest: genesis.digest(),
+            partition_prefix: prefix.clone(),
+            timeouts: cfg.timeouts.clone(),
             page_cache,
-            leader_timeout: t.leader_timeout,
-            certification_timeout: t.certification_timeout,
-            timeout_retry: t.timeout_retry,
-            view_retention: ViewDelta::new(256),
-            skip: SkipPolicy::Enabled {
-                timeout: Duration::from_secs(5),
-                budget: simplex::SkipBudget::Participants,
-            },
-            fetch_timeout: NZDuration!(t.fetch_timeout),
-            fetch_retry_delay: Duration::from_millis(500),
-            forward: ForwardPolicy::Disabled,
-            track_historical_votes: false,
         },
     );
-    let handle = engine.start(networks.votes, networks.certificates, networks.resolver);
+    let reporters = Reporters::from((observe(stateful_mailbox.clone()), epochs_mailbox));
+    marshal_actor.start(reporters, buffer, resolver);
+    stateful_actor.start();
+
+    let handle = epochs
+        .start(networks.votes, networks.certificates, networks.resolver)
+        .await;
     (
         handle,
         EngineHandles {

@@ -7,6 +7,7 @@
 pub mod app;
 pub mod block;
 pub mod engine;
+pub mod epochs;
 pub mod nosync;
 pub mod rest;
 pub mod runtime;

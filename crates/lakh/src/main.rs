@@ -47,6 +47,8 @@ enum Command {
         /// live state (see docs/PERFORMANCE.md)
         #[arg(long, default_value_t = DEFAULT_STATE_CACHE_MIB)]
         state_cache_mib: usize,
+        #[command(flatten)]
+        epochs: network::EpochArgs,
     },
     /// Run one validator of a network defined by a genesis file.
     Node {
@@ -71,6 +73,8 @@ enum Command {
         base_port: Option<u16>,
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        epochs: network::EpochArgs,
     },
     /// Create and inspect keys.
     Keys(keys::KeysArgs),
@@ -120,8 +124,10 @@ fn main() -> Result<()> {
             json,
             mempool_max_txs,
             state_cache_mib,
+            epochs,
         } => network::devnet(
             validators,
+            &epochs,
             &data_dir.unwrap_or_else(network::default_data_dir),
             rpc_addr,
             json,
@@ -135,6 +141,7 @@ fn main() -> Result<()> {
             chain_id,
             base_port,
             json,
+            epochs,
         } => {
             if out.join("genesis.json").exists() {
                 anyhow::bail!("{} already holds a genesis.json", out.display());
@@ -145,7 +152,7 @@ fn main() -> Result<()> {
                     .map(|_| network::free_port())
                     .collect::<Result<Vec<_>>>()?,
             };
-            let g = network::write_network(&out, validators, chain_id, &ports)?;
+            let g = network::write_network(&out, validators, chain_id, &ports, epochs.staking())?;
             if json {
                 println!(
                     "{}",

@@ -9,6 +9,7 @@ use lakh_consensus::engine::ConsensusTimeouts;
 use lakh_node::run::{RunConfig, ValidatorSpec, run};
 use lakh_types::{
     Address, AssetId, Genesis, Symbol,
+    committee::StakingParams,
     genesis::{BlockParams, GenesisAccount, GenesisAsset, GenesisValidator},
 };
 use serde::{Deserialize, Serialize};
@@ -49,6 +50,50 @@ pub fn free_port() -> Result<u16> {
     Ok(l.local_addr()?.port())
 }
 
+/// Committee and epoch parameters of a new network (the genesis defaults
+/// where not given).
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct EpochArgs {
+    /// Validators elected into each epoch's committee, by stake; the others
+    /// stand by [default: 100]
+    #[arg(long)]
+    pub committee_size: Option<usize>,
+    /// Blocks per epoch: the committee can change at each epoch's end
+    /// [default: 3600]
+    #[arg(long)]
+    pub epoch_blocks: Option<u64>,
+}
+
+impl EpochArgs {
+    /// The genesis staking parameters these flags ask for.
+    pub fn staking(&self) -> StakingParams {
+        let d = StakingParams::default();
+        StakingParams {
+            committee_size: self.committee_size.unwrap_or(d.committee_size),
+            epoch_blocks: self.epoch_blocks.unwrap_or(d.epoch_blocks),
+            ..d
+        }
+    }
+
+    /// Refuses flags that contradict an existing network's genesis.
+    fn check_matches(&self, found: &StakingParams, data_dir: &Path) -> Result<()> {
+        let differs = |given: Option<u64>, stored: u64| given.is_some_and(|g| g != stored);
+        if differs(
+            self.committee_size.map(|c| c as u64),
+            found.committee_size as u64,
+        ) || differs(self.epoch_blocks, found.epoch_blocks)
+        {
+            bail!(
+                "{} holds a devnet with --committee-size {} --epoch-blocks {}; pass those or use another --data-dir",
+                data_dir.display(),
+                found.committee_size,
+                found.epoch_blocks
+            );
+        }
+        Ok(())
+    }
+}
+
 /// Writes a new network definition into `dir`: `genesis.json`, validator keys
 /// under `dir/validators/`, demo account keys under `dir/keys/`, and one
 /// `node-I.toml` per validator. Returns the genesis.
@@ -57,6 +102,7 @@ pub fn write_network(
     validators: usize,
     chain_id: u64,
     p2p_ports: &[u16],
+    staking: StakingParams,
 ) -> Result<Genesis> {
     if validators == 0 || p2p_ports.len() != validators {
         bail!("a network needs at least one validator and one p2p port per validator");
@@ -127,7 +173,7 @@ pub fn write_network(
         accounts,
         assets,
         admin: Some(admin),
-        staking: Default::default(),
+        staking,
     };
     genesis.validate().map_err(anyhow::Error::msg)?;
     std::fs::write(dir.join("genesis.json"), genesis.to_json())?;
@@ -178,6 +224,7 @@ pub fn load_genesis(path: &Path) -> Result<Genesis> {
 /// directory gets a fresh network definition; an existing one resumes.
 pub fn devnet(
     validators: usize,
+    epochs: &EpochArgs,
     data_dir: &Path,
     rpc_addr: SocketAddr,
     json: bool,
@@ -195,12 +242,19 @@ pub fn devnet(
                 g.validators.len()
             );
         }
+        epochs.check_matches(&g.staking, data_dir)?;
         g
     } else {
         let ports = (0..validators)
             .map(|_| free_port())
             .collect::<Result<Vec<_>>>()?;
-        write_network(data_dir, validators, DEVNET_CHAIN_ID, &ports)?
+        write_network(
+            data_dir,
+            validators,
+            DEVNET_CHAIN_ID,
+            &ports,
+            epochs.staking(),
+        )?
     };
     let vdir = data_dir.join("validators");
     let mut specs = Vec::new();

@@ -333,3 +333,101 @@ fn four_node_processes_from_a_genesis_finalize_a_transfer() {
     let balance = net.wallet_json(&["balance", "carol", "--prove"]);
     assert_eq!(balance["proof"]["verified"], true, "{balance}");
 }
+
+/// `lakh devnet --validators 5 --committee-size 4 --epoch-blocks 30`: a
+/// delegation to the validator on standby elects it at the end of the
+/// epoch, it displaces one member and proposes blocks in the next epoch,
+/// and transfers keep finalizing across the boundary.
+#[test]
+fn delegating_to_a_standby_validator_elects_it_at_the_next_boundary() {
+    const EPOCH_BLOCKS: u64 = 30;
+    let dir = tempfile::tempdir().unwrap();
+    let net = Devnet::start(
+        dir.path(),
+        5,
+        free_port(),
+        &["--committee-size", "4", "--epoch-blocks", "30"],
+    );
+    let members = |listed: &serde_json::Value| -> Vec<String> {
+        listed["validators"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|v| v["in_committee"] == true)
+            .map(|v| v["address"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let listed = net.wallet_json(&["stake", "validators"]);
+    assert_eq!(
+        listed["validators"].as_array().unwrap().len(),
+        5,
+        "{listed}"
+    );
+    let before = members(&listed);
+    assert_eq!(before.len(), 4, "{listed}");
+    let joiner = listed["validators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["in_committee"] == false)
+        .unwrap()["address"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let sent = net.wallet_json(&[
+        "stake",
+        "delegate",
+        "--from",
+        "alice",
+        "--validator",
+        &joiner,
+        "--amount",
+        "1000000000000",
+    ]);
+    let delegated_at = sent["height"].as_u64().unwrap();
+    let boundary = (delegated_at / EPOCH_BLOCKS + 1) * EPOCH_BLOCKS - 1;
+
+    // Transfers finalize through the boundary, until the joiner has
+    // proposed a block of the new epoch.
+    let mut joiner_proposed = None;
+    for _ in 0..200 {
+        let t = net.wallet_json(&[
+            "transfer", "--from", "bob", "--to", "carol", "--amount", "1",
+        ]);
+        assert_eq!(t["receipt"]["status"]["status"], "success", "{t}");
+        let head = t["height"].as_u64().unwrap();
+        if head <= boundary {
+            continue;
+        }
+        joiner_proposed = (boundary + 1..=head).find(|h| {
+            let block = net.wallet_json(&["block", &h.to_string()]);
+            block["header"]["proposer"] == joiner.as_str()
+        });
+        if joiner_proposed.is_some() {
+            break;
+        }
+    }
+    assert!(
+        joiner_proposed.is_some(),
+        "the elected validator never proposed"
+    );
+
+    let boundary_block = net.wallet_json(&["block", &boundary.to_string()]);
+    let elected = &boundary_block["header"]["next_committee"];
+    assert_eq!(
+        elected["epoch"],
+        boundary / EPOCH_BLOCKS + 1,
+        "{boundary_block}"
+    );
+    let listed = net.wallet_json(&["stake", "validators"]);
+    let after = members(&listed);
+    assert_eq!(after.len(), 4, "{listed}");
+    assert!(after.contains(&joiner), "{listed}");
+    let displaced: Vec<_> = before.iter().filter(|m| !after.contains(m)).collect();
+    assert_eq!(displaced.len(), 1, "{listed}");
+    assert!(
+        listed["epoch"].as_u64().unwrap() > delegated_at / EPOCH_BLOCKS,
+        "{listed}"
+    );
+}

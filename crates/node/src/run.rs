@@ -12,11 +12,11 @@ use commonware_stream::{
 };
 use commonware_utils::{NZUsize, ordered::Map};
 use lakh_consensus::{
-    engine::{self, ConsensusTimeouts, EngineConfig, Networks, channels},
+    engine::{self, ConsensusTimeouts, EngineConfig, Networks, PeerSets, channels},
     shared::NodeShared,
 };
 use lakh_mempool::MempoolConfig;
-use lakh_types::{Genesis, address::parse_public_key};
+use lakh_types::{Genesis, address::parse_public_key, committee::MAX_COMMITTEE_SIZE};
 use std::{
     net::SocketAddr,
     path::{Path, PathBuf},
@@ -78,6 +78,31 @@ fn check_store_format(data_dir: &Path) -> Result<()> {
     }
 }
 
+/// Announces each epoch's peers to the lookup network, with their addresses.
+struct LookupPeers<O>(O);
+
+impl<O> PeerSets for LookupPeers<O>
+where
+    O: AddressableManager<PublicKey = ed25519::PublicKey> + Clone + Send + Sync + 'static,
+{
+    fn track(&self, id: u64, peers: Vec<(ed25519::PublicKey, SocketAddr)>) {
+        let book: Map<ed25519::PublicKey, P2pAddress> = match peers
+            .into_iter()
+            .map(|(k, a)| (k, P2pAddress::from(a)))
+            .collect::<Vec<_>>()
+            .try_into()
+        {
+            Ok(book) => book,
+            Err(_) => {
+                tracing::warn!(id, "peer set lists a key twice; not tracked");
+                return;
+            }
+        };
+        let mut oracle = self.0.clone();
+        let _ = oracle.track(id, book);
+    }
+}
+
 /// Runs the validators until the process is stopped.
 pub fn run(cfg: RunConfig) -> Result<()> {
     cfg.genesis.validate().map_err(anyhow::Error::msg)?;
@@ -101,7 +126,6 @@ pub fn run(cfg: RunConfig) -> Result<()> {
                 )
             })
             .collect();
-        let participants = cfg.genesis.validator_keys();
         let on_ready: Option<Arc<dyn Fn(usize, SocketAddr) + Send + Sync>> =
             cfg.on_rpc_ready.map(Arc::from);
         let mut handles = Vec::new();
@@ -114,7 +138,7 @@ pub fn run(cfg: RunConfig) -> Result<()> {
                 .map(|(_, a)| *a)
                 .expect("validator key is in the genesis");
             let ctx = context.child("validator").with_attribute("index", index);
-            let max_message = engine::max_message_size(participants.len() as u32, MAX_GOSSIP_BYTES);
+            let max_message = engine::max_message_size(MAX_COMMITTEE_SIZE as u32, MAX_GOSSIP_BYTES);
             let p2p_cfg = lookup::Config::local(
                 Cups::<_, ChaCha20Poly1305>::new(
                     Sake {
@@ -127,18 +151,13 @@ pub fn run(cfg: RunConfig) -> Result<()> {
                 ),
                 P2P_NAMESPACE,
                 SocketAddr::new(std::net::Ipv4Addr::UNSPECIFIED.into(), listen.port()),
-                NZUsize!(peers.len() + 1),
+                // A set holds the genesis validators and two committees.
+                NZUsize!(peers.len() + 2 * MAX_COMMITTEE_SIZE),
                 max_message,
                 NZUsize!(4096),
             );
-            let (mut network, mut oracle) = lookup::Network::new(ctx.child("network"), p2p_cfg);
-            let book: Map<ed25519::PublicKey, P2pAddress> = peers
-                .iter()
-                .map(|(k, a)| (k.clone(), P2pAddress::from(*a)))
-                .collect::<Vec<_>>()
-                .try_into()
-                .expect("unique validators");
-            oracle.track(0, book);
+            let (mut network, oracle) = lookup::Network::new(ctx.child("network"), p2p_cfg);
+            LookupPeers(oracle.clone()).track(0, peers.clone());
             let quota = engine::channel_quota();
             let mut reg = |c: u64| network.register(c, quota);
             let networks = Networks {
@@ -163,15 +182,18 @@ pub fn run(cfg: RunConfig) -> Result<()> {
                 ctx.child("engine"),
                 EngineConfig {
                     signer: spec.signer.clone(),
-                    participants: participants.clone(),
                     partition_prefix: format!("v{index}"),
                     shared: shared.clone(),
                     timeouts: cfg.timeouts.clone(),
                     state_cache_bytes: cfg.state_cache_bytes,
+                    static_peers: peers.clone(),
                 },
                 networks,
-                oracle.clone(),
-                oracle.clone(),
+                engine::Peers {
+                    provider: oracle.clone(),
+                    blocker: oracle.clone(),
+                    sets: LookupPeers(oracle.clone()),
+                },
             )
             .await;
             handles.push(handle);

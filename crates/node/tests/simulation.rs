@@ -21,10 +21,14 @@ use commonware_p2p::simulated::Link;
 use commonware_runtime::{Clock, Spawner, Supervisor};
 use commonware_runtime::{Handle, Quota, deterministic};
 use commonware_utils::probability;
+use lakh_consensus::epochs::committee_members;
 use lakh_consensus::{
     engine::{self, ConsensusTimeouts, EngineConfig, EngineHandles, Networks},
     shared::NodeShared,
 };
+use lakh_rpc::finality;
+use lakh_types::committee::{Committee, StakingParams};
+use lakh_types::modules::stake::StakeAction;
 use lakh_types::{
     Action as TxAction, Address, AssetId, Genesis, PrivateKey, Symbol, Transaction, TransferEntry,
     TxStatus,
@@ -87,9 +91,12 @@ fn account_key(i: u64) -> PrivateKey {
 
 impl LakhEngine {
     fn new() -> Self {
-        let validators: Vec<ed25519::PrivateKey> = (0..VALIDATORS)
-            .map(ed25519::PrivateKey::from_seed)
-            .collect();
+        Self::with_validators(VALIDATORS)
+    }
+
+    fn with_validators(count: u64) -> Self {
+        let validators: Vec<ed25519::PrivateKey> =
+            (0..count).map(ed25519::PrivateKey::from_seed).collect();
         let genesis = Genesis {
             chain_id: 99,
             native_symbol: Symbol::new("LAKH").unwrap(),
@@ -165,6 +172,24 @@ impl LakhEngine {
     }
 }
 
+/// Announces each epoch's peer set to the simulated network (addresses
+/// mean nothing there).
+struct SimPeers(commonware_p2p::simulated::Manager<ed25519::PublicKey, deterministic::Context>);
+
+impl engine::PeerSets for SimPeers {
+    fn track(&self, id: u64, peers: Vec<(ed25519::PublicKey, std::net::SocketAddr)>) {
+        use commonware_p2p::Manager as _;
+        let set: commonware_utils::ordered::Set<ed25519::PublicKey> = peers
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect::<Vec<_>>()
+            .try_into()
+            .unwrap();
+        let mut manager = self.0.clone();
+        let _ = manager.track(id, set);
+    }
+}
+
 #[derive(Clone)]
 struct State {
     handles: EngineHandles<deterministic::Context>,
@@ -204,7 +229,10 @@ impl EngineDefinition for LakhEngine {
     }
 
     fn max_message_size(&self) -> u32 {
-        engine::max_message_size(VALIDATORS as u32, lakh_node::gossip::MAX_GOSSIP_BYTES)
+        engine::max_message_size(
+            self.validators.len() as u32,
+            lakh_node::gossip::MAX_GOSSIP_BYTES,
+        )
     }
 
     async fn init(&self, ctx: InitContext<'_, ed25519::PublicKey>) -> (Handle<()>, State) {
@@ -226,7 +254,7 @@ impl EngineDefinition for LakhEngine {
         // Every validator knows every transaction (as gossip would ensure).
         let verdicts = shared.pool.insert_verified(
             self.txs.to_vec(),
-            (0..ACCOUNTS).map(|i| (Address::from(&account_key(i).public_key()), 0)),
+            (0..=ACCOUNTS).map(|i| (Address::from(&account_key(i).public_key()), 0)),
         );
         assert!(verdicts.iter().all(|v| v.is_ok()));
         if let Some(late) = self.late.clone() {
@@ -235,10 +263,10 @@ impl EngineDefinition for LakhEngine {
                 let mut finalized = shared.subscribe();
                 ctx.sleep_until(UNIX_EPOCH + late.at).await;
                 let arrived = ctx.current();
-                let sender = Address::from(&late_sender().public_key());
+                let sender = late.tx.tx.sender_address();
                 let verdicts = shared
                     .pool
-                    .insert_verified(vec![late.tx.clone()], [(sender, 0)]);
+                    .insert_verified(vec![late.tx.clone()], [(sender, late.tx.tx.nonce)]);
                 assert!(verdicts[0].is_ok());
                 while let Ok(block) = finalized.recv().await {
                     if block.tx_ids.contains(&late.tx.id()) {
@@ -261,22 +289,38 @@ impl EngineDefinition for LakhEngine {
             state_sync: next(),
         };
         let pk = public_key.clone();
+        let static_peers = self
+            .genesis
+            .validators
+            .iter()
+            .map(|v| (v.keys().unwrap().0, v.p2p_address))
+            .collect();
         let (handle, handles) = engine::start_observed(
             context,
             EngineConfig {
                 signer: self.validators[index].clone(),
-                participants: self.genesis.validator_keys(),
                 partition_prefix: format!("v{index}"),
                 shared: shared.clone(),
                 timeouts: ConsensusTimeouts::default(),
                 state_cache_bytes: 4 << 20,
+                static_peers,
             },
             networks,
-            oracle.manager(),
-            oracle.control(public_key.clone()),
+            engine::Peers {
+                provider: oracle.manager(),
+                blocker: oracle.control(public_key.clone()),
+                sets: SimPeers(oracle.manager()),
+            },
             move |m| MonitorReporter::new(pk, monitor, m),
         )
         .await;
+        // The harness keeps a crashed validator's state until its restart
+        // has opened the store again: holding the database there would keep
+        // its files open (properties read blocks and receipts, not state).
+        let handles = EngineHandles {
+            databases: Arc::default(),
+            ..handles
+        };
         (handle, State { handles, shared })
     }
 
@@ -547,4 +591,258 @@ fn a_transaction_on_a_resting_chain_is_finalized_at_once() {
         .timeout(Duration::from_secs(120))
         .run()
         .expect("simulation failed");
+}
+
+/// Heights per epoch in the election simulations.
+const EPOCH_BLOCKS: u64 = 8;
+/// Validators in the election simulations: four seats, two on standby.
+const ELECTION_VALIDATORS: u64 = 6;
+const SELF_BOND: u128 = 1_000_000;
+
+/// Who the election simulations move: an account delegates to `joiner` from
+/// the start, `leaver` undelegates its whole self-bond at `leave_at`, and
+/// `displaced` is the genesis member the joiner outranks.
+#[derive(Clone)]
+struct Elections {
+    joiner: ed25519::PublicKey,
+    leaver: ed25519::PublicKey,
+    displaced: ed25519::PublicKey,
+    /// Epochs to run past (the chain reaches their last height).
+    epochs: u64,
+}
+
+impl LakhEngine {
+    /// Six validators with epochs of [`EPOCH_BLOCKS`] and four seats:
+    /// validators 0..4 bond [`SELF_BOND`] each, 4 and 5 less (standby).
+    fn elections(leave_at: Duration) -> (Self, Elections) {
+        let mut engine = Self::with_validators(ELECTION_VALIDATORS);
+        engine.genesis.staking = StakingParams {
+            epoch_blocks: EPOCH_BLOCKS,
+            committee_size: 4,
+            min_self_bond: SELF_BOND / 10,
+        };
+        for (i, v) in engine.genesis.validators.iter_mut().enumerate() {
+            v.stake = match i {
+                0..4 => SELF_BOND,
+                4 => SELF_BOND / 2,
+                _ => SELF_BOND * 2 / 5,
+            };
+        }
+        for key in &engine.validators {
+            engine.genesis.accounts.push(GenesisAccount {
+                address: Address::from(&key.public_key()),
+                balance: 1_000_000_000,
+            });
+        }
+        let genesis_members: Vec<ed25519::PublicKey> = engine.validators[..4]
+            .iter()
+            .map(|k| k.public_key())
+            .collect();
+        // Equal stakes rank by identity: the largest loses its seat to the joiner.
+        let displaced = genesis_members.iter().max().unwrap().clone();
+        let leaver_index = (0..4)
+            .min_by_key(|i| engine.validators[*i].public_key())
+            .unwrap();
+        let joiner = engine.validators[4].public_key();
+        // An account the preloaded transfers leave alone, so the
+        // delegation waits behind none of them.
+        let delegator = late_sender();
+        let delegation = Transaction {
+            chain_id: 99,
+            sender: delegator.public_key(),
+            nonce: 0,
+            max_fee: 1_000_000,
+            action: TxAction::Stake(StakeAction::Delegate {
+                validator: Address::from(&joiner),
+                amount: SELF_BOND * 2,
+            }),
+        }
+        .sign(&delegator);
+        let mut txs = engine.txs.to_vec();
+        txs.push(delegation);
+        engine.txs = Arc::new(txs);
+        let leaver_key = engine.validators[leaver_index].clone();
+        engine.late = Some(Late {
+            at: leave_at,
+            tx: Transaction {
+                chain_id: 99,
+                sender: leaver_key.public_key(),
+                nonce: 0,
+                max_fee: 1_000_000,
+                action: TxAction::Stake(StakeAction::Undelegate {
+                    validator: Address::from(&leaver_key.public_key()),
+                    amount: SELF_BOND,
+                }),
+            }
+            .sign(&leaver_key),
+            finalized_after: Arc::default(),
+        });
+        let plan = Elections {
+            joiner,
+            leaver: leaver_key.public_key(),
+            displaced,
+            epochs: 4,
+        };
+        (engine, plan)
+    }
+}
+
+impl Elections {
+    fn last_height(&self) -> u64 {
+        self.epochs * EPOCH_BLOCKS - 1
+    }
+
+    /// The committee of every epoch up to `self.epochs`, from the genesis
+    /// and the boundary blocks' headers.
+    async fn committees(&self, state: &State) -> Result<Vec<Committee>, String> {
+        let mut committees = vec![lakh_execution::modules::stake::genesis_committee(
+            &state.shared.genesis,
+        )];
+        for epoch in 0..self.epochs {
+            let height = (epoch + 1) * EPOCH_BLOCKS - 1;
+            let block = state
+                .handles
+                .marshal
+                .get_block(Identifier::Height(Height::new(height)))
+                .await
+                .ok_or(format!("boundary block {height} missing"))?;
+            let next = block.inner().header.next_committee.clone();
+            let next = next.ok_or(format!("boundary block {height} carries no committee"))?;
+            if next.epoch != epoch + 1 {
+                return Err(format!("block {height} elects epoch {}", next.epoch));
+            }
+            committees.push(next);
+        }
+        Ok(committees)
+    }
+}
+
+fn member(committee: &Committee, key: &ed25519::PublicKey) -> bool {
+    committee.contains(&Address::from(key))
+}
+
+impl Property<ed25519::PublicKey, State> for Elections {
+    fn name(&self) -> &str {
+        "committees follow stake, and only each epoch's committee proposes and certifies"
+    }
+
+    fn check<'a>(
+        &'a self,
+        _tracker: &'a ProgressTracker<ed25519::PublicKey>,
+        states: &'a [&'a State],
+    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>> {
+        Box::pin(async move {
+            for s in states {
+                let committees = self.committees(s).await?;
+                // When the delegation and the undelegation land depends on
+                // the seed; that each takes effect at a boundary does not.
+                let joined = committees[1..].iter().position(|c| member(c, &self.joiner));
+                let Some(joined) = joined else {
+                    return Err("the joiner was never elected".into());
+                };
+                if member(&committees[joined + 1], &self.displaced)
+                    && member(&committees[joined + 1], &self.leaver)
+                {
+                    return Err("the joiner took nobody's seat".into());
+                }
+                if committees[1..].iter().all(|c| member(c, &self.leaver)) {
+                    return Err("the leaver never left".into());
+                }
+                let mut joiner_proposed = false;
+                for h in 1..=self.last_height() {
+                    let block = s
+                        .handles
+                        .marshal
+                        .get_block(Identifier::Height(Height::new(h)))
+                        .await
+                        .ok_or(format!("block {h} missing"))?;
+                    let header = &block.inner().header;
+                    let epoch = (h / EPOCH_BLOCKS) as usize;
+                    if header.context.round.epoch().get() != epoch as u64 {
+                        return Err(format!("block {h} was proposed in another epoch"));
+                    }
+                    if !member(&committees[epoch], &header.context.leader) {
+                        return Err(format!("block {h} was proposed outside its committee"));
+                    }
+                    joiner_proposed |= header.context.leader == self.joiner;
+                    check_certificate(s, h, &committees[epoch]).await?;
+                }
+                if !joiner_proposed {
+                    return Err("the elected joiner never proposed".into());
+                }
+            }
+            Ok(())
+        })
+    }
+}
+
+/// A stored finalization of block `height`, if any, verifies against the
+/// committee of its epoch (and not against another).
+async fn check_certificate(
+    state: &State,
+    height: u64,
+    committee: &Committee,
+) -> Result<(), String> {
+    let Some(finalization) = state
+        .handles
+        .marshal
+        .get_finalization(Height::new(height))
+        .await
+    else {
+        return Ok(());
+    };
+    let verifier =
+        finality::committee_verifier(committee_members(committee)?).map_err(|e| e.to_string())?;
+    if !finalization.verify(
+        &mut rand::rng(),
+        &verifier,
+        &commonware_parallel::Sequential,
+    ) {
+        return Err(format!(
+            "the certificate of block {height} fails its committee"
+        ));
+    }
+    Ok(())
+}
+
+#[test]
+fn committees_change_by_stake_across_epochs_under_delays_and_drops() {
+    let (engine, plan) = LakhEngine::elections(Duration::from_secs(11));
+    let txs = engine.txs.clone();
+    let height = plan.last_height();
+    PlanBuilder::new(engine)
+        .seeds(0..3)
+        .link(lossy_link())
+        .exit_condition(ProcessedHeightAtLeast::new(height))
+        .property(Agreement { height, txs })
+        .property(plan)
+        .timeout(Duration::from_secs(900))
+        .run()
+        .expect("simulation failed");
+}
+
+#[test]
+fn a_validator_crashed_before_a_boundary_catches_up_after_it() {
+    let (engine, plan) = LakhEngine::elections(Duration::from_secs(11));
+    let txs = engine.txs.clone();
+    let height = plan.last_height();
+    // Validator 1 misses the first two boundaries.
+    let victim = engine.validators[1].public_key();
+    let results = PlanBuilder::new(engine)
+        .seeds(0..2)
+        .link(steady_link())
+        .crash(Crash::Schedule(
+            Schedule::new()
+                .at(Duration::from_secs(4), Action::Crash(victim.clone()))
+                .at(Duration::from_secs(20), Action::Restart(victim)),
+        ))
+        .exit_condition(ProcessedHeightAtLeast::new(height))
+        .property(Agreement { height, txs })
+        .property(plan)
+        .timeout(Duration::from_secs(900))
+        .run()
+        .expect("simulation failed");
+    for r in &results {
+        assert_eq!(r.crashes, 1);
+    }
 }

@@ -96,6 +96,10 @@ pub struct BlockHeaderInfo {
     pub used_units: u64,
     pub tx_count: u64,
     pub timestamp_ms: u64,
+    /// On the last block of an epoch: the committee elected for the next
+    /// one (the block's hash commits to it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_committee: Option<lakh_types::committee::Committee>,
 }
 
 /// The certificate that finalized a block ([`crate::finality`] checks it).
