@@ -126,7 +126,9 @@ pub enum ExecError {
 }
 
 /// Lists, sorted and without repeats, every key executing `txs` under `env`
-/// may read or write. Depends only on the transactions, never on state.
+/// may read or write. Depends only on the transactions and `env` (at the
+/// last height of an epoch it adds what the election reads and writes,
+/// [`stake::boundary_keys`]), never on state.
 pub fn access_set(env: &BlockEnv, txs: &[SignedTransaction]) -> Vec<StateKey> {
     let mut keys = Vec::with_capacity(txs.len() * 3 + 3);
     keys.push(StateKey::Account(env.proposer));
