@@ -327,9 +327,12 @@ fn announce(
             );
             if let Some(nft) = &d.nft {
                 println!(
-                    "  nft     collection {} by `{}` (10% royalty split 4:1 with `{}`); AI-generated track {} ({}), attested by `{}`, listed at {} LAKH",
+                    "  nft     collection {} by `{}` ({}% royalty split {}:{} with `{}`); AI-generated track {} ({}), attested by `{}`, listed at {} LAKH",
                     nft.collection,
                     seed::ARTIST_KEY,
+                    seed::NFT_ROYALTY_BPS / 100,
+                    seed::NFT_SPLIT_SHARES[0],
+                    seed::NFT_SPLIT_SHARES[1],
                     seed::OPERATOR_KEY,
                     nft.token,
                     nft.track.display(),
