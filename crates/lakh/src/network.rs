@@ -362,9 +362,12 @@ fn announce(
         println!("lakh devnet: {validators} validator(s), chain id {chain_id}");
         println!("  RPC     http://{addr}  (WebSocket ws://{addr})");
         println!(
-            "  keys    {}  ({}, admin, reporter)",
+            "  keys    {}  ({}, admin, {}, {}, {})",
             keys_dir.display(),
-            DEMO_ACCOUNTS.join(", ")
+            DEMO_ACCOUNTS.join(", "),
+            seed::REPORTER_KEY,
+            seed::ARTIST_KEY,
+            seed::OPERATOR_KEY
         );
         println!("  DeFi    {seed_line}");
         if let Some(d) = &demo {
@@ -377,6 +380,25 @@ fn announce(
                 seed::REPORTER_KEY,
                 seed::KEEPER_EVERY_BLOCKS
             );
+            if let Some(nft) = &d.nft {
+                println!(
+                    "  nft     collection {} by `{}` ({}% royalty split {}:{} with `{}`); AI-generated track {} ({}), attested by `{}`, listed at {} LAKH",
+                    nft.collection,
+                    seed::ARTIST_KEY,
+                    seed::NFT_ROYALTY_BPS / 100,
+                    seed::NFT_SPLIT_SHARES[0],
+                    seed::NFT_SPLIT_SHARES[1],
+                    seed::OPERATOR_KEY,
+                    nft.token,
+                    nft.track.display(),
+                    seed::OPERATOR_KEY,
+                    nft.listing.price / ONE_LAKH
+                );
+                println!(
+                    "  buy it  lakh wallet nft buy --from dave --token {}",
+                    nft.listing.token
+                );
+            }
         }
         println!("  try     lakh wallet transfer --from alice --to bob --amount 1000");
     }

@@ -1,7 +1,11 @@
 //! Seeds a fresh devnet with the DeFi setup the README tour uses: AMM pools,
 //! an order-book market with resting orders, oracle prices, lending markets,
 //! a farm and a cover pool, all created and funded by the devnet's `admin`
-//! key; and keeps the oracle prices fresh while the devnet runs.
+//! key; and the music NFT demo: a collection by the `artist` key, whose
+//! AI-generated track (synthesized here, as `nft demo-track` does) carries a
+//! provenance record attested by the `operator` key (registered by the
+//! admin for the demo model) and is listed for sale. It keeps the oracle
+//! prices fresh while the devnet runs.
 //!
 //! Seeding runs once per data directory: a marker file (JSON, see [`Demo`])
 //! records success and the ids a user needs, so a restarted devnet resumes
@@ -22,17 +26,30 @@ use lakh_types::{
         dex::DexAction,
         farm::{FarmAction, farm_id},
         lend::{LendAction, MarketParams, WAD},
+        nft::{
+            CollectionId, CollectionKind, Hash32, LicenceTerms, NftAction, SplitShare, TokenId,
+            TransferPolicy, collection_id, token_id,
+        },
         oracle::OracleAction,
     },
 };
 use serde::{Deserialize, Serialize};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+use crate::wallet::nft::{
+    ProvenanceActions, ProvenanceFile, attest_action, model_id, provenance_actions,
+    write_demo_track,
+};
 
 /// Written into the data directory once seeding succeeded.
 pub const SEEDED_MARKER: &str = "seeded";
 /// Key (in the devnet's keys directory) of the price keeper.
 pub const REPORTER_KEY: &str = "reporter";
+/// Key of the demo artist (creates the NFT collection, mints, lists).
+pub const ARTIST_KEY: &str = "artist";
+/// Key of the demo model's operator (the registered attester).
+pub const OPERATOR_KEY: &str = "operator";
 
 /// Demo asset ids (see `network::DEMO_ASSETS`).
 pub const USDC: AssetId = AssetId(1);
@@ -69,6 +86,24 @@ pub const COVER_RISKS: [&str; 2] = ["dex:ETH/USDC", "lend:USDC"];
 pub const FARM_RATE: u128 = ONE_LAKH / 10;
 pub const FARM_BLOCKS: u64 = 1_000_000;
 
+/// LAKH the admin gives each seeding key (reporter, artist, operator) for fees.
+const KEY_FUNDING: u128 = 10_000 * ONE_LAKH;
+/// The NFT demo: the model the track claims, the synth seed (also the
+/// provenance's seed) and length of the track, its file in the data directory.
+pub const NFT_MODEL: &str = "lakh-demo-synth";
+pub const NFT_TRACK_SEED: u64 = 7;
+pub const NFT_TRACK_SECONDS: u32 = 4;
+pub const NFT_TRACK_FILE: &str = "demo-track.wav";
+/// 10% royalty, split 4:1 between the artist and the model operator.
+pub const NFT_ROYALTY_BPS: u32 = 1_000;
+pub const NFT_SPLIT_SHARES: [u32; 2] = [4, 1];
+/// Licences: 5% of every derivative's sales, 1 LAKH each.
+pub const NFT_LICENCE_SHARE_PPM: u32 = 50_000;
+pub const NFT_LICENCE_FEE: u128 = ONE_LAKH;
+/// The listing: 50 LAKH, for as long as the farm runs.
+pub const NFT_PRICE: u128 = 50 * ONE_LAKH;
+pub const NFT_LISTING_BLOCKS: u64 = FARM_BLOCKS;
+
 /// What a seeded devnet offers beyond its assets (kept in the marker file).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Demo {
@@ -78,38 +113,129 @@ pub struct Demo {
     pub farm: u64,
     pub book_market: u32,
     pub cover_pool: u64,
+    /// The music NFT demo (absent in markers of devnets seeded before it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nft: Option<NftDemo>,
 }
 
-/// What the steps are built from; `height` is the head when a step is sent.
+/// The seeded music NFT demo.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct NftDemo {
+    /// The artist's collection (`collection_id(artist, nonce)`).
+    pub collection: CollectionId,
+    /// The attested AI-generated track (`token_id(artist, nonce)`).
+    pub token: TokenId,
+    /// Its fixed-price listing.
+    pub listing: NftListing,
+    pub artist: Address,
+    pub operator: Address,
+    /// sha256 of the track (the token's content hash and the record's output hash).
+    pub content_hash: Hash32,
+    /// The track's file.
+    pub track: PathBuf,
+}
+
+/// A fixed-price listing (listings are keyed by their token).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct NftListing {
+    pub token: TokenId,
+    pub asset: AssetId,
+    #[serde(with = "lakh_types::amount")]
+    pub price: u128,
+    pub expiry_height: u64,
+}
+
+/// What the steps are built from; `height` is the head when a step is sent,
+/// the ids are those earlier steps created.
 pub struct SeedEnv {
     pub admin: Address,
     pub reporter: Address,
+    pub artist: Address,
+    /// Signs the attestation (and sends it).
+    pub operator: PrivateKey,
     pub height: u64,
+    /// sha256 of the demo track.
+    pub track_hash: Hash32,
+    /// Salt of the demo prompt's commitment.
+    pub prompt_salt: Hash32,
+    pub farm: Option<u64>,
+    pub collection: Option<CollectionId>,
+    pub token: Option<TokenId>,
+    /// Expiry of the listing, once a step made it.
+    pub listing_expiry_height: Option<u64>,
 }
 
-/// One labelled step of seeding: actions the admin sends, in order.
+impl SeedEnv {
+    fn operator(&self) -> Address {
+        Address::from(&self.operator.public_key())
+    }
+
+    fn collection(&self) -> Result<CollectionId> {
+        self.collection
+            .context("no earlier step created the NFT collection")
+    }
+
+    fn token(&self) -> Result<TokenId> {
+        self.token.context("no earlier step minted the NFT")
+    }
+
+    /// Records what `sender`'s `actions` (from `first_nonce` on) created.
+    fn note(&mut self, sender: &Address, first_nonce: u64, actions: &[Action]) {
+        for (nonce, action) in (first_nonce..).zip(actions) {
+            match action {
+                Action::Farm(FarmAction::Create { .. }) => self.farm = Some(farm_id(sender, nonce)),
+                Action::Nft(NftAction::CreateCollection { .. }) => {
+                    self.collection = Some(collection_id(sender, nonce));
+                }
+                Action::Nft(NftAction::Mint { .. }) => self.token = Some(token_id(sender, nonce)),
+                Action::Nft(NftAction::List { expiry_height, .. }) => {
+                    self.listing_expiry_height = Some(*expiry_height);
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Who sends a step's transactions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum By {
+    Admin,
+    Artist,
+    Operator,
+}
+
+/// One labelled step of seeding: actions one key sends, in order.
 pub struct Step {
     pub label: &'static str,
-    pub build: fn(&SeedEnv) -> Vec<Action>,
+    pub by: By,
+    pub build: fn(&SeedEnv) -> Result<Vec<Action>>,
 }
 
 /// The whole devnet setup, in dependency order.
 pub fn steps() -> Vec<Step> {
     vec![
         Step {
-            label: "fund the price reporter with 10,000 LAKH for fees",
+            by: By::Admin,
+            label: "fund the price reporter, the artist and the model operator with 10,000 LAKH each for fees",
             build: |env| {
-                vec![Action::Transfer(TransferEntry {
-                    to: env.reporter,
-                    asset: LAKH,
-                    amount: 10_000 * ONE_LAKH,
-                })]
+                Ok([env.reporter, env.artist, env.operator()]
+                    .into_iter()
+                    .map(|to| {
+                        Action::Transfer(TransferEntry {
+                            to,
+                            asset: LAKH,
+                            amount: KEY_FUNDING,
+                        })
+                    })
+                    .collect())
             },
         },
         Step {
+            by: By::Admin,
             label: "dex: create pools ETH/USDC, BTC/USDC, LAKH/USDC, ETH/BTC",
             build: |_| {
-                POOLS
+                Ok(POOLS
                     .iter()
                     .map(|p| {
                         Action::Dex(DexAction::CreatePool {
@@ -118,13 +244,14 @@ pub fn steps() -> Vec<Step> {
                             lp_symbol: Some(Symbol::new(p.lp).expect("valid LP symbol")),
                         })
                     })
-                    .collect()
+                    .collect())
             },
         },
         Step {
+            by: By::Admin,
             label: "dex: add liquidity",
             build: |_| {
-                POOLS
+                Ok(POOLS
                     .iter()
                     .map(|p| {
                         Action::Dex(DexAction::AddLiquidity {
@@ -136,13 +263,14 @@ pub fn steps() -> Vec<Step> {
                             deadline_height: u64::MAX,
                         })
                     })
-                    .collect()
+                    .collect())
             },
         },
         Step {
+            by: By::Admin,
             label: "oracle: feeds for USDC, ETH, BTC, LAKH (reporters admin and reporter)",
             build: |env| {
-                PRICES
+                Ok(PRICES
                     .iter()
                     .map(|(asset, _)| {
                         Action::Oracle(OracleAction::SetFeed {
@@ -153,17 +281,19 @@ pub fn steps() -> Vec<Step> {
                             min_reports: 1,
                         })
                     })
-                    .collect()
+                    .collect())
             },
         },
         Step {
+            by: By::Admin,
             label: "oracle: admin posts USDC 1, ETH 3000, BTC 60000, LAKH 1",
-            build: |_| price_posts(),
+            build: |_| Ok(price_posts()),
         },
         Step {
+            by: By::Admin,
             label: "lend: markets USDC, ETH, BTC, LAKH",
             build: |_| {
-                LEND_MARKETS
+                Ok(LEND_MARKETS
                     .iter()
                     .map(|m| {
                         Action::Lend(LendAction::CreateMarket {
@@ -171,13 +301,14 @@ pub fn steps() -> Vec<Step> {
                             params: MarketParams::standard(m.collateral_factor_pct),
                         })
                     })
-                    .collect()
+                    .collect())
             },
         },
         Step {
+            by: By::Admin,
             label: "lend: admin supplies 1,000,000 USDC, 200 ETH, 20 BTC, 100,000 LAKH",
             build: |_| {
-                LEND_MARKETS
+                Ok(LEND_MARKETS
                     .iter()
                     .map(|m| {
                         Action::Lend(LendAction::Supply {
@@ -185,13 +316,14 @@ pub fn steps() -> Vec<Step> {
                             amount: m.supply,
                         })
                     })
-                    .collect()
+                    .collect())
             },
         },
         Step {
+            by: By::Admin,
             label: "book: market 1 ETH/USDC (lot 0.001 ETH, tick 1 USDC per ETH)",
             build: |_| {
-                vec![Action::Book(BookAction::CreateMarket {
+                Ok(vec![Action::Book(BookAction::CreateMarket {
                     market: BOOK_MARKET,
                     base: ETH,
                     quote: USDC,
@@ -199,10 +331,11 @@ pub fn steps() -> Vec<Step> {
                     lot_size: BOOK_LOT,
                     maker_fee_bps: 2,
                     taker_fee_bps: 5,
-                })]
+                })])
             },
         },
         Step {
+            by: By::Admin,
             label: "book: admin rests 1 ETH asks at 3005/3010/3020 and bids at 2995/2990/2980",
             build: |_| {
                 let order = |side, usdc_per_eth: u128| {
@@ -215,17 +348,18 @@ pub fn steps() -> Vec<Step> {
                         tif: TimeInForce::Gtc,
                     })
                 };
-                vec![
+                Ok(vec![
                     order(Side::Sell, 3_005),
                     order(Side::Sell, 3_010),
                     order(Side::Sell, 3_020),
                     order(Side::Buy, 2_995),
                     order(Side::Buy, 2_990),
                     order(Side::Buy, 2_980),
-                ]
+                ])
             },
         },
         Step {
+            by: By::Admin,
             label: "farm: stake ETHUSDCLP, earn 0.1 LAKH per block for 1,000,000 blocks",
             build: |env| {
                 // The start may not be in the past when the transaction
@@ -233,28 +367,30 @@ pub fn steps() -> Vec<Step> {
                 // proposes it at once; more margin would only delay the farm
                 // by a heartbeat per block).
                 let start_height = env.height + 10;
-                vec![Action::Farm(FarmAction::Create {
+                Ok(vec![Action::Farm(FarmAction::Create {
                     stake_asset: eth_usdc_lp(),
                     reward_asset: LAKH,
                     rate_per_block: FARM_RATE,
                     start_height,
                     end_height: start_height + FARM_BLOCKS,
-                })]
+                })])
             },
         },
         Step {
+            by: By::Admin,
             label: "cover: pool 1 (USDC capital, LAKH assessor stake) on dex:ETH/USDC and lend:USDC",
             build: |_| {
-                vec![Action::Cover(CoverAction::CreatePool {
+                Ok(vec![Action::Cover(CoverAction::CreatePool {
                     pool: COVER_POOL,
                     params: cover_params(),
-                })]
+                })])
             },
         },
         Step {
+            by: By::Admin,
             label: "cover: admin provides 1,000,000 USDC and stakes 10,000 LAKH as assessor",
             build: |_| {
-                vec![
+                Ok(vec![
                     Action::Cover(CoverAction::Provide {
                         pool: COVER_POOL,
                         asset: USDC,
@@ -266,10 +402,134 @@ pub fn steps() -> Vec<Step> {
                         asset: LAKH,
                         amount: 10_000 * ONE_LAKH,
                     }),
-                ]
+                ])
+            },
+        },
+        Step {
+            by: By::Admin,
+            label: "nft: admin registers the operator as attester for model lakh-demo-synth",
+            build: |env| {
+                Ok(vec![Action::Nft(NftAction::RegisterAttester {
+                    model_id: model_id(NFT_MODEL),
+                    attester: env.operator(),
+                })])
+            },
+        },
+        Step {
+            by: By::Artist,
+            label: "nft: artist creates collection SYNTH (25 editions, 10% royalty split 4:1 with the operator, licences, market-only)",
+            build: |env| Ok(vec![Action::Nft(nft_collection(env)?)]),
+        },
+        Step {
+            by: By::Artist,
+            label: "nft: artist mints the demo track",
+            build: |env| {
+                Ok(vec![Action::Nft(NftAction::Mint {
+                    collection: env.collection()?,
+                    shard: 0,
+                    to: env.artist,
+                    content_hash: env.track_hash,
+                    metadata_hash: Hash32::default(),
+                    uri: Text::new(format!("file://{NFT_TRACK_FILE}"))
+                        .context("short track uri")?,
+                    freeze: true,
+                    parents: BoundedVec::new(Vec::new()).context("no parents")?,
+                })])
+            },
+        },
+        Step {
+            by: By::Artist,
+            label: "nft: artist commits to the track's prompt",
+            build: |env| Ok(vec![Action::Nft(nft_provenance(env)?.commit)]),
+        },
+        Step {
+            by: By::Artist,
+            label: "nft: artist reveals the track's provenance record (a block after the commitment)",
+            build: |env| Ok(vec![Action::Nft(nft_provenance(env)?.record)]),
+        },
+        Step {
+            by: By::Operator,
+            label: "nft: operator attests the record",
+            build: |env| {
+                let p = nft_provenance(env)?;
+                Ok(vec![Action::Nft(attest_action(
+                    &env.operator,
+                    env.token()?,
+                    &model_id(NFT_MODEL),
+                    &p.prompt_hash,
+                    NFT_TRACK_SEED,
+                    &env.track_hash,
+                ))])
+            },
+        },
+        Step {
+            by: By::Artist,
+            label: "nft: artist lists the track at 50 LAKH",
+            build: |env| {
+                Ok(vec![Action::Nft(NftAction::List {
+                    token: env.token()?,
+                    asset: LAKH,
+                    price: NFT_PRICE,
+                    expiry_height: env.height + NFT_LISTING_BLOCKS,
+                    collections: BoundedVec::new(vec![env.collection()?])
+                        .context("one collection")?,
+                })])
             },
         },
     ]
+}
+
+/// The demo collection: a limited edition of 25 by the artist.
+fn nft_collection(env: &SeedEnv) -> Result<NftAction> {
+    let split = [env.artist, env.operator()]
+        .into_iter()
+        .zip(NFT_SPLIT_SHARES)
+        .map(|(recipient, share)| SplitShare { recipient, share })
+        .collect();
+    Ok(NftAction::CreateCollection {
+        name: Text::new("Synth Garden").context("short name")?,
+        symbol: Text::new("SYNTH").context("short symbol")?,
+        kind: CollectionKind::Limited { max_editions: 25 },
+        royalty_bps: NFT_ROYALTY_BPS,
+        split: BoundedVec::new(split).context("two recipients")?,
+        licence: Some(LicenceTerms {
+            commercial_use: true,
+            derivatives_allowed: true,
+            attribution: true,
+            revenue_share_ppm: NFT_LICENCE_SHARE_PPM,
+            fee_asset: LAKH,
+            minting_fee: NFT_LICENCE_FEE,
+            expiry_height: 0,
+            transferable: true,
+            legal_hash: Hash32::sha256(NFT_LICENCE_TEXT.as_bytes()),
+        }),
+        policy: TransferPolicy::MarketOnly {},
+    })
+}
+
+/// The legal text of the demo licence (its sha256 is in the terms).
+const NFT_LICENCE_TEXT: &str = "Synth Garden demo licence: commercial use and derivatives \
+allowed with attribution; derivatives pay 5% of their sales to this work.";
+
+/// The demo track's provenance record (the same generator and seed as
+/// `nft demo-track --seed 7 --seconds 4`), contributed by the artist.
+fn nft_provenance(env: &SeedEnv) -> Result<ProvenanceActions> {
+    let record = ProvenanceFile {
+        model: NFT_MODEL.to_string(),
+        model_version: "1.0".to_string(),
+        prompt: "a calm pentatonic loop in eighth notes".to_string(),
+        seed: NFT_TRACK_SEED,
+        params: serde_json::json!({ "rate_hz": 8_000, "seconds": NFT_TRACK_SECONDS }),
+        contributors: Vec::new(),
+    };
+    provenance_actions(
+        &env.artist,
+        env.token()?,
+        env.track_hash,
+        &record,
+        vec![env.artist],
+        env.prompt_salt,
+    )
 }
 
 struct Pool {
@@ -395,13 +655,14 @@ fn price_posts() -> Vec<Action> {
         .collect()
 }
 
-/// The reporter key of the devnet, created on first use.
-fn reporter_key(keys_dir: &Path) -> Result<PrivateKey> {
-    if keys_dir.join(format!("{REPORTER_KEY}.json")).exists() {
-        return crate::keys::load_key(keys_dir, REPORTER_KEY);
+/// A seeding key of the devnet (reporter, artist, operator), created on
+/// first use.
+fn demo_key(keys_dir: &Path, name: &str) -> Result<PrivateKey> {
+    if keys_dir.join(format!("{name}.json")).exists() {
+        return crate::keys::load_key(keys_dir, name);
     }
     let key = PrivateKey::random(rand::rng());
-    crate::keys::write_key(keys_dir, REPORTER_KEY, &key)?;
+    crate::keys::write_key(keys_dir, name, &key)?;
     Ok(key)
 }
 
@@ -428,34 +689,67 @@ pub async fn seed_devnet(client: &LakhClient, keys_dir: &Path, data_dir: &Path) 
     }
     let admin_key = crate::keys::load_key(keys_dir, "admin")
         .context("this devnet has no admin key, so it cannot be seeded")?;
-    let reporter = Address::from(&reporter_key(keys_dir)?.public_key());
-    let admin = Address::from(&admin_key.public_key());
+    let reporter = Address::from(&demo_key(keys_dir, REPORTER_KEY)?.public_key());
+    let artist_key = demo_key(keys_dir, ARTIST_KEY)?;
+    let operator_key = demo_key(keys_dir, OPERATOR_KEY)?;
+    let track = data_dir.join(NFT_TRACK_FILE);
+    let track_hash = write_demo_track(&track, NFT_TRACK_SEED, NFT_TRACK_SECONDS)?.sha256;
+    let mut env = SeedEnv {
+        admin: Address::from(&admin_key.public_key()),
+        reporter,
+        artist: Address::from(&artist_key.public_key()),
+        operator: operator_key.clone(),
+        height: 0,
+        track_hash,
+        prompt_salt: Hash32(rand::random()),
+        farm: None,
+        collection: None,
+        token: None,
+        listing_expiry_height: None,
+    };
     let all = steps();
     let mut txs = 0;
-    let mut farm = None;
     for step in &all {
-        let env = SeedEnv {
-            admin,
-            reporter,
-            height: client.head().await?.height,
+        env.height = client.head().await?.height;
+        let key = match step.by {
+            By::Admin => &admin_key,
+            By::Artist => &artist_key,
+            By::Operator => &operator_key,
         };
-        let actions = (step.build)(&env);
-        let first_nonce = send_actions(client, &admin_key, &actions)
+        let sent = async {
+            let actions = (step.build)(&env)?;
+            let first_nonce = send_actions(client, key, &actions).await?;
+            Ok::<_, anyhow::Error>((first_nonce, actions))
+        };
+        let (first_nonce, actions) = sent
             .await
             .with_context(|| format!("seeding step `{}` failed", step.label))?;
-        for (nonce, action) in (first_nonce..).zip(&actions) {
-            if matches!(action, Action::Farm(FarmAction::Create { .. })) {
-                farm = Some(farm_id(&admin, nonce));
-            }
-        }
+        env.note(&Address::from(&key.public_key()), first_nonce, &actions);
         txs += actions.len();
     }
+    let token = env.token()?;
     let demo = Demo {
         steps: all.len(),
         txs,
-        farm: farm.context("no seeding step created the farm")?,
+        farm: env.farm.context("no seeding step created the farm")?,
         book_market: BOOK_MARKET,
         cover_pool: COVER_POOL,
+        nft: Some(NftDemo {
+            collection: env.collection()?,
+            token,
+            listing: NftListing {
+                token,
+                asset: LAKH,
+                price: NFT_PRICE,
+                expiry_height: env
+                    .listing_expiry_height
+                    .context("no seeding step listed the NFT")?,
+            },
+            artist: env.artist,
+            operator: env.operator(),
+            content_hash: track_hash,
+            track,
+        }),
     };
     std::fs::write(&marker, serde_json::to_string_pretty(&demo)? + "\n")
         .with_context(|| format!("cannot write {}", marker.display()))?;
@@ -566,15 +860,30 @@ mod tests {
         let env = SeedEnv {
             admin: Address([1; 32]),
             reporter: Address([2; 32]),
+            artist: Address([3; 32]),
+            operator: PrivateKey::from_seed(4),
             height: 7,
+            track_hash: Hash32([5; 32]),
+            prompt_salt: Hash32([6; 32]),
+            farm: Some(8),
+            collection: Some(9),
+            token: Some(10),
+            listing_expiry_height: None,
         };
+        let mut nft_actions = 0;
         for step in steps() {
-            for action in (step.build)(&env) {
-                if let Action::Oracle(a) = &action {
-                    lakh_types::modules::oracle::check(a).unwrap();
+            for action in (step.build)(&env).unwrap() {
+                match &action {
+                    Action::Oracle(a) => lakh_types::modules::oracle::check(a).unwrap(),
+                    Action::Nft(a) => {
+                        lakh_types::modules::nft::check(a).unwrap();
+                        nft_actions += 1;
+                    }
+                    _ => {}
                 }
             }
         }
+        assert_eq!(nft_actions, 7);
         // 3,000 USDC per ETH is 3 USDC per lot of 0.001 ETH, on the tick.
         assert_eq!(book_price(3_000), 3 * ONE_USDC);
         assert_eq!(book_price(3_005) % BOOK_TICK, 0);

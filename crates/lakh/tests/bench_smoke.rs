@@ -171,12 +171,15 @@ fn defi_workload_sets_up_and_its_transactions_succeed() {
         report["workload_detail"]
             .as_str()
             .unwrap()
-            .contains("no NFT module")
+            .contains("half NFT")
     );
     let setup = &report["defi_setup"];
     assert_eq!(setup["pools"], 100, "{report}");
     assert_eq!(setup["markets"], 10, "{report}");
     assert_eq!(setup["borrowers"], 20, "{report}");
+    // 200 accounts: the last 50 are NFT creators, with listings to buy.
+    assert_eq!(setup["nft_collections"], 50, "{report}");
+    assert!(number(setup, "nft_listings") > 0.0, "{report}");
     let run = &report["runs_detail"][0];
     assert!(number(run, "finalized_in_window") > 0.0, "{report}");
     assert!(number(run, "receipts_checked") > 0.0, "{report}");
@@ -196,7 +199,7 @@ fn defi_workload_sets_up_and_its_transactions_succeed() {
         ("order_book", 10.0),
         ("lending", 10.0),
         ("staking_farm", 5.0),
-        ("insurance", 5.0),
+        ("insurance_nft", 5.0),
         ("multi_transfer", 5.0),
     ] {
         let n = mix[category].as_f64().unwrap();
@@ -204,6 +207,11 @@ fn defi_workload_sets_up_and_its_transactions_succeed() {
             (n - total * pct / 100.0).abs() < 1.0,
             "{category}: {n} of {total}"
         );
+    }
+    // Every NFT operation is planned (and, with the receipts above, succeeds).
+    let ops = run["mix_ops"].as_object().unwrap();
+    for op in ["nft_mint", "nft_list", "nft_buy", "nft_relist", "cover_buy"] {
+        assert!(number(&run["mix_ops"], op) > 0.0, "{op}: {ops:?}");
     }
     let finalized = run["mix_finalized_in_window"].as_object().unwrap();
     assert!(finalized.len() > 1, "{report}");

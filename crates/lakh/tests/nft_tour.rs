@@ -1,5 +1,8 @@
 //! The README's NFT tour, end to end: a seeded `lakh devnet` (1 validator)
-//! and the real `lakh wallet` binary. Alice mints a track the wallet
+//! and the real `lakh wallet` binary. First the seeded demo: the artist's
+//! AI-generated track (the same bytes `nft demo-track --seed 7 --seconds 4`
+//! writes) is attested by the model operator and listed; dave buys it and the
+//! royalty reaches both split recipients. Then alice mints a track the wallet
 //! synthesizes, with its AI provenance; carol, registered by the admin as the
 //! demo model's operator, attests it; the collection is market-only, so a
 //! gift is refused; alice lists it, dave buys it, and the royalty reaches
@@ -35,6 +38,53 @@ fn the_nft_tour_mints_attests_sells_and_pays_the_split() {
     let dir = tempfile::tempdir().unwrap();
     let net = Devnet::start(dir.path(), 1, common::free_port(), &[]);
     let work = tempfile::tempdir().unwrap();
+
+    // The seeded demo: the ready line names the listed token.
+    let demo = &net.ready["demo"]["nft"];
+    let demo_token = demo["listing"]["token"].as_u64().unwrap().to_string();
+    assert_eq!(demo["token"].as_u64(), demo["listing"]["token"].as_u64());
+    let again = work.path().join("demo.wav");
+    let again = net.wallet_json(&[
+        "nft",
+        "demo-track",
+        "--out",
+        again.to_str().unwrap(),
+        "--seed",
+        "7",
+        "--seconds",
+        "4",
+    ]);
+    let shown = net.wallet_json(&["nft", "show", &demo_token]);
+    assert_eq!(shown["info"]["content_hash"], again["sha256"], "{shown}");
+    assert_eq!(shown["info"]["content_hash"], demo["content_hash"]);
+    assert_eq!(shown["provenance"]["output_hash"], again["sha256"]);
+    let attestations = shown["provenance"]["attestations"].as_array().unwrap();
+    assert_eq!(attestations.len(), 1, "{shown}");
+    assert_eq!(attestations[0], demo["operator"]);
+    assert_eq!(shown["info"]["flagged"], false);
+    assert_eq!(shown["collection"]["split"].as_array().unwrap().len(), 2);
+    assert!(shown["collection"]["licence"].is_object(), "{shown}");
+    assert_eq!(shown["listing_live"], true, "{shown}");
+    // 50 LAKH: 5 LAKH royalty split 4:1, 45 LAKH to the artist as seller.
+    let (artist0, operator0) = (lakh(&net, "artist"), lakh(&net, "operator"));
+    let sold = net.wallet_json(&["nft", "buy", "--from", "dave", "--token", &demo_token]);
+    assert_eq!(sold["receipt"]["status"]["status"], "success", "{sold}");
+    assert_eq!(lakh(&net, "artist"), artist0 + 45 * ONE_LAKH + 4 * ONE_LAKH);
+    assert_eq!(lakh(&net, "operator"), operator0 + ONE_LAKH);
+    let shown = net.wallet_json(&["nft", "show", &demo_token]);
+    let dave = net.wallet_json(&["balance", "dave"]);
+    assert_eq!(shown["info"]["owner"], dave["address"]);
+    let history = net.wallet_json(&["nft", "history", &demo_token]);
+    let events: Vec<&str> = history["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["entry"]["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        events,
+        ["minted", "provenance_recorded", "attested", "sold"]
+    );
     let track = work.path().join("track.wav");
     let track_s = track.to_str().unwrap();
     let made = net.wallet_json(&["nft", "demo-track", "--out", track_s]);
@@ -101,6 +151,7 @@ fn the_nft_tour_mints_attests_sells_and_pays_the_split() {
         "--attester",
         "carol",
     ]);
+    // (The seeded operator is registered for the same model too.)
     net.wallet_json(&["nft", "attest", "--from", "carol", "--token", &token]);
     let shown = net.wallet_json(&["nft", "show", &token]);
     assert_eq!(

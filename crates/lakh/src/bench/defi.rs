@@ -7,14 +7,17 @@
 //! far below any ask (there are none) and are cancelled by their own sender
 //! later in its nonces, borrows stay far inside the collateral supplied in
 //! setup and are repaid by the borrower, farm unstakes follow their stakes,
-//! and cover purchases use a tiny fraction of the pool's capacity.
+//! cover purchases use a tiny fraction of the pool's capacity, NFT mints are
+//! their collection's creator's (spread over the edition shards), listings
+//! list what the sender minted or bought earlier in its own nonces, and buys
+//! buy listings made in setup, each once.
 
 use super::accounts::{Accounts, MAX_FEE_PER_UNIT, wait_finalized};
 use super::workload::{Planned, SplitMix};
 use anyhow::{Context, Result, bail};
 use commonware_cryptography::{Hasher, Sha256, Signer};
 use lakh_rpc::{AssetRef, LakhClient, TxStatusInfo, bulk::push_record};
-use lakh_types::codec::BoundedVec;
+use lakh_types::codec::{BoundedVec, Text};
 use lakh_types::fees::action_units;
 use lakh_types::limits::MAX_MULTI_TRANSFER_ENTRIES;
 use lakh_types::modules::book::{BookAction, MarketRef, OrderKind, Side, TimeInForce};
@@ -22,6 +25,10 @@ use lakh_types::modules::cover::{CoverAction, PoolParams, RiskName};
 use lakh_types::modules::dex::DexAction;
 use lakh_types::modules::farm::{FarmAction, farm_id};
 use lakh_types::modules::lend::{LendAction, MarketParams};
+use lakh_types::modules::nft::{
+    CollectionId, CollectionKind, EDITION_SHARDS, Hash32, NftAction, SplitShare, TokenId,
+    TransferPolicy, collection_id, token_id,
+};
 use lakh_types::modules::oracle::OracleAction;
 use lakh_types::modules::stake::StakeAction;
 use lakh_types::{
@@ -86,6 +93,26 @@ const COVER_MAX_PREMIUM: u128 = 10 * ONE;
 const COVER_PROVIDE: u128 = ONE;
 const COVER_STAKE: u128 = ONE;
 const MULTI_ENTRIES: usize = 4;
+/// NFT creators, each with one collection: the last accounts (at most a
+/// quarter of them), so that mints and sales spread over many senders and
+/// royalty recipients.
+const NFT_CREATORS: usize = 64;
+/// Royalty of the bench collections, split 3:1 between the creator and a
+/// co-recipient (one of the first accounts).
+const NFT_ROYALTY_BPS: u32 = 500;
+const NFT_SPLIT_SHARES: [u32; 2] = [3, 1];
+/// Price of every listing (HUB).
+const NFT_PRICE: u128 = 10 * ONE;
+/// Listings expire this many blocks after setup (runs last far fewer).
+const NFT_LISTING_BLOCKS: u64 = 5_000_000;
+/// Most listings setup makes per creator.
+const NFT_MAX_LISTINGS_PER_CREATOR: usize = 2_000;
+/// Of the insurance-and-NFT share: this percent NFT, the rest insurance.
+const NFT_PCT_OF_SHARE: usize = 50;
+/// Of the NFT part: mints and listings (a buy when no setup listing is left
+/// becomes a mint, a listing with nothing to list too).
+const NFT_MINT_PCT: usize = 40;
+const NFT_LIST_PCT: usize = 30;
 /// A tenth of the accounts borrow (each supplies collateral in setup).
 const BORROWER_SHARE: usize = 10;
 /// Setup transactions of one sender in flight at once (mempool limit 1024).
@@ -101,7 +128,7 @@ pub const MIX: [(Category, usize); 7] = [
     (Category::Book, 10),
     (Category::Lend, 10),
     (Category::StakeFarm, 5),
-    (Category::Cover, 5),
+    (Category::CoverNft, 5),
     (Category::MultiTransfer, 5),
 ];
 
@@ -112,7 +139,7 @@ pub enum Category {
     Book,
     Lend,
     StakeFarm,
-    Cover,
+    CoverNft,
     MultiTransfer,
 }
 
@@ -124,7 +151,7 @@ impl Category {
             Category::Book => "order_book",
             Category::Lend => "lending",
             Category::StakeFarm => "staking_farm",
-            Category::Cover => "insurance",
+            Category::CoverNft => "insurance_nft",
             Category::MultiTransfer => "multi_transfer",
         }
     }
@@ -162,6 +189,26 @@ pub enum Op {
     CoverBuy,
     CoverProvide,
     CoverStake,
+    /// The creator of collection `creator` (an index into the setup's
+    /// creators) mints an edition to itself from edition counter `shard`.
+    NftMint {
+        creator: u8,
+        shard: u8,
+    },
+    /// That creator lists the token its transaction `mint_nonce` minted.
+    NftList {
+        creator: u8,
+        mint_nonce: u64,
+    },
+    /// Buys setup listing `listing`.
+    NftBuy {
+        listing: u32,
+    },
+    /// Lists again the token of setup listing `listing`, which the sender
+    /// bought earlier in its nonces.
+    NftRelist {
+        listing: u32,
+    },
     /// `MULTI_ENTRIES` transfers (native and HUB) to accounts drawn from the
     /// sender and nonce.
     MultiTransfer,
@@ -175,7 +222,13 @@ impl Op {
             Op::BookPlace { .. } | Op::BookCancelAll { .. } => Category::Book,
             Op::LendSupply | Op::LendBorrow | Op::LendRepay => Category::Lend,
             Op::Delegate | Op::FarmStake | Op::FarmUnstake => Category::StakeFarm,
-            Op::CoverBuy | Op::CoverProvide | Op::CoverStake => Category::Cover,
+            Op::CoverBuy
+            | Op::CoverProvide
+            | Op::CoverStake
+            | Op::NftMint { .. }
+            | Op::NftList { .. }
+            | Op::NftBuy { .. }
+            | Op::NftRelist { .. } => Category::CoverNft,
             Op::MultiTransfer => Category::MultiTransfer,
         }
     }
@@ -196,6 +249,10 @@ impl Op {
             Op::CoverBuy => "cover_buy",
             Op::CoverProvide => "cover_provide",
             Op::CoverStake => "cover_stake_assessor",
+            Op::NftMint { .. } => "nft_mint",
+            Op::NftList { .. } => "nft_list",
+            Op::NftBuy { .. } => "nft_buy",
+            Op::NftRelist { .. } => "nft_relist",
             Op::MultiTransfer => "multi_transfer",
         }
     }
@@ -222,13 +279,15 @@ pub fn mix_counts(count: usize) -> [usize; 7] {
 /// category in a seeded shuffle; senders uniform over `senders`; borrows from
 /// `borrowers` (the usable accounts that supplied collateral in setup);
 /// nonces taken from and advanced in `nonces`. Second halves (sell back,
-/// cancel, repay, unstake) come later in their sender's nonces than the
-/// first half they undo.
+/// cancel, repay, unstake, NFT listing) come later in their sender's nonces
+/// than the first half they undo; NFT buys take setup listings from `nft`,
+/// each once over all runs.
 pub fn plan(
     accounts: usize,
     senders: &[u32],
     borrowers: &[u32],
     nonces: &mut [u64],
+    nft: &mut NftCursor,
     count: usize,
     seed: u64,
 ) -> Result<Vec<Planned>> {
@@ -248,6 +307,15 @@ pub fn plan(
     let mut cancel: Option<(u32, u8)> = None;
     let mut repay: Option<u32> = None;
     let mut unstake: Option<u32> = None;
+    // Usable creators (by creator index); minted tokens not yet listed; bought
+    // setup listings not yet listed again.
+    let usable: HashSet<u32> = senders.iter().copied().collect();
+    let creators: Vec<u8> = (0..nft.creators.len())
+        .filter(|&c| usable.contains(&nft.creators[c]))
+        .map(|c| c as u8)
+        .collect();
+    let mut unlisted: VecDeque<(u8, u64)> = VecDeque::new();
+    let mut relist: VecDeque<(u32, u32)> = VecDeque::new();
     let mut out = Vec::with_capacity(count);
     let mut redraws_left = count.saturating_mul(4).saturating_add(1_000);
     for slot in slots {
@@ -326,7 +394,54 @@ pub fn plan(
                     (sender, sender, Op::FarmStake)
                 }
             }
-            Category::Cover => {
+            Category::CoverNft if !creators.is_empty() && rng.below(100) < NFT_PCT_OF_SHARE => {
+                let roll = rng.below(100);
+                let buy = if roll >= NFT_MINT_PCT + NFT_LIST_PCT {
+                    nft.take_listing(&mut rng, senders)
+                } else {
+                    None
+                };
+                let list = if roll >= NFT_MINT_PCT && buy.is_none() {
+                    match (rng.below(2), relist.is_empty()) {
+                        (0, false) | (_, true) => unlisted
+                            .pop_front()
+                            .map(|(creator, mint_nonce)| {
+                                (
+                                    nft.creators[creator as usize],
+                                    Op::NftList {
+                                        creator,
+                                        mint_nonce,
+                                    },
+                                )
+                            })
+                            .or_else(|| {
+                                relist
+                                    .pop_front()
+                                    .map(|(sender, listing)| (sender, Op::NftRelist { listing }))
+                            }),
+                        _ => relist
+                            .pop_front()
+                            .map(|(sender, listing)| (sender, Op::NftRelist { listing })),
+                    }
+                } else {
+                    None
+                };
+                match (buy, list) {
+                    (Some((buyer, listing)), _) => {
+                        relist.push_back((buyer, listing));
+                        (buyer, buyer, Op::NftBuy { listing })
+                    }
+                    (None, Some((sender, op))) => (sender, sender, op),
+                    (None, None) => {
+                        let creator = creators[rng.below(creators.len())];
+                        let sender = nft.creators[creator as usize];
+                        let shard = rng.below(EDITION_SHARDS as usize) as u8;
+                        unlisted.push_back((creator, nonces[sender as usize]));
+                        (sender, sender, Op::NftMint { creator, shard })
+                    }
+                }
+            }
+            Category::CoverNft => {
                 let sender = any(&mut rng);
                 let op = match rng.below(5) {
                     0..=2 => Op::CoverBuy,
@@ -367,6 +482,89 @@ pub fn mix_of<'a>(
     (by_category, by_op)
 }
 
+/// The planner's view of the NFT setup: creators' account indices, and the
+/// setup listings (by the index of their seller among the creators) of
+/// which the first `next` were planned for a buy already.
+#[derive(Clone, Debug, Default)]
+pub struct NftCursor {
+    pub creators: Vec<u32>,
+    pub listing_sellers: Vec<u8>,
+    pub next: usize,
+}
+
+impl NftCursor {
+    /// The next setup listing and a usable buyer other than its seller.
+    fn take_listing(&mut self, rng: &mut SplitMix, senders: &[u32]) -> Option<(u32, u32)> {
+        let seller = self.creators[*self.listing_sellers.get(self.next)? as usize];
+        for _ in 0..16 {
+            let buyer = senders[rng.below(senders.len())];
+            if buyer != seller {
+                let listing = self.next as u32;
+                self.next += 1;
+                return Some((buyer, listing));
+            }
+        }
+        None
+    }
+}
+
+/// One NFT creator of the setup.
+#[derive(Clone, Debug)]
+pub struct NftCreator {
+    /// Account index of the creator (and seller of its setup listings).
+    pub account: u32,
+    pub collection: CollectionId,
+    /// Account index of the split's second recipient.
+    pub co_recipient: u32,
+    /// The creator's next nonce after setup.
+    pub next_nonce: u64,
+}
+
+/// One listing made in setup.
+#[derive(Clone, Debug)]
+pub struct NftListed {
+    pub token: TokenId,
+    /// Index of the seller among the creators.
+    pub creator: u8,
+}
+
+/// The NFT part of the setup.
+#[derive(Clone, Debug, Default)]
+pub struct NftSetup {
+    pub creators: Vec<NftCreator>,
+    pub listings: Vec<NftListed>,
+    /// Expiry of every listing (setup's and the workload's).
+    pub expiry_height: u64,
+}
+
+impl NftSetup {
+    pub fn cursor(&self) -> NftCursor {
+        NftCursor {
+            creators: self.creators.iter().map(|c| c.account).collect(),
+            listing_sellers: self.listings.iter().map(|l| l.creator).collect(),
+            next: 0,
+        }
+    }
+}
+
+/// How many NFT creators `accounts` accounts have.
+pub fn nft_creator_count(accounts: usize) -> usize {
+    NFT_CREATORS.min(accounts / 4)
+}
+
+/// Setup listings enough for the buys of `planned_txs` planned transactions
+/// (their expected share, plus a fifth; a buy with none left becomes a mint).
+pub fn nft_listings_for(planned_txs: usize) -> usize {
+    let pct = MIX
+        .iter()
+        .find(|(c, _)| *c == Category::CoverNft)
+        .map_or(0, |(_, pct)| *pct);
+    let buy_pct = 100 - NFT_MINT_PCT - NFT_LIST_PCT;
+    planned_txs
+        .saturating_mul(pct * NFT_PCT_OF_SHARE * buy_pct * 6)
+        .div_ceil(100 * 100 * 100 * 5)
+}
+
 /// What setup created on chain, everything the workload's transactions name.
 #[derive(Clone, Debug)]
 pub struct DefiSetup {
@@ -380,6 +578,20 @@ pub struct DefiSetup {
     pub risk: RiskName,
     /// Accounts `0..borrowers` supplied collateral in setup.
     pub borrowers: usize,
+    pub nft: NftSetup,
+}
+
+impl DefiSetup {
+    /// Advances `nonces` past what setup sent from the bench accounts.
+    pub fn advance_nonces(&self, nonces: &mut [u64]) {
+        // Borrowers used their nonce 0 to supply collateral.
+        for n in &mut nonces[..self.borrowers] {
+            *n = 1;
+        }
+        for c in &self.nft.creators {
+            nonces[c.account as usize] = c.next_nonce;
+        }
+    }
 }
 
 /// What setup did, for the report.
@@ -390,6 +602,8 @@ pub struct SetupReport {
     pub pools: usize,
     pub markets: usize,
     pub borrowers: usize,
+    pub nft_collections: usize,
+    pub nft_listings: usize,
     pub admin_txs: usize,
     pub account_txs: usize,
     /// HUB base units each bench account received.
@@ -452,14 +666,16 @@ pub async fn ensure_fresh(client: &LakhClient, seed: u64) -> Result<Symbol> {
 
 /// Creates everything the workload needs with the genesis admin key and
 /// hands every bench account HUB; the first [`borrower_count`] accounts then
-/// supply collateral (their nonce 0). Refuses a chain that already holds
-/// this seed's setup.
+/// supply collateral (their nonce 0); the last [`nft_creator_count`] create a
+/// collection each and mint and list about `nft_listings` tokens between
+/// them. Refuses a chain that already holds this seed's setup.
 pub async fn setup(
     client: &LakhClient,
     chain_id: u64,
     admin: &PrivateKey,
     accounts: &Accounts,
     seed: u64,
+    nft_listings: usize,
 ) -> Result<(DefiSetup, SetupReport)> {
     let started = Instant::now();
     let names = Names::of(seed);
@@ -609,7 +825,13 @@ pub async fn setup(
             )
         })
         .collect();
-    let account_txs = send_step(client, "borrowers supply collateral", collateral).await?;
+    let mut account_txs = send_step(client, "borrowers supply collateral", collateral).await?;
+
+    let expiry_height = client.head().await?.height + NFT_LISTING_BLOCKS;
+    let (nft, collections, listed) =
+        nft_setup(chain_id, accounts, hub, nft_listings, expiry_height)?;
+    account_txs += send_step(client, "nft creators create collections", collections).await?;
+    account_txs += send_step(client, "nft creators mint and list", listed).await?;
 
     let setup = DefiSetup {
         hub,
@@ -620,6 +842,7 @@ pub async fn setup(
         cover_pool: names.cover_pool,
         risk,
         borrowers,
+        nft,
     };
     let report = SetupReport {
         hub_symbol: names.hub(),
@@ -627,12 +850,116 @@ pub async fn setup(
         pools: POOLS,
         markets: MARKETS,
         borrowers,
+        nft_collections: setup.nft.creators.len(),
+        nft_listings: setup.nft.listings.len(),
         admin_txs,
         account_txs,
         hub_per_account: HUB_PER_ACCOUNT,
         secs: started.elapsed().as_secs_f64(),
     };
     Ok((setup, report))
+}
+
+/// The NFT creators' setup transactions: a collection each (nonce 0), then
+/// mints (each from the next edition shard) each followed by its listing.
+fn nft_setup(
+    chain_id: u64,
+    accounts: &Accounts,
+    hub: AssetId,
+    listings: usize,
+    expiry_height: u64,
+) -> Result<(NftSetup, Vec<SignedTransaction>, Vec<SignedTransaction>)> {
+    let n = nft_creator_count(accounts.len());
+    let per_creator = listings
+        .div_ceil(n.max(1))
+        .min(NFT_MAX_LISTINGS_PER_CREATOR);
+    let mut nft = NftSetup {
+        expiry_height,
+        ..NftSetup::default()
+    };
+    let (mut collections, mut listed) = (Vec::new(), Vec::new());
+    for c in 0..n {
+        let account = (accounts.len() - n + c) as u32;
+        let key = &accounts.keys[account as usize];
+        let creator = NftCreator {
+            account,
+            collection: collection_id(&accounts.addrs[account as usize], 0),
+            co_recipient: c as u32,
+            next_nonce: 1 + 2 * per_creator as u64,
+        };
+        collections.push(sign(
+            key,
+            chain_id,
+            0,
+            nft_collection(accounts, &creator, c)?,
+        ));
+        for k in 0..per_creator as u64 {
+            let mint_nonce = 1 + 2 * k;
+            let shard = (k % EDITION_SHARDS as u64) as u8;
+            let mint = nft_mint(accounts, &creator, shard, mint_nonce);
+            listed.push(sign(key, chain_id, mint_nonce, mint));
+            let token = token_id(&accounts.addrs[account as usize], mint_nonce);
+            let list = nft_list(hub, token, creator.collection, expiry_height);
+            listed.push(sign(key, chain_id, mint_nonce + 1, list));
+            nft.listings.push(NftListed {
+                token,
+                creator: c as u8,
+            });
+        }
+        nft.creators.push(creator);
+    }
+    Ok((nft, collections, listed))
+}
+
+/// A bench collection: open for a million editions, the royalty split
+/// between the creator and its co-recipient, free transfers.
+fn nft_collection(accounts: &Accounts, creator: &NftCreator, index: usize) -> Result<Action> {
+    let split = [creator.account, creator.co_recipient]
+        .into_iter()
+        .zip(NFT_SPLIT_SHARES)
+        .map(|(i, share)| SplitShare {
+            recipient: accounts.addrs[i as usize],
+            share,
+        })
+        .collect();
+    Ok(Action::Nft(NftAction::CreateCollection {
+        name: Text::new(format!("Bench songs {index}")).context("short name")?,
+        symbol: Text::new(format!("BENCH{index}")).context("short symbol")?,
+        kind: CollectionKind::Limited {
+            max_editions: 1_000_000,
+        },
+        royalty_bps: NFT_ROYALTY_BPS,
+        split: BoundedVec::new(split).context("two recipients")?,
+        licence: None,
+        policy: TransferPolicy::Free {},
+    }))
+}
+
+/// `creator`'s mint, with its transaction `nonce`, of an edition to itself.
+fn nft_mint(accounts: &Accounts, creator: &NftCreator, shard: u8, nonce: u64) -> Action {
+    let owner = accounts.addrs[creator.account as usize];
+    let content = [owner.as_bytes().as_slice(), &nonce.to_be_bytes()].concat();
+    Action::Nft(NftAction::Mint {
+        collection: creator.collection,
+        shard,
+        to: owner,
+        content_hash: Hash32::sha256(&content),
+        metadata_hash: Hash32::default(),
+        uri: Text::new("bench").expect("short uri"),
+        freeze: false,
+        parents: BoundedVec::new(Vec::new()).expect("no parents"),
+    })
+}
+
+/// A listing of `token` at [`NFT_PRICE`] HUB.
+fn nft_list(hub: AssetId, token: TokenId, collection: CollectionId, expiry_height: u64) -> Action {
+    Action::Nft(NftAction::List {
+        token,
+        asset: hub,
+        price: NFT_PRICE,
+        expiry_height,
+        collections: BoundedVec::new(vec![collection]).expect("one collection"),
+    })
 }
 
 fn sign(key: &PrivateKey, chain_id: u64, nonce: u64, action: Action) -> SignedTransaction {
@@ -830,6 +1157,34 @@ pub fn defi_tx(setup: &DefiSetup, accounts: &Accounts, chain_id: u64, p: &Planne
             asset: hub,
             amount: COVER_STAKE,
         }),
+        Op::NftMint { creator, shard } => {
+            nft_mint(accounts, nft_creator(setup, creator), shard, p.nonce)
+        }
+        Op::NftList {
+            creator,
+            mint_nonce,
+        } => {
+            let c = nft_creator(setup, creator);
+            let token = token_id(&sender_addr, mint_nonce);
+            nft_list(hub, token, c.collection, setup.nft.expiry_height)
+        }
+        Op::NftBuy { listing } => {
+            let (l, c) = nft_listing(setup, listing);
+            let payees = vec![
+                accounts.addrs[c.account as usize],
+                accounts.addrs[c.co_recipient as usize],
+            ];
+            Action::Nft(NftAction::Buy {
+                token: l.token,
+                asset: hub,
+                max_price: NFT_PRICE,
+                payees: BoundedVec::new(payees).expect("two payees"),
+            })
+        }
+        Op::NftRelist { listing } => {
+            let (l, c) = nft_listing(setup, listing);
+            nft_list(hub, l.token, c.collection, setup.nft.expiry_height)
+        }
         Op::MultiTransfer => {
             let mut rng = SplitMix::new((u64::from(p.sender) << 40) ^ p.nonce);
             let entries = (0..MULTI_ENTRIES)
@@ -851,6 +1206,17 @@ pub fn defi_tx(setup: &DefiSetup, accounts: &Accounts, chain_id: u64, p: &Planne
     }
 }
 
+/// Creator `creator` of the setup (the planner only names existing ones).
+fn nft_creator(setup: &DefiSetup, creator: u8) -> &NftCreator {
+    &setup.nft.creators[creator as usize]
+}
+
+/// Setup listing `listing` and its seller.
+fn nft_listing(setup: &DefiSetup, listing: u32) -> (&NftListed, &NftCreator) {
+    let l = &setup.nft.listings[listing as usize];
+    (l, nft_creator(setup, l.creator))
+}
+
 /// Constant-product output of selling `amount_in` into a fresh pool.
 fn fresh_pool_out(amount_in: u128) -> u128 {
     amount_in * 997 * POOL_RESERVE / (POOL_RESERVE * 1000 + amount_in * 997)
@@ -868,13 +1234,35 @@ fn buy_min_out() -> u128 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use lakh_state::StateKey;
     use std::collections::HashMap;
+
+    /// A cursor over `listings` setup listings, round-robin over the
+    /// creators of `accounts` accounts.
+    fn cursor(accounts: usize, listings: usize) -> NftCursor {
+        let n = nft_creator_count(accounts);
+        NftCursor {
+            creators: (accounts - n..accounts).map(|i| i as u32).collect(),
+            listing_sellers: (0..listings).map(|i| (i % n) as u8).collect(),
+            next: 0,
+        }
+    }
 
     fn plan_all(accounts: usize, count: usize, seed: u64) -> (Vec<Planned>, Vec<u64>) {
         let senders: Vec<u32> = (0..accounts as u32).collect();
         let borrowers: Vec<u32> = (0..borrower_count(accounts) as u32).collect();
         let mut nonces = vec![0u64; accounts];
-        let planned = plan(accounts, &senders, &borrowers, &mut nonces, count, seed).unwrap();
+        let mut nft = cursor(accounts, nft_listings_for(count));
+        let planned = plan(
+            accounts,
+            &senders,
+            &borrowers,
+            &mut nonces,
+            &mut nft,
+            count,
+            seed,
+        )
+        .unwrap();
         (planned, nonces)
     }
 
@@ -901,7 +1289,7 @@ mod tests {
         assert_eq!(by_category["order_book"], 4_000);
         assert_eq!(by_category["lending"], 4_000);
         assert_eq!(by_category["staking_farm"], 2_000);
-        assert_eq!(by_category["insurance"], 2_000);
+        assert_eq!(by_category["insurance_nft"], 2_000);
         assert_eq!(by_category["multi_transfer"], 2_000);
         // Within categories: the shares the planner aims at, with sampling noise.
         let near = |op: &str, want: f64| {
@@ -914,7 +1302,18 @@ mod tests {
         near("lend_borrow", 4_000.0 / 3.0);
         near("lend_repay", 4_000.0 / 3.0);
         near("stake_delegate", 1_000.0);
-        near("cover_buy", 1_200.0);
+        near("cover_buy", 600.0);
+        // Half the insurance-and-NFT share is NFT: 40% mints, 30% listings,
+        // 30% buys (setup listings suffice, and mints always have a creator).
+        let nft = ["nft_mint", "nft_list", "nft_relist", "nft_buy"]
+            .iter()
+            .map(|op| by_op.get(*op).copied().unwrap_or(0))
+            .sum::<u64>() as f64;
+        assert!((nft - 1_000.0).abs() < 100.0, "{nft}");
+        near("nft_buy", 300.0);
+        near("nft_mint", 400.0);
+        near("nft_list", 150.0);
+        near("nft_relist", 150.0);
         near("swap_buy", 5_000.0);
 
         let mut expected = vec![0u64; 500];
@@ -952,6 +1351,9 @@ mod tests {
         let mut debt: HashMap<u32, u32> = HashMap::new();
         let mut staked: HashMap<u32, u32> = HashMap::new();
         let mut bought: HashMap<(u32, u8), u32> = HashMap::new();
+        // NFT mints not yet listed, setup listings bought and not yet relisted.
+        let mut minted: HashSet<(u32, u64)> = HashSet::new();
+        let mut nft_bought: HashMap<u32, u32> = HashMap::new();
         for p in &planned {
             let s = p.sender;
             match p.op {
@@ -970,6 +1372,22 @@ mod tests {
                 Op::LendRepay => assert_eq!(debt.remove(&s), Some(1), "{p:?}"),
                 Op::FarmStake => assert_eq!(staked.insert(s, 1), None),
                 Op::FarmUnstake => assert_eq!(staked.remove(&s), Some(1), "{p:?}"),
+                Op::NftMint { .. } => assert!(minted.insert((s, p.nonce))),
+                Op::NftList { mint_nonce, .. } => {
+                    assert!(
+                        minted.remove(&(s, mint_nonce)),
+                        "{p:?} lists no mint of its own"
+                    );
+                }
+                Op::NftBuy { listing } => {
+                    assert!(
+                        nft_bought.insert(listing, s).is_none(),
+                        "{p:?} bought twice"
+                    );
+                }
+                Op::NftRelist { listing } => {
+                    assert_eq!(nft_bought.remove(&listing), Some(s), "{p:?}");
+                }
                 Op::SwapBuy { pool } => *bought.entry((s, pool)).or_default() += 1,
                 Op::SwapSell { pool } => {
                     let n = bought
@@ -986,8 +1404,43 @@ mod tests {
     #[test]
     fn only_usable_senders_send_and_borrowers_borrow() {
         let mut nonces = vec![0u64; 50];
-        let planned = plan(50, &[3, 7, 12], &[3], &mut nonces, 2_000, 5).unwrap();
-        assert!(planned.iter().all(|p| [3, 7, 12].contains(&p.sender)));
+        // Creators 38..50 of which only 49 may send.
+        let mut nft = cursor(50, 100);
+        let planned = plan(50, &[3, 7, 12, 49], &[3], &mut nonces, &mut nft, 4_000, 5).unwrap();
+        assert!(planned.iter().all(|p| [3, 7, 12, 49].contains(&p.sender)));
+        assert!(planned.iter().any(|p| matches!(p.op, Op::NftMint { .. })));
+        for p in &planned {
+            match p.op {
+                Op::NftMint { creator, .. } | Op::NftList { creator, .. } => {
+                    assert_eq!(nft.creators[creator as usize], 49);
+                    assert_eq!(p.sender, 49);
+                }
+                Op::NftBuy { listing } => {
+                    let seller = nft.creators[nft.listing_sellers[listing as usize] as usize];
+                    assert_ne!(p.sender, seller, "{p:?} buys its own listing");
+                }
+                _ => {}
+            }
+        }
+        // Buys take listings in order, each once, across plans too.
+        let buys = |planned: &[Planned]| -> Vec<u32> {
+            planned
+                .iter()
+                .filter_map(|p| match p.op {
+                    Op::NftBuy { listing } => Some(listing),
+                    _ => None,
+                })
+                .collect()
+        };
+        let first = buys(&planned);
+        assert_eq!(first, (0..first.len() as u32).collect::<Vec<_>>());
+        let planned = plan(50, &[3, 7, 12, 49], &[3], &mut nonces, &mut nft, 4_000, 6).unwrap();
+        let second = buys(&planned);
+        assert_eq!(second.first().copied(), Some(first.len() as u32));
+        // When the listings run out, no buy is planned.
+        let mut none_left = cursor(50, 0);
+        let planned = plan(50, &[3, 49], &[], &mut nonces, &mut none_left, 4_000, 7).unwrap();
+        assert!(buys(&planned).is_empty());
         assert!(
             planned
                 .iter()
@@ -995,14 +1448,14 @@ mod tests {
                 .all(|p| p.sender == 3)
         );
         // Without borrowers, lending is supply only.
-        let planned = plan(50, &[3, 7], &[], &mut nonces, 2_000, 5).unwrap();
+        let planned = plan(50, &[3, 7], &[], &mut nonces, &mut nft, 2_000, 5).unwrap();
         assert!(
             planned
                 .iter()
                 .filter(|p| p.op.category() == Category::Lend)
                 .all(|p| p.op == Op::LendSupply)
         );
-        assert!(plan(50, &[], &[], &mut nonces, 10, 5).is_err());
+        assert!(plan(50, &[], &[], &mut nonces, &mut nft, 10, 5).is_err());
     }
 
     #[test]
@@ -1037,8 +1490,13 @@ mod tests {
             cover_pool: 9,
             risk: RiskName::new("dex:bench-pools").unwrap(),
             borrowers: 2,
+            nft: nft_setup(5, &accounts, AssetId(77), 50, 1_000).unwrap().0,
         };
-        let (planned, _) = plan_all(20, 3_000, 11);
+        let senders: Vec<u32> = (0..20).collect();
+        let mut nonces = vec![0u64; 20];
+        setup.advance_nonces(&mut nonces);
+        let mut nft = setup.nft.cursor();
+        let planned = plan(20, &senders, &[0, 1], &mut nonces, &mut nft, 3_000, 11).unwrap();
         let mut kinds = HashSet::new();
         for p in &planned {
             let tx = defi_tx(&setup, &accounts, 5, p);
@@ -1065,10 +1523,101 @@ mod tests {
                 (Op::MultiTransfer, Action::MultiTransfer { entries }) => {
                     assert_eq!(entries.len(), MULTI_ENTRIES);
                 }
+                (Op::NftBuy { listing }, Action::Nft(NftAction::Buy { token, payees, .. })) => {
+                    let (l, c) = nft_listing(&setup, *listing);
+                    assert_eq!(*token, l.token);
+                    let seller = accounts.addrs[c.account as usize];
+                    assert_ne!(signed.tx.sender_address(), seller);
+                    assert_eq!(
+                        &payees[..],
+                        &[seller, accounts.addrs[c.co_recipient as usize]]
+                    );
+                }
+                (Op::NftList { mint_nonce, .. }, Action::Nft(NftAction::List { token, .. })) => {
+                    assert_eq!(*token, token_id(&signed.tx.sender_address(), *mint_nonce));
+                }
                 _ => {}
+            }
+            if let Action::Nft(a) = &signed.tx.action {
+                lakh_types::modules::nft::check(a).unwrap();
             }
             kinds.insert(p.op.name());
         }
-        assert_eq!(kinds.len(), 15, "{kinds:?}");
+        assert_eq!(kinds.len(), 19, "{kinds:?}");
+    }
+
+    #[test]
+    fn nft_setup_and_workload_actions_pass_the_module_checks() {
+        let accounts = Accounts::derive(40, 3).unwrap();
+        let n = nft_creator_count(40);
+        assert_eq!(n, 10);
+        let (nft, collections, listed) = nft_setup(5, &accounts, AssetId(77), 25, 1_000).unwrap();
+        assert_eq!(collections.len(), n);
+        // 25 listings over 10 creators: 3 each, a mint and a listing per token.
+        assert_eq!(nft.listings.len(), 30);
+        assert_eq!(listed.len(), 60);
+        for tx in collections.iter().chain(&listed) {
+            let Action::Nft(a) = &tx.tx.action else {
+                panic!("not an nft action: {:?}", tx.tx.action);
+            };
+            lakh_types::modules::nft::check(a).unwrap();
+            assert!(tx.verify_signature());
+        }
+        for c in &nft.creators {
+            assert_eq!(c.next_nonce, 7);
+            assert!(c.account as usize >= 40 - n);
+            assert!((c.co_recipient as usize) < n);
+        }
+        // The listing share: 5% x 50% x 30%, and a fifth more.
+        assert_eq!(nft_listings_for(1_000_000), 9_000);
+    }
+
+    #[test]
+    fn mints_of_one_collection_spread_over_the_edition_shards() {
+        let accounts = Accounts::derive(100, 4).unwrap();
+        let n = nft_creator_count(100);
+        let setup = DefiSetup {
+            hub: AssetId(77),
+            tokens: Vec::new(),
+            markets: Vec::new(),
+            validator: accounts.addrs[0],
+            farm: 1,
+            cover_pool: 1,
+            risk: RiskName::new("dex:bench-pools").unwrap(),
+            borrowers: 0,
+            nft: nft_setup(5, &accounts, AssetId(77), n, 1_000).unwrap().0,
+        };
+        let senders: Vec<u32> = (0..100).collect();
+        let mut nonces = vec![0u64; 100];
+        setup.advance_nonces(&mut nonces);
+        let mut cursor = setup.nft.cursor();
+        let planned = plan(100, &senders, &[], &mut nonces, &mut cursor, 200_000, 9).unwrap();
+        let mut shards: HashMap<u8, HashSet<u8>> = HashMap::new();
+        let mut keys: HashMap<u8, Vec<(u8, Vec<StateKey>)>> = HashMap::new();
+        for p in &planned {
+            if let Op::NftMint { creator, shard } = p.op {
+                shards.entry(creator).or_default().insert(shard);
+                let tx = defi_tx(&setup, &accounts, 5, p);
+                let mut k = Vec::new();
+                lakh_execution::tx_access(&tx, &mut |key| k.push(key));
+                keys.entry(creator).or_default().push((shard, k));
+            }
+        }
+        assert_eq!(shards.len(), n, "every creator mints");
+        // About a hundred mints each, uniform over 16 shards.
+        for (creator, used) in &shards {
+            assert!(used.len() >= 12, "creator {creator}: {used:?}");
+        }
+        // Two mints of one collection from different shards share only the
+        // creator's account and the collection (which a mint only reads).
+        for (creator, mints) in &keys {
+            let (shard_a, a) = &mints[0];
+            let (_, b) = mints.iter().find(|(shard, _)| shard != shard_a).unwrap();
+            let shared: HashSet<_> = a.iter().filter(|k| b.contains(k)).collect();
+            let creator_addr =
+                accounts.addrs[setup.nft.creators[*creator as usize].account as usize];
+            assert!(shared.contains(&StateKey::Account(creator_addr)));
+            assert_eq!(shared.len(), 2, "creator {creator}: {shared:?}");
+        }
     }
 }

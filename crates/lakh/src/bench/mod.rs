@@ -266,14 +266,20 @@ pub fn run_bench(args: BenchArgs) -> Result<()> {
     let mut nonces = vec![0u64; accounts.len()];
     let defi = if let Some(admin) = &admin {
         eprintln!(
-            "bench: defi setup (assets, pools, markets, feed, lending, farm, cover, funding)"
+            "bench: defi setup (assets, pools, markets, feed, lending, farm, cover, NFT collections and listings, funding)"
         );
-        let (setup, report) =
-            rt.block_on(defi::setup(&client, chain_id, admin, &accounts, seed))?;
-        // Borrowers used their nonce 0 to supply collateral.
-        for n in &mut nonces[..setup.borrowers] {
-            *n = 1;
-        }
+        // Listings enough for every run's buys as first planned.
+        let nft_listings =
+            defi::nft_listings_for(args.presign_count(None).saturating_mul(args.runs));
+        let (setup, report) = rt.block_on(defi::setup(
+            &client,
+            chain_id,
+            admin,
+            &accounts,
+            seed,
+            nft_listings,
+        ))?;
+        setup.advance_nonces(&mut nonces);
         eprintln!(
             "bench: defi setup done: {} admin and {} account transactions in {:.1}s",
             report.admin_txs, report.account_txs, report.secs
@@ -283,6 +289,10 @@ pub fn run_bench(args: BenchArgs) -> Result<()> {
         None
     };
     let mut retired = vec![false; accounts.len()];
+    let mut nft_cursor = defi
+        .as_ref()
+        .map(|(setup, _)| setup.nft.cursor())
+        .unwrap_or_default();
     let mut runs: Vec<RunReport> = Vec::new();
     for run in 1..=args.runs {
         let usable: Vec<u32> = (0..accounts.len() as u32)
@@ -302,6 +312,7 @@ pub fn run_bench(args: BenchArgs) -> Result<()> {
                     &usable,
                     &borrowers,
                     &mut nonces,
+                    &mut nft_cursor,
                     count,
                     run_seed,
                 )?

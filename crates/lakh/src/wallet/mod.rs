@@ -10,7 +10,7 @@ mod cover;
 mod dex;
 mod farm;
 mod lend;
-mod nft;
+pub(crate) mod nft;
 mod oracle;
 mod stake;
 

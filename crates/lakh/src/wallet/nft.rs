@@ -657,33 +657,26 @@ pub(crate) async fn run(ctx: &Ctx<'_>, cmd: NftCommand) -> anyhow::Result<Output
             let Some(p) = t.provenance else {
                 bail!("token {token} has no provenance record to attest");
             };
-            let signature =
-                sign_attestation(&key, &p.model_id, &p.prompt_hash, p.seed, &p.output_hash);
-            let action = NftAction::Attest {
+            let action = attest_action(
+                &key,
                 token,
-                attester: address_of(&key),
-                model_id: p.model_id,
-                prompt_hash: p.prompt_hash,
-                seed: p.seed,
-                output_hash: p.output_hash,
-                signature,
-            };
+                &p.model_id,
+                &p.prompt_hash,
+                p.seed,
+                &p.output_hash,
+            );
             send_nft(ctx, &key, action, &send).await
         }
         NftCommand::DemoTrack { out, seed, seconds } => {
-            if !(1..=30).contains(&seconds) {
-                bail!("--seconds {seconds} must be within 1..=30");
-            }
-            let wav = synth_wav(seed, seconds);
-            std::fs::write(&out, &wav).with_context(|| format!("writing {}", out.display()))?;
-            let hash = Hash32::sha256(&wav);
+            let track = write_demo_track(&out, seed, seconds)?;
             let text = format!(
-                "wrote {} ({} bytes, {seconds} s)\nsha256 {hash}\n",
+                "wrote {} ({} bytes, {seconds} s)\nsha256 {}\n",
                 out.display(),
-                wav.len()
+                track.bytes,
+                track.sha256
             );
             Ok(Output::ok(
-                json!({ "path": out, "bytes": wav.len(), "sha256": hash }),
+                json!({ "path": out, "bytes": track.bytes, "sha256": track.sha256 }),
                 text,
             ))
         }
@@ -701,6 +694,30 @@ pub(crate) async fn run(ctx: &Ctx<'_>, cmd: NftCommand) -> anyhow::Result<Output
             send_nft(ctx, &key, action, &send).await
         }
     }
+}
+
+/// Longest track [`write_demo_track`] writes (seconds).
+pub const MAX_DEMO_TRACK_SECONDS: u32 = 30;
+
+/// A track [`write_demo_track`] wrote.
+pub struct DemoTrack {
+    pub bytes: usize,
+    /// sha256 of the file: the content hash a mint of it records.
+    pub sha256: Hash32,
+}
+
+/// Writes the [`synth_wav`] track of `seed` (1..=30 seconds) to `out`: what
+/// `nft demo-track` does and what the devnet's demo mints.
+pub fn write_demo_track(out: &Path, seed: u64, seconds: u32) -> anyhow::Result<DemoTrack> {
+    if !(1..=MAX_DEMO_TRACK_SECONDS).contains(&seconds) {
+        bail!("--seconds {seconds} must be within 1..={MAX_DEMO_TRACK_SECONDS}");
+    }
+    let wav = synth_wav(seed, seconds);
+    std::fs::write(out, &wav).with_context(|| format!("writing {}", out.display()))?;
+    Ok(DemoTrack {
+        bytes: wav.len(),
+        sha256: Hash32::sha256(&wav),
+    })
 }
 
 /// Sample rate of [`synth_wav`] (Hz).
@@ -852,19 +869,48 @@ async fn record_provenance(
     p: &ProvenanceFile,
     send: &SendOpts,
 ) -> anyhow::Result<Output> {
-    let prompt_hash = Hash32::sha256(p.prompt.as_bytes());
-    let salt = Hash32(rand::random());
-    let commitment = prompt_commitment(&address_of(key), &prompt_hash, &salt);
-    let commit = send_nft(ctx, key, NftAction::CommitPrompt { commitment }, send).await?;
-    if commit.failure.is_some() {
-        return Ok(commit);
-    }
     let mut contributors = Vec::new();
     for c in &p.contributors {
         contributors.push(resolve_address(ctx.keys_dir, c)?);
     }
+    let salt = Hash32(rand::random());
+    let actions = provenance_actions(&address_of(key), token, content_hash, p, contributors, salt)?;
+    let commit = send_nft(ctx, key, actions.commit, send).await?;
+    if commit.failure.is_some() {
+        return Ok(commit);
+    }
+    let mut out = send_nft(ctx, key, actions.record, send).await?;
+    let _ = writeln!(
+        out.text,
+        "provenance  prompt {} committed then revealed (salt {salt})",
+        actions.prompt_hash
+    );
+    Ok(out)
+}
+
+/// The two transactions that give a token its provenance record: the
+/// prompt's commitment, then (at least a block later) the record.
+pub struct ProvenanceActions {
+    pub prompt_hash: Hash32,
+    pub commit: NftAction,
+    pub record: NftAction,
+}
+
+/// The commitment and record of `p` for `token` (content hash
+/// `content_hash`), committed by its creator `creator` with `salt`;
+/// `contributors` are `p.contributors` resolved to addresses.
+pub fn provenance_actions(
+    creator: &Address,
+    token: TokenId,
+    content_hash: Hash32,
+    p: &ProvenanceFile,
+    contributors: Vec<Address>,
+    salt: Hash32,
+) -> anyhow::Result<ProvenanceActions> {
+    let prompt_hash = Hash32::sha256(p.prompt.as_bytes());
+    let commitment = prompt_commitment(creator, &prompt_hash, &salt);
     let n = contributors.len();
-    let action = NftAction::RecordProvenance {
+    let record = NftAction::RecordProvenance {
         token,
         model_id: model_id(&p.model),
         model_version: Text::new(p.model_version.clone())
@@ -877,12 +923,32 @@ async fn record_provenance(
         contributors: BoundedVec::new(contributors)
             .with_context(|| format!("{n} contributors, at most 8"))?,
     };
-    let mut out = send_nft(ctx, key, action, send).await?;
-    let _ = writeln!(
-        out.text,
-        "provenance  prompt {prompt_hash} committed then revealed (salt {salt})"
-    );
-    Ok(out)
+    Ok(ProvenanceActions {
+        prompt_hash,
+        commit: NftAction::CommitPrompt { commitment },
+        record,
+    })
+}
+
+/// An attestation of `token`'s record, signed with the attester's `key`
+/// over (model id, prompt hash, seed, output hash).
+pub fn attest_action(
+    key: &PrivateKey,
+    token: TokenId,
+    model_id: &Hash32,
+    prompt_hash: &Hash32,
+    seed: u64,
+    output_hash: &Hash32,
+) -> NftAction {
+    NftAction::Attest {
+        token,
+        attester: address_of(key),
+        model_id: *model_id,
+        prompt_hash: *prompt_hash,
+        seed,
+        output_hash: *output_hash,
+        signature: sign_attestation(key, model_id, prompt_hash, seed, output_hash),
+    }
 }
 
 /// Sends an nft action and adds the ids it created.

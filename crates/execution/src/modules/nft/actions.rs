@@ -53,6 +53,18 @@ fn same_asset(expected: AssetId, given: AssetId) -> Result<(), ActionError> {
     Ok(())
 }
 
+/// Refuses an action that names another collection than the token's (the
+/// collection is in the payload so that access sets are known up front).
+fn same_collection(token: &Token, given: CollectionId) -> Result<(), ActionError> {
+    if token.collection != given {
+        return Err(err(NftError::WrongCollection {
+            expected: token.collection,
+            given,
+        }));
+    }
+    Ok(())
+}
+
 fn require_declared(needed: &[Address], payees: &[Address]) -> Result<(), ActionError> {
     match needed.iter().find(|a| !payees.contains(a)) {
         Some(payee) => Err(err(NftError::UndeclaredPayee { payee: *payee })),
@@ -525,12 +537,7 @@ impl<V: View> Run<'_, V> {
         payees: &Payees,
     ) -> Result<(), ActionError> {
         let mut token = self.owned(id)?;
-        if token.collection != collection {
-            return Err(err(NftError::WrongCollection {
-                expected: token.collection,
-                given: collection,
-            }));
-        }
+        same_collection(&token, collection)?;
         let fee = match token.policy {
             TransferPolicy::Free {} => 0,
             TransferPolicy::MarketOnly {} => {
@@ -1080,12 +1087,7 @@ impl<V: View> Run<'_, V> {
         payees: &Payees,
     ) -> Result<(), ActionError> {
         let mut token = self.token(id)?;
-        if token.collection != collection {
-            return Err(err(NftError::WrongCollection {
-                expected: token.collection,
-                given: collection,
-            }));
-        }
+        same_collection(&token, collection)?;
         let c = self.collection(collection)?;
         let terms = c
             .licence
