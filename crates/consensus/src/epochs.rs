@@ -84,6 +84,9 @@ pub fn committee_members(
         .collect()
 }
 
+/// An epoch's scheme, and whether it signs.
+type EpochScheme = (Arc<Scheme>, bool);
+
 /// The consensus scheme of every epoch this node knows, as marshal's
 /// certificate provider: signing for epochs whose committee holds this
 /// node, verify-only for the others.
@@ -91,8 +94,7 @@ pub fn committee_members(
 pub struct EpochSchemes {
     me: ed25519::PublicKey,
     signer: ConsensusPrivateKey,
-    /// Per epoch: the scheme, and whether it signs.
-    schemes: Arc<Mutex<BTreeMap<u64, (Arc<Scheme>, bool)>>>,
+    schemes: Arc<Mutex<BTreeMap<u64, EpochScheme>>>,
 }
 
 impl EpochSchemes {
@@ -170,10 +172,10 @@ impl Reporter for EpochsMailbox {
     type Activity = Update<Block>;
 
     fn report(&mut self, update: Update<Block>) -> commonware_actor::Feedback {
-        if let Update::Block(block, ack) = update {
-            if self.sender.send((block, ack)).is_err() {
-                return commonware_actor::Feedback::Closed;
-            }
+        if let Update::Block(block, ack) = update
+            && self.sender.send((block, ack)).is_err()
+        {
+            return commonware_actor::Feedback::Closed;
         }
         commonware_actor::Feedback::Ok
     }

@@ -254,6 +254,7 @@ mod tests {
             used_units: 5,
             tx_count: 5,
             timestamp_ms: 1_700_000_000_000,
+            next_committee: None,
         }
     }
 

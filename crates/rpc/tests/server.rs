@@ -55,6 +55,7 @@ impl FakeNode {
             used_units: txs.len() as u64,
             tx_count: txs.len() as u64,
             timestamp_ms: 1_700_000_000_000 + height,
+            next_committee: None,
         };
         for (i, tx) in txs.iter().enumerate() {
             let receipt = Receipt {

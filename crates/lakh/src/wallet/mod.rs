@@ -714,6 +714,7 @@ mod tests {
                     used_units: 1,
                     tx_count: 1,
                     timestamp_ms: 1,
+                    next_committee: None,
                 },
                 tx_ids: vec![],
             })
