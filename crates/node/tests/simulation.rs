@@ -202,6 +202,19 @@ impl PartialEq for State {
     }
 }
 
+impl State {
+    /// This validator's finalized block at `height`.
+    async fn block(&self, height: u64) -> Result<lakh_consensus::block::Block, String> {
+        let block = self
+            .handles
+            .marshal
+            .get_block(Identifier::Height(Height::new(height)))
+            .await
+            .ok_or(format!("block {height} missing"))?;
+        Ok(block.inner().clone())
+    }
+}
+
 impl ProcessedHeight for State {
     async fn processed_height(&self) -> u64 {
         self.handles
@@ -352,13 +365,8 @@ impl Property<ed25519::PublicKey, State> for Agreement {
             for h in 1..=self.height {
                 let mut seen = None;
                 for s in states {
-                    let b = s
-                        .handles
-                        .marshal
-                        .get_block(Identifier::Height(Height::new(h)))
-                        .await
-                        .ok_or(format!("block {h} missing"))?;
-                    let key = (b.digest(), b.inner().header.state_root);
+                    let b = s.block(h).await?;
+                    let key = (b.digest(), b.header.state_root);
                     match &seen {
                         None => seen = Some(key),
                         Some(k) if *k != key => {
@@ -472,14 +480,7 @@ impl Property<ed25519::PublicKey, State> for Rests {
             for s in states {
                 let mut parent: Option<lakh_consensus::block::Block> = None;
                 for h in 1..=self.height {
-                    let b = s
-                        .handles
-                        .marshal
-                        .get_block(Identifier::Height(Height::new(h)))
-                        .await
-                        .ok_or(format!("block {h} missing"))?
-                        .inner()
-                        .clone();
+                    let b = s.block(h).await?;
                     if let Some(p) = &parent {
                         let view = b.header.context.round.view().get();
                         let parent_view = p.header.context.round.view().get();
@@ -700,13 +701,8 @@ impl Elections {
         )];
         for epoch in 0..self.epochs {
             let height = (epoch + 1) * EPOCH_BLOCKS - 1;
-            let block = state
-                .handles
-                .marshal
-                .get_block(Identifier::Height(Height::new(height)))
-                .await
-                .ok_or(format!("boundary block {height} missing"))?;
-            let next = block.inner().header.next_committee.clone();
+            let block = state.block(height).await?;
+            let next = block.header.next_committee.clone();
             let next = next.ok_or(format!("boundary block {height} carries no committee"))?;
             if next.epoch != epoch + 1 {
                 return Err(format!("block {height} elects epoch {}", next.epoch));
@@ -750,13 +746,8 @@ impl Property<ed25519::PublicKey, State> for Elections {
                 }
                 let mut joiner_proposed = false;
                 for h in 1..=self.last_height() {
-                    let block = s
-                        .handles
-                        .marshal
-                        .get_block(Identifier::Height(Height::new(h)))
-                        .await
-                        .ok_or(format!("block {h} missing"))?;
-                    let header = &block.inner().header;
+                    let block = s.block(h).await?;
+                    let header = &block.header;
                     let epoch = (h / EPOCH_BLOCKS) as usize;
                     if header.context.round.epoch().get() != epoch as u64 {
                         return Err(format!("block {h} was proposed in another epoch"));
