@@ -216,3 +216,34 @@ fn defi_workload_sets_up_and_its_transactions_succeed() {
     let finalized = run["mix_finalized_in_window"].as_object().unwrap();
     assert!(finalized.len() > 1, "{report}");
 }
+
+#[test]
+fn votes_bench_measures_both_schemes() {
+    let out = Command::new(BIN)
+        .args([
+            "bench",
+            "votes",
+            "--members",
+            "4",
+            "--repeats",
+            "1",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = rows.as_array().unwrap();
+    let schemes: Vec<_> = rows.iter().map(|r| r["scheme"].as_str().unwrap()).collect();
+    assert_eq!(schemes, ["bls12381_multisig", "ed25519"]);
+    for r in rows {
+        assert_eq!(r["quorum"], 3, "{r}");
+        assert!(number(r, "per_view_us") > 0.0, "{r}");
+    }
+    // One aggregate signature against one signature per signer.
+    assert!(rows[0]["certificate_bytes"].as_u64() < rows[1]["certificate_bytes"].as_u64());
+}

@@ -23,6 +23,7 @@ mod devnet;
 mod load;
 mod report;
 mod sys;
+mod votes;
 mod workload;
 
 use anyhow::{Context, Result, bail};
@@ -56,6 +57,8 @@ pub struct BenchArgs {
 pub enum BenchCommand {
     /// Measure what each stage of the data path can do on this machine
     Ceilings(ceilings::CeilingsArgs),
+    /// Measure what consensus signatures cost: BLS multisig against ed25519
+    Votes(votes::VotesArgs),
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -186,8 +189,10 @@ impl LoadArgs {
 }
 
 pub fn run_bench(args: BenchArgs) -> Result<()> {
-    if let Some(BenchCommand::Ceilings(c)) = args.command {
-        return ceilings::run(c);
+    match args.command {
+        Some(BenchCommand::Ceilings(c)) => return ceilings::run(c),
+        Some(BenchCommand::Votes(v)) => return votes::run(v),
+        None => {}
     }
     let args = args.load;
     args.check()?;
