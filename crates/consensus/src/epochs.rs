@@ -21,7 +21,6 @@
 
 use crate::block::{Block, Scheme};
 use crate::engine::{ConsensusTimeouts, Marshal};
-use commonware_codec::DecodeExt;
 use commonware_consensus::{
     CertifiableAutomaton, Heightable, Relay, Reporter,
     marshal::Update,
@@ -51,7 +50,7 @@ use commonware_utils::{
 };
 use lakh_types::{
     committee::Committee,
-    consensus_key::{CONSENSUS_NAMESPACE, ConsensusPrivateKey, ConsensusPublicKey},
+    consensus_key::{CONSENSUS_NAMESPACE, ConsensusPrivateKey},
 };
 use std::{
     collections::BTreeMap,
@@ -65,24 +64,6 @@ use tracing::{debug, info, warn};
 /// Epochs whose schemes stay registered below the current one: marshal
 /// verifies certificates of blocks it backfills or serves from them.
 const RETAINED_EPOCHS: u64 = 4;
-
-/// A committee as consensus uses it: identities with their consensus keys.
-pub fn committee_members(
-    committee: &Committee,
-) -> Result<Vec<(ed25519::PublicKey, ConsensusPublicKey)>, String> {
-    committee
-        .members
-        .iter()
-        .map(|m| {
-            let identity =
-                ed25519::PublicKey::decode(bytes::Bytes::copy_from_slice(m.identity.as_bytes()))
-                    .map_err(|e| format!("member {}: bad identity: {e}", m.identity))?;
-            let key = ConsensusPublicKey::decode(bytes::Bytes::copy_from_slice(&m.consensus_key.0))
-                .map_err(|e| format!("member {}: bad consensus key: {e}", m.identity))?;
-            Ok((identity, key))
-        })
-        .collect()
-}
 
 /// An epoch's scheme, and whether it signs.
 type EpochScheme = (Arc<Scheme>, bool);
@@ -109,7 +90,7 @@ impl EpochSchemes {
     /// Registers `committee` for its epoch (again: the same scheme) and
     /// forgets epochs older than [`RETAINED_EPOCHS`] before it.
     pub fn register(&self, committee: &Committee) -> Result<(), String> {
-        let members = committee_members(committee)?;
+        let members = committee.keys()?;
         let map = BiMap::try_from(members)
             .map_err(|_| format!("committee of epoch {} repeats a key", committee.epoch))?;
         let entry = if map.keys().position(&self.me).is_some() {
@@ -537,9 +518,7 @@ where
             self.cfg.static_peers.iter().cloned().collect();
         for c in previous.into_iter().chain(Some(committee)) {
             for m in c.members.iter() {
-                if let Ok(pk) =
-                    ed25519::PublicKey::decode(bytes::Bytes::copy_from_slice(m.identity.as_bytes()))
-                {
+                if let Ok(pk) = lakh_types::address::parse_public_key(&m.identity.to_hex()) {
                     peers.insert(pk, m.p2p_address);
                 }
             }

@@ -100,7 +100,10 @@ fn wallet_transfer_is_finalized_and_proven_on_four_validators() {
         // A certificate with one flipped signature byte is refused.
         let genesis = std::fs::read_to_string(dir.path().join("genesis.json")).unwrap();
         let genesis = lakh_types::Genesis::from_json(&genesis).unwrap();
-        let committee = finality::committee_verifier(genesis.validator_keys()).unwrap();
+        let members = lakh_execution::modules::stake::genesis_committee(&genesis)
+            .keys()
+            .unwrap();
+        let committee = finality::committee_verifier(members).unwrap();
         let mut cert = client.finality(certified).await.unwrap().unwrap();
         finality::verify_finality(&cert, 0, &committee).expect("genuine certificate verifies");
         let mut raw = hex::decode(&cert.finalization).unwrap();
@@ -365,6 +368,17 @@ fn delegating_to_a_standby_validator_elects_it_at_the_next_boundary() {
     );
     let before = members(&listed);
     assert_eq!(before.len(), 4, "{listed}");
+    // The wallet checks an epoch-0 certificate against the four elected
+    // members, not against all five genesis validators.
+    let certified = (1..10)
+        .find(|h| {
+            net.wallet_output(&["finality", &h.to_string()])
+                .status
+                .success()
+        })
+        .expect("a certified block among the first");
+    let finality = net.wallet_json(&["finality", &certified.to_string()]);
+    assert_eq!(finality["verified"], true, "{finality}");
     let joiner = listed["validators"]
         .as_array()
         .unwrap()

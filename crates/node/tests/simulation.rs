@@ -21,7 +21,6 @@ use commonware_p2p::simulated::Link;
 use commonware_runtime::{Clock, Spawner, Supervisor};
 use commonware_runtime::{Handle, Quota, deterministic};
 use commonware_utils::probability;
-use lakh_consensus::epochs::committee_members;
 use lakh_consensus::{
     engine::{self, ConsensusTimeouts, EngineConfig, EngineHandles, Networks},
     shared::NodeShared,
@@ -782,8 +781,7 @@ async fn check_certificate(
     else {
         return Ok(());
     };
-    let verifier =
-        finality::committee_verifier(committee_members(committee)?).map_err(|e| e.to_string())?;
+    let verifier = finality::committee_verifier(committee.keys()?).map_err(|e| e.to_string())?;
     if !finalization.verify(
         &mut rand::rng(),
         &verifier,

@@ -279,6 +279,25 @@ impl Committee {
         out
     }
 
+    /// Each member's identity and consensus key, as consensus and a
+    /// certificate check use them (fails on bytes that are not keys).
+    pub fn keys(
+        &self,
+    ) -> Result<Vec<(crate::PublicKey, crate::consensus_key::ConsensusPublicKey)>, String> {
+        self.members
+            .iter()
+            .map(|m| {
+                let identity = crate::address::parse_public_key(&m.identity.to_hex())
+                    .map_err(|e| format!("member {}: {e}", m.identity))?;
+                let key = m
+                    .consensus_key
+                    .parse()
+                    .map_err(|e| format!("member {}: {e}", m.identity))?;
+                Ok((identity, key))
+            })
+            .collect()
+    }
+
     /// Whether `identity` is a member.
     pub fn contains(&self, identity: &Address) -> bool {
         self.members

@@ -247,15 +247,6 @@ impl Genesis {
         Ok(())
     }
 
-    /// The identity and consensus key of every validator, in file order.
-    /// Panics on an invalid entry: call on a validated genesis.
-    pub fn validator_keys(&self) -> Vec<(crate::PublicKey, ConsensusPublicKey)> {
-        self.validators
-            .iter()
-            .map(|v| v.keys().expect("genesis was validated"))
-            .collect()
-    }
-
     /// Parses a genesis file and validates it; the error says what is wrong.
     pub fn from_json(text: &str) -> Result<Genesis, String> {
         let g: Genesis =
