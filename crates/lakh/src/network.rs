@@ -400,7 +400,7 @@ fn announce(
                 );
             }
         }
-        println!("  try     lakh wallet transfer --from alice --to bob --amount 1000");
+        println!("  try     lakh wallet transfer --from alice --to bob --amount 1.5");
     }
 }
 

@@ -51,7 +51,7 @@ fn wallet_transfer_is_finalized_and_proven_on_four_validators() {
     let net = Devnet::start(dir.path(), 4, free_port(), &[]);
 
     let sent = net.wallet_json(&[
-        "transfer", "--from", "alice", "--to", "bob", "--amount", "12345",
+        "transfer", "--from", "alice", "--to", "bob", "--amount", "12.345",
     ]);
     let id = sent["tx_id"].as_str().expect("tx id").to_string();
     let height = sent["height"].as_u64().expect("finalized height");
@@ -330,7 +330,7 @@ fn four_node_processes_from_a_genesis_finalize_a_transfer() {
         ready: serde_json::Value::Null,
     };
     let sent = net.wallet_json(&[
-        "transfer", "--from", "bob", "--to", "carol", "--amount", "777",
+        "transfer", "--from", "bob", "--to", "carol", "--amount", "0.777",
     ]);
     assert_eq!(sent["receipt"]["status"]["status"], "success", "{sent}");
     let balance = net.wallet_json(&["balance", "carol", "--prove"]);
@@ -397,7 +397,7 @@ fn delegating_to_a_standby_validator_elects_it_at_the_next_boundary() {
         "--validator",
         &joiner,
         "--amount",
-        "1000000000000",
+        "1000",
     ]);
     let delegated_at = sent["height"].as_u64().unwrap();
     let boundary = (delegated_at / EPOCH_BLOCKS + 1) * EPOCH_BLOCKS - 1;
@@ -407,7 +407,7 @@ fn delegating_to_a_standby_validator_elects_it_at_the_next_boundary() {
     let mut joiner_proposed = None;
     for _ in 0..200 {
         let t = net.wallet_json(&[
-            "transfer", "--from", "bob", "--to", "carol", "--amount", "1",
+            "transfer", "--from", "bob", "--to", "carol", "--amount", "0.001",
         ]);
         assert_eq!(t["receipt"]["status"]["status"], "success", "{t}");
         let head = t["height"].as_u64().unwrap();

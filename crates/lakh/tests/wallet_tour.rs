@@ -65,6 +65,11 @@ fn amount(v: &Value) -> u128 {
         .unwrap()
 }
 
+/// `v` base units of an asset with `decimals`, as the wallet takes them.
+fn written(v: u128, decimals: u8) -> String {
+    lakh_types::decimal::format_units(v, decimals)
+}
+
 fn s(v: u128) -> String {
     v.to_string()
 }
@@ -86,15 +91,15 @@ fn the_readme_tour_works_against_a_seeded_devnet() {
     eprintln!("devnet ready after {:?}", started.elapsed());
 
     // DEX: quote, then swap exactly 1 ETH for at least 99% of the quote.
-    let quote = net.ok("dex quote --sell ETH --buy USDC --amount 1000000000000000000");
+    let quote = net.ok("dex quote --sell ETH --buy USDC --amount 1");
     let quoted = amount(&quote["amount_out"]);
     assert!(
         (2_900 * ONE_USDC..3_000 * ONE_USDC).contains(&quoted),
         "1 ETH should fetch about 2,960 USDC from the seeded pool: {quote}"
     );
     let slippage = net.fails(&format!(
-        "dex swap --from alice --sell ETH --amount 1000000000000000000 --buy USDC --min-out {}",
-        quoted + 1
+        "dex swap --from alice --sell ETH --amount 1 --buy USDC --min-out {}",
+        written(quoted + 1, 6)
     ));
     assert!(
         slippage.contains(&format!(
@@ -104,7 +109,7 @@ fn the_readme_tour_works_against_a_seeded_devnet() {
         "{slippage}"
     );
     let (eth0, usdc0) = (net.balance("alice", "ETH"), net.balance("alice", "USDC"));
-    net.ok("dex swap --from alice --sell ETH --amount 1000000000000000000 --buy USDC --min-out 2900000000");
+    net.ok("dex swap --from alice --sell ETH --amount 1 --buy USDC --min-out 2900");
     assert_eq!(net.balance("alice", "ETH"), eth0 - ONE_ETH);
     assert_eq!(
         net.balance("alice", "USDC"),
@@ -145,11 +150,11 @@ fn the_readme_tour_works_against_a_seeded_devnet() {
     // Lending: supply 10 ETH (capacity 22,500 USDC at a 75% factor), a
     // borrow beyond it is refused, 10,000 USDC is lent, repaid, withdrawn.
     let eth_before = net.balance("alice", "ETH");
-    net.ok("lend supply --from alice --asset ETH --amount 10000000000000000000");
-    let refused = net.fails("lend borrow --from alice --asset USDC --amount 25000000000");
+    net.ok("lend supply --from alice --asset ETH --amount 10");
+    let refused = net.fails("lend borrow --from alice --asset USDC --amount 25000");
     assert!(refused.contains("borrowing capacity"), "{refused}");
     let usdc_before = net.balance("alice", "USDC");
-    net.ok("lend borrow --from alice --asset USDC --amount 10000000000");
+    net.ok("lend borrow --from alice --asset USDC --amount 10000");
     assert_eq!(
         net.balance("alice", "USDC"),
         usdc_before + 10_000 * ONE_USDC
@@ -179,7 +184,7 @@ fn the_readme_tour_works_against_a_seeded_devnet() {
         .expect("a validator")
         .to_string();
     net.ok(&format!(
-        "stake delegate --from carol --validator {validator} --amount 1000000000000"
+        "stake delegate --from carol --validator {validator} --amount 1000"
     ));
     let delegation = net.ok(&format!(
         "stake delegation --account carol --validator {validator}"
@@ -187,7 +192,7 @@ fn the_readme_tour_works_against_a_seeded_devnet() {
     assert_eq!(delegation["amount"], s(1_000 * ONE_LAKH), "{delegation}");
     // Carol registers as a validator: bonded, listed, on standby until an
     // epoch boundary elects her (and a node runs her engine).
-    net.ok("stake create-validator --from carol --p2p-address 127.0.0.1:39999 --commission-bps 500 --self-bond 2000000000000");
+    net.ok("stake create-validator --from carol --p2p-address 127.0.0.1:39999 --commission-bps 500 --self-bond 2000");
     let listed = net.ok("stake validators");
     let all = listed["validators"].as_array().unwrap();
     assert_eq!(all.len(), 2, "{listed}");
@@ -208,18 +213,18 @@ fn the_readme_tour_works_against_a_seeded_devnet() {
         .unwrap();
     assert_eq!(genesis_one["in_committee"], true, "{listed}");
     assert_eq!(listed["epoch"], 0, "{listed}");
-    let again = net.fails("stake create-validator --from carol --p2p-address 127.0.0.1:39999 --commission-bps 500 --self-bond 2000000000000");
+    let again = net.fails("stake create-validator --from carol --p2p-address 127.0.0.1:39999 --commission-bps 500 --self-bond 2000");
     assert!(again.contains("already a registered validator"), "{again}");
 
     // Farm: provide ETH/USDC liquidity, stake the LP shares, harvest LAKH,
     // unstake.
-    net.ok(
-        "dex add --from dave --a ETH --amount-a 1000000000000000000 --b USDC --amount-b 3000000000",
-    );
+    net.ok("dex add --from dave --a ETH --amount-a 1 --b USDC --amount-b 3000");
     let lp = net.balance("dave", "ETHUSDCLP");
     assert!(lp > 0);
+    // The pool's share asset has the mean of its assets' decimals (18, 6).
+    let lp_units = written(lp, 12);
     net.ok(&format!(
-        "farm stake --from dave --farm {farm} --amount {lp}"
+        "farm stake --from dave --farm {farm} --amount {lp_units}"
     ));
     assert_eq!(net.balance("dave", "ETHUSDCLP"), 0);
     let farm_info = net.ok(&format!("farm info --farm {farm}"));
@@ -238,7 +243,7 @@ fn the_readme_tour_works_against_a_seeded_devnet() {
     let harvested = net.ok(&format!("farm harvest --from dave --farm {farm}"));
     assert!(harvested.to_string().contains("harvested"), "{harvested}");
     net.ok(&format!(
-        "farm unstake --from dave --farm {farm} --amount {lp}"
+        "farm unstake --from dave --farm {farm} --amount {lp_units}"
     ));
     assert_eq!(net.balance("dave", "ETHUSDCLP"), lp);
 
@@ -273,8 +278,8 @@ fn the_readme_tour_works_against_a_seeded_devnet() {
         farm
     );
     assert_eq!(net.ok("oracle price --asset ETH")["status"], "ok");
-    net.ok("lend supply --from bob --asset BTC --amount 100000000");
-    net.ok("lend borrow --from bob --asset USDC --amount 1000000000");
+    net.ok("lend supply --from bob --asset BTC --amount 1");
+    net.ok("lend borrow --from bob --asset USDC --amount 1000");
     assert_eq!(
         net.ok(&format!("cover info --cover {cover}"))["amount"],
         "10000000000"

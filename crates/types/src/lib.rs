@@ -14,6 +14,7 @@ pub mod asset;
 pub mod codec;
 pub mod committee;
 pub mod consensus_key;
+pub mod decimal;
 pub mod fees;
 pub mod genesis;
 pub mod map;

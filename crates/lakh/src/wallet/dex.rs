@@ -3,6 +3,7 @@
 //! pools and positions. Assets are symbols or ids; amounts are base units.
 //! Sending commands wait for finality and print the receipt.
 
+use super::units::AmountArg;
 use super::{Ctx, Output, SendOpts, query_output, resolve_asset, send_action};
 use crate::keys::{load_key, resolve_address};
 use anyhow::bail;
@@ -50,15 +51,15 @@ pub enum DexCommand {
         /// One asset of the pool (symbol or id)
         #[arg(long)]
         a: String,
-        /// Most base units of --a to deposit
+        /// Most of --a to deposit, in its units
         #[arg(long)]
-        amount_a: u128,
+        amount_a: AmountArg,
         /// The other asset of the pool (symbol or id)
         #[arg(long)]
         b: String,
-        /// Most base units of --b to deposit
+        /// Most of --b to deposit, in its units
         #[arg(long)]
-        amount_b: u128,
+        amount_b: AmountArg,
         /// Fail unless at least this many shares are minted
         #[arg(long, default_value_t = 0)]
         min_shares: u128,
@@ -82,11 +83,11 @@ pub enum DexCommand {
         #[arg(long)]
         shares: u128,
         /// Fail unless at least this much of --a is paid
-        #[arg(long, default_value_t = 0)]
-        min_a: u128,
+        #[arg(long)]
+        min_a: Option<AmountArg>,
         /// Fail unless at least this much of --b is paid
-        #[arg(long, default_value_t = 0)]
-        min_b: u128,
+        #[arg(long)]
+        min_b: Option<AmountArg>,
         #[command(flatten)]
         deadline: Deadline,
         #[command(flatten)]
@@ -100,15 +101,15 @@ pub enum DexCommand {
         /// Asset to sell (symbol or id)
         #[arg(long)]
         sell: String,
-        /// Base units of --sell to sell
+        /// Amount of --sell to sell, in its units
         #[arg(long)]
-        amount: u128,
+        amount: AmountArg,
         /// Asset to buy (symbol or id)
         #[arg(long)]
         buy: String,
         /// Fail unless at least this much of --buy is bought
         #[arg(long)]
-        min_out: u128,
+        min_out: AmountArg,
         /// Intermediate assets of the route, in order (repeat, at most 3)
         #[arg(long)]
         via: Vec<String>,
@@ -127,13 +128,13 @@ pub enum DexCommand {
         sell: String,
         /// Fail if more than this much of --sell is needed
         #[arg(long)]
-        max_in: u128,
+        max_in: AmountArg,
         /// Asset to buy (symbol or id)
         #[arg(long)]
         buy: String,
-        /// Base units of --buy to buy
+        /// Amount of --buy to buy, in its units
         #[arg(long)]
-        amount: u128,
+        amount: AmountArg,
         /// Intermediate assets of the route, in order (repeat, at most 3)
         #[arg(long)]
         via: Vec<String>,
@@ -150,16 +151,16 @@ pub enum DexCommand {
         /// Asset to buy (symbol or id)
         #[arg(long)]
         buy: String,
-        /// Base units of --sell to sell (exact in)
+        /// Amount of --sell to sell (exact in), in its units
         #[arg(
             long,
             required_unless_present = "amount_out",
             conflicts_with = "amount_out"
         )]
-        amount: Option<u128>,
-        /// Base units of --buy to buy (exact out)
+        amount: Option<AmountArg>,
+        /// Amount of --buy to buy (exact out), in its units
         #[arg(long)]
-        amount_out: Option<u128>,
+        amount_out: Option<AmountArg>,
         /// Intermediate assets of the route, in order (repeat, at most 3)
         #[arg(long)]
         via: Vec<String>,
@@ -227,11 +228,12 @@ pub(crate) async fn run(ctx: &Ctx<'_>, cmd: DexCommand) -> anyhow::Result<Output
             deadline,
             send,
         } => {
+            let (asset_a, asset_b) = (asset(client, &a).await?, asset(client, &b).await?);
             let action = DexAction::AddLiquidity {
-                asset_a: asset(client, &a).await?,
-                asset_b: asset(client, &b).await?,
-                max_amount_a: amount_a,
-                max_amount_b: amount_b,
+                asset_a,
+                asset_b,
+                max_amount_a: ctx.base_units(&amount_a, asset_a).await?,
+                max_amount_b: ctx.base_units(&amount_b, asset_b).await?,
                 min_shares,
                 deadline_height: deadline_height(client, &deadline).await?,
             };
@@ -247,12 +249,19 @@ pub(crate) async fn run(ctx: &Ctx<'_>, cmd: DexCommand) -> anyhow::Result<Output
             deadline,
             send,
         } => {
+            let (asset_a, asset_b) = (asset(client, &a).await?, asset(client, &b).await?);
             let action = DexAction::RemoveLiquidity {
-                asset_a: asset(client, &a).await?,
-                asset_b: asset(client, &b).await?,
+                asset_a,
+                asset_b,
                 shares,
-                min_amount_a: min_a,
-                min_amount_b: min_b,
+                min_amount_a: ctx
+                    .base_units_opt(min_a.as_ref(), asset_a)
+                    .await?
+                    .unwrap_or(0),
+                min_amount_b: ctx
+                    .base_units_opt(min_b.as_ref(), asset_b)
+                    .await?
+                    .unwrap_or(0),
                 deadline_height: deadline_height(client, &deadline).await?,
             };
             send_dex(ctx, &from, action, &send).await
@@ -267,10 +276,11 @@ pub(crate) async fn run(ctx: &Ctx<'_>, cmd: DexCommand) -> anyhow::Result<Output
             deadline,
             send,
         } => {
+            let (sold, bought) = (asset(client, &sell).await?, asset(client, &buy).await?);
             let action = DexAction::SwapExactIn {
                 path: route(client, &sell, &via, &buy).await?,
-                amount_in: amount,
-                min_amount_out: min_out,
+                amount_in: ctx.base_units(&amount, sold).await?,
+                min_amount_out: ctx.base_units(&min_out, bought).await?,
                 deadline_height: deadline_height(client, &deadline).await?,
             };
             send_dex(ctx, &from, action, &send).await
@@ -285,10 +295,11 @@ pub(crate) async fn run(ctx: &Ctx<'_>, cmd: DexCommand) -> anyhow::Result<Output
             deadline,
             send,
         } => {
+            let (sold, bought) = (asset(client, &sell).await?, asset(client, &buy).await?);
             let action = DexAction::SwapExactOut {
                 path: route(client, &sell, &via, &buy).await?,
-                amount_out: amount,
-                max_amount_in: max_in,
+                amount_out: ctx.base_units(&amount, bought).await?,
+                max_amount_in: ctx.base_units(&max_in, sold).await?,
                 deadline_height: deadline_height(client, &deadline).await?,
             };
             send_dex(ctx, &from, action, &send).await
@@ -301,9 +312,16 @@ pub(crate) async fn run(ctx: &Ctx<'_>, cmd: DexCommand) -> anyhow::Result<Output
             via,
         } => {
             let path = route(client, &sell, &via, &buy).await?;
+            let (sold, bought) = (asset(client, &sell).await?, asset(client, &buy).await?);
             let params = match (amount, amount_out) {
-                (Some(amount), None) => json!({"path": path, "amount_in": amount.to_string()}),
-                (None, Some(amount)) => json!({"path": path, "amount_out": amount.to_string()}),
+                (Some(amount), None) => {
+                    let units = ctx.base_units(&amount, sold).await?;
+                    json!({"path": path, "amount_in": units.to_string()})
+                }
+                (None, Some(amount)) => {
+                    let units = ctx.base_units(&amount, bought).await?;
+                    json!({"path": path, "amount_out": units.to_string()})
+                }
                 _ => bail!("give exactly one of --amount and --amount-out"),
             };
             query_output(client, "dex", "quote", params).await

@@ -4,6 +4,7 @@
 //! Transactions name the farm's assets (so their state keys are known before
 //! execution); the wallet reads them from the farm first.
 
+use super::units::AmountArg;
 use super::{Ctx, Output, SendOpts, query_answer, query_output, resolve_asset, send_action};
 use crate::keys::{load_key, resolve_address};
 use anyhow::Context;
@@ -28,9 +29,9 @@ pub enum FarmCommand {
         /// Asset paid as rewards (symbol or id)
         #[arg(long)]
         reward_asset: String,
-        /// Reward base units per block, shared by all stakers
+        /// Reward per block in the reward asset's units, shared by all stakers
         #[arg(long)]
-        rate: u128,
+        rate: AmountArg,
         /// First block of emission (not before the next block)
         #[arg(long)]
         start: u64,
@@ -46,9 +47,9 @@ pub enum FarmCommand {
         from: String,
         #[arg(long)]
         farm: u64,
-        /// Base units of the farm's stake asset
+        /// Amount of the farm's stake asset, in its units
         #[arg(long)]
-        amount: u128,
+        amount: AmountArg,
         #[command(flatten)]
         send: SendOpts,
     },
@@ -58,8 +59,9 @@ pub enum FarmCommand {
         from: String,
         #[arg(long)]
         farm: u64,
+        /// Amount of the farm's stake asset, in its units
         #[arg(long)]
-        amount: u128,
+        amount: AmountArg,
         #[command(flatten)]
         send: SendOpts,
     },
@@ -122,7 +124,7 @@ pub(crate) async fn run(ctx: &Ctx<'_>, cmd: FarmCommand) -> anyhow::Result<Outpu
             let action = FarmAction::Create {
                 stake_asset,
                 reward_asset,
-                rate_per_block: rate,
+                rate_per_block: ctx.base_units(&rate, reward_asset).await?,
                 start_height: start,
                 end_height: end,
             };
@@ -150,7 +152,7 @@ pub(crate) async fn run(ctx: &Ctx<'_>, cmd: FarmCommand) -> anyhow::Result<Outpu
             let action = FarmAction::Stake {
                 farm,
                 stake_asset,
-                amount,
+                amount: ctx.base_units(&amount, stake_asset).await?,
             };
             send_farm(ctx, &from, action, &send).await
         }
@@ -164,7 +166,7 @@ pub(crate) async fn run(ctx: &Ctx<'_>, cmd: FarmCommand) -> anyhow::Result<Outpu
             let action = FarmAction::Unstake {
                 farm,
                 stake_asset,
-                amount,
+                amount: ctx.base_units(&amount, stake_asset).await?,
             };
             send_farm(ctx, &from, action, &send).await
         }
@@ -252,11 +254,11 @@ mod tests {
         assert!(matches!(
             cli.cmd,
             FarmCommand::Create {
-                rate: 100,
+                ref rate,
                 start: 10,
                 end: 20,
                 ..
-            }
+            } if rate.to_string() == "100"
         ));
         for line in [
             vec![

@@ -8,6 +8,7 @@
 //! from the `position` query.
 
 use super::oracle::{format_wad, parse_wad};
+use super::units::AmountArg;
 use super::{
     Ctx, Output, SendOpts, query_answer, query_output, query_typed_output, resolve_asset,
     send_action,
@@ -131,9 +132,9 @@ pub enum LendCommand {
         from: String,
         #[arg(long)]
         asset: String,
-        /// Base units
+        /// Amount in the asset's units, or base units with --base-units
         #[arg(long)]
-        amount: u128,
+        amount: AmountArg,
         #[command(flatten)]
         send: SendOpts,
     },
@@ -143,9 +144,9 @@ pub enum LendCommand {
         from: String,
         #[arg(long)]
         asset: String,
-        /// Base units
+        /// Amount in the asset's units, or base units with --base-units
         #[arg(long, required_unless_present = "all", conflicts_with = "all")]
-        amount: Option<u128>,
+        amount: Option<AmountArg>,
         /// Withdraw every share
         #[arg(long)]
         all: bool,
@@ -158,9 +159,9 @@ pub enum LendCommand {
         from: String,
         #[arg(long)]
         asset: String,
-        /// Base units
+        /// Amount in the asset's units, or base units with --base-units
         #[arg(long)]
-        amount: u128,
+        amount: AmountArg,
         #[command(flatten)]
         send: SendOpts,
     },
@@ -170,9 +171,9 @@ pub enum LendCommand {
         from: String,
         #[arg(long)]
         asset: String,
-        /// Base units (more than owed repays the whole debt)
+        /// Amount in the asset's units (more than owed repays the whole debt)
         #[arg(long, required_unless_present = "all", conflicts_with = "all")]
-        amount: Option<u128>,
+        amount: Option<AmountArg>,
         /// Repay the whole debt
         #[arg(long)]
         all: bool,
@@ -192,9 +193,9 @@ pub enum LendCommand {
         /// The debt's asset
         #[arg(long)]
         repay_asset: String,
-        /// Base units to repay (at most the close factor of the debt is taken)
+        /// Amount of the debt's asset to repay (at most the close factor of the debt is taken)
         #[arg(long)]
-        amount: u128,
+        amount: AmountArg,
         /// The collateral's asset
         #[arg(long)]
         seize_asset: String,
@@ -207,8 +208,9 @@ pub enum LendCommand {
         from: String,
         #[arg(long)]
         asset: String,
+        /// Amount in the asset's units, or base units with --base-units
         #[arg(long)]
-        amount: u128,
+        amount: AmountArg,
         /// Key name or address receiving the reserves
         #[arg(long)]
         to: String,
@@ -283,6 +285,7 @@ pub(crate) async fn run(ctx: &Ctx<'_>, cmd: LendCommand) -> anyhow::Result<Outpu
         } => {
             let key = load_key(ctx.keys_dir, &from)?;
             let asset = asset_id(asset).await?;
+            let amount = ctx.base_units(&amount, asset).await?;
             let action = Action::Lend(LendAction::Supply { asset, amount });
             send_action(client, &key, action, &send).await
         }
@@ -296,7 +299,13 @@ pub(crate) async fn run(ctx: &Ctx<'_>, cmd: LendCommand) -> anyhow::Result<Outpu
             let key = load_key(ctx.keys_dir, &from)?;
             let asset = asset_id(asset).await?;
             let account = Address::from(&key.public_key());
-            let amount = if all { u128::MAX } else { amount.unwrap_or(0) };
+            let amount = match all {
+                true => u128::MAX,
+                false => ctx
+                    .base_units_opt(amount.as_ref(), asset)
+                    .await?
+                    .unwrap_or(0),
+            };
             let markets = markets_of(client, &account).await?;
             let action = Action::Lend(LendAction::Withdraw {
                 asset,
@@ -315,6 +324,7 @@ pub(crate) async fn run(ctx: &Ctx<'_>, cmd: LendCommand) -> anyhow::Result<Outpu
             let asset = asset_id(asset).await?;
             let account = Address::from(&key.public_key());
             let markets = markets_of(client, &account).await?;
+            let amount = ctx.base_units(&amount, asset).await?;
             let action = Action::Lend(LendAction::Borrow {
                 asset,
                 amount,
@@ -336,7 +346,13 @@ pub(crate) async fn run(ctx: &Ctx<'_>, cmd: LendCommand) -> anyhow::Result<Outpu
                 Some(b) => resolve_address(ctx.keys_dir, &b)?,
                 None => Address::from(&key.public_key()),
             };
-            let amount = if all { u128::MAX } else { amount.unwrap_or(0) };
+            let amount = match all {
+                true => u128::MAX,
+                false => ctx
+                    .base_units_opt(amount.as_ref(), asset)
+                    .await?
+                    .unwrap_or(0),
+            };
             let action = Action::Lend(LendAction::Repay {
                 asset,
                 amount,
@@ -357,6 +373,7 @@ pub(crate) async fn run(ctx: &Ctx<'_>, cmd: LendCommand) -> anyhow::Result<Outpu
             let repay_asset = asset_id(repay_asset).await?;
             let seize_asset = asset_id(seize_asset).await?;
             let markets = markets_of(client, &borrower).await?;
+            let amount = ctx.base_units(&amount, repay_asset).await?;
             let action = Action::Lend(LendAction::Liquidate {
                 borrower,
                 repay_asset,
@@ -376,6 +393,7 @@ pub(crate) async fn run(ctx: &Ctx<'_>, cmd: LendCommand) -> anyhow::Result<Outpu
             let key = load_key(ctx.keys_dir, &from)?;
             let asset = asset_id(asset).await?;
             let to = resolve_address(ctx.keys_dir, &to)?;
+            let amount = ctx.base_units(&amount, asset).await?;
             let action = Action::Lend(LendAction::WithdrawReserves { asset, amount, to });
             send_action(client, &key, action, &send).await
         }

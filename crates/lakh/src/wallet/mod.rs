@@ -1,7 +1,9 @@
 //! `lakh wallet`: sign and send transactions, read balances (optionally
 //! proven against a finalized state root), transactions and blocks.
 //!
-//! Amounts are base units (integers). Every command prints text, or one JSON
+//! Amounts are in the asset's units with decimals (`--amount 1.5 --asset
+//! ETH`), or base units with `--base-units` ([`units`]); text shows amounts
+//! with decimals and symbols, `--json` keeps exact base-unit strings. Every command prints text, or one JSON
 //! object with `--json`; a refused or failed transaction exits non-zero with
 //! its reason.
 
@@ -13,6 +15,7 @@ mod lend;
 pub(crate) mod nft;
 mod oracle;
 mod stake;
+pub(crate) mod units;
 
 use crate::keys::{default_keys_dir, load_key, resolve_address};
 use anyhow::{Context, bail};
@@ -29,6 +32,7 @@ use serde_json::json;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::time::Duration;
+use units::{AmountArg, Units};
 
 #[derive(clap::Args, Debug)]
 pub struct WalletArgs {
@@ -41,6 +45,9 @@ pub struct WalletArgs {
     /// Print one JSON object instead of text
     #[arg(long, global = true)]
     pub json: bool,
+    /// Amounts typed are whole base units, not the asset's units with decimals
+    #[arg(long, global = true)]
+    pub base_units: bool,
     #[command(subcommand)]
     pub command: WalletCommand,
 }
@@ -66,9 +73,9 @@ pub enum WalletCommand {
         /// Key name or 64-hex-character address of the recipient
         #[arg(long)]
         to: String,
-        /// Base units to send
+        /// Amount in the asset's units (`1.5`), or base units with --base-units
         #[arg(long)]
-        amount: u128,
+        amount: AmountArg,
         /// Asset symbol or id [default: the native token]
         #[arg(long)]
         asset: Option<String>,
@@ -94,12 +101,12 @@ pub enum WalletCommand {
         symbol: String,
         #[arg(long)]
         decimals: u8,
-        /// Cap on the supply in base units [default: uncapped]
+        /// Cap on the supply, in the new asset's units [default: uncapped]
         #[arg(long)]
-        max_supply: Option<u128>,
-        /// Base units minted to the sender at creation
-        #[arg(long, default_value_t = 0)]
-        initial_supply: u128,
+        max_supply: Option<AmountArg>,
+        /// Amount minted to the sender at creation, in the new asset's units
+        #[arg(long)]
+        initial_supply: Option<AmountArg>,
         #[command(flatten)]
         send: SendOpts,
     },
@@ -113,8 +120,9 @@ pub enum WalletCommand {
         /// Key name or 64-hex-character address of the recipient
         #[arg(long)]
         to: String,
+        /// Amount in the asset's units, or base units with --base-units
         #[arg(long)]
-        amount: u128,
+        amount: AmountArg,
         #[command(flatten)]
         send: SendOpts,
     },
@@ -160,6 +168,23 @@ pub enum WalletCommand {
 pub(crate) struct Ctx<'a> {
     pub client: &'a LakhClient,
     pub keys_dir: &'a std::path::Path,
+    pub units: &'a Units,
+}
+
+impl Ctx<'_> {
+    /// Base units of `amount` of `asset` (see [`Units::base_units`]).
+    pub async fn base_units(&self, amount: &AmountArg, asset: AssetId) -> anyhow::Result<u128> {
+        self.units.base_units(self.client, amount, asset).await
+    }
+
+    /// Like [`Ctx::base_units`] for an optional amount.
+    pub async fn base_units_opt(
+        &self,
+        amount: Option<&AmountArg>,
+        asset: AssetId,
+    ) -> anyhow::Result<Option<u128>> {
+        self.units.base_units_opt(self.client, amount, asset).await
+    }
 }
 
 /// What a command prints; `failure` makes the command exit non-zero after printing.
@@ -199,6 +224,12 @@ async fn execute(args: WalletArgs) -> anyhow::Result<Output> {
         Some(dir) => dir,
         None => default_keys_dir()?,
     };
+    let units = Units::new(args.base_units);
+    let ctx = Ctx {
+        client: &client,
+        keys_dir: &keys_dir,
+        units: &units,
+    };
     match args.command {
         WalletCommand::Transfer {
             from,
@@ -216,7 +247,7 @@ async fn execute(args: WalletArgs) -> anyhow::Result<Output> {
             let action = Action::Transfer(TransferEntry {
                 to,
                 asset: asset_id,
-                amount,
+                amount: ctx.base_units(&amount, asset_id).await?,
             });
             send_action(&client, &key, action, &send).await
         }
@@ -230,6 +261,13 @@ async fn execute(args: WalletArgs) -> anyhow::Result<Output> {
         } => {
             let key = load_key(&keys_dir, &from)?;
             let symbol = Symbol::new(&symbol).map_err(anyhow::Error::msg)?;
+            // The asset does not exist yet: its decimals come from --decimals.
+            let scale = if units.base_units { 0 } else { decimals };
+            let parse = |a: &AmountArg| {
+                lakh_types::decimal::parse_units(&a.to_string(), scale).map_err(anyhow::Error::msg)
+            };
+            let max_supply = max_supply.as_ref().map(parse).transpose()?;
+            let initial_supply = initial_supply.as_ref().map(parse).transpose()?.unwrap_or(0);
             if let Some(max) = max_supply
                 && initial_supply > max
             {
@@ -256,13 +294,13 @@ async fn execute(args: WalletArgs) -> anyhow::Result<Output> {
             let action = Action::Mint {
                 asset: asset.id,
                 to,
-                amount,
+                amount: ctx.base_units(&amount, asset.id).await?,
             };
             send_action(&client, &key, action, &send).await
         }
         WalletCommand::Balance { account, prove } => {
             let address = resolve_address(&keys_dir, &account)?;
-            balance(&client, address, prove).await
+            balance(&ctx, address, prove).await
         }
         WalletCommand::Tx { id } => {
             let id: TxId = id.parse().map_err(anyhow::Error::msg)?;
@@ -298,19 +336,15 @@ async fn execute(args: WalletArgs) -> anyhow::Result<Output> {
             };
             finality(&client, height, &path).await
         }
-        WalletCommand::Dex(cmd) => dex::run(&ctx(&client, &keys_dir), cmd).await,
-        WalletCommand::Book(cmd) => book::run(&ctx(&client, &keys_dir), cmd).await,
-        WalletCommand::Oracle(cmd) => oracle::run(&ctx(&client, &keys_dir), cmd).await,
-        WalletCommand::Lend(cmd) => lend::run(&ctx(&client, &keys_dir), cmd).await,
-        WalletCommand::Stake(cmd) => stake::run(&ctx(&client, &keys_dir), cmd).await,
-        WalletCommand::Farm(cmd) => farm::run(&ctx(&client, &keys_dir), cmd).await,
-        WalletCommand::Cover(cmd) => cover::run(&ctx(&client, &keys_dir), cmd).await,
-        WalletCommand::Nft(cmd) => nft::run(&ctx(&client, &keys_dir), cmd).await,
+        WalletCommand::Dex(cmd) => dex::run(&ctx, cmd).await,
+        WalletCommand::Book(cmd) => book::run(&ctx, cmd).await,
+        WalletCommand::Oracle(cmd) => oracle::run(&ctx, cmd).await,
+        WalletCommand::Lend(cmd) => lend::run(&ctx, cmd).await,
+        WalletCommand::Stake(cmd) => stake::run(&ctx, cmd).await,
+        WalletCommand::Farm(cmd) => farm::run(&ctx, cmd).await,
+        WalletCommand::Cover(cmd) => cover::run(&ctx, cmd).await,
+        WalletCommand::Nft(cmd) => nft::run(&ctx, cmd).await,
     }
-}
-
-fn ctx<'a>(client: &'a LakhClient, keys_dir: &'a std::path::Path) -> Ctx<'a> {
-    Ctx { client, keys_dir }
 }
 
 /// Runs a module query and shows its answer (pretty JSON as text).
@@ -562,7 +596,8 @@ verified   yes
     Ok(Output::ok(json, text))
 }
 
-async fn balance(client: &LakhClient, address: Address, prove: bool) -> anyhow::Result<Output> {
+async fn balance(ctx: &Ctx<'_>, address: Address, prove: bool) -> anyhow::Result<Output> {
+    let client = ctx.client;
     let info: AccountInfo = client.account(address, prove).await?;
     let mut text = format!("address {}\nnonce   {}", info.address, info.nonce);
     if let Some(p) = info.pending_nonce {
@@ -573,7 +608,8 @@ async fn balance(client: &LakhClient, address: Address, prove: bool) -> anyhow::
         text.push_str("no balances\n");
     }
     for b in &info.balances {
-        let _ = writeln!(text, "{:>40} {} (asset {})", b.amount, b.symbol, b.asset);
+        let shown = ctx.units.show(client, b.amount, b.asset).await?;
+        let _ = writeln!(text, "{shown:>48} (asset {})", b.asset);
     }
     let mut json = json!({
         "address": info.address,
@@ -743,9 +779,16 @@ mod tests {
                 max_supply: None,
                 supply: 0,
             };
+            let native = AssetInfoJson {
+                id: AssetId::NATIVE,
+                symbol: Symbol::new("LAKH").unwrap(),
+                decimals: 9,
+                ..gold.clone()
+            };
             match id {
                 AssetRef::Symbol(s) if s.as_str() == "GOLD" => Some(gold),
                 AssetRef::Id(AssetId(42)) => Some(gold),
+                AssetRef::Id(AssetId::NATIVE) => Some(native),
                 _ => None,
             }
         }
@@ -788,6 +831,7 @@ mod tests {
             rpc: env.url.clone(),
             keys: Some(env.keys.path().to_path_buf()),
             json: true,
+            base_units: false,
             command,
         }
     }
@@ -807,7 +851,7 @@ mod tests {
             WalletCommand::Transfer {
                 from: "alice".into(),
                 to: "bob".into(),
-                amount: 77,
+                amount: "0.77".parse().unwrap(),
                 asset: Some("GOLD".into()),
                 send: send_opts(),
             },
@@ -835,6 +879,57 @@ mod tests {
         assert_eq!(out.json["receipt"]["status"]["status"], "success");
     }
 
+    fn transfer(amount: &str, asset: Option<&str>) -> WalletCommand {
+        WalletCommand::Transfer {
+            from: "alice".into(),
+            to: "bob".into(),
+            amount: amount.parse().unwrap(),
+            asset: asset.map(Into::into),
+            send: send_opts(),
+        }
+    }
+
+    fn sent_amounts(env: &Env) -> Vec<u128> {
+        let txs = env.node.txs.lock().unwrap();
+        txs.iter()
+            .map(|t| match &t.tx.action {
+                Action::Transfer(e) => e.amount,
+                Action::CreateAsset { initial_supply, .. } => *initial_supply,
+                other => panic!("unexpected {other:?}"),
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn amounts_are_read_in_the_assets_units_unless_base_units() {
+        let env = env().await;
+        execute(args(&env, transfer("1.5", None))).await.unwrap();
+        execute(args(&env, transfer("12.3", Some("GOLD"))))
+            .await
+            .unwrap();
+        let mut raw = args(&env, transfer("15", Some("GOLD")));
+        raw.base_units = true;
+        execute(raw).await.unwrap();
+        assert_eq!(sent_amounts(&env), vec![1_500_000_000, 1_230, 15]);
+
+        let err = execute(args(&env, transfer("0.001", Some("GOLD"))))
+            .await
+            .err()
+            .expect("GOLD has 2 decimals");
+        assert!(err.to_string().contains("no rounding"), "{err}");
+        let huge = format!("{}", u128::MAX);
+        let err = execute(args(&env, transfer(&huge, Some("GOLD"))))
+            .await
+            .err()
+            .expect("overflow");
+        assert!(err.to_string().contains("128 bits"), "{err}");
+        let mut raw = args(&env, transfer("1.5", None));
+        raw.base_units = true;
+        let err = execute(raw).await.err().expect("base units are whole");
+        assert!(err.to_string().contains("--base-units"), "{err}");
+        assert_eq!(sent_amounts(&env).len(), 3, "refused amounts send nothing");
+    }
+
     #[tokio::test]
     async fn refused_and_failed_transactions_are_errors_with_the_reason() {
         let env = env().await;
@@ -847,7 +942,7 @@ mod tests {
             WalletCommand::Transfer {
                 from: "alice".into(),
                 to: env.bob.to_hex(),
-                amount: 1,
+                amount: "1".parse().unwrap(),
                 asset: None,
                 send: send_opts(),
             },
@@ -864,7 +959,7 @@ mod tests {
                 from: "alice".into(),
                 asset: "42".into(),
                 to: "alice".into(),
-                amount: 1,
+                amount: "1".parse().unwrap(),
                 send: send_opts(),
             },
         ))
@@ -878,7 +973,7 @@ mod tests {
             WalletCommand::Transfer {
                 from: "alice".into(),
                 to: "bob".into(),
-                amount: 1,
+                amount: "1".parse().unwrap(),
                 asset: Some("SILVER".into()),
                 send: send_opts(),
             },
@@ -893,7 +988,7 @@ mod tests {
             WalletCommand::Transfer {
                 from: "alice".into(),
                 to: "bob".into(),
-                amount: 1,
+                amount: "1".parse().unwrap(),
                 asset: None,
                 send: SendOpts {
                     max_fee: Some(1),
@@ -916,8 +1011,8 @@ mod tests {
                 from: "alice".into(),
                 symbol: "CAT".into(),
                 decimals: 3,
-                max_supply: Some(1_000),
-                initial_supply: 10,
+                max_supply: Some("1".parse().unwrap()),
+                initial_supply: Some("0.01".parse().unwrap()),
                 send: send_opts(),
             },
         ))
@@ -935,7 +1030,7 @@ mod tests {
                 symbol: "cat".into(),
                 decimals: 3,
                 max_supply: None,
-                initial_supply: 0,
+                initial_supply: None,
                 send: send_opts(),
             },
         ))
@@ -959,7 +1054,7 @@ mod tests {
         .unwrap();
         assert_eq!(out.json["address"], json!(env.bob));
         assert_eq!(out.json["balances"][0]["amount"], "500");
-        assert!(out.text.contains("500 LAKH"), "{}", out.text);
+        assert!(out.text.contains("0.0000005 LAKH"), "{}", out.text);
 
         let err = execute(args(
             &env,

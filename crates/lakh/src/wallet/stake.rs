@@ -6,11 +6,12 @@
 //! `--validator` takes a key name or a 64-hex-character address (see `lakh
 //! wallet stake validators`).
 
+use super::units::AmountArg;
 use super::{Ctx, Output, SendOpts, query_answer, query_output, query_typed_output, send_action};
 use crate::keys::{load_key, resolve_address};
 use commonware_cryptography::Signer;
 use lakh_types::{
-    Action, PrivateKey,
+    Action, AssetId, PrivateKey,
     committee::{ConsensusKeyBytes, PopBytes},
     consensus_key::{consensus_public_key, derive_consensus_key, prove_possession},
     modules::stake::{
@@ -36,9 +37,9 @@ pub enum StakeCommand {
         /// Commission, 0..=10000 basis points of its blocks' fees
         #[arg(long)]
         commission_bps: u16,
-        /// Native base units bonded (at least the network's min_self_bond)
+        /// Native amount bonded (at least the network's min_self_bond)
         #[arg(long)]
-        self_bond: u128,
+        self_bond: AmountArg,
         #[command(flatten)]
         send: SendOpts,
     },
@@ -67,9 +68,9 @@ pub enum StakeCommand {
         /// Key name or address of the validator the stake joins
         #[arg(long)]
         to_validator: String,
-        /// Native base units to move
+        /// Native amount to move (base units with --base-units)
         #[arg(long)]
-        amount: u128,
+        amount: AmountArg,
         #[command(flatten)]
         send: SendOpts,
     },
@@ -81,9 +82,9 @@ pub enum StakeCommand {
         /// Key name or address of the validator
         #[arg(long)]
         validator: String,
-        /// Native base units to delegate
+        /// Native amount to delegate (base units with --base-units)
         #[arg(long)]
-        amount: u128,
+        amount: AmountArg,
         #[command(flatten)]
         send: SendOpts,
     },
@@ -93,9 +94,9 @@ pub enum StakeCommand {
         from: String,
         #[arg(long)]
         validator: String,
-        /// Native base units to undelegate
+        /// Native amount to undelegate (base units with --base-units)
         #[arg(long)]
-        amount: u128,
+        amount: AmountArg,
         #[command(flatten)]
         send: SendOpts,
     },
@@ -192,6 +193,7 @@ pub(crate) async fn run(ctx: &Ctx<'_>, cmd: StakeCommand) -> anyhow::Result<Outp
             send: opts,
         } => {
             let key = load_key(ctx.keys_dir, &from)?;
+            let self_bond = ctx.base_units(&self_bond, AssetId::NATIVE).await?;
             send(
                 &from,
                 registration(&key, p2p_address, commission_bps, self_bond)?,
@@ -221,7 +223,7 @@ pub(crate) async fn run(ctx: &Ctx<'_>, cmd: StakeCommand) -> anyhow::Result<Outp
             let action = StakeAction::Redelegate {
                 from: address(&from_validator)?,
                 to: address(&to_validator)?,
-                amount,
+                amount: ctx.base_units(&amount, AssetId::NATIVE).await?,
             };
             send(&from, action, opts).await
         }
@@ -232,6 +234,7 @@ pub(crate) async fn run(ctx: &Ctx<'_>, cmd: StakeCommand) -> anyhow::Result<Outp
             send: opts,
         } => {
             let validator = address(&validator)?;
+            let amount = ctx.base_units(&amount, AssetId::NATIVE).await?;
             send(&from, StakeAction::Delegate { validator, amount }, opts).await
         }
         StakeCommand::Undelegate {
@@ -241,6 +244,7 @@ pub(crate) async fn run(ctx: &Ctx<'_>, cmd: StakeCommand) -> anyhow::Result<Outp
             send: opts,
         } => {
             let validator = address(&validator)?;
+            let amount = ctx.base_units(&amount, AssetId::NATIVE).await?;
             send(&from, StakeAction::Undelegate { validator, amount }, opts).await
         }
         StakeCommand::Withdraw {
@@ -424,7 +428,9 @@ mod tests {
             "5",
         ])
         .unwrap();
-        assert!(matches!(cli.cmd, StakeCommand::Delegate { amount: 5, .. }));
+        assert!(
+            matches!(cli.cmd, StakeCommand::Delegate { ref amount, .. } if amount.to_string() == "5")
+        );
         let cli = Cli::try_parse_from(["stake", "delegation", "--account", "alice"]).unwrap();
         assert!(matches!(
             cli.cmd,
@@ -510,9 +516,9 @@ mod tests {
             cli.cmd,
             StakeCommand::CreateValidator {
                 commission_bps: 500,
-                self_bond: 1000,
+                ref self_bond,
                 ..
-            }
+            } if self_bond.to_string() == "1000"
         ));
         assert!(
             Cli::try_parse_from([
