@@ -5,8 +5,11 @@
 //! one small read and never touches the block. Each finalized height keeps a
 //! short record (its transaction range and the assets it created), so a
 //! block's receipts can be listed and the asset list rebuilt without reading
-//! receipts. Writes are idempotent (an archive index is written once), so
-//! replaying a block after a crash never duplicates anything.
+//! receipts. Each account's transactions (see [`Receipt::accounts`]) are
+//! indexed under the account and their ordinal for it, so an account's
+//! history pages newest first without a scan. Writes are idempotent (an
+//! archive index is written once; an account entry only after the account's
+//! newest), so replaying a block after a crash never duplicates anything.
 
 use crate::assets::{AssetRegistry, created_assets};
 use bytes::{BufMut, Bytes, BytesMut};
@@ -14,15 +17,16 @@ use commonware_codec::Buf;
 use commonware_codec::{
     DecodeExt, EncodeSize, Error as CodecError, RangeCfg, Read, ReadExt, Write,
 };
-use commonware_cryptography::sha256;
+use commonware_cryptography::{Hasher, Sha256, sha256};
 use commonware_runtime::{Supervisor, buffer::paged::CacheRef};
 use commonware_storage::Context as StorageContext;
 use commonware_storage::{
-    archive::{Archive as _, Identifier, prunable},
+    archive::{Archive as _, Identifier, MultiArchive as _, prunable},
     translator::{EightCap, Translator},
 };
 use commonware_utils::{NZU64, NZUsize};
-use lakh_types::{AssetId, Receipt, Symbol, TxId};
+use lakh_types::{Address, AssetId, Receipt, Symbol, TxId};
+use std::collections::HashMap;
 use std::num::{NonZeroU64, NonZeroUsize};
 use std::sync::Arc;
 
@@ -131,11 +135,95 @@ impl Read for Encoded {
 
 type BlockArchive<E> = prunable::Archive<EightCap, E, sha256::Digest, BlockRecord>;
 type TxArchive<E> = prunable::Archive<EightCap, E, sha256::Digest, Encoded>;
+/// Account entries: under each transaction's sequence number, one entry per
+/// account it concerns, keyed by [`account_key`] of the account and its
+/// ordinal, holding the sequence number (for reads by key).
+type AccountArchive<E> = prunable::Archive<EightCap, E, sha256::Digest, u64>;
 
 pub struct Indexer<E: StorageContext + Supervisor> {
     blocks: Option<BlockArchive<E>>,
     txs: Option<TxArchive<E>>,
+    accounts: Option<AccountArchive<E>>,
+    /// Tips of accounts seen since start (others are read on demand).
+    account_tips: HashMap<Address, AccountTip>,
     assets: Arc<AssetRegistry>,
+}
+
+/// One page of an account's transactions, newest first.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccountPage {
+    /// Each transaction with its ordinal among the account's transactions.
+    pub txs: Vec<(u64, TxRecord)>,
+    /// How many transactions the account has in all.
+    pub total: u64,
+    /// The `before` of the next (older) page; `None` on the last page.
+    pub next_before: Option<u64>,
+}
+
+/// An account's entry count and the sequence number of its newest entry.
+#[derive(Clone, Copy, Debug)]
+struct AccountTip {
+    count: u64,
+    last_seq: u64,
+}
+
+/// Most account tips kept in memory; the cache starts over when full.
+const MAX_CACHED_TIPS: usize = 1 << 20;
+
+/// The key of `account`'s `ordinal`-th transaction (from 0, oldest first).
+fn account_key(account: &Address, ordinal: u64) -> sha256::Digest {
+    Sha256::hash(&[
+        b"lakh/account-tx".as_slice(),
+        account.as_bytes(),
+        &ordinal.to_be_bytes(),
+    ])
+}
+
+/// How many transactions `archive` holds for `account`: the first absent
+/// ordinal, found with O(log n) reads (ordinals are written in order).
+async fn probe_count<E: StorageContext + Supervisor>(
+    archive: &AccountArchive<E>,
+    account: &Address,
+) -> u64 {
+    let has = |n: u64| async move {
+        let key = account_key(account, n);
+        archive
+            .has(Identifier::Key(&key))
+            .await
+            .expect("account index read failed")
+    };
+    if !has(0).await {
+        return 0;
+    }
+    let mut present = 0;
+    let mut absent = 1;
+    while has(absent).await {
+        present = absent;
+        absent = absent.saturating_mul(2);
+    }
+    while absent - present > 1 {
+        let mid = present + (absent - present) / 2;
+        if has(mid).await {
+            present = mid;
+        } else {
+            absent = mid;
+        }
+    }
+    present + 1
+}
+
+/// `account`'s tip as stored; `None` when it has no entries.
+async fn read_tip<E: StorageContext + Supervisor>(
+    archive: &AccountArchive<E>,
+    account: &Address,
+) -> Option<AccountTip> {
+    let count = probe_count(archive, account).await;
+    let newest = account_key(account, count.checked_sub(1)?);
+    let last_seq = archive
+        .get(Identifier::Key(&newest))
+        .await
+        .expect("account index read failed")?;
+    Some(AccountTip { count, last_seq })
 }
 
 /// Write buffer of each archive journal (bytes).
@@ -205,7 +293,7 @@ impl<E: StorageContext + Supervisor> Indexer<E> {
             archive_config(
                 prefix,
                 "tx-index-v2",
-                page_cache,
+                page_cache.clone(),
                 (),
                 EightCap,
                 INDEX_ITEMS_PER_SECTION,
@@ -213,9 +301,24 @@ impl<E: StorageContext + Supervisor> Indexer<E> {
         )
         .await
         .expect("failed to open the transaction index");
+        let accounts = prunable::Archive::init(
+            context.child("account_index"),
+            archive_config(
+                prefix,
+                "account-index-v1",
+                page_cache,
+                (),
+                EightCap,
+                INDEX_ITEMS_PER_SECTION,
+            ),
+        )
+        .await
+        .expect("failed to open the account index");
         let indexer = Indexer {
             blocks: Some(blocks),
             txs: Some(txs),
+            accounts: Some(accounts),
+            account_tips: HashMap::new(),
             assets,
         };
         for height in 1..=indexer.last_height().unwrap_or(0) {
@@ -265,19 +368,94 @@ impl<E: StorageContext + Supervisor> Indexer<E> {
             tx_count: receipts.len() as u32,
             created_assets,
         };
-        // Both indexes sync at once; the caller needs them durable on return.
+        let accounts = self.index_accounts(first_tx_seq, receipts).await;
+        // The indexes sync at once; the caller needs them durable on return.
+        let (accounts, accounts_synced) = accounts
+            .start_sync()
+            .await
+            .expect("account index sync failed");
         let (txs, txs_synced) = txs.start_sync().await.expect("tx index sync failed");
         let blocks = self.blocks.take().expect("block index present");
         let (blocks, blocks_synced) = blocks
             .put_start_sync(height, block_digest, &record)
             .await
             .expect("block index write failed");
-        let (txs_synced, blocks_synced) = futures::join!(txs_synced, blocks_synced);
+        let (txs_synced, blocks_synced, accounts_synced) =
+            futures::join!(txs_synced, blocks_synced, accounts_synced);
         txs_synced.expect("tx index sync failed");
         blocks_synced.expect("block index sync failed");
+        accounts_synced.expect("account index sync failed");
+        self.accounts = Some(accounts);
         self.txs = Some(txs);
         self.blocks = Some(blocks);
         self.assets.add(&record.created_assets);
+    }
+
+    /// Writes an entry for every account of every receipt (unsynced). An
+    /// account whose newest entry is this transaction or later already has
+    /// it (a replayed block), so it is skipped.
+    async fn index_accounts(
+        &mut self,
+        first_tx_seq: u64,
+        receipts: &[Receipt],
+    ) -> AccountArchive<E> {
+        let mut archive = self.accounts.take().expect("account index present");
+        if self.account_tips.len() >= MAX_CACHED_TIPS {
+            self.account_tips.clear();
+        }
+        for (i, receipt) in receipts.iter().enumerate() {
+            let seq = first_tx_seq + i as u64;
+            for account in receipt.accounts() {
+                let tip = match self.account_tips.get(&account) {
+                    Some(tip) => Some(*tip),
+                    None => read_tip(&archive, &account).await,
+                };
+                if tip.is_some_and(|t| t.last_seq >= seq) {
+                    continue;
+                }
+                let count = tip.map_or(0, |t| t.count);
+                archive = archive
+                    .put_multi(seq, account_key(&account, count), &seq)
+                    .await
+                    .expect("account index write failed");
+                let tip = AccountTip {
+                    count: count + 1,
+                    last_seq: seq,
+                };
+                self.account_tips.insert(account, tip);
+            }
+        }
+        archive
+    }
+
+    /// Up to `limit` of `account`'s transactions with ordinals below
+    /// `before` (from the newest when `None`), newest first.
+    pub async fn account_txs(
+        &self,
+        account: &Address,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Option<AccountPage> {
+        let archive = self.accounts.as_ref()?;
+        let txs = self.txs.as_ref()?;
+        let total = match self.account_tips.get(account) {
+            Some(tip) => tip.count,
+            None => probe_count(archive, account).await,
+        };
+        let end = before.map_or(total, |b| b.min(total));
+        let start = end.saturating_sub(limit as u64);
+        let mut out = Vec::with_capacity((end - start) as usize);
+        for ordinal in (start..end).rev() {
+            let key = account_key(account, ordinal);
+            let seq = archive.get(Identifier::Key(&key)).await.ok().flatten()?;
+            let raw = txs.get(Identifier::Index(seq)).await.ok().flatten()?;
+            out.push((ordinal, TxRecord::decode(raw.0).ok()?));
+        }
+        Some(AccountPage {
+            txs: out,
+            total,
+            next_before: (start > 0).then_some(start),
+        })
     }
 
     /// The record of a finalized height.
@@ -323,8 +501,8 @@ mod tests {
     use super::*;
     use commonware_runtime::{Runner as _, deterministic};
     use commonware_utils::NZU16;
-    use lakh_types::Event;
-    use lakh_types::{Address, TxStatus};
+    use lakh_types::modules::book::BookEvent;
+    use lakh_types::{Address, Event, TxStatus};
 
     fn receipt(height: u64, index: u32, events: Vec<Event>) -> Receipt {
         Receipt {
@@ -373,6 +551,81 @@ mod tests {
             idx.record(2, digest, 2, &[receipt(2, 0, vec![gold()])])
                 .await;
             assert!(assets.list().contains(&(AssetId(7), "GOLD".to_string())));
+        });
+    }
+
+    fn pay(height: u64, index: u32, to: Address) -> Receipt {
+        let mut r = receipt(height, index, vec![]);
+        r.events = vec![Event::Transfer {
+            asset: AssetId::NATIVE,
+            from: r.sender,
+            to,
+            amount: 5,
+        }];
+        r
+    }
+
+    /// Heights of a page's transactions, with their ordinals.
+    fn heights(page: &AccountPage) -> Vec<(u64, u64)> {
+        page.txs
+            .iter()
+            .map(|(n, r)| (*n, r.receipt.height))
+            .collect()
+    }
+
+    #[test]
+    fn account_history_pages_newest_first_and_survives_replay_and_reopen() {
+        deterministic::Runner::default().start(|context| async move {
+            let cache = || CacheRef::new(NZU16!(4096), NZUsize!(64));
+            let carol = Address([9; 32]);
+            let maker = Address([8; 32]);
+            let digest = sha256::Digest::from([1u8; 32]);
+            // Senders are Address([index; 32]); carol receives in every
+            // block; the maker is named by a module event of block 2 only.
+            let mut blocks: Vec<Vec<Receipt>> = (1..=5u64)
+                .map(|h| vec![pay(h, 0, carol), pay(h, 1, Address([0; 32]))])
+                .collect();
+            blocks[1][0].events.push(Event::Book(BookEvent::Settled {
+                market: 1,
+                owner: maker,
+                base: 1,
+                quote: 2,
+            }));
+            {
+                let mut idx = Indexer::init(context.child("a"), "t", cache(), registry()).await;
+                for (i, block) in blocks.iter().take(4).enumerate() {
+                    idx.record(i as u64 + 1, digest, 2 * i as u64, block).await;
+                }
+                idx.record(3, digest, 4, &blocks[2]).await;
+                let page = idx.account_txs(&carol, None, 2).await.unwrap();
+                assert_eq!(page.total, 4, "a replayed block adds nothing");
+            }
+            // Reopened with nothing cached: replaying block 4 still adds
+            // nothing, block 5 continues the ordinals.
+            let mut idx = Indexer::init(context.child("b"), "t", cache(), registry()).await;
+            idx.record(4, digest, 6, &blocks[3]).await;
+            idx.record(5, digest, 8, &blocks[4]).await;
+            let page = idx.account_txs(&carol, None, 2).await.unwrap();
+            assert_eq!(page.total, 5);
+            assert_eq!(heights(&page), vec![(4, 5), (3, 4)]);
+            assert_eq!(page.next_before, Some(3));
+            let rest = idx.account_txs(&carol, Some(3), 10).await.unwrap();
+            assert_eq!(heights(&rest), vec![(2, 3), (1, 2), (0, 1)]);
+            assert_eq!(rest.next_before, None, "the last page");
+            let beyond = idx.account_txs(&carol, Some(99), 1).await.unwrap();
+            assert_eq!(heights(&beyond), vec![(4, 5)]);
+            let maker_page = idx.account_txs(&maker, None, 10).await.unwrap();
+            assert_eq!(heights(&maker_page), vec![(0, 2)]);
+            // Address([0; 32]) sends index 0 and receives index 1 of each block.
+            let both = idx.account_txs(&Address([0; 32]), None, 100).await.unwrap();
+            assert_eq!(both.total, 10);
+            let sender_one = idx.account_txs(&Address([1; 32]), None, 100).await.unwrap();
+            assert_eq!(sender_one.total, 5);
+            let nobody = idx.account_txs(&Address([7; 32]), None, 10).await.unwrap();
+            assert_eq!(
+                (nobody.total, nobody.txs.len(), nobody.next_before),
+                (0, 0, None)
+            );
         });
     }
 

@@ -7,4 +7,4 @@ pub mod assets;
 pub mod index;
 
 pub use assets::{AssetRegistry, created_assets};
-pub use index::{BlockRecord, Indexer, TxRecord, archive_config};
+pub use index::{AccountPage, BlockRecord, Indexer, TxRecord, archive_config};

@@ -4,6 +4,7 @@
 
 use crate::{
     block::{Block, BlockContext, Header},
+    metrics::Stage,
     shared::NodeShared,
 };
 use commonware_consensus::marshal::ancestry::Ancestry;
@@ -127,6 +128,10 @@ where
             .merkleize()
             .await
             .map_err(|e| format!("merkleize failed: {e}"))?;
+        let metrics = &self.shared.metrics;
+        metrics.time(Stage::Read, read);
+        metrics.time(Stage::Execute, executed - read);
+        metrics.time(Stage::Merkleize, started.elapsed() - executed);
         debug!(
             height = header.height.get(),
             txs = txs.len(),
@@ -296,6 +301,8 @@ where
             build_ms = started.elapsed().as_millis() as u64,
             "proposed block"
         );
+        self.shared.metrics.time(Stage::Build, started.elapsed());
+        self.shared.metrics.saw_height(block.height_u64());
         self.shared.cache_receipts(&block, executed.receipts);
         Some(Proposed { block, merkleized })
     }
@@ -307,6 +314,7 @@ where
         batches: Unmerkleized<E>,
         finality: Finality,
     ) -> Option<Merkleized<E>> {
+        let started = Instant::now();
         let block = ancestry.next().await?;
         let block: Block = block.inner().clone();
         if finality == Finality::Candidate {
@@ -338,6 +346,8 @@ where
             );
             return None;
         }
+        self.shared.metrics.time(Stage::Verify, started.elapsed());
+        self.shared.metrics.saw_height(block.height_u64());
         self.shared.cache_receipts(&block, executed.receipts);
         Some(executed.merkleized)
     }
@@ -373,6 +383,7 @@ where
             record_ms = started.elapsed().as_millis() as u64,
             "recorded receipts"
         );
+        self.shared.metrics.recorded(block.height_u64(), started);
         receipts
     }
 
@@ -384,6 +395,7 @@ where
         readers: Reader<Db<E>>,
     ) {
         let _ = readers;
+        self.shared.metrics.committed(block.height_u64());
         let started = Instant::now();
         let included = self.shared.on_finalized(block, &receipts);
         // Dropping the included transactions from the mempool is not needed

@@ -3,6 +3,7 @@
 //! and the latest finalized block.
 
 use crate::block::Block;
+use crate::metrics::ChainMetrics;
 use commonware_cryptography::{Digestible, sha256};
 use lakh_mempool::{Included, MempoolConfig, TxPool, VerifierConfig};
 use lakh_rpc::types::BlockInfo;
@@ -32,6 +33,7 @@ pub struct NodeShared {
     pending_receipts: Mutex<PendingReceipts>,
     head: RwLock<Option<Arc<Block>>>,
     finalized: broadcast::Sender<BlockInfo>,
+    pub metrics: ChainMetrics,
 }
 
 impl NodeShared {
@@ -59,6 +61,7 @@ impl NodeShared {
             pending_receipts: Mutex::new(HashMap::new()),
             head: RwLock::new(None),
             finalized,
+            metrics: ChainMetrics::default(),
         }
     }
 
@@ -92,6 +95,9 @@ impl NodeShared {
         let height = block.height_u64();
         let included = self.pool.on_finalized(height, receipts);
         self.pending_receipts().retain(|_, (h, _)| *h > height);
+        let failed = receipts.iter().filter(|r| !r.status.is_success()).count();
+        self.metrics
+            .finalized(height, receipts.len() as u64, failed as u64);
         *self.head.write().expect("head lock poisoned") = Some(Arc::new(block.clone()));
         let _ = self.finalized.send(block.info());
         included

@@ -62,6 +62,17 @@ fn wallet_transfer_is_finalized_and_proven_on_four_validators() {
     assert_eq!(shown["status"], "finalized", "{shown}");
     assert_eq!(shown["receipt"]["height"].as_u64(), Some(height));
 
+    for who in ["alice", "bob"] {
+        let history = net.wallet_json(&["history", who]);
+        let listed = history["transactions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["receipt"]["tx_id"] == id.as_str())
+            .unwrap_or_else(|| panic!("{who}'s history lacks the transfer: {history}"));
+        assert_eq!(listed["receipt"]["height"].as_u64(), Some(height));
+    }
+
     let balance = net.wallet_json(&["balance", "bob", "--prove"]);
     assert_eq!(balance["proof"]["verified"], true, "{balance}");
 
@@ -260,6 +271,26 @@ fn restart_and_kill9_under_load_keep_every_finalized_transaction_once() {
         assert_eq!(count, info.nonce);
         assert!(info.nonce as usize >= finalized.len());
         assert_eq!(info.balance_of(AssetId::NATIVE), start_balance - spent);
+
+        // The account index kept every finalized transfer to dave once, in
+        // order, across the kill.
+        let mut from_alice = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = client.account_txs(dave, cursor, Some(100)).await.unwrap();
+            for tx in &page.transactions {
+                assert!(tx.receipt.accounts().contains(&dave), "{tx:?}");
+                if tx.receipt.sender == alice_addr {
+                    from_alice.push(tx.receipt.nonce);
+                }
+            }
+            cursor = match page.next_cursor {
+                Some(c) => Some(c),
+                None => break,
+            };
+        }
+        from_alice.reverse();
+        assert_eq!(from_alice, (0..info.nonce).collect::<Vec<u64>>());
     });
 }
 
@@ -443,5 +474,150 @@ fn delegating_to_a_standby_validator_elects_it_at_the_next_boundary() {
     assert!(
         listed["epoch"].as_u64().unwrap() > delegated_at / EPOCH_BLOCKS,
         "{listed}"
+    );
+}
+
+/// `GET /metrics` on the devnet's RPC port: the body, after checking the
+/// status and that every line is a comment or a `series value` sample.
+fn scrape(rpc: &str) -> String {
+    use std::io::{Read, Write};
+    let authority = rpc.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = std::net::TcpStream::connect(authority).unwrap();
+    write!(
+        stream,
+        "GET /metrics HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(head.contains("application/openmetrics-text"), "{head}");
+    assert!(body.ends_with("# EOF\n"), "{body}");
+    for line in body.lines().filter(|l| !l.starts_with('#')) {
+        let (series, value) = line.rsplit_once(' ').unwrap();
+        let name = series.split('{').next().unwrap();
+        assert!(
+            !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':'),
+            "{line}"
+        );
+        assert!(value.parse::<f64>().is_ok(), "{line}");
+    }
+    body.to_string()
+}
+
+/// The value of sample `name` whose labels include `labels`.
+fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|line| {
+            let (series, value) = line.rsplit_once(' ')?;
+            let (metric, rest) = series.split_once('{').unwrap_or((series, ""));
+            let matches = metric == name
+                && labels
+                    .iter()
+                    .all(|(k, v)| rest.contains(&format!("{k}=\"{v}\"")));
+            matches.then(|| value.parse().ok())?
+        })
+}
+
+#[test]
+fn metrics_count_what_the_chain_finalized_and_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let net = Devnet::start(dir.path(), 1, free_port(), &[]);
+    let submit_ok = [("method", "lakh_submitTransaction"), ("status", "ok")];
+    let gap = [("code", "nonce_gap")];
+    let before = scrape(&net.rpc);
+    let rt = runtime();
+    rt.block_on(async {
+        let client = LakhClient::connect(&net.rpc).unwrap();
+        let chain_id = client.chain_id().await.unwrap();
+        let alice = key_of(dir.path(), "alice");
+        let to = Address([7; 32]);
+        let mut ids = Vec::new();
+        for nonce in 0..25 {
+            ids.push(
+                client
+                    .submit(&transfer(&alice, chain_id, nonce, to, 1))
+                    .await
+                    .unwrap(),
+            );
+        }
+        let err = client
+            .submit(&transfer(&alice, chain_id, 1_000_000, to, 1))
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("nonce_gap"), "{err}");
+        for id in ids {
+            client
+                .wait_for_finality(id, Duration::from_secs(60))
+                .await
+                .unwrap();
+        }
+
+        // Every block of this fresh devnet finalized in this process, so the
+        // counters add up to the chain's own blocks (a scrape between the
+        // counter and the height gauge of one block is retried).
+        let mut consistent = false;
+        for _ in 0..20 {
+            let text = scrape(&net.rpc);
+            let value = |name| sample(&text, name, &[("validator", "0")]).unwrap();
+            let height = value("lakh_finalized_height") as u64;
+            let mut chain_txs = 0;
+            for h in 1..=height {
+                let block = client.block_by_height(h).await.unwrap().unwrap();
+                chain_txs += block.header.tx_count;
+            }
+            if value("lakh_blocks_total") as u64 == height
+                && value("lakh_transactions_total") as u64 == chain_txs
+            {
+                assert!(height >= 2 && chain_txs >= 25, "{height} {chain_txs}");
+                assert!(value("lakh_height") as u64 >= height);
+                consistent = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(
+            consistent,
+            "block and transaction counters never matched the chain"
+        );
+    });
+
+    let after = scrape(&net.rpc);
+    let count =
+        |text: &str, name, labels: &[(&str, &str)]| sample(text, name, labels).unwrap_or(0.0);
+    assert_eq!(
+        count(&after, "lakh_rpc_requests_total", &submit_ok)
+            - count(&before, "lakh_rpc_requests_total", &submit_ok),
+        25.0
+    );
+    assert_eq!(
+        count(
+            &after,
+            "lakh_rpc_requests_total",
+            &[("method", "lakh_submitTransaction"), ("status", "-32050")]
+        ),
+        1.0,
+        "the refused submission"
+    );
+    assert_eq!(
+        count(&after, "lakh_refusals_total", &gap) - count(&before, "lakh_refusals_total", &gap),
+        1.0
+    );
+    for stage in ["build", "read", "execute", "merkleize", "record", "commit"] {
+        assert!(
+            count(&after, "lakh_stage_seconds_count", &[("stage", stage)]) >= 1.0,
+            "stage {stage}: {after}"
+        );
+    }
+    assert!(sample(&after, "lakh_mempool_transactions", &[("validator", "0")]).is_some());
+    assert!(sample(&after, "lakh_mempool_bytes", &[("validator", "0")]).is_some());
+    assert!(
+        after.lines().any(|l| l.starts_with("runtime_")),
+        "commonware's runtime metrics are served too"
     );
 }

@@ -356,6 +356,12 @@ impl TxPool {
         self.len() == 0
     }
 
+    /// Queued transactions and their bytes, read at one instant.
+    pub fn size(&self) -> (usize, usize) {
+        let inner = self.lock();
+        (inner.pool.len(), inner.pool.bytes())
+    }
+
     /// Number of senders whose committed nonce the pool keeps.
     pub fn known_senders(&self) -> usize {
         self.lock().committed.len()

@@ -5,7 +5,9 @@ use crate::{gossip::MAX_GOSSIP_BYTES, service::NodeService};
 use anyhow::{Context as _, Result, bail};
 use commonware_cryptography::{ChaCha20Poly1305, Signer as _, ed25519};
 use commonware_p2p::{Address as P2pAddress, AddressableManager, authenticated::lookup};
-use commonware_runtime::{Clock, Runner as _, Spawner, Supervisor, tokio as cw_tokio};
+use commonware_runtime::{
+    Clock, Metrics as _, Runner as _, Spawner, Supervisor, tokio as cw_tokio,
+};
 use commonware_stream::{
     cups::{self, Cups},
     sake::{self, Sake},
@@ -13,9 +15,11 @@ use commonware_stream::{
 use commonware_utils::{NZUsize, ordered::Map};
 use lakh_consensus::{
     engine::{self, ConsensusTimeouts, EngineConfig, Networks, PeerSets, channels},
+    metrics::Handle,
     shared::NodeShared,
 };
 use lakh_mempool::MempoolConfig;
+use lakh_rpc::{RpcConfig, RpcMetrics};
 use lakh_types::{Genesis, address::parse_public_key, committee::MAX_COMMITTEE_SIZE};
 use std::{
     net::SocketAddr,
@@ -103,6 +107,34 @@ where
     }
 }
 
+/// Registers validator `index`'s chain and RPC metrics (labelled
+/// `validator="index"`) in the process's registry, which `GET /metrics` then
+/// serves whole (commonware's runtime, p2p and storage metrics included).
+/// Returns the RPC limits carrying its counters, and the handles that keep
+/// the metrics exposed.
+fn expose_metrics(
+    context: &cw_tokio::Context,
+    index: usize,
+    service: &NodeService<cw_tokio::Context>,
+    shared: &NodeShared,
+) -> (RpcConfig, Vec<Handle>) {
+    let labelled = context.child("lakh").with_attribute("validator", index);
+    let mut handles = shared.metrics.register(&labelled);
+    let rpc = RpcMetrics::default();
+    handles.push(Box::new(labelled.register(
+        "rpc_requests",
+        "JSON-RPC calls answered, by method and status (ok or the error code)",
+        rpc.requests.clone(),
+    )));
+    let registry = context.child("metrics");
+    service.set_metrics(Box::new(move || registry.encode()));
+    let cfg = RpcConfig {
+        metrics: rpc,
+        ..RpcConfig::default()
+    };
+    (cfg, handles)
+}
+
 /// Runs the validators until the process is stopped.
 pub fn run(cfg: RunConfig) -> Result<()> {
     cfg.genesis.validate().map_err(anyhow::Error::msg)?;
@@ -130,6 +162,7 @@ pub fn run(cfg: RunConfig) -> Result<()> {
             cfg.on_rpc_ready.map(Arc::from);
         let mut handles = Vec::new();
         let mut servers = Vec::new();
+        let mut metrics = Vec::new();
         for (index, spec) in cfg.validators.into_iter().enumerate() {
             let me = spec.signer.public_key();
             let listen = peers
@@ -202,10 +235,13 @@ pub fn run(cfg: RunConfig) -> Result<()> {
             handles.push(handle);
             let service = NodeService::new(shared.clone(), engine_handles);
             crate::gossip::start(ctx.child("gossip"), service.clone(), gossip);
+            let (rpc_cfg, exposed) = expose_metrics(&context, index, &service, &shared);
+            metrics.extend(exposed);
             if let Some(addr) = spec.rpc_addr {
-                let (bound, server) = lakh_rpc::server::start_server(addr, service.clone())
-                    .await
-                    .unwrap_or_else(|e| panic!("cannot serve RPC on {addr}: {e}"));
+                let (bound, server) =
+                    lakh_rpc::server::start_server_with(addr, service.clone(), rpc_cfg)
+                        .await
+                        .unwrap_or_else(|e| panic!("cannot serve RPC on {addr}: {e}"));
                 info!(%bound, validator = index, "RPC listening");
                 if let Some(cb) = on_ready.clone() {
                     let live = service.clone();
@@ -227,6 +263,7 @@ pub fn run(cfg: RunConfig) -> Result<()> {
             let _ = server.stop();
             server.stopped().await;
         }
+        drop(metrics);
     });
     Ok(())
 }

@@ -19,8 +19,8 @@ use lakh_rpc::{
     api::NodeApi,
     finality::encode_finalization,
     types::{
-        AccountInfo, AccountProof, AssetInfoJson, AssetRef, BalanceInfo, BlockId, BlockInfo,
-        FinalityInfo, Hash32, HeadInfo, ProvenEntry, TxStatusInfo,
+        AccountInfo, AccountProof, AccountTxInfo, AccountTxsPage, AssetInfoJson, AssetRef,
+        BalanceInfo, BlockId, BlockInfo, FinalityInfo, Hash32, HeadInfo, ProvenEntry, TxStatusInfo,
     },
 };
 use lakh_state::{StateKey, StateValue};
@@ -28,10 +28,14 @@ use lakh_types::{Address, AssetId, Refusal, TxId};
 use std::{sync::Arc, time::Duration};
 use tokio::sync::broadcast;
 
+/// Renders the process's metrics registry as Prometheus text.
+pub type EncodeMetrics = Box<dyn Fn() -> String + Send + Sync>;
+
 pub struct NodeService<E: StorageContext + Supervisor + commonware_runtime::Spawner> {
     shared: Arc<NodeShared>,
     handles: EngineHandles<E>,
     gossip: std::sync::OnceLock<futures::channel::mpsc::Sender<Vec<Bytes>>>,
+    encode_metrics: std::sync::OnceLock<EncodeMetrics>,
 }
 
 impl<E: StorageContext + Supervisor + commonware_runtime::Spawner> NodeService<E> {
@@ -40,6 +44,7 @@ impl<E: StorageContext + Supervisor + commonware_runtime::Spawner> NodeService<E
             shared,
             handles,
             gossip: std::sync::OnceLock::new(),
+            encode_metrics: std::sync::OnceLock::new(),
         })
     }
 
@@ -53,10 +58,19 @@ impl<E: StorageContext + Supervisor + commonware_runtime::Spawner> NodeService<E
         let _ = self.gossip.set(tx);
     }
 
+    /// Serves `GET /metrics` from `encode` (the registry the chain's metrics
+    /// are registered in).
+    pub fn set_metrics(&self, encode: EncodeMetrics) {
+        let _ = self.encode_metrics.set(encode);
+    }
+
     /// Decodes, checks, verifies and queues a batch; with `forward`, accepted
     /// transactions are gossiped to the other validators.
     pub async fn ingest(&self, raw: Vec<Bytes>, forward: bool) -> Vec<Result<TxId, Refusal>> {
         let Ingested { verdicts, accepted } = self.shared.pool.ingest(raw, self).await;
+        for refusal in verdicts.iter().filter_map(|v| v.as_ref().err()) {
+            self.shared.metrics.refused(refusal.code());
+        }
         if forward
             && !accepted.is_empty()
             && let Some(g) = self.gossip.get()
@@ -137,6 +151,43 @@ where
         } else {
             TxStatusInfo::Unknown
         }
+    }
+
+    async fn account_txs(
+        &self,
+        addr: Address,
+        before: Option<u64>,
+        limit: u32,
+    ) -> Result<AccountTxsPage, String> {
+        let indexer = self.handles.indexer().ok_or("the node is stopping")?;
+        let page = indexer
+            .lock()
+            .await
+            .account_txs(&addr, before, limit as usize)
+            .await
+            .ok_or("the account index is unreadable")?;
+        let transactions = page
+            .txs
+            .into_iter()
+            .map(|(ordinal, record)| AccountTxInfo {
+                ordinal,
+                block_hash: hash32(&record.block),
+                receipt: record.receipt,
+            })
+            .collect();
+        Ok(AccountTxsPage {
+            address: addr,
+            total: page.total,
+            transactions,
+            next_cursor: page.next_before,
+        })
+    }
+
+    fn metrics(&self) -> Option<String> {
+        let encode = self.encode_metrics.get()?;
+        let (txs, bytes) = self.shared.pool.size();
+        self.shared.metrics.mempool(txs, bytes);
+        Some(encode())
     }
 
     async fn account(&self, addr: Address, prove: bool) -> Result<AccountInfo, String> {

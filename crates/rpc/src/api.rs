@@ -2,7 +2,8 @@
 //! from a node, and nothing about how the node does it.
 
 use crate::types::{
-    AccountInfo, AssetInfoJson, AssetRef, BlockId, BlockInfo, FinalityInfo, HeadInfo, TxStatusInfo,
+    AccountInfo, AccountTxsPage, AssetInfoJson, AssetRef, BlockId, BlockInfo, FinalityInfo,
+    HeadInfo, TxStatusInfo,
 };
 use bytes::Bytes;
 use lakh_types::{Address, Refusal, TxId};
@@ -41,6 +42,19 @@ pub trait NodeApi: Send + Sync + 'static {
 
     fn block(&self, id: BlockId) -> impl Future<Output = Option<BlockInfo>> + Send;
 
+    /// Up to `limit` of the account's finalized transactions with ordinals
+    /// below `before` (the newest when `None`), newest first. `Err` is a
+    /// message for the client (e.g. no index kept).
+    fn account_txs(
+        &self,
+        addr: Address,
+        before: Option<u64>,
+        limit: u32,
+    ) -> impl Future<Output = Result<AccountTxsPage, String>> + Send {
+        let _ = (addr, before, limit);
+        async { Err("this node keeps no account index".to_string()) }
+    }
+
     fn head(&self) -> impl Future<Output = HeadInfo> + Send;
 
     /// The finalization certificate stored for the block at `height`; a
@@ -67,6 +81,12 @@ pub trait NodeApi: Send + Sync + 'static {
                 message: "this node answers no module queries".into(),
             })
         }
+    }
+
+    /// The node's metrics in Prometheus' text format; a node that keeps
+    /// none answers `None` (and `GET /metrics` 404).
+    fn metrics(&self) -> Option<String> {
+        None
     }
 
     /// A receiver of every block as it is finalized.

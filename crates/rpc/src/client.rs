@@ -5,12 +5,13 @@
 use crate::bulk::{BULK_PATH, BulkResult, encode_bulk};
 use crate::interface::LakhApiClient;
 use crate::params::{
-    AddressParam, AssetParam, HashParam, HeightParam, HexBytes, TxIdParam, TxListParam, TxParam,
+    AddressParam, AssetParam, CursorParam, HashParam, HeightParam, HexBytes, LimitParam, TxIdParam,
+    TxListParam, TxParam,
 };
 use crate::server::codes;
 use crate::types::{
-    AccountInfo, AssetInfoJson, AssetRef, BlockInfo, FinalityInfo, Hash32, HeadInfo, SubmitError,
-    SubmitOutcome, TxStatusInfo,
+    AccountInfo, AccountTxsPage, AssetInfoJson, AssetRef, BlockInfo, FinalityInfo, Hash32,
+    HeadInfo, SubmitError, SubmitOutcome, TxStatusInfo,
 };
 use jsonrpsee::core::client::Subscription;
 use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
@@ -280,6 +281,22 @@ impl LakhClient {
     pub async fn account(&self, addr: Address, prove: bool) -> Result<AccountInfo, ClientError> {
         self.call(self.http.get_account(AddressParam(addr), Some(prove)))
             .await
+    }
+
+    /// A page of the account's transactions, newest first (see
+    /// `lakh_getAccountTransactions`).
+    pub async fn account_txs(
+        &self,
+        addr: Address,
+        cursor: Option<u64>,
+        limit: Option<u32>,
+    ) -> Result<AccountTxsPage, ClientError> {
+        self.call(self.http.get_account_transactions(
+            AddressParam(addr),
+            cursor.map(CursorParam),
+            limit.map(LimitParam),
+        ))
+        .await
     }
 
     pub async fn block_by_height(&self, height: u64) -> Result<Option<BlockInfo>, ClientError> {

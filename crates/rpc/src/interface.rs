@@ -5,10 +5,12 @@
 //! (`lakh_chainId`, `lakh_submitTransaction`, ...).
 
 use crate::params::{
-    AddressParam, AssetParam, HashParam, HeightParam, TxIdParam, TxListParam, TxParam,
+    AddressParam, AssetParam, CursorParam, HashParam, HeightParam, LimitParam, TxIdParam,
+    TxListParam, TxParam,
 };
 use crate::types::{
-    AccountInfo, AssetInfoJson, BlockInfo, FinalityInfo, HeadInfo, SubmitOutcome, TxStatusInfo,
+    AccountInfo, AccountTxsPage, AssetInfoJson, BlockInfo, FinalityInfo, HeadInfo, SubmitOutcome,
+    TxStatusInfo,
 };
 use jsonrpsee::core::{RpcResult, SubscriptionResult};
 use jsonrpsee::proc_macros::rpc;
@@ -45,6 +47,18 @@ pub trait LakhApi {
         address: AddressParam,
         prove: Option<bool>,
     ) -> RpcResult<AccountInfo>;
+
+    /// An account's finalized transactions (sent, or touching it), newest
+    /// first: at most `limit` (default 25, at most
+    /// [`crate::server::MAX_ACCOUNT_TXS_PAGE`]) with ordinals below `cursor`
+    /// (the `next_cursor` of the previous page).
+    #[method(name = "getAccountTransactions")]
+    async fn get_account_transactions(
+        &self,
+        address: AddressParam,
+        cursor: Option<CursorParam>,
+        limit: Option<LimitParam>,
+    ) -> RpcResult<AccountTxsPage>;
 
     #[method(name = "getBlockByHeight")]
     async fn get_block_by_height(&self, height: HeightParam) -> RpcResult<Option<BlockInfo>>;

@@ -5,7 +5,8 @@
 //! client-side check of account proofs ([`verify_account_proof`]).
 //!
 //! The same port serves `POST /bulk` ([`bulk`]): length-prefixed binary
-//! transactions submitted as one batch, for load generators and aggregators.
+//! transactions submitted as one batch, for load generators and aggregators;
+//! and `GET /metrics` ([`metrics`]): the node's Prometheus text.
 //!
 //! Every input is bounded ([`RpcConfig`]); malformed parameters get JSON-RPC
 //! error `-32602` naming the parameter, refused transactions get
@@ -16,6 +17,7 @@ pub mod bulk;
 pub mod client;
 pub mod finality;
 pub mod interface;
+pub mod metrics;
 pub mod params;
 pub mod proof;
 pub mod server;
@@ -27,6 +29,10 @@ pub use bulk::{BulkRefusal, BulkResult};
 pub use client::{ClientError, FinalizedBlocks, FinalizedTx, LakhClient};
 pub use interface::{LakhApiClient, LakhApiServer};
 pub use jsonrpsee::server::ServerHandle;
+pub use metrics::{METRICS_PATH, RpcMetrics};
 pub use proof::{ProofError, verify_account_proof};
-pub use server::{RpcConfig, codes, start_server, start_server_with};
+pub use server::{
+    DEFAULT_ACCOUNT_TXS_PAGE, MAX_ACCOUNT_TXS_PAGE, RpcConfig, codes, start_server,
+    start_server_with,
+};
 pub use types::*;

@@ -67,6 +67,10 @@ named_params! {
     HashParam(Hash32) = "hash";
     /// `asset`: an asset id (JSON number) or symbol (JSON string).
     AssetParam(AssetRef) = "asset";
+    /// `cursor`: where a page of an account's history continues.
+    CursorParam(u64) = "cursor";
+    /// `limit`: most items in a page.
+    LimitParam(u32) = "limit";
 }
 
 /// `txs`: raw signed transactions, hex; a bad one is named by its index

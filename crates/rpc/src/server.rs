@@ -5,13 +5,15 @@
 use crate::api::NodeApi;
 use crate::bulk::{BulkLayer, BulkLimits};
 use crate::interface::LakhApiServer;
+use crate::metrics::{CountRequests, MetricsLayer, RpcMetrics};
 use crate::params::{
-    AddressParam, AssetParam, HashParam, HeightParam, TxIdParam, TxListParam, TxParam,
+    AddressParam, AssetParam, CursorParam, HashParam, HeightParam, LimitParam, TxIdParam,
+    TxListParam, TxParam,
 };
 use crate::strict::{StrictParams, unlisted_method};
 use crate::types::{
-    AccountInfo, AssetInfoJson, BlockId, BlockInfo, FinalityInfo, HeadInfo, SubmitError,
-    SubmitOutcome, TxStatusInfo,
+    AccountInfo, AccountTxsPage, AssetInfoJson, BlockId, BlockInfo, FinalityInfo, HeadInfo,
+    SubmitError, SubmitOutcome, TxStatusInfo,
 };
 use bytes::Bytes;
 use jsonrpsee::core::{RpcResult, SubscriptionResult, async_trait};
@@ -40,6 +42,11 @@ pub mod codes {
     pub const QUERY_FAILED: i32 = -32052;
 }
 
+/// Most transactions in one page of `lakh_getAccountTransactions`.
+pub const MAX_ACCOUNT_TXS_PAGE: u32 = 100;
+/// Page size of `lakh_getAccountTransactions` when none is asked.
+pub const DEFAULT_ACCOUNT_TXS_PAGE: u32 = 25;
+
 /// Limits of the server. Every input is bounded by one of these.
 #[derive(Clone, Debug)]
 pub struct RpcConfig {
@@ -57,6 +64,8 @@ pub struct RpcConfig {
     pub max_bulk_bytes: usize,
     /// Most transactions in one `POST /bulk` request.
     pub max_bulk_txs: usize,
+    /// Where the server counts calls (the node registers it).
+    pub metrics: RpcMetrics,
 }
 
 impl Default for RpcConfig {
@@ -70,6 +79,7 @@ impl Default for RpcConfig {
             max_submit_txs: 10_000,
             max_bulk_bytes: 16 * 1024 * 1024,
             max_bulk_txs: 50_000,
+            metrics: RpcMetrics::default(),
         }
     }
 }
@@ -103,10 +113,20 @@ pub async fn start_server_with<N: NodeApi>(
             max_txs: cfg.max_bulk_txs,
         },
     );
+    let metrics = cfg.metrics.clone();
+    let max_response_bytes = cfg.max_response_bytes as usize;
     let server = Server::builder()
         .set_config(server_cfg)
-        .set_http_middleware(tower::ServiceBuilder::new().layer(bulk))
-        .set_rpc_middleware(RpcServiceBuilder::new().layer_fn(StrictParams::new))
+        .set_http_middleware(
+            tower::ServiceBuilder::new()
+                .layer(MetricsLayer::new(api.clone()))
+                .layer(bulk),
+        )
+        .set_rpc_middleware(
+            RpcServiceBuilder::new()
+                .layer_fn(move |s| CountRequests::new(s, metrics.clone(), max_response_bytes))
+                .layer_fn(StrictParams::new),
+        )
         .build(addr)
         .await?;
     let bound = server.local_addr()?;
@@ -187,6 +207,25 @@ impl<N: NodeApi> LakhApiServer for LakhRpc<N> {
     ) -> RpcResult<AccountInfo> {
         self.api
             .account(address.0, prove.unwrap_or(false))
+            .await
+            .map_err(node_error)
+    }
+
+    async fn get_account_transactions(
+        &self,
+        address: AddressParam,
+        cursor: Option<CursorParam>,
+        limit: Option<LimitParam>,
+    ) -> RpcResult<AccountTxsPage> {
+        let limit = limit.map_or(DEFAULT_ACCOUNT_TXS_PAGE, |l| l.0);
+        if limit == 0 || limit > MAX_ACCOUNT_TXS_PAGE {
+            return Err(invalid_param(
+                "limit",
+                &format!("must be 1 to {MAX_ACCOUNT_TXS_PAGE}, got {limit}"),
+            ));
+        }
+        self.api
+            .account_txs(address.0, cursor.map(|c| c.0), limit)
             .await
             .map_err(node_error)
     }

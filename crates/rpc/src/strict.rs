@@ -23,6 +23,10 @@ pub(crate) const PARAMS: &[(&str, &[&str])] = &[
     ("lakh_submitTransactions", &["txs"]),
     ("lakh_getTransaction", &["id"]),
     ("lakh_getAccount", &["address", "prove?"]),
+    (
+        "lakh_getAccountTransactions",
+        &["address", "cursor?", "limit?"],
+    ),
     ("lakh_getBlockByHeight", &["height"]),
     ("lakh_getBlockByHash", &["hash"]),
     ("lakh_getFinality", &["height"]),

@@ -225,6 +225,27 @@ pub enum TxStatusInfo {
     },
 }
 
+/// One transaction of an account's history.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountTxInfo {
+    /// Its place among the account's transactions (0 is the oldest); a page
+    /// asked with `cursor` = this ordinal continues with older ones.
+    pub ordinal: u64,
+    pub block_hash: Hash32,
+    pub receipt: Receipt,
+}
+
+/// A page of an account's transactions, newest first.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountTxsPage {
+    pub address: Address,
+    /// How many transactions the account has in all.
+    pub total: u64,
+    pub transactions: Vec<AccountTxInfo>,
+    /// The `cursor` of the next (older) page; null on the last page.
+    pub next_cursor: Option<u64>,
+}
+
 /// A block by height or by hash.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BlockId {

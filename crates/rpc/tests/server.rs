@@ -125,6 +125,48 @@ impl NodeApi for FakeNode {
             .unwrap_or(TxStatusInfo::Unknown)
     }
 
+    /// The finalized transactions of `addr`, numbered oldest first.
+    async fn account_txs(
+        &self,
+        addr: Address,
+        before: Option<u64>,
+        limit: u32,
+    ) -> Result<AccountTxsPage, String> {
+        let inner = self.inner.lock().unwrap();
+        let mut all: Vec<(Receipt, Hash32)> = inner
+            .status
+            .values()
+            .filter_map(|s| match s {
+                TxStatusInfo::Finalized {
+                    receipt,
+                    block_hash,
+                } if receipt.accounts().contains(&addr) => Some((receipt.clone(), *block_hash)),
+                _ => None,
+            })
+            .collect();
+        all.sort_by_key(|(r, _)| (r.height, r.index));
+        let total = all.len() as u64;
+        let end = before.map_or(total, |b| b.min(total));
+        let start = end.saturating_sub(u64::from(limit));
+        let transactions = (start..end)
+            .rev()
+            .map(|ordinal| {
+                let (receipt, block_hash) = all[ordinal as usize].clone();
+                AccountTxInfo {
+                    ordinal,
+                    block_hash,
+                    receipt,
+                }
+            })
+            .collect();
+        Ok(AccountTxsPage {
+            address: addr,
+            total,
+            transactions,
+            next_cursor: (start > 0).then_some(start),
+        })
+    }
+
     async fn account(&self, addr: Address, prove: bool) -> Result<AccountInfo, String> {
         if addr == Address([0xff; 32]) {
             return Err("state is unavailable".into());
@@ -337,6 +379,66 @@ async fn every_method_round_trips_through_the_client() {
     let by_id = client.asset(&AssetRef::Id(AssetId(9))).await.unwrap();
     assert_eq!(by_id, Some(by_symbol));
     assert_eq!(client.asset(&AssetRef::Id(AssetId(4))).await.unwrap(), None);
+
+    handle.stop().unwrap();
+}
+
+#[tokio::test]
+async fn account_history_pages_through_the_client_and_refuses_bad_params() {
+    let (node, addr, handle, client) = serve(RpcConfig::default()).await;
+    let alice = key(1);
+    let sender = Address::from(&alice.public_key());
+    let mut ids = Vec::new();
+    for nonce in 0..3 {
+        let tx = transfer(&alice, nonce, CHAIN_ID);
+        ids.push(client.submit(&tx).await.unwrap());
+        node.finalize_pending();
+    }
+    let first = client.account_txs(sender, None, Some(2)).await.unwrap();
+    assert_eq!((first.address, first.total), (sender, 3));
+    let newest: Vec<TxId> = first.transactions.iter().map(|t| t.receipt.tx_id).collect();
+    assert_eq!(newest, vec![ids[2], ids[1]]);
+    assert_eq!(first.transactions[0].block_hash, Hash32([3; 32]));
+    let rest = client
+        .account_txs(sender, first.next_cursor, None)
+        .await
+        .unwrap();
+    assert_eq!(rest.transactions.len(), 1);
+    assert_eq!(rest.transactions[0].receipt.tx_id, ids[0]);
+    assert_eq!(rest.next_cursor, None);
+
+    // Named params, as a browser would send them.
+    let r = call(
+        addr,
+        "lakh_getAccountTransactions",
+        serde_json::json!({"address": sender.to_hex(), "limit": 1}),
+    )
+    .await;
+    assert_eq!(r["result"]["total"], 3, "{r}");
+    assert_eq!(r["result"]["next_cursor"], 2, "{r}");
+    assert_eq!(r["result"]["transactions"][0]["ordinal"], 2, "{r}");
+
+    for (params, named) in [
+        (serde_json::json!([sender.to_hex(), null, 0]), "`limit`"),
+        (serde_json::json!([sender.to_hex(), null, 101]), "`limit`"),
+        (serde_json::json!([sender.to_hex(), -1]), "`cursor`"),
+        (serde_json::json!(["zz"]), "`address`"),
+        (
+            serde_json::json!({"address": sender.to_hex(), "page": 2}),
+            "`page`",
+        ),
+    ] {
+        let r = call(addr, "lakh_getAccountTransactions", params.clone()).await;
+        let (code, msg) = error_of(&r);
+        assert_eq!(code, codes::INVALID_PARAMS as i64, "{params}: {msg}");
+        assert!(msg.contains(named), "{params}: {msg}");
+    }
+    let err = client
+        .account_txs(sender, None, Some(MAX_ACCOUNT_TXS_PAGE + 1))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("must be 1 to 100"), "{err}");
 
     handle.stop().unwrap();
 }

@@ -279,6 +279,22 @@ macro_rules! tagged_enum {
                     $( $name::$variant { .. } => stringify!($variant), )*
                 }
             }
+
+            /// The accounts the variant's fields name (`Address` or
+            /// `Option<Address>`), in field order.
+            #[allow(dead_code)]
+            pub fn addresses(&self) -> ::std::vec::Vec<$crate::Address> {
+                let mut out = ::std::vec::Vec::new();
+                match self {
+                    $(
+                        #[allow(unused_variables)]
+                        $name::$variant { $( $field ),* } => {
+                            $( $crate::__private::push_address($field, &mut out); )*
+                        }
+                    )*
+                }
+                out
+            }
         }
         impl $crate::__private::commonware_codec::Write for $name {
             fn write(&self, buf: &mut impl $crate::__private::bytes::BufMut) {

@@ -64,4 +64,14 @@ pub mod limits {
 pub mod __private {
     pub use bytes;
     pub use commonware_codec;
+
+    /// Appends `field` to `out` when it is an `Address` or a present
+    /// `Option<Address>` (the macros see field types only as tokens).
+    pub fn push_address(field: &dyn ::std::any::Any, out: &mut Vec<crate::Address>) {
+        if let Some(address) = field.downcast_ref::<crate::Address>() {
+            out.push(*address);
+        } else if let Some(Some(address)) = field.downcast_ref::<Option<crate::Address>>() {
+            out.push(*address);
+        }
+    }
 }

@@ -304,7 +304,44 @@ pub struct Receipt {
     pub events: Vec<Event>,
 }
 
-const MAX_EVENTS: usize = 1024;
+impl Receipt {
+    /// The accounts this transaction concerns, sorted and without repeats:
+    /// its sender and every account an event names (balances moved, an
+    /// asset's issuer, a maker filled, an NFT's owners, module custody
+    /// accounts). A failed transaction concerns only its sender.
+    pub fn accounts(&self) -> Vec<Address> {
+        let mut out = vec![self.sender];
+        for event in &self.events {
+            out.extend(event.accounts());
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+}
+
+impl Event {
+    /// The accounts the event names, in field order.
+    pub fn accounts(&self) -> Vec<Address> {
+        match self {
+            Event::Transfer { from, to, .. } => vec![*from, *to],
+            Event::AssetCreated { issuer, .. } => vec![*issuer],
+            Event::Minted { to, .. } => vec![*to],
+            Event::Burned { from, .. } => vec![*from],
+            Event::Dex(e) => e.addresses(),
+            Event::Book(e) => e.addresses(),
+            Event::Oracle(e) => e.addresses(),
+            Event::Lend(e) => e.addresses(),
+            Event::Stake(e) => e.addresses(),
+            Event::Farm(e) => e.addresses(),
+            Event::Cover(e) => e.addresses(),
+            Event::Nft(e) => e.addresses(),
+        }
+    }
+}
+
+/// Most events a receipt holds.
+pub const MAX_EVENTS: usize = 1024;
 const MAX_DETAIL: usize = 256;
 
 /// Longest prefix of `s` within `MAX_DETAIL` bytes that ends on a character boundary.

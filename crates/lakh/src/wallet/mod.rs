@@ -11,6 +11,7 @@ mod book;
 mod cover;
 mod dex;
 mod farm;
+mod history;
 mod lend;
 pub(crate) mod nft;
 mod oracle;
@@ -92,6 +93,17 @@ pub enum WalletCommand {
     },
     /// Show a transaction's status and receipt
     Tx { id: String },
+    /// Show an account's finalized transactions, newest first
+    History {
+        /// Key name or 64-hex-character address
+        account: String,
+        /// Continue with older transactions (the cursor the page before printed)
+        #[arg(long)]
+        cursor: Option<u64>,
+        /// Transactions per page (at most 100)
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+    },
     /// Create an asset owned by the sender
     CreateAsset {
         #[arg(long)]
@@ -301,6 +313,14 @@ async fn execute(args: WalletArgs) -> anyhow::Result<Output> {
         WalletCommand::Balance { account, prove } => {
             let address = resolve_address(&keys_dir, &account)?;
             balance(&ctx, address, prove).await
+        }
+        WalletCommand::History {
+            account,
+            cursor,
+            limit,
+        } => {
+            let address = resolve_address(&keys_dir, &account)?;
+            history::show(&ctx, address, cursor, limit).await
         }
         WalletCommand::Tx { id } => {
             let id: TxId = id.parse().map_err(anyhow::Error::msg)?;
@@ -720,6 +740,39 @@ mod tests {
                 None => TxStatusInfo::Unknown,
             }
         }
+        async fn account_txs(
+            &self,
+            address: Address,
+            before: Option<u64>,
+            limit: u32,
+        ) -> Result<lakh_rpc::AccountTxsPage, String> {
+            let mut all: Vec<Receipt> = self
+                .receipts
+                .lock()
+                .unwrap()
+                .values()
+                .filter(|r| r.accounts().contains(&address))
+                .cloned()
+                .collect();
+            all.sort_by_key(|r| (r.height, r.index));
+            let total = all.len() as u64;
+            let end = before.map_or(total, |b| b.min(total));
+            let start = end.saturating_sub(u64::from(limit));
+            let transactions = (start..end)
+                .rev()
+                .map(|ordinal| lakh_rpc::AccountTxInfo {
+                    ordinal,
+                    block_hash: Hash32([8; 32]),
+                    receipt: all[ordinal as usize].clone(),
+                })
+                .collect();
+            Ok(lakh_rpc::AccountTxsPage {
+                address,
+                total,
+                transactions,
+                next_cursor: (start > 0).then_some(start),
+            })
+        }
         async fn account(&self, address: Address, prove: bool) -> Result<AccountInfo, String> {
             Ok(AccountInfo {
                 address,
@@ -1106,5 +1159,87 @@ mod tests {
             .err()
             .unwrap();
         assert!(err.to_string().contains("not hex"), "{err}");
+    }
+
+    fn history(account: &str, limit: u32) -> WalletCommand {
+        WalletCommand::History {
+            account: account.into(),
+            cursor: None,
+            limit,
+        }
+    }
+
+    #[tokio::test]
+    async fn history_shows_each_transaction_readably_newest_first() {
+        let env = env().await;
+        let alice = Address::from(&env.alice.public_key());
+        let sent = Receipt {
+            tx_id: TxId([1; 32]),
+            sender: alice,
+            nonce: 0,
+            height: 8,
+            index: 0,
+            fee_paid: 100,
+            status: TxStatus::Success,
+            events: vec![lakh_types::Event::Transfer {
+                asset: AssetId(42),
+                from: alice,
+                to: env.bob,
+                amount: 77,
+            }],
+        };
+        let failed = Receipt {
+            tx_id: TxId([2; 32]),
+            nonce: 1,
+            height: 9,
+            status: TxStatus::Failed {
+                error: FailureReason::Overflow,
+            },
+            events: vec![],
+            ..sent.clone()
+        };
+        for r in [&sent, &failed] {
+            env.node.receipts.lock().unwrap().insert(r.tx_id, r.clone());
+        }
+
+        let out = execute(args(&env, history("alice", 20))).await.unwrap();
+        assert_eq!(out.json["total"], 2);
+        assert_eq!(out.json["transactions"][0]["ordinal"], 1);
+        let lines: Vec<&str> = out.text.lines().collect();
+        assert!(lines[0].contains("2 transactions"), "{}", out.text);
+        assert!(
+            lines[1].starts_with("height 9 ")
+                && lines[1].contains(&TxId([2; 32]).to_string())
+                && lines[1].contains("failed")
+                && lines[1].contains("arithmetic overflow"),
+            "{}",
+            out.text
+        );
+        assert_eq!(lines[2].trim(), "-0.0000001 LAKH", "the fee");
+        assert!(
+            lines[3].starts_with("height 8 ")
+                && lines[3].contains(" ok ")
+                && lines[3].contains(&format!("sent to {}", env.bob)),
+            "{}",
+            out.text
+        );
+        assert_eq!(lines[4].trim(), "-0.0000001 LAKH  -0.77 GOLD");
+
+        let bob = execute(args(&env, history("bob", 20))).await.unwrap();
+        assert!(
+            bob.text.contains(&format!("received from {alice}")),
+            "{}",
+            bob.text
+        );
+        assert!(bob.text.contains("+0.77 GOLD"), "{}", bob.text);
+        assert_eq!(bob.json["total"], 1);
+
+        let newest = execute(args(&env, history("alice", 1))).await.unwrap();
+        assert_eq!(newest.json["next_cursor"], 1);
+        assert!(
+            newest.text.ends_with("older: --cursor 1\n"),
+            "{}",
+            newest.text
+        );
     }
 }
