@@ -761,3 +761,54 @@ async fn queries_and_batched_calls_get_the_same_checks() {
     assert_eq!(answer(3)["result"], CHAIN_ID);
     handle.stop().unwrap();
 }
+
+/// The status line's code of a bodiless `method` request for `path`.
+async fn http_status(addr: SocketAddr, method: &str, path: &str) -> u16 {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response).await;
+    let text = String::from_utf8_lossy(&response);
+    text.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[tokio::test]
+async fn calls_are_counted_by_method_and_status_batched_ones_each() {
+    let metrics = RpcMetrics::default();
+    let cfg = RpcConfig {
+        metrics: metrics.clone(),
+        ..RpcConfig::default()
+    };
+    let (_, addr, handle, client) = serve(cfg).await;
+    client.chain_id().await.unwrap();
+    call(addr, "lakh_getAccount", serde_json::json!(["12"])).await;
+    call(addr, "lakh_noSuchMethod", serde_json::json!([])).await;
+    let batch = serde_json::json!([
+        {"jsonrpc": "2.0", "id": 1, "method": "lakh_chainId", "params": []},
+        {"jsonrpc": "2.0", "id": 2, "method": "lakh_head", "params": [7]},
+    ]);
+    let (status, answers) = post(addr, batch.to_string().as_bytes()).await;
+    assert_eq!((status, answers.as_array().unwrap().len()), (200, 2));
+    let count = |method: &str, status: &str| {
+        metrics
+            .requests
+            .get_or_create(&[
+                ("method", method.to_string()),
+                ("status", status.to_string()),
+            ])
+            .get()
+    };
+    assert_eq!(count("lakh_chainId", "ok"), 2);
+    assert_eq!(count("lakh_head", "-32602"), 1, "the batch's refused call");
+    assert_eq!(count("lakh_getAccount", "-32602"), 1);
+    assert_eq!(count("other", "-32601"), 1, "unknown names share one label");
+    assert_eq!(count("lakh_noSuchMethod", "-32601"), 0);
+
+    // This node double keeps no metrics: the path exists, the answer is 404.
+    assert_eq!(http_status(addr, "GET", METRICS_PATH).await, 404);
+    assert_eq!(http_status(addr, "POST", METRICS_PATH).await, 405);
+    handle.stop().unwrap();
+}
