@@ -1,13 +1,15 @@
 //! Ordering and executing blocks: the block type and its signing scheme
 //! ([`block`]), the commonware-glue application that builds, verifies and
 //! commits blocks ([`app`]), the wiring of one validator's actors
-//! ([`engine`]), the pause of a leader with nothing to include ([`rest`]), and
-//! the state shared with the node's services ([`shared`]).
+//! ([`engine`]), the pause of a leader with nothing to include ([`rest`]),
+//! the state shared with the node's services ([`shared`]), and a client's
+//! walk along the chain of committees ([`light`]).
 
 pub mod app;
 pub mod block;
 pub mod engine;
 pub mod epochs;
+pub mod light;
 pub mod nosync;
 pub mod rest;
 pub mod runtime;
