@@ -14,6 +14,7 @@ use lakh_execution::modules::{dex, lend};
 use lakh_execution::{BlockEnv, BlockOutcome, Mode, execute_block, execute_block_parallel};
 use lakh_state::{StateKey, StateValue};
 use lakh_types::codec::{BoundedVec, Text};
+use lakh_types::modules::cover::parametric::MAX_HOLDINGS;
 use lakh_types::modules::cover::*;
 use lakh_types::modules::oracle::OracleAction;
 use lakh_types::{Action, AssetId, Event, Receipt, TransferEntry, TxStatus, fees::required_fee};
@@ -71,6 +72,7 @@ fn depeg(blocks: u64, cooldown_blocks: u64, batch: u32) -> ProductParams {
         proportional: false,
         cooldown_blocks,
         batch,
+        min_amount: 1,
     }
 }
 
@@ -561,6 +563,29 @@ fn products_are_checked_at_creation() {
     }
     let too_much = c.block(vec![(1, buy(CAPITAL, 60))]).remove(0);
     assert!(!too_much.status.is_success(), "capacity bounds the sales");
+    // A product's slots for live covers are bounded: 64, then refused.
+    let txs: Vec<(u64, Action)> = (0..MAX_HOLDINGS as u64 + 1)
+        .map(|_| (1, buy(1, 60)))
+        .collect();
+    let r = c.block(txs);
+    assert!(r[..MAX_HOLDINGS].iter().all(|r| r.status.is_success()));
+    assert!(matches!(
+        &r[MAX_HOLDINGS].status,
+        TxStatus::Failed {
+            error: lakh_types::FailureReason::Cover(CoverError::ProductFull { .. })
+        }
+    ));
+    let mut c = Chain::new(ProductParams {
+        min_amount: 100,
+        ..depeg(1, 1, 8)
+    });
+    let small = c.block(vec![(1, buy(99, 60))]).remove(0);
+    assert!(matches!(
+        small.status,
+        TxStatus::Failed {
+            error: lakh_types::FailureReason::Cover(CoverError::BelowProductMinimum { .. })
+        }
+    ));
 }
 
 /// One step of the property test.

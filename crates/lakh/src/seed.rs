@@ -90,6 +90,8 @@ pub const DEPEG_BLOCKS: u64 = 3;
 pub const DEPEG_COOLDOWN_BLOCKS: u64 = 5;
 /// Payouts per block.
 pub const DEPEG_BATCH: u32 = 16;
+/// Smallest depeg cover: 100 USDC.
+pub const DEPEG_MIN_AMOUNT: u128 = 100 * ONE_USDC;
 /// LAKH the farm pays per block to all stakers, and for how many blocks
 /// (about 11 days of an idle devnet at the default heartbeat of one block a
 /// second).
@@ -678,6 +680,7 @@ fn depeg_product() -> ProductParams {
         proportional: true,
         cooldown_blocks: DEPEG_COOLDOWN_BLOCKS,
         batch: DEPEG_BATCH,
+        min_amount: DEPEG_MIN_AMOUNT,
     }
 }
 

@@ -1120,6 +1120,18 @@ crate::tagged_enum! {
             /// The product.
             product: ProductId,
         },
+        /// Parametric cover below the product's smallest amount.
+        #[error("product {product} sells cover of at least {min_amount}; asked for {amount}")]
+        0x2d => BelowProductMinimum {
+            /// The product.
+            product: ProductId,
+            /// Cover asked for (base units).
+            #[serde(with = "crate::amount")]
+            amount: u128,
+            /// The product's smallest cover (base units).
+            #[serde(with = "crate::amount")]
+            min_amount: u128,
+        },
         /// Parametric cover pays automatically; it takes no claims.
         #[error("cover {cover} is parametric: it pays when its trigger fires, without a claim")]
         0x2c => ParametricCover {
@@ -1253,6 +1265,34 @@ mod tests {
                 cover: 3,
                 claim: 4,
                 claimant: Address([9; 32]),
+            },
+            CoverAction::CreateProduct {
+                product: 2,
+                params: ProductParams {
+                    pool: 1,
+                    asset: AssetId(7),
+                    name: Text::new("depeg:USDC").unwrap(),
+                    trigger: Trigger::PoolLoss {
+                        source: LossSource::DexReserve {
+                            asset: AssetId(7),
+                            other: AssetId(8),
+                        },
+                        loss_bps: 2_000,
+                        window_blocks: 10,
+                    },
+                    proportional: true,
+                    cooldown_blocks: 5,
+                    batch: 4,
+                    min_amount: u128::MAX,
+                },
+            },
+            CoverAction::BuyProduct {
+                product: 2,
+                pool: 1,
+                asset: AssetId(7),
+                amount: 9,
+                blocks: 10,
+                max_premium: 1,
             },
         ];
         for a in actions {

@@ -370,6 +370,13 @@ impl<V: View> Run<'_, V> {
             })
         })?;
         Self::check_pool(product.params.pool, pool)?;
+        if amount < product.params.min_amount {
+            return Err(fail(CoverError::BelowProductMinimum {
+                product: product_id,
+                amount,
+                min_amount: product.params.min_amount,
+            }));
+        }
         let params = self.params(pool)?;
         Self::check_asset(pool, params.capital_asset, asset)?;
         let terms = Terms {

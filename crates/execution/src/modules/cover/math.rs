@@ -221,3 +221,32 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod parametric_tests {
+    use super::*;
+
+    #[test]
+    fn losses_round_down_and_cap_at_the_whole() {
+        assert_eq!(fall_bps(1_000, 700), 3_000);
+        assert_eq!(fall_bps(1_000, 1_200), 0);
+        assert_eq!(fall_bps(0, 5), 0);
+        assert_eq!(fall_bps(3, 2), 3_333);
+        assert_eq!(fraction_bps(5, 0), 10_000);
+        assert_eq!(fraction_bps(u128::MAX, u128::MAX), 10_000);
+        assert_eq!(fraction_bps(u128::MAX, 1), 10_000);
+        // 0.90 against a 1.00 peg: 10%; above triggers measure the excess.
+        assert_eq!(price_loss_bps(90, 100, false), 1_000);
+        assert_eq!(price_loss_bps(110, 100, false), 0);
+        assert_eq!(price_loss_bps(130, 100, true), 3_000);
+        assert_eq!(price_loss_bps(500, 100, true), 10_000);
+        assert_eq!(parametric_payout(10_000, 1_000), Some(1_000));
+        assert_eq!(parametric_payout(7, 5_000), Some(3));
+        assert_eq!(parametric_payout(u128::MAX, 10_000), Some(u128::MAX));
+        assert_eq!(
+            parametric_payout(5, 20_000),
+            Some(5),
+            "capped at the amount"
+        );
+    }
+}

@@ -113,6 +113,10 @@ crate::codec_struct! {
         pub cooldown_blocks: u64,
         /// Most payouts per block (1..=MAX_BATCH); more holders wait for the next blocks.
         pub batch: u32,
+        /// Smallest cover sold (base units, at least 1): a product holds at
+        /// most `MAX_HOLDINGS` live covers, so filling it must cost real cover.
+        #[serde(with = "crate::amount")]
+        pub min_amount: u128,
     }
 }
 
@@ -127,6 +131,9 @@ pub fn validate_product(p: &ProductParams) -> Result<(), String> {
     }
     if p.batch == 0 || p.batch > MAX_BATCH {
         return Err(format!("batch {} must be within 1..={MAX_BATCH}", p.batch));
+    }
+    if p.min_amount == 0 {
+        return Err("min_amount must be at least 1".into());
     }
     match &p.trigger {
         Trigger::Price {
@@ -279,5 +286,100 @@ crate::codec_struct! {
     pub struct PayoutLog {
         /// At most [`MAX_PAYOUT_LOG`] records.
         pub records: BoundedVec<PayoutRecord, MAX_PAYOUT_LOG>,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::Text;
+
+    fn product() -> ProductParams {
+        ProductParams {
+            pool: 1,
+            asset: AssetId(7),
+            name: Text::new("depeg:USDC").unwrap(),
+            trigger: Trigger::Price {
+                asset: AssetId(1),
+                threshold: 95,
+                above: false,
+                blocks: 3,
+                reference: 100,
+            },
+            proportional: false,
+            cooldown_blocks: 5,
+            batch: 8,
+            min_amount: 1,
+        }
+    }
+
+    #[test]
+    fn product_terms_are_validated() {
+        assert_eq!(validate_product(&product()), Ok(()));
+        let loss = |loss_bps, window_blocks| Trigger::PoolLoss {
+            source: LossSource::LendCash { market: AssetId(1) },
+            loss_bps,
+            window_blocks,
+        };
+        let bad = [
+            ProductParams {
+                cooldown_blocks: 0,
+                ..product()
+            },
+            ProductParams {
+                batch: MAX_BATCH + 1,
+                ..product()
+            },
+            ProductParams {
+                min_amount: 0,
+                ..product()
+            },
+            ProductParams {
+                name: Text::new("has space").unwrap(),
+                ..product()
+            },
+            ProductParams {
+                trigger: loss(0, 4),
+                ..product()
+            },
+            ProductParams {
+                trigger: loss(2_000, MAX_WINDOW_BLOCKS + 1),
+                ..product()
+            },
+            ProductParams {
+                trigger: Trigger::PoolLoss {
+                    source: LossSource::DexReserve {
+                        asset: AssetId(1),
+                        other: AssetId(1),
+                    },
+                    loss_bps: 100,
+                    window_blocks: 4,
+                },
+                ..product()
+            },
+        ];
+        for p in bad {
+            assert!(validate_product(&p).is_err(), "{p:?}");
+        }
+    }
+
+    #[test]
+    fn eligibility_needs_the_cooldown_and_a_live_unpaid_cover() {
+        let h = Holding {
+            start_height: 10,
+            end_height: 20,
+            ..Holding::default()
+        };
+        assert!(!h.eligible(14, 5), "inside the cooldown");
+        assert!(h.eligible(15, 5));
+        assert!(h.eligible(19, 5));
+        assert!(!h.eligible(20, 5), "expired");
+        let owed = Holding {
+            event_height: Some(15),
+            ..h.clone()
+        };
+        assert!(!owed.eligible(16, 5) && owed.unpaid());
+        let paid = Holding { paid: true, ..owed };
+        assert!(!paid.eligible(16, 5) && !paid.unpaid());
     }
 }
