@@ -19,7 +19,7 @@ use commonware_storage::{Context as StorageContext, qmdb::sync::Target};
 use commonware_utils::non_empty_range;
 use futures::{StreamExt, lock::Mutex as AsyncMutex};
 use lakh_archive::Indexer;
-use lakh_execution::{BlockEnv, Mode, Overlay, access_set, execute_block_with};
+use lakh_execution::{BlockEnv, Mode, Overlay, block_access_set, execute_block_with, hook_roots};
 use lakh_state::{StateKey, StateValue, db::StateDb};
 use lakh_types::limits::{MAX_BLOCK_TX_BYTES, MAX_BLOCK_TXS};
 use lakh_types::{Receipt, Refusal, committee::Committee};
@@ -92,7 +92,15 @@ where
     ) -> Result<Executed<E>, String> {
         let started = Instant::now();
         let env = block_env(&self.shared.genesis, header);
-        let keys = access_set(&env, txs);
+        // The cover hook's keys follow from the parametric product slots,
+        // so those are read first.
+        let roots: Vec<sha256::Digest> = hook_roots().iter().map(StateKey::digest).collect();
+        let root_refs: Vec<&sha256::Digest> = roots.iter().collect();
+        let products = batches
+            .get_many(&root_refs)
+            .await
+            .map_err(|e| format!("state read failed: {e}"))?;
+        let keys = block_access_set(&env, txs, products.iter().flatten());
         let digests: Vec<sha256::Digest> = keys.iter().map(StateKey::digest).collect();
         let refs: Vec<&sha256::Digest> = digests.iter().collect();
         let values = batches

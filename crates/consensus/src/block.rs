@@ -84,6 +84,13 @@ impl PartialEq for Block {
 }
 impl Eq for Block {}
 
+/// A block's hash: its header and the root of its transaction ids.
+pub fn header_digest(header: &Header, tx_root: &sha256::Digest) -> sha256::Digest {
+    let mut buf = Vec::with_capacity(header.encode_size() + 32);
+    header.write(&mut buf);
+    Sha256::hash(&[&buf, tx_root.as_ref()])
+}
+
 fn tx_root(txs: &[SignedTransaction]) -> sha256::Digest {
     let mut hasher = Sha256::default();
     for t in txs {
@@ -95,7 +102,7 @@ fn tx_root(txs: &[SignedTransaction]) -> sha256::Digest {
 impl Block {
     pub fn new(header: Header, txs: Vec<SignedTransaction>) -> Self {
         let tx_root = tx_root(&txs);
-        let digest = Self::compute_digest(&header, &tx_root);
+        let digest = header_digest(&header, &tx_root);
         Block {
             header,
             txs: Arc::new(txs),
@@ -133,12 +140,6 @@ impl Block {
             self.header.base_fee,
             self.header.used_units,
         )
-    }
-
-    fn compute_digest(header: &Header, tx_root: &sha256::Digest) -> sha256::Digest {
-        let mut buf = Vec::with_capacity(header.encode_size() + 32);
-        header.write(&mut buf);
-        Sha256::hash(&[&buf, tx_root.as_ref()])
     }
 
     /// The genesis block of a chain: height 0 over the empty database (the

@@ -67,8 +67,15 @@ pub mod channels {
     ];
 }
 
+/// Per-peer rate of every channel. The p2p layer preallocates each
+/// channel's inbound queue at one burst per allowed peer (peers per set
+/// times retained sets), so the burst, not the rate, sets its memory: at
+/// the default burst (the rate) a 4-validator node held about 1 GiB of
+/// queues, and a set sized for 100-member committees would hold 50 times
+/// that. 256 messages is 25 ms at the full rate; the busiest channel sends
+/// a few messages per view to each peer.
 pub fn channel_quota() -> Quota {
-    Quota::per_second(NZU32!(10_000))
+    Quota::per_second(NZU32!(10_000)).allow_burst(NZU32!(256))
 }
 
 pub type Marshal = MarshalMailbox<Scheme, Standard<Block>>;

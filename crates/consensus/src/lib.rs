@@ -2,13 +2,15 @@
 //! ([`block`]), the commonware-glue application that builds, verifies and
 //! commits blocks ([`app`]), the wiring of one validator's actors
 //! ([`engine`]), the pause of a leader with nothing to include ([`rest`]),
-//! the state shared with the node's services ([`shared`]) and the chain's
-//! metrics ([`metrics`]).
+//! the state shared with the node's services ([`shared`]), the chain's
+//! metrics ([`metrics`]) and a client's walk along the chain of committees
+//! ([`light`]).
 
 pub mod app;
 pub mod block;
 pub mod engine;
 pub mod epochs;
+pub mod light;
 pub mod metrics;
 pub mod nosync;
 pub mod rest;

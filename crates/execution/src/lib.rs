@@ -40,7 +40,7 @@ use lakh_types::{
     limits::MAX_BLOCK_TXS,
 };
 use modules::kit::{Access, ActionError, TxContext};
-use modules::stake;
+use modules::{cover, stake};
 use overlay::View;
 use std::num::NonZeroUsize;
 
@@ -85,6 +85,9 @@ pub struct BlockOutcome {
     /// next epoch (also stored under [`stake::committee_key`]), whose
     /// [`Committee::digest`] the block header commits to. `None` elsewhere.
     pub next_committee: Option<Committee>,
+    /// What the end-of-block hooks did after the last transaction (cover
+    /// triggers firing and paying out), in order.
+    pub block_events: Vec<lakh_types::Event>,
 }
 
 impl BlockOutcome {
@@ -136,12 +139,47 @@ pub fn access_set(env: &BlockEnv, txs: &[SignedTransaction]) -> Vec<StateKey> {
     keys.extend(stake::fee_keys(&env.proposer));
     // At the last height of an epoch, what the election reads and writes.
     keys.extend(stake::boundary_keys(&env.staking, env.height));
+    // The parametric product slots, which name the rest of what the cover
+    // hook reads ([`block_access_set`]).
+    keys.extend(cover::product_keys());
     for tx in txs {
         tx_access(&tx.tx, &mut |key| keys.push(key));
     }
     keys.sort_unstable();
     keys.dedup();
     keys
+}
+
+/// [`access_set`] plus what the end-of-block cover hook reads beyond the
+/// product slots, given their values before the block (`products`: each of
+/// [`hook_roots`] with its value). A node reads [`hook_roots`] first, then
+/// this set. Without products it equals [`access_set`].
+pub fn block_access_set<'a>(
+    env: &BlockEnv,
+    txs: &[SignedTransaction],
+    products: impl IntoIterator<Item = &'a lakh_state::StateValue>,
+) -> Vec<StateKey> {
+    let mut keys = access_set(env, txs);
+    for value in products {
+        if let lakh_state::StateValue::Object(bytes) = value
+            && let Ok(product) =
+                <lakh_types::modules::cover::Product as commonware_codec::Decode>::decode_cfg(
+                    bytes.clone(),
+                    &(),
+                )
+        {
+            cover::hook_keys(env.height, &product, &mut |key| keys.push(key));
+        }
+    }
+    keys.sort_unstable();
+    keys.dedup();
+    keys
+}
+
+/// The keys to read before computing [`block_access_set`]: the parametric
+/// product slots.
+pub fn hook_roots() -> Vec<StateKey> {
+    cover::product_keys().collect()
 }
 
 /// The keys one transaction may read or write (with repeats): its sender's
@@ -298,6 +336,7 @@ fn empty_outcome(capacity: usize) -> BlockOutcome {
         used_units: 0,
         fees_paid: 0,
         next_committee: None,
+        block_events: Vec::new(),
     }
 }
 
@@ -403,7 +442,8 @@ pub(crate) fn execute_tx<V: View>(
 /// commission, the rest going to its delegators' reward pool
 /// ([`stake::distribute_fees`]). Then, at the last height of an epoch,
 /// elects the next committee ([`stake::elect_at_boundary`]) into
-/// `outcome.next_committee`.
+/// `outcome.next_committee`. Last, the cover module's parametric products
+/// evaluate their triggers and pay ([`cover::end_block`]).
 pub(crate) fn finish_block(
     env: &BlockEnv,
     overlay: &mut Overlay,
@@ -422,6 +462,8 @@ pub(crate) fn finish_block(
         overlay.clear_journal();
     }
     outcome.next_committee = stake::elect_at_boundary(overlay, &env.staking, env.height)?;
+    overlay.clear_journal();
+    cover::end_block(overlay, env.height, &mut outcome.block_events)?;
     overlay.clear_journal();
 
     #[cfg(debug_assertions)]

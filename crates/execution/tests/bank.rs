@@ -718,6 +718,8 @@ fn access_set_is_sorted_deduplicated_and_declares_action_keys() {
     ];
     // The proposer's staking record and reward custody (fee distribution).
     expected.extend(lakh_execution::modules::stake::fee_keys(&addr(PROPOSER)));
+    // The parametric product slots (the cover module's end-of-block hook).
+    expected.extend(lakh_execution::hook_roots());
     expected.sort();
     assert_eq!(keys, expected);
 }

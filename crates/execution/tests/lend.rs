@@ -1001,6 +1001,21 @@ fn bad_debt_is_written_off_against_reserves_then_suppliers() {
     assert!(*amount - (*from_reserves + *socialized) <= 1);
     assert!(*socialized > 0);
     assert_eq!(ev.len(), 2);
+    // The market's running total of bad debt (what cover products watch).
+    let total = match w
+        .state
+        .get(&lakh_execution::modules::lend::bad_debt_key(USDC))
+    {
+        Some(StateValue::Object(b)) => {
+            <lakh_execution::modules::lend::BadDebtTotal as commonware_codec::Decode>::decode_cfg(
+                b.clone(),
+                &(),
+            )
+            .unwrap()
+        }
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(total.written_off, *amount);
     // The account is empty; suppliers took the loss through the exchange rate.
     assert!(w.position(a)["positions"].as_array().unwrap().is_empty());
     let after = w.market(USDC);

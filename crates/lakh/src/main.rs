@@ -49,10 +49,16 @@ enum Command {
         state_cache_mib: usize,
         #[command(flatten)]
         epochs: network::EpochArgs,
+        /// A node outside the genesis every validator keeps connected, as
+        /// PUBLIC_KEY@HOST:PORT (a full node following this devnet); repeatable
+        #[arg(long = "peer")]
+        peers: Vec<network::Peer>,
     },
-    /// Run one validator of a network defined by a genesis file.
+    /// Run one node of a network defined by a genesis file: a validator
+    /// while its key sits in the epoch's committee, a full node otherwise.
     Node {
-        /// Node config (TOML: data_dir, genesis, key, rpc_addr), e.g. written by `lakh genesis`.
+        /// Node config (TOML: data_dir, genesis, key, rpc_addr, p2p_address,
+        /// peers), e.g. written by `lakh genesis`.
         #[arg(long)]
         config: PathBuf,
         /// Overrides the config's RPC address.
@@ -125,15 +131,17 @@ fn main() -> Result<()> {
             mempool_max_txs,
             state_cache_mib,
             epochs,
-        } => network::devnet(
+            peers,
+        } => network::devnet(network::DevnetConfig {
             validators,
-            &epochs,
-            &data_dir.unwrap_or_else(network::default_data_dir),
+            epochs,
+            data_dir: data_dir.unwrap_or_else(network::default_data_dir),
             rpc_addr,
             json,
-            mempool_config(mempool_max_txs)?,
-            state_cache_bytes(state_cache_mib)? / validators.max(1),
-        ),
+            mempool: mempool_config(mempool_max_txs)?,
+            state_cache_bytes: state_cache_bytes(state_cache_mib)? / validators.max(1),
+            peers,
+        }),
         Command::Node { config, rpc_addr } => network::node(&config, rpc_addr),
         Command::Genesis {
             out,

@@ -3,7 +3,10 @@
 
 use crate::{keys, seed};
 use anyhow::{Context, Result, bail};
-use commonware_cryptography::{Signer, ed25519::PrivateKey};
+use commonware_cryptography::{
+    Signer,
+    ed25519::{self, PrivateKey},
+};
 use commonware_math::algebra::Random;
 use lakh_consensus::engine::ConsensusTimeouts;
 use lakh_node::run::{RunConfig, ValidatorSpec, run};
@@ -92,6 +95,52 @@ impl EpochArgs {
         }
         Ok(())
     }
+}
+
+/// A node outside the genesis that validators keep connected:
+/// `PUBLIC_KEY@HOST:PORT` (the key in hex, as `lakh keys show` prints it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Peer {
+    pub key: ed25519::PublicKey,
+    pub address: SocketAddr,
+}
+
+impl std::str::FromStr for Peer {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (key, address) = s
+            .split_once('@')
+            .ok_or_else(|| format!("peer {s:?} is not PUBLIC_KEY@HOST:PORT"))?;
+        let key = lakh_types::address::parse_public_key(key)?;
+        let address = address
+            .parse()
+            .map_err(|e| format!("peer {s:?}: address {address:?} is not HOST:PORT: {e}"))?;
+        Ok(Peer { key, address })
+    }
+}
+
+impl std::fmt::Display for Peer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}@{}", hex::encode(self.key.as_ref()), self.address)
+    }
+}
+
+impl Serialize for Peer {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Peer {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+fn peer_pairs(peers: &[Peer]) -> Vec<(ed25519::PublicKey, SocketAddr)> {
+    peers.iter().map(|p| (p.key.clone(), p.address)).collect()
 }
 
 /// Writes a new network definition into `dir`: `genesis.json`, validator keys
@@ -183,6 +232,8 @@ pub fn write_network(
             genesis: dir.join("genesis.json"),
             key: vdir.join(format!("validator-{i}.json")),
             rpc_addr: None,
+            p2p_address: None,
+            peers: Vec::new(),
             mempool_max_txs: None,
             state_cache_mib: None,
         };
@@ -220,17 +271,36 @@ pub fn load_genesis(path: &Path) -> Result<Genesis> {
     Genesis::from_json(&text).map_err(anyhow::Error::msg)
 }
 
+/// What `lakh devnet` runs.
+pub struct DevnetConfig {
+    pub validators: usize,
+    pub epochs: EpochArgs,
+    pub data_dir: PathBuf,
+    /// RPC address of the first validator.
+    pub rpc_addr: SocketAddr,
+    /// Print the ready line as JSON.
+    pub json: bool,
+    /// Each validator's mempool bounds.
+    pub mempool: lakh_mempool::MempoolConfig,
+    /// Each validator's state page cache, in bytes.
+    pub state_cache_bytes: usize,
+    /// Nodes outside the genesis every validator keeps connected.
+    pub peers: Vec<Peer>,
+}
+
 /// Runs a local network of `validators` validators in this process. A new
 /// directory gets a fresh network definition; an existing one resumes.
-pub fn devnet(
-    validators: usize,
-    epochs: &EpochArgs,
-    data_dir: &Path,
-    rpc_addr: SocketAddr,
-    json: bool,
-    mempool: lakh_mempool::MempoolConfig,
-    state_cache_bytes: usize,
-) -> Result<()> {
+pub fn devnet(cfg: DevnetConfig) -> Result<()> {
+    let DevnetConfig {
+        validators,
+        ref epochs,
+        ref data_dir,
+        rpc_addr,
+        json,
+        mempool,
+        state_cache_bytes,
+        ref peers,
+    } = cfg;
     let genesis_path = data_dir.join("genesis.json");
     let genesis = if genesis_path.exists() {
         let g = load_genesis(&genesis_path)?;
@@ -262,6 +332,7 @@ pub fn devnet(
         specs.push(ValidatorSpec {
             signer: keys::load_key(&vdir, &format!("validator-{i}"))?,
             rpc_addr: (i == 0).then_some(rpc_addr),
+            p2p_address: None,
         });
     }
     let keys_dir = data_dir.join("keys");
@@ -293,6 +364,7 @@ pub fn devnet(
         data_dir: data_dir.to_path_buf(),
         genesis,
         validators: specs,
+        peers: peer_pairs(peers),
         worker_threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
         timeouts: ConsensusTimeouts::default(),
         executor: executor_from_env()?,
@@ -409,10 +481,20 @@ fn announce(
 pub struct NodeFile {
     pub data_dir: PathBuf,
     pub genesis: PathBuf,
-    /// Key file of this validator (as written by `lakh keys new`).
+    /// Key file of this node (as written by `lakh keys new`): its p2p
+    /// identity, its account, and the source of its consensus key.
     pub key: PathBuf,
     /// RPC listen address (omit to serve none).
     pub rpc_addr: Option<SocketAddr>,
+    /// p2p listen address. Required for a key outside the genesis (a full
+    /// node, or a validator registered later); a genesis validator listens
+    /// on its genesis address when omitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p2p_address: Option<SocketAddr>,
+    /// Nodes outside the genesis this node keeps connected
+    /// (`PUBLIC_KEY@HOST:PORT`): on a validator, the full nodes it serves.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub peers: Vec<Peer>,
     /// Most transactions the mempool holds (omit for the default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mempool_max_txs: Option<usize>,
@@ -437,22 +519,16 @@ pub fn node(config: &Path, rpc_override: Option<SocketAddr>) -> Result<()> {
     let genesis = load_genesis(&resolve(&cfg.genesis))?;
     let key_path = resolve(&cfg.key);
     let signer = load_key_file(&key_path)?;
-    let me = hex::encode(signer.public_key().as_ref());
-    if !genesis
-        .validators
-        .iter()
-        .any(|v| v.public_key.eq_ignore_ascii_case(&me))
-    {
-        bail!(
-            "key {} is not a validator of this genesis (full nodes are not supported yet)",
-            key_path.display()
-        );
-    }
     let rpc_addr = rpc_override.or(cfg.rpc_addr);
     run(RunConfig {
         data_dir: resolve(&cfg.data_dir),
         genesis,
-        validators: vec![ValidatorSpec { signer, rpc_addr }],
+        validators: vec![ValidatorSpec {
+            signer,
+            rpc_addr,
+            p2p_address: cfg.p2p_address,
+        }],
+        peers: peer_pairs(&cfg.peers),
         worker_threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
         timeouts: ConsensusTimeouts::default(),
         executor: executor_from_env()?,

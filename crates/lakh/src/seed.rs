@@ -22,7 +22,7 @@ use lakh_types::{
     fees::required_fee,
     modules::{
         book::{BookAction, MarketRef, OrderKind, Side, TimeInForce},
-        cover::{CoverAction, PoolParams},
+        cover::{CoverAction, PoolParams, ProductParams, Trigger},
         dex::DexAction,
         farm::{FarmAction, farm_id},
         lend::{LendAction, MarketParams, WAD},
@@ -80,6 +80,18 @@ pub const BOOK_TICK: u128 = 1_000;
 /// Cover pool of the demo.
 pub const COVER_POOL: u64 = 1;
 pub const COVER_RISKS: [&str; 2] = ["dex:ETH/USDC", "lend:USDC"];
+/// Parametric product of the demo, on the cover pool: USDC depeg cover
+/// paying in proportion to the depeg when the oracle median of fresh USDC
+/// reports stays below 0.95 USD for `DEPEG_BLOCKS` blocks.
+pub const DEPEG_PRODUCT: u8 = 0;
+pub const DEPEG_NAME: &str = "depeg:USDC";
+pub const DEPEG_BLOCKS: u64 = 3;
+/// Cover bought fewer blocks than this before the trigger does not pay.
+pub const DEPEG_COOLDOWN_BLOCKS: u64 = 5;
+/// Payouts per block.
+pub const DEPEG_BATCH: u32 = 16;
+/// Smallest depeg cover: 100 USDC.
+pub const DEPEG_MIN_AMOUNT: u128 = 100 * ONE_USDC;
 /// LAKH the farm pays per block to all stakers, and for how many blocks
 /// (about 11 days of an idle devnet at the default heartbeat of one block a
 /// second).
@@ -407,6 +419,16 @@ pub fn steps() -> Vec<Step> {
         },
         Step {
             by: By::Admin,
+            label: "cover: product 0 depeg:USDC on pool 1, paying the depeg's size once USDC's median is below 0.95 for 3 blocks",
+            build: |_| {
+                Ok(vec![Action::Cover(CoverAction::CreateProduct {
+                    product: DEPEG_PRODUCT,
+                    params: depeg_product(),
+                })])
+            },
+        },
+        Step {
+            by: By::Admin,
             label: "nft: admin registers the operator as attester for model lakh-demo-synth",
             build: |env| {
                 Ok(vec![Action::Nft(NftAction::RegisterAttester {
@@ -643,6 +665,25 @@ fn cover_params() -> PoolParams {
     }
 }
 
+fn depeg_product() -> ProductParams {
+    ProductParams {
+        pool: COVER_POOL,
+        asset: USDC,
+        name: Text::new(DEPEG_NAME).expect("short product name"),
+        trigger: Trigger::Price {
+            asset: USDC,
+            threshold: WAD * 95 / 100,
+            above: false,
+            blocks: DEPEG_BLOCKS,
+            reference: WAD,
+        },
+        proportional: true,
+        cooldown_blocks: DEPEG_COOLDOWN_BLOCKS,
+        batch: DEPEG_BATCH,
+        min_amount: DEPEG_MIN_AMOUNT,
+    }
+}
+
 fn price_posts() -> Vec<Action> {
     PRICES
         .iter()
@@ -857,6 +898,7 @@ mod tests {
                 .unwrap();
         }
         lakh_types::modules::cover::validate_params(&cover_params()).unwrap();
+        lakh_types::modules::cover::validate_product(&depeg_product()).unwrap();
         let env = SeedEnv {
             admin: Address([1; 32]),
             reporter: Address([2; 32]),

@@ -621,3 +621,162 @@ fn metrics_count_what_the_chain_finalized_and_refused() {
         "commonware's runtime metrics are served too"
     );
 }
+
+/// A `lakh node` process whose key is not in the genesis follows a devnet
+/// that lists it as a peer (it serves RPC: a transfer sent through it
+/// finalizes), registers with `create-validator`, fills the committee's free
+/// seat at the next boundary and then signs the certificates of its epoch.
+#[test]
+fn a_full_node_outside_the_genesis_follows_registers_and_signs_once_elected() {
+    const EPOCH_BLOCKS: u64 = 20;
+    let dir = tempfile::tempdir().unwrap();
+    let node_dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys");
+    let made = Command::new(BIN)
+        .args(["keys", "--json", "--dir"])
+        .arg(&keys)
+        .args(["new", "joiner"])
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{made:?}");
+    let joiner = key_of(dir.path(), "joiner");
+    let joiner_hex = hex::encode(joiner.public_key().as_ref());
+    let p2p = format!("127.0.0.1:{}", free_port());
+    // Four validators and five seats: a registered fifth is elected.
+    let net = Devnet::start(
+        dir.path(),
+        4,
+        free_port(),
+        &[
+            "--committee-size",
+            "5",
+            "--epoch-blocks",
+            &EPOCH_BLOCKS.to_string(),
+            "--peer",
+            &format!("{joiner_hex}@{p2p}"),
+        ],
+    );
+
+    let node_rpc = free_port();
+    let config = node_dir.path().join("node.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "data_dir = {:?}\ngenesis = {:?}\nkey = {:?}\nrpc_addr = \"127.0.0.1:{node_rpc}\"\np2p_address = \"{p2p}\"\npeers = []\n",
+            node_dir.path().join("data"),
+            dir.path().join("genesis.json"),
+            keys.join("joiner.json"),
+        ),
+    )
+    .unwrap();
+    let mut node = Command::new(BIN)
+        .args(["node", "--config"])
+        .arg(&config)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    struct Kill(Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let stdout = node.stdout.take().unwrap();
+    let node = Kill(node);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if line.contains("RPC listening") {
+                let _ = tx.send(line);
+            }
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(120))
+        .expect("the full node did not become live");
+    let full = Devnet {
+        child: Command::new("true").spawn().unwrap(),
+        rpc: format!("http://127.0.0.1:{node_rpc}"),
+        dir: dir.path().to_path_buf(),
+        ready: serde_json::Value::Null,
+    };
+
+    // It follows: a transfer sent through it is gossiped, finalized by the
+    // committee, and seen by the full node.
+    let funded = full.wallet_json(&[
+        "transfer",
+        "--from",
+        "alice",
+        "--to",
+        &joiner_hex,
+        "--amount",
+        "10000",
+    ]);
+    assert_eq!(funded["receipt"]["status"]["status"], "success", "{funded}");
+    let head = net.wallet_json(&["head"])["height"].as_u64().unwrap();
+    let followed = full.wallet_json(&["head"])["height"].as_u64().unwrap();
+    assert!(
+        followed + 5 >= head,
+        "full node at {followed}, chain at {head}"
+    );
+
+    let registered = full.wallet_json(&[
+        "stake",
+        "create-validator",
+        "--from",
+        "joiner",
+        "--p2p-address",
+        &p2p,
+        "--commission-bps",
+        "500",
+        "--self-bond",
+        "1000",
+    ]);
+    assert_eq!(
+        registered["receipt"]["status"]["status"], "success",
+        "{registered}"
+    );
+    let at = registered["height"].as_u64().unwrap();
+    let elected_epoch = at / EPOCH_BLOCKS + 1;
+    let first = elected_epoch * EPOCH_BLOCKS;
+
+    // Transfers keep finalizing until a certificate of the new epoch
+    // carries the joiner's signature.
+    let mut signed = None;
+    for _ in 0..300 {
+        let t = net.wallet_json(&[
+            "transfer", "--from", "bob", "--to", "carol", "--amount", "1",
+        ]);
+        assert_eq!(t["receipt"]["status"]["status"], "success", "{t}");
+        let head = t["height"].as_u64().unwrap();
+        if head < first {
+            continue;
+        }
+        let committee = net.wallet_json(&["stake", "committee"]);
+        let seat = committee["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .position(|m| m["identity"] == joiner_hex.as_str());
+        let Some(seat) = seat else { continue };
+        signed = (first..=head).find(|h| {
+            let out = full.wallet_output(&["finality", &h.to_string()]);
+            if !out.status.success() {
+                return false;
+            }
+            let info: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            assert_eq!(info["verified"], true, "{info}");
+            info["signers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|s| s.as_u64() == Some(seat as u64))
+        });
+        if signed.is_some() {
+            break;
+        }
+    }
+    assert!(signed.is_some(), "the elected full node never signed");
+    drop(node);
+}

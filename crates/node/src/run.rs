@@ -37,6 +37,10 @@ pub struct ValidatorSpec {
     pub signer: ed25519::PrivateKey,
     /// RPC listen address; `None` serves no RPC.
     pub rpc_addr: Option<SocketAddr>,
+    /// Where a node whose key is not in the genesis listens for p2p (and
+    /// where its peers reach it); genesis validators use their genesis
+    /// address when this is `None`.
+    pub p2p_address: Option<SocketAddr>,
 }
 
 pub struct RunConfig {
@@ -44,6 +48,11 @@ pub struct RunConfig {
     pub data_dir: PathBuf,
     pub genesis: Genesis,
     pub validators: Vec<ValidatorSpec>,
+    /// Nodes outside the genesis kept connected in every epoch (full
+    /// nodes, validators registered later), with their p2p addresses: the
+    /// p2p layer authenticates every peer, so a node nobody lists cannot
+    /// connect until it sits in a committee.
+    pub peers: Vec<(ed25519::PublicKey, SocketAddr)>,
     pub worker_threads: usize,
     pub timeouts: ConsensusTimeouts,
     pub executor: lakh_execution::ExecutorKind,
@@ -133,6 +142,51 @@ fn expose_metrics(
         ..RpcConfig::default()
     };
     (cfg, handles)
+/// Every node kept connected in every epoch: the genesis validators and the
+/// configured peers (a key listed twice keeps its genesis address).
+fn static_peers(
+    genesis: &Genesis,
+    extra: &[(ed25519::PublicKey, SocketAddr)],
+) -> Vec<(ed25519::PublicKey, SocketAddr)> {
+    let mut peers: Vec<(ed25519::PublicKey, SocketAddr)> = genesis
+        .validators
+        .iter()
+        .map(|v| {
+            (
+                parse_public_key(&v.public_key).expect("validated"),
+                v.p2p_address,
+            )
+        })
+        .collect();
+    for (key, address) in extra {
+        if !peers.iter().any(|(k, _)| k == key) {
+            peers.push((key.clone(), *address));
+        }
+    }
+    peers
+}
+
+/// A genesis validator listens on its genesis address unless given
+/// another; any other node must be given one.
+fn listen_address(
+    spec: &ValidatorSpec,
+    static_peers: &[(ed25519::PublicKey, SocketAddr)],
+) -> Result<SocketAddr> {
+    let me = spec.signer.public_key();
+    let known = static_peers.iter().find(|(k, _)| *k == me).map(|(_, a)| *a);
+    spec.p2p_address.or(known).with_context(|| {
+        format!(
+            "key {} is not a validator of the genesis: give the node a p2p_address to listen on",
+            hex::encode(me.as_ref())
+        )
+    })
+}
+
+/// Largest peer set this node tracks: the static peers and two committees
+/// (the previous and the current, see the epochs actor), plus itself.
+fn max_peers_per_set(static_peers: usize, genesis: &Genesis) -> std::num::NonZeroUsize {
+    let committees = 2 * genesis.staking.committee_size.min(MAX_COMMITTEE_SIZE);
+    std::num::NonZeroUsize::new(static_peers + committees + 1).expect("positive")
 }
 
 /// Runs the validators until the process is stopped.
@@ -146,30 +200,21 @@ pub fn run(cfg: RunConfig) -> Result<()> {
         .with_storage_directory(cfg.data_dir.join("store"))
         .with_catch_panics(false);
     let runner = cw_tokio::Runner::new(runtime);
+    let static_peers = static_peers(&cfg.genesis, &cfg.peers);
+    let listens = cfg
+        .validators
+        .iter()
+        .map(|spec| listen_address(spec, &static_peers))
+        .collect::<Result<Vec<_>>>()?;
+    let max_peers_per_set = max_peers_per_set(static_peers.len(), &cfg.genesis);
     runner.start(|context| async move {
-        let peers: Vec<(ed25519::PublicKey, SocketAddr)> = cfg
-            .genesis
-            .validators
-            .iter()
-            .map(|v| {
-                (
-                    parse_public_key(&v.public_key).expect("validated"),
-                    v.p2p_address,
-                )
-            })
-            .collect();
+        let peers = static_peers;
         let on_ready: Option<Arc<dyn Fn(usize, SocketAddr) + Send + Sync>> =
             cfg.on_rpc_ready.map(Arc::from);
         let mut handles = Vec::new();
         let mut servers = Vec::new();
         let mut metrics = Vec::new();
-        for (index, spec) in cfg.validators.into_iter().enumerate() {
-            let me = spec.signer.public_key();
-            let listen = peers
-                .iter()
-                .find(|(k, _)| *k == me)
-                .map(|(_, a)| *a)
-                .expect("validator key is in the genesis");
+        for ((index, spec), listen) in cfg.validators.into_iter().enumerate().zip(listens) {
             let ctx = context.child("validator").with_attribute("index", index);
             let max_message = engine::max_message_size(MAX_COMMITTEE_SIZE as u32, MAX_GOSSIP_BYTES);
             let p2p_cfg = lookup::Config::local(
@@ -184,11 +229,7 @@ pub fn run(cfg: RunConfig) -> Result<()> {
                 ),
                 P2P_NAMESPACE,
                 SocketAddr::new(std::net::Ipv4Addr::UNSPECIFIED.into(), listen.port()),
-                // Each channel's inbound queue is sized by this bound times
-                // the rate burst (about 1 GiB per validator at 4 peers), so
-                // it stays at the genesis validators: only genesis keys run
-                // nodes yet (docs/ARCHITECTURE.md, known gaps).
-                NZUsize!(peers.len() + 1),
+                max_peers_per_set,
                 max_message,
                 NZUsize!(4096),
             );

@@ -294,6 +294,10 @@ where
 
     async fn finality(&self, height: u64) -> Option<FinalityInfo> {
         let finalization = self.marshal().get_finalization(Height::new(height)).await?;
+        let block = self
+            .marshal()
+            .get_block(Identifier::Digest(finalization.proposal.payload))
+            .await?;
         let round = finalization.proposal.round;
         Some(FinalityInfo {
             height,
@@ -307,6 +311,8 @@ where
                 .map(|p| p.get())
                 .collect(),
             finalization: encode_finalization(&finalization),
+            header: hex::encode(block.inner().header.encode()),
+            tx_root: hash32(&block.inner().tx_root()),
         })
     }
 

@@ -712,6 +712,45 @@ impl Elections {
     }
 }
 
+/// Walks the chain of committees from the genesis the way a client does,
+/// through the certificates this node serves: each boundary certificate
+/// elects the committee its header carries, and a boundary header altered
+/// to elect another committee is refused. `Ok(false)` when the node holds
+/// no certificate of some boundary (it finalized it through a later block).
+async fn follow_from_genesis(state: &State, committees: &[Committee]) -> Result<bool, String> {
+    use commonware_codec::{DecodeExt, Encode};
+    use lakh_consensus::{block::Header, light::CommitteeChain};
+    use lakh_rpc::NodeApi;
+    let service = lakh_node::service::NodeService::new(state.shared.clone(), state.handles.clone());
+    let mut chain = CommitteeChain::from_genesis(&state.shared.genesis, committees[0].clone());
+    for expected in &committees[1..] {
+        let Some(info) = service.finality(chain.next_boundary()).await else {
+            return Ok(false);
+        };
+        let mut forged = info.clone();
+        let mut header = Header::decode(bytes::Bytes::from(hex::decode(&info.header).unwrap()))
+            .map_err(|e| e.to_string())?;
+        if let Some(c) = header.next_committee.as_mut() {
+            c.members.as_mut_vec_within_bound().remove(0);
+        }
+        forged.header = hex::encode(header.encode());
+        if chain.clone().extend(&forged).is_ok() {
+            return Err(format!(
+                "a forged boundary header {} was accepted",
+                info.height
+            ));
+        }
+        let elected = chain.extend(&info).map_err(|e| e.to_string())?;
+        if elected != expected {
+            return Err(format!(
+                "the certified chain elects another committee of epoch {}",
+                expected.epoch
+            ));
+        }
+    }
+    Ok(true)
+}
+
 fn member(committee: &Committee, key: &ed25519::PublicKey) -> bool {
     committee.contains(&Address::from(key))
 }
@@ -727,8 +766,10 @@ impl Property<ed25519::PublicKey, State> for Elections {
         states: &'a [&'a State],
     ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>> {
         Box::pin(async move {
+            let mut followed = false;
             for s in states {
                 let committees = self.committees(s).await?;
+                followed |= follow_from_genesis(s, &committees).await?;
                 // When the delegation and the undelegation land depends on
                 // the seed; that each takes effect at a boundary does not.
                 let joined = committees[1..].iter().position(|c| member(c, &self.joiner));
@@ -760,6 +801,9 @@ impl Property<ed25519::PublicKey, State> for Elections {
                 if !joiner_proposed {
                     return Err("the elected joiner never proposed".into());
                 }
+            }
+            if !followed {
+                return Err("no node serves a certificate of every boundary".into());
             }
             Ok(())
         })

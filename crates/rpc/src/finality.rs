@@ -175,6 +175,8 @@ mod tests {
                 .map(|p| p.get())
                 .collect(),
             finalization: encode_finalization(finalization),
+            header: String::new(),
+            tx_root: Hash32::default(),
         }
     }
 

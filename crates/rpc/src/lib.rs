@@ -22,6 +22,7 @@ pub mod params;
 pub mod proof;
 pub mod server;
 mod strict;
+pub use strict::{checked_methods, positional_params};
 pub mod types;
 
 pub use api::{NodeApi, QueryFailure};

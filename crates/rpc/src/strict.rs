@@ -120,6 +120,32 @@ fn check_params(req: &mut Request<'_>) -> Result<(), ErrorObjectOwned> {
     Ok(())
 }
 
+/// The names of the methods whose parameters are checked.
+pub fn checked_methods() -> impl Iterator<Item = &'static str> {
+    PARAMS.iter().map(|(method, _)| *method)
+}
+
+/// The shape check of one call on its own (what the fuzzer drives): the
+/// positional list the generated parser then sees, or the refusal.
+pub fn positional_params(method: &str, params_json: &str) -> Result<String, ErrorObjectOwned> {
+    if !checked_methods().any(|m| m == method) {
+        return Ok(params_json.to_string());
+    }
+    let raw = RawValue::from_string(params_json.to_string())
+        .map_err(|e| invalid_params(format!("params are not JSON: {e}")))?;
+    let mut req = Request::owned(
+        method.to_string(),
+        Some(raw),
+        jsonrpsee::types::Id::Number(0),
+    );
+    check_params(&mut req)?;
+    Ok(req
+        .params
+        .as_deref()
+        .map_or("[]", RawValue::get)
+        .to_string())
+}
+
 /// The values of `names` (`None` when absent), positional (`[a, b]`) or by
 /// name (`{"a": .., "b": ..}`), refusing unknown names and extra values.
 /// The flag says whether they were named.

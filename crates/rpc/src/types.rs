@@ -117,6 +117,12 @@ pub struct FinalityInfo {
     pub signers: Vec<u32>,
     /// Hex of the encoded finalization: the proposal and its certificate.
     pub finalization: String,
+    /// Hex of the block's encoded header. With `tx_root` it rebuilds the
+    /// certified hash (`sha256(header || tx_root)`), so a client reads a
+    /// boundary block's elected committee from a certified header.
+    pub header: String,
+    /// Hash of the block's transaction ids in order.
+    pub tx_root: Hash32,
 }
 
 /// A finalized block: its header and the ids of its transactions in order.

@@ -8,7 +8,7 @@ pub mod stake_chain;
 
 use commonware_cryptography::Signer;
 use lakh_execution::{
-    BlockEnv, BlockOutcome, ExecError, Mode, Overlay, access_set, apply_genesis, execute_block,
+    BlockEnv, BlockOutcome, ExecError, Mode, Overlay, apply_genesis, execute_block,
 };
 use lakh_state::{StateKey, StateValue};
 use lakh_types::{
@@ -135,7 +135,10 @@ pub fn sign_on(
 
 /// Prefetches the block's access set from `state`, as the node does.
 pub fn prefetch(state: &State, env: &BlockEnv, txs: &[SignedTransaction]) -> Overlay {
-    Overlay::new(access_set(env, txs).into_iter().map(|k| {
+    let roots = lakh_execution::hook_roots();
+    let products = roots.iter().filter_map(|k| state.get(k));
+    let keys = lakh_execution::block_access_set(env, txs, products);
+    Overlay::new(keys.into_iter().map(|k| {
         let v = state.get(&k).cloned();
         (k, v)
     }))

@@ -2,6 +2,10 @@
 //! pay premiums for cover on a pool's named risks, cover holders file claims
 //! that staked assessors vote on, anyone resolves a claim after its vote.
 //!
+//! Parametric products pay without a claim: `products` lists them, `buy
+//! --product` buys one, `payouts` shows what an account was paid when a
+//! trigger fired.
+//!
 //! Sending commands fill in what the action must name (the pool's assets, a
 //! claim's cover and claimant) from the node's state, wait for finality and
 //! print the receipt, plus the id of a new cover or claim.
@@ -12,10 +16,11 @@ use anyhow::{Context, bail};
 use lakh_rpc::LakhClient;
 use lakh_types::codec::{BoundedVec, Text};
 use lakh_types::modules::cover::query::{
-    ClaimAnswer, CoverAnswer, PoolAnswer, PositionAnswer, QuoteAnswer,
+    ClaimAnswer, CoverAnswer, PoolAnswer, PositionAnswer, ProductsAnswer, QuoteAnswer,
 };
 use lakh_types::modules::cover::{
-    ClaimId, CoverAction, CoverEvent, CoverId, MAX_RISKS, PoolId, PoolParams, RiskName,
+    ClaimId, CoverAction, CoverEvent, CoverId, MAX_RISKS, PoolId, PoolParams, ProductId,
+    ProductParams, RiskName,
 };
 use lakh_types::{Action, Address, AssetId, Event, PrivateKey};
 use serde_json::json;
@@ -97,15 +102,18 @@ pub enum CoverCommand {
         #[command(flatten)]
         send: SendOpts,
     },
-    /// Buy cover on a risk of a pool
+    /// Buy cover on a risk of a pool, or on a parametric product
     Buy {
         #[arg(long)]
         from: String,
-        #[arg(long)]
-        pool: PoolId,
+        #[arg(long, required_unless_present = "product", conflicts_with = "product")]
+        pool: Option<PoolId>,
         /// The risk, e.g. dex:ETH/USDC
+        #[arg(long, required_unless_present = "product", conflicts_with = "product")]
+        risk: Option<String>,
+        /// A parametric product (see `products`): pays when its trigger fires
         #[arg(long)]
-        risk: String,
+        product: Option<ProductId>,
         /// Amount covered (base units of the capital asset)
         #[arg(long)]
         amount: u128,
@@ -226,6 +234,14 @@ pub enum CoverCommand {
         #[arg(long)]
         owner: String,
     },
+    /// List the parametric products: trigger, terms, what their trigger saw
+    Products,
+    /// Show the automatic payouts an account received from parametric cover
+    Payouts {
+        /// Key name or address
+        #[arg(long)]
+        account: String,
+    },
 }
 
 pub(crate) async fn run(ctx: &Ctx<'_>, cmd: CoverCommand) -> anyhow::Result<Output> {
@@ -319,41 +335,43 @@ pub(crate) async fn run(ctx: &Ctx<'_>, cmd: CoverCommand) -> anyhow::Result<Outp
             from,
             pool,
             risk,
+            product,
             amount,
             blocks,
             max_premium,
             send,
         } => {
             let key = load_key(ctx.keys_dir, &from)?;
-            let risk = parse_risk(&risk)?;
-            let (asset, _) = pool_assets(client, pool).await?;
+            let target = match (product, pool, risk) {
+                (Some(product), _, _) => Target::Product(product_terms(client, product).await?),
+                (None, Some(pool), Some(risk)) => Target::Risk(pool, parse_risk(&risk)?),
+                _ => bail!("give --product, or --pool and --risk"),
+            };
+            let (pool, asset) = match &target {
+                Target::Product(p) => (p.pool, p.asset),
+                Target::Risk(pool, _) => (*pool, pool_assets(client, *pool).await?.0),
+            };
             let max_premium = match max_premium {
                 Some(m) => m,
-                None => {
-                    let q: QuoteAnswer = query_answer(
-                        client,
-                        "cover",
-                        "quote",
-                        json!({"pool": pool, "amount": amount.to_string(),
-                               "blocks": blocks, "risk": risk}),
-                    )
-                    .await?;
-                    match (q.ok, q.premium) {
-                        (true, Some(premium)) => premium,
-                        _ => bail!(
-                            "no quote: {}",
-                            q.message.as_deref().unwrap_or("unknown reason")
-                        ),
-                    }
-                }
+                None => quoted_premium(client, pool, amount, blocks, &target).await?,
             };
-            let action = CoverAction::Buy {
-                pool,
-                asset,
-                risk,
-                amount,
-                blocks,
-                max_premium,
+            let action = match target {
+                Target::Product(p) => CoverAction::BuyProduct {
+                    product: product.unwrap_or_default(),
+                    pool: p.pool,
+                    asset,
+                    amount,
+                    blocks,
+                    max_premium,
+                },
+                Target::Risk(pool, risk) => CoverAction::Buy {
+                    pool,
+                    asset,
+                    risk,
+                    amount,
+                    blocks,
+                    max_premium,
+                },
             };
             send_cover(ctx, &key, action, &send).await
         }
@@ -484,6 +502,11 @@ pub(crate) async fn run(ctx: &Ctx<'_>, cmd: CoverCommand) -> anyhow::Result<Outp
             )
             .await
         }
+        CoverCommand::Products => query_output(client, "cover", "products", json!({})).await,
+        CoverCommand::Payouts { account } => {
+            let owner = resolve_address(ctx.keys_dir, &account)?;
+            query_output(client, "cover", "payouts", json!({ "owner": owner })).await
+        }
         CoverCommand::Assessor { pool, owner } => {
             let owner = resolve_address(ctx.keys_dir, &owner)?;
             query_output(
@@ -494,6 +517,43 @@ pub(crate) async fn run(ctx: &Ctx<'_>, cmd: CoverCommand) -> anyhow::Result<Outp
             )
             .await
         }
+    }
+}
+
+/// What a purchase covers: a pool's named risk or a parametric product.
+enum Target {
+    Risk(PoolId, RiskName),
+    Product(ProductParams),
+}
+
+async fn product_terms(client: &LakhClient, product: ProductId) -> anyhow::Result<ProductParams> {
+    let all: ProductsAnswer = query_answer(client, "cover", "products", json!({})).await?;
+    all.products
+        .into_iter()
+        .find(|p| p.id == product)
+        .map(|p| p.product.params)
+        .with_context(|| format!("no parametric product {product}"))
+}
+
+/// The premium the pool quotes now (products are priced by their pool).
+async fn quoted_premium(
+    client: &LakhClient,
+    pool: PoolId,
+    amount: u128,
+    blocks: u64,
+    target: &Target,
+) -> anyhow::Result<u128> {
+    let mut params = json!({"pool": pool, "amount": amount.to_string(), "blocks": blocks});
+    if let Target::Risk(_, risk) = target {
+        params["risk"] = json!(risk);
+    }
+    let q: QuoteAnswer = query_answer(client, "cover", "quote", params).await?;
+    match (q.ok, q.premium) {
+        (true, Some(premium)) => Ok(premium),
+        _ => bail!(
+            "no quote: {}",
+            q.message.as_deref().unwrap_or("unknown reason")
+        ),
     }
 }
 
@@ -656,6 +716,8 @@ mod tests {
         assert!(parse("vote --from bob --claim 42").is_err());
         assert!(parse("vote --from bob --claim 42 --approve --deny").is_err());
         assert!(parse("pool --pool 1 --amount 5").is_err());
+        assert!(parse("buy --from alice --pool 1 --amount 5 --blocks 9").is_err());
+        assert!(parse("buy --from alice --product 0 --pool 1 --amount 5 --blocks 9").is_err());
         for ok in [
             "provide --from alice --pool 1 --amount 10",
             "claim --from alice --cover 77 --amount 10",
@@ -668,6 +730,9 @@ mod tests {
             "claim-info --claim 5 --voter bob",
             "position --pool 1 --owner alice",
             "assessor --pool 1 --owner bob",
+            "buy --from alice --product 0 --amount 5 --blocks 9",
+            "products",
+            "payouts --account alice",
         ] {
             parse(ok).unwrap_or_else(|e| panic!("{ok}: {e}"));
         }

@@ -21,6 +21,7 @@ pub(crate) mod units;
 use crate::keys::{default_keys_dir, load_key, resolve_address};
 use anyhow::{Context, bail};
 use commonware_cryptography::Signer;
+use lakh_consensus::light::CommitteeChain;
 use lakh_rpc::{
     AccountInfo, AssetInfoJson, AssetRef, BlockId, BlockInfo, ClientError, FinalizedTx, Hash32,
     LakhClient, TxStatusInfo, verify_account_proof,
@@ -142,8 +143,9 @@ pub enum WalletCommand {
     Head,
     /// Show a finalized block by height or hash
     Block { id: String },
-    /// Check the certificate that finalized block HEIGHT against the
-    /// committee of the genesis file, without trusting the node
+    /// Check the certificate that finalized block HEIGHT without trusting
+    /// the node: from the genesis file's committee, one certified boundary
+    /// header per epoch up to the block's epoch, then the block's own
     Finality {
         height: u64,
         /// The network's genesis file [default: genesis.json next to the keys directory]
@@ -567,8 +569,8 @@ fn describe_block(block: &BlockInfo) -> anyhow::Result<Output> {
 }
 
 /// Fetches block `height`'s certificate and checks it against the committee
-/// the genesis elects for epoch 0 (later epochs' committees are not served
-/// in a form the client can check yet).
+/// of its epoch, reached from the genesis file's committee through one
+/// certified boundary header per epoch ([`CommitteeChain`]).
 async fn finality(
     client: &LakhClient,
     height: u64,
@@ -583,22 +585,23 @@ async fn finality(
             height + 1
         );
     };
-    if info.epoch != 0 {
-        bail!(
-            "block {height} was finalized in epoch {}; this wallet checks epoch-0 certificates only",
-            info.epoch
-        );
+    let epoch_zero = lakh_execution::modules::stake::genesis_committee(&genesis);
+    let mut chain = CommitteeChain::from_genesis(&genesis, epoch_zero);
+    while chain.latest_epoch() < info.epoch {
+        let boundary = chain.next_boundary();
+        let Some(certified) = client.finality(boundary).await? else {
+            bail!("the node serves no certificate of boundary block {boundary}");
+        };
+        chain
+            .extend(&certified)
+            .with_context(|| format!("boundary block {boundary} does not check"))?;
     }
-    let members = lakh_execution::modules::stake::genesis_committee(&genesis)
-        .keys()
-        .map_err(anyhow::Error::msg)?;
-    let seats = members.len();
-    let committee = lakh_rpc::finality::committee_verifier(members)?;
-    lakh_rpc::finality::verify_finality(&info, 0, &committee)?;
+    chain.verify(&info)?;
+    let seats = chain.committee(info.epoch).map_or(0, |c| c.members.len());
     let text = format!(
         "block      {}
 hash       {}
-epoch      {}
+epoch      {} (committees followed from the genesis)
 view       {}
 signers    {} of {} ({:?})
 verified   yes

@@ -14,7 +14,13 @@ use commonware_codec::{Buf, Error as CodecError, FixedSize, Read, ReadExt, Write
 use commonware_cryptography::{Hasher, Sha256};
 use serde::{Deserialize, Serialize};
 
+pub mod parametric;
 pub mod query;
+
+pub use parametric::{
+    Holding, LossSource, MAX_PRODUCTS, PayoutLog, PayoutRecord, Product, ProductId, ProductParams,
+    Trigger, Watch, validate_product,
+};
 
 /// Identifier of a cover pool, chosen by the admin at creation.
 pub type PoolId = u64;
@@ -67,6 +73,10 @@ pub mod kind {
     pub const VOTE: u8 = 0x76;
     /// [`super::StakeTotal`], keyed by pool id.
     pub const STAKE_TOTAL: u8 = 0x77;
+    /// [`super::Product`], keyed by product slot.
+    pub const PRODUCT: u8 = 0x78;
+    /// [`super::PayoutLog`], keyed by account.
+    pub const PAYOUT_LOG: u8 = 0x79;
 }
 
 /// The custody account holding a pool's capital (provider deposits plus
@@ -196,7 +206,7 @@ pub fn validate_params(p: &PoolParams) -> Result<(), String> {
     Ok(())
 }
 
-fn check_risk_name(risk: &RiskName) -> Result<(), String> {
+pub(crate) fn check_risk_name(risk: &RiskName) -> Result<(), String> {
     let s = risk.as_str();
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(format!(
@@ -560,6 +570,33 @@ crate::tagged_enum! {
             /// The claim's holder, paid on approval.
             claimant: Address,
         },
+        /// Admin only: creates parametric product `product` (a free slot)
+        /// on its pool.
+        0x0a => CreateProduct {
+            /// The product slot (below `MAX_PRODUCTS`).
+            product: ProductId,
+            /// Its terms (checked by [`validate_product`]).
+            params: ProductParams,
+        },
+        /// Buys cover of `amount` on a parametric product for `blocks`
+        /// blocks, priced and capacity-checked by the product's pool. The
+        /// cover id is `cover_id(sender, nonce)`.
+        0x0b => BuyProduct {
+            /// The product.
+            product: ProductId,
+            /// The product's pool.
+            pool: PoolId,
+            /// The pool's capital asset (checked against the pool).
+            asset: AssetId,
+            /// Amount to cover (base units of the capital asset).
+            #[serde(with = "crate::amount")]
+            amount: u128,
+            /// Cover period (blocks).
+            blocks: u64,
+            /// Most premium to pay (base units of the capital asset).
+            #[serde(with = "crate::amount")]
+            max_premium: u128,
+        },
     }
 }
 
@@ -710,6 +747,41 @@ crate::tagged_enum! {
             /// Premiums of that cover, now earned (base units).
             #[serde(with = "crate::amount")]
             premium: u128,
+        },
+        /// A parametric product was created.
+        0x0b => ProductCreated {
+            /// The product.
+            product: ProductId,
+            /// Its pool.
+            pool: PoolId,
+            /// Its name.
+            name: RiskName,
+        },
+        /// A product's trigger fired at the end of a block.
+        0x0c => TriggerFired {
+            /// The product.
+            product: ProductId,
+            /// Measured loss (basis points; 10000 for full payouts).
+            loss_bps: u32,
+            /// Covers owed a payout for this event.
+            covers: u32,
+            /// Their payouts in total, reserved from the pool's capital (base units).
+            #[serde(with = "crate::amount")]
+            owed: u128,
+        },
+        /// A parametric cover was paid automatically.
+        0x0d => ParametricPaid {
+            /// The product.
+            product: ProductId,
+            /// The cover.
+            cover: CoverId,
+            /// The holder paid.
+            holder: Address,
+            /// Height the trigger fired at.
+            event_height: u64,
+            /// Paid (base units of the capital asset).
+            #[serde(with = "crate::amount")]
+            amount: u128,
         },
     }
 }
@@ -1024,6 +1096,48 @@ crate::tagged_enum! {
             /// What is wrong (at most `MAX_DETAIL_BYTES`).
             detail: Text<MAX_DETAIL_BYTES>,
         },
+        /// No product in this slot.
+        #[error("no parametric product {product}")]
+        0x28 => UnknownProduct {
+            /// The product.
+            product: ProductId,
+        },
+        /// The product slot is taken.
+        #[error("product slot {product} is taken")]
+        0x29 => ProductExists {
+            /// The product.
+            product: ProductId,
+        },
+        /// The product terms are invalid.
+        #[error("invalid product: {detail}")]
+        0x2a => BadProduct {
+            /// What is wrong (at most `MAX_DETAIL_BYTES`).
+            detail: Text<MAX_DETAIL_BYTES>,
+        },
+        /// The product already holds `MAX_HOLDINGS` live covers.
+        #[error("product {product} holds the most live covers it can")]
+        0x2b => ProductFull {
+            /// The product.
+            product: ProductId,
+        },
+        /// Parametric cover below the product's smallest amount.
+        #[error("product {product} sells cover of at least {min_amount}; asked for {amount}")]
+        0x2d => BelowProductMinimum {
+            /// The product.
+            product: ProductId,
+            /// Cover asked for (base units).
+            #[serde(with = "crate::amount")]
+            amount: u128,
+            /// The product's smallest cover (base units).
+            #[serde(with = "crate::amount")]
+            min_amount: u128,
+        },
+        /// Parametric cover pays automatically; it takes no claims.
+        #[error("cover {cover} is parametric: it pays when its trigger fires, without a claim")]
+        0x2c => ParametricCover {
+            /// The cover.
+            cover: CoverId,
+        },
     }
 }
 
@@ -1044,6 +1158,10 @@ pub fn units(action: &CoverAction) -> u64 {
         CoverAction::Vote { .. } => 3,
         // Claim, cover, pool state, two balances.
         CoverAction::Resolve { .. } => 5,
+        // Product and pool reads.
+        CoverAction::CreateProduct { .. } => 3,
+        // Product, pool state, cover, two balances.
+        CoverAction::BuyProduct { .. } => 5,
     }
 }
 
@@ -1077,6 +1195,27 @@ pub fn check(action: &CoverAction) -> Result<(), String> {
         | CoverAction::StakeAssessor { amount, .. }
         | CoverAction::UnstakeAssessor { amount, .. } => positive(*amount, "amount"),
         CoverAction::Vote { .. } | CoverAction::Resolve { .. } => Ok(()),
+        CoverAction::CreateProduct { product, params } => {
+            if *product >= MAX_PRODUCTS {
+                return Err(format!("product must be below {MAX_PRODUCTS}"));
+            }
+            validate_product(params)
+        }
+        CoverAction::BuyProduct {
+            product,
+            amount,
+            blocks,
+            ..
+        } => {
+            if *product >= MAX_PRODUCTS {
+                return Err(format!("product must be below {MAX_PRODUCTS}"));
+            }
+            positive(*amount, "amount")?;
+            if *blocks == 0 {
+                return Err("blocks must be positive".into());
+            }
+            Ok(())
+        }
     }
 }
 
@@ -1126,6 +1265,34 @@ mod tests {
                 cover: 3,
                 claim: 4,
                 claimant: Address([9; 32]),
+            },
+            CoverAction::CreateProduct {
+                product: 2,
+                params: ProductParams {
+                    pool: 1,
+                    asset: AssetId(7),
+                    name: Text::new("depeg:USDC").unwrap(),
+                    trigger: Trigger::PoolLoss {
+                        source: LossSource::DexReserve {
+                            asset: AssetId(7),
+                            other: AssetId(8),
+                        },
+                        loss_bps: 2_000,
+                        window_blocks: 10,
+                    },
+                    proportional: true,
+                    cooldown_blocks: 5,
+                    batch: 4,
+                    min_amount: u128::MAX,
+                },
+            },
+            CoverAction::BuyProduct {
+                product: 2,
+                pool: 1,
+                asset: AssetId(7),
+                amount: 9,
+                blocks: 10,
+                max_premium: 1,
             },
         ];
         for a in actions {

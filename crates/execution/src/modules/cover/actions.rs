@@ -8,11 +8,21 @@ use crate::modules::kit::{OrOverflow, fail, require_admin};
 use crate::modules::kit::{asset_exists, load, move_asset, remove, store};
 use lakh_types::codec::Text;
 use lakh_types::modules::cover::{
-    Assessor, Claim, ClaimId, ClaimStatus, Cover, CoverError, CoverEvent, CoverId, LOCKED_SHARES,
-    MAX_DETAIL_BYTES, PoolId, PoolParams, PoolState, Position, RiskName, StakeTotal, Vote,
-    capital_custody, claim_id, cover_id, stake_custody, validate_params,
+    Assessor, Claim, ClaimId, ClaimStatus, Cover, CoverError, CoverEvent, CoverId, Holding,
+    LOCKED_SHARES, MAX_DETAIL_BYTES, MAX_PRODUCTS, PoolId, PoolParams, PoolState, Position,
+    Product, ProductId, ProductParams, RiskName, StakeTotal, Vote, capital_custody, claim_id,
+    cover_id, stake_custody, validate_params, validate_product,
 };
 use lakh_types::{Address, AssetId, Event, FailureReason};
+
+/// What a buyer asks for.
+struct Terms<'a> {
+    pool: PoolId,
+    risk: &'a RiskName,
+    amount: u128,
+    blocks: u64,
+    max_premium: u128,
+}
 
 pub(super) struct Run<'a, V: View> {
     pub ctx: &'a TxContext,
@@ -233,6 +243,24 @@ impl<V: View> Run<'_, V> {
                 risk: risk.clone(),
             }));
         }
+        let terms = Terms {
+            pool,
+            risk,
+            amount,
+            blocks,
+            max_premium,
+        };
+        self.sell(&params, &terms)?;
+        Ok(())
+    }
+
+    /// Prices and sells cover on the pool (capacity checked), storing the
+    /// cover and taking the premium.
+    fn sell(
+        &mut self,
+        params: &PoolParams,
+        t: &Terms<'_>,
+    ) -> Result<(CoverId, Cover), ActionError> {
         let sender = self.ctx.sender;
         let height = self.ctx.height;
         let id = cover_id(&sender, self.ctx.nonce);
@@ -240,28 +268,28 @@ impl<V: View> Run<'_, V> {
         if load::<Cover>(self.view, &cover_key)?.is_some() {
             return Err(fail(CoverError::CoverIdTaken { cover: id }));
         }
-        let mut state = self.state(pool, &params)?;
-        let quote = state::quote(&params, &state, amount, blocks, height).map_err(fail)?;
-        if quote.premium > max_premium {
+        let mut state = self.state(t.pool, params)?;
+        let quote = state::quote(params, &state, t.amount, t.blocks, height).map_err(fail)?;
+        if quote.premium > t.max_premium {
             return Err(fail(CoverError::PremiumTooHigh {
                 premium: quote.premium,
-                max_premium,
+                max_premium: t.max_premium,
             }));
         }
-        state::add_cover(&mut state, pool, &quote, amount, height).map_err(fail)?;
+        state::add_cover(&mut state, t.pool, &quote, t.amount, height).map_err(fail)?;
         move_asset(
             self.view,
-            asset,
+            params.capital_asset,
             &sender,
-            &capital_custody(pool),
+            &capital_custody(t.pool),
             quote.premium,
             self.events,
         )?;
         let cover = Cover {
-            pool,
+            pool: t.pool,
             holder: sender,
-            risk: risk.clone(),
-            amount,
+            risk: t.risk.clone(),
+            amount: t.amount,
             paid: 0,
             premium: quote.premium,
             start_height: height,
@@ -270,18 +298,112 @@ impl<V: View> Run<'_, V> {
             open_claim: None,
         };
         store(self.view, &cover_key, &cover)?;
-        store(self.view, &keys::state(pool), &state)?;
+        store(self.view, &keys::state(t.pool), &state)?;
         self.emit(CoverEvent::CoverBought {
-            pool,
+            pool: t.pool,
             cover: id,
             holder: sender,
-            risk: risk.clone(),
-            amount,
+            risk: t.risk.clone(),
+            amount: t.amount,
             premium: quote.premium,
             start_height: height,
             end_height: quote.end_height,
         });
+        Ok((id, cover))
+    }
+
+    pub fn create_product(
+        &mut self,
+        product: ProductId,
+        params: &ProductParams,
+    ) -> Result<(), ActionError> {
+        require_admin(self.view, &self.ctx.sender)?;
+        if product >= MAX_PRODUCTS {
+            return Err(fail(CoverError::UnknownProduct { product }));
+        }
+        validate_product(params).map_err(|detail| {
+            fail(CoverError::BadProduct {
+                detail: Text::<MAX_DETAIL_BYTES>::clipped(&detail),
+            })
+        })?;
+        let pool_params = self.params(params.pool)?;
+        Self::check_asset(params.pool, pool_params.capital_asset, params.asset)?;
+        if pool_params.covers_risk(&params.name) {
+            return Err(fail(CoverError::BadProduct {
+                detail: Text::clipped("the name is one of the pool's claimable risks"),
+            }));
+        }
+        let key = keys::product(product);
+        if load::<Product>(self.view, &key)?.is_some() {
+            return Err(fail(CoverError::ProductExists { product }));
+        }
+        let stored = Product {
+            params: params.clone(),
+            created_height: self.ctx.height,
+            watch: Default::default(),
+            cursor: None,
+            holdings: Default::default(),
+            paid_out: 0,
+        };
+        store(self.view, &key, &stored)?;
+        self.emit(CoverEvent::ProductCreated {
+            product,
+            pool: params.pool,
+            name: params.name.clone(),
+        });
         Ok(())
+    }
+
+    pub fn buy_product(
+        &mut self,
+        product_id: ProductId,
+        pool: PoolId,
+        asset: AssetId,
+        amount: u128,
+        blocks: u64,
+        max_premium: u128,
+    ) -> Result<(), ActionError> {
+        let key = keys::product(product_id);
+        let mut product = load::<Product>(self.view, &key)?.ok_or_else(|| {
+            fail(CoverError::UnknownProduct {
+                product: product_id,
+            })
+        })?;
+        Self::check_pool(product.params.pool, pool)?;
+        if amount < product.params.min_amount {
+            return Err(fail(CoverError::BelowProductMinimum {
+                product: product_id,
+                amount,
+                min_amount: product.params.min_amount,
+            }));
+        }
+        let params = self.params(pool)?;
+        Self::check_asset(pool, params.capital_asset, asset)?;
+        let terms = Terms {
+            pool,
+            risk: &product.params.name.clone(),
+            amount,
+            blocks,
+            max_premium,
+        };
+        let (id, cover) = self.sell(&params, &terms)?;
+        let holding = Holding {
+            cover: id,
+            holder: cover.holder,
+            amount,
+            start_height: cover.start_height,
+            end_height: cover.end_height,
+            release_epoch: cover.release_epoch,
+            event_height: None,
+            owed: 0,
+            paid: false,
+        };
+        if product.holdings.try_push(holding).is_err() {
+            return Err(fail(CoverError::ProductFull {
+                product: product_id,
+            }));
+        }
+        store(self.view, &key, &product)
     }
 
     fn load_cover(&self, id: CoverId) -> Result<Cover, ActionError> {
@@ -314,6 +436,10 @@ impl<V: View> Run<'_, V> {
         let height = self.ctx.height;
         let mut cover = self.load_cover(cover_id)?;
         Self::check_pool(cover.pool, pool)?;
+        let params = self.params(pool)?;
+        if !params.covers_risk(&cover.risk) {
+            return Err(fail(CoverError::ParametricCover { cover: cover_id }));
+        }
         if cover.holder != sender {
             return Err(fail(CoverError::NotCoverHolder {
                 cover: cover_id,
@@ -344,7 +470,6 @@ impl<V: View> Run<'_, V> {
         if load::<Claim>(self.view, &claim_key)?.is_some() {
             return Err(fail(CoverError::ClaimIdTaken { claim: id }));
         }
-        let params = self.params(pool)?;
         let mut state = self.state(pool, &params)?;
         // height < end <= release height: the cover's epoch is live.
         state::update_bucket(&mut state, pool, cover.release_epoch, |b| {
@@ -568,7 +693,15 @@ impl<V: View> Run<'_, V> {
         };
         let live = state::release_height(cover.release_epoch, params.epoch_blocks())
             .is_none_or(|at| at > height);
-        close_pending(&mut state, pool, &cover, claim.amount, payout, live)?;
+        state::close_pending(
+            &mut state,
+            pool,
+            cover.release_epoch,
+            claim.amount,
+            payout,
+            live,
+        )
+        .map_err(fail)?;
         if payout > 0 {
             move_asset(
                 self.view,
@@ -651,38 +784,4 @@ fn verdict(claim: &Claim, quorum: u128) -> Result<ClaimStatus, ActionError> {
     } else {
         ClaimStatus::Denied
     })
-}
-
-/// The claim stops being pending; a payout shrinks the cover's bucket while
-/// its epoch is `live`, else the claim leaves the released claims.
-fn close_pending(
-    state: &mut PoolState,
-    pool: PoolId,
-    cover: &Cover,
-    claimed: u128,
-    payout: u128,
-    live: bool,
-) -> Result<(), ActionError> {
-    if live {
-        state::update_bucket(state, pool, cover.release_epoch, |b| {
-            b.claimed = b.claimed.checked_sub(claimed)?;
-            b.cover = b.cover.checked_sub(payout)?;
-            Some(())
-        })
-        .map_err(fail)?;
-        state.active_cover = state
-            .active_cover
-            .checked_sub(payout)
-            .ok_or_else(|| fail(state::inconsistent(pool, "payout above active cover")))?;
-    } else {
-        state.released_claims = state
-            .released_claims
-            .checked_sub(claimed)
-            .ok_or_else(|| fail(state::inconsistent(pool, "claim above released claims")))?;
-    }
-    state.pending_claims = state
-        .pending_claims
-        .checked_sub(claimed)
-        .ok_or_else(|| fail(state::inconsistent(pool, "claim above pending claims")))?;
-    Ok(())
 }

@@ -5,6 +5,7 @@
 //! out down.
 
 use crate::modules::kit::math::{mul_div_ceil, mul_div_floor};
+use lakh_types::modules::cover::parametric::BPS as PRODUCT_BPS;
 use lakh_types::modules::cover::{BPS, STREAM_SCALE, WAD};
 
 /// Most exposure the pool may carry: `floor(capital * capacity_bps / 10000)`.
@@ -75,6 +76,40 @@ pub fn unearned(premium: u128, rate: u128, blocks_left: u64, round_up: bool) -> 
         mul_div_floor(blocks_left as u128, rate, STREAM_SCALE)?
     };
     Some(premium.min(streamed))
+}
+
+/// A parametric payout: `floor(amount * loss_bps / 10000)`, the whole
+/// amount at a full loss.
+pub fn parametric_payout(amount: u128, loss_bps: u32) -> Option<u128> {
+    mul_div_floor(amount, loss_bps.min(PRODUCT_BPS) as u128, BPS)
+}
+
+/// How far `value` is below `peak`, in basis points (rounded down, 0 when
+/// not below).
+pub fn fall_bps(peak: u128, value: u128) -> u32 {
+    if peak == 0 || value >= peak {
+        return 0;
+    }
+    fraction_bps(peak - value, peak)
+}
+
+/// `part / whole` in basis points, rounded down and capped at 10000.
+pub fn fraction_bps(part: u128, whole: u128) -> u32 {
+    if whole == 0 {
+        return PRODUCT_BPS;
+    }
+    // part <= whole after the cap, so part * 10000 / whole <= 10000 fits in u32.
+    mul_div_floor(part.min(whole), BPS, whole).map_or(PRODUCT_BPS, |f| f as u32)
+}
+
+/// The loss a price measures against the `reference` it should hold: how
+/// far below it (or above it, for an `above` trigger), in basis points.
+pub fn price_loss_bps(price: u128, reference: u128, above: bool) -> u32 {
+    if above {
+        fraction_bps(price.saturating_sub(reference), reference)
+    } else {
+        fall_bps(reference, price)
+    }
 }
 
 #[cfg(test)]
@@ -184,5 +219,34 @@ mod tests {
                 prop_assert!(unearned(premium, r, left - 1, true).unwrap() <= up);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod parametric_tests {
+    use super::*;
+
+    #[test]
+    fn losses_round_down_and_cap_at_the_whole() {
+        assert_eq!(fall_bps(1_000, 700), 3_000);
+        assert_eq!(fall_bps(1_000, 1_200), 0);
+        assert_eq!(fall_bps(0, 5), 0);
+        assert_eq!(fall_bps(3, 2), 3_333);
+        assert_eq!(fraction_bps(5, 0), 10_000);
+        assert_eq!(fraction_bps(u128::MAX, u128::MAX), 10_000);
+        assert_eq!(fraction_bps(u128::MAX, 1), 10_000);
+        // 0.90 against a 1.00 peg: 10%; above triggers measure the excess.
+        assert_eq!(price_loss_bps(90, 100, false), 1_000);
+        assert_eq!(price_loss_bps(110, 100, false), 0);
+        assert_eq!(price_loss_bps(130, 100, true), 3_000);
+        assert_eq!(price_loss_bps(500, 100, true), 10_000);
+        assert_eq!(parametric_payout(10_000, 1_000), Some(1_000));
+        assert_eq!(parametric_payout(7, 5_000), Some(3));
+        assert_eq!(parametric_payout(u128::MAX, 10_000), Some(u128::MAX));
+        assert_eq!(
+            parametric_payout(5, 20_000),
+            Some(5),
+            "capped at the amount"
+        );
     }
 }

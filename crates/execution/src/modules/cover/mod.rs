@@ -1,5 +1,7 @@
 //! Insurance: cover pools funded by capital providers, cover bought on the
-//! pools' named risks, claims voted on by staked assessors.
+//! pools' named risks, claims voted on by staked assessors; and parametric
+//! products whose triggers the chain evaluates at the end of every block,
+//! paying their holders without a claim ([`end_block`]).
 //!
 //! A pool's capital sits in its capital custody account and its assessor
 //! stake in its stake custody account ([`capital_custody`],
@@ -14,20 +16,24 @@ mod actions;
 pub mod math;
 mod query;
 pub mod state;
+mod trigger;
 
 pub use query::query;
+pub(crate) use trigger::end_block;
+pub use trigger::{hook_keys, product_keys};
 
 use crate::modules::kit::{Access, ActionError, TxContext, View};
 use crate::modules::kit::{declare_asset_read, declare_balance, declare_config, object_key};
 use lakh_state::{StateKey, object_kind};
 use lakh_types::modules::cover::{
-    ClaimId, CoverAction, CoverId, PoolId, capital_custody, claim_id, cover_id, kind, stake_custody,
+    ClaimId, CoverAction, CoverId, PoolId, ProductId, capital_custody, claim_id, cover_id, kind,
+    stake_custody,
 };
 use lakh_types::{Address, Event};
 
 const _: () = {
     let range = object_kind::COVER;
-    assert!(kind::POOL_PARAMS >= range.start && kind::STAKE_TOTAL < range.end);
+    assert!(kind::POOL_PARAMS >= range.start && kind::PAYOUT_LOG < range.end);
 };
 
 /// State keys of the module's objects.
@@ -57,6 +63,12 @@ pub mod keys {
     }
     pub fn stake_total(pool: PoolId) -> StateKey {
         object_key(kind::STAKE_TOTAL, &[&pool.to_be_bytes()])
+    }
+    pub fn product(product: ProductId) -> StateKey {
+        object_key(kind::PRODUCT, &[&[product]])
+    }
+    pub fn payout_log(owner: &Address) -> StateKey {
+        object_key(kind::PAYOUT_LOG, &[owner.as_bytes()])
     }
 }
 
@@ -124,6 +136,24 @@ pub(crate) fn access(
             declare_balance(&capital_custody(*pool), *asset, visit);
             declare_balance(claimant, *asset, visit);
         }
+        CoverAction::CreateProduct { product, params } => {
+            declare_config(visit);
+            visit(keys::params(params.pool), Access::Read);
+            visit(keys::product(*product), Access::Write);
+        }
+        CoverAction::BuyProduct {
+            product,
+            pool,
+            asset,
+            ..
+        } => {
+            visit(keys::product(*product), Access::Write);
+            visit(keys::params(*pool), Access::Read);
+            visit(keys::state(*pool), Access::Write);
+            visit(keys::cover(cover_id(sender, nonce)), Access::Write);
+            declare_balance(sender, *asset, visit);
+            declare_balance(&capital_custody(*pool), *asset, visit);
+        }
     }
 }
 
@@ -184,5 +214,14 @@ pub(crate) fn execute(
             claim,
             claimant,
         } => run.resolve(*pool, *asset, *cover, *claim, claimant),
+        CoverAction::CreateProduct { product, params } => run.create_product(*product, params),
+        CoverAction::BuyProduct {
+            product,
+            pool,
+            asset,
+            amount,
+            blocks,
+            max_premium,
+        } => run.buy_product(*product, *pool, *asset, *amount, *blocks, *max_premium),
     }
 }

@@ -1,16 +1,17 @@
 //! Read-only queries: `pool`, `quote`, `cover`, `claim`, `position`,
-//! `assessor`. Amounts are decimal strings; ids and heights are numbers.
+//! `assessor`, `products`, `payouts`. Amounts are decimal strings; ids and heights are numbers.
 
 use super::{keys, math, state};
 use crate::modules::kit::{QueryCtx, QueryError, params};
 use lakh_types::modules::cover::query::{
-    AssessorAnswer, ClaimAnswer, CoverAnswer, CoverStatus, ExpiryAnswer, PoolAnswer,
-    PositionAnswer, QuoteAnswer, VoterAnswer,
+    AssessorAnswer, ClaimAnswer, CoverAnswer, CoverStatus, ExpiryAnswer, PayoutsAnswer, PoolAnswer,
+    PositionAnswer, ProductAnswer, ProductsAnswer, QuoteAnswer, VoterAnswer,
 };
 use lakh_types::modules::cover::{
     Assessor, Claim, ClaimId, ClaimStatus, Cover, CoverId, PoolId, PoolParams, PoolState, Position,
     RiskName, StakeTotal, Vote, WAD, capital_custody, stake_custody,
 };
+use lakh_types::modules::cover::{Holding, MAX_PRODUCTS, PayoutLog, Product};
 use lakh_types::{Address, FailureReason};
 use serde::Deserialize;
 use serde_json::Value;
@@ -24,9 +25,11 @@ pub fn query(method: &str, p: &Value, ctx: &QueryCtx<'_>) -> Result<Value, Query
         "claim" => serde_json::to_value(claim(params(p)?, ctx)?),
         "position" => serde_json::to_value(position(params(p)?, ctx)?),
         "assessor" => serde_json::to_value(assessor(params(p)?, ctx)?),
+        "products" => serde_json::to_value(products(params(p)?, ctx)?),
+        "payouts" => serde_json::to_value(payouts(params(p)?, ctx)?),
         other => {
             return Err(QueryError::BadRequest(format!(
-                "unknown method {other:?}; cover methods: pool, quote, cover, claim, position, assessor"
+                "unknown method {other:?}; cover methods: pool, quote, cover, claim, position, assessor, products, payouts"
             )));
         }
     };
@@ -332,5 +335,50 @@ fn assessor(q: OwnerQuery, ctx: &QueryCtx<'_>) -> Result<AssessorAnswer, QueryEr
         total_stake: total,
         locked_until_height: a.locked_until_height,
         unlocked: ctx.height >= a.locked_until_height,
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NoParams {}
+
+fn products(_: NoParams, ctx: &QueryCtx<'_>) -> Result<ProductsAnswer, QueryError> {
+    let mut products = Vec::new();
+    for id in 0..MAX_PRODUCTS {
+        let Some(product) = ctx.object::<Product>(&keys::product(id))? else {
+            continue;
+        };
+        let unpaid = product.holdings.iter().filter(|h| h.unpaid());
+        let unpaid_covers = unpaid.clone().count() as u32;
+        let owed = unpaid
+            .map(|h: &Holding| h.owed)
+            .try_fold(0u128, u128::checked_add);
+        products.push(ProductAnswer {
+            id,
+            unpaid_covers,
+            unpaid: owed.ok_or_else(overflow)?,
+            product,
+        });
+    }
+    Ok(ProductsAnswer {
+        height: ctx.height,
+        products,
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PayoutsQuery {
+    owner: Address,
+}
+
+fn payouts(q: PayoutsQuery, ctx: &QueryCtx<'_>) -> Result<PayoutsAnswer, QueryError> {
+    let log = ctx
+        .object::<PayoutLog>(&keys::payout_log(&q.owner))?
+        .unwrap_or_default();
+    Ok(PayoutsAnswer {
+        owner: q.owner,
+        height: ctx.height,
+        payouts: log.records.into_inner(),
     })
 }

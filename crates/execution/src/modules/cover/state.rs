@@ -253,3 +253,57 @@ pub(crate) fn update_bucket(
         .ok_or_else(|| inconsistent(pool, "live cover has no expiry bucket"))?;
     f(bucket).ok_or_else(|| inconsistent(pool, "expiry bucket totals below a cover's share"))
 }
+
+/// A pending claim of `claimed` on a cover of epoch `release_epoch` stops
+/// being pending, `payout` of it paid: the payout shrinks the bucket while
+/// its epoch is `live`, else the claim leaves the released claims.
+pub(crate) fn close_pending(
+    state: &mut PoolState,
+    pool: PoolId,
+    release_epoch: u64,
+    claimed: u128,
+    payout: u128,
+    live: bool,
+) -> Result<(), FailureReason> {
+    if live {
+        update_bucket(state, pool, release_epoch, |b| {
+            b.claimed = b.claimed.checked_sub(claimed)?;
+            b.cover = b.cover.checked_sub(payout)?;
+            Some(())
+        })?;
+        state.active_cover = state
+            .active_cover
+            .checked_sub(payout)
+            .ok_or_else(|| inconsistent(pool, "payout above active cover"))?;
+    } else {
+        state.released_claims = state
+            .released_claims
+            .checked_sub(claimed)
+            .ok_or_else(|| inconsistent(pool, "claim above released claims"))?;
+    }
+    state.pending_claims = state
+        .pending_claims
+        .checked_sub(claimed)
+        .ok_or_else(|| inconsistent(pool, "claim above pending claims"))?;
+    Ok(())
+}
+
+/// Reserves `owed` for a cover of epoch `release_epoch` (live at the
+/// event), as a pending claim: withdrawals cannot take it and the
+/// capacity keeps covering it until it is paid.
+pub(crate) fn reserve_claim(
+    state: &mut PoolState,
+    pool: PoolId,
+    release_epoch: u64,
+    owed: u128,
+) -> Result<(), FailureReason> {
+    update_bucket(state, pool, release_epoch, |b| {
+        b.claimed = b.claimed.checked_add(owed)?;
+        (b.claimed <= b.cover).then_some(())
+    })?;
+    state.pending_claims = state
+        .pending_claims
+        .checked_add(owed)
+        .ok_or(FailureReason::Overflow)?;
+    Ok(())
+}

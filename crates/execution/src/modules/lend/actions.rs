@@ -5,8 +5,8 @@
 use super::math::{repay_for_collateral, seize_amount};
 use super::session::{Session, require_declared};
 use super::state::{
-    LOCKED_SHARES, MAX_MARKETS, Market, Positions, Registry, custody, market_key, positions_key,
-    registry_key,
+    BadDebtTotal, LOCKED_SHARES, MAX_MARKETS, Market, Positions, Registry, bad_debt_key, custody,
+    market_key, positions_key, registry_key,
 };
 use crate::modules::kit::math::{mul_div_ceil, mul_div_floor};
 use crate::modules::kit::{self as module, ActionError, TxContext, View};
@@ -413,7 +413,10 @@ pub(crate) fn liquidate(
         seized_amount,
     }));
 
-    write_off_bad_debt(&mut session, view, events, borrower, &mut positions)?;
+    let written_off = write_off_bad_debt(&mut session, view, events, borrower, &mut positions)?;
+    for (asset, amount) in written_off {
+        add_bad_debt(view, asset, amount)?;
+    }
 
     store_positions(view, borrower, positions)?;
     store_positions(view, &ctx.sender, liquidator)?;
@@ -531,25 +534,26 @@ fn size_seizure(amount: u128, d: &Debt, c: &Collateral) -> Result<(u128, u128), 
 /// When `borrower` has no collateral left (every supply claims nothing) but
 /// still owes, writes each remaining debt off: against the market's reserves
 /// first, the rest against its suppliers (total borrows fall, so the
-/// exchange rate does).
+/// exchange rate does). Returns each market's amount written off.
 fn write_off_bad_debt(
     session: &mut Session,
     view: &impl View,
     events: &mut Vec<Event>,
     borrower: &Address,
     positions: &mut Positions,
-) -> Result<(), ActionError> {
+) -> Result<Vec<(AssetId, u128)>, ActionError> {
+    let mut written_off = Vec::new();
     let mut any_debt = false;
     for position in positions.list.iter() {
         let slot = session.load(view, position.asset)?;
         let market = session.market(slot);
         if market.claim(position.shares).or_overflow()? > 0 {
-            return Ok(());
+            return Ok(written_off);
         }
         any_debt |= position.principal > 0;
     }
     if !any_debt {
-        return Ok(());
+        return Ok(written_off);
     }
     for i in 0..positions.list.len() {
         let mut position = positions.list[i].clone();
@@ -568,6 +572,7 @@ fn write_off_bad_debt(
         position.index = market.borrow_index;
         let asset = position.asset;
         positions.set(position).ok_or_else(too_many_positions)?;
+        written_off.push((asset, debt));
         events.push(event(LendEvent::BadDebt {
             borrower: *borrower,
             asset,
@@ -576,7 +581,16 @@ fn write_off_bad_debt(
             socialized: from_borrows - from_reserves,
         }));
     }
-    Ok(())
+    Ok(written_off)
+}
+
+/// Adds `amount` to the market's running total of bad debt written off,
+/// which cover products watch.
+fn add_bad_debt(view: &mut impl View, asset: AssetId, amount: u128) -> Result<(), ActionError> {
+    let key = bad_debt_key(asset);
+    let mut total = module::load::<BadDebtTotal>(view, &key)?.unwrap_or_default();
+    total.written_off = total.written_off.checked_add(amount).or_overflow()?;
+    module::store(view, &key, &total)
 }
 
 pub(crate) fn withdraw_reserves(

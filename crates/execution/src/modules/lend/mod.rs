@@ -22,7 +22,11 @@ mod query;
 mod session;
 mod state;
 
-pub use state::{LOCKED_SHARES, MAX_MARKETS, custody, market_key, positions_key, registry_key};
+pub(crate) use state::Market;
+pub use state::{
+    BadDebtTotal, LOCKED_SHARES, MAX_MARKETS, bad_debt_key, custody, market_key, positions_key,
+    registry_key,
+};
 
 use crate::modules::kit::{self as module, Access, ActionError, TxContext, View};
 use crate::modules::oracle;
@@ -78,6 +82,9 @@ pub(crate) fn access(
             visit(positions_key(sender), Access::Write);
             oracle::declare_price(*repay_asset, visit);
             oracle::declare_price(*seize_asset, visit);
+            for &asset in [*repay_asset, *seize_asset].iter().chain(markets.iter()) {
+                visit(bad_debt_key(asset), Access::Write);
+            }
             for &asset in markets.iter() {
                 visit(market_key(asset), Access::Write);
                 oracle::declare_price(asset, visit);

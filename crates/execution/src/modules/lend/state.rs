@@ -6,7 +6,9 @@
 //!   shares and borrow principal in up to `MAX_POSITIONS` markets, so a health
 //!   check reads one object per account plus the markets it names;
 //! - the [`Registry`] of markets (kind `0x42`), written only when the admin
-//!   creates a market, for listing.
+//!   creates a market, for listing;
+//! - a market's [`BadDebtTotal`] (kind `0x43`, id = the asset id), written
+//!   by liquidations that write debt off.
 //!
 //! A market's assets sit in the bank balance of its custody address
 //! [`custody`]. The market tracks its cash itself and never reads that
@@ -22,6 +24,7 @@ use lakh_types::{
 pub(crate) const KIND_MARKET: u8 = object_kind::LEND.start;
 pub(crate) const KIND_POSITIONS: u8 = object_kind::LEND.start + 1;
 pub(crate) const KIND_REGISTRY: u8 = object_kind::LEND.start + 2;
+pub(crate) const KIND_BAD_DEBT: u8 = object_kind::LEND.start + 3;
 
 /// Most markets the registry lists.
 pub const MAX_MARKETS: usize = 256;
@@ -40,6 +43,11 @@ pub fn positions_key(account: &Address) -> StateKey {
 
 pub fn registry_key() -> StateKey {
     crate::modules::kit::object_key(KIND_REGISTRY, &[])
+}
+
+/// The key of a market's [`BadDebtTotal`] (absent until a first write-off).
+pub fn bad_debt_key(asset: AssetId) -> StateKey {
+    crate::modules::kit::object_key(KIND_BAD_DEBT, &[&asset.0.to_be_bytes()])
 }
 
 /// The address holding a market's assets.
@@ -69,6 +77,16 @@ lakh_types::codec_struct! {
         pub borrow_index: u128,
         /// Height interest has accrued to.
         pub accrued_height: u64,
+    }
+}
+
+lakh_types::codec_struct! {
+    /// Bad debt a market has written off, ever: a separate object so the
+    /// cover module's bad-debt trigger reads one small key per market.
+    #[derive(Clone, Debug, PartialEq, Eq, Default)]
+    pub struct BadDebtTotal {
+        /// Base units of the market's asset written off, ever.
+        pub written_off: u128,
     }
 }
 

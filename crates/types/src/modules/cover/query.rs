@@ -265,3 +265,37 @@ pub struct AssessorAnswer {
     /// Whether it may unstake now.
     pub unlocked: bool,
 }
+
+/// One product in the answer to `cover products {}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProductAnswer {
+    /// Its slot.
+    pub id: super::ProductId,
+    /// Terms, trigger memory and live covers.
+    pub product: super::Product,
+    /// Covers owed a payout not yet made.
+    pub unpaid_covers: u32,
+    /// What those covers are owed (base units of the capital asset).
+    #[serde(with = "crate::amount")]
+    pub unpaid: u128,
+}
+
+/// Answer to `cover products {}`: every parametric product.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProductsAnswer {
+    /// Height of the state read.
+    pub height: u64,
+    /// The products, by slot.
+    pub products: Vec<ProductAnswer>,
+}
+
+/// Answer to `cover payouts {owner}`: the owner's latest automatic payouts.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PayoutsAnswer {
+    /// The account.
+    pub owner: Address,
+    /// Height of the state read.
+    pub height: u64,
+    /// Oldest first, at most `MAX_PAYOUT_LOG`.
+    pub payouts: Vec<super::PayoutRecord>,
+}

@@ -1,0 +1,145 @@
+//! The bodies of lakh's fuzz targets, one per decoder that reads bytes from
+//! outside the node: signed transactions (every module's actions inside),
+//! bulk submission bodies, gossip batches, blocks, genesis files and
+//! finality answers checked by a light client, and RPC parameter lists. Each body decodes, and on
+//! success checks what must then hold (canonical re-encoding, validation
+//! without panics); a panic is a finding. `fuzz/` runs them under
+//! libFuzzer; `tests/replay.rs` replays the committed corpora in CI.
+
+use bytes::Bytes;
+use commonware_codec::{DecodeExt, Encode};
+use lakh_consensus::{block::Block, light::CommitteeChain};
+use lakh_rpc::types::FinalityInfo;
+use lakh_types::{Genesis, SignedTransaction};
+use std::sync::OnceLock;
+
+/// A fuzz target's body: it takes any bytes, and panics only on a finding.
+pub type Target = fn(&[u8]);
+
+/// Every target by name, as the corpus directories are named.
+pub const TARGETS: &[(&str, Target)] = &[
+    ("transaction", transaction),
+    ("bulk", bulk),
+    ("gossip", gossip),
+    ("block", block),
+    ("genesis", genesis),
+    ("finality", finality),
+    ("rpc_params", rpc_params),
+];
+
+/// A decoded transaction re-encodes to exactly its input: one transaction
+/// has one encoding, hence one id (no malleable ids).
+pub fn transaction(data: &[u8]) {
+    let Ok(tx) = SignedTransaction::decode(Bytes::copy_from_slice(data)) else {
+        return;
+    };
+    assert_eq!(
+        tx.tx.encode().as_ref(),
+        tx.body_bytes(),
+        "non-canonical body"
+    );
+    assert_eq!(tx.raw().as_ref(), data);
+    let _ = tx.verify_signature();
+}
+
+/// A bulk body splits into records within its bounds; each record is then
+/// a transaction input.
+pub fn bulk(data: &[u8]) {
+    const MAX_TXS: usize = 256;
+    if let Ok(records) = lakh_rpc::bulk::decode_bulk(data, MAX_TXS) {
+        assert!(records.len() <= MAX_TXS);
+        for record in records {
+            transaction(&record);
+        }
+    }
+}
+
+/// A gossip batch splits into records within the transaction size bound.
+pub fn gossip(data: &[u8]) {
+    if let Some(records) = lakh_node::gossip::decode_batch(Bytes::copy_from_slice(data)) {
+        for record in records {
+            assert!(record.len() <= lakh_types::limits::MAX_TX_BYTES);
+            transaction(&record);
+        }
+    }
+}
+
+/// A decoded block re-encodes to its input, so its digest names one block.
+pub fn block(data: &[u8]) {
+    let Ok(block) = Block::decode(Bytes::copy_from_slice(data)) else {
+        return;
+    };
+    assert_eq!(block.encode().as_ref(), data, "non-canonical block");
+}
+
+/// A genesis file parses and validates, or is refused with a reason.
+pub fn genesis(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    if let Ok(genesis) = Genesis::from_json(text) {
+        let _ = genesis.validate();
+        let _ = lakh_execution::modules::stake::genesis_committee(&genesis);
+    }
+}
+
+/// A light client given any finality answer refuses it or accepts it;
+/// nothing it reads makes it panic. The committee is fixed (the corpus
+/// genesis), so a forged answer exercises every check.
+pub fn finality(data: &[u8]) {
+    let Ok(info) = serde_json::from_slice::<FinalityInfo>(data) else {
+        return;
+    };
+    let mut chain = fuzz_chain().clone();
+    let _ = chain.verify(&info);
+    let _ = chain.extend(&info);
+}
+
+/// The chain of committees of [`FUZZ_GENESIS`].
+fn fuzz_chain() -> &'static CommitteeChain {
+    static CHAIN: OnceLock<CommitteeChain> = OnceLock::new();
+    CHAIN.get_or_init(|| {
+        let genesis = Genesis::from_json(FUZZ_GENESIS).expect("the fuzz genesis parses");
+        let committee = lakh_execution::modules::stake::genesis_committee(&genesis);
+        CommitteeChain::from_genesis(&genesis, committee)
+    })
+}
+
+/// The genesis the finality target checks against (also a seed of the
+/// genesis corpus).
+pub const FUZZ_GENESIS: &str = include_str!("../corpus/genesis/devnet.json");
+
+/// The parameter checks of the RPC: the first byte picks a method, the rest
+/// is its parameter list as JSON. The shape check refuses or rewrites it
+/// positionally, and every parameter type parses what the shape check let
+/// through, or refuses it.
+pub fn rpc_params(data: &[u8]) {
+    let Some((&pick, rest)) = data.split_first() else {
+        return;
+    };
+    let Ok(json) = std::str::from_utf8(rest) else {
+        return;
+    };
+    let methods: Vec<&str> = lakh_rpc::checked_methods().collect();
+    let method = methods[usize::from(pick) % methods.len()];
+    let Ok(positional) = lakh_rpc::positional_params(method, json) else {
+        return;
+    };
+    let Ok(values) = serde_json::from_str::<Vec<serde_json::Value>>(&positional) else {
+        return;
+    };
+    for value in values {
+        parse_every_param(&value);
+    }
+}
+
+fn parse_every_param(value: &serde_json::Value) {
+    use lakh_rpc::params::*;
+    let _ = serde_json::from_value::<TxParam>(value.clone());
+    let _ = serde_json::from_value::<TxListParam>(value.clone());
+    let _ = serde_json::from_value::<TxIdParam>(value.clone());
+    let _ = serde_json::from_value::<AddressParam>(value.clone());
+    let _ = serde_json::from_value::<HeightParam>(value.clone());
+    let _ = serde_json::from_value::<HashParam>(value.clone());
+    let _ = serde_json::from_value::<AssetParam>(value.clone());
+}

@@ -1,0 +1,139 @@
+//! Writes the generated part of the seed corpora (`cargo test -p lakh-fuzz
+//! --test seeds -- --ignored`): transactions of several modules' actions,
+//! the bulk body and gossip batch carrying them, a genesis block and a block
+//! holding them, and RPC parameter lists. The genesis and finality seeds come
+//! from a running devnet (docs/RELIABILITY.md says how).
+#![allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failed test
+
+use bytes::Bytes;
+use commonware_codec::Encode;
+use commonware_cryptography::{Digestible, Signer};
+use commonware_runtime::deterministic;
+use lakh_consensus::{block::Block, engine::genesis_block};
+use lakh_types::{
+    Action, Address, AssetId, PrivateKey, SignedTransaction, Symbol, Transaction, TransferEntry,
+    codec::BoundedVec,
+    modules::{dex::DexAction, oracle::OracleAction, stake::StakeAction},
+};
+use std::path::{Path, PathBuf};
+
+fn corpus(target: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("corpus")
+        .join(target);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn actions() -> Vec<(&'static str, Action)> {
+    let to = Address::from(&PrivateKey::from_seed(2).public_key());
+    let usdc = AssetId(2);
+    let entry = TransferEntry {
+        to,
+        asset: AssetId(0),
+        amount: 1_000_000_000,
+    };
+    vec![
+        ("transfer", Action::Transfer(entry.clone())),
+        (
+            "multi_transfer",
+            Action::MultiTransfer {
+                entries: vec![entry.clone(), entry],
+            },
+        ),
+        (
+            "create_asset",
+            Action::CreateAsset {
+                symbol: Symbol::new("GOLD").unwrap(),
+                decimals: 6,
+                max_supply: Some(u128::MAX),
+                initial_supply: 1,
+            },
+        ),
+        (
+            "dex_add_liquidity",
+            Action::Dex(DexAction::AddLiquidity {
+                asset_a: AssetId(0),
+                asset_b: usdc,
+                max_amount_a: 10,
+                max_amount_b: 20,
+                min_shares: 0,
+                deadline_height: u64::MAX,
+            }),
+        ),
+        (
+            "oracle_set_feed",
+            Action::Oracle(OracleAction::SetFeed {
+                asset: usdc,
+                reporters: BoundedVec::new(vec![to]).unwrap(),
+                max_age_blocks: 30,
+                min_reports: 1,
+            }),
+        ),
+        (
+            "stake_delegate",
+            Action::Stake(StakeAction::Delegate {
+                validator: to,
+                amount: 5,
+            }),
+        ),
+    ]
+}
+
+fn signed(action: Action, nonce: u64) -> SignedTransaction {
+    let key = PrivateKey::from_seed(1);
+    Transaction {
+        chain_id: 1337,
+        sender: key.public_key(),
+        nonce,
+        max_fee: 1_000_000,
+        action,
+    }
+    .sign(&key)
+}
+
+fn write(target: &str, name: &str, data: &[u8]) {
+    std::fs::write(corpus(target).join(name), data).unwrap();
+}
+
+#[test]
+#[ignore = "writes the committed seed corpora"]
+fn write_seed_corpora() {
+    let txs: Vec<SignedTransaction> = actions()
+        .into_iter()
+        .enumerate()
+        .map(|(nonce, (name, action))| {
+            let tx = signed(action, nonce as u64);
+            write("transaction", name, tx.raw());
+            tx
+        })
+        .collect();
+    write("bulk", "six", &lakh_rpc::bulk::encode_bulk(&txs));
+    let raws: Vec<Bytes> = txs.iter().map(|tx| tx.raw().clone()).collect();
+    write("gossip", "six", &lakh_node::gossip::encode_batch(&raws));
+
+    let chain = lakh_types::Genesis::from_json(lakh_fuzz::FUZZ_GENESIS).unwrap();
+    let genesis = genesis_block::<deterministic::Context>(&chain);
+    write("block", "genesis", &genesis.encode());
+    let mut header = genesis.header.clone();
+    header.parent = genesis.digest();
+    header.height = header.height.next();
+    write("block", "six_txs", &Block::new(header, txs).encode());
+
+    let params: &[(u8, &str)] = &[
+        (0, "[]"),
+        (1, r#"["00ff"]"#),
+        (
+            4,
+            r#"{"address": "0000000000000000000000000000000000000000000000000000000000000000", "prove": true}"#,
+        ),
+        (5, "[12]"),
+        (9, r#"["USDC"]"#),
+        (10, r#"["dex", "pools", {"limit": 3}]"#),
+    ];
+    for (i, (pick, json)) in params.iter().enumerate() {
+        let mut data = vec![*pick];
+        data.extend_from_slice(json.as_bytes());
+        write("rpc_params", &format!("call{i}"), &data);
+    }
+}
