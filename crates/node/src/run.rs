@@ -142,6 +142,8 @@ fn expose_metrics(
         ..RpcConfig::default()
     };
     (cfg, handles)
+}
+
 /// Every node kept connected in every epoch: the genesis validators and the
 /// configured peers (a key listed twice keeps its genesis address).
 fn static_peers(
