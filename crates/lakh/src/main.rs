@@ -2,6 +2,7 @@
 //! network, manage keys, use the wallet, measure throughput.
 
 mod bench;
+mod chaos;
 mod keys;
 mod network;
 mod seed;
@@ -88,6 +89,9 @@ enum Command {
     Wallet(wallet::WalletArgs),
     /// Measure sustained TPS and latency against a node, or this machine's ceilings.
     Bench(bench::BenchArgs),
+    /// Run validators as processes under load while killing and freezing
+    /// them at random, then check nothing was lost, doubled or forked.
+    Chaos(chaos::ChaosArgs),
 }
 
 /// Default of `--state-cache-mib` and the node config's `state_cache_mib`.
@@ -190,5 +194,6 @@ fn main() -> Result<()> {
             rt.block_on(wallet::run_wallet(args))
         }
         Command::Bench(args) => bench::run_bench(args),
+        Command::Chaos(args) => chaos::run(args),
     }
 }

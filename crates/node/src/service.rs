@@ -363,17 +363,6 @@ where
                 }
             }
         };
-        if asset_id == AssetId::NATIVE {
-            let supply: u128 = self.shared.genesis.accounts.iter().map(|a| a.balance).sum();
-            return Some(AssetInfoJson {
-                id: AssetId::NATIVE,
-                symbol: self.shared.genesis.native_symbol.clone(),
-                decimals: self.shared.genesis.native_decimals,
-                issuer: None,
-                max_supply: None,
-                supply,
-            });
-        }
         match self
             .read_values(&[StateKey::Asset(asset_id)])
             .await
@@ -384,7 +373,8 @@ where
                 id: asset_id,
                 symbol: info.symbol,
                 decimals: info.decimals,
-                issuer: Some(info.issuer),
+                // The native token has no issuer; its record names the zero address.
+                issuer: (asset_id != AssetId::NATIVE).then_some(info.issuer),
                 max_supply: info.max_supply,
                 supply: info.supply,
             }),

@@ -90,7 +90,7 @@ impl DevnetChild {
 /// thread): the signal follows the spawning thread, not the process.
 #[cfg(target_os = "linux")]
 #[allow(unsafe_code)] // pre_exec is unsafe by signature; the closure is async-signal-safe.
-fn die_with_parent(cmd: &mut Command) {
+pub(crate) fn die_with_parent(cmd: &mut Command) {
     use std::os::unix::process::CommandExt;
     // SAFETY: the closure runs between fork and exec and only calls prctl,
     // which is async-signal-safe; it touches no memory of the parent.
@@ -105,7 +105,7 @@ fn die_with_parent(cmd: &mut Command) {
 }
 
 #[cfg(not(target_os = "linux"))]
-fn die_with_parent(_: &mut Command) {}
+pub(crate) fn die_with_parent(_: &mut Command) {}
 
 impl Drop for DevnetChild {
     fn drop(&mut self) {

@@ -26,6 +26,8 @@ mod sys;
 mod votes;
 mod workload;
 
+pub(crate) use devnet::die_with_parent;
+
 use anyhow::{Context, Result, bail};
 use lakh_rpc::LakhClient;
 use lakh_types::PrivateKey;
