@@ -135,13 +135,21 @@ fn set(response: &mut HttpResponse, name: http::HeaderName, value: &'static str)
 
 fn page(asset: Asset) -> HttpResponse {
     let mut response = with_status(asset.body, http::StatusCode::OK);
-    set(&mut response, http::header::CONTENT_TYPE, asset.content_type);
+    set(
+        &mut response,
+        http::header::CONTENT_TYPE,
+        asset.content_type,
+    );
     set(
         &mut response,
         http::header::CONTENT_SECURITY_POLICY,
         CONTENT_SECURITY_POLICY,
     );
-    set(&mut response, http::header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    set(
+        &mut response,
+        http::header::X_CONTENT_TYPE_OPTIONS,
+        "nosniff",
+    );
     set(&mut response, http::header::REFERRER_POLICY, "no-referrer");
     // The files change with the binary: a browser must not keep an old
     // script after the node is upgraded.
@@ -192,7 +200,11 @@ mod tests {
         assert!(served(&get("/explorer/")).unwrap().starts_with("text/html"));
         let js = served(&get("/explorer/explorer.js")).unwrap();
         assert!(js.starts_with("text/javascript"));
-        assert!(served(&get("/explorer/explorer.css")).unwrap().starts_with("text/css"));
+        assert!(
+            served(&get("/explorer/explorer.css"))
+                .unwrap()
+                .starts_with("text/css")
+        );
         assert!(matches!(route(&get("/explorer/../x")), Route::NotFound));
         assert!(matches!(route(&get("/explorerx")), Route::PassOn));
         assert!(matches!(route(&get("/metrics")), Route::PassOn));
@@ -201,7 +213,10 @@ mod tests {
     #[test]
     fn the_root_redirects_page_loads_but_not_rpc_or_websockets() {
         let root = |m, up| route(&request(m, "/", up));
-        assert!(matches!(root(http::Method::GET, false), Route::RedirectHome));
+        assert!(matches!(
+            root(http::Method::GET, false),
+            Route::RedirectHome
+        ));
         assert!(matches!(root(http::Method::GET, true), Route::PassOn));
         assert!(matches!(root(http::Method::POST, false), Route::PassOn));
         let post = request(http::Method::POST, "/explorer", false);

@@ -843,7 +843,11 @@ async fn the_explorer_is_served_beside_rpc_and_websockets() {
     // `/` are untouched.
     let root = http_exchange(addr, "GET", "/").await;
     assert!(root.starts_with("HTTP/1.1 302"), "{root}");
-    assert!(root.to_ascii_lowercase().contains("location: /explorer\r\n"), "{root}");
+    assert!(
+        root.to_ascii_lowercase()
+            .contains("location: /explorer\r\n"),
+        "{root}"
+    );
     assert_eq!(client.chain_id().await.unwrap(), CHAIN_ID);
     // Subscribing upgrades a GET on `/` to a WebSocket.
     let _blocks = client.subscribe_finalized().await.unwrap();
