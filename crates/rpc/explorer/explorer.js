@@ -293,6 +293,13 @@ function eventName(event) {
   return [event.type, event.kind ?? event.event ?? event.op].filter(Boolean).join(" · ");
 }
 
+// "transfer ×3, nft · sold": a receipt's events in brief, in first-seen order.
+function eventsSummary(events) {
+  const counts = new Map();
+  for (const e of events) counts.set(eventName(e), (counts.get(eventName(e)) ?? 0) + 1);
+  return [...counts].map(([name, n]) => (n > 1 ? `${name} ×${n}` : name)).join(", ") || "—";
+}
+
 // Asset ids an event or answer names, to fetch their decimals at once.
 function assetIdsIn(value, out = new Set()) {
   if (Array.isArray(value)) value.forEach((v) => assetIdsIn(v, out));
@@ -412,7 +419,8 @@ function connectLive() {
 
 // Transactions per second of each block: its transactions over the time
 // since its parent.
-function throughput(blocks) {
+function throughput(all) {
+  const blocks = timed(all);
   const points = [];
   for (let i = 1; i < blocks.length; i++) {
     const ms = blocks[i].header.timestamp_ms - blocks[i - 1].header.timestamp_ms;
@@ -422,8 +430,12 @@ function throughput(blocks) {
   return points;
 }
 
+// Genesis carries no time of its own (timestamp 0): spans start after it.
+const timed = (blocks) => blocks.filter((b) => b.header.timestamp_ms > 0);
+
 // Mean rate over the span of the remembered blocks (a rate, not an amount).
-function meanThroughput(blocks) {
+function meanThroughput(all) {
+  const blocks = timed(all);
   if (blocks.length < 2) return 0;
   const ms = blocks.at(-1).header.timestamp_ms - blocks[0].header.timestamp_ms;
   const txs = blocks.slice(1).reduce((n, b) => n + b.header.tx_count, 0);
@@ -516,11 +528,15 @@ function viewHome() {
       txs.map((t) => {
         const r = receipts.get(t.id);
         return [txLink(t.id), blockLink(t.height), r?.sender ? accountLink(r.sender) : "…",
-          r?.events ? r.events.map(eventName).join(", ") || "—" : "…", r?.status ? statusNode(r.status) : "…"];
+          r?.events ? eventsSummary(r.events) : "…", r?.status ? statusNode(r.status) : "…"];
       }), "grid id-home-txs"));
   };
 
   const fetchReceipts = (ids) => {
+    // Only what is on screen is kept, so a page left open does not grow.
+    if (receipts.size > 4 * ids.length + 64) {
+      for (const id of receipts.keys()) if (!ids.includes(id)) receipts.delete(id);
+    }
     const missing = ids.filter((id) => !receipts.has(id));
     if (missing.length === 0) return;
     missing.forEach((id) => receipts.set(id, "pending"));
@@ -553,7 +569,8 @@ function viewHome() {
 }
 
 // Mean seconds between the remembered blocks (a duration, not an amount).
-function meanBlockSeconds(blocks) {
+function meanBlockSeconds(all) {
+  const blocks = timed(all);
   if (blocks.length < 2) return 0;
   const span = blocks.at(-1).header.timestamp_ms - blocks[0].header.timestamp_ms;
   const count = blocks.at(-1).header.height - blocks[0].header.height;
@@ -625,7 +642,7 @@ async function viewBlock(id) {
   const assets = await getAssets([0]);
   const rows = shown.map((t, i) => {
     const r = answers[i].result?.receipt;
-    return [String(i), txLink(t), r ? accountLink(r.sender) : "…", r ? r.events.map(eventName).join(", ") || "—" : "…",
+    return [String(i), txLink(t), r ? accountLink(r.sender) : "…", r ? eventsSummary(r.events) : "…",
       r ? amountNode(r.fee_paid, assets.get("0")) : "…", r ? statusNode(r.status) : "…"];
   });
   return [
@@ -723,7 +740,7 @@ async function accountHistory(address, cursor) {
     const r = t.receipt;
     const mine = balanceChanges(r).filter((c) => c.account === address);
     return [String(t.ordinal), txLink(r.tx_id), blockLink(r.height), r.sender === address ? "sent" : "touched",
-      r.events.map(eventName).join(", ") || "—", h("span", {}, mine.map((c, i) => [i ? ", " : "", changeNode(c, assets)])),
+      eventsSummary(r.events), h("span", {}, mine.map((c, i) => [i ? ", " : "", changeNode(c, assets)])),
       statusNode(r.status)];
   });
   const nav = h("div", { class: "pager" },
@@ -1092,6 +1109,7 @@ function start() {
     ev.preventDefault();
     const input = document.getElementById("search-input");
     const q = input.value.trim();
+    input.value = "";
     if (q) location.hash = `#/search/${encodeURIComponent(q)}`;
   });
   window.addEventListener("hashchange", render);

@@ -31,9 +31,9 @@ pub mod types;
 pub use api::{NodeApi, QueryFailure};
 pub use bulk::{BulkRefusal, BulkResult};
 pub use client::{ClientError, FinalizedBlocks, FinalizedTx, LakhClient};
+pub use explorer::EXPLORER_PATH;
 pub use interface::{LakhApiClient, LakhApiServer};
 pub use jsonrpsee::server::ServerHandle;
-pub use explorer::EXPLORER_PATH;
 pub use metrics::{METRICS_PATH, RpcMetrics};
 pub use proof::{ProofError, verify_account_proof};
 pub use server::{
