@@ -199,6 +199,7 @@ fn the_explorer_shows_the_chain_in_a_real_browser() {
         "transfer": transfer_facts(&net),
         "alice_eth": shown(alice_eth_before - ETH_SENT_BASE_UNITS, ETH_DECIMALS, "", "ETH"),
         "nft": nft_facts(&net),
+        "busy_account": address_of(&net, "admin"),
         "hostile": hostile_facts(&net, &dir.path().join("demo-track.wav")),
     });
     assert!(alice_eth_before > ONE_ETH, "alice was seeded with ETH");

@@ -94,6 +94,18 @@ async function aliceHistory(page) {
   check(balances.some((r) => noCommas(r.cells[1]) === facts.alice_eth), `alice's ETH balance reads ${facts.alice_eth}`);
 }
 
+// The admin seeded the demo: more transactions than one page holds.
+async function historyPages(page) {
+  await page.goto(`${rpcUrl}/explorer#/account/${facts.busy_account}`);
+  const first = await rows(page, ".history");
+  const newest = Number(first[0].cells[0]);
+  check(first.length === 10 && newest >= 10, `a busy account's history shows a page of 10, newest ordinal ${newest}`);
+  await page.locator(".pager a.older").click();
+  await page.waitForFunction((want) => document.querySelector(".history tbody tr td")?.textContent === want,
+    String(newest - 10), { timeout: TIMEOUT_MS });
+  check(page.url().endsWith(`/${newest - 9}`), `"older" pages with the cursor (${page.url()})`);
+}
+
 async function nftProvenance(page) {
   const n = facts.nft;
   await page.goto(`${rpcUrl}/explorer#/nft/${n.token}`);
@@ -162,6 +174,7 @@ async function main() {
     await home(page);
     await searchTransfer(page);
     await aliceHistory(page);
+    await historyPages(page);
     await nftProvenance(page);
     await headAdvances(page);
     await hostileText(page, dialogs);
