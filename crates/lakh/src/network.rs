@@ -428,11 +428,15 @@ fn announce(
     if json {
         println!(
             "{}",
-            serde_json::json!({"event": "ready", "rpc": format!("http://{addr}"), "chain_id": chain_id, "keys": keys_dir, "defi": seed_line, "demo": demo})
+            serde_json::json!({"event": "ready", "rpc": format!("http://{addr}"), "explorer": format!("http://{addr}{}", lakh_rpc::EXPLORER_PATH), "chain_id": chain_id, "keys": keys_dir, "defi": seed_line, "demo": demo})
         );
     } else {
         println!("lakh devnet: {validators} validator(s), chain id {chain_id}");
         println!("  RPC     http://{addr}  (WebSocket ws://{addr})");
+        println!(
+            "  browse  http://{addr}{}  (the explorer)",
+            lakh_rpc::EXPLORER_PATH
+        );
         println!(
             "  keys    {}  ({}, admin, {}, {}, {})",
             keys_dir.display(),
@@ -541,7 +545,10 @@ pub fn node(config: &Path, rpc_override: Option<SocketAddr>) -> Result<()> {
                 .unwrap_or(crate::DEFAULT_STATE_CACHE_MIB),
         )?,
         on_rpc_ready: Some(Box::new(|_, addr| {
-            println!("RPC listening on http://{addr}")
+            println!(
+                "RPC listening on http://{addr} (explorer http://{addr}{})",
+                lakh_rpc::EXPLORER_PATH
+            )
         })),
     })
 }

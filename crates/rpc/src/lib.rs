@@ -6,7 +6,9 @@
 //!
 //! The same port serves `POST /bulk` ([`bulk`]): length-prefixed binary
 //! transactions submitted as one batch, for load generators and aggregators;
-//! and `GET /metrics` ([`metrics`]): the node's Prometheus text.
+//! `GET /metrics` ([`metrics`]): the node's Prometheus text; and `GET
+//! /explorer` ([`explorer`]): a block explorer page built on this RPC (`GET /`
+//! redirects there).
 //!
 //! Every input is bounded ([`RpcConfig`]); malformed parameters get JSON-RPC
 //! error `-32602` naming the parameter, refused transactions get
@@ -15,6 +17,7 @@
 pub mod api;
 pub mod bulk;
 pub mod client;
+pub mod explorer;
 pub mod finality;
 pub mod interface;
 pub mod metrics;
@@ -28,6 +31,7 @@ pub mod types;
 pub use api::{NodeApi, QueryFailure};
 pub use bulk::{BulkRefusal, BulkResult};
 pub use client::{ClientError, FinalizedBlocks, FinalizedTx, LakhClient};
+pub use explorer::EXPLORER_PATH;
 pub use interface::{LakhApiClient, LakhApiServer};
 pub use jsonrpsee::server::ServerHandle;
 pub use metrics::{METRICS_PATH, RpcMetrics};

@@ -1,9 +1,11 @@
 //! The JSON-RPC server: HTTP and WebSocket on one port, the methods of
 //! `LakhApi` over a [`NodeApi`], every input bounded. The same port serves
-//! the bulk binary ingest endpoint ([`crate::bulk`]).
+//! the bulk binary ingest endpoint ([`crate::bulk`]), `GET /metrics`
+//! ([`crate::metrics`]) and the explorer page ([`crate::explorer`]).
 
 use crate::api::NodeApi;
 use crate::bulk::{BulkLayer, BulkLimits};
+use crate::explorer::ExplorerLayer;
 use crate::interface::LakhApiServer;
 use crate::metrics::{CountRequests, MetricsLayer, RpcMetrics};
 use crate::params::{
@@ -119,6 +121,7 @@ pub async fn start_server_with<N: NodeApi>(
         .set_config(server_cfg)
         .set_http_middleware(
             tower::ServiceBuilder::new()
+                .layer(ExplorerLayer)
                 .layer(MetricsLayer::new(api.clone()))
                 .layer(bulk),
         )

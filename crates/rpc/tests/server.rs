@@ -762,8 +762,9 @@ async fn queries_and_batched_calls_get_the_same_checks() {
     handle.stop().unwrap();
 }
 
-/// The status line's code of a bodiless `method` request for `path`.
-async fn http_status(addr: SocketAddr, method: &str, path: &str) -> u16 {
+/// The whole response (status line, headers, body) to a bodiless `method`
+/// request for `path`.
+async fn http_exchange(addr: SocketAddr, method: &str, path: &str) -> String {
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     let head = format!(
         "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
@@ -771,7 +772,12 @@ async fn http_status(addr: SocketAddr, method: &str, path: &str) -> u16 {
     stream.write_all(head.as_bytes()).await.unwrap();
     let mut response = Vec::new();
     let _ = stream.read_to_end(&mut response).await;
-    let text = String::from_utf8_lossy(&response);
+    String::from_utf8_lossy(&response).into_owned()
+}
+
+/// The status line's code of a bodiless `method` request for `path`.
+async fn http_status(addr: SocketAddr, method: &str, path: &str) -> u16 {
+    let text = http_exchange(addr, method, path).await;
     text.split_whitespace().nth(1).unwrap().parse().unwrap()
 }
 
@@ -810,5 +816,40 @@ async fn calls_are_counted_by_method_and_status_batched_ones_each() {
     // This node double keeps no metrics: the path exists, the answer is 404.
     assert_eq!(http_status(addr, "GET", METRICS_PATH).await, 404);
     assert_eq!(http_status(addr, "POST", METRICS_PATH).await, 405);
+    handle.stop().unwrap();
+}
+
+#[tokio::test]
+async fn the_explorer_is_served_beside_rpc_and_websockets() {
+    let (_, addr, handle, client) = serve(RpcConfig::default()).await;
+    let page = http_exchange(addr, "GET", EXPLORER_PATH).await;
+    let lower = page.to_ascii_lowercase();
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    assert!(lower.contains("content-type: text/html"), "{page}");
+    assert!(lower.contains("content-security-policy: default-src 'none'; script-src 'self'"));
+    assert!(page.contains("/explorer/explorer.js"), "{page}");
+    for (path, kind) in [
+        ("/explorer/explorer.js", "text/javascript"),
+        ("/explorer/explorer.css", "text/css"),
+    ] {
+        let file = http_exchange(addr, "GET", path).await;
+        assert!(file.starts_with("HTTP/1.1 200"), "{path}: {file}");
+        assert!(file.to_ascii_lowercase().contains(kind), "{path}");
+    }
+    assert_eq!(http_status(addr, "GET", "/explorer/nothing.js").await, 404);
+    assert_eq!(http_status(addr, "POST", EXPLORER_PATH).await, 405);
+
+    // A page load on `/` goes to the explorer; JSON-RPC and WebSockets on
+    // `/` are untouched.
+    let root = http_exchange(addr, "GET", "/").await;
+    assert!(root.starts_with("HTTP/1.1 302"), "{root}");
+    assert!(
+        root.to_ascii_lowercase()
+            .contains("location: /explorer\r\n"),
+        "{root}"
+    );
+    assert_eq!(client.chain_id().await.unwrap(), CHAIN_ID);
+    // Subscribing upgrades a GET on `/` to a WebSocket.
+    let _blocks = client.subscribe_finalized().await.unwrap();
     handle.stop().unwrap();
 }
