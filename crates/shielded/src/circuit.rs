@@ -16,14 +16,17 @@
 //! siblings; per output `v, apk, rcm`.
 //!
 //! Constraints:
-//! 1. every value (`v_in`, `v_out`, `fee`, `public_value`) is a sum of 64
-//!    bits, so lies in `[0, 2^64)`; hence the balance below, at most
-//!    `4·2^64 ≪ r`, cannot wrap around the field;
-//! 2. for each input: `apk = H_apk(nk)`, `cm = H_cm(a, v, apk, rcm)`, the path
+//! 1. every value (`v_in`, `v_out`, `fee`, `public_value`) and the asset is
+//!    a sum of 64 bits, so lies in `[0, 2^64)`; hence the balance below, at
+//!    most `4·2^64 ≪ r`, cannot wrap around the field, and `a + 2^64·v`
+//!    determines `(a, v)`;
+//! 2. for each input: `apk = H_apk(nk)`,
+//!    `cm = H_cm(a + 2^64·v, H_owner(apk, rcm))`, the path
 //!    from `cm` with the position bits gives `root`, and
 //!    `(root − anchor)·v = 0` (membership, waived for zero-value dummies),
 //!    `nf = H_nf(nk, Σ bits·2^i)` equals the public nullifier;
-//! 3. for each output: `H_cm(a, v, apk, rcm)` equals the public commitment;
+//! 3. for each output: `H_cm(a + 2^64·v, H_owner(apk, rcm))` equals the
+//!    public commitment;
 //! 4. `v_in1 + v_in2 = v_out1 + v_out2 + fee + public_value`;
 //! 5. `(fee + public_value)·(a + 1 − revealed_asset) = 0`: whatever leaves
 //!    the pool leaves in a named asset (so per-asset custody stays exact);
@@ -177,6 +180,20 @@ pub(crate) fn enforce_u64(
     sum.enforce_equal(v)
 }
 
+/// `cm = H_cm(asset + 2^64·value, H_owner(apk, rcm))`, for range-checked
+/// `asset` and `value` (see [`crate::note::Note::commitment`]).
+fn note_commitment_var(
+    cs: ConstraintSystemRef<Fr>,
+    asset: &FpVar<Fr>,
+    value: &FpVar<Fr>,
+    apk: FpVar<Fr>,
+    rcm: FpVar<Fr>,
+) -> Result<FpVar<Fr>, SynthesisError> {
+    let owner = poseidon::hash_var(cs.clone(), Domain::NoteOwner, &[apk, rcm])?;
+    let packed = asset + value * crate::note::two_64();
+    poseidon::hash_var(cs, Domain::NoteCommitment, &[packed, owner])
+}
+
 impl<const D: usize> ConstraintSynthesizer<Fr> for TransferCircuit<D> {
     fn generate_constraints(self, cs: ConstraintSystemRef<Fr>) -> Result<(), SynthesisError> {
         let public = |x: Fr| FpVar::new_input(cs.clone(), || Ok(x));
@@ -197,7 +214,9 @@ impl<const D: usize> ConstraintSynthesizer<Fr> for TransferCircuit<D> {
         let witness = |x: Fr| FpVar::new_witness(cs.clone(), || Ok(x));
         let asset = witness(self.asset)?;
 
-        // 1. Range checks of the public amounts.
+        // 1. Range checks of the asset (it is packed with values) and of the
+        //    public amounts.
+        enforce_u64(cs.clone(), &asset)?;
         enforce_u64(cs.clone(), &fee)?;
         enforce_u64(cs.clone(), &public_value)?;
 
@@ -209,11 +228,7 @@ impl<const D: usize> ConstraintSynthesizer<Fr> for TransferCircuit<D> {
             enforce_u64(cs.clone(), &value)?;
             let rcm = witness(input.rcm)?;
             let apk = poseidon::hash_var(cs.clone(), Domain::PayingKey, std::slice::from_ref(&nk))?;
-            let cm = poseidon::hash_var(
-                cs.clone(),
-                Domain::NoteCommitment,
-                &[asset.clone(), value.clone(), apk, rcm],
-            )?;
+            let cm = note_commitment_var(cs.clone(), &asset, &value, apk, rcm)?;
             let mut node = cm;
             let mut position = FpVar::<Fr>::zero();
             let mut power = Fr::one();
@@ -242,11 +257,7 @@ impl<const D: usize> ConstraintSynthesizer<Fr> for TransferCircuit<D> {
             enforce_u64(cs.clone(), &value)?;
             let owner = witness(output.owner)?;
             let rcm = witness(output.rcm)?;
-            let cm = poseidon::hash_var(
-                cs.clone(),
-                Domain::NoteCommitment,
-                &[asset.clone(), value.clone(), owner, rcm],
-            )?;
+            let cm = note_commitment_var(cs.clone(), &asset, &value, owner, rcm)?;
             cm.enforce_equal(commitment)?;
             value_out += value;
         }
@@ -265,13 +276,39 @@ impl<const D: usize> ConstraintSynthesizer<Fr> for TransferCircuit<D> {
     }
 }
 
-#[cfg(test)]
-pub(crate) fn constraint_count<const D: usize>() -> usize {
-    use ark_relations::gr1cs::ConstraintSystem;
+/// Number of R1CS constraints of the transfer circuit at depth `D`.
+pub fn constraint_count<const D: usize>() -> Result<usize, SynthesisError> {
+    use ark_relations::gr1cs::{ConstraintSystem, SynthesisMode};
     let cs = ConstraintSystem::<Fr>::new_ref();
-    TransferCircuit::<D>::blank()
-        .generate_constraints(cs.clone())
-        .expect("blank circuit synthesizes");
+    cs.set_mode(SynthesisMode::Setup);
+    TransferCircuit::<D>::blank().generate_constraints(cs.clone())?;
     cs.finalize();
-    cs.num_constraints()
+    Ok(cs.num_constraints())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ark_relations::gr1cs::ConstraintSystem;
+
+    /// The 64-bit range check accepts exactly `[0, 2^64)`; it guards values
+    /// and the asset, whose packing `a + 2^64·v` would otherwise let
+    /// `(a + 2^64, v − 1)` pass for `(a, v)`.
+    #[test]
+    fn range_check_is_exact() {
+        let two_64 = crate::note::two_64();
+        for (x, ok) in [
+            (Fr::zero(), true),
+            (Fr::from(u64::MAX), true),
+            (two_64, false),
+            (two_64 + Fr::from(5u64), false),
+            (-Fr::one(), false),
+            (-two_64, false),
+        ] {
+            let cs = ConstraintSystem::<Fr>::new_ref();
+            let v = FpVar::new_witness(cs.clone(), || Ok(x)).unwrap();
+            enforce_u64(cs.clone(), &v).unwrap();
+            assert_eq!(cs.is_satisfied().unwrap(), ok, "{x}");
+        }
+    }
 }

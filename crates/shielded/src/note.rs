@@ -7,7 +7,7 @@ use lakh_types::AssetId;
 use crate::field;
 use crate::keys::NullifierKey;
 use crate::poseidon::{self, Domain};
-use crate::types::{NoteCommitment, PayingKey};
+use crate::types::{NoteCommitment, OwnerCommitment, PayingKey};
 
 /// A shielded note: `value` units of `asset`, spendable by whoever knows the
 /// `nk` behind `owner`, hidden by the randomness `rcm`.
@@ -47,18 +47,41 @@ impl Note {
         (Self::new(asset, 0, nk.paying_key(), rng), nk)
     }
 
-    /// `cm = H_cm(asset, value, apk, rcm)`: binds all four fields.
-    pub fn commitment(&self) -> NoteCommitment {
-        NoteCommitment(poseidon::hash(
-            Domain::NoteCommitment,
-            &[
-                asset_field(self.asset),
-                Fr::from(self.value),
-                self.owner.as_field(),
-                self.rcm,
-            ],
+    /// `oc = H_owner(apk, rcm)`: commits to the owner, hidden by `rcm`.
+    pub fn owner_commitment(&self) -> OwnerCommitment {
+        OwnerCommitment(poseidon::hash2(
+            Domain::NoteOwner,
+            self.owner.as_field(),
+            self.rcm,
         ))
     }
+
+    /// `cm = H_cm(asset + 2^64·value, oc)`: binds all four fields (asset and
+    /// value are below 2^64, so the packing is injective).
+    ///
+    /// The two-step shape lets the chain compute the commitment of a
+    /// *shield* (public asset and amount in, note out) itself, from the
+    /// public asset and amount and an owner commitment that hides the
+    /// recipient: see [`commitment_from_parts`].
+    pub fn commitment(&self) -> NoteCommitment {
+        commitment_from_parts(self.asset, self.value, self.owner_commitment())
+    }
+}
+
+/// The commitment of a note of `value` units of `asset` whose owner
+/// commitment is `owner`: what the chain appends for a shield, where asset
+/// and amount are public and the recipient is not.
+pub fn commitment_from_parts(asset: AssetId, value: u64, owner: OwnerCommitment) -> NoteCommitment {
+    NoteCommitment(poseidon::hash2(
+        Domain::NoteCommitment,
+        asset_field(asset) + Fr::from(value) * two_64(),
+        owner.0,
+    ))
+}
+
+/// 2^64 as a field element.
+pub(crate) fn two_64() -> Fr {
+    Fr::from(u64::MAX) + Fr::from(1u64)
 }
 
 /// An asset as a field element (its id as an integer).
@@ -100,6 +123,17 @@ mod tests {
         }
         // Same fields, fresh randomness: unlinkable commitments.
         assert_ne!(Note::new(AssetId(1), 100, owner, &mut rng).commitment(), cm);
+        // A shield's commitment, computed by the chain from public parts.
+        assert_eq!(
+            commitment_from_parts(AssetId(1), 100, note.owner_commitment()),
+            cm
+        );
+        // Packing is injective: (asset, value) = (1, 100) vs (1 + 2^64·k, ...) cannot
+        // arise, since both are u64; neighbouring pairs differ.
+        assert_ne!(
+            commitment_from_parts(AssetId(100), 1, note.owner_commitment()),
+            cm
+        );
         let (dummy, nk) = Note::dummy(AssetId(1), &mut rng);
         assert_eq!(dummy.value, 0);
         assert_eq!(dummy.owner, nk.paying_key());

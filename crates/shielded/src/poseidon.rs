@@ -41,7 +41,9 @@ pub const CAPACITY: usize = 1;
 pub enum Domain {
     /// `apk = H(nk)`: the paying key of an address, from its nullifier key.
     PayingKey,
-    /// `cm = H(asset, value, apk, r)`: a note commitment.
+    /// `oc = H(apk, rcm)`: the hiding commitment to a note's owner.
+    NoteOwner,
+    /// `cm = H(asset + 2^64·value, oc)`: a note commitment.
     NoteCommitment,
     /// `nf = H(nk, position)`: a nullifier.
     Nullifier,
@@ -56,6 +58,7 @@ impl Domain {
             Domain::PayingKey => 1u64,
             Domain::NoteCommitment => 2,
             Domain::Nullifier => 3,
+            Domain::NoteOwner => 4,
             Domain::Merkle(level) => 0x100 + level as u64,
         })
     }

@@ -371,6 +371,160 @@ impl<const D: usize> FullTree<D> {
     }
 }
 
+/// A subtree of height `height` being filled from the left.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Cursor {
+    height: usize,
+    frontier: Vec<Fr>,
+    count: u64,
+}
+
+impl Cursor {
+    fn new(height: usize) -> Self {
+        Self {
+            height,
+            frontier: vec![empty_leaf(); height],
+            count: 0,
+        }
+    }
+
+    /// Appends; returns the subtree's root when this leaf completes it.
+    fn append(&mut self, leaf: Fr) -> Option<Fr> {
+        let mut value = leaf;
+        let mut index = self.count;
+        self.count += 1;
+        for level in 0..self.height {
+            if index & 1 == 0 {
+                self.frontier[level] = value;
+                return None;
+            }
+            value = node(level, self.frontier[level], value);
+            index >>= 1;
+        }
+        Some(value)
+    }
+
+    /// The root with the missing leaves empty.
+    fn root(&self) -> Fr {
+        let empty = empty_roots();
+        let mut value = empty[0];
+        for (level, left) in self.frontier.iter().enumerate() {
+            value = if (self.count >> level) & 1 == 1 {
+                node(level, *left, value)
+            } else {
+                node(level, value, empty[level])
+            };
+        }
+        value
+    }
+}
+
+/// A wallet's authentication path for one note, kept current as later
+/// commitments are appended, without storing the tree: `O(D)` memory, and
+/// each later leaf costs about two hashes (amortised).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IncrementalWitness<const D: usize> {
+    position: u64,
+    leaf: Fr,
+    /// Left siblings, valid at the levels where `position` has a 1 bit.
+    left: [Fr; D],
+    /// Completed right siblings, bottom-up, at the levels where `position`
+    /// has a 0 bit.
+    filled: Vec<Fr>,
+    /// The right sibling being filled (the next 0-bit level after `filled`).
+    cursor: Option<Cursor>,
+    /// Leaves in the tree (including this one and those after it).
+    tree_len: u64,
+}
+
+impl<const D: usize> IncrementalWitness<D> {
+    /// The witness of `leaf`, about to be appended to `tree` (call this
+    /// *before* appending it; the leaf's position is `tree.len()`).
+    pub fn new(tree: &NoteTree<D>, leaf: NoteCommitment) -> Result<Self, TreeError> {
+        let position = tree.len();
+        if position >= NoteTree::<D>::CAPACITY {
+            return Err(TreeError::Full {
+                capacity: NoteTree::<D>::CAPACITY,
+                len: position,
+                adding: 1,
+            });
+        }
+        Ok(Self {
+            position,
+            leaf: leaf.0,
+            left: tree.frontier,
+            filled: Vec::new(),
+            cursor: None,
+            tree_len: position + 1,
+        })
+    }
+
+    /// The note's position.
+    pub fn position(&self) -> u64 {
+        self.position
+    }
+
+    /// Leaves in the tree as this witness knows it.
+    pub fn tree_len(&self) -> u64 {
+        self.tree_len
+    }
+
+    /// Records that `leaf` was appended to the tree after this note.
+    pub fn append(&mut self, leaf: NoteCommitment) -> Result<(), TreeError> {
+        if self.tree_len >= NoteTree::<D>::CAPACITY {
+            return Err(TreeError::Full {
+                capacity: NoteTree::<D>::CAPACITY,
+                len: self.tree_len,
+                adding: 1,
+            });
+        }
+        self.tree_len += 1;
+        let mut cursor = match self.cursor.take() {
+            Some(cursor) => cursor,
+            None => {
+                // The next level whose right sibling is not yet complete.
+                let height = (0..D)
+                    .filter(|level| (self.position >> level) & 1 == 0)
+                    .nth(self.filled.len())
+                    .ok_or(TreeError::State("no right sibling left to fill"))?;
+                Cursor::new(height)
+            }
+        };
+        match cursor.append(leaf.0) {
+            Some(root) => self.filled.push(root),
+            None => self.cursor = Some(cursor),
+        }
+        Ok(())
+    }
+
+    /// The current authentication path.
+    pub fn path(&self) -> MerklePath<D> {
+        let empty = empty_roots();
+        let mut filled = self.filled.iter();
+        let mut cursor = self.cursor.as_ref();
+        let siblings = core::array::from_fn(|level| {
+            if (self.position >> level) & 1 == 1 {
+                self.left[level]
+            } else if let Some(f) = filled.next() {
+                *f
+            } else if let Some(c) = cursor.take() {
+                c.root()
+            } else {
+                empty[level]
+            }
+        });
+        MerklePath {
+            position: self.position,
+            siblings,
+        }
+    }
+
+    /// The root of the tree as this witness knows it.
+    pub fn root(&self) -> MerkleRoot {
+        self.path().root(NoteCommitment(self.leaf))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -436,8 +590,46 @@ mod tests {
         }
     }
 
+    /// Witnesses made at every position follow the tree to its end.
+    fn check_witnesses<const D: usize>(total: usize, mine: &[usize]) {
+        let mut tree = NoteTree::<D>::new(4);
+        let mut full = FullTree::<D>::new();
+        let mut witnesses: Vec<IncrementalWitness<D>> = Vec::new();
+        for i in 0..total as u64 {
+            let l = leaf(i);
+            for w in witnesses.iter_mut() {
+                w.append(l).unwrap();
+            }
+            if mine.contains(&(i as usize)) {
+                witnesses.push(IncrementalWitness::new(&tree, l).unwrap());
+            }
+            tree.append(l).unwrap();
+            full.append_batch(&[l]).unwrap();
+            for w in &witnesses {
+                assert_eq!(w.path(), full.path(w.position()).unwrap());
+                assert_eq!(w.root(), tree.root());
+            }
+        }
+        if total as u64 == NoteTree::<D>::CAPACITY {
+            for w in witnesses.iter_mut() {
+                assert!(w.append(leaf(99)).is_err());
+            }
+        }
+    }
+
+    #[test]
+    fn incremental_witness_tracks_the_root() {
+        check_witnesses::<4>(16, &(0..16).collect::<Vec<_>>());
+        check_witnesses::<1>(2, &[0, 1]);
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+        #[test]
+        fn incremental_witness_matches_full_tree(total in 1usize..33, mine in proptest::collection::vec(0usize..32, 1..4)) {
+            check_witnesses::<5>(total, &mine);
+        }
+
         #[test]
         fn batch_equals_single_equals_naive(batches in proptest::collection::vec(0usize..7, 1..8)) {
             check_all_ways::<1>(&batches);

@@ -61,3 +61,8 @@ field_newtype!(
     /// to `nk` can spend notes owned by it.
     PayingKey
 );
+field_newtype!(
+    /// `H(apk, rcm)`: a note's owner, hidden. A shield publishes it (with the
+    /// public asset and amount) and the chain computes the note commitment.
+    OwnerCommitment
+);
