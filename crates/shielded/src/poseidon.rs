@@ -16,12 +16,10 @@ use std::sync::OnceLock;
 
 use ark_bn254::Fr;
 use ark_crypto_primitives::sponge::{
-    CryptographicSponge, FieldBasedCryptographicSponge,
     constraints::CryptographicSpongeVar,
-    poseidon::{
-        PoseidonConfig, PoseidonSponge, constraints::PoseidonSpongeVar, find_poseidon_ark_and_mds,
-    },
+    poseidon::{PoseidonConfig, constraints::PoseidonSpongeVar, find_poseidon_ark_and_mds},
 };
+use ark_ff::{Field, Zero};
 use ark_r1cs_std::fields::fp::FpVar;
 use ark_relations::gr1cs::{ConstraintSystemRef, SynthesisError};
 
@@ -79,15 +77,70 @@ pub fn config() -> &'static PoseidonConfig<Fr> {
     })
 }
 
-/// `H_domain(inputs)`, natively.
+/// The round constants and MDS matrix as fixed-size arrays, for the native
+/// permutation (no allocation per hash).
+struct Tables {
+    ark: Vec<[Fr; 3]>,
+    mds: [[Fr; 3]; 3],
+}
+
+fn tables() -> &'static Tables {
+    static TABLES: OnceLock<Tables> = OnceLock::new();
+    TABLES.get_or_init(|| {
+        let c = config();
+        let row = |v: &Vec<Fr>| [v[0], v[1], v[2]];
+        Tables {
+            ark: c.ark.iter().map(row).collect(),
+            mds: [row(&c.mds[0]), row(&c.mds[1]), row(&c.mds[2])],
+        }
+    })
+}
+
+fn sbox(x: &mut Fr) {
+    let x2 = x.square();
+    *x *= x2.square();
+}
+
+/// The Poseidon permutation, with the same round structure as arkworks'
+/// `PoseidonSponge` (half the full rounds, the partial rounds, the other
+/// half; each round: constants, S-boxes, MDS).
+fn permute(state: &mut [Fr; 3]) {
+    let t = tables();
+    let half = FULL_ROUNDS / 2;
+    for (round, constants) in t.ark.iter().enumerate() {
+        for (s, c) in state.iter_mut().zip(constants) {
+            *s += c;
+        }
+        if round < half || round >= half + PARTIAL_ROUNDS {
+            state.iter_mut().for_each(sbox);
+        } else {
+            sbox(&mut state[0]);
+        }
+        let old = *state;
+        for (s, row) in state.iter_mut().zip(&t.mds) {
+            *s = old[0] * row[0] + old[1] * row[1] + old[2] * row[2];
+        }
+    }
+}
+
+/// `H_domain(inputs)`, natively: the sponge with the capacity element set to
+/// the domain tag, inputs added to the rate two at a time with a permutation
+/// between blocks, then one permutation and the first rate element out
+/// (exactly what the arkworks sponge and its gadget compute).
 pub fn hash(domain: Domain, inputs: &[Fr]) -> Fr {
     #[cfg(test)]
     HASHES.with(|h| h.set(h.get() + 1));
-    let mut sponge = PoseidonSponge::new(config());
-    sponge.state[0] = domain.tag();
-    sponge.absorb(&inputs);
-    let out = sponge.squeeze_native_field_elements(1);
-    out[0]
+    let mut state = [domain.tag(), Fr::zero(), Fr::zero()];
+    for (i, block) in inputs.chunks(RATE).enumerate() {
+        if i > 0 {
+            permute(&mut state);
+        }
+        for (s, x) in state[CAPACITY..].iter_mut().zip(block) {
+            *s += x;
+        }
+    }
+    permute(&mut state);
+    state[CAPACITY]
 }
 
 #[cfg(test)]
@@ -124,6 +177,24 @@ mod tests {
     use super::*;
     use ark_r1cs_std::{GR1CSVar, alloc::AllocVar};
     use ark_relations::gr1cs::ConstraintSystem;
+
+    /// The native permutation equals arkworks' sponge (with the same tag).
+    #[test]
+    fn native_matches_arkworks_sponge() {
+        use ark_crypto_primitives::sponge::{
+            CryptographicSponge, FieldBasedCryptographicSponge, poseidon::PoseidonSponge,
+        };
+        for len in 0..6u64 {
+            let inputs: Vec<Fr> = (0..len).map(|i| Fr::from(i * 1_000_003 + 17)).collect();
+            for domain in [Domain::NoteCommitment, Domain::Merkle(31)] {
+                let mut sponge = PoseidonSponge::new(config());
+                sponge.state[0] = domain.tag();
+                sponge.absorb(&inputs);
+                let expected = sponge.squeeze_native_field_elements(1)[0];
+                assert_eq!(hash(domain, &inputs), expected, "{len} inputs");
+            }
+        }
+    }
 
     #[test]
     fn gadget_matches_native_and_domains_separate() {
