@@ -163,6 +163,14 @@ pub enum KeyDecodeError {
     /// Malformed, off-curve or off-subgroup points, or trailing bytes.
     #[error("malformed key: {0}")]
     Malformed(String),
+    /// A proving key for another circuit (e.g. another tree depth).
+    #[error("proving key has {got} witness variables, the circuit at this depth has {expected}")]
+    Shape {
+        /// Witness variables the key was made for.
+        got: usize,
+        /// Witness variables of this circuit.
+        expected: usize,
+    },
     /// A key for a circuit with another number of public inputs.
     #[error("key has {got} public inputs, the transfer circuit has {NUM_PUBLIC_INPUTS}")]
     InputCount {
@@ -243,11 +251,25 @@ impl VerifyingKey {
 
     /// Verifies one proof of `statement`.
     pub fn verify(&self, statement: &Statement, proof: &Proof) -> Result<(), VerifyError> {
-        let inputs = statement.public_inputs()?.to_vec();
-        match Groth16::<Bn254>::verify_proof(&self.pvk, &proof.ark(), &inputs) {
-            Ok(true) => Ok(()),
-            _ => Err(VerifyError::Invalid),
+        let inputs = statement.public_inputs()?;
+        if self.verify_inputs(&inputs, proof) {
+            Ok(())
+        } else {
+            Err(VerifyError::Invalid)
         }
+    }
+
+    /// The Groth16 check, with `acc = IC_0 + Σ x_j·IC_j` as one
+    /// multi-scalar multiplication (arkworks' `prepare_inputs` does one
+    /// scalar multiplication per input).
+    fn verify_inputs(&self, inputs: &PublicInputs, proof: &Proof) -> bool {
+        let ic = &self.pvk.vk.gamma_abc_g1;
+        let acc = ic[0]
+            + G1Projective::msm(&ic[1..], &inputs.to_vec()).expect("lengths checked at key load");
+        matches!(
+            Groth16::<Bn254>::verify_proof_with_prepared_inputs(&self.pvk, &proof.ark(), &acc),
+            Ok(true)
+        )
     }
 
     /// Verifies many proofs at once: one random linear combination of their
@@ -267,10 +289,7 @@ impl VerifyingKey {
         }
         if !members.is_empty() && !self.combined_check(&members) {
             for (index, inputs, proof) in &members {
-                if !matches!(
-                    Groth16::<Bn254>::verify_proof(&self.pvk, &proof.ark(), &inputs.to_vec()),
-                    Ok(true)
-                ) {
+                if !self.verify_inputs(inputs, proof) {
                     failing.push((*index, VerifyError::Invalid));
                 }
             }
@@ -288,10 +307,7 @@ impl VerifyingKey {
     fn combined_check(&self, members: &[(usize, PublicInputs, &Proof)]) -> bool {
         if members.len() == 1 {
             let (_, inputs, proof) = &members[0];
-            return matches!(
-                Groth16::<Bn254>::verify_proof(&self.pvk, &proof.ark(), &inputs.to_vec()),
-                Ok(true)
-            );
+            return self.verify_inputs(inputs, proof);
         }
         let coefficients = batch_coefficients(members);
         let vk = &self.pvk.vk;
@@ -368,6 +384,19 @@ pub enum ProveError {
 pub struct Parameters<const D: usize> {
     pub(crate) pk: ark_groth16::ProvingKey<Bn254>,
     vk: VerifyingKey,
+}
+
+/// Witness variables of the depth-`D` circuit, as the setup counts them.
+fn witness_variables<const D: usize>() -> Result<usize, ark_relations::gr1cs::SynthesisError> {
+    use ark_relations::gr1cs::{
+        ConstraintSynthesizer, ConstraintSystem, OptimizationGoal, SynthesisMode,
+    };
+    let cs = ConstraintSystem::<Fr>::new_ref();
+    cs.set_optimization_goal(OptimizationGoal::Constraints);
+    cs.set_mode(SynthesisMode::Setup);
+    TransferCircuit::<D>::blank().generate_constraints(cs.clone())?;
+    cs.finalize();
+    Ok(cs.num_witness_variables())
 }
 
 /// The Groth16 trapdoor ("toxic waste") of a setup, minus `τ`.
@@ -453,10 +482,20 @@ impl<const D: usize> Parameters<D> {
         encode(&self.pk)
     }
 
-    /// Decodes [`Parameters::to_bytes`], checking every point.
+    /// Decodes [`Parameters::to_bytes`], checking every point and that the
+    /// key is for this circuit's shape at depth `D` (its number of witness
+    /// variables).
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, KeyDecodeError> {
         let pk: ark_groth16::ProvingKey<Bn254> = decode_checked(bytes)?;
         let vk = VerifyingKey::new(pk.vk.clone())?;
+        let expected =
+            witness_variables::<D>().map_err(|e| KeyDecodeError::Malformed(e.to_string()))?;
+        if pk.l_query.len() != expected {
+            return Err(KeyDecodeError::Shape {
+                got: pk.l_query.len(),
+                expected,
+            });
+        }
         Ok(Self { pk, vk })
     }
 }

@@ -624,6 +624,11 @@ fn keys_round_trip_and_refuse_tampering() {
     let pk_bytes = params.to_bytes();
     let again = Parameters::<D>::from_bytes(&pk_bytes).unwrap();
     assert_eq!(again.to_bytes(), pk_bytes);
+    // A depth-4 key is not a depth-5 key.
+    assert!(matches!(
+        Parameters::<5>::from_bytes(&pk_bytes),
+        Err(KeyDecodeError::Shape { .. })
+    ));
 
     let mut tampered = vk_bytes.clone();
     tampered[40] ^= 0x01; // inside beta_g2
