@@ -388,6 +388,9 @@ fn witness_builder_refuses_bad_transfers() {
         ),
         Err(BuildError::AnchorMismatch(0))
     );
+    let mut far = ok;
+    far.inputs[1].path.position = 1 << D;
+    assert_eq!(build(&far, 0), Err(BuildError::Position(1)));
     let zero_unshield = Action::Unshield {
         recipient: Address([1; 32]),
         amount: 0,

@@ -219,6 +219,9 @@ pub enum BuildError {
     /// An input's nullifier key does not own its note.
     #[error("input {0}: the nullifier key does not own the note")]
     NotOwner(usize),
+    /// An input's position does not fit the tree's depth.
+    #[error("input {0}: position beyond the tree")]
+    Position(usize),
     /// A non-dummy input's path does not lead to the anchor.
     #[error("input {0}: its path does not lead to the anchor")]
     AnchorMismatch(usize),
@@ -270,6 +273,9 @@ impl<const D: usize> TransferWitness<D> {
             return Err(BuildError::AssetMismatch);
         }
         for (i, input) in self.inputs.iter().enumerate() {
+            if input.path.position >= crate::tree::NoteTree::<D>::CAPACITY {
+                return Err(BuildError::Position(i));
+            }
             if input.nk.paying_key() != input.note.owner {
                 return Err(BuildError::NotOwner(i));
             }
