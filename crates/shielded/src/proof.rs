@@ -5,6 +5,7 @@ use ark_bn254::{Bn254, Fr, G1Affine, G1Projective, G2Affine, G2Projective};
 use ark_ec::{
     AffineRepr, CurveGroup, PrimeGroup, VariableBaseMSM,
     pairing::{Pairing, PairingOutput},
+    short_weierstrass::{Affine, SWCurveConfig},
 };
 use ark_ff::{UniformRand, Zero};
 use ark_groth16::{Groth16, PreparedVerifyingKey, prepare_verifying_key};
@@ -64,20 +65,11 @@ pub enum ProofDecodeError {
     Identity(ProofPoint),
 }
 
-fn decode_g1(bytes: &[u8], point: ProofPoint) -> Result<G1Affine, ProofDecodeError> {
-    let p = G1Affine::deserialize_with_mode(bytes, Compress::Yes, Validate::No)
-        .map_err(|e| ProofDecodeError::NotOnCurve(point, e.to_string()))?;
-    check_point(
-        p.is_zero(),
-        p.is_on_curve(),
-        p.is_in_correct_subgroup_assuming_on_curve(),
-        point,
-    )?;
-    Ok(p)
-}
-
-fn decode_g2(bytes: &[u8], point: ProofPoint) -> Result<G2Affine, ProofDecodeError> {
-    let p = G2Affine::deserialize_with_mode(bytes, Compress::Yes, Validate::No)
+fn decode_point<C: SWCurveConfig>(
+    bytes: &[u8],
+    point: ProofPoint,
+) -> Result<Affine<C>, ProofDecodeError> {
+    let p = Affine::<C>::deserialize_with_mode(bytes, Compress::Yes, Validate::No)
         .map_err(|e| ProofDecodeError::NotOnCurve(point, e.to_string()))?;
     check_point(
         p.is_zero(),
@@ -150,9 +142,9 @@ impl Proof {
             return Err(ProofDecodeError::Length(bytes.len()));
         }
         Ok(Self {
-            a: decode_g1(&bytes[..32], ProofPoint::A)?,
-            b: decode_g2(&bytes[32..96], ProofPoint::B)?,
-            c: decode_g1(&bytes[96..], ProofPoint::C)?,
+            a: decode_point(&bytes[..32], ProofPoint::A)?,
+            b: decode_point(&bytes[32..96], ProofPoint::B)?,
+            c: decode_point(&bytes[96..], ProofPoint::C)?,
         })
     }
 }

@@ -226,16 +226,7 @@ impl<const D: usize> NoteTree<D> {
             // newest recorded root (no later append can change it).
             return self.recent_roots.back().map(|r| r.0).unwrap_or_default();
         }
-        let empty = empty_roots();
-        let mut value = empty[0];
-        for (level, left) in self.frontier.iter().enumerate() {
-            value = if (self.count >> level) & 1 == 1 {
-                node(level, *left, value)
-            } else {
-                node(level, value, empty[level])
-            };
-        }
-        value
+        root_of_frontier(&self.frontier, self.count)
     }
 }
 
@@ -406,16 +397,7 @@ impl Cursor {
 
     /// The root with the missing leaves empty.
     fn root(&self) -> Fr {
-        let empty = empty_roots();
-        let mut value = empty[0];
-        for (level, left) in self.frontier.iter().enumerate() {
-            value = if (self.count >> level) & 1 == 1 {
-                node(level, *left, value)
-            } else {
-                node(level, value, empty[level])
-            };
-        }
-        value
+        root_of_frontier(&self.frontier, self.count)
     }
 }
 
@@ -523,6 +505,21 @@ impl<const D: usize> IncrementalWitness<D> {
     pub fn root(&self) -> MerkleRoot {
         self.path().root(NoteCommitment(self.leaf))
     }
+}
+
+/// The root over `count` leaves whose left siblings are `frontier`, the
+/// missing leaves empty: one hash per level.
+fn root_of_frontier(frontier: &[Fr], count: u64) -> Fr {
+    let empty = empty_roots();
+    let mut value = empty[0];
+    for (level, left) in frontier.iter().enumerate() {
+        value = if (count >> level) & 1 == 1 {
+            node(level, *left, value)
+        } else {
+            node(level, value, empty[level])
+        };
+    }
+    value
 }
 
 #[cfg(test)]

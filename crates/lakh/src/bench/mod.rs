@@ -27,6 +27,7 @@ mod votes;
 mod workload;
 
 pub(crate) use devnet::die_with_parent;
+pub(crate) use workload::SplitMix;
 
 use anyhow::{Context, Result, bail};
 use lakh_rpc::LakhClient;

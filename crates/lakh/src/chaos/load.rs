@@ -36,7 +36,7 @@ impl Shared {
         let up: Vec<usize> = (0..self.up.len())
             .filter(|i| self.up[*i].load(Ordering::Relaxed))
             .collect();
-        (!up.is_empty()).then(|| up[dice.below(up.len() as u64) as usize])
+        (!up.is_empty()).then(|| up[dice.below(up.len())])
     }
 }
 
@@ -141,8 +141,8 @@ impl Sender {
     }
 
     fn transfer(&self, nonce: u64, dice: &mut Dice) -> Transaction {
-        let to = self.recipients[dice.below(self.recipients.len() as u64) as usize];
-        let asset = self.assets[dice.below(self.assets.len() as u64) as usize];
+        let to = self.recipients[dice.below(self.recipients.len())];
+        let asset = self.assets[dice.below(self.assets.len())];
         Transaction {
             chain_id: self.chain_id,
             sender: self.key.public_key(),
@@ -151,7 +151,7 @@ impl Sender {
             action: Action::Transfer(TransferEntry {
                 to,
                 asset,
-                amount: 1 + u128::from(dice.below(1_000)),
+                amount: 1 + dice.below(1_000) as u128,
             }),
         }
     }

@@ -94,33 +94,14 @@ pub struct ChaosReport {
     pub data_dir: PathBuf,
 }
 
-/// A small seeded generator (splitmix64): the same seed gives the same
-/// fault schedule and the same load.
-pub struct Dice(u64);
+/// The seeded generator of the fault schedule and the load: the same seed
+/// gives the same schedule.
+pub type Dice = crate::bench::SplitMix;
 
-impl Dice {
-    pub fn new(seed: u64) -> Dice {
-        Dice(seed)
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..n` (n > 0).
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next_u64() % n.max(1)
-    }
-
-    /// Uniform in `[lo, hi)` seconds.
-    fn secs(&mut self, lo: f64, hi: f64) -> Duration {
-        let unit = (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
-        Duration::from_secs_f64(lo + (hi - lo) * unit)
-    }
+/// Uniform in `[lo, hi)` seconds.
+fn secs(dice: &mut Dice, lo: f64, hi: f64) -> Duration {
+    let unit = (dice.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+    Duration::from_secs_f64(lo + (hi - lo) * unit)
 }
 
 pub fn run(args: ChaosArgs) -> Result<()> {
@@ -286,7 +267,7 @@ fn inject(
     let f = (cluster.len() - 1) / 3;
     let end = Instant::now() + Duration::from_secs_f64(args.duration);
     let mut faults = Faults::default();
-    let mut next = Instant::now() + dice.secs(0.5 * args.fault_every, 1.5 * args.fault_every);
+    let mut next = Instant::now() + secs(dice, 0.5 * args.fault_every, 1.5 * args.fault_every);
     while Instant::now() < end {
         std::thread::sleep(TICK);
         let now = Instant::now();
@@ -302,8 +283,8 @@ fn inject(
         let running: Vec<usize> = (0..cluster.len())
             .filter(|i| cluster.state(*i) == NodeState::Running)
             .collect();
-        let victim = running[dice.below(running.len() as u64) as usize];
-        let lasts = dice.secs(0.5, args.max_fault);
+        let victim = running[dice.below(running.len())];
+        let lasts = secs(dice, 0.5, args.max_fault);
         shared.up[victim].store(false, Ordering::Relaxed);
         if dice.below(2) == 0 {
             cluster.kill(victim, lasts)?;
@@ -312,7 +293,7 @@ fn inject(
             cluster.pause(victim, lasts)?;
             faults.pauses += 1;
         }
-        next = now + dice.secs(0.5 * args.fault_every, 1.5 * args.fault_every);
+        next = now + secs(dice, 0.5 * args.fault_every, 1.5 * args.fault_every);
     }
     Ok(faults)
 }
@@ -453,14 +434,14 @@ mod tests {
     #[test]
     fn the_same_seed_gives_the_same_schedule() {
         let (mut a, mut b) = (Dice::new(42), Dice::new(42));
-        let draws: Vec<u64> = (0..100).map(|_| a.below(7)).collect();
+        let draws: Vec<usize> = (0..100).map(|_| a.below(7)).collect();
         assert_eq!(draws, (0..100).map(|_| b.below(7)).collect::<Vec<_>>());
         assert!(draws.iter().all(|d| *d < 7));
         assert!(
             (0..7).all(|v| draws.contains(&v)),
             "every value drawn: {draws:?}"
         );
-        let lasts = Dice::new(1).secs(0.5, 4.0);
+        let lasts = secs(&mut Dice::new(1), 0.5, 4.0);
         assert!((0.5..4.0).contains(&lasts.as_secs_f64()));
     }
 }
