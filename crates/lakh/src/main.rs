@@ -117,14 +117,32 @@ fn mempool_config(max_txs: usize) -> Result<lakh_mempool::MempoolConfig> {
     })
 }
 
-fn main() -> Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+/// Logs go to stderr, filtered by `RUST_LOG`; without it, warnings and
+/// errors only, less storage's notes that a brand-new store is empty.
+fn init_logging() {
+    use tracing_subscriber::{EnvFilter, Layer as _, filter::filter_fn, prelude::*};
+    let (filter, quiet_new_store) = match EnvFilter::try_from_default_env() {
+        Ok(filter) => (filter, false),
+        Err(_) => (EnvFilter::new("warn"), true),
+    };
+    let new_store_notes = filter_fn(move |meta| {
+        !(quiet_new_store
+            && *meta.level() == tracing::Level::WARN
+            && meta.target().starts_with("commonware_storage")
+            && lakh_node::run::opening_new_store())
+    });
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_filter(filter)
+                .with_filter(new_store_notes),
         )
-        .with_writer(std::io::stderr)
         .init();
+}
+
+fn main() -> Result<()> {
+    init_logging();
     let cli = Cli::parse();
     match cli.command {
         Command::Devnet {
