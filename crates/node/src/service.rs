@@ -424,4 +424,4 @@ where
 }
 
 /// Most state entries one module query may read.
-const MAX_QUERY_READS: usize = 4096;
+pub const MAX_QUERY_READS: usize = 4096;
