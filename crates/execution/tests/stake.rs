@@ -559,6 +559,45 @@ fn only_the_admin_sets_parameters_and_new_ones_apply_to_new_entries() {
     );
 }
 
+/// A query runs once: each state entry it needs is fetched once however
+/// often it is used, and a query that needs more than its bound is refused.
+#[test]
+fn a_query_fetches_each_entry_once_within_its_bound() {
+    let mut c = Chain::new();
+    c.block(
+        addr(OUTSIDER),
+        &[(1, delegate(v(0), 700)), (2, delegate(v(1), 300))],
+    );
+    let fetches = RefCell::new(Vec::new());
+    let run = |max_reads: usize| {
+        fetches.borrow_mut().clear();
+        lakh_execution::modules::run_query(
+            "stake",
+            "validators",
+            &json!({}),
+            c.height - 1,
+            max_reads,
+            |key| {
+                fetches.borrow_mut().push(key.clone());
+                Ok(c.state.get(key).cloned())
+            },
+        )
+    };
+    let answer = run(10_000).unwrap();
+    assert_eq!(answer["validators"].as_array().unwrap().len(), 3);
+    let fetched = fetches.borrow().clone();
+    let distinct: std::collections::HashSet<_> = fetched.iter().collect();
+    assert_eq!(distinct.len(), fetched.len(), "a key was fetched twice");
+
+    let needed = fetched.len();
+    assert_eq!(run(needed).unwrap(), answer);
+    match run(needed - 1) {
+        Err(QueryError::BadRequest(why)) => assert!(why.contains("more than"), "{why}"),
+        other => panic!("a query over its bound answered {other:?}"),
+    }
+    assert_eq!(fetches.borrow().len(), needed - 1);
+}
+
 #[test]
 fn queries_describe_validators_and_delegations() {
     let mut c = Chain::new();

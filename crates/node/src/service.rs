@@ -8,6 +8,7 @@ use commonware_consensus::{marshal::Identifier, types::Height};
 use commonware_cryptography::{Digestible, sha256};
 use commonware_runtime::Supervisor;
 use commonware_storage::Context as StorageContext;
+use futures::StreamExt;
 use lakh_consensus::{
     app::Databases,
     block::hash32,
@@ -388,7 +389,6 @@ where
         method: String,
         params: serde_json::Value,
     ) -> Result<serde_json::Value, lakh_rpc::QueryFailure> {
-        use lakh_execution::modules::{QueryError, QueryRun, QueryStep};
         use lakh_rpc::QueryFailureCode as Code;
         let failure = |code: Code, message: String| lakh_rpc::QueryFailure { code, message };
         let height = self.head().await.height;
@@ -397,29 +397,87 @@ where
             .map_err(|e| failure(Code::Unavailable, e))?;
         // One read lock for the whole query: every key comes from the same state.
         let db = dbs.read().await;
-        let mut run = QueryRun::new(&module, &method, &params, height, MAX_QUERY_READS);
-        loop {
-            match run.step() {
-                Ok(QueryStep::Answer(answer)) => return Ok(answer),
-                Ok(QueryStep::Need(key)) => {
-                    let value = db.get(&key.digest()).await.map_err(|e| {
-                        failure(Code::Unavailable, format!("state read failed: {e}"))
-                    })?;
-                    run.supply(key, value);
-                }
-                Err(QueryError::BadRequest(m)) => return Err(failure(Code::BadRequest, m)),
-                Err(QueryError::NotFound(m)) => return Err(failure(Code::NotFound, m)),
-                Err(QueryError::Corrupt(m)) => return Err(failure(Code::Corrupt, m)),
-                // `step` reports a missing key as `QueryStep::Need`, never as this.
-                Err(need @ QueryError::Need(_)) => {
-                    return Err(failure(Code::Corrupt, need.to_string()));
-                }
+        let QueryThread {
+            mut wanted,
+            values,
+            answer,
+        } = QueryThread::start(module, method, params, height)
+            .map_err(|e| failure(Code::Unavailable, format!("no thread for the query: {e}")))?;
+        let mut read_failure = None;
+        while let Some(key) = wanted.next().await {
+            let value = db.get(&key.digest()).await.map_err(|e| {
+                let why = format!("state read failed: {e}");
+                read_failure = Some(why.clone());
+                why
+            });
+            if values.send(value).is_err() {
+                break;
             }
         }
+        let answer = answer
+            .await
+            .map_err(|_| failure(Code::Unavailable, "the query thread stopped".into()))?;
+        if let Some(why) = read_failure {
+            return Err(failure(Code::Unavailable, why));
+        }
+        answer.map_err(|e| match e {
+            lakh_execution::modules::QueryError::BadRequest(m) => failure(Code::BadRequest, m),
+            lakh_execution::modules::QueryError::NotFound(m) => failure(Code::NotFound, m),
+            lakh_execution::modules::QueryError::Corrupt(m) => failure(Code::Corrupt, m),
+        })
     }
 
     fn subscribe_finalized(&self) -> broadcast::Receiver<BlockInfo> {
         self.shared.subscribe()
+    }
+}
+
+/// A module query running once on its own thread, blocking on each state
+/// entry it needs while the node's task reads it: linear in the entries
+/// read, and no async task blocked.
+struct QueryThread {
+    /// The keys the query wants, one at a time.
+    wanted: futures::channel::mpsc::UnboundedReceiver<StateKey>,
+    /// Where each wanted key's value (or why it could not be read) goes.
+    values: std::sync::mpsc::SyncSender<Result<Option<StateValue>, String>>,
+    answer: futures::channel::oneshot::Receiver<
+        Result<serde_json::Value, lakh_execution::modules::QueryError>,
+    >,
+}
+
+impl QueryThread {
+    fn start(
+        module: String,
+        method: String,
+        params: serde_json::Value,
+        height: u64,
+    ) -> std::io::Result<QueryThread> {
+        let (keys, wanted) = futures::channel::mpsc::unbounded();
+        let (values, fetched) = std::sync::mpsc::sync_channel(1);
+        let (answer_tx, answer) = futures::channel::oneshot::channel();
+        let abandoned = || "the query was abandoned".to_string();
+        std::thread::Builder::new()
+            .name("lakh-query".into())
+            .spawn(move || {
+                let read = |key: &StateKey| {
+                    keys.unbounded_send(key.clone()).map_err(|_| abandoned())?;
+                    fetched.recv().map_err(|_| abandoned())?
+                };
+                let answer = lakh_execution::modules::run_query(
+                    &module,
+                    &method,
+                    &params,
+                    height,
+                    MAX_QUERY_READS,
+                    read,
+                );
+                let _ = answer_tx.send(answer);
+            })?;
+        Ok(QueryThread {
+            wanted,
+            values,
+            answer,
+        })
     }
 }
 

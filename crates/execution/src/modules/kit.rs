@@ -11,7 +11,6 @@ pub(crate) use crate::overlay::{SlotId, StateError, View};
 use commonware_codec::{Decode, Encode, Read};
 use lakh_state::{AccountState, AssetInfo, ObjectKey, StateKey, StateValue, object_kind};
 use lakh_types::{Address, AssetId, Event, FailureReason};
-use std::collections::HashMap;
 
 /// How a transaction uses a key it declares.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -76,46 +75,43 @@ pub fn query_overflow(what: &str) -> QueryError {
     QueryError::Corrupt(format!("arithmetic overflow computing {what}"))
 }
 
-/// Why a query has no answer (yet).
+/// Why a query has no answer.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum QueryError {
-    /// Fetch this key and run the query again.
-    #[error("query needs state key {0:?}")]
-    Need(StateKey),
-    /// The request is malformed (unknown module or method, bad parameters).
+    /// The request is malformed (unknown module or method, bad parameters)
+    /// or would read more state than a query may.
     #[error("bad query: {0}")]
     BadRequest(String),
     /// The thing asked about does not exist.
     #[error("not found: {0}")]
     NotFound(String),
-    /// State does not decode.
+    /// State does not decode, or could not be read.
     #[error("corrupt state: {0}")]
     Corrupt(String),
 }
 
-/// Keys fetched so far: `None` for a key that holds nothing.
-#[derive(Debug, Default)]
-pub struct Fetched(pub HashMap<StateKey, Option<StateValue>>);
+/// Where a query reads state from: each key it needs, as it needs it.
+pub trait QueryRead {
+    /// The value under `key` (`None`: it holds nothing).
+    fn read(&self, key: &StateKey) -> Result<Option<StateValue>, QueryError>;
+}
 
-/// What a query reads: fetched state at a height.
+/// What a query reads: state at a height.
 pub struct QueryCtx<'a> {
     /// Height of the state being read (the latest finalized block).
     pub height: u64,
-    pub state: &'a Fetched,
+    pub state: &'a dyn QueryRead,
 }
 
 impl QueryCtx<'_> {
-    pub fn get(&self, key: &StateKey) -> Result<Option<&StateValue>, QueryError> {
-        match self.state.0.get(key) {
-            Some(value) => Ok(value.as_ref()),
-            None => Err(QueryError::Need(key.clone())),
-        }
+    pub fn get(&self, key: &StateKey) -> Result<Option<StateValue>, QueryError> {
+        self.state.read(key)
     }
 
     pub fn object<T: Read<Cfg = ()>>(&self, key: &StateKey) -> Result<Option<T>, QueryError> {
         match self.get(key)? {
             None => Ok(None),
-            Some(StateValue::Object(bytes)) => T::decode_cfg(bytes.clone(), &())
+            Some(StateValue::Object(bytes)) => T::decode_cfg(bytes, &())
                 .map(Some)
                 .map_err(|e| QueryError::Corrupt(format!("{key:?}: {e}"))),
             Some(_) => Err(QueryError::Corrupt(format!("{key:?} is not an object"))),
@@ -125,8 +121,8 @@ impl QueryCtx<'_> {
     pub fn balance(&self, owner: &Address, asset: AssetId) -> Result<u128, QueryError> {
         match self.get(&balance_key(owner, asset))? {
             None => Ok(0),
-            Some(StateValue::Account(AccountState { native_balance, .. })) => Ok(*native_balance),
-            Some(StateValue::Balance(b)) => Ok(*b),
+            Some(StateValue::Account(AccountState { native_balance, .. })) => Ok(native_balance),
+            Some(StateValue::Balance(b)) => Ok(b),
             Some(_) => Err(QueryError::Corrupt(format!(
                 "balance of {owner} in {asset}"
             ))),
@@ -136,7 +132,7 @@ impl QueryCtx<'_> {
     pub fn asset(&self, asset: AssetId) -> Result<Option<AssetInfo>, QueryError> {
         match self.get(&StateKey::Asset(asset))? {
             None => Ok(None),
-            Some(StateValue::Asset(info)) => Ok(Some(info.clone())),
+            Some(StateValue::Asset(info)) => Ok(Some(info)),
             Some(_) => Err(QueryError::Corrupt(format!("asset {asset}"))),
         }
     }

@@ -1,10 +1,9 @@
 //! The execution modules and their registry: which module declares the keys
 //! of an action, executes it, and answers a query.
 //!
-//! Queries run against whatever keys the caller has fetched so far. When one
-//! needs a key that is not there it stops with [`QueryError::Need`]; the
-//! caller fetches that key and runs it again. Queries are pure functions of
-//! the state they read and the height, so re-running is safe.
+//! A query runs once, reading each state entry it needs through a
+//! [`QueryRead`] as it goes ([`run_query`]); it is a pure function of the
+//! state it reads and the height.
 
 pub mod bank;
 pub mod book;
@@ -17,11 +16,13 @@ pub mod nft;
 pub mod oracle;
 pub mod stake;
 
-pub use kit::{Fetched, QueryCtx, QueryError};
+pub use kit::{QueryCtx, QueryError, QueryRead};
 
 use kit::{Access, ActionError, TxContext, View};
 use lakh_state::{StateKey, StateValue};
 use lakh_types::{Action, Address, Event};
+use std::cell::RefCell;
+use std::collections::HashMap;
 
 /// Declares every key `action` (sent by `sender` with `nonce`) may read or
 /// write, except the sender's account.
@@ -98,89 +99,54 @@ pub fn query(
     }
 }
 
-/// What a query in progress wants next.
-#[derive(Debug)]
-pub enum QueryStep {
-    /// The query is answered.
-    Answer(serde_json::Value),
-    /// Fetch this key, hand it to [`QueryRun::supply`] and step again.
-    Need(StateKey),
-}
-
-/// The one query runner: it asks for the keys it lacks, the caller fetches
-/// them (synchronously or not) and supplies them, until it can answer.
-pub struct QueryRun<'a> {
-    module: &'a str,
-    method: &'a str,
-    params: &'a serde_json::Value,
-    height: u64,
-    max_reads: usize,
-    fetched: Fetched,
-}
-
-impl<'a> QueryRun<'a> {
-    /// A query of `method` of `module` on the state at `height`, allowed to
-    /// read at most `max_reads` state entries.
-    pub fn new(
-        module: &'a str,
-        method: &'a str,
-        params: &'a serde_json::Value,
-        height: u64,
-        max_reads: usize,
-    ) -> Self {
-        Self {
-            module,
-            method,
-            params,
-            height,
-            max_reads,
-            fetched: Fetched::default(),
-        }
-    }
-
-    /// Runs the query on the keys supplied so far.
-    pub fn step(&self) -> Result<QueryStep, QueryError> {
-        let ctx = QueryCtx {
-            height: self.height,
-            state: &self.fetched,
-        };
-        match query(self.module, self.method, self.params, &ctx) {
-            Ok(answer) => Ok(QueryStep::Answer(answer)),
-            Err(QueryError::Need(_)) if self.fetched.0.len() >= self.max_reads => {
-                Err(QueryError::BadRequest(format!(
-                    "query reads more than {} state entries",
-                    self.max_reads
-                )))
-            }
-            Err(QueryError::Need(key)) => Ok(QueryStep::Need(key)),
-            Err(e) => Err(e),
-        }
-    }
-
-    /// Hands over the value of a key the query needed (`None`: it is empty).
-    pub fn supply(&mut self, key: StateKey, value: Option<StateValue>) {
-        self.fetched.0.insert(key, value);
-    }
-}
-
-/// Runs a query to completion against `read`, which fetches keys (from a
-/// database, a test map); gives up after `max_reads` fetches.
+/// Runs a query once against `read`, which fetches each key the query needs
+/// (from a database, a test map) the first time it needs it. A query that
+/// would read more than `max_reads` state entries is refused; a failed read
+/// ends it as [`QueryError::Corrupt`] with the reader's reason.
 pub fn run_query(
     module: &str,
     method: &str,
     params: &serde_json::Value,
     height: u64,
     max_reads: usize,
-    mut read: impl FnMut(&StateKey) -> Result<Option<StateValue>, String>,
+    read: impl FnMut(&StateKey) -> Result<Option<StateValue>, String>,
 ) -> Result<serde_json::Value, QueryError> {
-    let mut run = QueryRun::new(module, method, params, height, max_reads);
-    loop {
-        match run.step()? {
-            QueryStep::Answer(answer) => return Ok(answer),
-            QueryStep::Need(key) => {
-                let value = read(&key).map_err(QueryError::Corrupt)?;
-                run.supply(key, value);
-            }
+    let reader = BoundedReader {
+        read: RefCell::new(read),
+        fetched: RefCell::new(HashMap::new()),
+        max_reads,
+    };
+    query(
+        module,
+        method,
+        params,
+        &QueryCtx {
+            height,
+            state: &reader,
+        },
+    )
+}
+
+/// A reader that fetches each key once and at most `max_reads` keys.
+struct BoundedReader<F> {
+    read: RefCell<F>,
+    fetched: RefCell<HashMap<StateKey, Option<StateValue>>>,
+    max_reads: usize,
+}
+
+impl<F: FnMut(&StateKey) -> Result<Option<StateValue>, String>> QueryRead for BoundedReader<F> {
+    fn read(&self, key: &StateKey) -> Result<Option<StateValue>, QueryError> {
+        if let Some(value) = self.fetched.borrow().get(key) {
+            return Ok(value.clone());
         }
+        if self.fetched.borrow().len() >= self.max_reads {
+            return Err(QueryError::BadRequest(format!(
+                "query reads more than {} state entries",
+                self.max_reads
+            )));
+        }
+        let value = (self.read.borrow_mut())(key).map_err(QueryError::Corrupt)?;
+        self.fetched.borrow_mut().insert(key.clone(), value.clone());
+        Ok(value)
     }
 }
