@@ -1,5 +1,8 @@
 //! Ingest verification: stateless checks, then batched signature verification
-//! spread over a pool of worker threads.
+//! spread over a pool of worker threads, then, for shielded transfers and
+//! unshields, batched Groth16 proof verification on the same threads
+//! ([`verify_proofs`]): a batch that fails is checked member by member and
+//! only the bad proofs are refused (`invalid_proof`).
 //!
 //! The pool is plain std threads fed by a channel. Async callers use
 //! [`Verifier::verify`]: the work is handed to the pool and the caller's task
@@ -471,14 +474,61 @@ fn verify_chunk(
         }
     }
     let mut bad = verify_signatures(&passed).into_iter().peekable();
+    let mut signed = Vec::with_capacity(passed.len());
+    let mut signed_at = Vec::with_capacity(passed.len());
     for (i, tx) in passed.into_iter().enumerate() {
         if bad.peek() == Some(&i) {
             bad.next();
         } else {
-            out[passed_at[i]] = Ok(tx);
+            signed_at.push(passed_at[i]);
+            signed.push(tx);
+        }
+    }
+    let mut bad_proofs = verify_proofs(chain_id, &signed).into_iter().peekable();
+    for (i, tx) in signed.into_iter().enumerate() {
+        match bad_proofs.peek() {
+            Some((at, _)) if *at == i => {
+                if let Some((_, refusal)) = bad_proofs.next() {
+                    out[signed_at[i]] = Err(refusal);
+                }
+            }
+            _ => out[signed_at[i]] = Ok(tx),
         }
     }
     out
+}
+
+/// The shielded transactions among `txs` whose proofs do not verify, by
+/// index (ascending), with the refusal. All proofs are checked in one batch
+/// against the devnet's verifying key; a failing batch is checked member by
+/// member. Transactions without a proof pass.
+pub fn verify_proofs<'a>(
+    chain_id: u64,
+    txs: impl IntoIterator<Item = &'a SignedTransaction>,
+) -> Vec<(usize, Refusal)> {
+    let mut spends = Vec::new();
+    let mut spend_at = Vec::new();
+    for (i, tx) in txs.into_iter().enumerate() {
+        if let Action::Shielded(action) = &tx.tx.action
+            && action.spend().is_some()
+        {
+            spends.push((tx.tx.sender_address(), action));
+            spend_at.push(i);
+        }
+    }
+    if spends.is_empty() {
+        return Vec::new();
+    }
+    let vk = lakh_shielded::chain::devnet_verifying_key();
+    lakh_shielded::chain::verify_actions(vk, chain_id, &spends)
+        .into_iter()
+        .zip(spend_at)
+        .filter_map(|(verdict, i)| {
+            verdict
+                .err()
+                .map(|e| (i, Refusal::InvalidProof(e.to_string())))
+        })
+        .collect()
 }
 
 #[cfg(test)]

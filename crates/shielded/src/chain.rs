@@ -15,9 +15,14 @@ use lakh_types::modules::shielded::{
 };
 use lakh_types::{Address, AssetId};
 
+use ark_std::rand::{CryptoRng, RngCore};
+
+use crate::encryption::{EncryptError, encrypt_note};
 use crate::field::FieldDecodeError;
-use crate::proof::{Parameters, Proof, VerifyingKey};
-use crate::transfer::{Action, Statement};
+use crate::keys::ShieldedAddress;
+use crate::note::Note;
+use crate::proof::{Parameters, Proof, ProveError, VerifyingKey};
+use crate::transfer::{Action, Statement, TransferWitness};
 use crate::tree::TREE_DEPTH;
 use crate::types::{MerkleRoot, NoteCommitment, Nullifier, OwnerCommitment};
 
@@ -176,4 +181,81 @@ pub fn verify_actions(
         }
     }
     verdicts
+}
+
+/// A wallet's shield of `note` (its asset and value are public) to
+/// `recipient`, whose note it must be.
+pub fn shield_action(
+    note: &Note,
+    recipient: &ShieldedAddress,
+    rng: &mut (impl RngCore + CryptoRng),
+) -> Result<ShieldedAction, EncryptError> {
+    let encrypted = encrypt_note(note, recipient, None, rng)?;
+    Ok(ShieldedAction::Shield {
+        asset: note.asset,
+        amount: note.value as u128,
+        owner_commitment: FixedBytes(note.owner_commitment().to_bytes()),
+        encrypted_note: FixedBytes(encrypted.to_bytes()),
+    })
+}
+
+/// What a transfer or an unshield is, besides its witness.
+#[derive(Clone, Copy, Debug)]
+pub struct SpendTx {
+    /// The chain it is for.
+    pub chain_id: u64,
+    /// The account that submits it and receives its fee.
+    pub sender: Address,
+    /// The recent root the witness's paths lead to.
+    pub anchor: MerkleRoot,
+    /// Fee paid to the sender out of the shielded value.
+    pub fee: u64,
+    /// Transfer, or unshield to a public account.
+    pub action: Action,
+    /// The outputs' ciphertexts, in output order.
+    pub encrypted_notes: [NoteCiphertext; 2],
+}
+
+/// Proves `witness` for `tx` and returns the wire action (a wallet's last
+/// step before signing): the inverse of [`statement`].
+pub fn prove_spend(
+    params: &Parameters<TREE_DEPTH>,
+    witness: &TransferWitness<TREE_DEPTH>,
+    tx: &SpendTx,
+    rng: &mut (impl RngCore + CryptoRng),
+) -> Result<ShieldedAction, ProveError> {
+    let statement = witness.statement(
+        tx.chain_id,
+        tx.anchor,
+        tx.fee,
+        tx.action,
+        bound_data(&tx.sender, &tx.encrypted_notes),
+    )?;
+    let proof = FixedBytes(params.prove(witness, &statement, rng)?.to_bytes());
+    let field = |x: [u8; 32]| FixedBytes(x);
+    let anchor = field(tx.anchor.to_bytes());
+    let nullifiers = statement.nullifiers.map(|n| field(n.to_bytes()));
+    let commitments = statement.commitments.map(|c| field(c.to_bytes()));
+    Ok(match tx.action {
+        Action::Transfer => ShieldedAction::Transfer {
+            anchor,
+            nullifiers,
+            commitments,
+            fee: tx.fee as u128,
+            fee_asset: statement.revealed_asset,
+            proof,
+            encrypted_notes: tx.encrypted_notes,
+        },
+        Action::Unshield { recipient, amount } => ShieldedAction::Unshield {
+            anchor,
+            nullifiers,
+            commitments,
+            recipient,
+            asset: witness.inputs[0].note.asset,
+            amount: amount as u128,
+            fee: tx.fee as u128,
+            proof,
+            encrypted_notes: tx.encrypted_notes,
+        },
+    })
 }

@@ -87,6 +87,10 @@ pub enum Refusal {
     /// The action is invalid whatever the state (bad parameters); the text says why.
     #[error("invalid action: {0}")]
     InvalidAction(String),
+    /// A shielded transaction's zero-knowledge proof does not verify (or
+    /// does not decode); the text says why.
+    #[error("invalid proof: {0}")]
+    InvalidProof(String),
 }
 
 impl Refusal {
@@ -105,6 +109,7 @@ impl Refusal {
             Refusal::ReplacementUnderpriced { .. } => "replacement_underpriced",
             Refusal::Busy(_) => "busy",
             Refusal::InvalidAction(_) => "invalid_action",
+            Refusal::InvalidProof(_) => "invalid_proof",
         }
     }
 }
