@@ -726,4 +726,24 @@ mod tests {
                 .is_some()
         );
     }
+
+    #[test]
+    fn block_verification_checks_the_proofs_ingest_did_not() {
+        use crate::verify::tests::{proven_unshield, signed};
+        use lakh_types::modules::shielded::ShieldedAction;
+        let pool = pool();
+        let valid = Action::Shielded(proven_unshield().clone());
+        let mut replayed = proven_unshield().clone();
+        if let ShieldedAction::Unshield { recipient, .. } = &mut replayed {
+            *recipient = Address([1; 32]);
+        }
+        // A proposer's block this node never saw at ingest: the transfer
+        // and the valid unshield pass, the re-targeted proof does not.
+        let txs = vec![
+            tx(3, 0),
+            signed(1, 0, CHAIN_ID, 1_000_000, valid),
+            signed(1, 1, CHAIN_ID, 1_000_000, Action::Shielded(replayed)),
+        ];
+        assert_eq!(pool.verify_block_signatures(&txs), vec![2]);
+    }
 }
