@@ -6,6 +6,8 @@
 //! proves two, once ([`fixture`]), against the devnet parameters every test
 //! shares, and reuses them.
 
+#![allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failed test
+
 mod common;
 
 use common::stake_chain::{object, run_everywhere};
@@ -193,7 +195,7 @@ impl Chain {
     }
 
     fn send(&mut self, seed: u64, action: ShieldedAction) -> Receipt {
-        self.block(&[(seed, Action::Shielded(action))])
+        self.block(&[(seed, Action::Shielded(Box::new(action)))])
             .receipts
             .remove(0)
     }
@@ -304,7 +306,7 @@ fn shield_transfer_unshield_and_double_spends() {
     // Block 2: the private transfer, and the same signed action again from
     // the same relayer (its proof is valid for both): the second is a
     // double spend within the block.
-    let transfer = Action::Shielded(f.transfer.clone());
+    let transfer = Action::Shielded(Box::new(f.transfer.clone()));
     let outcome = chain.block(&[(RELAYER, transfer.clone()), (RELAYER, transfer.clone())]);
     assert_eq!(outcome.receipts[0].status, TxStatus::Success);
     let spent = spend_nullifiers(&f.transfer);
@@ -468,7 +470,12 @@ fn a_block_applies_at_most_its_cap_of_shielded_actions() {
     let mut chain = Chain::new();
     let mut rng = ChaCha20Rng::seed_from_u64(5);
     let actions: Vec<(u64, Action)> = (0..=MAX_SHIELDED_ACTIONS_PER_BLOCK)
-        .map(|_| (ALICE, Action::Shielded(shield_of(1, &f.alice, &mut rng))))
+        .map(|_| {
+            (
+                ALICE,
+                Action::Shielded(Box::new(shield_of(1, &f.alice, &mut rng))),
+            )
+        })
         .collect();
     let outcome = chain.block(&actions);
     let (last, applied) = outcome.receipts.split_last().unwrap();
@@ -532,7 +539,7 @@ proptest! {
                     let owner = wallets[s.recipient].address();
                     let note = Note::new(s.asset, s.amount, owner.paying_key, &mut rng);
                     let action = chain::shield_action(&note, &owner, &mut rng).unwrap();
-                    (s.sender, Action::Shielded(action))
+                    (s.sender, Action::Shielded(Box::new(action)))
                 })
                 .collect();
             // A transfer beside them, in its own conflict group.
@@ -556,8 +563,18 @@ fn declared_keys_cover_the_pool() {
     // land in one conflict group, apart from unrelated transfers.
     let f = fixture();
     let txs = vec![
-        sign(ALICE, 0, 1_000_000, Action::Shielded(f.shield.clone())),
-        sign(RELAYER, 0, 1_000_000, Action::Shielded(f.transfer.clone())),
+        sign(
+            ALICE,
+            0,
+            1_000_000,
+            Action::Shielded(Box::new(f.shield.clone())),
+        ),
+        sign(
+            RELAYER,
+            0,
+            1_000_000,
+            Action::Shielded(Box::new(f.transfer.clone())),
+        ),
         sign(
             5,
             0,

@@ -732,7 +732,7 @@ mod tests {
         use crate::verify::tests::{proven_unshield, signed};
         use lakh_types::modules::shielded::ShieldedAction;
         let pool = pool();
-        let valid = Action::Shielded(proven_unshield().clone());
+        let valid = Action::Shielded(Box::new(proven_unshield().clone()));
         let mut replayed = proven_unshield().clone();
         if let ShieldedAction::Unshield { recipient, .. } = &mut replayed {
             *recipient = Address([1; 32]);
@@ -742,7 +742,13 @@ mod tests {
         let txs = vec![
             tx(3, 0),
             signed(1, 0, CHAIN_ID, 1_000_000, valid),
-            signed(1, 1, CHAIN_ID, 1_000_000, Action::Shielded(replayed)),
+            signed(
+                1,
+                1,
+                CHAIN_ID,
+                1_000_000,
+                Action::Shielded(Box::new(replayed)),
+            ),
         ];
         assert_eq!(pool.verify_block_signatures(&txs), vec![2]);
     }

@@ -512,7 +512,7 @@ pub fn verify_proofs<'a>(
         if let Action::Shielded(action) = &tx.tx.action
             && action.spend().is_some()
         {
-            spends.push((tx.tx.sender_address(), action));
+            spends.push((tx.tx.sender_address(), &**action));
             spend_at.push(i);
         }
     }
@@ -822,7 +822,7 @@ pub(crate) mod tests {
     fn tweaked(change: impl FnOnce(&mut ShieldedAction)) -> Action {
         let mut action = proven_unshield().clone();
         change(&mut action);
-        Action::Shielded(action)
+        Action::Shielded(Box::new(action))
     }
 
     #[test]
@@ -830,7 +830,7 @@ pub(crate) mod tests {
         // One worker, one chunk: the valid and the bad proofs share a batch,
         // which fails, so each member is checked alone.
         let v = verifier(1, 64);
-        let valid = Action::Shielded(proven_unshield().clone());
+        let valid = Action::Shielded(Box::new(proven_unshield().clone()));
         let other_recipient = tweaked(|a| {
             if let ShieldedAction::Unshield { recipient, .. } = a {
                 *recipient = Address([8; 32]);

@@ -94,8 +94,9 @@ pub enum Action {
     Cover(CoverAction),
     /// Music NFTs (`modules::nft`).
     Nft(NftAction),
-    /// Shielded pool (`modules::shielded`).
-    Shielded(ShieldedAction),
+    /// Shielded pool (`modules::shielded`); boxed, being several times
+    /// larger than any other action (a proof and two encrypted notes).
+    Shielded(Box<ShieldedAction>),
 }
 
 /// Runs `$body` with `$inner` bound to the module action inside `$action`
@@ -257,7 +258,7 @@ impl Read for Action {
             tag::FARM => Action::Farm(FarmAction::read_cfg(buf, &())?),
             tag::COVER => Action::Cover(CoverAction::read_cfg(buf, &())?),
             tag::NFT => Action::Nft(NftAction::read_cfg(buf, &())?),
-            tag::SHIELDED => Action::Shielded(ShieldedAction::read_cfg(buf, &())?),
+            tag::SHIELDED => Action::Shielded(Box::new(ShieldedAction::read_cfg(buf, &())?)),
             other => return Err(CodecError::InvalidEnum(other)),
         })
     }
