@@ -77,8 +77,9 @@ pub(crate) fn access(
     }
 }
 
-/// The keys the end-of-block append reads and writes (every block).
-pub(crate) fn block_keys(height: u64) -> [StateKey; 3] {
+/// The keys the end-of-block append reads and writes (in every block's
+/// access set).
+pub fn block_keys(height: u64) -> [StateKey; 3] {
     [tree_key(), pending_key(), block_notes_key(height)]
 }
 
@@ -126,6 +127,11 @@ pub(crate) fn end_block(
     height: u64,
     events: &mut Vec<Event>,
 ) -> Result<(), StateError> {
+    // Present in every block's access set: a caller that did not prefetch
+    // them is told so even in a block without notes.
+    for key in block_keys(height) {
+        view.slot(&key)?;
+    }
     let Some(pending) = read_object::<Pending>(view, &pending_key())? else {
         return Ok(());
     };
