@@ -1,7 +1,8 @@
 //! The bodies of lakh's fuzz targets, one per decoder that reads bytes from
 //! outside the node: signed transactions (every module's actions inside),
 //! bulk submission bodies, gossip batches, blocks, genesis files and
-//! finality answers checked by a light client, and RPC parameter lists. Each body decodes, and on
+//! finality answers checked by a light client, RPC parameter lists, node
+//! config files, NFT provenance files and module queries. Each body decodes, and on
 //! success checks what must then hold (canonical re-encoding, validation
 //! without panics); a panic is a finding. `fuzz/` runs them under
 //! libFuzzer; `tests/replay.rs` replays the committed corpora in CI.
@@ -25,6 +26,9 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("genesis", genesis),
     ("finality", finality),
     ("rpc_params", rpc_params),
+    ("node_config", node_config),
+    ("provenance", provenance),
+    ("query", query),
 ];
 
 /// A decoded transaction re-encodes to exactly its input: one transaction
@@ -142,4 +146,108 @@ fn parse_every_param(value: &serde_json::Value) {
     let _ = serde_json::from_value::<HeightParam>(value.clone());
     let _ = serde_json::from_value::<HashParam>(value.clone());
     let _ = serde_json::from_value::<AssetParam>(value.clone());
+    let _ = serde_json::from_value::<CursorParam>(value.clone());
+    let _ = serde_json::from_value::<LimitParam>(value.clone());
+}
+
+/// A node config parses within its bounds or is refused with a reason; an
+/// accepted one writes back to TOML that reads as the same config.
+pub fn node_config(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Ok(config) = lakh_node::config::NodeFile::parse(text) else {
+        return;
+    };
+    let written = toml::to_string(&config).expect("an accepted config serializes");
+    let again = lakh_node::config::NodeFile::parse(&written)
+        .unwrap_or_else(|e| panic!("a config written back is refused: {e}\n{written}"));
+    assert_eq!(again, config, "a config changes when written back");
+}
+
+/// A provenance file parses or is refused; an accepted one becomes the two
+/// nft actions (or a reason), and those encode to bytes that decode back to
+/// them.
+pub fn provenance(data: &[u8]) {
+    use lakh_types::modules::nft::{Hash32, provenance};
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Ok(file) = provenance::ProvenanceFile::parse(text) else {
+        return;
+    };
+    // Contributors as the wallet resolves them: addresses given in hex, a
+    // stand-in for a key name.
+    let contributors = file
+        .contributors
+        .iter()
+        .map(|c| c.parse().unwrap_or(lakh_types::Address([7; 32])))
+        .collect();
+    let creator = lakh_types::Address([1; 32]);
+    let Ok(actions) = provenance::provenance_actions(
+        &creator,
+        9,
+        Hash32([2; 32]),
+        &file,
+        contributors,
+        Hash32([3; 32]),
+    ) else {
+        return;
+    };
+    for action in [actions.commit, actions.record] {
+        let action = lakh_types::Action::Nft(action);
+        let bytes = action.encode();
+        let decoded = lakh_types::Action::decode(bytes.clone()).expect("an action decodes");
+        assert_eq!(decoded, action, "an action changes through its encoding");
+    }
+}
+
+/// Most state entries a fuzzed query may read (the node's own bound).
+const QUERY_MAX_READS: usize = lakh_node::service::MAX_QUERY_READS;
+
+/// A module query, `{"module", "method", "params"}`, over the state of
+/// [`FUZZ_GENESIS`]: it answers or refuses within its read bound, and an
+/// answer is JSON.
+pub fn query(data: &[u8]) {
+    #[derive(serde::Deserialize)]
+    struct Call {
+        module: String,
+        method: String,
+        #[serde(default)]
+        params: serde_json::Value,
+    }
+    let Ok(call) = serde_json::from_slice::<Call>(data) else {
+        return;
+    };
+    let state = fuzz_state();
+    let mut reads = 0usize;
+    let answer = lakh_execution::modules::run_query(
+        &call.module,
+        &call.method,
+        &call.params,
+        1,
+        QUERY_MAX_READS,
+        |key| {
+            reads += 1;
+            Ok(state.get(key).cloned())
+        },
+    );
+    assert!(reads <= QUERY_MAX_READS, "a query read {reads} entries");
+    if let Ok(answer) = answer {
+        serde_json::to_string(&answer).expect("an answer is JSON");
+    }
+}
+
+/// The state [`FUZZ_GENESIS`] starts from.
+fn fuzz_state() -> &'static std::collections::BTreeMap<lakh_state::StateKey, lakh_state::StateValue>
+{
+    static STATE: OnceLock<
+        std::collections::BTreeMap<lakh_state::StateKey, lakh_state::StateValue>,
+    > = OnceLock::new();
+    STATE.get_or_init(|| {
+        let genesis = Genesis::from_json(FUZZ_GENESIS).expect("the fuzz genesis parses");
+        lakh_execution::apply_genesis(&genesis)
+            .into_iter()
+            .collect()
+    })
 }

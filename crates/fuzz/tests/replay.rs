@@ -57,3 +57,40 @@ fn the_seeds_are_accepted_by_their_decoders() {
     assert_eq!(chain.latest_epoch(), 1);
     chain.verify(&finality(20)).unwrap();
 }
+
+/// The config, provenance and query seeds are accepted, so the fuzzer
+/// starts inside each parser's valid inputs.
+#[test]
+fn the_file_and_query_seeds_are_accepted() {
+    for name in ["validator.toml", "full_node.toml"] {
+        let text = String::from_utf8(seed("node_config", name)).unwrap();
+        lakh_node::config::NodeFile::parse(&text).unwrap();
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus");
+    for entry in std::fs::read_dir(root.join("provenance")).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        lakh_types::modules::nft::provenance::ProvenanceFile::parse(&text).unwrap();
+    }
+    let state: std::collections::BTreeMap<_, _> = lakh_execution::apply_genesis(
+        &lakh_types::Genesis::from_json(lakh_fuzz::FUZZ_GENESIS).unwrap(),
+    )
+    .into_iter()
+    .collect();
+    for entry in std::fs::read_dir(root.join("query")).unwrap() {
+        let path = entry.unwrap().path();
+        let call: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        let answer = lakh_execution::modules::run_query(
+            call["module"].as_str().unwrap(),
+            call["method"].as_str().unwrap(),
+            &call["params"],
+            1,
+            lakh_node::service::MAX_QUERY_READS,
+            |key| Ok(state.get(key).cloned()),
+        );
+        match answer {
+            Ok(_) | Err(lakh_execution::modules::QueryError::NotFound(_)) => {}
+            Err(e) => panic!("{}: {e:?}", path.display()),
+        }
+    }
+}

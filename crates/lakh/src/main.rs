@@ -95,36 +95,34 @@ enum Command {
 }
 
 /// Default of `--state-cache-mib` and the node config's `state_cache_mib`.
-const DEFAULT_STATE_CACHE_MIB: usize = lakh_consensus::engine::DEFAULT_STATE_CACHE_BYTES >> 20;
+const DEFAULT_STATE_CACHE_MIB: usize = lakh_node::config::DEFAULT_STATE_CACHE_MIB;
 
-/// The state page cache size in bytes, from MiB.
-fn state_cache_bytes(mib: usize) -> Result<usize> {
-    if mib == 0 {
-        anyhow::bail!("the state cache needs at least 1 MiB");
-    }
-    mib.checked_mul(1 << 20)
-        .ok_or_else(|| anyhow::anyhow!("a state cache of {mib} MiB does not fit in memory"))
-}
-
-/// Mempool bounds with the count bound `max_txs`.
-fn mempool_config(max_txs: usize) -> Result<lakh_mempool::MempoolConfig> {
-    if max_txs == 0 {
-        anyhow::bail!("--mempool-max-txs must be at least 1");
-    }
-    Ok(lakh_mempool::MempoolConfig {
-        max_txs,
-        ..Default::default()
-    })
+/// Logs go to stderr, filtered by `RUST_LOG`; without it, warnings and
+/// errors only, less storage's notes that a brand-new store is empty.
+fn init_logging() {
+    use tracing_subscriber::{EnvFilter, Layer as _, filter::filter_fn, prelude::*};
+    let (filter, quiet_new_store) = match EnvFilter::try_from_default_env() {
+        Ok(filter) => (filter, false),
+        Err(_) => (EnvFilter::new("warn"), true),
+    };
+    let new_store_notes = filter_fn(move |meta| {
+        !(quiet_new_store
+            && *meta.level() == tracing::Level::WARN
+            && meta.target().starts_with("commonware_storage")
+            && lakh_node::run::opening_new_store())
+    });
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_filter(filter)
+                .with_filter(new_store_notes),
+        )
+        .init();
 }
 
 fn main() -> Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    init_logging();
     let cli = Cli::parse();
     match cli.command {
         Command::Devnet {
@@ -142,8 +140,11 @@ fn main() -> Result<()> {
             data_dir: data_dir.unwrap_or_else(network::default_data_dir),
             rpc_addr,
             json,
-            mempool: mempool_config(mempool_max_txs)?,
-            state_cache_bytes: state_cache_bytes(state_cache_mib)? / validators.max(1),
+            mempool: lakh_node::config::mempool_config(mempool_max_txs)
+                .map_err(anyhow::Error::msg)?,
+            state_cache_bytes: lakh_node::config::state_cache_bytes(state_cache_mib)
+                .map_err(anyhow::Error::msg)?
+                / validators.max(1),
             peers,
         }),
         Command::Node { config, rpc_addr } => network::node(&config, rpc_addr),

@@ -3,19 +3,17 @@
 
 use crate::{keys, seed};
 use anyhow::{Context, Result, bail};
-use commonware_cryptography::{
-    Signer,
-    ed25519::{self, PrivateKey},
-};
+use commonware_cryptography::{Signer, ed25519::PrivateKey};
 use commonware_math::algebra::Random;
 use lakh_consensus::engine::ConsensusTimeouts;
+pub use lakh_node::config::Peer;
+use lakh_node::config::{NodeFile, peer_pairs};
 use lakh_node::run::{RunConfig, ValidatorSpec, run};
 use lakh_types::{
     Address, AssetId, Genesis, Symbol,
     committee::StakingParams,
     genesis::{BlockParams, GenesisAccount, GenesisAsset, GenesisValidator},
 };
-use serde::{Deserialize, Serialize};
 use std::{
     net::{SocketAddr, TcpListener},
     path::{Path, PathBuf},
@@ -95,52 +93,6 @@ impl EpochArgs {
         }
         Ok(())
     }
-}
-
-/// A node outside the genesis that validators keep connected:
-/// `PUBLIC_KEY@HOST:PORT` (the key in hex, as `lakh keys show` prints it).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Peer {
-    pub key: ed25519::PublicKey,
-    pub address: SocketAddr,
-}
-
-impl std::str::FromStr for Peer {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let (key, address) = s
-            .split_once('@')
-            .ok_or_else(|| format!("peer {s:?} is not PUBLIC_KEY@HOST:PORT"))?;
-        let key = lakh_types::address::parse_public_key(key)?;
-        let address = address
-            .parse()
-            .map_err(|e| format!("peer {s:?}: address {address:?} is not HOST:PORT: {e}"))?;
-        Ok(Peer { key, address })
-    }
-}
-
-impl std::fmt::Display for Peer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}@{}", hex::encode(self.key.as_ref()), self.address)
-    }
-}
-
-impl Serialize for Peer {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for Peer {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d)?
-            .parse()
-            .map_err(serde::de::Error::custom)
-    }
-}
-
-fn peer_pairs(peers: &[Peer]) -> Vec<(ed25519::PublicKey, SocketAddr)> {
-    peers.iter().map(|p| (p.key.clone(), p.address)).collect()
 }
 
 /// Writes a new network definition into `dir`: `genesis.json`, validator keys
@@ -480,38 +432,11 @@ fn announce(
     }
 }
 
-/// `lakh node --config FILE`.
-#[derive(Serialize, Deserialize)]
-pub struct NodeFile {
-    pub data_dir: PathBuf,
-    pub genesis: PathBuf,
-    /// Key file of this node (as written by `lakh keys new`): its p2p
-    /// identity, its account, and the source of its consensus key.
-    pub key: PathBuf,
-    /// RPC listen address (omit to serve none).
-    pub rpc_addr: Option<SocketAddr>,
-    /// p2p listen address. Required for a key outside the genesis (a full
-    /// node, or a validator registered later); a genesis validator listens
-    /// on its genesis address when omitted.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub p2p_address: Option<SocketAddr>,
-    /// Nodes outside the genesis this node keeps connected
-    /// (`PUBLIC_KEY@HOST:PORT`): on a validator, the full nodes it serves.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub peers: Vec<Peer>,
-    /// Most transactions the mempool holds (omit for the default).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mempool_max_txs: Option<usize>,
-    /// Memory for the state page cache in MiB (omit for the default).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state_cache_mib: Option<usize>,
-}
-
 pub fn node(config: &Path, rpc_override: Option<SocketAddr>) -> Result<()> {
     let text = std::fs::read_to_string(config)
         .with_context(|| format!("cannot read {}", config.display()))?;
-    let cfg: NodeFile = toml::from_str(&text)
-        .with_context(|| format!("{} is not a valid node config", config.display()))?;
+    let cfg = NodeFile::parse(&text)
+        .map_err(|e| anyhow::anyhow!("{} is not a valid node config: {e}", config.display()))?;
     let base = config.parent().unwrap_or(Path::new("."));
     let resolve = |p: &Path| {
         if p.is_absolute() {
@@ -536,14 +461,8 @@ pub fn node(config: &Path, rpc_override: Option<SocketAddr>) -> Result<()> {
         worker_threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
         timeouts: ConsensusTimeouts::default(),
         executor: executor_from_env()?,
-        mempool: crate::mempool_config(
-            cfg.mempool_max_txs
-                .unwrap_or(lakh_mempool::MempoolConfig::default().max_txs),
-        )?,
-        state_cache_bytes: crate::state_cache_bytes(
-            cfg.state_cache_mib
-                .unwrap_or(crate::DEFAULT_STATE_CACHE_MIB),
-        )?,
+        mempool: cfg.mempool().map_err(anyhow::Error::msg)?,
+        state_cache_bytes: cfg.state_cache_bytes().map_err(anyhow::Error::msg)?,
         on_rpc_ready: Some(Box::new(|_, addr| {
             println!(
                 "RPC listening on http://{addr} (explorer http://{addr}{})",

@@ -37,9 +37,9 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::wallet::nft::{
-    ProvenanceActions, ProvenanceFile, attest_action, model_id, provenance_actions,
-    write_demo_track,
+use crate::wallet::nft::{attest_action, write_demo_track};
+use lakh_types::modules::nft::provenance::{
+    ProvenanceActions, ProvenanceFile, model_id, provenance_actions,
 };
 
 /// Written into the data directory once seeding succeeded.
@@ -552,6 +552,7 @@ fn nft_provenance(env: &SeedEnv) -> Result<ProvenanceActions> {
         vec![env.artist],
         env.prompt_salt,
     )
+    .map_err(anyhow::Error::msg)
 }
 
 struct Pool {

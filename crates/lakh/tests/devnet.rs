@@ -49,6 +49,11 @@ fn transfer(
 fn wallet_transfer_is_finalized_and_proven_on_four_validators() {
     let dir = tempfile::tempdir().unwrap();
     let net = Devnet::start(dir.path(), 4, free_port(), &[]);
+    let log = net.stderr_log();
+    assert!(
+        !log.contains("WARN") && !log.contains("ERROR"),
+        "a fresh devnet starts quietly, but it logged:\n{log}"
+    );
 
     let sent = net.wallet_json(&[
         "transfer", "--from", "alice", "--to", "bob", "--amount", "12.345",

@@ -4,6 +4,7 @@
 //! `lakh-consensus`, receipts and the asset registry in `lakh-archive`, the
 //! pool in `lakh-mempool`.
 
+pub mod config;
 pub mod gossip;
 pub mod run;
 pub mod service;

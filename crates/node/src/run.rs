@@ -24,7 +24,10 @@ use lakh_types::{Genesis, address::parse_public_key, committee::MAX_COMMITTEE_SI
 use std::{
     net::SocketAddr,
     path::{Path, PathBuf},
-    sync::Arc,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
     time::Duration,
 };
 use tracing::info;
@@ -191,9 +194,21 @@ fn max_peers_per_set(static_peers: usize, genesis: &Genesis) -> std::num::NonZer
     std::num::NonZeroUsize::new(static_peers + committees + 1).expect("positive")
 }
 
+/// Raised while the nodes of this process open storage in a data directory
+/// that held none: commonware's storage then warns that its logs are empty,
+/// which is news only when they held something before.
+static OPENING_NEW_STORE: AtomicBool = AtomicBool::new(false);
+
+/// Whether this process is creating its storage from nothing right now (the
+/// CLI's default log filter mutes storage's empty-log warnings meanwhile).
+pub fn opening_new_store() -> bool {
+    OPENING_NEW_STORE.load(Ordering::Relaxed)
+}
+
 /// Runs the validators until the process is stopped.
 pub fn run(cfg: RunConfig) -> Result<()> {
     cfg.genesis.validate().map_err(anyhow::Error::msg)?;
+    OPENING_NEW_STORE.store(!cfg.data_dir.join("store").exists(), Ordering::Relaxed);
     std::fs::create_dir_all(&cfg.data_dir)
         .with_context(|| format!("cannot create data directory {}", cfg.data_dir.display()))?;
     check_store_format(&cfg.data_dir)?;
@@ -216,6 +231,7 @@ pub fn run(cfg: RunConfig) -> Result<()> {
         let mut handles = Vec::new();
         let mut servers = Vec::new();
         let mut metrics = Vec::new();
+        let mut opening = Vec::new();
         for ((index, spec), listen) in cfg.validators.into_iter().enumerate().zip(listens) {
             let ctx = context.child("validator").with_attribute("index", index);
             let max_message = engine::max_message_size(MAX_COMMITTEE_SIZE as u32, MAX_GOSSIP_BYTES);
@@ -277,6 +293,7 @@ pub fn run(cfg: RunConfig) -> Result<()> {
             .await;
             handles.push(handle);
             let service = NodeService::new(shared.clone(), engine_handles);
+            opening.push(service.clone());
             crate::gossip::start(ctx.child("gossip"), service.clone(), gossip);
             let (rpc_cfg, exposed) = expose_metrics(&context, index, &service, &shared);
             metrics.extend(exposed);
@@ -300,6 +317,12 @@ pub fn run(cfg: RunConfig) -> Result<()> {
                 servers.push(server);
             }
         }
+        context.child("opened").spawn(move |ctx| async move {
+            while !opening.iter().all(|s| s.is_live()) {
+                ctx.sleep(Duration::from_millis(50)).await;
+            }
+            OPENING_NEW_STORE.store(false, Ordering::Relaxed);
+        });
         futures::future::join_all(handles).await;
         for server in servers {
             // An error only says the server has stopped already.

@@ -389,12 +389,12 @@ where
         params: serde_json::Value,
     ) -> Result<serde_json::Value, lakh_rpc::QueryFailure> {
         use lakh_execution::modules::{QueryError, QueryRun, QueryStep};
-        let failure = |code: &str, message: String| lakh_rpc::QueryFailure {
-            code: code.into(),
-            message,
-        };
+        use lakh_rpc::QueryFailureCode as Code;
+        let failure = |code: Code, message: String| lakh_rpc::QueryFailure { code, message };
         let height = self.head().await.height;
-        let dbs = self.databases().map_err(|e| failure("unavailable", e))?;
+        let dbs = self
+            .databases()
+            .map_err(|e| failure(Code::Unavailable, e))?;
         // One read lock for the whole query: every key comes from the same state.
         let db = dbs.read().await;
         let mut run = QueryRun::new(&module, &method, &params, height, MAX_QUERY_READS);
@@ -402,18 +402,17 @@ where
             match run.step() {
                 Ok(QueryStep::Answer(answer)) => return Ok(answer),
                 Ok(QueryStep::Need(key)) => {
-                    let value = db
-                        .get(&key.digest())
-                        .await
-                        .map_err(|e| failure("unavailable", format!("state read failed: {e}")))?;
+                    let value = db.get(&key.digest()).await.map_err(|e| {
+                        failure(Code::Unavailable, format!("state read failed: {e}"))
+                    })?;
                     run.supply(key, value);
                 }
-                Err(QueryError::BadRequest(m)) => return Err(failure("bad_request", m)),
-                Err(QueryError::NotFound(m)) => return Err(failure("not_found", m)),
-                Err(QueryError::Corrupt(m)) => return Err(failure("corrupt", m)),
+                Err(QueryError::BadRequest(m)) => return Err(failure(Code::BadRequest, m)),
+                Err(QueryError::NotFound(m)) => return Err(failure(Code::NotFound, m)),
+                Err(QueryError::Corrupt(m)) => return Err(failure(Code::Corrupt, m)),
                 // `step` reports a missing key as `QueryStep::Need`, never as this.
                 Err(need @ QueryError::Need(_)) => {
-                    return Err(failure("corrupt", need.to_string()));
+                    return Err(failure(Code::Corrupt, need.to_string()));
                 }
             }
         }
@@ -425,4 +424,4 @@ where
 }
 
 /// Most state entries one module query may read.
-const MAX_QUERY_READS: usize = 4096;
+pub const MAX_QUERY_READS: usize = 4096;

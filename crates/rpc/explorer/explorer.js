@@ -111,6 +111,8 @@ function formatFixed(base, scaleDecimals, shown) {
 const WAD_DECIMALS = 18;
 const wadPercent = (wad, shown = 2) => formatFixed(BigInt(wad) * 100n, WAD_DECIMALS, shown) + "%";
 const bpsPercent = (bps) => formatFixed(BigInt(bps), 2, 2) + "%";
+// Ids asked per batch when listing assets, markets and pools.
+const PROBE_PAGE = 32;
 // Blocks a year at one block a second (the devnet's pace when idle).
 const BLOCKS_PER_YEAR = 31_536_000n;
 
@@ -141,15 +143,18 @@ async function getAssets(ids) {
 }
 
 // The chain's bank assets have ids 0, 1, 2, ... (module share assets have
-// derived ids and are found through their modules).
-async function listBankAssets(limit = 48) {
-  const ids = Array.from({ length: limit }, (_, i) => i);
-  const assets = await getAssets(ids);
+// derived ids and are found through their modules): asked a page at a time
+// until one is missing, up to `most`.
+async function listBankAssets(most = 1024) {
   const out = [];
-  for (const id of ids) {
-    const a = assets.get(String(id));
-    if (!a) break;
-    out.push(a);
+  for (let first = 0; first < most; first += PROBE_PAGE) {
+    const ids = Array.from({ length: PROBE_PAGE }, (_, i) => first + i);
+    const assets = await getAssets(ids);
+    for (const id of ids) {
+      const a = assets.get(String(id));
+      if (!a) return out;
+      out.push(a);
+    }
   }
   return out;
 }
@@ -804,14 +809,17 @@ async function dexPositions(address, account) {
   }))];
 }
 
-// Ids 1, 2, ... of admin-created markets and pools, until one is missing.
-async function probeIds(module, method, param, limit = 16) {
-  const ids = Array.from({ length: limit }, (_, i) => i + 1);
-  const answers = await rpcBatch(ids.map((id) => ["lakh_query", [module, method, { [param]: id }]]));
+// Ids 1, 2, ... of admin-created markets and pools, until one is missing:
+// asked a page at a time, up to `most`.
+async function probeIds(module, method, param, most = 1024) {
   const found = [];
-  for (const a of answers) {
-    if (!a.result) break;
-    found.push(a.result);
+  for (let first = 1; first <= most; first += PROBE_PAGE) {
+    const ids = Array.from({ length: PROBE_PAGE }, (_, i) => first + i);
+    const answers = await rpcBatch(ids.map((id) => ["lakh_query", [module, method, { [param]: id }]]));
+    for (const a of answers) {
+      if (!a.result) return found;
+      found.push(a.result);
+    }
   }
   return found;
 }
@@ -913,15 +921,21 @@ async function viewAsset(ref) {
 
 let poolsCache = null;
 
-// Pools cannot be listed: every pair of bank assets is asked for, in one
-// batch.
+// Pools cannot be listed: every pair of the first POOL_ASSETS bank assets
+// is asked for, in batches.
+const POOL_ASSETS = 64;
+const PAIRS_PER_BATCH = 256;
 async function listPools() {
   if (poolsCache && Date.now() - poolsCache.at < 5000) return poolsCache.pools;
-  const assets = await listBankAssets();
+  const assets = (await listBankAssets()).slice(0, POOL_ASSETS);
   const pairs = [];
   for (let i = 0; i < assets.length; i++) for (let j = i + 1; j < assets.length; j++) pairs.push([assets[i].id, assets[j].id]);
-  const answers = await rpcBatch(pairs.map(([a, b]) => ["lakh_query", ["dex", "pool", { a, b }]]));
-  const pools = answers.map((x) => x.result).filter(Boolean);
+  const pools = [];
+  for (let at = 0; at < pairs.length; at += PAIRS_PER_BATCH) {
+    const batch = pairs.slice(at, at + PAIRS_PER_BATCH);
+    const answers = await rpcBatch(batch.map(([a, b]) => ["lakh_query", ["dex", "pool", { a, b }]]));
+    pools.push(...answers.map((x) => x.result).filter(Boolean));
+  }
   poolsCache = { at: Date.now(), pools };
   return pools;
 }

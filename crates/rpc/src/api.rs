@@ -9,18 +9,56 @@ use bytes::Bytes;
 use lakh_types::{Address, Refusal, TxId};
 use std::future::Future;
 
+/// Why a module query has no answer.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct QueryFailure {
+    pub code: QueryFailureCode,
+    pub message: String,
+}
+
+/// The stable code of a [`QueryFailure`] (`data.code` of
+/// [`crate::codes::QUERY_FAILED`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QueryFailureCode {
+    /// The module, method or parameters are not a query this node knows.
+    BadRequest,
+    /// The query names something the state does not hold.
+    NotFound,
+    /// The node has no state to answer from yet.
+    Unavailable,
+    /// The state holds what this node cannot decode.
+    Corrupt,
+    /// This node answers no module queries at all.
+    Unsupported,
+}
+
+impl QueryFailureCode {
+    /// Every code, in declaration order.
+    pub const ALL: [QueryFailureCode; 5] = [
+        QueryFailureCode::BadRequest,
+        QueryFailureCode::NotFound,
+        QueryFailureCode::Unavailable,
+        QueryFailureCode::Corrupt,
+        QueryFailureCode::Unsupported,
+    ];
+
+    /// The code as it goes over the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QueryFailureCode::BadRequest => "bad_request",
+            QueryFailureCode::NotFound => "not_found",
+            QueryFailureCode::Unavailable => "unavailable",
+            QueryFailureCode::Corrupt => "corrupt",
+            QueryFailureCode::Unsupported => "unsupported",
+        }
+    }
+}
+
 /// What the node offers to RPC clients.
 ///
 /// Implementations may write these methods as `async fn`; the futures must be
 /// `Send` because the server runs them on a multi-threaded runtime.
-/// Why a module query has no answer: `code` is `bad_request`, `not_found`,
-/// `unavailable` or `corrupt`.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct QueryFailure {
-    pub code: String,
-    pub message: String,
-}
-
 pub trait NodeApi: Send + Sync + 'static {
     fn chain_id(&self) -> u64;
 
@@ -77,7 +115,7 @@ pub trait NodeApi: Send + Sync + 'static {
         let _ = (module, method, params);
         async {
             Err(QueryFailure {
-                code: "unsupported".into(),
+                code: QueryFailureCode::Unsupported,
                 message: "this node answers no module queries".into(),
             })
         }

@@ -15,7 +15,119 @@ use crate::types::{
 use jsonrpsee::core::{RpcResult, SubscriptionResult};
 use jsonrpsee::proc_macros::rpc;
 use lakh_types::TxId;
+use schemars::{Schema, SchemaGenerator};
 
+/// Emits the trait for jsonrpsee's `#[rpc]` exactly as written, and
+/// [`declared_methods`]: the same methods as data (names, docs, parameters
+/// and their schemas), from which the server's parameter check and its
+/// OpenRPC document ([`crate::discover`]) are built.
+macro_rules! lakh_api {
+    ($($item:tt)*) => {
+        $($item)*
+        lakh_api_decls!($($item)*);
+    };
+}
+
+/// Skips the trait's attributes and declares its methods.
+macro_rules! lakh_api_decls {
+    (#[$($attr:tt)*] $($rest:tt)*) => {
+        lakh_api_decls!($($rest)*);
+    };
+    (pub trait LakhApi { $($body:tt)* }) => {
+        /// Every method of [`LakhApi`] as declared there, in order.
+        pub(crate) fn declared_methods() -> Vec<MethodDecl> {
+            declare_methods!([] $($body)*)
+        }
+    };
+}
+
+/// Munches method declarations into a `vec!` of [`MethodDecl`].
+macro_rules! declare_methods {
+    ([$($done:expr),*]) => { vec![$($done),*] };
+    (
+        [$($done:expr),*]
+        $(#[doc = $doc:literal])*
+        #[method(name = $name:literal)]
+        $(async)? fn $fn:ident ($($params:tt)*) -> RpcResult<$ret:ty>;
+        $($rest:tt)*
+    ) => {
+        declare_methods!([$($done,)* MethodDecl {
+            name: concat!("lakh_", $name),
+            doc: &[$($doc),*],
+            params: declare_params!($($params)*),
+            result: |g: &mut SchemaGenerator| g.subschema_for::<$ret>(),
+        }] $($rest)*)
+    };
+    (
+        [$($done:expr),*]
+        $(#[doc = $doc:literal])*
+        #[subscription(
+            name = $name:literal => $notification:literal,
+            unsubscribe = $unsubscribe:literal,
+            item = $item:ty $(,)?
+        )]
+        async fn $fn:ident (&self) -> SubscriptionResult;
+        $($rest:tt)*
+    ) => {
+        declare_methods!([$($done,)* MethodDecl {
+            name: concat!("lakh_", $name),
+            doc: &[$($doc),*],
+            params: Vec::new(),
+            result: |g: &mut SchemaGenerator| g.subschema_for::<$item>(),
+        }, MethodDecl {
+            name: concat!("lakh_", $unsubscribe),
+            doc: &[concat!(" Ends a `lakh_", $name, "` subscription.")],
+            params: vec![ParamDecl {
+                name: "subscription",
+                required: true,
+                schema: |g: &mut SchemaGenerator| g.subschema_for::<String>(),
+            }],
+            result: |g: &mut SchemaGenerator| g.subschema_for::<bool>(),
+        }] $($rest)*)
+    };
+}
+
+/// Munches a parameter list into a `vec!` of [`ParamDecl`]; a parameter
+/// declared `Option<_>` is optional.
+macro_rules! declare_params {
+    (&self $(,)?) => { Vec::new() };
+    (&self, $($rest:tt)*) => { declare_params!(@ [] $($rest)*) };
+    (@ [$($done:expr),*]) => { vec![$($done),*] };
+    (@ [$($done:expr),*] $param:ident : Option<$ty:ty> $(, $($rest:tt)*)?) => {
+        declare_params!(@ [$($done,)* ParamDecl {
+            name: stringify!($param),
+            required: false,
+            schema: |g: &mut SchemaGenerator| g.subschema_for::<$ty>(),
+        }] $($($rest)*)?)
+    };
+    (@ [$($done:expr),*] $param:ident : $ty:ty $(, $($rest:tt)*)?) => {
+        declare_params!(@ [$($done,)* ParamDecl {
+            name: stringify!($param),
+            required: true,
+            schema: |g: &mut SchemaGenerator| g.subschema_for::<$ty>(),
+        }] $($($rest)*)?)
+    };
+}
+
+/// One method as [`LakhApi`] declares it.
+pub(crate) struct MethodDecl {
+    /// Its full name (`lakh_getAccount`).
+    pub name: &'static str,
+    /// Its doc comment, one entry per line.
+    pub doc: &'static [&'static str],
+    pub params: Vec<ParamDecl>,
+    /// The schema of its answer (of each notification, for a subscription).
+    pub result: fn(&mut SchemaGenerator) -> Schema,
+}
+
+/// One parameter of a [`MethodDecl`]: optional when declared as `Option<_>`.
+pub(crate) struct ParamDecl {
+    pub name: &'static str,
+    pub required: bool,
+    pub schema: fn(&mut SchemaGenerator) -> Schema,
+}
+
+lakh_api! {
 /// The methods a lakh node answers over JSON-RPC. Parameters may be given by
 /// position or by name; [`crate::server`] refuses unknown names and extra
 /// values.
@@ -31,7 +143,9 @@ pub trait LakhApi {
     async fn submit_transaction(&self, tx: TxParam) -> RpcResult<TxId>;
 
     /// Submits many signed transactions (at most
-    /// [`crate::RpcConfig::max_submit_txs`]); one outcome per transaction.
+    /// [`crate::RpcConfig::max_submit_txs`]); one outcome per transaction,
+    /// a refusal carrying its stable code. A node that answers with the wrong
+    /// count is error [`crate::codes::NODE_ERROR`].
     #[method(name = "submitTransactions")]
     async fn submit_transactions(&self, txs: TxListParam) -> RpcResult<Vec<SubmitOutcome>>;
 
@@ -40,7 +154,8 @@ pub trait LakhApi {
     async fn get_transaction(&self, id: TxIdParam) -> RpcResult<TxStatusInfo>;
 
     /// An account's committed state; with `prove`, inclusion proofs against
-    /// the latest finalized state root.
+    /// the latest finalized state root. Error [`crate::codes::NODE_ERROR`]
+    /// when the node has no state to read yet.
     #[method(name = "getAccount")]
     async fn get_account(
         &self,
@@ -51,7 +166,8 @@ pub trait LakhApi {
     /// An account's finalized transactions (sent, or touching it), newest
     /// first: at most `limit` (default 25, at most
     /// [`crate::server::MAX_ACCOUNT_TXS_PAGE`]) with ordinals below `cursor`
-    /// (the `next_cursor` of the previous page).
+    /// (the `next_cursor` of the previous page). Error
+    /// [`crate::codes::NODE_ERROR`] when the node keeps no account index.
     #[method(name = "getAccountTransactions")]
     async fn get_account_transactions(
         &self,
@@ -60,9 +176,11 @@ pub trait LakhApi {
         limit: Option<LimitParam>,
     ) -> RpcResult<AccountTxsPage>;
 
+    /// The finalized block at `height`; null above the head.
     #[method(name = "getBlockByHeight")]
     async fn get_block_by_height(&self, height: HeightParam) -> RpcResult<Option<BlockInfo>>;
 
+    /// The finalized block with this hash; null when none is known.
     #[method(name = "getBlockByHash")]
     async fn get_block_by_hash(&self, hash: HashParam) -> RpcResult<Option<BlockInfo>>;
 
@@ -97,4 +215,5 @@ pub trait LakhApi {
     /// reason rather than silently skipped.
     #[subscription(name = "subscribeFinalized" => "finalized", unsubscribe = "unsubscribeFinalized", item = BlockInfo)]
     async fn subscribe_finalized(&self) -> SubscriptionResult;
+}
 }

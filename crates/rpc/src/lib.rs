@@ -17,18 +17,20 @@
 pub mod api;
 pub mod bulk;
 pub mod client;
+pub mod discover;
 pub mod explorer;
 pub mod finality;
 pub mod interface;
 pub mod metrics;
 pub mod params;
 pub mod proof;
+mod schema;
 pub mod server;
 mod strict;
 pub use strict::{checked_methods, positional_params};
 pub mod types;
 
-pub use api::{NodeApi, QueryFailure};
+pub use api::{NodeApi, QueryFailure, QueryFailureCode};
 pub use bulk::{BulkRefusal, BulkResult};
 pub use client::{ClientError, FinalizedBlocks, FinalizedTx, LakhClient};
 pub use explorer::EXPLORER_PATH;

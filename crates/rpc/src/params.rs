@@ -3,9 +3,11 @@
 //! learns which value was wrong; the shape of the parameter list is checked
 //! by the server's `StrictParams` middleware before any of these is parsed.
 
+use crate::schema;
 use crate::types::{AssetRef, Hash32, decode_hex};
 use bytes::Bytes;
 use lakh_types::{Address, TxId};
+use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::de::{Error as _, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::borrow::Cow;
@@ -33,10 +35,24 @@ impl<'de> Deserialize<'de> for HexBytes {
 
 /// Newtypes around a parameter's value whose parse error names the parameter.
 macro_rules! named_params {
-    ($($(#[$doc:meta])* $ty:ident($inner:ty) = $name:literal;)*) => {$(
+    ($($(#[$doc:meta])* $ty:ident($inner:ty) as $schema:ty = $name:literal;)*) => {$(
         $(#[$doc])*
         #[derive(Clone, Debug, PartialEq, Eq)]
         pub struct $ty(pub $inner);
+
+        impl JsonSchema for $ty {
+            fn inline_schema() -> bool {
+                <$schema>::inline_schema()
+            }
+
+            fn schema_name() -> Cow<'static, str> {
+                <$schema>::schema_name()
+            }
+
+            fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+                <$schema>::json_schema(generator)
+            }
+        }
 
         impl Serialize for $ty {
             fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -56,21 +72,21 @@ macro_rules! named_params {
 
 named_params! {
     /// `tx`: one raw signed transaction, hex.
-    TxParam(HexBytes) = "tx";
+    TxParam(HexBytes) as schema::HexBytes = "tx";
     /// `id`: a transaction id, 64 hex characters.
-    TxIdParam(TxId) = "id";
+    TxIdParam(TxId) as TxId = "id";
     /// `address`: an account address, 64 hex characters.
-    AddressParam(Address) = "address";
+    AddressParam(Address) as Address = "address";
     /// `height`: a block height.
-    HeightParam(u64) = "height";
+    HeightParam(u64) as u64 = "height";
     /// `hash`: a block hash, 64 hex characters.
-    HashParam(Hash32) = "hash";
+    HashParam(Hash32) as schema::Hash32 = "hash";
     /// `asset`: an asset id (JSON number) or symbol (JSON string).
-    AssetParam(AssetRef) = "asset";
+    AssetParam(AssetRef) as schema::AssetRef = "asset";
     /// `cursor`: where a page of an account's history continues.
-    CursorParam(u64) = "cursor";
+    CursorParam(u64) as u64 = "cursor";
     /// `limit`: most items in a page.
-    LimitParam(u32) = "limit";
+    LimitParam(u32) as u32 = "limit";
 }
 
 /// `txs`: raw signed transactions, hex; a bad one is named by its index
@@ -79,6 +95,16 @@ named_params! {
 /// defeating the mempool's byte accounting.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct TxListParam(pub Vec<Bytes>);
+
+impl JsonSchema for TxListParam {
+    fn schema_name() -> Cow<'static, str> {
+        "TxList".into()
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        <Vec<schema::HexBytes>>::json_schema(generator)
+    }
+}
 
 impl Serialize for TxListParam {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {

@@ -137,7 +137,13 @@ pub async fn start_server_with<N: NodeApi>(
         api,
         max_submit_txs: cfg.max_submit_txs,
     };
-    let module = rpc.into_rpc();
+    let mut module = rpc.into_rpc();
+    let document = Arc::new(crate::discover::openrpc_document());
+    module
+        .register_method(crate::discover::DISCOVER_METHOD, move |_, _, _| {
+            RpcResult::Ok(crate::discover::OpenRpcDocument::clone(&document))
+        })
+        .map_err(std::io::Error::other)?;
     if let Some(method) = unlisted_method(&module) {
         return Err(std::io::Error::other(format!(
             "method {method} has no entry in the parameter table"

@@ -13,28 +13,35 @@ use serde_json::value::RawValue;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::sync::LazyLock;
 
-/// The parameter names of each method of `LakhApi` ([`crate::LakhApiServer`])
-/// in order; a trailing `?` marks an optional one. The server refuses to
-/// start when a method it registers is missing here ([`unlisted_method`]).
-pub(crate) const PARAMS: &[(&str, &[&str])] = &[
-    ("lakh_chainId", &[]),
-    ("lakh_submitTransaction", &["tx"]),
-    ("lakh_submitTransactions", &["txs"]),
-    ("lakh_getTransaction", &["id"]),
-    ("lakh_getAccount", &["address", "prove?"]),
-    (
-        "lakh_getAccountTransactions",
-        &["address", "cursor?", "limit?"],
-    ),
-    ("lakh_getBlockByHeight", &["height"]),
-    ("lakh_getBlockByHash", &["hash"]),
-    ("lakh_getFinality", &["height"]),
-    ("lakh_head", &[]),
-    ("lakh_getAsset", &["asset"]),
-    ("lakh_query", &["module", "method", "params?"]),
-    ("lakh_subscribeFinalized", &[]),
-];
+/// A parameter as the check knows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ParamName {
+    pub name: &'static str,
+    pub required: bool,
+}
+
+/// The parameters of each method, in order, as `LakhApi` declares them
+/// ([`crate::interface::declared_methods`]), and `rpc.discover`'s none.
+pub(crate) static PARAMS: LazyLock<Vec<(&'static str, Vec<ParamName>)>> = LazyLock::new(|| {
+    let mut table: Vec<(&'static str, Vec<ParamName>)> = crate::interface::declared_methods()
+        .into_iter()
+        .map(|m| {
+            let params = m
+                .params
+                .iter()
+                .map(|p| ParamName {
+                    name: p.name,
+                    required: p.required,
+                })
+                .collect();
+            (m.name, params)
+        })
+        .collect();
+    table.push((crate::discover::DISCOVER_METHOD, Vec::new()));
+    table
+});
 
 /// RPC middleware applying [`check_params`] to calls, alone or in a batch.
 #[derive(Clone, Debug)]
@@ -100,12 +107,13 @@ fn check_params(req: &mut Request<'_>) -> Result<(), ErrorObjectOwned> {
     let Some((_, names)) = PARAMS.iter().find(|(m, _)| *m == req.method) else {
         return Ok(());
     };
+    let names = names.as_slice();
     let json = req.params.as_deref().map_or("[]", RawValue::get);
     let (values, named) = split_params(json, names)?;
     for (name, value) in names.iter().zip(&values) {
         let given = value.is_some_and(|v| v.get() != "null");
-        if !given && !name.ends_with('?') {
-            return Err(invalid_param(name, "missing"));
+        if !given && name.required {
+            return Err(invalid_param(name.name, "missing"));
         }
     }
     if named {
@@ -151,11 +159,11 @@ pub fn positional_params(method: &str, params_json: &str) -> Result<String, Erro
 /// The flag says whether they were named.
 fn split_params<'a>(
     json: &'a str,
-    names: &[&str],
+    names: &[ParamName],
 ) -> Result<(Vec<Option<&'a RawValue>>, bool), ErrorObjectOwned> {
     let malformed =
         |e: serde_json::Error| invalid_params(format!("params must be an array or an object: {e}"));
-    let names_only: Vec<&str> = names.iter().map(|n| n.trim_end_matches('?')).collect();
+    let names_only: Vec<&str> = names.iter().map(|n| n.name).collect();
     if json.trim_start().starts_with('{') {
         let map: BTreeMap<String, &'a RawValue> = serde_json::from_str(json).map_err(malformed)?;
         let mut out = vec![None; names.len()];
@@ -184,12 +192,10 @@ fn split_params<'a>(
     Ok((out, false))
 }
 
-/// A method of `module` that [`PARAMS`] does not list, if any (unsubscribe
-/// methods take the subscription id and need no entry).
+/// A method of `module` that [`PARAMS`] does not list, if any.
 pub(crate) fn unlisted_method<C>(module: &jsonrpsee::RpcModule<C>) -> Option<&'static str> {
     module
         .method_names()
-        .filter(|m| !m.starts_with("lakh_unsubscribe"))
         .find(|m| !PARAMS.iter().any(|(listed, _)| listed == m))
 }
 
@@ -210,7 +216,12 @@ mod tests {
 
     #[test]
     fn named_params_become_positional() {
-        let names = ["module", "method", "params?"];
+        let param = |name, required| ParamName { name, required };
+        let names = [
+            param("module", true),
+            param("method", true),
+            param("params", false),
+        ];
         let (values, named) = split_params(r#"{"method": "m", "module": "x"}"#, &names).unwrap();
         assert!(named);
         let got: Vec<_> = values.iter().map(|v| v.map(|v| v.get())).collect();

@@ -4,6 +4,7 @@
 
 use lakh_state::{ObjectKey, StateKey};
 use lakh_types::{Address, AssetId, Receipt, Symbol, TxId};
+use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 use std::str::FromStr;
@@ -79,7 +80,7 @@ pub fn decode_hex(s: &str) -> Result<Vec<u8>, String> {
 }
 
 /// A finalized block's header as clients see it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct BlockHeaderInfo {
     pub height: u64,
     pub hash: Hash32,
@@ -92,6 +93,7 @@ pub struct BlockHeaderInfo {
     pub view: u64,
     /// Base fee per unit this block charged (native base units).
     #[serde(with = "lakh_types::amount")]
+    #[schemars(with = "crate::schema::Amount")]
     pub base_fee: u128,
     pub used_units: u64,
     pub tx_count: u64,
@@ -99,11 +101,12 @@ pub struct BlockHeaderInfo {
     /// On the last block of an epoch: the committee elected for the next
     /// one (the block's hash commits to it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<crate::schema::Committee>")]
     pub next_committee: Option<lakh_types::committee::Committee>,
 }
 
 /// The certificate that finalized a block ([`crate::finality`] checks it).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct FinalityInfo {
     pub height: u64,
     pub block_hash: Hash32,
@@ -126,14 +129,14 @@ pub struct FinalityInfo {
 }
 
 /// A finalized block: its header and the ids of its transactions in order.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct BlockInfo {
     pub header: BlockHeaderInfo,
     pub tx_ids: Vec<TxId>,
 }
 
 /// The chain's latest finalized block and what a new transaction must pay.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct HeadInfo {
     pub chain_id: u64,
     pub height: u64,
@@ -141,21 +144,23 @@ pub struct HeadInfo {
     pub state_root: Hash32,
     /// Base fee per unit of the next block (native base units).
     #[serde(with = "lakh_types::amount")]
+    #[schemars(with = "crate::schema::Amount")]
     pub base_fee: u128,
     pub timestamp_ms: u64,
 }
 
 /// One asset balance of an account.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct BalanceInfo {
     pub asset: AssetId,
     pub symbol: String,
     #[serde(with = "lakh_types::amount")]
+    #[schemars(with = "crate::schema::Amount")]
     pub amount: u128,
 }
 
 /// An account's committed state, optionally with an inclusion proof.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct AccountInfo {
     pub address: Address,
     /// Next nonce in the latest committed state.
@@ -182,7 +187,7 @@ impl AccountInfo {
 
 /// Inclusion proofs of an account's state entries against the state root of
 /// the finalized block at `height`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct AccountProof {
     pub height: u64,
     pub state_root: Hash32,
@@ -190,9 +195,10 @@ pub struct AccountProof {
 }
 
 /// One proven state entry.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ProvenEntry {
     #[serde(with = "state_key_json")]
+    #[schemars(with = "crate::schema::StateKey")]
     pub key: StateKey,
     /// Codec encoding of the `lakh_state::StateValue` under `key`.
     pub value_hex: String,
@@ -201,7 +207,7 @@ pub struct ProvenEntry {
 }
 
 /// An asset's definition and supply.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct AssetInfoJson {
     pub id: AssetId,
     pub symbol: Symbol,
@@ -209,13 +215,15 @@ pub struct AssetInfoJson {
     /// `None` for the native token, which has no issuer.
     pub issuer: Option<Address>,
     #[serde(with = "lakh_types::amount::option", default)]
+    #[schemars(with = "Option<crate::schema::Amount>")]
     pub max_supply: Option<u128>,
     #[serde(with = "lakh_types::amount")]
+    #[schemars(with = "crate::schema::Amount")]
     pub supply: u128,
 }
 
 /// Where a transaction is in its life.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "status", rename_all = "snake_case")]
 // A short-lived answer value; boxing the receipt would only add an allocation.
 #[allow(clippy::large_enum_variant)]
@@ -226,23 +234,25 @@ pub enum TxStatusInfo {
     Pending,
     /// In a finalized block; `receipt.status` says whether it succeeded.
     Finalized {
+        #[schemars(with = "crate::schema::Receipt")]
         receipt: Receipt,
         block_hash: Hash32,
     },
 }
 
 /// One transaction of an account's history.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct AccountTxInfo {
     /// Its place among the account's transactions (0 is the oldest); a page
     /// asked with `cursor` = this ordinal continues with older ones.
     pub ordinal: u64,
     pub block_hash: Hash32,
+    #[schemars(with = "crate::schema::Receipt")]
     pub receipt: Receipt,
 }
 
 /// A page of an account's transactions, newest first.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct AccountTxsPage {
     pub address: Address,
     /// How many transactions the account has in all.
@@ -273,6 +283,26 @@ impl FromStr for BlockId {
         let hash: Hash32 = s.parse().map_err(|e| format!("block hash: {e}"))?;
         Ok(BlockId::Hash(hash.0))
     }
+}
+
+/// Both wire forms are strings of [`crate::schema`] (`Hash32`, `AssetRef`).
+macro_rules! schema_as {
+    ($($ty:ty => $marker:ty;)*) => {$(
+        impl JsonSchema for $ty {
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                <$marker>::schema_name()
+            }
+
+            fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                <$marker>::json_schema(generator)
+            }
+        }
+    )*};
+}
+
+schema_as! {
+    Hash32 => crate::schema::Hash32;
+    AssetRef => crate::schema::AssetRef;
 }
 
 /// An asset by id or by symbol.
@@ -338,7 +368,7 @@ impl fmt::Display for AssetRef {
 
 /// One entry of a `lakh_submitTransactions` answer: `{"id": ...}` when
 /// accepted, `{"error": {"code", "message"}}` when refused.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum SubmitOutcome {
     Accepted { id: TxId },
@@ -347,7 +377,7 @@ pub enum SubmitOutcome {
 
 /// Why a submitted transaction was refused: the stable `code` of a
 /// `lakh_types::Refusal` and its human-readable message.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema, thiserror::Error)]
 #[error("{message} ({code})")]
 pub struct SubmitError {
     pub code: String,

@@ -853,3 +853,138 @@ async fn the_explorer_is_served_beside_rpc_and_websockets() {
     let _blocks = client.subscribe_finalized().await.unwrap();
     handle.stop().unwrap();
 }
+
+/// Every `$ref` under `value`.
+fn refs_in(value: &serde_json::Value, out: &mut Vec<String>) {
+    match value {
+        serde_json::Value::Object(map) => {
+            if let Some(r) = map.get("$ref").and_then(|r| r.as_str()) {
+                out.push(r.to_string());
+            }
+            map.values().for_each(|v| refs_in(v, out));
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|v| refs_in(v, out)),
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn rpc_discover_describes_every_method_the_server_answers() {
+    let (node, addr, handle, _client) = serve(RpcConfig::default()).await;
+    let answer = call(addr, discover::DISCOVER_METHOD, serde_json::json!([])).await;
+    let doc: discover::OpenRpcDocument = serde_json::from_value(answer["result"].clone()).unwrap();
+    assert_eq!(doc.openrpc, discover::OPENRPC_VERSION);
+    let names: Vec<&str> = doc.methods.iter().map(|m| m.name.as_str()).collect();
+    for expected in [
+        "lakh_chainId",
+        "lakh_submitTransaction",
+        "lakh_getAccount",
+        "lakh_getAccountTransactions",
+        "lakh_query",
+        "lakh_subscribeFinalized",
+        "lakh_unsubscribeFinalized",
+        "rpc.discover",
+    ] {
+        assert!(
+            names.contains(&expected),
+            "{expected} missing from {names:?}"
+        );
+    }
+    // Every documented method exists on the server (its answer is never
+    // "method not found"), and every method the server checks is documented.
+    for name in &names {
+        let response = call(addr, name, serde_json::json!([])).await;
+        let code = response["error"]["code"].as_i64();
+        assert_ne!(code, Some(-32601), "{name} is documented but not served");
+    }
+    for method in checked_methods() {
+        assert!(
+            names.contains(&method),
+            "{method} is served but not documented"
+        );
+    }
+
+    let get_account = doc
+        .methods
+        .iter()
+        .find(|m| m.name == "lakh_getAccount")
+        .unwrap();
+    let params: Vec<(&str, bool)> = get_account
+        .params
+        .iter()
+        .map(|p| (p.name.as_str(), p.required))
+        .collect();
+    assert_eq!(params, vec![("address", true), ("prove", false)]);
+    assert!(
+        get_account
+            .summary
+            .starts_with("An account's committed state")
+    );
+    assert_eq!(
+        get_account.result.schema["$ref"],
+        "#/components/schemas/AccountInfo"
+    );
+    let submit = doc
+        .methods
+        .iter()
+        .find(|m| m.name == "lakh_submitTransaction")
+        .unwrap();
+    let refused = submit
+        .errors
+        .iter()
+        .find(|e| e.code == codes::TX_REFUSED)
+        .expect("submitTransaction documents its refusal error");
+    let refusal_codes = &refused.data.as_ref().unwrap()["properties"]["code"]["enum"];
+    assert!(
+        refusal_codes
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!("nonce_gap"))
+    );
+    assert!(
+        submit
+            .errors
+            .iter()
+            .any(|e| e.code == codes::INVALID_PARAMS)
+    );
+
+    let mut refs = Vec::new();
+    refs_in(&serde_json::to_value(&doc).unwrap(), &mut refs);
+    assert!(!refs.is_empty());
+    for r in refs {
+        let name = r
+            .strip_prefix("#/components/schemas/")
+            .unwrap_or_else(|| panic!("{r} points outside the document"));
+        assert!(doc.components.schemas.contains_key(name), "{r} is dangling");
+    }
+
+    // The documented shape matches a real answer: every field the server
+    // sends is described, and every required field is sent.
+    let account = call(
+        addr,
+        "lakh_getAccount",
+        serde_json::json!([hex::encode([7u8; 32])]),
+    )
+    .await;
+    let schema = &doc.components.schemas["AccountInfo"];
+    let properties = schema["properties"].as_object().unwrap();
+    let sent = account["result"].as_object().unwrap();
+    for field in sent.keys() {
+        assert!(properties.contains_key(field), "{field} is not documented");
+    }
+    for field in schema["required"].as_array().unwrap() {
+        assert!(
+            sent.contains_key(field.as_str().unwrap()),
+            "{field} not sent"
+        );
+    }
+    let amount = &doc.components.schemas["BalanceInfo"]["properties"]["amount"];
+    assert_eq!(amount["$ref"], "#/components/schemas/Amount");
+    let amount = &doc.components.schemas["Amount"];
+    assert_eq!(amount["type"], "string", "amounts are decimal strings");
+    if let Ok(path) = std::env::var("LAKH_OPENRPC_OUT") {
+        std::fs::write(path, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
+    }
+    drop(node);
+    handle.stop().unwrap();
+}

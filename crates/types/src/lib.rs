@@ -22,6 +22,7 @@ pub mod math;
 pub mod modules;
 pub mod receipt;
 pub mod refusal;
+mod schema;
 pub mod tx;
 
 pub use action::{Action, TransferEntry};

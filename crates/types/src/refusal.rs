@@ -94,6 +94,23 @@ pub enum Refusal {
 }
 
 impl Refusal {
+    /// Every code [`Refusal::code`] answers: the stable vocabulary of
+    /// refusals across JSON-RPC, `POST /bulk` and the wallet.
+    pub const CODES: [&'static str; 12] = [
+        "malformed",
+        "oversize",
+        "bad_signature",
+        "wrong_chain_id",
+        "nonce_reused",
+        "nonce_gap",
+        "fee_too_low",
+        "cannot_pay_fee",
+        "duplicate",
+        "replacement_underpriced",
+        "busy",
+        "invalid_action",
+    ];
+
     /// Stable machine-readable code (JSON-RPC error data, CLI exit reasons).
     pub fn code(&self) -> &'static str {
         match self {
@@ -111,5 +128,51 @@ impl Refusal {
             Refusal::InvalidAction(_) => "invalid_action",
             Refusal::InvalidProof(_) => "invalid_proof",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_lists_every_refusal_once() {
+        let every = [
+            Refusal::Malformed(String::new()),
+            Refusal::Oversize { size: 0, max: 0 },
+            Refusal::BadSignature,
+            Refusal::WrongChainId {
+                expected: 0,
+                got: 0,
+            },
+            Refusal::NonceReused {
+                expected: 0,
+                got: 0,
+            },
+            Refusal::NonceGap {
+                expected: 0,
+                got: 0,
+                max_ahead: 0,
+            },
+            Refusal::FeeTooLow {
+                max_fee: 0,
+                required: 0,
+            },
+            Refusal::CannotPayFee {
+                balance: 0,
+                fee_due: 0,
+            },
+            Refusal::Duplicate,
+            Refusal::ReplacementUnderpriced {
+                nonce: 0,
+                queued: 0,
+                required: 0,
+                got: 0,
+            },
+            Refusal::Busy(String::new()),
+            Refusal::InvalidAction(String::new()),
+        ];
+        let codes: Vec<&str> = every.iter().map(Refusal::code).collect();
+        assert_eq!(codes, Refusal::CODES);
     }
 }

@@ -218,9 +218,62 @@ impl Output {
     }
 }
 
+/// What `--json` prints when a command cannot run at all: a stable `code`
+/// (docs/ERRORS.md) and the message.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub(crate) struct CommandError {
+    pub code: String,
+    pub message: String,
+}
+
+/// `--json`'s output for a command that could not run.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub(crate) struct ErrorOutput {
+    pub error: CommandError,
+}
+
+impl CommandError {
+    /// The error's code: a refusal's or a query failure's own code (the same
+    /// words JSON-RPC and `POST /bulk` use), else one of the wallet's.
+    fn of(error: &anyhow::Error) -> CommandError {
+        let client = error
+            .chain()
+            .find_map(|e| e.downcast_ref::<lakh_rpc::ClientError>());
+        let code = match client {
+            Some(ClientError::Refused(r)) => r.code.clone(),
+            Some(ClientError::Query { code, .. }) => code.clone(),
+            Some(ClientError::Rpc { code, .. }) => match *code {
+                lakh_rpc::codes::INVALID_PARAMS => "invalid_params".to_string(),
+                lakh_rpc::codes::NODE_ERROR => "node_error".to_string(),
+                _ => "rpc_error".to_string(),
+            },
+            Some(ClientError::Transport { .. }) => "unreachable".to_string(),
+            Some(ClientError::Timeout { .. }) => "timeout".to_string(),
+            Some(ClientError::SubscriptionEnded(_)) => "subscription_ended".to_string(),
+            Some(ClientError::Http { .. }) => "http_error".to_string(),
+            None => "invalid_input".to_string(),
+        };
+        CommandError {
+            code,
+            message: format!("{error:#}"),
+        }
+    }
+}
+
 pub async fn run_wallet(args: WalletArgs) -> anyhow::Result<()> {
     let as_json = args.json;
-    let out = execute(args).await?;
+    let out = match execute(args).await {
+        Ok(out) => out,
+        Err(e) => {
+            if as_json {
+                let error = ErrorOutput {
+                    error: CommandError::of(&e),
+                };
+                println!("{}", serde_json::to_string_pretty(&error)?);
+            }
+            return Err(e);
+        }
+    };
     if as_json {
         println!("{}", serde_json::to_string_pretty(&out.json)?);
     } else {
@@ -460,11 +513,7 @@ pub(crate) async fn send_action(
         action,
     }
     .sign(key);
-    let id = match client.submit(&tx).await {
-        Ok(id) => id,
-        Err(ClientError::Refused(r)) => bail!("transaction refused ({}): {}", r.code, r.message),
-        Err(e) => return Err(e.into()),
-    };
+    let id = client.submit(&tx).await?;
     if id != tx.id() {
         bail!("node reported id {id} for transaction {}", tx.id());
     }
@@ -1007,6 +1056,12 @@ mod tests {
         .err()
         .expect("refusal is an error");
         assert!(err.to_string().contains("fee_too_low"), "{err}");
+        let printed = CommandError::of(&err);
+        assert_eq!(printed.code, "fee_too_low", "the refusal's own code");
+        assert!(
+            printed.message.contains("below the current fee"),
+            "{printed:?}"
+        );
 
         *env.node.fail.lock().unwrap() = Some(FailureReason::NotIssuer { asset: AssetId(42) });
         let out = execute(args(
@@ -1038,6 +1093,7 @@ mod tests {
         .err()
         .expect("unknown asset");
         assert!(err.to_string().contains("no asset SILVER"), "{err}");
+        assert_eq!(CommandError::of(&err).code, "invalid_input");
 
         let err = execute(args(
             &env,
@@ -1056,6 +1112,14 @@ mod tests {
         .err()
         .expect("max fee below the current fee");
         assert!(err.to_string().contains("below the current fee"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_node_is_its_own_code() {
+        let port = crate::network::free_port().unwrap();
+        let client = LakhClient::connect(&format!("http://127.0.0.1:{port}")).unwrap();
+        let err = anyhow::Error::from(client.chain_id().await.unwrap_err()).context("head");
+        assert_eq!(CommandError::of(&err).code, "unreachable");
     }
 
     #[tokio::test]

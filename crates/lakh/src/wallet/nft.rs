@@ -13,14 +13,14 @@ use super::{Ctx, Output, SendOpts, query_answer, query_output, resolve_asset, se
 use crate::keys::{load_key, resolve_address};
 use anyhow::{Context, bail};
 use lakh_types::codec::{BoundedVec, Text};
+use lakh_types::modules::nft::provenance::{ProvenanceFile, model_id, provenance_actions};
 use lakh_types::modules::nft::query::{AuctionAnswer, ListingAnswer, OfferAnswer, TokenAnswer};
 use lakh_types::modules::nft::{
     CollectionId, CollectionKind, EDITION_SHARDS, Hash32, LicenceId, LicenceTerms, MAX_PAYEES,
     MAX_PLAN_PARTS, NftAction, NftEvent, OfferId, ParentLink, SplitShare, TokenId, TransferPolicy,
-    prompt_commitment, sign_attestation,
+    sign_attestation,
 };
 use lakh_types::{Action, Address, AssetId, Event, PrivateKey};
-use serde::Deserialize;
 use serde_json::json;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -305,33 +305,10 @@ pub struct MintArgs {
     send: SendOpts,
 }
 
-/// A provenance file.
-#[derive(Deserialize, Debug)]
-#[serde(deny_unknown_fields)]
-pub struct ProvenanceFile {
-    /// Model id: 64 hex characters, or text (its sha256).
-    pub model: String,
-    pub model_version: String,
-    /// The prompt text (its sha256 is committed, then revealed).
-    pub prompt: String,
-    pub seed: u64,
-    /// Generation parameters as any JSON (the sha256 of its text).
-    #[serde(default)]
-    pub params: serde_json::Value,
-    /// Key names or addresses of human contributors.
-    #[serde(default)]
-    pub contributors: Vec<String>,
-}
-
 /// sha256 of a file's bytes.
 pub fn file_hash(path: &Path) -> anyhow::Result<Hash32> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     Ok(Hash32::sha256(&bytes))
-}
-
-/// A model id: 64 hex characters as is, any other text hashed.
-pub fn model_id(s: &str) -> Hash32 {
-    s.parse().unwrap_or_else(|_| Hash32::sha256(s.as_bytes()))
 }
 
 fn parse_split(ctx: &Ctx<'_>, entries: &[String]) -> anyhow::Result<BoundedVec<SplitShare, 8>> {
@@ -820,8 +797,9 @@ async fn mint(ctx: &Ctx<'_>, a: MintArgs, derive: bool) -> anyhow::Result<Output
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("reading {}", path.display()))?;
-            let p: ProvenanceFile = serde_json::from_str(&text)
-                .with_context(|| format!("{} is not a provenance record", path.display()))?;
+            let p = ProvenanceFile::parse(&text).map_err(|e| {
+                anyhow::anyhow!("{} is not a provenance record: {e}", path.display())
+            })?;
             Some(p)
         }
         None => None,
@@ -874,7 +852,8 @@ async fn record_provenance(
         contributors.push(resolve_address(ctx.keys_dir, c)?);
     }
     let salt = Hash32(rand::random());
-    let actions = provenance_actions(&address_of(key), token, content_hash, p, contributors, salt)?;
+    let actions = provenance_actions(&address_of(key), token, content_hash, p, contributors, salt)
+        .map_err(anyhow::Error::msg)?;
     let commit = send_nft(ctx, key, actions.commit, send).await?;
     if commit.failure.is_some() {
         return Ok(commit);
@@ -886,48 +865,6 @@ async fn record_provenance(
         actions.prompt_hash
     );
     Ok(out)
-}
-
-/// The two transactions that give a token its provenance record: the
-/// prompt's commitment, then (at least a block later) the record.
-pub struct ProvenanceActions {
-    pub prompt_hash: Hash32,
-    pub commit: NftAction,
-    pub record: NftAction,
-}
-
-/// The commitment and record of `p` for `token` (content hash
-/// `content_hash`), committed by its creator `creator` with `salt`;
-/// `contributors` are `p.contributors` resolved to addresses.
-pub fn provenance_actions(
-    creator: &Address,
-    token: TokenId,
-    content_hash: Hash32,
-    p: &ProvenanceFile,
-    contributors: Vec<Address>,
-    salt: Hash32,
-) -> anyhow::Result<ProvenanceActions> {
-    let prompt_hash = Hash32::sha256(p.prompt.as_bytes());
-    let commitment = prompt_commitment(creator, &prompt_hash, &salt);
-    let n = contributors.len();
-    let record = NftAction::RecordProvenance {
-        token,
-        model_id: model_id(&p.model),
-        model_version: Text::new(p.model_version.clone())
-            .context("model_version: at most 32 bytes")?,
-        prompt_hash,
-        salt,
-        seed: p.seed,
-        params_hash: Hash32::sha256(p.params.to_string().as_bytes()),
-        output_hash: content_hash,
-        contributors: BoundedVec::new(contributors)
-            .with_context(|| format!("{n} contributors, at most 8"))?,
-    };
-    Ok(ProvenanceActions {
-        prompt_hash,
-        commit: NftAction::CommitPrompt { commitment },
-        record,
-    })
 }
 
 /// An attestation of `token`'s record, signed with the attester's `key`

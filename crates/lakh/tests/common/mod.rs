@@ -22,6 +22,9 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// The file in the data directory that takes a test devnet's stderr.
+const STDERR_LOG: &str = "test-stderr.log";
+
 pub struct Devnet {
     pub child: Child,
     pub rpc: String,
@@ -33,7 +36,10 @@ pub struct Devnet {
 impl Devnet {
     /// Starts `lakh devnet --json` with `validators` and `extra` arguments and
     /// waits for its ready line.
+    /// Its stderr goes to [`Devnet::stderr_log`].
     pub fn start(dir: &Path, validators: usize, port: u16, extra: &[&str]) -> Devnet {
+        std::fs::create_dir_all(dir).unwrap();
+        let stderr = std::fs::File::create(dir.join(STDERR_LOG)).unwrap();
         let mut child = Command::new(BIN)
             .args(["devnet", "--json", "--validators", &validators.to_string()])
             .args(extra)
@@ -41,7 +47,7 @@ impl Devnet {
             .arg(dir)
             .args(["--rpc-addr", &format!("127.0.0.1:{port}")])
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .expect("spawn lakh devnet");
         let stdout = child.stdout.take().unwrap();
@@ -63,6 +69,11 @@ impl Devnet {
             dir: dir.to_path_buf(),
             ready,
         }
+    }
+
+    /// What the devnet has written to stderr so far.
+    pub fn stderr_log(&self) -> String {
+        std::fs::read_to_string(self.dir.join(STDERR_LOG)).unwrap()
     }
 
     pub fn keys(&self) -> PathBuf {

@@ -15,6 +15,7 @@ use commonware_codec::{Buf, DecodeExt, Error as CodecError, FixedSize, Read, Wri
 use commonware_cryptography::{Hasher, Sha256, Signer, Verifier};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+pub mod provenance;
 pub mod query;
 
 /// Identifier of a collection, derived from its creator and the creating nonce.
