@@ -96,7 +96,7 @@ pub enum Refusal {
 impl Refusal {
     /// Every code [`Refusal::code`] answers: the stable vocabulary of
     /// refusals across JSON-RPC, `POST /bulk` and the wallet.
-    pub const CODES: [&'static str; 12] = [
+    pub const CODES: [&'static str; 13] = [
         "malformed",
         "oversize",
         "bad_signature",
@@ -109,6 +109,7 @@ impl Refusal {
         "replacement_underpriced",
         "busy",
         "invalid_action",
+        "invalid_proof",
     ];
 
     /// Stable machine-readable code (JSON-RPC error data, CLI exit reasons).
@@ -171,6 +172,7 @@ mod tests {
             },
             Refusal::Busy(String::new()),
             Refusal::InvalidAction(String::new()),
+            Refusal::InvalidProof(String::new()),
         ];
         let codes: Vec<&str> = every.iter().map(Refusal::code).collect();
         assert_eq!(codes, Refusal::CODES);
