@@ -214,7 +214,10 @@ where
         }
         let bad = self.shared.pool.verify_block_signatures(&block.txs);
         if !bad.is_empty() {
-            return Err(format!("{} transactions with bad signatures", bad.len()));
+            return Err(format!(
+                "{} transactions with bad signatures or shielded proofs",
+                bad.len()
+            ));
         }
         Ok(())
     }

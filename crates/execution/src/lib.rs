@@ -40,7 +40,7 @@ use lakh_types::{
     limits::MAX_BLOCK_TXS,
 };
 use modules::kit::{Access, ActionError, TxContext};
-use modules::{cover, stake};
+use modules::{cover, shielded, stake};
 use overlay::View;
 use std::num::NonZeroUsize;
 
@@ -142,6 +142,8 @@ pub fn access_set(env: &BlockEnv, txs: &[SignedTransaction]) -> Vec<StateKey> {
     // The parametric product slots, which name the rest of what the cover
     // hook reads ([`block_access_set`]).
     keys.extend(cover::product_keys());
+    // The shielded pool's end-of-block append.
+    keys.extend(shielded::block_keys(env.height));
     for tx in txs {
         tx_access(&tx.tx, &mut |key| keys.push(key));
     }
@@ -442,8 +444,9 @@ pub(crate) fn execute_tx<V: View>(
 /// commission, the rest going to its delegators' reward pool
 /// ([`stake::distribute_fees`]). Then, at the last height of an epoch,
 /// elects the next committee ([`stake::elect_at_boundary`]) into
-/// `outcome.next_committee`. Last, the cover module's parametric products
-/// evaluate their triggers and pay ([`cover::end_block`]).
+/// `outcome.next_committee`. Then the cover module's parametric products
+/// evaluate their triggers and pay ([`cover::end_block`]). Last, the
+/// shielded pool appends the block's notes to its tree ([`shielded::end_block`]).
 pub(crate) fn finish_block(
     env: &BlockEnv,
     overlay: &mut Overlay,
@@ -464,6 +467,8 @@ pub(crate) fn finish_block(
     outcome.next_committee = stake::elect_at_boundary(overlay, &env.staking, env.height)?;
     overlay.clear_journal();
     cover::end_block(overlay, env.height, &mut outcome.block_events)?;
+    overlay.clear_journal();
+    shielded::end_block(overlay, env.height, &mut outcome.block_events)?;
     overlay.clear_journal();
 
     #[cfg(debug_assertions)]

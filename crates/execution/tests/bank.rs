@@ -720,6 +720,10 @@ fn access_set_is_sorted_deduplicated_and_declares_action_keys() {
     expected.extend(lakh_execution::modules::stake::fee_keys(&addr(PROPOSER)));
     // The parametric product slots (the cover module's end-of-block hook).
     expected.extend(lakh_execution::hook_roots());
+    // The shielded pool's end-of-block append.
+    expected.extend(lakh_execution::modules::shielded::block_keys(
+        block_env().height,
+    ));
     expected.sort();
     assert_eq!(keys, expected);
 }

@@ -254,27 +254,29 @@ impl TxPool {
         })
     }
 
-    /// Indices of transactions whose signatures do not verify. Transactions
-    /// queued here were verified at ingest and are skipped; the lock is
-    /// released before any signature is checked.
+    /// Indices of transactions whose signatures or shielded proofs do not
+    /// verify, ascending. Transactions queued here were verified at ingest
+    /// (signature and proof) and are skipped; the lock is released before
+    /// any signature or proof is checked. This is where a proof a proposer
+    /// included without this node seeing it is checked: a block with a bad
+    /// one is rejected whole, so execution never meets an unverified proof.
     pub fn verify_block_signatures(&self, txs: &[SignedTransaction]) -> Vec<usize> {
+        let chain_id = self.verifier.config().chain_id;
         let unverified: Vec<usize> = {
             let inner = self.lock();
             (0..txs.len())
                 .filter(|&i| !inner.pool.contains(&txs[i].id()))
                 .collect()
         };
-        if unverified.is_empty() {
-            return Vec::new();
-        }
-        if unverified.len() == txs.len() {
-            return lakh_types::tx::verify_signatures(txs);
-        }
-        let subset: Vec<SignedTransaction> = unverified.iter().map(|&i| txs[i].clone()).collect();
-        lakh_types::tx::verify_signatures(&subset)
-            .into_iter()
-            .map(|j| unverified[j])
-            .collect()
+        let mut bad = bad_signatures(txs, &unverified);
+        bad.extend(
+            crate::verify::verify_proofs(chain_id, unverified.iter().map(|&i| &txs[i]))
+                .into_iter()
+                .map(|(j, _)| unverified[j]),
+        );
+        bad.sort_unstable();
+        bad.dedup();
+        bad
     }
 
     /// Records an executed (not yet finalized) block's senders, so blocks
@@ -474,6 +476,21 @@ impl Inner {
             }
         }
     }
+}
+
+/// Indices (among `unverified`, which index `txs`) of bad signatures.
+fn bad_signatures(txs: &[SignedTransaction], unverified: &[usize]) -> Vec<usize> {
+    if unverified.is_empty() {
+        return Vec::new();
+    }
+    if unverified.len() == txs.len() {
+        return lakh_types::tx::verify_signatures(txs);
+    }
+    let subset: Vec<SignedTransaction> = unverified.iter().map(|&i| txs[i].clone()).collect();
+    lakh_types::tx::verify_signatures(&subset)
+        .into_iter()
+        .map(|j| unverified[j])
+        .collect()
 }
 
 #[cfg(test)]
@@ -708,5 +725,31 @@ mod tests {
                 .now_or_never()
                 .is_some()
         );
+    }
+
+    #[test]
+    fn block_verification_checks_the_proofs_ingest_did_not() {
+        use crate::verify::tests::{proven_unshield, signed};
+        use lakh_types::modules::shielded::ShieldedAction;
+        let pool = pool();
+        let valid = Action::Shielded(Box::new(proven_unshield().clone()));
+        let mut replayed = proven_unshield().clone();
+        if let ShieldedAction::Unshield { recipient, .. } = &mut replayed {
+            *recipient = Address([1; 32]);
+        }
+        // A proposer's block this node never saw at ingest: the transfer
+        // and the valid unshield pass, the re-targeted proof does not.
+        let txs = vec![
+            tx(3, 0),
+            signed(1, 0, CHAIN_ID, 1_000_000, valid),
+            signed(
+                1,
+                1,
+                CHAIN_ID,
+                1_000_000,
+                Action::Shielded(Box::new(replayed)),
+            ),
+        ];
+        assert_eq!(pool.verify_block_signatures(&txs), vec![2]);
     }
 }

@@ -12,7 +12,8 @@
 //! from their own buffers (as ingest does), not slices of a block.
 
 use lakh_types::map::{FastMap, fast_map};
-use lakh_types::{Address, Refusal, SignedTransaction, TxId, fees};
+use lakh_types::modules::shielded::MAX_SHIELDED_ACTIONS_PER_BLOCK;
+use lakh_types::{Action, Address, Refusal, SignedTransaction, TxId, fees};
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 
@@ -381,6 +382,9 @@ impl Mempool {
         // Next tx of each sender already reached, keyed like the head index.
         let mut ready: BinaryHeap<(Priority, Address, u64)> = BinaryHeap::new();
         let mut heads = self.heads.iter().rev().peekable();
+        // A block applies at most this many shielded actions; the rest wait
+        // for a later block rather than fail.
+        let mut shielded_left = MAX_SHIELDED_ACTIONS_PER_BLOCK;
         while out.len() < max_txs && bytes_left >= MIN_TX_BYTES {
             let from_ready = match (ready.peek(), heads.peek()) {
                 (Some((ready_top, ..)), Some((head_top, _))) => ready_top > head_top,
@@ -412,8 +416,15 @@ impl Mempool {
             };
             let tx = &entry.tx;
             let size = tx.encoded_len();
-            if tx.tx.max_fee < fees::required_fee(&tx.tx.action, base_fee) || size > bytes_left {
+            let shielded = matches!(tx.tx.action, Action::Shielded(_));
+            if tx.tx.max_fee < fees::required_fee(&tx.tx.action, base_fee)
+                || size > bytes_left
+                || (shielded && shielded_left == 0)
+            {
                 continue;
+            }
+            if shielded {
+                shielded_left -= 1;
             }
             bytes_left -= size;
             out.push(tx.clone());

@@ -1,5 +1,8 @@
 //! Ingest verification: stateless checks, then batched signature verification
-//! spread over a pool of worker threads.
+//! spread over a pool of worker threads, then, for shielded transfers and
+//! unshields, batched Groth16 proof verification on the same threads
+//! ([`verify_proofs`]): a batch that fails is checked member by member and
+//! only the bad proofs are refused (`invalid_proof`).
 //!
 //! The pool is plain std threads fed by a channel. Async callers use
 //! [`Verifier::verify`]: the work is handed to the pool and the caller's task
@@ -66,6 +69,7 @@ fn check_action(action: &Action) -> Result<(), Refusal> {
         Action::Farm(a) => farm::check(a).map_err(Refusal::InvalidAction),
         Action::Cover(a) => cover::check(a).map_err(Refusal::InvalidAction),
         Action::Nft(a) => nft::check(a).map_err(Refusal::InvalidAction),
+        Action::Shielded(a) => shielded::check(a).map_err(Refusal::InvalidAction),
         Action::MultiTransfer { entries } => {
             if entries.is_empty() {
                 return Err(Refusal::InvalidAction(
@@ -470,27 +474,77 @@ fn verify_chunk(
         }
     }
     let mut bad = verify_signatures(&passed).into_iter().peekable();
+    let mut signed = Vec::with_capacity(passed.len());
+    let mut signed_at = Vec::with_capacity(passed.len());
     for (i, tx) in passed.into_iter().enumerate() {
         if bad.peek() == Some(&i) {
             bad.next();
         } else {
-            out[passed_at[i]] = Ok(tx);
+            signed_at.push(passed_at[i]);
+            signed.push(tx);
+        }
+    }
+    let mut bad_proofs = verify_proofs(chain_id, &signed).into_iter().peekable();
+    for (i, tx) in signed.into_iter().enumerate() {
+        match bad_proofs.peek() {
+            Some((at, _)) if *at == i => {
+                if let Some((_, refusal)) = bad_proofs.next() {
+                    out[signed_at[i]] = Err(refusal);
+                }
+            }
+            _ => out[signed_at[i]] = Ok(tx),
         }
     }
     out
 }
 
+/// The shielded transactions among `txs` whose proofs do not verify, by
+/// index (ascending), with the refusal. All proofs are checked in one batch
+/// against the devnet's verifying key; a failing batch is checked member by
+/// member. Transactions without a proof pass.
+pub fn verify_proofs<'a>(
+    chain_id: u64,
+    txs: impl IntoIterator<Item = &'a SignedTransaction>,
+) -> Vec<(usize, Refusal)> {
+    let mut spends = Vec::new();
+    let mut spend_at = Vec::new();
+    for (i, tx) in txs.into_iter().enumerate() {
+        if let Action::Shielded(action) = &tx.tx.action
+            && action.spend().is_some()
+        {
+            spends.push((tx.tx.sender_address(), &**action));
+            spend_at.push(i);
+        }
+    }
+    if spends.is_empty() {
+        return Vec::new();
+    }
+    let vk = lakh_shielded::chain::devnet_verifying_key();
+    lakh_shielded::chain::verify_actions(vk, chain_id, &spends)
+        .into_iter()
+        .zip(spend_at)
+        .filter_map(|(verdict, i)| {
+            verdict
+                .err()
+                .map(|e| (i, Refusal::InvalidProof(e.to_string())))
+        })
+        .collect()
+}
+
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use bytes::Bytes;
     use commonware_cryptography::Signer;
+    use lakh_types::modules::shielded::{
+        ENCRYPTED_NOTE_BYTES, FixedBytes, PROOF_BYTES, ShieldedAction,
+    };
     use lakh_types::{Address, AssetId, PrivateKey, Symbol, Transaction, TransferEntry};
 
-    const CHAIN: u64 = 7;
+    pub(crate) const CHAIN: u64 = 7;
     const MIN_BASE_FEE: u128 = 100;
 
-    fn signed(
+    pub(crate) fn signed(
         seed: u64,
         nonce: u64,
         chain_id: u64,
@@ -717,5 +771,132 @@ mod tests {
         for c in callers {
             c.join().expect("caller thread");
         }
+    }
+
+    /// One proven unshield on chain [`CHAIN`], sent by key 1: 50 in, 39 to
+    /// a public account, fee 1, change 10. Proved once per test binary.
+    pub(crate) fn proven_unshield() -> &'static ShieldedAction {
+        use lakh_shielded::chain::{SpendTx, devnet_parameters, prove_spend};
+        use lakh_shielded::{
+            Action as ProofAction, FullTree, Note, SpendInput, SpendingKey, TREE_DEPTH,
+            TransferWitness,
+        };
+        use rand_chacha_ark::{ChaCha20Rng, rand_core::SeedableRng};
+        static PROVEN: std::sync::OnceLock<ShieldedAction> = std::sync::OnceLock::new();
+        PROVEN.get_or_init(|| {
+            let mut rng = ChaCha20Rng::seed_from_u64(7);
+            let owner = SpendingKey::random(&mut rng).address().paying_key;
+            let key = SpendingKey::random(&mut rng);
+            let note = Note::new(AssetId(1), 50, key.address().paying_key, &mut rng);
+            let mut tree = FullTree::<TREE_DEPTH>::new();
+            tree.append_batch(&[note.commitment()]).unwrap();
+            let witness = TransferWitness {
+                inputs: [
+                    SpendInput {
+                        note,
+                        nk: key.nullifier_key(),
+                        path: tree.path(0).unwrap(),
+                    },
+                    SpendInput::dummy(AssetId(1), &mut rng),
+                ],
+                outputs: [
+                    Note::new(AssetId(1), 10, owner, &mut rng),
+                    Note::new(AssetId(1), 0, owner, &mut rng),
+                ],
+            };
+            let tx = SpendTx {
+                chain_id: CHAIN,
+                sender: Address::from(&PrivateKey::from_seed(1).public_key()),
+                anchor: tree.root(),
+                fee: 1,
+                action: ProofAction::Unshield {
+                    recipient: Address([9; 32]),
+                    amount: 39,
+                },
+                encrypted_notes: [FixedBytes([3; ENCRYPTED_NOTE_BYTES]); 2],
+            };
+            prove_spend(devnet_parameters(), &witness, &tx, &mut rng).unwrap()
+        })
+    }
+
+    fn tweaked(change: impl FnOnce(&mut ShieldedAction)) -> Action {
+        let mut action = proven_unshield().clone();
+        change(&mut action);
+        Action::Shielded(Box::new(action))
+    }
+
+    #[test]
+    fn shielded_proofs_are_batch_verified_and_only_the_bad_ones_refused() {
+        // One worker, one chunk: the valid and the bad proofs share a batch,
+        // which fails, so each member is checked alone.
+        let v = verifier(1, 64);
+        let valid = Action::Shielded(Box::new(proven_unshield().clone()));
+        let other_recipient = tweaked(|a| {
+            if let ShieldedAction::Unshield { recipient, .. } = a {
+                *recipient = Address([8; 32]);
+            }
+        });
+        let other_fee = tweaked(|a| {
+            if let ShieldedAction::Unshield { fee, .. } = a {
+                *fee = 2;
+            }
+        });
+        let other_ciphertext = tweaked(|a| {
+            if let ShieldedAction::Unshield {
+                encrypted_notes, ..
+            } = a
+            {
+                encrypted_notes[1].0[0] ^= 1;
+            }
+        });
+        let max_fee = 1_000_000;
+        let txs = vec![
+            signed(1, 0, CHAIN, max_fee, valid.clone()),
+            signed(1, 1, CHAIN, max_fee, other_recipient),
+            transfer(3, 0),
+            signed(1, 2, CHAIN, max_fee, other_fee),
+            // Taken from key 1's transaction to collect its fee.
+            signed(2, 0, CHAIN, max_fee, valid.clone()),
+            signed(1, 3, CHAIN, max_fee, other_ciphertext),
+            signed(1, 4, CHAIN, max_fee, valid.clone()),
+        ];
+        let verdicts = v.verify_batch(txs);
+        for (i, verdict) in verdicts.iter().enumerate() {
+            match i {
+                0 | 2 | 6 => assert!(verdict.is_ok(), "tx {i}: {verdict:?}"),
+                _ => assert!(
+                    matches!(verdict, Err(r @ Refusal::InvalidProof(_)) if r.code() == "invalid_proof"),
+                    "tx {i}: {verdict:?}"
+                ),
+            }
+        }
+
+        // The same proof on another chain.
+        let mut cfg = VerifierConfig::new(CHAIN + 1, MIN_BASE_FEE);
+        cfg.workers = 1;
+        let elsewhere = Verifier::new(cfg).unwrap();
+        let verdicts = elsewhere.verify_batch(vec![signed(1, 0, CHAIN + 1, max_fee, valid)]);
+        assert!(matches!(verdicts[0], Err(Refusal::InvalidProof(_))));
+    }
+
+    #[test]
+    fn malformed_proofs_and_values_are_refused_before_pairings() {
+        let v = verifier(1, 64);
+        let off_curve = tweaked(|a| {
+            if let ShieldedAction::Unshield { proof, .. } = a {
+                proof.0 = [0xff; PROOF_BYTES];
+            }
+        });
+        let too_large = tweaked(|a| {
+            if let ShieldedAction::Unshield { amount, .. } = a {
+                *amount = 1 << 64;
+            }
+        });
+        let verdicts = v.verify_batch(vec![
+            signed(1, 0, CHAIN, 1_000_000, off_curve),
+            signed(1, 1, CHAIN, 1_000_000, too_large),
+        ]);
+        assert!(matches!(&verdicts[0], Err(Refusal::InvalidProof(m)) if m.contains("proof point")));
+        assert!(matches!(&verdicts[1], Err(Refusal::InvalidAction(m)) if m.contains("2^64")));
     }
 }

@@ -17,6 +17,7 @@
 //! encoding ([`field`]). See `docs/modules/shielded.md` for the statement,
 //! the parameters, what is hidden and the trust assumptions.
 
+pub mod chain;
 pub mod circuit;
 pub mod encryption;
 pub mod field;

@@ -76,6 +76,7 @@ pub mod object_kind {
     pub const FARM: std::ops::Range<u8> = 0x60..0x70;
     pub const COVER: std::ops::Range<u8> = 0x70..0x80;
     pub const NFT: std::ops::Range<u8> = 0x80..0x90;
+    pub const SHIELDED: std::ops::Range<u8> = 0x90..0xa0;
 }
 
 /// The address of one state entry.

@@ -3,7 +3,7 @@
 
 use crate::modules::{
     book::BookAction, cover::CoverAction, dex::DexAction, farm::FarmAction, lend::LendAction,
-    nft::NftAction, oracle::OracleAction, stake::StakeAction, tag,
+    nft::NftAction, oracle::OracleAction, shielded::ShieldedAction, stake::StakeAction, tag,
 };
 use crate::{Address, AssetId, Symbol, limits::MAX_MULTI_TRANSFER_ENTRIES};
 use bytes::BufMut;
@@ -94,6 +94,9 @@ pub enum Action {
     Cover(CoverAction),
     /// Music NFTs (`modules::nft`).
     Nft(NftAction),
+    /// Shielded pool (`modules::shielded`); boxed, being several times
+    /// larger than any other action (a proof and two encrypted notes).
+    Shielded(Box<ShieldedAction>),
 }
 
 /// Runs `$body` with `$inner` bound to the module action inside `$action`
@@ -109,6 +112,7 @@ macro_rules! with_module_action {
             Action::Farm($inner) => $body,
             Action::Cover($inner) => $body,
             Action::Nft($inner) => $body,
+            Action::Shielded($inner) => $body,
             _ => $other,
         }
     };
@@ -135,6 +139,7 @@ impl Action {
             Action::Farm(_) => "farm",
             Action::Cover(_) => "cover",
             Action::Nft(_) => "nft",
+            Action::Shielded(_) => "shielded",
         }
     }
 }
@@ -200,6 +205,10 @@ impl Write for Action {
                 buf.put_u8(tag::NFT);
                 a.write(buf);
             }
+            Action::Shielded(a) => {
+                buf.put_u8(tag::SHIELDED);
+                a.write(buf);
+            }
         }
     }
 }
@@ -249,6 +258,7 @@ impl Read for Action {
             tag::FARM => Action::Farm(FarmAction::read_cfg(buf, &())?),
             tag::COVER => Action::Cover(CoverAction::read_cfg(buf, &())?),
             tag::NFT => Action::Nft(NftAction::read_cfg(buf, &())?),
+            tag::SHIELDED => Action::Shielded(Box::new(ShieldedAction::read_cfg(buf, &())?)),
             other => return Err(CodecError::InvalidEnum(other)),
         })
     }

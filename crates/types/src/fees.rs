@@ -47,6 +47,7 @@ pub fn action_units(action: &Action) -> u64 {
         Action::Farm(a) => crate::modules::farm::units(a),
         Action::Cover(a) => crate::modules::cover::units(a),
         Action::Nft(a) => crate::modules::nft::units(a),
+        Action::Shielded(a) => crate::modules::shielded::units(a),
     }
 }
 

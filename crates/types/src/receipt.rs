@@ -8,6 +8,7 @@ use crate::modules::{
     lend::{LendError, LendEvent},
     nft::{NftError, NftEvent},
     oracle::{OracleError, OracleEvent},
+    shielded::{ShieldedError, ShieldedEvent},
     stake::{StakeError, StakeEvent},
     tag,
 };
@@ -104,6 +105,9 @@ pub enum FailureReason {
     /// An `nft` action failed.
     #[error("nft: {0}")]
     Nft(NftError),
+    /// A `shielded` action failed.
+    #[error("shielded: {0}")]
+    Shielded(ShieldedError),
 }
 
 /// A module's error is a failure reason of its own variant.
@@ -125,6 +129,7 @@ failure_from!(
     FarmError => Farm,
     CoverError => Cover,
     NftError => Nft,
+    ShieldedError => Shielded,
 );
 
 /// Writes, sizes and reads the per-module variants of an enum whose other
@@ -164,6 +169,10 @@ macro_rules! module_variants {
                 $buf.put_u8(tag::NFT);
                 x.write($buf)
             }
+            $ty::Shielded(x) => {
+                $buf.put_u8(tag::SHIELDED);
+                x.write($buf)
+            }
             #[allow(unreachable_patterns)]
             _ => $rest,
         }
@@ -178,11 +187,12 @@ macro_rules! module_variants {
             $ty::Farm(x) => 1 + x.encode_size(),
             $ty::Cover(x) => 1 + x.encode_size(),
             $ty::Nft(x) => 1 + x.encode_size(),
+            $ty::Shielded(x) => 1 + x.encode_size(),
             #[allow(unreachable_patterns)]
             _ => $rest,
         }
     };
-    (read $ty:ident, $tag:expr, $buf:expr, [$dex:ty, $book:ty, $oracle:ty, $lend:ty, $stake:ty, $farm:ty, $cover:ty, $nft:ty]) => {
+    (read $ty:ident, $tag:expr, $buf:expr, [$dex:ty, $book:ty, $oracle:ty, $lend:ty, $stake:ty, $farm:ty, $cover:ty, $nft:ty, $shielded:ty]) => {
         match $tag {
             tag::DEX => Some($ty::Dex(<$dex>::read($buf)?)),
             tag::BOOK => Some($ty::Book(<$book>::read($buf)?)),
@@ -192,6 +202,7 @@ macro_rules! module_variants {
             tag::FARM => Some($ty::Farm(<$farm>::read($buf)?)),
             tag::COVER => Some($ty::Cover(<$cover>::read($buf)?)),
             tag::NFT => Some($ty::Nft(<$nft>::read($buf)?)),
+            tag::SHIELDED => Some($ty::Shielded(<$shielded>::read($buf)?)),
             _ => None,
         }
     };
@@ -260,6 +271,8 @@ pub enum Event {
     Cover(CoverEvent),
     /// Something an `nft` action did.
     Nft(NftEvent),
+    /// Something a `shielded` action did.
+    Shielded(ShieldedEvent),
 }
 
 /// Success or the failure reason.
@@ -336,6 +349,7 @@ impl Event {
             Event::Farm(e) => e.addresses(),
             Event::Cover(e) => e.addresses(),
             Event::Nft(e) => e.addresses(),
+            Event::Shielded(e) => e.addresses(),
         }
     }
 }
@@ -465,7 +479,7 @@ impl Read for FailureReason {
                 sender: Address::read(buf)?,
             },
             t => module_variants!(read FailureReason, t, buf,
-                [DexError, BookError, OracleError, LendError, StakeError, FarmError, CoverError, NftError])
+                [DexError, BookError, OracleError, LendError, StakeError, FarmError, CoverError, NftError, ShieldedError])
             .ok_or(CodecError::InvalidEnum(t))?,
         })
     }
@@ -555,7 +569,7 @@ impl Read for Event {
                 amount: u128::read(buf)?,
             },
             t => module_variants!(read Event, t, buf,
-                [DexEvent, BookEvent, OracleEvent, LendEvent, StakeEvent, FarmEvent, CoverEvent, NftEvent])
+                [DexEvent, BookEvent, OracleEvent, LendEvent, StakeEvent, FarmEvent, CoverEvent, NftEvent, ShieldedEvent])
             .ok_or(CodecError::InvalidEnum(t))?,
         })
     }

@@ -87,12 +87,16 @@ pub enum Refusal {
     /// The action is invalid whatever the state (bad parameters); the text says why.
     #[error("invalid action: {0}")]
     InvalidAction(String),
+    /// A shielded transaction's zero-knowledge proof does not verify (or
+    /// does not decode); the text says why.
+    #[error("invalid proof: {0}")]
+    InvalidProof(String),
 }
 
 impl Refusal {
     /// Every code [`Refusal::code`] answers: the stable vocabulary of
     /// refusals across JSON-RPC, `POST /bulk` and the wallet.
-    pub const CODES: [&'static str; 12] = [
+    pub const CODES: [&'static str; 13] = [
         "malformed",
         "oversize",
         "bad_signature",
@@ -105,6 +109,7 @@ impl Refusal {
         "replacement_underpriced",
         "busy",
         "invalid_action",
+        "invalid_proof",
     ];
 
     /// Stable machine-readable code (JSON-RPC error data, CLI exit reasons).
@@ -122,6 +127,7 @@ impl Refusal {
             Refusal::ReplacementUnderpriced { .. } => "replacement_underpriced",
             Refusal::Busy(_) => "busy",
             Refusal::InvalidAction(_) => "invalid_action",
+            Refusal::InvalidProof(_) => "invalid_proof",
         }
     }
 }
@@ -166,6 +172,7 @@ mod tests {
             },
             Refusal::Busy(String::new()),
             Refusal::InvalidAction(String::new()),
+            Refusal::InvalidProof(String::new()),
         ];
         let codes: Vec<&str> = every.iter().map(Refusal::code).collect();
         assert_eq!(codes, Refusal::CODES);

@@ -14,6 +14,7 @@ pub mod kit;
 pub mod lend;
 pub mod nft;
 pub mod oracle;
+pub mod shielded;
 pub mod stake;
 
 pub use kit::{QueryCtx, QueryError, QueryRead};
@@ -45,6 +46,7 @@ pub(crate) fn access(
         Action::Farm(a) => farm::access(sender, nonce, a, visit),
         Action::Cover(a) => cover::access(sender, nonce, a, visit),
         Action::Nft(a) => nft::access(sender, nonce, a, visit),
+        Action::Shielded(a) => shielded::access(sender, nonce, a, visit),
     }
 }
 
@@ -68,12 +70,13 @@ pub(crate) fn execute(
         Action::Farm(a) => farm::execute(ctx, a, view, events),
         Action::Cover(a) => cover::execute(ctx, a, view, events),
         Action::Nft(a) => nft::execute(ctx, a, view, events),
+        Action::Shielded(a) => shielded::execute(ctx, a, view, events),
     }
 }
 
 /// Modules that answer queries, by name.
 pub const MODULES: &[&str] = &[
-    "dex", "book", "oracle", "lend", "stake", "farm", "cover", "nft",
+    "dex", "book", "oracle", "lend", "stake", "farm", "cover", "nft", "shielded",
 ];
 
 /// Answers `method` of `module` with `params` (a JSON object).
@@ -92,6 +95,7 @@ pub fn query(
         "farm" => farm::query(method, params, ctx),
         "cover" => cover::query(method, params, ctx),
         "nft" => nft::query(method, params, ctx),
+        "shielded" => shielded::query(method, params, ctx),
         other => Err(QueryError::BadRequest(format!(
             "unknown module {other:?}; modules: {}",
             MODULES.join(", ")

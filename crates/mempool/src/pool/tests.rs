@@ -357,6 +357,40 @@ fn selection_skips_what_cannot_pay_or_fit_and_keeps_going() {
 }
 
 #[test]
+fn selection_stops_at_the_shielded_cap_and_keeps_the_rest_for_later() {
+    use lakh_types::modules::shielded::{
+        ENCRYPTED_NOTE_BYTES, FixedBytes, MAX_SHIELDED_ACTIONS_PER_BLOCK, ShieldedAction,
+    };
+    let shield = |sender: usize, max_fee: u128| {
+        let action = ShieldedAction::Shield {
+            asset: AssetId(1),
+            amount: 1,
+            owner_commitment: FixedBytes([1; 32]),
+            encrypted_note: FixedBytes([2; ENCRYPTED_NOTE_BYTES]),
+        };
+        build(sender, 0, max_fee, Action::Shielded(Box::new(action)))
+    };
+    let cap = MAX_SHIELDED_ACTIONS_PER_BLOCK;
+    let mut p = pool(1_000, 100);
+    let mut txs: Vec<_> = (0..cap).map(|s| shield(s, 7_000)).collect();
+    // The cheapest shield misses the cap; its sender has a transfer queued
+    // behind it.
+    txs.push(shield(cap, 3_500));
+    txs.push(tx(cap, 1, 1_000));
+    txs.push(tx(cap + 1, 0, 1));
+    assert!(p.insert_batch(txs, zero).iter().all(Result::is_ok));
+    let chosen = p.select(1_000, usize::MAX, 1, zero);
+    let shielded = chosen
+        .iter()
+        .filter(|t| matches!(t.tx.action, Action::Shielded(_)))
+        .count();
+    assert_eq!(shielded, cap);
+    // The plain transfer is taken; the one stranded behind a skipped shield waits.
+    assert_eq!(chosen.len(), cap + 1);
+    assert!(picked(&chosen).contains(&(cap + 1, 0)));
+}
+
+#[test]
 fn finalization_prunes_committed_nonces() {
     let mut p = pool(100, 100);
     let txs: Vec<_> = (0..5).map(|n| tx(0, n, 100)).collect();

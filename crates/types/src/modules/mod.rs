@@ -10,6 +10,7 @@ pub mod farm;
 pub mod lend;
 pub mod nft;
 pub mod oracle;
+pub mod shielded;
 pub mod stake;
 
 /// Wire tag of each module inside `Action`, `Event` and `FailureReason`.
@@ -30,4 +31,6 @@ pub mod tag {
     pub const COVER: u8 = 0x16;
     /// Music NFTs.
     pub const NFT: u8 = 0x17;
+    /// Shielded pool.
+    pub const SHIELDED: u8 = 0x18;
 }
