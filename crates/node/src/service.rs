@@ -37,6 +37,8 @@ pub struct NodeService<E: StorageContext + Supervisor + commonware_runtime::Spaw
     handles: EngineHandles<E>,
     gossip: std::sync::OnceLock<futures::channel::mpsc::Sender<Vec<Bytes>>>,
     encode_metrics: std::sync::OnceLock<EncodeMetrics>,
+    /// One permit per module query running on its own thread.
+    query_threads: tokio::sync::Semaphore,
 }
 
 impl<E: StorageContext + Supervisor + commonware_runtime::Spawner> NodeService<E> {
@@ -46,6 +48,7 @@ impl<E: StorageContext + Supervisor + commonware_runtime::Spawner> NodeService<E
             handles,
             gossip: std::sync::OnceLock::new(),
             encode_metrics: std::sync::OnceLock::new(),
+            query_threads: tokio::sync::Semaphore::new(MAX_QUERY_THREADS),
         })
     }
 
@@ -391,6 +394,12 @@ where
     ) -> Result<serde_json::Value, lakh_rpc::QueryFailure> {
         use lakh_rpc::QueryFailureCode as Code;
         let failure = |code: Code, message: String| lakh_rpc::QueryFailure { code, message };
+        // More queries than threads wait here, as tasks, for a thread.
+        let _thread = self
+            .query_threads
+            .acquire()
+            .await
+            .map_err(|_| failure(Code::Unavailable, "the node is stopping".into()))?;
         let height = self.head().await.height;
         let dbs = self
             .databases()
@@ -480,6 +489,9 @@ impl QueryThread {
         })
     }
 }
+
+/// Most module queries running at once (each on its own thread).
+pub const MAX_QUERY_THREADS: usize = 16;
 
 /// Most state entries one module query may read.
 pub const MAX_QUERY_READS: usize = 4096;
