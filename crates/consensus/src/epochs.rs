@@ -43,7 +43,7 @@ use commonware_p2p::{
     utils::mux::{Builder as _, MuxHandle, Muxer, SubReceiver, SubSender},
 };
 use commonware_parallel::Sequential;
-use commonware_runtime::{ContextCell, Handle, buffer::paged::CacheRef, spawn_cell};
+use commonware_runtime::{ContextCell, Handle, Storage, buffer::paged::CacheRef, spawn_cell};
 use commonware_utils::{
     Acknowledgement, NZDuration, NZUsize, acknowledgement::Exact, channel::mpsc, ordered::BiMap,
     vec::NonEmptyVec,
@@ -288,9 +288,12 @@ where
         else {
             return;
         };
+        let first_epoch = committee.epoch;
         let Some(mut active) = self.enter(committee, floor, None, &mut channels).await else {
             return;
         };
+        // Journals a crash or a long absence left behind.
+        self.prune_journals(0..first_epoch.saturating_sub(1)).await;
         select_loop! {
             self.context.as_present(),
             on_stopped => {
@@ -432,6 +435,9 @@ where
         let next = self
             .enter(committee, block.digest(), Some(&active.committee), channels)
             .await?;
+        if let Some(stale) = next.epoch.checked_sub(2) {
+            self.prune_journals(stale..stale + 1).await;
+        }
         Some(Some(next))
     }
 
@@ -468,7 +474,7 @@ where
                 relay: self.cfg.application.clone(),
                 reporter: self.cfg.application.clone(),
                 strategy: Sequential,
-                partition: format!("{}-simplex-{epoch}", self.cfg.partition_prefix),
+                partition: self.journal_partition(epoch),
                 mailbox_size: NZUsize!(1024),
                 epoch: Epoch::new(epoch),
                 floor: simplex::config::Floor::Genesis(floor),
@@ -509,6 +515,24 @@ where
             committee,
             handle,
         })
+    }
+
+    /// Removes the simplex journals of `epochs`. A journal is read only by
+    /// its own epoch's engine, which stopped at least an epoch ago; the
+    /// previous epoch's is kept, its engine having stopped only just now.
+    async fn prune_journals(&self, epochs: std::ops::Range<u64>) {
+        for epoch in epochs {
+            let partition = self.journal_partition(epoch);
+            match self.context.as_present().remove(&partition, None).await {
+                Ok(()) => debug!(epoch, "removed the simplex journal of an old epoch"),
+                Err(commonware_runtime::Error::PartitionMissing(_)) => {}
+                Err(e) => warn!(epoch, error = %e, "cannot remove an old epoch's journal"),
+            }
+        }
+    }
+
+    fn journal_partition(&self, epoch: u64) -> String {
+        format!("{}-simplex-{epoch}", self.cfg.partition_prefix)
     }
 
     /// Keeps connected: the static peers, the previous committee (peers

@@ -193,6 +193,9 @@ impl engine::PeerSets for SimPeers {
 struct State {
     handles: EngineHandles<deterministic::Context>,
     shared: Arc<NodeShared>,
+    /// The validator's storage and partition prefix, to look at its files.
+    storage: deterministic::Context,
+    prefix: String,
 }
 
 impl PartialEq for State {
@@ -202,6 +205,25 @@ impl PartialEq for State {
 }
 
 impl State {
+    /// Past `epochs` epochs, the simplex journals of all but the last two
+    /// epochs entered are gone, and the last epoch's is there.
+    async fn check_old_journals_pruned(&self, epochs: u64) -> Result<(), String> {
+        use commonware_runtime::Storage;
+        let journal = |epoch: u64| format!("{}-simplex-{epoch}", self.prefix);
+        for epoch in 0..epochs - 2 {
+            match self.storage.scan(&journal(epoch)).await {
+                Ok(blobs) if !blobs.is_empty() => {
+                    return Err(format!("{}: the journal of epoch {epoch} is still there", self.prefix));
+                }
+                _ => {}
+            }
+        }
+        match self.storage.scan(&journal(epochs - 1)).await {
+            Ok(blobs) if !blobs.is_empty() => Ok(()),
+            other => Err(format!("{}: no journal of epoch {}: {other:?}", self.prefix, epochs - 1)),
+        }
+    }
+
     /// This validator's finalized block at `height`.
     async fn block(&self, height: u64) -> Result<lakh_consensus::block::Block, String> {
         let block = self
@@ -307,11 +329,13 @@ impl EngineDefinition for LakhEngine {
             .iter()
             .map(|v| (v.keys().unwrap().0, v.p2p_address))
             .collect();
+        let storage = context.clone();
+        let prefix = format!("v{index}");
         let (handle, handles) = engine::start_observed(
             context,
             EngineConfig {
                 signer: self.validators[index].clone(),
-                partition_prefix: format!("v{index}"),
+                partition_prefix: prefix.clone(),
                 shared: shared.clone(),
                 timeouts: ConsensusTimeouts::default(),
                 state_cache_bytes: 4 << 20,
@@ -333,7 +357,15 @@ impl EngineDefinition for LakhEngine {
             databases: Arc::default(),
             ..handles
         };
-        (handle, State { handles, shared })
+        (
+            handle,
+            State {
+                handles,
+                shared,
+                storage,
+                prefix,
+            },
+        )
     }
 
     fn start(engine: Handle<()>) -> Handle<()> {
@@ -801,6 +833,7 @@ impl Property<ed25519::PublicKey, State> for Elections {
                 if !joiner_proposed {
                     return Err("the elected joiner never proposed".into());
                 }
+                s.check_old_journals_pruned(self.epochs).await?;
             }
             if !followed {
                 return Err("no node serves a certificate of every boundary".into());
