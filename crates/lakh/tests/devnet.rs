@@ -674,11 +674,12 @@ fn a_full_node_outside_the_genesis_follows_registers_and_signs_once_elected() {
         ),
     )
     .unwrap();
+    let stderr_log = node_dir.path().join("stderr.log");
     let mut node = Command::new(BIN)
         .args(["node", "--config"])
         .arg(&config)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(&stderr_log).unwrap())
         .spawn()
         .unwrap();
     struct Kill(Child);
@@ -698,8 +699,10 @@ fn a_full_node_outside_the_genesis_follows_registers_and_signs_once_elected() {
             }
         }
     });
-    rx.recv_timeout(Duration::from_secs(120))
-        .expect("the full node did not become live");
+    if let Err(e) = rx.recv_timeout(Duration::from_secs(120)) {
+        let log = std::fs::read_to_string(&stderr_log).unwrap_or_default();
+        panic!("the full node did not become live ({e}); its stderr:\n{log}");
+    }
     let full = Devnet {
         child: Command::new("true").spawn().unwrap(),
         rpc: format!("http://127.0.0.1:{node_rpc}"),
