@@ -213,14 +213,21 @@ impl State {
         for epoch in 0..epochs - 2 {
             match self.storage.scan(&journal(epoch)).await {
                 Ok(blobs) if !blobs.is_empty() => {
-                    return Err(format!("{}: the journal of epoch {epoch} is still there", self.prefix));
+                    return Err(format!(
+                        "{}: the journal of epoch {epoch} is still there",
+                        self.prefix
+                    ));
                 }
                 _ => {}
             }
         }
         match self.storage.scan(&journal(epochs - 1)).await {
             Ok(blobs) if !blobs.is_empty() => Ok(()),
-            other => Err(format!("{}: no journal of epoch {}: {other:?}", self.prefix, epochs - 1)),
+            other => Err(format!(
+                "{}: no journal of epoch {}: {other:?}",
+                self.prefix,
+                epochs - 1
+            )),
         }
     }
 
