@@ -194,7 +194,7 @@ struct State {
     handles: EngineHandles<deterministic::Context>,
     shared: Arc<NodeShared>,
     /// The validator's storage and partition prefix, to look at its files.
-    storage: deterministic::Context,
+    storage: Arc<deterministic::Context>,
     prefix: String,
 }
 
@@ -336,7 +336,7 @@ impl EngineDefinition for LakhEngine {
             .iter()
             .map(|v| (v.keys().unwrap().0, v.p2p_address))
             .collect();
-        let storage = context.clone();
+        let storage = Arc::new(context.child("files"));
         let prefix = format!("v{index}");
         let (handle, handles) = engine::start_observed(
             context,
