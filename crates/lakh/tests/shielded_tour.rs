@@ -126,6 +126,15 @@ fn alice_pays_bob_privately_and_bob_unshields() {
     ] {
         assert!(!record.contains(hidden), "{hidden} in {record}");
     }
+    // Nor does the transfer appear in alice's or bob's public history.
+    let tx_id = sent["tx_id"].as_str().unwrap();
+    let listed = |who: &str| {
+        net.wallet_json(&["history", who])
+            .to_string()
+            .contains(tx_id)
+    };
+    assert!(listed("carol"), "the relayer's history lists it");
+    assert!(!listed("alice") && !listed("bob"));
 
     assert_eq!(shielded_usdc(&net, "bob"), 40 * ONE_USDC);
     let bob_usdc = public_usdc(&net, "bob");

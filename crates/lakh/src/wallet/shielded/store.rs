@@ -330,8 +330,12 @@ mod tests {
         store.apply(&first).unwrap();
         let err = store.apply(&page(20, 30, 2, 1)).unwrap_err();
         assert!(err.to_string().contains("synced to 10"), "{err}");
-        let err = store.apply(&page(11, 30, 3, 1)).unwrap_err();
-        assert!(err.to_string().contains("note 3 where note 2"), "{err}");
+        // Note 2 is fine, then a gap: the transaction aborts, note 2 too.
+        let mut gap = page(11, 30, 2, 1);
+        gap.commitments.extend(page(11, 30, 4, 1).commitments);
+        let err = store.apply(&gap).unwrap_err();
+        assert!(err.to_string().contains("note 4 where note 3"), "{err}");
+        assert_eq!(store.commitments().unwrap().len(), 2, "not half a page");
         assert_eq!(
             store.synced_height().unwrap(),
             10,
