@@ -160,6 +160,40 @@ fn alice_pays_bob_privately_and_bob_unshields() {
     // wallets' unspent notes are exactly the pool's custody.
     let (alice_left, bob_left) = (shielded_usdc(&net, "alice"), shielded_usdc(&net, "bob"));
     assert_eq!((alice_left, bob_left), (60 * ONE_USDC, 0));
+    // An auditor with alice's viewing key sees her shield, her payment to
+    // bob and her change; nothing of bob's unshield.
+    let seen = net.wallet_json(&[
+        "shielded",
+        "scan",
+        "--view-key",
+        view["viewing_key"].as_str().unwrap(),
+    ]);
+    let notes: Vec<(String, u128, String)> = seen["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            let to = n["recipient"].as_str().unwrap_or("").to_string();
+            (
+                n["direction"].as_str().unwrap().to_string(),
+                amount(&n["amount"]),
+                to,
+            )
+        })
+        .collect();
+    let note = |direction: &str, usdc: u128, to: &str| {
+        (direction.to_string(), usdc * ONE_USDC, to.to_string())
+    };
+    assert_eq!(
+        notes,
+        [
+            note("incoming", 100, ""),
+            note("outgoing", 40, &bob_z),
+            note("incoming", 60, ""),
+            note("outgoing", 60, &alice_z),
+        ],
+        "{seen}"
+    );
     let pool = net.wallet_json(&["shielded", "pool", "--asset", "USDC"]);
     assert_eq!(amount(&pool["custody"]["amount"]), alice_left + bob_left);
     assert_eq!(pool["notes"], 5, "1 shield + 2 transfer + 2 unshield notes");

@@ -177,7 +177,7 @@ pub enum WalletCommand {
     /// Music NFTs: collections, mints, provenance, marketplace, licences
     #[command(subcommand)]
     Nft(nft::NftCommand),
-    /// Shielded pool: address, shield, send, unshield, balance, sync, view-key
+    /// Shielded pool: address, shield, send, unshield, balance, sync, view-key, scan
     #[command(subcommand)]
     Shielded(shielded::ShieldedCommand),
 }

@@ -16,7 +16,7 @@ use super::{Ctx, Output, SendOpts, query_answer, receipt_of, resolve_asset, send
 use crate::keys::{load_key, resolve_address};
 use anyhow::Context;
 use commonware_cryptography::Signer;
-use lakh_shielded::{Note, ShieldedAddress, chain};
+use lakh_shielded::{Note, ShieldedAddress, ViewingKey, chain};
 use lakh_types::modules::shielded::query::{CustodyAnswer, RootAnswer};
 use lakh_types::{Action, Address, AssetId};
 use rand_chacha_ark::ChaCha20Rng;
@@ -35,6 +35,12 @@ pub enum ShieldedCommand {
     ViewKey { key: String },
     /// Scan the chain's notes up to the finalized head into the key's store
     Sync { key: String },
+    /// An auditor's view: every note a viewing key decrypts (stores nothing)
+    Scan {
+        /// A viewing key as `view-key` prints it (192 hex digits)
+        #[arg(long)]
+        view_key: String,
+    },
     /// A key's unspent shielded notes per asset, as of its last sync
     Balance { key: String },
     /// Move public funds into a note of your own shielded address
@@ -131,6 +137,7 @@ pub(crate) async fn run(ctx: &Ctx<'_>, cmd: ShieldedCommand) -> anyhow::Result<O
             Ok(Output::ok(json, text))
         }
         ShieldedCommand::Balance { key } => balance(ctx, &key).await,
+        ShieldedCommand::Scan { view_key } => scan(ctx, &view_key).await,
         ShieldedCommand::Shield {
             from,
             amount,
@@ -186,6 +193,37 @@ fn view_key(ctx: &Ctx<'_>, key: &str) -> anyhow::Result<Output> {
         "{key} viewing key (sees the notes sent to and from {key}'s shielded address; cannot spend)\n{hex}\n"
     );
     let json = json!({"key": key, "viewing_key": hex, "address": address});
+    Ok(Output::ok(json, text))
+}
+
+async fn scan(ctx: &Ctx<'_>, view_key: &str) -> anyhow::Result<Output> {
+    let bytes: [u8; 96] = hex::decode(view_key)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .context("--view-key: a viewing key is 192 hex digits")?;
+    let vk = ViewingKey::from_bytes(&bytes).map_err(|e| anyhow::anyhow!("--view-key: {e}"))?;
+    let address = vk.address().to_string();
+    let (head_height, seen) = sync::audit(ctx.client, &vk).await?;
+    let mut text = format!(
+        "notes of {address} up to height {head_height}: {}\n",
+        seen.len()
+    );
+    for note in &seen {
+        let shown = ctx
+            .units
+            .show(ctx.client, note.value as u128, note.asset)
+            .await?;
+        let to = note
+            .recipient
+            .as_deref()
+            .map_or(String::new(), |r| format!(" to {r}"));
+        let _ = writeln!(
+            text,
+            "  #{:<6} {:<8} {shown}{to}",
+            note.position, note.direction
+        );
+    }
+    let json = json!({"address": address, "head_height": head_height, "notes": seen});
     Ok(Output::ok(json, text))
 }
 

@@ -5,7 +5,7 @@
 use super::store::{OwnedNote, Page, Store};
 use crate::wallet::query_answer;
 use lakh_rpc::LakhClient;
-use lakh_shielded::{EncryptedNote, ViewingKey, chain};
+use lakh_shielded::{Direction, EncryptedNote, ViewingKey, chain};
 use lakh_types::modules::shielded::FixedBytes;
 use lakh_types::modules::shielded::query::{
     MAX_NOTES_QUERY_BLOCKS, NoteRecord, NotesAnswer, NullifierAnswer,
@@ -157,4 +157,60 @@ async fn refresh_spent(client: &LakhClient, store: &Store) -> anyhow::Result<u64
     }
     store.mark_spent(&spent)?;
     Ok(spent.len() as u64)
+}
+
+/// A note a viewing key decrypts.
+#[derive(Debug, serde::Serialize)]
+pub struct SeenNote {
+    pub position: u64,
+    /// `incoming` (sent to the key's address) or `outgoing` (sent by it).
+    pub direction: &'static str,
+    /// Whom an outgoing note was sent to (`lzs…`).
+    pub recipient: Option<String>,
+    pub asset: lakh_types::AssetId,
+    /// Base units, as a string like every amount the wallet prints as JSON.
+    pub amount: String,
+    #[serde(skip)]
+    pub value: u64,
+}
+
+/// Every non-zero note `vk` decrypts from height 1 to the finalized head;
+/// returns the head height too. Nothing is stored: this is an auditor's view.
+pub async fn audit(client: &LakhClient, vk: &ViewingKey) -> anyhow::Result<(u64, Vec<SeenNote>)> {
+    let head_height = client.head().await?.height;
+    let mut seen = Vec::new();
+    let mut from = 1;
+    while from <= head_height {
+        let to = head_height.min(from + MAX_NOTES_QUERY_BLOCKS - 1);
+        let answer = notes(client, from, to).await?;
+        let mut outputs = Vec::with_capacity(answer.notes.len());
+        for record in &answer.notes {
+            let cm = chain::commitment(&record.commitment)
+                .map_err(|e| anyhow::anyhow!("note {}: {e}", record.position))?;
+            outputs.push((cm, EncryptedNote::from_bytes(&record.encrypted_note.0)));
+        }
+        for found in vk.scan(&outputs).into_iter().filter(|f| f.note.value > 0) {
+            let recipient = match found.direction {
+                Direction::Incoming => None,
+                Direction::Outgoing { recipient } => Some(recipient.to_string()),
+            };
+            seen.push(SeenNote {
+                position: answer.notes[found.index].position,
+                direction: if recipient.is_some() {
+                    "outgoing"
+                } else {
+                    "incoming"
+                },
+                recipient,
+                asset: found.note.asset,
+                amount: found.note.value.to_string(),
+                value: found.note.value,
+            });
+        }
+        if answer.to_height < to {
+            break;
+        }
+        from = to + 1;
+    }
+    Ok((head_height, seen))
 }
