@@ -124,7 +124,7 @@ pub(crate) async fn run(ctx: &Ctx<'_>, cmd: ShieldedCommand) -> anyhow::Result<O
             let store = open(ctx, &key)?;
             let report = sync::sync(ctx.client, &store).await?;
             let text = format!(
-                "synced {key} to height {} (head {}): {} notes scanned in {} pages, {} new for {key}, {} newly spent\n",
+                "synced {key} to height {} (head {}): notes scanned {}, pages {}, new for {key} {}, newly spent {}\n",
                 report.synced_height,
                 report.head_height,
                 report.notes_scanned,
@@ -263,7 +263,7 @@ async fn balance(ctx: &Ctx<'_>, key: &str) -> anyhow::Result<Output> {
     let mut balances = Vec::new();
     for (asset, (amount, notes)) in per_asset {
         let shown = ctx.units.show(ctx.client, amount, asset).await?;
-        let _ = writeln!(text, "{shown:>40} in {notes} notes (asset {asset})");
+        let _ = writeln!(text, "{shown:>40}  unspent notes: {notes} (asset {asset})");
         let symbol = ctx.units.of(ctx.client, asset).await?.symbol;
         balances.push(
             json!({"asset": asset, "symbol": symbol, "amount": amount.to_string(), "notes": notes}),
