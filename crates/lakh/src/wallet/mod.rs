@@ -15,6 +15,7 @@ mod history;
 mod lend;
 pub(crate) mod nft;
 mod oracle;
+mod shielded;
 mod stake;
 pub(crate) mod units;
 
@@ -176,6 +177,9 @@ pub enum WalletCommand {
     /// Music NFTs: collections, mints, provenance, marketplace, licences
     #[command(subcommand)]
     Nft(nft::NftCommand),
+    /// Shielded pool: address, shield, send, unshield, balance, sync, view-key, scan
+    #[command(subcommand)]
+    Shielded(shielded::ShieldedCommand),
 }
 
 /// What module commands need: the node, the keys, how to send.
@@ -232,6 +236,30 @@ pub(crate) struct ErrorOutput {
     pub error: CommandError,
 }
 
+/// An error the wallet itself finds, with its own stable code (docs/ERRORS.md).
+#[derive(Debug)]
+pub(crate) struct CodedError {
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl CodedError {
+    pub fn new(code: &'static str, message: impl Into<String>) -> CodedError {
+        CodedError {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for CodedError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for CodedError {}
+
 impl CommandError {
     /// The error's code: a refusal's or a query failure's own code (the same
     /// words JSON-RPC and `POST /bulk` use), else one of the wallet's.
@@ -251,7 +279,11 @@ impl CommandError {
             Some(ClientError::Timeout { .. }) => "timeout".to_string(),
             Some(ClientError::SubscriptionEnded(_)) => "subscription_ended".to_string(),
             Some(ClientError::Http { .. }) => "http_error".to_string(),
-            None => "invalid_input".to_string(),
+            None => error
+                .chain()
+                .find_map(|e| e.downcast_ref::<CodedError>())
+                .map_or("invalid_input", |e| e.code)
+                .to_string(),
         };
         CommandError {
             code,
@@ -419,6 +451,7 @@ async fn execute(args: WalletArgs) -> anyhow::Result<Output> {
         WalletCommand::Farm(cmd) => farm::run(&ctx, cmd).await,
         WalletCommand::Cover(cmd) => cover::run(&ctx, cmd).await,
         WalletCommand::Nft(cmd) => nft::run(&ctx, cmd).await,
+        WalletCommand::Shielded(cmd) => shielded::run(&ctx, cmd).await,
     }
 }
 

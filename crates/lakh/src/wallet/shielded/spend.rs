@@ -1,0 +1,283 @@
+//! Building a transfer or unshield: choose at most two unspent notes,
+//! rebuild the tree from the stored commitments for their paths and the
+//! anchor (which must be one the chain accepts), pad to two in and two out,
+//! encrypt the outputs and prove.
+
+use super::store::{OwnedNote, Store};
+use crate::wallet::{CodedError, query_answer};
+use lakh_rpc::LakhClient;
+use lakh_shielded::chain::{self, SpendTx};
+use lakh_shielded::{
+    Action as ProofAction, FullTree, MerkleRoot, Note, ShieldedAddress, SpendInput, TREE_DEPTH,
+    TransferWitness, encrypt_note,
+};
+use lakh_types::modules::shielded::query::RootAnswer;
+use lakh_types::modules::shielded::{FixedBytes, NoteCiphertext, ShieldedAction};
+use lakh_types::{Address, AssetId};
+use std::time::Instant;
+
+/// Where the value goes.
+#[derive(Clone, Copy, Debug)]
+pub enum Destination {
+    /// A private payment to a shielded address.
+    Shielded(ShieldedAddress),
+    /// Out of the pool to a public account.
+    Public(Address),
+}
+
+/// A spend to build.
+#[derive(Clone, Copy, Debug)]
+pub struct SpendRequest {
+    pub chain_id: u64,
+    /// The account that signs, pays the native fee and receives `fee`.
+    pub signer: Address,
+    pub asset: AssetId,
+    pub amount: u64,
+    /// Paid to the signer out of the shielded value.
+    pub fee: u64,
+    pub to: Destination,
+}
+
+/// A proven spend, ready to sign.
+pub struct Proven {
+    pub action: ShieldedAction,
+    pub anchor: MerkleRoot,
+    /// Positions of the notes spent.
+    pub spent: Vec<u64>,
+    /// Value returned to the spender as a new note.
+    pub change: u64,
+    /// Deriving the devnet's proving parameters (once per process).
+    pub setup_ms: u64,
+    pub proving_ms: u64,
+}
+
+/// The fewest unspent notes of `asset` (at most two, as the circuit spends)
+/// worth at least `need`, smallest sufficient first.
+pub fn select(notes: &[OwnedNote], asset: AssetId, need: u64) -> anyhow::Result<Vec<OwnedNote>> {
+    let mut unspent: Vec<OwnedNote> = notes
+        .iter()
+        .filter(|n| n.note.asset == asset && n.spent_height.is_none())
+        .copied()
+        .collect();
+    unspent.sort_by_key(|n| n.note.value);
+    let total: u128 = unspent.iter().map(|n| n.note.value as u128).sum();
+    if total < need as u128 {
+        return Err(CodedError::new(
+            "insufficient_shielded_funds",
+            format!(
+                "the amount and fee need {need} base units of asset {asset}, the unspent notes hold {total} (in {} notes; sync to see newer ones)",
+                unspent.len()
+            ),
+        )
+        .into());
+    }
+    if let Some(one) = unspent.iter().find(|n| n.note.value >= need) {
+        return Ok(vec![*one]);
+    }
+    let Some((largest, rest)) = unspent.split_last() else {
+        return Err(CodedError::new("insufficient_shielded_funds", "no unspent notes").into());
+    };
+    let pair = rest
+        .iter()
+        .find(|n| n.note.value as u128 + largest.note.value as u128 >= need as u128);
+    match pair {
+        Some(other) => Ok(vec![*other, *largest]),
+        None => Err(CodedError::new(
+            "too_many_notes",
+            format!(
+                "{need} base units need more than the two largest unspent notes hold: a transaction spends at most two notes; send part of the balance to yourself first to merge notes"
+            ),
+        )
+        .into()),
+    }
+}
+
+/// Selects notes, builds the witness against an accepted anchor and proves.
+pub async fn prove(
+    client: &LakhClient,
+    store: &Store,
+    request: &SpendRequest,
+) -> anyhow::Result<Proven> {
+    let need = request
+        .amount
+        .checked_add(request.fee)
+        .ok_or_else(|| anyhow::anyhow!("amount + fee exceed 2^64 base units"))?;
+    let selected = select(&store.notes()?, request.asset, need)?;
+    let tree = accepted_tree(client, store).await?;
+    let sk = store.key();
+    let mut rng = super::rng();
+    let mut inputs = selected
+        .iter()
+        .map(|owned| -> anyhow::Result<SpendInput<TREE_DEPTH>> {
+            let path = tree
+                .path(owned.position)
+                .ok_or_else(|| anyhow::anyhow!("note {} is not in the tree", owned.position))?;
+            Ok(SpendInput {
+                note: owned.note,
+                nk: sk.nullifier_key(),
+                path,
+            })
+        });
+    let first = inputs
+        .next()
+        .unwrap_or_else(|| Err(anyhow::anyhow!("no note selected")))?;
+    let second = match inputs.next() {
+        Some(input) => input?,
+        None => SpendInput::dummy(request.asset, &mut rng),
+    };
+    let total: u64 = selected.iter().map(|n| n.note.value).sum();
+    let change = total - need;
+    let (outputs, recipients, action) = outputs(request, &sk.address(), change, &mut rng);
+    let vk = sk.viewing_key();
+    let encrypted = [
+        seal(&outputs[0], &recipients[0], &vk, &mut rng)?,
+        seal(&outputs[1], &recipients[1], &vk, &mut rng)?,
+    ];
+    let witness = TransferWitness {
+        inputs: [first, second],
+        outputs,
+    };
+    let tx = SpendTx {
+        chain_id: request.chain_id,
+        sender: request.signer,
+        anchor: tree.root(),
+        fee: request.fee,
+        action,
+        encrypted_notes: encrypted,
+    };
+    let started = Instant::now();
+    let params = chain::devnet_parameters();
+    let setup_ms = started.elapsed().as_millis() as u64;
+    let started = Instant::now();
+    let action = chain::prove_spend(params, &witness, &tx, &mut rng)
+        .map_err(|e| anyhow::anyhow!("proving failed: {e}"))?;
+    Ok(Proven {
+        action,
+        anchor: tx.anchor,
+        spent: selected.iter().map(|n| n.position).collect(),
+        change,
+        setup_ms,
+        proving_ms: started.elapsed().as_millis() as u64,
+    })
+}
+
+fn seal(
+    note: &Note,
+    to: &ShieldedAddress,
+    vk: &lakh_shielded::ViewingKey,
+    rng: &mut rand_chacha_ark::ChaCha20Rng,
+) -> anyhow::Result<NoteCiphertext> {
+    let sealed = encrypt_note(note, to, Some(vk), rng)
+        .map_err(|e| anyhow::anyhow!("cannot encrypt a note to {to}: {e}"))?;
+    Ok(FixedBytes(sealed.to_bytes()))
+}
+
+type Outputs = ([Note; 2], [ShieldedAddress; 2], ProofAction);
+
+/// Two new notes: the payment (for a transfer) and the change, padded with
+/// a zero-value note to self.
+fn outputs(
+    request: &SpendRequest,
+    me: &ShieldedAddress,
+    change: u64,
+    rng: &mut rand_chacha_ark::ChaCha20Rng,
+) -> Outputs {
+    let note = |value: u64, to: &ShieldedAddress, rng: &mut rand_chacha_ark::ChaCha20Rng| {
+        Note::new(request.asset, value, to.paying_key, rng)
+    };
+    let change_note = note(change, me, rng);
+    match request.to {
+        Destination::Shielded(to) => (
+            [note(request.amount, &to, rng), change_note],
+            [to, *me],
+            ProofAction::Transfer,
+        ),
+        Destination::Public(recipient) => (
+            [change_note, note(0, me, rng)],
+            [*me, *me],
+            ProofAction::Unshield {
+                recipient,
+                amount: request.amount,
+            },
+        ),
+    }
+}
+
+/// The wallet's tree, checked against the chain: its root must be an
+/// accepted anchor, and equal the chain's root when both hold as many notes.
+async fn accepted_tree(client: &LakhClient, store: &Store) -> anyhow::Result<FullTree<TREE_DEPTH>> {
+    let mut tree = FullTree::<TREE_DEPTH>::new();
+    tree.append_batch(&store.commitments()?)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let chain_root: RootAnswer =
+        query_answer(client, "shielded", "root", serde_json::json!({})).await?;
+    let anchor = FixedBytes(tree.root().to_bytes());
+    if chain_root.notes == tree.len() && chain_root.root != anchor {
+        return Err(CodedError::new(
+            "store_mismatch",
+            format!(
+                "the wallet's {} notes give root {anchor}, the chain's give {}: the store does not match this chain",
+                tree.len(),
+                chain_root.root
+            ),
+        )
+        .into());
+    }
+    if !chain_root.anchors.contains(&anchor) {
+        return Err(CodedError::new(
+            "stale_anchor",
+            format!(
+                "the wallet's root {anchor} ({} notes) is not among the chain's {} accepted anchors: sync again",
+                tree.len(),
+                chain_root.anchors.len()
+            ),
+        )
+        .into());
+    }
+    Ok(tree)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn owned(position: u64, value: u64, spent: bool) -> OwnedNote {
+        let mut rng = super::super::rng();
+        let owner = lakh_shielded::SpendingKey::random(&mut rng)
+            .address()
+            .paying_key;
+        OwnedNote {
+            position,
+            note: Note::new(AssetId(1), value, owner, &mut rng),
+            height: 1,
+            spent_height: spent.then_some(3),
+        }
+    }
+
+    fn positions(notes: &[OwnedNote]) -> Vec<u64> {
+        notes.iter().map(|n| n.position).collect()
+    }
+
+    #[test]
+    fn selection_takes_the_fewest_notes_and_explains_refusals() {
+        let notes = [
+            owned(0, 100, true),
+            owned(1, 30, false),
+            owned(2, 50, false),
+            owned(3, 10, false),
+        ];
+        assert_eq!(positions(&select(&notes, AssetId(1), 40).unwrap()), [2]);
+        assert_eq!(positions(&select(&notes, AssetId(1), 60).unwrap()), [3, 2]);
+        assert_eq!(positions(&select(&notes, AssetId(1), 80).unwrap()), [1, 2]);
+        let err = select(&notes, AssetId(1), 90).unwrap_err();
+        let coded = err.downcast_ref::<CodedError>().unwrap();
+        assert_eq!(coded.code, "too_many_notes", "{err}");
+        let err = select(&notes, AssetId(1), 91).unwrap_err();
+        assert_eq!(
+            err.downcast_ref::<CodedError>().unwrap().code,
+            "insufficient_shielded_funds"
+        );
+        assert!(err.to_string().contains("hold 90"), "{err}");
+        assert!(select(&notes, AssetId(2), 1).is_err(), "another asset");
+    }
+}
