@@ -43,7 +43,7 @@ use commonware_p2p::{
     utils::mux::{Builder as _, MuxHandle, Muxer, SubReceiver, SubSender},
 };
 use commonware_parallel::Sequential;
-use commonware_runtime::{ContextCell, Handle, Storage, buffer::paged::CacheRef, spawn_cell};
+use commonware_runtime::{ContextCell, Handle, buffer::paged::CacheRef, spawn_cell};
 use commonware_utils::{
     Acknowledgement, NZDuration, NZUsize, acknowledgement::Exact, channel::mpsc, ordered::BiMap,
     vec::NonEmptyVec,
