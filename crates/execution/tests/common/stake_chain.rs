@@ -65,7 +65,7 @@ impl Chain {
         BlockEnv {
             chain_id: CHAIN_ID,
             height: self.height,
-            proposer,
+            participation: lakh_execution::Participation::sole(proposer),
             base_fee: self.base_fee,
             staking: self.staking,
         }
