@@ -5,6 +5,7 @@
 use crate::{
     block::{Block, BlockContext, Header},
     metrics::Stage,
+    participation::{self, ParticipationState, Verifiers},
     shared::NodeShared,
 };
 use commonware_consensus::marshal::ancestry::Ancestry;
@@ -19,7 +20,9 @@ use commonware_storage::{Context as StorageContext, qmdb::sync::Target};
 use commonware_utils::non_empty_range;
 use futures::{StreamExt, lock::Mutex as AsyncMutex};
 use lakh_archive::Indexer;
-use lakh_execution::{BlockEnv, Mode, Overlay, block_access_set, execute_block_with, hook_roots};
+use lakh_execution::{
+    BlockEnv, Mode, Overlay, Participation, block_access_set, execute_block_with, hook_roots,
+};
 use lakh_state::{StateKey, StateValue, db::StateDb};
 use lakh_types::limits::{MAX_BLOCK_TX_BYTES, MAX_BLOCK_TXS};
 use lakh_types::{Receipt, Refusal, committee::Committee};
@@ -35,11 +38,15 @@ type Unmerkleized<E> = <Databases<E> as DatabaseSet<E>>::Unmerkleized;
 type Merkleized<E> = <Databases<E> as DatabaseSet<E>>::Merkleized;
 
 /// Everything a block's execution needs besides its transactions.
-fn block_env(genesis: &lakh_types::Genesis, header: &Header) -> BlockEnv {
+fn block_env(
+    genesis: &lakh_types::Genesis,
+    header: &Header,
+    participation: Vec<Participation>,
+) -> BlockEnv {
     BlockEnv {
         chain_id: genesis.chain_id,
         height: header.height.get(),
-        proposer: lakh_types::Address::from(&header.context.leader),
+        participation,
         base_fee: header.base_fee,
         staking: genesis.staking,
     }
@@ -48,6 +55,8 @@ fn block_env(genesis: &lakh_types::Genesis, header: &Header) -> BlockEnv {
 pub struct LakhApp<E: StorageContext + Supervisor> {
     pub shared: Arc<NodeShared>,
     pub indexer: Arc<AsyncMutex<Indexer<E>>>,
+    /// Verifiers of the committees whose finalizations blocks carry.
+    pub verifiers: Arc<Verifiers>,
 }
 
 impl<E: StorageContext + Supervisor> Clone for LakhApp<E> {
@@ -55,6 +64,7 @@ impl<E: StorageContext + Supervisor> Clone for LakhApp<E> {
         LakhApp {
             shared: self.shared.clone(),
             indexer: self.indexer.clone(),
+            verifiers: self.verifiers.clone(),
         }
     }
 }
@@ -81,6 +91,22 @@ where
         parent.next_base_fee(&self.shared.genesis.fees)
     }
 
+    /// What paying the finalizations a block of `epoch` carries needs from
+    /// state ([`participation`]).
+    async fn participation_state(
+        batches: &Unmerkleized<E>,
+        epoch: u64,
+    ) -> Result<ParticipationState, String> {
+        let keys = participation::state_keys(epoch);
+        let digests: Vec<sha256::Digest> = keys.iter().map(StateKey::digest).collect();
+        let refs: Vec<&sha256::Digest> = digests.iter().collect();
+        let values = batches
+            .get_many(&refs)
+            .await
+            .map_err(|e| format!("state read failed: {e}"))?;
+        ParticipationState::from_values(epoch, &values)
+    }
+
     /// Reads the block's access set from `batches` (plus the genesis allocation
     /// for block 1), executes, writes the changes and merkleizes.
     async fn execute(
@@ -89,9 +115,10 @@ where
         txs: &[lakh_types::SignedTransaction],
         mut batches: Unmerkleized<E>,
         mode: Mode,
+        participation: Vec<Participation>,
     ) -> Result<Executed<E>, String> {
         let started = Instant::now();
-        let env = block_env(&self.shared.genesis, header);
+        let env = block_env(&self.shared.genesis, header, participation);
         // The cover hook's keys follow from the parametric product slots,
         // so those are read first.
         let roots: Vec<sha256::Digest> = hook_roots().iter().map(StateKey::digest).collect();
@@ -163,6 +190,36 @@ where
             unpayable,
             next_committee: outcome.next_committee,
         })
+    }
+
+    /// A proposer's choice of finalizations to carry, put in `header`, and
+    /// their signers.
+    async fn carry_finalizations(
+        &self,
+        header: &mut Header,
+        batches: &Unmerkleized<E>,
+    ) -> Result<Vec<Participation>, String> {
+        let epoch = header.context.round.epoch().get();
+        let state = Self::participation_state(batches, epoch).await?;
+        header.finalizations = self.shared.finalizations.to_carry(&state);
+        state.resolve(&header.finalizations)
+    }
+
+    /// The signers of the finalizations a peer's block carries, after a
+    /// voter's checks of them (a finalized block's were checked by its
+    /// voters).
+    async fn carried_finalizations(
+        &self,
+        header: &Header,
+        batches: &Unmerkleized<E>,
+        finality: Finality,
+    ) -> Result<Vec<Participation>, String> {
+        let epoch = header.context.round.epoch().get();
+        let state = Self::participation_state(batches, epoch).await?;
+        if finality == Finality::Candidate {
+            state.check(&header.finalizations, &self.verifiers)?;
+        }
+        state.resolve(&header.finalizations)
     }
 
     fn now_ms(context: &E) -> u64 {
@@ -274,9 +331,17 @@ where
             ops_root: sha256::Digest::from([0u8; 32]),
             ops_range: parent.header.ops_range.clone(),
             next_committee: None,
+            finalizations: Vec::new(),
+        };
+        let participation = match self.carry_finalizations(&mut header, &batches).await {
+            Ok(p) => p,
+            Err(e) => {
+                warn!(error = %e, "failed to read what finalizations to carry");
+                return None;
+            }
         };
         let executed = match self
-            .execute(&header, &candidates, batches, Mode::Build)
+            .execute(&header, &candidates, batches, Mode::Build, participation)
             .await
         {
             Ok(e) => e,
@@ -335,8 +400,24 @@ where
                 return None;
             }
         }
+        let participation = match self
+            .carried_finalizations(&block.header, &batches, finality)
+            .await
+        {
+            Ok(p) => p,
+            Err(e) => {
+                warn!(height = block.height_u64(), error = %e, "rejected block");
+                return None;
+            }
+        };
         let executed = match self
-            .execute(&block.header, &block.txs, batches, Mode::Verify)
+            .execute(
+                &block.header,
+                &block.txs,
+                batches,
+                Mode::Verify,
+                participation,
+            )
             .await
         {
             Ok(e) => e,

@@ -16,6 +16,8 @@ use commonware_consensus::{
 use commonware_cryptography::{Digest as _, Digestible, Hasher, Sha256, ed25519, sha256};
 use commonware_storage::merkle::Location;
 use commonware_utils::range::NonEmptyRange;
+pub use lakh_execution::modules::stake::MAX_FINALIZATIONS_PER_BLOCK;
+pub use lakh_rpc::finality::BlockFinalization;
 use lakh_rpc::types::{BlockHeaderInfo, BlockInfo, Hash32};
 use lakh_state::db::Family;
 use lakh_types::committee::{Committee, MAX_COMMITTEE_SIZE};
@@ -26,6 +28,12 @@ use lakh_types::{Address, SignedTransaction, fees, tx};
 /// the member count and, per member, identity (32), consensus key (48) and
 /// socket address (at most 19 bytes: tag, 16-byte IPv6 address, port).
 const MAX_COMMITTEE_ENCODE_BYTES: usize = 1 + 8 + 5 + MAX_COMMITTEE_SIZE * (32 + 48 + 19);
+
+/// Most bytes of one finalization certificate: its proposal (round and
+/// parent view as varints of at most 10 bytes each, the block digest), the
+/// signer bitmap (length varint and one bit per possible member) and the
+/// aggregate G2 signature.
+const MAX_FINALIZATION_ENCODE_BYTES: usize = 3 * 10 + 32 + 10 + MAX_COMMITTEE_SIZE.div_ceil(8) + 96;
 use std::sync::Arc;
 
 /// A digest as the RPC writes it.
@@ -65,6 +73,11 @@ pub struct Header {
     /// epochs actor starts the next engine from it, and a light client
     /// follows the chain of committees from the genesis through it.
     pub next_committee: Option<Committee>,
+    /// Finalization certificates of earlier blocks, in ascending rounds
+    /// after the last one state has paid (at most
+    /// [`MAX_FINALIZATIONS_PER_BLOCK`]): their signers share the fee pot
+    /// (`lakh_execution::modules::stake::rewards`).
+    pub finalizations: Vec<BlockFinalization>,
 }
 
 #[derive(Clone, Debug)]
@@ -169,6 +182,7 @@ impl Block {
                 ops_root,
                 ops_range,
                 next_committee: None,
+                finalizations: Vec::new(),
             },
             Vec::new(),
         )
@@ -200,6 +214,11 @@ impl Write for Header {
         self.ops_root.write(buf);
         self.ops_range.write(buf);
         self.next_committee.write(buf);
+        // Fits: at most MAX_FINALIZATIONS_PER_BLOCK.
+        (self.finalizations.len() as u8).write(buf);
+        for finalization in &self.finalizations {
+            finalization.write(buf);
+        }
     }
 }
 impl EncodeSize for Header {
@@ -214,6 +233,12 @@ impl EncodeSize for Header {
             + 2 * sha256::Digest::SIZE
             + self.ops_range.encode_size()
             + self.next_committee.encode_size()
+            + 1
+            + self
+                .finalizations
+                .iter()
+                .map(EncodeSize::encode_size)
+                .sum::<usize>()
     }
 }
 impl Read for Header {
@@ -231,8 +256,22 @@ impl Read for Header {
             ops_root: sha256::Digest::read(buf)?,
             ops_range: OpsRange::read(buf)?,
             next_committee: Option::<Committee>::read(buf)?,
+            finalizations: read_finalizations(buf)?,
         })
     }
+}
+
+fn read_finalizations(buf: &mut impl Buf) -> Result<Vec<BlockFinalization>, CodecError> {
+    let count = usize::from(u8::read(buf)?);
+    if count > MAX_FINALIZATIONS_PER_BLOCK {
+        return Err(CodecError::Invalid(
+            "Header",
+            "more finalizations than a block may carry",
+        ));
+    }
+    (0..count)
+        .map(|_| BlockFinalization::read_cfg(buf, &MAX_COMMITTEE_SIZE))
+        .collect()
 }
 
 impl Write for Block {
@@ -296,6 +335,8 @@ impl BoundedBlock for Block {
             + 2 * sha256::Digest::SIZE
             + OpsRange::MAX_ENCODE_SIZE
             + MAX_COMMITTEE_ENCODE_BYTES
+            + 1
+            + MAX_FINALIZATIONS_PER_BLOCK * MAX_FINALIZATION_ENCODE_BYTES
             + 10
             + MAX_BLOCK_TXS * 3
             + MAX_BLOCK_TX_BYTES

@@ -381,6 +381,7 @@ where
     let application = LakhApp {
         shared: cfg.shared.clone(),
         indexer: indexer.clone(),
+        verifiers: Arc::default(),
     };
     let (stateful_actor, stateful_mailbox) = Stateful::new(
         context.child("stateful"),
@@ -443,6 +444,7 @@ where
             partition_prefix: prefix.clone(),
             timeouts: cfg.timeouts.clone(),
             page_cache,
+            finalizations: cfg.shared.finalizations.clone(),
         },
     );
     let reporters = Reporters::from((observe(stateful_mailbox.clone()), epochs_mailbox));

@@ -21,6 +21,8 @@
 
 use crate::block::{Block, Scheme};
 use crate::engine::{ConsensusTimeouts, Marshal};
+use crate::participation::{FinalizationTee, RecentFinalizations};
+use commonware_consensus::Reporters;
 use commonware_consensus::{
     CertifiableAutomaton, Heightable, Relay, Reporter,
     marshal::Update,
@@ -181,6 +183,8 @@ pub struct EpochsConfig<B, A, P> {
     pub partition_prefix: String,
     pub timeouts: ConsensusTimeouts,
     pub page_cache: CacheRef,
+    /// Where every engine's finalizations go, for proposers to carry.
+    pub finalizations: Arc<RecentFinalizations>,
 }
 
 /// The engine of the epoch this node is in.
@@ -472,7 +476,10 @@ where
                 blocker: self.cfg.blocker.clone(),
                 automaton: self.cfg.application.clone(),
                 relay: self.cfg.application.clone(),
-                reporter: self.cfg.application.clone(),
+                reporter: Reporters::from((
+                    self.cfg.application.clone(),
+                    FinalizationTee(self.cfg.finalizations.clone()),
+                )),
                 strategy: Sequential,
                 partition: self.journal_partition(epoch),
                 mailbox_size: NZUsize!(1024),

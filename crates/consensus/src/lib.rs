@@ -3,8 +3,9 @@
 //! commits blocks ([`app`]), the wiring of one validator's actors
 //! ([`engine`]), the pause of a leader with nothing to include ([`rest`]),
 //! the state shared with the node's services ([`shared`]), the chain's
-//! metrics ([`metrics`]) and a client's walk along the chain of committees
-//! ([`light`]).
+//! metrics ([`metrics`]), the finalization certificates blocks carry to
+//! pay their signers ([`participation`]) and a client's walk along the chain
+//! of committees ([`light`]).
 
 pub mod app;
 pub mod block;
@@ -13,6 +14,7 @@ pub mod epochs;
 pub mod light;
 pub mod metrics;
 pub mod nosync;
+pub mod participation;
 pub mod rest;
 pub mod runtime;
 pub mod shared;

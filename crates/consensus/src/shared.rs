@@ -4,6 +4,7 @@
 
 use crate::block::Block;
 use crate::metrics::ChainMetrics;
+use crate::participation::RecentFinalizations;
 use commonware_cryptography::{Digestible, sha256};
 use lakh_mempool::{Included, MempoolConfig, TxPool, VerifierConfig};
 use lakh_rpc::types::BlockInfo;
@@ -34,6 +35,8 @@ pub struct NodeShared {
     head: RwLock<Option<Arc<Block>>>,
     finalized: broadcast::Sender<BlockInfo>,
     pub metrics: ChainMetrics,
+    /// Finalizations the engines reported, for this node's proposals.
+    pub finalizations: Arc<RecentFinalizations>,
 }
 
 impl NodeShared {
@@ -62,6 +65,7 @@ impl NodeShared {
             head: RwLock::new(None),
             finalized,
             metrics: ChainMetrics::default(),
+            finalizations: Arc::default(),
         }
     }
 

@@ -29,12 +29,13 @@ pub mod overlay;
 mod parallel;
 
 pub use genesis::apply_genesis;
+pub use modules::stake::Participation;
 pub use overlay::{Overlay, StateError};
 pub use parallel::{ConflictGroups, PARALLEL_MIN_TXS, conflict_groups, parallel_lanes};
 
 use lakh_state::StateKey;
 use lakh_types::{
-    Address, Receipt, Refusal, SignedTransaction, Transaction, TxStatus,
+    Receipt, Refusal, SignedTransaction, Transaction, TxStatus,
     committee::{Committee, StakingParams},
     fees::{action_units, required_fee},
     limits::MAX_BLOCK_TXS,
@@ -49,8 +50,9 @@ use std::num::NonZeroUsize;
 pub struct BlockEnv {
     pub chain_id: u64,
     pub height: u64,
-    /// Receives the block's fees.
-    pub proposer: Address,
+    /// The signers of the finalization certificates the block carries:
+    /// they share the fee pot ([`stake::rewards`]).
+    pub participation: Vec<stake::Participation>,
     /// Native base units charged per fee unit in this block.
     pub base_fee: u128,
     /// The genesis staking parameters: epochs, committee size, minimum
@@ -78,8 +80,8 @@ pub struct BlockOutcome {
     pub excluded: Vec<(usize, Refusal)>,
     /// Fee units of the included transactions.
     pub used_units: u64,
-    /// Native base units paid in fees, credited to the proposer (shared with
-    /// its delegators when it has some, see [`stake::distribute_fees`]).
+    /// Native base units paid in fees, credited to the fee pot and paid to
+    /// the signers of the finalizations the block carries ([`stake::rewards`]).
     pub fees_paid: u128,
     /// At the last height of an epoch only: the committee elected for the
     /// next epoch (also stored under [`stake::committee_key`]), whose
@@ -134,9 +136,8 @@ pub enum ExecError {
 /// [`stake::boundary_keys`]), never on state.
 pub fn access_set(env: &BlockEnv, txs: &[SignedTransaction]) -> Vec<StateKey> {
     let mut keys = Vec::with_capacity(txs.len() * 3 + 3);
-    keys.push(StateKey::Account(env.proposer));
-    // The proposer's staking record and reward custody, for `finish_block`.
-    keys.extend(stake::fee_keys(&env.proposer));
+    // The fee pot and the signers it pays, for `finish_block`.
+    stake::reward_keys(&env.participation, &mut |key| keys.push(key));
     // At the last height of an epoch, what the election reads and writes.
     keys.extend(stake::boundary_keys(&env.staking, env.height));
     // The parametric product slots, which name the rest of what the cover
@@ -439,10 +440,9 @@ pub(crate) fn execute_tx<V: View>(
     Ok(())
 }
 
-/// Credits the block's fees to the proposer, after every transaction: all of
-/// them, or, when the proposer is a validator with delegations, its
-/// commission, the rest going to its delegators' reward pool
-/// ([`stake::distribute_fees`]). Then, at the last height of an epoch,
+/// Credits the block's fees to the fee pot, after every transaction, and
+/// pays the pot to the signers of the finalizations the block carries
+/// ([`stake::rewards`]). Then, at the last height of an epoch,
 /// elects the next committee ([`stake::elect_at_boundary`]) into
 /// `outcome.next_committee`. Then the cover module's parametric products
 /// evaluate their triggers and pay ([`cover::end_block`]). Last, the
@@ -452,16 +452,9 @@ pub(crate) fn finish_block(
     overlay: &mut Overlay,
     outcome: &mut BlockOutcome,
 ) -> Result<(), ExecError> {
-    // One credit per block, so the proposer's account is not a hot key.
-    if outcome.fees_paid > 0 {
-        let to_proposer = stake::distribute_fees(overlay, &env.proposer, outcome.fees_paid)?;
-        let slot = overlay.slot(&StateKey::Account(env.proposer))?;
-        let mut proposer = overlay.account_at(slot)?;
-        proposer.native_balance = proposer
-            .native_balance
-            .checked_add(to_proposer)
-            .ok_or(ExecError::FeeOverflow)?;
-        overlay.set_account_at(slot, proposer);
+    // One credit per block, so the pot and the signers are not hot keys.
+    if outcome.fees_paid > 0 || !env.participation.is_empty() {
+        stake::share_fees(overlay, &env.participation, outcome.fees_paid)?;
         overlay.clear_journal();
     }
     outcome.next_committee = stake::elect_at_boundary(overlay, &env.staking, env.height)?;

@@ -264,7 +264,7 @@ impl Overlay {
     }
 
     /// Debug check of the block-level invariants over the touched keys: the
-    /// native total is unchanged (fees only move to the proposer) and, per
+    /// native total is unchanged (fees only move to the fee pot and its payees) and, per
     /// asset, balances moved exactly as much as supply. Sums wrap on purpose:
     /// equality modulo 2^128 of exact integers is exact for these differences.
     #[cfg(debug_assertions)]
@@ -489,8 +489,8 @@ impl View for Hinted<'_, '_> {
 /// Who may touch an overlay slot while lanes execute in parallel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Owner {
-    /// No transaction declared it (the proposer's account, usually): only the
-    /// end-of-block fee credit touches it, after the lanes are joined.
+    /// No transaction declared it (the fee pot or a signer it pays, usually):
+    /// only the end-of-block hooks touch it, after the lanes are joined.
     Nobody,
     /// Declared read-only by every transaction that declares it: every lane
     /// reads it in place and none may write it.

@@ -11,8 +11,8 @@
 //! groups, nothing one does is visible to another. The groups are packed into
 //! at most one lane per thread (largest first onto the least loaded lane),
 //! each lane runs its transactions in block order over the slots it owns, and
-//! the receipts are merged back in block order. The proposer's fee credit is
-//! not a declared access: it is applied once, after the merge, as in the
+//! the receipts are merged back in block order. The fee pot's credit and payouts
+//! are not declared accesses: it is applied once, after the merge, as in the
 //! sequential executor. A hot key puts its transactions in one group that
 //! runs on one lane in order; when one lane would carry nearly everything the
 //! block simply runs sequentially.
@@ -258,7 +258,7 @@ pub struct ConflictGroups {
 }
 
 /// The conflict groups of `txs` as the parallel executor forms them (from the
-/// declared access sets; the proposer's fee credit is not an access).
+/// declared access sets; the fee pot's credit and payouts are not accesses).
 pub fn conflict_groups(txs: &[SignedTransaction]) -> ConflictGroups {
     let mut ids: FastMap<StateKey, u32> = fast_map(txs.len() * 2);
     let resolved = resolve_txs(txs, |key| {

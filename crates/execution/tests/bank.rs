@@ -716,8 +716,11 @@ fn access_set_is_sorted_deduplicated_and_declares_action_keys() {
         StateKey::Asset(CAPPED),
         StateKey::Balance(addr(4), CAPPED),
     ];
-    // The proposer's staking record and reward custody (fee distribution).
-    expected.extend(lakh_execution::modules::stake::fee_keys(&addr(PROPOSER)));
+    // The fee pot, the last paid round, and the sole signer's staking record
+    // and reward custody (fee distribution).
+    lakh_execution::modules::stake::reward_keys(&block_env().participation, &mut |key| {
+        expected.push(key)
+    });
     // The parametric product slots (the cover module's end-of-block hook).
     expected.extend(lakh_execution::hook_roots());
     // The shielded pool's end-of-block append.
@@ -725,6 +728,7 @@ fn access_set_is_sorted_deduplicated_and_declares_action_keys() {
         block_env().height,
     ));
     expected.sort();
+    expected.dedup();
     assert_eq!(keys, expected);
 }
 

@@ -68,7 +68,8 @@ fn reconcile(before: &State, after: &State, env: &BlockEnv, receipts: &[lakh_typ
             }
         }
     }
-    add(env.proposer, AssetId::NATIVE, fees);
+    // The sole signer of the block's one finalization takes the whole fee pot.
+    add(env.participation[0].signers[0], AssetId::NATIVE, fees);
     for (who, delta) in native_delta {
         let expected = (native(before, &who) as i128).wrapping_add(delta);
         assert_eq!(
@@ -99,7 +100,7 @@ proptest! {
             let env = BlockEnv {
                 chain_id: CHAIN_ID,
                 height: height as u64 + 1,
-                proposer: who(spec.proposer),
+                participation: lakh_execution::Participation::sole(who(spec.proposer)),
                 base_fee: spec.base_fee,
                 staking: Default::default(),
             };

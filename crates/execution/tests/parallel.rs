@@ -153,7 +153,7 @@ fn parallel_equals_sequential_on_random_blocks() {
             let env = BlockEnv {
                 chain_id: CHAIN_ID,
                 height: height as u64 + 1,
-                proposer: addr(spec.proposer),
+                participation: lakh_execution::Participation::sole(addr(spec.proposer)),
                 base_fee: spec.base_fee,
                 staking: Default::default(),
             };

@@ -281,7 +281,7 @@ fn run_both(state: &State, height: u64, txs: &[(u64, Action)]) -> (BlockOutcome,
     let env = BlockEnv {
         chain_id: CHAIN_ID,
         height,
-        proposer: addr(9),
+        participation: lakh_execution::Participation::sole(addr(9)),
         base_fee: BASE_FEE,
         staking: Default::default(),
     };

@@ -10,7 +10,7 @@ mod common;
 use common::stake_chain::*;
 use common::*;
 use lakh_execution::{
-    ExecError, Mode, StateError, access_set, apply_genesis, execute_block,
+    ExecError, Mode, Participation, StateError, access_set, apply_genesis, execute_block,
     modules::QueryError,
     modules::stake::{self, Delegation, Validator, ValidatorRegistry},
     parallel_lanes,
@@ -704,6 +704,64 @@ fn access_set_declares_the_proposers_staking_keys() {
     }
 }
 
+/// What `who` holds in its account and its custody (commission plus
+/// delegator rewards).
+fn earned(c: &Chain, who: Address) -> u128 {
+    c.native(who) + c.native(stake::custody(&who))
+}
+
+fn round(view: u64) -> stake::RewardedRound {
+    stake::RewardedRound { epoch: 0, view }
+}
+
+#[test]
+fn fees_wait_in_the_pot_until_finalizations_are_carried_then_go_to_their_signers() {
+    let mut c = Chain::new();
+    c.send(1, delegate(v(0), 1_000));
+    c.send(1, delegate(v(1), 1_000));
+    c.send(1, delegate(v(2), 1_000));
+    // The sends above were paid out to their proposer; the pot starts empty.
+    assert_eq!(c.native(stake::fee_pot()), 0);
+
+    // No finalization carried: the fees wait.
+    let mut env = c.env(v(0));
+    env.participation = Vec::new();
+    let first = c.block_in(env, &[(3, pay(4, 1))]).fees_paid;
+    assert!(first > 0);
+    assert_eq!(c.native(stake::fee_pot()), first);
+
+    // Two finalizations: v0 and v1 signed the first, all three the second.
+    let before: Vec<u128> = (0..3).map(|i| earned(&c, v(i))).collect();
+    let mut env = c.env(v(2));
+    env.participation = vec![
+        Participation {
+            round: round(7),
+            signers: vec![v(0), v(1)],
+        },
+        Participation {
+            round: round(9),
+            signers: vec![v(0), v(1), v(2)],
+        },
+    ];
+    let second = c.block_in(env, &[(3, pay(4, 1))]).fees_paid;
+    let pot = first + second;
+    let per_record = pot / 2;
+    let (two_way, three_way) = (per_record / 2, per_record / 3);
+    assert_eq!(earned(&c, v(0)), before[0] + two_way + three_way);
+    assert_eq!(earned(&c, v(1)), before[1] + two_way + three_way);
+    assert_eq!(earned(&c, v(2)), before[2] + three_way);
+    // What division leaves stays for the next block.
+    assert_eq!(
+        c.native(stake::fee_pot()),
+        pot - 2 * two_way - 3 * three_way
+    );
+    // The delegators' part went through each validator's reward pool.
+    assert!(c.validator(v(2)).reward_per_token > 0);
+    let stored: stake::RewardedRound =
+        object(&c.state, &stake::rewarded_round_key()).expect("rewarded round stored");
+    assert_eq!(stored, round(9));
+}
+
 #[test]
 fn a_huge_fee_over_a_tiny_delegation_stays_with_the_proposer() {
     // Rewards per token would pass u128: the proposer keeps the fees.
@@ -760,6 +818,9 @@ struct BlockOp {
     proposer: usize,
     gap: u64,
     txs: Vec<TxOp>,
+    /// The finalizations the block carries, as signer choices ([`target`]);
+    /// `None` runs the block with its proposer as the one signer.
+    signed: Option<Vec<Vec<usize>>>,
 }
 
 fn senders() -> Vec<u64> {
@@ -813,8 +874,48 @@ fn block_op() -> impl Strategy<Value = BlockOp> {
         0..VALIDATORS.len() + 1,
         prop_oneof![3 => 1..3u64, 1 => 3..12u64],
         prop::collection::vec(tx_op(), 0..24),
+        prop::option::of(prop::collection::vec(
+            prop::collection::vec(0..VALIDATORS.len() + 1, 1..5),
+            0..4,
+        )),
     )
-        .prop_map(|(proposer, gap, txs)| BlockOp { proposer, gap, txs })
+        .prop_map(|(proposer, gap, txs, signed)| BlockOp {
+            proposer,
+            gap,
+            txs,
+            signed,
+        })
+}
+
+/// The finalizations of `signed`, in rounds after `*view`.
+fn carried(signed: &[Vec<usize>], view: &mut u64) -> Vec<Participation> {
+    signed
+        .iter()
+        .map(|signers| {
+            *view += 1;
+            Participation {
+                round: stake::RewardedRound {
+                    epoch: 0,
+                    view: *view,
+                },
+                signers: signers.iter().map(|i| target(*i)).collect(),
+            }
+        })
+        .collect()
+}
+
+/// The fee pot after a block that paid `fees` into `pot` and carried `records`.
+fn pot_after(pot: u128, fees: u128, records: &[Participation]) -> u128 {
+    let total = pot + fees;
+    if records.is_empty() {
+        return total;
+    }
+    let per_record = total / records.len() as u128;
+    let paid: u128 = records
+        .iter()
+        .map(|r| per_record / r.signers.len() as u128 * r.signers.len() as u128)
+        .sum();
+    total - paid
 }
 
 fn target(i: usize) -> Address {
@@ -895,10 +996,15 @@ fn random_staking_keeps_every_invariant_and_parallel_matches_sequential() {
         let mut c = Chain::new();
         c.block(addr(OUTSIDER), &[(ADMIN, set_params(UNBONDING))]);
         let mut model: Unbondings = BTreeMap::new();
+        let mut view = 0u64;
         for b in &blocks {
             let actions: Vec<(u64, Action)> = b.txs.iter().map(|t| resolve(&c, t)).collect();
             let proposer = target(b.proposer);
-            let env = c.env(proposer);
+            let mut env = c.env(proposer);
+            if let Some(signed) = &b.signed {
+                env.participation = carried(signed, &mut view);
+            }
+            let pot = c.native(stake::fee_pot());
             let txs = c.sign(&actions);
             blocks_run.set(blocks_run.get() + 1);
             if parallel_lanes(
@@ -910,8 +1016,15 @@ fn random_staking_keeps_every_invariant_and_parallel_matches_sequential() {
                 split.set(split.get() + 1);
             }
             let height = c.height;
-            let out = c.block(proposer, &actions);
+            let out = c.block_in(env.clone(), &actions);
             prop_assert_eq!(out.receipts.len(), actions.len());
+            prop_assert_eq!(
+                c.native(stake::fee_pot()),
+                pot_after(pot, out.fees_paid, &env.participation)
+            );
+            if !env.participation.is_empty() && pot + out.fees_paid > 0 {
+                *seen.borrow_mut().entry("pot paid").or_default() += 1;
+            }
             for r in &out.receipts {
                 let kind = match &r.status {
                     TxStatus::Success => "success",
@@ -990,6 +1103,7 @@ fn random_staking_keeps_every_invariant_and_parallel_matches_sequential() {
         "RewardsClaimed",
         "CommissionChanged",
         "rewarded",
+        "pot paid",
     ] {
         assert!(
             seen.get(kind).copied().unwrap_or(0) >= 3,

@@ -414,6 +414,9 @@ impl Property<ed25519::PublicKey, State> for Agreement {
                     }
                 }
             }
+            if let Some(first) = states.first() {
+                check_carried_finalizations(first, self.height).await?;
+            }
             for s in states {
                 let indexer = s.handles.indexer().ok_or("validator stopped")?;
                 let indexer = indexer.lock().await;
@@ -433,6 +436,34 @@ impl Property<ed25519::PublicKey, State> for Agreement {
             Ok(())
         })
     }
+}
+
+/// Blocks carry finalizations of earlier blocks (so fees reach their
+/// signers), each round at most once and in ascending order, and most
+/// finalized rounds are carried.
+async fn check_carried_finalizations(state: &State, height: u64) -> Result<(), String> {
+    let mut last = (0u64, 0u64);
+    let mut carried = 0u64;
+    for h in 1..=height {
+        let block = state.block(h).await?;
+        for f in &block.header.finalizations {
+            let round = f.proposal.round;
+            let round = (round.epoch().get(), round.view().get());
+            if round <= last {
+                return Err(format!(
+                    "block {h} carries round {round:?}, not after {last:?}"
+                ));
+            }
+            last = round;
+            carried += 1;
+        }
+    }
+    if carried * 2 < height {
+        return Err(format!(
+            "only {carried} finalizations carried in {height} blocks"
+        ));
+    }
+    Ok(())
 }
 
 fn lossy_link() -> Link {

@@ -105,7 +105,7 @@ pub fn env(proposer: Address) -> BlockEnv {
     BlockEnv {
         chain_id: CHAIN_ID,
         height: 5,
-        proposer,
+        participation: lakh_execution::Participation::sole(proposer),
         base_fee: BASE_FEE,
         staking: Default::default(),
     }

@@ -65,7 +65,7 @@ impl Chain {
         BlockEnv {
             chain_id: CHAIN_ID,
             height: self.height,
-            proposer,
+            participation: lakh_execution::Participation::sole(proposer),
             base_fee: self.base_fee,
             staking: self.staking,
         }
@@ -89,7 +89,11 @@ impl Chain {
     /// Runs one block at the current height (verify mode, every executor),
     /// commits it, checks the invariants and moves to the next height.
     pub fn block(&mut self, proposer: Address, actions: &[(u64, Action)]) -> BlockOutcome {
-        let env = self.env(proposer);
+        self.block_in(self.env(proposer), actions)
+    }
+
+    /// [`Chain::block`] under `env`.
+    pub fn block_in(&mut self, env: BlockEnv, actions: &[(u64, Action)]) -> BlockOutcome {
         let txs = self.sign(actions);
         let (outcome, changes) = run_everywhere(&self.state, &env, &txs, Mode::Verify);
         for (k, v) in changes {

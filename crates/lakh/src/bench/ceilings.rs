@@ -366,7 +366,7 @@ fn measure_executor(args: &CeilingsArgs, time: Duration) -> Result<Executor> {
         let env = BlockEnv {
             chain_id: 1,
             height: blocks + 1,
-            proposer,
+            participation: lakh_execution::Participation::sole(proposer),
             base_fee: 100,
             staking: Default::default(),
         };

@@ -1,6 +1,6 @@
 //! Staking module: register validators, delegate the native token to them,
 //! redelegate, unbond through a waiting period, withdraw, share the fees of
-//! the blocks a validator proposes, and elect each epoch's committee.
+//! the blocks a validator helps finalize, and elect each epoch's committee.
 //!
 //! - Validators: the genesis validators, registered by [`genesis_entries`]
 //!   with their genesis stake as self-bond, and those registered later by
@@ -15,25 +15,30 @@
 //! - Custody: each validator's delegations, unbonding funds and undistributed
 //!   rewards sit in the native balance of `Address::module("stake",
 //!   validator)`, so native supply conservation covers them.
-//! - Rewards: [`distribute_fees`], called once per block after every
-//!   transaction, gives the proposer its commission and spreads the rest of
-//!   the block's fees over its delegations through a reward-per-token
-//!   accumulator; a proposer with no record or no delegations keeps all fees.
+//! - Rewards: a block's fees go to the fee pot, paid out to the signers of
+//!   the finalization certificates blocks carry ([`rewards`]); each
+//!   signer's share goes through [`distribute_fees`], which gives the
+//!   validator its commission and spreads the rest over its delegations
+//!   through a reward-per-token accumulator (a validator with no record or
+//!   no delegations keeps its whole share).
 
 mod actions;
 pub mod election;
 pub(crate) mod math;
 mod query;
+pub mod rewards;
 pub(crate) mod state;
 
 pub(crate) use election::elect_at_boundary;
 pub use election::{COMMITTEES_KEPT, boundary_keys, elect};
 pub use query::query;
+pub(crate) use rewards::share_fees;
+pub use rewards::{MAX_FINALIZATIONS_PER_BLOCK, Participation, reward_keys};
 pub use state::{
-    Candidate, Delegation, StakeParams, StoredStakingParams, Unbonding, Validator,
-    ValidatorRegistry, committee_key, consensus_key_index, custody, delegation_key, kind,
-    params_key, registry_bucket, registry_key, registry_key_of, registry_keys, staking_key,
-    validator_key,
+    Candidate, Delegation, RewardedRound, StakeParams, StoredStakingParams, Unbonding, Validator,
+    ValidatorRegistry, committee_key, consensus_key_index, custody, delegation_key, fee_pot, kind,
+    params_key, registry_bucket, registry_key, registry_key_of, registry_keys, rewarded_round_key,
+    staking_key, validator_key,
 };
 
 use crate::modules::kit::View;
@@ -167,27 +172,26 @@ pub(crate) fn execute(
     }
 }
 
-/// The keys [`distribute_fees`] reads and writes for `proposer`: its
+/// The keys [`distribute_fees`] reads and writes for `validator`: its
 /// validator record and custody account ([`crate::access_set`] declares them).
-pub fn fee_keys(proposer: &Address) -> [StateKey; 2] {
+pub fn fee_keys(validator: &Address) -> [StateKey; 2] {
     [
-        validator_key(proposer),
-        StateKey::Account(custody(proposer)),
+        validator_key(validator),
+        StateKey::Account(custody(validator)),
     ]
 }
 
-/// Shares a block's `fees` between its proposer and the proposer's
-/// delegators, after every transaction of the block. Returns what is left to
-/// credit to the proposer's own account: its commission when it has
-/// delegations (the rest is now in its custody and reward pool), otherwise
-/// all of `fees` (as when a u128 limit would be passed). Reads both
-/// [`fee_keys`] whether or not the proposer is a validator.
+/// Shares `fees` earned by `validator` with its delegators. Returns what is
+/// left to credit to the validator's own account: its commission when it
+/// has delegations (the rest is now in its custody and reward pool),
+/// otherwise all of `fees` (as when a u128 limit would be passed). Reads
+/// both [`fee_keys`] whether or not `validator` has a record.
 pub(crate) fn distribute_fees(
     view: &mut impl View,
-    proposer: &Address,
+    validator: &Address,
     fees: u128,
 ) -> Result<u128, StateError> {
-    let [record_key, custody_key] = fee_keys(proposer);
+    let [record_key, custody_key] = fee_keys(validator);
     let record_slot = view.slot(&record_key)?;
     let custody_slot = view.slot(&custody_key)?;
     let Some(bytes) = view.object_at(record_slot)? else {

@@ -34,6 +34,9 @@ pub mod kind {
     /// The genesis [`lakh_types::committee::StakingParams`], id empty (for queries;
     /// execution takes them from its `BlockEnv`).
     pub const STAKING: u8 = object_kind::STAKE.start + 6;
+    /// [`super::RewardedRound`], id empty: the last finalization whose
+    /// signers were paid.
+    pub const REWARDED_ROUND: u8 = object_kind::STAKE.start + 7;
 }
 
 lakh_types::codec_struct! {
@@ -317,6 +320,28 @@ pub fn consensus_key_index(key: &ConsensusKeyBytes) -> StateKey {
 /// and, once elected, the next; see [`super::COMMITTEES_KEPT`]).
 pub fn committee_key(epoch: u64) -> StateKey {
     object_key(kind::COMMITTEE, &[&epoch.to_be_bytes()])
+}
+
+/// The last finalization round whose signers were paid ([`RewardedRound`]).
+pub fn rewarded_round_key() -> StateKey {
+    object_key(kind::REWARDED_ROUND, &[])
+}
+
+lakh_types::codec_struct! {
+    /// The round (epoch, view) of the last finalization certificate a block
+    /// carried: a later block's certificates must be of later rounds, so no
+    /// finalization is paid twice.
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+    pub struct RewardedRound {
+        pub epoch: u64,
+        pub view: u64,
+    }
+}
+
+/// The account where a block's fees wait until a finalization's signers
+/// are paid from it.
+pub fn fee_pot() -> Address {
+    Address::module("stake", b"fee-pot")
 }
 
 pub fn staking_key() -> StateKey {
