@@ -18,7 +18,7 @@ use commonware_storage::merkle::Location;
 use commonware_utils::range::NonEmptyRange;
 pub use lakh_execution::modules::stake::MAX_FINALIZATIONS_PER_BLOCK;
 pub use lakh_rpc::finality::BlockFinalization;
-use lakh_rpc::types::{BlockHeaderInfo, BlockInfo, Hash32};
+use lakh_rpc::types::{BlockHeaderInfo, BlockInfo, CarriedFinalization, Hash32};
 use lakh_state::db::Family;
 use lakh_types::committee::{Committee, MAX_COMMITTEE_SIZE};
 use lakh_types::limits::{MAX_BLOCK_TX_BYTES, MAX_BLOCK_TXS};
@@ -112,6 +112,17 @@ fn tx_root(txs: &[SignedTransaction]) -> sha256::Digest {
     hasher.finalize().1
 }
 
+/// What the RPC shows of a finalization a block carries.
+fn carried(f: &BlockFinalization) -> CarriedFinalization {
+    let round = f.proposal.round;
+    CarriedFinalization {
+        epoch: round.epoch().get(),
+        view: round.view().get(),
+        block_hash: hash32(&f.proposal.payload),
+        signers: f.certificate.signers.iter().map(|p| p.get()).collect(),
+    }
+}
+
 impl Block {
     pub fn new(header: Header, txs: Vec<SignedTransaction>) -> Self {
         let tx_root = tx_root(&txs);
@@ -140,6 +151,7 @@ impl Block {
                 tx_count: self.txs.len() as u64,
                 timestamp_ms: h.timestamp_ms,
                 next_committee: h.next_committee.clone(),
+                finalizations: h.finalizations.iter().map(carried).collect(),
             },
             tx_ids: self.txs.iter().map(|t| t.id()).collect(),
         }

@@ -663,6 +663,10 @@ async function viewBlock(id) {
       ["fee units used", String(hd.used_units)],
       ["transactions", String(hd.tx_count)],
       hd.next_committee ? ["next committee", `${hd.next_committee.members.length} members (epoch boundary)`] : null,
+      hd.finalizations && hd.finalizations.length ? ["carries finalizations", h("span", {},
+        ...hd.finalizations.flatMap((f, i) => [i ? ", " : "",
+          `round ${f.epoch}/${f.view} (${f.signers.length} signers, fee pot shared)`])),
+      ] : null,
     ])),
     lazySection("Finality", async () => {
       const fin = await rpc("lakh_getFinality", [hd.height]);

@@ -255,6 +255,7 @@ mod tests {
             tx_count: 5,
             timestamp_ms: 1_700_000_000_000,
             next_committee: None,
+            finalizations: Vec::new(),
         }
     }
 

@@ -103,6 +103,23 @@ pub struct BlockHeaderInfo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Option<crate::schema::Committee>")]
     pub next_committee: Option<lakh_types::committee::Committee>,
+    /// Finalizations of earlier blocks this block carries: their signers
+    /// shared the fee pot (docs/modules/stake.md, "Fee rewards").
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub finalizations: Vec<CarriedFinalization>,
+}
+
+/// A finalization certificate a block carries, as its round, the block it
+/// finalized and who signed it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct CarriedFinalization {
+    pub epoch: u64,
+    pub view: u64,
+    /// The finalized block.
+    pub block_hash: Hash32,
+    /// Signers' positions in the committee of `epoch` (members ascending by
+    /// identity, as `lakh_query stake committee` lists them).
+    pub signers: Vec<u32>,
 }
 
 /// The certificate that finalized a block ([`crate::finality`] checks it).

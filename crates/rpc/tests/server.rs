@@ -56,6 +56,7 @@ impl FakeNode {
             tx_count: txs.len() as u64,
             timestamp_ms: 1_700_000_000_000 + height,
             next_committee: None,
+            finalizations: Vec::new(),
         };
         for (i, tx) in txs.iter().enumerate() {
             let receipt = Receipt {

@@ -894,6 +894,7 @@ mod tests {
                     tx_count: 1,
                     timestamp_ms: 1,
                     next_committee: None,
+                    finalizations: Vec::new(),
                 },
                 tx_ids: vec![],
             })
