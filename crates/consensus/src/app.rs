@@ -53,6 +53,23 @@ fn block_env(
     }
 }
 
+/// The values of `keys` in `batches`, with the keys' digests.
+async fn read_keys<E>(
+    batches: &Unmerkleized<E>,
+    keys: &[StateKey],
+) -> Result<(Vec<sha256::Digest>, Vec<Option<StateValue>>), String>
+where
+    E: StorageContext + Supervisor + Spawner + Clock,
+{
+    let digests: Vec<sha256::Digest> = keys.iter().map(StateKey::digest).collect();
+    let refs: Vec<&sha256::Digest> = digests.iter().collect();
+    let values = batches
+        .get_many(&refs)
+        .await
+        .map_err(|e| format!("state read failed: {e}"))?;
+    Ok((digests, values))
+}
+
 pub struct LakhApp<E: StorageContext + Supervisor> {
     pub shared: Arc<NodeShared>,
     pub indexer: Arc<AsyncMutex<Indexer<E>>>,
@@ -98,13 +115,7 @@ where
         batches: &Unmerkleized<E>,
         epoch: u64,
     ) -> Result<ParticipationState, String> {
-        let keys = participation::state_keys(epoch);
-        let digests: Vec<sha256::Digest> = keys.iter().map(StateKey::digest).collect();
-        let refs: Vec<&sha256::Digest> = digests.iter().collect();
-        let values = batches
-            .get_many(&refs)
-            .await
-            .map_err(|e| format!("state read failed: {e}"))?;
+        let (_, values) = read_keys(batches, &participation::state_keys(epoch)).await?;
         ParticipationState::from_values(epoch, &values)
     }
 
@@ -122,19 +133,9 @@ where
         let env = block_env(&self.shared.genesis, header, participation);
         // The cover hook's keys follow from the parametric product slots,
         // so those are read first.
-        let roots: Vec<sha256::Digest> = hook_roots().iter().map(StateKey::digest).collect();
-        let root_refs: Vec<&sha256::Digest> = roots.iter().collect();
-        let products = batches
-            .get_many(&root_refs)
-            .await
-            .map_err(|e| format!("state read failed: {e}"))?;
+        let (_, products) = read_keys(&batches, &hook_roots()).await?;
         let keys = block_access_set(&env, txs, products.iter().flatten());
-        let digests: Vec<sha256::Digest> = keys.iter().map(StateKey::digest).collect();
-        let refs: Vec<&sha256::Digest> = digests.iter().collect();
-        let values = batches
-            .get_many(&refs)
-            .await
-            .map_err(|e| format!("state read failed: {e}"))?;
+        let (digests, values) = read_keys(&batches, &keys).await?;
         let genesis_block = header.height.get() == 1;
         let mut prefetched: Vec<(StateKey, Option<StateValue>)> =
             keys.into_iter().zip(values).collect();

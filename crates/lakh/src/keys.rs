@@ -107,7 +107,8 @@ pub fn write_key(dir: &Path, name: &str, key: &PrivateKey) -> anyhow::Result<Pat
     Ok(path)
 }
 
-fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
+/// Creates `dir` and its parents, readable by the owner only on unix.
+pub(crate) fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]
@@ -117,7 +118,7 @@ fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
     }
     builder
         .create(dir)
-        .with_context(|| format!("cannot create key directory {}", dir.display()))
+        .with_context(|| format!("cannot create directory {}", dir.display()))
 }
 
 fn read_key_file(path: &Path) -> anyhow::Result<KeyFile> {

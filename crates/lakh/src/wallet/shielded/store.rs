@@ -224,16 +224,7 @@ fn init(db: &Database) -> anyhow::Result<SpendingKey> {
 
 fn create_private_file(path: &Path) -> anyhow::Result<()> {
     let dir = path.parent().context("store path without a directory")?;
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        builder.mode(0o700);
-    }
-    builder
-        .create(dir)
-        .with_context(|| format!("cannot create {}", dir.display()))?;
+    crate::keys::create_private_dir(dir)?;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(false);
     #[cfg(unix)]
