@@ -20,6 +20,7 @@ use commonware_storage::{Context as StorageContext, qmdb::sync::Target};
 use commonware_utils::non_empty_range;
 use futures::{StreamExt, lock::Mutex as AsyncMutex};
 use lakh_archive::Indexer;
+use lakh_execution::modules::stake::RewardedRound;
 use lakh_execution::{
     BlockEnv, Mode, Overlay, Participation, block_access_set, execute_block_with, hook_roots,
 };
@@ -200,9 +201,17 @@ where
         header: &mut Header,
         batches: &Unmerkleized<E>,
     ) -> Result<Vec<Participation>, String> {
-        let epoch = header.context.round.epoch().get();
+        let round = header.context.round;
+        let epoch = round.epoch().get();
         let state = Self::participation_state(batches, epoch).await?;
-        header.finalizations = self.shared.finalizations.to_carry(&state);
+        let now = RewardedRound {
+            epoch,
+            view: round.view().get(),
+        };
+        header.finalizations = self
+            .shared
+            .finalizations
+            .to_carry(&state, now, &self.verifiers);
         state.resolve(&header.finalizations)
     }
 

@@ -737,10 +737,12 @@ fn fees_wait_in_the_pot_until_finalizations_are_carried_then_go_to_their_signers
         Participation {
             round: round(7),
             signers: vec![v(0), v(1)],
+            absent: vec![v(2)],
         },
         Participation {
             round: round(9),
             signers: vec![v(0), v(1), v(2)],
+            absent: Vec::new(),
         },
     ];
     let second = c.block_in(env, &[(3, pay(4, 1))]).fees_paid;
@@ -760,6 +762,12 @@ fn fees_wait_in_the_pot_until_finalizations_are_carried_then_go_to_their_signers
     let stored: stake::RewardedRound =
         object(&c.state, &stake::rewarded_round_key()).expect("rewarded round stored");
     assert_eq!(stored, round(9));
+    // Each member's record counts what it signed and what it missed.
+    let rounds = |i| {
+        let val = c.validator(v(i));
+        (val.signed_rounds, val.missed_rounds)
+    };
+    assert_eq!([rounds(0), rounds(1), rounds(2)], [(2, 0), (2, 0), (1, 1)]);
 }
 
 #[test]
@@ -887,21 +895,41 @@ fn block_op() -> impl Strategy<Value = BlockOp> {
         })
 }
 
-/// The finalizations of `signed`, in rounds after `*view`.
+/// The finalizations of `signed`, in rounds after `*view`, by a committee
+/// of every validator (the outsider may sign too: it has no record).
 fn carried(signed: &[Vec<usize>], view: &mut u64) -> Vec<Participation> {
     signed
         .iter()
         .map(|signers| {
             *view += 1;
+            let mut signers = signers.clone();
+            signers.sort_unstable();
+            signers.dedup();
             Participation {
                 round: stake::RewardedRound {
                     epoch: 0,
                     view: *view,
                 },
                 signers: signers.iter().map(|i| target(*i)).collect(),
+                absent: (0..VALIDATORS.len())
+                    .filter(|i| !signers.contains(i))
+                    .map(v)
+                    .collect(),
             }
         })
         .collect()
+}
+
+/// Each validator's (signed, missed) rounds, counted from `records`.
+fn count_rounds(model: &mut BTreeMap<Address, (u64, u64)>, records: &[Participation]) {
+    for r in records {
+        for s in &r.signers {
+            model.entry(*s).or_default().0 += 1;
+        }
+        for a in &r.absent {
+            model.entry(*a).or_default().1 += 1;
+        }
+    }
 }
 
 /// The fee pot after a block that paid `fees` into `pot` and carried `records`.
@@ -996,6 +1024,7 @@ fn random_staking_keeps_every_invariant_and_parallel_matches_sequential() {
         let mut c = Chain::new();
         c.block(addr(OUTSIDER), &[(ADMIN, set_params(UNBONDING))]);
         let mut model: Unbondings = BTreeMap::new();
+        let mut rounds: BTreeMap<Address, (u64, u64)> = BTreeMap::new();
         let mut view = 0u64;
         for b in &blocks {
             let actions: Vec<(u64, Action)> = b.txs.iter().map(|t| resolve(&c, t)).collect();
@@ -1022,6 +1051,12 @@ fn random_staking_keeps_every_invariant_and_parallel_matches_sequential() {
                 c.native(stake::fee_pot()),
                 pot_after(pot, out.fees_paid, &env.participation)
             );
+            count_rounds(&mut rounds, &env.participation);
+            for i in 0..VALIDATORS.len() {
+                let val = c.validator(v(i));
+                let counted = rounds.get(&v(i)).copied().unwrap_or_default();
+                prop_assert_eq!((val.signed_rounds, val.missed_rounds), counted);
+            }
             if !env.participation.is_empty() && pot + out.fees_paid > 0 {
                 *seen.borrow_mut().entry("pot paid").or_default() += 1;
             }

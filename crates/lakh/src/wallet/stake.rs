@@ -384,19 +384,20 @@ fn validators_table(a: &ValidatorsAnswer) -> String {
     );
     let _ = writeln!(
         text,
-        "{:<64}  {:>24}  {:>24}  {:>10}  {:<9}  {:<6}  p2p",
-        "address", "stake", "self_bond", "commission", "committee", "jailed"
+        "{:<64}  {:>24}  {:>24}  {:>10}  {:<9}  {:<6}  {:>15}  p2p",
+        "address", "stake", "self_bond", "commission", "committee", "jailed", "signed/missed"
     );
     for v in &a.validators {
         let _ = writeln!(
             text,
-            "{:<64}  {:>24}  {:>24}  {:>10}  {:<9}  {:<6}  {}",
+            "{:<64}  {:>24}  {:>24}  {:>10}  {:<9}  {:<6}  {:>15}  {}",
             v.address,
             v.stake,
             v.self_bond,
             v.commission_bps,
             if v.in_committee { "yes" } else { "no" },
             if v.jailed { "yes" } else { "no" },
+            format!("{}/{}", v.signed_rounds, v.missed_rounds),
             v.p2p_address
         );
     }

@@ -155,6 +155,8 @@ fn validators(ctx: &QueryCtx<'_>) -> Result<ValidatorsAnswer, QueryError> {
                 total_delegated: v.total_delegated,
                 total_unbonding: v.total_unbonding,
                 delegations: v.delegations,
+                signed_rounds: v.signed_rounds,
+                missed_rounds: v.missed_rounds,
             });
         }
     }

@@ -10,7 +10,7 @@
 //! consensus application before execution; execution pays what the block
 //! carries and remembers the latest round.
 
-use super::state::{RewardedRound, fee_pot, rewarded_round_key};
+use super::state::{RewardedRound, Validator, fee_pot, rewarded_round_key, validator_key};
 use super::{distribute_fees, fee_keys};
 use crate::ExecError;
 use crate::modules::kit::{View, read_object};
@@ -20,12 +20,14 @@ use lakh_types::Address;
 /// Most finalization certificates one block carries.
 pub const MAX_FINALIZATIONS_PER_BLOCK: usize = 4;
 
-/// The signers of one finalization certificate a block carries, as
-/// committee members' identities (their account addresses).
+/// The signers of one finalization certificate a block carries, and the
+/// members of its committee who did not sign, as identities (their account
+/// addresses).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Participation {
     pub round: RewardedRound,
     pub signers: Vec<Address>,
+    pub absent: Vec<Address>,
 }
 
 impl Participation {
@@ -35,6 +37,7 @@ impl Participation {
         vec![Participation {
             round: RewardedRound::default(),
             signers: vec![signer],
+            absent: Vec::new(),
         }]
     }
 }
@@ -48,6 +51,9 @@ pub fn reward_keys(records: &[Participation], visit: &mut impl FnMut(StateKey)) 
         for key in fee_keys(signer) {
             visit(key);
         }
+    }
+    for member in records.iter().flat_map(|r| &r.absent) {
+        visit(validator_key(member));
     }
 }
 
@@ -81,7 +87,31 @@ pub(crate) fn share_fees(
         pot.native_balance = balance;
         view.set_account_at(pot_slot, pot);
     }
+    count_rounds(view, records)?;
     remember_round(view, records)
+}
+
+/// Counts, on each member's validator record, the carried finalizations it
+/// signed and those it missed.
+fn count_rounds(view: &mut impl View, records: &[Participation]) -> Result<(), ExecError> {
+    for record in records {
+        for (members, signed) in [(&record.signers, true), (&record.absent, false)] {
+            for member in members {
+                let key = validator_key(member);
+                let Some(mut v) = read_object::<Validator>(view, &key)? else {
+                    continue;
+                };
+                if signed {
+                    v.signed_rounds = v.signed_rounds.saturating_add(1);
+                } else {
+                    v.missed_rounds = v.missed_rounds.saturating_add(1);
+                }
+                let slot = view.slot(&key)?;
+                view.set_object_at(slot, commonware_codec::Encode::encode(&v));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn pay_signer(view: &mut impl View, signer: &Address, amount: u128) -> Result<(), ExecError> {

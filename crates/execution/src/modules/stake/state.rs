@@ -110,6 +110,12 @@ lakh_types::codec_struct! {
         /// Commission ever paid to the validator.
         #[serde(with = "lakh_types::amount")]
         pub commission_earned: u128,
+        /// Finalizations carried in blocks that it signed while in the
+        /// committee.
+        pub signed_rounds: u64,
+        /// Finalizations carried in blocks of its committee that it did
+        /// not sign.
+        pub missed_rounds: u64,
     }
 }
 
@@ -135,6 +141,8 @@ impl Validator {
             delegations: 0,
             rewards_distributed: 0,
             commission_earned: 0,
+            signed_rounds: 0,
+            missed_rounds: 0,
         }
     }
 }

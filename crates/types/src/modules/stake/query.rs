@@ -58,6 +58,10 @@ pub struct ValidatorSummary {
     pub total_unbonding: u128,
     /// Delegation records (active, unbonding or with rewards).
     pub delegations: u64,
+    /// Finalizations carried in blocks that it signed as a committee member.
+    pub signed_rounds: u64,
+    /// Finalizations carried in blocks of its committee that it missed.
+    pub missed_rounds: u64,
 }
 
 /// Answer to `stake validator {validator}`: its record, custody and when it
