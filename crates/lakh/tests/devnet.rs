@@ -371,6 +371,33 @@ fn four_node_processes_from_a_genesis_finalize_a_transfer() {
     assert_eq!(sent["receipt"]["status"]["status"], "success", "{sent}");
     let balance = net.wallet_json(&["balance", "carol", "--prove"]);
     assert_eq!(balance["proof"]["verified"], true, "{balance}");
+
+    // Fees reach the validators that finalize, not only the proposer: every
+    // one of the four signed carried finalizations, and the transfer's fee
+    // went through the pot to more than one of them.
+    let every_one_signed = |listed: &serde_json::Value| {
+        listed["validators"]
+            .as_array()
+            .is_some_and(|v| v.iter().all(|v| v["signed_rounds"].as_u64() > Some(0)))
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let mut listed = net.wallet_json(&["stake", "validators"]);
+    while !every_one_signed(&listed) && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(500));
+        listed = net.wallet_json(&["stake", "validators"]);
+    }
+    assert!(every_one_signed(&listed), "{listed}");
+    let validators = listed["validators"].as_array().unwrap();
+    assert_eq!(validators.len(), 4, "{listed}");
+    let mut paid = 0;
+    for v in validators {
+        let address = v["address"].as_str().unwrap();
+        let record = net.wallet_json(&["stake", "validator", "--validator", address]);
+        if record["commission_earned"] != "0" {
+            paid += 1;
+        }
+    }
+    assert!(paid >= 3, "fees reached {paid} of 4 validators: {listed}");
 }
 
 /// `lakh devnet --validators 5 --committee-size 4 --epoch-blocks 30`: a
