@@ -333,9 +333,11 @@ async fn verify(
 }
 
 /// Every account the genesis gives anything: accounts, asset holders,
-/// validators and their stake custody.
+/// validators and their stake custody; and the fee pot, where what
+/// dividing the fees leaves waits.
 fn genesis_holders(genesis: &Genesis) -> BTreeSet<Address> {
     let mut holders: BTreeSet<Address> = genesis.accounts.iter().map(|a| a.address).collect();
+    holders.insert(lakh_execution::modules::stake::fee_pot());
     for asset in &genesis.assets {
         holders.extend(asset.balances.iter().map(|b| b.address));
     }

@@ -641,6 +641,16 @@ fn describe_block(block: &BlockInfo) -> anyhow::Result<Output> {
         h.timestamp_ms,
         h.tx_count
     );
+    for f in &h.finalizations {
+        let _ = writeln!(
+            text,
+            "carries    the finalization of round {}/{} (block {}), {} signers",
+            f.epoch,
+            f.view,
+            f.block_hash,
+            f.signers.len()
+        );
+    }
     for id in block.tx_ids.iter().take(LISTED_IDS) {
         let _ = writeln!(text, "  {id}");
     }
