@@ -147,6 +147,8 @@ pub struct Indexer<E: StorageContext + Supervisor> {
     /// Tips of accounts seen since start (others are read on demand).
     account_tips: HashMap<Address, AccountTip>,
     assets: Arc<AssetRegistry>,
+    /// Partition of the block index, named when it is found damaged.
+    block_partition: String,
 }
 
 /// One page of an account's transactions, newest first.
@@ -257,6 +259,9 @@ pub fn archive_config<T: Translator, C>(
     }
 }
 
+/// Name of the block index's partitions (after the validator's prefix).
+const BLOCK_INDEX: &str = "block-index-v2";
+
 /// Items per section of the receipts indexes.
 const INDEX_ITEMS_PER_SECTION: NonZeroU64 = NZU64!(1 << 16);
 
@@ -279,7 +284,7 @@ impl<E: StorageContext + Supervisor> Indexer<E> {
             context.child("block_index"),
             archive_config(
                 prefix,
-                "block-index-v2",
+                BLOCK_INDEX,
                 page_cache.clone(),
                 (),
                 EightCap,
@@ -320,6 +325,7 @@ impl<E: StorageContext + Supervisor> Indexer<E> {
             accounts: Some(accounts),
             account_tips: HashMap::new(),
             assets,
+            block_partition: format!("{prefix}-{BLOCK_INDEX}"),
         };
         for height in 1..=indexer.last_height().unwrap_or(0) {
             if let Some(record) = indexer.block(height).await {
@@ -330,6 +336,11 @@ impl<E: StorageContext + Supervisor> Indexer<E> {
     }
 
     /// Durably records a finalized block's receipts.
+    ///
+    /// Blocks are recorded in height order and a crash replays from the
+    /// state's height, which is never above the index's, so a missing
+    /// previous height means the index lost records (a damaged or cut
+    /// file): serving on would answer "unknown" for finalized transactions.
     pub async fn record(
         &mut self,
         height: u64,
@@ -337,6 +348,13 @@ impl<E: StorageContext + Supervisor> Indexer<E> {
         first_tx_seq: u64,
         receipts: &[Receipt],
     ) {
+        if height > 1 && self.block(height - 1).await.is_none() {
+            panic!(
+                "corruption: the block index ({}) holds no record of height {}, below the block {height} being recorded",
+                self.block_partition,
+                height - 1
+            );
+        }
         let created_assets = created_assets(receipts);
         let size: usize = receipts
             .iter()
@@ -668,6 +686,20 @@ mod tests {
                 b.created_assets,
                 vec![(AssetId(7), Symbol::new("GOLD").unwrap())]
             );
+        });
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "corruption: the block index (t-block-index-v2) holds no record of height 2"
+    )]
+    fn a_gap_below_the_recorded_height_is_refused_as_damage() {
+        deterministic::Runner::default().start(|context| async move {
+            let cache = CacheRef::new(NZU16!(4096), NZUsize!(64));
+            let mut idx = Indexer::init(context, "t", cache, registry()).await;
+            let digest = sha256::Digest::from([1u8; 32]);
+            idx.record(1, digest, 0, &[receipt(1, 0, vec![])]).await;
+            idx.record(3, digest, 1, &[receipt(3, 0, vec![])]).await;
         });
     }
 }

@@ -2,7 +2,8 @@
 //! network): four validators carrying real transfers finalize identical blocks
 //! and state roots under message delays, drops, and a crash and restart; an
 //! idle chain proposes at the genesis heartbeat, and a transaction arriving on
-//! it is finalized at once.
+//! it is finalized at once; failed and torn writes injected by the runtime,
+//! then a restart of every validator, leave them agreeing.
 #![allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failed test
 
 use commonware_consensus::{marshal::Identifier, types::Height};
@@ -917,5 +918,56 @@ fn a_validator_crashed_before_a_boundary_catches_up_after_it() {
         .expect("simulation failed");
     for r in &results {
         assert_eq!(r.crashes, 1);
+    }
+}
+
+/// Storage faults from commonware's deterministic runtime (its `faulty`
+/// storage): for one second a sync fails one time in 50 and a write one
+/// time in 100, a failed write keeping a random prefix of its bytes (a torn
+/// write). A validator whose write or sync fails stops where it is (its
+/// actors fail on the error); afterwards every validator is restarted, one
+/// every 250 ms, on whatever its store then holds.
+fn storage_fault_schedule(validators: &[ed25519::PublicKey]) -> Schedule<ed25519::PublicKey> {
+    use deterministic::{FaultConfig, PartialWriteMode, WriteConfig};
+    let faults = FaultConfig::default()
+        .sync(probability!(1, 50))
+        .write(WriteConfig {
+            failure_rate: probability!(1, 100),
+            retention_rate: probability!(1, 2),
+            mode: PartialWriteMode::Prefix,
+        });
+    let mut schedule = Schedule::new()
+        .at(Duration::from_secs(1), Action::SetStorageFault(faults))
+        .at(
+            Duration::from_secs(2),
+            Action::SetStorageFault(FaultConfig::default()),
+        );
+    for (i, key) in validators.iter().enumerate() {
+        let at = Duration::from_millis(2_500 + 250 * i as u64);
+        schedule = schedule.at(at, Action::Restart(key.clone()));
+    }
+    schedule
+}
+
+#[test]
+fn failed_and_torn_writes_then_restarts_keep_agreement() {
+    let engine = LakhEngine::new();
+    let txs = engine.txs.clone();
+    let validators = engine.participants();
+    let results = PlanBuilder::new(engine)
+        .seeds(0..3)
+        .link(lossy_link())
+        .crash(Crash::Schedule(storage_fault_schedule(&validators)))
+        .exit_condition(ProcessedHeightAtLeast::new(30))
+        .property(Agreement { height: 30, txs })
+        .timeout(Duration::from_secs(600))
+        .run()
+        .expect("simulation failed");
+    for r in &results {
+        assert_eq!(
+            r.scheduled_actions,
+            2 + VALIDATORS,
+            "faults on, faults off and every restart must have run"
+        );
     }
 }

@@ -1,0 +1,390 @@
+//! Storage faults on real files: a `lakh devnet` of one validator writes
+//! blocks, is killed, has a file of its store damaged (bytes flipped in the
+//! middle, the tail cut off, a file removed) and is started again; and one
+//! whose disk fills up stops with "disk full" and, once space returns,
+//! continues from where it stopped.
+//!
+//! One validator has no peer to fetch anything from, so whatever it serves
+//! after a restart comes from its own disk: it must either refuse to start
+//! with a message naming the damage and what to do, or serve exactly the
+//! blocks it finalized before. Re-proposing a height it had finalized (a
+//! silent rewind) fails the test.
+#![allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failed test
+
+use lakh_rpc::client::LakhClient;
+use lakh_rpc::types::Hash32;
+use std::{
+    fs::File,
+    io::{BufRead, BufReader, Read, Seek, SeekFrom, Write},
+    path::{Path, PathBuf},
+    process::{Child, Command, ExitStatus, Stdio},
+    sync::mpsc,
+    time::{Duration, Instant},
+};
+
+mod common;
+use common::{BIN, free_port};
+
+/// Exit statuses of `lakh_node::storage_faults`.
+const EXIT_DISK_FULL: i32 = 3;
+const EXIT_STORE_DAMAGED: i32 = 4;
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// A `lakh devnet` of one validator, its stderr kept outside its data
+/// directory (which may be the full disk).
+struct Node {
+    child: Child,
+    rpc: String,
+    stderr: PathBuf,
+    ready: mpsc::Receiver<()>,
+}
+
+impl Node {
+    fn spawn(data_dir: &Path, stderr: &Path, port: u16) -> Node {
+        let mut child = Command::new(BIN)
+            .args(["devnet", "--json", "--validators", "1", "--data-dir"])
+            .arg(data_dir)
+            .args(["--rpc-addr", &format!("127.0.0.1:{port}")])
+            .stdout(Stdio::piped())
+            .stderr(File::create(stderr).unwrap())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, ready) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if line.contains("\"ready\"") {
+                    let _ = tx.send(());
+                }
+            }
+        });
+        Node {
+            child,
+            rpc: format!("http://127.0.0.1:{port}"),
+            stderr: stderr.to_path_buf(),
+            ready,
+        }
+    }
+
+    /// Waits until the node is ready (`Ok`) or has exited (`Err` with its
+    /// status).
+    fn ready_or_exit(&mut self, within: Duration) -> Result<(), ExitStatus> {
+        let start = Instant::now();
+        loop {
+            if self.ready.try_recv().is_ok() {
+                return Ok(());
+            }
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Err(status);
+            }
+            assert!(
+                start.elapsed() < within,
+                "node neither ready nor stopped after {within:?}:\n{}",
+                self.stderr_text()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn stderr_text(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// A finalized block as the node served it: height, hash, state root.
+type Seen = (u64, Hash32, Hash32);
+
+/// Waits until the head reaches `height`; returns every block from 1 to
+/// the head then.
+async fn blocks_up_to(client: &LakhClient, height: u64, within: Duration) -> Vec<Seen> {
+    let start = Instant::now();
+    let head = loop {
+        if let Ok(head) = client.head().await
+            && head.height >= height
+        {
+            break head.height;
+        }
+        assert!(start.elapsed() < within, "head did not reach {height}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let mut seen = Vec::new();
+    for h in 1..=head {
+        let b = client.block_by_height(h).await.unwrap().unwrap();
+        seen.push((h, b.header.hash, b.header.state_root));
+    }
+    seen
+}
+
+/// The node serves exactly the blocks `before` saw, then finalizes past
+/// them.
+async fn check_kept_and_continues(client: &LakhClient, before: &[Seen]) {
+    let last = before.last().unwrap().0;
+    let after = blocks_up_to(client, last + 2, Duration::from_secs(60)).await;
+    for (seen, now) in before.iter().zip(&after) {
+        assert_eq!(seen, now, "height {} changed across the restart", seen.0);
+    }
+}
+
+/// Runs a fresh node in `data_dir` until it has finalized `height` blocks,
+/// then kills it; the blocks it served.
+fn write_chain(data_dir: &Path, logs: &Path, height: u64) -> Vec<Seen> {
+    let mut node = Node::spawn(data_dir, &logs.join("first.log"), free_port());
+    node.ready_or_exit(Duration::from_secs(120))
+        .unwrap_or_else(|s| panic!("first start failed ({s}):\n{}", node.stderr_text()));
+    let client = LakhClient::connect(&node.rpc).unwrap();
+    let seen = runtime().block_on(blocks_up_to(&client, height, Duration::from_secs(120)));
+    node.kill9();
+    seen
+}
+
+/// The largest file of validator 0's `partition` (`blocks-value`) in
+/// `store`.
+fn largest_blob(store: &Path, partition: &str) -> PathBuf {
+    let mut best: Option<(u64, PathBuf)> = None;
+    for part in std::fs::read_dir(store).unwrap().map(Result::unwrap) {
+        if part.file_name().to_string_lossy() != format!("v0-{partition}") {
+            continue;
+        }
+        for blob in std::fs::read_dir(part.path()).unwrap().map(Result::unwrap) {
+            let len = blob.metadata().unwrap().len();
+            if best.as_ref().is_none_or(|(l, _)| len > *l) {
+                best = Some((len, blob.path()));
+            }
+        }
+    }
+    best.unwrap_or_else(|| panic!("no blob in partition v0-{partition}"))
+        .1
+}
+
+/// One way of damaging a file of the store.
+#[derive(Clone, Copy, Debug)]
+enum Damage {
+    /// 64 bytes in the middle inverted.
+    FlipMiddle,
+    /// The last third cut off.
+    TruncateTail,
+    Remove,
+}
+
+fn damage(file: &Path, how: Damage) {
+    let len = std::fs::metadata(file).unwrap().len();
+    match how {
+        Damage::FlipMiddle => {
+            let mut f = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(file)
+                .unwrap();
+            let mut bytes = [0u8; 64];
+            f.seek(SeekFrom::Start(len / 2)).unwrap();
+            f.read_exact(&mut bytes).unwrap();
+            for b in &mut bytes {
+                *b = !*b;
+            }
+            f.seek(SeekFrom::Start(len / 2)).unwrap();
+            f.write_all(&bytes).unwrap();
+            f.sync_all().unwrap();
+        }
+        Damage::TruncateTail => {
+            let f = std::fs::OpenOptions::new().write(true).open(file).unwrap();
+            f.set_len(len - len / 3).unwrap();
+            f.sync_all().unwrap();
+        }
+        Damage::Remove => std::fs::remove_file(file).unwrap(),
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    let status = Command::new("cp")
+        .arg("-a")
+        .arg(from)
+        .arg(to)
+        .status()
+        .unwrap();
+    assert!(status.success(), "cp -a {from:?} {to:?}");
+}
+
+/// Each damage, on a copy of one node's data directory: the node refuses
+/// with a message naming the damaged part and saying what to do, or
+/// serves every block it had finalized, unchanged, and goes on.
+#[test]
+fn a_damaged_store_is_refused_or_kept_never_rewritten() {
+    let tmp = tempfile::tempdir().unwrap();
+    let golden = tmp.path().join("golden");
+    let before = write_chain(&golden, tmp.path(), 12);
+    let cases = [
+        ("blocks-value", Damage::FlipMiddle),
+        ("blocks-value", Damage::TruncateTail),
+        ("finalizations-value", Damage::TruncateTail),
+        ("state-log_data", Damage::FlipMiddle),
+        ("state-log_data", Damage::TruncateTail),
+        ("state-merkle-journal-blobs", Damage::Remove),
+        ("block-index-v2-value", Damage::TruncateTail),
+        ("tx-index-v2-value", Damage::FlipMiddle),
+        ("simplex-0", Damage::TruncateTail),
+    ];
+    let rt = runtime();
+    for (i, (partition, how)) in cases.into_iter().enumerate() {
+        let dir = tmp.path().join(format!("case-{i}"));
+        copy_dir(&golden, &dir);
+        let file = largest_blob(&dir.join("store"), partition);
+        damage(&file, how);
+        let case = format!("{how:?} {}", file.display());
+        let mut node = Node::spawn(&dir, &tmp.path().join(format!("case-{i}.log")), free_port());
+        match node.ready_or_exit(Duration::from_secs(60)) {
+            Err(status) => {
+                let stderr = node.stderr_text();
+                assert_eq!(status.code(), Some(EXIT_STORE_DAMAGED), "{case}:\n{stderr}");
+                assert!(stderr.contains("store damaged:"), "{case}:\n{stderr}");
+                assert!(
+                    stderr.contains("store/v"),
+                    "{case}: names no part:\n{stderr}"
+                );
+                assert!(
+                    stderr.contains("remove it and restart"),
+                    "{case}:\n{stderr}"
+                );
+                let said = stderr
+                    .lines()
+                    .find(|l| l.contains("store damaged"))
+                    .unwrap();
+                println!("{case}: refused: {said}");
+            }
+            Ok(()) => {
+                let client = LakhClient::connect(&node.rpc).unwrap();
+                rt.block_on(check_kept_and_continues(&client, &before));
+                println!("{case}: started with every block kept");
+            }
+        }
+    }
+}
+
+/// A tmpfs of `size_mib` mounted at `dir` for one test, unmounted when
+/// dropped. Mounting needs root, which CI has; without it the test fails.
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    fn mount(dir: &Path, size_mib: u64) -> Tmpfs {
+        std::fs::create_dir_all(dir).unwrap();
+        let out = Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size_mib}m"),
+                "lakh-test",
+            ])
+            .arg(dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "cannot mount a {size_mib} MiB tmpfs at {} ({}): this test fills a disk of its own and needs root",
+            dir.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+        Tmpfs(dir.to_path_buf())
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// Writes `path` until the filesystem refuses for want of space.
+fn fill(path: &Path) -> u64 {
+    let mut f = File::create(path).unwrap();
+    let chunk = vec![0xa5u8; 1 << 16];
+    let mut written = 0u64;
+    loop {
+        match f.write(&chunk) {
+            Ok(0) => break,
+            Ok(n) => written += n as u64,
+            Err(e) if e.kind() == std::io::ErrorKind::StorageFull => break,
+            Err(e) => panic!("filling {}: {e}", path.display()),
+        }
+    }
+    written
+}
+
+/// A node whose disk fills up stops with "disk full" and a non-zero
+/// status at its first failed write; once space returns it restarts on the
+/// same directory, serves every block it had finalized unchanged and goes
+/// on.
+#[test]
+fn a_full_disk_stops_the_node_and_it_continues_once_space_returns() {
+    let tmp = tempfile::tempdir().unwrap();
+    let disk = Tmpfs::mount(&tmp.path().join("disk"), 256);
+    let data_dir = disk.0.join("node");
+    let port = free_port();
+    let mut node = Node::spawn(&data_dir, &tmp.path().join("first.log"), port);
+    node.ready_or_exit(Duration::from_secs(120))
+        .unwrap_or_else(|s| panic!("first start failed ({s}):\n{}", node.stderr_text()));
+    let client = LakhClient::connect(&node.rpc).unwrap();
+    let rt = runtime();
+    let before = rt.block_on(blocks_up_to(&client, 5, Duration::from_secs(60)));
+
+    let filler = disk.0.join("filler");
+    let filled = fill(&filler);
+    // The last head served before the stop must survive it too.
+    let mut last_served = *before.last().unwrap();
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = node.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "still running on a full disk:\n{}",
+            node.stderr_text()
+        );
+        if let Ok(Ok(head)) = rt.block_on(tokio::time::timeout(
+            Duration::from_millis(500),
+            client.head(),
+        )) {
+            last_served = (head.height, head.hash, head.state_root);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let stderr = node.stderr_text();
+    assert_eq!(status.code(), Some(EXIT_DISK_FULL), "{stderr}");
+    assert!(stderr.contains("disk full: "), "{stderr}");
+    assert!(stderr.contains("Free space"), "{stderr}");
+    assert!(!stderr.contains("panicked at"), "{stderr}");
+    println!("filled {} MiB; the node stopped", filled >> 20);
+
+    std::fs::remove_file(&filler).unwrap();
+    let mut node = Node::spawn(&data_dir, &tmp.path().join("second.log"), port);
+    node.ready_or_exit(Duration::from_secs(120))
+        .unwrap_or_else(|s| panic!("restart failed ({s}):\n{}", node.stderr_text()));
+    let client = LakhClient::connect(&node.rpc).unwrap();
+    rt.block_on(async {
+        check_kept_and_continues(&client, &before).await;
+        let (height, hash, root) = last_served;
+        let b = client.block_by_height(height).await.unwrap().unwrap();
+        assert_eq!(
+            (b.header.hash, b.header.state_root),
+            (hash, root),
+            "height {height}"
+        );
+    });
+}
