@@ -357,10 +357,10 @@ fn a_full_disk_stops_the_node_and_it_continues_once_space_returns() {
             "still running on a full disk:\n{}",
             node.stderr_text()
         );
-        if let Ok(Ok(head)) = rt.block_on(tokio::time::timeout(
-            Duration::from_millis(500),
-            client.head(),
-        )) {
+        let head = rt.block_on(async {
+            tokio::time::timeout(Duration::from_millis(500), client.head()).await
+        });
+        if let Ok(Ok(head)) = head {
             last_served = (head.height, head.hash, head.state_root);
         }
         std::thread::sleep(Duration::from_millis(100));
@@ -370,7 +370,12 @@ fn a_full_disk_stops_the_node_and_it_continues_once_space_returns() {
     assert!(stderr.contains("disk full: "), "{stderr}");
     assert!(stderr.contains("Free space"), "{stderr}");
     assert!(!stderr.contains("panicked at"), "{stderr}");
-    println!("filled {} MiB; the node stopped", filled >> 20);
+    let said = stderr.lines().find(|l| l.contains("disk full: ")).unwrap();
+    println!(
+        "filled {} MiB; stopped after height {}: {said}",
+        filled >> 20,
+        last_served.0
+    );
 
     std::fs::remove_file(&filler).unwrap();
     let mut node = Node::spawn(&data_dir, &tmp.path().join("second.log"), port);

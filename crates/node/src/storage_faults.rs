@@ -8,14 +8,21 @@
 //! once. Ending at the first failed write is a crash as far as the store is
 //! concerned, which its recovery handles on the next start (a torn page is
 //! trimmed, an uncommitted state batch rewound); going on would let every
-//! other actor trip over the dead one and could only write more.
+//! other actor trip over the dead one and could only write more. A write
+//! the kernel refused often reaches the panic without its errno, so a full
+//! disk is also recognised by a probe write that finds no room.
 
-use std::path::{Path, PathBuf};
+use std::{
+    io::{ErrorKind, Write as _},
+    path::{Path, PathBuf},
+};
 
 /// Exit status of a node stopped by a full disk.
 pub const EXIT_DISK_FULL: i32 = 3;
 /// Exit status of a node refusing a damaged store.
 pub const EXIT_STORE_DAMAGED: i32 = 4;
+/// Exit status of a node whose write failed with room on the disk.
+pub const EXIT_WRITE_FAILED: i32 = 5;
 
 /// What a storage panic says about the data directory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,6 +33,10 @@ pub enum StorageFault {
     /// that does not match, a state database that disagrees with the last
     /// finalized block, a block the store says it has but cannot produce.
     Damaged,
+    /// A write or sync failed for another reason (or one the error does
+    /// not say: commonware reports a write the kernel refused as
+    /// `WriteFailed` without its errno).
+    WriteFailed,
 }
 
 /// Texts of `std::io::Error` for ENOSPC and EDQUOT, as `Display` and `Debug`
@@ -35,6 +46,19 @@ const DISK_FULL_MARKERS: &[&str] = &[
     "StorageFull",
     "Disk quota exceeded",
     "QuotaExceeded",
+];
+
+/// Texts of failed writes, syncs and resizes (commonware's and the
+/// expectations around them).
+const WRITE_FAILURE_MARKERS: &[&str] = &[
+    "WriteFailed",
+    "write failed",
+    "BlobSyncFailed",
+    "sync failed",
+    "BlobResizeFailed",
+    "resize failed",
+    "unable to append",
+    "unable to sync",
 ];
 
 /// Texts of commonware's storage errors that mean the bytes on disk are not
@@ -115,8 +139,34 @@ pub fn classify(message: &str) -> Option<StorageFault> {
         || INCONSISTENT_STORES.iter().any(|(m, _)| message.contains(m))
     {
         Some(StorageFault::Damaged)
+    } else if WRITE_FAILURE_MARKERS.iter().any(|m| message.contains(m)) {
+        Some(StorageFault::WriteFailed)
     } else {
         None
+    }
+}
+
+/// How much a probe writes to decide whether the disk has room.
+const PROBE_BYTES: usize = 1 << 20;
+
+/// Whether the disk holding `dir` refuses a 1 MiB write for want of space:
+/// asked when a write failed without saying why.
+fn out_of_space(dir: &Path) -> bool {
+    let probe = dir.join(".space-probe");
+    let written = std::fs::File::create(&probe).and_then(|mut f| {
+        f.write_all(&vec![0u8; PROBE_BYTES])?;
+        f.sync_all()
+    });
+    let _ = std::fs::remove_file(&probe);
+    matches!(written, Err(e) if matches!(e.kind(), ErrorKind::StorageFull | ErrorKind::QuotaExceeded))
+}
+
+/// [`classify`], with a failed write that does not say why counted as a
+/// full disk when the disk of `data_dir` has no room left.
+pub fn diagnose(message: &str, data_dir: &Path) -> Option<StorageFault> {
+    match classify(message)? {
+        StorageFault::WriteFailed if out_of_space(data_dir) => Some(StorageFault::DiskFull),
+        fault => Some(fault),
     }
 }
 
@@ -158,7 +208,7 @@ pub fn explain(fault: StorageFault, data_dir: &Path, message: &str) -> String {
     let dir = data_dir.display();
     match fault {
         StorageFault::DiskFull => format!(
-            "disk full: {dir}: a write failed for want of space ({message}).\n\
+            "disk full: {dir}: a write failed and the disk has no room left ({message}).\n\
              The node stopped at that write; what it had stored before is intact. \
              Free space on that disk and restart the node: it continues from where it stopped."
         ),
@@ -167,6 +217,11 @@ pub fn explain(fault: StorageFault, data_dir: &Path, message: &str) -> String {
              The node refuses to start on it rather than diverge from what it finalized. \
              Restore {dir} from a backup, or remove it and restart the node to re-sync the chain from its peers.",
             part = damaged_part(message)
+        ),
+        StorageFault::WriteFailed => format!(
+            "storage failed: {dir}: a write failed while the disk has room ({message}).\n\
+             The node stopped at that write; what it had stored before is intact. \
+             Check the disk and the kernel log, then restart the node: it continues from where it stopped."
         ),
     }
 }
@@ -182,13 +237,13 @@ fn payload_text(info: &std::panic::PanicHookInfo<'_>) -> String {
 }
 
 /// From now on, a storage panic prints its explanation and ends the process
-/// with [`EXIT_DISK_FULL`] or [`EXIT_STORE_DAMAGED`]; other panics go to the
-/// hook that was there before.
+/// with [`EXIT_DISK_FULL`], [`EXIT_STORE_DAMAGED`] or [`EXIT_WRITE_FAILED`];
+/// other panics go to the hook that was there before.
 pub fn install(data_dir: PathBuf) {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         let message = payload_text(info);
-        let Some(fault) = classify(&message) else {
+        let Some(fault) = diagnose(&message, &data_dir) else {
             return previous(info);
         };
         tracing::error!(location = ?info.location(), "{message}");
@@ -196,6 +251,7 @@ pub fn install(data_dir: PathBuf) {
         std::process::exit(match fault {
             StorageFault::DiskFull => EXIT_DISK_FULL,
             StorageFault::Damaged => EXIT_STORE_DAMAGED,
+            StorageFault::WriteFailed => EXIT_WRITE_FAILED,
         });
     }));
 }
@@ -243,6 +299,20 @@ mod tests {
         let message = "database init failed: Database(Journal(Corruption(\"blob 0 no longer backs acknowledged items\")))";
         assert_eq!(classify(message), Some(StorageFault::Damaged));
         assert!(damaged_part(message).starts_with("the state database (store/v*-state-*)"));
+    }
+
+    #[test]
+    fn a_write_failure_is_a_full_disk_only_when_the_disk_has_no_room() {
+        let message = "unable to append to journal: Runtime(WriteFailed)";
+        assert_eq!(classify(message), Some(StorageFault::WriteFailed));
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(
+            diagnose(message, dir.path()),
+            Some(StorageFault::WriteFailed)
+        );
+        assert!(!dir.path().join(".space-probe").exists());
+        let text = explain(StorageFault::WriteFailed, dir.path(), message);
+        assert!(text.contains("Check the disk"), "{text}");
     }
 
     #[test]
