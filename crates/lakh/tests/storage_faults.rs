@@ -12,9 +12,10 @@
 #![allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failed test
 
 use lakh_rpc::client::LakhClient;
-use lakh_rpc::types::Hash32;
+use lakh_rpc::types::{Hash32, TxStatusInfo};
 use std::{
     fs::File,
+    panic::AssertUnwindSafe,
     io::{BufRead, BufReader, Read, Seek, SeekFrom, Write},
     path::{Path, PathBuf},
     process::{Child, Command, ExitStatus, Stdio},
@@ -132,13 +133,22 @@ async fn blocks_up_to(client: &LakhClient, height: u64, within: Duration) -> Vec
     seen
 }
 
-/// The node serves exactly the blocks `before` saw, then finalizes past
-/// them.
+/// The node serves exactly the blocks `before` saw, with every
+/// transaction in them finalized there, then finalizes past them.
 async fn check_kept_and_continues(client: &LakhClient, before: &[Seen]) {
     let last = before.last().unwrap().0;
     let after = blocks_up_to(client, last + 2, Duration::from_secs(60)).await;
     for (seen, now) in before.iter().zip(&after) {
         assert_eq!(seen, now, "height {} changed across the restart", seen.0);
+    }
+    for (height, hash, _) in before {
+        let block = client.block_by_height(*height).await.unwrap().unwrap();
+        for id in block.tx_ids {
+            match client.tx_status(id).await.unwrap() {
+                TxStatusInfo::Finalized { block_hash, .. } => assert_eq!(&block_hash, hash),
+                other => panic!("transaction {id} of height {height} is now {other:?}"),
+            }
+        }
     }
 }
 
@@ -250,30 +260,43 @@ fn a_damaged_store_is_refused_or_kept_never_rewritten() {
         let mut node = Node::spawn(&dir, &tmp.path().join(format!("case-{i}.log")), free_port());
         match node.ready_or_exit(Duration::from_secs(60)) {
             Err(status) => {
-                let stderr = node.stderr_text();
-                assert_eq!(status.code(), Some(EXIT_STORE_DAMAGED), "{case}:\n{stderr}");
-                assert!(stderr.contains("store damaged:"), "{case}:\n{stderr}");
-                assert!(
-                    stderr.contains("store/v"),
-                    "{case}: names no part:\n{stderr}"
-                );
-                assert!(
-                    stderr.contains("remove it and restart"),
-                    "{case}:\n{stderr}"
-                );
-                let said = stderr
-                    .lines()
-                    .find(|l| l.contains("store damaged"))
-                    .unwrap();
-                println!("{case}: refused: {said}");
+                let said = refusal(&node, status, &case);
+                println!("{case}: refused at start: {said}");
             }
             Ok(()) => {
                 let client = LakhClient::connect(&node.rpc).unwrap();
-                rt.block_on(check_kept_and_continues(&client, &before));
-                println!("{case}: started with every block kept");
+                let checked = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                    rt.block_on(check_kept_and_continues(&client, &before))
+                }));
+                match checked {
+                    Ok(()) => println!("{case}: started with every block and receipt kept"),
+                    // A damaged page in the middle of an index is found when
+                    // it is read: the node must then stop with the refusal.
+                    Err(failure) => match node.child.try_wait().unwrap() {
+                        Some(status) => {
+                            let said = refusal(&node, status, &case);
+                            println!("{case}: refused at the first read of the damage: {said}");
+                        }
+                        None => std::panic::resume_unwind(failure),
+                    },
+                }
             }
         }
     }
+}
+
+/// Checks that `node` stopped with the damaged-store status and message;
+/// the message's first line.
+fn refusal(node: &Node, status: ExitStatus, case: &str) -> String {
+    let stderr = node.stderr_text();
+    assert_eq!(status.code(), Some(EXIT_STORE_DAMAGED), "{case}:\n{stderr}");
+    assert!(stderr.contains("remove it and restart"), "{case}:\n{stderr}");
+    let said = stderr
+        .lines()
+        .find(|l| l.contains("store damaged: "))
+        .unwrap_or_else(|| panic!("{case}:\n{stderr}"));
+    assert!(said.contains("store/v"), "{case}: names no part:\n{stderr}");
+    said.to_string()
 }
 
 /// A tmpfs of `size_mib` mounted at `dir` for one test, unmounted when
