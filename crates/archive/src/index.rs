@@ -277,7 +277,9 @@ fn read<T>(
 
 /// A stored record that passed its checksum but does not decode.
 fn decoded<T>(result: Result<T, CodecError>, prefix: &str, index: &str) -> T {
-    result.unwrap_or_else(|e| panic!("corruption: {prefix}-{index} holds a record that does not decode: {e:?}"))
+    result.unwrap_or_else(|e| {
+        panic!("corruption: {prefix}-{index} holds a record that does not decode: {e:?}")
+    })
 }
 
 /// Items per section of the receipts indexes.
@@ -548,7 +550,11 @@ impl<E: StorageContext + Supervisor> Indexer<E> {
         let txs = self.txs.as_ref()?;
         let mut out = Vec::with_capacity(block.tx_count as usize);
         for seq in block.first_tx_seq..block.first_tx_seq + u64::from(block.tx_count) {
-            let raw = read(txs.get(Identifier::Index(seq)).await, &self.prefix, TX_INDEX)?;
+            let raw = read(
+                txs.get(Identifier::Index(seq)).await,
+                &self.prefix,
+                TX_INDEX,
+            )?;
             out.push(decoded(TxRecord::decode(raw.0), &self.prefix, TX_INDEX).receipt);
         }
         Some(out)
@@ -558,7 +564,11 @@ impl<E: StorageContext + Supervisor> Indexer<E> {
     pub async fn tx(&self, id: &TxId) -> Option<TxRecord> {
         let archive = self.txs.as_ref()?;
         let key = digest_of(id);
-        let raw = read(archive.get(Identifier::Key(&key)).await, &self.prefix, TX_INDEX)?;
+        let raw = read(
+            archive.get(Identifier::Key(&key)).await,
+            &self.prefix,
+            TX_INDEX,
+        )?;
         Some(decoded(TxRecord::decode(raw.0), &self.prefix, TX_INDEX))
             .filter(|r| r.receipt.tx_id == *id)
     }

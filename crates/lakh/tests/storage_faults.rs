@@ -15,8 +15,8 @@ use lakh_rpc::client::LakhClient;
 use lakh_rpc::types::{Hash32, TxStatusInfo};
 use std::{
     fs::File,
-    panic::AssertUnwindSafe,
     io::{BufRead, BufReader, Read, Seek, SeekFrom, Write},
+    panic::AssertUnwindSafe,
     path::{Path, PathBuf},
     process::{Child, Command, ExitStatus, Stdio},
     sync::mpsc,
@@ -290,7 +290,10 @@ fn a_damaged_store_is_refused_or_kept_never_rewritten() {
 fn refusal(node: &Node, status: ExitStatus, case: &str) -> String {
     let stderr = node.stderr_text();
     assert_eq!(status.code(), Some(EXIT_STORE_DAMAGED), "{case}:\n{stderr}");
-    assert!(stderr.contains("remove it and restart"), "{case}:\n{stderr}");
+    assert!(
+        stderr.contains("remove it and restart"),
+        "{case}:\n{stderr}"
+    );
     let said = stderr
         .lines()
         .find(|l| l.contains("store damaged: "))
