@@ -11,8 +11,10 @@
 //! silent rewind) fails the test.
 #![allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failed test
 
+use commonware_cryptography::Signer as _;
 use lakh_rpc::client::LakhClient;
 use lakh_rpc::types::{Hash32, TxStatusInfo};
+use lakh_types::{Action, Address, AssetId, Transaction, TransferEntry};
 use std::{
     fs::File,
     io::{BufRead, BufReader, Read, Seek, SeekFrom, Write},
@@ -136,9 +138,10 @@ async fn blocks_up_to(client: &LakhClient, height: u64, within: Duration) -> Vec
 /// The node serves exactly the blocks `before` saw, with every
 /// transaction in them finalized there, then finalizes past them.
 async fn check_kept_and_continues(client: &LakhClient, before: &[Seen]) {
-    let last = before.last().unwrap().0;
+    let last = before.iter().map(|s| s.0).max().unwrap();
     let after = blocks_up_to(client, last + 2, Duration::from_secs(60)).await;
-    for (seen, now) in before.iter().zip(&after) {
+    for seen in before {
+        let now = &after[seen.0 as usize - 1];
         assert_eq!(seen, now, "height {} changed across the restart", seen.0);
     }
     for (height, hash, _) in before {
@@ -352,27 +355,45 @@ fn fill(path: &Path) -> u64 {
     written
 }
 
-/// A node whose disk fills up stops with "disk full" and a non-zero
-/// status at its first failed write; once space returns it restarts on the
-/// same directory, serves every block it had finalized unchanged and goes
-/// on.
-#[test]
-fn a_full_disk_stops_the_node_and_it_continues_once_space_returns() {
-    let tmp = tempfile::tempdir().unwrap();
-    let disk = Tmpfs::mount(&tmp.path().join("disk"), 256);
-    let data_dir = disk.0.join("node");
-    let port = free_port();
-    let mut node = Node::spawn(&data_dir, &tmp.path().join("first.log"), port);
-    node.ready_or_exit(Duration::from_secs(120))
-        .unwrap_or_else(|s| panic!("first start failed ({s}):\n{}", node.stderr_text()));
-    let client = LakhClient::connect(&node.rpc).unwrap();
-    let rt = runtime();
-    let before = rt.block_on(blocks_up_to(&client, 5, Duration::from_secs(60)));
+/// Offers `count` transfers from alice to dave (not waiting for them), so
+/// the disk fills while blocks with transactions are being stored.
+async fn send_load(client: &LakhClient, keys: &Path, count: u64) {
+    let alice = common::key_of(keys, "alice");
+    let dave = Address::from(&common::key_of(keys, "dave").public_key());
+    let chain_id = client.chain_id().await.unwrap();
+    let from = Address::from(&alice.public_key());
+    let nonce = client.account(from, false).await.unwrap().nonce;
+    let txs: Vec<_> = (nonce..nonce + count)
+        .map(|n| {
+            Transaction {
+                chain_id,
+                sender: alice.public_key(),
+                nonce: n,
+                max_fee: 1_000_000,
+                action: Action::Transfer(TransferEntry {
+                    to: dave,
+                    asset: AssetId::NATIVE,
+                    amount: 1,
+                }),
+            }
+            .sign(&alice)
+        })
+        .collect();
+    for chunk in txs.chunks(100) {
+        client.submit_batch(chunk).await.unwrap();
+    }
+}
 
-    let filler = disk.0.join("filler");
-    let filled = fill(&filler);
-    // The last head served before the stop must survive it too.
-    let mut last_served = *before.last().unwrap();
+/// Fills the disk under the running `node` and waits for it to stop; the
+/// last head it served meanwhile (or `last` if none), and its stderr line.
+fn fill_until_stopped(
+    node: &mut Node,
+    client: &LakhClient,
+    filler: &Path,
+    mut last: Seen,
+) -> (Seen, String) {
+    let rt = runtime();
+    fill(filler);
     let started = Instant::now();
     let status = loop {
         if let Some(status) = node.child.try_wait().unwrap() {
@@ -387,35 +408,58 @@ fn a_full_disk_stops_the_node_and_it_continues_once_space_returns() {
             tokio::time::timeout(Duration::from_millis(500), client.head()).await
         });
         if let Ok(Ok(head)) = head {
-            last_served = (head.height, head.hash, head.state_root);
+            last = (head.height, head.hash, head.state_root);
         }
         std::thread::sleep(Duration::from_millis(100));
     };
     let stderr = node.stderr_text();
     assert_eq!(status.code(), Some(EXIT_DISK_FULL), "{stderr}");
-    assert!(stderr.contains("disk full: "), "{stderr}");
     assert!(stderr.contains("Free space"), "{stderr}");
     assert!(!stderr.contains("panicked at"), "{stderr}");
     let said = stderr.lines().find(|l| l.contains("disk full: ")).unwrap();
-    println!(
-        "filled {} MiB; stopped after height {}: {said}",
-        filled >> 20,
-        last_served.0
-    );
+    (last, said.to_string())
+}
 
-    std::fs::remove_file(&filler).unwrap();
-    let mut node = Node::spawn(&data_dir, &tmp.path().join("second.log"), port);
-    node.ready_or_exit(Duration::from_secs(120))
-        .unwrap_or_else(|s| panic!("restart failed ({s}):\n{}", node.stderr_text()));
-    let client = LakhClient::connect(&node.rpc).unwrap();
-    rt.block_on(async {
-        check_kept_and_continues(&client, &before).await;
-        let (height, hash, root) = last_served;
-        let b = client.block_by_height(height).await.unwrap().unwrap();
-        assert_eq!(
-            (b.header.hash, b.header.state_root),
-            (hash, root),
-            "height {height}"
-        );
-    });
+/// How many times the disk fills under the node in one test.
+const DISK_FULL_ROUNDS: usize = 3;
+
+/// A node whose disk fills up (idle, then under a transfer load) stops
+/// with "disk full" and a non-zero status at its first failed write; each
+/// time space returns it restarts on the same directory, serves every
+/// block and receipt it had served unchanged and goes on.
+#[test]
+fn a_full_disk_stops_the_node_and_it_continues_once_space_returns() {
+    let tmp = tempfile::tempdir().unwrap();
+    let disk = Tmpfs::mount(&tmp.path().join("disk"), 256);
+    let data_dir = disk.0.join("node");
+    let filler = disk.0.join("filler");
+    let port = free_port();
+    let rt = runtime();
+    let mut kept: Vec<Seen> = Vec::new();
+    for round in 0..=DISK_FULL_ROUNDS {
+        let log = tmp.path().join(format!("run-{round}.log"));
+        let mut node = Node::spawn(&data_dir, &log, port);
+        node.ready_or_exit(Duration::from_secs(120))
+            .unwrap_or_else(|s| panic!("start {round} failed ({s}):\n{}", node.stderr_text()));
+        let client = LakhClient::connect(&node.rpc).unwrap();
+        let served = rt.block_on(async {
+            if !kept.is_empty() {
+                check_kept_and_continues(&client, &kept).await;
+            }
+            let next = kept.iter().map(|s| s.0 + 2).max().unwrap_or(5);
+            blocks_up_to(&client, next, Duration::from_secs(60)).await
+        });
+        if round == DISK_FULL_ROUNDS {
+            break;
+        }
+        if round > 0 {
+            rt.block_on(send_load(&client, &data_dir, 300));
+        }
+        let last = *served.last().unwrap();
+        let (last, said) = fill_until_stopped(&mut node, &client, &filler, last);
+        println!("round {round}: stopped after height {}: {said}", last.0);
+        kept = served;
+        kept.push(last);
+        std::fs::remove_file(&filler).unwrap();
+    }
 }
