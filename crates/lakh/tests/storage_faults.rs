@@ -463,3 +463,52 @@ fn a_full_disk_stops_the_node_and_it_continues_once_space_returns() {
         std::fs::remove_file(&filler).unwrap();
     }
 }
+
+/// Kills in one test of [`kills_under_load_are_never_taken_for_damage`].
+const KILLS: u64 = 10;
+
+/// The start-up checks never take a crash for damage: killed (`SIGKILL`)
+/// at varied moments while blocks of transfers are being stored, the node
+/// restarts every time and serves every block and receipt it had served.
+#[test]
+fn kills_under_load_are_never_taken_for_damage() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data_dir = tmp.path().join("node");
+    let port = free_port();
+    let rt = runtime();
+    let mut kept: Vec<Seen> = Vec::new();
+    for round in 0..=KILLS {
+        let log = tmp.path().join(format!("run-{round}.log"));
+        let mut node = Node::spawn(&data_dir, &log, port);
+        if let Err(status) = node.ready_or_exit(Duration::from_secs(120)) {
+            panic!(
+                "restart {round} refused ({status}):\n{}",
+                node.stderr_text()
+            );
+        }
+        let client = LakhClient::connect(&node.rpc).unwrap();
+        let served = rt.block_on(async {
+            if !kept.is_empty() {
+                check_kept_and_continues(&client, &kept).await;
+            }
+            let next = kept.iter().map(|s| s.0 + 1).max().unwrap_or(3);
+            blocks_up_to(&client, next, Duration::from_secs(60)).await
+        });
+        if round == KILLS {
+            break;
+        }
+        let last = rt.block_on(async {
+            send_load(&client, &data_dir, 300).await;
+            // 0.1 to 1.4 s into the load, a different moment each round.
+            tokio::time::sleep(Duration::from_millis(100 + round * 130)).await;
+            client.head().await.unwrap()
+        });
+        node.kill9();
+        kept = served;
+        kept.push((last.height, last.hash, last.state_root));
+    }
+    println!(
+        "{KILLS} kills; height {} at the end",
+        kept.last().unwrap().0
+    );
+}
