@@ -2,7 +2,8 @@
 //! blocks, is killed, has a file of its store damaged (bytes flipped in the
 //! middle, the tail cut off, a file removed) and is started again; and one
 //! whose disk fills up stops with "disk full" and, once space returns,
-//! continues from where it stopped.
+//! continues from where it stopped; and one killed again and again under
+//! load is never taken for damaged.
 //!
 //! One validator has no peer to fetch anything from, so whatever it serves
 //! after a restart comes from its own disk: it must either refuse to start
