@@ -147,6 +147,8 @@ pub struct Indexer<E: StorageContext + Supervisor> {
     /// Tips of accounts seen since start (others are read on demand).
     account_tips: HashMap<Address, AccountTip>,
     assets: Arc<AssetRegistry>,
+    /// The validator's partition prefix, to name a damaged index.
+    prefix: String,
 }
 
 /// One page of an account's transactions, newest first.
@@ -257,6 +259,29 @@ pub fn archive_config<T: Translator, C>(
     }
 }
 
+/// Names of the indexes' partitions (after the validator's prefix).
+const BLOCK_INDEX: &str = "block-index-v2";
+const TX_INDEX: &str = "tx-index-v2";
+const ACCOUNT_INDEX: &str = "account-index-v1";
+
+/// A read of an index: a stored value that cannot be read back (a page
+/// failing its checksum) is damage, never "not found", which would tell a
+/// client that a finalized transaction is unknown.
+fn read<T>(
+    result: Result<Option<T>, commonware_storage::archive::Error>,
+    prefix: &str,
+    index: &str,
+) -> Option<T> {
+    result.unwrap_or_else(|e| panic!("corruption: {prefix}-{index} cannot be read back: {e:?}"))
+}
+
+/// A stored record that passed its checksum but does not decode.
+fn decoded<T>(result: Result<T, CodecError>, prefix: &str, index: &str) -> T {
+    result.unwrap_or_else(|e| {
+        panic!("corruption: {prefix}-{index} holds a record that does not decode: {e:?}")
+    })
+}
+
 /// Items per section of the receipts indexes.
 const INDEX_ITEMS_PER_SECTION: NonZeroU64 = NZU64!(1 << 16);
 
@@ -279,7 +304,7 @@ impl<E: StorageContext + Supervisor> Indexer<E> {
             context.child("block_index"),
             archive_config(
                 prefix,
-                "block-index-v2",
+                BLOCK_INDEX,
                 page_cache.clone(),
                 (),
                 EightCap,
@@ -292,7 +317,7 @@ impl<E: StorageContext + Supervisor> Indexer<E> {
             context.child("tx_index"),
             archive_config(
                 prefix,
-                "tx-index-v2",
+                TX_INDEX,
                 page_cache.clone(),
                 (),
                 EightCap,
@@ -305,7 +330,7 @@ impl<E: StorageContext + Supervisor> Indexer<E> {
             context.child("account_index"),
             archive_config(
                 prefix,
-                "account-index-v1",
+                ACCOUNT_INDEX,
                 page_cache,
                 (),
                 EightCap,
@@ -320,7 +345,9 @@ impl<E: StorageContext + Supervisor> Indexer<E> {
             accounts: Some(accounts),
             account_tips: HashMap::new(),
             assets,
+            prefix: prefix.to_string(),
         };
+        indexer.check_complete().await;
         for height in 1..=indexer.last_height().unwrap_or(0) {
             if let Some(record) = indexer.block(height).await {
                 indexer.assets.add(&record.created_assets);
@@ -329,7 +356,48 @@ impl<E: StorageContext + Supervisor> Indexer<E> {
         indexer
     }
 
+    /// Refuses indexes with a hole. Blocks are recorded in height order
+    /// from 1, each durable before the next starts, so every height up to
+    /// the last and every transaction of the blocks below the last must be
+    /// there (the last block's may be cut short by a crash: it is recorded
+    /// again). A hole means the store's recovery cut a damaged section
+    /// short, which commonware does without an error.
+    async fn check_complete(&self) {
+        let (Some(blocks), Some(txs), Some(last)) =
+            (self.blocks.as_ref(), self.txs.as_ref(), self.last_height())
+        else {
+            return;
+        };
+        let heights: Vec<(u64, u64)> = blocks.ranges().collect();
+        if heights != [(1, last)] {
+            panic!(
+                "corruption: the block index ({}-{BLOCK_INDEX}) holds heights {heights:?}, not 1 to {last}",
+                self.prefix
+            );
+        }
+        let Some(record) = self.block(last).await else {
+            panic!(
+                "corruption: the block index ({}-{BLOCK_INDEX}) lists height {last} but cannot produce it",
+                self.prefix
+            );
+        };
+        let needed = record.first_tx_seq;
+        let held = txs.ranges().next();
+        if needed > 0 && !held.is_some_and(|(first, end)| first == 0 && end + 1 >= needed) {
+            panic!(
+                "corruption: the transaction index ({}-{TX_INDEX}) holds {held:?} of the transactions 0 to {} of the blocks below height {last}",
+                self.prefix,
+                needed - 1
+            );
+        }
+    }
+
     /// Durably records a finalized block's receipts.
+    ///
+    /// Blocks are recorded in height order and a crash replays from the
+    /// state's height, which is never above the index's, so a missing
+    /// previous height means the index lost records (a damaged or cut
+    /// file): serving on would answer "unknown" for finalized transactions.
     pub async fn record(
         &mut self,
         height: u64,
@@ -337,6 +405,13 @@ impl<E: StorageContext + Supervisor> Indexer<E> {
         first_tx_seq: u64,
         receipts: &[Receipt],
     ) {
+        if height > 1 && self.block(height - 1).await.is_none() {
+            panic!(
+                "corruption: the block index ({}-{BLOCK_INDEX}) holds no record of height {}, below the block {height} being recorded",
+                self.prefix,
+                height - 1
+            );
+        }
         let created_assets = created_assets(receipts);
         let size: usize = receipts
             .iter()
@@ -447,9 +522,10 @@ impl<E: StorageContext + Supervisor> Indexer<E> {
         let mut out = Vec::with_capacity((end - start) as usize);
         for ordinal in (start..end).rev() {
             let key = account_key(account, ordinal);
-            let seq = archive.get(Identifier::Key(&key)).await.ok().flatten()?;
-            let raw = txs.get(Identifier::Index(seq)).await.ok().flatten()?;
-            out.push((ordinal, TxRecord::decode(raw.0).ok()?));
+            let p = &self.prefix;
+            let seq = read(archive.get(Identifier::Key(&key)).await, p, ACCOUNT_INDEX)?;
+            let raw = read(txs.get(Identifier::Index(seq)).await, p, TX_INDEX)?;
+            out.push((ordinal, decoded(TxRecord::decode(raw.0), p, TX_INDEX)));
         }
         Some(AccountPage {
             txs: out,
@@ -461,7 +537,11 @@ impl<E: StorageContext + Supervisor> Indexer<E> {
     /// The record of a finalized height.
     pub async fn block(&self, height: u64) -> Option<BlockRecord> {
         let archive = self.blocks.as_ref()?;
-        archive.get(Identifier::Index(height)).await.ok().flatten()
+        read(
+            archive.get(Identifier::Index(height)).await,
+            &self.prefix,
+            BLOCK_INDEX,
+        )
     }
 
     /// The receipts of a finalized height, in block order.
@@ -470,8 +550,12 @@ impl<E: StorageContext + Supervisor> Indexer<E> {
         let txs = self.txs.as_ref()?;
         let mut out = Vec::with_capacity(block.tx_count as usize);
         for seq in block.first_tx_seq..block.first_tx_seq + u64::from(block.tx_count) {
-            let raw = txs.get(Identifier::Index(seq)).await.ok().flatten()?;
-            out.push(TxRecord::decode(raw.0).ok()?.receipt);
+            let raw = read(
+                txs.get(Identifier::Index(seq)).await,
+                &self.prefix,
+                TX_INDEX,
+            )?;
+            out.push(decoded(TxRecord::decode(raw.0), &self.prefix, TX_INDEX).receipt);
         }
         Some(out)
     }
@@ -480,9 +564,12 @@ impl<E: StorageContext + Supervisor> Indexer<E> {
     pub async fn tx(&self, id: &TxId) -> Option<TxRecord> {
         let archive = self.txs.as_ref()?;
         let key = digest_of(id);
-        let raw = archive.get(Identifier::Key(&key)).await.ok().flatten()?;
-        TxRecord::decode(raw.0)
-            .ok()
+        let raw = read(
+            archive.get(Identifier::Key(&key)).await,
+            &self.prefix,
+            TX_INDEX,
+        )?;
+        Some(decoded(TxRecord::decode(raw.0), &self.prefix, TX_INDEX))
             .filter(|r| r.receipt.tx_id == *id)
     }
 
@@ -668,6 +755,20 @@ mod tests {
                 b.created_assets,
                 vec![(AssetId(7), Symbol::new("GOLD").unwrap())]
             );
+        });
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "corruption: the block index (t-block-index-v2) holds no record of height 2"
+    )]
+    fn a_gap_below_the_recorded_height_is_refused_as_damage() {
+        deterministic::Runner::default().start(|context| async move {
+            let cache = CacheRef::new(NZU16!(4096), NZUsize!(64));
+            let mut idx = Indexer::init(context, "t", cache, registry()).await;
+            let digest = sha256::Digest::from([1u8; 32]);
+            idx.record(1, digest, 0, &[receipt(1, 0, vec![])]).await;
+            idx.record(3, digest, 1, &[receipt(3, 0, vec![])]).await;
         });
     }
 }

@@ -10,17 +10,26 @@ use lakh_types::map::{FastMap, fast_map};
 use lakh_types::{Address, Receipt};
 use std::collections::HashMap;
 
+/// Most blocks kept. While finalization stalls every view's proposal is
+/// executed and kept; past the bound the earliest recorded is forgotten.
+/// Forgetting one only makes a proposal on it select transactions its
+/// ancestry already holds, which execution then leaves out.
+const MAX_INFLIGHT_BLOCKS: usize = 1024;
+
 /// Executed, unfinalized blocks by digest, each with the next nonce of every
 /// sender it included.
 #[derive(Default)]
 pub(crate) struct Inflight {
     blocks: HashMap<sha256::Digest, InflightBlock>,
+    /// Order of the next block recorded.
+    next_order: u64,
 }
 
 struct InflightBlock {
     parent: sha256::Digest,
     height: u64,
     next: Vec<(Address, u64)>,
+    order: u64,
 }
 
 impl Inflight {
@@ -33,14 +42,31 @@ impl Inflight {
         receipts: &[Receipt],
     ) {
         let next = receipts.iter().map(|r| (r.sender, r.nonce + 1)).collect();
+        let order = self.next_order;
+        self.next_order += 1;
         self.blocks.insert(
             digest,
             InflightBlock {
                 parent,
                 height,
                 next,
+                order,
             },
         );
+        if self.blocks.len() > MAX_INFLIGHT_BLOCKS {
+            self.forget_earliest();
+        }
+    }
+
+    fn forget_earliest(&mut self) {
+        let earliest = self
+            .blocks
+            .iter()
+            .min_by_key(|(_, b)| b.order)
+            .map(|(d, _)| *d);
+        if let Some(digest) = earliest {
+            self.blocks.remove(&digest);
+        }
     }
 
     /// Next nonces used by `tip` and its unfinalized ancestors (the highest
@@ -124,6 +150,32 @@ mod tests {
         // A finalized or unknown parent has no unfinalized ancestry.
         assert!(f.along(&digest(0)).is_empty());
         assert!(f.along(&digest(99)).is_empty());
+    }
+
+    /// The digest of the proposal of `view`.
+    fn proposal(view: u64) -> sha256::Digest {
+        let mut bytes = [0u8; 32];
+        bytes[..8].copy_from_slice(&view.to_be_bytes());
+        sha256::Digest::from(bytes)
+    }
+
+    #[test]
+    fn a_finalization_stall_keeps_at_most_the_bound_of_blocks() {
+        let mut f = Inflight::default();
+        // One proposal per view on the same finalized parent, none finalized.
+        let views = (MAX_INFLIGHT_BLOCKS + 10) as u64;
+        for view in 0..views {
+            f.record(proposal(view), digest(0xff), 1, &[receipt(1, view)]);
+        }
+        assert_eq!(f.len(), MAX_INFLIGHT_BLOCKS);
+        assert!(
+            f.along(&proposal(9)).is_empty(),
+            "the earliest are forgotten"
+        );
+        let kept = f.along(&proposal(10));
+        assert_eq!(kept.get(&addr(1)), Some(&11));
+        let newest = f.along(&proposal(views - 1));
+        assert_eq!(newest.get(&addr(1)), Some(&views));
     }
 
     #[test]

@@ -2,9 +2,11 @@
 //! authenticated p2p ([`run`]), gossips transactions between them
 //! ([`gossip`]), and answers the RPC ([`service`]). Consensus lives in
 //! `lakh-consensus`, receipts and the asset registry in `lakh-archive`, the
-//! pool in `lakh-mempool`.
+//! pool in `lakh-mempool`. A full disk or a damaged store stops it with a
+//! message that says what to do ([`storage_faults`]).
 
 pub mod config;
 pub mod gossip;
 pub mod run;
 pub mod service;
+pub mod storage_faults;

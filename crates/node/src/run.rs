@@ -213,6 +213,7 @@ pub fn run(cfg: RunConfig) -> Result<()> {
     std::fs::create_dir_all(&cfg.data_dir)
         .with_context(|| format!("cannot create data directory {}", cfg.data_dir.display()))?;
     check_store_format(&cfg.data_dir)?;
+    crate::storage_faults::install(cfg.data_dir.clone());
     let runtime = cw_tokio::Config::new()
         .with_worker_threads(cfg.worker_threads.max(2))
         .with_storage_directory(cfg.data_dir.join("store"))

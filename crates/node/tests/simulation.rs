@@ -2,7 +2,8 @@
 //! network): four validators carrying real transfers finalize identical blocks
 //! and state roots under message delays, drops, and a crash and restart; an
 //! idle chain proposes at the genesis heartbeat, and a transaction arriving on
-//! it is finalized at once.
+//! it is finalized at once; failed and torn writes injected by the runtime,
+//! then a restart of every validator, leave them agreeing.
 #![allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failed test
 
 use commonware_consensus::{marshal::Identifier, types::Height};
@@ -52,6 +53,10 @@ struct LakhEngine {
     txs: Arc<Vec<lakh_types::SignedTransaction>>,
     /// A transaction that arrives later, if any.
     late: Option<Late>,
+    /// Validators started at least once: when set, a restarted validator's
+    /// pool starts empty, as a real node's does (its preloaded transfers
+    /// would be queued from nonce 0, behind the nonces its state has used).
+    started: Option<Arc<Mutex<std::collections::HashSet<usize>>>>,
 }
 
 /// A transaction put in every validator's pool at simulated time `at` (as
@@ -154,6 +159,7 @@ impl LakhEngine {
             genesis,
             txs: Arc::new(txs),
             late: None,
+            started: None,
         }
     }
 
@@ -292,12 +298,18 @@ impl EngineDefinition for LakhEngine {
             genesis_block,
             Default::default(),
         ));
-        // Every validator knows every transaction (as gossip would ensure).
-        let verdicts = shared.pool.insert_verified(
-            self.txs.to_vec(),
-            (0..=ACCOUNTS).map(|i| (Address::from(&account_key(i).public_key()), 0)),
-        );
-        assert!(verdicts.iter().all(|v| v.is_ok()));
+        let restarted = self
+            .started
+            .as_ref()
+            .is_some_and(|started| !started.lock().unwrap().insert(index));
+        if !restarted {
+            // Every validator knows every transaction (as gossip would ensure).
+            let verdicts = shared.pool.insert_verified(
+                self.txs.to_vec(),
+                (0..=ACCOUNTS).map(|i| (Address::from(&account_key(i).public_key()), 0)),
+            );
+            assert!(verdicts.iter().all(|v| v.is_ok()));
+        }
         if let Some(late) = self.late.clone() {
             let shared = shared.clone();
             context.child("late_tx").spawn(move |ctx| async move {
@@ -958,5 +970,121 @@ fn a_validator_crashed_before_a_boundary_catches_up_after_it() {
         .expect("simulation failed");
     for r in &results {
         assert_eq!(r.crashes, 1);
+    }
+}
+
+/// Storage faults from commonware's deterministic runtime (its `faulty`
+/// storage): for one second a sync fails one time in 50 and a write one
+/// time in 100, a failed write keeping a random prefix of its bytes (a torn
+/// write). A validator whose write or sync fails stops where it is (its
+/// actors fail on the error); afterwards every validator is restarted, one
+/// every 250 ms, on whatever its store then holds.
+fn storage_fault_schedule(validators: &[ed25519::PublicKey]) -> Schedule<ed25519::PublicKey> {
+    use deterministic::{FaultConfig, PartialWriteMode, WriteConfig};
+    let faults = FaultConfig::default()
+        .sync(probability!(1, 50))
+        .write(WriteConfig {
+            failure_rate: probability!(1, 100),
+            retention_rate: probability!(1, 2),
+            mode: PartialWriteMode::Prefix,
+        });
+    let mut schedule = Schedule::new()
+        .at(Duration::from_secs(1), Action::SetStorageFault(faults))
+        .at(
+            Duration::from_secs(2),
+            Action::SetStorageFault(FaultConfig::default()),
+        );
+    for (i, key) in validators.iter().enumerate() {
+        let at = Duration::from_millis(2_500 + 250 * i as u64);
+        schedule = schedule.at(at, Action::Restart(key.clone()));
+    }
+    schedule
+}
+
+/// Every active validator holds the same blocks up to `height`, each
+/// transaction in them has a successful receipt on every validator, and so
+/// has `late` (which arrived after the faults).
+#[derive(Clone)]
+struct AgreementOnChain {
+    height: u64,
+    late: lakh_types::TxId,
+}
+
+impl Property<ed25519::PublicKey, State> for AgreementOnChain {
+    fn name(&self) -> &str {
+        "blocks, state roots and receipts of what was finalized agree"
+    }
+
+    fn check<'a>(
+        &'a self,
+        _tracker: &'a ProgressTracker<ed25519::PublicKey>,
+        states: &'a [&'a State],
+    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>> {
+        Box::pin(async move {
+            let mut ids = vec![self.late];
+            for h in 1..=self.height {
+                let mut seen = None;
+                for s in states {
+                    let b = s.block(h).await?;
+                    let key = (b.digest(), b.header.state_root);
+                    if seen.is_some_and(|k| k != key) {
+                        return Err(format!("validators disagree at height {h}"));
+                    }
+                    if seen.is_none() {
+                        ids.extend(b.txs.iter().map(|t| t.id()));
+                    }
+                    seen = Some(key);
+                }
+            }
+            for s in states {
+                let indexer = s.handles.indexer().ok_or("validator stopped")?;
+                let indexer = indexer.lock().await;
+                for id in &ids {
+                    let r = indexer
+                        .receipt(id)
+                        .await
+                        .ok_or(format!("{}: no receipt for {id}", s.prefix))?;
+                    if r.status != TxStatus::Success {
+                        return Err(format!("{id} failed: {:?}", r.status));
+                    }
+                }
+            }
+            Ok(())
+        })
+    }
+}
+
+#[test]
+fn failed_and_torn_writes_then_restarts_keep_agreement() {
+    let late = late_transfer();
+    let late_id = late.id();
+    let engine = LakhEngine {
+        late: Some(Late {
+            at: Duration::from_secs(5),
+            tx: late,
+            finalized_after: Arc::default(),
+        }),
+        started: Some(Arc::default()),
+        ..LakhEngine::new()
+    };
+    let validators = engine.participants();
+    let results = PlanBuilder::new(engine)
+        .seeds(0..12)
+        .link(lossy_link())
+        .crash(Crash::Schedule(storage_fault_schedule(&validators)))
+        .exit_condition(ProcessedHeightAtLeast::new(30))
+        .property(AgreementOnChain {
+            height: 30,
+            late: late_id,
+        })
+        .timeout(Duration::from_secs(600))
+        .run()
+        .expect("simulation failed");
+    for r in &results {
+        assert_eq!(
+            r.scheduled_actions,
+            2 + VALIDATORS,
+            "faults on, faults off and every restart must have run"
+        );
     }
 }
