@@ -118,7 +118,9 @@ fn overloaded_node_refuses_busy_keeps_finalizing_and_answers_rpc() {
             })
             .collect();
 
-        // lakh_head keeps being polled while the flood runs.
+        // lakh_head keeps being polled while the flood runs (and for at
+        // least 1.5 s, so that a flood the node absorbs fast still gives
+        // enough polls to judge).
         let flooding = Arc::new(AtomicBool::new(true));
         let polls: Arc<Mutex<Vec<(Duration, Duration, u64)>>> = Arc::default();
         let poller = {
@@ -127,7 +129,7 @@ fn overloaded_node_refuses_busy_keeps_finalizing_and_answers_rpc() {
             let polls = polls.clone();
             tokio::spawn(async move {
                 let t0 = Instant::now();
-                while flooding.load(Ordering::Relaxed) {
+                while flooding.load(Ordering::Relaxed) || t0.elapsed() < Duration::from_millis(1500) {
                     let asked = Instant::now();
                     let head = client.head().await.expect("lakh_head answers during the flood");
                     polls
