@@ -405,6 +405,7 @@ pub(crate) fn execute_tx<V: View>(
     let ctx = TxContext {
         sender,
         sender_slot,
+        chain_id: env.chain_id,
         nonce: tx.nonce,
         height: env.height,
         staking: env.staking,

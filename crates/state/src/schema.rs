@@ -77,6 +77,7 @@ pub mod object_kind {
     pub const COVER: std::ops::Range<u8> = 0x70..0x80;
     pub const NFT: std::ops::Range<u8> = 0x80..0x90;
     pub const SHIELDED: std::ops::Range<u8> = 0x90..0xa0;
+    pub const CHANNEL: std::ops::Range<u8> = 0xa0..0xb0;
 }
 
 /// The address of one state entry.

@@ -2,8 +2,9 @@
 //! execution layer owns a range of tags.
 
 use crate::modules::{
-    book::BookAction, cover::CoverAction, dex::DexAction, farm::FarmAction, lend::LendAction,
-    nft::NftAction, oracle::OracleAction, shielded::ShieldedAction, stake::StakeAction, tag,
+    book::BookAction, channel::ChannelAction, cover::CoverAction, dex::DexAction, farm::FarmAction,
+    lend::LendAction, nft::NftAction, oracle::OracleAction, shielded::ShieldedAction,
+    stake::StakeAction, tag,
 };
 use crate::{Address, AssetId, Symbol, limits::MAX_MULTI_TRANSFER_ENTRIES};
 use bytes::BufMut;
@@ -97,6 +98,8 @@ pub enum Action {
     /// Shielded pool (`modules::shielded`); boxed, being several times
     /// larger than any other action (a proof and two encrypted notes).
     Shielded(Box<ShieldedAction>),
+    /// Payment channels (`modules::channel`); boxed, carrying co-signed states.
+    Channel(Box<ChannelAction>),
 }
 
 /// Runs `$body` with `$inner` bound to the module action inside `$action`
@@ -113,6 +116,7 @@ macro_rules! with_module_action {
             Action::Cover($inner) => $body,
             Action::Nft($inner) => $body,
             Action::Shielded($inner) => $body,
+            Action::Channel($inner) => $body,
             _ => $other,
         }
     };
@@ -140,6 +144,7 @@ impl Action {
             Action::Cover(_) => "cover",
             Action::Nft(_) => "nft",
             Action::Shielded(_) => "shielded",
+            Action::Channel(_) => "channel",
         }
     }
 }
@@ -209,6 +214,10 @@ impl Write for Action {
                 buf.put_u8(tag::SHIELDED);
                 a.write(buf);
             }
+            Action::Channel(a) => {
+                buf.put_u8(tag::CHANNEL);
+                a.write(buf);
+            }
         }
     }
 }
@@ -259,6 +268,7 @@ impl Read for Action {
             tag::COVER => Action::Cover(CoverAction::read_cfg(buf, &())?),
             tag::NFT => Action::Nft(NftAction::read_cfg(buf, &())?),
             tag::SHIELDED => Action::Shielded(Box::new(ShieldedAction::read_cfg(buf, &())?)),
+            tag::CHANNEL => Action::Channel(Box::new(ChannelAction::read_cfg(buf, &())?)),
             other => return Err(CodecError::InvalidEnum(other)),
         })
     }

@@ -48,6 +48,7 @@ pub fn action_units(action: &Action) -> u64 {
         Action::Cover(a) => crate::modules::cover::units(a),
         Action::Nft(a) => crate::modules::nft::units(a),
         Action::Shielded(a) => crate::modules::shielded::units(a),
+        Action::Channel(a) => crate::modules::channel::units(a),
     }
 }
 

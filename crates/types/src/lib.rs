@@ -66,13 +66,15 @@ pub mod __private {
     pub use bytes;
     pub use commonware_codec;
 
-    /// Appends `field` to `out` when it is an `Address` or a present
-    /// `Option<Address>` (the macros see field types only as tokens).
+    /// Appends `field` to `out` when it is an `Address`, a present
+    /// `Option<Address>` or a pair of them (the macros see field types only as tokens).
     pub fn push_address(field: &dyn ::std::any::Any, out: &mut Vec<crate::Address>) {
         if let Some(address) = field.downcast_ref::<crate::Address>() {
             out.push(*address);
         } else if let Some(Some(address)) = field.downcast_ref::<Option<crate::Address>>() {
             out.push(*address);
+        } else if let Some(pair) = field.downcast_ref::<[crate::Address; 2]>() {
+            out.extend_from_slice(pair);
         }
     }
 }

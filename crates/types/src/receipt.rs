@@ -2,6 +2,7 @@
 
 use crate::modules::{
     book::{BookError, BookEvent},
+    channel::{ChannelError, ChannelEvent},
     cover::{CoverError, CoverEvent},
     dex::{DexError, DexEvent},
     farm::{FarmError, FarmEvent},
@@ -108,6 +109,9 @@ pub enum FailureReason {
     /// A `shielded` action failed.
     #[error("shielded: {0}")]
     Shielded(ShieldedError),
+    /// A `channel` action failed.
+    #[error("channel: {0}")]
+    Channel(ChannelError),
 }
 
 /// A module's error is a failure reason of its own variant.
@@ -130,6 +134,7 @@ failure_from!(
     CoverError => Cover,
     NftError => Nft,
     ShieldedError => Shielded,
+    ChannelError => Channel,
 );
 
 /// Writes, sizes and reads the per-module variants of an enum whose other
@@ -173,6 +178,10 @@ macro_rules! module_variants {
                 $buf.put_u8(tag::SHIELDED);
                 x.write($buf)
             }
+            $ty::Channel(x) => {
+                $buf.put_u8(tag::CHANNEL);
+                x.write($buf)
+            }
             #[allow(unreachable_patterns)]
             _ => $rest,
         }
@@ -188,11 +197,12 @@ macro_rules! module_variants {
             $ty::Cover(x) => 1 + x.encode_size(),
             $ty::Nft(x) => 1 + x.encode_size(),
             $ty::Shielded(x) => 1 + x.encode_size(),
+            $ty::Channel(x) => 1 + x.encode_size(),
             #[allow(unreachable_patterns)]
             _ => $rest,
         }
     };
-    (read $ty:ident, $tag:expr, $buf:expr, [$dex:ty, $book:ty, $oracle:ty, $lend:ty, $stake:ty, $farm:ty, $cover:ty, $nft:ty, $shielded:ty]) => {
+    (read $ty:ident, $tag:expr, $buf:expr, [$dex:ty, $book:ty, $oracle:ty, $lend:ty, $stake:ty, $farm:ty, $cover:ty, $nft:ty, $shielded:ty, $channel:ty]) => {
         match $tag {
             tag::DEX => Some($ty::Dex(<$dex>::read($buf)?)),
             tag::BOOK => Some($ty::Book(<$book>::read($buf)?)),
@@ -203,6 +213,7 @@ macro_rules! module_variants {
             tag::COVER => Some($ty::Cover(<$cover>::read($buf)?)),
             tag::NFT => Some($ty::Nft(<$nft>::read($buf)?)),
             tag::SHIELDED => Some($ty::Shielded(<$shielded>::read($buf)?)),
+            tag::CHANNEL => Some($ty::Channel(<$channel>::read($buf)?)),
             _ => None,
         }
     };
@@ -273,6 +284,8 @@ pub enum Event {
     Nft(NftEvent),
     /// Something a `shielded` action did.
     Shielded(ShieldedEvent),
+    /// Something a `channel` action did.
+    Channel(ChannelEvent),
 }
 
 /// Success or the failure reason.
@@ -350,6 +363,7 @@ impl Event {
             Event::Cover(e) => e.addresses(),
             Event::Nft(e) => e.addresses(),
             Event::Shielded(e) => e.addresses(),
+            Event::Channel(e) => e.addresses(),
         }
     }
 }
@@ -479,7 +493,7 @@ impl Read for FailureReason {
                 sender: Address::read(buf)?,
             },
             t => module_variants!(read FailureReason, t, buf,
-                [DexError, BookError, OracleError, LendError, StakeError, FarmError, CoverError, NftError, ShieldedError])
+                [DexError, BookError, OracleError, LendError, StakeError, FarmError, CoverError, NftError, ShieldedError, ChannelError])
             .ok_or(CodecError::InvalidEnum(t))?,
         })
     }
@@ -569,7 +583,7 @@ impl Read for Event {
                 amount: u128::read(buf)?,
             },
             t => module_variants!(read Event, t, buf,
-                [DexEvent, BookEvent, OracleEvent, LendEvent, StakeEvent, FarmEvent, CoverEvent, NftEvent, ShieldedEvent])
+                [DexEvent, BookEvent, OracleEvent, LendEvent, StakeEvent, FarmEvent, CoverEvent, NftEvent, ShieldedEvent, ChannelEvent])
             .ok_or(CodecError::InvalidEnum(t))?,
         })
     }

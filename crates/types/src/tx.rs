@@ -1,5 +1,6 @@
 //! Transactions: the unsigned body, the signed envelope and its id.
 
+use crate::modules::channel::SignatureClaim;
 use crate::{Action, Address, PrivateKey, PublicKey, Refusal, Signature, TX_NAMESPACE, limits};
 use bytes::{BufMut, Bytes};
 use commonware_codec::Buf;
@@ -202,13 +203,16 @@ impl SignedTransaction {
     }
 }
 
-/// Verifies all signatures of `txs` with one batch verification. Returns the
-/// indices of invalid transactions (empty when all are valid): a failed batch
-/// falls back to individual checks to name the culprits.
+/// Verifies all signatures of `txs` with one batch verification: each
+/// transaction's own and the off-chain signatures its action carries (a
+/// channel's co-signed states). Returns the indices of transactions with an
+/// invalid one (empty when all are valid): a failed batch falls back to
+/// individual checks to name the culprits.
 pub fn verify_signatures(txs: &[SignedTransaction]) -> Vec<usize> {
     if txs.is_empty() {
         return Vec::new();
     }
+    let claims = carried_claims(txs);
     let mut rng = rand::rng();
     let ok = PublicKey::verify_batch(
         &mut rng,
@@ -220,15 +224,62 @@ pub fn verify_signatures(txs: &[SignedTransaction]) -> Vec<usize> {
             signature: &t.signature,
         },
         &Sequential,
-    );
+    ) && verify_claims(&claims);
     if ok {
         return Vec::new();
     }
+    let mut bad: Vec<usize> = claims
+        .iter()
+        .filter(|(_, claim)| !claim.verify())
+        .map(|(i, _)| *i)
+        .chain(
+            txs.iter()
+                .enumerate()
+                .filter(|(_, t)| !t.verify_signature())
+                .map(|(i, _)| i),
+        )
+        .collect();
+    bad.sort_unstable();
+    bad.dedup();
+    bad
+}
+
+/// The off-chain signatures `txs` carry, by transaction index.
+fn carried_claims(txs: &[SignedTransaction]) -> Vec<(usize, SignatureClaim)> {
     txs.iter()
         .enumerate()
-        .filter(|(_, t)| !t.verify_signature())
-        .map(|(i, _)| i)
+        .filter_map(|(i, t)| match &t.tx.action {
+            Action::Channel(a) => Some(a.signature_claims().into_iter().map(move |c| (i, c))),
+            _ => None,
+        })
+        .flatten()
         .collect()
+}
+
+/// One batch over `claims` (true when there are none). A claim whose key or
+/// signature does not decode fails the batch.
+fn verify_claims(claims: &[(usize, SignatureClaim)]) -> bool {
+    if claims.is_empty() {
+        return true;
+    }
+    let Some(decoded) = claims
+        .iter()
+        .map(|(_, c)| c.decoded().map(|(key, sig)| (c, key, sig)))
+        .collect::<Option<Vec<_>>>()
+    else {
+        return false;
+    };
+    PublicKey::verify_batch(
+        &mut rand::rng(),
+        &decoded,
+        |_, (claim, key, sig)| BatchEntry {
+            namespace: claim.namespace,
+            message: &claim.message,
+            public_key: key,
+            signature: sig,
+        },
+        &Sequential,
+    )
 }
 
 impl Write for SignedTransaction {

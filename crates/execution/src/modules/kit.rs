@@ -25,6 +25,8 @@ pub(crate) enum Access {
 pub(crate) struct TxContext {
     pub sender: Address,
     pub sender_slot: SlotId,
+    /// The chain the transaction was signed for (ids derived per chain).
+    pub chain_id: u64,
     /// The transaction's nonce (before it was consumed).
     pub nonce: u64,
     /// Height of the block being executed (deadlines, accrual, staleness).

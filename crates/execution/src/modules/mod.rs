@@ -7,6 +7,7 @@
 
 pub mod bank;
 pub mod book;
+pub mod channel;
 pub mod cover;
 pub mod dex;
 pub mod farm;
@@ -47,6 +48,7 @@ pub(crate) fn access(
         Action::Cover(a) => cover::access(sender, nonce, a, visit),
         Action::Nft(a) => nft::access(sender, nonce, a, visit),
         Action::Shielded(a) => shielded::access(sender, nonce, a, visit),
+        Action::Channel(a) => channel::access(sender, nonce, a, visit),
     }
 }
 
@@ -71,12 +73,13 @@ pub(crate) fn execute(
         Action::Cover(a) => cover::execute(ctx, a, view, events),
         Action::Nft(a) => nft::execute(ctx, a, view, events),
         Action::Shielded(a) => shielded::execute(ctx, a, view, events),
+        Action::Channel(a) => channel::execute(ctx, a, view, events),
     }
 }
 
 /// Modules that answer queries, by name.
 pub const MODULES: &[&str] = &[
-    "dex", "book", "oracle", "lend", "stake", "farm", "cover", "nft", "shielded",
+    "dex", "book", "oracle", "lend", "stake", "farm", "cover", "nft", "shielded", "channel",
 ];
 
 /// Answers `method` of `module` with `params` (a JSON object).
@@ -96,6 +99,7 @@ pub fn query(
         "cover" => cover::query(method, params, ctx),
         "nft" => nft::query(method, params, ctx),
         "shielded" => shielded::query(method, params, ctx),
+        "channel" => channel::query(method, params, ctx),
         other => Err(QueryError::BadRequest(format!(
             "unknown module {other:?}; modules: {}",
             MODULES.join(", ")

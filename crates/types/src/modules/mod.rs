@@ -4,6 +4,7 @@
 //! carry them under one tag per module.
 
 pub mod book;
+pub mod channel;
 pub mod cover;
 pub mod dex;
 pub mod farm;
@@ -33,4 +34,6 @@ pub mod tag {
     pub const NFT: u8 = 0x17;
     /// Shielded pool.
     pub const SHIELDED: u8 = 0x18;
+    /// Payment channels.
+    pub const CHANNEL: u8 = 0x19;
 }
