@@ -58,7 +58,7 @@ impl Chain {
         BlockEnv {
             chain_id: CHAIN_ID,
             height: self.height,
-            proposer: addr(PROPOSER),
+            participation: lakh_execution::Participation::sole(addr(PROPOSER)),
             base_fee: BASE_FEE,
             staking: Default::default(),
         }
