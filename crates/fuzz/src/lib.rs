@@ -2,7 +2,8 @@
 //! outside the node: signed transactions (every module's actions inside),
 //! bulk submission bodies, gossip batches, blocks, genesis files and
 //! finality answers checked by a light client, RPC parameter lists, node
-//! config files, NFT provenance files and module queries. Each body decodes, and on
+//! config files, NFT provenance files, module queries and co-signed
+//! off-chain channel states. Each body decodes, and on
 //! success checks what must then hold (canonical re-encoding, validation
 //! without panics); a panic is a finding. `fuzz/` runs them under
 //! libFuzzer; `tests/replay.rs` replays the committed corpora in CI.
@@ -29,6 +30,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("node_config", node_config),
     ("provenance", provenance),
     ("query", query),
+    ("channel_state", channel_state),
 ];
 
 /// A decoded transaction re-encodes to exactly its input: one transaction
@@ -66,6 +68,22 @@ pub fn gossip(data: &[u8]) {
             transaction(&record);
         }
     }
+}
+
+/// A co-signed off-chain channel state, as a counterparty or a watchtower
+/// receives it: it decodes canonically (one state, one signed message),
+/// its balance check never overflows, and the bytes its signatures cover
+/// decode back to the same state.
+pub fn channel_state(data: &[u8]) {
+    use lakh_types::modules::channel::{ChannelState, SignedState};
+    let Ok(signed) = SignedState::decode(Bytes::copy_from_slice(data)) else {
+        return;
+    };
+    assert_eq!(signed.encode().as_ref(), data, "non-canonical state");
+    let _ = signed.state.is_balanced();
+    let signed_bytes = Bytes::from(signed.state.message());
+    let back = ChannelState::decode(signed_bytes).expect("a state's signed bytes decode");
+    assert_eq!(back, signed.state, "the signed bytes name another state");
 }
 
 /// A decoded block re-encodes to its input, so its digest names one block.

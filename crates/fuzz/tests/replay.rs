@@ -43,6 +43,12 @@ fn the_seeds_are_accepted_by_their_decoders() {
     assert_eq!(gossip, bulk);
     let block = lakh_consensus::block::Block::decode(Bytes::from(seed("block", "six_txs")));
     assert_eq!(block.unwrap().txs.len(), 6);
+    let state = lakh_types::modules::channel::SignedState::decode(Bytes::from(seed(
+        "channel_state",
+        "two_party",
+    )))
+    .unwrap();
+    assert!(state.state.is_balanced());
 
     let genesis = lakh_types::Genesis::from_json(lakh_fuzz::FUZZ_GENESIS).unwrap();
     genesis.validate().unwrap();

@@ -1,7 +1,7 @@
 //! Writes the generated part of the seed corpora (`cargo test -p lakh-fuzz
 //! --test seeds -- --ignored`): transactions of several modules' actions,
 //! the bulk body and gossip batch carrying them, a genesis block and a block
-//! holding them, and RPC parameter lists. The genesis and finality seeds come
+//! holding them, a co-signed channel state, and RPC parameter lists. The genesis and finality seeds come
 //! from a running devnet (docs/RELIABILITY.md says how).
 #![allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failed test
 
@@ -92,6 +92,26 @@ fn signed(action: Action, nonce: u64) -> SignedTransaction {
     .sign(&key)
 }
 
+/// A mid-channel state, balanced, signed by both participants.
+fn co_signed_state() -> lakh_types::modules::channel::SignedState {
+    use lakh_types::modules::channel::{ChannelState, SignedState};
+    let state = ChannelState {
+        channel: lakh_types::modules::shielded::FixedBytes([7; 32]),
+        version: 3,
+        deposits: [1_000, 500],
+        withdrawn: [0, 100],
+        balances: [700, 700],
+        locked: 0,
+        locks_root: lakh_types::modules::shielded::FixedBytes([0; 32]),
+        is_final: false,
+    };
+    let signatures = [
+        state.sign(&PrivateKey::from_seed(1)),
+        state.sign(&PrivateKey::from_seed(2)),
+    ];
+    SignedState { state, signatures }
+}
+
 fn write(target: &str, name: &str, data: &[u8]) {
     std::fs::write(corpus(target).join(name), data).unwrap();
 }
@@ -119,6 +139,8 @@ fn write_seed_corpora() {
     header.parent = genesis.digest();
     header.height = header.height.next();
     write("block", "six_txs", &Block::new(header, txs).encode());
+
+    write("channel_state", "two_party", &co_signed_state().encode());
 
     let params: &[(u8, &str)] = &[
         (0, "[]"),
