@@ -412,42 +412,57 @@ impl Property<ed25519::PublicKey, State> for Agreement {
         states: &'a [&'a State],
     ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>> {
         Box::pin(async move {
-            for h in 1..=self.height {
-                let mut seen = None;
-                for s in states {
-                    let b = s.block(h).await?;
-                    let key = (b.digest(), b.header.state_root);
-                    match &seen {
-                        None => seen = Some(key),
-                        Some(k) if *k != key => {
-                            return Err(format!("validators disagree at height {h}"));
-                        }
-                        _ => {}
-                    }
-                }
-            }
+            agreed_blocks(states, self.height).await?;
             if let Some(first) = states.first() {
                 check_carried_finalizations(first, self.height).await?;
             }
-            for s in states {
-                let indexer = s.handles.indexer().ok_or("validator stopped")?;
-                let indexer = indexer.lock().await;
-                for tx in self.txs.iter() {
-                    let r = indexer
-                        .receipt(&tx.id())
-                        .await
-                        .ok_or(format!("no receipt for {}", tx.id()))?;
-                    if r.status != TxStatus::Success {
-                        return Err(format!("transfer failed: {:?}", r.status));
-                    }
-                }
-                if s.shared.head().is_none() {
-                    return Err("no head".into());
-                }
+            let ids: Vec<lakh_types::TxId> = self.txs.iter().map(|t| t.id()).collect();
+            all_succeeded(states, &ids).await?;
+            if states.iter().any(|s| s.shared.head().is_none()) {
+                return Err("no head".into());
             }
             Ok(())
         })
     }
+}
+
+/// Every validator holds the same block and state root at each height up
+/// to `height`; returns the ids of those blocks' transactions.
+async fn agreed_blocks(states: &[&State], height: u64) -> Result<Vec<lakh_types::TxId>, String> {
+    let mut ids = Vec::new();
+    for h in 1..=height {
+        let mut seen = None;
+        for s in states {
+            let b = s.block(h).await?;
+            let key = (b.digest(), b.header.state_root);
+            if seen.is_some_and(|k| k != key) {
+                return Err(format!("validators disagree at height {h}"));
+            }
+            if seen.is_none() {
+                ids.extend(b.txs.iter().map(|t| t.id()));
+            }
+            seen = Some(key);
+        }
+    }
+    Ok(ids)
+}
+
+/// Every validator holds a successful receipt of each of `ids`.
+async fn all_succeeded(states: &[&State], ids: &[lakh_types::TxId]) -> Result<(), String> {
+    for s in states {
+        let indexer = s.handles.indexer().ok_or("validator stopped")?;
+        let indexer = indexer.lock().await;
+        for id in ids {
+            let r = indexer
+                .receipt(id)
+                .await
+                .ok_or(format!("{}: no receipt for {id}", s.prefix))?;
+            if r.status != TxStatus::Success {
+                return Err(format!("{id} failed: {:?}", r.status));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Blocks carry finalizations of earlier blocks (so fees reach their
@@ -1021,35 +1036,9 @@ impl Property<ed25519::PublicKey, State> for AgreementOnChain {
         states: &'a [&'a State],
     ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>> {
         Box::pin(async move {
-            let mut ids = vec![self.late];
-            for h in 1..=self.height {
-                let mut seen = None;
-                for s in states {
-                    let b = s.block(h).await?;
-                    let key = (b.digest(), b.header.state_root);
-                    if seen.is_some_and(|k| k != key) {
-                        return Err(format!("validators disagree at height {h}"));
-                    }
-                    if seen.is_none() {
-                        ids.extend(b.txs.iter().map(|t| t.id()));
-                    }
-                    seen = Some(key);
-                }
-            }
-            for s in states {
-                let indexer = s.handles.indexer().ok_or("validator stopped")?;
-                let indexer = indexer.lock().await;
-                for id in &ids {
-                    let r = indexer
-                        .receipt(id)
-                        .await
-                        .ok_or(format!("{}: no receipt for {id}", s.prefix))?;
-                    if r.status != TxStatus::Success {
-                        return Err(format!("{id} failed: {:?}", r.status));
-                    }
-                }
-            }
-            Ok(())
+            let mut ids = agreed_blocks(states, self.height).await?;
+            ids.push(self.late);
+            all_succeeded(states, &ids).await
         })
     }
 }
