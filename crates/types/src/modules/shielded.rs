@@ -10,7 +10,7 @@
 //! an unshield into the `Statement` its proof is about; the rules are in
 //! `lakh_execution::modules::shielded` and `docs/modules/shielded.md`.
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 
 use crate::{Address, AssetId};
 
@@ -48,9 +48,8 @@ const MODULUS_LE: [u8; 32] = [
     0x5d, 0x58, 0x81, 0x81, 0xb6, 0x45, 0x50, 0xb8, 0x29, 0xa0, 0x31, 0xe1, 0x72, 0x4e, 0x64, 0x30,
 ];
 
-/// `N` bytes carried as they are (hex in JSON).
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct FixedBytes<const N: usize>(pub [u8; N]);
+/// `N` bytes carried as they are (hex in JSON), the type consensus keys use.
+pub use crate::committee::FixedBytes;
 
 /// A field element's canonical 32-byte little-endian encoding.
 pub type Field32 = FixedBytes<FIELD_BYTES>;
@@ -58,13 +57,6 @@ pub type Field32 = FixedBytes<FIELD_BYTES>;
 pub type ProofBytes = FixedBytes<PROOF_BYTES>;
 /// An encrypted note's bytes.
 pub type NoteCiphertext = FixedBytes<ENCRYPTED_NOTE_BYTES>;
-
-impl<const N: usize> FixedBytes<N> {
-    /// Lowercase hex, `2N` characters.
-    pub fn to_hex(&self) -> String {
-        hex::encode(self.0)
-    }
-}
 
 impl Field32 {
     /// Whether the bytes are a canonical field element (below `r`, read
@@ -76,66 +68,6 @@ impl Field32 {
             }
         }
         false
-    }
-}
-
-impl<const N: usize> std::fmt::Debug for FixedBytes<N> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "0x{}", self.to_hex())
-    }
-}
-
-impl<const N: usize> std::fmt::Display for FixedBytes<N> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.to_hex())
-    }
-}
-
-impl<const N: usize> std::str::FromStr for FixedBytes<N> {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let s = s.strip_prefix("0x").unwrap_or(s);
-        let bytes = hex::decode(s).map_err(|e| format!("not hex: {e}"))?;
-        let arr: [u8; N] = bytes
-            .try_into()
-            .map_err(|b: Vec<u8>| format!("need {N} bytes, got {}", b.len()))?;
-        Ok(FixedBytes(arr))
-    }
-}
-
-impl<const N: usize> Serialize for FixedBytes<N> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.to_hex())
-    }
-}
-
-impl<'de, const N: usize> Deserialize<'de> for FixedBytes<N> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d)?
-            .parse()
-            .map_err(serde::de::Error::custom)
-    }
-}
-
-impl<const N: usize> commonware_codec::Write for FixedBytes<N> {
-    fn write(&self, buf: &mut impl bytes::BufMut) {
-        buf.put_slice(&self.0);
-    }
-}
-
-impl<const N: usize> commonware_codec::FixedSize for FixedBytes<N> {
-    const SIZE: usize = N;
-}
-
-impl<const N: usize> commonware_codec::Read for FixedBytes<N> {
-    type Cfg = ();
-    fn read_cfg(buf: &mut impl bytes::Buf, _: &()) -> Result<Self, commonware_codec::Error> {
-        if buf.remaining() < N {
-            return Err(commonware_codec::Error::EndOfBuffer);
-        }
-        let mut out = [0u8; N];
-        buf.copy_to_slice(&mut out);
-        Ok(FixedBytes(out))
     }
 }
 
