@@ -48,6 +48,7 @@ fn block_env(
         chain_id: genesis.chain_id,
         height: header.height.get(),
         participation,
+        offenses: Vec::new(),
         base_fee: header.base_fee,
         staking: genesis.staking,
     }

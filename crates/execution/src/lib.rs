@@ -29,7 +29,7 @@ pub mod overlay;
 mod parallel;
 
 pub use genesis::apply_genesis;
-pub use modules::stake::Participation;
+pub use modules::stake::{Offense, Participation};
 pub use overlay::{Overlay, StateError};
 pub use parallel::{ConflictGroups, PARALLEL_MIN_TXS, conflict_groups, parallel_lanes};
 
@@ -53,6 +53,9 @@ pub struct BlockEnv {
     /// The signers of the finalization certificates the block carries:
     /// they share the fee pot ([`stake::rewards`]).
     pub participation: Vec<stake::Participation>,
+    /// The faults proven by the evidence the block carries, in block order
+    /// (signatures already verified by consensus; [`stake::slashing`]).
+    pub offenses: Vec<stake::Offense>,
     /// Native base units charged per fee unit in this block.
     pub base_fee: u128,
     /// The genesis staking parameters: epochs, committee size, minimum
@@ -78,6 +81,10 @@ pub struct BlockOutcome {
     /// Build mode: transactions dropped from the block (input index, reason),
     /// ascending. Always empty in verify mode.
     pub excluded: Vec<(usize, Refusal)>,
+    /// Build mode: offenses of [`BlockEnv::offenses`] left out because they
+    /// are no longer punishable (index, reason), ascending; the proposer
+    /// drops their evidence from the block. Always empty in verify mode.
+    pub excluded_offenses: Vec<(usize, lakh_types::modules::stake::StakeError)>,
     /// Fee units of the included transactions.
     pub used_units: u64,
     /// Native base units paid in fees, credited to the fee pot and paid to
@@ -120,6 +127,13 @@ pub enum ExecError {
     /// More transactions than any block may hold.
     #[error("block has {count} transactions, the limit is {max}")]
     TooManyTxs { count: usize, max: usize },
+    /// Verify mode: the offense at `index` of [`BlockEnv::offenses`] cannot
+    /// be punished (too old, offender already tombstoned, repeated).
+    #[error("invalid block: offense {index} is not punishable: {reason}")]
+    InvalidOffense {
+        index: usize,
+        reason: lakh_types::modules::stake::StakeError,
+    },
     /// The overlay does not hold what execution needs (a caller or database
     /// problem, not the block's fault).
     #[error(transparent)]
@@ -339,6 +353,7 @@ fn empty_outcome(capacity: usize) -> BlockOutcome {
         used_units: 0,
         fees_paid: 0,
         next_committee: None,
+        excluded_offenses: Vec::new(),
         block_events: Vec::new(),
     }
 }

@@ -101,6 +101,7 @@ proptest! {
                 chain_id: CHAIN_ID,
                 height: height as u64 + 1,
                 participation: lakh_execution::Participation::sole(who(spec.proposer)),
+                offenses: Vec::new(),
                 base_fee: spec.base_fee,
                 staking: Default::default(),
             };

@@ -59,6 +59,7 @@ impl Chain {
             chain_id: CHAIN_ID,
             height: self.height,
             participation: lakh_execution::Participation::sole(addr(PROPOSER)),
+            offenses: Vec::new(),
             base_fee: BASE_FEE,
             staking: Default::default(),
         }

@@ -319,6 +319,7 @@ fn run_both(state: &State, height: u64, txs: &[(u64, Action)]) -> (BlockOutcome,
         chain_id: CHAIN_ID,
         height,
         participation: lakh_execution::Participation::sole(addr(9)),
+        offenses: Vec::new(),
         base_fee: BASE_FEE,
         staking: Default::default(),
     };

@@ -154,6 +154,7 @@ fn parallel_equals_sequential_on_random_blocks() {
                 chain_id: CHAIN_ID,
                 height: height as u64 + 1,
                 participation: lakh_execution::Participation::sole(addr(spec.proposer)),
+                offenses: Vec::new(),
                 base_fee: spec.base_fee,
                 staking: Default::default(),
             };

@@ -284,6 +284,7 @@ macro_rules! tagged_enum {
             /// `Option<Address>`), in field order.
             #[allow(dead_code)]
             pub fn addresses(&self) -> ::std::vec::Vec<$crate::Address> {
+                #[allow(unused_mut)]
                 let mut out = ::std::vec::Vec::new();
                 match self {
                     $(

@@ -106,6 +106,7 @@ pub fn env(proposer: Address) -> BlockEnv {
         chain_id: CHAIN_ID,
         height: 5,
         participation: lakh_execution::Participation::sole(proposer),
+        offenses: Vec::new(),
         base_fee: BASE_FEE,
         staking: Default::default(),
     }

@@ -66,6 +66,7 @@ impl Chain {
             chain_id: CHAIN_ID,
             height: self.height,
             participation: lakh_execution::Participation::sole(proposer),
+            offenses: Vec::new(),
             base_fee: self.base_fee,
             staking: self.staking,
         }

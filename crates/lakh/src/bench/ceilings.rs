@@ -367,6 +367,7 @@ fn measure_executor(args: &CeilingsArgs, time: Duration) -> Result<Executor> {
             chain_id: 1,
             height: blocks + 1,
             participation: lakh_execution::Participation::sole(proposer),
+            offenses: Vec::new(),
             base_fee: 100,
             staking: Default::default(),
         };

@@ -49,6 +49,23 @@ pub const DEFAULT_MAX_COMMISSION_BPS: u16 = BPS;
 pub const DEFAULT_MAX_COMMISSION_CHANGE_BPS: u16 = 500;
 
 crate::tagged_enum! {
+    /// A consensus fault that evidence in a block proves: the validator
+    /// signed two votes an honest validator never signs together in one
+    /// round (view) of simplex.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+    #[serde(tag = "fault", rename_all = "snake_case")]
+    pub enum Fault {
+        /// Notarize votes for two different proposals (a leader proposing
+        /// two blocks shows up as this too).
+        0x01 => ConflictingNotarize {},
+        /// Finalize votes for two different proposals.
+        0x02 => ConflictingFinalize {},
+        /// A nullify vote and a finalize vote.
+        0x03 => NullifyFinalize {},
+    }
+}
+
+crate::tagged_enum! {
     /// What a `stake` transaction does.
     #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
     #[serde(tag = "op", rename_all = "snake_case")]

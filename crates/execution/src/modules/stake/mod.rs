@@ -27,6 +27,7 @@ pub mod election;
 pub(crate) mod math;
 mod query;
 pub mod rewards;
+pub mod slashing;
 pub(crate) mod state;
 
 pub(crate) use election::elect_at_boundary;
@@ -34,6 +35,7 @@ pub use election::{COMMITTEES_KEPT, boundary_keys, elect};
 pub use query::query;
 pub(crate) use rewards::share_fees;
 pub use rewards::{MAX_FINALIZATIONS_PER_BLOCK, Participation, reward_keys};
+pub use slashing::{MAX_OFFENSES_PER_BLOCK, Offense};
 pub use state::{
     Candidate, Delegation, RewardedRound, StakeParams, StoredStakingParams, Unbonding, Validator,
     ValidatorRegistry, committee_key, consensus_key_index, custody, delegation_key, fee_pot, kind,
