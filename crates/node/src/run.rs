@@ -44,6 +44,9 @@ pub struct ValidatorSpec {
     /// where its peers reach it); genesis validators use their genesis
     /// address when this is `None`.
     pub p2p_address: Option<SocketAddr>,
+    /// Makes this validator misbehave on purpose (`--byzantine`; tests of
+    /// the evidence pipeline): `None` for an honest one.
+    pub byzantine: Option<lakh_consensus::byzantine::Misbehavior>,
 }
 
 pub struct RunConfig {
@@ -71,8 +74,9 @@ pub struct RunConfig {
 /// store's encoding changes (v2: pages aligned to 4 KiB disk blocks), since
 /// commonware storage opened with another layout truncates what it cannot
 /// read instead of failing. v3: BLS multisignature certificates. v4:
-/// block headers carry finalization certificates.
-pub const STORE_FORMAT: &str = "lakh-store-v4";
+/// block headers carry finalization certificates. v5: block headers carry
+/// evidence of consensus faults, and an evidence store sits beside them.
+pub const STORE_FORMAT: &str = "lakh-store-v5";
 
 /// Refuses a data directory written in another store format; stamps a new one.
 fn check_store_format(data_dir: &Path) -> Result<()> {
@@ -284,6 +288,7 @@ pub fn run(cfg: RunConfig) -> Result<()> {
                     timeouts: cfg.timeouts.clone(),
                     state_cache_bytes: cfg.state_cache_bytes,
                     static_peers: peers.clone(),
+                    byzantine: spec.byzantine,
                 },
                 networks,
                 engine::Peers {

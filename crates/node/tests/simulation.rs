@@ -359,6 +359,7 @@ impl EngineDefinition for LakhEngine {
                 timeouts: ConsensusTimeouts::default(),
                 state_cache_bytes: 4 << 20,
                 static_peers,
+                byzantine: None,
             },
             networks,
             engine::Peers {

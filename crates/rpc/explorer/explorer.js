@@ -667,6 +667,10 @@ async function viewBlock(id) {
         ...hd.finalizations.flatMap((f, i) => [i ? ", " : "",
           `round ${f.epoch}/${f.view} (${f.signers.length} signers, fee pot shared)`])),
       ] : null,
+      hd.evidence && hd.evidence.length ? ["carries evidence", h("span", {},
+        ...hd.evidence.flatMap((e, i) => [i ? ", " : "",
+          `${e.fault.replace(/_/g, " ")} by committee member ${e.signer} in round ${e.epoch}/${e.view}`])),
+      ] : null,
     ])),
     lazySection("Finality", async () => {
       const fin = await rpc("lakh_getFinality", [hd.height]);

@@ -651,6 +651,13 @@ fn describe_block(block: &BlockInfo) -> anyhow::Result<Output> {
             f.signers.len()
         );
     }
+    for e in &h.evidence {
+        let _ = writeln!(
+            text,
+            "evidence   {} by committee member {} in round {}/{}",
+            e.fault, e.signer, e.epoch, e.view
+        );
+    }
     for id in block.tx_ids.iter().take(LISTED_IDS) {
         let _ = writeln!(text, "  {id}");
     }
@@ -905,6 +912,7 @@ mod tests {
                     timestamp_ms: 1,
                     next_committee: None,
                     finalizations: Vec::new(),
+                    evidence: Vec::new(),
                 },
                 tx_ids: vec![],
             })
