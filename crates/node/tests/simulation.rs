@@ -23,6 +23,7 @@ use commonware_runtime::{Clock, Spawner, Supervisor};
 use commonware_runtime::{Handle, Quota, deterministic};
 use commonware_utils::probability;
 use lakh_consensus::{
+    byzantine::Misbehavior,
     engine::{self, ConsensusTimeouts, EngineConfig, EngineHandles, Networks},
     shared::NodeShared,
 };
@@ -57,6 +58,8 @@ struct LakhEngine {
     /// pool starts empty, as a real node's does (its preloaded transfers
     /// would be queued from nonce 0, behind the nonces its state has used).
     started: Option<Arc<Mutex<std::collections::HashSet<usize>>>>,
+    /// How each validator misbehaves, by index (`None` or absent: honest).
+    byzantine: Vec<Option<Misbehavior>>,
 }
 
 /// A transaction put in every validator's pool at simulated time `at` (as
@@ -160,6 +163,7 @@ impl LakhEngine {
             txs: Arc::new(txs),
             late: None,
             started: None,
+            byzantine: Vec::new(),
         }
     }
 
@@ -202,6 +206,8 @@ struct State {
     /// The validator's storage and partition prefix, to look at its files.
     storage: Arc<deterministic::Context>,
     prefix: String,
+    /// The validator's index in `LakhEngine::validators`.
+    index: usize,
 }
 
 impl PartialEq for State {
@@ -359,7 +365,7 @@ impl EngineDefinition for LakhEngine {
                 timeouts: ConsensusTimeouts::default(),
                 state_cache_bytes: 4 << 20,
                 static_peers,
-                byzantine: None,
+                byzantine: self.byzantine.get(index).copied().flatten(),
             },
             networks,
             engine::Peers {
@@ -384,6 +390,7 @@ impl EngineDefinition for LakhEngine {
                 shared,
                 storage,
                 prefix,
+                index,
             },
         )
     }
@@ -1075,6 +1082,302 @@ fn failed_and_torn_writes_then_restarts_keep_agreement() {
             r.scheduled_actions,
             2 + VALIDATORS,
             "faults on, faults off and every restart must have run"
+        );
+    }
+}
+
+/// Heights every honest validator reaches in a Byzantine simulation.
+const BYZANTINE_HEIGHT: u64 = 16;
+/// The evidence against each Byzantine validator that leaves any (all but
+/// the silent ones) is in a finalized block at or below this height.
+const EVIDENCE_WITHIN: u64 = 10;
+
+/// One Byzantine simulation: its seed picks the committee size (4 to 7),
+/// up to f misbehaving validators and how each misbehaves, and whether an
+/// honest validator is partitioned away or crashes for a while.
+struct ByzantinePlan {
+    validators: u64,
+    faults: Vec<Misbehavior>,
+    disruption: Disruption,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Disruption {
+    None,
+    /// Honest validator 0 loses every link from 2 s to 4 s.
+    Partition,
+    /// Honest validator 0 crashes at 1.5 s and restarts at 4 s.
+    Crash,
+}
+
+impl ByzantinePlan {
+    fn of(seed: u64) -> Self {
+        let validators = 4 + seed % 4;
+        let f = (validators - 1) / 3;
+        let faults = (0..f)
+            .map(|j| Misbehavior::ALL[((seed + j) % 3) as usize])
+            .collect();
+        let disruption = match seed % 5 {
+            1 => Disruption::Partition,
+            3 => Disruption::Crash,
+            _ => Disruption::None,
+        };
+        ByzantinePlan {
+            validators,
+            faults,
+            disruption,
+        }
+    }
+
+    /// The engine, with the last validators misbehaving.
+    fn engine(&self) -> LakhEngine {
+        let mut engine = LakhEngine::with_validators(self.validators);
+        let honest = (self.validators as usize) - self.faults.len();
+        engine.byzantine = (0..self.validators as usize)
+            .map(|i| i.checked_sub(honest).map(|j| self.faults[j]))
+            .collect();
+        engine
+    }
+}
+
+/// Every honest validator (those `byzantine` leaves `None`) processed
+/// `height`; the misbehaving ones are blocked by their peers and may lag.
+#[derive(Clone)]
+struct HonestReached {
+    height: u64,
+    byzantine: Vec<Option<Misbehavior>>,
+    honest: usize,
+}
+
+impl HonestReached {
+    fn is_honest(&self, index: usize) -> bool {
+        self.byzantine.get(index).copied().flatten().is_none()
+    }
+
+    fn honest<'a>(&self, states: &'a [&'a State]) -> Vec<&'a State> {
+        states
+            .iter()
+            .copied()
+            .filter(|s| self.is_honest(s.index))
+            .collect()
+    }
+}
+
+impl commonware_glue::simulate::exit::ExitCondition<ed25519::PublicKey, State> for HonestReached {
+    fn name(&self) -> &str {
+        "every honest validator reached the height"
+    }
+
+    fn requires_polling(&self) -> bool {
+        true
+    }
+
+    fn reached<'a>(
+        &'a self,
+        _tracker: &'a ProgressTracker<ed25519::PublicKey>,
+        states: &'a [&'a State],
+        _target_count: usize,
+    ) -> Pin<Box<dyn Future<Output = Result<bool, String>> + Send + 'a>> {
+        Box::pin(async move {
+            let honest = self.honest(states);
+            if honest.len() < self.honest {
+                return Ok(false);
+            }
+            for s in honest {
+                if s.processed_height().await < self.height {
+                    return Ok(false);
+                }
+            }
+            Ok(true)
+        })
+    }
+}
+
+/// Safety and punishment with Byzantine validators: the honest ones hold
+/// the same block at every height, every transfer succeeded on each, every
+/// piece of evidence in a finalized block names a misbehaving validator
+/// with the fault it commits, each one that equivocates or nullifies and
+/// finalizes has evidence on chain by [`EVIDENCE_WITHIN`], and the
+/// committee's total stake and the native supply are what genesis set.
+#[derive(Clone)]
+struct ByzantineCaught {
+    reached: HonestReached,
+    validators: Vec<ed25519::PublicKey>,
+    committee: Committee,
+    txs: Arc<Vec<lakh_types::SignedTransaction>>,
+}
+
+impl ByzantineCaught {
+    /// The fault evidence against committee member `signer` must show,
+    /// or why none may name it.
+    fn expected(&self, signer: u32) -> Result<lakh_types::modules::stake::Fault, String> {
+        use lakh_types::modules::stake::Fault;
+        let member = self.committee.members.get(signer as usize).ok_or(format!(
+            "evidence names signer {signer}, outside the committee"
+        ))?;
+        let index = self
+            .validators
+            .iter()
+            .position(|k| Address::from(k) == member.identity)
+            .ok_or("evidence names an unknown member")?;
+        match self.reached.byzantine.get(index).copied().flatten() {
+            None => Err(format!("evidence accuses honest validator {index}")),
+            Some(Misbehavior::Silent) => Err(format!(
+                "evidence accuses validator {index}, which only stayed silent"
+            )),
+            Some(Misbehavior::Equivocate) => Ok(Fault::ConflictingNotarize {}),
+            Some(Misbehavior::NullifyFinalize) => Ok(Fault::NullifyFinalize {}),
+        }
+    }
+}
+
+impl Property<ed25519::PublicKey, State> for ByzantineCaught {
+    fn name(&self) -> &str {
+        "honest validators agree, and only misbehaving ones are accused, each within bounded blocks"
+    }
+
+    fn check<'a>(
+        &'a self,
+        _tracker: &'a ProgressTracker<ed25519::PublicKey>,
+        states: &'a [&'a State],
+    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>> {
+        Box::pin(async move {
+            let honest = self.reached.honest(states);
+            let height = self.reached.height;
+            agreed_blocks(&honest, height).await?;
+            let ids: Vec<lakh_types::TxId> = self.txs.iter().map(|t| t.id()).collect();
+            all_succeeded(&honest, &ids).await?;
+            let first = honest.first().ok_or("no honest validator running")?;
+            let mut caught = std::collections::BTreeMap::new();
+            for h in 1..=height {
+                for e in &first.block(h).await?.header.evidence {
+                    let fault = self.expected(e.signer())?;
+                    if e.fault() != fault {
+                        return Err(format!(
+                            "block {h}: evidence of {:?} against signer {}, which commits {fault:?}",
+                            e.fault(),
+                            e.signer()
+                        ));
+                    }
+                    caught.entry(e.signer()).or_insert(h);
+                }
+            }
+            for (i, how) in self.reached.byzantine.iter().enumerate() {
+                let Some(how) = how else { continue };
+                if *how == Misbehavior::Silent {
+                    continue;
+                }
+                let signer = self
+                    .committee
+                    .members
+                    .iter()
+                    .position(|m| m.identity == Address::from(&self.validators[i]))
+                    .ok_or("a Byzantine validator outside the committee")?
+                    as u32;
+                match caught.get(&signer) {
+                    Some(h) if *h <= EVIDENCE_WITHIN => {}
+                    Some(h) => {
+                        return Err(format!(
+                            "evidence against validator {i} ({how}) landed only at height {h}"
+                        ));
+                    }
+                    None => {
+                        return Err(format!(
+                            "no evidence against validator {i} ({how}) up to height {height}"
+                        ));
+                    }
+                }
+            }
+            Ok(())
+        })
+    }
+}
+
+#[test]
+fn byzantine_validators_are_caught_while_the_honest_ones_agree() {
+    for seed in 0..20 {
+        let plan = ByzantinePlan::of(seed);
+        let engine = plan.engine();
+        let validators: Vec<ed25519::PublicKey> =
+            engine.validators.iter().map(|k| k.public_key()).collect();
+        let committee = lakh_execution::modules::stake::genesis_committee(&engine.genesis);
+        let reached = HonestReached {
+            height: BYZANTINE_HEIGHT,
+            byzantine: engine.byzantine.clone(),
+            honest: (plan.validators as usize) - plan.faults.len(),
+        };
+        let property = ByzantineCaught {
+            reached: reached.clone(),
+            validators: validators.clone(),
+            committee,
+            txs: engine.txs.clone(),
+        };
+        let honest = validators[0].clone();
+        // Odd seeds delay and drop messages.
+        let link = if seed % 2 == 1 {
+            lossy_link()
+        } else {
+            steady_link()
+        };
+        let mut builder = PlanBuilder::new(engine).seed(seed).link(link.clone());
+        match plan.disruption {
+            Disruption::None => {}
+            Disruption::Partition => {
+                let cut = Link {
+                    success_rate: probability!(0.0),
+                    ..steady_link()
+                };
+                let mut schedule = Schedule::new();
+                for other in &validators[1..] {
+                    for (from, to) in [(&honest, other), (other, &honest)] {
+                        schedule = schedule.at(
+                            Duration::from_millis(2000),
+                            Action::UpdateLink {
+                                from: from.clone(),
+                                to: to.clone(),
+                                link: cut.clone(),
+                            },
+                        );
+                    }
+                }
+                schedule = schedule.at(Duration::from_millis(4000), Action::Heal(link));
+                builder = builder.crash(Crash::Schedule(schedule));
+            }
+            Disruption::Crash => {
+                builder = builder.crash(Crash::Schedule(
+                    Schedule::new()
+                        .at(Duration::from_millis(1500), Action::Crash(honest.clone()))
+                        .at(Duration::from_millis(4000), Action::Restart(honest)),
+                ));
+            }
+        }
+        let started = std::time::Instant::now();
+        let results = builder
+            .exit_condition(reached)
+            .property(property)
+            .timeout(Duration::from_secs(300))
+            .run()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "seed {seed}: {} validators, faults {:?}, {:?}: {e}",
+                    plan.validators, plan.faults, plan.disruption
+                )
+            });
+        let (crashes, actions) = match plan.disruption {
+            Disruption::None => (0, 0),
+            Disruption::Partition => (0, 2 * (validators.len() - 1) + 1),
+            Disruption::Crash => (1, 2),
+        };
+        for r in &results {
+            assert_eq!(r.crashes, crashes, "seed {seed}");
+            assert_eq!(r.scheduled_actions as usize, actions, "seed {seed}");
+        }
+        eprintln!(
+            "seed {seed}: {} validators, faults {:?}, {:?}: {:?}",
+            plan.validators,
+            plan.faults,
+            plan.disruption,
+            started.elapsed()
         );
     }
 }
