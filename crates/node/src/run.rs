@@ -71,8 +71,9 @@ pub struct RunConfig {
 /// store's encoding changes (v2: pages aligned to 4 KiB disk blocks), since
 /// commonware storage opened with another layout truncates what it cannot
 /// read instead of failing. v3: BLS multisignature certificates. v4:
-/// block headers carry finalization certificates.
-pub const STORE_FORMAT: &str = "lakh-store-v4";
+/// block headers carry finalization certificates. v5: validator records
+/// carry slashing state.
+pub const STORE_FORMAT: &str = "lakh-store-v5";
 
 /// Refuses a data directory written in another store format; stamps a new one.
 fn check_store_format(data_dir: &Path) -> Result<()> {
