@@ -142,6 +142,10 @@ pub enum ExecError {
     /// unless state is corrupt.
     #[error("native balance overflow crediting fees: state is inconsistent")]
     FeeOverflow,
+    /// A slash did not fit u128 or custody held less than it burns, which
+    /// the staking invariants rule out unless state is corrupt.
+    #[error("slashing overflowed or custody is short: state is inconsistent")]
+    SlashOverflow,
 }
 
 /// Lists, sorted and without repeats, every key executing `txs` under `env`
@@ -152,6 +156,8 @@ pub fn access_set(env: &BlockEnv, txs: &[SignedTransaction]) -> Vec<StateKey> {
     let mut keys = Vec::with_capacity(txs.len() * 3 + 3);
     // The fee pot and the signers it pays, for `finish_block`.
     stake::reward_keys(&env.participation, &mut |key| keys.push(key));
+    // The offenders' records, registry entries and custody, the burn account.
+    stake::offense_keys(&env.offenses, &mut |key| keys.push(key));
     // At the last height of an epoch, what the election reads and writes.
     keys.extend(stake::boundary_keys(&env.staking, env.height));
     // The parametric product slots, which name the rest of what the cover
@@ -368,7 +374,7 @@ pub(crate) fn execute_sequential(
     for (index, signed) in txs.iter().enumerate() {
         execute_tx(env, index, signed, overlay, mode, &mut outcome)?;
     }
-    finish_block(env, overlay, &mut outcome)?;
+    finish_block(env, overlay, mode, &mut outcome)?;
     Ok(outcome)
 }
 
@@ -456,7 +462,8 @@ pub(crate) fn execute_tx<V: View>(
     Ok(())
 }
 
-/// Credits the block's fees to the fee pot, after every transaction, and
+/// Punishes the offenses the block's evidence proves
+/// ([`stake::slashing`]). Credits the block's fees to the fee pot, after every transaction, and
 /// pays the pot to the signers of the finalizations the block carries
 /// ([`stake::rewards`]). Then, at the last height of an epoch,
 /// elects the next committee ([`stake::elect_at_boundary`]) into
@@ -466,11 +473,17 @@ pub(crate) fn execute_tx<V: View>(
 pub(crate) fn finish_block(
     env: &BlockEnv,
     overlay: &mut Overlay,
+    mode: Mode,
     outcome: &mut BlockOutcome,
 ) -> Result<(), ExecError> {
+    if !env.offenses.is_empty() {
+        outcome.excluded_offenses =
+            stake::punish_offenses(overlay, env, mode, &mut outcome.block_events)?;
+        overlay.clear_journal();
+    }
     // One credit per block, so the pot and the signers are not hot keys.
     if outcome.fees_paid > 0 || !env.participation.is_empty() {
-        stake::share_fees(overlay, &env.participation, outcome.fees_paid)?;
+        stake::share_fees(overlay, env, outcome.fees_paid, &mut outcome.block_events)?;
         overlay.clear_journal();
     }
     outcome.next_committee = stake::elect_at_boundary(overlay, &env.staking, env.height)?;

@@ -408,7 +408,7 @@ fn execute_hinted(
         view.set_hint(resolved.tx(index));
         execute_tx(env, index, signed, &mut view, mode, &mut outcome)?;
     }
-    finish_block(env, overlay, &mut outcome)?;
+    finish_block(env, overlay, mode, &mut outcome)?;
     Ok(outcome)
 }
 
@@ -504,7 +504,7 @@ pub(crate) fn execute(
         return Err(e);
     }
     let mut outcome = merge(txs.len(), &tx_lane, outcomes)?;
-    finish_block(env, overlay, &mut outcome)?;
+    finish_block(env, overlay, mode, &mut outcome)?;
     Ok(outcome)
 }
 

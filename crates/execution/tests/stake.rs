@@ -50,6 +50,10 @@ fn v(i: usize) -> Address {
 /// validator tests below use [`validators_genesis`], with real self-bonds.
 fn stake_genesis() -> Genesis {
     let mut g = genesis();
+    // Short epochs: unbonding lasts at least until the end of the next
+    // epoch (evidence of a fault can land until then), which three-block
+    // epochs keep below the unbonding periods these tests use.
+    g.staking.epoch_blocks = 3;
     g.validators = VALIDATORS
         .iter()
         .map(|s| GenesisValidator::new(&key(*s), "127.0.0.1:9000".parse().unwrap(), 0))
@@ -526,11 +530,11 @@ fn only_the_admin_sets_parameters_and_new_ones_apply_to_new_entries() {
     c.send(1, delegate(v(0), 100));
     let old_at = c.height;
     c.send(1, undelegate(v(0), 10));
-    let r = c.send(ADMIN, set_params(5));
+    let r = c.send(ADMIN, set_params(6));
     assert_eq!(
         r.events,
         vec![Event::Stake(StakeEvent::ParamsSet {
-            unbonding_blocks: 5,
+            unbonding_blocks: 6,
             max_commission_bps: 5_000,
             max_commission_change_bps: 500
         })]
@@ -544,9 +548,9 @@ fn only_the_admin_sets_parameters_and_new_ones_apply_to_new_entries() {
             .iter()
             .map(|e| (e.amount, e.mature_height))
             .collect::<Vec<_>>(),
-        vec![(20, new_at + 5), (10, old_at + DEFAULT_UNBONDING_BLOCKS)]
+        vec![(20, new_at + 6), (10, old_at + DEFAULT_UNBONDING_BLOCKS)]
     );
-    c.skip_to(new_at + 5);
+    c.skip_to(new_at + 6);
     let r = c.send(1, withdraw(v(0)));
     assert!(r.events.contains(&Event::Stake(StakeEvent::Withdrawn {
         validator: v(0),
@@ -555,7 +559,7 @@ fn only_the_admin_sets_parameters_and_new_ones_apply_to_new_entries() {
     })));
     assert_eq!(
         c.query("params", json!({})).unwrap(),
-        json!({"unbonding_blocks": 5, "max_commission_bps": 5000, "max_commission_change_bps": 500})
+        json!({"unbonding_blocks": 6, "max_commission_bps": 5000, "max_commission_change_bps": 500})
     );
 }
 
@@ -660,7 +664,7 @@ fn queries_describe_validators_and_delegations() {
         Err(QueryError::BadRequest(_))
     ));
     // Unbonding entries show when they can be withdrawn.
-    c.send(ADMIN, set_params(3));
+    c.send(ADMIN, set_params(6));
     let at = c.height;
     c.send(1, undelegate(v(0), 200));
     let d = c
@@ -669,9 +673,9 @@ fn queries_describe_validators_and_delegations() {
             json!({"validator": v(0), "delegator": addr(1)}),
         )
         .unwrap();
-    assert_eq!(d["unbonding"][0]["mature_height"], at + 3);
+    assert_eq!(d["unbonding"][0]["mature_height"], at + 6);
     assert_eq!(d["unbonding"][0]["matured"], false);
-    c.skip_to(at + 3);
+    c.skip_to(at + 6);
     let d = c
         .query(
             "delegation",

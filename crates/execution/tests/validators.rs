@@ -54,6 +54,7 @@ fn params() -> StakingParams {
         epoch_blocks: EPOCH_BLOCKS,
         committee_size: COMMITTEE_SIZE,
         min_self_bond: MIN_SELF_BOND,
+        ..Default::default()
     }
 }
 
@@ -733,7 +734,7 @@ proptest! {
         size in 1usize..8,
         shuffle in any::<u64>(),
     ) {
-        let p = StakingParams { epoch_blocks: 3, committee_size: size, min_self_bond: 1 };
+        let p = StakingParams { epoch_blocks: 3, committee_size: size, min_self_bond: 1, ..Default::default() };
         // Small stakes make ties common.
         let cands: Vec<stake::Candidate> = raw
             .iter()

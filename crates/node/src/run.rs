@@ -74,9 +74,10 @@ pub struct RunConfig {
 /// store's encoding changes (v2: pages aligned to 4 KiB disk blocks), since
 /// commonware storage opened with another layout truncates what it cannot
 /// read instead of failing. v3: BLS multisignature certificates. v4:
-/// block headers carry finalization certificates. v5: block headers carry
-/// evidence of consensus faults, and an evidence store sits beside them.
-pub const STORE_FORMAT: &str = "lakh-store-v5";
+/// block headers carry finalization certificates. v5: validator records
+/// carry slashing state. v6: block headers carry evidence of consensus
+/// faults, and an evidence store sits beside them.
+pub const STORE_FORMAT: &str = "lakh-store-v6";
 
 /// Refuses a data directory written in another store format; stamps a new one.
 fn check_store_format(data_dir: &Path) -> Result<()> {

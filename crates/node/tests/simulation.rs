@@ -735,6 +735,7 @@ impl LakhEngine {
             epoch_blocks: EPOCH_BLOCKS,
             committee_size: 4,
             min_self_bond: SELF_BOND / 10,
+            ..Default::default()
         };
         for (i, v) in engine.genesis.validators.iter_mut().enumerate() {
             v.stake = match i {

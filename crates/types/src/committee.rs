@@ -49,6 +49,97 @@ pub struct StakingParams {
     /// base units) that keeps a validator a candidate for election; at least 1.
     #[serde(with = "crate::amount", default = "default_min_self_bond")]
     pub min_self_bond: u128,
+    /// Penalties for faults and downtime (the genesis `staking.slashing`
+    /// section; defaults when absent).
+    #[serde(default)]
+    pub slashing: SlashingParams,
+}
+
+/// Default share of bonded stake burned for a double sign: 5%, as Cosmos.
+pub const DEFAULT_DOUBLE_SIGN_SLASH_BPS: u16 = 500;
+/// Default share of bonded stake burned for downtime: 1%, the Cosmos SDK
+/// default (the Cosmos Hub burns 0.01%).
+pub const DEFAULT_DOWNTIME_SLASH_BPS: u16 = 100;
+/// Default downtime window: carried finalization rounds of the validator's
+/// committees (about one per block under load).
+pub const DEFAULT_SIGNED_WINDOW_ROUNDS: u64 = 1_000;
+/// Default share of a window's rounds a validator must sign: 50%, which
+/// Byzantine proposers (under a third of the committee, choosing which
+/// late votes to carry) cannot push an honest validator below.
+pub const DEFAULT_MIN_SIGNED_BPS: u16 = 5_000;
+/// Default time a downtime jail lasts before `unjail` is accepted: an hour
+/// of idle blocks at the 1 s heartbeat.
+pub const DEFAULT_JAIL_BLOCKS: u64 = 3_600;
+/// Highest slash for one fault (50%): a single penalty never wipes out a
+/// validator's stake, which keeps the stake factor above zero.
+pub const MAX_SLASH_BPS: u16 = 5_000;
+
+/// The slashing parameters of the network (the genesis `staking.slashing`
+/// section). Shares are basis points of 10,000.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SlashingParams {
+    /// Share of bonded stake (delegations included) and of unbonding
+    /// stake that backed the fault, burned for signing conflicting votes;
+    /// the validator is then tombstoned.
+    pub double_sign_slash_bps: u16,
+    /// Share burned when a validator misses too many rounds of a window;
+    /// it is then jailed for `jail_blocks`.
+    pub downtime_slash_bps: u16,
+    /// Rounds (carried finalizations of its committees) per downtime window.
+    pub signed_window_rounds: u64,
+    /// Share of a window's rounds a validator must sign.
+    pub min_signed_bps: u16,
+    /// Heights a downtime jail lasts before `unjail` is accepted.
+    pub jail_blocks: u64,
+}
+
+impl Default for SlashingParams {
+    fn default() -> Self {
+        SlashingParams {
+            double_sign_slash_bps: DEFAULT_DOUBLE_SIGN_SLASH_BPS,
+            downtime_slash_bps: DEFAULT_DOWNTIME_SLASH_BPS,
+            signed_window_rounds: DEFAULT_SIGNED_WINDOW_ROUNDS,
+            min_signed_bps: DEFAULT_MIN_SIGNED_BPS,
+            jail_blocks: DEFAULT_JAIL_BLOCKS,
+        }
+    }
+}
+
+impl SlashingParams {
+    /// Most rounds of one window a validator may miss before it is jailed:
+    /// the window less the rounds it must sign (rounded up).
+    pub fn max_missed_rounds(&self) -> u64 {
+        let window = u128::from(self.signed_window_rounds);
+        let must_sign = (window * u128::from(self.min_signed_bps)).div_ceil(10_000);
+        u64::try_from(window - must_sign.min(window)).unwrap_or(u64::MAX)
+    }
+
+    /// Checks the bounds; the error says which value is wrong and why.
+    pub fn validate(&self) -> Result<(), String> {
+        for (name, bps) in [
+            ("double_sign_slash_bps", self.double_sign_slash_bps),
+            ("downtime_slash_bps", self.downtime_slash_bps),
+        ] {
+            if bps > MAX_SLASH_BPS {
+                return Err(format!(
+                    "staking.slashing.{name} must be at most {MAX_SLASH_BPS} (50%), not {bps}"
+                ));
+            }
+        }
+        if self.min_signed_bps > 10_000 {
+            return Err(format!(
+                "staking.slashing.min_signed_bps must be at most 10000 (100%), not {}",
+                self.min_signed_bps
+            ));
+        }
+        if self.signed_window_rounds == 0 || self.jail_blocks == 0 {
+            return Err(
+                "staking.slashing.signed_window_rounds and jail_blocks must be at least 1".into(),
+            );
+        }
+        Ok(())
+    }
 }
 
 fn default_epoch_blocks() -> u64 {
@@ -67,6 +158,7 @@ impl Default for StakingParams {
             epoch_blocks: DEFAULT_EPOCH_BLOCKS,
             committee_size: DEFAULT_COMMITTEE_SIZE,
             min_self_bond: DEFAULT_MIN_SELF_BOND,
+            slashing: SlashingParams::default(),
         }
     }
 }
@@ -95,12 +187,17 @@ impl StakingParams {
         if self.min_self_bond == 0 {
             return Err("staking.min_self_bond must be at least 1 base unit".into());
         }
-        Ok(())
+        self.slashing.validate()
     }
 
     /// [`epoch_of`] with this epoch length.
     pub fn epoch_of(&self, height: u64) -> u64 {
         epoch_of(self.epoch_blocks, height)
+    }
+
+    /// The first height of `epoch` (saturating at `u64::MAX`).
+    pub fn first_height(&self, epoch: u64) -> u64 {
+        epoch.saturating_mul(self.epoch_blocks.max(1))
     }
 
     /// [`last_height`] with this epoch length.

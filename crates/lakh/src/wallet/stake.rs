@@ -57,6 +57,15 @@ pub enum StakeCommand {
         #[command(flatten)]
         send: SendOpts,
     },
+    /// Validators only: leave jail once the term is over (never once
+    /// tombstoned); the validator is a candidate again at the next election
+    Unjail {
+        /// Key name of the validator
+        #[arg(long)]
+        from: String,
+        #[command(flatten)]
+        send: SendOpts,
+    },
     /// Move bonded stake from one validator to another without unbonding
     Redelegate {
         /// Key name of the delegator
@@ -200,6 +209,9 @@ pub(crate) async fn run(ctx: &Ctx<'_>, cmd: StakeCommand) -> anyhow::Result<Outp
                 opts,
             )
             .await
+        }
+        StakeCommand::Unjail { from, send: opts } => {
+            send(&from, StakeAction::Unjail {}, opts).await
         }
         StakeCommand::EditValidator {
             from,
@@ -373,6 +385,17 @@ fn registration(
     })
 }
 
+/// `tombstoned`, `jailed` (with the height `unjail` is accepted from) or
+/// `active`.
+fn status(v: &lakh_types::modules::stake::query::ValidatorSummary) -> String {
+    match (v.tombstoned, v.jailed, v.jailed_until_height) {
+        (true, _, _) => "tombstoned".into(),
+        (false, true, Some(until)) => format!("jailed<{until}"),
+        (false, true, None) => "jailed".into(),
+        (false, false, _) => "active".into(),
+    }
+}
+
 /// The validators as a table, the committee members marked.
 fn validators_table(a: &ValidatorsAnswer) -> String {
     let mut text = format!(
@@ -384,20 +407,28 @@ fn validators_table(a: &ValidatorsAnswer) -> String {
     );
     let _ = writeln!(
         text,
-        "{:<64}  {:>24}  {:>24}  {:>10}  {:<9}  {:<6}  {:>15}  p2p",
-        "address", "stake", "self_bond", "commission", "committee", "jailed", "signed/missed"
+        "{:<64}  {:>24}  {:>24}  {:>10}  {:<9}  {:<10}  {:>15}  {:>20}  p2p",
+        "address",
+        "stake",
+        "self_bond",
+        "commission",
+        "committee",
+        "status",
+        "signed/missed",
+        "slashed"
     );
     for v in &a.validators {
         let _ = writeln!(
             text,
-            "{:<64}  {:>24}  {:>24}  {:>10}  {:<9}  {:<6}  {:>15}  {}",
+            "{:<64}  {:>24}  {:>24}  {:>10}  {:<9}  {:<10}  {:>15}  {:>20}  {}",
             v.address,
             v.stake,
             v.self_bond,
             v.commission_bps,
             if v.in_committee { "yes" } else { "no" },
-            if v.jailed { "yes" } else { "no" },
+            status(v),
             format!("{}/{}", v.signed_rounds, v.missed_rounds),
+            v.total_slashed,
             v.p2p_address
         );
     }

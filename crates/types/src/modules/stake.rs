@@ -156,6 +156,9 @@ crate::tagged_enum! {
             #[serde(with = "crate::amount")]
             amount: u128,
         },
+        /// Validators only: leave jail once its term is over, becoming a
+        /// candidate at the next election again (never once tombstoned).
+        0x0a => Unjail {},
     }
 }
 
@@ -266,7 +269,63 @@ crate::tagged_enum! {
             /// redelegated again.
             redelegate_allowed_height: u64,
         },
+        /// A validator was punished: part of its bonded and unbonding stake
+        /// burned (moved to [`burned`] for good), and it was jailed
+        /// (downtime) or tombstoned (conflicting votes).
+        0x0a => Slashed {
+            /// The validator's account.
+            validator: Address,
+            /// What it did.
+            reason: SlashReason,
+            /// Burned from its bonded stake (delegations included).
+            #[serde(with = "crate::amount")]
+            bonded: u128,
+            /// Burned from unbonding stake that backed the fault.
+            #[serde(with = "crate::amount")]
+            unbonding: u128,
+            /// First height at which `unjail` is accepted (`u64::MAX` once
+            /// tombstoned).
+            jailed_until_height: u64,
+            /// Never elected again.
+            tombstoned: bool,
+        },
+        /// A jailed validator returned to the candidates of the next election.
+        0x0b => Unjailed {
+            /// The validator's account.
+            validator: Address,
+        },
     }
+}
+
+crate::tagged_enum! {
+    /// Why a validator was slashed.
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(tag = "kind", rename_all = "snake_case")]
+    pub enum SlashReason {
+        /// Evidence carried in a block proves conflicting votes.
+        0x01 => DoubleSign {
+            /// Which conflicting votes.
+            fault: Fault,
+            /// The round's epoch.
+            epoch: u64,
+            /// The round's view.
+            view: u64,
+        },
+        /// It signed too few of a window's rounds.
+        0x02 => Downtime {
+            /// Rounds of the window it did not sign.
+            missed_rounds: u64,
+            /// Rounds of the window so far.
+            window_rounds: u64,
+        },
+    }
+}
+
+/// Where slashed stake goes: an account without a key, so nothing ever
+/// spends it; its balance is the native token burned by slashing (native
+/// supply therefore stays conserved, and exact).
+pub fn burned() -> Address {
+    Address::module("stake", b"burned")
 }
 
 crate::tagged_enum! {
@@ -450,6 +509,50 @@ crate::tagged_enum! {
             /// The current address.
             p2p_address: SocketAddr,
         },
+        /// `unjail` by a validator that is not jailed.
+        #[error("validator {validator} is not jailed")]
+        0x1a => NotJailed {
+            /// The validator's account.
+            validator: Address,
+        },
+        /// `unjail` before the jail term is over.
+        #[error("validator is jailed until height {until_height}, now {height}")]
+        0x1b => StillJailed {
+            /// First height at which `unjail` is accepted.
+            until_height: u64,
+            /// Height of the block executing the action.
+            height: u64,
+        },
+        /// The validator was tombstoned for conflicting votes: it never
+        /// returns, takes no new stake, and is not punished twice.
+        #[error("validator {validator} is tombstoned")]
+        0x1c => Tombstoned {
+            /// The validator's account.
+            validator: Address,
+        },
+        /// Evidence of a round whose committee state no longer holds: the
+        /// stake that backed it may have left.
+        #[error("evidence of epoch {epoch} is too old at epoch {current_epoch} (only the current and previous epochs are punishable)")]
+        0x1d => EvidenceTooOld {
+            /// The epoch of the evidence.
+            epoch: u64,
+            /// The epoch of the block carrying it.
+            current_epoch: u64,
+        },
+        /// Evidence of a round in an epoch that has not started.
+        #[error("evidence of epoch {epoch} is from the future at epoch {current_epoch}")]
+        0x1e => EvidenceFromFuture {
+            /// The epoch of the evidence.
+            epoch: u64,
+            /// The epoch of the block carrying it.
+            current_epoch: u64,
+        },
+        /// A block carries two pieces of evidence against one validator.
+        #[error("validator {validator} is accused twice in one block")]
+        0x1f => RepeatedOffense {
+            /// The validator's account.
+            validator: Address,
+        },
     }
 }
 
@@ -469,6 +572,8 @@ pub fn units(action: &StakeAction) -> u64 {
         StakeAction::EditValidator { .. } => 3,
         // Two records, two delegations, two custodies, the registry.
         StakeAction::Redelegate { .. } => 7,
+        // Record and registry.
+        StakeAction::Unjail {} => 2,
     }
 }
 
@@ -518,7 +623,7 @@ pub fn check_typed(action: &StakeAction) -> Result<(), StakeError> {
             }
             Ok(())
         }
-        StakeAction::Withdraw { .. } | StakeAction::Claim { .. } => Ok(()),
+        StakeAction::Withdraw { .. } | StakeAction::Claim { .. } | StakeAction::Unjail {} => Ok(()),
         StakeAction::SetCommission { commission_bps } => bps(*commission_bps),
         StakeAction::SetParams {
             unbonding_blocks,

@@ -1,5 +1,6 @@
 //! The staking module's actions, and its per-block fee distribution and genesis records.
 
+use super::math::{note_unbonding, sync};
 use super::state::Unbonding as Entry;
 use super::state::{
     Candidate, Delegation, StakeParams, Validator, ValidatorRegistry, consensus_key_index, custody,
@@ -7,7 +8,7 @@ use super::state::{
 };
 use crate::modules::kit::View;
 use crate::modules::kit::{ActionError, TxContext};
-use crate::modules::kit::{OrOverflow, RewardIndex, fail, require_admin};
+use crate::modules::kit::{OrOverflow, fail, require_admin};
 use crate::modules::kit::{load, move_asset, remove, store};
 use lakh_types::{
     Address, AssetId, Event,
@@ -107,7 +108,7 @@ fn load_or_new_delegation(
             Some(d) => d,
             None => {
                 v.delegations = v.delegations.saturating_add(1);
-                Delegation::new(v.address, *delegator, v.reward_per_token)
+                Delegation::new(v, *delegator)
             }
         },
     )
@@ -121,9 +122,10 @@ pub(super) fn delegate(
     events: &mut Vec<Event>,
 ) -> Result<(), ActionError> {
     let mut v = load_validator(view, validator)?;
+    accepts_stake(&v)?;
     let before = Candidate::of(&v);
     let mut d = load_or_new_delegation(view, &mut v, &ctx.sender)?;
-    d.settle(v.reward_per_token).or_overflow()?;
+    sync(&mut d, &v).or_overflow()?;
     move_asset(
         view,
         AssetId::NATIVE,
@@ -155,6 +157,7 @@ pub(super) fn undelegate(
     let mut v = load_validator(view, validator)?;
     let before = Candidate::of(&v);
     let mut d = load_delegation(view, validator, &ctx.sender)?;
+    sync(&mut d, &v).or_overflow()?;
     if amount > d.amount {
         return Err(fail(StakeError::InsufficientDelegation {
             validator: *validator,
@@ -162,19 +165,19 @@ pub(super) fn undelegate(
             delegated: d.amount,
         }));
     }
-    d.settle(v.reward_per_token).or_overflow()?;
     let params = load_params(view)?;
-    let mature_height = ctx
-        .height
-        .checked_add(params.unbonding_blocks)
-        .or_overflow()?;
+    let start_epoch = ctx.staking.epoch_of(ctx.height);
+    let mature_height = unbonding_maturity(ctx, params.unbonding_blocks).or_overflow()?;
     // Entries stay sorted by maturity; one per maturity height.
     match d
         .unbonding
         .iter()
         .position(|e| e.mature_height >= mature_height)
     {
-        Some(i) if d.unbonding[i].mature_height == mature_height => {
+        Some(i)
+            if d.unbonding[i].mature_height == mature_height
+                && d.unbonding[i].start_epoch == start_epoch =>
+        {
             let mut entries = d.unbonding.as_mut_vec_within_bound();
             if let Some(entry) = entries.get_mut(i) {
                 entry.amount = entry.amount.checked_add(amount).or_overflow()?;
@@ -189,6 +192,7 @@ pub(super) fn undelegate(
                     Entry {
                         amount,
                         mature_height,
+                        start_epoch,
                     },
                 )
                 .map_err(|_| {
@@ -201,6 +205,7 @@ pub(super) fn undelegate(
     d.amount -= amount;
     v.total_delegated = v.total_delegated.checked_sub(amount).or_overflow()?;
     v.total_unbonding = v.total_unbonding.checked_add(amount).or_overflow()?;
+    note_unbonding(&mut v, start_epoch, amount).or_overflow()?;
     save_delegation(view, &before, &mut v, &d)?;
     events.push(Event::Stake(StakeEvent::Undelegated {
         validator: *validator,
@@ -219,6 +224,7 @@ pub(super) fn withdraw(
 ) -> Result<(), ActionError> {
     let mut v = load_validator(view, validator)?;
     let mut d = load_delegation(view, validator, &ctx.sender)?;
+    sync(&mut d, &v).or_overflow()?;
     let Some(first) = d.unbonding.first().cloned() else {
         return Err(fail(StakeError::NothingUnbonding {
             validator: *validator,
@@ -266,7 +272,7 @@ pub(super) fn claim(
 ) -> Result<(), ActionError> {
     let mut v = load_validator(view, validator)?;
     let mut d = load_delegation(view, validator, &ctx.sender)?;
-    d.settle(v.reward_per_token).or_overflow()?;
+    sync(&mut d, &v).or_overflow()?;
     let amount = d.rewards_owed;
     if amount == 0 {
         return Err(fail(StakeError::NoRewards {
@@ -478,7 +484,9 @@ pub(super) fn redelegate(
     let mut source = load_validator(view, from)?;
     let mut target = load_validator(view, to)?;
     let (source_before, target_before) = (Candidate::of(&source), Candidate::of(&target));
+    accepts_stake(&target)?;
     let mut out = load_delegation(view, from, &ctx.sender)?;
+    sync(&mut out, &source).or_overflow()?;
     if amount > out.amount {
         return Err(fail(StakeError::InsufficientDelegation {
             validator: *from,
@@ -498,8 +506,7 @@ pub(super) fn redelegate(
         .checked_add(params.unbonding_blocks)
         .or_overflow()?;
     let mut into = load_or_new_delegation(view, &mut target, &ctx.sender)?;
-    out.settle(source.reward_per_token).or_overflow()?;
-    into.settle(target.reward_per_token).or_overflow()?;
+    sync(&mut into, &target).or_overflow()?;
     move_asset(
         view,
         AssetId::NATIVE,
@@ -544,6 +551,61 @@ pub(super) fn set_params(
         unbonding_blocks,
         max_commission_bps,
         max_commission_change_bps,
+    }));
+    Ok(())
+}
+
+/// Refuses new stake for a tombstoned validator, or one whose stake was
+/// slashed away entirely (its stake factor is zero).
+fn accepts_stake(v: &Validator) -> Result<(), ActionError> {
+    if v.tombstoned || v.stake_factor == 0 {
+        return Err(fail(StakeError::Tombstoned {
+            validator: v.address,
+        }));
+    }
+    Ok(())
+}
+
+/// When unbonding started now matures: after the unbonding period, and
+/// never before the end of the next epoch, so that the evidence of any
+/// fault this stake backed (punishable during its epoch and the next) has
+/// had its chance to land before the stake can leave.
+fn unbonding_maturity(ctx: &TxContext, unbonding_blocks: u64) -> Option<u64> {
+    let epoch = ctx.staking.epoch_of(ctx.height);
+    let after_period = ctx.height.checked_add(unbonding_blocks)?;
+    let evidence_closes = ctx.staking.first_height(epoch.checked_add(2)?);
+    Some(after_period.max(evidence_closes))
+}
+
+pub(super) fn unjail(
+    ctx: &TxContext,
+    view: &mut impl View,
+    events: &mut Vec<Event>,
+) -> Result<(), ActionError> {
+    let mut v = load_own_record(ctx, view)?;
+    let before = Candidate::of(&v);
+    if v.tombstoned {
+        return Err(fail(StakeError::Tombstoned {
+            validator: v.address,
+        }));
+    }
+    if !v.jailed {
+        return Err(fail(StakeError::NotJailed {
+            validator: v.address,
+        }));
+    }
+    if ctx.height < v.jailed_until_height {
+        return Err(fail(StakeError::StillJailed {
+            until_height: v.jailed_until_height,
+            height: ctx.height,
+        }));
+    }
+    v.jailed = false;
+    v.window_rounds = 0;
+    v.window_missed = 0;
+    store_validator(view, &before, &v)?;
+    events.push(Event::Stake(StakeEvent::Unjailed {
+        validator: v.address,
     }));
     Ok(())
 }

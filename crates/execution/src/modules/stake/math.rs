@@ -1,35 +1,143 @@
-//! Reward arithmetic of the staking module: exact, rounding toward the pool.
+//! Reward and slash arithmetic of the staking module: exact, rounding
+//! toward the pool (never in a delegator's or validator's favour).
 //!
 //! `None` means a u128 limit was hit; callers turn it into a clean failure
 //! (actions) or leave the fees with the proposer (block fees).
+//!
+//! Slashing is O(1) in the number of delegations: a validator's
+//! `stake_factor` (1e18 at first) is multiplied by the share each slash
+//! keeps, and a delegation of nominal `amount` settled at factor `F_c` is
+//! worth `amount * F / F_c` now. The reward accumulator counts rewards per
+//! base unit delegated at factor 1e18, so a delegation earns
+//! `amount * (reward_per_token - paid) / F_c` whatever slashes happened
+//! since it last settled.
 
-use super::state::{Delegation, Validator};
-use crate::modules::kit::{
-    RewardIndex,
-    math::{mul_div_ceil, mul_div_floor},
-};
-use lakh_types::modules::stake::{BPS, REWARD_PRECISION};
-
-impl RewardIndex for Delegation {
-    const PRECISION: u128 = REWARD_PRECISION;
-    fn amount(&self) -> u128 {
-        self.amount
-    }
-    fn paid(&self) -> u128 {
-        self.reward_per_token_paid
-    }
-    fn owed(&self) -> u128 {
-        self.rewards_owed
-    }
-    fn set_settled(&mut self, paid: u128, owed: u128) {
-        self.reward_per_token_paid = paid;
-        self.rewards_owed = owed;
-    }
-}
+use super::state::{BucketSlash, Delegation, SlashRecord, UnbondingBucket, Validator};
+use crate::modules::kit::math::{mul_div_ceil, mul_div_floor};
+use lakh_types::{codec::BoundedVec, modules::stake::BPS};
 
 /// What a delegation could claim now: owed plus earned since it last settled.
-pub fn pending(d: &Delegation, rpt: u128) -> Option<u128> {
-    d.pending(rpt)
+pub fn pending(d: &Delegation, v: &Validator) -> Option<u128> {
+    let earned = mul_div_floor(
+        d.amount,
+        v.reward_per_token.checked_sub(d.reward_per_token_paid)?,
+        d.stake_factor_paid,
+    )?;
+    d.rewards_owed.checked_add(earned)
+}
+
+/// What the delegation's active amount is worth after the slashes since
+/// it last settled.
+pub fn current_amount(d: &Delegation, v: &Validator) -> Option<u128> {
+    if d.stake_factor_paid == v.stake_factor {
+        return Some(d.amount);
+    }
+    mul_div_floor(d.amount, v.stake_factor, d.stake_factor_paid)
+}
+
+/// Brings `d` up to date with `v`: rewards earned into `rewards_owed`, its
+/// amount and unbonding entries cut by the slashes since it last settled.
+pub fn sync(d: &mut Delegation, v: &Validator) -> Option<()> {
+    let owed = pending(d, v)?;
+    let amount = current_amount(d, v)?;
+    let seen = usize::try_from(d.slashes_seen).ok()?;
+    if seen < v.slashes.len() {
+        let mut entries = d.unbonding.as_mut_vec_within_bound();
+        for record in v.slashes.iter().skip(seen) {
+            for entry in entries.iter_mut() {
+                if let Some(b) = record.buckets.iter().find(|b| b.epoch == entry.start_epoch) {
+                    entry.amount = mul_div_floor(entry.amount, b.kept, b.before)?;
+                }
+            }
+        }
+    }
+    d.rewards_owed = owed;
+    d.reward_per_token_paid = v.reward_per_token;
+    d.amount = amount;
+    d.stake_factor_paid = v.stake_factor;
+    d.slashes_seen = u32::try_from(v.slashes.len()).ok()?;
+    Some(())
+}
+
+/// Adds `amount` unbonding in `epoch` to the validator's recent buckets,
+/// dropping buckets older than the previous epoch.
+pub fn note_unbonding(v: &mut Validator, epoch: u64, amount: u128) -> Option<()> {
+    v.recent_unbonding
+        .as_mut_vec_within_bound()
+        .retain(|b| b.epoch.saturating_add(1) >= epoch);
+    if let Some(b) = v
+        .recent_unbonding
+        .as_mut_vec_within_bound()
+        .iter_mut()
+        .find(|b| b.epoch == epoch)
+    {
+        b.amount = b.amount.checked_add(amount)?;
+        return Some(());
+    }
+    // At most the previous epoch's bucket is left: room for this one.
+    v.recent_unbonding
+        .try_push(UnbondingBucket { epoch, amount })
+        .ok()
+}
+
+/// What one slash burned.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Cut {
+    pub bonded: u128,
+    pub unbonding: u128,
+}
+
+/// Burns `bps` of `v`'s bonded stake and of the unbonding stake started in
+/// epoch `from_epoch` or later (at height `height` of epoch `epoch`),
+/// rounding the burn up. Updates the totals, the stake factor, the self-bond
+/// and the slash record; the caller moves `bonded + unbonding` out of
+/// custody. `None` (with `v` unchanged) on a u128 limit or a full record.
+pub fn slash(v: &mut Validator, bps: u16, height: u64, epoch: u64, from_epoch: u64) -> Option<Cut> {
+    let mut next = v.clone();
+    let bps = u128::from(bps.min(BPS));
+    let total = next.total_delegated;
+    let bonded = mul_div_ceil(total, bps, u128::from(BPS))?;
+    if bonded > 0 {
+        let kept = total - bonded;
+        next.stake_factor = mul_div_floor(next.stake_factor, kept, total)?;
+        next.self_bond = mul_div_floor(next.self_bond, kept, total)?;
+        next.total_delegated = kept;
+    }
+    let mut buckets = Vec::new();
+    let mut unbonding = 0u128;
+    {
+        let mut recent = next.recent_unbonding.as_mut_vec_within_bound();
+        recent.retain(|b| b.epoch.saturating_add(1) >= epoch);
+        for b in recent
+            .iter_mut()
+            .filter(|b| b.epoch >= from_epoch && b.amount > 0)
+        {
+            let cut = mul_div_ceil(b.amount, bps, u128::from(BPS))?;
+            buckets.push(BucketSlash {
+                epoch: b.epoch,
+                before: b.amount,
+                kept: b.amount - cut,
+            });
+            b.amount -= cut;
+            unbonding = unbonding.checked_add(cut)?;
+        }
+    }
+    next.total_unbonding = next.total_unbonding.checked_sub(unbonding)?;
+    if !buckets.is_empty() || bonded > 0 {
+        next.slashes
+            .try_push(SlashRecord {
+                height,
+                epochs_from: from_epoch,
+                buckets: BoundedVec::new(buckets)?,
+            })
+            .ok()?;
+    }
+    next.total_slashed = next
+        .total_slashed
+        .checked_add(bonded)?
+        .checked_add(unbonding)?;
+    *v = next;
+    Some(Cut { bonded, unbonding })
 }
 
 /// How one block's fees split between a validator and its delegators.
@@ -48,17 +156,18 @@ pub struct FeeSplit {
 /// next block). `None`, with `v` unchanged, when nobody is delegated or a u128
 /// limit would be passed: the caller then pays all fees to the proposer.
 pub fn distribute_fees(v: &mut Validator, fees: u128) -> Option<FeeSplit> {
-    if v.total_delegated == 0 || fees == 0 {
+    if v.total_delegated == 0 || v.stake_factor == 0 || fees == 0 {
         return None;
     }
     let commission = mul_div_floor(fees, u128::from(v.commission_bps.min(BPS)), u128::from(BPS))?;
     let to_delegators = fees - commission;
     let pool = to_delegators.checked_add(v.reward_dust)?;
-    let increment = mul_div_floor(pool, REWARD_PRECISION, v.total_delegated)?;
+    // Per base unit delegated at factor 1e18 (see the module docs).
+    let increment = mul_div_floor(pool, v.stake_factor, v.total_delegated)?;
     let reward_per_token = v.reward_per_token.checked_add(increment)?;
     // What the increment promises in total, rounded up so the dust kept is
     // never more than what is really unassigned.
-    let assigned = mul_div_ceil(increment, v.total_delegated, REWARD_PRECISION)?;
+    let assigned = mul_div_ceil(increment, v.total_delegated, v.stake_factor)?;
     let reward_dust = pool.checked_sub(assigned)?;
     let reward_balance = v.reward_balance.checked_add(to_delegators)?;
     v.reward_per_token = reward_per_token;
@@ -76,9 +185,10 @@ pub fn distribute_fees(v: &mut Validator, fees: u128) -> Option<FeeSplit> {
 mod tests {
     use super::*;
     use lakh_types::Address;
+    use lakh_types::modules::stake::REWARD_PRECISION;
 
     fn earned(amount: u128, rpt: u128, paid: u128) -> Option<u128> {
-        crate::modules::kit::earned(amount, rpt, paid, REWARD_PRECISION)
+        mul_div_floor(amount, rpt.checked_sub(paid)?, REWARD_PRECISION)
     }
     use proptest::prelude::*;
 

@@ -35,12 +35,13 @@ pub use election::{COMMITTEES_KEPT, boundary_keys, elect};
 pub use query::query;
 pub(crate) use rewards::share_fees;
 pub use rewards::{MAX_FINALIZATIONS_PER_BLOCK, Participation, reward_keys};
-pub use slashing::{MAX_OFFENSES_PER_BLOCK, Offense};
+pub(crate) use slashing::punish_offenses;
+pub use slashing::{MAX_OFFENSES_PER_BLOCK, Offense, offense_keys};
 pub use state::{
-    Candidate, Delegation, RewardedRound, StakeParams, StoredStakingParams, Unbonding, Validator,
-    ValidatorRegistry, committee_key, consensus_key_index, custody, delegation_key, fee_pot, kind,
-    params_key, registry_bucket, registry_key, registry_key_of, registry_keys, rewarded_round_key,
-    staking_key, validator_key,
+    Candidate, Delegation, MAX_SLASHES, RewardedRound, StakeParams, StoredStakingParams, Unbonding,
+    Validator, ValidatorRegistry, committee_key, consensus_key_index, custody, delegation_key,
+    fee_pot, kind, params_key, registry_bucket, registry_key, registry_key_of, registry_keys,
+    rewarded_round_key, staking_key, validator_key,
 };
 
 use crate::modules::kit::View;
@@ -107,6 +108,10 @@ pub(crate) fn access(
             visit(validator_key(sender), Access::Write);
             visit(params_key(), Access::Read);
         }
+        StakeAction::Unjail {} => {
+            visit(validator_key(sender), Access::Write);
+            visit(registry_key_of(sender), Access::Write);
+        }
         StakeAction::SetParams { .. } => {
             visit(params_key(), Access::Write);
             declare_config(visit);
@@ -171,7 +176,17 @@ pub(crate) fn execute(
         StakeAction::Redelegate { from, to, amount } => {
             redelegate(ctx, view, from, to, *amount, events)
         }
+        StakeAction::Unjail {} => unjail(ctx, view, events),
     }
+}
+
+/// `d` as the next action on it sees it: rewards settled, amount and
+/// unbonding entries after every slash of `v` since it last settled.
+/// `None` on a u128 limit (corrupt state).
+pub fn synced(d: &Delegation, v: &Validator) -> Option<Delegation> {
+    let mut d = d.clone();
+    math::sync(&mut d, v)?;
+    Some(d)
 }
 
 /// The keys [`distribute_fees`] reads and writes for `validator`: its
@@ -241,7 +256,7 @@ fn genesis_validators(genesis: &Genesis) -> Vec<(Validator, Delegation)> {
         }
         *bucket += 1;
         let mut v = Validator::new(address, consensus_key, gv.p2p_address);
-        let mut d = Delegation::new(address, address, 0);
+        let mut d = Delegation::new(&v, address);
         if gv.stake > 0 {
             d.amount = gv.stake;
             v.self_bond = gv.stake;

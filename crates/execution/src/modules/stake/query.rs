@@ -157,6 +157,11 @@ fn validators(ctx: &QueryCtx<'_>) -> Result<ValidatorsAnswer, QueryError> {
                 delegations: v.delegations,
                 signed_rounds: v.signed_rounds,
                 missed_rounds: v.missed_rounds,
+                tombstoned: v.tombstoned,
+                jailed_until_height: v.jailed.then_some(v.jailed_until_height),
+                total_slashed: v.total_slashed,
+                window_rounds: v.window_rounds,
+                window_missed: v.window_missed,
             });
         }
     }
@@ -202,6 +207,11 @@ fn validator_answer(ctx: &QueryCtx<'_>, validator: Address) -> Result<ValidatorA
         commission_raise_allowed_height: v
             .commission_changed_height
             .map(|at| at.saturating_add(p.unbonding_blocks)),
+        tombstoned: v.tombstoned,
+        jailed_until_height: v.jailed.then_some(v.jailed_until_height),
+        total_slashed: v.total_slashed,
+        window_rounds: v.window_rounds,
+        window_missed: v.window_missed,
         height: ctx.height,
     })
 }
@@ -256,8 +266,10 @@ fn registry(ctx: &QueryCtx<'_>) -> Result<Vec<Candidate>, QueryError> {
 /// include every fee distributed so far; `withdrawable` is what a withdrawal
 /// in the next block (`height + 1`) would pay.
 fn describe(v: &Validator, d: &Delegation, height: u64) -> Result<DelegationAnswer, QueryError> {
-    let pending_rewards = math::pending(d, v.reward_per_token)
-        .ok_or_else(|| QueryError::Corrupt("pending rewards overflow".into()))?;
+    // As the next action would see it: after every slash so far.
+    let mut d = d.clone();
+    math::sync(&mut d, v).ok_or_else(|| QueryError::Corrupt("delegation overflow".into()))?;
+    let pending_rewards = d.rewards_owed;
     let next = height.saturating_add(1);
     let withdrawable: u128 = d
         .unbonding

@@ -10,12 +10,14 @@
 //! consensus application before execution; execution pays what the block
 //! carries and remembers the latest round.
 
+use super::slashing::{count_window, slash_keys};
 use super::state::{RewardedRound, Validator, fee_pot, rewarded_round_key, validator_key};
 use super::{distribute_fees, fee_keys};
-use crate::ExecError;
 use crate::modules::kit::{View, read_object};
+use crate::{BlockEnv, ExecError};
 use lakh_state::StateKey;
 use lakh_types::Address;
+use lakh_types::{Event, modules::stake::burned};
 
 /// Most finalization certificates one block carries.
 pub const MAX_FINALIZATIONS_PER_BLOCK: usize = 4;
@@ -52,8 +54,15 @@ pub fn reward_keys(records: &[Participation], visit: &mut impl FnMut(StateKey)) 
             visit(key);
         }
     }
-    for member in records.iter().flat_map(|r| &r.absent) {
-        visit(validator_key(member));
+    let mut absent = records.iter().flat_map(|r| &r.absent).peekable();
+    if absent.peek().is_some() {
+        // Missing too many rounds slashes and jails ([`count_window`]).
+        visit(StateKey::Account(burned()));
+    }
+    for member in absent {
+        for key in slash_keys(member) {
+            visit(key);
+        }
     }
 }
 
@@ -61,9 +70,11 @@ pub fn reward_keys(records: &[Participation], visit: &mut impl FnMut(StateKey)) 
 /// out to them (what integer division leaves stays for the next block).
 pub(crate) fn share_fees(
     view: &mut impl View,
-    records: &[Participation],
+    env: &BlockEnv,
     fees: u128,
+    events: &mut Vec<Event>,
 ) -> Result<(), ExecError> {
+    let records = &env.participation;
     let pot_slot = view.slot(&StateKey::Account(fee_pot()))?;
     let mut pot = view.account_at(pot_slot)?;
     let before = pot.native_balance;
@@ -87,14 +98,18 @@ pub(crate) fn share_fees(
         pot.native_balance = balance;
         view.set_account_at(pot_slot, pot);
     }
-    count_rounds(view, records)?;
+    count_rounds(view, env, events)?;
     remember_round(view, records)
 }
 
 /// Counts, on each member's validator record, the carried finalizations it
-/// signed and those it missed.
-fn count_rounds(view: &mut impl View, records: &[Participation]) -> Result<(), ExecError> {
-    for record in records {
+/// signed and those it missed, and its downtime window ([`count_window`]).
+fn count_rounds(
+    view: &mut impl View,
+    env: &BlockEnv,
+    events: &mut Vec<Event>,
+) -> Result<(), ExecError> {
+    for record in &env.participation {
         for (members, signed) in [(&record.signers, true), (&record.absent, false)] {
             for member in members {
                 let key = validator_key(member);
@@ -106,6 +121,7 @@ fn count_rounds(view: &mut impl View, records: &[Participation]) -> Result<(), E
                 } else {
                     v.missed_rounds = v.missed_rounds.saturating_add(1);
                 }
+                count_window(view, env, &mut v, signed, events)?;
                 let slot = view.slot(&key)?;
                 view.set_object_at(slot, commonware_codec::Encode::encode(&v));
             }

@@ -5,11 +5,11 @@ use lakh_state::{StateKey, object_kind};
 use lakh_types::{
     Address,
     codec::BoundedVec,
-    committee::{ConsensusKeyBytes, StakingParams},
+    committee::{ConsensusKeyBytes, SlashingParams, StakingParams},
     modules::stake::{
         DEFAULT_COMMISSION_BPS, DEFAULT_MAX_COMMISSION_BPS, DEFAULT_MAX_COMMISSION_CHANGE_BPS,
         DEFAULT_UNBONDING_BLOCKS, MAX_UNBONDING_ENTRIES, MAX_VALIDATORS_PER_BUCKET,
-        REGISTRY_BUCKETS, delegation_id,
+        REGISTRY_BUCKETS, REWARD_PRECISION, delegation_id,
     },
 };
 use serde::Serialize;
@@ -79,8 +79,13 @@ lakh_types::codec_struct! {
         /// Its own active delegation to itself (part of `total_delegated`).
         #[serde(with = "lakh_types::amount")]
         pub self_bond: u128,
-        /// Excluded from elections (slashing sets it).
+        /// Excluded from elections: jailed for downtime (until `unjail`) or
+        /// tombstoned.
         pub jailed: bool,
+        /// First height at which `unjail` is accepted (0: never jailed).
+        pub jailed_until_height: u64,
+        /// Signed conflicting votes: jailed for good, never punished again.
+        pub tombstoned: bool,
         /// Share of the fees of this validator's blocks that it keeps.
         pub commission_bps: u16,
         /// Height of the last commission change (none since genesis).
@@ -116,6 +121,62 @@ lakh_types::codec_struct! {
         /// Finalizations carried in blocks of its committee that it did
         /// not sign.
         pub missed_rounds: u64,
+        /// Rounds counted in the current downtime window.
+        pub window_rounds: u64,
+        /// Rounds of the current window it did not sign.
+        pub window_missed: u64,
+        /// What one base unit delegated before any slash is worth now,
+        /// scaled by 1e18: each slash multiplies it by the share kept, so a
+        /// delegation's amount follows without visiting delegations.
+        #[serde(with = "lakh_types::amount")]
+        pub stake_factor: u128,
+        /// Native base units ever burned from its stake.
+        #[serde(with = "lakh_types::amount")]
+        pub total_slashed: u128,
+        /// Every slash, oldest first (unbonding entries apply them lazily).
+        pub slashes: BoundedVec<SlashRecord, MAX_SLASHES>,
+        /// Unbonding started in the current and the previous epoch: the
+        /// stake a fault of those epochs can still reach.
+        pub recent_unbonding: BoundedVec<UnbondingBucket, 2>,
+    }
+}
+
+/// Most slashes of one validator: a double sign tombstones it, and the
+/// downtime slash that fills the list does too, so state stays bounded.
+pub const MAX_SLASHES: usize = 8;
+
+lakh_types::codec_struct! {
+    /// One slash of the unbonding stake of some epochs: entries started in
+    /// epoch `epochs_from` or later and still unbonding keep
+    /// `kept / before` of their amount (rounded down).
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+    pub struct SlashRecord {
+        pub height: u64,
+        pub epochs_from: u64,
+        /// Unbonding of each affected epoch before and after the slash.
+        pub buckets: BoundedVec<BucketSlash, 2>,
+    }
+}
+
+lakh_types::codec_struct! {
+    /// What one epoch's unbonding stake was before and after a slash.
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+    pub struct BucketSlash {
+        pub epoch: u64,
+        #[serde(with = "lakh_types::amount")]
+        pub before: u128,
+        #[serde(with = "lakh_types::amount")]
+        pub kept: u128,
+    }
+}
+
+lakh_types::codec_struct! {
+    /// Unbonding started in one epoch, less what slashes took.
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+    pub struct UnbondingBucket {
+        pub epoch: u64,
+        #[serde(with = "lakh_types::amount")]
+        pub amount: u128,
     }
 }
 
@@ -143,6 +204,14 @@ impl Validator {
             commission_earned: 0,
             signed_rounds: 0,
             missed_rounds: 0,
+            jailed_until_height: 0,
+            tombstoned: false,
+            window_rounds: 0,
+            window_missed: 0,
+            stake_factor: REWARD_PRECISION,
+            total_slashed: 0,
+            slashes: BoundedVec::empty(),
+            recent_unbonding: BoundedVec::empty(),
         }
     }
 }
@@ -155,6 +224,9 @@ lakh_types::codec_struct! {
         pub amount: u128,
         /// First height at which `withdraw` pays it.
         pub mature_height: u64,
+        /// The epoch it started in (slashes of faults from that epoch on
+        /// reach it).
+        pub start_epoch: u64,
     }
 }
 
@@ -178,19 +250,27 @@ lakh_types::codec_struct! {
         /// First height at which it may be redelegated elsewhere (0: any):
         /// an unbonding period after it last received a redelegation.
         pub redelegate_allowed_height: u64,
+        /// The validator's `stake_factor` when `amount` was last settled.
+        #[serde(with = "lakh_types::amount")]
+        pub stake_factor_paid: u128,
+        /// How many of the validator's slashes its unbonding entries took.
+        pub slashes_seen: u32,
     }
 }
 
 impl Delegation {
-    pub fn new(validator: Address, delegator: Address, reward_per_token: u128) -> Delegation {
+    /// An empty delegation to `v`, settled up to now.
+    pub fn new(v: &Validator, delegator: Address) -> Delegation {
         Delegation {
-            validator,
+            validator: v.address,
             delegator,
             amount: 0,
-            reward_per_token_paid: reward_per_token,
+            reward_per_token_paid: v.reward_per_token,
             rewards_owed: 0,
             unbonding: BoundedVec::empty(),
             redelegate_allowed_height: 0,
+            stake_factor_paid: v.stake_factor,
+            slashes_seen: v.slashes.len() as u32,
         }
     }
 
@@ -220,6 +300,7 @@ lakh_types::codec_struct! {
         /// Bonded stake: `total_delegated` (self-bond included).
         #[serde(with = "lakh_types::amount")]
         pub stake: u128,
+        /// Jailed or tombstoned: not elected.
         pub jailed: bool,
     }
 }
@@ -363,6 +444,11 @@ lakh_types::codec_struct! {
         pub epoch_blocks: u64,
         pub committee_size: u32,
         pub min_self_bond: u128,
+        pub double_sign_slash_bps: u16,
+        pub downtime_slash_bps: u16,
+        pub signed_window_rounds: u64,
+        pub min_signed_bps: u16,
+        pub jail_blocks: u64,
     }
 }
 
@@ -372,6 +458,11 @@ impl StoredStakingParams {
             epoch_blocks: p.epoch_blocks,
             committee_size: u32::try_from(p.committee_size).unwrap_or(u32::MAX),
             min_self_bond: p.min_self_bond,
+            double_sign_slash_bps: p.slashing.double_sign_slash_bps,
+            downtime_slash_bps: p.slashing.downtime_slash_bps,
+            signed_window_rounds: p.slashing.signed_window_rounds,
+            min_signed_bps: p.slashing.min_signed_bps,
+            jail_blocks: p.slashing.jail_blocks,
         }
     }
 
@@ -380,6 +471,13 @@ impl StoredStakingParams {
             epoch_blocks: self.epoch_blocks,
             committee_size: self.committee_size as usize,
             min_self_bond: self.min_self_bond,
+            slashing: SlashingParams {
+                double_sign_slash_bps: self.double_sign_slash_bps,
+                downtime_slash_bps: self.downtime_slash_bps,
+                signed_window_rounds: self.signed_window_rounds,
+                min_signed_bps: self.min_signed_bps,
+                jail_blocks: self.jail_blocks,
+            },
         }
     }
 }
