@@ -173,9 +173,17 @@ fn write_seed_corpora() {
     let mut header = genesis.header.clone();
     header.parent = genesis.digest();
     header.height = header.height.next();
-    write("block", "six_txs", &Block::new(header.clone(), txs).encode());
+    write(
+        "block",
+        "six_txs",
+        &Block::new(header.clone(), txs).encode(),
+    );
     header.evidence = vec![evidence()];
-    write("block", "evidence", &Block::new(header, Vec::new()).encode());
+    write(
+        "block",
+        "evidence",
+        &Block::new(header, Vec::new()).encode(),
+    );
 
     write("channel_state", "two_party", &co_signed_state().encode());
 

@@ -28,7 +28,7 @@ use lakh_consensus::{
     shared::NodeShared,
 };
 use lakh_rpc::finality;
-use lakh_types::committee::{Committee, StakingParams};
+use lakh_types::committee::{Committee, DEFAULT_DOUBLE_SIGN_SLASH_BPS, StakingParams};
 use lakh_types::modules::stake::StakeAction;
 use lakh_types::{
     Action as TxAction, Address, AssetId, Genesis, PrivateKey, Symbol, Transaction, TransferEntry,
@@ -1130,9 +1130,18 @@ impl ByzantinePlan {
         }
     }
 
-    /// The engine, with the last validators misbehaving.
+    /// The engine, with the last validators misbehaving, epochs of
+    /// [`EPOCH_BLOCKS`] heights and every validator bonding [`SELF_BOND`].
     fn engine(&self) -> LakhEngine {
         let mut engine = LakhEngine::with_validators(self.validators);
+        engine.genesis.staking = StakingParams {
+            epoch_blocks: EPOCH_BLOCKS,
+            min_self_bond: SELF_BOND / 10,
+            ..Default::default()
+        };
+        for v in engine.genesis.validators.iter_mut() {
+            v.stake = SELF_BOND;
+        }
         let honest = (self.validators as usize) - self.faults.len();
         engine.byzantine = (0..self.validators as usize)
             .map(|i| i.checked_sub(honest).map(|j| self.faults[j]))
@@ -1204,16 +1213,65 @@ impl commonware_glue::simulate::exit::ExitCondition<ed25519::PublicKey, State> f
 struct ByzantineCaught {
     reached: HonestReached,
     validators: Vec<ed25519::PublicKey>,
-    committee: Committee,
+    genesis: Genesis,
     txs: Arc<Vec<lakh_types::SignedTransaction>>,
 }
 
+/// The committee of `epoch`, as the genesis or the boundary block before
+/// it elected it.
+async fn committee_of(state: &State, genesis: &Genesis, epoch: u64) -> Result<Committee, String> {
+    if epoch == 0 {
+        return Ok(lakh_execution::modules::stake::genesis_committee(genesis));
+    }
+    state
+        .block(epoch * EPOCH_BLOCKS - 1)
+        .await?
+        .header
+        .next_committee
+        .ok_or(format!("no committee elected for epoch {epoch}"))
+}
+
+type StateDb = lakh_consensus::app::Db<deterministic::Context>;
+
+/// The stake module's record of `validator` in `db`.
+async fn validator_record(
+    db: &impl std::ops::Deref<Target = StateDb>,
+    validator: &Address,
+) -> Result<lakh_execution::modules::stake::Validator, String> {
+    use commonware_codec::Decode;
+    let key = lakh_execution::modules::stake::validator_key(validator).digest();
+    match db.get(&key).await.map_err(|e| e.to_string())? {
+        Some(lakh_state::StateValue::Object(bytes)) => {
+            lakh_execution::modules::stake::Validator::decode_cfg(bytes, &())
+                .map_err(|e| e.to_string())
+        }
+        other => Err(format!("no validator record for {validator}: {other:?}")),
+    }
+}
+
+/// The native balance of `account` in `db`.
+async fn native_balance(
+    db: &impl std::ops::Deref<Target = StateDb>,
+    account: &Address,
+) -> Result<u128, String> {
+    let key = lakh_state::StateKey::Account(*account).digest();
+    match db.get(&key).await.map_err(|e| e.to_string())? {
+        Some(lakh_state::StateValue::Account(a)) => Ok(a.native_balance),
+        None => Ok(0),
+        other => Err(format!("not an account: {other:?}")),
+    }
+}
+
 impl ByzantineCaught {
-    /// The fault evidence against committee member `signer` must show,
-    /// or why none may name it.
-    fn expected(&self, signer: u32) -> Result<lakh_types::modules::stake::Fault, String> {
+    /// The fault evidence against member `signer` of `committee` must
+    /// show, or why none may name it.
+    fn expected(
+        &self,
+        committee: &Committee,
+        signer: u32,
+    ) -> Result<lakh_types::modules::stake::Fault, String> {
         use lakh_types::modules::stake::Fault;
-        let member = self.committee.members.get(signer as usize).ok_or(format!(
+        let member = committee.members.get(signer as usize).ok_or(format!(
             "evidence names signer {signer}, outside the committee"
         ))?;
         let index = self
@@ -1252,7 +1310,8 @@ impl Property<ed25519::PublicKey, State> for ByzantineCaught {
             let mut caught = std::collections::BTreeMap::new();
             for h in 1..=height {
                 for e in &first.block(h).await?.header.evidence {
-                    let fault = self.expected(e.signer())?;
+                    let committee = committee_of(first, &self.genesis, e.epoch()).await?;
+                    let fault = self.expected(&committee, e.signer())?;
                     if e.fault() != fault {
                         return Err(format!(
                             "block {h}: evidence of {:?} against signer {}, which commits {fault:?}",
@@ -1260,7 +1319,8 @@ impl Property<ed25519::PublicKey, State> for ByzantineCaught {
                             e.signer()
                         ));
                     }
-                    caught.entry(e.signer()).or_insert(h);
+                    let offender = committee.members[e.signer() as usize].identity;
+                    caught.entry(offender).or_insert(h);
                 }
             }
             for (i, how) in self.reached.byzantine.iter().enumerate() {
@@ -1268,15 +1328,19 @@ impl Property<ed25519::PublicKey, State> for ByzantineCaught {
                 if *how == Misbehavior::Silent {
                     continue;
                 }
-                let signer = self
-                    .committee
-                    .members
-                    .iter()
-                    .position(|m| m.identity == Address::from(&self.validators[i]))
-                    .ok_or("a Byzantine validator outside the committee")?
-                    as u32;
-                match caught.get(&signer) {
-                    Some(h) if *h <= EVIDENCE_WITHIN => {}
+                let offender = Address::from(&self.validators[i]);
+                match caught.get(&offender) {
+                    Some(h) if *h <= EVIDENCE_WITHIN => {
+                        // Out of the committee elected at the next boundary.
+                        let boundary = (h / EPOCH_BLOCKS + 1) * EPOCH_BLOCKS - 1;
+                        let next = boundary / EPOCH_BLOCKS + 1;
+                        let elected = committee_of(first, &self.genesis, next).await?;
+                        if elected.members.iter().any(|m| m.identity == offender) {
+                            return Err(format!(
+                                "validator {i} ({how}) caught at height {h} is elected at {boundary}"
+                            ));
+                        }
+                    }
                     Some(h) => {
                         return Err(format!(
                             "evidence against validator {i} ({how}) landed only at height {h}"
@@ -1289,8 +1353,78 @@ impl Property<ed25519::PublicKey, State> for ByzantineCaught {
                     }
                 }
             }
-            Ok(())
+            self.check_penalties(first).await
         })
+    }
+}
+
+impl ByzantineCaught {
+    /// In `state`'s latest state: each validator that left evidence is
+    /// tombstoned and lost exactly the slash of its bond, once; nobody else
+    /// lost anything; the burn account holds what was slashed; and the
+    /// native supply (genesis accounts, validators' accounts and custody,
+    /// the fee pot and the burn account) is what genesis set.
+    async fn check_penalties(&self, state: &State) -> Result<(), String> {
+        use lakh_execution::modules::stake::{custody, fee_pot};
+        let dbs = state.handles.stateful.subscribe_databases().await;
+        let db = dbs.read().await;
+        let slash = SELF_BOND * u128::from(DEFAULT_DOUBLE_SIGN_SLASH_BPS) / 10_000;
+        let mut burned = 0;
+        for (i, key) in self.validators.iter().enumerate() {
+            let address = Address::from(key);
+            let record = validator_record(&db, &address).await?;
+            let punished = matches!(
+                self.reached.byzantine.get(i).copied().flatten(),
+                Some(Misbehavior::Equivocate | Misbehavior::NullifyFinalize)
+            );
+            let (tombstoned, slashed) = if punished { (true, slash) } else { (false, 0) };
+            if record.tombstoned != tombstoned
+                || record.total_slashed != slashed
+                || record.total_delegated != SELF_BOND - slashed
+            {
+                return Err(format!(
+                    "validator {i}: tombstoned {}, slashed {}, bonded {}; expected {tombstoned}, {slashed}, {}",
+                    record.tombstoned,
+                    record.total_slashed,
+                    record.total_delegated,
+                    SELF_BOND - slashed
+                ));
+            }
+            burned += slashed;
+        }
+        let burn = lakh_types::modules::stake::burned();
+        if native_balance(&db, &burn).await? != burned {
+            return Err(format!(
+                "the burn account does not hold the {burned} slashed"
+            ));
+        }
+        let mut genesis_supply = 0;
+        let mut accounts = std::collections::BTreeSet::new();
+        for (key, value) in lakh_execution::apply_genesis(&self.genesis) {
+            if let (lakh_state::StateKey::Account(address), lakh_state::StateValue::Account(a)) =
+                (key, value)
+            {
+                genesis_supply += a.native_balance;
+                accounts.insert(address);
+            }
+        }
+        for key in &self.validators {
+            let address = Address::from(key);
+            accounts.insert(address);
+            accounts.insert(custody(&address));
+        }
+        accounts.insert(fee_pot());
+        accounts.insert(burn);
+        let mut supply = 0;
+        for account in &accounts {
+            supply += native_balance(&db, account).await?;
+        }
+        if supply != genesis_supply {
+            return Err(format!(
+                "native supply {supply} differs from the genesis supply {genesis_supply}"
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -1301,7 +1435,6 @@ fn byzantine_validators_are_caught_while_the_honest_ones_agree() {
         let engine = plan.engine();
         let validators: Vec<ed25519::PublicKey> =
             engine.validators.iter().map(|k| k.public_key()).collect();
-        let committee = lakh_execution::modules::stake::genesis_committee(&engine.genesis);
         let reached = HonestReached {
             height: BYZANTINE_HEIGHT,
             byzantine: engine.byzantine.clone(),
@@ -1310,7 +1443,7 @@ fn byzantine_validators_are_caught_while_the_honest_ones_agree() {
         let property = ByzantineCaught {
             reached: reached.clone(),
             validators: validators.clone(),
-            committee,
+            genesis: engine.genesis.clone(),
             txs: engine.txs.clone(),
         };
         let honest = validators[0].clone();
