@@ -552,7 +552,10 @@ mod tests {
             block_view: 9,
             verifiers: &verifiers,
         };
-        assert_eq!(check_all(std::slice::from_ref(&first), &ctx).unwrap().len(), 1);
+        assert_eq!(
+            check_all(std::slice::from_ref(&first), &ctx).unwrap().len(),
+            1
+        );
         assert_eq!(
             check_all(&[first, again], &ctx),
             Err((1, EvidenceError::Repeated { index: 0 }))
