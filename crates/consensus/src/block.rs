@@ -154,6 +154,7 @@ impl Block {
                 finalizations: h.finalizations.iter().map(carried).collect(),
             },
             tx_ids: self.txs.iter().map(|t| t.id()).collect(),
+            block_events: Vec::new(),
         }
     }
 
