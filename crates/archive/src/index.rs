@@ -717,7 +717,8 @@ mod tests {
             {
                 let mut idx = Indexer::init(context.child("a"), "t", cache(), registry()).await;
                 for (i, block) in blocks.iter().take(4).enumerate() {
-                    idx.record(i as u64 + 1, digest, 2 * i as u64, block, &[]).await;
+                    idx.record(i as u64 + 1, digest, 2 * i as u64, block, &[])
+                        .await;
                 }
                 idx.record(3, digest, 4, &blocks[2], &[]).await;
                 let page = idx.account_txs(&carol, None, 2).await.unwrap();
@@ -803,8 +804,10 @@ mod tests {
             let cache = CacheRef::new(NZU16!(4096), NZUsize!(64));
             let mut idx = Indexer::init(context, "t", cache, registry()).await;
             let digest = sha256::Digest::from([1u8; 32]);
-            idx.record(1, digest, 0, &[receipt(1, 0, vec![])], &[]).await;
-            idx.record(3, digest, 1, &[receipt(3, 0, vec![])], &[]).await;
+            idx.record(1, digest, 0, &[receipt(1, 0, vec![])], &[])
+                .await;
+            idx.record(3, digest, 1, &[receipt(3, 0, vec![])], &[])
+                .await;
         });
     }
 }

@@ -295,7 +295,7 @@ where
         };
         let mut info = block.inner().info();
         if let Some(indexer) = self.handles.indexer()
-            && let Some(record) = indexer.lock().await.block(block.height_u64()).await
+            && let Some(record) = indexer.lock().await.block(info.header.height).await
         {
             info.block_events = record.block_events;
         }

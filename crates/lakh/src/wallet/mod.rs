@@ -1261,7 +1261,11 @@ mod tests {
         assert_eq!(out.json["header"]["view"], 9);
         assert_eq!(out.json["block_events"][0]["type"], "stake");
         assert_eq!(out.json["block_events"][0]["kind"], "unjailed");
-        assert!(out.text.contains("event      stake unjailed"), "{}", out.text);
+        assert!(
+            out.text.contains("event      stake unjailed"),
+            "{}",
+            out.text
+        );
         let by_hash = execute(args(
             &env,
             WalletCommand::Block {
