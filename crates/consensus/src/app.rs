@@ -4,6 +4,7 @@
 
 use crate::{
     block::{Block, BlockContext, Header},
+    evidence::{self, EvidenceContext, EvidenceError},
     metrics::Stage,
     participation::{self, ParticipationState, Verifiers},
     shared::NodeShared,
@@ -22,7 +23,8 @@ use futures::{StreamExt, lock::Mutex as AsyncMutex};
 use lakh_archive::Indexer;
 use lakh_execution::modules::stake::RewardedRound;
 use lakh_execution::{
-    BlockEnv, Mode, Overlay, Participation, block_access_set, execute_block_with, hook_roots,
+    BlockEnv, Mode, Offense, Overlay, Participation, block_access_set, execute_block_with,
+    hook_roots,
 };
 use lakh_state::{StateKey, StateValue, db::StateDb};
 use lakh_types::limits::{MAX_BLOCK_TX_BYTES, MAX_BLOCK_TXS};
@@ -38,17 +40,21 @@ pub type Databases<E> = Shared<Db<E>>;
 type Unmerkleized<E> = <Databases<E> as DatabaseSet<E>>::Unmerkleized;
 type Merkleized<E> = <Databases<E> as DatabaseSet<E>>::Merkleized;
 
-/// Everything a block's execution needs besides its transactions.
-fn block_env(
-    genesis: &lakh_types::Genesis,
-    header: &Header,
+/// What a block carries besides its transactions, as execution takes it:
+/// the signers of its finalizations and the offenses its evidence proves.
+#[derive(Default)]
+struct Carried {
     participation: Vec<Participation>,
-) -> BlockEnv {
+    offenses: Vec<Offense>,
+}
+
+/// Everything a block's execution needs besides its transactions.
+fn block_env(genesis: &lakh_types::Genesis, header: &Header, carried: Carried) -> BlockEnv {
     BlockEnv {
         chain_id: genesis.chain_id,
         height: header.height.get(),
-        participation,
-        offenses: Vec::new(),
+        participation: carried.participation,
+        offenses: carried.offenses,
         base_fee: header.base_fee,
         staking: genesis.staking,
     }
@@ -102,6 +108,8 @@ struct Executed<E: StorageContext + Supervisor + Spawner> {
     next_committee: Option<Committee>,
     /// What the end-of-block hooks did (slashes, insurance payouts).
     block_events: Vec<lakh_types::Event>,
+    /// Build mode: positions of the offenses no longer punishable, ascending.
+    excluded_offenses: Vec<usize>,
 }
 
 impl<E> LakhApp<E>
@@ -130,10 +138,10 @@ where
         txs: &[lakh_types::SignedTransaction],
         mut batches: Unmerkleized<E>,
         mode: Mode,
-        participation: Vec<Participation>,
+        carried: Carried,
     ) -> Result<Executed<E>, String> {
         let started = Instant::now();
-        let env = block_env(&self.shared.genesis, header, participation);
+        let env = block_env(&self.shared.genesis, header, carried);
         // The cover hook's keys follow from the parametric product slots,
         // so those are read first.
         let (_, products) = read_keys(&batches, &hook_roots()).await?;
@@ -195,16 +203,26 @@ where
             unpayable,
             next_committee: outcome.next_committee,
             block_events: outcome.block_events,
+            excluded_offenses: outcome
+                .excluded_offenses
+                .iter()
+                .map(|(i, reason)| {
+                    debug!(index = i, %reason, "evidence no longer punishable");
+                    *i
+                })
+                .collect(),
         })
     }
 
-    /// A proposer's choice of finalizations to carry, put in `header`, and
-    /// their signers.
-    async fn carry_finalizations(
+    /// A proposer's choice of finalizations and evidence to carry, put in
+    /// `header`, with their signers and the offenses the evidence proves.
+    /// Pool evidence that proves nothing any more (its epoch's committee
+    /// gone from state) is forgotten; evidence of a later round waits.
+    async fn carry(
         &self,
         header: &mut Header,
         batches: &Unmerkleized<E>,
-    ) -> Result<Vec<Participation>, String> {
+    ) -> Result<Carried, String> {
         let round = header.context.round;
         let epoch = round.epoch().get();
         let state = Self::participation_state(batches, epoch).await?;
@@ -216,24 +234,64 @@ where
             .shared
             .finalizations
             .to_carry(&state, now, &self.verifiers);
-        state.resolve(&header.finalizations)
+        let participation = state.resolve(&header.finalizations)?;
+        let ctx = EvidenceContext {
+            committees: &state.committees,
+            block_epoch: now.epoch,
+            block_view: now.view,
+            verifiers: &self.verifiers,
+        };
+        let mut offenses = Vec::new();
+        let mut stale = Vec::new();
+        for piece in self.shared.evidence.pending() {
+            match evidence::check(&piece, &ctx) {
+                Ok(offense) => {
+                    offenses.push(offense);
+                    header.evidence.push(piece);
+                }
+                Err(EvidenceError::FutureRound { .. }) => {}
+                Err(e) => {
+                    debug!(key = ?piece.key(), error = %e, "evidence dropped from the pool");
+                    stale.push(piece.key());
+                }
+            }
+        }
+        self.shared.evidence.forget(stale);
+        Ok(Carried {
+            participation,
+            offenses,
+        })
     }
 
-    /// The signers of the finalizations a peer's block carries, after a
-    /// voter's checks of them (a finalized block's were checked by its
-    /// voters).
-    async fn carried_finalizations(
+    /// The signers of the finalizations a peer's block carries and the
+    /// offenses its evidence proves, after a voter's checks of them (a
+    /// finalized block's finalizations were checked by its voters; its
+    /// evidence is checked again, to name the offenders).
+    async fn carried(
         &self,
         header: &Header,
         batches: &Unmerkleized<E>,
         finality: Finality,
-    ) -> Result<Vec<Participation>, String> {
-        let epoch = header.context.round.epoch().get();
+    ) -> Result<Carried, String> {
+        let round = header.context.round;
+        let epoch = round.epoch().get();
         let state = Self::participation_state(batches, epoch).await?;
         if finality == Finality::Candidate {
             state.check(&header.finalizations, &self.verifiers)?;
         }
-        state.resolve(&header.finalizations)
+        let participation = state.resolve(&header.finalizations)?;
+        let ctx = EvidenceContext {
+            committees: &state.committees,
+            block_epoch: epoch,
+            block_view: round.view().get(),
+            verifiers: &self.verifiers,
+        };
+        let offenses = evidence::check_all(&header.evidence, &ctx)
+            .map_err(|(index, e)| format!("evidence {index} refused: {e}"))?;
+        Ok(Carried {
+            participation,
+            offenses,
+        })
     }
 
     fn now_ms(context: &E) -> u64 {
@@ -346,16 +404,17 @@ where
             ops_range: parent.header.ops_range.clone(),
             next_committee: None,
             finalizations: Vec::new(),
+            evidence: Vec::new(),
         };
-        let participation = match self.carry_finalizations(&mut header, &batches).await {
-            Ok(p) => p,
+        let carried = match self.carry(&mut header, &batches).await {
+            Ok(c) => c,
             Err(e) => {
-                warn!(error = %e, "failed to read what finalizations to carry");
+                warn!(error = %e, "failed to read what finalizations and evidence to carry");
                 return None;
             }
         };
         let executed = match self
-            .execute(&header, &candidates, batches, Mode::Build, participation)
+            .execute(&header, &candidates, batches, Mode::Build, carried)
             .await
         {
             Ok(e) => e,
@@ -365,6 +424,20 @@ where
             }
         };
         self.shared.pool.drop_unpayable(&executed.unpayable);
+        if !executed.excluded_offenses.is_empty() {
+            let mut excluded = executed.excluded_offenses.iter().peekable();
+            let mut kept = Vec::with_capacity(header.evidence.len());
+            let mut spent = Vec::new();
+            for (i, piece) in std::mem::take(&mut header.evidence).into_iter().enumerate() {
+                if excluded.next_if(|&&e| e == i).is_some() {
+                    spent.push(piece.key());
+                } else {
+                    kept.push(piece);
+                }
+            }
+            header.evidence = kept;
+            self.shared.evidence.forget(spent);
+        }
         let merkleized = executed.merkleized;
         let bounds = merkleized.bounds();
         header.used_units = executed.used_units;
@@ -415,24 +488,15 @@ where
                 return None;
             }
         }
-        let participation = match self
-            .carried_finalizations(&block.header, &batches, finality)
-            .await
-        {
-            Ok(p) => p,
+        let carried = match self.carried(&block.header, &batches, finality).await {
+            Ok(c) => c,
             Err(e) => {
                 warn!(height = block.height_u64(), error = %e, "rejected block");
                 return None;
             }
         };
         let executed = match self
-            .execute(
-                &block.header,
-                &block.txs,
-                batches,
-                Mode::Verify,
-                participation,
-            )
+            .execute(&block.header, &block.txs, batches, Mode::Verify, carried)
             .await
         {
             Ok(e) => e,
@@ -506,6 +570,16 @@ where
     ) {
         let _ = readers;
         self.shared.metrics.committed(block.height_u64());
+        if !block.header.evidence.is_empty() {
+            info!(
+                height = block.height_u64(),
+                pieces = block.header.evidence.len(),
+                "finalized a block carrying evidence"
+            );
+            self.shared
+                .evidence
+                .forget(block.header.evidence.iter().map(|e| e.key()).collect());
+        }
         let started = Instant::now();
         let included = self.shared.on_finalized(block, &receipts);
         // Dropping the included transactions from the mempool is not needed

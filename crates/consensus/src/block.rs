@@ -18,11 +18,16 @@ use commonware_storage::merkle::Location;
 use commonware_utils::range::NonEmptyRange;
 pub use lakh_execution::modules::stake::MAX_FINALIZATIONS_PER_BLOCK;
 pub use lakh_rpc::finality::BlockFinalization;
-use lakh_rpc::types::{BlockHeaderInfo, BlockInfo, CarriedFinalization, Hash32};
+use lakh_rpc::types::{BlockHeaderInfo, BlockInfo, CarriedEvidence, CarriedFinalization, Hash32};
 use lakh_state::db::Family;
 use lakh_types::committee::{Committee, MAX_COMMITTEE_SIZE};
 use lakh_types::limits::{MAX_BLOCK_TX_BYTES, MAX_BLOCK_TXS};
 use lakh_types::{Address, SignedTransaction, fees, tx};
+
+use crate::evidence::{
+    Evidence, MAX_EVIDENCE_BYTES_PER_BLOCK, evidence_list_encode_size, read_evidence_list,
+    write_evidence_list,
+};
 
 /// Most bytes of an encoded `Option<Committee>`: the option tag, the epoch,
 /// the member count and, per member, identity (32), consensus key (48) and
@@ -78,6 +83,11 @@ pub struct Header {
     /// [`MAX_FINALIZATIONS_PER_BLOCK`]): their signers share the fee pot
     /// (`lakh_execution::modules::stake::rewards`).
     pub finalizations: Vec<BlockFinalization>,
+    /// Evidence of consensus faults (at most
+    /// `MAX_OFFENSES_PER_BLOCK` pieces and
+    /// [`MAX_EVIDENCE_BYTES_PER_BLOCK`] bytes): each proves an offense
+    /// that execution punishes ([`crate::evidence`]).
+    pub evidence: Vec<Evidence>,
 }
 
 #[derive(Clone, Debug)]
@@ -123,6 +133,16 @@ fn carried(f: &BlockFinalization) -> CarriedFinalization {
     }
 }
 
+/// What the RPC shows of a piece of evidence a block carries.
+fn carried_evidence(e: &Evidence) -> CarriedEvidence {
+    CarriedEvidence {
+        fault: crate::evidence::fault_name(e.fault()).to_string(),
+        epoch: e.epoch(),
+        view: e.view(),
+        signer: e.signer(),
+    }
+}
+
 impl Block {
     pub fn new(header: Header, txs: Vec<SignedTransaction>) -> Self {
         let tx_root = tx_root(&txs);
@@ -152,6 +172,7 @@ impl Block {
                 timestamp_ms: h.timestamp_ms,
                 next_committee: h.next_committee.clone(),
                 finalizations: h.finalizations.iter().map(carried).collect(),
+                evidence: h.evidence.iter().map(carried_evidence).collect(),
             },
             tx_ids: self.txs.iter().map(|t| t.id()).collect(),
             block_events: Vec::new(),
@@ -196,6 +217,7 @@ impl Block {
                 ops_range,
                 next_committee: None,
                 finalizations: Vec::new(),
+                evidence: Vec::new(),
             },
             Vec::new(),
         )
@@ -232,6 +254,7 @@ impl Write for Header {
         for finalization in &self.finalizations {
             finalization.write(buf);
         }
+        write_evidence_list(&self.evidence, buf);
     }
 }
 impl EncodeSize for Header {
@@ -252,6 +275,7 @@ impl EncodeSize for Header {
                 .iter()
                 .map(EncodeSize::encode_size)
                 .sum::<usize>()
+            + evidence_list_encode_size(&self.evidence)
     }
 }
 impl Read for Header {
@@ -270,6 +294,7 @@ impl Read for Header {
             ops_range: OpsRange::read(buf)?,
             next_committee: Option::<Committee>::read(buf)?,
             finalizations: read_finalizations(buf)?,
+            evidence: read_evidence_list(buf)?,
         })
     }
 }
@@ -350,6 +375,8 @@ impl BoundedBlock for Block {
             + MAX_COMMITTEE_ENCODE_BYTES
             + 1
             + MAX_FINALIZATIONS_PER_BLOCK * MAX_FINALIZATION_ENCODE_BYTES
+            + 1
+            + MAX_EVIDENCE_BYTES_PER_BLOCK
             + 10
             + MAX_BLOCK_TXS * 3
             + MAX_BLOCK_TX_BYTES

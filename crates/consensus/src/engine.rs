@@ -129,6 +129,9 @@ pub struct EngineConfig {
     /// Peers kept connected in every epoch besides its committees: the
     /// genesis validators and any configured full nodes.
     pub static_peers: Vec<(ed25519::PublicKey, std::net::SocketAddr)>,
+    /// Set only to make this validator misbehave on purpose (tests and
+    /// `lakh devnet --byzantine`, [`crate::byzantine`]).
+    pub byzantine: Option<crate::byzantine::Misbehavior>,
 }
 
 /// Default size of the state page cache. Storage reads bypass the OS page
@@ -368,6 +371,12 @@ where
     // but unused until peer state sync lands; catch-up replays blocks.
     drop(networks.state_sync);
 
+    // Evidence seen before a crash is proposed again after it.
+    cfg.shared
+        .evidence
+        .start(context.child("evidence"), &prefix)
+        .await;
+
     let assets = Arc::new(AssetRegistry::from_genesis(&cfg.shared.genesis));
     let indexer = Arc::new(AsyncMutex::new(
         Indexer::init(
@@ -445,6 +454,8 @@ where
             timeouts: cfg.timeouts.clone(),
             page_cache,
             finalizations: cfg.shared.finalizations.clone(),
+            evidence: cfg.shared.evidence.clone(),
+            byzantine: cfg.byzantine,
         },
     );
     let reporters = Reporters::from((observe(stateful_mailbox.clone()), epochs_mailbox));

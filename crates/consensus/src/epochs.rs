@@ -20,7 +20,9 @@
 //! scheme: it follows certificates without voting (a full node).
 
 use crate::block::{Block, Scheme};
+use crate::byzantine::{Misbehavior, VoteSender};
 use crate::engine::{ConsensusTimeouts, Marshal};
+use crate::evidence_pool::{EvidencePool, EvidenceTee};
 use crate::participation::{FinalizationTee, RecentFinalizations};
 use commonware_consensus::Reporters;
 use commonware_consensus::{
@@ -185,6 +187,11 @@ pub struct EpochsConfig<B, A, P> {
     pub page_cache: CacheRef,
     /// Where every engine's finalizations go, for proposers to carry.
     pub finalizations: Arc<RecentFinalizations>,
+    /// Where every engine's reported faults go, for proposers to carry.
+    pub evidence: Arc<EvidencePool>,
+    /// Set only on a validator that misbehaves on purpose
+    /// ([`crate::byzantine`]).
+    pub byzantine: Option<Misbehavior>,
 }
 
 /// The engine of the epoch this node is in.
@@ -478,7 +485,13 @@ where
                 relay: self.cfg.application.clone(),
                 reporter: Reporters::from((
                     self.cfg.application.clone(),
-                    FinalizationTee(self.cfg.finalizations.clone()),
+                    Reporters::from((
+                        FinalizationTee(self.cfg.finalizations.clone()),
+                        EvidenceTee {
+                            pool: self.cfg.evidence.clone(),
+                            scheme: scheme.clone(),
+                        },
+                    )),
                 )),
                 strategy: Sequential,
                 partition: self.journal_partition(epoch),
@@ -499,7 +512,12 @@ where
                 fetch_timeout: NZDuration!(t.fetch_timeout),
                 fetch_retry_delay: Duration::from_millis(500),
                 forward: ForwardPolicy::Disabled,
-                track_historical_votes: false,
+                // Votes stay until their round is pruned, so a conflicting
+                // vote that arrives after its round's certificate still
+                // yields evidence (not only a block of its sender): at
+                // most three votes per member and retained view, about
+                // 13 MB at 100 members and 256 views.
+                track_historical_votes: true,
             },
         );
         let (votes, certificates, resolver) = match channels.first.take() {
@@ -510,6 +528,17 @@ where
                 channels.resolver.register(epoch).await.ok()?,
             ),
         };
+        // A misbehaving validator signs its extra votes with this epoch's
+        // scheme; a verify-only one has no votes to corrupt.
+        let byzantine = self
+            .cfg
+            .byzantine
+            .filter(|_| signs)
+            .map(|how| (how, scheme.clone()));
+        if let Some((how, _)) = byzantine {
+            warn!(epoch, %how, "this validator misbehaves on purpose");
+        }
+        let votes = (VoteSender::new(votes.0, byzantine), votes.1);
         let handle = engine.start(votes, certificates, resolver);
         info!(
             epoch,

@@ -9,8 +9,11 @@
 
 pub mod app;
 pub mod block;
+pub mod byzantine;
 pub mod engine;
 pub mod epochs;
+pub mod evidence;
+pub mod evidence_pool;
 pub mod light;
 pub mod metrics;
 pub mod nosync;

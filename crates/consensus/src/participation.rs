@@ -301,7 +301,7 @@ pub struct Verifiers {
 }
 
 impl Verifiers {
-    fn of(&self, committee: &Committee) -> Result<Arc<Scheme>, String> {
+    pub(crate) fn of(&self, committee: &Committee) -> Result<Arc<Scheme>, String> {
         let key = (committee.epoch, committee.digest());
         let mut map = self.by_committee.lock().expect("verifiers lock");
         if let Some(scheme) = map.get(&key) {

@@ -3,6 +3,7 @@
 //! and the latest finalized block.
 
 use crate::block::Block;
+use crate::evidence_pool::EvidencePool;
 use crate::metrics::ChainMetrics;
 use crate::participation::RecentFinalizations;
 use commonware_cryptography::{Digestible, sha256};
@@ -44,6 +45,9 @@ pub struct NodeShared {
     pub metrics: ChainMetrics,
     /// Finalizations the engines reported, for this node's proposals.
     pub finalizations: Arc<RecentFinalizations>,
+    /// Evidence of consensus faults the engines reported, for this node's
+    /// proposals (started with the engine, which opens its store).
+    pub evidence: Arc<EvidencePool>,
 }
 
 impl NodeShared {
@@ -73,6 +77,7 @@ impl NodeShared {
             finalized,
             metrics: ChainMetrics::default(),
             finalizations: Arc::default(),
+            evidence: Arc::default(),
         }
     }
 

@@ -43,6 +43,8 @@ fn the_seeds_are_accepted_by_their_decoders() {
     assert_eq!(gossip, bulk);
     let block = lakh_consensus::block::Block::decode(Bytes::from(seed("block", "six_txs")));
     assert_eq!(block.unwrap().txs.len(), 6);
+    let block = lakh_consensus::block::Block::decode(Bytes::from(seed("block", "evidence")));
+    assert_eq!(block.unwrap().header.evidence.len(), 1);
     let state = lakh_types::modules::channel::SignedState::decode(Bytes::from(seed(
         "channel_state",
         "two_party",

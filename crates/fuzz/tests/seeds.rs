@@ -1,7 +1,7 @@
 //! Writes the generated part of the seed corpora (`cargo test -p lakh-fuzz
 //! --test seeds -- --ignored`): transactions of several modules' actions,
-//! the bulk body and gossip batch carrying them, a genesis block and a block
-//! holding them, a co-signed channel state, and RPC parameter lists. The genesis and finality seeds come
+//! the bulk body and gossip batch carrying them, a genesis block, a block
+//! holding them and a block carrying evidence of a fault, a co-signed channel state, and RPC parameter lists. The genesis and finality seeds come
 //! from a running devnet (docs/RELIABILITY.md says how).
 #![allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failed test
 
@@ -112,6 +112,41 @@ fn co_signed_state() -> lakh_types::modules::channel::SignedState {
     SignedState { state, signatures }
 }
 
+/// Conflicting notarize votes of the one member of a made-up committee
+/// (the block decoder does not check signatures).
+fn evidence() -> lakh_consensus::evidence::Evidence {
+    use commonware_consensus::simplex::types::{ConflictingNotarize, Notarize, Proposal};
+    use commonware_consensus::types::{Epoch, Round, View};
+    use commonware_cryptography::{Hasher, Sha256};
+    use lakh_types::consensus_key::{
+        CONSENSUS_NAMESPACE, consensus_public_key, derive_consensus_key,
+    };
+    let key = PrivateKey::from_seed(7);
+    let members = commonware_utils::ordered::BiMap::try_from(vec![(
+        key.public_key(),
+        consensus_public_key(&derive_consensus_key(&key)),
+    )])
+    .unwrap();
+    let scheme = lakh_consensus::block::Scheme::signer(
+        CONSENSUS_NAMESPACE,
+        members,
+        derive_consensus_key(&key),
+    )
+    .unwrap();
+    let vote = |block: &[u8]| {
+        let proposal = Proposal::new(
+            Round::new(Epoch::zero(), View::new(1)),
+            View::zero(),
+            Sha256::hash(&[block]),
+        );
+        Notarize::sign(&scheme, proposal).unwrap()
+    };
+    lakh_consensus::evidence::Evidence::ConflictingNotarize(ConflictingNotarize::new(
+        vote(b"a"),
+        vote(b"b"),
+    ))
+}
+
 fn write(target: &str, name: &str, data: &[u8]) {
     std::fs::write(corpus(target).join(name), data).unwrap();
 }
@@ -138,7 +173,17 @@ fn write_seed_corpora() {
     let mut header = genesis.header.clone();
     header.parent = genesis.digest();
     header.height = header.height.next();
-    write("block", "six_txs", &Block::new(header, txs).encode());
+    write(
+        "block",
+        "six_txs",
+        &Block::new(header.clone(), txs).encode(),
+    );
+    header.evidence = vec![evidence()];
+    write(
+        "block",
+        "evidence",
+        &Block::new(header, Vec::new()).encode(),
+    );
 
     write("channel_state", "two_party", &co_signed_state().encode());
 

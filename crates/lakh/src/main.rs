@@ -54,6 +54,14 @@ enum Command {
         /// PUBLIC_KEY@HOST:PORT (a full node following this devnet); repeatable
         #[arg(long = "peer")]
         peers: Vec<network::Peer>,
+        /// Run the last COUNT validators as misbehaving ones, to watch the
+        /// chain withstand and punish them: COUNT[:FAULT], FAULT one of
+        /// `equivocate` (default: two notarize votes per view, so two
+        /// proposals as a leader), `nullify-finalize` (a nullify and a
+        /// finalize vote in one view) or `silent` (no votes). At most
+        /// (validators - 1) / 3. For tests and demos only
+        #[arg(long, value_name = "COUNT[:FAULT]")]
+        byzantine: Option<network::Byzantine>,
     },
     /// Run one node of a network defined by a genesis file: a validator
     /// while its key sits in the epoch's committee, a full node otherwise.
@@ -65,6 +73,10 @@ enum Command {
         /// Overrides the config's RPC address.
         #[arg(long)]
         rpc_addr: Option<SocketAddr>,
+        /// Misbehave on purpose as FAULT (`equivocate`, `nullify-finalize`
+        /// or `silent`; see `lakh devnet --byzantine`). For tests only
+        #[arg(long, value_name = "FAULT")]
+        byzantine: Option<lakh_consensus::byzantine::Misbehavior>,
     },
     /// Write a network definition: genesis, validator keys, demo keys, node configs.
     Genesis {
@@ -134,6 +146,7 @@ fn main() -> Result<()> {
             state_cache_mib,
             epochs,
             peers,
+            byzantine,
         } => network::devnet(network::DevnetConfig {
             validators,
             epochs,
@@ -146,8 +159,13 @@ fn main() -> Result<()> {
                 .map_err(anyhow::Error::msg)?
                 / validators.max(1),
             peers,
+            byzantine,
         }),
-        Command::Node { config, rpc_addr } => network::node(&config, rpc_addr),
+        Command::Node {
+            config,
+            rpc_addr,
+            byzantine,
+        } => network::node(&config, rpc_addr, byzantine),
         Command::Genesis {
             out,
             validators,

@@ -5,6 +5,7 @@ use crate::{keys, seed};
 use anyhow::{Context, Result, bail};
 use commonware_cryptography::{Signer, ed25519::PrivateKey};
 use commonware_math::algebra::Random;
+use lakh_consensus::byzantine::Misbehavior;
 use lakh_consensus::engine::ConsensusTimeouts;
 pub use lakh_node::config::Peer;
 use lakh_node::config::{NodeFile, peer_pairs};
@@ -238,6 +239,52 @@ pub struct DevnetConfig {
     pub state_cache_bytes: usize,
     /// Nodes outside the genesis every validator keeps connected.
     pub peers: Vec<Peer>,
+    /// Validators that misbehave on purpose (the last ones).
+    pub byzantine: Option<Byzantine>,
+}
+
+/// `--byzantine COUNT[:FAULT]`: the last COUNT validators of a devnet
+/// misbehave as FAULT (`equivocate` by default, `nullify-finalize`,
+/// `silent`; see `lakh_consensus::byzantine`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Byzantine {
+    pub count: usize,
+    pub how: Misbehavior,
+}
+
+impl std::str::FromStr for Byzantine {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (count, how) = match s.split_once(':') {
+            Some((count, how)) => (count, how.parse()?),
+            None => (s, Misbehavior::Equivocate),
+        };
+        let count = count
+            .parse()
+            .map_err(|_| format!("{count:?} is not a number of validators"))?;
+        Ok(Byzantine { count, how })
+    }
+}
+
+impl Byzantine {
+    /// Whether each of `validators` misbehaves (the last `count`),
+    /// refusing more than the f = (n - 1) / 3 faults the others outvote.
+    pub fn of(this: Option<Byzantine>, validators: usize) -> Result<Vec<Option<Misbehavior>>> {
+        let Some(b) = this else {
+            return Ok(vec![None; validators]);
+        };
+        let tolerated = validators.saturating_sub(1) / 3;
+        if b.count > tolerated {
+            bail!(
+                "--byzantine {}: {validators} validators tolerate at most {tolerated} faulty ones",
+                b.count
+            );
+        }
+        Ok((0..validators)
+            .map(|i| (i >= validators - b.count).then_some(b.how))
+            .collect())
+    }
 }
 
 /// Runs a local network of `validators` validators in this process. A new
@@ -252,7 +299,9 @@ pub fn devnet(cfg: DevnetConfig) -> Result<()> {
         mempool,
         state_cache_bytes,
         ref peers,
+        byzantine,
     } = cfg;
+    let misbehaving = Byzantine::of(byzantine, validators)?;
     let genesis_path = data_dir.join("genesis.json");
     let genesis = if genesis_path.exists() {
         let g = load_genesis(&genesis_path)?;
@@ -280,11 +329,12 @@ pub fn devnet(cfg: DevnetConfig) -> Result<()> {
     };
     let vdir = data_dir.join("validators");
     let mut specs = Vec::new();
-    for i in 0..validators {
+    for (i, byzantine) in misbehaving.iter().enumerate().take(validators) {
         specs.push(ValidatorSpec {
             signer: keys::load_key(&vdir, &format!("validator-{i}"))?,
             rpc_addr: (i == 0).then_some(rpc_addr),
             p2p_address: None,
+            byzantine: *byzantine,
         });
     }
     let keys_dir = data_dir.join("keys");
@@ -432,7 +482,11 @@ fn announce(
     }
 }
 
-pub fn node(config: &Path, rpc_override: Option<SocketAddr>) -> Result<()> {
+pub fn node(
+    config: &Path,
+    rpc_override: Option<SocketAddr>,
+    byzantine: Option<Misbehavior>,
+) -> Result<()> {
     let text = std::fs::read_to_string(config)
         .with_context(|| format!("cannot read {}", config.display()))?;
     let cfg = NodeFile::parse(&text)
@@ -456,6 +510,7 @@ pub fn node(config: &Path, rpc_override: Option<SocketAddr>) -> Result<()> {
             signer,
             rpc_addr,
             p2p_address: cfg.p2p_address,
+            byzantine,
         }],
         peers: peer_pairs(&cfg.peers),
         worker_threads: std::thread::available_parallelism().map_or(2, |n| n.get()),

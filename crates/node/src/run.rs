@@ -44,6 +44,9 @@ pub struct ValidatorSpec {
     /// where its peers reach it); genesis validators use their genesis
     /// address when this is `None`.
     pub p2p_address: Option<SocketAddr>,
+    /// Makes this validator misbehave on purpose (`--byzantine`; tests of
+    /// the evidence pipeline): `None` for an honest one.
+    pub byzantine: Option<lakh_consensus::byzantine::Misbehavior>,
 }
 
 pub struct RunConfig {
@@ -72,8 +75,10 @@ pub struct RunConfig {
 /// commonware storage opened with another layout truncates what it cannot
 /// read instead of failing. v3: BLS multisignature certificates. v4:
 /// block headers carry finalization certificates. v5: validator records
-/// carry slashing state.
-pub const STORE_FORMAT: &str = "lakh-store-v5";
+/// carry slashing state. v6: block headers carry evidence of consensus
+/// faults, an evidence store sits beside them, and the block index keeps
+/// each block's end-of-block events.
+pub const STORE_FORMAT: &str = "lakh-store-v6";
 
 /// Refuses a data directory written in another store format; stamps a new one.
 fn check_store_format(data_dir: &Path) -> Result<()> {
@@ -285,6 +290,7 @@ pub fn run(cfg: RunConfig) -> Result<()> {
                     timeouts: cfg.timeouts.clone(),
                     state_cache_bytes: cfg.state_cache_bytes,
                     static_peers: peers.clone(),
+                    byzantine: spec.byzantine,
                 },
                 networks,
                 engine::Peers {

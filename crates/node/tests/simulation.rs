@@ -23,11 +23,12 @@ use commonware_runtime::{Clock, Spawner, Supervisor};
 use commonware_runtime::{Handle, Quota, deterministic};
 use commonware_utils::probability;
 use lakh_consensus::{
+    byzantine::Misbehavior,
     engine::{self, ConsensusTimeouts, EngineConfig, EngineHandles, Networks},
     shared::NodeShared,
 };
 use lakh_rpc::finality;
-use lakh_types::committee::{Committee, StakingParams};
+use lakh_types::committee::{Committee, DEFAULT_DOUBLE_SIGN_SLASH_BPS, StakingParams};
 use lakh_types::modules::stake::StakeAction;
 use lakh_types::{
     Action as TxAction, Address, AssetId, Genesis, PrivateKey, Symbol, Transaction, TransferEntry,
@@ -57,6 +58,8 @@ struct LakhEngine {
     /// pool starts empty, as a real node's does (its preloaded transfers
     /// would be queued from nonce 0, behind the nonces its state has used).
     started: Option<Arc<Mutex<std::collections::HashSet<usize>>>>,
+    /// How each validator misbehaves, by index (`None` or absent: honest).
+    byzantine: Vec<Option<Misbehavior>>,
 }
 
 /// A transaction put in every validator's pool at simulated time `at` (as
@@ -160,6 +163,7 @@ impl LakhEngine {
             txs: Arc::new(txs),
             late: None,
             started: None,
+            byzantine: Vec::new(),
         }
     }
 
@@ -202,6 +206,8 @@ struct State {
     /// The validator's storage and partition prefix, to look at its files.
     storage: Arc<deterministic::Context>,
     prefix: String,
+    /// The validator's index in `LakhEngine::validators`.
+    index: usize,
 }
 
 impl PartialEq for State {
@@ -359,6 +365,7 @@ impl EngineDefinition for LakhEngine {
                 timeouts: ConsensusTimeouts::default(),
                 state_cache_bytes: 4 << 20,
                 static_peers,
+                byzantine: self.byzantine.get(index).copied().flatten(),
             },
             networks,
             engine::Peers {
@@ -383,6 +390,7 @@ impl EngineDefinition for LakhEngine {
                 shared,
                 storage,
                 prefix,
+                index,
             },
         )
     }
@@ -1075,6 +1083,435 @@ fn failed_and_torn_writes_then_restarts_keep_agreement() {
             r.scheduled_actions,
             2 + VALIDATORS,
             "faults on, faults off and every restart must have run"
+        );
+    }
+}
+
+/// Heights every honest validator reaches in a Byzantine simulation.
+const BYZANTINE_HEIGHT: u64 = 16;
+/// The evidence against each Byzantine validator that leaves any (all but
+/// the silent ones) is in a finalized block at or below this height.
+const EVIDENCE_WITHIN: u64 = 10;
+
+/// One Byzantine simulation: its seed picks the committee size (4 to 7),
+/// up to f misbehaving validators and how each misbehaves, and whether an
+/// honest validator is partitioned away or crashes for a while.
+struct ByzantinePlan {
+    validators: u64,
+    faults: Vec<Misbehavior>,
+    disruption: Disruption,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Disruption {
+    None,
+    /// Honest validator 0 loses every link from 2 s to 4 s.
+    Partition,
+    /// Honest validator 0 crashes at 1.5 s and restarts at 4 s.
+    Crash,
+}
+
+impl ByzantinePlan {
+    fn of(seed: u64) -> Self {
+        let validators = 4 + seed % 4;
+        let f = (validators - 1) / 3;
+        let faults = (0..f)
+            .map(|j| Misbehavior::ALL[((seed + j) % 3) as usize])
+            .collect();
+        let disruption = match seed % 5 {
+            1 => Disruption::Partition,
+            3 => Disruption::Crash,
+            _ => Disruption::None,
+        };
+        ByzantinePlan {
+            validators,
+            faults,
+            disruption,
+        }
+    }
+
+    /// The engine, with the last validators misbehaving, epochs of
+    /// [`EPOCH_BLOCKS`] heights and every validator bonding [`SELF_BOND`].
+    fn engine(&self) -> LakhEngine {
+        let mut engine = LakhEngine::with_validators(self.validators);
+        engine.genesis.staking = StakingParams {
+            epoch_blocks: EPOCH_BLOCKS,
+            min_self_bond: SELF_BOND / 10,
+            ..Default::default()
+        };
+        for v in engine.genesis.validators.iter_mut() {
+            v.stake = SELF_BOND;
+        }
+        let honest = (self.validators as usize) - self.faults.len();
+        engine.byzantine = (0..self.validators as usize)
+            .map(|i| i.checked_sub(honest).map(|j| self.faults[j]))
+            .collect();
+        engine
+    }
+}
+
+/// Every honest validator (those `byzantine` leaves `None`) processed
+/// `height`; the misbehaving ones are blocked by their peers and may lag.
+#[derive(Clone)]
+struct HonestReached {
+    height: u64,
+    byzantine: Vec<Option<Misbehavior>>,
+    honest: usize,
+}
+
+impl HonestReached {
+    fn is_honest(&self, index: usize) -> bool {
+        self.byzantine.get(index).copied().flatten().is_none()
+    }
+
+    fn honest<'a>(&self, states: &'a [&'a State]) -> Vec<&'a State> {
+        states
+            .iter()
+            .copied()
+            .filter(|s| self.is_honest(s.index))
+            .collect()
+    }
+}
+
+impl commonware_glue::simulate::exit::ExitCondition<ed25519::PublicKey, State> for HonestReached {
+    fn name(&self) -> &str {
+        "every honest validator reached the height"
+    }
+
+    fn requires_polling(&self) -> bool {
+        true
+    }
+
+    fn reached<'a>(
+        &'a self,
+        _tracker: &'a ProgressTracker<ed25519::PublicKey>,
+        states: &'a [&'a State],
+        _target_count: usize,
+    ) -> Pin<Box<dyn Future<Output = Result<bool, String>> + Send + 'a>> {
+        Box::pin(async move {
+            let honest = self.honest(states);
+            if honest.len() < self.honest {
+                return Ok(false);
+            }
+            for s in honest {
+                if s.processed_height().await < self.height {
+                    return Ok(false);
+                }
+            }
+            Ok(true)
+        })
+    }
+}
+
+/// Safety and punishment with Byzantine validators: the honest ones hold
+/// the same block at every height, every transfer succeeded on each, every
+/// piece of evidence in a finalized block names a misbehaving validator
+/// with the fault it commits, each one that equivocates or nullifies and
+/// finalizes has evidence on chain by [`EVIDENCE_WITHIN`], and the
+/// committee's total stake and the native supply are what genesis set.
+#[derive(Clone)]
+struct ByzantineCaught {
+    reached: HonestReached,
+    validators: Vec<ed25519::PublicKey>,
+    genesis: Genesis,
+    txs: Arc<Vec<lakh_types::SignedTransaction>>,
+}
+
+/// The committee of `epoch`, as the genesis or the boundary block before
+/// it elected it.
+async fn committee_of(state: &State, genesis: &Genesis, epoch: u64) -> Result<Committee, String> {
+    if epoch == 0 {
+        return Ok(lakh_execution::modules::stake::genesis_committee(genesis));
+    }
+    state
+        .block(epoch * EPOCH_BLOCKS - 1)
+        .await?
+        .header
+        .next_committee
+        .ok_or(format!("no committee elected for epoch {epoch}"))
+}
+
+type StateDb = lakh_consensus::app::Db<deterministic::Context>;
+
+/// The stake module's record of `validator` in `db`.
+async fn validator_record(
+    db: &impl std::ops::Deref<Target = StateDb>,
+    validator: &Address,
+) -> Result<lakh_execution::modules::stake::Validator, String> {
+    use commonware_codec::Decode;
+    let key = lakh_execution::modules::stake::validator_key(validator).digest();
+    match db.get(&key).await.map_err(|e| e.to_string())? {
+        Some(lakh_state::StateValue::Object(bytes)) => {
+            lakh_execution::modules::stake::Validator::decode_cfg(bytes, &())
+                .map_err(|e| e.to_string())
+        }
+        other => Err(format!("no validator record for {validator}: {other:?}")),
+    }
+}
+
+/// The native balance of `account` in `db`.
+async fn native_balance(
+    db: &impl std::ops::Deref<Target = StateDb>,
+    account: &Address,
+) -> Result<u128, String> {
+    let key = lakh_state::StateKey::Account(*account).digest();
+    match db.get(&key).await.map_err(|e| e.to_string())? {
+        Some(lakh_state::StateValue::Account(a)) => Ok(a.native_balance),
+        None => Ok(0),
+        other => Err(format!("not an account: {other:?}")),
+    }
+}
+
+impl ByzantineCaught {
+    /// The fault evidence against member `signer` of `committee` must
+    /// show, or why none may name it.
+    fn expected(
+        &self,
+        committee: &Committee,
+        signer: u32,
+    ) -> Result<lakh_types::modules::stake::Fault, String> {
+        use lakh_types::modules::stake::Fault;
+        let member = committee.members.get(signer as usize).ok_or(format!(
+            "evidence names signer {signer}, outside the committee"
+        ))?;
+        let index = self
+            .validators
+            .iter()
+            .position(|k| Address::from(k) == member.identity)
+            .ok_or("evidence names an unknown member")?;
+        match self.reached.byzantine.get(index).copied().flatten() {
+            None => Err(format!("evidence accuses honest validator {index}")),
+            Some(Misbehavior::Silent) => Err(format!(
+                "evidence accuses validator {index}, which only stayed silent"
+            )),
+            Some(Misbehavior::Equivocate) => Ok(Fault::ConflictingNotarize {}),
+            Some(Misbehavior::NullifyFinalize) => Ok(Fault::NullifyFinalize {}),
+        }
+    }
+}
+
+impl Property<ed25519::PublicKey, State> for ByzantineCaught {
+    fn name(&self) -> &str {
+        "honest validators agree, and only misbehaving ones are accused, each within bounded blocks"
+    }
+
+    fn check<'a>(
+        &'a self,
+        _tracker: &'a ProgressTracker<ed25519::PublicKey>,
+        states: &'a [&'a State],
+    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>> {
+        Box::pin(async move {
+            let honest = self.reached.honest(states);
+            let height = self.reached.height;
+            agreed_blocks(&honest, height).await?;
+            let ids: Vec<lakh_types::TxId> = self.txs.iter().map(|t| t.id()).collect();
+            all_succeeded(&honest, &ids).await?;
+            let first = honest.first().ok_or("no honest validator running")?;
+            let mut caught = std::collections::BTreeMap::new();
+            for h in 1..=height {
+                for e in &first.block(h).await?.header.evidence {
+                    let committee = committee_of(first, &self.genesis, e.epoch()).await?;
+                    let fault = self.expected(&committee, e.signer())?;
+                    if e.fault() != fault {
+                        return Err(format!(
+                            "block {h}: evidence of {:?} against signer {}, which commits {fault:?}",
+                            e.fault(),
+                            e.signer()
+                        ));
+                    }
+                    let offender = committee.members[e.signer() as usize].identity;
+                    caught.entry(offender).or_insert(h);
+                }
+            }
+            for (i, how) in self.reached.byzantine.iter().enumerate() {
+                let Some(how) = how else { continue };
+                if *how == Misbehavior::Silent {
+                    continue;
+                }
+                let offender = Address::from(&self.validators[i]);
+                match caught.get(&offender) {
+                    Some(h) if *h <= EVIDENCE_WITHIN => {
+                        // Out of the committee elected at the next boundary.
+                        let boundary = (h / EPOCH_BLOCKS + 1) * EPOCH_BLOCKS - 1;
+                        let next = boundary / EPOCH_BLOCKS + 1;
+                        let elected = committee_of(first, &self.genesis, next).await?;
+                        if elected.members.iter().any(|m| m.identity == offender) {
+                            return Err(format!(
+                                "validator {i} ({how}) caught at height {h} is elected at {boundary}"
+                            ));
+                        }
+                    }
+                    Some(h) => {
+                        return Err(format!(
+                            "evidence against validator {i} ({how}) landed only at height {h}"
+                        ));
+                    }
+                    None => {
+                        return Err(format!(
+                            "no evidence against validator {i} ({how}) up to height {height}"
+                        ));
+                    }
+                }
+            }
+            self.check_penalties(first).await
+        })
+    }
+}
+
+impl ByzantineCaught {
+    /// In `state`'s latest state: each validator that left evidence is
+    /// tombstoned and lost exactly the slash of its bond, once; nobody else
+    /// lost anything; the burn account holds what was slashed; and the
+    /// native supply (genesis accounts, validators' accounts and custody,
+    /// the fee pot and the burn account) is what genesis set.
+    async fn check_penalties(&self, state: &State) -> Result<(), String> {
+        use lakh_execution::modules::stake::{custody, fee_pot};
+        let dbs = state.handles.stateful.subscribe_databases().await;
+        let db = dbs.read().await;
+        let slash = SELF_BOND * u128::from(DEFAULT_DOUBLE_SIGN_SLASH_BPS) / 10_000;
+        let mut burned = 0;
+        for (i, key) in self.validators.iter().enumerate() {
+            let address = Address::from(key);
+            let record = validator_record(&db, &address).await?;
+            let punished = matches!(
+                self.reached.byzantine.get(i).copied().flatten(),
+                Some(Misbehavior::Equivocate | Misbehavior::NullifyFinalize)
+            );
+            let (tombstoned, slashed) = if punished { (true, slash) } else { (false, 0) };
+            if record.tombstoned != tombstoned
+                || record.total_slashed != slashed
+                || record.total_delegated != SELF_BOND - slashed
+            {
+                return Err(format!(
+                    "validator {i}: tombstoned {}, slashed {}, bonded {}; expected {tombstoned}, {slashed}, {}",
+                    record.tombstoned,
+                    record.total_slashed,
+                    record.total_delegated,
+                    SELF_BOND - slashed
+                ));
+            }
+            burned += slashed;
+        }
+        let burn = lakh_types::modules::stake::burned();
+        if native_balance(&db, &burn).await? != burned {
+            return Err(format!(
+                "the burn account does not hold the {burned} slashed"
+            ));
+        }
+        let mut genesis_supply = 0;
+        let mut accounts = std::collections::BTreeSet::new();
+        for (key, value) in lakh_execution::apply_genesis(&self.genesis) {
+            if let (lakh_state::StateKey::Account(address), lakh_state::StateValue::Account(a)) =
+                (key, value)
+            {
+                genesis_supply += a.native_balance;
+                accounts.insert(address);
+            }
+        }
+        for key in &self.validators {
+            let address = Address::from(key);
+            accounts.insert(address);
+            accounts.insert(custody(&address));
+        }
+        accounts.insert(fee_pot());
+        accounts.insert(burn);
+        let mut supply = 0;
+        for account in &accounts {
+            supply += native_balance(&db, account).await?;
+        }
+        if supply != genesis_supply {
+            return Err(format!(
+                "native supply {supply} differs from the genesis supply {genesis_supply}"
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn byzantine_validators_are_caught_while_the_honest_ones_agree() {
+    for seed in 0..20 {
+        let plan = ByzantinePlan::of(seed);
+        let engine = plan.engine();
+        let validators: Vec<ed25519::PublicKey> =
+            engine.validators.iter().map(|k| k.public_key()).collect();
+        let reached = HonestReached {
+            height: BYZANTINE_HEIGHT,
+            byzantine: engine.byzantine.clone(),
+            honest: (plan.validators as usize) - plan.faults.len(),
+        };
+        let property = ByzantineCaught {
+            reached: reached.clone(),
+            validators: validators.clone(),
+            genesis: engine.genesis.clone(),
+            txs: engine.txs.clone(),
+        };
+        let honest = validators[0].clone();
+        // Odd seeds delay and drop messages.
+        let link = if seed % 2 == 1 {
+            lossy_link()
+        } else {
+            steady_link()
+        };
+        let mut builder = PlanBuilder::new(engine).seed(seed).link(link.clone());
+        match plan.disruption {
+            Disruption::None => {}
+            Disruption::Partition => {
+                let cut = Link {
+                    success_rate: probability!(0.0),
+                    ..steady_link()
+                };
+                let mut schedule = Schedule::new();
+                for other in &validators[1..] {
+                    for (from, to) in [(&honest, other), (other, &honest)] {
+                        schedule = schedule.at(
+                            Duration::from_millis(2000),
+                            Action::UpdateLink {
+                                from: from.clone(),
+                                to: to.clone(),
+                                link: cut.clone(),
+                            },
+                        );
+                    }
+                }
+                schedule = schedule.at(Duration::from_millis(4000), Action::Heal(link));
+                builder = builder.crash(Crash::Schedule(schedule));
+            }
+            Disruption::Crash => {
+                builder = builder.crash(Crash::Schedule(
+                    Schedule::new()
+                        .at(Duration::from_millis(1500), Action::Crash(honest.clone()))
+                        .at(Duration::from_millis(4000), Action::Restart(honest)),
+                ));
+            }
+        }
+        let started = std::time::Instant::now();
+        let results = builder
+            .exit_condition(reached)
+            .property(property)
+            .timeout(Duration::from_secs(300))
+            .run()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "seed {seed}: {} validators, faults {:?}, {:?}: {e}",
+                    plan.validators, plan.faults, plan.disruption
+                )
+            });
+        let (crashes, actions) = match plan.disruption {
+            Disruption::None => (0, 0),
+            Disruption::Partition => (0, 2 * (validators.len() - 1) + 1),
+            Disruption::Crash => (1, 2),
+        };
+        for r in &results {
+            assert_eq!(r.crashes, crashes, "seed {seed}");
+            assert_eq!(r.scheduled_actions as usize, actions, "seed {seed}");
+        }
+        eprintln!(
+            "seed {seed}: {} validators, faults {:?}, {:?}: {:?}",
+            plan.validators,
+            plan.faults,
+            plan.disruption,
+            started.elapsed()
         );
     }
 }

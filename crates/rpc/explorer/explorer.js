@@ -669,6 +669,10 @@ async function viewBlock(id) {
       ] : null,
       ...(block.block_events || []).map((e) => ["after the last transaction",
         h("span", { class: "mono" }, `${e.type} ${e.kind}: ${JSON.stringify(e)}`)]),
+      hd.evidence && hd.evidence.length ? ["carries evidence", h("span", {},
+        ...hd.evidence.flatMap((e, i) => [i ? ", " : "",
+          `${e.fault.replace(/_/g, " ")} by committee member ${e.signer} in round ${e.epoch}/${e.view}`])),
+      ] : null,
     ])),
     lazySection("Finality", async () => {
       const fin = await rpc("lakh_getFinality", [hd.height]);

@@ -256,6 +256,7 @@ mod tests {
             timestamp_ms: 1_700_000_000_000,
             next_committee: None,
             finalizations: Vec::new(),
+            evidence: Vec::new(),
         }
     }
 

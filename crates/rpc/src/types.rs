@@ -107,6 +107,24 @@ pub struct BlockHeaderInfo {
     /// shared the fee pot (docs/modules/stake.md, "Fee rewards").
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub finalizations: Vec<CarriedFinalization>,
+    /// Evidence of consensus faults this block carries: each proves that
+    /// a committee member signed two conflicting votes in one round
+    /// (docs/modules/stake.md, "Evidence").
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub evidence: Vec<CarriedEvidence>,
+}
+
+/// A piece of evidence a block carries: the fault, its round and the
+/// offender's position in the committee of `epoch`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct CarriedEvidence {
+    /// `conflicting_notarize`, `conflicting_finalize` or `nullify_finalize`.
+    pub fault: String,
+    pub epoch: u64,
+    pub view: u64,
+    /// The offender's position in the committee of `epoch` (members
+    /// ascending by identity, as `lakh_query stake committee` lists them).
+    pub signer: u32,
 }
 
 /// A finalization certificate a block carries, as its round, the block it

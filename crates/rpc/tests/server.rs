@@ -57,6 +57,7 @@ impl FakeNode {
             timestamp_ms: 1_700_000_000_000 + height,
             next_committee: None,
             finalizations: Vec::new(),
+            evidence: Vec::new(),
         };
         for (i, tx) in txs.iter().enumerate() {
             let receipt = Receipt {

@@ -651,6 +651,13 @@ fn describe_block(block: &BlockInfo) -> anyhow::Result<Output> {
             f.signers.len()
         );
     }
+    for e in &h.evidence {
+        let _ = writeln!(
+            text,
+            "evidence   {} by committee member {} in round {}/{}",
+            e.fault, e.signer, e.epoch, e.view
+        );
+    }
     for event in &block.block_events {
         let _ = writeln!(text, "event      {}", describe_block_event(event));
     }
@@ -915,6 +922,7 @@ mod tests {
                     timestamp_ms: 1,
                     next_committee: None,
                     finalizations: Vec::new(),
+                    evidence: Vec::new(),
                 },
                 tx_ids: vec![],
                 block_events: vec![Event::Stake(

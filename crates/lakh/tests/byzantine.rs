@@ -1,0 +1,133 @@
+//! `lakh devnet --validators 4 --byzantine 1`: the last validator signs two
+//! notarize votes in every view it votes in. The honest three keep
+//! finalizing transfers, the evidence of the equivocation lands in a
+//! finalized block within a bounded number of blocks and names only that
+//! validator, and the validator is punished: tombstoned, its stake reduced
+//! by exactly the slash, and out of the committee from the next epoch.
+
+#![allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failed test
+
+mod common;
+
+use common::{Devnet, free_port};
+use lakh_types::Address;
+
+/// The evidence is in a finalized block at or below this height.
+const EVIDENCE_WITHIN: u64 = 30;
+/// Heights per epoch of this devnet.
+const EPOCH_BLOCKS: u64 = 20;
+
+fn amount(v: &serde_json::Value) -> u128 {
+    match v {
+        serde_json::Value::String(s) => s.parse().unwrap(),
+        serde_json::Value::Number(n) => n.as_u64().unwrap().into(),
+        other => panic!("not an amount: {other}"),
+    }
+}
+
+/// The entry of `address` in `lakh wallet stake validators --json`.
+fn entry(listed: &serde_json::Value, address: &str) -> serde_json::Value {
+    listed["validators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["address"] == address)
+        .unwrap_or_else(|| panic!("{address} not listed: {listed}"))
+        .clone()
+}
+
+#[test]
+fn an_equivocating_validator_is_caught_and_punished_while_the_honest_three_finalize() {
+    let dir = tempfile::tempdir().unwrap();
+    let epoch_blocks = EPOCH_BLOCKS.to_string();
+    let net = Devnet::start(
+        dir.path(),
+        4,
+        free_port(),
+        &["--byzantine", "1", "--epoch-blocks", &epoch_blocks],
+    );
+    let genesis = std::fs::read_to_string(dir.path().join("genesis.json")).unwrap();
+    let genesis = lakh_types::Genesis::from_json(&genesis).unwrap();
+    let committee = lakh_execution::modules::stake::genesis_committee(&genesis);
+    // `--byzantine 1` makes the last validator misbehave.
+    let byzantine = Address::from(&genesis.validators[3].keys().unwrap().0);
+    let signer = committee
+        .members
+        .iter()
+        .position(|m| m.identity == byzantine)
+        .unwrap() as u64;
+    let byzantine = byzantine.to_hex();
+    let before = entry(&net.wallet_json(&["stake", "validators"]), &byzantine);
+    let bonded = amount(&before["stake"]);
+    assert!(bonded > 0, "{before}");
+
+    // Transfers keep finalizing; every block up to the head is read for
+    // evidence.
+    let mut scanned = 0;
+    let mut caught_at = None;
+    for _ in 0..120 {
+        let t = net.wallet_json(&[
+            "transfer", "--from", "bob", "--to", "carol", "--amount", "0.001",
+        ]);
+        assert_eq!(t["receipt"]["status"]["status"], "success", "{t}");
+        let head = t["height"].as_u64().unwrap();
+        while scanned < head {
+            scanned += 1;
+            let block = net.wallet_json(&["block", &scanned.to_string()]);
+            let Some(evidence) = block["header"]["evidence"].as_array() else {
+                continue;
+            };
+            for e in evidence {
+                assert_eq!(
+                    e["signer"], signer,
+                    "evidence against an honest member: {block}"
+                );
+                assert_eq!(e["fault"], "conflicting_notarize", "{block}");
+                caught_at.get_or_insert(scanned);
+            }
+        }
+        // Run past the boundary after the evidence, so the next committee
+        // is elected without the offender.
+        if let Some(at) = caught_at
+            && head > (at / EPOCH_BLOCKS + 1) * EPOCH_BLOCKS + 1
+        {
+            break;
+        }
+    }
+    let caught_at = caught_at.unwrap_or_else(|| {
+        panic!(
+            "no evidence up to height {scanned}; devnet log:\n{}",
+            net.stderr_log()
+        )
+    });
+    assert!(
+        caught_at <= EVIDENCE_WITHIN,
+        "the evidence landed only at height {caught_at}"
+    );
+    let text = net.wallet_output(&["block", &caught_at.to_string()]);
+    assert!(text.status.success());
+
+    // Punished once: tombstoned, the slash taken exactly, and out of the
+    // committee elected after the evidence.
+    let listed = net.wallet_json(&["stake", "validators"]);
+    assert!(
+        listed["epoch"].as_u64().unwrap() > caught_at / EPOCH_BLOCKS,
+        "{listed}"
+    );
+    let after = entry(&listed, &byzantine);
+    assert_eq!(after["tombstoned"], true, "{after}");
+    assert_eq!(after["in_committee"], false, "{after}");
+    // 5% of the bonded stake, rounded against the validator; nothing was
+    // unbonding from it, so that is all it lost.
+    let slash = (bonded * 500).div_ceil(10_000);
+    assert_eq!(amount(&before["total_unbonding"]), 0, "{before}");
+    assert_eq!(amount(&after["stake"]), bonded - slash, "{after}");
+    assert_eq!(amount(&after["total_slashed"]), slash, "{after}");
+    // The honest three are untouched.
+    for v in listed["validators"].as_array().unwrap() {
+        if v["address"] != byzantine.as_str() {
+            assert_ne!(v["tombstoned"], true, "{v}");
+            assert_eq!(v["in_committee"], true, "{v}");
+        }
+    }
+}
