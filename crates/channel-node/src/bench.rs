@@ -107,7 +107,10 @@ pub async fn run(cfg: &BenchConfig, dir: &Path) -> anyhow::Result<BenchReport> {
         participants,
         asset,
     };
-    let deposit = u128::from(cfg.payments) + 1;
+    let batch = cfg.batch.max(1);
+    let calls = cfg.payments.div_ceil(batch);
+    // Every call pays a whole batch: the payments rounded up to batches.
+    let deposit = u128::from(calls * batch);
     a.adopt_offchain(reference, [deposit, 0], &b_listen);
     b.adopt_offchain(reference, [deposit, 0], "");
     a.connect(&b_listen, b_addr)
@@ -115,8 +118,6 @@ pub async fn run(cfg: &BenchConfig, dir: &Path) -> anyhow::Result<BenchReport> {
         .map_err(anyhow::Error::new)?;
 
     // Co-signed updates.
-    let batch = cfg.batch.max(1);
-    let calls = cfg.payments.div_ceil(batch);
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     let next = Arc::new(std::sync::atomic::AtomicU64::new(0));

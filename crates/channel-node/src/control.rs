@@ -132,7 +132,10 @@ pub fn parse_peer(s: &str) -> Result<(Address, String), NodeError> {
         .parse()
         .map_err(|e| NodeError::new("invalid_input", format!("{key}: {e}")))?;
     if addr.is_empty() || addr.len() > wire::MAX_ADDR_CHARS {
-        return Err(NodeError::new("invalid_input", "a peer address is HOST:PORT"));
+        return Err(NodeError::new(
+            "invalid_input",
+            "a peer address is HOST:PORT",
+        ));
     }
     Ok((key, addr.to_string()))
 }
@@ -155,10 +158,9 @@ impl Control {
         {
             return Ok(u.clone());
         }
-        let chain = self
-            .node
-            .chain()
-            .ok_or_else(|| NodeError::new("no_chain", "amounts need --base-units without a chain"))?;
+        let chain = self.node.chain().ok_or_else(|| {
+            NodeError::new("no_chain", "amounts need --base-units without a chain")
+        })?;
         let info = chain.asset(&asset.0.to_string()).await?;
         let u = AssetUnits {
             id: info.id,
@@ -172,7 +174,12 @@ impl Control {
         Ok(u)
     }
 
-    async fn amount(&self, text: &str, asset: AssetId, base_units: bool) -> Result<u128, NodeError> {
+    async fn amount(
+        &self,
+        text: &str,
+        asset: AssetId,
+        base_units: bool,
+    ) -> Result<u128, NodeError> {
         let decimals = if base_units {
             0
         } else {

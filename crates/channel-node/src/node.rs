@@ -13,8 +13,8 @@ use crate::wire::{Msg, PaywordTerms, codes, verify_state};
 use crate::{NodeError, peer};
 use lakh_types::codec::{BoundedVec, Text};
 use lakh_types::modules::channel::{
-    ChannelAction, ChannelId, ChannelRef, ChannelState, ChannelStatus, Hash32, MIN_CHALLENGE_BLOCKS,
-    Sig64, SignedState, channel_id, hash32,
+    ChannelAction, ChannelId, ChannelRef, ChannelState, ChannelStatus, Hash32,
+    MIN_CHALLENGE_BLOCKS, Sig64, SignedState, channel_id, hash32,
 };
 use lakh_types::{Address, AssetId, PrivateKey};
 use serde::{Deserialize, Serialize};
@@ -51,15 +51,15 @@ struct Chan {
 impl Chan {
     /// The state the next update builds on: the newest one in flight, else the latest.
     fn base(&self) -> &ChannelState {
-        self.inflight
-            .back()
-            .map_or(&self.rec.latest, |p| &p.state)
+        self.inflight.back().map_or(&self.rec.latest, |p| &p.state)
     }
 }
 
 struct Link {
     id: u64,
     tx: mpsc::UnboundedSender<Vec<u8>>,
+    /// Where the peer says it listens.
+    listen: String,
 }
 
 /// A PayWord channel this node pays through.
@@ -243,7 +243,9 @@ impl Node {
             .and_then(|()| self.store.put_payword(&paywords))
         {
             tracing::error!("{e:#}");
-            eprintln!("channel node: cannot write its store ({e:#}); stopping before sending what it signed");
+            eprintln!(
+                "channel node: cannot write its store ({e:#}); stopping before sending what it signed"
+            );
             std::process::exit(74);
         }
     }
@@ -339,8 +341,7 @@ impl Node {
                 if chan.rec.peer() != peer {
                     continue;
                 }
-                if chan.rec.peer_listen.as_str() != auth.peer_listen
-                    && !auth.peer_listen.is_empty()
+                if chan.rec.peer_listen.as_str() != auth.peer_listen && !auth.peer_listen.is_empty()
                 {
                     chan.rec.peer_listen = Text::clipped(&auth.peer_listen);
                     fx.dirty.push(chan.rec.reference.id);
@@ -359,9 +360,14 @@ impl Node {
             if !frames.is_empty() {
                 let _ = tx.send(frames);
             }
-            if let Some(old) = inner.peers.insert(peer, Link { id, tx }) {
-                drop(old);
-            }
+            inner.peers.insert(
+                peer,
+                Link {
+                    id,
+                    tx,
+                    listen: auth.peer_listen.clone(),
+                },
+            );
         }
         let node = self.clone();
         tokio::spawn(async move { node.read_loop(peer, id, auth.reader).await });
@@ -517,7 +523,11 @@ impl Node {
                 if let Some(chan) = inner.channels.get_mut(&channel)
                     && chan.rec.peer() == peer
                 {
-                    while chan.inflight.back().is_some_and(|p| p.state.version >= version) {
+                    while chan
+                        .inflight
+                        .back()
+                        .is_some_and(|p| p.state.version >= version)
+                    {
                         if let Some(p) = chan.inflight.pop_back()
                             && let Some(done) = p.done
                         {
@@ -634,7 +644,10 @@ impl Node {
             return refuse(codes::UNKNOWN_CHANNEL, format!("no channel {id} with you"));
         };
         if chan.rec.phase != (Phase::Open {}) {
-            return refuse(codes::NOT_OPEN, format!("channel {id} is {}", chan.rec.phase.name()));
+            return refuse(
+                codes::NOT_OPEN,
+                format!("channel {id} is {}", chan.rec.phase.name()),
+            );
         }
         if !chan.inflight.is_empty() {
             return refuse(
@@ -709,7 +722,11 @@ impl Node {
                 Ok(state) => {
                     let me = channel.index_of(&self.me).unwrap_or(0) as u8;
                     let mut inner = self.lock();
-                    let listen = String::new();
+                    let listen = inner
+                        .peers
+                        .get(&peer)
+                        .map(|l| l.listen.clone())
+                        .unwrap_or_default();
                     let rec = ChannelRecord {
                         reference: channel,
                         me,
@@ -730,7 +747,9 @@ impl Node {
                         inflight: VecDeque::new(),
                     });
                     self.commit(&inner, &fx);
-                    emit(serde_json::json!({"event": "joined", "channel": channel.id, "peer": peer}));
+                    emit(
+                        serde_json::json!({"event": "joined", "channel": channel.id, "peer": peer}),
+                    );
                     Msg::Joined {
                         channel: channel.id,
                     }
@@ -979,9 +998,9 @@ impl Node {
             let Inner {
                 channels, peers, ..
             } = &mut *inner;
-            let link = peers.get(&to).ok_or_else(|| {
-                NodeError::new("peer_offline", format!("not connected to {to}"))
-            })?;
+            let link = peers
+                .get(&to)
+                .ok_or_else(|| NodeError::new("peer_offline", format!("not connected to {to}")))?;
             let chan = channels
                 .values_mut()
                 .filter(|c| c.rec.peer() == to && c.rec.phase == (Phase::Open {}))
@@ -995,14 +1014,13 @@ impl Node {
                 })?;
             let me = usize::from(chan.rec.me);
             let mut state = chan.base().clone();
-            let mut version = chan.rec.next_version();
+            let first = chan.rec.next_version();
             let mut states = Vec::with_capacity(count as usize);
-            for _ in 0..count {
+            for version in first..first + count {
                 state.version = version;
                 state.balances[me] -= amount;
                 state.balances[1 - me] += amount;
                 states.push(state.clone());
-                version += 1;
             }
             let signatures: Vec<Sig64> = states.iter().map(|s| s.sign(&self.key)).collect();
             if let Some(last) = states.last() {
@@ -1228,10 +1246,7 @@ impl Node {
             .collect();
         match open.as_slice() {
             [one] => Ok(*one),
-            [] => Err(NodeError::new(
-                "unknown_channel",
-                "no open channel matches",
-            )),
+            [] => Err(NodeError::new("unknown_channel", "no open channel matches")),
             _ => Err(invalid(
                 "several open channels match; name one with --channel",
             )),
@@ -1241,7 +1256,11 @@ impl Node {
     /// Sends the latest co-signed state of every open channel to the
     /// watchtower `tower` (reached at `addr`), which disputes stale closes of
     /// them while this node is away. Returns how many it sent.
-    pub async fn send_to_tower(self: &Arc<Self>, tower: Address, addr: &str) -> Result<usize, NodeError> {
+    pub async fn send_to_tower(
+        self: &Arc<Self>,
+        tower: Address,
+        addr: &str,
+    ) -> Result<usize, NodeError> {
         if !self.lock().peers.contains_key(&tower) {
             self.connect(addr, tower).await?;
         }
@@ -1281,7 +1300,7 @@ impl Node {
             .values()
             .map(|c| view_of(&c.rec, inner.peers.contains_key(&c.rec.peer())))
             .collect();
-        v.sort_by(|a, b| (a.peer, a.id).cmp(&(b.peer, b.id)));
+        v.sort_by_key(|c| (c.peer, c.id));
         v
     }
 
@@ -1379,7 +1398,10 @@ impl Node {
                     && settle_sent.get(&id) != Some(&answer.height)
                 {
                     settle_sent.insert(id, answer.height);
-                    match chain.send(ChannelAction::Settle { channel: reference }).await {
+                    match chain
+                        .send(ChannelAction::Settle { channel: reference })
+                        .await
+                    {
                         Ok(_) => emit(serde_json::json!({"event": "settled", "channel": id})),
                         Err(e) => tracing::info!("settle {id}: {e}"),
                     }
@@ -1445,7 +1467,10 @@ impl Node {
         self.send_to(to, &[Msg::PaywordOffer { terms }]);
         match tokio::time::timeout(PAY_TIMEOUT, rx).await {
             Ok(Ok(_)) => Ok(()),
-            _ => Err(NodeError::new("timeout", "the payee did not take the offer")),
+            _ => Err(NodeError::new(
+                "timeout",
+                "the payee did not take the offer",
+            )),
         }
     }
 

@@ -96,9 +96,12 @@ pub async fn handshake(
     listen: &str,
     expected: Option<Address>,
 ) -> Result<Authenticated, NodeError> {
-    tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake_inner(stream, key, listen, expected))
-        .await
-        .map_err(|_| NodeError::new(codes::HANDSHAKE, "the handshake timed out"))?
+    tokio::time::timeout(
+        HANDSHAKE_TIMEOUT,
+        handshake_inner(stream, key, listen, expected),
+    )
+    .await
+    .map_err(|_| NodeError::new(codes::HANDSHAKE, "the handshake timed out"))?
 }
 
 async fn handshake_inner(

@@ -205,8 +205,7 @@ impl Store {
         let table = tx.open_table(CHANNELS).map_err(storage)?;
         match table.get(&id.0).map_err(storage)? {
             Some(v) => Ok(Some(
-                ChannelRecord::decode(bytes::Bytes::copy_from_slice(v.value()))
-                    .map_err(storage)?,
+                ChannelRecord::decode(bytes::Bytes::copy_from_slice(v.value())).map_err(storage)?,
             )),
             None => Ok(None),
         }

@@ -53,7 +53,9 @@ async fn setup() -> Setup {
 }
 
 async fn dial(s: &Setup, key: &PrivateKey) -> Authenticated {
-    let stream = tokio::net::TcpStream::connect(&s.node_listen).await.unwrap();
+    let stream = tokio::net::TcpStream::connect(&s.node_listen)
+        .await
+        .unwrap();
     peer::handshake(stream, key, "", Some(s.node.address()))
         .await
         .unwrap()
@@ -188,7 +190,9 @@ async fn updates_are_countersigned_only_when_signed_new_and_paying() {
 async fn the_handshake_checks_the_key_both_ways() {
     let s = setup().await;
     // Dialing the node while expecting another key fails.
-    let stream = tokio::net::TcpStream::connect(&s.node_listen).await.unwrap();
+    let stream = tokio::net::TcpStream::connect(&s.node_listen)
+        .await
+        .unwrap();
     let err = peer::handshake(stream, &s.payer, "", Some(addr(&PrivateKey::from_seed(9))))
         .await
         .err()
@@ -196,7 +200,9 @@ async fn the_handshake_checks_the_key_both_ways() {
     assert_eq!(err.code, codes::HANDSHAKE);
 
     // A peer that claims the payer's key but cannot sign for it is refused.
-    let stream = tokio::net::TcpStream::connect(&s.node_listen).await.unwrap();
+    let stream = tokio::net::TcpStream::connect(&s.node_listen)
+        .await
+        .unwrap();
     let (r, mut w) = stream.into_split();
     let mut r = tokio::io::BufReader::new(r);
     w.write_all(
@@ -237,7 +243,10 @@ async fn two_nodes_pay_pipelined_and_agree_on_every_state() {
     let payer_dir = tempfile::tempdir().unwrap();
     let payer = Node::open(s.payer.clone(), payer_dir.path(), String::new(), None).unwrap();
     payer.adopt_offchain(s.reference, [1_000, 0], &s.node_listen);
-    payer.connect(&s.node_listen, s.node.address()).await.unwrap();
+    payer
+        .connect(&s.node_listen, s.node.address())
+        .await
+        .unwrap();
     for _ in 0..50 {
         payer.pay(s.node.address(), 3, 1).await.unwrap();
     }

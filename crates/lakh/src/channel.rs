@@ -156,8 +156,8 @@ fn control_url(args: &ChannelArgs) -> anyhow::Result<String> {
             path.display()
         )
     })?;
-    let v: serde_json::Value = serde_json::from_str(&text)
-        .with_context(|| format!("{} is not JSON", path.display()))?;
+    let v: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
     v["control"]
         .as_str()
         .map(str::to_string)
@@ -373,8 +373,16 @@ async fn execute(args: ChannelArgs) -> anyhow::Result<()> {
 }
 
 /// `v` base units of the channel's asset, with decimals and symbol when known.
-fn amount_text(list: &ListAnswer, channel: &lakh_types::modules::channel::ChannelId, v: u128) -> String {
-    let asset = list.channels.iter().find(|c| c.id == *channel).map(|c| c.asset);
+fn amount_text(
+    list: &ListAnswer,
+    channel: &lakh_types::modules::channel::ChannelId,
+    v: u128,
+) -> String {
+    let asset = list
+        .channels
+        .iter()
+        .find(|c| c.id == *channel)
+        .map(|c| c.asset);
     match asset.and_then(|a| list.assets.iter().find(|u| u.id == a)) {
         Some(u) => format!("{} {}", format_units(v, u.decimals), u.symbol),
         None => format!("{v} base units"),
@@ -403,8 +411,11 @@ async fn serve(
     let bound = listener.local_addr()?.to_string();
     let node = Node::open(key, &data, bound.clone(), Some(chain))?;
     tokio::spawn(node.clone().serve(listener));
-    let (control_bound, handle) =
-        control::start(control::Control::new(node.clone(), bound.clone()), control_addr).await?;
+    let (control_bound, handle) = control::start(
+        control::Control::new(node.clone(), bound.clone()),
+        control_addr,
+    )
+    .await?;
     let control = format!("http://{control_bound}");
     let info = serde_json::json!({
         "ready": true,
@@ -421,7 +432,10 @@ async fn serve(
     println!("{info}");
     let n = node.clone();
     tokio::spawn(async move { n.reconnect_all().await });
-    tokio::spawn(node.clone().watch_chain(Duration::from_millis(poll_ms.max(50))));
+    tokio::spawn(
+        node.clone()
+            .watch_chain(Duration::from_millis(poll_ms.max(50))),
+    );
     tokio::signal::ctrl_c().await?;
     let _ = handle.stop();
     Ok(())
