@@ -444,8 +444,9 @@ impl Node {
     fn handle_batch(self: &Arc<Self>, peer: Address, batch: Vec<Msg>) {
         let mut fx = Effects::default();
         let mut inner = self.lock();
+        let verified = batch_verified(&inner, peer, &batch);
         for m in batch {
-            self.on_msg(&mut inner, peer, m, &mut fx);
+            self.on_msg(&mut inner, peer, m, verified, &mut fx);
         }
         fx.dirty.sort();
         fx.dirty.dedup();
@@ -472,7 +473,9 @@ impl Node {
         }
     }
 
-    fn on_msg(&self, inner: &mut Inner, peer: Address, msg: Msg, fx: &mut Effects) {
+    /// Handles one frame; `verified`: the batch's update and countersignature
+    /// signatures were already checked together.
+    fn on_msg(&self, inner: &mut Inner, peer: Address, msg: Msg, verified: bool, fx: &mut Effects) {
         match msg {
             Msg::Hello { .. } | Msg::Proof { .. } => fx.out.push(Msg::refuse(
                 lakh_types::modules::shielded::FixedBytes([0; 32]),
@@ -504,12 +507,14 @@ impl Node {
                     let _ = done.send(Ok(()));
                 }
             }
-            Msg::Update { state, signature } => self.on_update(inner, peer, state, signature, fx),
+            Msg::Update { state, signature } => {
+                self.on_update(inner, peer, state, signature, verified, fx)
+            }
             Msg::Countersign {
                 channel,
                 version,
                 signature,
-            } => on_countersign(inner, peer, channel, version, signature, fx),
+            } => on_countersign(inner, peer, channel, version, signature, verified, fx),
             Msg::Refuse {
                 channel,
                 version,
@@ -634,6 +639,7 @@ impl Node {
         peer: Address,
         state: ChannelState,
         signature: Sig64,
+        verified: bool,
         fx: &mut Effects,
     ) {
         let (id, version) = (state.channel, state.version);
@@ -664,7 +670,7 @@ impl Node {
                 ),
             );
         }
-        if !verify_state(&peer, &state, &signature) {
+        if !verified && !verify_state(&peer, &state, &signature) {
             return refuse(
                 codes::BAD_SIGNATURE,
                 format!("your signature on version {version} does not verify"),
@@ -1564,6 +1570,45 @@ fn view_of(rec: &ChannelRecord, connected: bool) -> ChannelView {
     }
 }
 
+/// The update in flight at `version` (versions in flight are usually
+/// consecutive, so it is looked up by offset first).
+fn pending_at(chan: &Chan, version: u64) -> Option<&Pending> {
+    let front = chan.inflight.front()?.state.version;
+    let by_offset = version
+        .checked_sub(front)
+        .and_then(|i| chan.inflight.get(usize::try_from(i).ok()?))
+        .filter(|p| p.state.version == version);
+    by_offset.or_else(|| chan.inflight.iter().find(|p| p.state.version == version))
+}
+
+/// Whether every update and countersignature in `batch` is `peer`'s over its
+/// state, checked as one batch (`false`: check each on its own, which names
+/// the bad one). A countersignature is over the state this node sent.
+fn batch_verified(inner: &Inner, peer: Address, batch: &[Msg]) -> bool {
+    let mut items: Vec<(&ChannelState, &Sig64)> = Vec::new();
+    for m in batch {
+        match m {
+            Msg::Update { state, signature } => items.push((state, signature)),
+            Msg::Countersign {
+                channel,
+                version,
+                signature,
+            } => {
+                let pending = inner
+                    .channels
+                    .get(channel)
+                    .and_then(|c| pending_at(c, *version));
+                match pending {
+                    Some(p) => items.push((&p.state, signature)),
+                    None => return false,
+                }
+            }
+            _ => {}
+        }
+    }
+    items.len() >= 2 && crate::wire::verify_states(&peer, &items)
+}
+
 /// Whether both participants signed `state`.
 fn cosigned(channel: &ChannelRef, state: &ChannelState, signatures: &[Sig64; 2]) -> bool {
     state.channel == channel.id
@@ -1577,6 +1622,7 @@ fn on_countersign(
     channel: ChannelId,
     version: u64,
     signature: Sig64,
+    verified: bool,
     fx: &mut Effects,
 ) {
     let Some(chan) = inner
@@ -1593,7 +1639,7 @@ fn on_countersign(
     else {
         return;
     };
-    if !verify_state(&peer, &chan.inflight[pos].state, &signature) {
+    if !verified && !verify_state(&peer, &chan.inflight[pos].state, &signature) {
         fx.out.push(Msg::refuse(
             channel,
             version,

@@ -216,6 +216,41 @@ pub fn verify_state(signer: &Address, state: &ChannelState, signature: &Sig64) -
     )
 }
 
+/// Whether every `(state, signature)` is `signer`'s over the state, checked
+/// as one ed25519 batch (one key decoding, one multi-scalar check); `false`
+/// if any fails, or the list is empty.
+pub fn verify_states(signer: &Address, items: &[(&ChannelState, &Sig64)]) -> bool {
+    use commonware_cryptography::{BatchEntry, BatchVerifier};
+    if items.is_empty() {
+        return false;
+    }
+    let Ok(key) = PublicKey::decode(bytes::Bytes::copy_from_slice(signer.as_bytes())) else {
+        return false;
+    };
+    let Some(decoded) = items
+        .iter()
+        .map(|(state, sig)| {
+            Signature::decode(bytes::Bytes::copy_from_slice(&sig.0))
+                .ok()
+                .map(|sig| (state.message(), sig))
+        })
+        .collect::<Option<Vec<_>>>()
+    else {
+        return false;
+    };
+    PublicKey::verify_batch(
+        &mut rand::rng(),
+        &decoded,
+        |_, (message, signature)| BatchEntry {
+            namespace: lakh_types::modules::channel::STATE_NAMESPACE,
+            message,
+            public_key: &key,
+            signature,
+        },
+        &commonware_parallel::Sequential,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -258,6 +293,32 @@ mod tests {
         over[count_at..count_at + count.len()].copy_from_slice(&count);
         over.extend_from_slice(&[5; 32]);
         assert!(Msg::decode_body(&over[4..]).is_err());
+    }
+
+    #[test]
+    fn batches_of_states_verify_only_when_every_signature_does() {
+        let key = PrivateKey::from_seed(4);
+        use commonware_cryptography::Signer;
+        let signer = Address::from(&key.public_key());
+        let states: Vec<ChannelState> = (1..=5)
+            .map(|v| {
+                let mut s = ChannelState::opening(FixedBytes([1; 32]), 0, 10);
+                s.version = v;
+                s
+            })
+            .collect();
+        let mut sigs: Vec<Sig64> = states.iter().map(|s| s.sign(&key)).collect();
+        let items = |sigs: &[Sig64]| -> bool {
+            let pairs: Vec<(&ChannelState, &Sig64)> = states.iter().zip(sigs).collect();
+            verify_states(&signer, &pairs)
+        };
+        assert!(items(&sigs));
+        sigs.swap(1, 2);
+        assert!(!items(&sigs));
+        sigs.swap(1, 2);
+        sigs[4] = states[4].sign(&PrivateKey::from_seed(5));
+        assert!(!items(&sigs));
+        assert!(!verify_states(&signer, &[]));
     }
 
     #[test]
