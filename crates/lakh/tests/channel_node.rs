@@ -7,7 +7,10 @@
 //!   then payee): no co-signed state lost, both agree, payments go on;
 //! - a counterparty closing with a stale state is disputed automatically by
 //!   the other's watchtower loop, and the chain's register then holds the
-//!   newest state.
+//!   newest state; a third node handed the state (`watch`) disputes for a
+//!   node that went offline;
+//! - (ignored in CI: it waits out a 3,600-block window on a heartbeat-0
+//!   network) after the dispute, `settle` pays exactly the newest state.
 #![allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failed test
 
 mod common;
@@ -567,4 +570,59 @@ fn a_stale_close_is_disputed_then_settled_with_the_newest_state() {
     let events = std::fs::read_to_string(bob.data.join("serve-stdout.log")).unwrap();
     assert!(events.contains("\"disputed\""), "{events}");
     assert!(events.contains("\"settled\""), "{events}");
+}
+
+#[test]
+fn a_watchtower_disputes_for_a_node_that_is_offline() {
+    let dir = tempfile::tempdir().unwrap();
+    let net = start_net(dir.path());
+    let alice = Serve::start(&net, dir.path(), "alice", free_port());
+    let bob = Serve::start(&net, dir.path(), "bob", free_port());
+    let carol = Serve::start(&net, dir.path(), "carol", free_port());
+    let opened = alice.ok(&[
+        "open",
+        "--peer",
+        &bob.peer(&net),
+        "--asset",
+        "USDC",
+        "--deposit",
+        "100",
+    ]);
+    let id: ChannelId = opened["id"].as_str().unwrap().parse().unwrap();
+    alice.ok(&["pay", "--to", "bob", "--amount", "1", "--count", "25"]);
+    // Bob hands his latest state to carol's node, then goes offline.
+    let sent = bob.ok(&["watch", "--tower", &carol.peer(&net)]);
+    assert_eq!(sent["sent"], 1);
+    let started = Instant::now();
+    while carol.ok(&["list"])["watched"] != 1 {
+        assert!(started.elapsed() < Duration::from_secs(10));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    drop(bob);
+    drop(alice);
+    close_alone_with_the_opening_state(&net.rpc, &net.dir, &id);
+
+    let started = Instant::now();
+    let answer = loop {
+        let a = channel_on_chain(&net, &id).unwrap();
+        if a.channel.state.version == 25 {
+            break a;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the tower did not dispute: register at version {}",
+            a.channel.state.version
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(answer.payouts, [75 * USDC, 25 * USDC]);
+    let started = Instant::now();
+    loop {
+        let events = std::fs::read_to_string(carol.data.join("serve-stdout.log")).unwrap();
+        if events.contains("\"disputed\"") {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "{events}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
