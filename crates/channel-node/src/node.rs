@@ -507,9 +507,11 @@ impl Node {
                     let _ = done.send(Ok(()));
                 }
             }
-            Msg::Update { state, signature } => {
-                self.on_update(inner, peer, state, signature, verified, fx)
-            }
+            Msg::Update {
+                base,
+                state,
+                signature,
+            } => self.on_update(inner, peer, base, (state, signature), verified, fx),
             Msg::Countersign {
                 channel,
                 version,
@@ -637,8 +639,8 @@ impl Node {
         &self,
         inner: &mut Inner,
         peer: Address,
-        state: ChannelState,
-        signature: Sig64,
+        base: u64,
+        (state, signature): (ChannelState, Sig64),
         verified: bool,
         fx: &mut Effects,
     ) {
@@ -667,6 +669,15 @@ impl Node {
                 format!(
                     "version {version} is not past {} (the highest I signed)",
                     chan.rec.next_version() - 1
+                ),
+            );
+        }
+        if base != chan.rec.latest.version {
+            return refuse(
+                codes::WRONG_VERSION,
+                format!(
+                    "version {version} builds on version {base}; my latest co-signed is {}",
+                    chan.rec.latest.version
                 ),
             );
         }
@@ -1020,6 +1031,7 @@ impl Node {
                 })?;
             let me = usize::from(chan.rec.me);
             let mut state = chan.base().clone();
+            let mut base = state.version;
             let first = chan.rec.next_version();
             let mut states = Vec::with_capacity(count as usize);
             for version in first..first + count {
@@ -1042,11 +1054,13 @@ impl Node {
             for (state, signature) in states.into_iter().zip(signatures) {
                 frames.extend(
                     Msg::Update {
+                        base,
                         state: state.clone(),
                         signature,
                     }
                     .frame(),
                 );
+                base = state.version;
                 let (tx, rx) = oneshot::channel();
                 chan.inflight.push_back(Pending {
                     state,
@@ -1174,6 +1188,7 @@ impl Node {
             let (tx, rx) = oneshot::channel();
             let _ = link.tx.send(
                 Msg::Update {
+                    base: chan.rec.latest.version,
                     state: state.clone(),
                     signature,
                 }
@@ -1588,7 +1603,9 @@ fn batch_verified(inner: &Inner, peer: Address, batch: &[Msg]) -> bool {
     let mut items: Vec<(&ChannelState, &Sig64)> = Vec::new();
     for m in batch {
         match m {
-            Msg::Update { state, signature } => items.push((state, signature)),
+            Msg::Update {
+                state, signature, ..
+            } => items.push((state, signature)),
             Msg::Countersign {
                 channel,
                 version,

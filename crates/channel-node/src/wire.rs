@@ -94,9 +94,12 @@ lakh_types::tagged_enum! {
         0x04 => Joined {
             channel: ChannelId,
         },
-        /// A new state signed by the sender: the receiver countersigns it if
-        /// it pays the receiver (or is the final state of a cooperative close).
+        /// A new state signed by the sender, built on the state of version
+        /// `base`: the receiver countersigns it if `base` is its latest
+        /// co-signed state and it pays the receiver (or is the final state of
+        /// a cooperative close).
         0x05 => Update {
+            base: u64,
             state: ChannelState,
             signature: Sig64,
         },

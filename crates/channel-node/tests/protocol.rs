@@ -99,6 +99,7 @@ async fn updates_are_countersigned_only_when_signed_new_and_paying() {
     send(
         &mut conn,
         Msg::Update {
+            base: 0,
             signature: good.sign(&s.payer),
             state: good.clone(),
         },
@@ -123,6 +124,7 @@ async fn updates_are_countersigned_only_when_signed_new_and_paying() {
     send(
         &mut conn,
         Msg::Update {
+            base: 1,
             signature: forged.sign(&PrivateKey::from_seed(3)),
             state: forged,
         },
@@ -135,6 +137,7 @@ async fn updates_are_countersigned_only_when_signed_new_and_paying() {
     send(
         &mut conn,
         Msg::Update {
+            base: 1,
             signature: again.sign(&s.payer),
             state: again,
         },
@@ -147,6 +150,7 @@ async fn updates_are_countersigned_only_when_signed_new_and_paying() {
     send(
         &mut conn,
         Msg::Update {
+            base: 1,
             signature: taking.sign(&s.payer),
             state: taking,
         },
@@ -160,12 +164,27 @@ async fn updates_are_countersigned_only_when_signed_new_and_paying() {
     send(
         &mut conn,
         Msg::Update {
+            base: 1,
             signature: unbalanced.sign(&s.payer),
             state: unbalanced,
         },
     )
     .await;
     assert_eq!(refusal_code(&next(&mut conn).await), codes::BAD_STATE);
+
+    // An update built on a state the node does not hold as its latest (a
+    // pipelined one after a refused one).
+    let skipped = pay_state(&s, 3, 30);
+    send(
+        &mut conn,
+        Msg::Update {
+            base: 2,
+            signature: skipped.sign(&s.payer),
+            state: skipped,
+        },
+    )
+    .await;
+    assert_eq!(refusal_code(&next(&mut conn).await), codes::WRONG_VERSION);
 
     // The node kept exactly the one good state.
     let view = s.node.view(&s.reference.id).unwrap();
@@ -261,4 +280,54 @@ async fn two_nodes_pay_pipelined_and_agree_on_every_state() {
 
     let v = payer.view(&s.reference.id).unwrap();
     assert_eq!((v.version, v.signed_version, v.mine), (150, 150, 750));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn payments_both_ways_at_once_never_leave_the_nodes_disagreeing() {
+    let s = setup().await;
+    let payer_dir = tempfile::tempdir().unwrap();
+    let payer = Node::open(s.payer.clone(), payer_dir.path(), String::new(), None).unwrap();
+    payer.adopt_offchain(s.reference, [1_000, 0], &s.node_listen);
+    payer
+        .connect(&s.node_listen, s.node.address())
+        .await
+        .unwrap();
+    payer.pay(s.node.address(), 300, 1).await.unwrap();
+    let (a, b) = (payer.clone(), s.node.clone());
+    let (a_to, b_to) = (s.node.address(), addr(&s.payer));
+    let forth = tokio::spawn(async move {
+        let mut ok = 0u128;
+        for _ in 0..40 {
+            if a.pay(a_to, 1, 8).await.is_ok() {
+                ok += 8;
+            }
+        }
+        ok
+    });
+    let back = tokio::spawn(async move {
+        let mut ok = 0u128;
+        for _ in 0..40 {
+            match b.pay(b_to, 1, 3).await {
+                Ok(_) => ok += 3,
+                Err(e) => assert!(
+                    ["busy", "wrong_version", "disconnected"].contains(&e.code.as_str()),
+                    "{e}"
+                ),
+            }
+        }
+        ok
+    });
+    let (forth, back) = (forth.await.unwrap(), back.await.unwrap());
+    // Whatever was refused, both hold the same latest state, and it counts
+    // every acknowledged payment each way.
+    let (pv, nv) = (
+        payer.view(&s.reference.id).unwrap(),
+        s.node.view(&s.reference.id).unwrap(),
+    );
+    assert_eq!(pv.version, nv.version);
+    assert_eq!((pv.mine, pv.theirs), (nv.theirs, nv.mine));
+    assert_eq!(nv.mine, 300 + forth - back);
+    // And payments go on afterwards.
+    let r = payer.pay(s.node.address(), 1, 1).await.unwrap();
+    assert_eq!(r.theirs, nv.mine + 1);
 }
