@@ -1,5 +1,5 @@
 //! The local control port of `lakh channel serve`: a JSON-RPC (HTTP) server
-//! on loopback through which `lakh channel open | pay | close | list | watch`
+//! on loopback through which `lakh channel open | pay | deposit | close | list | watch`
 //! drive the running node. Amounts travel as text in the asset's units (or
 //! base units with `base_units`), converted here with the asset's decimals.
 
@@ -59,6 +59,18 @@ pub struct CloseParams {
     pub unilateral: bool,
 }
 
+/// `deposit`'s parameters.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DepositParams {
+    #[serde(default)]
+    pub peer: Option<Address>,
+    #[serde(default)]
+    pub channel: Option<ChannelId>,
+    pub amount: String,
+    #[serde(default)]
+    pub base_units: bool,
+}
+
 /// `watch`'s parameters: the watchtower as `KEY@HOST:PORT`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct WatchParams {
@@ -94,6 +106,10 @@ pub trait ControlApi {
     /// Pays a peer through an open channel (co-signed states).
     #[method(name = "pay")]
     async fn pay(&self, params: PayParams) -> RpcResult<PayReport>;
+
+    /// Adds to this node's deposit on chain and co-signs a state counting it.
+    #[method(name = "deposit")]
+    async fn deposit(&self, params: DepositParams) -> RpcResult<ChannelView>;
 
     /// Closes a channel cooperatively or alone.
     #[method(name = "close")]
@@ -234,6 +250,25 @@ impl ControlApiServer for Control {
                 })?;
             let amount = self.amount(&p.amount, asset, p.base_units).await?;
             self.node.pay(p.to, amount, count).await
+        };
+        run.await.map_err(rpc_error)
+    }
+
+    async fn deposit(&self, p: DepositParams) -> RpcResult<ChannelView> {
+        let run = async {
+            let asset = self
+                .node
+                .list()
+                .into_iter()
+                .find(|c| {
+                    c.phase == "open"
+                        && p.peer.is_none_or(|peer| c.peer == peer)
+                        && p.channel.is_none_or(|id| c.id == id)
+                })
+                .map(|c| c.asset)
+                .ok_or_else(|| NodeError::new("unknown_channel", "no open channel matches"))?;
+            let amount = self.amount(&p.amount, asset, p.base_units).await?;
+            self.node.deposit(p.peer, p.channel, amount).await
         };
         run.await.map_err(rpc_error)
     }

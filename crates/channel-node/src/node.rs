@@ -91,6 +91,23 @@ struct Effects {
     done: Vec<(Done, Result<Duration, NodeError>)>,
     checks: Vec<(ChannelRef, u64)>,
     payword_checks: Vec<PaywordTerms>,
+    deposit_checks: Vec<DepositCheck>,
+}
+
+/// What was already checked about an update before its handler runs.
+#[derive(Clone, Copy, Default)]
+struct Checked {
+    /// Its signature (verified with its batch).
+    signature: bool,
+    /// The chain holds the deposits it adds.
+    deposits: bool,
+}
+
+/// An update that adds a deposit, waiting for the chain to show it.
+struct DepositCheck {
+    base: u64,
+    state: ChannelState,
+    signature: Sig64,
 }
 
 /// A channel as `list` shows it.
@@ -466,6 +483,11 @@ impl Node {
         for (done, result) in fx.done {
             let _ = done.send(result);
         }
+        if !fx.deposit_checks.is_empty() {
+            let node = self.clone();
+            let checks = std::mem::take(&mut fx.deposit_checks);
+            tokio::spawn(async move { node.run_deposit_checks(peer, checks).await });
+        }
         if !fx.checks.is_empty() || !fx.payword_checks.is_empty() {
             let node = self.clone();
             let checks = (fx.checks, fx.payword_checks);
@@ -511,7 +533,13 @@ impl Node {
                 base,
                 state,
                 signature,
-            } => self.on_update(inner, peer, base, (state, signature), verified, fx),
+            } => {
+                let checked = Checked {
+                    signature: verified,
+                    deposits: false,
+                };
+                self.on_update(inner, peer, base, (state, signature), checked, fx)
+            }
             Msg::Countersign {
                 channel,
                 version,
@@ -641,7 +669,7 @@ impl Node {
         peer: Address,
         base: u64,
         (state, signature): (ChannelState, Sig64),
-        verified: bool,
+        checked: Checked,
         fx: &mut Effects,
     ) {
         let (id, version) = (state.channel, state.version);
@@ -681,23 +709,50 @@ impl Node {
                 ),
             );
         }
-        if !verified && !verify_state(&peer, &state, &signature) {
+        if !checked.signature && !verify_state(&peer, &state, &signature) {
             return refuse(
                 codes::BAD_SIGNATURE,
                 format!("your signature on version {version} does not verify"),
             );
         }
-        let base = &chan.rec.latest;
+        let base_state = &chan.rec.latest;
         let me = usize::from(chan.rec.me);
-        let same_books = state.deposits == base.deposits
-            && state.withdrawn == base.withdrawn
+        if state.deposits != base_state.deposits {
+            let them = 1 - me;
+            let added = state.deposits[them].checked_sub(base_state.deposits[them]);
+            let shape = added.is_some_and(|d| {
+                d > 0
+                    && state.deposits[me] == base_state.deposits[me]
+                    && state.withdrawn == base_state.withdrawn
+                    && state.locked == 0
+                    && !state.is_final
+                    && state.balances[me] == base_state.balances[me]
+                    && base_state.balances[them].checked_add(d) == Some(state.balances[them])
+            });
+            if !shape {
+                return refuse(
+                    codes::BAD_STATE,
+                    "a deposit update adds the deposit to its depositor's balance and changes nothing else".into(),
+                );
+            }
+            if !checked.deposits {
+                fx.deposit_checks.push(DepositCheck {
+                    base,
+                    state,
+                    signature,
+                });
+                return;
+            }
+        }
+        let base = base_state;
+        let same_books = state.withdrawn == base.withdrawn
             && state.locked == 0
             && state.locks_root.0 == [0; 32]
             && state.is_balanced();
         if !same_books {
             return refuse(
                 codes::BAD_STATE,
-                "an update must keep the deposits and withdrawals, hold no locks and add up".into(),
+                "an update must keep the withdrawals, hold no locks and add up".into(),
             );
         }
         if state.is_final {
@@ -707,7 +762,7 @@ impl Node {
                     "a final state must keep the latest balances".into(),
                 );
             }
-        } else if state.balances[me] <= base.balances[me] {
+        } else if state.balances[me] <= base.balances[me] && state.deposits == base.deposits {
             return refuse(
                 codes::NOT_PAYING,
                 "an update must pay me; I only countersign payments to me".into(),
@@ -801,6 +856,158 @@ impl Node {
                 Err(e) => Msg::refuse(id, 0, &e.code, &e.message),
             };
             self.send_to(peer, &[answer]);
+        }
+    }
+
+    /// Countersigns deposit updates once the chain shows their deposits.
+    async fn run_deposit_checks(self: Arc<Self>, peer: Address, checks: Vec<DepositCheck>) {
+        for c in checks {
+            let id = c.state.channel;
+            let on_chain = match self.chain_or_err() {
+                Ok(chain) => chain.channel(&id).await,
+                Err(e) => Err(e),
+            };
+            let shown = match &on_chain {
+                Ok(Some(a)) => (0..2).all(|i| a.channel.deposits[i] >= c.state.deposits[i]),
+                _ => false,
+            };
+            if !shown {
+                let reason = match on_chain {
+                    Err(e) => format!("cannot check the deposit on chain: {e}"),
+                    _ => "the chain does not hold the deposit this state counts".into(),
+                };
+                self.send_to(
+                    peer,
+                    &[Msg::refuse(
+                        id,
+                        c.state.version,
+                        codes::NOT_ON_CHAIN,
+                        &reason,
+                    )],
+                );
+                continue;
+            }
+            let mut fx = Effects::default();
+            let mut inner = self.lock();
+            let checked = Checked {
+                signature: false,
+                deposits: true,
+            };
+            self.on_update(
+                &mut inner,
+                peer,
+                c.base,
+                (c.state, c.signature),
+                checked,
+                &mut fx,
+            );
+            self.commit(&inner, &fx);
+            if let Some(l) = inner.peers.get(&peer) {
+                let mut frames = Vec::new();
+                for m in &fx.out {
+                    frames.extend(m.frame());
+                }
+                let _ = l.tx.send(frames);
+            }
+        }
+    }
+
+    /// Adds `amount` to this node's deposit on chain, then co-signs a state
+    /// that counts it (so it can be paid off chain).
+    pub async fn deposit(
+        self: &Arc<Self>,
+        peer: Option<Address>,
+        channel: Option<ChannelId>,
+        amount: u128,
+    ) -> Result<ChannelView, NodeError> {
+        let chain = self.chain_or_err()?;
+        if amount == 0 {
+            return Err(invalid("the amount must be positive"));
+        }
+        let id = self.find_channel(peer, channel)?;
+        let (reference, peer) = {
+            let inner = self.lock();
+            let chan = inner
+                .channels
+                .get(&id)
+                .ok_or_else(|| NodeError::new("unknown_channel", "no such channel"))?;
+            (chan.rec.reference, chan.rec.peer())
+        };
+        chain
+            .send(ChannelAction::Deposit {
+                channel: reference,
+                amount,
+            })
+            .await?;
+        emit(
+            serde_json::json!({"event": "deposited", "channel": id, "amount": amount.to_string()}),
+        );
+        self.ensure_link(peer).await?;
+        self.propose(id, peer, |state, me| {
+            state.deposits[me] = state.deposits[me].checked_add(amount)?;
+            state.balances[me] = state.balances[me].checked_add(amount)?;
+            Some(())
+        })
+        .await?;
+        self.view(&id)
+            .ok_or_else(|| NodeError::new("unknown_channel", "the channel vanished"))
+    }
+
+    /// Signs and sends one update of the latest state (`change` applied,
+    /// version past every signed one) and waits for its countersignature.
+    async fn propose(
+        self: &Arc<Self>,
+        id: ChannelId,
+        peer: Address,
+        change: impl FnOnce(&mut ChannelState, usize) -> Option<()>,
+    ) -> Result<(), NodeError> {
+        let rx = {
+            let mut inner = self.lock();
+            let Inner {
+                channels, peers, ..
+            } = &mut *inner;
+            let link = peers.get(&peer).ok_or_else(|| {
+                NodeError::new("peer_offline", format!("not connected to {peer}"))
+            })?;
+            let chan = channels
+                .get_mut(&id)
+                .ok_or_else(|| NodeError::new("unknown_channel", "no such channel"))?;
+            if chan.rec.phase != (Phase::Open {}) {
+                return Err(NodeError::new(codes::NOT_OPEN, "the channel is not open"));
+            }
+            if !chan.inflight.is_empty() {
+                return Err(NodeError::new(codes::BUSY, "payments are in flight"));
+            }
+            let mut state = chan.rec.latest.clone();
+            state.version = chan.rec.next_version();
+            change(&mut state, usize::from(chan.rec.me))
+                .ok_or_else(|| invalid("the new state overflows"))?;
+            let signature = state.sign(&self.key);
+            chan.rec.signed = state.clone();
+            if let Err(e) = self.store.put(&[&chan.rec]) {
+                return Err(NodeError::new(codes::STORE, format!("{e:#}")));
+            }
+            let (tx, rx) = oneshot::channel();
+            let _ = link.tx.send(
+                Msg::Update {
+                    base: chan.rec.latest.version,
+                    state: state.clone(),
+                    signature,
+                }
+                .frame(),
+            );
+            chan.inflight.push_back(Pending {
+                state,
+                signature,
+                sent: Instant::now(),
+                done: Some(tx),
+            });
+            rx
+        };
+        match tokio::time::timeout(PAY_TIMEOUT, rx).await {
+            Ok(Ok(Ok(_))) => Ok(()),
+            Ok(Ok(Err(e))) => Err(e),
+            _ => Err(NodeError::new("timeout", "the peer did not countersign")),
         }
     }
 

@@ -186,6 +186,22 @@ async fn updates_are_countersigned_only_when_signed_new_and_paying() {
     .await;
     assert_eq!(refusal_code(&next(&mut conn).await), codes::WRONG_VERSION);
 
+    // A deposit the node cannot see on chain (this node has none) is not
+    // countersigned.
+    let mut deposit = pay_state(&s, 4, 10);
+    deposit.deposits[0] += 5;
+    deposit.balances[0] += 5;
+    send(
+        &mut conn,
+        Msg::Update {
+            base: 1,
+            signature: deposit.sign(&s.payer),
+            state: deposit,
+        },
+    )
+    .await;
+    assert_eq!(refusal_code(&next(&mut conn).await), codes::NOT_ON_CHAIN);
+
     // The node kept exactly the one good state.
     let view = s.node.view(&s.reference.id).unwrap();
     assert_eq!((view.version, view.mine, view.theirs), (1, 10, 990));

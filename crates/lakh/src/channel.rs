@@ -1,5 +1,5 @@
 //! `lakh channel`: run a channel node (`serve`) and drive it (`open`, `pay`,
-//! `close`, `list`, `watch`), or measure two on loopback (`bench`).
+//! `deposit`, `close`, `list`, `watch`), or measure two on loopback (`bench`).
 //!
 //! `serve` keeps its channels in `<data>/channels.redb` and writes where its
 //! local control port listens to `<data>/control.json`; the other commands
@@ -10,7 +10,8 @@ use crate::keys::{default_keys_dir, load_key, resolve_address};
 use crate::wallet::units::AmountArg;
 use anyhow::{Context, bail};
 use lakh_channel_node::control::{
-    self, CloseParams, ControlApiClient, ListAnswer, OpenParams, PayParams, WatchParams,
+    self, CloseParams, ControlApiClient, DepositParams, ListAnswer, OpenParams, PayParams,
+    WatchParams,
 };
 use lakh_channel_node::{Node, NodeError, bench, chain::Chain};
 use lakh_types::decimal::format_units;
@@ -84,6 +85,18 @@ pub enum ChannelCommand {
         /// Number of payments (pipelined)
         #[arg(long, default_value_t = 1)]
         count: u64,
+    },
+    /// Add to this node's deposit on chain, then co-sign a state counting it
+    Deposit {
+        /// Key name or 64-hex address of the peer
+        #[arg(long)]
+        peer: Option<String>,
+        /// The channel id (when several channels match)
+        #[arg(long)]
+        channel: Option<String>,
+        /// Amount added, in the asset's units (or base units with --base-units)
+        #[arg(long)]
+        amount: AmountArg,
     },
     /// Close a channel: cooperatively (final state, paid at once) or alone
     Close {
@@ -289,6 +302,42 @@ async fn execute(args: ChannelArgs) -> anyhow::Result<()> {
                 fmt(r.theirs)
             );
             print(args.json, &serde_json::to_value(&r)?, text)
+        }
+        ChannelCommand::Deposit {
+            peer,
+            channel,
+            amount,
+        } => {
+            let client = control::client(&control_url(&args)?).map_err(coded)?;
+            let peer = peer
+                .as_deref()
+                .map(|p| resolve_address(&keys, p))
+                .transpose()?;
+            let channel = channel
+                .as_deref()
+                .map(|c| c.parse().map_err(|e| anyhow::anyhow!("--channel: {e}")))
+                .transpose()?;
+            let view = client
+                .deposit(DepositParams {
+                    peer,
+                    channel,
+                    amount: amount.to_string(),
+                    base_units: args.base_units,
+                })
+                .await
+                .map_err(|e| coded(control::call_error(e)))?;
+            let list = client
+                .list()
+                .await
+                .map_err(|e| coded(control::call_error(e)))?;
+            let text = format!(
+                "deposited on channel {}; version {}: mine {}, theirs {}\n",
+                view.id,
+                view.version,
+                amount_text(&list, &view.id, view.mine),
+                amount_text(&list, &view.id, view.theirs)
+            );
+            print(args.json, &serde_json::to_value(&view)?, text)
         }
         ChannelCommand::Close {
             peer,

@@ -1,8 +1,8 @@
 //! `lakh channel` end to end: a devnet, two `lakh channel serve` processes
 //! (alice and bob, the devnet's demo keys) and the CLI driving them.
 //!
-//! - open, many payments, cooperative close: the chain pays exactly the
-//!   co-signed balances;
+//! - open, many payments both ways, a deposit counted off chain,
+//!   cooperative close: the chain pays exactly the co-signed balances;
 //! - a serve process killed with SIGKILL mid-payments and restarted (payer,
 //!   then payee): no co-signed state lost, both agree, payments go on;
 //! - a counterparty closing with a stale state is disputed automatically by
@@ -229,15 +229,24 @@ fn open_pay_many_times_and_close_cooperatively() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    // Bob pays some back: a channel runs both ways.
-    bob.ok(&["pay", "--to", "alice", "--amount", "2"]);
-    let paid = paid - 2 * USDC;
+    // Bob deposits 10 USDC on chain; once alice's node sees it there, both
+    // sign a state counting it, and bob can pay back more than he received.
+    let d = bob.ok(&["deposit", "--amount", "10"]);
+    assert_eq!(amount(&d["mine"]), paid + 10 * USDC);
+    assert_eq!(usdc(&net, "bob"), bob0 - 10 * USDC);
+    bob.ok(&["pay", "--to", "alice", "--amount", "40"]);
+    // Net: bob received `paid`, deposited 10 and paid 40 back.
+    let bob_balance = paid + 10 * USDC - 40 * USDC;
 
     let closed = alice.ok(&["close"]);
     assert_eq!(closed["phase"], "closed");
     assert_eq!(closed["is_final"], true);
-    assert_eq!(usdc(&net, "alice"), alice0 - paid);
-    assert_eq!(usdc(&net, "bob"), bob0 + paid);
+    assert_eq!(amount(&closed["theirs"]), bob_balance);
+    assert_eq!(
+        usdc(&net, "alice"),
+        alice0 - 100 * USDC + (110 * USDC - bob_balance)
+    );
+    assert_eq!(usdc(&net, "bob"), bob0 - 10 * USDC + bob_balance);
     assert!(channel_on_chain(&net, &id.parse().unwrap()).is_none());
     // Bob's watch loop sees the channel paid out.
     let started = Instant::now();
