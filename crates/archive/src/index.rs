@@ -25,7 +25,7 @@ use commonware_storage::{
     translator::{EightCap, Translator},
 };
 use commonware_utils::{NZU64, NZUsize};
-use lakh_types::{Address, AssetId, Receipt, Symbol, TxId};
+use lakh_types::{Address, AssetId, Event, Receipt, Symbol, TxId};
 use std::collections::HashMap;
 use std::num::{NonZeroU64, NonZeroUsize};
 use std::sync::Arc;
@@ -66,7 +66,15 @@ pub struct BlockRecord {
     pub tx_count: u32,
     /// Assets created by the block's transactions.
     pub created_assets: Vec<(AssetId, Symbol)>,
+    /// What execution did after the last transaction (slashes, insurance
+    /// payouts), in order: no transaction's receipt holds them.
+    pub block_events: Vec<Event>,
 }
+
+/// Most block events one record keeps (far above what one block's hooks
+/// emit: at most 8 offenses, a slash per committee member, a bounded batch
+/// of insurance payouts).
+pub const MAX_BLOCK_EVENTS: usize = 4_096;
 
 impl Write for BlockRecord {
     fn write(&self, buf: &mut impl BufMut) {
@@ -77,6 +85,10 @@ impl Write for BlockRecord {
             asset.write(buf);
             symbol.write(buf);
         }
+        self.block_events.len().write(buf);
+        for event in &self.block_events {
+            event.write(buf);
+        }
     }
 }
 impl EncodeSize for BlockRecord {
@@ -86,6 +98,12 @@ impl EncodeSize for BlockRecord {
                 .created_assets
                 .iter()
                 .map(|(a, s)| a.encode_size() + s.encode_size())
+                .sum::<usize>()
+            + self.block_events.len().encode_size()
+            + self
+                .block_events
+                .iter()
+                .map(EncodeSize::encode_size)
                 .sum::<usize>()
     }
 }
@@ -102,10 +120,16 @@ impl Read for BlockRecord {
         for _ in 0..n {
             created_assets.push((AssetId::read(buf)?, Symbol::read(buf)?));
         }
+        let n = usize::read_cfg(buf, &RangeCfg::new(..=MAX_BLOCK_EVENTS))?;
+        let mut block_events = Vec::with_capacity(n);
+        for _ in 0..n {
+            block_events.push(Event::read(buf)?);
+        }
         Ok(BlockRecord {
             first_tx_seq,
             tx_count,
             created_assets,
+            block_events,
         })
     }
 }
@@ -404,6 +428,7 @@ impl<E: StorageContext + Supervisor> Indexer<E> {
         block_digest: sha256::Digest,
         first_tx_seq: u64,
         receipts: &[Receipt],
+        block_events: &[Event],
     ) {
         if height > 1 && self.block(height - 1).await.is_none() {
             panic!(
@@ -442,6 +467,11 @@ impl<E: StorageContext + Supervisor> Indexer<E> {
             first_tx_seq,
             tx_count: receipts.len() as u32,
             created_assets,
+            block_events: block_events
+                .iter()
+                .take(MAX_BLOCK_EVENTS)
+                .cloned()
+                .collect(),
         };
         let accounts = self.index_accounts(first_tx_seq, receipts).await;
         // The indexes sync at once; the caller needs them durable on return.
@@ -631,13 +661,19 @@ mod tests {
                 },
             };
             let digest = sha256::Digest::from([1u8; 32]);
-            idx.record(1, digest, 0, &[failed, receipt(1, 1, vec![])])
+            idx.record(1, digest, 0, &[failed, receipt(1, 1, vec![])], &[])
                 .await;
             assert_eq!(assets.list(), known);
             assert_eq!(idx.block(1).await.unwrap().created_assets, vec![]);
-            idx.record(2, digest, 2, &[receipt(2, 0, vec![gold()])])
+            let unjailed = Event::Stake(lakh_types::modules::stake::StakeEvent::Unjailed {
+                validator: Address([5; 32]),
+            });
+            let events = [unjailed.clone()];
+            idx.record(2, digest, 2, &[receipt(2, 0, vec![gold()])], &events)
                 .await;
             assert!(assets.list().contains(&(AssetId(7), "GOLD".to_string())));
+            assert_eq!(idx.block(2).await.unwrap().block_events, vec![unjailed]);
+            assert!(idx.block(1).await.unwrap().block_events.is_empty());
         });
     }
 
@@ -681,17 +717,18 @@ mod tests {
             {
                 let mut idx = Indexer::init(context.child("a"), "t", cache(), registry()).await;
                 for (i, block) in blocks.iter().take(4).enumerate() {
-                    idx.record(i as u64 + 1, digest, 2 * i as u64, block).await;
+                    idx.record(i as u64 + 1, digest, 2 * i as u64, block, &[])
+                        .await;
                 }
-                idx.record(3, digest, 4, &blocks[2]).await;
+                idx.record(3, digest, 4, &blocks[2], &[]).await;
                 let page = idx.account_txs(&carol, None, 2).await.unwrap();
                 assert_eq!(page.total, 4, "a replayed block adds nothing");
             }
             // Reopened with nothing cached: replaying block 4 still adds
             // nothing, block 5 continues the ordinals.
             let mut idx = Indexer::init(context.child("b"), "t", cache(), registry()).await;
-            idx.record(4, digest, 6, &blocks[3]).await;
-            idx.record(5, digest, 8, &blocks[4]).await;
+            idx.record(4, digest, 6, &blocks[3], &[]).await;
+            idx.record(5, digest, 8, &blocks[4], &[]).await;
             let page = idx.account_txs(&carol, None, 2).await.unwrap();
             assert_eq!(page.total, 5);
             assert_eq!(heights(&page), vec![(4, 5), (3, 4)]);
@@ -732,10 +769,10 @@ mod tests {
             let block_b = vec![receipt(2, 0, vec![created]), receipt(2, 1, vec![])];
             {
                 let mut idx = Indexer::init(context.child("a"), "t", cache(), registry()).await;
-                idx.record(1, digest_a, 0, &block_a).await;
-                idx.record(2, digest_b, 3, &block_b).await;
+                idx.record(1, digest_a, 0, &block_a, &[]).await;
+                idx.record(2, digest_b, 3, &block_b, &[]).await;
                 // Replaying a block after a crash changes nothing.
-                idx.record(2, digest_b, 3, &block_b).await;
+                idx.record(2, digest_b, 3, &block_b, &[]).await;
             }
             let assets = registry();
             let idx = Indexer::init(context.child("b"), "t", cache(), assets.clone()).await;
@@ -767,8 +804,10 @@ mod tests {
             let cache = CacheRef::new(NZU16!(4096), NZUsize!(64));
             let mut idx = Indexer::init(context, "t", cache, registry()).await;
             let digest = sha256::Digest::from([1u8; 32]);
-            idx.record(1, digest, 0, &[receipt(1, 0, vec![])]).await;
-            idx.record(3, digest, 1, &[receipt(3, 0, vec![])]).await;
+            idx.record(1, digest, 0, &[receipt(1, 0, vec![])], &[])
+                .await;
+            idx.record(3, digest, 1, &[receipt(3, 0, vec![])], &[])
+                .await;
         });
     }
 }

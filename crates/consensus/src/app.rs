@@ -106,6 +106,8 @@ struct Executed<E: StorageContext + Supervisor + Spawner> {
     unpayable: Vec<(lakh_types::Address, u64)>,
     /// The committee elected for the next epoch, on an epoch's last block.
     next_committee: Option<Committee>,
+    /// What the end-of-block hooks did (slashes, insurance payouts).
+    block_events: Vec<lakh_types::Event>,
     /// Build mode: positions of the offenses no longer punishable, ascending.
     excluded_offenses: Vec<usize>,
 }
@@ -200,6 +202,7 @@ where
             excluded: outcome.excluded.iter().map(|(i, _)| *i).collect(),
             unpayable,
             next_committee: outcome.next_committee,
+            block_events: outcome.block_events,
             excluded_offenses: outcome
                 .excluded_offenses
                 .iter()
@@ -463,7 +466,8 @@ where
         );
         self.shared.metrics.time(Stage::Build, started.elapsed());
         self.shared.metrics.saw_height(block.height_u64());
-        self.shared.cache_receipts(&block, executed.receipts);
+        self.shared
+            .cache_receipts(&block, executed.receipts, executed.block_events);
         Some(Proposed { block, merkleized })
     }
 
@@ -515,7 +519,8 @@ where
         }
         self.shared.metrics.time(Stage::Verify, started.elapsed());
         self.shared.metrics.saw_height(block.height_u64());
-        self.shared.cache_receipts(&block, executed.receipts);
+        self.shared
+            .cache_receipts(&block, executed.receipts, executed.block_events);
         Some(executed.merkleized)
     }
 
@@ -529,12 +534,13 @@ where
         // Receipts are made durable before the block's state is applied, so a
         // crash can never leave applied state without its receipts.
         let started = Instant::now();
-        let receipts = self
+        let cached = self
             .shared
             .take_receipts(&block.digest())
             .unwrap_or_else(|| {
                 panic!("receipts of finalized block {} missing", block.height_u64())
             });
+        let receipts = cached.receipts;
         self.indexer
             .lock()
             .await
@@ -543,6 +549,7 @@ where
                 block.digest(),
                 block.header.first_tx_seq,
                 &receipts,
+                &cached.block_events,
             )
             .await;
         debug!(

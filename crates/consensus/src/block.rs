@@ -175,6 +175,7 @@ impl Block {
                 evidence: h.evidence.iter().map(carried_evidence).collect(),
             },
             tx_ids: self.txs.iter().map(|t| t.id()).collect(),
+            block_events: Vec::new(),
         }
     }
 

@@ -10,7 +10,7 @@ use commonware_cryptography::{Digestible, sha256};
 use lakh_mempool::{Included, MempoolConfig, TxPool, VerifierConfig};
 use lakh_rpc::types::BlockInfo;
 use lakh_state::{StateKey, StateValue};
-use lakh_types::{Genesis, Receipt};
+use lakh_types::{Event, Genesis, Receipt};
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex, MutexGuard, RwLock},
@@ -18,7 +18,14 @@ use std::{
 use tokio::sync::broadcast;
 
 /// Receipts of an executed block and its height, by block digest.
-type PendingReceipts = HashMap<sha256::Digest, (u64, Arc<Vec<Receipt>>)>;
+/// An executed block's receipts and the events of its end-of-block hooks.
+#[derive(Clone)]
+pub struct BlockReceipts {
+    pub receipts: Arc<Vec<Receipt>>,
+    pub block_events: Arc<Vec<Event>>,
+}
+
+type PendingReceipts = HashMap<sha256::Digest, (u64, BlockReceipts)>;
 
 /// Capacity of the finalized-block notification channel (slow subscribers skip).
 const FINALIZED_CHANNEL: usize = 1024;
@@ -86,15 +93,19 @@ impl NodeShared {
 
     /// Keeps an executed (not yet finalized) block's receipts until it is
     /// finalized or abandoned, and tells the pool which nonces it used.
-    pub fn cache_receipts(&self, block: &Block, receipts: Vec<Receipt>) {
+    pub fn cache_receipts(&self, block: &Block, receipts: Vec<Receipt>, block_events: Vec<Event>) {
         let height = block.height_u64();
         self.pool
             .on_executed(block.digest(), block.header.parent, height, &receipts);
+        let cached = BlockReceipts {
+            receipts: Arc::new(receipts),
+            block_events: Arc::new(block_events),
+        };
         self.pending_receipts()
-            .insert(block.digest(), (height, Arc::new(receipts)));
+            .insert(block.digest(), (height, cached));
     }
 
-    pub fn take_receipts(&self, digest: &sha256::Digest) -> Option<Arc<Vec<Receipt>>> {
+    pub fn take_receipts(&self, digest: &sha256::Digest) -> Option<BlockReceipts> {
         self.pending_receipts().get(digest).map(|(_, r)| r.clone())
     }
 
@@ -103,12 +114,19 @@ impl NodeShared {
     pub fn on_finalized(&self, block: &Block, receipts: &[Receipt]) -> Included {
         let height = block.height_u64();
         let included = self.pool.on_finalized(height, receipts);
-        self.pending_receipts().retain(|_, (h, _)| *h > height);
+        let mut info = block.info();
+        {
+            let mut pending = self.pending_receipts();
+            if let Some((_, cached)) = pending.get(&block.digest()) {
+                info.block_events = cached.block_events.as_ref().clone();
+            }
+            pending.retain(|_, (h, _)| *h > height);
+        }
         let failed = receipts.iter().filter(|r| !r.status.is_success()).count();
         self.metrics
             .finalized(height, receipts.len() as u64, failed as u64);
         *self.head.write().expect("head lock poisoned") = Some(Arc::new(block.clone()));
-        let _ = self.finalized.send(block.info());
+        let _ = self.finalized.send(info);
         included
     }
 

@@ -2,6 +2,7 @@
 //! network, manage keys, use the wallet, measure throughput.
 
 mod bench;
+mod channel;
 mod chaos;
 mod keys;
 mod network;
@@ -99,6 +100,8 @@ enum Command {
     Keys(keys::KeysArgs),
     /// Send transactions and query the chain.
     Wallet(wallet::WalletArgs),
+    /// Payment channels: run a channel node and pay through it off chain.
+    Channel(channel::ChannelArgs),
     /// Measure sustained TPS and latency against a node, or this machine's ceilings.
     Bench(bench::BenchArgs),
     /// Run validators as processes under load while killing and freezing
@@ -212,6 +215,7 @@ fn main() -> Result<()> {
                 .build()?;
             rt.block_on(wallet::run_wallet(args))
         }
+        Command::Channel(args) => channel::run(args),
         Command::Bench(args) => bench::run_bench(args),
         Command::Chaos(args) => chaos::run(args),
     }

@@ -329,12 +329,12 @@ pub fn devnet(cfg: DevnetConfig) -> Result<()> {
     };
     let vdir = data_dir.join("validators");
     let mut specs = Vec::new();
-    for (i, byzantine) in misbehaving.into_iter().enumerate() {
+    for (i, byzantine) in misbehaving.iter().enumerate().take(validators) {
         specs.push(ValidatorSpec {
             signer: keys::load_key(&vdir, &format!("validator-{i}"))?,
             rpc_addr: (i == 0).then_some(rpc_addr),
             p2p_address: None,
-            byzantine,
+            byzantine: *byzantine,
         });
     }
     let keys_dir = data_dir.join("keys");

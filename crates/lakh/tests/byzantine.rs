@@ -4,6 +4,7 @@
 //! finalized block within a bounded number of blocks and names only that
 //! validator, and the validator is punished: tombstoned, its stake reduced
 //! by exactly the slash, and out of the committee from the next epoch.
+
 #![allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failed test
 
 mod common;

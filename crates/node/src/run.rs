@@ -76,7 +76,8 @@ pub struct RunConfig {
 /// read instead of failing. v3: BLS multisignature certificates. v4:
 /// block headers carry finalization certificates. v5: validator records
 /// carry slashing state. v6: block headers carry evidence of consensus
-/// faults, and an evidence store sits beside them.
+/// faults, an evidence store sits beside them, and the block index keeps
+/// each block's end-of-block events.
 pub const STORE_FORMAT: &str = "lakh-store-v6";
 
 /// Refuses a data directory written in another store format; stamps a new one.

@@ -293,7 +293,13 @@ where
                 self.marshal().get_block(Identifier::Digest(d)).await?
             }
         };
-        Some(block.inner().info())
+        let mut info = block.inner().info();
+        if let Some(indexer) = self.handles.indexer()
+            && let Some(record) = indexer.lock().await.block(info.header.height).await
+        {
+            info.block_events = record.block_events;
+        }
+        Some(info)
     }
 
     async fn finality(&self, height: u64) -> Option<FinalityInfo> {

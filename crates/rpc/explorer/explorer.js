@@ -667,6 +667,8 @@ async function viewBlock(id) {
         ...hd.finalizations.flatMap((f, i) => [i ? ", " : "",
           `round ${f.epoch}/${f.view} (${f.signers.length} signers, fee pot shared)`])),
       ] : null,
+      ...(block.block_events || []).map((e) => ["after the last transaction",
+        h("span", { class: "mono" }, `${e.type} ${e.kind}: ${JSON.stringify(e)}`)]),
       hd.evidence && hd.evidence.length ? ["carries evidence", h("span", {},
         ...hd.evidence.flatMap((e, i) => [i ? ", " : "",
           `${e.fault.replace(/_/g, " ")} by committee member ${e.signer} in round ${e.epoch}/${e.view}`])),

@@ -71,6 +71,13 @@ fixed_schemas! {
         "type": "object",
         "description": "the validators elected for the next epoch, with their stakes and keys (docs/modules/stake.md)"
     };
+    /// What a block's end-of-block hooks did, in order: events tagged by
+    /// module and kind (`{"type": "stake", "kind": "slashed", ...}`).
+    BlockEvents => {
+        "type": "array",
+        "items": {"type": "object"},
+        "description": "slashes (docs/modules/stake.md, Slashing), insurance payouts and other events no transaction's receipt holds"
+    };
     /// A transaction's receipt.
     Receipt => {
         "type": "object",

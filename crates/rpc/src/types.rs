@@ -168,6 +168,12 @@ pub struct FinalityInfo {
 pub struct BlockInfo {
     pub header: BlockHeaderInfo,
     pub tx_ids: Vec<TxId>,
+    /// What execution did after the block's last transaction (slashes,
+    /// insurance payouts), in order; empty until the block's receipts are
+    /// recorded (the finalized stream sends it before).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(with = "crate::schema::BlockEvents")]
+    pub block_events: Vec<lakh_types::Event>,
 }
 
 /// The chain's latest finalized block and what a new transaction must pay.

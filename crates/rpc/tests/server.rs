@@ -81,6 +81,7 @@ impl FakeNode {
         let block = BlockInfo {
             header,
             tx_ids: txs.iter().map(|t| t.id()).collect(),
+            block_events: Vec::new(),
         };
         inner.blocks.push(block.clone());
         let _ = self.finalized.send(block.clone());

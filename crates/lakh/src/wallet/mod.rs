@@ -28,7 +28,7 @@ use lakh_rpc::{
     LakhClient, TxStatusInfo, verify_account_proof,
 };
 use lakh_types::{
-    Action, Address, AssetId, PrivateKey, Receipt, Symbol, Transaction, TransferEntry, TxId,
+    Action, Address, AssetId, Event, PrivateKey, Receipt, Symbol, Transaction, TransferEntry, TxId,
     TxStatus, fees::required_fee,
 };
 use serde_json::json;
@@ -658,6 +658,9 @@ fn describe_block(block: &BlockInfo) -> anyhow::Result<Output> {
             e.fault, e.signer, e.epoch, e.view
         );
     }
+    for event in &block.block_events {
+        let _ = writeln!(text, "event      {}", describe_block_event(event));
+    }
     for id in block.tx_ids.iter().take(LISTED_IDS) {
         let _ = writeln!(text, "  {id}");
     }
@@ -771,6 +774,13 @@ async fn balance(ctx: &Ctx<'_>, address: Address, prove: bool) -> anyhow::Result
         });
     }
     Ok(Output::ok(json, text))
+}
+
+/// One end-of-block event on a line: its module and kind, then its JSON.
+fn describe_block_event(event: &Event) -> String {
+    let json = serde_json::to_value(event).unwrap_or_default();
+    let field = |name: &str| json.get(name).and_then(|v| v.as_str()).unwrap_or("");
+    format!("{} {} {json}", field("type"), field("kind"))
 }
 
 #[cfg(test)]
@@ -915,6 +925,11 @@ mod tests {
                     evidence: Vec::new(),
                 },
                 tx_ids: vec![],
+                block_events: vec![Event::Stake(
+                    lakh_types::modules::stake::StakeEvent::Unjailed {
+                        validator: Address([1; 32]),
+                    },
+                )],
             })
         }
         async fn head(&self) -> HeadInfo {
@@ -1252,6 +1267,13 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(out.json["header"]["view"], 9);
+        assert_eq!(out.json["block_events"][0]["type"], "stake");
+        assert_eq!(out.json["block_events"][0]["kind"], "unjailed");
+        assert!(
+            out.text.contains("event      stake unjailed"),
+            "{}",
+            out.text
+        );
         let by_hash = execute(args(
             &env,
             WalletCommand::Block {

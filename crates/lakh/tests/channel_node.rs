@@ -1,0 +1,637 @@
+//! `lakh channel` end to end: a devnet, two `lakh channel serve` processes
+//! (alice and bob, the devnet's demo keys) and the CLI driving them.
+//!
+//! - open, many payments both ways, a deposit counted off chain,
+//!   cooperative close: the chain pays exactly the co-signed balances;
+//! - a serve process killed with SIGKILL mid-payments and restarted (payer,
+//!   then payee): no co-signed state lost, both agree, payments go on;
+//! - a counterparty closing with a stale state is disputed automatically by
+//!   the other's watchtower loop, and the chain's register then holds the
+//!   newest state; a third node handed the state (`watch`) disputes for a
+//!   node that went offline;
+//! - (ignored in CI: it waits out a 3,600-block window on a heartbeat-0
+//!   network) after the dispute, `settle` pays exactly the newest state.
+#![allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failed test
+
+mod common;
+
+use common::{BIN, Devnet, free_port, key_of};
+use lakh_rpc::LakhClient;
+use lakh_types::modules::channel::query::ChannelAnswer;
+use lakh_types::modules::channel::{ChannelAction, ChannelId, ChannelRef};
+use lakh_types::{Action, Address, Transaction};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// One USDC in base units (the devnet's USDC has 6 decimals).
+const USDC: u128 = 1_000_000;
+
+/// A `lakh channel serve` child, killed on drop.
+struct Serve {
+    child: Child,
+    key: String,
+    port: u16,
+    data: PathBuf,
+    keys: PathBuf,
+    rpc: String,
+    control: String,
+}
+
+impl Serve {
+    fn start(net: &Devnet, root: &Path, key: &str, port: u16) -> Serve {
+        let data = root.join(format!("channel-{key}"));
+        Serve::spawn(key, port, data, net.keys(), net.rpc.clone())
+    }
+
+    fn spawn(key: &str, port: u16, data: PathBuf, keys: PathBuf, rpc: String) -> Serve {
+        std::fs::create_dir_all(&data).unwrap();
+        let _ = std::fs::remove_file(data.join("control.json"));
+        let log = |name: &str| {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(data.join(name))
+                .unwrap()
+        };
+        let child = Command::new(BIN)
+            .args(["channel", "serve", "--key", key, "--rpc", &rpc])
+            .args(["--listen", &format!("127.0.0.1:{port}"), "--poll-ms", "200"])
+            .arg("--keys")
+            .arg(&keys)
+            .arg("--data")
+            .arg(&data)
+            .stdout(log("serve-stdout.log"))
+            .stderr(log("serve-stderr.log"))
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("spawn lakh channel serve");
+        let started = Instant::now();
+        let control = loop {
+            if let Ok(text) = std::fs::read_to_string(data.join("control.json"))
+                && let Ok(v) = serde_json::from_str::<Value>(&text)
+            {
+                break v["control"].as_str().unwrap().to_string();
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "serve {key} did not start: {}",
+                std::fs::read_to_string(data.join("serve-stderr.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        Serve {
+            child,
+            key: key.to_string(),
+            port,
+            data,
+            keys,
+            rpc,
+            control,
+        }
+    }
+
+    /// Kills with SIGKILL and starts again on the same store and port.
+    fn kill9_and_restart(mut self) -> Serve {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+        let (key, port, data) = (self.key.clone(), self.port, self.data.clone());
+        let (keys, rpc) = (self.keys.clone(), self.rpc.clone());
+        drop(self);
+        Serve::spawn(&key, port, data, keys, rpc)
+    }
+
+    fn peer(&self, net: &Devnet) -> String {
+        format!("{}@127.0.0.1:{}", address(net, &self.key), self.port)
+    }
+
+    fn run(&self, args: &[&str]) -> std::process::Output {
+        Command::new(BIN)
+            .args(["channel", "--json", "--control", &self.control])
+            .arg("--keys")
+            .arg(&self.keys)
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> Value {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "lakh channel {args:?} ({}) failed: {}{}",
+            self.key,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    /// The node's only channel.
+    fn channel(&self) -> Value {
+        let list = self.ok(&["list"]);
+        let channels = list["channels"].as_array().unwrap();
+        assert_eq!(channels.len(), 1, "{list}");
+        channels[0].clone()
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn address(net: &Devnet, name: &str) -> Address {
+    use commonware_cryptography::Signer;
+    Address::from(&key_of(&net.dir, name).public_key())
+}
+
+fn amount(v: &Value) -> u128 {
+    v.as_str()
+        .unwrap_or_else(|| panic!("not an amount: {v}"))
+        .parse()
+        .unwrap()
+}
+
+fn usdc(net: &Devnet, who: &str) -> u128 {
+    net.wallet_json(&["balance", who])["balances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["symbol"] == "USDC")
+        .map_or(0, |e| amount(&e["amount"]))
+}
+
+fn start_net(dir: &Path) -> Devnet {
+    Devnet::start(&dir.join("net"), 1, free_port(), &[])
+}
+
+fn channel_on_chain(net: &Devnet, id: &ChannelId) -> Option<ChannelAnswer> {
+    channel_at(&net.rpc, id)
+}
+
+fn channel_at(rpc: &str, id: &ChannelId) -> Option<ChannelAnswer> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let client = LakhClient::connect(rpc).unwrap();
+        match client
+            .query("channel", "channel", serde_json::json!({ "channel": id }))
+            .await
+        {
+            Ok(v) => Some(serde_json::from_value(v).unwrap()),
+            Err(_) => None,
+        }
+    })
+}
+
+#[test]
+fn open_pay_many_times_and_close_cooperatively() {
+    let dir = tempfile::tempdir().unwrap();
+    let net = start_net(dir.path());
+    let alice = Serve::start(&net, dir.path(), "alice", free_port());
+    let bob = Serve::start(&net, dir.path(), "bob", free_port());
+    let (alice0, bob0) = (usdc(&net, "alice"), usdc(&net, "bob"));
+
+    let opened = alice.ok(&[
+        "open",
+        "--peer",
+        &bob.peer(&net),
+        "--asset",
+        "USDC",
+        "--deposit",
+        "100",
+    ]);
+    let id = opened["id"].as_str().unwrap().to_string();
+    assert_eq!(usdc(&net, "alice"), alice0 - 100 * USDC);
+    // 300 pipelined payments of 0.1 USDC, then 5 one at a time of 1 USDC.
+    let r = alice.ok(&["pay", "--to", "bob", "--amount", "0.1", "--count", "300"]);
+    assert_eq!(r["version"], 300);
+    for _ in 0..5 {
+        alice.ok(&["pay", "--to", "bob", "--amount", "1"]);
+    }
+    let paid = 300 * USDC / 10 + 5 * USDC;
+    let b = bob.channel();
+    assert_eq!(b["id"], id.as_str());
+    assert_eq!(b["version"], 305);
+    assert_eq!(amount(&b["mine"]), paid);
+    assert_eq!(amount(&alice.channel()["theirs"]), paid);
+    // Bob cannot pay more than he holds; nothing is signed for it.
+    let out = bob.run(&["pay", "--to", "alice", "--amount", "36"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("insufficient"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Bob deposits 10 USDC on chain; once alice's node sees it there, both
+    // sign a state counting it, and bob can pay back more than he received.
+    let d = bob.ok(&["deposit", "--amount", "10"]);
+    assert_eq!(amount(&d["mine"]), paid + 10 * USDC);
+    assert_eq!(usdc(&net, "bob"), bob0 - 10 * USDC);
+    bob.ok(&["pay", "--to", "alice", "--amount", "40"]);
+    // Net: bob received `paid`, deposited 10 and paid 40 back.
+    let bob_balance = paid + 10 * USDC - 40 * USDC;
+
+    let closed = alice.ok(&["close"]);
+    assert_eq!(closed["phase"], "closed");
+    assert_eq!(closed["is_final"], true);
+    assert_eq!(amount(&closed["theirs"]), bob_balance);
+    assert_eq!(
+        usdc(&net, "alice"),
+        alice0 - 100 * USDC + (110 * USDC - bob_balance)
+    );
+    assert_eq!(usdc(&net, "bob"), bob0 - 10 * USDC + bob_balance);
+    assert!(channel_on_chain(&net, &id.parse().unwrap()).is_none());
+    // Bob's watch loop sees the channel paid out.
+    let started = Instant::now();
+    while bob.channel()["phase"] != "closed" {
+        assert!(started.elapsed() < Duration::from_secs(20));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_node_killed_mid_payments_restarts_with_every_cosigned_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let net = start_net(dir.path());
+    let alice = Serve::start(&net, dir.path(), "alice", free_port());
+    let bob = Serve::start(&net, dir.path(), "bob", free_port());
+    alice.ok(&[
+        "open",
+        "--peer",
+        &bob.peer(&net),
+        "--asset",
+        "USDC",
+        "--deposit",
+        "100",
+    ]);
+
+    // Kill the payer (alice) mid-payments.
+    let (acked, alice) = pay_while(&net, &alice.control.clone(), move || {
+        alice.kill9_and_restart()
+    });
+    assert!(acked > 0, "no payment went through before the kill");
+    // After reconnecting, both hold the same newest co-signed state, which
+    // covers every acknowledged payment.
+    let agree = |alice: &Serve, bob: &Serve| -> (u64, u128) {
+        let started = Instant::now();
+        loop {
+            let (a, b) = (alice.channel(), bob.channel());
+            if a["version"] == b["version"] && a["connected"] == true {
+                assert_eq!(a["theirs"], b["mine"]);
+                assert_eq!(a["mine"], b["theirs"]);
+                return (a["version"].as_u64().unwrap(), amount(&b["mine"]));
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "no agreement: {a} {b}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    let (_, received) = agree(&alice, &bob);
+    assert!(
+        received >= acked,
+        "bob holds {received} of {acked} acknowledged"
+    );
+
+    // Kill the payee (bob) mid-payments.
+    let (acked2, bob) = pay_while(&net, &alice.control, move || bob.kill9_and_restart());
+    let (version, received2) = agree(&alice, &bob);
+    assert!(
+        received2 >= received + acked2,
+        "bob holds {received2}, had {received} and {acked2} more were acknowledged"
+    );
+
+    // Payments go on after both restarts, from the agreed version.
+    let r = alice.ok(&["--base-units", "pay", "--to", "bob", "--amount", "5"]);
+    assert!(r["version"].as_u64().unwrap() > version);
+    assert_eq!(amount(&bob.channel()["mine"]), received2 + 5);
+}
+
+/// Pays bob 1 base unit at a time, 40 a call, from another thread through
+/// the payer's control port while `kill` runs on this one; returns how many
+/// payments were acknowledged and what `kill` returned.
+fn pay_while<T>(net: &Devnet, control: &str, kill: impl FnOnce() -> T) -> (u128, T) {
+    let control = control.to_string();
+    let keys = net.keys();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop2 = stop.clone();
+    let bob = address(net, "bob").to_hex();
+    let worker = std::thread::spawn(move || {
+        let mut acknowledged = 0u128;
+        while !stop2.load(std::sync::atomic::Ordering::Relaxed) {
+            let out = Command::new(BIN)
+                .args(["channel", "--json", "--base-units", "--control", &control])
+                .arg("--keys")
+                .arg(&keys)
+                .args(["pay", "--to", &bob, "--amount", "1", "--count", "40"])
+                .output()
+                .unwrap();
+            if out.status.success() {
+                acknowledged += 40;
+            }
+        }
+        acknowledged
+    });
+    std::thread::sleep(Duration::from_millis(700));
+    let t = kill();
+    std::thread::sleep(Duration::from_millis(300));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    (worker.join().unwrap(), t)
+}
+
+#[test]
+fn a_stale_close_is_disputed_by_the_watchtower() {
+    let dir = tempfile::tempdir().unwrap();
+    let net = start_net(dir.path());
+    let alice = Serve::start(&net, dir.path(), "alice", free_port());
+    let bob = Serve::start(&net, dir.path(), "bob", free_port());
+    let opened = alice.ok(&[
+        "open",
+        "--peer",
+        &bob.peer(&net),
+        "--asset",
+        "USDC",
+        "--deposit",
+        "100",
+    ]);
+    let id: ChannelId = opened["id"].as_str().unwrap().parse().unwrap();
+    alice.ok(&["pay", "--to", "bob", "--amount", "1", "--count", "40"]);
+    assert_eq!(bob.channel()["version"], 40);
+
+    // Alice cheats: she stops her (honest) channel node, which would
+    // dispute its own owner's stale close, and closes alone with the opening
+    // state (version 0, all hers), signing the transaction herself.
+    drop(alice);
+    close_alone_with_the_opening_state(&net.rpc, &net.dir, &id);
+
+    // Bob's node disputes with version 40 within the window; the register
+    // then pays exactly the newest state.
+    let started = Instant::now();
+    let answer = loop {
+        let a = channel_on_chain(&net, &id).unwrap();
+        if a.channel.state.version == 40 {
+            break a;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no dispute: register at version {}",
+            a.channel.state.version
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(answer.payouts, [60 * USDC, 40 * USDC]);
+    assert!(matches!(
+        answer.channel.status,
+        lakh_types::modules::channel::ChannelStatus::Closing { .. }
+    ));
+    // Bob's node reports the dispute once its transaction is final.
+    let started = Instant::now();
+    loop {
+        let events = std::fs::read_to_string(bob.data.join("serve-stdout.log")).unwrap();
+        if events.contains("\"disputed\"") {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "{events}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Bob's node sees the channel closing, with the chain's deadline.
+    let started = Instant::now();
+    while bob.channel()["phase"] != "closing" {
+        assert!(started.elapsed() < Duration::from_secs(20));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Alice's stale close: `close` with no state (the chain's register, the
+/// opening state), signed with her key outside her channel node.
+fn close_alone_with_the_opening_state(rpc: &str, net_dir: &Path, id: &ChannelId) {
+    let key = key_of(net_dir, "alice");
+    let reference: ChannelRef = channel_at(rpc, id).unwrap().channel.reference();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let client = LakhClient::connect(rpc).unwrap();
+    rt.block_on(async {
+        use commonware_cryptography::Signer;
+        let sender = key.public_key();
+        let account = client.account(Address::from(&sender), false).await.unwrap();
+        let tx = Transaction {
+            chain_id: client.chain_id().await.unwrap(),
+            sender,
+            nonce: account.pending_nonce.unwrap_or(0).max(account.nonce),
+            max_fee: 10_000_000,
+            action: Action::Channel(Box::new(ChannelAction::Close {
+                channel: reference,
+                state: None,
+            })),
+        }
+        .sign(&key);
+        let id = client.submit(&tx).await.unwrap();
+        let done = client
+            .wait_for_finality(id, Duration::from_secs(30))
+            .await
+            .unwrap();
+        assert!(done.receipt.status.is_success(), "{:?}", done.receipt);
+    });
+}
+
+/// A one-validator network from `lakh genesis` with `block.heartbeat_ms` 0
+/// (a block per consensus round), so the 3,600-block challenge window
+/// passes in one to two minutes rather than an hour. Killed on drop.
+struct FastNet {
+    child: Child,
+    rpc: String,
+    dir: PathBuf,
+}
+
+impl FastNet {
+    fn start(dir: &Path) -> FastNet {
+        let out = Command::new(BIN)
+            .args(["genesis", "--validators", "1", "--json", "--out"])
+            .arg(dir)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        let path = dir.join("genesis.json");
+        let mut g: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        g["block"]["heartbeat_ms"] = 0.into();
+        std::fs::write(&path, g.to_string()).unwrap();
+        let rpc = format!("http://127.0.0.1:{}", free_port());
+        let child = Command::new(BIN)
+            .args(["node", "--config"])
+            .arg(dir.join("node-0.toml"))
+            .args(["--rpc-addr", rpc.trim_start_matches("http://")])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.join("node-stderr.log")).unwrap())
+            .spawn()
+            .unwrap();
+        let net = FastNet {
+            child,
+            rpc,
+            dir: dir.to_path_buf(),
+        };
+        let started = Instant::now();
+        while !net.wallet(&["head"]).status.success() {
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "node did not start"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        net
+    }
+
+    fn wallet(&self, args: &[&str]) -> std::process::Output {
+        Command::new(BIN)
+            .args(["wallet", "--json", "--rpc", &self.rpc])
+            .arg("--keys")
+            .arg(self.dir.join("keys"))
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    fn usdc(&self, who: &str) -> u128 {
+        let out = self.wallet(&["balance", who]);
+        assert!(out.status.success(), "{out:?}");
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["balances"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["symbol"] == "USDC")
+            .map_or(0, |e| amount(&e["amount"]))
+    }
+}
+
+impl Drop for FastNet {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The whole unilateral path: a stale close, the watchtower's dispute, and
+/// after the window its settle, which pays exactly the newest state. Waiting
+/// out the window takes one to two minutes, so CI skips it; run it with
+/// `cargo test -p lakh --test channel_node -- --ignored`.
+#[test]
+#[ignore = "waits out a 3,600-block challenge window (one to two minutes)"]
+fn a_stale_close_is_disputed_then_settled_with_the_newest_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let net = FastNet::start(&dir.path().join("net"));
+    let keys = net.dir.join("keys");
+    let serve = |key: &str, port| {
+        Serve::spawn(
+            key,
+            port,
+            dir.path().join(format!("channel-{key}")),
+            keys.clone(),
+            net.rpc.clone(),
+        )
+    };
+    let alice = serve("alice", free_port());
+    let bob = serve("bob", free_port());
+    let (alice0, bob0) = (net.usdc("alice"), net.usdc("bob"));
+    let bob_addr = {
+        use commonware_cryptography::Signer;
+        Address::from(&key_of(&net.dir, "bob").public_key())
+    };
+    let opened = alice.ok(&[
+        "open",
+        "--peer",
+        &format!("{bob_addr}@127.0.0.1:{}", bob.port),
+        "--asset",
+        "USDC",
+        "--deposit",
+        "100",
+    ]);
+    let id: ChannelId = opened["id"].as_str().unwrap().parse().unwrap();
+    alice.ok(&["pay", "--to", "bob", "--amount", "1", "--count", "40"]);
+    drop(alice);
+    close_alone_with_the_opening_state(&net.rpc, &net.dir, &id);
+
+    let started = Instant::now();
+    loop {
+        match channel_at(&net.rpc, &id) {
+            // Paid out: settled and removed (it holds no locks).
+            None => break,
+            Some(a) => assert!(
+                started.elapsed() < Duration::from_secs(400),
+                "not settled: {:?} at height {}",
+                a.channel.status,
+                a.height
+            ),
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert_eq!(net.usdc("alice"), alice0 - 40 * USDC);
+    assert_eq!(net.usdc("bob"), bob0 + 40 * USDC);
+    let events = std::fs::read_to_string(bob.data.join("serve-stdout.log")).unwrap();
+    assert!(events.contains("\"disputed\""), "{events}");
+    assert!(events.contains("\"settled\""), "{events}");
+}
+
+#[test]
+fn a_watchtower_disputes_for_a_node_that_is_offline() {
+    let dir = tempfile::tempdir().unwrap();
+    let net = start_net(dir.path());
+    let alice = Serve::start(&net, dir.path(), "alice", free_port());
+    let bob = Serve::start(&net, dir.path(), "bob", free_port());
+    let carol = Serve::start(&net, dir.path(), "carol", free_port());
+    let opened = alice.ok(&[
+        "open",
+        "--peer",
+        &bob.peer(&net),
+        "--asset",
+        "USDC",
+        "--deposit",
+        "100",
+    ]);
+    let id: ChannelId = opened["id"].as_str().unwrap().parse().unwrap();
+    alice.ok(&["pay", "--to", "bob", "--amount", "1", "--count", "25"]);
+    // Bob hands his latest state to carol's node, then goes offline.
+    let sent = bob.ok(&["watch", "--tower", &carol.peer(&net)]);
+    assert_eq!(sent["sent"], 1);
+    let started = Instant::now();
+    while carol.ok(&["list"])["watched"] != 1 {
+        assert!(started.elapsed() < Duration::from_secs(10));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    drop(bob);
+    drop(alice);
+    close_alone_with_the_opening_state(&net.rpc, &net.dir, &id);
+
+    let started = Instant::now();
+    let answer = loop {
+        let a = channel_on_chain(&net, &id).unwrap();
+        if a.channel.state.version == 25 {
+            break a;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the tower did not dispute: register at version {}",
+            a.channel.state.version
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(answer.payouts, [75 * USDC, 25 * USDC]);
+    let started = Instant::now();
+    loop {
+        let events = std::fs::read_to_string(carol.data.join("serve-stdout.log")).unwrap();
+        if events.contains("\"disputed\"") {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "{events}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
