@@ -31,6 +31,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("provenance", provenance),
     ("query", query),
     ("channel_state", channel_state),
+    ("channel_msg", channel_msg),
 ];
 
 /// A decoded transaction re-encodes to exactly its input: one transaction
@@ -84,6 +85,26 @@ pub fn channel_state(data: &[u8]) {
     let signed_bytes = Bytes::from(signed.state.message());
     let back = ChannelState::decode(signed_bytes).expect("a state's signed bytes decode");
     assert_eq!(back, signed.state, "the signed bytes name another state");
+}
+
+/// Frames of the channel node's peer protocol, as a connection delivers
+/// them (`lakh_channel_node::wire`): each frame within the size bound
+/// decodes to a message or is refused, and a decoded message re-encodes to
+/// exactly its frame.
+pub fn channel_msg(data: &[u8]) {
+    use lakh_channel_node::wire::{MAX_FRAME_BYTES, Msg};
+    let mut rest = data;
+    while rest.len() >= 4 {
+        let len = u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
+        if len > MAX_FRAME_BYTES || rest.len() < 4 + len {
+            return;
+        }
+        let body = &rest[4..4 + len];
+        if let Ok(msg) = Msg::decode_body(body) {
+            assert_eq!(msg.frame(), rest[..4 + len], "non-canonical message");
+        }
+        rest = &rest[4 + len..];
+    }
 }
 
 /// A decoded block re-encodes to its input, so its digest names one block.

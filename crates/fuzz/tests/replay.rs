@@ -51,6 +51,16 @@ fn the_seeds_are_accepted_by_their_decoders() {
     )))
     .unwrap();
     assert!(state.state.is_balanced());
+    let session = seed("channel_msg", "session");
+    let mut frames = 0;
+    let mut rest = session.as_slice();
+    while rest.len() >= 4 {
+        let len = u32::from_be_bytes(rest[..4].try_into().unwrap()) as usize;
+        lakh_channel_node::wire::Msg::decode_body(&rest[4..4 + len]).unwrap();
+        rest = &rest[4 + len..];
+        frames += 1;
+    }
+    assert_eq!(frames, 5);
 
     let genesis = lakh_types::Genesis::from_json(lakh_fuzz::FUZZ_GENESIS).unwrap();
     genesis.validate().unwrap();

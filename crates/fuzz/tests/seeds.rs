@@ -147,6 +147,38 @@ fn evidence() -> lakh_consensus::evidence::Evidence {
     ))
 }
 
+/// A payer's side of a channel node session: hello, an update, a PayWord
+/// batch, and a refusal, each one frame.
+fn channel_session() -> Vec<u8> {
+    use lakh_channel_node::wire::Msg;
+    use lakh_types::codec::{BoundedVec, Text};
+    use lakh_types::modules::shielded::FixedBytes;
+    let signed = co_signed_state();
+    let msgs = [
+        Msg::Hello {
+            key: lakh_types::Address::from(&PrivateKey::from_seed(1).public_key()),
+            listen: Text::new("127.0.0.1:9701").unwrap(),
+            challenge: FixedBytes([5; 32]),
+        },
+        Msg::Update {
+            base: 2,
+            state: signed.state.clone(),
+            signature: signed.signatures[0],
+        },
+        Msg::Latest {
+            state: signed.state,
+            signatures: signed.signatures,
+        },
+        Msg::PaywordPay {
+            channel: FixedBytes([7; 32]),
+            first_depth: 1,
+            words: BoundedVec::new(vec![FixedBytes([9; 32]); 3]).unwrap(),
+        },
+        Msg::refuse(FixedBytes([7; 32]), 4, "busy", "an update is in flight"),
+    ];
+    msgs.iter().flat_map(|m| m.frame()).collect()
+}
+
 fn write(target: &str, name: &str, data: &[u8]) {
     std::fs::write(corpus(target).join(name), data).unwrap();
 }
@@ -186,6 +218,7 @@ fn write_seed_corpora() {
     );
 
     write("channel_state", "two_party", &co_signed_state().encode());
+    write("channel_msg", "session", &channel_session());
 
     let params: &[(u8, &str)] = &[
         (0, "[]"),
