@@ -107,6 +107,16 @@ fn an_equivocating_validator_is_caught_and_punished_while_the_honest_three_final
     );
     let text = net.wallet_output(&["block", &caught_at.to_string()]);
     assert!(text.status.success());
+    // The block carrying the evidence carries the slash among its
+    // end-of-block events.
+    let block = net.wallet_json(&["block", &caught_at.to_string()]);
+    let slashed: Vec<&serde_json::Value> = block["block_events"]
+        .as_array()
+        .map(|events| events.iter().filter(|e| e["kind"] == "slashed").collect())
+        .unwrap_or_default();
+    assert_eq!(slashed.len(), 1, "{block}");
+    assert_eq!(slashed[0]["validator"], byzantine.as_str(), "{block}");
+    assert_eq!(slashed[0]["tombstoned"], true, "{block}");
 
     // Punished once: tombstoned, the slash taken exactly, and out of the
     // committee elected after the evidence.
