@@ -1215,6 +1215,9 @@ struct ByzantineCaught {
     validators: Vec<ed25519::PublicKey>,
     genesis: Genesis,
     txs: Arc<Vec<lakh_types::SignedTransaction>>,
+    /// The downtime window is short enough that silent validators are
+    /// jailed and slashed for downtime within the run.
+    silent_jailed: bool,
 }
 
 /// The committee of `epoch`, as the genesis or the boundary block before
@@ -1369,15 +1372,25 @@ impl ByzantineCaught {
         let dbs = state.handles.stateful.subscribe_databases().await;
         let db = dbs.read().await;
         let slash = SELF_BOND * u128::from(DEFAULT_DOUBLE_SIGN_SLASH_BPS) / 10_000;
+        let downtime_slash = (SELF_BOND
+            * u128::from(lakh_types::committee::DEFAULT_DOWNTIME_SLASH_BPS))
+        .div_ceil(10_000);
         let mut burned = 0;
         for (i, key) in self.validators.iter().enumerate() {
             let address = Address::from(key);
             let record = validator_record(&db, &address).await?;
-            let punished = matches!(
-                self.reached.byzantine.get(i).copied().flatten(),
-                Some(Misbehavior::Equivocate | Misbehavior::NullifyFinalize)
-            );
-            let (tombstoned, slashed) = if punished { (true, slash) } else { (false, 0) };
+            let how = self.reached.byzantine.get(i).copied().flatten();
+            let (tombstoned, slashed) = match how {
+                Some(Misbehavior::Equivocate | Misbehavior::NullifyFinalize) => (true, slash),
+                Some(Misbehavior::Silent) if self.silent_jailed => (false, downtime_slash),
+                _ => (false, 0),
+            };
+            if record.jailed != (slashed > 0) {
+                return Err(format!(
+                    "validator {i} ({how:?}): jailed {}, slashed {}",
+                    record.jailed, record.total_slashed
+                ));
+            }
             if record.tombstoned != tombstoned
                 || record.total_slashed != slashed
                 || record.total_delegated != SELF_BOND - slashed
@@ -1432,86 +1445,110 @@ impl ByzantineCaught {
 fn byzantine_validators_are_caught_while_the_honest_ones_agree() {
     for seed in 0..20 {
         let plan = ByzantinePlan::of(seed);
-        let engine = plan.engine();
-        let validators: Vec<ed25519::PublicKey> =
-            engine.validators.iter().map(|k| k.public_key()).collect();
-        let reached = HonestReached {
-            height: BYZANTINE_HEIGHT,
-            byzantine: engine.byzantine.clone(),
-            honest: (plan.validators as usize) - plan.faults.len(),
-        };
-        let property = ByzantineCaught {
-            reached: reached.clone(),
-            validators: validators.clone(),
-            genesis: engine.genesis.clone(),
-            txs: engine.txs.clone(),
-        };
-        let honest = validators[0].clone();
-        // Odd seeds delay and drop messages.
-        let link = if seed % 2 == 1 {
-            lossy_link()
-        } else {
-            steady_link()
-        };
-        let mut builder = PlanBuilder::new(engine).seed(seed).link(link.clone());
-        match plan.disruption {
-            Disruption::None => {}
-            Disruption::Partition => {
-                let cut = Link {
-                    success_rate: probability!(0.0),
-                    ..steady_link()
-                };
-                let mut schedule = Schedule::new();
-                for other in &validators[1..] {
-                    for (from, to) in [(&honest, other), (other, &honest)] {
-                        schedule = schedule.at(
-                            Duration::from_millis(2000),
-                            Action::UpdateLink {
-                                from: from.clone(),
-                                to: to.clone(),
-                                link: cut.clone(),
-                            },
-                        );
-                    }
-                }
-                schedule = schedule.at(Duration::from_millis(4000), Action::Heal(link));
-                builder = builder.crash(Crash::Schedule(schedule));
-            }
-            Disruption::Crash => {
-                builder = builder.crash(Crash::Schedule(
-                    Schedule::new()
-                        .at(Duration::from_millis(1500), Action::Crash(honest.clone()))
-                        .at(Duration::from_millis(4000), Action::Restart(honest)),
-                ));
-            }
-        }
-        let started = std::time::Instant::now();
-        let results = builder
-            .exit_condition(reached)
-            .property(property)
-            .timeout(Duration::from_secs(300))
-            .run()
-            .unwrap_or_else(|e| {
-                panic!(
-                    "seed {seed}: {} validators, faults {:?}, {:?}: {e}",
-                    plan.validators, plan.faults, plan.disruption
-                )
-            });
-        let (crashes, actions) = match plan.disruption {
-            Disruption::None => (0, 0),
-            Disruption::Partition => (0, 2 * (validators.len() - 1) + 1),
-            Disruption::Crash => (1, 2),
-        };
-        for r in &results {
-            assert_eq!(r.crashes, crashes, "seed {seed}");
-            assert_eq!(r.scheduled_actions as usize, actions, "seed {seed}");
-        }
-        eprintln!(
-            "seed {seed}: {} validators, faults {:?}, {:?}: {:?}",
-            plan.validators,
-            plan.faults,
-            plan.disruption,
-            started.elapsed()
-        );
+        run_byzantine(seed, &plan, plan.engine(), false);
     }
+}
+
+/// Rounds in the downtime window of [`a_silent_validator_is_jailed_for_downtime`]:
+/// missing four jails.
+const SHORT_WINDOW_ROUNDS: u64 = 6;
+
+#[test]
+fn a_silent_validator_is_jailed_for_downtime() {
+    for seed in 0..3 {
+        let plan = ByzantinePlan {
+            validators: 4,
+            faults: vec![Misbehavior::Silent],
+            disruption: Disruption::None,
+        };
+        let mut engine = plan.engine();
+        engine.genesis.staking.slashing.signed_window_rounds = SHORT_WINDOW_ROUNDS;
+        run_byzantine(seed, &plan, engine, true);
+    }
+}
+
+/// Runs `engine` (built from `plan`) under `seed` until every honest
+/// validator reaches [`BYZANTINE_HEIGHT`], checking [`ByzantineCaught`].
+fn run_byzantine(seed: u64, plan: &ByzantinePlan, engine: LakhEngine, silent_jailed: bool) {
+    let validators: Vec<ed25519::PublicKey> =
+        engine.validators.iter().map(|k| k.public_key()).collect();
+    let reached = HonestReached {
+        height: BYZANTINE_HEIGHT,
+        byzantine: engine.byzantine.clone(),
+        honest: (plan.validators as usize) - plan.faults.len(),
+    };
+    let property = ByzantineCaught {
+        reached: reached.clone(),
+        validators: validators.clone(),
+        genesis: engine.genesis.clone(),
+        txs: engine.txs.clone(),
+        silent_jailed,
+    };
+    let honest = validators[0].clone();
+    // Odd seeds delay and drop messages.
+    let link = if seed % 2 == 1 {
+        lossy_link()
+    } else {
+        steady_link()
+    };
+    let mut builder = PlanBuilder::new(engine).seed(seed).link(link.clone());
+    match plan.disruption {
+        Disruption::None => {}
+        Disruption::Partition => {
+            let cut = Link {
+                success_rate: probability!(0.0),
+                ..steady_link()
+            };
+            let mut schedule = Schedule::new();
+            for other in &validators[1..] {
+                for (from, to) in [(&honest, other), (other, &honest)] {
+                    schedule = schedule.at(
+                        Duration::from_millis(2000),
+                        Action::UpdateLink {
+                            from: from.clone(),
+                            to: to.clone(),
+                            link: cut.clone(),
+                        },
+                    );
+                }
+            }
+            schedule = schedule.at(Duration::from_millis(4000), Action::Heal(link));
+            builder = builder.crash(Crash::Schedule(schedule));
+        }
+        Disruption::Crash => {
+            builder = builder.crash(Crash::Schedule(
+                Schedule::new()
+                    .at(Duration::from_millis(1500), Action::Crash(honest.clone()))
+                    .at(Duration::from_millis(4000), Action::Restart(honest)),
+            ));
+        }
+    }
+    let started = std::time::Instant::now();
+    let results = builder
+        .exit_condition(reached)
+        .property(property)
+        .timeout(Duration::from_secs(300))
+        .run()
+        .unwrap_or_else(|e| {
+            panic!(
+                "seed {seed}: {} validators, faults {:?}, {:?}: {e}",
+                plan.validators, plan.faults, plan.disruption
+            )
+        });
+    let (crashes, actions) = match plan.disruption {
+        Disruption::None => (0, 0),
+        Disruption::Partition => (0, 2 * (validators.len() - 1) + 1),
+        Disruption::Crash => (1, 2),
+    };
+    for r in &results {
+        assert_eq!(r.crashes, crashes, "seed {seed}");
+        assert_eq!(r.scheduled_actions as usize, actions, "seed {seed}");
+    }
+    eprintln!(
+        "seed {seed}: {} validators, faults {:?}, {:?}: {:?}",
+        plan.validators,
+        plan.faults,
+        plan.disruption,
+        started.elapsed()
+    );
 }
