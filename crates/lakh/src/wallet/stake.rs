@@ -388,7 +388,11 @@ fn registration(
 /// `tombstoned`, `jailed` (with the height `unjail` is accepted from) or
 /// `active`.
 fn status(v: &lakh_types::modules::stake::query::ValidatorSummary) -> String {
-    match (v.tombstoned, v.jailed, v.jailed_until_height) {
+    match (
+        v.slashing.tombstoned,
+        v.jailed,
+        v.slashing.jailed_until_height,
+    ) {
         (true, _, _) => "tombstoned".into(),
         (false, true, Some(until)) => format!("jailed<{until}"),
         (false, true, None) => "jailed".into(),
@@ -428,7 +432,7 @@ fn validators_table(a: &ValidatorsAnswer) -> String {
             if v.in_committee { "yes" } else { "no" },
             status(v),
             format!("{}/{}", v.signed_rounds, v.missed_rounds),
-            v.total_slashed,
+            v.slashing.total_slashed,
             v.p2p_address
         );
     }

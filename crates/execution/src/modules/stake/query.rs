@@ -25,8 +25,8 @@ use lakh_types::{
     Address, AssetId,
     committee::{Committee, StakingParams},
     modules::stake::query::{
-        DelegationAnswer, DelegationsAnswer, EpochAnswer, ParamsAnswer, UnbondingAnswer,
-        ValidatorAnswer, ValidatorSummary, ValidatorsAnswer,
+        DelegationAnswer, DelegationsAnswer, EpochAnswer, ParamsAnswer, SlashingStatus,
+        UnbondingAnswer, ValidatorAnswer, ValidatorSummary, ValidatorsAnswer,
     },
 };
 use serde::Deserialize;
@@ -157,11 +157,7 @@ fn validators(ctx: &QueryCtx<'_>) -> Result<ValidatorsAnswer, QueryError> {
                 delegations: v.delegations,
                 signed_rounds: v.signed_rounds,
                 missed_rounds: v.missed_rounds,
-                tombstoned: v.tombstoned,
-                jailed_until_height: v.jailed.then_some(v.jailed_until_height),
-                total_slashed: v.total_slashed,
-                window_rounds: v.window_rounds,
-                window_missed: v.window_missed,
+                slashing: slashing_status(&v),
             });
         }
     }
@@ -207,11 +203,7 @@ fn validator_answer(ctx: &QueryCtx<'_>, validator: Address) -> Result<ValidatorA
         commission_raise_allowed_height: v
             .commission_changed_height
             .map(|at| at.saturating_add(p.unbonding_blocks)),
-        tombstoned: v.tombstoned,
-        jailed_until_height: v.jailed.then_some(v.jailed_until_height),
-        total_slashed: v.total_slashed,
-        window_rounds: v.window_rounds,
-        window_missed: v.window_missed,
+        slashing: slashing_status(&v),
         height: ctx.height,
     })
 }
@@ -296,4 +288,15 @@ fn describe(v: &Validator, d: &Delegation, height: u64) -> Result<DelegationAnsw
         withdrawable,
         height,
     })
+}
+
+/// What the validator answers show of `v`'s standing under slashing.
+fn slashing_status(v: &Validator) -> SlashingStatus {
+    SlashingStatus {
+        tombstoned: v.tombstoned,
+        jailed_until_height: v.jailed.then_some(v.jailed_until_height),
+        total_slashed: v.total_slashed,
+        window_rounds: v.window_rounds,
+        window_missed: v.window_missed,
+    }
 }

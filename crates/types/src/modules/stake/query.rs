@@ -28,6 +28,25 @@ pub struct ValidatorsAnswer {
     pub validators: Vec<ValidatorSummary>,
 }
 
+/// A validator's standing under slashing (flattened into the validator
+/// answers).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlashingStatus {
+    /// Signed conflicting votes: jailed for good, never elected again.
+    pub tombstoned: bool,
+    /// While jailed: the first height at which `unjail` is accepted
+    /// (`u64::MAX` once tombstoned).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jailed_until_height: Option<u64>,
+    /// Native base units ever burned from its stake by slashing.
+    #[serde(with = "crate::amount")]
+    pub total_slashed: u128,
+    /// Rounds counted in its current downtime window.
+    pub window_rounds: u64,
+    /// Rounds of the current window it did not sign.
+    pub window_missed: u64,
+}
+
 /// One validator's totals.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ValidatorSummary {
@@ -62,19 +81,9 @@ pub struct ValidatorSummary {
     pub signed_rounds: u64,
     /// Finalizations carried in blocks of its committee that it missed.
     pub missed_rounds: u64,
-    /// Signed conflicting votes: jailed for good, never elected again.
-    pub tombstoned: bool,
-    /// While jailed: the first height at which `unjail` is accepted
-    /// (`u64::MAX` once tombstoned).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub jailed_until_height: Option<u64>,
-    /// Native base units ever burned from its stake by slashing.
-    #[serde(with = "crate::amount")]
-    pub total_slashed: u128,
-    /// Rounds counted in its current downtime window.
-    pub window_rounds: u64,
-    /// Rounds of the current window it did not sign.
-    pub window_missed: u64,
+    /// Tombstone, jail term, slashes and downtime window.
+    #[serde(flatten)]
+    pub slashing: SlashingStatus,
 }
 
 /// Answer to `stake validator {validator}`: its record, custody and when it
@@ -117,19 +126,9 @@ pub struct ValidatorAnswer {
     pub custody_balance: u128,
     /// First height at which it may raise its commission (`None`: now).
     pub commission_raise_allowed_height: Option<u64>,
-    /// Signed conflicting votes: jailed for good, never elected again.
-    pub tombstoned: bool,
-    /// While jailed: the first height at which `unjail` is accepted
-    /// (`u64::MAX` once tombstoned).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub jailed_until_height: Option<u64>,
-    /// Native base units ever burned from its stake by slashing.
-    #[serde(with = "crate::amount")]
-    pub total_slashed: u128,
-    /// Rounds counted in its current downtime window.
-    pub window_rounds: u64,
-    /// Rounds of the current window it did not sign.
-    pub window_missed: u64,
+    /// Tombstone, jail term, slashes and downtime window.
+    #[serde(flatten)]
+    pub slashing: SlashingStatus,
     /// Height of the state read.
     pub height: u64,
 }
