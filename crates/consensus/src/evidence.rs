@@ -321,47 +321,11 @@ pub fn check_all(
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use crate::participation::tests::committee;
     use commonware_codec::{Decode, Encode};
     use commonware_consensus::simplex::types::{Finalize, Notarize, Nullify, Proposal};
     use commonware_consensus::types::{Epoch, Round, View};
-    use commonware_cryptography::{Hasher, Sha256, Signer, ed25519};
-    use commonware_utils::ordered::BiMap;
-    use lakh_types::Address;
-    use lakh_types::committee::{CommitteeMember, ConsensusKeyBytes};
-    use lakh_types::consensus_key::{
-        CONSENSUS_NAMESPACE, consensus_public_key, derive_consensus_key,
-    };
-
-    /// A committee of `epoch` from the keys with `seeds`, and each
-    /// member's signing scheme, in member order.
-    fn committee(epoch: u64, seeds: std::ops::RangeInclusive<u64>) -> (Committee, Vec<Scheme>) {
-        let keys: Vec<_> = seeds.map(ed25519::PrivateKey::from_seed).collect();
-        let members = keys
-            .iter()
-            .map(|k| CommitteeMember {
-                identity: Address::from(&k.public_key()),
-                consensus_key: ConsensusKeyBytes::of(&consensus_public_key(&derive_consensus_key(
-                    k,
-                )))
-                .unwrap(),
-                p2p_address: "127.0.0.1:1".parse().unwrap(),
-            })
-            .collect();
-        let committee = Committee::new(epoch, members).unwrap();
-        let map = BiMap::try_from(committee.keys().unwrap()).unwrap();
-        let schemes = committee
-            .members
-            .iter()
-            .map(|m| {
-                let key = keys
-                    .iter()
-                    .find(|k| Address::from(&k.public_key()) == m.identity)
-                    .unwrap();
-                Scheme::signer(CONSENSUS_NAMESPACE, map.clone(), derive_consensus_key(key)).unwrap()
-            })
-            .collect();
-        (committee, schemes)
-    }
+    use commonware_cryptography::{Hasher, Sha256};
 
     fn proposal(epoch: u64, view: u64, block: &[u8]) -> Proposal<sha256::Digest> {
         Proposal::new(

@@ -318,7 +318,7 @@ impl Verifiers {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use commonware_consensus::types::{Epoch, Round, View};
@@ -330,10 +330,13 @@ mod tests {
         CONSENSUS_NAMESPACE, consensus_public_key, derive_consensus_key,
     };
 
-    /// A committee of four in epoch 0 and each member's signing scheme, in
-    /// member order.
-    fn committee() -> (Committee, Vec<Scheme>) {
-        let keys: Vec<_> = (1..=4).map(ed25519::PrivateKey::from_seed).collect();
+    /// A committee of `epoch` from the keys with `seeds`, and each
+    /// member's signing scheme, in member order.
+    pub(crate) fn committee(
+        epoch: u64,
+        seeds: std::ops::RangeInclusive<u64>,
+    ) -> (Committee, Vec<Scheme>) {
+        let keys: Vec<_> = seeds.map(ed25519::PrivateKey::from_seed).collect();
         let members = keys
             .iter()
             .map(|k| CommitteeMember {
@@ -345,7 +348,7 @@ mod tests {
                 p2p_address: "127.0.0.1:1".parse().unwrap(),
             })
             .collect();
-        let committee = Committee::new(0, members).unwrap();
+        let committee = Committee::new(epoch, members).unwrap();
         let map = BiMap::try_from(committee.keys().unwrap()).unwrap();
         let schemes = committee
             .members
@@ -359,6 +362,11 @@ mod tests {
             })
             .collect();
         (committee, schemes)
+    }
+
+    /// A committee of four in epoch 0.
+    fn four() -> (Committee, Vec<Scheme>) {
+        committee(0, 1..=4)
     }
 
     fn proposal(view: u64, block: &[u8]) -> Proposal<sha256::Digest> {
@@ -404,7 +412,7 @@ mod tests {
 
     #[test]
     fn a_carried_finalization_takes_in_the_votes_that_came_after_its_quorum() {
-        let (committee, schemes) = committee();
+        let (committee, schemes) = four();
         let p = proposal(5, b"block");
         let votes = schemes
             .iter()
@@ -433,7 +441,7 @@ mod tests {
 
     #[test]
     fn a_forged_late_vote_leaves_the_finalization_as_it_was() {
-        let (committee, schemes) = committee();
+        let (committee, schemes) = four();
         // Member 3's signature is over another block, relabelled.
         let mut forged = Finalize::sign(&schemes[3], proposal(5, b"other")).unwrap();
         forged.proposal = proposal(5, b"block");
@@ -449,7 +457,7 @@ mod tests {
 
     #[test]
     fn a_finalization_from_another_committee_is_refused() {
-        let (committee, _) = committee();
+        let (committee, _) = four();
         let (_, strangers) = {
             let keys: Vec<_> = (11..=14).map(ed25519::PrivateKey::from_seed).collect();
             let members: Vec<_> = keys
