@@ -1367,53 +1367,12 @@ impl Node {
                 .ok_or_else(|| NodeError::new("unknown_channel", "no such channel"))?
         };
         self.ensure_link(peer).await?;
-        let rx = {
-            let mut inner = self.lock();
-            let Inner {
-                channels, peers, ..
-            } = &mut *inner;
-            let link = peers.get(&peer).ok_or_else(|| {
-                NodeError::new("peer_offline", format!("not connected to {peer}"))
-            })?;
-            let chan = channels
-                .get_mut(&id)
-                .ok_or_else(|| NodeError::new("unknown_channel", "no such channel"))?;
-            if chan.rec.phase != (Phase::Open {}) {
-                return Err(NodeError::new(codes::NOT_OPEN, "the channel is not open"));
-            }
-            if !chan.inflight.is_empty() {
-                return Err(NodeError::new(codes::BUSY, "payments are in flight"));
-            }
-            let mut state = chan.rec.latest.clone();
-            state.version = chan.rec.next_version();
+        // The final state: the latest balances, marked final, co-signed.
+        self.propose(id, peer, |state, _| {
             state.is_final = true;
-            let signature = state.sign(&self.key);
-            chan.rec.signed = state.clone();
-            if let Err(e) = self.store.put(&[&chan.rec]) {
-                return Err(NodeError::new(codes::STORE, format!("{e:#}")));
-            }
-            let (tx, rx) = oneshot::channel();
-            let _ = link.tx.send(
-                Msg::Update {
-                    base: chan.rec.latest.version,
-                    state: state.clone(),
-                    signature,
-                }
-                .frame(),
-            );
-            chan.inflight.push_back(Pending {
-                state,
-                signature,
-                sent: Instant::now(),
-                done: Some(tx),
-            });
-            rx
-        };
-        match tokio::time::timeout(PAY_TIMEOUT, rx).await {
-            Ok(Ok(Ok(_))) => {}
-            Ok(Ok(Err(e))) => return Err(e),
-            _ => return Err(NodeError::new("timeout", "the peer did not countersign")),
-        }
+            Some(())
+        })
+        .await?;
         let (reference, signed) = {
             let inner = self.lock();
             let chan = inner
