@@ -238,6 +238,12 @@ pub fn is_last_in_epoch(epoch_blocks: u64, height: u64) -> bool {
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct FixedBytes<const N: usize>(pub [u8; N]);
 
+impl<const N: usize> Default for FixedBytes<N> {
+    fn default() -> Self {
+        FixedBytes([0u8; N])
+    }
+}
+
 /// The 48 bytes of a BLS12-381 G1 consensus key ([`crate::consensus_key`]).
 pub type ConsensusKeyBytes = FixedBytes<CONSENSUS_KEY_BYTES>;
 /// The 96 bytes of a proof of possession (G2).

@@ -4,6 +4,7 @@
 //! carry them under one tag per module.
 
 pub mod book;
+pub mod bridge;
 pub mod channel;
 pub mod cover;
 pub mod dex;
@@ -36,4 +37,6 @@ pub mod tag {
     pub const SHIELDED: u8 = 0x18;
     /// Payment channels.
     pub const CHANNEL: u8 = 0x19;
+    /// The Ethereum bridge.
+    pub const BRIDGE: u8 = 0x1a;
 }

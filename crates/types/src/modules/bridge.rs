@@ -1,0 +1,300 @@
+//! The Ethereum bridge's shared encodings: an L1 deposit and the running hash
+//! deposits form, a withdrawal leaf and the withdrawal tree's nodes, and the
+//! commitment every header carries so a finalize certificate covers it.
+//!
+//! The L1 contracts (`contracts/`) compute the same bytes with Solidity's
+//! `keccak256` and `abi.encode`: every word below is a 32-byte big-endian
+//! ABI word, addresses left-padded, lakh addresses as `bytes32`.
+//!
+//! - Deposit running hash: `h_0 = 0`,
+//!   `h_n = keccak256(h_{n-1} ‖ abi.encode(uint64 n, address token,
+//!   address l1_sender, bytes32 recipient, uint256 amount))`.
+//! - Withdrawal leaf: `keccak256(0x00 ‖ abi.encode(uint64 lakh_chain_id,
+//!   uint64 l1_chain_id, address bridge, uint64 index, bytes32 lakh_sender,
+//!   address l1_recipient, address token, uint256 amount))`.
+//! - Tree node: `keccak256(0x01 ‖ left ‖ right)`; an empty leaf is 32 zero
+//!   bytes; the tree is append-only with [`WITHDRAWAL_TREE_DEPTH`] levels, as
+//!   the Ethereum deposit contract's. The distinct prefixes keep a leaf from
+//!   ever being taken for an internal node.
+
+use crate::Address;
+use crate::committee::FixedBytes;
+use bytes::BufMut;
+use commonware_codec::{Buf, Error as CodecError, FixedSize, Read, ReadExt, Write};
+use serde::{Deserialize, Serialize};
+use sha3::{Digest as _, Keccak256};
+
+/// Levels of the withdrawal tree: room for 2^32 withdrawals.
+pub const WITHDRAWAL_TREE_DEPTH: usize = 32;
+/// Most L1 deposits one block applies.
+pub const MAX_DEPOSITS_PER_BLOCK: usize = 256;
+
+/// An Ethereum address.
+pub type L1Address = FixedBytes<20>;
+/// A keccak-256 digest.
+pub type Keccak = FixedBytes<32>;
+
+/// The L1 token address that stands for ether itself.
+pub const ETHER: L1Address = FixedBytes([0u8; 20]);
+
+/// keccak-256 over the concatenation of `parts`.
+pub fn keccak(parts: &[&[u8]]) -> Keccak {
+    let mut hasher = Keccak256::new();
+    for part in parts {
+        hasher.update(part);
+    }
+    let mut out = [0u8; 32];
+    out.copy_from_slice(&hasher.finalize());
+    FixedBytes(out)
+}
+
+/// A 32-byte ABI word holding `value` big-endian.
+fn word_u128(value: u128) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    out[16..].copy_from_slice(&value.to_be_bytes());
+    out
+}
+
+/// A 32-byte ABI word holding an address, left-padded.
+fn word_address(address: &L1Address) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    out[12..].copy_from_slice(&address.0);
+    out
+}
+
+/// One deposit the L1 bridge escrowed, numbered from 1 in L1 order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct L1Deposit {
+    /// Position in the L1 bridge's deposit sequence (the first is 1).
+    pub count: u64,
+    /// The L1 token escrowed ([`ETHER`] for ether).
+    pub token: L1Address,
+    /// Who deposited on L1.
+    pub l1_sender: L1Address,
+    /// Who receives the wrapped asset on lakh.
+    pub recipient: Address,
+    /// Base units of the L1 token escrowed (what the bridge measured it received).
+    pub amount: u128,
+}
+
+impl L1Deposit {
+    /// The running hash after this deposit, given the one before it.
+    pub fn chain(&self, previous: &Keccak) -> Keccak {
+        keccak(&[
+            &previous.0,
+            &word_u128(u128::from(self.count)),
+            &word_address(&self.token),
+            &word_address(&self.l1_sender),
+            &self.recipient.0,
+            &word_u128(self.amount),
+        ])
+    }
+}
+
+impl Write for L1Deposit {
+    fn write(&self, buf: &mut impl BufMut) {
+        self.count.write(buf);
+        self.token.write(buf);
+        self.l1_sender.write(buf);
+        self.recipient.write(buf);
+        self.amount.write(buf);
+    }
+}
+impl FixedSize for L1Deposit {
+    const SIZE: usize = 8 + 20 + 20 + 32 + 16;
+}
+impl Read for L1Deposit {
+    type Cfg = ();
+    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, CodecError> {
+        Ok(L1Deposit {
+            count: u64::read(buf)?,
+            token: L1Address::read(buf)?,
+            l1_sender: L1Address::read(buf)?,
+            recipient: Address::read(buf)?,
+            amount: u128::read(buf)?,
+        })
+    }
+}
+
+/// A withdrawal as the L1 bridge pays it: the leaf's fields.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WithdrawalLeaf {
+    /// The lakh chain the withdrawal left.
+    pub lakh_chain_id: u64,
+    /// The L1 chain that pays it.
+    pub l1_chain_id: u64,
+    /// The L1 bridge contract that pays it.
+    pub bridge: L1Address,
+    /// Position in the withdrawal tree (the first is 0).
+    pub index: u64,
+    /// Who burned the wrapped asset on lakh.
+    pub lakh_sender: Address,
+    /// Who is paid on L1.
+    pub l1_recipient: L1Address,
+    /// The L1 token paid ([`ETHER`] for ether).
+    pub token: L1Address,
+    /// Base units of the L1 token paid.
+    pub amount: u128,
+}
+
+impl WithdrawalLeaf {
+    /// The leaf's value in the withdrawal tree.
+    pub fn hash(&self) -> Keccak {
+        keccak(&[
+            &[0x00],
+            &word_u128(u128::from(self.lakh_chain_id)),
+            &word_u128(u128::from(self.l1_chain_id)),
+            &word_address(&self.bridge),
+            &word_u128(u128::from(self.index)),
+            &self.lakh_sender.0,
+            &word_address(&self.l1_recipient),
+            &word_address(&self.token),
+            &word_u128(self.amount),
+        ])
+    }
+}
+
+/// An internal node of the withdrawal tree.
+pub fn node_hash(left: &Keccak, right: &Keccak) -> Keccak {
+    keccak(&[&[0x01], &left.0, &right.0])
+}
+
+/// The root of an empty subtree of each height, 0 (an empty leaf) through
+/// [`WITHDRAWAL_TREE_DEPTH`] (the empty tree).
+pub fn empty_subtree_roots() -> [Keccak; WITHDRAWAL_TREE_DEPTH + 1] {
+    let mut roots = [FixedBytes([0u8; 32]); WITHDRAWAL_TREE_DEPTH + 1];
+    for height in 1..=WITHDRAWAL_TREE_DEPTH {
+        roots[height] = node_hash(&roots[height - 1], &roots[height - 1]);
+    }
+    roots
+}
+
+/// Checks that `leaf` sits at `index` under `root`, given its siblings from
+/// the leaf level up.
+pub fn verify_withdrawal_proof(
+    leaf: &Keccak,
+    index: u64,
+    siblings: &[Keccak; WITHDRAWAL_TREE_DEPTH],
+    root: &Keccak,
+) -> bool {
+    let mut node = *leaf;
+    for (height, sibling) in siblings.iter().enumerate() {
+        node = if (index >> height) & 1 == 0 {
+            node_hash(&node, sibling)
+        } else {
+            node_hash(sibling, &node)
+        };
+    }
+    index < (1u64 << WITHDRAWAL_TREE_DEPTH) && node == *root
+}
+
+/// What a header commits to about the bridge. Zero on a chain without one.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BridgeCommitment {
+    /// The lakh chain the header belongs to, so no other chain's header
+    /// passes the L1 light client.
+    pub chain_id: u64,
+    /// Root of the withdrawal tree after the block.
+    pub withdrawal_root: Keccak,
+    /// Withdrawals appended so far (the next leaf's index).
+    pub withdrawal_count: u64,
+    /// L1 deposits applied so far.
+    pub deposit_count: u64,
+    /// The deposit running hash after the last applied deposit.
+    pub deposit_hash: Keccak,
+}
+
+impl Write for BridgeCommitment {
+    fn write(&self, buf: &mut impl BufMut) {
+        self.chain_id.write(buf);
+        self.withdrawal_root.write(buf);
+        self.withdrawal_count.write(buf);
+        self.deposit_count.write(buf);
+        self.deposit_hash.write(buf);
+    }
+}
+impl FixedSize for BridgeCommitment {
+    const SIZE: usize = 8 + 32 + 8 + 8 + 32;
+}
+impl Read for BridgeCommitment {
+    type Cfg = ();
+    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, CodecError> {
+        Ok(BridgeCommitment {
+            chain_id: u64::read(buf)?,
+            withdrawal_root: Keccak::read(buf)?,
+            withdrawal_count: u64::read(buf)?,
+            deposit_count: u64::read(buf)?,
+            deposit_hash: Keccak::read(buf)?,
+        })
+    }
+}
+
+/// A validator's own view of L1: the deposits the bridge contract emitted in
+/// L1 blocks at or below L1's finalized block. Answers from what it already
+/// fetched, never blocks and never guesses: a deposit it has not seen
+/// finalized is simply not in the answer.
+pub trait L1View: Send + Sync + 'static {
+    /// The finalized deposits numbered `first_count..first_count + max`, in
+    /// count order, stopping at the first one not yet seen finalized.
+    fn finalized_deposits(&self, first_count: u64, max: usize) -> Vec<L1Deposit>;
+}
+
+const _: () = assert!(MAX_DEPOSITS_PER_BLOCK * L1Deposit::SIZE <= 64 * 1024);
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn keccak_of_nothing_is_the_known_constant() {
+        assert_eq!(
+            keccak(&[]).to_hex(),
+            "c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470"
+        );
+    }
+
+    #[test]
+    fn a_proof_of_a_leaf_in_a_small_tree_verifies_and_no_other() {
+        let empty = empty_subtree_roots();
+        let leaf = |i: u64| WithdrawalLeaf {
+            lakh_chain_id: 7,
+            l1_chain_id: 31337,
+            bridge: FixedBytes([9; 20]),
+            index: i,
+            lakh_sender: Address([1; 32]),
+            l1_recipient: FixedBytes([2; 20]),
+            token: ETHER,
+            amount: 1_000 + u128::from(i),
+        };
+        let (a, b) = (leaf(0).hash(), leaf(1).hash());
+        let mut root = node_hash(&a, &b);
+        let mut siblings = [FixedBytes([0u8; 32]); WITHDRAWAL_TREE_DEPTH];
+        siblings[0] = a;
+        for height in 1..WITHDRAWAL_TREE_DEPTH {
+            siblings[height] = empty[height];
+            root = node_hash(&root, &empty[height]);
+        }
+        assert!(verify_withdrawal_proof(&b, 1, &siblings, &root));
+        assert!(!verify_withdrawal_proof(&b, 0, &siblings, &root));
+        assert!(!verify_withdrawal_proof(&a, 1, &siblings, &root));
+    }
+
+    #[test]
+    fn the_running_hash_depends_on_every_field_and_the_order() {
+        let d = |count, amount| L1Deposit {
+            count,
+            token: ETHER,
+            l1_sender: FixedBytes([3; 20]),
+            recipient: Address([4; 32]),
+            amount,
+        };
+        let zero = FixedBytes([0u8; 32]);
+        let ab = d(2, 5).chain(&d(1, 5).chain(&zero));
+        assert_ne!(ab, d(2, 6).chain(&d(1, 5).chain(&zero)));
+        assert_ne!(ab, d(1, 5).chain(&d(2, 5).chain(&zero)));
+        let bytes = commonware_codec::Encode::encode(&d(1, 5));
+        let decoded: L1Deposit = commonware_codec::DecodeExt::decode(bytes).unwrap();
+        assert_eq!(decoded, d(1, 5));
+    }
+}
