@@ -28,6 +28,7 @@ use lakh_execution::{
 };
 use lakh_state::{StateKey, StateValue, db::StateDb};
 use lakh_types::limits::{MAX_BLOCK_TX_BYTES, MAX_BLOCK_TXS};
+use lakh_types::modules::bridge::BridgeCommitment;
 use lakh_types::{Receipt, Refusal, committee::Committee};
 use std::{
     sync::Arc,
@@ -402,9 +403,11 @@ where
             state_root: sha256::Digest::from([0u8; 32]),
             ops_root: sha256::Digest::from([0u8; 32]),
             ops_range: parent.header.ops_range.clone(),
+            bridge: BridgeCommitment::empty(self.shared.genesis.chain_id),
             next_committee: None,
             finalizations: Vec::new(),
             evidence: Vec::new(),
+            deposits: Vec::new(),
         };
         let carried = match self.carry(&mut header, &batches).await {
             Ok(c) => c,
@@ -510,10 +513,12 @@ where
             || m.ops_root() != block.header.ops_root
             || executed.used_units != block.header.used_units
             || executed.next_committee != block.header.next_committee
+            || block.header.bridge != BridgeCommitment::empty(self.shared.genesis.chain_id)
+            || !block.header.deposits.is_empty()
         {
             warn!(
                 height = block.height_u64(),
-                "rejected block: its state root, used units or elected committee differ from execution's"
+                "rejected block: its state root, used units, elected committee or bridge commitment differ from execution's"
             );
             return None;
         }
