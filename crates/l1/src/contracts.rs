@@ -2,7 +2,6 @@
 
 use crate::{L1Provider, bls};
 use alloy::primitives::{Address, B256, Bytes};
-use anyhow::Context as _;
 use lakh_types::consensus_key::{ConsensusPublicKey, ProofOfPossession};
 
 alloy::sol!(
@@ -78,7 +77,7 @@ pub async fn deploy(
         Bytes::from(pops),
     )
     .await
-    .context("deploying LakhLightClient")?;
+    .map_err(|e| anyhow::anyhow!("deploying LakhLightClient: {} {e}", revert_reason(&e).unwrap_or_default()))?;
     let bridge = LakhBridge::deploy(
         provider.clone(),
         *light_client.address(),
@@ -87,7 +86,7 @@ pub async fn deploy(
         params.guardian,
     )
     .await
-    .context("deploying LakhBridge")?;
+    .map_err(|e| anyhow::anyhow!("deploying LakhBridge: {} {e}", revert_reason(&e).unwrap_or_default()))?;
     Ok(Deployment {
         light_client: *light_client.address(),
         bridge: *bridge.address(),

@@ -109,6 +109,31 @@ impl TestCommittee {
             .unwrap()
     }
 
+    /// A finalization certificate claiming the signers `bitmap` but
+    /// aggregating the finalize votes of `who` (commonware itself refuses to
+    /// assemble one below quorum).
+    pub fn forge(&self, proposal: &Proposal<sha256::Digest>, who: &[usize], bitmap: &[u32]) -> BlockFinalization {
+        use commonware_cryptography::bls12381::{
+            certificate::multisig::Certificate, primitives::ops::aggregate::combine_signatures,
+            primitives::variant::MinPk,
+        };
+        use commonware_cryptography::certificate::Signers;
+        let votes: Vec<_> = who
+            .iter()
+            .map(|i| Finalize::sign(&self.validators[*i].scheme, proposal.clone()).unwrap())
+            .collect();
+        let signatures: Vec<_> = votes.iter().map(|v| *v.attestation.signature.get().unwrap()).collect();
+        let certificate = Certificate {
+            signers: Signers::new(
+                self.len() as u32,
+                bitmap.iter().map(|i| commonware_utils::Participant::new(*i)),
+            )
+            .unwrap(),
+            signature: combine_signatures::<MinPk, _>(non_empty![@signatures.iter()]).into(),
+        };
+        Finalization { proposal: proposal.clone(), certificate }
+    }
+
     /// A notarization of `proposal`, dressed as a finalization.
     pub fn notarize(&self, proposal: &Proposal<sha256::Digest>, who: &[usize]) -> BlockFinalization {
         let votes: Vec<_> = who
@@ -193,16 +218,28 @@ impl Core {
     }
 }
 
-/// A certified header of `core`, signed by `who` of `committee`.
+/// A certified header of `core`, signed by `who` of `committee`; below
+/// quorum, a certificate assembled by hand.
 pub fn certify(core: &Core, committee: &TestCommittee, who: &[usize]) -> CertifiedHeader {
-    let mut header = CertifiedHeader {
-        core: core.encode(),
-        carried_root: Sha256::hash(&[b"carried"]).as_ref().try_into().unwrap(),
-        tx_root: Sha256::hash(&[b"txs"]).as_ref().try_into().unwrap(),
-        finalization: committee.finalize(&core.proposal([0; 32]), &[0]),
-    };
-    header.finalization = committee.finalize(&core.proposal(header.digest()), who);
-    header
+    let bytes = core.encode();
+    let carried_root: [u8; 32] = Sha256::hash(&[b"carried"]).as_ref().try_into().unwrap();
+    let tx_root: [u8; 32] = Sha256::hash(&[b"txs"]).as_ref().try_into().unwrap();
+    let digest = Sha256::hash(&[&bytes, &carried_root, &tx_root]);
+    CertifiedHeader {
+        core: bytes,
+        carried_root,
+        tx_root,
+        finalization: {
+            let proposal = core.proposal(digest.as_ref().try_into().unwrap());
+            let quorum = committee.len() - (committee.len() - 1) / 3;
+            if who.len() >= quorum {
+                committee.finalize(&proposal, who)
+            } else {
+                let bitmap: Vec<u32> = who.iter().map(|i| *i as u32).collect();
+                committee.forge(&proposal, who, &bitmap)
+            }
+        },
+    }
 }
 
 pub struct Env {
