@@ -57,6 +57,7 @@ fn block_env(genesis: &lakh_types::Genesis, header: &Header, carried: Carried) -
         offenses: carried.offenses,
         base_fee: header.base_fee,
         staking: genesis.staking,
+        deposits: Vec::new(),
     }
 }
 
@@ -143,9 +144,9 @@ where
         let started = Instant::now();
         let env = block_env(&self.shared.genesis, header, carried);
         // The cover hook's keys follow from the parametric product slots,
-        // so those are read first.
-        let (_, products) = read_keys(&batches, &hook_roots()).await?;
-        let keys = block_access_set(&env, txs, products.iter().flatten());
+        // the withdrawal tree's from its count, so those are read first.
+        let (_, hooks) = read_keys(&batches, &hook_roots()).await?;
+        let keys = block_access_set(&env, txs, &hooks);
         let (digests, values) = read_keys(&batches, &keys).await?;
         let genesis_block = header.height.get() == 1;
         let mut prefetched: Vec<(StateKey, Option<StateValue>)> =

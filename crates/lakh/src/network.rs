@@ -176,6 +176,7 @@ pub fn write_network(
         assets,
         admin: Some(admin),
         staking,
+        bridge: None,
     };
     genesis.validate().map_err(anyhow::Error::msg)?;
     std::fs::write(dir.join("genesis.json"), genesis.to_json())?;

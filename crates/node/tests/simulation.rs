@@ -134,6 +134,7 @@ impl LakhEngine {
             assets: vec![],
             admin: None,
             staking: Default::default(),
+            bridge: None,
         };
         let mut txs = Vec::new();
         for nonce in 0..TRANSFERS_PER_ACCOUNT {
