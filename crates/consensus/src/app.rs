@@ -5,6 +5,7 @@
 use crate::{
     block::{Block, BlockContext, Header},
     evidence::{self, EvidenceContext, EvidenceError},
+    l1,
     metrics::Stage,
     participation::{self, ParticipationState, Verifiers},
     shared::NodeShared,
@@ -21,6 +22,7 @@ use commonware_storage::{Context as StorageContext, qmdb::sync::Target};
 use commonware_utils::non_empty_range;
 use futures::{StreamExt, lock::Mutex as AsyncMutex};
 use lakh_archive::Indexer;
+use lakh_execution::modules::bridge;
 use lakh_execution::modules::stake::RewardedRound;
 use lakh_execution::{
     BlockEnv, Mode, Offense, Overlay, Participation, block_access_set, execute_block_with,
@@ -28,6 +30,7 @@ use lakh_execution::{
 };
 use lakh_state::{StateKey, StateValue, db::StateDb};
 use lakh_types::limits::{MAX_BLOCK_TX_BYTES, MAX_BLOCK_TXS};
+use lakh_types::modules::bridge::{BridgeCommitment, L1Deposit};
 use lakh_types::{Receipt, Refusal, committee::Committee};
 use std::{
     sync::Arc,
@@ -41,11 +44,13 @@ type Unmerkleized<E> = <Databases<E> as DatabaseSet<E>>::Unmerkleized;
 type Merkleized<E> = <Databases<E> as DatabaseSet<E>>::Merkleized;
 
 /// What a block carries besides its transactions, as execution takes it:
-/// the signers of its finalizations and the offenses its evidence proves.
+/// the signers of its finalizations, the offenses its evidence proves and
+/// the L1 deposits it applies.
 #[derive(Default)]
 struct Carried {
     participation: Vec<Participation>,
     offenses: Vec<Offense>,
+    deposits: Vec<L1Deposit>,
 }
 
 /// Everything a block's execution needs besides its transactions.
@@ -57,7 +62,7 @@ fn block_env(genesis: &lakh_types::Genesis, header: &Header, carried: Carried) -
         offenses: carried.offenses,
         base_fee: header.base_fee,
         staking: genesis.staking,
-        deposits: Vec::new(),
+        deposits: carried.deposits,
     }
 }
 
@@ -111,6 +116,10 @@ struct Executed<E: StorageContext + Supervisor + Spawner> {
     block_events: Vec<lakh_types::Event>,
     /// Build mode: positions of the offenses no longer punishable, ascending.
     excluded_offenses: Vec<usize>,
+    /// Build mode: positions of the deposits execution left out, ascending.
+    excluded_deposits: Vec<usize>,
+    /// What the header commits to about the bridge.
+    bridge: BridgeCommitment,
 }
 
 impl<E> LakhApp<E>
@@ -212,6 +221,15 @@ where
                     *i
                 })
                 .collect(),
+            excluded_deposits: outcome
+                .excluded_deposits
+                .iter()
+                .map(|(i, reason)| {
+                    warn!(index = i, %reason, "L1 deposit left out of the block");
+                    *i
+                })
+                .collect(),
+            bridge: outcome.bridge,
         })
     }
 
@@ -258,9 +276,21 @@ where
             }
         }
         self.shared.evidence.forget(stale);
+        // The next L1 deposits this node's view has seen finalized.
+        let (_, values) = read_keys(batches, &[bridge::deposits_key()]).await?;
+        let applied = match values.into_iter().next().flatten() {
+            Some(StateValue::Object(bytes)) => {
+                <bridge::DepositState as commonware_codec::Decode>::decode_cfg(bytes, &())
+                    .map_err(|e| format!("bridge deposit state does not decode: {e}"))?
+                    .count
+            }
+            _ => 0,
+        };
+        header.deposits = l1::to_carry(self.shared.l1_view.as_ref(), applied);
         Ok(Carried {
             participation,
             offenses,
+            deposits: header.deposits.clone(),
         })
     }
 
@@ -292,6 +322,7 @@ where
         Ok(Carried {
             participation,
             offenses,
+            deposits: header.deposits.clone(),
         })
     }
 
@@ -406,6 +437,8 @@ where
             next_committee: None,
             finalizations: Vec::new(),
             evidence: Vec::new(),
+            bridge: BridgeCommitment::default(),
+            deposits: Vec::new(),
         };
         let carried = match self.carry(&mut header, &batches).await {
             Ok(c) => c,
@@ -439,6 +472,15 @@ where
             header.evidence = kept;
             self.shared.evidence.forget(spent);
         }
+        if !executed.excluded_deposits.is_empty() {
+            let mut excluded = executed.excluded_deposits.iter().peekable();
+            header.deposits = std::mem::take(&mut header.deposits)
+                .into_iter()
+                .enumerate()
+                .filter_map(|(i, d)| excluded.next_if(|&&e| e == i).is_none().then_some(d))
+                .collect();
+        }
+        header.bridge = executed.bridge.clone();
         let merkleized = executed.merkleized;
         let bounds = merkleized.bounds();
         header.used_units = executed.used_units;
@@ -474,7 +516,7 @@ where
 
     async fn process(
         &mut self,
-        _context: (E, BlockContext),
+        context: (E, BlockContext),
         mut ancestry: impl Ancestry<Block>,
         batches: Unmerkleized<E>,
         finality: Finality,
@@ -485,6 +527,14 @@ where
         if finality == Finality::Candidate {
             let parent = ancestry.next().await?;
             if let Err(e) = self.check_header(&block, parent.inner()) {
+                warn!(height = block.height_u64(), error = %e, "rejected block");
+                return None;
+            }
+            // A finalized block's deposits were checked by its voters.
+            let view = self.shared.l1_view.as_ref();
+            if let Err(e) =
+                l1::check_carried(&context.0, view, &block.header.deposits, l1::DEPOSIT_WAIT).await
+            {
                 warn!(height = block.height_u64(), error = %e, "rejected block");
                 return None;
             }
@@ -511,10 +561,11 @@ where
             || m.ops_root() != block.header.ops_root
             || executed.used_units != block.header.used_units
             || executed.next_committee != block.header.next_committee
+            || executed.bridge != block.header.bridge
         {
             warn!(
                 height = block.height_u64(),
-                "rejected block: its state root, used units or elected committee differ from execution's"
+                "rejected block: its state root, used units, elected committee or bridge commitment differ from execution's"
             );
             return None;
         }

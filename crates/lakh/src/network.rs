@@ -374,6 +374,7 @@ pub fn devnet(cfg: DevnetConfig) -> Result<()> {
         mempool,
         state_cache_bytes,
         on_rpc_ready: Some(Box::new(on_ready)),
+        l1_view: None,
     })
 }
 
@@ -525,5 +526,6 @@ pub fn node(
                 lakh_rpc::EXPLORER_PATH
             )
         })),
+        l1_view: None,
     })
 }
