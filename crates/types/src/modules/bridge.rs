@@ -489,7 +489,7 @@ crate::tagged_enum! {
             capacity: u64,
         },
         /// A deposit of an L1 token genesis did not list.
-        #[error("L1 token 0x{} is not bridged", token.to_hex())]
+        #[error("L1 token 0x{token} is not bridged")]
         0x06 => UnknownToken {
             /// The L1 token deposited.
             token: L1Address,

@@ -132,16 +132,15 @@ pub fn append_keys(tree: Option<&StateValue>, txs: &[SignedTransaction]) -> Vec<
 /// The bridge's genesis entries: the config, and per token its wrapped
 /// asset (supply 0), symbol and token marker.
 pub fn genesis_entries(chain_id: u64, bridge: &BridgeGenesis) -> Vec<(StateKey, StateValue)> {
-    let object = |bytes: bytes::Bytes| StateValue::Object(bytes);
     let tokens = bridge.tokens.iter().map(|t| t.l1_token).collect();
     let config = BridgeConfig {
         chain_id,
         l1_chain_id: bridge.l1_chain_id,
         bridge: bridge.bridge_address,
         // Genesis validation bounds the list.
-        tokens: BoundedVec::new(tokens).unwrap_or_else(|_| BoundedVec::empty()),
+        tokens: BoundedVec::new(tokens).unwrap_or_else(BoundedVec::empty),
     };
-    let mut out = vec![(config_key(), object(config.encode()))];
+    let mut out = vec![(config_key(), StateValue::Object(config.encode()))];
     for t in &bridge.tokens {
         let asset = wrapped_asset_id(&t.l1_token);
         out.push((
@@ -156,7 +155,7 @@ pub fn genesis_entries(chain_id: u64, bridge: &BridgeGenesis) -> Vec<(StateKey, 
         ));
         out.push((StateKey::Symbol(t.symbol.clone()), StateValue::Symbol(asset)));
         let marker = WrappedToken { token: t.l1_token };
-        out.push((token_key(asset), object(marker.encode())));
+        out.push((token_key(asset), StateValue::Object(marker.encode())));
     }
     out
 }
