@@ -434,10 +434,10 @@ where
             state_root: sha256::Digest::from([0u8; 32]),
             ops_root: sha256::Digest::from([0u8; 32]),
             ops_range: parent.header.ops_range.clone(),
+            bridge: BridgeCommitment::empty(self.shared.genesis.chain_id),
             next_committee: None,
             finalizations: Vec::new(),
             evidence: Vec::new(),
-            bridge: BridgeCommitment::default(),
             deposits: Vec::new(),
         };
         let carried = match self.carry(&mut header, &batches).await {

@@ -22,6 +22,7 @@ use lakh_rpc::types::{BlockHeaderInfo, BlockInfo, CarriedEvidence, CarriedFinali
 use lakh_state::db::Family;
 use lakh_types::committee::{Committee, MAX_COMMITTEE_SIZE};
 use lakh_types::limits::{MAX_BLOCK_TX_BYTES, MAX_BLOCK_TXS};
+use lakh_types::modules::bridge::{BridgeCommitment, L1Deposit, MAX_DEPOSITS_PER_BLOCK};
 use lakh_types::{Address, SignedTransaction, fees, tx};
 
 use crate::evidence::{
@@ -73,6 +74,10 @@ pub struct Header {
     /// Operations root and range: what state sync checks peers' data against.
     pub ops_root: sha256::Digest,
     pub ops_range: OpsRange,
+    /// What the block commits to about the Ethereum bridge (its chain id,
+    /// withdrawal tree, L1 deposits applied): in the certified core, so the
+    /// L1 light client reads it from a finalize certificate.
+    pub bridge: BridgeCommitment,
     /// The last block of an epoch carries the committee its execution
     /// elected for the next epoch (`None` in every other block): the
     /// epochs actor starts the next engine from it, and a light client
@@ -88,6 +93,10 @@ pub struct Header {
     /// [`MAX_EVIDENCE_BYTES_PER_BLOCK`] bytes): each proves an offense
     /// that execution punishes ([`crate::evidence`]).
     pub evidence: Vec<Evidence>,
+    /// L1 deposits this block applies, the next ones in count order (at most
+    /// [`MAX_DEPOSITS_PER_BLOCK`]); every validator checks them against its
+    /// own view of L1's finalized blocks.
+    pub deposits: Vec<L1Deposit>,
 }
 
 #[derive(Clone, Debug)]
@@ -107,11 +116,84 @@ impl PartialEq for Block {
 }
 impl Eq for Block {}
 
-/// A block's hash: its header and the root of its transaction ids.
+/// A block's hash: `sha256(core ‖ carried_root ‖ tx_root)`. The core is
+/// what the L1 light client parses (every field up to the next committee);
+/// what a block carries for others (finalizations, evidence, deposits) is
+/// committed by one hash so the light client never has to parse it.
 pub fn header_digest(header: &Header, tx_root: &sha256::Digest) -> sha256::Digest {
-    let mut buf = Vec::with_capacity(header.encode_size() + 32);
-    header.write(&mut buf);
-    Sha256::hash(&[&buf, tx_root.as_ref()])
+    let core = header_core(header);
+    let carried = carried_root(header);
+    Sha256::hash(&[&core, carried.as_ref(), tx_root.as_ref()])
+}
+
+/// The codec encoding of the header's core: `context` through
+/// `next_committee`, in field order.
+pub fn header_core(header: &Header) -> Vec<u8> {
+    let mut buf = Vec::with_capacity(core_encode_size(header));
+    write_core(header, &mut buf);
+    buf
+}
+
+/// sha256 over the encodings of the finalizations, evidence and deposits the
+/// header carries, in that order.
+pub fn carried_root(header: &Header) -> sha256::Digest {
+    let mut buf = Vec::with_capacity(header.encode_size() - core_encode_size(header));
+    write_carried(header, &mut buf);
+    Sha256::hash(&[&buf])
+}
+
+fn write_core(h: &Header, buf: &mut impl BufMut) {
+    h.context.write(buf);
+    h.parent.write(buf);
+    h.height.write(buf);
+    h.timestamp_ms.write(buf);
+    h.base_fee.write(buf);
+    h.used_units.write(buf);
+    h.first_tx_seq.write(buf);
+    h.state_root.write(buf);
+    h.ops_root.write(buf);
+    h.ops_range.write(buf);
+    h.bridge.write(buf);
+    h.next_committee.write(buf);
+}
+
+fn write_carried(h: &Header, buf: &mut impl BufMut) {
+    // Fits: at most MAX_FINALIZATIONS_PER_BLOCK.
+    (h.finalizations.len() as u8).write(buf);
+    for finalization in &h.finalizations {
+        finalization.write(buf);
+    }
+    write_evidence_list(&h.evidence, buf);
+    // Fits: at most MAX_DEPOSITS_PER_BLOCK.
+    (h.deposits.len() as u16).write(buf);
+    for deposit in &h.deposits {
+        deposit.write(buf);
+    }
+}
+
+fn core_encode_size(h: &Header) -> usize {
+    h.context.encode_size()
+        + sha256::Digest::SIZE
+        + h.height.encode_size()
+        + 8
+        + 16
+        + 8
+        + 8
+        + 2 * sha256::Digest::SIZE
+        + h.ops_range.encode_size()
+        + BridgeCommitment::SIZE
+        + h.next_committee.encode_size()
+}
+
+fn read_deposits(buf: &mut impl Buf) -> Result<Vec<L1Deposit>, CodecError> {
+    let count = usize::from(u16::read(buf)?);
+    if count > MAX_DEPOSITS_PER_BLOCK {
+        return Err(CodecError::Invalid(
+            "Header",
+            "more deposits than a block may carry",
+        ));
+    }
+    (0..count).map(|_| L1Deposit::read(buf)).collect()
 }
 
 fn tx_root(txs: &[SignedTransaction]) -> sha256::Digest {
@@ -215,9 +297,11 @@ impl Block {
                 state_root: chain_tag,
                 ops_root,
                 ops_range,
+                bridge: BridgeCommitment::default(),
                 next_committee: None,
                 finalizations: Vec::new(),
                 evidence: Vec::new(),
+                deposits: Vec::new(),
             },
             Vec::new(),
         )
@@ -238,37 +322,13 @@ impl Block {
 
 impl Write for Header {
     fn write(&self, buf: &mut impl BufMut) {
-        self.context.write(buf);
-        self.parent.write(buf);
-        self.height.write(buf);
-        self.timestamp_ms.write(buf);
-        self.base_fee.write(buf);
-        self.used_units.write(buf);
-        self.first_tx_seq.write(buf);
-        self.state_root.write(buf);
-        self.ops_root.write(buf);
-        self.ops_range.write(buf);
-        self.next_committee.write(buf);
-        // Fits: at most MAX_FINALIZATIONS_PER_BLOCK.
-        (self.finalizations.len() as u8).write(buf);
-        for finalization in &self.finalizations {
-            finalization.write(buf);
-        }
-        write_evidence_list(&self.evidence, buf);
+        write_core(self, buf);
+        write_carried(self, buf);
     }
 }
 impl EncodeSize for Header {
     fn encode_size(&self) -> usize {
-        self.context.encode_size()
-            + sha256::Digest::SIZE
-            + self.height.encode_size()
-            + 8
-            + 16
-            + 8
-            + 8
-            + 2 * sha256::Digest::SIZE
-            + self.ops_range.encode_size()
-            + self.next_committee.encode_size()
+        core_encode_size(self)
             + 1
             + self
                 .finalizations
@@ -276,6 +336,8 @@ impl EncodeSize for Header {
                 .map(EncodeSize::encode_size)
                 .sum::<usize>()
             + evidence_list_encode_size(&self.evidence)
+            + 2
+            + self.deposits.len() * L1Deposit::SIZE
     }
 }
 impl Read for Header {
@@ -292,9 +354,11 @@ impl Read for Header {
             state_root: sha256::Digest::read(buf)?,
             ops_root: sha256::Digest::read(buf)?,
             ops_range: OpsRange::read(buf)?,
+            bridge: BridgeCommitment::read(buf)?,
             next_committee: Option::<Committee>::read(buf)?,
             finalizations: read_finalizations(buf)?,
             evidence: read_evidence_list(buf)?,
+            deposits: read_deposits(buf)?,
         })
     }
 }
@@ -372,11 +436,14 @@ impl BoundedBlock for Block {
             + 8
             + 2 * sha256::Digest::SIZE
             + OpsRange::MAX_ENCODE_SIZE
+            + BridgeCommitment::SIZE
             + MAX_COMMITTEE_ENCODE_BYTES
             + 1
             + MAX_FINALIZATIONS_PER_BLOCK * MAX_FINALIZATION_ENCODE_BYTES
             + 1
             + MAX_EVIDENCE_BYTES_PER_BLOCK
+            + 2
+            + MAX_DEPOSITS_PER_BLOCK * L1Deposit::SIZE
             + 10
             + MAX_BLOCK_TXS * 3
             + MAX_BLOCK_TX_BYTES

@@ -93,8 +93,8 @@ pub struct BlockOutcome {
     /// by count, past the block's cap, no bridge), ascending; the proposer
     /// drops them from the block. Always empty in verify mode.
     pub excluded_deposits: Vec<(usize, BridgeError)>,
-    /// What the header commits to about the bridge after this block (zero
-    /// on a chain without one).
+    /// What the header commits to about the bridge after this block
+    /// ([`BridgeCommitment::empty`] of the chain on a chain without one).
     pub bridge: BridgeCommitment,
     /// Fee units of the included transactions.
     pub used_units: u64,

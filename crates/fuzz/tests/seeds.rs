@@ -1,7 +1,7 @@
 //! Writes the generated part of the seed corpora (`cargo test -p lakh-fuzz
 //! --test seeds -- --ignored`): transactions of several modules' actions,
 //! the bulk body and gossip batch carrying them, a genesis block, a block
-//! holding them and a block carrying evidence of a fault, a co-signed channel state, and RPC parameter lists. The genesis and finality seeds come
+//! holding them and a block carrying evidence of a fault, one carrying an L1 deposit, a co-signed channel state, and RPC parameter lists. The genesis and finality seeds come
 //! from a running devnet (docs/RELIABILITY.md says how).
 #![allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failed test
 
@@ -214,8 +214,17 @@ fn write_seed_corpora() {
     write(
         "block",
         "evidence",
-        &Block::new(header, Vec::new()).encode(),
+        &Block::new(header.clone(), Vec::new()).encode(),
     );
+    header.evidence = Vec::new();
+    header.deposits = vec![lakh_types::modules::bridge::L1Deposit {
+        count: 1,
+        token: lakh_types::modules::bridge::ETHER,
+        l1_sender: lakh_types::committee::FixedBytes([7; 20]),
+        recipient: lakh_types::Address([8; 32]),
+        amount: 1_000_000_000_000_000_000,
+    }];
+    write("block", "deposit", &Block::new(header, Vec::new()).encode());
 
     write("channel_state", "two_party", &co_signed_state().encode());
     write("channel_msg", "session", &channel_session());

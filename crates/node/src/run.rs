@@ -83,7 +83,7 @@ pub struct RunConfig {
 /// carry slashing state. v6: block headers carry evidence of consensus
 /// faults, an evidence store sits beside them, and the block index keeps
 /// each block's end-of-block events.
-pub const STORE_FORMAT: &str = "lakh-store-v6";
+pub const STORE_FORMAT: &str = "lakh-store-v7";
 
 /// Refuses a data directory written in another store format; stamps a new one.
 fn check_store_format(data_dir: &Path) -> Result<()> {

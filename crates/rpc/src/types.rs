@@ -156,8 +156,10 @@ pub struct FinalityInfo {
     /// Hex of the encoded finalization: the proposal and its certificate.
     pub finalization: String,
     /// Hex of the block's encoded header. With `tx_root` it rebuilds the
-    /// certified hash (`sha256(header || tx_root)`), so a client reads a
-    /// boundary block's elected committee from a certified header.
+    /// certified hash (`sha256(core || carried_root || tx_root)`,
+    /// `lakh_consensus::block::header_digest`), so a client reads a boundary
+    /// block's elected committee, or the bridge commitment, from a certified
+    /// header.
     pub header: String,
     /// Hash of the block's transaction ids in order.
     pub tx_root: Hash32,

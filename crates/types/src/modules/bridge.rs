@@ -206,6 +206,18 @@ pub struct BridgeCommitment {
     pub deposit_hash: Keccak,
 }
 
+impl BridgeCommitment {
+    /// The commitment of `chain_id` before any deposit or withdrawal: the
+    /// empty withdrawal tree's root, nothing counted.
+    pub fn empty(chain_id: u64) -> Self {
+        BridgeCommitment {
+            chain_id,
+            withdrawal_root: empty_subtree_roots()[WITHDRAWAL_TREE_DEPTH],
+            ..BridgeCommitment::default()
+        }
+    }
+}
+
 impl Write for BridgeCommitment {
     fn write(&self, buf: &mut impl BufMut) {
         self.chain_id.write(buf);

@@ -290,8 +290,8 @@ fn corrupt(key: StateKey, why: impl ToString) -> StateError {
 }
 
 /// Burns the block's withdrawal escrows and appends their leaves in
-/// transaction order, then returns the block's commitment (zero without a
-/// bridge).
+/// transaction order, then returns the block's commitment (the chain's empty
+/// one without a bridge).
 pub(crate) fn end_block(
     view: &mut impl View,
     chain_id: u64,
@@ -303,7 +303,7 @@ pub(crate) fn end_block(
         view.slot(&key)?;
     }
     let Some(config) = read_object::<BridgeConfig>(view, &config_key())? else {
-        return Ok(BridgeCommitment::default());
+        return Ok(BridgeCommitment::empty(chain_id));
     };
     let deposits = read_object::<DepositState>(view, &deposits_key())?.unwrap_or_default();
     let mut tree = read_object::<TreeState>(view, &tree_key())?.unwrap_or_else(TreeState::empty);
