@@ -149,7 +149,7 @@ impl L1View for MemoryL1View {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use commonware_runtime::{Runner as _, deterministic};
+    use commonware_runtime::{Runner as _, Spawner as _, Supervisor as _, deterministic};
     use lakh_types::Address;
     use lakh_types::committee::FixedBytes;
 
@@ -195,9 +195,8 @@ mod tests {
             // The view catches up while the verifier waits.
             memory.set_visible(Some(1));
             let later = memory.clone();
-            let catch_up = context.clone();
-            context.clone().spawn(move |_| async move {
-                catch_up.sleep(Duration::from_millis(500)).await;
+            context.child("catch_up").spawn(move |ctx| async move {
+                ctx.sleep(Duration::from_millis(500)).await;
                 later.set_visible(None);
             });
             assert!(

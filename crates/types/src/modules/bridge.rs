@@ -621,4 +621,62 @@ mod tests {
         let decoded: L1Deposit = commonware_codec::DecodeExt::decode(bytes).unwrap();
         assert_eq!(decoded, d(1, 5));
     }
+
+    #[test]
+    fn the_action_events_and_errors_round_trip_in_codec_and_json() {
+        use commonware_codec::{DecodeExt, Encode};
+        let action = crate::Action::Bridge(BridgeAction::Withdraw {
+            asset: wrapped_asset_id(&ETHER),
+            amount: u128::MAX,
+            l1_recipient: FixedBytes([7; 20]),
+        });
+        let decoded: crate::Action = DecodeExt::decode(action.encode()).unwrap();
+        assert_eq!(decoded, action);
+        let json = serde_json::to_value(&action).unwrap();
+        assert_eq!(json["type"], "bridge", "{json}");
+        assert_eq!(json["op"], "withdraw", "{json}");
+        assert_eq!(serde_json::from_value::<crate::Action>(json).unwrap(), action);
+
+        let event = crate::Event::Bridge(BridgeEvent::DepositUnminted {
+            count: 3,
+            token: FixedBytes([2; 20]),
+            l1_sender: FixedBytes([3; 20]),
+            recipient: Address([4; 32]),
+            amount: 9,
+            reason: BridgeError::UnknownToken {
+                token: FixedBytes([2; 20]),
+            },
+        });
+        let decoded: crate::Event = DecodeExt::decode(event.encode()).unwrap();
+        assert_eq!(decoded, event);
+        assert_eq!(event.accounts(), vec![Address([4; 32])]);
+
+        let failure = crate::FailureReason::from(BridgeError::NotWrapped { asset: AssetId(5) });
+        let decoded: crate::FailureReason = DecodeExt::decode(failure.encode()).unwrap();
+        assert_eq!(decoded, failure);
+        let json = serde_json::to_value(&failure).unwrap();
+        assert_eq!(json["code"], "not_wrapped", "{json}");
+        assert_eq!(
+            BridgeError::UnknownToken {
+                token: FixedBytes([0xab; 20])
+            }
+            .to_string(),
+            format!("L1 token 0x{} is not bridged", "ab".repeat(20))
+        );
+        let zero = BridgeAction::Withdraw {
+            asset: AssetId(1),
+            amount: 0,
+            l1_recipient: FixedBytes([7; 20]),
+        };
+        assert_eq!(check_typed(&zero), Err(BridgeError::ZeroAmount {}));
+    }
+
+    #[test]
+    fn wrapped_ids_differ_per_token_and_never_are_native() {
+        let ether = wrapped_asset_id(&ETHER);
+        let other = wrapped_asset_id(&FixedBytes([1; 20]));
+        assert_ne!(ether, other);
+        assert_ne!(ether, AssetId::NATIVE);
+        assert_eq!(ether, wrapped_asset_id(&ETHER));
+    }
 }
