@@ -44,7 +44,11 @@ pub enum DepositCheckError {
     NoBridge(usize),
     /// The carried counts do not follow each other.
     #[error("carried deposit {index} has count {got}, expected {expected}")]
-    NotConsecutive { index: usize, expected: u64, got: u64 },
+    NotConsecutive {
+        index: usize,
+        expected: u64,
+        got: u64,
+    },
     /// More than a block may carry.
     #[error("the block carries {0} deposits, more than {MAX_DEPOSITS_PER_BLOCK}")]
     TooMany(usize),

@@ -34,6 +34,7 @@ pub use overlay::{Overlay, StateError};
 pub use parallel::{ConflictGroups, PARALLEL_MIN_TXS, conflict_groups, parallel_lanes};
 
 use lakh_state::StateKey;
+use lakh_types::modules::bridge::{BridgeCommitment, BridgeError, L1Deposit};
 use lakh_types::{
     Receipt, Refusal, SignedTransaction, Transaction, TxStatus,
     committee::{Committee, StakingParams},
@@ -41,7 +42,6 @@ use lakh_types::{
     limits::MAX_BLOCK_TXS,
 };
 use modules::kit::{Access, ActionError, TxContext};
-use lakh_types::modules::bridge::{BridgeCommitment, BridgeError, L1Deposit};
 use modules::{bridge, cover, shielded, stake};
 use overlay::View;
 use std::num::NonZeroUsize;

@@ -371,8 +371,18 @@ fn deposits_out_of_order_invalidate_a_verified_block_and_are_dropped_from_a_buil
     let cases = [
         (vec![deposit(3, ETHER, 3, 10)], 0, 2, 3),
         (vec![deposit(1, ETHER, 3, 10)], 0, 2, 1),
-        (vec![deposit(2, ETHER, 3, 10), deposit(2, ETHER, 3, 10)], 1, 3, 2),
-        (vec![deposit(3, ETHER, 3, 10), deposit(2, ETHER, 3, 10)], 0, 2, 3),
+        (
+            vec![deposit(2, ETHER, 3, 10), deposit(2, ETHER, 3, 10)],
+            1,
+            3,
+            2,
+        ),
+        (
+            vec![deposit(3, ETHER, 3, 10), deposit(2, ETHER, 3, 10)],
+            0,
+            2,
+            3,
+        ),
     ];
     for (deposits, index, expected, got) in cases {
         let env = chain.env(deposits.clone());
@@ -393,9 +403,7 @@ fn deposits_out_of_order_invalidate_a_verified_block_and_are_dropped_from_a_buil
             .filter(|(i, _)| built.excluded_deposits.iter().all(|(x, _)| x != i))
             .map(|(_, d)| d.clone())
             .collect();
-        let (verified, _) = chain
-            .try_run(&chain.env(kept), &[], Mode::Verify)
-            .unwrap();
+        let (verified, _) = chain.try_run(&chain.env(kept), &[], Mode::Verify).unwrap();
         assert_eq!(verified.bridge, built.bridge);
     }
 
@@ -412,7 +420,10 @@ fn deposits_out_of_order_invalidate_a_verified_block_and_are_dropped_from_a_buil
     ));
     let (built, _) = chain.try_run(&env, &[], Mode::Build).unwrap();
     assert_eq!(built.excluded_deposits.len(), 1);
-    assert_eq!(built.bridge.deposit_count, 1 + MAX_DEPOSITS_PER_BLOCK as u64);
+    assert_eq!(
+        built.bridge.deposit_count,
+        1 + MAX_DEPOSITS_PER_BLOCK as u64
+    );
 }
 
 #[test]
@@ -568,7 +579,10 @@ fn withdrawal_refusals_say_why_with_stable_codes() {
 #[test]
 fn every_proof_the_query_gives_verifies_against_the_reference_root() {
     let mut chain = Chain::bridged();
-    chain.deposit(vec![deposit(1, ETHER, 1, 1_000), deposit(2, USDC, 2, 1_000)]);
+    chain.deposit(vec![
+        deposit(1, ETHER, 1, 1_000),
+        deposit(2, USDC, 2, 1_000),
+    ]);
     for block in 0..7u64 {
         let actions: Vec<(u64, Action)> = (0..=block)
             .map(|i| {

@@ -29,9 +29,7 @@ use lakh_consensus::{
 };
 use lakh_rpc::finality;
 use lakh_types::committee::{Committee, DEFAULT_DOUBLE_SIGN_SLASH_BPS, StakingParams};
-use lakh_types::modules::bridge::{
-    BridgeGenesis, BridgeToken, ETHER, Keccak, L1Deposit, L1View,
-};
+use lakh_types::modules::bridge::{BridgeGenesis, BridgeToken, ETHER, Keccak, L1Deposit, L1View};
 use lakh_types::modules::stake::StakeAction;
 use lakh_types::{
     Action as TxAction, Address, AssetId, Genesis, PrivateKey, Symbol, Transaction, TransferEntry,

@@ -2,9 +2,9 @@
 //! execution layer owns a range of tags.
 
 use crate::modules::{
-    book::BookAction, bridge::BridgeAction, channel::ChannelAction, cover::CoverAction, dex::DexAction, farm::FarmAction,
-    lend::LendAction, nft::NftAction, oracle::OracleAction, shielded::ShieldedAction,
-    stake::StakeAction, tag,
+    book::BookAction, bridge::BridgeAction, channel::ChannelAction, cover::CoverAction,
+    dex::DexAction, farm::FarmAction, lend::LendAction, nft::NftAction, oracle::OracleAction,
+    shielded::ShieldedAction, stake::StakeAction, tag,
 };
 use crate::{Address, AssetId, Symbol, limits::MAX_MULTI_TRANSFER_ENTRIES};
 use bytes::BufMut;

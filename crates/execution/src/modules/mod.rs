@@ -82,7 +82,8 @@ pub(crate) fn execute(
 
 /// Modules that answer queries, by name.
 pub const MODULES: &[&str] = &[
-    "dex", "book", "oracle", "lend", "stake", "farm", "cover", "nft", "shielded", "channel", "bridge",
+    "dex", "book", "oracle", "lend", "stake", "farm", "cover", "nft", "shielded", "channel",
+    "bridge",
 ];
 
 /// Answers `method` of `module` with `params` (a JSON object).

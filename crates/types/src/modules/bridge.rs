@@ -17,8 +17,8 @@
 //!   the Ethereum deposit contract's. The distinct prefixes keep a leaf from
 //!   ever being taken for an internal node.
 
-use crate::{Address, AssetId, Symbol};
 use crate::committee::FixedBytes;
+use crate::{Address, AssetId, Symbol};
 use bytes::BufMut;
 use commonware_codec::{Buf, Error as CodecError, FixedSize, Read, ReadExt, Write};
 use serde::{Deserialize, Serialize};
@@ -354,7 +354,10 @@ impl BridgeGenesis {
         let mut seen_ids = std::collections::BTreeSet::new();
         for t in &self.tokens {
             if !seen_tokens.insert(t.l1_token) {
-                return Err(format!("bridge token 0x{} is listed twice", t.l1_token.to_hex()));
+                return Err(format!(
+                    "bridge token 0x{} is listed twice",
+                    t.l1_token.to_hex()
+                ));
             }
             if symbols.contains(&t.symbol) || !seen_symbols.insert(t.symbol.clone()) {
                 return Err(format!("bridge token symbol {} is already taken", t.symbol));
@@ -635,7 +638,10 @@ mod tests {
         let json = serde_json::to_value(&action).unwrap();
         assert_eq!(json["type"], "bridge", "{json}");
         assert_eq!(json["op"], "withdraw", "{json}");
-        assert_eq!(serde_json::from_value::<crate::Action>(json).unwrap(), action);
+        assert_eq!(
+            serde_json::from_value::<crate::Action>(json).unwrap(),
+            action
+        );
 
         let event = crate::Event::Bridge(BridgeEvent::DepositUnminted {
             count: 3,

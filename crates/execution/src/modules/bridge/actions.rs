@@ -1,7 +1,9 @@
 //! The one bridge action: a withdrawal hands the wrapped asset to its
 //! transaction's escrow; the block's end burns it and appends the leaf.
 
-use super::state::{BridgeConfig, TreeState, WrappedToken, config_key, escrow, token_key, tree_key};
+use super::state::{
+    BridgeConfig, TreeState, WrappedToken, config_key, escrow, token_key, tree_key,
+};
 use crate::modules::kit::{ActionError, TxContext, View, fail, load, move_asset};
 use lakh_types::limits::MAX_BLOCK_TXS;
 use lakh_types::modules::bridge::{BridgeError, BridgeEvent, L1Address, WITHDRAWAL_TREE_CAPACITY};

@@ -110,7 +110,12 @@ mod tests {
             let before = tree.count;
             let completed = tree.append(leaf(i)).unwrap();
             leaves.push(leaf(i));
-            assert_eq!(tree.root(), reference_root(&leaves), "after {} leaves", i + 1);
+            assert_eq!(
+                tree.root(),
+                reference_root(&leaves),
+                "after {} leaves",
+                i + 1
+            );
             let declared: Vec<(u8, u64)> = completed_ranges(before, 1)
                 .flat_map(|(h, a, b)| (a..b).map(move |p| (h, p)))
                 .collect();

@@ -38,13 +38,13 @@ use crate::modules::kit::{
 };
 use crate::{ExecError, Mode};
 use actions::withdraw;
+use commonware_codec::Encode as _;
 use lakh_state::{AssetInfo, StateKey, StateValue};
+use lakh_types::codec::BoundedVec;
 use lakh_types::modules::bridge::{
     BridgeAction, BridgeCommitment, BridgeError, BridgeEvent, BridgeGenesis,
     MAX_DEPOSITS_PER_BLOCK, WithdrawalLeaf, check_typed, wrapped_asset_id, wrapped_issuer,
 };
-use commonware_codec::Encode as _;
-use lakh_types::codec::BoundedVec;
 use lakh_types::{Action, Address, Event, Receipt, SignedTransaction};
 
 /// Declares every key `action` may read or write, except the sender's account.
@@ -153,7 +153,10 @@ pub fn genesis_entries(chain_id: u64, bridge: &BridgeGenesis) -> Vec<(StateKey, 
                 supply: 0,
             }),
         ));
-        out.push((StateKey::Symbol(t.symbol.clone()), StateValue::Symbol(asset)));
+        out.push((
+            StateKey::Symbol(t.symbol.clone()),
+            StateValue::Symbol(asset),
+        ));
         let marker = WrappedToken { token: t.l1_token };
         out.push((token_key(asset), StateValue::Object(marker.encode())));
     }
@@ -323,9 +326,10 @@ pub(crate) fn end_block(
             let from = escrow(&receipt.sender, receipt.nonce);
             burn(view, *asset, &from, *amount, events).map_err(|e| match e {
                 ActionError::State(e) => e,
-                ActionError::Failed(reason) => {
-                    corrupt(balance_key(&from, *asset), format!("escrow short: {reason}"))
-                }
+                ActionError::Failed(reason) => corrupt(
+                    balance_key(&from, *asset),
+                    format!("escrow short: {reason}"),
+                ),
             })?;
             let leaf = WithdrawalLeaf {
                 lakh_chain_id: chain_id,
