@@ -26,7 +26,8 @@ pub struct Anvil {
 pub fn anvil_binary() -> PathBuf {
     match std::env::var_os("LAKH_ANVIL") {
         Some(path) => PathBuf::from(path),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../contracts/node_modules/.bin/anvil"),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../contracts/node_modules/.bin/anvil"),
     }
 }
 
@@ -35,16 +36,27 @@ impl Anvil {
     /// answers.
     pub async fn spawn() -> anyhow::Result<Anvil> {
         let dir = tempfile::tempdir()?;
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
         let binary = anvil_binary();
         let child = Command::new(&binary)
-            .args(["--host", "127.0.0.1", "--port", &port.to_string(), "--hardfork", "prague"])
+            .args([
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+                "--hardfork",
+                "prague",
+            ])
             .current_dir(dir.path())
             .env("HOME", dir.path())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .with_context(|| format!("starting {} (run `npm ci` in contracts/)", binary.display()))?;
+            .with_context(|| {
+                format!("starting {} (run `npm ci` in contracts/)", binary.display())
+            })?;
         let anvil = Anvil {
             child,
             url: format!("http://127.0.0.1:{port}"),
@@ -66,7 +78,9 @@ impl Anvil {
 
     /// A provider signing with default account `account`.
     pub fn provider(&self, account: usize) -> anyhow::Result<L1Provider> {
-        let key = DEV_KEYS.get(account).context("anvil has 4 default keys here")?;
+        let key = DEV_KEYS
+            .get(account)
+            .context("anvil has 4 default keys here")?;
         crate::provider(&self.url, key)
     }
 }

@@ -2,6 +2,7 @@
 //! network, manage keys, use the wallet, measure throughput.
 
 mod bench;
+mod bridge;
 mod channel;
 mod chaos;
 mod keys;
@@ -63,6 +64,11 @@ enum Command {
         /// (validators - 1) / 3. For tests and demos only
         #[arg(long, value_name = "COUNT[:FAULT]")]
         byzantine: Option<network::Byzantine>,
+        /// Also start an anvil L1 (a child of this process) with the bridge
+        /// contracts, bridge the devnet to it (WETH and TUSD wrapped here),
+        /// watch its deposits and relay headers. A new --data-dir only
+        #[arg(long)]
+        l1: bool,
     },
     /// Run one node of a network defined by a genesis file: a validator
     /// while its key sits in the epoch's committee, a full node otherwise.
@@ -102,6 +108,8 @@ enum Command {
     Wallet(wallet::WalletArgs),
     /// Payment channels: run a channel node and pay through it off chain.
     Channel(channel::ChannelArgs),
+    /// The Ethereum bridge's off-chain parts: the header relayer.
+    Bridge(bridge::BridgeArgs),
     /// Measure sustained TPS and latency against a node, or this machine's ceilings.
     Bench(bench::BenchArgs),
     /// Run validators as processes under load while killing and freezing
@@ -150,6 +158,7 @@ fn main() -> Result<()> {
             epochs,
             peers,
             byzantine,
+            l1,
         } => network::devnet(network::DevnetConfig {
             validators,
             epochs,
@@ -163,6 +172,7 @@ fn main() -> Result<()> {
                 / validators.max(1),
             peers,
             byzantine,
+            l1,
         }),
         Command::Node {
             config,
@@ -216,6 +226,7 @@ fn main() -> Result<()> {
             rt.block_on(wallet::run_wallet(args))
         }
         Command::Channel(args) => channel::run(args),
+        Command::Bridge(args) => bridge::run(args),
         Command::Bench(args) => bench::run_bench(args),
         Command::Chaos(args) => chaos::run(args),
     }

@@ -190,6 +190,8 @@ pub fn write_network(
             peers: Vec::new(),
             mempool_max_txs: None,
             state_cache_mib: None,
+            l1_rpc: None,
+            l1_from_block: None,
         };
         std::fs::write(
             dir.join(format!("node-{i}.toml")),
@@ -242,6 +244,9 @@ pub struct DevnetConfig {
     pub peers: Vec<Peer>,
     /// Validators that misbehave on purpose (the last ones).
     pub byzantine: Option<Byzantine>,
+    /// Start an anvil L1 with the bridge contracts, bridge the new chain to
+    /// it, watch deposits and relay headers.
+    pub l1: bool,
 }
 
 /// `--byzantine COUNT[:FAULT]`: the last COUNT validators of a devnet
@@ -301,11 +306,20 @@ pub fn devnet(cfg: DevnetConfig) -> Result<()> {
         state_cache_bytes,
         ref peers,
         byzantine,
+        l1,
     } = cfg;
     let misbehaving = Byzantine::of(byzantine, validators)?;
     let genesis_path = data_dir.join("genesis.json");
     let genesis = if genesis_path.exists() {
         let g = load_genesis(&genesis_path)?;
+        // The devnet's anvil keeps its state in memory only: the contracts
+        // the genesis names, the escrow and the posted headers are gone.
+        if l1 || g.bridge.is_some() {
+            bail!(
+                "{} holds a devnet bridged to an L1 that lived in its earlier run (anvil's state is not kept, so the bridge contract its genesis names is gone); resuming it is not supported, use a new --data-dir",
+                data_dir.display()
+            );
+        }
         if g.validators.len() != validators {
             bail!(
                 "{} holds a devnet of {} validators; pass --validators {} or use another --data-dir",
@@ -328,6 +342,20 @@ pub fn devnet(cfg: DevnetConfig) -> Result<()> {
             epochs.staking(),
         )?
     };
+    let (anvil, devnet_l1, genesis) = if l1 {
+        let (anvil, info, section) = crate::bridge::setup_devnet_l1(&genesis, data_dir)?;
+        let mut genesis = genesis;
+        genesis.bridge = Some(section);
+        genesis.validate().map_err(anyhow::Error::msg)?;
+        std::fs::write(&genesis_path, genesis.to_json())?;
+        (Some(anvil), Some(info), genesis)
+    } else {
+        (None, None, genesis)
+    };
+    let bridge_address = match &devnet_l1 {
+        Some(info) => Some(crate::bridge::parse_l1_address(&info.bridge)?),
+        None => None,
+    };
     let vdir = data_dir.join("validators");
     let mut specs = Vec::new();
     for (i, byzantine) in misbehaving.iter().enumerate().take(validators) {
@@ -336,14 +364,34 @@ pub fn devnet(cfg: DevnetConfig) -> Result<()> {
             rpc_addr: (i == 0).then_some(rpc_addr),
             p2p_address: None,
             byzantine: *byzantine,
+            // Each validator reads L1 through its own watcher.
+            l1_view: match (&devnet_l1, bridge_address) {
+                (Some(info), Some(bridge)) => Some(crate::bridge::spawn_watcher(
+                    &info.l1_rpc,
+                    bridge,
+                    info.from_block,
+                )?),
+                _ => None,
+            },
         });
     }
     let keys_dir = data_dir.join("keys");
     let chain_id = genesis.chain_id;
     let seed_dir = data_dir.to_path_buf();
+    let relay_genesis = genesis.clone();
     let on_ready = move |_: usize, addr: SocketAddr| {
         let keys_dir = keys_dir.clone();
         let seed_dir = seed_dir.clone();
+        let devnet_l1 = devnet_l1.clone();
+        if let Some(info) = &devnet_l1
+            && let Err(e) = crate::bridge::spawn_devnet_relayer(
+                info,
+                relay_genesis.clone(),
+                format!("http://{addr}"),
+            )
+        {
+            eprintln!("lakh devnet: cannot start the relayer: {e:#}");
+        }
         // Seeding talks to this node over RPC, so it runs beside the node's
         // runtime; the devnet is announced once it is usable, and the thread
         // then keeps the oracle prices fresh.
@@ -355,15 +403,29 @@ pub fn devnet(cfg: DevnetConfig) -> Result<()> {
                 Ok(rt) => rt,
                 Err(e) => {
                     let e = anyhow::Error::from(e);
-                    return announce(json, validators, chain_id, addr, &keys_dir, Err(e));
+                    let a = Announced {
+                        validators,
+                        chain_id,
+                        addr,
+                        l1: devnet_l1.as_ref(),
+                    };
+                    return announce(json, &a, &keys_dir, Err(e));
                 }
             };
             rt.block_on(seed_and_keep_prices(
-                json, validators, chain_id, addr, &keys_dir, &seed_dir,
+                json,
+                Announced {
+                    validators,
+                    chain_id,
+                    addr,
+                    l1: devnet_l1.as_ref(),
+                },
+                &keys_dir,
+                &seed_dir,
             ));
         });
     };
-    run(RunConfig {
+    let result = run(RunConfig {
         data_dir: data_dir.to_path_buf(),
         genesis,
         validators: specs,
@@ -375,22 +437,51 @@ pub fn devnet(cfg: DevnetConfig) -> Result<()> {
         state_cache_bytes,
         on_rpc_ready: Some(Box::new(on_ready)),
         l1_view: None,
-    })
+    });
+    drop(anvil);
+    result
+}
+
+/// What the ready line names.
+struct Announced<'a> {
+    validators: usize,
+    chain_id: u64,
+    addr: SocketAddr,
+    l1: Option<&'a crate::bridge::DevnetL1>,
+}
+
+/// The devnet's ready line as `--json` prints it.
+#[derive(serde::Serialize)]
+struct ReadyLine<'a> {
+    event: &'static str,
+    rpc: String,
+    explorer: String,
+    chain_id: u64,
+    keys: &'a Path,
+    defi: &'a str,
+    demo: &'a Option<seed::Demo>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    l1_rpc: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    l1_chain_id: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    light_client: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bridge: Option<&'a str>,
 }
 
 /// Seeds the DeFi demo (first start only), announces the devnet, then runs
 /// the price keeper until the process ends.
 async fn seed_and_keep_prices(
     json: bool,
-    validators: usize,
-    chain_id: u64,
-    addr: SocketAddr,
+    announced: Announced<'_>,
     keys_dir: &Path,
     data_dir: &Path,
 ) {
+    let addr = announced.addr;
     let client = match lakh_rpc::LakhClient::connect(&format!("http://{addr}")) {
         Ok(c) => c,
-        Err(e) => return announce(json, validators, chain_id, addr, keys_dir, Err(e.into())),
+        Err(e) => return announce(json, &announced, keys_dir, Err(e.into())),
     };
     let seeded = seed::seed_devnet(&client, keys_dir, data_dir).await;
     let keeper = match &seeded {
@@ -407,20 +498,14 @@ async fn seed_and_keep_prices(
         }
         Err(_) => None,
     };
-    announce(json, validators, chain_id, addr, keys_dir, seeded);
+    announce(json, &announced, keys_dir, seeded);
     if let Some(keeper) = keeper {
         keeper.run(&client).await;
     }
 }
 
-fn announce(
-    json: bool,
-    validators: usize,
-    chain_id: u64,
-    addr: SocketAddr,
-    keys_dir: &Path,
-    seeded: Result<seed::Seeding>,
-) {
+fn announce(json: bool, a: &Announced<'_>, keys_dir: &Path, seeded: Result<seed::Seeding>) {
+    let (validators, chain_id, addr) = (a.validators, a.chain_id, a.addr);
     let (seed_line, demo) = match seeded {
         Ok(seed::Seeding::Fresh(d)) => (
             format!("seeded ({} steps, {} transactions)", d.steps, d.txs),
@@ -430,10 +515,23 @@ fn announce(
         Err(e) => (format!("NOT seeded: {e:#}"), None),
     };
     if json {
-        println!(
-            "{}",
-            serde_json::json!({"event": "ready", "rpc": format!("http://{addr}"), "explorer": format!("http://{addr}{}", lakh_rpc::EXPLORER_PATH), "chain_id": chain_id, "keys": keys_dir, "defi": seed_line, "demo": demo})
-        );
+        let line = ReadyLine {
+            event: "ready",
+            rpc: format!("http://{addr}"),
+            explorer: format!("http://{addr}{}", lakh_rpc::EXPLORER_PATH),
+            chain_id,
+            keys: keys_dir,
+            defi: &seed_line,
+            demo: &demo,
+            l1_rpc: a.l1.map(|l| l.l1_rpc.as_str()),
+            l1_chain_id: a.l1.map(|l| l.l1_chain_id),
+            light_client: a.l1.map(|l| l.light_client.as_str()),
+            bridge: a.l1.map(|l| l.bridge.as_str()),
+        };
+        match serde_json::to_string(&line) {
+            Ok(text) => println!("{text}"),
+            Err(e) => eprintln!("lakh devnet: cannot print the ready line: {e}"),
+        }
     } else {
         println!("lakh devnet: {validators} validator(s), chain id {chain_id}");
         println!("  RPC     http://{addr}  (WebSocket ws://{addr})");
@@ -450,6 +548,19 @@ fn announce(
             seed::OPERATOR_KEY
         );
         println!("  DeFi    {seed_line}");
+        if let Some(l1) = a.l1 {
+            println!(
+                "  L1      {} (anvil, chain id {}): bridge {}, light client {}",
+                l1.l1_rpc, l1.l1_chain_id, l1.bridge, l1.light_client
+            );
+            let symbols: Vec<&str> = l1.tokens.iter().map(|t| t.symbol.as_str()).collect();
+            println!(
+                "  bridge  wraps {} on lakh; withdrawals pay {} s after their header is posted",
+                symbols.join(", "),
+                l1.challenge_seconds
+            );
+            println!("  deposit lakh wallet bridge deposit 1.5 --to alice");
+        }
         if let Some(d) = &demo {
             println!(
                 "  demo    farm {} (stake ETHUSDCLP, earn LAKH), book market {} (ETH/USDC), cover pool {}",
@@ -505,6 +616,7 @@ pub fn node(
     let key_path = resolve(&cfg.key);
     let signer = load_key_file(&key_path)?;
     let rpc_addr = rpc_override.or(cfg.rpc_addr);
+    let l1_view = node_l1_view(&genesis, &cfg)?;
     run(RunConfig {
         data_dir: resolve(&cfg.data_dir),
         genesis,
@@ -526,6 +638,38 @@ pub fn node(
                 lakh_rpc::EXPLORER_PATH
             )
         })),
-        l1_view: None,
+        l1_view,
     })
+}
+
+/// The node's L1 view: a watcher of the genesis bridge's deposits at the
+/// config's `l1_rpc`. Without `l1_rpc` on a bridged chain the node still
+/// runs (a full node needs no view, and a validator keeps finalizing every
+/// block without deposits) but warns: as a validator it proposes no
+/// deposits and refuses the blocks that carry them.
+fn node_l1_view(
+    genesis: &Genesis,
+    cfg: &NodeFile,
+) -> Result<Option<std::sync::Arc<dyn lakh_types::modules::bridge::L1View>>> {
+    match (&genesis.bridge, &cfg.l1_rpc) {
+        (Some(bridge), Some(url)) => {
+            let address = crate::bridge::L1Addr::from(bridge.bridge_address.0);
+            let view = crate::bridge::spawn_watcher(url, address, cfg.l1_from_block.unwrap_or(0))?;
+            Ok(Some(view))
+        }
+        (Some(bridge), None) => {
+            eprintln!(
+                "warning: the genesis bridges this chain to L1 chain {} but the node config sets no l1_rpc: as a validator this node can neither propose nor verify blocks carrying L1 deposits (it refuses them); add l1_rpc = \"URL\" to the config",
+                bridge.l1_chain_id
+            );
+            Ok(None)
+        }
+        (None, Some(_)) => {
+            eprintln!(
+                "warning: the config sets l1_rpc but the genesis has no bridge section; ignoring it"
+            );
+            Ok(None)
+        }
+        (None, None) => Ok(None),
+    }
 }

@@ -89,6 +89,16 @@ pub struct NodeFile {
     /// Memory for the state page cache in MiB (omit for the default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state_cache_mib: Option<usize>,
+    /// JSON-RPC URL of an L1 (Ethereum) node: on a chain whose genesis has
+    /// a `bridge` section, the node watches the bridge contract's finalized
+    /// deposits there (a validator needs it to propose and verify blocks
+    /// that carry deposits).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub l1_rpc: Option<String>,
+    /// The L1 block the watcher starts reading deposits from (the bridge's
+    /// deployment block; default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub l1_from_block: Option<u64>,
 }
 
 impl NodeFile {

@@ -47,6 +47,8 @@ pub struct ValidatorSpec {
     /// Makes this validator misbehave on purpose (`--byzantine`; tests of
     /// the evidence pipeline): `None` for an honest one.
     pub byzantine: Option<lakh_consensus::byzantine::Misbehavior>,
+    /// This validator's own L1 view; `None` uses [`RunConfig::l1_view`].
+    pub l1_view: Option<Arc<dyn lakh_types::modules::bridge::L1View>>,
 }
 
 pub struct RunConfig {
@@ -287,7 +289,7 @@ pub fn run(cfg: RunConfig) -> Result<()> {
                     cfg.mempool.clone(),
                     cfg.executor,
                 )
-                .with_l1_view(cfg.l1_view.clone()),
+                .with_l1_view(spec.l1_view.clone().or_else(|| cfg.l1_view.clone())),
             );
             let (handle, engine_handles) = engine::start(
                 ctx.child("engine"),

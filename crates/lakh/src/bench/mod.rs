@@ -19,7 +19,7 @@
 mod accounts;
 mod ceilings;
 mod defi;
-mod devnet;
+pub(crate) mod devnet;
 mod load;
 mod report;
 mod sys;

@@ -8,6 +8,7 @@
 //! its reason.
 
 mod book;
+mod bridge;
 mod cover;
 mod dex;
 mod farm;
@@ -180,6 +181,9 @@ pub enum WalletCommand {
     /// Shielded pool: address, shield, send, unshield, balance, sync, view-key, scan
     #[command(subcommand)]
     Shielded(shielded::ShieldedCommand),
+    /// Ethereum bridge: deposit on L1, withdraw, status, finalize on L1
+    #[command(subcommand)]
+    Bridge(bridge::BridgeCommand),
 }
 
 /// What module commands need: the node, the keys, how to send.
@@ -452,6 +456,7 @@ async fn execute(args: WalletArgs) -> anyhow::Result<Output> {
         WalletCommand::Cover(cmd) => cover::run(&ctx, cmd).await,
         WalletCommand::Nft(cmd) => nft::run(&ctx, cmd).await,
         WalletCommand::Shielded(cmd) => shielded::run(&ctx, cmd).await,
+        WalletCommand::Bridge(cmd) => bridge::run(&ctx, cmd).await,
     }
 }
 
