@@ -625,6 +625,7 @@ pub fn node(
             rpc_addr,
             p2p_address: cfg.p2p_address,
             byzantine,
+            l1_view: None,
         }],
         peers: peer_pairs(&cfg.peers),
         worker_threads: std::thread::available_parallelism().map_or(2, |n| n.get()),

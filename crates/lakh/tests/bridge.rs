@@ -72,11 +72,15 @@ fn ether_crosses_to_lakh_after_l1_finality_and_back_once() {
         .unwrap();
     let provider = lakh_l1::provider(&l1_rpc, lakh_l1::anvil::DEV_KEYS[0]).unwrap();
     let finalized = || {
-        rt.block_on(provider.get_block_by_number(BlockNumberOrTag::Finalized))
-            .unwrap()
-            .unwrap()
-            .header
-            .number
+        rt.block_on(async {
+            provider
+                .get_block_by_number(BlockNumberOrTag::Finalized)
+                .await
+        })
+        .unwrap()
+        .unwrap()
+        .header
+        .number
     };
 
     // Deposit 1.5 ETH for bob; nothing is minted before L1 finalizes it.
@@ -116,7 +120,9 @@ fn ether_crosses_to_lakh_after_l1_finality_and_back_once() {
     let recipient: L1Addr = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"
         .parse()
         .unwrap();
-    let before = rt.block_on(provider.get_balance(recipient)).unwrap();
+    let before = rt
+        .block_on(async { provider.get_balance(recipient).await })
+        .unwrap();
     let withdraw = devnet.wallet_json(&[
         "bridge",
         "withdraw",
@@ -159,7 +165,9 @@ fn ether_crosses_to_lakh_after_l1_finality_and_back_once() {
         .unwrap();
     let paid = devnet.wallet_json(&["bridge", "finalize", "0"]);
     assert_eq!(paid["index"], 0, "{paid}");
-    let after = rt.block_on(provider.get_balance(recipient)).unwrap();
+    let after = rt
+        .block_on(async { provider.get_balance(recipient).await })
+        .unwrap();
     assert_eq!(after - before, U256::from(ONE_ETH / 2));
     let again = devnet.wallet_output(&["bridge", "finalize", "0"]);
     assert!(!again.status.success());
@@ -173,7 +181,7 @@ fn ether_crosses_to_lakh_after_l1_finality_and_back_once() {
     // anvil dies with the devnet.
     drop(devnet);
     let deadline = Instant::now() + Duration::from_secs(10);
-    while rt.block_on(provider.get_chain_id()).is_ok() {
+    while rt.block_on(async { provider.get_chain_id().await }).is_ok() {
         assert!(Instant::now() < deadline, "anvil outlived the devnet");
         std::thread::sleep(Duration::from_millis(200));
     }
