@@ -13,11 +13,19 @@ pub struct AssetRegistry {
 }
 
 impl AssetRegistry {
-    /// The native asset and the assets the genesis creates.
+    /// The native asset, the assets the genesis creates and the wrapped
+    /// assets of its bridge section (created at genesis too, without an
+    /// `AssetCreated` event).
     pub fn from_genesis(genesis: &Genesis) -> Self {
+        use lakh_types::modules::bridge::wrapped_asset_id;
         let native = (AssetId::NATIVE, genesis.native_symbol.to_string());
         let created = genesis.assets.iter().map(|a| (a.id, a.symbol.to_string()));
-        Self::new(std::iter::once(native).chain(created))
+        let wrapped = genesis.bridge.iter().flat_map(|b| {
+            b.tokens
+                .iter()
+                .map(|t| (wrapped_asset_id(&t.l1_token), t.symbol.to_string()))
+        });
+        Self::new(std::iter::once(native).chain(created).chain(wrapped))
     }
 
     /// A registry knowing `assets` (id and symbol).

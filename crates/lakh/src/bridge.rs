@@ -505,7 +505,7 @@ async fn relay(cfg: RelayConfig, verbose: bool) -> Result<()> {
                 failures += 1;
                 // Transient failures (a node restarting, L1 busy) are
                 // retried; say so once, then every 30th time.
-                if failures == 1 || failures % 30 == 0 {
+                if failures == 1 || failures.is_multiple_of(30) {
                     eprintln!("relayer: {e:#} (retrying)");
                 }
             }
@@ -548,7 +548,7 @@ fn members(committee: Option<&Committee>, epoch: u64) -> Result<Vec<lakh_rpc::fi
 }
 
 fn consensus_keys(members: &[lakh_rpc::finality::Member]) -> Vec<ConsensusPublicKey> {
-    members.iter().map(|(_, k)| k.clone()).collect()
+    members.iter().map(|(_, k)| *k).collect()
 }
 
 impl Relayer {
