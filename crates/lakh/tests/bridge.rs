@@ -110,6 +110,14 @@ fn ether_crosses_to_lakh_after_l1_finality_and_back_once() {
         checked_before_finality,
         "L1 finalized the deposit before the first look (finality too fast to observe)"
     );
+    let bob = devnet.wallet_json(&["balance", "bob"]);
+    let weth = bob["balances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["symbol"] == "WETH")
+        .unwrap_or_else(|| panic!("bob's balances list no WETH: {bob}"));
+    assert_eq!(amount(&weth["amount"]), 3 * ONE_ETH / 2);
 
     // Withdraw 0.5 WETH from bob to anvil's third account.
     let recipient: L1Addr = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"
