@@ -6,10 +6,18 @@ use std::path::PathBuf;
 use std::process::Command;
 
 fn main() {
-    let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let manifest =
+        PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let contracts = manifest.join("../../contracts");
-    let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("contracts");
-    for entry in ["src", "test", "build.js", "package.json", "package-lock.json"] {
+    let out =
+        PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("contracts");
+    for entry in [
+        "src",
+        "test",
+        "build.js",
+        "package.json",
+        "package-lock.json",
+    ] {
         println!("cargo:rerun-if-changed={}", contracts.join(entry).display());
     }
     for dir in ["src", "test"] {
@@ -21,12 +29,16 @@ fn main() {
     }
     if !contracts.join("node_modules/solc").exists() {
         run(
-            Command::new("npm").args(["ci", "--no-audit", "--no-fund", "--prefix"]).arg(&contracts),
+            Command::new("npm")
+                .args(["ci", "--no-audit", "--no-fund", "--prefix"])
+                .arg(&contracts),
             "npm ci in contracts/ (node and npm are needed to build lakh-l1)",
         );
     }
     run(
-        Command::new("node").arg(contracts.join("build.js")).arg(&out),
+        Command::new("node")
+            .arg(contracts.join("build.js"))
+            .arg(&out),
         "node contracts/build.js (node is needed to build lakh-l1)",
     );
 }
@@ -38,4 +50,3 @@ fn run(command: &mut Command, what: &str) {
         Err(e) => panic!("{what} could not start: {e}"),
     }
 }
-

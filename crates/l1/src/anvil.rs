@@ -22,12 +22,25 @@ pub struct Anvil {
     _dir: tempfile::TempDir,
 }
 
-/// The anvil binary: `LAKH_ANVIL` if set, else contracts/node_modules/.bin/anvil.
+/// The anvil binary: `LAKH_ANVIL` if set, else the native binary npm
+/// installed in contracts/node_modules. Not `.bin/anvil`: that is a node
+/// shim whose child would outlive a kill of the shim.
 pub fn anvil_binary() -> PathBuf {
-    match std::env::var_os("LAKH_ANVIL") {
-        Some(path) => PathBuf::from(path),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../contracts/node_modules/.bin/anvil"),
+    if let Some(path) = std::env::var_os("LAKH_ANVIL") {
+        return PathBuf::from(path);
     }
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    };
+    let os = match std::env::consts::OS {
+        "macos" => "darwin",
+        other => other,
+    };
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../contracts/node_modules/@foundry-rs")
+        .join(format!("anvil-{os}-{arch}/bin/anvil"))
 }
 
 impl Anvil {
@@ -35,16 +48,27 @@ impl Anvil {
     /// answers.
     pub async fn spawn() -> anyhow::Result<Anvil> {
         let dir = tempfile::tempdir()?;
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
         let binary = anvil_binary();
         let child = Command::new(&binary)
-            .args(["--host", "127.0.0.1", "--port", &port.to_string(), "--hardfork", "prague"])
+            .args([
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+                "--hardfork",
+                "prague",
+            ])
             .current_dir(dir.path())
             .env("HOME", dir.path())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .with_context(|| format!("starting {} (run `npm ci` in contracts/)", binary.display()))?;
+            .with_context(|| {
+                format!("starting {} (run `npm ci` in contracts/)", binary.display())
+            })?;
         let anvil = Anvil {
             child,
             url: format!("http://127.0.0.1:{port}"),
@@ -66,7 +90,9 @@ impl Anvil {
 
     /// A provider signing with default account `account`.
     pub fn provider(&self, account: usize) -> anyhow::Result<L1Provider> {
-        let key = DEV_KEYS.get(account).context("anvil has 4 default keys here")?;
+        let key = DEV_KEYS
+            .get(account)
+            .context("anvil has 4 default keys here")?;
         crate::provider(&self.url, key)
     }
 }

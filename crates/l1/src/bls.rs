@@ -27,7 +27,8 @@ pub fn g1_from_compressed(compressed: &[u8]) -> anyhow::Result<[u8; G1_BYTES]> {
         .map_err(|e| anyhow!("not a valid G1 key: {e:?}"))?;
     let raw = key.serialize();
     let out = pad(&[&raw[..48], &raw[48..]]);
-    out.try_into().map_err(|_| anyhow!("G1 encoding is 128 bytes"))
+    out.try_into()
+        .map_err(|_| anyhow!("G1 encoding is 128 bytes"))
 }
 
 /// A compressed G2 point (96 bytes) in EIP-2537 form. blst writes the
@@ -37,7 +38,8 @@ pub fn g2_from_compressed(compressed: &[u8]) -> anyhow::Result<[u8; G2_BYTES]> {
         .map_err(|e| anyhow!("not a valid G2 point: {e:?}"))?;
     let raw = sig.serialize();
     let out = pad(&[&raw[48..96], &raw[..48], &raw[144..], &raw[96..144]]);
-    out.try_into().map_err(|_| anyhow!("G2 encoding is 256 bytes"))
+    out.try_into()
+        .map_err(|_| anyhow!("G2 encoding is 256 bytes"))
 }
 
 /// A consensus key in EIP-2537 form.

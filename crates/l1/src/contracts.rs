@@ -77,7 +77,12 @@ pub async fn deploy(
         Bytes::from(pops),
     )
     .await
-    .map_err(|e| anyhow::anyhow!("deploying LakhLightClient: {} {e}", revert_reason(&e).unwrap_or_default()))?;
+    .map_err(|e| {
+        anyhow::anyhow!(
+            "deploying LakhLightClient: {} {e}",
+            revert_reason(&e).unwrap_or_default()
+        )
+    })?;
     let bridge = LakhBridge::deploy(
         provider.clone(),
         *light_client.address(),
@@ -86,7 +91,12 @@ pub async fn deploy(
         params.guardian,
     )
     .await
-    .map_err(|e| anyhow::anyhow!("deploying LakhBridge: {} {e}", revert_reason(&e).unwrap_or_default()))?;
+    .map_err(|e| {
+        anyhow::anyhow!(
+            "deploying LakhBridge: {} {e}",
+            revert_reason(&e).unwrap_or_default()
+        )
+    })?;
     Ok(Deployment {
         light_client: *light_client.address(),
         bridge: *bridge.address(),

@@ -22,7 +22,11 @@ impl CertifiedHeader {
     /// The block digest, sha256(core ‖ carried_root ‖ tx_root).
     pub fn digest(&self) -> [u8; 32] {
         use commonware_cryptography::{Hasher, Sha256};
-        let digest = Sha256::hash(&[self.core.as_slice(), &self.carried_root[..], &self.tx_root[..]]);
+        let digest = Sha256::hash(&[
+            self.core.as_slice(),
+            &self.carried_root[..],
+            &self.tx_root[..],
+        ]);
         let mut out = [0u8; 32];
         out.copy_from_slice(digest.as_ref());
         out
@@ -75,9 +79,15 @@ pub async fn post_checkpoint(
         let reason = crate::contracts::revert_reason(&e).unwrap_or_default();
         anyhow::anyhow!("the light client refused the header {reason}: {e}")
     })?;
-    let receipt = pending.get_receipt().await.context("waiting for the submit receipt")?;
+    let receipt = pending
+        .get_receipt()
+        .await
+        .context("waiting for the submit receipt")?;
     if !receipt.status() {
-        anyhow::bail!("submit reverted in transaction {}", receipt.transaction_hash);
+        anyhow::bail!(
+            "submit reverted in transaction {}",
+            receipt.transaction_hash
+        );
     }
     Ok(Posted {
         digest: B256::from(header.digest()),

@@ -71,10 +71,15 @@ impl L1Watcher {
                 .event_signature(LakhBridge::Deposited::SIGNATURE_HASH)
                 .from_block(from)
                 .to_block(to);
-            let logs = self.provider.get_logs(&filter).await.context("reading deposit logs")?;
+            let logs = self
+                .provider
+                .get_logs(&filter)
+                .await
+                .context("reading deposit logs")?;
             let mut seen = self.lock();
             for log in logs {
-                let event = LakhBridge::Deposited::decode_log(&log.inner).context("decoding a deposit")?;
+                let event =
+                    LakhBridge::Deposited::decode_log(&log.inner).context("decoding a deposit")?;
                 seen.accept(&event.data)?;
             }
             seen.scanned_through_block = Some(to);
@@ -96,7 +101,9 @@ impl L1Watcher {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Seen> {
-        self.seen.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.seen
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -112,11 +119,17 @@ impl Seen {
         };
         let expected = self.deposits.len() as u64 + 1;
         if deposit.count != expected {
-            bail!("deposit {} arrived where {expected} was expected", deposit.count);
+            bail!(
+                "deposit {} arrived where {expected} was expected",
+                deposit.count
+            );
         }
         let hash = deposit.chain(&self.last_hash);
         if hash.0 != event.hash.0 {
-            bail!("deposit {}'s running hash differs from lakh's", deposit.count);
+            bail!(
+                "deposit {}'s running hash differs from lakh's",
+                deposit.count
+            );
         }
         self.last_hash = hash;
         self.deposits.insert(deposit.count, deposit);

@@ -4,12 +4,12 @@
 
 mod common;
 
+use common::*;
 use commonware_consensus::simplex::types::Context;
 use commonware_consensus::types::{Epoch, Height, Round, View};
 use commonware_cryptography::{Hasher, Sha256, Signer};
 use commonware_storage::merkle::Location;
 use commonware_utils::range::NonEmptyRange;
-use common::*;
 use lakh_consensus::block::{Header, carried_root, header_core, header_digest};
 use lakh_l1::relay::{CertifiedHeader, post_checkpoint};
 use lakh_types::committee::FixedBytes;
@@ -58,7 +58,11 @@ async fn a_real_lakh_header_parses_verifies_and_rotates_the_committee() {
     let h = header(&env.committee, &next);
     let tx_root = Sha256::hash(&[b"txs"]);
     let digest = header_digest(&h, &tx_root);
-    let proposal = commonware_consensus::simplex::types::Proposal::new(h.context.round, h.context.parent.0, digest);
+    let proposal = commonware_consensus::simplex::types::Proposal::new(
+        h.context.round,
+        h.context.parent.0,
+        digest,
+    );
     let certified = CertifiedHeader {
         core: header_core(&h),
         carried_root: carried_root(&h).as_ref().try_into().unwrap(),
@@ -67,7 +71,12 @@ async fn a_real_lakh_header_parses_verifies_and_rotates_the_committee() {
     };
     assert_eq!(certified.digest(), <[u8; 32]>::from(digest));
 
-    let parsed = env.light_client().parse(certified.core.clone().into()).call().await.unwrap();
+    let parsed = env
+        .light_client()
+        .parse(certified.core.clone().into())
+        .call()
+        .await
+        .unwrap();
     assert_eq!((parsed.epoch, parsed.height), (0, EPOCH_BLOCKS - 1));
     assert_eq!(parsed.depositCount, 1);
     assert_eq!(parsed.depositHash.0, [0x22; 32]);
@@ -76,16 +85,33 @@ async fn a_real_lakh_header_parses_verifies_and_rotates_the_committee() {
     // The carried part is covered by the digest: another carried root fails.
     let mut other_carried = certified.clone();
     other_carried.carried_root = [0; 32];
-    let err = post_checkpoint(&env.provider, env.deployment.light_client, &other_carried, &env.committee.keys(), &next.keys())
-        .await
-        .unwrap_err();
+    let err = post_checkpoint(
+        &env.provider,
+        env.deployment.light_client,
+        &other_carried,
+        &env.committee.keys(),
+        &next.keys(),
+    )
+    .await
+    .unwrap_err();
     assert!(format!("{err:#}").contains("BadSignature"), "{err:#}");
 
-    let posted = post_checkpoint(&env.provider, env.deployment.light_client, &certified, &env.committee.keys(), &next.keys())
+    let posted = post_checkpoint(
+        &env.provider,
+        env.deployment.light_client,
+        &certified,
+        &env.committee.keys(),
+        &next.keys(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(posted.digest.0, <[u8; 32]>::from(digest));
+    let stored = env
+        .light_client()
+        .header(posted.digest)
+        .call()
         .await
         .unwrap();
-    assert_eq!(posted.digest.0, <[u8; 32]>::from(digest));
-    let stored = env.light_client().header(posted.digest).call().await.unwrap();
     assert_eq!(stored.withdrawalRoot.0, [0x21; 32]);
     assert_eq!(env.light_client().latestEpoch().call().await.unwrap(), 1);
 }

@@ -9,7 +9,7 @@ use alloy::providers::Provider;
 use common::*;
 use lakh_l1::watcher::L1Watcher;
 use lakh_types::committee::FixedBytes;
-use lakh_types::modules::bridge::{L1View, Keccak};
+use lakh_types::modules::bridge::{Keccak, L1View};
 
 #[tokio::test]
 async fn the_watcher_never_reports_a_deposit_reorged_away_before_finality() {
@@ -23,7 +23,10 @@ async fn the_watcher_never_reports_a_deposit_reorged_away_before_finality() {
 
     deposit(100).await;
     watcher.poll().await.unwrap();
-    assert!(watcher.finalized_deposits(1, 10).is_empty(), "not final yet");
+    assert!(
+        watcher.finalized_deposits(1, 10).is_empty(),
+        "not final yet"
+    );
     env.mine(64).await;
     watcher.poll().await.unwrap();
     let seen = watcher.finalized_deposits(1, 10);
@@ -33,14 +36,30 @@ async fn the_watcher_never_reports_a_deposit_reorged_away_before_finality() {
     // Deposit 2 is mined, then its block is reorged away before finality.
     let doomed = deposit(200).await;
     watcher.poll().await.unwrap();
-    let _: serde_json::Value = env.provider.raw_request("anvil_reorg".into(), (2u64, Vec::<serde_json::Value>::new())).await.unwrap();
-    assert!(env.provider.get_transaction_receipt(doomed.transaction_hash).await.unwrap().is_none());
+    let _: serde_json::Value = env
+        .provider
+        .raw_request(
+            "anvil_reorg".into(),
+            (2u64, Vec::<serde_json::Value>::new()),
+        )
+        .await
+        .unwrap();
+    assert!(
+        env.provider
+            .get_transaction_receipt(doomed.transaction_hash)
+            .await
+            .unwrap()
+            .is_none()
+    );
     assert_eq!(bridge.depositCount().call().await.unwrap(), 1);
     deposit(300).await;
     env.mine(70).await;
     watcher.poll().await.unwrap();
     let seen = watcher.finalized_deposits(1, 10);
-    assert_eq!(seen.iter().map(|d| d.amount).collect::<Vec<_>>(), vec![100, 300]);
+    assert_eq!(
+        seen.iter().map(|d| d.amount).collect::<Vec<_>>(),
+        vec![100, 300]
+    );
     assert_eq!(seen[1].count, 2);
     let mut hash: Keccak = FixedBytes([0; 32]);
     for d in &seen {

@@ -49,17 +49,29 @@ impl TestCommittee {
         identities.sort_by_key(|k| k.public_key());
         let members: Vec<(ed25519::PublicKey, ConsensusPublicKey)> = identities
             .iter()
-            .map(|k| (k.public_key(), consensus_public_key(&derive_consensus_key(k))))
+            .map(|k| {
+                (
+                    k.public_key(),
+                    consensus_public_key(&derive_consensus_key(k)),
+                )
+            })
             .collect();
         let map = BiMap::try_from(members.clone()).unwrap();
         let validators = identities
             .into_iter()
             .zip(members)
             .map(|(identity, (_, key))| {
-                let scheme =
-                    Scheme::signer(CONSENSUS_NAMESPACE, map.clone(), derive_consensus_key(&identity))
-                        .unwrap();
-                Validator { identity, key, scheme }
+                let scheme = Scheme::signer(
+                    CONSENSUS_NAMESPACE,
+                    map.clone(),
+                    derive_consensus_key(&identity),
+                )
+                .unwrap();
+                Validator {
+                    identity,
+                    key,
+                    scheme,
+                }
             })
             .collect();
         TestCommittee { epoch, validators }
@@ -100,19 +112,32 @@ impl TestCommittee {
     }
 
     /// A finalization of `proposal` signed by the members `who`.
-    pub fn finalize(&self, proposal: &Proposal<sha256::Digest>, who: &[usize]) -> BlockFinalization {
+    pub fn finalize(
+        &self,
+        proposal: &Proposal<sha256::Digest>,
+        who: &[usize],
+    ) -> BlockFinalization {
         let votes: Vec<_> = who
             .iter()
             .map(|i| Finalize::sign(&self.validators[*i].scheme, proposal.clone()).unwrap())
             .collect();
-        Finalization::from_finalizes(&self.validators[0].scheme, non_empty![@votes.iter()], &Sequential)
-            .unwrap()
+        Finalization::from_finalizes(
+            &self.validators[0].scheme,
+            non_empty![@votes.iter()],
+            &Sequential,
+        )
+        .unwrap()
     }
 
     /// A finalization certificate claiming the signers `bitmap` but
     /// aggregating the finalize votes of `who` (commonware itself refuses to
     /// assemble one below quorum).
-    pub fn forge(&self, proposal: &Proposal<sha256::Digest>, who: &[usize], bitmap: &[u32]) -> BlockFinalization {
+    pub fn forge(
+        &self,
+        proposal: &Proposal<sha256::Digest>,
+        who: &[usize],
+        bitmap: &[u32],
+    ) -> BlockFinalization {
         use commonware_cryptography::bls12381::{
             certificate::multisig::Certificate, primitives::ops::aggregate::combine_signatures,
             primitives::variant::MinPk,
@@ -122,38 +147,67 @@ impl TestCommittee {
             .iter()
             .map(|i| Finalize::sign(&self.validators[*i].scheme, proposal.clone()).unwrap())
             .collect();
-        let signatures: Vec<_> = votes.iter().map(|v| *v.attestation.signature.get().unwrap()).collect();
+        let signatures: Vec<_> = votes
+            .iter()
+            .map(|v| *v.attestation.signature.get().unwrap())
+            .collect();
         let certificate = Certificate {
             signers: Signers::new(
                 self.len() as u32,
-                bitmap.iter().map(|i| commonware_utils::Participant::new(*i)),
+                bitmap
+                    .iter()
+                    .map(|i| commonware_utils::Participant::new(*i)),
             )
             .unwrap(),
             signature: combine_signatures::<MinPk, _>(non_empty![@signatures.iter()]).into(),
         };
-        Finalization { proposal: proposal.clone(), certificate }
+        Finalization {
+            proposal: proposal.clone(),
+            certificate,
+        }
     }
 
     /// A notarization of `proposal`, dressed as a finalization.
-    pub fn notarize(&self, proposal: &Proposal<sha256::Digest>, who: &[usize]) -> BlockFinalization {
+    pub fn notarize(
+        &self,
+        proposal: &Proposal<sha256::Digest>,
+        who: &[usize],
+    ) -> BlockFinalization {
         let votes: Vec<_> = who
             .iter()
             .map(|i| Notarize::sign(&self.validators[*i].scheme, proposal.clone()).unwrap())
             .collect();
-        let n = Notarization::from_notarizes(&self.validators[0].scheme, non_empty![@votes.iter()], &Sequential)
-            .unwrap();
-        Finalization { proposal: proposal.clone(), certificate: n.certificate }
+        let n = Notarization::from_notarizes(
+            &self.validators[0].scheme,
+            non_empty![@votes.iter()],
+            &Sequential,
+        )
+        .unwrap();
+        Finalization {
+            proposal: proposal.clone(),
+            certificate: n.certificate,
+        }
     }
 
     /// A nullification of `proposal`'s round, dressed as a finalization.
     pub fn nullify(&self, proposal: &Proposal<sha256::Digest>, who: &[usize]) -> BlockFinalization {
         let votes: Vec<_> = who
             .iter()
-            .map(|i| Nullify::sign::<sha256::Digest>(&self.validators[*i].scheme, proposal.round).unwrap())
+            .map(|i| {
+                Nullify::sign::<sha256::Digest>(&self.validators[*i].scheme, proposal.round)
+                    .unwrap()
+            })
             .collect();
-        let n = Nullification::from_nullifies(&self.validators[0].scheme, non_empty![@votes.iter()], &Sequential)
-            .unwrap();
-        Finalization { proposal: proposal.clone(), certificate: n.certificate }
+        let n = Nullification::from_nullifies(
+            &self.validators[0].scheme,
+            non_empty![@votes.iter()],
+            &Sequential,
+        )
+        .unwrap();
+        Finalization {
+            proposal: proposal.clone(),
+            certificate: n.certificate,
+        }
     }
 }
 
@@ -255,10 +309,16 @@ impl Env {
         let provider = anvil.provider(0).unwrap();
         let committee = TestCommittee::new(0, 1..1 + n);
         let guardian = provider.get_accounts().await.unwrap()[0];
-        let deployment = lakh_l1::deploy(&provider, &params(guardian), &committee.genesis_members())
-            .await
-            .unwrap();
-        Env { anvil, provider, deployment, committee }
+        let deployment =
+            lakh_l1::deploy(&provider, &params(guardian), &committee.genesis_members())
+                .await
+                .unwrap();
+        Env {
+            anvil,
+            provider,
+            deployment,
+            committee,
+        }
     }
 
     pub fn light_client(&self) -> LakhLightClient::LakhLightClientInstance<&L1Provider> {
@@ -330,7 +390,10 @@ impl Env {
                 }
             }
             let held = if token == L1Addr::ZERO {
-                self.provider.get_balance(self.deployment.bridge).await.unwrap()
+                self.provider
+                    .get_balance(self.deployment.bridge)
+                    .await
+                    .unwrap()
             } else {
                 lakh_l1::contracts::TestToken::new(token, &self.provider)
                     .balanceOf(self.deployment.bridge)
@@ -364,7 +427,8 @@ pub fn reason_of(error: &anyhow::Error) -> String {
 }
 
 use lakh_types::modules::bridge::{
-    Keccak, WITHDRAWAL_TREE_DEPTH, WithdrawalLeaf, empty_subtree_roots, node_hash, verify_withdrawal_proof,
+    Keccak, WITHDRAWAL_TREE_DEPTH, WithdrawalLeaf, empty_subtree_roots, node_hash,
+    verify_withdrawal_proof,
 };
 
 /// The withdrawal tree over `leaves` (Rust's reference encodings): its root
