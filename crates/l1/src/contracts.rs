@@ -4,21 +4,28 @@ use crate::{L1Provider, bls};
 use alloy::primitives::{Address, B256, Bytes};
 use lakh_types::consensus_key::{ConsensusPublicKey, ProofOfPossession};
 
-alloy::sol!(
-    #[sol(rpc, all_derives)]
-    LakhLightClient,
-    concat!(env!("OUT_DIR"), "/contracts/LakhLightClient.json")
-);
-alloy::sol!(
-    #[sol(rpc, all_derives)]
-    LakhBridge,
-    concat!(env!("OUT_DIR"), "/contracts/LakhBridge.json")
-);
-alloy::sol!(
-    #[sol(rpc, all_derives)]
-    TestToken,
-    concat!(env!("OUT_DIR"), "/contracts/TestToken.json")
-);
+pub use bindings::{LakhBridge, LakhLightClient, TestToken};
+
+// Generated code: each binding takes the Solidity function's arguments, and
+// `submit` and `reportWithdrawalConflict` have more than seven.
+#[allow(clippy::too_many_arguments)]
+mod bindings {
+    alloy::sol!(
+        #[sol(rpc, all_derives)]
+        LakhLightClient,
+        concat!(env!("OUT_DIR"), "/contracts/LakhLightClient.json")
+    );
+    alloy::sol!(
+        #[sol(rpc, all_derives)]
+        LakhBridge,
+        concat!(env!("OUT_DIR"), "/contracts/LakhBridge.json")
+    );
+    alloy::sol!(
+        #[sol(rpc, all_derives)]
+        TestToken,
+        concat!(env!("OUT_DIR"), "/contracts/TestToken.json")
+    );
+}
 
 /// A member of the genesis committee, in committee (identity) order.
 #[derive(Clone, Debug)]
@@ -62,7 +69,7 @@ pub async fn deploy(
     committee: &[GenesisMember],
 ) -> anyhow::Result<Deployment> {
     let identities: Vec<B256> = committee.iter().map(|m| B256::from(m.identity)).collect();
-    let keys: Vec<ConsensusPublicKey> = committee.iter().map(|m| m.key.clone()).collect();
+    let keys: Vec<ConsensusPublicKey> = committee.iter().map(|m| m.key).collect();
     let mut pops = Vec::with_capacity(committee.len() * bls::G2_BYTES);
     for member in committee {
         pops.extend_from_slice(&bls::g2_uncompressed(&member.pop)?);

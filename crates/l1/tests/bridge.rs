@@ -374,12 +374,10 @@ async fn hostile_withdrawals_are_refused() {
     let mut one_level = [alloy::primitives::B256::ZERO; 32];
     one_level[0] = b256(hashes[1].0);
     let mut rust_root = node_hash(&hashes[0], &hashes[1]);
-    for level in 1..32 {
-        one_level[level] = b256(lakh_types::modules::bridge::empty_subtree_roots()[level].0);
-        rust_root = node_hash(
-            &rust_root,
-            &lakh_types::modules::bridge::empty_subtree_roots()[level],
-        );
+    let empty = lakh_types::modules::bridge::empty_subtree_roots();
+    for (sibling, empty_root) in one_level.iter_mut().zip(&empty).skip(1) {
+        *sibling = b256(empty_root.0);
+        rust_root = node_hash(&rust_root, empty_root);
     }
     let contract_root = bridge
         .rootOf(b256(hashes[0].0), 0, one_level)

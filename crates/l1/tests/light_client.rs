@@ -247,7 +247,7 @@ async fn a_genesis_key_without_its_proof_of_possession_is_refused() {
     let provider = anvil.provider(0).unwrap();
     let committee = TestCommittee::new(0, 1..5);
     let mut members = committee.genesis_members();
-    members[2].pop = members[1].pop.clone();
+    members[2].pop = members[1].pop;
     let guardian = alloy::primitives::Address::ZERO;
     let err = lakh_l1::deploy(&provider, &params(guardian), &members)
         .await

@@ -82,7 +82,7 @@ impl TestCommittee {
     }
 
     pub fn keys(&self) -> Vec<ConsensusPublicKey> {
-        self.validators.iter().map(|v| v.key.clone()).collect()
+        self.validators.iter().map(|v| v.key).collect()
     }
 
     pub fn genesis_members(&self) -> Vec<GenesisMember> {
@@ -90,7 +90,7 @@ impl TestCommittee {
             .iter()
             .map(|v| GenesisMember {
                 identity: identity_bytes(&v.identity),
-                key: v.key.clone(),
+                key: v.key,
                 pop: prove_possession(&derive_consensus_key(&v.identity), &v.identity.public_key()),
             })
             .collect()
