@@ -5,6 +5,7 @@
 use crate::{
     block::{Block, BlockContext, Header},
     evidence::{self, EvidenceContext, EvidenceError},
+    l1,
     metrics::Stage,
     participation::{self, ParticipationState, Verifiers},
     shared::NodeShared,
@@ -21,6 +22,7 @@ use commonware_storage::{Context as StorageContext, qmdb::sync::Target};
 use commonware_utils::non_empty_range;
 use futures::{StreamExt, lock::Mutex as AsyncMutex};
 use lakh_archive::Indexer;
+use lakh_execution::modules::bridge;
 use lakh_execution::modules::stake::RewardedRound;
 use lakh_execution::{
     BlockEnv, Mode, Offense, Overlay, Participation, block_access_set, execute_block_with,
@@ -28,7 +30,7 @@ use lakh_execution::{
 };
 use lakh_state::{StateKey, StateValue, db::StateDb};
 use lakh_types::limits::{MAX_BLOCK_TX_BYTES, MAX_BLOCK_TXS};
-use lakh_types::modules::bridge::BridgeCommitment;
+use lakh_types::modules::bridge::{BridgeCommitment, L1Deposit};
 use lakh_types::{Receipt, Refusal, committee::Committee};
 use std::{
     sync::Arc,
@@ -42,11 +44,13 @@ type Unmerkleized<E> = <Databases<E> as DatabaseSet<E>>::Unmerkleized;
 type Merkleized<E> = <Databases<E> as DatabaseSet<E>>::Merkleized;
 
 /// What a block carries besides its transactions, as execution takes it:
-/// the signers of its finalizations and the offenses its evidence proves.
+/// the signers of its finalizations, the offenses its evidence proves and
+/// the L1 deposits it applies.
 #[derive(Default)]
 struct Carried {
     participation: Vec<Participation>,
     offenses: Vec<Offense>,
+    deposits: Vec<L1Deposit>,
 }
 
 /// Everything a block's execution needs besides its transactions.
@@ -58,6 +62,7 @@ fn block_env(genesis: &lakh_types::Genesis, header: &Header, carried: Carried) -
         offenses: carried.offenses,
         base_fee: header.base_fee,
         staking: genesis.staking,
+        deposits: carried.deposits,
     }
 }
 
@@ -111,6 +116,10 @@ struct Executed<E: StorageContext + Supervisor + Spawner> {
     block_events: Vec<lakh_types::Event>,
     /// Build mode: positions of the offenses no longer punishable, ascending.
     excluded_offenses: Vec<usize>,
+    /// Build mode: positions of the deposits execution left out, ascending.
+    excluded_deposits: Vec<usize>,
+    /// What the header commits to about the bridge.
+    bridge: BridgeCommitment,
 }
 
 impl<E> LakhApp<E>
@@ -144,9 +153,9 @@ where
         let started = Instant::now();
         let env = block_env(&self.shared.genesis, header, carried);
         // The cover hook's keys follow from the parametric product slots,
-        // so those are read first.
-        let (_, products) = read_keys(&batches, &hook_roots()).await?;
-        let keys = block_access_set(&env, txs, products.iter().flatten());
+        // the withdrawal tree's from its count, so those are read first.
+        let (_, hooks) = read_keys(&batches, &hook_roots()).await?;
+        let keys = block_access_set(&env, txs, &hooks);
         let (digests, values) = read_keys(&batches, &keys).await?;
         let genesis_block = header.height.get() == 1;
         let mut prefetched: Vec<(StateKey, Option<StateValue>)> =
@@ -212,6 +221,15 @@ where
                     *i
                 })
                 .collect(),
+            excluded_deposits: outcome
+                .excluded_deposits
+                .iter()
+                .map(|(i, reason)| {
+                    warn!(index = i, %reason, "L1 deposit left out of the block");
+                    *i
+                })
+                .collect(),
+            bridge: outcome.bridge,
         })
     }
 
@@ -258,9 +276,21 @@ where
             }
         }
         self.shared.evidence.forget(stale);
+        // The next L1 deposits this node's view has seen finalized.
+        let (_, values) = read_keys(batches, &[bridge::deposits_key()]).await?;
+        let applied = match values.into_iter().next().flatten() {
+            Some(StateValue::Object(bytes)) => {
+                <bridge::DepositState as commonware_codec::Decode>::decode_cfg(bytes, &())
+                    .map_err(|e| format!("bridge deposit state does not decode: {e}"))?
+                    .count
+            }
+            _ => 0,
+        };
+        header.deposits = l1::to_carry(self.shared.l1_view.as_ref(), applied);
         Ok(Carried {
             participation,
             offenses,
+            deposits: header.deposits.clone(),
         })
     }
 
@@ -292,6 +322,7 @@ where
         Ok(Carried {
             participation,
             offenses,
+            deposits: header.deposits.clone(),
         })
     }
 
@@ -441,6 +472,15 @@ where
             header.evidence = kept;
             self.shared.evidence.forget(spent);
         }
+        if !executed.excluded_deposits.is_empty() {
+            let mut excluded = executed.excluded_deposits.iter().peekable();
+            header.deposits = std::mem::take(&mut header.deposits)
+                .into_iter()
+                .enumerate()
+                .filter_map(|(i, d)| excluded.next_if(|&&e| e == i).is_none().then_some(d))
+                .collect();
+        }
+        header.bridge = executed.bridge.clone();
         let merkleized = executed.merkleized;
         let bounds = merkleized.bounds();
         header.used_units = executed.used_units;
@@ -476,7 +516,7 @@ where
 
     async fn process(
         &mut self,
-        _context: (E, BlockContext),
+        context: (E, BlockContext),
         mut ancestry: impl Ancestry<Block>,
         batches: Unmerkleized<E>,
         finality: Finality,
@@ -487,6 +527,14 @@ where
         if finality == Finality::Candidate {
             let parent = ancestry.next().await?;
             if let Err(e) = self.check_header(&block, parent.inner()) {
+                warn!(height = block.height_u64(), error = %e, "rejected block");
+                return None;
+            }
+            // A finalized block's deposits were checked by its voters.
+            let view = self.shared.l1_view.as_ref();
+            if let Err(e) =
+                l1::check_carried(&context.0, view, &block.header.deposits, l1::DEPOSIT_WAIT).await
+            {
                 warn!(height = block.height_u64(), error = %e, "rejected block");
                 return None;
             }
@@ -513,8 +561,7 @@ where
             || m.ops_root() != block.header.ops_root
             || executed.used_units != block.header.used_units
             || executed.next_committee != block.header.next_committee
-            || block.header.bridge != BridgeCommitment::empty(self.shared.genesis.chain_id)
-            || !block.header.deposits.is_empty()
+            || executed.bridge != block.header.bridge
         {
             warn!(
                 height = block.height_u64(),

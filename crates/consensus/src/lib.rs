@@ -14,6 +14,7 @@ pub mod engine;
 pub mod epochs;
 pub mod evidence;
 pub mod evidence_pool;
+pub mod l1;
 pub mod light;
 pub mod metrics;
 pub mod nosync;

@@ -10,6 +10,7 @@ use commonware_cryptography::{Digestible, sha256};
 use lakh_mempool::{Included, MempoolConfig, TxPool, VerifierConfig};
 use lakh_rpc::types::BlockInfo;
 use lakh_state::{StateKey, StateValue};
+use lakh_types::modules::bridge::L1View;
 use lakh_types::{Event, Genesis, Receipt};
 use std::{
     collections::HashMap,
@@ -48,6 +49,11 @@ pub struct NodeShared {
     /// Evidence of consensus faults the engines reported, for this node's
     /// proposals (started with the engine, which opens its store).
     pub evidence: Arc<EvidencePool>,
+    /// This validator's view of the L1 bridge's finalized deposits: what it
+    /// carries as a proposer and checks as a verifier ([`crate::l1`]).
+    /// `None` on a chain without a bridge (a block carrying deposits is
+    /// then invalid) and on a node not yet given one.
+    pub l1_view: Option<Arc<dyn L1View>>,
 }
 
 impl NodeShared {
@@ -78,7 +84,14 @@ impl NodeShared {
             metrics: ChainMetrics::default(),
             finalizations: Arc::default(),
             evidence: Arc::default(),
+            l1_view: None,
         }
+    }
+
+    /// This node with `view` as its L1 view (see [`NodeShared::l1_view`]).
+    pub fn with_l1_view(mut self, view: Option<Arc<dyn L1View>>) -> Self {
+        self.l1_view = view;
+        self
     }
 
     pub fn chain_id(&self) -> u64 {

@@ -10,7 +10,8 @@ use std::collections::BTreeMap;
 /// asset's `Asset`, `Symbol` and `Balance` entries, and the staking module's
 /// genesis state (each genesis validator's record and its stake, bonded in
 /// its custody account and counted in the native supply, and the committee
-/// of epoch 0). An address listed twice has
+/// of epoch 0), and the bridge's config and wrapped assets (supply 0). An
+/// address listed twice has
 /// its amounts added; zero balances are not stored.
 ///
 /// Expects a genesis that passed [`Genesis::validate`], which bounds every sum;
@@ -95,6 +96,12 @@ pub fn apply_genesis(genesis: &Genesis) -> Vec<(StateKey, StateValue)> {
                 &crate::modules::kit::ChainConfig { admin },
             )),
         );
+    }
+    if let Some(bridge) = &genesis.bridge {
+        state.extend(crate::modules::bridge::genesis_entries(
+            genesis.chain_id,
+            bridge,
+        ));
     }
     state.into_iter().collect()
 }

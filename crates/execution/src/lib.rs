@@ -34,6 +34,7 @@ pub use overlay::{Overlay, StateError};
 pub use parallel::{ConflictGroups, PARALLEL_MIN_TXS, conflict_groups, parallel_lanes};
 
 use lakh_state::StateKey;
+use lakh_types::modules::bridge::{BridgeCommitment, BridgeError, L1Deposit};
 use lakh_types::{
     Receipt, Refusal, SignedTransaction, Transaction, TxStatus,
     committee::{Committee, StakingParams},
@@ -41,7 +42,7 @@ use lakh_types::{
     limits::MAX_BLOCK_TXS,
 };
 use modules::kit::{Access, ActionError, TxContext};
-use modules::{cover, shielded, stake};
+use modules::{bridge, cover, shielded, stake};
 use overlay::View;
 use std::num::NonZeroUsize;
 
@@ -62,6 +63,9 @@ pub struct BlockEnv {
     /// self-bond. The block at the last height of an epoch elects the next
     /// committee ([`BlockOutcome::next_committee`]).
     pub staking: StakingParams,
+    /// The L1 deposits the block carries, applied before its transactions
+    /// ([`bridge::start_block`]): each must be the next by count.
+    pub deposits: Vec<L1Deposit>,
 }
 
 /// Whether the block is being built (drop what cannot be included) or checked
@@ -85,6 +89,13 @@ pub struct BlockOutcome {
     /// are no longer punishable (index, reason), ascending; the proposer
     /// drops their evidence from the block. Always empty in verify mode.
     pub excluded_offenses: Vec<(usize, lakh_types::modules::stake::StakeError)>,
+    /// Build mode: deposits of [`BlockEnv::deposits`] left out (not the next
+    /// by count, past the block's cap, no bridge), ascending; the proposer
+    /// drops them from the block. Always empty in verify mode.
+    pub excluded_deposits: Vec<(usize, BridgeError)>,
+    /// What the header commits to about the bridge after this block
+    /// ([`BridgeCommitment::empty`] of the chain on a chain without one).
+    pub bridge: BridgeCommitment,
     /// Fee units of the included transactions.
     pub used_units: u64,
     /// Native base units paid in fees, credited to the fee pot and paid to
@@ -94,8 +105,9 @@ pub struct BlockOutcome {
     /// next epoch (also stored under [`stake::committee_key`]), whose
     /// [`Committee::digest`] the block header commits to. `None` elsewhere.
     pub next_committee: Option<Committee>,
-    /// What the end-of-block hooks did after the last transaction (cover
-    /// triggers firing and paying out), in order.
+    /// What the block-level hooks did, in order: the deposits applied
+    /// before the first transaction, then after the last the slashes,
+    /// cover payouts, shielded appends and withdrawal leaves.
     pub block_events: Vec<lakh_types::Event>,
 }
 
@@ -134,6 +146,10 @@ pub enum ExecError {
         index: usize,
         reason: lakh_types::modules::stake::StakeError,
     },
+    /// Verify mode: the deposit at `index` of [`BlockEnv::deposits`] cannot
+    /// be applied (not the next by count, past the cap, no bridge).
+    #[error("invalid block: deposit {index} cannot be applied: {reason}")]
+    InvalidDeposit { index: usize, reason: BridgeError },
     /// The overlay does not hold what execution needs (a caller or database
     /// problem, not the block's fault).
     #[error(transparent)]
@@ -165,6 +181,9 @@ pub fn access_set(env: &BlockEnv, txs: &[SignedTransaction]) -> Vec<StateKey> {
     keys.extend(cover::product_keys());
     // The shielded pool's end-of-block append.
     keys.extend(shielded::block_keys(env.height));
+    // The bridge's state and what the block's deposits mint.
+    keys.extend(bridge::block_keys());
+    keys.extend(bridge::deposit_keys(&env.deposits));
     for tx in txs {
         tx_access(&tx.tx, &mut |key| keys.push(key));
     }
@@ -173,17 +192,20 @@ pub fn access_set(env: &BlockEnv, txs: &[SignedTransaction]) -> Vec<StateKey> {
     keys
 }
 
-/// [`access_set`] plus what the end-of-block cover hook reads beyond the
-/// product slots, given their values before the block (`products`: each of
-/// [`hook_roots`] with its value). A node reads [`hook_roots`] first, then
-/// this set. Without products it equals [`access_set`].
-pub fn block_access_set<'a>(
+/// [`access_set`] plus what depends on state read first: what the
+/// end-of-block cover hook reads beyond the product slots, and the
+/// withdrawal tree's leaves and nodes the block may write. `hooks` holds the
+/// values of [`hook_roots`] before the block, in its order (`None`: absent).
+/// A node reads [`hook_roots`] first, then this set. Without products and
+/// withdrawals it equals [`access_set`].
+pub fn block_access_set(
     env: &BlockEnv,
     txs: &[SignedTransaction],
-    products: impl IntoIterator<Item = &'a lakh_state::StateValue>,
+    hooks: &[Option<lakh_state::StateValue>],
 ) -> Vec<StateKey> {
     let mut keys = access_set(env, txs);
-    for value in products {
+    let products = cover::product_keys().count();
+    for value in hooks.iter().take(products).flatten() {
         if let lakh_state::StateValue::Object(bytes) = value
             && let Ok(product) =
                 <lakh_types::modules::cover::Product as commonware_codec::Decode>::decode_cfg(
@@ -194,15 +216,17 @@ pub fn block_access_set<'a>(
             cover::hook_keys(env.height, &product, &mut |key| keys.push(key));
         }
     }
+    let tree = hooks.get(products).and_then(Option::as_ref);
+    keys.extend(bridge::append_keys(tree, txs));
     keys.sort_unstable();
     keys.dedup();
     keys
 }
 
 /// The keys to read before computing [`block_access_set`]: the parametric
-/// product slots.
+/// product slots, then the bridge's withdrawal tree.
 pub fn hook_roots() -> Vec<StateKey> {
-    cover::product_keys().collect()
+    cover::product_keys().chain([bridge::tree_key()]).collect()
 }
 
 /// The keys one transaction may read or write (with repeats): its sender's
@@ -283,7 +307,9 @@ pub fn execute_block(
     mode: Mode,
 ) -> Result<BlockOutcome, ExecError> {
     check_len(txs)?;
-    execute_sequential(env, txs, overlay, mode)
+    let deposits = start_block(env, overlay, mode)?;
+    let outcome = execute_sequential(env, txs, overlay, mode)?;
+    Ok(with_deposits(outcome, deposits))
 }
 
 /// Which executor runs a block. Both give identical results.
@@ -336,10 +362,34 @@ pub fn execute_block_parallel(
     min_txs: usize,
 ) -> Result<BlockOutcome, ExecError> {
     check_len(txs)?;
-    if threads.get() < 2 || txs.len() < min_txs {
-        return execute_sequential(env, txs, overlay, mode);
-    }
-    parallel::execute(env, txs, overlay, mode, threads.get())
+    let deposits = start_block(env, overlay, mode)?;
+    let outcome = if threads.get() < 2 || txs.len() < min_txs {
+        execute_sequential(env, txs, overlay, mode)?
+    } else {
+        parallel::execute(env, txs, overlay, mode, threads.get())?
+    };
+    Ok(with_deposits(outcome, deposits))
+}
+
+/// Applies the block's L1 deposits before its transactions
+/// ([`bridge::start_block`]), so they can spend what the deposits mint.
+fn start_block(
+    env: &BlockEnv,
+    overlay: &mut Overlay,
+    mode: Mode,
+) -> Result<bridge::Deposits, ExecError> {
+    let deposits = bridge::start_block(overlay, &env.deposits, mode)?;
+    overlay.clear_journal();
+    Ok(deposits)
+}
+
+/// `outcome` with what the block's start did in front of its block events.
+fn with_deposits(mut outcome: BlockOutcome, deposits: bridge::Deposits) -> BlockOutcome {
+    let mut events = deposits.events;
+    events.append(&mut outcome.block_events);
+    outcome.block_events = events;
+    outcome.excluded_deposits = deposits.excluded;
+    outcome
 }
 
 fn check_len(txs: &[SignedTransaction]) -> Result<(), ExecError> {
@@ -360,6 +410,8 @@ fn empty_outcome(capacity: usize) -> BlockOutcome {
         fees_paid: 0,
         next_committee: None,
         excluded_offenses: Vec::new(),
+        excluded_deposits: Vec::new(),
+        bridge: BridgeCommitment::default(),
         block_events: Vec::new(),
     }
 }
@@ -468,8 +520,10 @@ pub(crate) fn execute_tx<V: View>(
 /// ([`stake::rewards`]). Then, at the last height of an epoch,
 /// elects the next committee ([`stake::elect_at_boundary`]) into
 /// `outcome.next_committee`. Then the cover module's parametric products
-/// evaluate their triggers and pay ([`cover::end_block`]). Last, the
+/// evaluate their triggers and pay ([`cover::end_block`]). Then the
 /// shielded pool appends the block's notes to its tree ([`shielded::end_block`]).
+/// Last, the bridge burns the block's withdrawals and appends their leaves
+/// ([`bridge::end_block`]), giving [`BlockOutcome::bridge`].
 pub(crate) fn finish_block(
     env: &BlockEnv,
     overlay: &mut Overlay,
@@ -491,6 +545,14 @@ pub(crate) fn finish_block(
     cover::end_block(overlay, env.height, &mut outcome.block_events)?;
     overlay.clear_journal();
     shielded::end_block(overlay, env.height, &mut outcome.block_events)?;
+    overlay.clear_journal();
+    outcome.bridge = bridge::end_block(
+        overlay,
+        env.chain_id,
+        env.height,
+        &outcome.receipts,
+        &mut outcome.block_events,
+    )?;
     overlay.clear_journal();
 
     #[cfg(debug_assertions)]

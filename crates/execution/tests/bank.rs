@@ -727,6 +727,8 @@ fn access_set_is_sorted_deduplicated_and_declares_action_keys() {
     expected.extend(lakh_execution::modules::shielded::block_keys(
         block_env().height,
     ));
+    // The bridge's config, deposit state and withdrawal tree.
+    expected.extend(lakh_execution::modules::bridge::block_keys());
     expected.sort();
     expected.dedup();
     assert_eq!(keys, expected);

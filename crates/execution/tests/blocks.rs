@@ -104,6 +104,7 @@ proptest! {
                 offenses: Vec::new(),
                 base_fee: spec.base_fee,
                 staking: Default::default(),
+                deposits: Vec::new(),
             };
             let txs = sign_block(spec, &state, &pool);
 

@@ -165,6 +165,7 @@ impl Chain {
             offenses: Vec::new(),
             base_fee: BASE_FEE,
             staking: Default::default(),
+            deposits: Vec::new(),
         };
         let mut seq = prefetch(&self.state, &env, txs);
         let outcome = execute_block(&env, txs, &mut seq, Mode::Verify).expect("block executes");

@@ -349,6 +349,7 @@ fn run_both(state: &State, height: u64, txs: &[(u64, Action)]) -> (BlockOutcome,
         offenses: Vec::new(),
         base_fee: BASE_FEE,
         staking: Default::default(),
+        deposits: Vec::new(),
     };
     let mut sequential = prefetch(state, &env, &signed);
     let outcome =

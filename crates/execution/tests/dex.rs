@@ -115,6 +115,7 @@ impl Chain {
             offenses: Vec::new(),
             base_fee: BASE_FEE,
             staking: Default::default(),
+            deposits: Vec::new(),
         }
     }
 

@@ -161,6 +161,7 @@ impl Chain {
             offenses: Vec::new(),
             base_fee: BASE_FEE,
             staking: Default::default(),
+            deposits: Vec::new(),
         }
     }
 

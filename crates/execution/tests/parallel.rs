@@ -157,6 +157,7 @@ fn parallel_equals_sequential_on_random_blocks() {
                 offenses: Vec::new(),
                 base_fee: spec.base_fee,
                 staking: Default::default(),
+                deposits: Vec::new(),
             };
             let txs = sign_block(spec, &state, &pool);
             blocks_run.set(blocks_run.get() + 1);

@@ -176,6 +176,7 @@ pub fn write_network(
         assets,
         admin: Some(admin),
         staking,
+        bridge: None,
     };
     genesis.validate().map_err(anyhow::Error::msg)?;
     std::fs::write(dir.join("genesis.json"), genesis.to_json())?;
@@ -373,6 +374,7 @@ pub fn devnet(cfg: DevnetConfig) -> Result<()> {
         mempool,
         state_cache_bytes,
         on_rpc_ready: Some(Box::new(on_ready)),
+        l1_view: None,
     })
 }
 
@@ -524,5 +526,6 @@ pub fn node(
                 lakh_rpc::EXPLORER_PATH
             )
         })),
+        l1_view: None,
     })
 }

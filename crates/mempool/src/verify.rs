@@ -71,6 +71,7 @@ fn check_action(action: &Action) -> Result<(), Refusal> {
         Action::Nft(a) => nft::check(a).map_err(Refusal::InvalidAction),
         Action::Shielded(a) => shielded::check(a).map_err(Refusal::InvalidAction),
         Action::Channel(a) => channel::check(a).map_err(Refusal::InvalidAction),
+        Action::Bridge(a) => bridge::check(a).map_err(Refusal::InvalidAction),
         Action::MultiTransfer { entries } => {
             if entries.is_empty() {
                 return Err(Refusal::InvalidAction(

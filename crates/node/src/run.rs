@@ -68,6 +68,11 @@ pub struct RunConfig {
     pub state_cache_bytes: usize,
     /// Called with each RPC address once it listens (devnet prints it).
     pub on_rpc_ready: Option<Box<dyn Fn(usize, SocketAddr) + Send + Sync>>,
+    /// The L1 bridge's finalized deposits as this process sees them (the
+    /// `--l1-rpc` watcher), shared by its validators; `None` without a
+    /// bridge. A validator without a view refuses every block carrying
+    /// deposits and proposes none.
+    pub l1_view: Option<Arc<dyn lakh_types::modules::bridge::L1View>>,
 }
 
 /// Version of the on-disk layout under `data_dir/store`. Bumped whenever a
@@ -275,12 +280,15 @@ pub fn run(cfg: RunConfig) -> Result<()> {
             network.start();
 
             let genesis_block = engine::genesis_block::<cw_tokio::Context>(&cfg.genesis);
-            let shared = Arc::new(NodeShared::with_executor(
-                cfg.genesis.clone(),
-                genesis_block,
-                cfg.mempool.clone(),
-                cfg.executor,
-            ));
+            let shared = Arc::new(
+                NodeShared::with_executor(
+                    cfg.genesis.clone(),
+                    genesis_block,
+                    cfg.mempool.clone(),
+                    cfg.executor,
+                )
+                .with_l1_view(cfg.l1_view.clone()),
+            );
             let (handle, engine_handles) = engine::start(
                 ctx.child("engine"),
                 EngineConfig {

@@ -29,6 +29,7 @@ use lakh_consensus::{
 };
 use lakh_rpc::finality;
 use lakh_types::committee::{Committee, DEFAULT_DOUBLE_SIGN_SLASH_BPS, StakingParams};
+use lakh_types::modules::bridge::{BridgeGenesis, BridgeToken, ETHER, Keccak, L1Deposit, L1View};
 use lakh_types::modules::stake::StakeAction;
 use lakh_types::{
     Action as TxAction, Address, AssetId, Genesis, PrivateKey, Symbol, Transaction, TransferEntry,
@@ -60,6 +61,32 @@ struct LakhEngine {
     started: Option<Arc<Mutex<std::collections::HashSet<usize>>>>,
     /// How each validator misbehaves, by index (`None` or absent: honest).
     byzantine: Vec<Option<Misbehavior>>,
+    /// Each validator's L1 deposits and when its view sees each finalized
+    /// (simulated time), by index (absent: no L1 view).
+    l1: Vec<Arc<Vec<(Duration, L1Deposit)>>>,
+}
+
+/// An L1 view that sees each deposit from its time on (simulated clock).
+struct TimedL1View {
+    clock: deterministic::Context,
+    deposits: Arc<Vec<(Duration, L1Deposit)>>,
+}
+
+impl L1View for TimedL1View {
+    fn finalized_deposits(&self, first_count: u64, max: usize) -> Vec<L1Deposit> {
+        let now = self
+            .clock
+            .current()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        self.deposits
+            .iter()
+            .take_while(|(at, _)| *at <= now)
+            .map(|(_, d)| d.clone())
+            .filter(|d| d.count >= first_count)
+            .take(max)
+            .collect()
+    }
 }
 
 /// A transaction put in every validator's pool at simulated time `at` (as
@@ -134,6 +161,7 @@ impl LakhEngine {
             assets: vec![],
             admin: None,
             staking: Default::default(),
+            bridge: None,
         };
         let mut txs = Vec::new();
         for nonce in 0..TRANSFERS_PER_ACCOUNT {
@@ -164,6 +192,7 @@ impl LakhEngine {
             late: None,
             started: None,
             byzantine: Vec::new(),
+            l1: Vec::new(),
         }
     }
 
@@ -299,11 +328,16 @@ impl EngineDefinition for LakhEngine {
             ..
         } = ctx;
         let genesis_block = engine::genesis_block::<deterministic::Context>(&self.genesis);
-        let shared = Arc::new(NodeShared::new(
-            self.genesis.clone(),
-            genesis_block,
-            Default::default(),
-        ));
+        let view = self.l1.get(index).map(|deposits| {
+            Arc::new(TimedL1View {
+                clock: context.child("l1_view"),
+                deposits: deposits.clone(),
+            }) as Arc<dyn L1View>
+        });
+        let shared = Arc::new(
+            NodeShared::new(self.genesis.clone(), genesis_block, Default::default())
+                .with_l1_view(view),
+        );
         let restarted = self
             .started
             .as_ref()
@@ -1556,4 +1590,121 @@ fn run_byzantine(seed: u64, plan: &ByzantinePlan, engine: LakhEngine, silent_jai
         plan.disruption,
         started.elapsed()
     );
+}
+
+/// Deposits of the bridge simulation, as the honest L1 emits them: count,
+/// when an up-to-date view sees it finalized (ms).
+fn real_deposits() -> Vec<(Duration, L1Deposit)> {
+    [(1, 1_000), (2, 1_500), (3, 3_000)]
+        .into_iter()
+        .map(|(count, at)| {
+            (
+                Duration::from_millis(at),
+                L1Deposit {
+                    count,
+                    token: ETHER,
+                    l1_sender: lakh_types::committee::FixedBytes([0x33; 20]),
+                    recipient: Address::from(&account_key(count).public_key()),
+                    amount: 1_000 * u128::from(count),
+                },
+            )
+        })
+        .collect()
+}
+
+/// A deposit no L1 emitted, in the Byzantine validator's view: as the
+/// first (raced against the real one) and as the one after the last.
+fn invented_deposit(count: u64) -> L1Deposit {
+    L1Deposit {
+        count,
+        token: ETHER,
+        l1_sender: lakh_types::committee::FixedBytes([0x66; 20]),
+        recipient: Address::from(&account_key(0).public_key()),
+        amount: 1 << 100,
+    }
+}
+
+/// Every validator holds the same blocks up to `height`; together they carry
+/// the real deposits once each, in order, never the invented one; and the
+/// last block commits to all of them.
+#[derive(Clone)]
+struct DepositsAgreed {
+    height: u64,
+}
+
+impl Property<ed25519::PublicKey, State> for DepositsAgreed {
+    fn name(&self) -> &str {
+        "deposits carried once, in order, and agreed"
+    }
+
+    fn check<'a>(
+        &'a self,
+        _tracker: &'a ProgressTracker<ed25519::PublicKey>,
+        states: &'a [&'a State],
+    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>> {
+        Box::pin(async move {
+            agreed_blocks(states, self.height).await?;
+            let first = states.first().ok_or("no validator")?;
+            let mut carried = Vec::new();
+            for h in 1..=self.height {
+                carried.extend(first.block(h).await?.header.deposits.clone());
+            }
+            let real: Vec<L1Deposit> = real_deposits().into_iter().map(|(_, d)| d).collect();
+            if carried.contains(&invented_deposit(1)) || carried.contains(&invented_deposit(4)) {
+                return Err("a block carrying the invented deposit was finalized".into());
+            }
+            if carried != real {
+                return Err(format!("carried {carried:?}, expected {real:?}"));
+            }
+            let last = first.block(self.height).await?.header.bridge;
+            let mut hash = Keccak::default();
+            for d in &real {
+                hash = d.chain(&hash);
+            }
+            if last.deposit_count != 3 || last.deposit_hash != hash || last.chain_id != 99 {
+                return Err(format!("last commitment {last:?}"));
+            }
+            Ok(())
+        })
+    }
+}
+
+#[test]
+fn deposits_are_carried_checked_against_each_view_and_agreed() {
+    let mut engine = LakhEngine::idle(None);
+    engine.genesis.bridge = Some(BridgeGenesis {
+        l1_chain_id: 31_337,
+        bridge_address: lakh_types::committee::FixedBytes([0xb7; 20]),
+        tokens: vec![BridgeToken {
+            l1_token: ETHER,
+            symbol: Symbol::new("WETH").unwrap(),
+            decimals: 18,
+        }],
+    });
+    let real = real_deposits();
+    // Validator 3's view lags a second behind (within a verifier's wait);
+    // validator 0's view holds deposits no L1 emitted, which it proposes
+    // whenever it leads (the fourth from the third real one's finalization
+    // to the end of the run).
+    let lagging = real
+        .iter()
+        .map(|(at, d)| (*at + Duration::from_millis(1_000), d.clone()))
+        .collect();
+    engine.l1 = vec![
+        Arc::new(vec![
+            (Duration::from_millis(500), invented_deposit(1)),
+            (Duration::from_millis(500), invented_deposit(4)),
+        ]),
+        Arc::new(real.clone()),
+        Arc::new(real),
+        Arc::new(lagging),
+    ];
+    PlanBuilder::new(engine)
+        .seeds(0..2)
+        .link(steady_link())
+        .exit_condition(ProcessedHeightAtLeast::new(30))
+        .property(DepositsAgreed { height: 30 })
+        .timeout(Duration::from_secs(600))
+        .run()
+        .expect("simulation failed");
 }

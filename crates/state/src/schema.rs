@@ -78,6 +78,7 @@ pub mod object_kind {
     pub const NFT: std::ops::Range<u8> = 0x80..0x90;
     pub const SHIELDED: std::ops::Range<u8> = 0x90..0xa0;
     pub const CHANNEL: std::ops::Range<u8> = 0xa0..0xb0;
+    pub const BRIDGE: std::ops::Range<u8> = 0xb0..0xc0;
 }
 
 /// The address of one state entry.

@@ -2,9 +2,9 @@
 //! execution layer owns a range of tags.
 
 use crate::modules::{
-    book::BookAction, channel::ChannelAction, cover::CoverAction, dex::DexAction, farm::FarmAction,
-    lend::LendAction, nft::NftAction, oracle::OracleAction, shielded::ShieldedAction,
-    stake::StakeAction, tag,
+    book::BookAction, bridge::BridgeAction, channel::ChannelAction, cover::CoverAction,
+    dex::DexAction, farm::FarmAction, lend::LendAction, nft::NftAction, oracle::OracleAction,
+    shielded::ShieldedAction, stake::StakeAction, tag,
 };
 use crate::{Address, AssetId, Symbol, limits::MAX_MULTI_TRANSFER_ENTRIES};
 use bytes::BufMut;
@@ -100,6 +100,8 @@ pub enum Action {
     Shielded(Box<ShieldedAction>),
     /// Payment channels (`modules::channel`); boxed, carrying co-signed states.
     Channel(Box<ChannelAction>),
+    /// The Ethereum bridge (`modules::bridge`).
+    Bridge(BridgeAction),
 }
 
 /// Runs `$body` with `$inner` bound to the module action inside `$action`
@@ -117,6 +119,7 @@ macro_rules! with_module_action {
             Action::Nft($inner) => $body,
             Action::Shielded($inner) => $body,
             Action::Channel($inner) => $body,
+            Action::Bridge($inner) => $body,
             _ => $other,
         }
     };
@@ -145,6 +148,7 @@ impl Action {
             Action::Nft(_) => "nft",
             Action::Shielded(_) => "shielded",
             Action::Channel(_) => "channel",
+            Action::Bridge(_) => "bridge",
         }
     }
 }
@@ -218,6 +222,10 @@ impl Write for Action {
                 buf.put_u8(tag::CHANNEL);
                 a.write(buf);
             }
+            Action::Bridge(a) => {
+                buf.put_u8(tag::BRIDGE);
+                a.write(buf);
+            }
         }
     }
 }
@@ -269,6 +277,7 @@ impl Read for Action {
             tag::NFT => Action::Nft(NftAction::read_cfg(buf, &())?),
             tag::SHIELDED => Action::Shielded(Box::new(ShieldedAction::read_cfg(buf, &())?)),
             tag::CHANNEL => Action::Channel(Box::new(ChannelAction::read_cfg(buf, &())?)),
+            tag::BRIDGE => Action::Bridge(BridgeAction::read_cfg(buf, &())?),
             other => return Err(CodecError::InvalidEnum(other)),
         })
     }

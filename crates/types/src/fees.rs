@@ -49,6 +49,7 @@ pub fn action_units(action: &Action) -> u64 {
         Action::Nft(a) => crate::modules::nft::units(a),
         Action::Shielded(a) => crate::modules::shielded::units(a),
         Action::Channel(a) => crate::modules::channel::units(a),
+        Action::Bridge(a) => crate::modules::bridge::units(a),
     }
 }
 

@@ -160,6 +160,10 @@ pub struct Genesis {
     /// so genesis files and their digest are as before).
     #[serde(default, skip_serializing_if = "StakingParams::is_default")]
     pub staking: StakingParams,
+    /// The Ethereum bridge: the L1, its bridge contract and the tokens it
+    /// wraps; no bridge when absent (and then not written).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bridge: Option<crate::modules::bridge::BridgeGenesis>,
 }
 
 impl Genesis {
@@ -235,6 +239,9 @@ impl Genesis {
                 ));
             }
         }
+        if let Some(bridge) = &self.bridge {
+            bridge.validate(&symbols, &ids)?;
+        }
         if self.block.max_txs == 0 || self.block.max_txs > crate::limits::MAX_BLOCK_TXS {
             return Err(format!(
                 "block.max_txs must be 1..={}",
@@ -283,6 +290,7 @@ mod tests {
             assets: vec![],
             admin: None,
             staking: StakingParams::default(),
+            bridge: None,
         }
     }
 

@@ -2,6 +2,7 @@
 
 use crate::modules::{
     book::{BookError, BookEvent},
+    bridge::{BridgeError, BridgeEvent},
     channel::{ChannelError, ChannelEvent},
     cover::{CoverError, CoverEvent},
     dex::{DexError, DexEvent},
@@ -112,6 +113,9 @@ pub enum FailureReason {
     /// A `channel` action failed.
     #[error("channel: {0}")]
     Channel(ChannelError),
+    /// A `bridge` action failed.
+    #[error("bridge: {0}")]
+    Bridge(BridgeError),
 }
 
 /// A module's error is a failure reason of its own variant.
@@ -135,6 +139,7 @@ failure_from!(
     NftError => Nft,
     ShieldedError => Shielded,
     ChannelError => Channel,
+    BridgeError => Bridge,
 );
 
 /// Writes, sizes and reads the per-module variants of an enum whose other
@@ -182,6 +187,10 @@ macro_rules! module_variants {
                 $buf.put_u8(tag::CHANNEL);
                 x.write($buf)
             }
+            $ty::Bridge(x) => {
+                $buf.put_u8(tag::BRIDGE);
+                x.write($buf)
+            }
             #[allow(unreachable_patterns)]
             _ => $rest,
         }
@@ -198,11 +207,12 @@ macro_rules! module_variants {
             $ty::Nft(x) => 1 + x.encode_size(),
             $ty::Shielded(x) => 1 + x.encode_size(),
             $ty::Channel(x) => 1 + x.encode_size(),
+            $ty::Bridge(x) => 1 + x.encode_size(),
             #[allow(unreachable_patterns)]
             _ => $rest,
         }
     };
-    (read $ty:ident, $tag:expr, $buf:expr, [$dex:ty, $book:ty, $oracle:ty, $lend:ty, $stake:ty, $farm:ty, $cover:ty, $nft:ty, $shielded:ty, $channel:ty]) => {
+    (read $ty:ident, $tag:expr, $buf:expr, [$dex:ty, $book:ty, $oracle:ty, $lend:ty, $stake:ty, $farm:ty, $cover:ty, $nft:ty, $shielded:ty, $channel:ty, $bridge:ty]) => {
         match $tag {
             tag::DEX => Some($ty::Dex(<$dex>::read($buf)?)),
             tag::BOOK => Some($ty::Book(<$book>::read($buf)?)),
@@ -214,6 +224,7 @@ macro_rules! module_variants {
             tag::NFT => Some($ty::Nft(<$nft>::read($buf)?)),
             tag::SHIELDED => Some($ty::Shielded(<$shielded>::read($buf)?)),
             tag::CHANNEL => Some($ty::Channel(<$channel>::read($buf)?)),
+            tag::BRIDGE => Some($ty::Bridge(<$bridge>::read($buf)?)),
             _ => None,
         }
     };
@@ -286,6 +297,8 @@ pub enum Event {
     Shielded(ShieldedEvent),
     /// Something a `channel` action did.
     Channel(ChannelEvent),
+    /// Something the bridge did (a deposit, a withdrawal).
+    Bridge(BridgeEvent),
 }
 
 /// Success or the failure reason.
@@ -364,6 +377,7 @@ impl Event {
             Event::Nft(e) => e.addresses(),
             Event::Shielded(e) => e.addresses(),
             Event::Channel(e) => e.addresses(),
+            Event::Bridge(e) => e.addresses(),
         }
     }
 }
@@ -493,7 +507,7 @@ impl Read for FailureReason {
                 sender: Address::read(buf)?,
             },
             t => module_variants!(read FailureReason, t, buf,
-                [DexError, BookError, OracleError, LendError, StakeError, FarmError, CoverError, NftError, ShieldedError, ChannelError])
+                [DexError, BookError, OracleError, LendError, StakeError, FarmError, CoverError, NftError, ShieldedError, ChannelError, BridgeError])
             .ok_or(CodecError::InvalidEnum(t))?,
         })
     }
@@ -583,7 +597,7 @@ impl Read for Event {
                 amount: u128::read(buf)?,
             },
             t => module_variants!(read Event, t, buf,
-                [DexEvent, BookEvent, OracleEvent, LendEvent, StakeEvent, FarmEvent, CoverEvent, NftEvent, ShieldedEvent, ChannelEvent])
+                [DexEvent, BookEvent, OracleEvent, LendEvent, StakeEvent, FarmEvent, CoverEvent, NftEvent, ShieldedEvent, ChannelEvent, BridgeEvent])
             .ok_or(CodecError::InvalidEnum(t))?,
         })
     }

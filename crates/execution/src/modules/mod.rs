@@ -7,6 +7,7 @@
 
 pub mod bank;
 pub mod book;
+pub mod bridge;
 pub mod channel;
 pub mod cover;
 pub mod dex;
@@ -49,6 +50,7 @@ pub(crate) fn access(
         Action::Nft(a) => nft::access(sender, nonce, a, visit),
         Action::Shielded(a) => shielded::access(sender, nonce, a, visit),
         Action::Channel(a) => channel::access(sender, nonce, a, visit),
+        Action::Bridge(a) => bridge::access(sender, nonce, a, visit),
     }
 }
 
@@ -74,12 +76,14 @@ pub(crate) fn execute(
         Action::Nft(a) => nft::execute(ctx, a, view, events),
         Action::Shielded(a) => shielded::execute(ctx, a, view, events),
         Action::Channel(a) => channel::execute(ctx, a, view, events),
+        Action::Bridge(a) => bridge::execute(ctx, a, view, events),
     }
 }
 
 /// Modules that answer queries, by name.
 pub const MODULES: &[&str] = &[
     "dex", "book", "oracle", "lend", "stake", "farm", "cover", "nft", "shielded", "channel",
+    "bridge",
 ];
 
 /// Answers `method` of `module` with `params` (a JSON object).
@@ -100,6 +104,7 @@ pub fn query(
         "nft" => nft::query(method, params, ctx),
         "shielded" => shielded::query(method, params, ctx),
         "channel" => channel::query(method, params, ctx),
+        "bridge" => bridge::query(method, params, ctx),
         other => Err(QueryError::BadRequest(format!(
             "unknown module {other:?}; modules: {}",
             MODULES.join(", ")

@@ -94,6 +94,7 @@ pub fn genesis() -> Genesis {
         ],
         admin: Some(addr(0)),
         staking: Default::default(),
+        bridge: None,
     }
 }
 
@@ -109,6 +110,7 @@ pub fn env(proposer: Address) -> BlockEnv {
         offenses: Vec::new(),
         base_fee: BASE_FEE,
         staking: Default::default(),
+        deposits: Vec::new(),
     }
 }
 
@@ -137,8 +139,8 @@ pub fn sign_on(
 /// Prefetches the block's access set from `state`, as the node does.
 pub fn prefetch(state: &State, env: &BlockEnv, txs: &[SignedTransaction]) -> Overlay {
     let roots = lakh_execution::hook_roots();
-    let products = roots.iter().filter_map(|k| state.get(k));
-    let keys = lakh_execution::block_access_set(env, txs, products);
+    let hooks: Vec<Option<StateValue>> = roots.iter().map(|k| state.get(k).cloned()).collect();
+    let keys = lakh_execution::block_access_set(env, txs, &hooks);
     Overlay::new(keys.into_iter().map(|k| {
         let v = state.get(&k).cloned();
         (k, v)

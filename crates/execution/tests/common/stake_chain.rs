@@ -68,6 +68,7 @@ impl Chain {
             offenses: Vec::new(),
             base_fee: self.base_fee,
             staking: self.staking,
+            deposits: Vec::new(),
         }
     }
 

@@ -370,6 +370,7 @@ fn measure_executor(args: &CeilingsArgs, time: Duration) -> Result<Executor> {
             offenses: Vec::new(),
             base_fee: 100,
             staking: Default::default(),
+            deposits: Vec::new(),
         };
         let keys = access_set(&env, &txs);
         let mut overlay = Overlay::new(keys.into_iter().map(|k| {

@@ -17,12 +17,14 @@
 //!   the Ethereum deposit contract's. The distinct prefixes keep a leaf from
 //!   ever being taken for an internal node.
 
-use crate::Address;
 use crate::committee::FixedBytes;
+use crate::{Address, AssetId, Symbol};
 use bytes::BufMut;
 use commonware_codec::{Buf, Error as CodecError, FixedSize, Read, ReadExt, Write};
 use serde::{Deserialize, Serialize};
 use sha3::{Digest as _, Keccak256};
+
+pub mod query;
 
 /// Levels of the withdrawal tree: room for 2^32 withdrawals.
 pub const WITHDRAWAL_TREE_DEPTH: usize = 32;
@@ -188,7 +190,8 @@ pub fn verify_withdrawal_proof(
     index < (1u64 << WITHDRAWAL_TREE_DEPTH) && node == *root
 }
 
-/// What a header commits to about the bridge. Zero on a chain without one.
+/// What a header commits to about the bridge ([`BridgeCommitment::empty`]
+/// on a chain without one).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BridgeCommitment {
     /// The lakh chain the header belongs to, so no other chain's header
@@ -253,6 +256,319 @@ pub trait L1View: Send + Sync + 'static {
 
 const _: () = assert!(MAX_DEPOSITS_PER_BLOCK * L1Deposit::SIZE <= 64 * 1024);
 
+/// Leaves the withdrawal tree holds: one short of 2^depth, as the deposit
+/// contract's, so a full tree's count still fits the frontier's bits.
+pub const WITHDRAWAL_TREE_CAPACITY: u64 = (1 << WITHDRAWAL_TREE_DEPTH) - 1;
+
+impl Write for WithdrawalLeaf {
+    fn write(&self, buf: &mut impl BufMut) {
+        self.lakh_chain_id.write(buf);
+        self.l1_chain_id.write(buf);
+        self.bridge.write(buf);
+        self.index.write(buf);
+        self.lakh_sender.write(buf);
+        self.l1_recipient.write(buf);
+        self.token.write(buf);
+        self.amount.write(buf);
+    }
+}
+impl FixedSize for WithdrawalLeaf {
+    const SIZE: usize = 8 + 8 + 20 + 8 + 32 + 20 + 20 + 16;
+}
+impl Read for WithdrawalLeaf {
+    type Cfg = ();
+    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, CodecError> {
+        Ok(WithdrawalLeaf {
+            lakh_chain_id: u64::read(buf)?,
+            l1_chain_id: u64::read(buf)?,
+            bridge: L1Address::read(buf)?,
+            index: u64::read(buf)?,
+            lakh_sender: Address::read(buf)?,
+            l1_recipient: L1Address::read(buf)?,
+            token: L1Address::read(buf)?,
+            amount: u128::read(buf)?,
+        })
+    }
+}
+
+/// The lakh asset that wraps the L1 `token`: derived from the module and the
+/// token alone, so a wallet knows it without asking and no two tokens share
+/// one (barring a 64-bit collision, which genesis validation refuses).
+pub fn wrapped_asset_id(token: &L1Address) -> AssetId {
+    AssetId::derive(Address::module("bridge", &token.0).as_bytes(), 0)
+}
+
+/// The issuer recorded for every wrapped asset: an address nobody holds the
+/// key of, so the bank's `mint` can never create wrapped units.
+pub fn wrapped_issuer() -> Address {
+    Address::module("bridge", b"issuer")
+}
+
+/// The genesis section of a chain bridged to an L1 (absent: no bridge).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BridgeGenesis {
+    /// The L1's chain id (EIP-155); never 0.
+    pub l1_chain_id: u64,
+    /// The L1 bridge contract every withdrawal leaf names.
+    pub bridge_address: L1Address,
+    /// The L1 tokens the bridge wraps; each gets a lakh asset with supply 0.
+    pub tokens: Vec<BridgeToken>,
+}
+
+/// One bridged L1 token.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BridgeToken {
+    /// Its L1 address ([`ETHER`] for ether).
+    pub l1_token: L1Address,
+    /// The symbol of its wrapped asset on lakh.
+    pub symbol: Symbol,
+    /// Decimals of the wrapped asset (the L1 token's, so base units match 1:1).
+    pub decimals: u8,
+}
+
+/// Most tokens a bridge section may list.
+pub const MAX_BRIDGE_TOKENS: usize = 64;
+
+impl BridgeGenesis {
+    /// Checks the section against the chain's other assets: `symbols` and
+    /// `ids` are those already taken (native and genesis assets).
+    pub fn validate(
+        &self,
+        symbols: &std::collections::BTreeSet<Symbol>,
+        ids: &std::collections::BTreeSet<AssetId>,
+    ) -> Result<(), String> {
+        if self.l1_chain_id == 0 {
+            return Err("bridge.l1_chain_id must not be 0".into());
+        }
+        if self.bridge_address == L1Address::default() {
+            return Err("bridge.bridge_address must not be the zero address".into());
+        }
+        if self.tokens.len() > MAX_BRIDGE_TOKENS {
+            return Err(format!(
+                "bridge.tokens lists more than {MAX_BRIDGE_TOKENS} tokens"
+            ));
+        }
+        let mut seen_tokens = std::collections::BTreeSet::new();
+        let mut seen_symbols = std::collections::BTreeSet::new();
+        let mut seen_ids = std::collections::BTreeSet::new();
+        for t in &self.tokens {
+            if !seen_tokens.insert(t.l1_token) {
+                return Err(format!(
+                    "bridge token 0x{} is listed twice",
+                    t.l1_token.to_hex()
+                ));
+            }
+            if symbols.contains(&t.symbol) || !seen_symbols.insert(t.symbol.clone()) {
+                return Err(format!("bridge token symbol {} is already taken", t.symbol));
+            }
+            if t.decimals > crate::limits::MAX_DECIMALS {
+                return Err(format!(
+                    "bridge token {} has more than {} decimals",
+                    t.symbol,
+                    crate::limits::MAX_DECIMALS
+                ));
+            }
+            let id = wrapped_asset_id(&t.l1_token);
+            if ids.contains(&id) || !seen_ids.insert(id) {
+                return Err(format!(
+                    "the wrapped asset id {id} of bridge token {} collides with another asset",
+                    t.symbol
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+crate::tagged_enum! {
+    /// What a `bridge` transaction does. Deposits are not actions: blocks
+    /// carry them (see the execution module).
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(tag = "op", rename_all = "snake_case")]
+    pub enum BridgeAction {
+        /// Burns `amount` of the wrapped `asset` held by the sender and
+        /// appends a leaf paying as much of its L1 token to `l1_recipient`.
+        0x01 => Withdraw {
+            /// A wrapped asset.
+            asset: AssetId,
+            /// Base units burned here and paid on L1.
+            #[serde(with = "crate::amount")]
+            amount: u128,
+            /// Who the L1 bridge pays.
+            l1_recipient: L1Address,
+        },
+    }
+}
+
+crate::tagged_enum! {
+    /// Something the bridge did: a deposit applied at a block's start, a
+    /// withdrawal requested by a transaction, a leaf appended at its end.
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(tag = "kind", rename_all = "snake_case")]
+    pub enum BridgeEvent {
+        /// An L1 deposit minted its wrapped asset to its recipient.
+        0x01 => Deposited {
+            /// The deposit's number on L1.
+            count: u64,
+            /// The L1 token escrowed.
+            token: L1Address,
+            /// Who deposited on L1.
+            l1_sender: L1Address,
+            /// Who received the wrapped asset.
+            recipient: Address,
+            /// The wrapped asset minted.
+            asset: AssetId,
+            /// Base units minted.
+            #[serde(with = "crate::amount")]
+            amount: u128,
+        },
+        /// An L1 deposit was applied (its count and hash advanced) but minted
+        /// nothing, for `reason`; its funds stay escrowed on L1.
+        0x02 => DepositUnminted {
+            /// The deposit's number on L1.
+            count: u64,
+            /// The L1 token escrowed.
+            token: L1Address,
+            /// Who deposited on L1.
+            l1_sender: L1Address,
+            /// Who would have received the wrapped asset.
+            recipient: Address,
+            /// Base units escrowed on L1.
+            #[serde(with = "crate::amount")]
+            amount: u128,
+            /// Why nothing was minted.
+            reason: BridgeError,
+        },
+        /// A transaction handed `amount` of a wrapped asset to the bridge; the
+        /// block's end burns it and appends its leaf
+        /// ([`BridgeEvent::WithdrawalAppended`]).
+        0x03 => WithdrawalRequested {
+            /// Who withdraws.
+            sender: Address,
+            /// The wrapped asset.
+            asset: AssetId,
+            /// Its L1 token.
+            token: L1Address,
+            /// Base units.
+            #[serde(with = "crate::amount")]
+            amount: u128,
+            /// Who the L1 bridge pays.
+            l1_recipient: L1Address,
+        },
+        /// A withdrawal's leaf was appended to the tree at `index`: the block's
+        /// commitment covers it from this block on.
+        0x04 => WithdrawalAppended {
+            /// The leaf's position.
+            index: u64,
+            /// The leaf's value ([`WithdrawalLeaf::hash`]).
+            leaf_hash: Keccak,
+            /// Who withdrew.
+            sender: Address,
+            /// Who the L1 bridge pays.
+            l1_recipient: L1Address,
+            /// The L1 token paid.
+            token: L1Address,
+            /// Base units paid.
+            #[serde(with = "crate::amount")]
+            amount: u128,
+        },
+    }
+}
+
+crate::tagged_enum! {
+    /// Why a bridge action failed, a carried deposit was refused, or a
+    /// deposit minted nothing.
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+    #[serde(tag = "code", rename_all = "snake_case")]
+    pub enum BridgeError {
+        /// Genesis configured no bridge.
+        #[error("this chain has no bridge")]
+        0x01 => NoBridge {},
+        /// The asset is not a wrapped L1 token.
+        #[error("asset {asset} is not a bridged asset")]
+        0x02 => NotWrapped {
+            /// The asset named.
+            asset: AssetId,
+        },
+        /// A withdrawal of nothing.
+        #[error("withdrawal amount must be positive")]
+        0x03 => ZeroAmount {},
+        /// A withdrawal to the zero address, which the L1 bridge cannot pay.
+        #[error("l1_recipient must not be the zero address")]
+        0x04 => ZeroRecipient {},
+        /// The withdrawal tree has no room for the block's withdrawals.
+        #[error("the withdrawal tree is full ({capacity} leaves)")]
+        0x05 => TreeFull {
+            /// Leaves the tree holds.
+            capacity: u64,
+        },
+        /// A deposit of an L1 token genesis did not list.
+        #[error("L1 token 0x{token} is not bridged")]
+        0x06 => UnknownToken {
+            /// The L1 token deposited.
+            token: L1Address,
+        },
+        /// A carried deposit that is not the next one.
+        #[error("deposit {got} is out of order: the next deposit is {expected}")]
+        0x07 => DepositOutOfOrder {
+            /// The count the chain expects next.
+            expected: u64,
+            /// The count carried.
+            got: u64,
+        },
+        /// A block carrying more deposits than any block may.
+        #[error("a block carries at most {max} deposits")]
+        0x08 => TooManyDeposits {
+            /// [`MAX_DEPOSITS_PER_BLOCK`].
+            max: u32,
+        },
+        /// Minting the deposit would overflow the wrapped asset's supply.
+        #[error("minting {amount} of asset {asset} overflows its supply")]
+        0x09 => MintOverflow {
+            /// The wrapped asset.
+            asset: AssetId,
+            /// Base units deposited.
+            #[serde(with = "crate::amount")]
+            amount: u128,
+        },
+    }
+}
+
+/// Fee units of an action (roughly the state entries it writes).
+pub fn units(action: &BridgeAction) -> u64 {
+    match action {
+        // Two balances now, the supply and up to two tree nodes at the block's end.
+        BridgeAction::Withdraw { .. } => 4,
+    }
+}
+
+/// Checks that hold regardless of state; ingest refuses an action that fails
+/// them, and execution fails it with the same reason.
+pub fn check_typed(action: &BridgeAction) -> Result<(), BridgeError> {
+    match action {
+        BridgeAction::Withdraw {
+            amount,
+            l1_recipient,
+            ..
+        } => {
+            if *amount == 0 {
+                return Err(BridgeError::ZeroAmount {});
+            }
+            if *l1_recipient == L1Address::default() {
+                return Err(BridgeError::ZeroRecipient {});
+            }
+            Ok(())
+        }
+    }
+}
+
+/// [`check_typed`] with the reason as text (what ingest reports).
+pub fn check(action: &BridgeAction) -> Result<(), String> {
+    check_typed(action).map_err(|e| e.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -308,5 +624,66 @@ mod tests {
         let bytes = commonware_codec::Encode::encode(&d(1, 5));
         let decoded: L1Deposit = commonware_codec::DecodeExt::decode(bytes).unwrap();
         assert_eq!(decoded, d(1, 5));
+    }
+
+    #[test]
+    fn the_action_events_and_errors_round_trip_in_codec_and_json() {
+        use commonware_codec::{DecodeExt, Encode};
+        let action = crate::Action::Bridge(BridgeAction::Withdraw {
+            asset: wrapped_asset_id(&ETHER),
+            amount: u128::MAX,
+            l1_recipient: FixedBytes([7; 20]),
+        });
+        let decoded: crate::Action = DecodeExt::decode(action.encode()).unwrap();
+        assert_eq!(decoded, action);
+        let json = serde_json::to_value(&action).unwrap();
+        assert_eq!(json["type"], "bridge", "{json}");
+        assert_eq!(json["op"], "withdraw", "{json}");
+        assert_eq!(
+            serde_json::from_value::<crate::Action>(json).unwrap(),
+            action
+        );
+
+        let event = crate::Event::Bridge(BridgeEvent::DepositUnminted {
+            count: 3,
+            token: FixedBytes([2; 20]),
+            l1_sender: FixedBytes([3; 20]),
+            recipient: Address([4; 32]),
+            amount: 9,
+            reason: BridgeError::UnknownToken {
+                token: FixedBytes([2; 20]),
+            },
+        });
+        let decoded: crate::Event = DecodeExt::decode(event.encode()).unwrap();
+        assert_eq!(decoded, event);
+        assert_eq!(event.accounts(), vec![Address([4; 32])]);
+
+        let failure = crate::FailureReason::from(BridgeError::NotWrapped { asset: AssetId(5) });
+        let decoded: crate::FailureReason = DecodeExt::decode(failure.encode()).unwrap();
+        assert_eq!(decoded, failure);
+        let json = serde_json::to_value(&failure).unwrap();
+        assert_eq!(json["code"], "not_wrapped", "{json}");
+        assert_eq!(
+            BridgeError::UnknownToken {
+                token: FixedBytes([0xab; 20])
+            }
+            .to_string(),
+            format!("L1 token 0x{} is not bridged", "ab".repeat(20))
+        );
+        let zero = BridgeAction::Withdraw {
+            asset: AssetId(1),
+            amount: 0,
+            l1_recipient: FixedBytes([7; 20]),
+        };
+        assert_eq!(check_typed(&zero), Err(BridgeError::ZeroAmount {}));
+    }
+
+    #[test]
+    fn wrapped_ids_differ_per_token_and_never_are_native() {
+        let ether = wrapped_asset_id(&ETHER);
+        let other = wrapped_asset_id(&FixedBytes([1; 20]));
+        assert_ne!(ether, other);
+        assert_ne!(ether, AssetId::NATIVE);
+        assert_eq!(ether, wrapped_asset_id(&ETHER));
     }
 }
