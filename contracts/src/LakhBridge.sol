@@ -54,6 +54,7 @@ contract LakhBridge {
     error AlreadyReclaimed(uint64 count);
     error ReclaimTooEarly(uint256 readyAt);
     error DepositCovered(uint64 count);
+    error Reentered();
 
     event Deposited(
         uint64 indexed count, address indexed token, address indexed sender, bytes32 recipient, uint256 amount, bytes32 hash
@@ -84,6 +85,9 @@ contract LakhBridge {
     /// Lowest reclaimed deposit count; no header may ever cover it.
     uint64 public firstReclaimed = type(uint64).max;
     mapping(uint256 => uint256) internal spentWords;
+    /// Set while a token is called: a token re-entering `deposit` would
+    /// otherwise be counted inside the outer deposit's balance delta too.
+    bool transient entered;
 
     constructor(LakhLightClient lightClient_, uint64 challengeSeconds_, uint64 reclaimSeconds_, address guardian_) {
         lightClient = lightClient_;
@@ -96,6 +100,13 @@ contract LakhBridge {
     modifier onlyGuardian() {
         if (msg.sender != guardian) revert NotGuardian();
         _;
+    }
+
+    modifier nonReentrant() {
+        if (entered) revert Reentered();
+        entered = true;
+        _;
+        entered = false;
     }
 
     modifier live() {
@@ -127,7 +138,13 @@ contract LakhBridge {
 
     /// Escrows `amount` of `token`; credits what actually arrived, so a
     /// fee-on-transfer token is credited net of its fee.
-    function deposit(address token, uint256 amount, bytes32 lakhRecipient) external payable live returns (uint64) {
+    function deposit(address token, uint256 amount, bytes32 lakhRecipient)
+        external
+        payable
+        live
+        nonReentrant
+        returns (uint64)
+    {
         if (msg.value != 0) revert EtherWithToken();
         if (!allowedToken[token]) revert TokenNotAllowed(token);
         uint256 before = IERC20Minimal(token).balanceOf(address(this));
@@ -162,6 +179,7 @@ contract LakhBridge {
     function finalizeWithdrawal(Withdrawal calldata w, bytes32[TREE_DEPTH] calldata siblings, bytes32 headerDigest)
         external
         live
+        nonReentrant
     {
         LakhLightClient.Header memory h = lightClient.header(headerDigest);
         if (h.postedAt == 0) revert HeaderNotPosted(headerDigest);
@@ -238,7 +256,7 @@ contract LakhBridge {
     /// Gives a deposit back to its depositor when no posted header applied
     /// it within `reclaimSeconds`. A reclaimed deposit is never mintable:
     /// a header that later covers it is fraud (`reportDepositMismatch`).
-    function reclaim(uint64 count) external {
+    function reclaim(uint64 count) external nonReentrant {
         DepositRecord storage d = deposits[count];
         if (d.sender == address(0)) revert UnknownDeposit(count);
         if (d.sender != msg.sender) revert NotDepositor();

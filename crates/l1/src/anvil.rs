@@ -22,13 +22,25 @@ pub struct Anvil {
     _dir: tempfile::TempDir,
 }
 
-/// The anvil binary: `LAKH_ANVIL` if set, else contracts/node_modules/.bin/anvil.
+/// The anvil binary: `LAKH_ANVIL` if set, else the native binary npm
+/// installed in contracts/node_modules. Not `.bin/anvil`: that is a node
+/// shim whose child would outlive a kill of the shim.
 pub fn anvil_binary() -> PathBuf {
-    match std::env::var_os("LAKH_ANVIL") {
-        Some(path) => PathBuf::from(path),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../../contracts/node_modules/.bin/anvil"),
+    if let Some(path) = std::env::var_os("LAKH_ANVIL") {
+        return PathBuf::from(path);
     }
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    };
+    let os = match std::env::consts::OS {
+        "macos" => "darwin",
+        other => other,
+    };
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../contracts/node_modules/@foundry-rs")
+        .join(format!("anvil-{os}-{arch}/bin/anvil"))
 }
 
 impl Anvil {

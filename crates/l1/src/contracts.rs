@@ -4,8 +4,10 @@ use crate::{L1Provider, bls};
 use alloy::primitives::{Address, B256, Bytes};
 use lakh_types::consensus_key::{ConsensusPublicKey, ProofOfPossession};
 
-/// The generated bindings: their constructors and calls take as many
-/// arguments as the Solidity functions do.
+pub use bindings::{LakhBridge, LakhLightClient, TestToken};
+
+// Generated code: each binding takes the Solidity function's arguments, and
+// `submit` and `reportWithdrawalConflict` have more than seven.
 #[allow(clippy::too_many_arguments)]
 mod bindings {
     alloy::sol!(
@@ -24,7 +26,6 @@ mod bindings {
         concat!(env!("OUT_DIR"), "/contracts/TestToken.json")
     );
 }
-pub use bindings::{LakhBridge, LakhLightClient, TestToken};
 
 /// A member of the genesis committee, in committee (identity) order.
 #[derive(Clone, Debug)]

@@ -25,7 +25,14 @@ pub fn provider(url: &str, key: &str) -> anyhow::Result<L1Provider> {
     use alloy::providers::{Provider, ProviderBuilder};
     let signer: alloy::signers::local::PrivateKeySigner = key.parse()?;
     let client = alloy::rpc::client::RpcClient::builder().hyper_http(url.parse()?);
+    // The nonce is read for every transaction: the default cache would keep
+    // the nonce of a submission the node refused at estimation, and every
+    // later transaction would wait behind that gap for good.
     Ok(ProviderBuilder::new()
+        .disable_recommended_fillers()
+        .with_gas_estimation()
+        .with_simple_nonce_management()
+        .fetch_chain_id()
         .wallet(signer)
         .connect_client(client)
         .erased())

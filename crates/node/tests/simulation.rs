@@ -1612,10 +1612,11 @@ fn real_deposits() -> Vec<(Duration, L1Deposit)> {
         .collect()
 }
 
-/// A deposit no L1 emitted, in the Byzantine validator's view.
-fn invented_deposit() -> L1Deposit {
+/// A deposit no L1 emitted, in the Byzantine validator's view: as the
+/// first (raced against the real one) and as the one after the last.
+fn invented_deposit(count: u64) -> L1Deposit {
     L1Deposit {
-        count: 1,
+        count,
         token: ETHER,
         l1_sender: lakh_types::committee::FixedBytes([0x66; 20]),
         recipient: Address::from(&account_key(0).public_key()),
@@ -1649,7 +1650,7 @@ impl Property<ed25519::PublicKey, State> for DepositsAgreed {
                 carried.extend(first.block(h).await?.header.deposits.clone());
             }
             let real: Vec<L1Deposit> = real_deposits().into_iter().map(|(_, d)| d).collect();
-            if carried.contains(&invented_deposit()) {
+            if carried.contains(&invented_deposit(1)) || carried.contains(&invented_deposit(4)) {
                 return Err("a block carrying the invented deposit was finalized".into());
             }
             if carried != real {
@@ -1682,13 +1683,18 @@ fn deposits_are_carried_checked_against_each_view_and_agreed() {
     });
     let real = real_deposits();
     // Validator 3's view lags a second behind (within a verifier's wait);
-    // validator 0's view holds a deposit no L1 emitted, which it proposes.
+    // validator 0's view holds deposits no L1 emitted, which it proposes
+    // whenever it leads (the fourth from the third real one's finalization
+    // to the end of the run).
     let lagging = real
         .iter()
         .map(|(at, d)| (*at + Duration::from_millis(1_000), d.clone()))
         .collect();
     engine.l1 = vec![
-        Arc::new(vec![(Duration::from_millis(500), invented_deposit())]),
+        Arc::new(vec![
+            (Duration::from_millis(500), invented_deposit(1)),
+            (Duration::from_millis(500), invented_deposit(4)),
+        ]),
         Arc::new(real.clone()),
         Arc::new(real),
         Arc::new(lagging),

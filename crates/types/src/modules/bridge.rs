@@ -190,7 +190,8 @@ pub fn verify_withdrawal_proof(
     index < (1u64 << WITHDRAWAL_TREE_DEPTH) && node == *root
 }
 
-/// What a header commits to about the bridge. Zero on a chain without one.
+/// What a header commits to about the bridge ([`BridgeCommitment::empty`]
+/// on a chain without one).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BridgeCommitment {
     /// The lakh chain the header belongs to, so no other chain's header
