@@ -151,7 +151,7 @@ impl Drop for DevnetAnvil {
 /// `data_dir/anvil.log`.
 fn spawn_anvil(data_dir: &Path) -> Result<DevnetAnvil> {
     let port = crate::network::free_port()?;
-    let binary = native_anvil(lakh_l1::anvil::anvil_binary());
+    let binary = lakh_l1::anvil::anvil_binary();
     let log = std::fs::File::create(data_dir.join("anvil.log"))?;
     let home = data_dir.join("anvil-home");
     std::fs::create_dir_all(&home)?;
@@ -183,29 +183,6 @@ fn spawn_anvil(data_dir: &Path) -> Result<DevnetAnvil> {
         child,
         url: format!("http://127.0.0.1:{port}"),
     })
-}
-
-/// npm's `.bin/anvil` is a node script that starts the platform binary as
-/// its own child, which would outlive a killed devnet; start that binary
-/// itself when it is there.
-fn native_anvil(binary: PathBuf) -> PathBuf {
-    let arch = match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        other => other,
-    };
-    let package = format!("anvil-{}-{arch}", std::env::consts::OS);
-    let native = binary.parent().map(|bin| {
-        bin.join("..")
-            .join("@foundry-rs")
-            .join(package)
-            .join("bin")
-            .join("anvil")
-    });
-    match native {
-        Some(path) if path.is_file() => path,
-        _ => binary,
-    }
 }
 
 /// The genesis committee in committee order (ascending identity), with
