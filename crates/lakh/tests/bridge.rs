@@ -1,6 +1,7 @@
 //! End to end over real processes: `lakh devnet --l1` (its own anvil, a
 //! watcher per validator, the relayer), ether deposited on L1 with the
-//! wallet, minted on lakh only once L1 finalized it, withdrawn on lakh,
+//! wallet, minted on lakh only once L1 finalized it (and an ERC-20 the
+//! same way), withdrawn on lakh,
 //! refused on L1 inside the challenge window, paid after it, never twice;
 //! escrow on L1 equals the wrapped supply plus what is in flight.
 #![allow(clippy::unwrap_used)]
@@ -23,11 +24,16 @@ fn amount(v: &serde_json::Value) -> u128 {
 
 /// The WETH line of `bridge status --json`'s escrow (L1 read).
 fn weth_escrow(status: &serde_json::Value) -> (u128, u128, u128) {
+    escrow_of(status, "WETH")
+}
+
+/// `symbol`'s line of `bridge status --json`'s escrow: escrow, supply, in flight.
+fn escrow_of(status: &serde_json::Value, symbol: &str) -> (u128, u128, u128) {
     let line = status["l1"]["escrow"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|e| e["symbol"] == "WETH")
+        .find(|e| e["symbol"] == symbol)
         .unwrap()
         .clone();
     (
@@ -118,6 +124,39 @@ fn ether_crosses_to_lakh_after_l1_finality_and_back_once() {
         .find(|b| b["symbol"] == "WETH")
         .unwrap_or_else(|| panic!("bob's balances list no WETH: {bob}"));
     assert_eq!(amount(&weth["amount"]), 3 * ONE_ETH / 2);
+
+    // An allowlisted ERC-20 crosses the same way: 250 TUSD for carol.
+    let status = devnet.wallet_json(&["bridge", "status", "--lakh-only"]);
+    let tusd = status["lakh"]["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["symbol"] == "TUSD")
+        .unwrap_or_else(|| panic!("the devnet bridges no TUSD: {status}"))["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let deposit = devnet.wallet_json(&[
+        "bridge", "deposit", "250", "--token", &tusd, "--to", "carol",
+    ]);
+    assert_eq!(deposit["count"], 2, "{deposit}");
+    wait_for(
+        "the token deposit to be minted on lakh",
+        Duration::from_secs(60),
+        || {
+            let carol = devnet.wallet_json(&["balance", "carol"]);
+            carol["balances"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|b| b["symbol"] == "TUSD" && amount(&b["amount"]) == 250 * ONE_ETH)
+        },
+    );
+    let status = devnet.wallet_json(&["bridge", "status"]);
+    assert_eq!(
+        escrow_of(&status, "TUSD"),
+        (250 * ONE_ETH, 250 * ONE_ETH, 0)
+    );
 
     // Withdraw 0.5 WETH from bob to anvil's third account.
     let recipient: L1Addr = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"
