@@ -1,7 +1,7 @@
 //! Bindings of the bridge contracts and their deployment.
 
 use crate::{L1Provider, bls};
-use alloy::primitives::{Address, B256, Bytes};
+use alloy::primitives::{Address, B256, Bytes, U256};
 use lakh_types::consensus_key::{ConsensusPublicKey, ProofOfPossession};
 
 pub use bindings::{LakhBridge, LakhLightClient, TestToken};
@@ -120,4 +120,18 @@ pub fn revert_reason(error: &alloy::contract::Error) -> Option<String> {
         return Some(format!("{e:?}"));
     }
     None
+}
+
+/// A withdrawal leaf in the form `LakhBridge.finalizeWithdrawal` takes.
+pub fn withdrawal(leaf: &lakh_types::modules::bridge::WithdrawalLeaf) -> LakhBridge::Withdrawal {
+    LakhBridge::Withdrawal {
+        lakhChainId: leaf.lakh_chain_id,
+        l1ChainId: leaf.l1_chain_id,
+        bridge: Address::from(leaf.bridge.0),
+        index: leaf.index,
+        lakhSender: B256::from(leaf.lakh_sender.0),
+        l1Recipient: Address::from(leaf.l1_recipient.0),
+        token: Address::from(leaf.token.0),
+        amount: U256::from(leaf.amount),
+    }
 }

@@ -459,16 +459,7 @@ pub fn withdrawal_tree(leaves: &[Keccak]) -> (Keccak, Vec<[Keccak; WITHDRAWAL_TR
 
 /// A leaf in the contract's form.
 pub fn leaf_struct(leaf: &WithdrawalLeaf) -> LakhBridge::Withdrawal {
-    LakhBridge::Withdrawal {
-        lakhChainId: leaf.lakh_chain_id,
-        l1ChainId: leaf.l1_chain_id,
-        bridge: L1Addr::from(leaf.bridge.0),
-        index: leaf.index,
-        lakhSender: B256::from(leaf.lakh_sender.0),
-        l1Recipient: L1Addr::from(leaf.l1_recipient.0),
-        token: L1Addr::from(leaf.token.0),
-        amount: U256::from(leaf.amount),
-    }
+    lakh_l1::contracts::withdrawal(leaf)
 }
 
 pub fn siblings(proof: &[Keccak; WITHDRAWAL_TREE_DEPTH]) -> [B256; WITHDRAWAL_TREE_DEPTH] {

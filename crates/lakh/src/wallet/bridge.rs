@@ -601,16 +601,7 @@ async fn finalize(ctx: &Ctx<'_>, l1: &L1, index: u64) -> anyhow::Result<Output> 
         );
     };
     let leaf = &w.leaf;
-    let withdrawal = LakhBridge::Withdrawal {
-        lakhChainId: leaf.lakh_chain_id,
-        l1ChainId: leaf.l1_chain_id,
-        bridge: L1Addr::from(leaf.bridge.0),
-        index: leaf.index,
-        lakhSender: B256::from(leaf.lakh_sender.0),
-        l1Recipient: L1Addr::from(leaf.l1_recipient.0),
-        token: L1Addr::from(leaf.token.0),
-        amount: U256::from(leaf.amount),
-    };
+    let withdrawal = lakh_l1::contracts::withdrawal(leaf);
     let siblings: [B256; WITHDRAWAL_TREE_DEPTH] = w.siblings.map(|s| B256::from(s.0));
     let call = bridge.finalizeWithdrawal(withdrawal, siblings, *digest);
     let now = l1_now_seconds(&provider).await?;
