@@ -375,7 +375,7 @@ async fn hostile_withdrawals_are_refused() {
     one_level[0] = b256(hashes[1].0);
     let mut rust_root = node_hash(&hashes[0], &hashes[1]);
     let empty = lakh_types::modules::bridge::empty_subtree_roots();
-    for (sibling, empty_root) in one_level.iter_mut().zip(&empty).skip(1) {
+    for (sibling, empty_root) in one_level.iter_mut().zip(empty).skip(1) {
         *sibling = b256(empty_root.0);
         rust_root = node_hash(&rust_root, empty_root);
     }

@@ -162,13 +162,18 @@ pub fn node_hash(left: &Keccak, right: &Keccak) -> Keccak {
 }
 
 /// The root of an empty subtree of each height, 0 (an empty leaf) through
-/// [`WITHDRAWAL_TREE_DEPTH`] (the empty tree).
-pub fn empty_subtree_roots() -> [Keccak; WITHDRAWAL_TREE_DEPTH + 1] {
-    let mut roots = [FixedBytes([0u8; 32]); WITHDRAWAL_TREE_DEPTH + 1];
-    for height in 1..=WITHDRAWAL_TREE_DEPTH {
-        roots[height] = node_hash(&roots[height - 1], &roots[height - 1]);
-    }
-    roots
+/// [`WITHDRAWAL_TREE_DEPTH`] (the empty tree). Computed once per process:
+/// every block header starts from the empty tree's root.
+pub fn empty_subtree_roots() -> &'static [Keccak; WITHDRAWAL_TREE_DEPTH + 1] {
+    static ROOTS: std::sync::OnceLock<[Keccak; WITHDRAWAL_TREE_DEPTH + 1]> =
+        std::sync::OnceLock::new();
+    ROOTS.get_or_init(|| {
+        let mut roots = [FixedBytes([0u8; 32]); WITHDRAWAL_TREE_DEPTH + 1];
+        for height in 1..=WITHDRAWAL_TREE_DEPTH {
+            roots[height] = node_hash(&roots[height - 1], &roots[height - 1]);
+        }
+        roots
+    })
 }
 
 /// Checks that `leaf` sits at `index` under `root`, given its siblings from
