@@ -4,8 +4,8 @@
 
 use crate::NodeError;
 use lakh_rpc::{AssetInfoJson, AssetRef, ClientError, FinalizedTx, LakhClient};
-use lakh_types::modules::channel::query::{ChannelAnswer, PairAnswer};
-use lakh_types::modules::channel::{ChannelAction, ChannelId};
+use lakh_types::modules::channel::query::{ChannelAnswer, PairAnswer, SecretAnswer};
+use lakh_types::modules::channel::{ChannelAction, ChannelId, Hash32};
 use lakh_types::{Action, Address, PrivateKey, Receipt, Transaction, fees::required_fee};
 use std::time::Duration;
 
@@ -120,6 +120,22 @@ impl Chain {
         let pair: PairAnswer = serde_json::from_value(v)
             .map_err(|e| NodeError::new("chain_error", format!("pair answer: {e}")))?;
         Ok(pair.next_counter)
+    }
+
+    /// The height a hash lock's secret was revealed on chain at, if it was.
+    pub async fn secret_revealed(&self, hash_lock: &Hash32) -> Result<Option<u64>, NodeError> {
+        let v = self
+            .client
+            .query(
+                "channel",
+                "secret",
+                serde_json::json!({ "hash_lock": hash_lock }),
+            )
+            .await
+            .map_err(client_error)?;
+        let answer: SecretAnswer = serde_json::from_value(v)
+            .map_err(|e| NodeError::new("chain_error", format!("secret answer: {e}")))?;
+        Ok(answer.revealed_height)
     }
 
     /// An asset by symbol or id.

@@ -3,7 +3,7 @@
 //! drive the running node. Amounts travel as text in the asset's units (or
 //! base units with `base_units`), converted here with the asset's decimals.
 
-use crate::node::{ChannelView, Node, PayReport};
+use crate::node::{ChannelView, Node, PayReport, RoutedReport};
 use crate::{NodeError, wire};
 use jsonrpsee::core::{RpcResult, async_trait};
 use jsonrpsee::proc_macros::rpc;
@@ -46,6 +46,25 @@ pub struct PayParams {
     /// Payments of `amount` each [default: 1].
     #[serde(default)]
     pub count: Option<u64>,
+}
+
+/// `pay_via`'s parameters: pay `to` through `via`'s channel node.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PayViaParams {
+    pub to: Address,
+    pub via: Address,
+    pub amount: String,
+    #[serde(default)]
+    pub base_units: bool,
+}
+
+/// `withdraw`'s parameters.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct WithdrawParams {
+    pub channel: ChannelId,
+    pub amount: String,
+    #[serde(default)]
+    pub base_units: bool,
 }
 
 /// `close`'s parameters.
@@ -106,6 +125,15 @@ pub trait ControlApi {
     /// Pays a peer through an open channel (co-signed states).
     #[method(name = "pay")]
     async fn pay(&self, params: PayParams) -> RpcResult<PayReport>;
+
+    /// Pays a node this one has no channel with, through an intermediary
+    /// (hash-locked, one hop).
+    #[method(name = "payVia")]
+    async fn pay_via(&self, params: PayViaParams) -> RpcResult<RoutedReport>;
+
+    /// Withdraws part of this node's balance on chain; the channel stays open.
+    #[method(name = "withdraw")]
+    async fn withdraw(&self, params: WithdrawParams) -> RpcResult<ChannelView>;
 
     /// Adds to this node's deposit on chain and co-signs a state counting it.
     #[method(name = "deposit")]
@@ -190,6 +218,16 @@ impl Control {
         Ok(u)
     }
 
+    /// The asset of the first open channel `matches` picks.
+    fn open_asset(&self, matches: impl Fn(&ChannelView) -> bool) -> Result<AssetId, NodeError> {
+        self.node
+            .list()
+            .into_iter()
+            .find(|c| c.phase == "open" && matches(c))
+            .map(|c| c.asset)
+            .ok_or_else(|| NodeError::new("unknown_channel", "no open channel matches"))
+    }
+
     async fn amount(
         &self,
         text: &str,
@@ -239,34 +277,36 @@ impl ControlApiServer for Control {
                     format!("count must be 1..={MAX_PAY_COUNT}"),
                 ));
             }
-            let asset = self
-                .node
-                .list()
-                .into_iter()
-                .find(|c| c.peer == p.to && c.phase == "open")
-                .map(|c| c.asset)
-                .ok_or_else(|| {
-                    NodeError::new("unknown_channel", format!("no open channel with {}", p.to))
-                })?;
+            let asset = self.open_asset(|c| c.peer == p.to)?;
             let amount = self.amount(&p.amount, asset, p.base_units).await?;
             self.node.pay(p.to, amount, count).await
         };
         run.await.map_err(rpc_error)
     }
 
+    async fn pay_via(&self, p: PayViaParams) -> RpcResult<RoutedReport> {
+        let run = async {
+            let asset = self.open_asset(|c| c.peer == p.via)?;
+            let amount = self.amount(&p.amount, asset, p.base_units).await?;
+            self.node.pay_via(p.to, p.via, amount).await
+        };
+        run.await.map_err(rpc_error)
+    }
+
+    async fn withdraw(&self, p: WithdrawParams) -> RpcResult<ChannelView> {
+        let run = async {
+            let asset = self.open_asset(|c| c.id == p.channel)?;
+            let amount = self.amount(&p.amount, asset, p.base_units).await?;
+            self.node.withdraw(p.channel, amount).await
+        };
+        run.await.map_err(rpc_error)
+    }
+
     async fn deposit(&self, p: DepositParams) -> RpcResult<ChannelView> {
         let run = async {
-            let asset = self
-                .node
-                .list()
-                .into_iter()
-                .find(|c| {
-                    c.phase == "open"
-                        && p.peer.is_none_or(|peer| c.peer == peer)
-                        && p.channel.is_none_or(|id| c.id == id)
-                })
-                .map(|c| c.asset)
-                .ok_or_else(|| NodeError::new("unknown_channel", "no open channel matches"))?;
+            let asset = self.open_asset(|c| {
+                p.peer.is_none_or(|peer| c.peer == peer) && p.channel.is_none_or(|id| c.id == id)
+            })?;
             let amount = self.amount(&p.amount, asset, p.base_units).await?;
             self.node.deposit(p.peer, p.channel, amount).await
         };

@@ -8,17 +8,19 @@
 //! own channels and for the channels others ask it to watch (its watchtower
 //! loop in [`node`]). `lakh channel serve` runs one behind a local JSON-RPC
 //! control port ([`control`]); `lakh channel bench` measures two on loopback
-//! ([`bench`]). docs/modules/channel.md describes the protocol.
+//! ([`bench`]). Payments routed through an intermediary use hash locks
+//! ([`htlc`]). docs/modules/channel.md describes the protocol.
 
 pub mod bench;
 pub mod chain;
 pub mod control;
+pub mod htlc;
 pub mod node;
 pub mod peer;
 pub mod store;
 pub mod wire;
 
-pub use node::{ChannelView, Node, PayReport};
+pub use node::{ChannelView, Node, PayReport, RoutedReport};
 
 /// An error with a stable code (the peer protocol's refusal codes, the
 /// chain's refusal and failure codes, or the node's own) and a message.

@@ -6,14 +6,23 @@
 //! transaction for everything a batch of incoming frames changed) **before**
 //! its signature leaves the node, while still holding the lock, so nothing
 //! another task sends can be ahead of the disk.
+//!
+//! Payments routed through an intermediary (hash locks) are in [`routing`];
+//! withdrawals in [`withdraw`].
+
+mod routing;
+mod withdraw;
+
+pub use routing::RoutedReport;
 
 use crate::chain::Chain;
-use crate::store::{ChannelRecord, PaywordRecord, Phase, Store, WatchedRecord};
+use crate::htlc::{Invoice, locks_match};
+use crate::store::{ChannelRecord, HtlcRecord, PaywordRecord, Phase, Store, WatchedRecord};
 use crate::wire::{Msg, PaywordTerms, codes, verify_state};
 use crate::{NodeError, peer};
 use lakh_types::codec::{BoundedVec, Text};
 use lakh_types::modules::channel::{
-    ChannelAction, ChannelId, ChannelRef, ChannelState, ChannelStatus, Hash32,
+    ChannelAction, ChannelId, ChannelRef, ChannelState, ChannelStatus, Hash32, Lock,
     MIN_CHALLENGE_BLOCKS, Sig64, SignedState, channel_id, hash32,
 };
 use lakh_types::{Address, AssetId, PrivateKey};
@@ -33,12 +42,16 @@ const MAX_BATCH: usize = 4_096;
 const PAY_TIMEOUT: Duration = Duration::from_secs(30);
 
 type Done = oneshot::Sender<Result<Duration, NodeError>>;
+/// Where the peer's two signatures on a withdrawal go (withdraw, state).
+type WithdrawSignatures = oneshot::Sender<Result<(Sig64, Sig64), NodeError>>;
 
 /// A state this node signed and sent, waiting for the peer's signature.
 struct Pending {
     state: ChannelState,
     /// This node's signature on it.
     signature: Sig64,
+    /// The locks it commits to.
+    locks: Vec<Lock>,
     sent: Instant,
     done: Option<Done>,
 }
@@ -52,6 +65,13 @@ impl Chan {
     /// The state the next update builds on: the newest one in flight, else the latest.
     fn base(&self) -> &ChannelState {
         self.inflight.back().map_or(&self.rec.latest, |p| &p.state)
+    }
+
+    /// The locks of [`Chan::base`].
+    fn base_locks(&self) -> &[Lock] {
+        self.inflight
+            .back()
+            .map_or(&self.rec.latest_locks[..], |p| &p.locks[..])
     }
 }
 
@@ -80,6 +100,16 @@ struct Inner {
     watched: HashMap<ChannelId, WatchedRecord>,
     payword_in: HashMap<ChannelId, PaywordRecord>,
     payword_out: HashMap<ChannelId, PaywordOut>,
+    /// Routed payments by hash lock.
+    htlcs: HashMap<Hash32, HtlcRecord>,
+    /// Invoice asks relayed for a peer: ask id → who asked.
+    relayed_asks: HashMap<Hash32, Address>,
+    /// This node's own invoice asks, waiting for the answer.
+    invoice_waiters: HashMap<Hash32, oneshot::Sender<Result<Invoice, NodeError>>>,
+    /// This node's routed payments, waiting for the secret (or a failure).
+    route_waiters: HashMap<Hash32, oneshot::Sender<Result<Hash32, NodeError>>>,
+    /// This node's withdrawals, waiting for the peer's signatures.
+    withdraw_waiters: HashMap<ChannelId, WithdrawSignatures>,
 }
 
 /// What handling a batch of frames does once the lock is released.
@@ -88,6 +118,15 @@ struct Effects {
     out: Vec<Msg>,
     dirty: Vec<ChannelId>,
     dirty_payword: Vec<ChannelId>,
+    dirty_htlc: Vec<Hash32>,
+    /// Messages for other peers than the batch's sender (relayed ones).
+    relay: Vec<(Address, Msg)>,
+    /// Routed payments to forward once the batch is stored.
+    forwards: Vec<Hash32>,
+    /// Whether locks may now be paid or refunded.
+    resolve: bool,
+    /// Secrets this node's routed payments waited for (given once stored).
+    secrets: Vec<(oneshot::Sender<Result<Hash32, NodeError>>, Hash32)>,
     done: Vec<(Done, Result<Duration, NodeError>)>,
     checks: Vec<(ChannelRef, u64)>,
     payword_checks: Vec<PaywordTerms>,
@@ -133,6 +172,13 @@ pub struct ChannelView {
     #[serde(with = "lakh_types::amount")]
     pub theirs: u128,
     pub is_final: bool,
+    /// Held by hash locks in the latest state (base units).
+    #[serde(with = "lakh_types::amount")]
+    pub locked: u128,
+    /// Hash locks in the latest state.
+    pub locks: usize,
+    /// A co-signed withdrawal waits for the chain.
+    pub withdrawing: bool,
     pub updates: u64,
     pub challenge_blocks: u64,
     pub connected: bool,
@@ -167,6 +213,8 @@ pub struct Node {
     chain: Option<Chain>,
     inner: Mutex<Inner>,
     next_link: AtomicU64,
+    /// The chain's height as last read (set by hand without a chain).
+    height: AtomicU64,
 }
 
 fn invalid(message: impl Into<String>) -> NodeError {
@@ -207,6 +255,10 @@ impl Node {
         for p in store.paywords()? {
             inner.payword_in.insert(p.terms.channel.id, p);
         }
+        for h in store.htlcs()? {
+            inner.htlcs.insert(h.hash_lock, h);
+        }
+        routing::fail_unforwarded(&mut inner);
         Ok(Arc::new(Node {
             key,
             me,
@@ -215,6 +267,7 @@ impl Node {
             chain,
             inner: Mutex::new(inner),
             next_link: AtomicU64::new(1),
+            height: AtomicU64::new(0),
         }))
     }
 
@@ -241,8 +294,8 @@ impl Node {
             .ok_or_else(|| NodeError::new("no_chain", "this node runs without a chain (--rpc)"))
     }
 
-    /// Writes the records `fx` changed; a node that cannot write its store
-    /// must not send what it signed, so it stops.
+    /// Writes the records `fx` changed, in one transaction; a node that
+    /// cannot write its store must not send what it signed, so it stops.
     fn commit(&self, inner: &Inner, fx: &Effects) {
         let records: Vec<&ChannelRecord> = fx
             .dirty
@@ -254,11 +307,12 @@ impl Node {
             .iter()
             .filter_map(|id| inner.payword_in.get(id))
             .collect();
-        if let Err(e) = self
-            .store
-            .put(&records)
-            .and_then(|()| self.store.put_payword(&paywords))
-        {
+        let htlcs: Vec<&HtlcRecord> = fx
+            .dirty_htlc
+            .iter()
+            .filter_map(|h| inner.htlcs.get(h))
+            .collect();
+        if let Err(e) = self.store.put_all(&records, &paywords, &htlcs) {
             tracing::error!("{e:#}");
             eprintln!(
                 "channel node: cannot write its store ({e:#}); stopping before sending what it signed"
@@ -368,10 +422,14 @@ impl Node {
                         Msg::Latest {
                             state: chan.rec.latest.clone(),
                             signatures,
+                            locks: chan.rec.latest_locks.clone(),
                         }
                         .frame(),
                     );
                 }
+            }
+            for m in routing::owed_to(&inner, peer) {
+                frames.extend(m.frame());
             }
             self.commit(&inner, &fx);
             if !frames.is_empty() {
@@ -469,20 +527,18 @@ impl Node {
         fx.dirty.dedup();
         fx.dirty_payword.sort();
         fx.dirty_payword.dedup();
+        fx.dirty_htlc.sort();
+        fx.dirty_htlc.dedup();
         self.commit(&inner, &fx);
-        if !fx.out.is_empty()
-            && let Some(l) = inner.peers.get(&peer)
-        {
-            let mut frames = Vec::new();
-            for m in &fx.out {
-                frames.extend(m.frame());
-            }
-            let _ = l.tx.send(frames);
-        }
+        send_out(&inner, peer, &fx);
         drop(inner);
         for (done, result) in fx.done {
             let _ = done.send(result);
         }
+        for (waiter, secret) in std::mem::take(&mut fx.secrets) {
+            let _ = waiter.send(Ok(secret));
+        }
+        self.spawn_routing(std::mem::take(&mut fx.forwards), fx.resolve);
         if !fx.deposit_checks.is_empty() {
             let node = self.clone();
             let checks = std::mem::take(&mut fx.deposit_checks);
@@ -545,6 +601,79 @@ impl Node {
                 version,
                 signature,
             } => on_countersign(inner, peer, channel, version, signature, verified, fx),
+            Msg::InvoiceAsk {
+                id,
+                payer,
+                payee,
+                amount,
+            } => self.on_invoice_ask(inner, peer, id, (payer, payee, amount), fx),
+            Msg::InvoiceGive { id, invoice } => {
+                routing::on_invoice_give(inner, peer, id, invoice, fx)
+            }
+            Msg::AddLock {
+                base,
+                state,
+                signature,
+                lock,
+                payee,
+            } => {
+                // Lock states are not in the batch's signature check.
+                let update = routing::LockUpdate {
+                    base,
+                    state,
+                    signature,
+                    verified: false,
+                };
+                self.on_add_lock(inner, peer, update, lock, payee, fx)
+            }
+            Msg::RemoveLock {
+                base,
+                state,
+                signature,
+                hash_lock,
+                paid,
+            } => {
+                // Lock states are not in the batch's signature check.
+                let update = routing::LockUpdate {
+                    base,
+                    state,
+                    signature,
+                    verified: false,
+                };
+                self.on_remove_lock(inner, peer, update, hash_lock, paid, fx)
+            }
+            Msg::Reveal { hash_lock, secret } => {
+                routing::on_reveal(inner, peer, hash_lock, secret, fx)
+            }
+            Msg::Fail {
+                hash_lock,
+                code,
+                reason,
+            } => routing::on_fail(inner, peer, hash_lock, code.as_str(), reason.as_str(), fx),
+            Msg::WithdrawAsk {
+                base,
+                state,
+                expiry_height,
+                signature,
+                state_signature,
+            } => self.on_withdraw_ask(
+                inner,
+                peer,
+                (base, state, expiry_height),
+                (signature, state_signature),
+                fx,
+            ),
+            Msg::WithdrawGive {
+                channel,
+                version,
+                signature,
+                state_signature,
+            } => withdraw::on_withdraw_give(
+                inner,
+                peer,
+                (channel, version),
+                (signature, state_signature),
+            ),
             Msg::Refuse {
                 channel,
                 version,
@@ -554,6 +683,18 @@ impl Node {
                 let error = NodeError::new(code.as_str(), reason.as_str());
                 if let Some(done) = inner.joins.remove(&channel) {
                     let _ = done.send(Err(error.clone()));
+                }
+                if let Some(done) = inner.invoice_waiters.remove(&channel) {
+                    let _ = done.send(Err(error.clone()));
+                }
+                if let Some(done) = inner.withdraw_waiters.remove(&channel) {
+                    let _ = done.send(Err(error.clone()));
+                }
+                if let Some(asker) = inner.relayed_asks.remove(&channel) {
+                    fx.relay.push((
+                        asker,
+                        Msg::refuse(channel, version, code.as_str(), reason.as_str()),
+                    ));
                 }
                 if let Some(chan) = inner.channels.get_mut(&channel)
                     && chan.rec.peer() == peer
@@ -573,11 +714,17 @@ impl Node {
                     tracing::info!("{peer} refused: {error}");
                 }
             }
-            Msg::Latest { state, signatures } => {
+            Msg::Latest {
+                state,
+                signatures,
+                locks,
+            } => {
                 if let Some(chan) = inner.channels.get_mut(&state.channel)
                     && chan.rec.peer() == peer
                     && state.version > chan.rec.latest.version
                     && state.is_balanced()
+                    && state.withdrawn == chan.rec.latest.withdrawn
+                    && locks_match(&state, &locks)
                     && cosigned(&chan.rec.reference, &state, &signatures)
                 {
                     if state.version >= chan.rec.signed.version {
@@ -585,7 +732,9 @@ impl Node {
                     }
                     chan.rec.latest = state;
                     chan.rec.latest_signatures = Some(signatures);
+                    chan.rec.latest_locks = locks;
                     fx.dirty.push(chan.rec.reference.id);
+                    fx.resolve = true;
                 }
             }
             Msg::Watch {
@@ -661,6 +810,96 @@ impl Node {
         }
     }
 
+    /// The checks every state a peer proposes passes before its content is
+    /// looked at: a channel with the peer, open, no withdrawal or update of
+    /// this node's in flight, a version past everything this node signed,
+    /// built on its latest co-signed state, signed by the peer.
+    fn receivable<'a>(
+        &self,
+        inner: &'a mut Inner,
+        peer: Address,
+        base: u64,
+        (state, signature): (&ChannelState, &Sig64),
+        verified: bool,
+    ) -> Result<&'a mut Chan, (&'static str, String)> {
+        let (id, version) = (state.channel, state.version);
+        let Some(chan) = inner.channels.get_mut(&id).filter(|c| c.rec.peer() == peer) else {
+            return Err((codes::UNKNOWN_CHANNEL, format!("no channel {id} with you")));
+        };
+        if chan.rec.phase != (Phase::Open {}) {
+            let phase = chan.rec.phase.name();
+            return Err((codes::NOT_OPEN, format!("channel {id} is {phase}")));
+        }
+        if chan.rec.withdrawal.is_some() {
+            return Err((
+                codes::WITHDRAWING,
+                format!("a withdrawal on channel {id} waits for the chain"),
+            ));
+        }
+        if !chan.inflight.is_empty() {
+            return Err((
+                codes::BUSY,
+                format!("an update of mine on channel {id} is in flight"),
+            ));
+        }
+        if version < chan.rec.next_version() {
+            let signed = chan.rec.next_version() - 1;
+            return Err((
+                codes::WRONG_VERSION,
+                format!("version {version} is not past {signed} (the highest I signed)"),
+            ));
+        }
+        if base != chan.rec.latest.version {
+            let latest = chan.rec.latest.version;
+            return Err((
+                codes::WRONG_VERSION,
+                format!(
+                    "version {version} builds on version {base}; my latest co-signed is {latest}"
+                ),
+            ));
+        }
+        if state.is_final && chan.rec.latest.locked > 0 {
+            return Err((
+                codes::LOCKS_PENDING,
+                "a final state holds no locks; pay or refund them first".into(),
+            ));
+        }
+        if !verified && !verify_state(&peer, state, signature) {
+            return Err((
+                codes::BAD_SIGNATURE,
+                format!("your signature on version {version} does not verify"),
+            ));
+        }
+        Ok(chan)
+    }
+
+    /// Signs the peer's `state` (holding `locks`), makes it the latest and
+    /// queues the countersignature; the caller commits before it is sent.
+    fn countersign(
+        &self,
+        chan: &mut Chan,
+        (state, signature): (ChannelState, Sig64),
+        locks: Vec<Lock>,
+        fx: &mut Effects,
+    ) {
+        let (id, version) = (state.channel, state.version);
+        let me = usize::from(chan.rec.me);
+        let mine = state.sign(&self.key);
+        let mut signatures = [mine; 2];
+        signatures[1 - me] = signature;
+        chan.rec.latest = state.clone();
+        chan.rec.latest_signatures = Some(signatures);
+        chan.rec.latest_locks = BoundedVec::new(locks).unwrap_or_else(BoundedVec::empty);
+        chan.rec.signed = state;
+        chan.rec.updates += 1;
+        fx.dirty.push(id);
+        fx.out.push(Msg::Countersign {
+            channel: id,
+            version,
+            signature: mine,
+        });
+    }
+
     /// The payee's side of an update: countersign it if it pays this node
     /// (or finalises the latest balances), after writing it to the store.
     fn on_update(
@@ -673,50 +912,21 @@ impl Node {
         fx: &mut Effects,
     ) {
         let (id, version) = (state.channel, state.version);
+        let chan = match self.receivable(inner, peer, base, (&state, &signature), checked.signature)
+        {
+            Ok(chan) => chan,
+            Err((code, reason)) => {
+                fx.out.push(Msg::refuse(id, version, code, &reason));
+                return;
+            }
+        };
         let mut refuse = |code: &str, reason: String| {
             fx.out.push(Msg::refuse(id, version, code, &reason));
         };
-        let Some(chan) = inner.channels.get_mut(&id).filter(|c| c.rec.peer() == peer) else {
-            return refuse(codes::UNKNOWN_CHANNEL, format!("no channel {id} with you"));
-        };
-        if chan.rec.phase != (Phase::Open {}) {
-            return refuse(
-                codes::NOT_OPEN,
-                format!("channel {id} is {}", chan.rec.phase.name()),
-            );
-        }
-        if !chan.inflight.is_empty() {
-            return refuse(
-                codes::BUSY,
-                format!("an update of mine on channel {id} is in flight"),
-            );
-        }
-        if version < chan.rec.next_version() {
-            return refuse(
-                codes::WRONG_VERSION,
-                format!(
-                    "version {version} is not past {} (the highest I signed)",
-                    chan.rec.next_version() - 1
-                ),
-            );
-        }
-        if base != chan.rec.latest.version {
-            return refuse(
-                codes::WRONG_VERSION,
-                format!(
-                    "version {version} builds on version {base}; my latest co-signed is {}",
-                    chan.rec.latest.version
-                ),
-            );
-        }
-        if !checked.signature && !verify_state(&peer, &state, &signature) {
-            return refuse(
-                codes::BAD_SIGNATURE,
-                format!("your signature on version {version} does not verify"),
-            );
-        }
         let base_state = &chan.rec.latest;
         let me = usize::from(chan.rec.me);
+        let same_locks =
+            state.locked == base_state.locked && state.locks_root == base_state.locks_root;
         if state.deposits != base_state.deposits {
             let them = 1 - me;
             let added = state.deposits[them].checked_sub(base_state.deposits[them]);
@@ -724,7 +934,7 @@ impl Node {
                 d > 0
                     && state.deposits[me] == base_state.deposits[me]
                     && state.withdrawn == base_state.withdrawn
-                    && state.locked == 0
+                    && same_locks
                     && !state.is_final
                     && state.balances[me] == base_state.balances[me]
                     && base_state.balances[them].checked_add(d) == Some(state.balances[them])
@@ -745,14 +955,11 @@ impl Node {
             }
         }
         let base = base_state;
-        let same_books = state.withdrawn == base.withdrawn
-            && state.locked == 0
-            && state.locks_root.0 == [0; 32]
-            && state.is_balanced();
+        let same_books = state.withdrawn == base.withdrawn && same_locks && state.is_balanced();
         if !same_books {
             return refuse(
                 codes::BAD_STATE,
-                "an update must keep the withdrawals, hold no locks and add up".into(),
+                "an update must keep the withdrawals and locks and add up".into(),
             );
         }
         if state.is_final {
@@ -768,19 +975,8 @@ impl Node {
                 "an update must pay me; I only countersign payments to me".into(),
             );
         }
-        let mine = state.sign(&self.key);
-        let mut signatures = [mine; 2];
-        signatures[1 - me] = signature;
-        chan.rec.latest = state.clone();
-        chan.rec.latest_signatures = Some(signatures);
-        chan.rec.signed = state;
-        chan.rec.updates += 1;
-        fx.dirty.push(id);
-        fx.out.push(Msg::Countersign {
-            channel: id,
-            version,
-            signature: mine,
-        });
+        let locks = chan.rec.latest_locks.to_vec();
+        self.countersign(chan, (state, signature), locks, fx);
     }
 
     /// Verifies channels announced by peers on chain, then joins them.
@@ -806,9 +1002,11 @@ impl Node {
                         peer_listen: Text::clipped(&listen),
                         latest: state.clone(),
                         latest_signatures: None,
+                        latest_locks: BoundedVec::empty(),
                         signed: state,
                         phase: Phase::Open {},
                         updates: 0,
+                        withdrawal: None,
                     };
                     let fx = Effects {
                         dirty: vec![channel.id],
@@ -902,13 +1100,7 @@ impl Node {
                 &mut fx,
             );
             self.commit(&inner, &fx);
-            if let Some(l) = inner.peers.get(&peer) {
-                let mut frames = Vec::new();
-                for m in &fx.out {
-                    frames.extend(m.frame());
-                }
-                let _ = l.tx.send(frames);
-            }
+            send_out(&inner, peer, &fx);
         }
     }
 
@@ -961,54 +1153,93 @@ impl Node {
         peer: Address,
         change: impl FnOnce(&mut ChannelState, usize) -> Option<()>,
     ) -> Result<(), NodeError> {
-        let rx = {
-            let mut inner = self.lock();
-            let Inner {
-                channels, peers, ..
-            } = &mut *inner;
-            let link = peers.get(&peer).ok_or_else(|| {
-                NodeError::new("peer_offline", format!("not connected to {peer}"))
-            })?;
-            let chan = channels
-                .get_mut(&id)
-                .ok_or_else(|| NodeError::new("unknown_channel", "no such channel"))?;
-            if chan.rec.phase != (Phase::Open {}) {
-                return Err(NodeError::new(codes::NOT_OPEN, "the channel is not open"));
-            }
-            if !chan.inflight.is_empty() {
-                return Err(NodeError::new(codes::BUSY, "payments are in flight"));
-            }
-            let mut state = chan.rec.latest.clone();
-            state.version = chan.rec.next_version();
-            change(&mut state, usize::from(chan.rec.me))
-                .ok_or_else(|| invalid("the new state overflows"))?;
-            let signature = state.sign(&self.key);
-            chan.rec.signed = state.clone();
-            if let Err(e) = self.store.put(&[&chan.rec]) {
-                return Err(NodeError::new(codes::STORE, format!("{e:#}")));
-            }
-            let (tx, rx) = oneshot::channel();
-            let _ = link.tx.send(
-                Msg::Update {
-                    base: chan.rec.latest.version,
-                    state: state.clone(),
-                    signature,
-                }
-                .frame(),
-            );
-            chan.inflight.push_back(Pending {
+        let rx = self.propose_with(
+            id,
+            peer,
+            |state, locks, me| {
+                let mut state = state.clone();
+                change(&mut state, me).ok_or_else(|| invalid("the new state overflows"))?;
+                Ok((state, locks.to_vec()))
+            },
+            |base, state, signature| Msg::Update {
+                base,
                 state,
                 signature,
-                sent: Instant::now(),
-                done: Some(tx),
-            });
-            rx
-        };
-        match tokio::time::timeout(PAY_TIMEOUT, rx).await {
-            Ok(Ok(Ok(_))) => Ok(()),
-            Ok(Ok(Err(e))) => Err(e),
-            _ => Err(NodeError::new("timeout", "the peer did not countersign")),
+            },
+            None,
+        )?;
+        countersigned(rx).await
+    }
+
+    /// Signs the state `change` makes of the latest one (and its locks; the
+    /// version is set past every signed one), stores it with `htlc`, sends it
+    /// in the message `wrap` makes of (base version, state, signature), and
+    /// returns the countersignature's receiver.
+    fn propose_with(
+        &self,
+        id: ChannelId,
+        peer: Address,
+        change: impl FnOnce(
+            &ChannelState,
+            &[Lock],
+            usize,
+        ) -> Result<(ChannelState, Vec<Lock>), NodeError>,
+        wrap: impl FnOnce(u64, ChannelState, Sig64) -> Msg,
+        htlc: Option<HtlcRecord>,
+    ) -> Result<oneshot::Receiver<Result<Duration, NodeError>>, NodeError> {
+        let mut inner = self.lock();
+        let Inner {
+            channels,
+            peers,
+            htlcs,
+            ..
+        } = &mut *inner;
+        let link = peers
+            .get(&peer)
+            .ok_or_else(|| NodeError::new("peer_offline", format!("not connected to {peer}")))?;
+        let chan = channels
+            .get_mut(&id)
+            .filter(|c| c.rec.peer() == peer)
+            .ok_or_else(|| NodeError::new("unknown_channel", "no such channel"))?;
+        if chan.rec.phase != (Phase::Open {}) {
+            return Err(NodeError::new(codes::NOT_OPEN, "the channel is not open"));
         }
+        if chan.rec.withdrawal.is_some() {
+            return Err(NodeError::new(
+                codes::WITHDRAWING,
+                "a withdrawal waits for the chain",
+            ));
+        }
+        if !chan.inflight.is_empty() {
+            return Err(NodeError::new(codes::BUSY, "payments are in flight"));
+        }
+        let (mut state, locks) = change(
+            &chan.rec.latest,
+            &chan.rec.latest_locks,
+            usize::from(chan.rec.me),
+        )?;
+        state.version = chan.rec.next_version();
+        let signature = state.sign(&self.key);
+        chan.rec.signed = state.clone();
+        let htlc_refs: Vec<&HtlcRecord> = htlc.iter().collect();
+        if let Err(e) = self.store.put_all(&[&chan.rec], &[], &htlc_refs) {
+            return Err(NodeError::new(codes::STORE, format!("{e:#}")));
+        }
+        if let Some(h) = htlc {
+            htlcs.insert(h.hash_lock, h);
+        }
+        let (tx, rx) = oneshot::channel();
+        let _ = link
+            .tx
+            .send(wrap(chan.rec.latest.version, state.clone(), signature).frame());
+        chan.inflight.push_back(Pending {
+            state,
+            signature,
+            locks,
+            sent: Instant::now(),
+            done: Some(tx),
+        });
+        Ok(rx)
     }
 
     async fn verify_opened(
@@ -1117,9 +1348,11 @@ impl Node {
             peer_listen: Text::clipped(addr),
             latest: opening.clone(),
             latest_signatures: None,
+            latest_locks: BoundedVec::empty(),
             signed: opening,
             phase: Phase::Open {},
             updates: 0,
+            withdrawal: None,
         };
         let (tx, rx) = oneshot::channel();
         {
@@ -1184,9 +1417,11 @@ impl Node {
             peer_listen: Text::clipped(peer_listen),
             latest: state.clone(),
             latest_signatures: None,
+            latest_locks: BoundedVec::empty(),
             signed: state,
             phase: Phase::Open {},
             updates: 0,
+            withdrawal: None,
         };
         let mut inner = self.lock();
         let fx = Effects {
@@ -1228,7 +1463,7 @@ impl Node {
             let chan = channels
                 .values_mut()
                 .filter(|c| c.rec.peer() == to && c.rec.phase == (Phase::Open {}))
-                .filter(|c| !c.base().is_final)
+                .filter(|c| !c.base().is_final && c.rec.withdrawal.is_none())
                 .find(|c| c.base().balances[usize::from(c.rec.me)] >= total)
                 .ok_or_else(|| {
                     NodeError::new(
@@ -1238,6 +1473,7 @@ impl Node {
                 })?;
             let me = usize::from(chan.rec.me);
             let mut state = chan.base().clone();
+            let locks = chan.base_locks().to_vec();
             let mut base = state.version;
             let first = chan.rec.next_version();
             let mut states = Vec::with_capacity(count as usize);
@@ -1272,6 +1508,7 @@ impl Node {
                 chan.inflight.push_back(Pending {
                     state,
                     signature,
+                    locks: locks.clone(),
                     sent: now,
                     done: Some(tx),
                 });
@@ -1366,6 +1603,12 @@ impl Node {
                 .map(|c| c.rec.peer())
                 .ok_or_else(|| NodeError::new("unknown_channel", "no such channel"))?
         };
+        if self.view(&id).is_some_and(|v| v.locked > 0) {
+            return Err(NodeError::new(
+                codes::LOCKS_PENDING,
+                "the channel holds locks: a final state holds none (wait until they are paid or refunded, or close alone)",
+            ));
+        }
         self.ensure_link(peer).await?;
         // The final state: the latest balances, marked final, co-signed.
         self.propose(id, peer, |state, _| {
@@ -1506,8 +1749,13 @@ impl Node {
         };
         let mut settle_sent: HashMap<ChannelId, u64> = HashMap::new();
         let mut disputed: HashMap<ChannelId, u64> = HashMap::new();
+        let mut on_chain = routing::OnChainLocks::default();
         loop {
             tokio::time::sleep(every).await;
+            if let Err(e) = self.current_height().await {
+                tracing::warn!("height: {e}");
+            }
+            self.resolve_locks().await;
             let targets: Vec<(ChannelRef, Option<SignedState>, bool)> = {
                 let inner = self.lock();
                 inner
@@ -1546,10 +1794,17 @@ impl Node {
                     self.finish(&id, own);
                     continue;
                 };
+                if own {
+                    self.chain_withdrawal(&id, &answer);
+                    self.locks_on_chain(chain, &reference, &answer, &mut on_chain)
+                        .await;
+                }
                 let deadline_height = match answer.channel.status {
                     ChannelStatus::Open {} => continue,
                     ChannelStatus::Settled {} => {
-                        self.finish(&id, own);
+                        if !own || answer.channel.state.locked == 0 {
+                            self.finish(&id, own);
+                        }
                         continue;
                     }
                     ChannelStatus::Closing {
@@ -1745,6 +2000,9 @@ fn view_of(rec: &ChannelRecord, connected: bool) -> ChannelView {
         mine: rec.latest.balances[me],
         theirs: rec.latest.balances[1 - me],
         is_final: rec.latest.is_final,
+        locked: rec.latest.locked,
+        locks: rec.latest_locks.len(),
+        withdrawing: rec.withdrawal.is_some(),
         updates: rec.updates,
         challenge_blocks: rec.challenge_blocks,
         connected,
@@ -1790,6 +2048,33 @@ fn batch_verified(inner: &Inner, peer: Address, batch: &[Msg]) -> bool {
         }
     }
     items.len() >= 2 && crate::wire::verify_states(&peer, &items)
+}
+
+/// Sends a batch's answers to `peer` and its relayed messages to theirs.
+fn send_out(inner: &Inner, peer: Address, fx: &Effects) {
+    let mut to: HashMap<Address, Vec<u8>> = HashMap::new();
+    for m in &fx.out {
+        to.entry(peer).or_default().extend(m.frame());
+    }
+    for (p, m) in &fx.relay {
+        to.entry(*p).or_default().extend(m.frame());
+    }
+    for (p, frames) in to {
+        if let Some(l) = inner.peers.get(&p) {
+            let _ = l.tx.send(frames);
+        }
+    }
+}
+
+/// Waits for a proposal's countersignature.
+async fn countersigned(
+    rx: oneshot::Receiver<Result<Duration, NodeError>>,
+) -> Result<(), NodeError> {
+    match tokio::time::timeout(PAY_TIMEOUT, rx).await {
+        Ok(Ok(Ok(_))) => Ok(()),
+        Ok(Ok(Err(e))) => Err(e),
+        _ => Err(NodeError::new("timeout", "the peer did not countersign")),
+    }
 }
 
 /// Whether both participants signed `state`.
@@ -1845,8 +2130,11 @@ fn on_countersign(
     signatures[me] = p.signature;
     chan.rec.latest = p.state;
     chan.rec.latest_signatures = Some(signatures);
+    chan.rec.latest_locks =
+        BoundedVec::new(std::mem::take(&mut p.locks)).unwrap_or_else(BoundedVec::empty);
     chan.rec.updates += 1;
     fx.dirty.push(channel);
+    fx.resolve |= chan.rec.latest.locked > 0;
     if let Some(done) = p.done.take() {
         fx.done.push((done, Ok(p.sent.elapsed())));
     }

@@ -5,25 +5,31 @@
 //! write transaction, synced to disk) **before** it sends a signature on a new
 //! state, so killed at any point it never loses a state it co-signed and
 //! never signs two different states with one version: after a restart its
-//! next state's version is past `signed`.
+//! next state's version is past `signed`. A routed payment's hash lock and
+//! secret ([`HtlcRecord`]) are written in the same transaction as the
+//! state that depends on them.
 
 use anyhow::{Context, bail};
 use commonware_codec::{Decode, DecodeExt, Encode};
 use lakh_types::Address;
+use lakh_types::codec::BoundedVec;
 use lakh_types::codec::Text;
-use lakh_types::modules::channel::{ChannelId, ChannelRef, ChannelState, Hash32, Sig64};
+use lakh_types::modules::channel::{
+    ChannelId, ChannelRef, ChannelState, Hash32, Lock, MAX_LOCKS, Sig64,
+};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use std::path::Path;
 
 use crate::wire::{MAX_ADDR_CHARS, PaywordTerms};
 
 /// Bumped when the tables' layout changes; a store of another version is refused.
-const SCHEMA_VERSION: u32 = 1;
+const SCHEMA_VERSION: u32 = 2;
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const CHANNELS: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("channels");
 const WATCHED: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("watched");
 const PAYWORD: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("payword");
+const HTLCS: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("htlcs");
 
 const SCHEMA_KEY: &str = "schema_version";
 const OWNER_KEY: &str = "owner";
@@ -70,12 +76,60 @@ lakh_types::codec_struct! {
         pub latest: ChannelState,
         /// Its signatures, in participant order (`None` for the opening state).
         pub latest_signatures: Option<[Sig64; 2]>,
+        /// The hash locks `latest` commits to, in its order.
+        pub latest_locks: BoundedVec<Lock, MAX_LOCKS>,
         /// The highest state this node signed; its version is ≥ `latest`'s.
         pub signed: ChannelState,
         /// Where the channel is in its life.
         pub phase: Phase,
         /// Co-signed updates this node sent and received (for `list`).
         pub updates: u64,
+        /// A co-signed withdrawal not yet seen on chain: no state is signed
+        /// while it is pending.
+        pub withdrawal: Option<PendingWithdrawal>,
+    }
+}
+
+lakh_types::codec_struct! {
+    /// A withdrawal both signed: the state after it with both signatures
+    /// under the withdraw namespace (what the chain takes until
+    /// `expiry_height`) and under the state namespace (to close with it).
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub struct PendingWithdrawal {
+        pub state: ChannelState,
+        pub expiry_height: u64,
+        pub signatures: [Sig64; 2],
+        pub state_signatures: [Sig64; 2],
+    }
+}
+
+lakh_types::codec_struct! {
+    /// One lock of a routed payment on a channel: which one and when it expires.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct Hop {
+        pub channel: ChannelId,
+        pub expiry_height: u64,
+    }
+}
+
+lakh_types::codec_struct! {
+    /// A routed payment as this node takes part in it, by hash lock: as its
+    /// payee (it made the secret), its intermediary (a lock in, a lock out)
+    /// or its payer (a lock out).
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub struct HtlcRecord {
+        pub hash_lock: Hash32,
+        pub amount: u128,
+        /// The final payee.
+        pub payee: Address,
+        /// The preimage, once known (the payee knows it from the start).
+        pub secret: Option<Hash32>,
+        /// The lock this node is paid by.
+        pub incoming: Option<Hop>,
+        /// The lock this node pays by.
+        pub outgoing: Option<Hop>,
+        /// The payment will not go through here: the incoming lock may be refunded.
+        pub failed: bool,
     }
 }
 
@@ -172,6 +226,7 @@ impl Store {
             tx.open_table(CHANNELS).map_err(storage)?;
             tx.open_table(WATCHED).map_err(storage)?;
             tx.open_table(PAYWORD).map_err(storage)?;
+            tx.open_table(HTLCS).map_err(storage)?;
         }
         tx.commit().map_err(storage)?;
         Ok(Store { db })
@@ -179,7 +234,18 @@ impl Store {
 
     /// Writes `records` in one transaction, synced before it returns.
     pub fn put(&self, records: &[&ChannelRecord]) -> anyhow::Result<()> {
-        if records.is_empty() {
+        self.put_all(records, &[], &[])
+    }
+
+    /// Writes channels, PayWord channels and routed payments in one
+    /// transaction, synced before it returns.
+    pub fn put_all(
+        &self,
+        records: &[&ChannelRecord],
+        paywords: &[&PaywordRecord],
+        htlcs: &[&HtlcRecord],
+    ) -> anyhow::Result<()> {
+        if records.is_empty() && paywords.is_empty() && htlcs.is_empty() {
             return Ok(());
         }
         let tx = self.db.begin_write().map_err(storage)?;
@@ -190,8 +256,25 @@ impl Store {
                     .insert(&r.reference.id.0, r.encode().as_ref())
                     .map_err(storage)?;
             }
+            let mut table = tx.open_table(PAYWORD).map_err(storage)?;
+            for r in paywords {
+                table
+                    .insert(&r.terms.channel.id.0, r.encode().as_ref())
+                    .map_err(storage)?;
+            }
+            let mut table = tx.open_table(HTLCS).map_err(storage)?;
+            for r in htlcs {
+                table
+                    .insert(&r.hash_lock.0, r.encode().as_ref())
+                    .map_err(storage)?;
+            }
         }
         tx.commit().map_err(storage)
+    }
+
+    /// Every routed payment this node took part in.
+    pub fn htlcs(&self) -> anyhow::Result<Vec<HtlcRecord>> {
+        read_all(&self.db, HTLCS)
     }
 
     /// Every channel record.
@@ -230,19 +313,7 @@ impl Store {
 
     /// Writes PayWord records in one transaction.
     pub fn put_payword(&self, records: &[&PaywordRecord]) -> anyhow::Result<()> {
-        if records.is_empty() {
-            return Ok(());
-        }
-        let tx = self.db.begin_write().map_err(storage)?;
-        {
-            let mut table = tx.open_table(PAYWORD).map_err(storage)?;
-            for r in records {
-                table
-                    .insert(&r.terms.channel.id.0, r.encode().as_ref())
-                    .map_err(storage)?;
-            }
-        }
-        tx.commit().map_err(storage)
+        self.put_all(&[], records, &[])
     }
 
     /// Every PayWord channel this node is paid through.
@@ -287,11 +358,13 @@ mod tests {
             peer_listen: Text::new("127.0.0.1:1").unwrap(),
             latest: latest.clone(),
             latest_signatures: Some([FixedBytes([5; 64]), FixedBytes([6; 64])]),
+            latest_locks: BoundedVec::empty(),
             signed: latest,
             phase: Phase::Closing {
                 deadline_height: 99,
             },
             updates: version,
+            withdrawal: None,
         }
     }
 
@@ -345,5 +418,19 @@ mod tests {
         };
         store.put_payword(&[&pw]).unwrap();
         assert_eq!(store.paywords().unwrap(), vec![pw]);
+        let htlc = HtlcRecord {
+            hash_lock: FixedBytes([3; 32]),
+            amount: 9,
+            payee: Address([4; 32]),
+            secret: Some(FixedBytes([5; 32])),
+            incoming: Some(Hop {
+                channel: r.reference.id,
+                expiry_height: 77,
+            }),
+            outgoing: None,
+            failed: false,
+        };
+        store.put_all(&[], &[], &[&htlc]).unwrap();
+        assert_eq!(store.htlcs().unwrap(), vec![htlc]);
     }
 }

@@ -6,9 +6,12 @@
 //! connection is then closed), and every refusal carries a stable code from
 //! [`codes`] and a reason.
 
+use crate::htlc::Invoice;
 use commonware_codec::{DecodeExt, Encode};
 use lakh_types::codec::{BoundedVec, Text};
-use lakh_types::modules::channel::{ChannelId, ChannelRef, ChannelState, Hash32, Sig64};
+use lakh_types::modules::channel::{
+    ChannelId, ChannelRef, ChannelState, Hash32, Lock, MAX_LOCKS, Sig64,
+};
 use lakh_types::{Address, PrivateKey, PublicKey, Signature};
 
 /// Largest frame body (bytes): far above any message but a full PayWord batch.
@@ -51,6 +54,11 @@ pub mod codes {
     pub const BAD_PREIMAGE: &str = "bad_preimage";
     /// The receiver cannot store the state now (its disk failed).
     pub const STORE: &str = "store";
+    /// A withdrawal is pending on the channel: no state is signed until the
+    /// chain shows it or it expires.
+    pub const WITHDRAWING: &str = "withdrawing";
+    /// A final state (or a withdrawal) while locks are pending.
+    pub const LOCKS_PENDING: &str = "locks_pending";
 }
 
 lakh_types::codec_struct! {
@@ -117,11 +125,13 @@ lakh_types::tagged_enum! {
             code: Text<32>,
             reason: Text<MAX_REASON_CHARS>,
         },
-        /// The sender's latest co-signed state of a shared channel, sent on
-        /// every new connection so a restarted node catches up.
+        /// The sender's latest co-signed state of a shared channel and the
+        /// locks it commits to, sent on every new connection so a restarted
+        /// node catches up.
         0x08 => Latest {
             state: ChannelState,
             signatures: [Sig64; 2],
+            locks: BoundedVec<Lock, MAX_LOCKS>,
         },
         /// Watch this channel for me: dispute a stale close with this state.
         0x09 => Watch {
@@ -145,6 +155,69 @@ lakh_types::tagged_enum! {
             channel: ChannelId,
             depth: u32,
         },
+        /// Ask `payee` (the receiver, or a peer of the receiver's, which
+        /// relays it) for an invoice: a hash only the payee knows the
+        /// secret of. `id` names the answer.
+        0x0d => InvoiceAsk {
+            id: Hash32,
+            payer: Address,
+            payee: Address,
+            amount: u128,
+        },
+        /// The answer to `InvoiceAsk` `id`.
+        0x0e => InvoiceGive {
+            id: Hash32,
+            invoice: Invoice,
+        },
+        /// A new state signed by the sender adding `lock` (the sender pays
+        /// it) to the state of version `base`; `payee` is who the payment
+        /// is for (the receiver, or a peer it forwards to).
+        0x0f => AddLock {
+            base: u64,
+            state: ChannelState,
+            signature: Sig64,
+            lock: Lock,
+            payee: Address,
+        },
+        /// A new state signed by the sender (the lock's payer) removing the
+        /// lock of `hash_lock` from the state of version `base`: paid to the
+        /// receiver (`paid`), or refunded to the sender.
+        0x10 => RemoveLock {
+            base: u64,
+            state: ChannelState,
+            signature: Sig64,
+            hash_lock: Hash32,
+            paid: bool,
+        },
+        /// The secret of a lock the receiver pays the sender by.
+        0x11 => Reveal {
+            hash_lock: Hash32,
+            secret: Hash32,
+        },
+        /// The payment of `hash_lock` will not go through the sender: the
+        /// receiver may take its lock back.
+        0x12 => Fail {
+            hash_lock: Hash32,
+            code: Text<32>,
+            reason: Text<MAX_REASON_CHARS>,
+        },
+        /// A withdrawal: the state after it (built on version `base`), the
+        /// sender's signatures under the withdraw namespace (until
+        /// `expiry_height`) and the state namespace.
+        0x13 => WithdrawAsk {
+            base: u64,
+            state: ChannelState,
+            expiry_height: u64,
+            signature: Sig64,
+            state_signature: Sig64,
+        },
+        /// The receiver's two signatures on withdrawal `version`.
+        0x14 => WithdrawGive {
+            channel: ChannelId,
+            version: u64,
+            signature: Sig64,
+            state_signature: Sig64,
+        },
     }
 }
 
@@ -154,6 +227,15 @@ impl Msg {
         Msg::Refuse {
             channel,
             version,
+            code: Text::clipped(code),
+            reason: Text::clipped(reason),
+        }
+    }
+
+    /// A routed payment's failure message.
+    pub fn fail(hash_lock: Hash32, code: &str, reason: &str) -> Msg {
+        Msg::Fail {
+            hash_lock,
             code: Text::clipped(code),
             reason: Text::clipped(reason),
         }

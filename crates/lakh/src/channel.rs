@@ -1,5 +1,6 @@
 //! `lakh channel`: run a channel node (`serve`) and drive it (`open`, `pay`,
-//! `deposit`, `close`, `list`, `watch`), or measure two on loopback (`bench`).
+//! `deposit`, `withdraw`, `close`, `list`, `watch`), or measure two on
+//! loopback (`bench`).
 //!
 //! `serve` keeps its channels in `<data>/channels.redb` and writes where its
 //! local control port listens to `<data>/control.json`; the other commands
@@ -11,7 +12,7 @@ use crate::wallet::units::AmountArg;
 use anyhow::{Context, bail};
 use lakh_channel_node::control::{
     self, CloseParams, ControlApiClient, DepositParams, ListAnswer, OpenParams, PayParams,
-    WatchParams,
+    PayViaParams, WatchParams, WithdrawParams,
 };
 use lakh_channel_node::{Node, NodeError, bench, chain::Chain};
 use lakh_types::decimal::format_units;
@@ -74,17 +75,30 @@ pub enum ChannelCommand {
         #[arg(long)]
         challenge_blocks: Option<u64>,
     },
-    /// Pay a peer off chain through an open channel (one co-signed state per payment)
+    /// Pay a peer off chain through an open channel (one co-signed state per
+    /// payment), or a node one hop further through an intermediary (--via)
     Pay {
-        /// Key name or 64-hex address of the peer
+        /// Key name or 64-hex address of the payee
         #[arg(long)]
         to: String,
         /// Amount of each payment
         #[arg(long)]
         amount: AmountArg,
-        /// Number of payments (pipelined)
+        /// Number of payments (pipelined; one with --via)
         #[arg(long, default_value_t = 1)]
         count: u64,
+        /// Route through this peer's channel node (hash-locked), which has a channel with the payee
+        #[arg(long)]
+        via: Option<String>,
+    },
+    /// Withdraw part of this node's balance to its account on chain; the channel stays open
+    Withdraw {
+        /// The channel id
+        #[arg(long)]
+        channel: String,
+        /// Amount withdrawn, in the asset's units (or base units with --base-units)
+        #[arg(long)]
+        amount: AmountArg,
     },
     /// Add to this node's deposit on chain, then co-sign a state counting it
     Deposit {
@@ -275,7 +289,75 @@ async fn execute(args: ChannelArgs) -> anyhow::Result<()> {
             );
             print(args.json, &serde_json::to_value(&view)?, text)
         }
-        ChannelCommand::Pay { to, amount, count } => {
+        ChannelCommand::Pay {
+            to,
+            amount,
+            count,
+            via: Some(via),
+        } => {
+            if *count != 1 {
+                bail!("--via pays once: drop --count");
+            }
+            let client = control::client(&control_url(&args)?).map_err(coded)?;
+            let r = client
+                .pay_via(PayViaParams {
+                    to: resolve_address(&keys, to)?,
+                    via: resolve_address(&keys, via)?,
+                    amount: amount.to_string(),
+                    base_units: args.base_units,
+                })
+                .await
+                .map_err(|e| coded(control::call_error(e)))?;
+            let units = client
+                .list()
+                .await
+                .map_err(|e| coded(control::call_error(e)))?;
+            let text = format!(
+                "paid {} to {} via {} in {} ms
+  receipt (the payee's secret) {}
+",
+                amount_text(&units, &r.channel, r.amount),
+                r.payee,
+                r.via,
+                r.elapsed_ms,
+                r.secret
+            );
+            print(args.json, &serde_json::to_value(&r)?, text)
+        }
+        ChannelCommand::Withdraw { channel, amount } => {
+            let client = control::client(&control_url(&args)?).map_err(coded)?;
+            let channel = channel
+                .parse()
+                .map_err(|e| anyhow::anyhow!("--channel: {e}"))?;
+            let view = client
+                .withdraw(WithdrawParams {
+                    channel,
+                    amount: amount.to_string(),
+                    base_units: args.base_units,
+                })
+                .await
+                .map_err(|e| coded(control::call_error(e)))?;
+            let list = client
+                .list()
+                .await
+                .map_err(|e| coded(control::call_error(e)))?;
+            let text = format!(
+                "withdrew {} from channel {}; version {}: mine {}, theirs {}
+",
+                amount,
+                view.id,
+                view.version,
+                amount_text(&list, &view.id, view.mine),
+                amount_text(&list, &view.id, view.theirs)
+            );
+            print(args.json, &serde_json::to_value(&view)?, text)
+        }
+        ChannelCommand::Pay {
+            to,
+            amount,
+            count,
+            via: None,
+        } => {
             let client = control::client(&control_url(&args)?).map_err(coded)?;
             let to = resolve_address(&keys, to)?;
             let r = client
@@ -389,13 +471,18 @@ async fn execute(args: ChannelArgs) -> anyhow::Result<()> {
             for c in &list.channels {
                 let fmt = |v: u128| amount_text(&list, &c.id, v);
                 text.push_str(&format!(
-                    "{} {:<7} peer {} version {} mine {} theirs {}{}{}\n",
+                    "{} {:<7} peer {} version {} mine {} theirs {}{}{}{}\n",
                     c.id,
                     c.phase,
                     c.peer,
                     c.version,
                     fmt(c.mine),
                     fmt(c.theirs),
+                    if c.locks > 0 {
+                        format!(" locked {} in {} lock(s)", fmt(c.locked), c.locks)
+                    } else {
+                        String::new()
+                    },
                     c.deadline_height
                         .map(|h| format!(" deadline {h}"))
                         .unwrap_or_default(),

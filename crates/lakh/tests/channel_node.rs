@@ -9,6 +9,9 @@
 //!   the other's watchtower loop, and the chain's register then holds the
 //!   newest state; a third node handed the state (`watch`) disputes for a
 //!   node that went offline;
+//! - three nodes: 1,000 payments, a payment routed from alice through bob
+//!   to carol (hash locks), a withdrawal, cooperative closes: the chain
+//!   pays exactly the off-chain balances;
 //! - (ignored in CI: it waits out a 3,600-block window on a heartbeat-0
 //!   network) after the dispute, `settle` pays exactly the newest state.
 #![allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failed test
@@ -126,6 +129,19 @@ impl Serve {
             String::from_utf8_lossy(&out.stderr)
         );
         serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    /// The node's channel with `peer` (a key name).
+    fn channel_with(&self, net: &Devnet, peer: &str) -> Value {
+        let peer = address(net, peer).to_string();
+        let list = self.ok(&["list"]);
+        list["channels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["peer"].as_str() == Some(peer.as_str()))
+            .unwrap_or_else(|| panic!("no channel with {peer}: {list}"))
+            .clone()
     }
 
     /// The node's only channel.
@@ -634,4 +650,84 @@ fn a_watchtower_disputes_for_a_node_that_is_offline() {
         assert!(started.elapsed() < Duration::from_secs(20), "{events}");
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// Waits up to 20 s for `done`.
+fn eventually(what: &str, mut done: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !done() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "timed out: {what}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_payment_routed_through_the_middle_node_settles_exactly_on_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let net = start_net(dir.path());
+    let alice = Serve::start(&net, dir.path(), "alice", free_port());
+    let bob = Serve::start(&net, dir.path(), "bob", free_port());
+    let carol = Serve::start(&net, dir.path(), "carol", free_port());
+    let (alice0, bob0, carol0) = (usdc(&net, "alice"), usdc(&net, "bob"), usdc(&net, "carol"));
+    let open = |from: &Serve, to: &Serve, deposit: &str| {
+        let peer = to.peer(&net);
+        let args = [
+            "open",
+            "--peer",
+            &peer,
+            "--asset",
+            "USDC",
+            "--deposit",
+            deposit,
+        ];
+        from.ok(&args)["id"].as_str().unwrap().to_string()
+    };
+    open(&alice, &bob, "100");
+    let bc = open(&bob, &carol, "50");
+
+    // 1,000 payments alice → bob, then 7 USDC alice → carol through bob.
+    let r = alice.ok(&["pay", "--to", "bob", "--amount", "0.01", "--count", "1000"]);
+    assert_eq!(r["version"], 1000);
+    let routed = alice.ok(&["pay", "--to", "carol", "--via", "bob", "--amount", "7"]);
+    assert_eq!(amount(&routed["amount"]), 7 * USDC);
+    let secret: lakh_types::modules::channel::Hash32 =
+        serde_json::from_value(routed["secret"].clone()).unwrap();
+    assert_eq!(
+        serde_json::to_value(lakh_types::modules::channel::hash32(&secret)).unwrap(),
+        routed["hash_lock"]
+    );
+    // Both locks are paid off chain.
+    let settled = |node: &Serve, peer: &str, mine: u128| {
+        let c = node.channel_with(&net, peer);
+        amount(&c["locked"]) == 0 && amount(&c["mine"]) == mine
+    };
+    eventually("the routed payment's locks paid", || {
+        settled(&alice, "bob", 83 * USDC)
+            && settled(&bob, "alice", 17 * USDC)
+            && settled(&bob, "carol", 43 * USDC)
+            && settled(&carol, "bob", 7 * USDC)
+    });
+
+    // Bob withdraws 3 USDC from his channel with carol, which stays open;
+    // carol's node takes the withdrawn state once the chain shows it.
+    let w = bob.ok(&["withdraw", "--channel", &bc, "--amount", "3"]);
+    assert_eq!(amount(&w["mine"]), 40 * USDC);
+    assert_eq!(w["phase"], "open");
+    eventually("carol sees the withdrawal", || {
+        carol.channel_with(&net, "bob")["withdrawing"] == false
+            && carol.channel_with(&net, "bob")["version"] == w["version"]
+    });
+
+    // Cooperative closes pay exactly the off-chain balances.
+    alice.ok(&["close", "--peer", "bob"]);
+    bob.ok(&["close", "--peer", "carol"]);
+    assert_eq!(usdc(&net, "alice"), alice0 - 100 * USDC + 83 * USDC);
+    assert_eq!(
+        usdc(&net, "bob"),
+        bob0 - 50 * USDC + 17 * USDC + 3 * USDC + 40 * USDC
+    );
+    assert_eq!(usdc(&net, "carol"), carol0 + 7 * USDC);
 }
