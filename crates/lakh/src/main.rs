@@ -3,6 +3,7 @@
 
 mod bench;
 mod bridge;
+mod ceremony;
 mod channel;
 mod chaos;
 mod keys;
@@ -110,6 +111,8 @@ enum Command {
     Channel(channel::ChannelArgs),
     /// The Ethereum bridge's off-chain parts: the header relayer.
     Bridge(bridge::BridgeArgs),
+    /// The shielded pool's multi-party setup ceremony.
+    Shielded(ceremony::ShieldedArgs),
     /// Measure sustained TPS and latency against a node, or this machine's ceilings.
     Bench(bench::BenchArgs),
     /// Run validators as processes under load while killing and freezing
@@ -227,6 +230,7 @@ fn main() -> Result<()> {
         }
         Command::Channel(args) => channel::run(args),
         Command::Bridge(args) => bridge::run(args),
+        Command::Shielded(args) => ceremony::run(args),
         Command::Bench(args) => bench::run_bench(args),
         Command::Chaos(args) => chaos::run(args),
     }

@@ -109,6 +109,9 @@ fn alice_pays_bob_privately_and_bob_unshields() {
     let transfer_ms = sent["proving_ms"].as_u64().unwrap();
     assert!(transfer_ms > 0, "{sent}");
     assert_eq!(sent["signer_is_spender"], false);
+    // The first spend of this keys directory derives the devnet parameters
+    // and caches them; later ones load the cache.
+    assert_eq!(sent["params_source"], "derived", "{sent}");
 
     // No link: the transfer's public record (the action as submitted, the
     // receipt the chain serves) names carol, never alice or bob, public or
@@ -154,6 +157,7 @@ fn alice_pays_bob_privately_and_bob_unshields() {
     ];
     let unshielded = net.wallet_json(&unshield);
     succeeded(&unshielded);
+    assert_eq!(unshielded["params_source"], "cache", "{unshielded}");
     assert_eq!(public_usdc(&net, "bob"), bob_usdc + 40 * ONE_USDC);
 
     // Fee 0: alice's change is exactly 60, bob has nothing left, and the
@@ -198,7 +202,7 @@ fn alice_pays_bob_privately_and_bob_unshields() {
     assert_eq!(amount(&pool["custody"]["amount"]), alice_left + bob_left);
     assert_eq!(pool["notes"], 5, "1 shield + 2 transfer + 2 unshield notes");
     eprintln!(
-        "shielded tour: transfer proved in {transfer_ms} ms (parameters {} ms), unshield in {} ms (parameters {} ms), {} s in all",
+        "shielded tour: transfer proved in {transfer_ms} ms (parameters derived in {} ms), unshield in {} ms (parameters from the cache in {} ms), {} s in all",
         sent["setup_ms"],
         unshielded["proving_ms"],
         unshielded["setup_ms"],

@@ -46,6 +46,14 @@ pub fn devnet_parameters() -> &'static Parameters<TREE_DEPTH> {
     })
 }
 
+/// [`VerifyingKey::digest`] of the devnet's key: what a wallet checks a
+/// cached or given parameters file against without deriving the setup
+/// (a test derives it and compares).
+pub const DEVNET_VERIFYING_KEY_DIGEST: [u8; 32] = [
+    124, 180, 251, 202, 102, 187, 104, 218, 199, 254, 63, 111, 106, 208, 233, 112, 171, 104, 87,
+    217, 128, 42, 139, 21, 238, 142, 22, 3, 170, 212, 120, 201,
+];
+
 /// The verifying key every devnet node checks shielded proofs with.
 pub fn devnet_verifying_key() -> &'static VerifyingKey {
     devnet_parameters().verifying_key()

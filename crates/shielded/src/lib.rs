@@ -11,18 +11,22 @@
 //!   statement and its R1CS circuit.
 //! * [`proof`]: Groth16 on BN254: seeded devnet setup (insecure), prove,
 //!   verify, batch verify, checked encodings.
+//! * [`ceremony`]: the multi-party setup ceremony (powers of tau, then the
+//!   circuit's phase) whose transcript anyone can verify.
 //! * [`encryption`]: notes encrypted to their recipient, viewing keys.
 //!
 //! Every field element on the wire is a canonical 32-byte little-endian
 //! encoding ([`field`]). See `docs/modules/shielded.md` for the statement,
 //! the parameters, what is hidden and the trust assumptions.
 
+pub mod ceremony;
 pub mod chain;
 pub mod circuit;
 pub mod encryption;
 pub mod field;
 pub mod keys;
 pub mod note;
+pub mod params;
 pub mod poseidon;
 pub mod proof;
 pub mod transfer;

@@ -171,9 +171,29 @@ pub enum KeyDecodeError {
     },
 }
 
+impl KeyDecodeError {
+    /// Stable snake_case code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Malformed(_) => "malformed_key",
+            Self::Shape { .. } => "wrong_shape",
+            Self::InputCount { .. } => "wrong_input_count",
+        }
+    }
+}
+
 fn decode_checked<T: CanonicalDeserialize>(bytes: &[u8]) -> Result<T, KeyDecodeError> {
+    decode_checked_with(bytes, Compress::Yes)
+}
+
+/// Decodes `bytes` entirely, every point checked on the curve and in the
+/// subgroup.
+pub(crate) fn decode_checked_with<T: CanonicalDeserialize>(
+    bytes: &[u8],
+    compress: Compress,
+) -> Result<T, KeyDecodeError> {
     let mut reader = bytes;
-    let value = T::deserialize_with_mode(&mut reader, Compress::Yes, Validate::Yes)
+    let value = T::deserialize_with_mode(&mut reader, compress, Validate::Yes)
         .map_err(|e| KeyDecodeError::Malformed(e.to_string()))?;
     if !reader.is_empty() {
         return Err(KeyDecodeError::Malformed(format!(
@@ -233,6 +253,15 @@ impl VerifyingKey {
     /// Compressed arkworks encoding.
     pub fn to_bytes(&self) -> Vec<u8> {
         encode(&self.pvk.vk)
+    }
+
+    /// BLAKE3 of [`VerifyingKey::to_bytes`]: what a parameters file and a
+    /// chain are compared by.
+    pub fn digest(&self) -> [u8; 32] {
+        *blake3::Hasher::new_derive_key("lakh-shielded 2026 v1 verifying key digest")
+            .update(&self.to_bytes())
+            .finalize()
+            .as_bytes()
     }
 
     /// Decodes [`VerifyingKey::to_bytes`], checking every point is on the
@@ -378,17 +407,23 @@ pub struct Parameters<const D: usize> {
     vk: VerifyingKey,
 }
 
-/// Witness variables of the depth-`D` circuit, as the setup counts them.
-fn witness_variables<const D: usize>() -> Result<usize, ark_relations::gr1cs::SynthesisError> {
-    use ark_relations::gr1cs::{
-        ConstraintSynthesizer, ConstraintSystem, OptimizationGoal, SynthesisMode,
-    };
+/// `circuit`'s constraint system as the Groth16 setup builds it (setup
+/// mode, optimized for constraints, linear combinations inlined).
+pub(crate) fn setup_constraint_system<C: ark_relations::gr1cs::ConstraintSynthesizer<Fr>>(
+    circuit: C,
+) -> Result<ark_relations::gr1cs::ConstraintSystemRef<Fr>, ark_relations::gr1cs::SynthesisError> {
+    use ark_relations::gr1cs::{ConstraintSystem, OptimizationGoal, SynthesisMode};
     let cs = ConstraintSystem::<Fr>::new_ref();
     cs.set_optimization_goal(OptimizationGoal::Constraints);
     cs.set_mode(SynthesisMode::Setup);
-    TransferCircuit::<D>::blank().generate_constraints(cs.clone())?;
+    circuit.generate_constraints(cs.clone())?;
     cs.finalize();
-    Ok(cs.num_witness_variables())
+    Ok(cs)
+}
+
+/// Witness variables of the depth-`D` circuit, as the setup counts them.
+fn witness_variables<const D: usize>() -> Result<usize, ark_relations::gr1cs::SynthesisError> {
+    Ok(setup_constraint_system(TransferCircuit::<D>::blank())?.num_witness_variables())
 }
 
 /// The Groth16 trapdoor ("toxic waste") of a setup, minus `τ`.
@@ -478,7 +513,12 @@ impl<const D: usize> Parameters<D> {
     /// key is for this circuit's shape at depth `D` (its number of witness
     /// variables).
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, KeyDecodeError> {
-        let pk: ark_groth16::ProvingKey<Bn254> = decode_checked(bytes)?;
+        Self::from_proving_key(decode_checked(bytes)?)
+    }
+
+    /// Wraps a proving key (e.g. a ceremony's), checking it is for this
+    /// circuit's shape at depth `D`.
+    pub fn from_proving_key(pk: ark_groth16::ProvingKey<Bn254>) -> Result<Self, KeyDecodeError> {
         let vk = VerifyingKey::new(pk.vk.clone())?;
         let expected =
             witness_variables::<D>().map_err(|e| KeyDecodeError::Malformed(e.to_string()))?;

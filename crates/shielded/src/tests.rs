@@ -730,3 +730,49 @@ fn production_depth_transfer() {
     assert_eq!(wallet.path(5).unwrap().root(out.commitment()), tree.root());
     let _ = Fr::zero().into_bigint();
 }
+
+#[test]
+fn devnet_verifying_key_digest_is_pinned() {
+    assert_eq!(
+        chain::devnet_verifying_key().digest(),
+        chain::DEVNET_VERIFYING_KEY_DIGEST,
+        "{:?}",
+        chain::devnet_verifying_key().digest()
+    );
+}
+
+#[test]
+fn parameters_file_round_trips_and_refuses_with_its_code() {
+    use crate::params::ParamsError;
+    let key = params().verifying_key().digest();
+    let bytes = params().to_file_bytes();
+    let loaded = Parameters::<D>::from_file_bytes(&bytes, &key).unwrap();
+    assert_eq!(loaded.to_file_bytes(), bytes);
+    let code = |bytes: &[u8], key: &[u8; 32]| {
+        Parameters::<D>::from_file_bytes(bytes, key)
+            .err()
+            .map(|e: ParamsError| e.code())
+    };
+    assert_eq!(code(&bytes, &[7; 32]), Some("wrong_verifying_key"));
+    assert_eq!(code(&bytes[..20], &key), Some("not_parameters"));
+    let mut other = bytes.clone();
+    other[0] ^= 1;
+    assert_eq!(code(&other, &key), Some("not_parameters"));
+    let mut other = bytes.clone();
+    other[8] = 9;
+    assert_eq!(code(&other, &key), Some("unsupported_version"));
+    let mut other = bytes.clone();
+    other[10] = 5;
+    assert_eq!(code(&other, &key), Some("wrong_depth"));
+    assert_eq!(code(&bytes[..bytes.len() - 1], &key), Some("malformed_key"));
+    // A byte of the last point's x coordinate: off the curve.
+    let mut other = bytes.clone();
+    let at = other.len() - 40;
+    other[at] ^= 1;
+    assert_eq!(code(&other, &key), Some("malformed_key"));
+    // Another valid key of the same circuit under this key's digest.
+    let foreign = Parameters::<D>::devnet_setup(b"another seed").unwrap();
+    let mut spliced = foreign.to_file_bytes();
+    spliced[11..43].copy_from_slice(&key);
+    assert_eq!(code(&spliced, &key), Some("digest_mismatch"));
+}

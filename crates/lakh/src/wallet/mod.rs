@@ -267,7 +267,7 @@ impl std::error::Error for CodedError {}
 impl CommandError {
     /// The error's code: a refusal's or a query failure's own code (the same
     /// words JSON-RPC and `POST /bulk` use), else one of the wallet's.
-    fn of(error: &anyhow::Error) -> CommandError {
+    pub(crate) fn of(error: &anyhow::Error) -> CommandError {
         let client = error
             .chain()
             .find_map(|e| e.downcast_ref::<lakh_rpc::ClientError>());

@@ -7,6 +7,7 @@
 //! names another key to sign (and pay the native fee) so the spender's public
 //! account appears nowhere; without it the spender's own account signs.
 
+mod params;
 mod spend;
 mod store;
 mod sync;
@@ -109,6 +110,10 @@ pub struct SpendOpts {
     /// (above zero it reveals the asset) [default: 0]
     #[arg(long)]
     pub fee: Option<AmountArg>,
+    /// Proving parameters file (a ceremony's `finalize` output) [default:
+    /// the devnet's, derived once and cached in the keys directory]
+    #[arg(long, value_name = "FILE")]
+    pub params: Option<std::path::PathBuf>,
 }
 
 /// A fresh generator of the arkworks generation, seeded from the OS.
@@ -326,7 +331,8 @@ async fn spend_command(
         to,
     };
     let synced = sync::sync(ctx.client, &store).await?;
-    let proven = spend::prove(ctx.client, &store, &request).await?;
+    let load_params = || params::load(ctx.keys_dir, opts.params.as_deref());
+    let proven = spend::prove(ctx.client, &store, &request, load_params).await?;
     let action = Action::Shielded(Box::new(proven.action.clone()));
     let mut out = send_action(ctx.client, &signer, action, send).await?;
     if let Some(receipt) = receipt_of(&out).filter(|r| r.status.is_success()) {
@@ -336,6 +342,10 @@ async fn spend_command(
     out.json["action"] = serde_json::to_value(&proven.action)?;
     out.json["proving_ms"] = json!(proven.proving_ms);
     out.json["setup_ms"] = json!(proven.setup_ms);
+    out.json["params_source"] = json!(proven.params_source);
+    if let Some(reason) = &proven.params_cache_refused {
+        out.json["params_cache_refused"] = json!(reason);
+    }
     out.json["anchor"] = json!(hex::encode(proven.anchor.to_bytes()));
     out.json["spent_notes"] = json!(proven.spent);
     out.json["change"] = json!(proven.change.to_string());
@@ -344,9 +354,10 @@ async fn spend_command(
     out.json["synced_height"] = json!(synced.synced_height);
     let _ = writeln!(
         out.text,
-        "proving     {} ms (parameters {} ms)\nsigner      {} ({signer_name}{})\nspent notes {:?}, change {} base units",
+        "proving     {} ms (parameters {} ms, {})\nsigner      {} ({signer_name}{})\nspent notes {:?}, change {} base units",
         proven.proving_ms,
         proven.setup_ms,
+        proven.params_source,
         request.signer,
         if signer_name == from {
             ", the spender's own public account"

@@ -3,6 +3,7 @@
 //! anchor (which must be one the chain accepts), pad to two in and two out,
 //! encrypt the outputs and prove.
 
+use super::params::Loaded;
 use super::store::{OwnedNote, Store};
 use crate::wallet::{CodedError, query_answer};
 use lakh_rpc::LakhClient;
@@ -46,8 +47,12 @@ pub struct Proven {
     pub spent: Vec<u64>,
     /// Value returned to the spender as a new note.
     pub change: u64,
-    /// Deriving the devnet's proving parameters (once per process).
+    /// Loading (or deriving) the proving parameters.
     pub setup_ms: u64,
+    /// Where they came from: `file`, `cache` or `derived`.
+    pub params_source: &'static str,
+    /// Why a cached parameters file was not used, if one was not.
+    pub params_cache_refused: Option<String>,
     pub proving_ms: u64,
 }
 
@@ -97,6 +102,7 @@ pub async fn prove(
     client: &LakhClient,
     store: &Store,
     request: &SpendRequest,
+    load_params: impl FnOnce() -> anyhow::Result<Loaded>,
 ) -> anyhow::Result<Proven> {
     let need = request
         .amount
@@ -145,18 +151,18 @@ pub async fn prove(
         action,
         encrypted_notes: encrypted,
     };
+    let loaded = load_params()?;
     let started = Instant::now();
-    let params = chain::devnet_parameters();
-    let setup_ms = started.elapsed().as_millis() as u64;
-    let started = Instant::now();
-    let action = chain::prove_spend(params, &witness, &tx, &mut rng)
+    let action = chain::prove_spend(&loaded.params, &witness, &tx, &mut rng)
         .map_err(|e| anyhow::anyhow!("proving failed: {e}"))?;
     Ok(Proven {
         action,
         anchor: tx.anchor,
         spent: selected.iter().map(|n| n.position).collect(),
         change,
-        setup_ms,
+        setup_ms: loaded.load_ms,
+        params_source: loaded.source,
+        params_cache_refused: loaded.cache_refused,
         proving_ms: started.elapsed().as_millis() as u64,
     })
 }
