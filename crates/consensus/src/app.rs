@@ -8,7 +8,7 @@ use crate::{
     l1,
     metrics::Stage,
     participation::{self, ParticipationState, Verifiers},
-    shared::NodeShared,
+    shared::{BlockReceipts, NodeShared},
 };
 use commonware_consensus::marshal::ancestry::Ancestry;
 use commonware_cryptography::{Digestible, sha256};
@@ -66,9 +66,31 @@ fn block_env(genesis: &lakh_types::Genesis, header: &Header, carried: Carried) -
     }
 }
 
-/// The values of `keys` in `batches`, with the keys' digests.
+/// The state a block's execution starts from: a speculative batch forked
+/// from its parent, or the applied database when a finalized block is
+/// executed again in `capture` (its parent is then the state applied last).
+enum Parent<'a, E>
+where
+    E: StorageContext + Supervisor + Spawner + Clock,
+{
+    Batch(&'a Unmerkleized<E>),
+    Applied(&'a Db<E>),
+}
+
+impl<E> Clone for Parent<'_, E>
+where
+    E: StorageContext + Supervisor + Spawner + Clock,
+{
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<E> Copy for Parent<'_, E> where E: StorageContext + Supervisor + Spawner + Clock {}
+
+/// The values of `keys` in `parent`, with the keys' digests.
 async fn read_keys<E>(
-    batches: &Unmerkleized<E>,
+    parent: Parent<'_, E>,
     keys: &[StateKey],
 ) -> Result<(Vec<sha256::Digest>, Vec<Option<StateValue>>), String>
 where
@@ -76,11 +98,19 @@ where
 {
     let digests: Vec<sha256::Digest> = keys.iter().map(StateKey::digest).collect();
     let refs: Vec<&sha256::Digest> = digests.iter().collect();
-    let values = batches
-        .get_many(&refs)
-        .await
-        .map_err(|e| format!("state read failed: {e}"))?;
+    let values = match parent {
+        Parent::Batch(batches) => batches.get_many(&refs).await.map_err(|e| e.to_string()),
+        Parent::Applied(db) => db.get_many(&refs).await.map_err(|e| e.to_string()),
+    }
+    .map_err(|e| format!("state read failed: {e}"))?;
     Ok((digests, values))
+}
+
+/// A block's access set and the values execution starts from.
+struct Prefetched {
+    /// The digests of the access set's keys, in its order.
+    digests: Vec<sha256::Digest>,
+    values: Vec<(StateKey, Option<StateValue>)>,
 }
 
 pub struct LakhApp<E: StorageContext + Supervisor> {
@@ -133,15 +163,37 @@ where
     /// What paying the finalizations a block of `epoch` carries needs from
     /// state ([`participation`]).
     async fn participation_state(
-        batches: &Unmerkleized<E>,
+        parent: Parent<'_, E>,
         epoch: u64,
     ) -> Result<ParticipationState, String> {
-        let (_, values) = read_keys(batches, &participation::state_keys(epoch)).await?;
+        let (_, values) = read_keys(parent, &participation::state_keys(epoch)).await?;
         ParticipationState::from_values(epoch, &values)
     }
 
-    /// Reads the block's access set from `batches` (plus the genesis allocation
-    /// for block 1), executes, writes the changes and merkleizes.
+    /// Reads the block's access set from `parent`, plus the genesis
+    /// allocation for block 1 (no state holds it before).
+    async fn prefetch(
+        &self,
+        env: &BlockEnv,
+        txs: &[lakh_types::SignedTransaction],
+        parent: Parent<'_, E>,
+    ) -> Result<Prefetched, String> {
+        // The cover hook's keys follow from the parametric product slots,
+        // the withdrawal tree's from its count, so those are read first.
+        let (_, hooks) = read_keys(parent, &hook_roots()).await?;
+        let keys = block_access_set(env, txs, &hooks);
+        let (digests, values) = read_keys(parent, &keys).await?;
+        let mut values: Vec<(StateKey, Option<StateValue>)> =
+            keys.into_iter().zip(values).collect();
+        if env.height == 1 {
+            let genesis = self.shared.genesis_state.iter();
+            values.extend(genesis.map(|(k, v)| (k.clone(), Some(v.clone()))));
+        }
+        Ok(Prefetched { digests, values })
+    }
+
+    /// Reads the block's access set from `batches`, executes, writes the
+    /// changes and merkleizes.
     async fn execute(
         &self,
         header: &Header,
@@ -152,22 +204,16 @@ where
     ) -> Result<Executed<E>, String> {
         let started = Instant::now();
         let env = block_env(&self.shared.genesis, header, carried);
-        // The cover hook's keys follow from the parametric product slots,
-        // the withdrawal tree's from its count, so those are read first.
-        let (_, hooks) = read_keys(&batches, &hook_roots()).await?;
-        let keys = block_access_set(&env, txs, &hooks);
-        let (digests, values) = read_keys(&batches, &keys).await?;
+        let Prefetched { digests, values } =
+            self.prefetch(&env, txs, Parent::Batch(&batches)).await?;
         let genesis_block = header.height.get() == 1;
-        let mut prefetched: Vec<(StateKey, Option<StateValue>)> =
-            keys.into_iter().zip(values).collect();
         if genesis_block {
             for (k, v) in self.shared.genesis_state.iter() {
-                prefetched.push((k.clone(), Some(v.clone())));
                 batches = batches.write(k.digest(), Some(v.clone()));
             }
         }
         let read = started.elapsed();
-        let mut overlay = Overlay::new(prefetched);
+        let mut overlay = Overlay::new(values);
         let outcome = execute_block_with(&self.shared.executor, &env, txs, &mut overlay, mode)
             .map_err(|e| format!("invalid block: {e:?}"))?;
         if genesis_block {
@@ -244,7 +290,7 @@ where
     ) -> Result<Carried, String> {
         let round = header.context.round;
         let epoch = round.epoch().get();
-        let state = Self::participation_state(batches, epoch).await?;
+        let state = Self::participation_state(Parent::Batch(batches), epoch).await?;
         let now = RewardedRound {
             epoch,
             view: round.view().get(),
@@ -277,7 +323,7 @@ where
         }
         self.shared.evidence.forget(stale);
         // The next L1 deposits this node's view has seen finalized.
-        let (_, values) = read_keys(batches, &[bridge::deposits_key()]).await?;
+        let (_, values) = read_keys(Parent::Batch(batches), &[bridge::deposits_key()]).await?;
         let applied = match values.into_iter().next().flatten() {
             Some(StateValue::Object(bytes)) => {
                 <bridge::DepositState as commonware_codec::Decode>::decode_cfg(bytes, &())
@@ -301,12 +347,12 @@ where
     async fn carried(
         &self,
         header: &Header,
-        batches: &Unmerkleized<E>,
+        parent: Parent<'_, E>,
         finality: Finality,
     ) -> Result<Carried, String> {
         let round = header.context.round;
         let epoch = round.epoch().get();
-        let state = Self::participation_state(batches, epoch).await?;
+        let state = Self::participation_state(parent, epoch).await?;
         if finality == Finality::Candidate {
             state.check(&header.finalizations, &self.verifiers)?;
         }
@@ -382,6 +428,37 @@ where
         }
         Ok(())
     }
+
+    /// The receipts of finalized `block`, by executing it again on its
+    /// parent's state: the state applied last, which `parent` reads during
+    /// `capture`. Needed when [`crate::pending_receipts`] forgot them.
+    async fn replay(&self, block: &Block, parent: &Reader<Db<E>>) -> Result<BlockReceipts, String> {
+        let started = Instant::now();
+        let db = parent.read().await;
+        let parent = Parent::Applied(&*db);
+        let carried = self
+            .carried(&block.header, parent, Finality::Finalized)
+            .await?;
+        let env = block_env(&self.shared.genesis, &block.header, carried);
+        let Prefetched { values, .. } = self.prefetch(&env, &block.txs, parent).await?;
+        drop(db);
+        let mut overlay = Overlay::new(values);
+        let outcome = execute_block_with(
+            &self.shared.executor,
+            &env,
+            &block.txs,
+            &mut overlay,
+            Mode::Verify,
+        )
+        .map_err(|e| format!("invalid block: {e:?}"))?;
+        self.shared.metrics.receipts_replayed.inc();
+        info!(
+            height = block.height_u64(),
+            ms = started.elapsed().as_millis() as u64,
+            "executed a finalized block again for its dropped receipts"
+        );
+        Ok(BlockReceipts::new(outcome.receipts, outcome.block_events))
+    }
 }
 
 impl<E> Application<E> for LakhApp<E>
@@ -392,7 +469,7 @@ where
     type Context = BlockContext;
     type Block = Block;
     type Databases = Databases<E>;
-    type Captured = Arc<Vec<Receipt>>;
+    type Captured = BlockReceipts;
     type Provider = ();
     type Input = ();
 
@@ -539,7 +616,10 @@ where
                 return None;
             }
         }
-        let carried = match self.carried(&block.header, &batches, finality).await {
+        let carried = match self
+            .carried(&block.header, Parent::Batch(&batches), finality)
+            .await
+        {
             Ok(c) => c,
             Err(e) => {
                 warn!(height = block.height_u64(), error = %e, "rejected block");
@@ -581,18 +661,20 @@ where
         _context: (E, BlockContext),
         block: &Block,
         _batches: &Merkleized<E>,
-        _readers: <Self::Databases as DatabaseSet<E>>::Readers,
-    ) -> Arc<Vec<Receipt>> {
+        readers: Reader<Db<E>>,
+    ) -> BlockReceipts {
         // Receipts are made durable before the block's state is applied, so a
         // crash can never leave applied state without its receipts.
         let started = Instant::now();
-        let cached = self
-            .shared
-            .take_receipts(&block.digest())
-            .unwrap_or_else(|| {
-                panic!("receipts of finalized block {} missing", block.height_u64())
-            });
-        let receipts = cached.receipts;
+        let cached = match self.shared.receipts_of(&block.digest()) {
+            Some(cached) => cached,
+            None => self.replay(block, &readers).await.unwrap_or_else(|e| {
+                panic!(
+                    "receipts of finalized block {} were dropped and executing it again failed: {e}",
+                    block.height_u64()
+                )
+            }),
+        };
         self.indexer
             .lock()
             .await
@@ -600,7 +682,7 @@ where
                 block.height_u64(),
                 block.digest(),
                 block.header.first_tx_seq,
-                &receipts,
+                &cached.receipts,
                 &cached.block_events,
             )
             .await;
@@ -610,14 +692,14 @@ where
             "recorded receipts"
         );
         self.shared.metrics.recorded(block.height_u64(), started);
-        receipts
+        cached
     }
 
     async fn finalized(
         &mut self,
         context: (E, BlockContext),
         block: &Block,
-        receipts: Arc<Vec<Receipt>>,
+        receipts: BlockReceipts,
         readers: Reader<Db<E>>,
     ) {
         let _ = readers;

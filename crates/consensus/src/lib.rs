@@ -2,7 +2,8 @@
 //! ([`block`]), the commonware-glue application that builds, verifies and
 //! commits blocks ([`app`]), the wiring of one validator's actors
 //! ([`engine`]), the pause of a leader with nothing to include ([`rest`]),
-//! the state shared with the node's services ([`shared`]), the chain's
+//! the state shared with the node's services ([`shared`]) and the receipts
+//! it keeps until finalization ([`pending_receipts`]), the chain's
 //! metrics ([`metrics`]), the finalization certificates blocks carry to
 //! pay their signers ([`participation`]) and a client's walk along the chain
 //! of committees ([`light`]).
@@ -19,6 +20,7 @@ pub mod light;
 pub mod metrics;
 pub mod nosync;
 pub mod participation;
+pub mod pending_receipts;
 pub mod rest;
 pub mod runtime;
 pub mod shared;

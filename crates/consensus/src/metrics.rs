@@ -69,6 +69,9 @@ pub struct ChainMetrics {
     pub mempool_transactions: Gauge,
     pub mempool_bytes: Gauge,
     pub refusals: Family<CodeLabels, Counter>,
+    /// Finalized blocks executed again for their receipts, which the bound
+    /// of [`crate::pending_receipts`] had forgotten.
+    pub receipts_replayed: Counter,
     pub stages: Family<StageLabels, Histogram, fn() -> Histogram>,
     /// The last block whose receipts were recorded, and when: its commit
     /// is timed from there.
@@ -87,6 +90,7 @@ impl Default for ChainMetrics {
             mempool_transactions: Gauge::default(),
             mempool_bytes: Gauge::default(),
             refusals: Family::default(),
+            receipts_replayed: Counter::default(),
             stages: Family::new_with_constructor(stage_histogram as fn() -> Histogram),
             recorded: Arc::default(),
         }
@@ -211,6 +215,11 @@ impl ChainMetrics {
                 "refusals",
                 "Transactions refused at ingest, by stable refusal code",
                 self.refusals.clone(),
+            )),
+            keep(context.register(
+                "receipts_replayed",
+                "Finalized blocks executed again for receipts the pending bound had dropped",
+                self.receipts_replayed.clone(),
             )),
             keep(context.register(
                 "stage_seconds",

@@ -6,19 +6,16 @@ use crate::block::Block;
 use crate::evidence_pool::EvidencePool;
 use crate::metrics::ChainMetrics;
 use crate::participation::RecentFinalizations;
+use crate::pending_receipts::{PendingReceipts, ReceiptLimits};
 use commonware_cryptography::{Digestible, sha256};
 use lakh_mempool::{Included, MempoolConfig, TxPool, VerifierConfig};
 use lakh_rpc::types::BlockInfo;
 use lakh_state::{StateKey, StateValue};
 use lakh_types::modules::bridge::L1View;
 use lakh_types::{Event, Genesis, Receipt};
-use std::{
-    collections::HashMap,
-    sync::{Arc, Mutex, MutexGuard, RwLock},
-};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use tokio::sync::broadcast;
 
-/// Receipts of an executed block and its height, by block digest.
 /// An executed block's receipts and the events of its end-of-block hooks.
 #[derive(Clone)]
 pub struct BlockReceipts {
@@ -26,7 +23,14 @@ pub struct BlockReceipts {
     pub block_events: Arc<Vec<Event>>,
 }
 
-type PendingReceipts = HashMap<sha256::Digest, (u64, BlockReceipts)>;
+impl BlockReceipts {
+    pub fn new(receipts: Vec<Receipt>, block_events: Vec<Event>) -> Self {
+        BlockReceipts {
+            receipts: Arc::new(receipts),
+            block_events: Arc::new(block_events),
+        }
+    }
+}
 
 /// Capacity of the finalized-block notification channel (slow subscribers skip).
 const FINALIZED_CHANNEL: usize = 1024;
@@ -39,7 +43,8 @@ pub struct NodeShared {
     pub genesis_block: Block,
     /// Verification, the queues and their nonce bookkeeping.
     pub pool: TxPool,
-    /// Receipts of executed (not yet finalized) blocks, by block digest.
+    /// Receipts of executed (not yet finalized) blocks, by block digest,
+    /// within [`ReceiptLimits`].
     pending_receipts: Mutex<PendingReceipts>,
     head: RwLock<Option<Arc<Block>>>,
     finalized: broadcast::Sender<BlockInfo>,
@@ -78,7 +83,7 @@ impl NodeShared {
             genesis_state,
             genesis_block,
             pool,
-            pending_receipts: Mutex::new(HashMap::new()),
+            pending_receipts: Mutex::new(PendingReceipts::new(ReceiptLimits::default())),
             head: RwLock::new(None),
             finalized,
             metrics: ChainMetrics::default(),
@@ -94,6 +99,13 @@ impl NodeShared {
         self
     }
 
+    /// This node keeping receipts of at most `limits` of executed,
+    /// unfinalized blocks (the default is [`ReceiptLimits::default`]).
+    pub fn with_receipt_limits(self, limits: ReceiptLimits) -> Self {
+        *self.pending_receipts() = PendingReceipts::new(limits);
+        self
+    }
+
     pub fn chain_id(&self) -> u64 {
         self.genesis.chain_id
     }
@@ -105,36 +117,33 @@ impl NodeShared {
     }
 
     /// Keeps an executed (not yet finalized) block's receipts until it is
-    /// finalized or abandoned, and tells the pool which nonces it used.
+    /// finalized or abandoned (or forgotten past the bound), and tells the
+    /// pool which nonces it used.
     pub fn cache_receipts(&self, block: &Block, receipts: Vec<Receipt>, block_events: Vec<Event>) {
         let height = block.height_u64();
         self.pool
             .on_executed(block.digest(), block.header.parent, height, &receipts);
-        let cached = BlockReceipts {
-            receipts: Arc::new(receipts),
-            block_events: Arc::new(block_events),
-        };
-        self.pending_receipts()
-            .insert(block.digest(), (height, cached));
+        self.pending_receipts().insert(
+            block.digest(),
+            height,
+            BlockReceipts::new(receipts, block_events),
+        );
     }
 
-    pub fn take_receipts(&self, digest: &sha256::Digest) -> Option<BlockReceipts> {
-        self.pending_receipts().get(digest).map(|(_, r)| r.clone())
+    /// The receipts kept for the block `digest`, if they still are.
+    pub fn receipts_of(&self, digest: &sha256::Digest) -> Option<BlockReceipts> {
+        self.pending_receipts().get(digest)
     }
 
     /// Records a finalized block: the pool's committed nonces, head,
     /// notification. Returns the included senders, for pruning the pool.
-    pub fn on_finalized(&self, block: &Block, receipts: &[Receipt]) -> Included {
+    pub fn on_finalized(&self, block: &Block, captured: &BlockReceipts) -> Included {
         let height = block.height_u64();
+        let receipts = captured.receipts.as_slice();
         let included = self.pool.on_finalized(height, receipts);
         let mut info = block.info();
-        {
-            let mut pending = self.pending_receipts();
-            if let Some((_, cached)) = pending.get(&block.digest()) {
-                info.block_events = cached.block_events.as_ref().clone();
-            }
-            pending.retain(|_, (h, _)| *h > height);
-        }
+        info.block_events = captured.block_events.as_ref().clone();
+        self.pending_receipts().finalized(height);
         let failed = receipts.iter().filter(|r| !r.status.is_success()).count();
         self.metrics
             .finalized(height, receipts.len() as u64, failed as u64);

@@ -1,6 +1,8 @@
 //! Deterministic simulations (commonware deterministic runtime, simulated
 //! network): four validators carrying real transfers finalize identical blocks
-//! and state roots under message delays, drops, and a crash and restart; an
+//! and state roots under message delays, drops, a crash and restart, and
+//! a split of the network without a quorum on either side; validators that
+//! dropped the receipts of executed blocks execute finalized ones again; an
 //! idle chain proposes at the genesis heartbeat, and a transaction arriving on
 //! it is finalized at once; failed and torn writes injected by the runtime,
 //! then a restart of every validator, leave them agreeing.
@@ -25,6 +27,7 @@ use commonware_utils::probability;
 use lakh_consensus::{
     byzantine::Misbehavior,
     engine::{self, ConsensusTimeouts, EngineConfig, EngineHandles, Networks},
+    pending_receipts::ReceiptLimits,
     shared::NodeShared,
 };
 use lakh_rpc::finality;
@@ -64,6 +67,9 @@ struct LakhEngine {
     /// Each validator's L1 deposits and when its view sees each finalized
     /// (simulated time), by index (absent: no L1 view).
     l1: Vec<Arc<Vec<(Duration, L1Deposit)>>>,
+    /// How many executed blocks' receipts each validator keeps, by index
+    /// (`None` or absent: the default bound).
+    receipt_limits: Vec<Option<ReceiptLimits>>,
 }
 
 /// An L1 view that sees each deposit from its time on (simulated clock).
@@ -193,6 +199,7 @@ impl LakhEngine {
             started: None,
             byzantine: Vec::new(),
             l1: Vec::new(),
+            receipt_limits: Vec::new(),
         }
     }
 
@@ -334,9 +341,11 @@ impl EngineDefinition for LakhEngine {
                 deposits: deposits.clone(),
             }) as Arc<dyn L1View>
         });
+        let limits = self.receipt_limits.get(index).copied().flatten();
         let shared = Arc::new(
             NodeShared::new(self.genesis.clone(), genesis_block, Default::default())
-                .with_l1_view(view),
+                .with_l1_view(view)
+                .with_receipt_limits(limits.unwrap_or_default()),
         );
         let restarted = self
             .started
@@ -592,6 +601,123 @@ fn crashed_validator_restarts_and_catches_up() {
             "crash and restart must both have run"
         );
     }
+}
+
+/// The four validators split two and two for two seconds (every message
+/// across dropped, so neither side has a quorum), then the links heal: the
+/// chain resumes and all agree.
+#[test]
+fn a_split_without_a_quorum_heals_and_agrees() {
+    let engine = LakhEngine::new();
+    let txs = engine.txs.clone();
+    let keys: Vec<ed25519::PublicKey> = engine.validators.iter().map(|k| k.public_key()).collect();
+    let link = lossy_link();
+    let cut = Link {
+        success_rate: probability!(0.0),
+        ..link.clone()
+    };
+    let mut schedule = Schedule::new();
+    for a in &keys[..2] {
+        for b in &keys[2..] {
+            for (from, to) in [(a, b), (b, a)] {
+                schedule = schedule.at(
+                    Duration::from_millis(2000),
+                    Action::UpdateLink {
+                        from: from.clone(),
+                        to: to.clone(),
+                        link: cut.clone(),
+                    },
+                );
+            }
+        }
+    }
+    schedule = schedule.at(Duration::from_millis(4000), Action::Heal(link.clone()));
+    let results = PlanBuilder::new(engine)
+        .seeds(0..2)
+        .link(link)
+        .crash(Crash::Schedule(schedule))
+        .exit_condition(ProcessedHeightAtLeast::new(30))
+        .property(Agreement { height: 30, txs })
+        .timeout(Duration::from_secs(600))
+        .run()
+        .expect("simulation failed");
+    for r in &results {
+        assert_eq!(r.scheduled_actions, 9, "8 links cut, then healed");
+    }
+}
+
+/// The validators that keep no receipts of executed blocks executed
+/// finalized blocks again for the receipts they dropped, and hold
+/// the same receipt for every transaction as the validators that did not.
+#[derive(Clone)]
+struct ReceiptsReplayed {
+    limited: Vec<usize>,
+    txs: Arc<Vec<lakh_types::SignedTransaction>>,
+}
+
+impl Property<ed25519::PublicKey, State> for ReceiptsReplayed {
+    fn name(&self) -> &str {
+        "dropped receipts are recomputed, equal to the kept ones"
+    }
+
+    fn check<'a>(
+        &'a self,
+        _tracker: &'a ProgressTracker<ed25519::PublicKey>,
+        states: &'a [&'a State],
+    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>> {
+        Box::pin(async move {
+            for s in states {
+                let replayed = s.shared.metrics.receipts_replayed.get();
+                match (self.limited.contains(&s.index), replayed) {
+                    (true, 0) => return Err(format!("{}: no block executed again", s.prefix)),
+                    (false, n) if n > 0 => {
+                        return Err(format!("{}: {n} blocks executed again", s.prefix));
+                    }
+                    _ => {}
+                }
+            }
+            for tx in self.txs.iter() {
+                let id = tx.id();
+                let mut seen: Option<lakh_types::Receipt> = None;
+                for s in states {
+                    let indexer = s.handles.indexer().ok_or("validator stopped")?;
+                    let receipt = indexer.lock().await.receipt(&id).await;
+                    let receipt = receipt.ok_or(format!("{}: no receipt for {id}", s.prefix))?;
+                    if seen.as_ref().is_some_and(|r| *r != receipt) {
+                        return Err(format!("{}: another receipt for {id}", s.prefix));
+                    }
+                    seen = Some(receipt);
+                }
+            }
+            Ok(())
+        })
+    }
+}
+
+#[test]
+fn finalized_blocks_whose_receipts_were_dropped_get_them_again() {
+    let mut engine = LakhEngine::new();
+    let none = ReceiptLimits {
+        blocks: 0,
+        receipts: 0,
+    };
+    engine.receipt_limits = vec![Some(none), Some(none)];
+    let txs = engine.txs.clone();
+    PlanBuilder::new(engine)
+        .seeds(0..2)
+        .link(lossy_link())
+        .exit_condition(ProcessedHeightAtLeast::new(20))
+        .property(Agreement {
+            height: 20,
+            txs: txs.clone(),
+        })
+        .property(ReceiptsReplayed {
+            limited: vec![0, 1],
+            txs,
+        })
+        .timeout(Duration::from_secs(600))
+        .run()
+        .expect("simulation failed");
 }
 
 /// A link that neither drops nor reorders much: views fail only if the
