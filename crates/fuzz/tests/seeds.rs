@@ -168,6 +168,7 @@ fn channel_session() -> Vec<u8> {
         Msg::Latest {
             state: signed.state,
             signatures: signed.signatures,
+            locks: BoundedVec::new(Vec::new()).unwrap(),
         },
         Msg::PaywordPay {
             channel: FixedBytes([7; 32]),
