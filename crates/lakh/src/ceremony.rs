@@ -8,7 +8,7 @@
 //! transcript; each contributor checks that the hash it published is in
 //! the final one.
 
-use crate::wallet::{CodedError, CommandError, ErrorOutput};
+use crate::wallet::{CodedError, print_json_error};
 use anyhow::Context;
 use lakh_shielded::ceremony::{CeremonyError, CircuitShape, Receipt, Transcript, contribution_rng};
 use lakh_shielded::{Parameters, TREE_DEPTH};
@@ -181,10 +181,7 @@ pub fn run(args: ShieldedArgs) -> anyhow::Result<()> {
         Ok(out) => print!("{}", out.text),
         Err(e) => {
             if as_json {
-                let error = ErrorOutput {
-                    error: CommandError::of(&e),
-                };
-                println!("{}", serde_json::to_string_pretty(&error)?);
+                print_json_error(&e)?;
             }
             return Err(e);
         }

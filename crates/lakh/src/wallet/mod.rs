@@ -296,16 +296,22 @@ impl CommandError {
     }
 }
 
+/// Prints a failed command's error as `--json` output: `{"error": {code, message}}`.
+pub(crate) fn print_json_error(e: &anyhow::Error) -> anyhow::Result<()> {
+    let error = ErrorOutput {
+        error: CommandError::of(e),
+    };
+    println!("{}", serde_json::to_string_pretty(&error)?);
+    Ok(())
+}
+
 pub async fn run_wallet(args: WalletArgs) -> anyhow::Result<()> {
     let as_json = args.json;
     let out = match execute(args).await {
         Ok(out) => out,
         Err(e) => {
             if as_json {
-                let error = ErrorOutput {
-                    error: CommandError::of(&e),
-                };
-                println!("{}", serde_json::to_string_pretty(&error)?);
+                print_json_error(&e)?;
             }
             return Err(e);
         }
