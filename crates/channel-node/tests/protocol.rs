@@ -771,7 +771,9 @@ async fn a_payee_that_never_reveals_lets_both_locks_refund_after_expiry() {
         signature: state.sign(&keys[2]),
     };
     send(&mut c, m).await;
-    assert_eq!(resolving.await.unwrap(), 1);
+    // The sweep B spawns itself when C countersigned the lock may run after
+    // the height moved and take the refund first; either sweep may own it.
+    assert!(resolving.await.unwrap() <= 1);
     let err = paying.await.unwrap().unwrap_err();
     assert_eq!(err.code, "refunded", "{err}");
     wait_until("A's refund", || {
