@@ -10,6 +10,14 @@
 //! history pages newest first without a scan. Writes are idempotent (an
 //! archive index is written once; an account entry only after the account's
 //! newest), so replaying a block after a crash never duplicates anything.
+//!
+//! The transaction and account indexes keep each record's key in memory
+//! (about 228 bytes per transaction, docs/RELIABILITY.md "Bounded memory"),
+//! so a node keeps the receipts of its newest transactions only
+//! ([`Retention`]): whole generations of older ones are pruned. Each
+//! account's first entry in a generation is marked, so its count is found
+//! again after a restart from the newest generation it appears in, whatever
+//! was pruned below.
 
 use crate::assets::{AssetRegistry, created_assets};
 use bytes::{BufMut, Bytes, BytesMut};
@@ -171,6 +179,11 @@ pub struct Indexer<E: StorageContext + Supervisor> {
     /// Tips of accounts seen since start (others are read on demand).
     account_tips: HashMap<Address, AccountTip>,
     assets: Arc<AssetRegistry>,
+    retention: Retention,
+    /// The sequence number the next block's first transaction gets.
+    next_seq: u64,
+    /// Sequence numbers below this are pruned.
+    floor_seq: u64,
     /// The validator's partition prefix, to name a damaged index.
     prefix: String,
 }
@@ -184,6 +197,9 @@ pub struct AccountPage {
     pub total: u64,
     /// The `before` of the next (older) page; `None` on the last page.
     pub next_before: Option<u64>,
+    /// The page ended at the account's oldest kept transaction: older ones
+    /// (ordinals below the last one given) were pruned ([`Retention`]).
+    pub older_pruned: bool,
 }
 
 /// An account's entry count and the sequence number of its newest entry.
@@ -196,6 +212,62 @@ struct AccountTip {
 /// Most account tips kept in memory; the cache starts over when full.
 const MAX_CACHED_TIPS: usize = 1 << 20;
 
+/// Transactions per generation, the unit the receipts indexes are pruned by.
+pub const GENERATION_TXS: u64 = 1 << 20;
+
+/// How many of the newest transactions' receipts the indexes keep.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Retention {
+    /// Receipts of at least this many of the newest transactions stay
+    /// findable; older ones go a whole generation at a time. 0 keeps all.
+    pub keep_txs: u64,
+    /// Transactions per generation: [`GENERATION_TXS`] on every node (its
+    /// sections are laid out by it); smaller only in tests.
+    generation_txs: NonZeroU64,
+}
+
+impl Retention {
+    /// Every receipt since genesis (memory grows with the chain).
+    pub const ALL: Retention = Retention::keep(0);
+
+    /// Keep the newest `keep_txs` transactions' receipts (0: all).
+    pub const fn keep(keep_txs: u64) -> Retention {
+        Retention {
+            keep_txs,
+            generation_txs: NZU64!(GENERATION_TXS),
+        }
+    }
+
+    /// A smaller pruning unit, for tests that prune without writing
+    /// millions of receipts. A data directory must keep its unit.
+    #[doc(hidden)]
+    pub const fn with_generation(self, generation_txs: NonZeroU64) -> Retention {
+        Retention {
+            generation_txs,
+            ..self
+        }
+    }
+
+    fn generation(&self, seq: u64) -> u64 {
+        seq / self.generation_txs.get()
+    }
+
+    /// Sequence numbers per index section: a generation is whole sections.
+    fn section_txs(&self) -> NonZeroU64 {
+        self.generation_txs.min(INDEX_ITEMS_PER_SECTION)
+    }
+
+    /// The first sequence number kept once `next_seq` transactions are
+    /// indexed (a generation boundary).
+    fn floor(&self, next_seq: u64) -> u64 {
+        if self.keep_txs == 0 {
+            return 0;
+        }
+        let g = self.generation_txs.get();
+        next_seq.saturating_sub(self.keep_txs) / g * g
+    }
+}
+
 /// The key of `account`'s `ordinal`-th transaction (from 0, oldest first).
 fn account_key(account: &Address, ordinal: u64) -> sha256::Digest {
     Sha256::hash(&[
@@ -205,11 +277,23 @@ fn account_key(account: &Address, ordinal: u64) -> sha256::Digest {
     ])
 }
 
-/// How many transactions `archive` holds for `account`: the first absent
-/// ordinal, found with O(log n) reads (ordinals are written in order).
+/// The key of the marker of `account`'s first entry in `generation`; it
+/// holds that entry's ordinal.
+fn marker_key(account: &Address, generation: u64) -> sha256::Digest {
+    Sha256::hash(&[
+        b"lakh/account-generation".as_slice(),
+        account.as_bytes(),
+        &generation.to_be_bytes(),
+    ])
+}
+
+/// The first absent ordinal of `account` at or after `first`, found with
+/// O(log n) reads (ordinals are written in order, and none at or above a
+/// generation's first entry is pruned before it).
 async fn probe_count<E: StorageContext + Supervisor>(
     archive: &AccountArchive<E>,
     account: &Address,
+    first: u64,
 ) -> u64 {
     let has = |n: u64| async move {
         let key = account_key(account, n);
@@ -218,14 +302,16 @@ async fn probe_count<E: StorageContext + Supervisor>(
             .await
             .expect("account index read failed")
     };
-    if !has(0).await {
-        return 0;
+    if !has(first).await {
+        return first;
     }
-    let mut present = 0;
-    let mut absent = 1;
+    let mut present = first;
+    let mut step = 1u64;
+    let mut absent = first.saturating_add(step);
     while has(absent).await {
         present = absent;
-        absent = absent.saturating_mul(2);
+        step = step.saturating_mul(2);
+        absent = first.saturating_add(step);
     }
     while absent - present > 1 {
         let mid = present + (absent - present) / 2;
@@ -238,18 +324,32 @@ async fn probe_count<E: StorageContext + Supervisor>(
     present + 1
 }
 
-/// `account`'s tip as stored; `None` when it has no entries.
+/// `account`'s tip as stored, looked up from the newest of `generations`
+/// down; `None` when no kept generation has an entry of it (its count then
+/// starts again from 0: every older entry is pruned).
 async fn read_tip<E: StorageContext + Supervisor>(
     archive: &AccountArchive<E>,
     account: &Address,
+    generations: std::ops::RangeInclusive<u64>,
 ) -> Option<AccountTip> {
-    let count = probe_count(archive, account).await;
-    let newest = account_key(account, count.checked_sub(1)?);
-    let last_seq = archive
-        .get(Identifier::Key(&newest))
-        .await
-        .expect("account index read failed")?;
-    Some(AccountTip { count, last_seq })
+    for generation in generations.rev() {
+        let marker = archive
+            .get(Identifier::Key(&marker_key(account, generation)))
+            .await
+            .expect("account index read failed");
+        let Some(first) = marker else { continue };
+        let count = probe_count(archive, account, first).await;
+        let newest = account_key(account, count.checked_sub(1)?);
+        // A marker whose entry a crash cut off points past the entries:
+        // the newest one is then older, possibly pruned.
+        let last_seq = archive
+            .get(Identifier::Key(&newest))
+            .await
+            .expect("account index read failed")
+            .unwrap_or(0);
+        return Some(AccountTip { count, last_seq });
+    }
+    None
 }
 
 /// Write buffer of each archive journal (bytes).
@@ -286,7 +386,7 @@ pub fn archive_config<T: Translator, C>(
 /// Names of the indexes' partitions (after the validator's prefix).
 const BLOCK_INDEX: &str = "block-index-v2";
 const TX_INDEX: &str = "tx-index-v2";
-const ACCOUNT_INDEX: &str = "account-index-v1";
+const ACCOUNT_INDEX: &str = "account-index-v2";
 
 /// A read of an index: a stored value that cannot be read back (a page
 /// failing its checksum) is damage, never "not found", which would tell a
@@ -321,6 +421,7 @@ impl<E: StorageContext + Supervisor> Indexer<E> {
         prefix: &str,
         page_cache: CacheRef,
         assets: Arc<AssetRegistry>,
+        retention: Retention,
     ) -> Self {
         // Partition names carry the record layout's version: a data directory
         // of an older layout starts with an empty index instead of misreading.
@@ -345,7 +446,7 @@ impl<E: StorageContext + Supervisor> Indexer<E> {
                 page_cache.clone(),
                 (),
                 EightCap,
-                INDEX_ITEMS_PER_SECTION,
+                retention.section_txs(),
             ),
         )
         .await
@@ -358,26 +459,57 @@ impl<E: StorageContext + Supervisor> Indexer<E> {
                 page_cache,
                 (),
                 EightCap,
-                INDEX_ITEMS_PER_SECTION,
+                retention.section_txs(),
             ),
         )
         .await
         .expect("failed to open the account index");
-        let indexer = Indexer {
+        let floor_seq = txs.ranges().next().map_or(0, |(first, _)| first);
+        let mut indexer = Indexer {
             blocks: Some(blocks),
             txs: Some(txs),
             accounts: Some(accounts),
             account_tips: HashMap::new(),
             assets,
+            retention,
+            next_seq: 0,
+            floor_seq,
             prefix: prefix.to_string(),
         };
         indexer.check_complete().await;
         for height in 1..=indexer.last_height().unwrap_or(0) {
             if let Some(record) = indexer.block(height).await {
                 indexer.assets.add(&record.created_assets);
+                indexer.next_seq = record.first_tx_seq + u64::from(record.tx_count);
             }
         }
+        indexer.prune().await;
         indexer
+    }
+
+    /// Prunes the transaction and account indexes below the retention's
+    /// floor, if it moved.
+    async fn prune(&mut self) {
+        let floor = self.retention.floor(self.next_seq);
+        if floor <= self.floor_seq {
+            return;
+        }
+        let txs = self.txs.take().expect("tx index present");
+        let accounts = self.accounts.take().expect("account index present");
+        let (txs, accounts) = futures::join!(txs.prune(floor), accounts.prune(floor));
+        self.txs = Some(txs.expect("tx index prune failed"));
+        self.accounts = Some(accounts.expect("account index prune failed"));
+        self.floor_seq = floor;
+    }
+
+    /// The generations an account's entries may be in, oldest first.
+    fn kept_generations(&self) -> std::ops::RangeInclusive<u64> {
+        self.retention.generation(self.floor_seq)..=self.retention.generation(self.next_seq)
+    }
+
+    /// The first sequence number whose receipt is kept.
+    pub fn first_kept_seq(&self) -> u64 {
+        self.floor_seq
     }
 
     /// Refuses indexes with a hole. Blocks are recorded in height order
@@ -405,13 +537,20 @@ impl<E: StorageContext + Supervisor> Indexer<E> {
                 self.prefix
             );
         };
+        // Pruning removes whole sections from the bottom, so what is kept
+        // starts on a section boundary and runs without a hole.
         let needed = record.first_tx_seq;
-        let held = txs.ranges().next();
-        if needed > 0 && !held.is_some_and(|(first, end)| first == 0 && end + 1 >= needed) {
+        let held: Vec<(u64, u64)> = txs.ranges().collect();
+        let section = self.retention.section_txs().get();
+        let whole = match held.as_slice() {
+            [] => needed == 0,
+            [(first, end)] => first % section == 0 && *first <= needed && end + 1 >= needed,
+            _ => false,
+        };
+        if needed > 0 && !whole {
             panic!(
-                "corruption: the transaction index ({}-{TX_INDEX}) holds {held:?} of the transactions 0 to {} of the blocks below height {last}",
+                "corruption: the transaction index ({}-{TX_INDEX}) holds {held:?} of the transactions below {needed} of the blocks below height {last}",
                 self.prefix,
-                needed - 1
             );
         }
     }
@@ -494,6 +633,8 @@ impl<E: StorageContext + Supervisor> Indexer<E> {
         self.txs = Some(txs);
         self.blocks = Some(blocks);
         self.assets.add(&record.created_assets);
+        self.next_seq = first_tx_seq + receipts.len() as u64;
+        self.prune().await;
     }
 
     /// Writes an entry for every account of every receipt (unsynced). An
@@ -508,17 +649,28 @@ impl<E: StorageContext + Supervisor> Indexer<E> {
         if self.account_tips.len() >= MAX_CACHED_TIPS {
             self.account_tips.clear();
         }
+        let generations = self.retention.generation(self.floor_seq)
+            ..=self
+                .retention
+                .generation(first_tx_seq + receipts.len() as u64);
         for (i, receipt) in receipts.iter().enumerate() {
             let seq = first_tx_seq + i as u64;
+            let generation = self.retention.generation(seq);
             for account in receipt.accounts() {
                 let tip = match self.account_tips.get(&account) {
                     Some(tip) => Some(*tip),
-                    None => read_tip(&archive, &account).await,
+                    None => read_tip(&archive, &account, generations.clone()).await,
                 };
                 if tip.is_some_and(|t| t.last_seq >= seq) {
                     continue;
                 }
                 let count = tip.map_or(0, |t| t.count);
+                if tip.is_none_or(|t| self.retention.generation(t.last_seq) != generation) {
+                    archive = archive
+                        .put_multi(seq, marker_key(&account, generation), &count)
+                        .await
+                        .expect("account index write failed");
+                }
                 archive = archive
                     .put_multi(seq, account_key(&account, count), &seq)
                     .await
@@ -545,15 +697,26 @@ impl<E: StorageContext + Supervisor> Indexer<E> {
         let txs = self.txs.as_ref()?;
         let total = match self.account_tips.get(account) {
             Some(tip) => tip.count,
-            None => probe_count(archive, account).await,
+            None => read_tip(archive, account, self.kept_generations())
+                .await
+                .map_or(0, |t| t.count),
         };
         let end = before.map_or(total, |b| b.min(total));
         let start = end.saturating_sub(limit as u64);
         let mut out = Vec::with_capacity((end - start) as usize);
+        let p = &self.prefix;
         for ordinal in (start..end).rev() {
             let key = account_key(account, ordinal);
-            let p = &self.prefix;
-            let seq = read(archive.get(Identifier::Key(&key)).await, p, ACCOUNT_INDEX)?;
+            // Ordinals are pruned oldest first: the first one missing
+            // going down ends what is kept.
+            let Some(seq) = read(archive.get(Identifier::Key(&key)).await, p, ACCOUNT_INDEX) else {
+                return Some(AccountPage {
+                    txs: out,
+                    total,
+                    next_before: None,
+                    older_pruned: true,
+                });
+            };
             let raw = read(txs.get(Identifier::Index(seq)).await, p, TX_INDEX)?;
             out.push((ordinal, decoded(TxRecord::decode(raw.0), p, TX_INDEX)));
         }
@@ -561,6 +724,7 @@ impl<E: StorageContext + Supervisor> Indexer<E> {
             txs: out,
             total,
             next_before: (start > 0).then_some(start),
+            older_pruned: false,
         })
     }
 
@@ -653,7 +817,7 @@ mod tests {
             let cache = CacheRef::new(NZU16!(4096), NZUsize!(64));
             let assets = registry();
             let known = assets.list();
-            let mut idx = Indexer::init(context, "t", cache, assets.clone()).await;
+            let mut idx = Indexer::init(context, "t", cache, assets.clone(), Retention::ALL).await;
             let mut failed = receipt(1, 0, vec![gold()]);
             failed.status = TxStatus::Failed {
                 error: lakh_types::FailureReason::Invalid {
@@ -715,7 +879,9 @@ mod tests {
                 quote: 2,
             }));
             {
-                let mut idx = Indexer::init(context.child("a"), "t", cache(), registry()).await;
+                let mut idx =
+                    Indexer::init(context.child("a"), "t", cache(), registry(), Retention::ALL)
+                        .await;
                 for (i, block) in blocks.iter().take(4).enumerate() {
                     idx.record(i as u64 + 1, digest, 2 * i as u64, block, &[])
                         .await;
@@ -726,7 +892,8 @@ mod tests {
             }
             // Reopened with nothing cached: replaying block 4 still adds
             // nothing, block 5 continues the ordinals.
-            let mut idx = Indexer::init(context.child("b"), "t", cache(), registry()).await;
+            let mut idx =
+                Indexer::init(context.child("b"), "t", cache(), registry(), Retention::ALL).await;
             idx.record(4, digest, 6, &blocks[3], &[]).await;
             idx.record(5, digest, 8, &blocks[4], &[]).await;
             let page = idx.account_txs(&carol, None, 2).await.unwrap();
@@ -768,14 +935,23 @@ mod tests {
             let block_a: Vec<Receipt> = (0..3).map(|i| receipt(1, i, vec![])).collect();
             let block_b = vec![receipt(2, 0, vec![created]), receipt(2, 1, vec![])];
             {
-                let mut idx = Indexer::init(context.child("a"), "t", cache(), registry()).await;
+                let mut idx =
+                    Indexer::init(context.child("a"), "t", cache(), registry(), Retention::ALL)
+                        .await;
                 idx.record(1, digest_a, 0, &block_a, &[]).await;
                 idx.record(2, digest_b, 3, &block_b, &[]).await;
                 // Replaying a block after a crash changes nothing.
                 idx.record(2, digest_b, 3, &block_b, &[]).await;
             }
             let assets = registry();
-            let idx = Indexer::init(context.child("b"), "t", cache(), assets.clone()).await;
+            let idx = Indexer::init(
+                context.child("b"),
+                "t",
+                cache(),
+                assets.clone(),
+                Retention::ALL,
+            )
+            .await;
             assert!(assets.list().contains(&(AssetId(7), "GOLD".to_string())));
             assert_eq!(idx.last_height(), Some(2));
             let found = idx.tx(&block_b[1].tx_id).await.expect("indexed");
@@ -802,12 +978,62 @@ mod tests {
     fn a_gap_below_the_recorded_height_is_refused_as_damage() {
         deterministic::Runner::default().start(|context| async move {
             let cache = CacheRef::new(NZU16!(4096), NZUsize!(64));
-            let mut idx = Indexer::init(context, "t", cache, registry()).await;
+            let mut idx = Indexer::init(context, "t", cache, registry(), Retention::ALL).await;
             let digest = sha256::Digest::from([1u8; 32]);
             idx.record(1, digest, 0, &[receipt(1, 0, vec![])], &[])
                 .await;
             idx.record(3, digest, 1, &[receipt(3, 0, vec![])], &[])
                 .await;
+        });
+    }
+
+    #[test]
+    fn retention_prunes_whole_generations_and_counts_survive_a_restart() {
+        deterministic::Runner::default().start(|context| async move {
+            let cache = || CacheRef::new(NZU16!(4096), NZUsize!(64));
+            let retention = Retention::keep(4).with_generation(NZU64!(2));
+            let carol = Address([9; 32]);
+            let digest = sha256::Digest::from([1u8; 32]);
+            let blocks: Vec<Vec<Receipt>> = (1..=7u64)
+                .map(|h| vec![pay(h, 0, carol), pay(h, 1, Address([0; 32]))])
+                .collect();
+            {
+                let mut idx =
+                    Indexer::init(context.child("a"), "t", cache(), registry(), retention).await;
+                for (i, block) in blocks.iter().take(6).enumerate() {
+                    idx.record(i as u64 + 1, digest, 2 * i as u64, block, &[])
+                        .await;
+                }
+                // 12 indexed, at least 4 kept, pruned by generations of 2.
+                assert_eq!(idx.first_kept_seq(), 8);
+                assert_eq!(idx.tx(&blocks[3][1].tx_id).await, None);
+                assert_eq!(idx.receipts(4).await, None);
+                assert_eq!(idx.receipts(5).await, Some(blocks[4].clone()));
+                let page = idx.account_txs(&carol, None, 10).await.unwrap();
+                assert_eq!(heights(&page), vec![(5, 6), (4, 5)]);
+                assert_eq!(
+                    (page.total, page.next_before, page.older_pruned),
+                    (6, None, true)
+                );
+            }
+            // Reopened with nothing cached, carol's count is found from the
+            // marker of her newest generation, and her next entry follows it.
+            let mut idx =
+                Indexer::init(context.child("b"), "t", cache(), registry(), retention).await;
+            assert_eq!(idx.first_kept_seq(), 8);
+            let page = idx.account_txs(&carol, None, 1).await.unwrap();
+            assert_eq!((page.total, page.next_before), (6, Some(5)));
+            idx.record(7, digest, 12, &blocks[6], &[]).await;
+            assert_eq!(idx.first_kept_seq(), 10);
+            let page = idx.account_txs(&carol, None, 10).await.unwrap();
+            assert_eq!(heights(&page), vec![(6, 7), (5, 6)]);
+            assert!(page.older_pruned);
+            let sender = idx.account_txs(&Address([1; 32]), None, 10).await.unwrap();
+            assert_eq!(sender.total, 7);
+            assert_eq!(
+                idx.tx(&blocks[6][1].tx_id).await.unwrap().receipt,
+                blocks[6][1]
+            );
         });
     }
 }

@@ -7,4 +7,6 @@ pub mod assets;
 pub mod index;
 
 pub use assets::{AssetRegistry, created_assets};
-pub use index::{AccountPage, BlockRecord, Indexer, TxRecord, archive_config};
+pub use index::{
+    AccountPage, BlockRecord, GENERATION_TXS, Indexer, Retention, TxRecord, archive_config,
+};

@@ -35,7 +35,7 @@ use commonware_runtime::{Handle, Quota, buffer::paged::CacheRef};
 use commonware_storage::{archive::prunable, translator::TwoCap};
 use commonware_utils::{NZDuration, NZU32, NZU64, NZUsize};
 use futures::lock::Mutex as AsyncMutex;
-use lakh_archive::{AssetRegistry, Indexer, archive_config};
+use lakh_archive::{AssetRegistry, Indexer, Retention, archive_config};
 use lakh_types::consensus_key::derive_consensus_key;
 use std::{
     num::{NonZeroU16, NonZeroU64, NonZeroUsize},
@@ -126,6 +126,8 @@ pub struct EngineConfig {
     /// Memory for the state database's page cache, in bytes (see
     /// [`DEFAULT_STATE_CACHE_BYTES`]).
     pub state_cache_bytes: usize,
+    /// How many of the newest transactions' receipts the indexes keep.
+    pub receipts_retention: Retention,
     /// Peers kept connected in every epoch besides its committees: the
     /// genesis validators and any configured full nodes.
     pub static_peers: Vec<(ed25519::PublicKey, std::net::SocketAddr)>,
@@ -384,6 +386,7 @@ where
             &prefix,
             page_cache.clone(),
             assets.clone(),
+            cfg.receipts_retention,
         )
         .await,
     ));

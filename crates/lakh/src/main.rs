@@ -51,6 +51,11 @@ enum Command {
         /// live state (see docs/PERFORMANCE.md)
         #[arg(long, default_value_t = DEFAULT_STATE_CACHE_MIB)]
         state_cache_mib: usize,
+        /// Receipts of at least this many of the newest transactions stay
+        /// findable on each validator; older ones are pruned, 1,048,576 at
+        /// a time (0 keeps all: memory grows ~228 bytes per transaction)
+        #[arg(long, default_value_t = lakh_node::config::DEFAULT_RECEIPTS_RETENTION_TXS)]
+        receipts_retention_txs: u64,
         #[command(flatten)]
         epochs: network::EpochArgs,
         /// A node outside the genesis every validator keeps connected, as
@@ -158,6 +163,7 @@ fn main() -> Result<()> {
             json,
             mempool_max_txs,
             state_cache_mib,
+            receipts_retention_txs,
             epochs,
             peers,
             byzantine,
@@ -173,6 +179,7 @@ fn main() -> Result<()> {
             state_cache_bytes: lakh_node::config::state_cache_bytes(state_cache_mib)
                 .map_err(anyhow::Error::msg)?
                 / validators.max(1),
+            receipts_retention: lakh_archive::Retention::keep(receipts_retention_txs),
             peers,
             byzantine,
             l1,

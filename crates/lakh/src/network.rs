@@ -190,6 +190,7 @@ pub fn write_network(
             peers: Vec::new(),
             mempool_max_txs: None,
             state_cache_mib: None,
+            receipts_retention_txs: None,
             l1_rpc: None,
             l1_from_block: None,
         };
@@ -240,6 +241,8 @@ pub struct DevnetConfig {
     pub mempool: lakh_mempool::MempoolConfig,
     /// Each validator's state page cache, in bytes.
     pub state_cache_bytes: usize,
+    /// How many of the newest transactions' receipts each validator keeps.
+    pub receipts_retention: lakh_archive::Retention,
     /// Nodes outside the genesis every validator keeps connected.
     pub peers: Vec<Peer>,
     /// Validators that misbehave on purpose (the last ones).
@@ -304,6 +307,7 @@ pub fn devnet(cfg: DevnetConfig) -> Result<()> {
         json,
         mempool,
         state_cache_bytes,
+        receipts_retention,
         ref peers,
         byzantine,
         l1,
@@ -435,6 +439,7 @@ pub fn devnet(cfg: DevnetConfig) -> Result<()> {
         executor: executor_from_env()?,
         mempool,
         state_cache_bytes,
+        receipts_retention,
         on_rpc_ready: Some(Box::new(on_ready)),
         l1_view: None,
     });
@@ -633,6 +638,7 @@ pub fn node(
         executor: executor_from_env()?,
         mempool: cfg.mempool().map_err(anyhow::Error::msg)?,
         state_cache_bytes: cfg.state_cache_bytes().map_err(anyhow::Error::msg)?,
+        receipts_retention: cfg.receipts_retention(),
         on_rpc_ready: Some(Box::new(|_, addr| {
             println!(
                 "RPC listening on http://{addr} (explorer http://{addr}{})",

@@ -2,6 +2,7 @@
 //! bounds its values must keep.
 
 use commonware_cryptography::ed25519;
+use lakh_archive::Retention;
 use lakh_mempool::MempoolConfig;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
@@ -11,6 +12,9 @@ use std::path::PathBuf;
 pub const DEFAULT_STATE_CACHE_MIB: usize = lakh_consensus::engine::DEFAULT_STATE_CACHE_BYTES >> 20;
 /// Largest state page cache a config may ask for, in MiB (1 TiB).
 pub const MAX_STATE_CACHE_MIB: usize = 1 << 20;
+/// Default receipts retention, in transactions: about 3.6 GiB of index
+/// memory at the measured 228 bytes per transaction (docs/RELIABILITY.md).
+pub const DEFAULT_RECEIPTS_RETENTION_TXS: u64 = 1 << 24;
 /// Most extra peers one node keeps connected.
 pub const MAX_CONFIG_PEERS: usize = 256;
 /// Largest config file read, in bytes.
@@ -89,6 +93,12 @@ pub struct NodeFile {
     /// Memory for the state page cache in MiB (omit for the default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state_cache_mib: Option<usize>,
+    /// Receipts of at least this many of the newest transactions stay
+    /// findable (by id and in account histories); older ones are pruned a
+    /// generation of 1,048,576 at a time. 0 keeps all, and memory then
+    /// grows by about 228 bytes per transaction. Omit for the default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receipts_retention_txs: Option<u64>,
     /// JSON-RPC URL of an L1 (Ethereum) node: on a chain whose genesis has
     /// a `bridge` section, the node watches the bridge contract's finalized
     /// deposits there (a validator needs it to propose and verify blocks
@@ -134,6 +144,14 @@ impl NodeFile {
         mempool_config(
             self.mempool_max_txs
                 .unwrap_or(MempoolConfig::default().max_txs),
+        )
+    }
+
+    /// How many transactions' receipts this config keeps.
+    pub fn receipts_retention(&self) -> Retention {
+        Retention::keep(
+            self.receipts_retention_txs
+                .unwrap_or(DEFAULT_RECEIPTS_RETENTION_TXS),
         )
     }
 

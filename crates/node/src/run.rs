@@ -68,6 +68,8 @@ pub struct RunConfig {
     pub mempool: MempoolConfig,
     /// Each validator's state page cache, in bytes.
     pub state_cache_bytes: usize,
+    /// How many of the newest transactions' receipts each validator keeps.
+    pub receipts_retention: lakh_archive::Retention,
     /// Called with each RPC address once it listens (devnet prints it).
     pub on_rpc_ready: Option<Box<dyn Fn(usize, SocketAddr) + Send + Sync>>,
     /// The L1 bridge's finalized deposits as this process sees them (the
@@ -299,6 +301,7 @@ pub fn run(cfg: RunConfig) -> Result<()> {
                     shared: shared.clone(),
                     timeouts: cfg.timeouts.clone(),
                     state_cache_bytes: cfg.state_cache_bytes,
+                    receipts_retention: cfg.receipts_retention,
                     static_peers: peers.clone(),
                     byzantine: spec.byzantine,
                 },

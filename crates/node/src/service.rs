@@ -184,6 +184,7 @@ where
             total: page.total,
             transactions,
             next_cursor: page.next_before,
+            older_pruned: page.older_pruned,
         })
     }
 

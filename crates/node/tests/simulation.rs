@@ -407,6 +407,7 @@ impl EngineDefinition for LakhEngine {
                 shared: shared.clone(),
                 timeouts: ConsensusTimeouts::default(),
                 state_cache_bytes: 4 << 20,
+                receipts_retention: lakh_archive::Retention::ALL,
                 static_peers,
                 byzantine: self.byzantine.get(index).copied().flatten(),
             },

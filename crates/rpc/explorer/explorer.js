@@ -760,7 +760,8 @@ async function accountHistory(address, cursor) {
   });
   const nav = h("div", { class: "pager" },
     cursor !== undefined ? link(`#/account/${address}`, "« newest") : null,
-    page.next_cursor != null ? link(`#/account/${address}/${page.next_cursor}`, "older »", "older") : null);
+    page.next_cursor != null ? link(`#/account/${address}/${page.next_cursor}`, "older »", "older") : null,
+    page.older_pruned ? h("span", { class: "muted" }, "older ones pruned by this node") : null);
   return [message(`${page.total} transaction(s) in all, newest first.`),
     table(["#", "transaction", "block", "role", "what", "balance change", "status"], rows, "grid history"), nav];
 }

@@ -303,6 +303,10 @@ pub struct AccountTxsPage {
     pub transactions: Vec<AccountTxInfo>,
     /// The `cursor` of the next (older) page; null on the last page.
     pub next_cursor: Option<u64>,
+    /// The page ended at the oldest transaction the node keeps: the
+    /// account's older ones were pruned (the node's receipts retention).
+    #[serde(default)]
+    pub older_pruned: bool,
 }
 
 /// A block by height or by hash.

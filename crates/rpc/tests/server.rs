@@ -167,6 +167,7 @@ impl NodeApi for FakeNode {
             total,
             transactions,
             next_cursor: (start > 0).then_some(start),
+            older_pruned: false,
         })
     }
 

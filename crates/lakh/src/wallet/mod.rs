@@ -894,6 +894,7 @@ mod tests {
                 total,
                 transactions,
                 next_cursor: (start > 0).then_some(start),
+                older_pruned: false,
             })
         }
         async fn account(&self, address: Address, prove: bool) -> Result<AccountInfo, String> {
