@@ -90,6 +90,11 @@ enum Command {
         /// or `silent`; see `lakh devnet --byzantine`). For tests only
         #[arg(long, value_name = "FAULT")]
         byzantine: Option<lakh_consensus::byzantine::Misbehavior>,
+        /// Drop every message to and from the peers whose hex public keys
+        /// this file lists, one a line, rereading it when it changes
+        /// (`lakh chaos` partitions). For tests only
+        #[arg(long, hide = true, value_name = "PATH")]
+        partition_file: Option<PathBuf>,
     },
     /// Write a network definition: genesis, validator keys, demo keys, node configs.
     Genesis {
@@ -188,7 +193,15 @@ fn main() -> Result<()> {
             config,
             rpc_addr,
             byzantine,
-        } => network::node(&config, rpc_addr, byzantine),
+            partition_file,
+        } => network::node(
+            &config,
+            network::NodeOptions {
+                rpc_addr,
+                byzantine,
+                partition_file,
+            },
+        ),
         Command::Genesis {
             out,
             validators,

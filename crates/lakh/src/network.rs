@@ -182,7 +182,7 @@ pub fn write_network(
     std::fs::write(dir.join("genesis.json"), genesis.to_json())?;
     for i in 0..validators {
         let cfg = NodeFile {
-            data_dir: dir.join(format!("node-{i}")),
+            data_dir: node_data_dir(dir, i),
             genesis: dir.join("genesis.json"),
             key: vdir.join(format!("validator-{i}.json")),
             rpc_addr: None,
@@ -200,6 +200,12 @@ pub fn write_network(
         )?;
     }
     Ok(genesis)
+}
+
+/// Where the config [`write_network`] writes for validator `index` keeps
+/// its data.
+pub fn node_data_dir(dir: &Path, index: usize) -> PathBuf {
+    dir.join(format!("node-{index}"))
 }
 
 /// `LAKH_EXECUTOR=sequential|parallel` picks the block executor (default:
@@ -368,6 +374,7 @@ pub fn devnet(cfg: DevnetConfig) -> Result<()> {
             rpc_addr: (i == 0).then_some(rpc_addr),
             p2p_address: None,
             byzantine: *byzantine,
+            partition_file: None,
             // Each validator reads L1 through its own watcher.
             l1_view: match (&devnet_l1, bridge_address) {
                 (Some(info), Some(bridge)) => Some(crate::bridge::spawn_watcher(
@@ -600,11 +607,16 @@ fn announce(json: bool, a: &Announced<'_>, keys_dir: &Path, seeded: Result<seed:
     }
 }
 
-pub fn node(
-    config: &Path,
-    rpc_override: Option<SocketAddr>,
-    byzantine: Option<Misbehavior>,
-) -> Result<()> {
+/// How `lakh node` runs beside its config file.
+pub struct NodeOptions {
+    /// Overrides the config's RPC address.
+    pub rpc_addr: Option<SocketAddr>,
+    pub byzantine: Option<Misbehavior>,
+    /// See `lakh_node::partition`.
+    pub partition_file: Option<PathBuf>,
+}
+
+pub fn node(config: &Path, options: NodeOptions) -> Result<()> {
     let text = std::fs::read_to_string(config)
         .with_context(|| format!("cannot read {}", config.display()))?;
     let cfg = NodeFile::parse(&text)
@@ -620,7 +632,7 @@ pub fn node(
     let genesis = load_genesis(&resolve(&cfg.genesis))?;
     let key_path = resolve(&cfg.key);
     let signer = load_key_file(&key_path)?;
-    let rpc_addr = rpc_override.or(cfg.rpc_addr);
+    let rpc_addr = options.rpc_addr.or(cfg.rpc_addr);
     let l1_view = node_l1_view(&genesis, &cfg)?;
     run(RunConfig {
         data_dir: resolve(&cfg.data_dir),
@@ -629,8 +641,9 @@ pub fn node(
             signer,
             rpc_addr,
             p2p_address: cfg.p2p_address,
-            byzantine,
+            byzantine: options.byzantine,
             l1_view: None,
+            partition_file: options.partition_file,
         }],
         peers: peer_pairs(&cfg.peers),
         worker_threads: std::thread::available_parallelism().map_or(2, |n| n.get()),

@@ -1,6 +1,6 @@
 //! The short chaos run CI does: four `lakh node` processes under a transfer
-//! load while validators are killed and frozen at random (at most one at a
-//! time), then every node holds the same blocks and state roots, nothing
+//! load while validators are killed, frozen and cut off from the others at
+//! random (at most one at a time), then every node holds the same blocks and state roots, nothing
 //! finalized is lost or doubled, each asset's supply is held by accounts,
 //! and the chain still finalizes. The long run's figures are in
 //! docs/RELIABILITY.md.
@@ -25,10 +25,12 @@ fn a_short_chaos_run_loses_nothing_and_keeps_finalizing() {
     );
     let report: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
     let faults = &report["faults"];
-    let injected = faults["kills"].as_u64().unwrap() + faults["pauses"].as_u64().unwrap();
+    let count = |kind: &str| faults[kind].as_u64().unwrap();
+    let injected = count("kills") + count("pauses") + count("partitions");
     assert!(injected >= 5, "too few faults injected: {report}");
+    assert!(count("partitions") >= 1, "no partition injected: {report}");
     assert!(
-        faults["restarts"].as_u64().unwrap() >= faults["kills"].as_u64().unwrap(),
+        count("restarts") >= count("kills"),
         "every killed node restarts: {report}"
     );
     let outcome = &report["outcome"];

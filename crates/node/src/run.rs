@@ -1,7 +1,11 @@
 //! Running validators for real: commonware's tokio runtime, authenticated p2p
 //! on the addresses of the genesis file, and the RPC server.
 
-use crate::{gossip::MAX_GOSSIP_BYTES, service::NodeService};
+use crate::{
+    gossip::MAX_GOSSIP_BYTES,
+    partition::{self, PartitionFile},
+    service::NodeService,
+};
 use anyhow::{Context as _, Result, bail};
 use commonware_cryptography::{ChaCha20Poly1305, Signer as _, ed25519};
 use commonware_p2p::{Address as P2pAddress, AddressableManager, authenticated::lookup};
@@ -49,6 +53,9 @@ pub struct ValidatorSpec {
     pub byzantine: Option<lakh_consensus::byzantine::Misbehavior>,
     /// This validator's own L1 view; `None` uses [`RunConfig::l1_view`].
     pub l1_view: Option<Arc<dyn lakh_types::modules::bridge::L1View>>,
+    /// Cuts this validator off from the peers a file lists
+    /// (`--partition-file`; see [`crate::partition`]); `None` cuts nobody.
+    pub partition_file: Option<PathBuf>,
 }
 
 pub struct RunConfig {
@@ -241,6 +248,16 @@ pub fn run(cfg: RunConfig) -> Result<()> {
         .map(|spec| listen_address(spec, &static_peers))
         .collect::<Result<Vec<_>>>()?;
     let max_peers_per_set = max_peers_per_set(static_peers.len(), &cfg.genesis);
+    let partition_files = cfg
+        .validators
+        .iter()
+        .map(|spec| {
+            spec.partition_file
+                .clone()
+                .map(PartitionFile::open)
+                .transpose()
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     runner.start(|context| async move {
         let peers = static_peers;
         let on_ready: Option<Arc<dyn Fn(usize, SocketAddr) + Send + Sync>> =
@@ -249,8 +266,14 @@ pub fn run(cfg: RunConfig) -> Result<()> {
         let mut servers = Vec::new();
         let mut metrics = Vec::new();
         let mut opening = Vec::new();
-        for ((index, spec), listen) in cfg.validators.into_iter().enumerate().zip(listens) {
+        let validators = cfg.validators.into_iter().zip(listens).zip(partition_files);
+        for (index, ((spec, listen), partition_file)) in validators.enumerate() {
             let ctx = context.child("validator").with_attribute("index", index);
+            let cut = partition_file.map(|file| {
+                let cut = file.cut();
+                file.watch(ctx.child("partition"));
+                cut
+            });
             let max_message = engine::max_message_size(MAX_COMMITTEE_SIZE as u32, MAX_GOSSIP_BYTES);
             let p2p_cfg = lookup::Config::local(
                 Cups::<_, ChaCha20Poly1305>::new(
@@ -271,7 +294,7 @@ pub fn run(cfg: RunConfig) -> Result<()> {
             let (mut network, oracle) = lookup::Network::new(ctx.child("network"), p2p_cfg);
             LookupPeers(oracle.clone()).track(0, peers.clone());
             let quota = engine::channel_quota();
-            let mut reg = |c: u64| network.register(c, quota);
+            let mut reg = |c: u64| partition::wrap(network.register(c, quota), &cut);
             let networks = Networks {
                 votes: reg(channels::VOTES),
                 certificates: reg(channels::CERTIFICATES),

@@ -1,7 +1,11 @@
 //! The validators of a chaos run as `lakh node` child processes, and the
 //! faults done to them: `SIGKILL` then restart on the same data directory,
-//! `SIGSTOP` then `SIGCONT`.
+//! `SIGSTOP` then `SIGCONT`, and a partition: every node runs with
+//! `--partition-file` in its data directory (so a restart keeps the cut),
+//! and a node is cut off by listing every other node in its file and it in
+//! theirs (see `lakh_node::partition`).
 
+use crate::network;
 use anyhow::{Context, Result};
 use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
@@ -20,11 +24,20 @@ pub enum NodeState {
     Paused {
         resume_at: Instant,
     },
+    /// Cut off from every other node (still answering its clients);
+    /// healed at the instant.
+    Cut {
+        heal_at: Instant,
+    },
 }
 
 /// One validator process and how to start it again.
 struct Node {
     config: PathBuf,
+    /// Hex public key, as the partition files list it.
+    key: String,
+    /// The `--partition-file` the node reads.
+    partition: PathBuf,
     rpc_port: u16,
     log: PathBuf,
     child: Option<Child>,
@@ -38,18 +51,21 @@ pub struct Cluster {
 }
 
 impl Cluster {
-    /// Starts one `lakh node` per config in `configs`, node `i` serving RPC
-    /// on `rpc_ports[i]` and logging to `dir/node-i.log` (appended across
+    /// Starts one `lakh node` per validator of the network `write_network`
+    /// wrote in `dir`, node `i` with key `keys[i]` serving RPC on
+    /// `rpc_ports[i]` and logging to `dir/node-i.log` (appended across
     /// restarts).
-    pub fn start(dir: &Path, configs: Vec<PathBuf>, rpc_ports: &[u16]) -> Result<Cluster> {
+    pub fn start(dir: &Path, keys: &[String], rpc_ports: &[u16]) -> Result<Cluster> {
         let exe = std::env::current_exe().context("cannot locate the lakh binary")?;
         let mut cluster = Cluster {
             exe,
             nodes: Vec::new(),
         };
-        for (i, (config, rpc_port)) in configs.into_iter().zip(rpc_ports).enumerate() {
+        for (i, (key, rpc_port)) in keys.iter().zip(rpc_ports).enumerate() {
             cluster.nodes.push(Node {
-                config,
+                config: dir.join(format!("node-{i}.toml")),
+                key: key.clone(),
+                partition: network::node_data_dir(dir, i).join("partition"),
                 rpc_port: *rpc_port,
                 log: dir.join(format!("node-{i}.log")),
                 child: None,
@@ -72,7 +88,7 @@ impl Cluster {
         self.nodes[index].state
     }
 
-    /// Nodes not running right now (killed or paused).
+    /// Nodes not running right now (killed, paused or cut off).
     pub fn faulted(&self) -> usize {
         self.nodes
             .iter()
@@ -94,6 +110,8 @@ impl Cluster {
             .arg("--config")
             .arg(&node.config)
             .args(["--rpc-addr", &format!("127.0.0.1:{}", node.rpc_port)])
+            .arg("--partition-file")
+            .arg(&node.partition)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::from(log))
@@ -137,10 +155,46 @@ impl Cluster {
         Ok(())
     }
 
-    /// Restarts or continues every node whose fault has run its time (all of
-    /// them with `now` far enough ahead). Returns how many were restarted.
+    /// Cuts node `index` off from every other node for `cut`, both ways.
+    pub fn partition(&mut self, index: usize, cut: Duration) -> Result<()> {
+        self.nodes[index].state = NodeState::Cut {
+            heal_at: Instant::now() + cut,
+        };
+        self.write_cuts()
+    }
+
+    /// Writes every node's partition file from the nodes' states: a cut
+    /// node lists all others, every other node lists the cut ones. Each
+    /// file is replaced whole (renamed over), so a node never reads half.
+    fn write_cuts(&self) -> Result<()> {
+        let cut: Vec<&str> = self
+            .nodes
+            .iter()
+            .filter(|n| matches!(n.state, NodeState::Cut { .. }))
+            .map(|n| n.key.as_str())
+            .collect();
+        for node in &self.nodes {
+            let listed: Vec<&str> = if matches!(node.state, NodeState::Cut { .. }) {
+                self.nodes
+                    .iter()
+                    .filter(|n| n.key != node.key)
+                    .map(|n| n.key.as_str())
+                    .collect()
+            } else {
+                cut.clone()
+            };
+            let text: String = listed.iter().map(|key| format!("{key}\n")).collect();
+            replace_file(&node.partition, &text)?;
+        }
+        Ok(())
+    }
+
+    /// Restarts, continues or reconnects every node whose fault has run its
+    /// time (all of them with `now` far enough ahead). Returns how many were
+    /// restarted.
     pub fn heal_due(&mut self, now: Instant) -> Result<usize> {
         let mut restarted = 0;
+        let mut reconnected = false;
         for index in 0..self.nodes.len() {
             match self.nodes[index].state {
                 NodeState::Down { restart_at } if restart_at <= now => {
@@ -151,8 +205,15 @@ impl Cluster {
                     signal(self.pid(index)?, libc::SIGCONT)?;
                     self.nodes[index].state = NodeState::Running;
                 }
+                NodeState::Cut { heal_at } if heal_at <= now => {
+                    self.nodes[index].state = NodeState::Running;
+                    reconnected = true;
+                }
                 _ => {}
             }
+        }
+        if reconnected {
+            self.write_cuts()?;
         }
         Ok(restarted)
     }
@@ -166,6 +227,7 @@ impl Cluster {
     /// down and restarted by the next [`Cluster::heal_due`]. Returns how many.
     pub fn reap_crashed(&mut self) -> Result<usize> {
         let mut crashed = 0;
+        let mut was_cut = false;
         for (index, node) in self.nodes.iter_mut().enumerate() {
             let exited = match node.child.as_mut() {
                 Some(child) => child.try_wait().context("cannot poll a node")?,
@@ -177,14 +239,28 @@ impl Cluster {
                     node.log.display()
                 );
                 node.child = None;
+                was_cut |= matches!(node.state, NodeState::Cut { .. });
                 node.state = NodeState::Down {
                     restart_at: Instant::now(),
                 };
                 crashed += 1;
             }
         }
+        if was_cut {
+            self.write_cuts()?;
+        }
         Ok(crashed)
     }
+}
+
+/// Writes `text` to `path` through a new file renamed over it.
+fn replace_file(path: &Path, text: &str) -> Result<()> {
+    let next = path.with_extension("next");
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    std::fs::write(&next, text).with_context(|| format!("cannot write {}", next.display()))?;
+    std::fs::rename(&next, path).with_context(|| format!("cannot replace {}", path.display()))
 }
 
 #[allow(unsafe_code)] // kill(2) on our own child's pid; no memory is shared.

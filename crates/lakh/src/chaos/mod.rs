@@ -1,7 +1,7 @@
 //! `lakh chaos`: a network of validators as separate `lakh node` processes
 //! under a transfer load, while validators are killed (`SIGKILL`, restarted
-//! on their data directory) and frozen (`SIGSTOP`/`SIGCONT`) at random,
-//! never more than f = ⌊(n−1)/3⌋ at once. Afterwards [`check`] verifies that
+//! on their data directory), frozen (`SIGSTOP`/`SIGCONT`) and cut off from
+//! the others (a partition) at random, never more than f = ⌊(n−1)/3⌋ at once. Afterwards [`check`] verifies that
 //! nothing was lost, applied twice or forked, and that the chain still
 //! finalizes. Exits non-zero on any violation.
 //!
@@ -48,7 +48,8 @@ pub struct ChaosArgs {
     /// Mean seconds between two faults
     #[arg(long, default_value_t = 3.0)]
     pub fault_every: f64,
-    /// Longest seconds one fault lasts (kill to restart, stop to continue)
+    /// Longest seconds one fault lasts (kill to restart, stop to continue,
+    /// cut to heal)
     #[arg(long, default_value_t = 4.0)]
     pub max_fault: f64,
     /// Transactions per second the load offers, all senders together
@@ -73,6 +74,7 @@ pub struct ChaosArgs {
 pub struct Faults {
     pub kills: u64,
     pub pauses: u64,
+    pub partitions: u64,
     pub restarts: u64,
     /// Nodes that exited without being killed (each one a violation).
     pub crashes: u64,
@@ -148,8 +150,12 @@ fn run_in(args: &ChaosArgs, seed: u64, dir: &Path) -> Result<ChaosReport> {
     let rpc_ports = (0..n)
         .map(|_| network::free_port())
         .collect::<Result<Vec<_>>>()?;
-    let configs = (0..n).map(|i| dir.join(format!("node-{i}.toml"))).collect();
-    let mut cluster = Cluster::start(dir, configs, &rpc_ports)?;
+    let keys: Vec<String> = genesis
+        .validators
+        .iter()
+        .map(|v| v.public_key.clone())
+        .collect();
+    let mut cluster = Cluster::start(dir, &keys, &rpc_ports)?;
     let clients = Arc::new(
         (0..n)
             .map(|i| LakhClient::connect(&cluster.rpc_url(i)))
@@ -274,8 +280,10 @@ fn inject(
         faults.crashes += cluster.reap_crashed()? as u64;
         faults.restarts += cluster.heal_due(now)? as u64;
         for i in 0..cluster.len() {
-            let running = cluster.state(i) == NodeState::Running;
-            shared.up[i].store(running, Ordering::Relaxed);
+            // A cut-off node still answers its clients; what it accepts
+            // waits in its pool until the cut heals.
+            let serving = matches!(cluster.state(i), NodeState::Running | NodeState::Cut { .. });
+            shared.up[i].store(serving, Ordering::Relaxed);
         }
         if now < next || cluster.faulted() >= f {
             continue;
@@ -285,13 +293,21 @@ fn inject(
             .collect();
         let victim = running[dice.below(running.len())];
         let lasts = secs(dice, 0.5, args.max_fault);
-        shared.up[victim].store(false, Ordering::Relaxed);
-        if dice.below(2) == 0 {
-            cluster.kill(victim, lasts)?;
-            faults.kills += 1;
-        } else {
-            cluster.pause(victim, lasts)?;
-            faults.pauses += 1;
+        match dice.below(3) {
+            0 => {
+                shared.up[victim].store(false, Ordering::Relaxed);
+                cluster.kill(victim, lasts)?;
+                faults.kills += 1;
+            }
+            1 => {
+                shared.up[victim].store(false, Ordering::Relaxed);
+                cluster.pause(victim, lasts)?;
+                faults.pauses += 1;
+            }
+            _ => {
+                cluster.partition(victim, lasts)?;
+                faults.partitions += 1;
+            }
         }
         next = now + secs(dice, 0.5 * args.fault_every, 1.5 * args.fault_every);
     }
@@ -406,8 +422,8 @@ fn print_report(report: &ChaosReport, json: bool) -> Result<()> {
         report.validators, report.max_faulted, report.seed, report.duration_secs
     );
     println!(
-        "faults: {} kills, {} pauses, {} restarts, {} crashes",
-        f.kills, f.pauses, f.restarts, f.crashes
+        "faults: {} kills, {} pauses, {} partitions, {} restarts, {} crashes",
+        f.kills, f.pauses, f.partitions, f.restarts, f.crashes
     );
     println!(
         "load: {} accepted, {} finalized, refused {:?}, {} calls to a faulted node",
