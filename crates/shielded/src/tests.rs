@@ -776,3 +776,24 @@ fn parameters_file_round_trips_and_refuses_with_its_code() {
     spliced[11..43].copy_from_slice(&key);
     assert_eq!(code(&spliced, &key), Some("digest_mismatch"));
 }
+
+#[test]
+fn own_parameters_file_loads_unchecked_with_the_header_checks() {
+    use crate::params::ParamsError;
+    let key = params().verifying_key().digest();
+    let bytes = params().to_file_bytes();
+    let loaded = Parameters::<D>::from_own_file_bytes(&bytes, &key).unwrap();
+    assert_eq!(loaded.to_file_bytes(), bytes);
+    let code = |bytes: &[u8], key: &[u8; 32]| {
+        Parameters::<D>::from_own_file_bytes(bytes, key)
+            .err()
+            .map(|e: ParamsError| e.code())
+    };
+    assert_eq!(code(&bytes, &[7; 32]), Some("wrong_verifying_key"));
+    assert_eq!(code(&bytes[..20], &key), Some("not_parameters"));
+    assert_eq!(code(&bytes[..bytes.len() - 1], &key), Some("malformed_key"));
+    let foreign = Parameters::<D>::devnet_setup(b"another seed").unwrap();
+    let mut spliced = foreign.to_file_bytes();
+    spliced[11..43].copy_from_slice(&key);
+    assert_eq!(code(&spliced, &key), Some("digest_mismatch"));
+}

@@ -344,6 +344,9 @@ async fn spend_command(
     out.json["setup_ms"] = json!(proven.setup_ms);
     out.json["params_source"] = json!(proven.params_source);
     if let Some(reason) = &proven.params_cache_refused {
+        eprintln!(
+            "warning: the cached parameters were refused ({reason}); derived and cached again"
+        );
         out.json["params_cache_refused"] = json!(reason);
     }
     out.json["anchor"] = json!(hex::encode(proven.anchor.to_bytes()));
