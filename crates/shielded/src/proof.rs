@@ -214,6 +214,15 @@ fn encode<T: CanonicalSerialize>(value: &T) -> Vec<u8> {
     out
 }
 
+/// [`VerifyingKey::digest`] of a key encoded as `bytes` (its
+/// [`VerifyingKey::to_bytes`]), without decoding it.
+pub fn verifying_key_digest(bytes: &[u8]) -> [u8; 32] {
+    *blake3::Hasher::new_derive_key("lakh-shielded 2026 v1 verifying key digest")
+        .update(bytes)
+        .finalize()
+        .as_bytes()
+}
+
 /// The verifying key, prepared for pairing checks.
 #[derive(Clone, Debug)]
 pub struct VerifyingKey {
@@ -260,10 +269,7 @@ impl VerifyingKey {
     /// BLAKE3 of [`VerifyingKey::to_bytes`]: what a parameters file and a
     /// chain are compared by.
     pub fn digest(&self) -> [u8; 32] {
-        *blake3::Hasher::new_derive_key("lakh-shielded 2026 v1 verifying key digest")
-            .update(&self.to_bytes())
-            .finalize()
-            .as_bytes()
+        verifying_key_digest(&self.to_bytes())
     }
 
     /// Decodes [`VerifyingKey::to_bytes`], checking every point is on the

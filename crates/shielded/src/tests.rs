@@ -797,3 +797,46 @@ fn own_parameters_file_loads_unchecked_with_the_header_checks() {
     spliced[11..43].copy_from_slice(&key);
     assert_eq!(code(&spliced, &key), Some("digest_mismatch"));
 }
+
+#[test]
+fn genesis_key_decodes_checked_and_canonical_or_is_refused_with_its_code() {
+    use crate::chain::ChainVerifyingKey;
+    use lakh_types::modules::shielded::ShieldedGenesis;
+    let from =
+        |bytes: &[u8]| ChainVerifyingKey::from_genesis(Some(&ShieldedGenesis::with_key(bytes)));
+    let code = |bytes: &[u8]| from(bytes).err().map(|e| e.code());
+    let vk_bytes = params().verifying_key().to_bytes();
+    let key = from(&vk_bytes).unwrap();
+    assert!(!key.is_devnet());
+    assert_eq!(key.digest(), params().verifying_key().digest());
+    assert_eq!(key.digest(), crate::proof::verifying_key_digest(&vk_bytes));
+    assert_eq!(key.key().to_bytes(), vk_bytes);
+    let devnet = ChainVerifyingKey::from_genesis(None).unwrap();
+    assert!(devnet.is_devnet());
+    assert_eq!(devnet.digest(), chain::DEVNET_VERIFYING_KEY_DIGEST);
+
+    assert_eq!(code(&vk_bytes[..vk_bytes.len() - 1]), Some("malformed_key"));
+    let mut off_curve = vk_bytes.clone();
+    off_curve[40] ^= 0x01; // inside beta_g2
+    assert_eq!(code(&off_curve), Some("malformed_key"));
+    let mut short = params().pk.vk.clone();
+    short.gamma_abc_g1.pop();
+    let mut short_bytes = Vec::new();
+    short.serialize_compressed(&mut short_bytes).unwrap();
+    assert_eq!(code(&short_bytes), Some("wrong_input_count"));
+    // The last γ_abc point with the infinity flag over its nonzero x: it
+    // decodes as the point at infinity, whose encoding has x = 0.
+    let mut flagged = vk_bytes.clone();
+    let last = flagged.len() - 1;
+    flagged[last] = (flagged[last] & 0x3f) | 0x40;
+    assert_eq!(code(&flagged), Some("non_canonical_key"));
+    let not_hex = ShieldedGenesis {
+        verifying_key: "zz".into(),
+    };
+    assert_eq!(
+        ChainVerifyingKey::from_genesis(Some(&not_hex))
+            .err()
+            .map(|e| e.code()),
+        Some("verifying_key_not_hex")
+    );
+}

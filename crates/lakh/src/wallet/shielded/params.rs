@@ -3,9 +3,11 @@
 //! derived from its public seed once and then cached in
 //! `<keys dir>/shielded/devnet-params.bin`.
 //!
-//! Either way the file's verifying key must be the chain's, else every
-//! proof would be refused. The chain verifies with the devnet key (genesis
-//! carries no key yet), pinned as `chain::DEVNET_VERIFYING_KEY_DIGEST`.
+//! Either way the file's verifying key must be the chain's (its digest, from
+//! the `shielded verifying_key` query), else every proof would be refused.
+//! A chain whose genesis carries no key verifies with the devnet key,
+//! pinned as `chain::DEVNET_VERIFYING_KEY_DIGEST`; one whose genesis carries
+//! a ceremony's key needs that ceremony's parameters (`--params`).
 //!
 //! A `--params` file comes from someone else and is decoded with every
 //! point checked. The cache is the wallet's own file: it is written as
@@ -19,19 +21,18 @@
 //! that does not match or does not load is derived again and rewritten,
 //! and the reason is reported.
 
-use crate::ceremony::{read_bounded, write_atomically};
+use crate::ceremony::{MAX_PARAMS_BYTES, read_bounded, write_atomically};
 use crate::wallet::CodedError;
 use commonware_cryptography::{Hasher, Sha256};
 use lakh_shielded::params::ParamsError;
 use lakh_shielded::{Parameters, TREE_DEPTH, chain};
+use lakh_types::modules::shielded::query::VerifyingKeyAnswer;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 const CACHE_FILE: &str = "devnet-params.bin";
 const CACHE_MAGIC: &[u8; 8] = b"LAKHPCCH";
 const CACHE_HEADER_BYTES: usize = CACHE_MAGIC.len() + 32;
-/// The depth-32 file is about 8 MB.
-const MAX_PARAMS_BYTES: u64 = 64 << 20;
 
 /// Parameters ready to prove with, and how they were obtained.
 pub struct Loaded {
@@ -52,15 +53,34 @@ fn refused(e: ParamsError, path: &Path) -> anyhow::Error {
     CodedError::new(e.code(), format!("{}: {e}", path.display())).into()
 }
 
-pub fn load(keys_dir: &Path, file: Option<&Path>) -> anyhow::Result<Loaded> {
+/// The parameters to prove with on a chain whose key is `chain`: `file`'s,
+/// fully checked, or the devnet's (cached) when the chain uses the devnet
+/// key. A chain with its own key (from genesis) needs `file`.
+pub fn load(
+    keys_dir: &Path,
+    file: Option<&Path>,
+    chain: &VerifyingKeyAnswer,
+) -> anyhow::Result<Loaded> {
     let started = Instant::now();
-    let chain_key = chain::DEVNET_VERIFYING_KEY_DIGEST;
+    let chain_key = chain.digest.0;
     let (params, source, cache_refused) = match file {
         Some(path) => {
             let bytes = read_bounded(path, MAX_PARAMS_BYTES)?;
             let params =
                 Parameters::from_file_bytes(&bytes, &chain_key).map_err(|e| refused(e, path))?;
             (params, "file", None)
+        }
+        None if !chain.devnet => {
+            return Err(CodedError::new(
+                "wrong_verifying_key",
+                format!(
+                    "the chain verifies with the key {} of its genesis, not the devnet key {}: \
+                     pass --params FILE with the parameters of its ceremony",
+                    hex::encode(chain_key),
+                    hex::encode(chain::DEVNET_VERIFYING_KEY_DIGEST)
+                ),
+            )
+            .into());
         }
         None => load_cached(&cache_path(keys_dir), &chain_key, || {
             Parameters::devnet_setup(chain::DEVNET_SEED)
