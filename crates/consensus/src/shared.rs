@@ -74,7 +74,16 @@ impl NodeShared {
     ) -> Self {
         let genesis_state = lakh_execution::apply_genesis(&genesis);
         let (finalized, _) = broadcast::channel(FINALIZED_CHANNEL);
-        let verifier = VerifierConfig::new(genesis.chain_id, genesis.fees.min_base_fee);
+        let mut verifier = VerifierConfig::new(genesis.chain_id, genesis.fees.min_base_fee);
+        verifier.shielded_key = lakh_execution::modules::shielded::chain_key(&genesis)
+            .expect("a node starts only on a genesis check_genesis accepted");
+        if verifier.shielded_key.is_devnet() {
+            tracing::warn!(
+                "genesis carries no shielded verifying key: shielded proofs are checked with the \
+                 devnet key derived from a public seed, which is INSECURE (anyone can forge \
+                 proofs); a network needs a ceremony's key in genesis (lakh genesis --shielded-params)"
+            );
+        }
         let pool =
             TxPool::new(mempool, verifier).expect("failed to start signature verification workers");
         NodeShared {

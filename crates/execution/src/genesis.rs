@@ -103,5 +103,16 @@ pub fn apply_genesis(genesis: &Genesis) -> Vec<(StateKey, StateValue)> {
             bridge,
         ));
     }
+    state.extend(crate::modules::shielded::genesis_entries(genesis));
     state.into_iter().collect()
+}
+
+/// Checks `genesis` as [`Genesis::validate`] does, plus what needs a
+/// module's code: that its shielded verifying key decodes. A node refuses to
+/// start on a genesis this refuses.
+pub fn check_genesis(genesis: &Genesis) -> Result<(), String> {
+    genesis.validate()?;
+    crate::modules::shielded::chain_key(genesis)
+        .map_err(|e| format!("shielded.verifying_key refused ({}): {e}", e.code()))?;
+    Ok(())
 }

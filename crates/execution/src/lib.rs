@@ -28,7 +28,7 @@ pub mod modules;
 pub mod overlay;
 mod parallel;
 
-pub use genesis::apply_genesis;
+pub use genesis::{apply_genesis, check_genesis};
 pub use modules::stake::{Offense, Participation};
 pub use overlay::{Overlay, StateError};
 pub use parallel::{ConflictGroups, PARALLEL_MIN_TXS, conflict_groups, parallel_lanes};

@@ -12,11 +12,12 @@ mod common;
 
 use common::stake_chain::{object, run_everywhere};
 use common::*;
+use commonware_cryptography::Signer as _;
 use lakh_execution::Mode;
 use lakh_execution::modules::run_query;
 use lakh_execution::modules::shielded::{
-    BlockNotes, SpentNullifier, TreeState, block_notes_key, custody, nullifier_key, pending_key,
-    tree_key,
+    BlockNotes, SpentNullifier, TreeState, block_notes_key, custody, genesis_key_key,
+    nullifier_key, pending_key, tree_key,
 };
 use lakh_shielded::chain::{self, SpendTx};
 use lakh_shielded::{
@@ -24,10 +25,12 @@ use lakh_shielded::{
     ShieldedAddress, SpendInput, SpendingKey, TREE_DEPTH, TransferWitness, encrypt_note,
 };
 use lakh_state::StateValue;
-use lakh_types::modules::shielded::query::{CustodyAnswer, NotesAnswer, RootAnswer};
+use lakh_types::modules::shielded::query::{
+    CustodyAnswer, NotesAnswer, RootAnswer, VerifyingKeyAnswer,
+};
 use lakh_types::modules::shielded::{
     FixedBytes, MAX_SHIELDED_ACTIONS_PER_BLOCK, NoteCiphertext, ShieldedAction, ShieldedError,
-    ShieldedEvent,
+    ShieldedEvent, ShieldedGenesis,
 };
 use lakh_types::{Action, AssetId, Event, FailureReason, Receipt, TxStatus};
 use proptest::prelude::*;
@@ -160,8 +163,12 @@ struct Chain {
 
 impl Chain {
     fn new() -> Self {
+        Self::of(&genesis())
+    }
+
+    fn of(genesis: &lakh_types::Genesis) -> Self {
         Chain {
-            state: genesis_state(),
+            state: lakh_execution::apply_genesis(genesis).into_iter().collect(),
             height: 1,
             preset_notes: 0,
         }
@@ -595,4 +602,56 @@ fn declared_keys_cover_the_pool() {
     }
     assert!(keys.contains(&pending_key()));
     assert!(keys.contains(&tree_key()));
+}
+
+#[test]
+fn genesis_carries_the_verifying_key_the_chain_reports() {
+    let devnet: VerifyingKeyAnswer =
+        serde_json::from_value(Chain::new().query("verifying_key", serde_json::json!({}))).unwrap();
+    assert_eq!(
+        devnet,
+        VerifyingKeyAnswer {
+            digest: FixedBytes(chain::DEVNET_VERIFYING_KEY_DIGEST),
+            devnet: true,
+        }
+    );
+    assert!(!genesis_state().contains_key(&genesis_key_key()));
+
+    // Another setup of the transfer circuit stands in for a ceremony's: its
+    // key has the circuit's public inputs at any depth.
+    let ceremony = lakh_shielded::Parameters::<1>::devnet_setup(b"ceremony stand-in").unwrap();
+    let key_bytes = ceremony.verifying_key().to_bytes();
+    // A genesis a node would start on: validated, so with a validator.
+    let mut base = genesis();
+    base.validators = vec![lakh_types::genesis::GenesisValidator::new(
+        &lakh_types::PrivateKey::from_seed(1),
+        "127.0.0.1:3000".parse().unwrap(),
+        base.staking.min_self_bond,
+    )];
+    lakh_execution::check_genesis(&base).unwrap();
+    let mut keyed = base.clone();
+    keyed.shielded = Some(ShieldedGenesis::with_key(&key_bytes));
+    lakh_execution::check_genesis(&keyed).unwrap();
+    let back = lakh_types::Genesis::from_json(&keyed.to_json()).unwrap();
+    assert_eq!(back, keyed);
+    let answer: VerifyingKeyAnswer =
+        serde_json::from_value(Chain::of(&back).query("verifying_key", serde_json::json!({})))
+            .unwrap();
+    assert_eq!(
+        answer,
+        VerifyingKeyAnswer {
+            digest: FixedBytes(ceremony.verifying_key().digest()),
+            devnet: false,
+        }
+    );
+
+    let refused = |key: &[u8]| {
+        let mut g = base.clone();
+        g.shielded = Some(ShieldedGenesis::with_key(key));
+        lakh_execution::check_genesis(&g).unwrap_err()
+    };
+    let err = refused(&key_bytes[..key_bytes.len() - 1]);
+    assert!(err.contains("(malformed_key)"), "{err}");
+    let err = refused(&[0; 4096]);
+    assert!(err.contains("(verifying_key_too_large)"), "{err}");
 }

@@ -121,7 +121,7 @@ pub fn genesis(data: &[u8]) {
         return;
     };
     if let Ok(genesis) = Genesis::from_json(text) {
-        let _ = genesis.validate();
+        let _ = lakh_execution::check_genesis(&genesis);
         let _ = lakh_execution::modules::stake::genesis_committee(&genesis);
     }
 }

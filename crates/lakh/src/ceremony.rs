@@ -11,7 +11,9 @@
 use crate::wallet::{CodedError, print_json_error};
 use anyhow::Context;
 use lakh_shielded::ceremony::{CeremonyError, CircuitShape, Receipt, Transcript, contribution_rng};
+use lakh_shielded::params::{ParamsError, recorded_digest};
 use lakh_shielded::{Parameters, TREE_DEPTH};
+use lakh_types::modules::shielded::ShieldedGenesis;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -20,6 +22,21 @@ use std::time::Instant;
 const MAX_TRANSCRIPT_BYTES: u64 = 1 << 30;
 /// Most bytes of `--entropy`.
 const MAX_ENTROPY_BYTES: usize = 4096;
+/// Largest parameters file read (the depth-32 one is about 8 MB).
+pub(crate) const MAX_PARAMS_BYTES: u64 = 64 << 20;
+
+/// The genesis section that makes a chain verify with the key of the
+/// finalized parameters file at `path` (`lakh genesis --shielded-params`),
+/// after loading the file with every check.
+pub(crate) fn genesis_section(path: &Path) -> anyhow::Result<ShieldedGenesis> {
+    let bytes = read_bounded(path, MAX_PARAMS_BYTES)?;
+    let refused = |e: ParamsError| CodedError::new(e.code(), format!("{}: {e}", path.display()));
+    let recorded = recorded_digest::<TREE_DEPTH>(&bytes).map_err(refused)?;
+    let params = Parameters::<TREE_DEPTH>::from_file_bytes(&bytes, &recorded).map_err(refused)?;
+    Ok(ShieldedGenesis::with_key(
+        &params.verifying_key().to_bytes(),
+    ))
+}
 
 #[derive(clap::Args, Debug)]
 pub struct ShieldedArgs {

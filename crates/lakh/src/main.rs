@@ -112,6 +112,11 @@ enum Command {
         json: bool,
         #[command(flatten)]
         epochs: network::EpochArgs,
+        /// A finalized ceremony's parameters file (`lakh shielded ceremony
+        /// finalize`): the chain verifies shielded proofs with its key
+        /// [default: none, the insecure devnet key]
+        #[arg(long, value_name = "FILE")]
+        shielded_params: Option<PathBuf>,
     },
     /// Create and inspect keys.
     Keys(keys::KeysArgs),
@@ -209,17 +214,29 @@ fn main() -> Result<()> {
             base_port,
             json,
             epochs,
+            shielded_params,
         } => {
             if out.join("genesis.json").exists() {
                 anyhow::bail!("{} already holds a genesis.json", out.display());
             }
+            let shielded = shielded_params
+                .as_deref()
+                .map(ceremony::genesis_section)
+                .transpose()?;
             let ports = match base_port {
                 Some(p) => (0..validators).map(|i| p + i as u16).collect(),
                 None => (0..validators)
                     .map(|_| network::free_port())
                     .collect::<Result<Vec<_>>>()?,
             };
-            let g = network::write_network(&out, validators, chain_id, &ports, epochs.staking())?;
+            let g = network::write_network(
+                &out,
+                validators,
+                chain_id,
+                &ports,
+                epochs.staking(),
+                shielded,
+            )?;
             if json {
                 println!(
                     "{}",

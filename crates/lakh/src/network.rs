@@ -14,6 +14,7 @@ use lakh_types::{
     Address, AssetId, Genesis, Symbol,
     committee::StakingParams,
     genesis::{BlockParams, GenesisAccount, GenesisAsset, GenesisValidator},
+    modules::shielded::ShieldedGenesis,
 };
 use std::{
     net::{SocketAddr, TcpListener},
@@ -98,13 +99,15 @@ impl EpochArgs {
 
 /// Writes a new network definition into `dir`: `genesis.json`, validator keys
 /// under `dir/validators/`, demo account keys under `dir/keys/`, and one
-/// `node-I.toml` per validator. Returns the genesis.
+/// `node-I.toml` per validator. With `shielded`, the chain verifies shielded
+/// proofs with its key instead of the devnet's. Returns the genesis.
 pub fn write_network(
     dir: &Path,
     validators: usize,
     chain_id: u64,
     p2p_ports: &[u16],
     staking: StakingParams,
+    shielded: Option<ShieldedGenesis>,
 ) -> Result<Genesis> {
     if validators == 0 || p2p_ports.len() != validators {
         bail!("a network needs at least one validator and one p2p port per validator");
@@ -177,8 +180,9 @@ pub fn write_network(
         admin: Some(admin),
         staking,
         bridge: None,
+        shielded,
     };
-    genesis.validate().map_err(anyhow::Error::msg)?;
+    lakh_execution::check_genesis(&genesis).map_err(anyhow::Error::msg)?;
     std::fs::write(dir.join("genesis.json"), genesis.to_json())?;
     for i in 0..validators {
         let cfg = NodeFile {
@@ -231,7 +235,9 @@ fn load_key_file(path: &Path) -> Result<PrivateKey> {
 pub fn load_genesis(path: &Path) -> Result<Genesis> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read genesis {}", path.display()))?;
-    Genesis::from_json(&text).map_err(anyhow::Error::msg)
+    let genesis = Genesis::from_json(&text).map_err(anyhow::Error::msg)?;
+    lakh_execution::check_genesis(&genesis).map_err(anyhow::Error::msg)?;
+    Ok(genesis)
 }
 
 /// What `lakh devnet` runs.
@@ -350,13 +356,14 @@ pub fn devnet(cfg: DevnetConfig) -> Result<()> {
             DEVNET_CHAIN_ID,
             &ports,
             epochs.staking(),
+            None,
         )?
     };
     let (anvil, devnet_l1, genesis) = if l1 {
         let (anvil, info, section) = crate::bridge::setup_devnet_l1(&genesis, data_dir)?;
         let mut genesis = genesis;
         genesis.bridge = Some(section);
-        genesis.validate().map_err(anyhow::Error::msg)?;
+        lakh_execution::check_genesis(&genesis).map_err(anyhow::Error::msg)?;
         std::fs::write(&genesis_path, genesis.to_json())?;
         (Some(anvil), Some(info), genesis)
     } else {

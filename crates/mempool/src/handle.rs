@@ -261,7 +261,7 @@ impl TxPool {
     /// included without this node seeing it is checked: a block with a bad
     /// one is rejected whole, so execution never meets an unverified proof.
     pub fn verify_block_signatures(&self, txs: &[SignedTransaction]) -> Vec<usize> {
-        let chain_id = self.verifier.config().chain_id;
+        let config = self.verifier.config();
         let unverified: Vec<usize> = {
             let inner = self.lock();
             (0..txs.len())
@@ -270,9 +270,13 @@ impl TxPool {
         };
         let mut bad = bad_signatures(txs, &unverified);
         bad.extend(
-            crate::verify::verify_proofs(chain_id, unverified.iter().map(|&i| &txs[i]))
-                .into_iter()
-                .map(|(j, _)| unverified[j]),
+            crate::verify::verify_proofs(
+                config.chain_id,
+                &config.shielded_key,
+                unverified.iter().map(|&i| &txs[i]),
+            )
+            .into_iter()
+            .map(|(j, _)| unverified[j]),
         );
         bad.sort_unstable();
         bad.dedup();
@@ -751,5 +755,29 @@ mod tests {
             ),
         ];
         assert_eq!(pool.verify_block_signatures(&txs), vec![2]);
+    }
+
+    #[test]
+    fn block_verification_uses_the_chain_key() {
+        use crate::verify::tests::{
+            ceremony_chain_key, ceremony_unshield, proven_unshield, signed,
+        };
+        let mut verifier = VerifierConfig::new(CHAIN_ID, 1);
+        verifier.workers = 1;
+        verifier.shielded_key = ceremony_chain_key();
+        let ceremony_chain = TxPool::new(MempoolConfig::default(), verifier).unwrap();
+        let devnet_chain = pool();
+        let shielded = |action: &lakh_types::modules::shielded::ShieldedAction| {
+            signed(
+                1,
+                0,
+                CHAIN_ID,
+                1_000_000,
+                Action::Shielded(Box::new(action.clone())),
+            )
+        };
+        let txs = vec![shielded(ceremony_unshield()), shielded(proven_unshield())];
+        assert_eq!(ceremony_chain.verify_block_signatures(&txs), vec![1]);
+        assert_eq!(devnet_chain.verify_block_signatures(&txs), vec![0]);
     }
 }

@@ -18,6 +18,7 @@ use crate::pool::fee_per_unit;
 use bytes::Bytes;
 use futures::StreamExt;
 use futures::channel::mpsc as async_mpsc;
+use lakh_shielded::chain::ChainVerifyingKey;
 use lakh_types::tx::verify_signatures;
 use lakh_types::{Action, Refusal, SignedTransaction, fees, limits};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -139,6 +140,9 @@ pub struct VerifierConfig {
     /// critical path leaves. Ignored (0) when the process may use only one
     /// core, where it starved verification instead.
     pub nice: i32,
+    /// The key shielded proofs are checked with: genesis' (the devnet's
+    /// when genesis carries none, and by default).
+    pub shielded_key: ChainVerifyingKey,
 }
 
 impl VerifierConfig {
@@ -155,6 +159,7 @@ impl VerifierConfig {
                 .ok()
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(DEFAULT_VERIFY_NICE),
+            shielded_key: ChainVerifyingKey::Devnet,
         }
     }
 }
@@ -225,12 +230,16 @@ impl Verifier {
         let mut handles = Vec::with_capacity(workers);
         for i in 0..workers {
             let queue = queue.clone();
-            let (chain_id, min_base_fee) = (cfg.chain_id, cfg.min_base_fee);
+            let chain = ChainRules {
+                chain_id: cfg.chain_id,
+                min_base_fee: cfg.min_base_fee,
+                shielded_key: cfg.shielded_key.clone(),
+            };
             let handle = std::thread::Builder::new()
                 .name(format!("lakh-verify-{i}"))
                 .spawn(move || {
                     lower_priority(nice);
-                    worker(&queue, chain_id, min_base_fee)
+                    worker(&queue, &chain)
                 })?;
             handles.push(handle);
         }
@@ -413,7 +422,14 @@ fn worker_lost() -> Refusal {
     Refusal::Busy("signature verification worker failed".into())
 }
 
-fn worker(queue: &Mutex<Receiver<Job>>, chain_id: u64, min_base_fee: u128) {
+/// What a worker checks transactions against.
+struct ChainRules {
+    chain_id: u64,
+    min_base_fee: u128,
+    shielded_key: ChainVerifyingKey,
+}
+
+fn worker(queue: &Mutex<Receiver<Job>>, chain: &ChainRules) {
     loop {
         let job = {
             let Ok(queue) = queue.lock() else { return };
@@ -432,12 +448,9 @@ fn worker(queue: &Mutex<Receiver<Job>>, chain_id: u64, min_base_fee: u128) {
                 raw.into_iter().map(SignedTransaction::decode),
                 len,
                 floor,
-                chain_id,
-                min_base_fee,
+                chain,
             ),
-            Input::Decoded(txs) => {
-                verify_chunk(txs.into_iter().map(Ok), len, floor, chain_id, min_base_fee)
-            }
+            Input::Decoded(txs) => verify_chunk(txs.into_iter().map(Ok), len, floor, chain),
         }))
         .unwrap_or_else(|_| (0..len).map(|_| Err(worker_lost())).collect());
         // A caller that stopped waiting (its request was dropped) needs no answer.
@@ -451,15 +464,14 @@ fn verify_chunk(
     txs: impl Iterator<Item = Result<SignedTransaction, Refusal>>,
     len: usize,
     floor: Option<&FeeFloor>,
-    chain_id: u64,
-    min_base_fee: u128,
+    chain: &ChainRules,
 ) -> Verdicts {
     let mut out: Verdicts = Vec::with_capacity(len);
     let mut passed = Vec::with_capacity(len);
     let mut passed_at = Vec::with_capacity(len);
     for tx in txs {
         let checked = tx.and_then(|tx| {
-            check_stateless(&tx, chain_id, min_base_fee)?;
+            check_stateless(&tx, chain.chain_id, chain.min_base_fee)?;
             match floor {
                 Some(f) if fee_per_unit(&tx) <= f.fee_per_unit => Err(f.refusal.clone()),
                 _ => Ok(tx),
@@ -486,7 +498,9 @@ fn verify_chunk(
             signed.push(tx);
         }
     }
-    let mut bad_proofs = verify_proofs(chain_id, &signed).into_iter().peekable();
+    let mut bad_proofs = verify_proofs(chain.chain_id, &chain.shielded_key, &signed)
+        .into_iter()
+        .peekable();
     for (i, tx) in signed.into_iter().enumerate() {
         match bad_proofs.peek() {
             Some((at, _)) if *at == i => {
@@ -502,10 +516,11 @@ fn verify_chunk(
 
 /// The shielded transactions among `txs` whose proofs do not verify, by
 /// index (ascending), with the refusal. All proofs are checked in one batch
-/// against the devnet's verifying key; a failing batch is checked member by
-/// member. Transactions without a proof pass.
+/// against the chain's verifying key `key`; a failing batch is checked
+/// member by member. Transactions without a proof pass.
 pub fn verify_proofs<'a>(
     chain_id: u64,
+    key: &ChainVerifyingKey,
     txs: impl IntoIterator<Item = &'a SignedTransaction>,
 ) -> Vec<(usize, Refusal)> {
     let mut spends = Vec::new();
@@ -521,8 +536,7 @@ pub fn verify_proofs<'a>(
     if spends.is_empty() {
         return Vec::new();
     }
-    let vk = lakh_shielded::chain::devnet_verifying_key();
-    lakh_shielded::chain::verify_actions(vk, chain_id, &spends)
+    lakh_shielded::chain::verify_actions(key.key(), chain_id, &spends)
         .into_iter()
         .zip(spend_at)
         .filter_map(|(verdict, i)| {
@@ -776,49 +790,116 @@ pub(crate) mod tests {
     }
 
     /// One proven unshield on chain [`CHAIN`], sent by key 1: 50 in, 39 to
-    /// a public account, fee 1, change 10. Proved once per test binary.
+    /// a public account, fee 1, change 10, proved with the devnet's
+    /// parameters. Proved once per test binary.
     pub(crate) fn proven_unshield() -> &'static ShieldedAction {
-        use lakh_shielded::chain::{SpendTx, devnet_parameters, prove_spend};
+        static PROVEN: std::sync::OnceLock<ShieldedAction> = std::sync::OnceLock::new();
+        PROVEN.get_or_init(|| unshield_proved_with(lakh_shielded::chain::devnet_parameters()))
+    }
+
+    /// Parameters of another setup of the transfer circuit: what a chain
+    /// whose genesis carries a ceremony's key verifies with (a seeded setup
+    /// stands in for the ceremony, whose key is just as foreign to the
+    /// devnet's). Derived once per test binary.
+    pub(crate) fn ceremony_parameters()
+    -> &'static lakh_shielded::Parameters<{ lakh_shielded::TREE_DEPTH }> {
+        static PARAMS: std::sync::OnceLock<
+            lakh_shielded::Parameters<{ lakh_shielded::TREE_DEPTH }>,
+        > = std::sync::OnceLock::new();
+        PARAMS
+            .get_or_init(|| lakh_shielded::Parameters::devnet_setup(b"ceremony stand-in").unwrap())
+    }
+
+    /// [`proven_unshield`]'s unshield proved with [`ceremony_parameters`].
+    pub(crate) fn ceremony_unshield() -> &'static ShieldedAction {
+        static PROVEN: std::sync::OnceLock<ShieldedAction> = std::sync::OnceLock::new();
+        PROVEN.get_or_init(|| unshield_proved_with(ceremony_parameters()))
+    }
+
+    /// The key of a chain whose genesis carries [`ceremony_parameters`]' key.
+    pub(crate) fn ceremony_chain_key() -> ChainVerifyingKey {
+        let key = ceremony_parameters().verifying_key().to_bytes();
+        let section = lakh_types::modules::shielded::ShieldedGenesis::with_key(&key);
+        ChainVerifyingKey::from_genesis(Some(&section)).unwrap()
+    }
+
+    fn unshield_proved_with(
+        params: &lakh_shielded::Parameters<{ lakh_shielded::TREE_DEPTH }>,
+    ) -> ShieldedAction {
+        use lakh_shielded::chain::{SpendTx, prove_spend};
         use lakh_shielded::{
             Action as ProofAction, FullTree, Note, SpendInput, SpendingKey, TREE_DEPTH,
             TransferWitness,
         };
         use rand_chacha_ark::{ChaCha20Rng, rand_core::SeedableRng};
-        static PROVEN: std::sync::OnceLock<ShieldedAction> = std::sync::OnceLock::new();
-        PROVEN.get_or_init(|| {
-            let mut rng = ChaCha20Rng::seed_from_u64(7);
-            let owner = SpendingKey::random(&mut rng).address().paying_key;
-            let key = SpendingKey::random(&mut rng);
-            let note = Note::new(AssetId(1), 50, key.address().paying_key, &mut rng);
-            let mut tree = FullTree::<TREE_DEPTH>::new();
-            tree.append_batch(&[note.commitment()]).unwrap();
-            let witness = TransferWitness {
-                inputs: [
-                    SpendInput {
-                        note,
-                        nk: key.nullifier_key(),
-                        path: tree.path(0).unwrap(),
-                    },
-                    SpendInput::dummy(AssetId(1), &mut rng),
-                ],
-                outputs: [
-                    Note::new(AssetId(1), 10, owner, &mut rng),
-                    Note::new(AssetId(1), 0, owner, &mut rng),
-                ],
-            };
-            let tx = SpendTx {
-                chain_id: CHAIN,
-                sender: Address::from(&PrivateKey::from_seed(1).public_key()),
-                anchor: tree.root(),
-                fee: 1,
-                action: ProofAction::Unshield {
-                    recipient: Address([9; 32]),
-                    amount: 39,
+        let mut rng = ChaCha20Rng::seed_from_u64(7);
+        let owner = SpendingKey::random(&mut rng).address().paying_key;
+        let key = SpendingKey::random(&mut rng);
+        let note = Note::new(AssetId(1), 50, key.address().paying_key, &mut rng);
+        let mut tree = FullTree::<TREE_DEPTH>::new();
+        tree.append_batch(&[note.commitment()]).unwrap();
+        let witness = TransferWitness {
+            inputs: [
+                SpendInput {
+                    note,
+                    nk: key.nullifier_key(),
+                    path: tree.path(0).unwrap(),
                 },
-                encrypted_notes: [FixedBytes([3; ENCRYPTED_NOTE_BYTES]); 2],
-            };
-            prove_spend(devnet_parameters(), &witness, &tx, &mut rng).unwrap()
-        })
+                SpendInput::dummy(AssetId(1), &mut rng),
+            ],
+            outputs: [
+                Note::new(AssetId(1), 10, owner, &mut rng),
+                Note::new(AssetId(1), 0, owner, &mut rng),
+            ],
+        };
+        let tx = SpendTx {
+            chain_id: CHAIN,
+            sender: Address::from(&PrivateKey::from_seed(1).public_key()),
+            anchor: tree.root(),
+            fee: 1,
+            action: ProofAction::Unshield {
+                recipient: Address([9; 32]),
+                amount: 39,
+            },
+            encrypted_notes: [FixedBytes([3; ENCRYPTED_NOTE_BYTES]); 2],
+        };
+        prove_spend(params, &witness, &tx, &mut rng).unwrap()
+    }
+
+    #[test]
+    fn proofs_verify_only_under_the_chain_key_they_were_made_for() {
+        let max_fee = 1_000_000;
+        let shielded = |action: &ShieldedAction| Action::Shielded(Box::new(action.clone()));
+        let ceremony_tx = signed(1, 0, CHAIN, max_fee, shielded(ceremony_unshield()));
+        let devnet_tx = signed(1, 1, CHAIN, max_fee, shielded(proven_unshield()));
+        let refused_at = |key: &ChainVerifyingKey| -> Vec<(usize, &'static str)> {
+            verify_proofs(CHAIN, key, [&ceremony_tx, &devnet_tx])
+                .iter()
+                .map(|(i, refusal)| (*i, refusal.code()))
+                .collect()
+        };
+        assert_eq!(
+            refused_at(&ceremony_chain_key()),
+            vec![(1, "invalid_proof")]
+        );
+        assert_eq!(
+            refused_at(&ChainVerifyingKey::Devnet),
+            vec![(0, "invalid_proof")]
+        );
+
+        // Ingest on the verifier threads uses the configured key.
+        let mut cfg = VerifierConfig::new(CHAIN, MIN_BASE_FEE);
+        cfg.workers = 1;
+        cfg.shielded_key = ceremony_chain_key();
+        let verdicts = Verifier::new(cfg)
+            .unwrap()
+            .verify_batch(vec![ceremony_tx.clone(), devnet_tx.clone()]);
+        assert!(verdicts[0].is_ok(), "{:?}", verdicts[0]);
+        assert!(
+            matches!(&verdicts[1], Err(r) if r.code() == "invalid_proof"),
+            "{:?}",
+            verdicts[1]
+        );
     }
 
     fn tweaked(change: impl FnOnce(&mut ShieldedAction)) -> Action {

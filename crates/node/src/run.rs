@@ -230,7 +230,7 @@ pub fn opening_new_store() -> bool {
 
 /// Runs the validators until the process is stopped.
 pub fn run(cfg: RunConfig) -> Result<()> {
-    cfg.genesis.validate().map_err(anyhow::Error::msg)?;
+    lakh_execution::check_genesis(&cfg.genesis).map_err(anyhow::Error::msg)?;
     OPENING_NEW_STORE.store(!cfg.data_dir.join("store").exists(), Ordering::Relaxed);
     std::fs::create_dir_all(&cfg.data_dir)
         .with_context(|| format!("cannot create data directory {}", cfg.data_dir.display()))?;

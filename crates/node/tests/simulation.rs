@@ -168,6 +168,7 @@ impl LakhEngine {
             admin: None,
             staking: Default::default(),
             bridge: None,
+            shielded: None,
         };
         let mut txs = Vec::new();
         for nonce in 0..TRANSFERS_PER_ACCOUNT {

@@ -1,17 +1,19 @@
 //! The chain's side of shielded actions: the wire action
 //! ([`lakh_types::modules::shielded::ShieldedAction`]) as the [`Statement`]
-//! its proof is about, the devnet's verifying key, and verification of a set
+//! its proof is about, the chain's verifying key (genesis' or the devnet's),
+//! and verification of a set
 //! of actions in one batch with every failing member named.
 //!
 //! Ingest (the mempool's verifier threads) and block verification (for
 //! transactions a node never saw at ingest) both use [`verify_actions`];
 //! execution assumes it ran, as it assumes signatures were checked.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use lakh_types::codec::Text;
 use lakh_types::modules::shielded::{
-    Field32, FixedBytes, NoteCiphertext, ShieldedAction, ShieldedError, check_typed,
+    Field32, FixedBytes, NoteCiphertext, ShieldedAction, ShieldedError, ShieldedGenesis,
+    ShieldedGenesisError, check_typed,
 };
 use lakh_types::{Address, AssetId};
 
@@ -21,7 +23,7 @@ use crate::encryption::{EncryptError, encrypt_note};
 use crate::field::FieldDecodeError;
 use crate::keys::ShieldedAddress;
 use crate::note::Note;
-use crate::proof::{Parameters, Proof, ProveError, VerifyingKey};
+use crate::proof::{KeyDecodeError, Parameters, Proof, ProveError, VerifyingKey};
 use crate::transfer::{Action, Statement, TransferWitness};
 use crate::tree::TREE_DEPTH;
 use crate::types::{MerkleRoot, NoteCommitment, Nullifier, OwnerCommitment};
@@ -57,6 +59,82 @@ pub const DEVNET_VERIFYING_KEY_DIGEST: [u8; 32] = [
 /// The verifying key every devnet node checks shielded proofs with.
 pub fn devnet_verifying_key() -> &'static VerifyingKey {
     devnet_parameters().verifying_key()
+}
+
+/// The key a chain checks shielded proofs with: the one its genesis carries,
+/// or the devnet's when genesis carries none. The devnet key is derived only
+/// when a proof is first checked (a few seconds), never to learn its digest.
+#[derive(Clone, Debug, Default)]
+pub enum ChainVerifyingKey {
+    /// [`devnet_verifying_key`]: **insecure**, anyone can forge proofs.
+    #[default]
+    Devnet,
+    /// The genesis key (e.g. a ceremony's).
+    Genesis(Arc<VerifyingKey>),
+}
+
+/// Why genesis' verifying key was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum GenesisKeyError {
+    /// Too large or not hex.
+    #[error(transparent)]
+    Section(#[from] ShieldedGenesisError),
+    /// Not a transfer-circuit verifying key (off the curve or the subgroup,
+    /// another public-input count, trailing bytes).
+    #[error("the verifying key does not decode: {0}")]
+    Key(#[from] KeyDecodeError),
+    /// A key, but not in its canonical encoding: the chain's digest of the
+    /// key is that of the genesis bytes, so they must be the key's own.
+    #[error("the verifying key is not canonically encoded (it re-encodes to other bytes)")]
+    NonCanonical,
+}
+
+impl GenesisKeyError {
+    /// Stable snake_case code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Section(e) => e.code(),
+            Self::Key(e) => e.code(),
+            Self::NonCanonical => "non_canonical_key",
+        }
+    }
+}
+
+impl ChainVerifyingKey {
+    /// The key of a chain whose genesis has `section`, decoded with every
+    /// point checked.
+    pub fn from_genesis(section: Option<&ShieldedGenesis>) -> Result<Self, GenesisKeyError> {
+        let Some(section) = section else {
+            return Ok(Self::Devnet);
+        };
+        let bytes = section.key_bytes()?;
+        let key = VerifyingKey::from_bytes(&bytes)?;
+        if key.to_bytes() != bytes {
+            return Err(GenesisKeyError::NonCanonical);
+        }
+        Ok(Self::Genesis(Arc::new(key)))
+    }
+
+    /// The key (derives the devnet's on first use).
+    pub fn key(&self) -> &VerifyingKey {
+        match self {
+            Self::Devnet => devnet_verifying_key(),
+            Self::Genesis(key) => key,
+        }
+    }
+
+    /// [`VerifyingKey::digest`] of the key, without deriving the devnet's.
+    pub fn digest(&self) -> [u8; 32] {
+        match self {
+            Self::Devnet => DEVNET_VERIFYING_KEY_DIGEST,
+            Self::Genesis(key) => key.digest(),
+        }
+    }
+
+    /// Whether this is the seeded devnet key.
+    pub fn is_devnet(&self) -> bool {
+        matches!(self, Self::Devnet)
+    }
 }
 
 /// The 32 bytes a proof is bound to besides its statement: the account that

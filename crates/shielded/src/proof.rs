@@ -183,17 +183,19 @@ impl KeyDecodeError {
 }
 
 fn decode_checked<T: CanonicalDeserialize>(bytes: &[u8]) -> Result<T, KeyDecodeError> {
-    decode_checked_with(bytes, Compress::Yes)
+    decode_with(bytes, Compress::Yes, Validate::Yes)
 }
 
-/// Decodes `bytes` entirely, every point checked on the curve and in the
-/// subgroup.
-pub(crate) fn decode_checked_with<T: CanonicalDeserialize>(
+/// Decodes `bytes` entirely. `Validate::Yes` checks every point on the curve
+/// and in the subgroup; `Validate::No` is only for bytes whose integrity the
+/// caller established itself.
+pub(crate) fn decode_with<T: CanonicalDeserialize>(
     bytes: &[u8],
     compress: Compress,
+    validate: Validate,
 ) -> Result<T, KeyDecodeError> {
     let mut reader = bytes;
-    let value = T::deserialize_with_mode(&mut reader, compress, Validate::Yes)
+    let value = T::deserialize_with_mode(&mut reader, compress, validate)
         .map_err(|e| KeyDecodeError::Malformed(e.to_string()))?;
     if !reader.is_empty() {
         return Err(KeyDecodeError::Malformed(format!(
@@ -210,6 +212,15 @@ fn encode<T: CanonicalSerialize>(value: &T) -> Vec<u8> {
         .serialize_compressed(&mut out)
         .expect("writing to a Vec cannot fail");
     out
+}
+
+/// [`VerifyingKey::digest`] of a key encoded as `bytes` (its
+/// [`VerifyingKey::to_bytes`]), without decoding it.
+pub fn verifying_key_digest(bytes: &[u8]) -> [u8; 32] {
+    *blake3::Hasher::new_derive_key("lakh-shielded 2026 v1 verifying key digest")
+        .update(bytes)
+        .finalize()
+        .as_bytes()
 }
 
 /// The verifying key, prepared for pairing checks.
@@ -239,7 +250,7 @@ pub struct BatchError {
 }
 
 impl VerifyingKey {
-    fn new(vk: ark_groth16::VerifyingKey<Bn254>) -> Result<Self, KeyDecodeError> {
+    pub(crate) fn new(vk: ark_groth16::VerifyingKey<Bn254>) -> Result<Self, KeyDecodeError> {
         let inputs = vk.gamma_abc_g1.len().saturating_sub(1);
         if inputs != NUM_PUBLIC_INPUTS {
             return Err(KeyDecodeError::InputCount { got: inputs });
@@ -258,10 +269,7 @@ impl VerifyingKey {
     /// BLAKE3 of [`VerifyingKey::to_bytes`]: what a parameters file and a
     /// chain are compared by.
     pub fn digest(&self) -> [u8; 32] {
-        *blake3::Hasher::new_derive_key("lakh-shielded 2026 v1 verifying key digest")
-            .update(&self.to_bytes())
-            .finalize()
-            .as_bytes()
+        verifying_key_digest(&self.to_bytes())
     }
 
     /// Decodes [`VerifyingKey::to_bytes`], checking every point is on the
@@ -404,7 +412,7 @@ pub enum ProveError {
 #[derive(Clone, Debug)]
 pub struct Parameters<const D: usize> {
     pub(crate) pk: ark_groth16::ProvingKey<Bn254>,
-    vk: VerifyingKey,
+    pub(crate) vk: VerifyingKey,
 }
 
 /// `circuit`'s constraint system as the Groth16 setup builds it (setup

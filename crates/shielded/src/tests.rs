@@ -776,3 +776,67 @@ fn parameters_file_round_trips_and_refuses_with_its_code() {
     spliced[11..43].copy_from_slice(&key);
     assert_eq!(code(&spliced, &key), Some("digest_mismatch"));
 }
+
+#[test]
+fn own_parameters_file_loads_unchecked_with_the_header_checks() {
+    use crate::params::ParamsError;
+    let key = params().verifying_key().digest();
+    let bytes = params().to_file_bytes();
+    let loaded = Parameters::<D>::from_own_file_bytes(&bytes, &key).unwrap();
+    assert_eq!(loaded.to_file_bytes(), bytes);
+    let code = |bytes: &[u8], key: &[u8; 32]| {
+        Parameters::<D>::from_own_file_bytes(bytes, key)
+            .err()
+            .map(|e: ParamsError| e.code())
+    };
+    assert_eq!(code(&bytes, &[7; 32]), Some("wrong_verifying_key"));
+    assert_eq!(code(&bytes[..20], &key), Some("not_parameters"));
+    assert_eq!(code(&bytes[..bytes.len() - 1], &key), Some("malformed_key"));
+    let foreign = Parameters::<D>::devnet_setup(b"another seed").unwrap();
+    let mut spliced = foreign.to_file_bytes();
+    spliced[11..43].copy_from_slice(&key);
+    assert_eq!(code(&spliced, &key), Some("digest_mismatch"));
+}
+
+#[test]
+fn genesis_key_decodes_checked_and_canonical_or_is_refused_with_its_code() {
+    use crate::chain::ChainVerifyingKey;
+    use lakh_types::modules::shielded::ShieldedGenesis;
+    let from =
+        |bytes: &[u8]| ChainVerifyingKey::from_genesis(Some(&ShieldedGenesis::with_key(bytes)));
+    let code = |bytes: &[u8]| from(bytes).err().map(|e| e.code());
+    let vk_bytes = params().verifying_key().to_bytes();
+    let key = from(&vk_bytes).unwrap();
+    assert!(!key.is_devnet());
+    assert_eq!(key.digest(), params().verifying_key().digest());
+    assert_eq!(key.digest(), crate::proof::verifying_key_digest(&vk_bytes));
+    assert_eq!(key.key().to_bytes(), vk_bytes);
+    let devnet = ChainVerifyingKey::from_genesis(None).unwrap();
+    assert!(devnet.is_devnet());
+    assert_eq!(devnet.digest(), chain::DEVNET_VERIFYING_KEY_DIGEST);
+
+    assert_eq!(code(&vk_bytes[..vk_bytes.len() - 1]), Some("malformed_key"));
+    let mut off_curve = vk_bytes.clone();
+    off_curve[40] ^= 0x01; // inside beta_g2
+    assert_eq!(code(&off_curve), Some("malformed_key"));
+    let mut short = params().pk.vk.clone();
+    short.gamma_abc_g1.pop();
+    let mut short_bytes = Vec::new();
+    short.serialize_compressed(&mut short_bytes).unwrap();
+    assert_eq!(code(&short_bytes), Some("wrong_input_count"));
+    // The last γ_abc point with the infinity flag over its nonzero x: it
+    // decodes as the point at infinity, whose encoding has x = 0.
+    let mut flagged = vk_bytes.clone();
+    let last = flagged.len() - 1;
+    flagged[last] = (flagged[last] & 0x3f) | 0x40;
+    assert_eq!(code(&flagged), Some("non_canonical_key"));
+    let not_hex = ShieldedGenesis {
+        verifying_key: "zz".into(),
+    };
+    assert_eq!(
+        ChainVerifyingKey::from_genesis(Some(&not_hex))
+            .err()
+            .map(|e| e.code()),
+        Some("verifying_key_not_hex")
+    );
+}

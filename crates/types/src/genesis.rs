@@ -164,6 +164,10 @@ pub struct Genesis {
     /// wraps; no bridge when absent (and then not written).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bridge: Option<crate::modules::bridge::BridgeGenesis>,
+    /// The shielded pool's verifying key; the seeded devnet key (insecure:
+    /// anyone can forge proofs) when absent (and then not written).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shielded: Option<crate::modules::shielded::ShieldedGenesis>,
 }
 
 impl Genesis {
@@ -242,6 +246,11 @@ impl Genesis {
         if let Some(bridge) = &self.bridge {
             bridge.validate(&symbols, &ids)?;
         }
+        if let Some(shielded) = &self.shielded {
+            shielded
+                .key_bytes()
+                .map_err(|e| format!("shielded.verifying_key refused ({}): {e}", e.code()))?;
+        }
         if self.block.max_txs == 0 || self.block.max_txs > crate::limits::MAX_BLOCK_TXS {
             return Err(format!(
                 "block.max_txs must be 1..={}",
@@ -291,6 +300,7 @@ mod tests {
             admin: None,
             staking: StakingParams::default(),
             bridge: None,
+            shielded: None,
         }
     }
 
@@ -319,6 +329,28 @@ mod tests {
         });
         let err = Genesis::from_json(&g.to_json()).unwrap_err();
         assert!(err.contains("heartbeat_ms"), "{err}");
+    }
+
+    #[test]
+    fn shielded_key_is_absent_unless_given_and_is_bounded() {
+        use crate::modules::shielded::{MAX_GENESIS_VERIFYING_KEY_BYTES, ShieldedGenesis};
+        let g = genesis(BlockParams::default());
+        let json = g.to_json();
+        assert!(!json.contains("shielded"), "{json}");
+        assert_eq!(Genesis::from_json(&json).unwrap().shielded, None);
+        let mut keyed = g.clone();
+        keyed.shielded = Some(ShieldedGenesis::with_key(&[7; 552]));
+        assert_eq!(Genesis::from_json(&keyed.to_json()).unwrap(), keyed);
+        keyed.shielded = Some(ShieldedGenesis::with_key(
+            &[7; MAX_GENESIS_VERIFYING_KEY_BYTES + 1],
+        ));
+        let err = keyed.validate().unwrap_err();
+        assert!(err.contains("(verifying_key_too_large)"), "{err}");
+        keyed.shielded = Some(ShieldedGenesis {
+            verifying_key: "0g".into(),
+        });
+        let err = keyed.validate().unwrap_err();
+        assert!(err.contains("(verifying_key_not_hex)"), "{err}");
     }
 
     #[test]

@@ -95,6 +95,7 @@ pub fn genesis() -> Genesis {
         admin: Some(addr(0)),
         staking: Default::default(),
         bridge: None,
+        shielded: None,
     }
 }
 

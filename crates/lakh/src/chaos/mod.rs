@@ -146,7 +146,7 @@ fn run_in(args: &ChaosArgs, seed: u64, dir: &Path) -> Result<ChaosReport> {
         .collect::<Result<Vec<_>>>()?;
     let mut staking = args.epochs.staking();
     staking.epoch_blocks = args.epochs.epoch_blocks.unwrap_or(CHAOS_EPOCH_BLOCKS);
-    let genesis = network::write_network(dir, n, DEVNET_CHAIN_ID, &p2p_ports, staking)?;
+    let genesis = network::write_network(dir, n, DEVNET_CHAIN_ID, &p2p_ports, staking, None)?;
     let rpc_ports = (0..n)
         .map(|_| network::free_port())
         .collect::<Result<Vec<_>>>()?;

@@ -411,6 +411,63 @@ fn check_spend(action: &ShieldedAction) -> Result<(), ShieldedError> {
     Ok(())
 }
 
+/// Largest verifying key (decoded bytes) a genesis may carry. The transfer
+/// circuit's is 552 bytes (compressed, 9 public inputs); the bound only
+/// keeps a hostile genesis from making every node decode megabytes.
+pub const MAX_GENESIS_VERIFYING_KEY_BYTES: usize = 2048;
+
+/// The shielded pool's section of genesis.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShieldedGenesis {
+    /// Hex of the Groth16 verifying key every node checks shielded proofs
+    /// with (arkworks' compressed encoding), e.g. the one of a ceremony's
+    /// finalized parameters (`lakh genesis --shielded-params FILE`).
+    pub verifying_key: String,
+}
+
+/// Why genesis' shielded section was refused before its key was decoded.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ShieldedGenesisError {
+    /// More than [`MAX_GENESIS_VERIFYING_KEY_BYTES`].
+    #[error("the verifying key has {hex_chars} hex characters, at most {} allowed", 2 * MAX_GENESIS_VERIFYING_KEY_BYTES)]
+    TooLarge {
+        /// Length of the hex text.
+        hex_chars: usize,
+    },
+    /// Not an even-length string of hex digits.
+    #[error("the verifying key is not hex: {0}")]
+    NotHex(String),
+}
+
+impl ShieldedGenesisError {
+    /// Stable snake_case code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::TooLarge { .. } => "verifying_key_too_large",
+            Self::NotHex(_) => "verifying_key_not_hex",
+        }
+    }
+}
+
+impl ShieldedGenesis {
+    /// The section carrying `key` (its encoded bytes).
+    pub fn with_key(key: &[u8]) -> Self {
+        Self {
+            verifying_key: hex::encode(key),
+        }
+    }
+
+    /// The key's bytes, size-checked before decoding the hex.
+    pub fn key_bytes(&self) -> Result<Vec<u8>, ShieldedGenesisError> {
+        let hex_chars = self.verifying_key.len();
+        if hex_chars > 2 * MAX_GENESIS_VERIFYING_KEY_BYTES {
+            return Err(ShieldedGenesisError::TooLarge { hex_chars });
+        }
+        hex::decode(&self.verifying_key).map_err(|e| ShieldedGenesisError::NotHex(e.to_string()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

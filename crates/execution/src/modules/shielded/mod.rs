@@ -27,8 +27,8 @@ pub(crate) mod state;
 
 pub use query::query;
 pub use state::{
-    BlockNotes, NewNote, Pending, SpentNullifier, TreeState, block_notes_key, custody, kind,
-    nullifier_key, pending_key, tree_key,
+    BlockNotes, GenesisKey, NewNote, Pending, SpentNullifier, TreeState, block_notes_key, custody,
+    genesis_key_key, kind, nullifier_key, pending_key, tree_key,
 };
 
 use crate::modules::kit::{
@@ -37,9 +37,30 @@ use crate::modules::kit::{
 };
 use actions::*;
 use lakh_shielded::{ANCHOR_WINDOW, NoteTree, TREE_DEPTH, chain, field};
-use lakh_state::StateKey;
+use lakh_state::{StateKey, StateValue};
 use lakh_types::modules::shielded::{FixedBytes, ShieldedAction, ShieldedEvent, check_typed};
-use lakh_types::{Address, Event};
+use lakh_types::{Address, Event, Genesis};
+
+/// The key the chain of `genesis` checks shielded proofs with (every point
+/// checked): genesis' own, or the devnet's when it carries none.
+pub fn chain_key(genesis: &Genesis) -> Result<chain::ChainVerifyingKey, chain::GenesisKeyError> {
+    chain::ChainVerifyingKey::from_genesis(genesis.shielded.as_ref())
+}
+
+/// The module's genesis state: the digest of genesis' verifying key, if it
+/// carries one (nothing otherwise, so chains without one keep their genesis
+/// state). The digest is of the genesis bytes, which validation
+/// ([`chain_key`]) requires to be the key's canonical encoding.
+pub(crate) fn genesis_entries(genesis: &Genesis) -> Vec<(StateKey, StateValue)> {
+    let Some(bytes) = genesis.shielded.as_ref().and_then(|s| s.key_bytes().ok()) else {
+        return Vec::new();
+    };
+    let digest = FixedBytes(lakh_shielded::proof::verifying_key_digest(&bytes));
+    vec![(
+        genesis_key_key(),
+        StateValue::Object(commonware_codec::Encode::encode(&GenesisKey { digest })),
+    )]
+}
 
 /// Declares every key `action` may read or write, except the sender's account.
 pub(crate) fn access(

@@ -7,17 +7,21 @@
 //!   position, for wallets to scan and to keep their paths current (at most
 //!   [`MAX_NOTES_QUERY_BLOCKS`] blocks, cut at the latest).
 //! - `custody {asset}`: what the pool holds of an asset.
+//! - `verifying_key {}`: the digest of the key proofs are checked with
+//!   (genesis' or the devnet's), for wallets to check their parameters.
 
 use super::state::{
-    BlockNotes, SpentNullifier, TreeState, block_notes_key, custody, nullifier_key, tree_key,
+    BlockNotes, GenesisKey, SpentNullifier, TreeState, block_notes_key, custody, genesis_key_key,
+    nullifier_key, tree_key,
 };
 use crate::modules::kit::{QueryCtx, QueryError, params};
-use lakh_shielded::{NoteTree, TREE_DEPTH};
+use lakh_shielded::{NoteTree, TREE_DEPTH, chain};
 use lakh_types::AssetId;
-use lakh_types::modules::shielded::Field32;
 use lakh_types::modules::shielded::query::{
     CustodyAnswer, MAX_NOTES_QUERY_BLOCKS, NoteRecord, NotesAnswer, NullifierAnswer, RootAnswer,
+    VerifyingKeyAnswer,
 };
+use lakh_types::modules::shielded::{Field32, FixedBytes};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -76,9 +80,18 @@ pub fn query(method: &str, p: &Value, ctx: &QueryCtx<'_>) -> Result<Value, Query
                 amount: ctx.balance(&account, asset)?,
             })
         }
+        "verifying_key" => {
+            let NoParams {} = params(p)?;
+            let genesis = ctx.object::<GenesisKey>(&genesis_key_key())?;
+            serde_json::to_value(VerifyingKeyAnswer {
+                devnet: genesis.is_none(),
+                digest: genesis
+                    .map_or(FixedBytes(chain::DEVNET_VERIFYING_KEY_DIGEST), |g| g.digest),
+            })
+        }
         other => {
             return Err(QueryError::BadRequest(format!(
-                "unknown shielded method {other:?}; methods: root, nullifier, notes, custody"
+                "unknown shielded method {other:?}; methods: root, nullifier, notes, custody, verifying_key"
             )));
         }
     };

@@ -18,6 +18,9 @@ pub mod kind {
     pub const NULLIFIER: u8 = object_kind::SHIELDED.start + 2;
     /// [`super::BlockNotes`], id = the block height (8 bytes, big-endian).
     pub const BLOCK_NOTES: u8 = object_kind::SHIELDED.start + 3;
+    /// [`super::GenesisKey`] (one object, written at genesis when genesis
+    /// carries a verifying key).
+    pub const GENESIS_KEY: u8 = object_kind::SHIELDED.start + 4;
 }
 
 lakh_types::codec_struct! {
@@ -115,6 +118,21 @@ lakh_types::codec_struct! {
         /// Height of the block that spent it.
         pub height: u64,
     }
+}
+
+lakh_types::codec_struct! {
+    /// The verifying key genesis gave the chain, by its digest; absent when
+    /// the chain verifies with the devnet key.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub struct GenesisKey {
+        /// `VerifyingKey::digest` of the key.
+        pub digest: FixedBytes<32>,
+    }
+}
+
+/// The key of [`GenesisKey`].
+pub fn genesis_key_key() -> StateKey {
+    object_key(kind::GENESIS_KEY, &[])
 }
 
 /// The key of [`TreeState`].

@@ -18,7 +18,7 @@ use crate::keys::{load_key, resolve_address};
 use anyhow::Context;
 use commonware_cryptography::Signer;
 use lakh_shielded::{Note, ShieldedAddress, ViewingKey, chain};
-use lakh_types::modules::shielded::query::{CustodyAnswer, RootAnswer};
+use lakh_types::modules::shielded::query::{CustodyAnswer, RootAnswer, VerifyingKeyAnswer};
 use lakh_types::{Action, Address, AssetId};
 use rand_chacha_ark::ChaCha20Rng;
 use rand_chacha_ark::rand_core::SeedableRng;
@@ -110,8 +110,9 @@ pub struct SpendOpts {
     /// (above zero it reveals the asset) [default: 0]
     #[arg(long)]
     pub fee: Option<AmountArg>,
-    /// Proving parameters file (a ceremony's `finalize` output) [default:
-    /// the devnet's, derived once and cached in the keys directory]
+    /// Proving parameters file (a ceremony's `finalize` output; needed on a
+    /// chain whose genesis carries its key) [default: the devnet's, derived
+    /// once and cached in the keys directory]
     #[arg(long, value_name = "FILE")]
     pub params: Option<std::path::PathBuf>,
 }
@@ -331,7 +332,9 @@ async fn spend_command(
         to,
     };
     let synced = sync::sync(ctx.client, &store).await?;
-    let load_params = || params::load(ctx.keys_dir, opts.params.as_deref());
+    let chain_key: VerifyingKeyAnswer =
+        query_answer(ctx.client, "shielded", "verifying_key", json!({})).await?;
+    let load_params = || params::load(ctx.keys_dir, opts.params.as_deref(), &chain_key);
     let proven = spend::prove(ctx.client, &store, &request, load_params).await?;
     let action = Action::Shielded(Box::new(proven.action.clone()));
     let mut out = send_action(ctx.client, &signer, action, send).await?;
@@ -343,7 +346,11 @@ async fn spend_command(
     out.json["proving_ms"] = json!(proven.proving_ms);
     out.json["setup_ms"] = json!(proven.setup_ms);
     out.json["params_source"] = json!(proven.params_source);
+    out.json["verifying_key"] = json!(hex::encode(chain_key.digest.0));
     if let Some(reason) = &proven.params_cache_refused {
+        eprintln!(
+            "warning: the cached parameters were refused ({reason}); derived and cached again"
+        );
         out.json["params_cache_refused"] = json!(reason);
     }
     out.json["anchor"] = json!(hex::encode(proven.anchor.to_bytes()));
@@ -375,19 +382,29 @@ async fn pool(ctx: &Ctx<'_>, asset: &str) -> anyhow::Result<Output> {
     let root: RootAnswer = query_answer(ctx.client, "shielded", "root", json!({})).await?;
     let custody: CustodyAnswer =
         query_answer(ctx.client, "shielded", "custody", json!({"asset": asset})).await?;
+    let key: VerifyingKeyAnswer =
+        query_answer(ctx.client, "shielded", "verifying_key", json!({})).await?;
     let shown = ctx.units.show(ctx.client, custody.amount, asset).await?;
     let text = format!(
-        "notes     {}\nroot      {}\nanchors   {}\ncustody   {shown} ({})\n",
+        "notes     {}\nroot      {}\nanchors   {}\ncustody   {shown} ({})\nkey       {}{}\n",
         root.notes,
         root.root,
         root.anchors.len(),
-        custody.custody
+        custody.custody,
+        hex::encode(key.digest.0),
+        if key.devnet {
+            " (the devnet key: INSECURE, anyone can forge proofs)"
+        } else {
+            " (from genesis)"
+        }
     );
     let json = json!({
         "notes": root.notes,
         "root": root.root,
         "anchors": root.anchors.len(),
         "custody": custody,
+        "verifying_key": hex::encode(key.digest.0),
+        "devnet_key": key.devnet,
     });
     Ok(Output::ok(json, text))
 }

@@ -1,8 +1,20 @@
 //! Typed answers of the shielded module's queries.
 
-use super::{Field32, NoteCiphertext};
+use super::{Field32, FixedBytes, NoteCiphertext};
 use crate::{Address, AssetId};
 use serde::{Deserialize, Serialize};
+
+/// Answer to `shielded verifying_key {}`: the key this chain checks
+/// shielded proofs with.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerifyingKeyAnswer {
+    /// Its digest (`lakh_shielded`'s `VerifyingKey::digest`), what a
+    /// parameters file records.
+    pub digest: FixedBytes<32>,
+    /// Whether it is the devnet key derived from the public seed (genesis
+    /// carries no key): **insecure**, anyone can forge proofs.
+    pub devnet: bool,
+}
 
 /// Answer to `shielded root`: the note tree as of the latest block.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
