@@ -77,12 +77,17 @@ impl NodeShared {
         let mut verifier = VerifierConfig::new(genesis.chain_id, genesis.fees.min_base_fee);
         verifier.shielded_key = lakh_execution::modules::shielded::chain_key(&genesis)
             .expect("a node starts only on a genesis check_genesis accepted");
+        // Said once per process, at info: a devnet runs on this key by
+        // design and starts quietly; the wallet and the docs say it too.
+        static SAID: std::sync::Once = std::sync::Once::new();
         if verifier.shielded_key.is_devnet() {
-            tracing::warn!(
+            SAID.call_once(|| {
+                tracing::info!(
                 "genesis carries no shielded verifying key: shielded proofs are checked with the \
                  devnet key derived from a public seed, which is INSECURE (anyone can forge \
                  proofs); a network needs a ceremony's key in genesis (lakh genesis --shielded-params)"
-            );
+                )
+            });
         }
         let pool =
             TxPool::new(mempool, verifier).expect("failed to start signature verification workers");
