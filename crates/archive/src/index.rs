@@ -502,9 +502,10 @@ impl<E: StorageContext + Supervisor> Indexer<E> {
         self.floor_seq = floor;
     }
 
-    /// The generations an account's entries may be in, oldest first.
-    fn kept_generations(&self) -> std::ops::RangeInclusive<u64> {
-        self.retention.generation(self.floor_seq)..=self.retention.generation(self.next_seq)
+    /// The generations an account's entries may be in once `next_seq`
+    /// transactions are indexed, oldest first.
+    fn kept_generations(&self, next_seq: u64) -> std::ops::RangeInclusive<u64> {
+        self.retention.generation(self.floor_seq)..=self.retention.generation(next_seq)
     }
 
     /// The first sequence number whose receipt is kept.
@@ -649,10 +650,7 @@ impl<E: StorageContext + Supervisor> Indexer<E> {
         if self.account_tips.len() >= MAX_CACHED_TIPS {
             self.account_tips.clear();
         }
-        let generations = self.retention.generation(self.floor_seq)
-            ..=self
-                .retention
-                .generation(first_tx_seq + receipts.len() as u64);
+        let generations = self.kept_generations(first_tx_seq + receipts.len() as u64);
         for (i, receipt) in receipts.iter().enumerate() {
             let seq = first_tx_seq + i as u64;
             let generation = self.retention.generation(seq);
@@ -697,7 +695,7 @@ impl<E: StorageContext + Supervisor> Indexer<E> {
         let txs = self.txs.as_ref()?;
         let total = match self.account_tips.get(account) {
             Some(tip) => tip.count,
-            None => read_tip(archive, account, self.kept_generations())
+            None => read_tip(archive, account, self.kept_generations(self.next_seq))
                 .await
                 .map_or(0, |t| t.count),
         };
