@@ -218,7 +218,8 @@ impl EvidencePool {
                         if !pool.admit(&evidence) {
                             continue;
                         }
-                        info!(?key, "evidence of a consensus fault kept");
+                        // An operator wants to see a validator misbehave.
+                        warn!(?key, "evidence of a consensus fault kept");
                         store.put(store_key(&key), *evidence);
                     }
                     Command::Forget(keys) => {
