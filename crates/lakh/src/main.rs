@@ -75,6 +75,12 @@ enum Command {
         /// watch its deposits and relay headers. A new --data-dir only
         #[arg(long)]
         l1: bool,
+        /// A finalized ceremony's parameters file (`lakh shielded ceremony
+        /// finalize`): a new devnet verifies shielded proofs with its key
+        /// (wallets then prove with `--params FILE`); a resumed one must
+        /// hold that key already [default: the insecure devnet key]
+        #[arg(long, value_name = "FILE")]
+        shielded_params: Option<PathBuf>,
     },
     /// Run one node of a network defined by a genesis file: a validator
     /// while its key sits in the epoch's committee, a full node otherwise.
@@ -178,6 +184,7 @@ fn main() -> Result<()> {
             peers,
             byzantine,
             l1,
+            shielded_params,
         } => network::devnet(network::DevnetConfig {
             validators,
             epochs,
@@ -193,6 +200,10 @@ fn main() -> Result<()> {
             peers,
             byzantine,
             l1,
+            shielded: shielded_params
+                .as_deref()
+                .map(ceremony::genesis_section)
+                .transpose()?,
         }),
         Command::Node {
             config,

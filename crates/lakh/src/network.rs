@@ -262,6 +262,9 @@ pub struct DevnetConfig {
     /// Start an anvil L1 with the bridge contracts, bridge the new chain to
     /// it, watch deposits and relay headers.
     pub l1: bool,
+    /// The shielded verifying key a new devnet's genesis carries (`None`:
+    /// the insecure devnet key); a resumed devnet must already hold it.
+    pub shielded: Option<ShieldedGenesis>,
 }
 
 /// `--byzantine COUNT[:FAULT]`: the last COUNT validators of a devnet
@@ -323,6 +326,7 @@ pub fn devnet(cfg: DevnetConfig) -> Result<()> {
         ref peers,
         byzantine,
         l1,
+        ref shielded,
     } = cfg;
     let misbehaving = Byzantine::of(byzantine, validators)?;
     let genesis_path = data_dir.join("genesis.json");
@@ -345,6 +349,12 @@ pub fn devnet(cfg: DevnetConfig) -> Result<()> {
             );
         }
         epochs.check_matches(&g.staking, data_dir)?;
+        if shielded.is_some() && g.shielded != *shielded {
+            bail!(
+                "{} holds a devnet whose genesis has another shielded verifying key than --shielded-params gives (a chain's key is fixed at genesis); drop the option or use a new --data-dir",
+                data_dir.display()
+            );
+        }
         g
     } else {
         let ports = (0..validators)
@@ -356,7 +366,7 @@ pub fn devnet(cfg: DevnetConfig) -> Result<()> {
             DEVNET_CHAIN_ID,
             &ports,
             epochs.staking(),
-            None,
+            shielded.clone(),
         )?
     };
     let (anvil, devnet_l1, genesis) = if l1 {

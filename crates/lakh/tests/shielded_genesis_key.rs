@@ -1,8 +1,10 @@
 //! A chain whose genesis carries its own shielded verifying key, end to end:
 //! `lakh genesis --shielded-params FILE` writes the key of a parameters
-//! file, `lakh devnet` resumes that network, the chain reports the key, and
-//! a spend proves only with that file: without `--params` (the devnet's
-//! parameters) the wallet refuses with `wrong_verifying_key`.
+//! file into a network's genesis; `lakh devnet --shielded-params FILE` starts
+//! a devnet with it, the chain reports the key, and a spend proves only with
+//! that file: without `--params` (the devnet's parameters) the wallet
+//! refuses with `wrong_verifying_key`. A devnet is not resumed with another
+//! key than its genesis holds.
 //!
 //! A seeded setup of the transfer circuit stands in for a ceremony's
 //! parameters (a depth-32 ceremony takes minutes): to the chain it is just
@@ -41,7 +43,14 @@ fn a_genesis_key_is_the_one_spends_prove_for() {
         hex::encode(params.verifying_key().to_bytes())
     );
 
-    let net = Devnet::start(&net_dir, 1, common::free_port(), &[]);
+    let devnet_dir = dir.path().join("devnet");
+    let params_arg = params_file.to_str().unwrap();
+    let net = Devnet::start(
+        &devnet_dir,
+        1,
+        common::free_port(),
+        &["--shielded-params", params_arg],
+    );
     let pool = net.wallet_json(&["shielded", "pool", "--asset", "USDC"]);
     assert_eq!(pool["verifying_key"], digest.as_str(), "{pool}");
     assert_eq!(pool["devnet_key"], false, "{pool}");
@@ -83,4 +92,31 @@ fn a_genesis_key_is_the_one_spends_prove_for() {
     assert_eq!(sent["receipt"]["status"]["status"], "success", "{sent}");
     assert_eq!(sent["params_source"], "file", "{sent}");
     assert_eq!(sent["verifying_key"], digest.as_str(), "{sent}");
+
+    drop(net);
+
+    // Resuming with the devnet's own parameters, whose key is not the
+    // genesis', is refused before anything starts.
+    let other = dir.path().join("other.bin");
+    std::fs::write(
+        &other,
+        Parameters::<TREE_DEPTH>::devnet_setup(b"another stand-in")
+            .unwrap()
+            .to_file_bytes(),
+    )
+    .unwrap();
+    let resumed = Command::new(BIN)
+        .args(["devnet", "--data-dir"])
+        .arg(&devnet_dir)
+        .arg("--shielded-params")
+        .arg(&other)
+        .args(["--rpc-addr", &format!("127.0.0.1:{}", common::free_port())])
+        .output()
+        .unwrap();
+    assert!(!resumed.status.success(), "{resumed:?}");
+    let stderr = String::from_utf8_lossy(&resumed.stderr);
+    assert!(
+        stderr.contains("another shielded verifying key"),
+        "{stderr}"
+    );
 }
