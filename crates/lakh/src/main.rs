@@ -136,8 +136,9 @@ enum Command {
     Shielded(ceremony::ShieldedArgs),
     /// Measure sustained TPS and latency against a node, or this machine's ceilings.
     Bench(bench::BenchArgs),
-    /// Run validators as processes under load while killing and freezing
-    /// them at random, then check nothing was lost, doubled or forked.
+    /// Run validators as processes under load while killing, freezing and
+    /// cutting them off at random, then check nothing was lost, doubled or
+    /// forked.
     Chaos(chaos::ChaosArgs),
 }
 
