@@ -1,8 +1,9 @@
 //! The bodies of lakh's fuzz targets, one per decoder that reads bytes from
 //! outside the node: signed transactions (every module's actions inside),
 //! bulk submission bodies, gossip batches, blocks, genesis files and
-//! finality answers checked by a light client, RPC parameter lists, node
-//! config files, NFT provenance files, module queries and co-signed
+//! finality answers checked by a light client, evidence of consensus
+//! faults (alone and as a header's evidence list), RPC parameter lists,
+//! node config files, NFT provenance files, module queries and co-signed
 //! off-chain channel states. Each body decodes, and on
 //! success checks what must then hold (canonical re-encoding, validation
 //! without panics); a panic is a finding. `fuzz/` runs them under
@@ -24,6 +25,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("bulk", bulk),
     ("gossip", gossip),
     ("block", block),
+    ("evidence", evidence),
     ("genesis", genesis),
     ("finality", finality),
     ("rpc_params", rpc_params),
@@ -113,6 +115,112 @@ pub fn block(data: &[u8]) {
         return;
     };
     assert_eq!(block.encode().as_ref(), data, "non-canonical block");
+}
+
+/// Evidence of a consensus fault, as a block header carries it: a decoded
+/// piece re-encodes to exactly its input (one fault, one encoding, one
+/// key) within its size bound, and checking it against a fixed committee
+/// proves an offense of the member it names or is refused with a reason.
+/// The same bytes are also read as a header's evidence list.
+pub fn evidence(data: &[u8]) {
+    use lakh_consensus::evidence::{Evidence, MAX_EVIDENCE_ENCODE_BYTES};
+    evidence_list(data);
+    let Ok(piece) = Evidence::decode(Bytes::copy_from_slice(data)) else {
+        return;
+    };
+    assert_eq!(piece.encode().as_ref(), data, "non-canonical evidence");
+    assert!(
+        data.len() <= MAX_EVIDENCE_ENCODE_BYTES,
+        "evidence of {} bytes",
+        data.len()
+    );
+    let key = piece.key();
+    let ctx = evidence_context();
+    if let Ok(offense) = lakh_consensus::evidence::check(&piece, &ctx) {
+        let member = &ctx.committees[&key.epoch].members[key.signer as usize];
+        assert_eq!(
+            offense.offender, member.identity,
+            "the offense names another validator"
+        );
+        assert_eq!(
+            (offense.epoch, offense.view, offense.fault),
+            (key.epoch, key.view, key.fault)
+        );
+    }
+}
+
+/// A header's evidence list (read from the start of `data`, as the header
+/// decoder reads it) holds at most a block's pieces and bytes, its bytes
+/// are its canonical encoding, and checking it never panics.
+fn evidence_list(data: &[u8]) {
+    use lakh_consensus::evidence::{
+        MAX_EVIDENCE_BYTES_PER_BLOCK, check_all, read_evidence_list, write_evidence_list,
+    };
+    let mut buf = Bytes::copy_from_slice(data);
+    let Ok(list) = read_evidence_list(&mut buf) else {
+        return;
+    };
+    let read_bytes = data.len() - buf.len();
+    assert!(list.len() <= lakh_execution::modules::stake::MAX_OFFENSES_PER_BLOCK);
+    assert!(
+        read_bytes - 1 <= MAX_EVIDENCE_BYTES_PER_BLOCK,
+        "{read_bytes} bytes of evidence"
+    );
+    let mut written = Vec::new();
+    write_evidence_list(&list, &mut written);
+    assert_eq!(written, data[..read_bytes], "non-canonical evidence list");
+    let _ = check_all(&list, &evidence_context());
+}
+
+/// Seeds of the ed25519 keys of [`evidence_committee`]'s members (the seed
+/// writer signs the evidence seeds with them).
+pub const EVIDENCE_COMMITTEE_SEEDS: std::ops::RangeInclusive<u64> = 1..=4;
+
+/// The round of the block said to carry fuzzed evidence: state holds the
+/// committee of epoch 0 only, so evidence of epoch 1 is of an unknown
+/// epoch and evidence past this round is from the future.
+pub const EVIDENCE_BLOCK_ROUND: (u64, u64) = (1, 64);
+
+/// What fuzzed evidence is checked against, built once.
+struct EvidenceFixture {
+    committees: std::collections::BTreeMap<u64, lakh_types::committee::Committee>,
+    verifiers: lakh_consensus::participation::Verifiers,
+}
+
+/// The state fuzzed evidence is checked in: [`evidence_committee`] in
+/// epoch 0, and a block of round [`EVIDENCE_BLOCK_ROUND`].
+pub fn evidence_context() -> lakh_consensus::evidence::EvidenceContext<'static> {
+    static FIXTURE: OnceLock<EvidenceFixture> = OnceLock::new();
+    let fixture = FIXTURE.get_or_init(|| EvidenceFixture {
+        committees: [(0, evidence_committee())].into(),
+        verifiers: Default::default(),
+    });
+    lakh_consensus::evidence::EvidenceContext {
+        committees: &fixture.committees,
+        block_epoch: EVIDENCE_BLOCK_ROUND.0,
+        block_view: EVIDENCE_BLOCK_ROUND.1,
+        verifiers: &fixture.verifiers,
+    }
+}
+
+/// The committee of epoch 0 whose members have the keys of
+/// [`EVIDENCE_COMMITTEE_SEEDS`], in committee (signer index) order.
+pub fn evidence_committee() -> lakh_types::committee::Committee {
+    use commonware_cryptography::Signer;
+    use lakh_types::committee::{Committee, CommitteeMember, ConsensusKeyBytes};
+    use lakh_types::consensus_key::{consensus_public_key, derive_consensus_key};
+    let members = EVIDENCE_COMMITTEE_SEEDS
+        .map(|seed| {
+            let key = lakh_types::PrivateKey::from_seed(seed);
+            let consensus_key = consensus_public_key(&derive_consensus_key(&key));
+            CommitteeMember {
+                identity: lakh_types::Address::from(&key.public_key()),
+                consensus_key: ConsensusKeyBytes::of(&consensus_key).expect("a 48-byte key"),
+                p2p_address: std::net::SocketAddr::from(([127, 0, 0, 1], 1)),
+            }
+        })
+        .collect();
+    Committee::new(0, members).expect("four members fit a committee")
 }
 
 /// A genesis file parses and validates, or is refused with a reason.

@@ -112,3 +112,31 @@ fn the_file_and_query_seeds_are_accepted() {
         }
     }
 }
+
+/// Each evidence seed is genuine: it decodes and proves an offense of its
+/// kind against the fuzz committee, alone and in the seed list, so the
+/// fuzzer starts past the decoder and the signature check.
+#[test]
+fn the_evidence_seeds_prove_their_offenses() {
+    use bytes::Bytes;
+    use commonware_codec::DecodeExt;
+    use lakh_consensus::evidence::{Evidence, check_all, read_evidence_list};
+    let ctx = lakh_fuzz::evidence_context();
+    let mut pieces = Vec::new();
+    for name in [
+        "conflicting_notarize",
+        "conflicting_finalize",
+        "nullify_finalize",
+    ] {
+        let piece = Evidence::decode(Bytes::from(seed("evidence", name))).unwrap();
+        let offenses = check_all(std::slice::from_ref(&piece), &ctx).unwrap();
+        assert_eq!(
+            lakh_consensus::evidence::fault_name(offenses[0].fault),
+            name
+        );
+        pieces.push(piece);
+    }
+    let list = read_evidence_list(&mut Bytes::from(seed("evidence", "list_of_three"))).unwrap();
+    assert_eq!(list, pieces);
+    assert_eq!(check_all(&list, &ctx).unwrap().len(), 3);
+}

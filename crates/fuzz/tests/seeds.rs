@@ -1,7 +1,10 @@
 //! Writes the generated part of the seed corpora (`cargo test -p lakh-fuzz
 //! --test seeds -- --ignored`): transactions of several modules' actions,
 //! the bulk body and gossip batch carrying them, a genesis block, a block
-//! holding them and a block carrying evidence of a fault, one carrying an L1 deposit, a co-signed channel state, and RPC parameter lists. The genesis and finality seeds come
+//! holding them and a block carrying evidence of a fault, one carrying an
+//! L1 deposit, evidence of each kind of fault (alone and as a header's
+//! list) signed by the fuzz committee, a co-signed channel state, and RPC
+//! parameter lists. The genesis and finality seeds come
 //! from a running devnet (docs/RELIABILITY.md says how).
 #![allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failed test
 
@@ -112,39 +115,69 @@ fn co_signed_state() -> lakh_types::modules::channel::SignedState {
     SignedState { state, signatures }
 }
 
-/// Conflicting notarize votes of the one member of a made-up committee
-/// (the block decoder does not check signatures).
-fn evidence() -> lakh_consensus::evidence::Evidence {
-    use commonware_consensus::simplex::types::{ConflictingNotarize, Notarize, Proposal};
+/// The signing scheme of each member of [`lakh_fuzz::evidence_committee`],
+/// in signer order.
+fn committee_schemes() -> Vec<lakh_consensus::block::Scheme> {
+    use lakh_types::consensus_key::{CONSENSUS_NAMESPACE, derive_consensus_key};
+    let committee = lakh_fuzz::evidence_committee();
+    let members = commonware_utils::ordered::BiMap::try_from(committee.keys().unwrap()).unwrap();
+    committee
+        .members
+        .iter()
+        .map(|member| {
+            let key = lakh_fuzz::EVIDENCE_COMMITTEE_SEEDS
+                .map(PrivateKey::from_seed)
+                .find(|k| Address::from(&k.public_key()) == member.identity)
+                .unwrap();
+            lakh_consensus::block::Scheme::signer(
+                CONSENSUS_NAMESPACE,
+                members.clone(),
+                derive_consensus_key(&key),
+            )
+            .unwrap()
+        })
+        .collect()
+}
+
+/// Genuine evidence of each kind of fault, each by another member of the
+/// fuzz committee, in epoch 0 (the committee's) and view 7, by name.
+fn evidence_of_each_fault() -> Vec<(&'static str, lakh_consensus::evidence::Evidence)> {
+    use commonware_consensus::simplex::types::{Finalize, Notarize, Nullify, Proposal};
     use commonware_consensus::types::{Epoch, Round, View};
     use commonware_cryptography::{Hasher, Sha256};
-    use lakh_types::consensus_key::{
-        CONSENSUS_NAMESPACE, consensus_public_key, derive_consensus_key,
+    use lakh_consensus::{
+        block::Scheme,
+        evidence::{Evidence, FinalizePair, NotarizePair, NullifyFinalizePair},
     };
-    let key = PrivateKey::from_seed(7);
-    let members = commonware_utils::ordered::BiMap::try_from(vec![(
-        key.public_key(),
-        consensus_public_key(&derive_consensus_key(&key)),
-    )])
-    .unwrap();
-    let scheme = lakh_consensus::block::Scheme::signer(
-        CONSENSUS_NAMESPACE,
-        members,
-        derive_consensus_key(&key),
-    )
-    .unwrap();
-    let vote = |block: &[u8]| {
-        let proposal = Proposal::new(
-            Round::new(Epoch::zero(), View::new(1)),
-            View::zero(),
-            Sha256::hash(&[block]),
-        );
-        Notarize::sign(&scheme, proposal).unwrap()
-    };
-    lakh_consensus::evidence::Evidence::ConflictingNotarize(ConflictingNotarize::new(
-        vote(b"a"),
-        vote(b"b"),
-    ))
+    let schemes = committee_schemes();
+    let round = Round::new(Epoch::zero(), View::new(7));
+    let proposal = |block: &[u8]| Proposal::new(round, View::new(6), Sha256::hash(&[block]));
+    let notarize = |s: &Scheme, block: &[u8]| Notarize::sign(s, proposal(block)).unwrap();
+    let finalize = |s: &Scheme, block: &[u8]| Finalize::sign(s, proposal(block)).unwrap();
+    vec![
+        (
+            "conflicting_notarize",
+            Evidence::ConflictingNotarize(NotarizePair::new(
+                notarize(&schemes[0], b"a"),
+                notarize(&schemes[0], b"b"),
+            )),
+        ),
+        (
+            "conflicting_finalize",
+            Evidence::ConflictingFinalize(FinalizePair::new(
+                finalize(&schemes[1], b"a"),
+                finalize(&schemes[1], b"b"),
+            )),
+        ),
+        (
+            "nullify_finalize",
+            Evidence::NullifyFinalize(NullifyFinalizePair::new(
+                Nullify::sign::<commonware_cryptography::sha256::Digest>(&schemes[2], round)
+                    .unwrap(),
+                finalize(&schemes[2], b"a"),
+            )),
+        ),
+    ]
 }
 
 /// A payer's side of a channel node session: hello, an update, a PayWord
@@ -211,7 +244,15 @@ fn write_seed_corpora() {
         "six_txs",
         &Block::new(header.clone(), txs).encode(),
     );
-    header.evidence = vec![evidence()];
+    let evidence = evidence_of_each_fault();
+    for (name, piece) in &evidence {
+        write("evidence", name, &piece.encode());
+    }
+    let pieces: Vec<_> = evidence.into_iter().map(|(_, piece)| piece).collect();
+    let mut list = Vec::new();
+    lakh_consensus::evidence::write_evidence_list(&pieces, &mut list);
+    write("evidence", "list_of_three", &list);
+    header.evidence = pieces[..1].to_vec();
     write(
         "block",
         "evidence",
