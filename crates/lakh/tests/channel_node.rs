@@ -1060,3 +1060,86 @@ fn a_closed_channel_reveals_settles_and_unlocks_its_pending_locks_on_chain() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("timeout"), "{err}");
 }
+
+/// The error code `lakh channel` printed for a failed command.
+fn failed_with(out: &std::process::Output, code: &str) {
+    assert!(!out.status.success(), "expected {code}, it succeeded");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(code), "expected {code}: {err}");
+}
+
+/// PayWord from the CLI: alice opens a one-way channel to bob on chain (10
+/// USDC in 1,000 payments of 0.01), pays words, and bob closes it by
+/// claiming with the deepest word: the chain pays him exactly what he
+/// received and alice the rest. Mistakes are refused with stable codes.
+#[test]
+fn a_payword_channel_opened_paid_and_claimed_from_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let net = start_net(dir.path());
+    let alice = Serve::start(&net, dir.path(), "alice", free_port());
+    let bob = Serve::start(&net, dir.path(), "bob", free_port());
+    let (alice0, bob0) = (usdc(&net, "alice"), usdc(&net, "bob"));
+    let peer = bob.peer(&net);
+    let open = |deposit: &str, payments: &str| {
+        let args = [
+            "open",
+            "--payword",
+            "--payments",
+            payments,
+            "--peer",
+            &peer,
+            "--asset",
+            "USDC",
+            "--deposit",
+            deposit,
+        ];
+        alice.run(&args)
+    };
+    // A deposit that does not split into equal payments: nothing on chain.
+    failed_with(&open("10", "3"), "invalid_input");
+    assert_eq!(usdc(&net, "alice"), alice0);
+
+    let out = open("10", "1000");
+    assert!(out.status.success(), "{out:?}");
+    let opened: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let id = opened["id"].as_str().unwrap().to_string();
+    assert_eq!(opened["role"], "payer");
+    assert_eq!(amount(&opened["unit_amount"]), USDC / 100);
+    assert_eq!(opened["length"], 1000);
+    assert_eq!(usdc(&net, "alice"), alice0 - 10 * USDC);
+
+    // 250 payments of one word, then 5 of three words (0.03 each).
+    let pay = |args: &[&str]| {
+        let mut all = vec!["pay", "--payword", "--to", "bob"];
+        all.extend_from_slice(args);
+        alice.run(&all)
+    };
+    let r = pay(&["--amount", "0.01", "--count", "250"]);
+    assert!(r.status.success(), "{r:?}");
+    let r = pay(&["--amount", "0.03", "--count", "5"]);
+    assert!(r.status.success(), "{r:?}");
+    let r: Value = serde_json::from_slice(&r.stdout).unwrap();
+    assert_eq!(
+        (r["words"].clone(), r["depth"].clone()),
+        (15.into(), 265.into())
+    );
+    assert_eq!(r["remaining"], 735);
+    // Not a whole number of units; more words than the chain has left.
+    failed_with(&pay(&["--amount", "0.015"]), "invalid_input");
+    failed_with(&pay(&["--amount", "7.36"]), "insufficient");
+    // Only the payee closes a PayWord channel.
+    failed_with(&alice.run(&["close", "--channel", &id]), "wrong_kind");
+
+    let seen = bob.ok(&["list"]);
+    let held = &seen["paywords"][0];
+    assert_eq!(
+        (held["role"].clone(), held["depth"].clone()),
+        ("payee".into(), 265.into())
+    );
+    let claimed = bob.ok(&["close", "--channel", &id]);
+    assert_eq!(amount(&claimed["paid"]), 265 * USDC / 100);
+    assert!(channel_on_chain(&net, &id.parse().unwrap()).is_none());
+    assert_eq!(usdc(&net, "bob"), bob0 + 265 * USDC / 100);
+    assert_eq!(usdc(&net, "alice"), alice0 - 265 * USDC / 100);
+    assert!(bob.ok(&["list"])["paywords"].as_array().unwrap().is_empty());
+}
