@@ -99,6 +99,7 @@ impl PaywordOut {
             acked: 0,
             waiters: Vec::new(),
             listen,
+            synced: false,
         }
     }
 }
@@ -113,6 +114,9 @@ struct PaywordOut {
     waiters: Vec<(u32, oneshot::Sender<Result<u32, NodeError>>)>,
     /// Where the payee listens (to dial it again).
     listen: String,
+    /// The payee acknowledged its depth since the link came up, so `sent`
+    /// is where it expects the next word.
+    synced: bool,
 }
 
 #[derive(Default)]
@@ -559,6 +563,17 @@ impl Node {
                     }
                 }
             }
+            for out in inner.payword_out.values_mut() {
+                if out.terms.channel.participants[1] == peer {
+                    out.synced = false;
+                    for (_, w) in out.waiters.drain(..) {
+                        let _ = w.send(Err(NodeError::new(
+                            "disconnected",
+                            format!("the link to {peer} ended before it acknowledged"),
+                        )));
+                    }
+                }
+            }
         }
     }
 
@@ -851,8 +866,14 @@ impl Node {
                     && out.terms.channel.participants[1] == peer
                 {
                     out.acked = out.acked.max(depth);
-                    // After a restart the payee's depth is where paying goes on.
-                    out.sent = out.sent.max(depth);
+                    // On a new link the payee's (stored) depth is where
+                    // paying goes on: words sent past it were lost.
+                    out.sent = if out.synced {
+                        out.sent.max(depth)
+                    } else {
+                        depth
+                    };
+                    out.synced = true;
                     let acked = out.acked;
                     let (ready, waiting) = std::mem::take(&mut out.waiters)
                         .into_iter()

@@ -802,11 +802,11 @@ impl HandDriven {
 /// chain before its lock's expiry, settles after the window, and unlocks:
 /// the first lock pays carol, the second is refunded to her. On chain bob
 /// and carol end with exactly the channel's outcome (nothing created or
-/// lost). Waits out a 3,600-block window on a heartbeat-0 network (one to
-/// two minutes), so CI skips it; run it with
+/// lost). Waits out a 3,600-block window on a heartbeat-0 network (35-40 s
+/// here, more on a loaded machine), so CI skips it; run it with
 /// `cargo test -p lakh --test channel_node -- --ignored`.
 #[test]
-#[ignore = "waits out a 3,600-block challenge window (one to two minutes)"]
+#[ignore = "waits out a 3,600-block challenge window (35-40 s on a heartbeat-0 network)"]
 fn a_closed_channel_reveals_settles_and_unlocks_its_pending_locks_on_chain() {
     use lakh_channel_node::chain::Chain;
     use lakh_channel_node::htlc::{Invoice, with_lock};
@@ -1108,25 +1108,31 @@ fn a_payword_channel_opened_paid_and_claimed_from_the_cli() {
     assert_eq!(opened["length"], 1000);
     assert_eq!(usdc(&net, "alice"), alice0 - 10 * USDC);
 
-    // 250 payments of one word, then 5 of three words (0.03 each).
-    let pay = |args: &[&str]| {
+    // 250 payments of one word; each side killed and restarted (the payer's
+    // seed and the payee's deepest word are on disk: paying goes on from
+    // the payee's depth); then 5 payments of three words (0.03 each).
+    let pay = |alice: &Serve, args: &[&str]| {
         let mut all = vec!["pay", "--payword", "--to", "bob"];
         all.extend_from_slice(args);
         alice.run(&all)
     };
-    let r = pay(&["--amount", "0.01", "--count", "250"]);
+    let r = pay(&alice, &["--amount", "0.01", "--count", "250"]);
     assert!(r.status.success(), "{r:?}");
-    let r = pay(&["--amount", "0.03", "--count", "5"]);
+    let alice = alice.kill9_and_restart();
+    let r = pay(&alice, &["--amount", "0.01", "--count", "5"]);
+    assert!(r.status.success(), "{r:?}");
+    let bob = bob.kill9_and_restart();
+    let r = pay(&alice, &["--amount", "0.03", "--count", "5"]);
     assert!(r.status.success(), "{r:?}");
     let r: Value = serde_json::from_slice(&r.stdout).unwrap();
     assert_eq!(
         (r["words"].clone(), r["depth"].clone()),
-        (15.into(), 265.into())
+        (15.into(), 270.into())
     );
-    assert_eq!(r["remaining"], 735);
+    assert_eq!(r["remaining"], 730);
     // Not a whole number of units; more words than the chain has left.
-    failed_with(&pay(&["--amount", "0.015"]), "invalid_input");
-    failed_with(&pay(&["--amount", "7.36"]), "insufficient");
+    failed_with(&pay(&alice, &["--amount", "0.015"]), "invalid_input");
+    failed_with(&pay(&alice, &["--amount", "7.31"]), "insufficient");
     // Only the payee closes a PayWord channel.
     failed_with(&alice.run(&["close", "--channel", &id]), "wrong_kind");
 
@@ -1134,12 +1140,12 @@ fn a_payword_channel_opened_paid_and_claimed_from_the_cli() {
     let held = &seen["paywords"][0];
     assert_eq!(
         (held["role"].clone(), held["depth"].clone()),
-        ("payee".into(), 265.into())
+        ("payee".into(), 270.into())
     );
     let claimed = bob.ok(&["close", "--channel", &id]);
-    assert_eq!(amount(&claimed["paid"]), 265 * USDC / 100);
+    assert_eq!(amount(&claimed["paid"]), 270 * USDC / 100);
     assert!(channel_on_chain(&net, &id.parse().unwrap()).is_none());
-    assert_eq!(usdc(&net, "bob"), bob0 + 265 * USDC / 100);
-    assert_eq!(usdc(&net, "alice"), alice0 - 265 * USDC / 100);
+    assert_eq!(usdc(&net, "bob"), bob0 + 270 * USDC / 100);
+    assert_eq!(usdc(&net, "alice"), alice0 - 270 * USDC / 100);
     assert!(bob.ok(&["list"])["paywords"].as_array().unwrap().is_empty());
 }

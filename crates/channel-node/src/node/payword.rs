@@ -153,6 +153,8 @@ impl Node {
         amount: u128,
         count: u64,
     ) -> Result<PaywordReport, NodeError> {
+        self.ensure_link(to).await?;
+        self.payword_sync(to).await?;
         let (channel, words) = {
             let inner = self.lock();
             let outs: Vec<&PaywordOut> = inner
@@ -183,7 +185,6 @@ impl Node {
                 })?;
             (channel, words)
         };
-        self.ensure_link(to).await?;
         self.payword_pay(channel, words, crate::wire::MAX_WORDS)
             .await?;
         let inner = self.lock();
@@ -198,6 +199,41 @@ impl Node {
             depth: out.acked,
             remaining: out.terms.length - out.sent,
         })
+    }
+
+    /// Offers `to` again every PayWord channel to it whose depth is not
+    /// known since the link came up, and waits for the depths it holds:
+    /// after a restart (or words lost with a link) paying goes on there.
+    async fn payword_sync(self: &Arc<Self>, to: Address) -> Result<(), NodeError> {
+        let (offers, waiters) = {
+            let mut inner = self.lock();
+            let mut offers = Vec::new();
+            let mut waiters = Vec::new();
+            for out in inner.payword_out.values_mut() {
+                if out.terms.channel.participants[1] == to && !out.synced {
+                    let (tx, rx) = oneshot::channel();
+                    out.waiters.push((0, tx));
+                    waiters.push(rx);
+                    let terms = out.terms.clone();
+                    offers.push(Msg::PaywordOffer { terms });
+                }
+            }
+            (offers, waiters)
+        };
+        self.send_to(to, &offers);
+        for rx in waiters {
+            match tokio::time::timeout(PAY_TIMEOUT, rx).await {
+                Ok(Ok(Ok(_))) => {}
+                Ok(Ok(Err(e))) => return Err(e),
+                _ => {
+                    return Err(NodeError::new(
+                        "timeout",
+                        "the payee did not say how deep it was paid",
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The payee's close of a PayWord channel: claims on chain with the
