@@ -3,7 +3,7 @@
 //! drive the running node. Amounts travel as text in the asset's units (or
 //! base units with `base_units`), converted here with the asset's decimals.
 
-use crate::node::{ChannelView, Node, PayReport, RoutedReport};
+use crate::node::{ChannelView, Node, PayReport, PaywordReport, PaywordView, RoutedReport};
 use crate::{NodeError, wire};
 use jsonrpsee::core::{RpcResult, async_trait};
 use jsonrpsee::proc_macros::rpc;
@@ -34,6 +34,29 @@ pub struct OpenParams {
     /// Challenge window (blocks) [default: the module's floor].
     #[serde(default)]
     pub challenge_blocks: Option<u64>,
+}
+
+/// `paywordOpen`'s parameters: `deposit` split into `payments` equal payments.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PaywordOpenParams {
+    /// The payee as `KEY@HOST:PORT`.
+    pub peer: String,
+    pub asset: String,
+    /// The whole deposit, in the asset's units (or base units).
+    pub deposit: String,
+    /// How many payments it makes (the hash chain's length).
+    pub payments: u32,
+    #[serde(default)]
+    pub base_units: bool,
+    /// The payer's refund window (blocks) [default: the module's floor].
+    #[serde(default)]
+    pub challenge_blocks: Option<u64>,
+}
+
+/// `paywordClaim`'s parameters.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PaywordClaimParams {
+    pub channel: ChannelId,
 }
 
 /// `pay`'s parameters.
@@ -114,6 +137,9 @@ pub struct ListAnswer {
     pub watched: usize,
     /// Units of the channels' assets (when the node has a chain).
     pub assets: Vec<AssetUnits>,
+    /// PayWord channels, paying and paid.
+    #[serde(default)]
+    pub paywords: Vec<PaywordView>,
 }
 
 #[rpc(server, client, namespace = "channel")]
@@ -150,6 +176,18 @@ pub trait ControlApi {
     /// Hands the latest states to a watchtower; returns how many.
     #[method(name = "watch")]
     async fn watch(&self, params: WatchParams) -> RpcResult<usize>;
+
+    /// Opens a PayWord channel on chain and offers it to the payee.
+    #[method(name = "paywordOpen")]
+    async fn payword_open(&self, params: PaywordOpenParams) -> RpcResult<PaywordView>;
+
+    /// Pays through a PayWord channel (`amount` a whole number of its unit).
+    #[method(name = "paywordPay")]
+    async fn payword_pay(&self, params: PayParams) -> RpcResult<PaywordReport>;
+
+    /// The payee's close of a PayWord channel: claims with the deepest word.
+    #[method(name = "paywordClaim")]
+    async fn payword_claim(&self, params: PaywordClaimParams) -> RpcResult<PaywordView>;
 }
 
 /// The control server's side.
@@ -322,7 +360,12 @@ impl ControlApiServer for Control {
 
     async fn list(&self) -> RpcResult<ListAnswer> {
         let channels = self.node.list();
-        let mut assets: Vec<AssetId> = channels.iter().map(|c| c.asset).collect();
+        let paywords = self.node.paywords();
+        let mut assets: Vec<AssetId> = channels
+            .iter()
+            .map(|c| c.asset)
+            .chain(paywords.iter().map(|p| p.asset))
+            .collect();
         assets.sort();
         assets.dedup();
         let mut units = Vec::new();
@@ -337,6 +380,7 @@ impl ControlApiServer for Control {
             channels,
             watched: self.node.watched_count(),
             assets: units,
+            paywords,
         })
     }
 
@@ -347,6 +391,77 @@ impl ControlApiServer for Control {
         };
         run.await.map_err(rpc_error)
     }
+
+    async fn payword_open(&self, p: PaywordOpenParams) -> RpcResult<PaywordView> {
+        let run = async {
+            let (peer, addr) = parse_peer(&p.peer)?;
+            let chain = self
+                .node
+                .chain()
+                .ok_or_else(|| NodeError::new("no_chain", "opening needs --rpc"))?;
+            let asset = chain.asset(&p.asset).await?.id;
+            let deposit = self.amount(&p.deposit, asset, p.base_units).await?;
+            let unit = unit_of(deposit, p.payments)?;
+            self.node
+                .payword_open(
+                    (peer, &addr),
+                    asset,
+                    (unit, p.payments),
+                    p.challenge_blocks.unwrap_or(MIN_CHALLENGE_BLOCKS),
+                )
+                .await
+        };
+        run.await.map_err(rpc_error)
+    }
+
+    async fn payword_pay(&self, p: PayParams) -> RpcResult<PaywordReport> {
+        let run = async {
+            let count = p.count.unwrap_or(1);
+            if count == 0 || count > MAX_PAY_COUNT {
+                return Err(NodeError::new(
+                    "invalid_input",
+                    format!("count must be 1..={MAX_PAY_COUNT}"),
+                ));
+            }
+            let asset = self
+                .node
+                .paywords()
+                .into_iter()
+                .find(|c| c.role == "payer" && c.peer == p.to)
+                .map(|c| c.asset)
+                .ok_or_else(|| {
+                    NodeError::new("unknown_channel", "no PayWord channel to the payee")
+                })?;
+            let amount = self.amount(&p.amount, asset, p.base_units).await?;
+            self.node.payword_pay_to(p.to, amount, count).await
+        };
+        run.await.map_err(rpc_error)
+    }
+
+    async fn payword_claim(&self, p: PaywordClaimParams) -> RpcResult<PaywordView> {
+        self.node.payword_claim(p.channel).await.map_err(rpc_error)
+    }
+}
+
+/// One payment of a PayWord channel whose `deposit` pays for `payments`.
+pub fn unit_of(deposit: u128, payments: u32) -> Result<u128, NodeError> {
+    let max = lakh_types::modules::channel::MAX_PAYWORD_LENGTH;
+    if !(1..=max).contains(&payments) {
+        return Err(NodeError::new(
+            "invalid_input",
+            format!("a PayWord channel makes 1..={max} payments"),
+        ));
+    }
+    let payments = u128::from(payments);
+    if deposit == 0 || !deposit.is_multiple_of(payments) {
+        return Err(NodeError::new(
+            "invalid_input",
+            format!(
+                "the deposit ({deposit} base units) must split into {payments} equal, positive payments"
+            ),
+        ));
+    }
+    Ok(deposit / payments)
 }
 
 /// Starts the control server on `addr` (loopback); returns where it listens
@@ -380,5 +495,21 @@ pub fn call_error(e: jsonrpsee::core::client::Error) -> NodeError {
             NodeError::new(&code, obj.message().to_string())
         }
         other => NodeError::new("unreachable", format!("control port: {other}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn a_payword_deposit_splits_into_equal_payments_or_is_refused() {
+        assert_eq!(unit_of(10_000_000, 1_000).unwrap(), 10_000);
+        assert_eq!(unit_of(65_536, 65_536).unwrap(), 1);
+        for (deposit, payments) in [(10, 3), (0, 1), (10, 0), (1 << 20, 65_537)] {
+            let e = unit_of(deposit, payments).unwrap_err();
+            assert_eq!(e.code, "invalid_input", "{deposit} / {payments}");
+        }
     }
 }

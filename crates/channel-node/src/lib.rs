@@ -20,7 +20,7 @@ pub mod peer;
 pub mod store;
 pub mod wire;
 
-pub use node::{ChannelView, Node, PayReport, RoutedReport};
+pub use node::{ChannelView, Node, PayReport, PaywordReport, PaywordView, RoutedReport};
 
 /// An error with a stable code (the peer protocol's refusal codes, the
 /// chain's refusal and failure codes, or the node's own) and a message.

@@ -10,9 +10,11 @@
 //! Payments routed through an intermediary (hash locks) are in [`routing`];
 //! withdrawals in [`withdraw`].
 
+mod payword;
 mod routing;
 mod withdraw;
 
+pub use payword::{PaywordReport, PaywordView};
 pub use routing::RoutedReport;
 
 use crate::chain::Chain;
@@ -82,6 +84,26 @@ struct Link {
     listen: String,
 }
 
+impl PaywordOut {
+    /// The channel of `terms` paid from `seed`'s hash chain, nothing sent yet.
+    fn new(terms: PaywordTerms, seed: &Hash32, listen: String) -> PaywordOut {
+        let length = terms.length as usize;
+        let mut words = vec![*seed; length + 1];
+        for k in (0..length).rev() {
+            words[k] = hash32(&words[k + 1]);
+        }
+        PaywordOut {
+            terms,
+            words,
+            sent: 0,
+            acked: 0,
+            waiters: Vec::new(),
+            listen,
+            synced: false,
+        }
+    }
+}
+
 /// A PayWord channel this node pays through.
 struct PaywordOut {
     terms: PaywordTerms,
@@ -89,7 +111,12 @@ struct PaywordOut {
     words: Vec<Hash32>,
     sent: u32,
     acked: u32,
-    waiters: Vec<(u32, oneshot::Sender<u32>)>,
+    waiters: Vec<(u32, oneshot::Sender<Result<u32, NodeError>>)>,
+    /// Where the payee listens (to dial it again).
+    listen: String,
+    /// The payee acknowledged its depth since the link came up, so `sent`
+    /// is where it expects the next word.
+    synced: bool,
 }
 
 #[derive(Default)]
@@ -258,6 +285,10 @@ impl Node {
         for h in store.htlcs()? {
             inner.htlcs.insert(h.hash_lock, h);
         }
+        for p in store.paywords_out()? {
+            let out = PaywordOut::new(p.terms, &p.seed, p.peer_listen.as_str().to_string());
+            inner.payword_out.insert(out.terms.channel.id, out);
+        }
         routing::fail_unforwarded(&mut inner);
         Ok(Arc::new(Node {
             key,
@@ -361,6 +392,13 @@ impl Node {
                 .values()
                 .find(|c| c.rec.peer() == peer && !c.rec.peer_listen.as_str().is_empty())
                 .map(|c| c.rec.peer_listen.as_str().to_string())
+                .or_else(|| {
+                    inner
+                        .payword_out
+                        .values()
+                        .find(|o| o.terms.channel.participants[1] == peer && !o.listen.is_empty())
+                        .map(|o| o.listen.clone())
+                })
         };
         match listen {
             Some(addr) => self.connect(&addr, peer).await,
@@ -380,6 +418,12 @@ impl Node {
                 .values()
                 .filter(|c| c.rec.phase != (Phase::Closed {}))
                 .map(|c| c.rec.peer())
+                .chain(
+                    inner
+                        .payword_out
+                        .values()
+                        .map(|o| o.terms.channel.participants[1]),
+                )
                 .collect();
             v.sort();
             v.dedup();
@@ -430,6 +474,13 @@ impl Node {
             }
             for m in routing::owed_to(&inner, peer) {
                 frames.extend(m.frame());
+            }
+            // The payee answers with the depth it holds, where paying goes on.
+            for out in inner.payword_out.values() {
+                if out.terms.channel.participants[1] == peer {
+                    let terms = out.terms.clone();
+                    frames.extend(Msg::PaywordOffer { terms }.frame());
+                }
             }
             self.commit(&inner, &fx);
             if !frames.is_empty() {
@@ -509,6 +560,17 @@ impl Node {
                                 format!("the link to {peer} ended before it countersigned"),
                             )));
                         }
+                    }
+                }
+            }
+            for out in inner.payword_out.values_mut() {
+                if out.terms.channel.participants[1] == peer {
+                    out.synced = false;
+                    for (_, w) in out.waiters.drain(..) {
+                        let _ = w.send(Err(NodeError::new(
+                            "disconnected",
+                            format!("the link to {peer} ended before it acknowledged"),
+                        )));
                     }
                 }
             }
@@ -690,6 +752,13 @@ impl Node {
                 if let Some(done) = inner.withdraw_waiters.remove(&channel) {
                     let _ = done.send(Err(error.clone()));
                 }
+                if let Some(out) = inner.payword_out.get_mut(&channel)
+                    && out.terms.channel.participants[1] == peer
+                {
+                    for (_, w) in out.waiters.drain(..) {
+                        let _ = w.send(Err(error.clone()));
+                    }
+                }
                 if let Some(asker) = inner.relayed_asks.remove(&channel) {
                     fx.relay.push((
                         asker,
@@ -797,13 +866,21 @@ impl Node {
                     && out.terms.channel.participants[1] == peer
                 {
                     out.acked = out.acked.max(depth);
+                    // On a new link the payee's (stored) depth is where
+                    // paying goes on: words sent past it were lost.
+                    out.sent = if out.synced {
+                        out.sent.max(depth)
+                    } else {
+                        depth
+                    };
+                    out.synced = true;
                     let acked = out.acked;
                     let (ready, waiting) = std::mem::take(&mut out.waiters)
                         .into_iter()
                         .partition(|(d, _)| *d <= acked);
                     out.waiters = waiting;
                     for (_, w) in ready {
-                        let _ = w.send(acked);
+                        let _ = w.send(Ok(acked));
                     }
                 }
             }
@@ -1884,31 +1961,25 @@ impl Node {
     ) -> Result<(), NodeError> {
         let to = terms.channel.participants[1];
         self.ensure_link(to).await?;
-        let length = terms.length as usize;
-        let mut words = vec![seed; length + 1];
-        for k in (0..length).rev() {
-            words[k] = hash32(&words[k + 1]);
-        }
-        if words[0] != terms.root {
-            return Err(invalid("the seed does not give the root"));
-        }
         let (tx, rx) = oneshot::channel();
         {
             let mut inner = self.lock();
-            inner.payword_out.insert(
-                terms.channel.id,
-                PaywordOut {
-                    terms: terms.clone(),
-                    words,
-                    sent: 0,
-                    acked: 0,
-                    waiters: vec![(0, tx)],
-                },
-            );
+            let listen = inner
+                .peers
+                .get(&to)
+                .map(|l| l.listen.clone())
+                .unwrap_or_default();
+            let mut out = PaywordOut::new(terms.clone(), &seed, listen);
+            if out.words[0] != terms.root {
+                return Err(invalid("the seed does not give the root"));
+            }
+            out.waiters.push((0, tx));
+            inner.payword_out.insert(terms.channel.id, out);
         }
         self.send_to(to, &[Msg::PaywordOffer { terms }]);
         match tokio::time::timeout(PAY_TIMEOUT, rx).await {
-            Ok(Ok(_)) => Ok(()),
+            Ok(Ok(Ok(_))) => Ok(()),
+            Ok(Ok(Err(e))) => Err(e),
             _ => Err(NodeError::new(
                 "timeout",
                 "the payee did not take the offer",
@@ -1969,7 +2040,8 @@ impl Node {
         let mut latencies = Vec::with_capacity(waiters.len());
         for (sent, rx) in waiters {
             match tokio::time::timeout(PAY_TIMEOUT, rx).await {
-                Ok(Ok(_)) => latencies.push(sent.elapsed().as_micros() as u64),
+                Ok(Ok(Ok(_))) => latencies.push(sent.elapsed().as_micros() as u64),
+                Ok(Ok(Err(e))) => return Err(e),
                 _ => return Err(NodeError::new("timeout", "the payee did not acknowledge")),
             }
         }

@@ -30,6 +30,8 @@ const CHANNELS: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("channe
 const WATCHED: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("watched");
 const PAYWORD: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("payword");
 const HTLCS: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("htlcs");
+/// Added after version 2 without a bump: an older store just gets the table.
+const PAYWORD_OUT: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("payword_out");
 
 const SCHEMA_KEY: &str = "schema_version";
 const OWNER_KEY: &str = "owner";
@@ -173,6 +175,18 @@ lakh_types::codec_struct! {
     }
 }
 
+lakh_types::codec_struct! {
+    /// A PayWord channel this node pays through: its terms, the seed of its
+    /// hash chain (payment `k` is `sha256^(length − k)(seed)`), and where
+    /// the payee listens.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub struct PaywordOutRecord {
+        pub terms: PaywordTerms,
+        pub seed: Hash32,
+        pub peer_listen: Text<MAX_ADDR_CHARS>,
+    }
+}
+
 /// The store.
 pub struct Store {
     db: Database,
@@ -227,6 +241,7 @@ impl Store {
             tx.open_table(WATCHED).map_err(storage)?;
             tx.open_table(PAYWORD).map_err(storage)?;
             tx.open_table(HTLCS).map_err(storage)?;
+            tx.open_table(PAYWORD_OUT).map_err(storage)?;
         }
         tx.commit().map_err(storage)?;
         Ok(Store { db })
@@ -319,6 +334,33 @@ impl Store {
     /// Every PayWord channel this node is paid through.
     pub fn paywords(&self) -> anyhow::Result<Vec<PaywordRecord>> {
         read_all(&self.db, PAYWORD)
+    }
+
+    /// Forgets a PayWord channel this node was paid through (claimed on chain).
+    pub fn delete_payword(&self, id: &ChannelId) -> anyhow::Result<()> {
+        let tx = self.db.begin_write().map_err(storage)?;
+        tx.open_table(PAYWORD)
+            .map_err(storage)?
+            .remove(&id.0)
+            .map_err(storage)?;
+        tx.commit().map_err(storage)
+    }
+
+    /// Writes a PayWord channel this node pays through.
+    pub fn put_payword_out(&self, record: &PaywordOutRecord) -> anyhow::Result<()> {
+        let tx = self.db.begin_write().map_err(storage)?;
+        {
+            let mut table = tx.open_table(PAYWORD_OUT).map_err(storage)?;
+            table
+                .insert(&record.terms.channel.id.0, record.encode().as_ref())
+                .map_err(storage)?;
+        }
+        tx.commit().map_err(storage)
+    }
+
+    /// Every PayWord channel this node pays through.
+    pub fn paywords_out(&self) -> anyhow::Result<Vec<PaywordOutRecord>> {
+        read_all(&self.db, PAYWORD_OUT)
     }
 }
 
@@ -417,7 +459,16 @@ mod tests {
             word: FixedBytes([9; 32]),
         };
         store.put_payword(&[&pw]).unwrap();
-        assert_eq!(store.paywords().unwrap(), vec![pw]);
+        assert_eq!(store.paywords().unwrap(), vec![pw.clone()]);
+        let out = PaywordOutRecord {
+            terms: pw.terms.clone(),
+            seed: FixedBytes([7; 32]),
+            peer_listen: Text::new("127.0.0.1:2").unwrap(),
+        };
+        store.put_payword_out(&out).unwrap();
+        assert_eq!(store.paywords_out().unwrap(), vec![out]);
+        store.delete_payword(&r.reference.id).unwrap();
+        assert_eq!(store.paywords().unwrap(), vec![]);
         let htlc = HtlcRecord {
             hash_lock: FixedBytes([3; 32]),
             amount: 9,

@@ -12,7 +12,7 @@ use crate::wallet::units::AmountArg;
 use anyhow::{Context, bail};
 use lakh_channel_node::control::{
     self, CloseParams, ControlApiClient, DepositParams, ListAnswer, OpenParams, PayParams,
-    PayViaParams, WatchParams, WithdrawParams,
+    PayViaParams, PaywordClaimParams, PaywordOpenParams, WatchParams, WithdrawParams,
 };
 use lakh_channel_node::{Node, NodeError, bench, chain::Chain};
 use lakh_types::decimal::format_units;
@@ -74,6 +74,13 @@ pub enum ChannelCommand {
         /// Challenge window in blocks [default: the module's floor, 3600]
         #[arg(long)]
         challenge_blocks: Option<u64>,
+        /// A one-way PayWord channel to the peer: the deposit split into
+        /// --payments equal payments, each one word of a hash chain
+        #[arg(long, requires = "payments")]
+        payword: bool,
+        /// Payments a PayWord channel makes (1..=65536; the deposit must split evenly)
+        #[arg(long, requires = "payword")]
+        payments: Option<u32>,
     },
     /// Pay a peer off chain through an open channel (one co-signed state per
     /// payment), or a node one hop further through an intermediary (--via)
@@ -90,6 +97,9 @@ pub enum ChannelCommand {
         /// Route through this peer's channel node (hash-locked), which has a channel with the payee
         #[arg(long)]
         via: Option<String>,
+        /// Pay through a PayWord channel to the payee (--amount a whole number of its unit)
+        #[arg(long, conflicts_with = "via")]
+        payword: bool,
     },
     /// Withdraw part of this node's balance to its account on chain; the channel stays open
     Withdraw {
@@ -112,7 +122,8 @@ pub enum ChannelCommand {
         #[arg(long)]
         amount: AmountArg,
     },
-    /// Close a channel: cooperatively (final state, paid at once) or alone
+    /// Close a channel: cooperatively (final state, paid at once) or alone;
+    /// a PayWord channel (--channel ID) is closed by its payee's claim
     Close {
         /// Key name or 64-hex address of the peer
         #[arg(long)]
@@ -271,6 +282,41 @@ async fn execute(args: ChannelArgs) -> anyhow::Result<()> {
             asset,
             deposit,
             challenge_blocks,
+            payword: true,
+            payments,
+        } => {
+            let client = control::client(&control_url(&args)?).map_err(coded)?;
+            let view = client
+                .payword_open(PaywordOpenParams {
+                    peer: peer_arg(&keys, peer)?,
+                    asset: asset.clone(),
+                    deposit: deposit.to_string(),
+                    payments: payments.context("--payword needs --payments N")?,
+                    base_units: args.base_units,
+                    challenge_blocks: *challenge_blocks,
+                })
+                .await
+                .map_err(|e| coded(control::call_error(e)))?;
+            let list = client
+                .list()
+                .await
+                .map_err(|e| coded(control::call_error(e)))?;
+            let text = format!(
+                "opened PayWord channel {} to {}\n  {} payments of {}\n",
+                view.id,
+                view.peer,
+                view.length,
+                amount_text(&list, &view.id, view.unit_amount)
+            );
+            print(args.json, &serde_json::to_value(&view)?, text)
+        }
+        ChannelCommand::Open {
+            peer,
+            asset,
+            deposit,
+            challenge_blocks,
+            payword: false,
+            ..
         } => {
             let client = control::client(&control_url(&args)?).map_err(coded)?;
             let view = client
@@ -293,7 +339,39 @@ async fn execute(args: ChannelArgs) -> anyhow::Result<()> {
             to,
             amount,
             count,
+            payword: true,
+            ..
+        } => {
+            let client = control::client(&control_url(&args)?).map_err(coded)?;
+            let r = client
+                .payword_pay(PayParams {
+                    to: resolve_address(&keys, to)?,
+                    amount: amount.to_string(),
+                    base_units: args.base_units,
+                    count: Some(*count),
+                })
+                .await
+                .map_err(|e| coded(control::call_error(e)))?;
+            let list = client
+                .list()
+                .await
+                .map_err(|e| coded(control::call_error(e)))?;
+            let text = format!(
+                "paid {} in {} PayWord payment(s) on channel {}\n  {} acknowledged, {} left\n",
+                amount_text(&list, &r.channel, r.paid),
+                r.words,
+                r.channel,
+                r.depth,
+                r.remaining
+            );
+            print(args.json, &serde_json::to_value(&r)?, text)
+        }
+        ChannelCommand::Pay {
+            to,
+            amount,
+            count,
             via: Some(via),
+            ..
         } => {
             if *count != 1 {
                 bail!("--via pays once: drop --count");
@@ -357,6 +435,7 @@ async fn execute(args: ChannelArgs) -> anyhow::Result<()> {
             amount,
             count,
             via: None,
+            ..
         } => {
             let client = control::client(&control_url(&args)?).map_err(coded)?;
             let to = resolve_address(&keys, to)?;
@@ -435,6 +514,30 @@ async fn execute(args: ChannelArgs) -> anyhow::Result<()> {
                 .as_deref()
                 .map(|c| c.parse().map_err(|e| anyhow::anyhow!("--channel: {e}")))
                 .transpose()?;
+            let list = client
+                .list()
+                .await
+                .map_err(|e| coded(control::call_error(e)))?;
+            if let Some(id) = channel
+                && list.paywords.iter().any(|p| p.id == id)
+            {
+                if *unilateral {
+                    bail!(
+                        "invalid_input: a PayWord channel is closed by its payee's claim; drop --unilateral"
+                    );
+                }
+                let view = client
+                    .payword_claim(PaywordClaimParams { channel: id })
+                    .await
+                    .map_err(|e| coded(control::call_error(e)))?;
+                let text = format!(
+                    "claimed {} ({} payments) on PayWord channel {}; the rest went back to the payer\n",
+                    amount_text(&list, &id, view.paid),
+                    view.depth,
+                    view.id
+                );
+                return print(args.json, &serde_json::to_value(&view)?, text);
+            }
             let view = client
                 .close(CloseParams {
                     peer,
@@ -465,8 +568,22 @@ async fn execute(args: ChannelArgs) -> anyhow::Result<()> {
                 "node {} listening on {}; watching {} channel(s) for others\n",
                 list.address, list.listen, list.watched
             );
-            if list.channels.is_empty() {
+            if list.channels.is_empty() && list.paywords.is_empty() {
                 text.push_str("no channels\n");
+            }
+            for p in &list.paywords {
+                let fmt = |v: u128| amount_text(&list, &p.id, v);
+                text.push_str(&format!(
+                    "{} payword {} {} {}: {} of {} payments of {}, {} paid\n",
+                    p.id,
+                    p.role,
+                    if p.role == "payer" { "to" } else { "from" },
+                    p.peer,
+                    p.depth,
+                    p.length,
+                    fmt(p.unit_amount),
+                    fmt(p.paid)
+                ));
             }
             for c in &list.channels {
                 let fmt = |v: u128| amount_text(&list, &c.id, v);
@@ -518,7 +635,13 @@ fn amount_text(
         .channels
         .iter()
         .find(|c| c.id == *channel)
-        .map(|c| c.asset);
+        .map(|c| c.asset)
+        .or_else(|| {
+            list.paywords
+                .iter()
+                .find(|p| p.id == *channel)
+                .map(|p| p.asset)
+        });
     match asset.and_then(|a| list.assets.iter().find(|u| u.id == a)) {
         Some(u) => format!("{} {}", format_units(v, u.decimals), u.symbol),
         None => format!("{v} base units"),

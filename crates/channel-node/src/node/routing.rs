@@ -58,7 +58,7 @@ fn refused(r: LockRefusal) -> NodeError {
     NodeError::new(r.code(), refusal_reason(r))
 }
 
-fn random_id() -> Hash32 {
+pub(super) fn random_id() -> Hash32 {
     let mut id = [0u8; 32];
     rand::Rng::fill_bytes(&mut rand::rng(), &mut id);
     lakh_types::modules::shielded::FixedBytes(id)
