@@ -1376,6 +1376,36 @@ impl Node {
         }
     }
 
+    /// The next channel of this node with `peer` (reached at `addr`,
+    /// connected first if need be) in `asset`, and the pair's counter from
+    /// the chain its id takes, so a reopened channel never accepts old
+    /// states.
+    async fn new_channel_ref(
+        self: &Arc<Self>,
+        chain: &Chain,
+        (peer, addr): (Address, &str),
+        asset: AssetId,
+        challenge_blocks: u64,
+    ) -> Result<(ChannelRef, u64), NodeError> {
+        if !self.lock().peers.contains_key(&peer) {
+            self.connect(addr, peer).await?;
+        }
+        let participants = [self.me, peer];
+        let counter = chain.next_counter(participants).await?;
+        let reference = ChannelRef {
+            id: channel_id(
+                chain.chain_id(),
+                &participants,
+                asset,
+                counter,
+                challenge_blocks,
+            ),
+            participants,
+            asset,
+        };
+        Ok((reference, counter))
+    }
+
     /// Opens a channel with `peer` (reached at `addr`) on chain with this
     /// node's `deposit` of `asset`, then announces it to the peer.
     pub async fn open_channel(
@@ -1393,22 +1423,9 @@ impl Node {
         if deposit == 0 {
             return Err(invalid("the deposit must be positive"));
         }
-        if !self.lock().peers.contains_key(&peer) {
-            self.connect(addr, peer).await?;
-        }
-        let participants = [self.me, peer];
-        let counter = chain.next_counter(participants).await?;
-        let reference = ChannelRef {
-            id: channel_id(
-                chain.chain_id(),
-                &participants,
-                asset,
-                counter,
-                challenge_blocks,
-            ),
-            participants,
-            asset,
-        };
+        let (reference, counter) = self
+            .new_channel_ref(chain, (peer, addr), asset, challenge_blocks)
+            .await?;
         chain
             .send(ChannelAction::Open {
                 channel: reference,

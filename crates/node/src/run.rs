@@ -228,6 +228,12 @@ pub fn opening_new_store() -> bool {
     OPENING_NEW_STORE.load(Ordering::Relaxed)
 }
 
+/// Says this process is (or no longer is) creating a store from nothing
+/// outside [`run`], e.g. a bench's throwaway database.
+pub fn set_opening_new_store(opening: bool) {
+    OPENING_NEW_STORE.store(opening, Ordering::Relaxed);
+}
+
 /// Runs the validators until the process is stopped.
 pub fn run(cfg: RunConfig) -> Result<()> {
     lakh_execution::check_genesis(&cfg.genesis).map_err(anyhow::Error::msg)?;

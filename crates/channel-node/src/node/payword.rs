@@ -89,22 +89,9 @@ impl Node {
                 "a PayWord channel makes 1..={MAX_PAYWORD_LENGTH} payments of a positive amount"
             )));
         }
-        if !self.lock().peers.contains_key(&peer) {
-            self.connect(addr, peer).await?;
-        }
-        let participants = [self.me, peer];
-        let counter = chain.next_counter(participants).await?;
-        let reference = ChannelRef {
-            id: channel_id(
-                chain.chain_id(),
-                &participants,
-                asset,
-                counter,
-                challenge_blocks,
-            ),
-            participants,
-            asset,
-        };
+        let (reference, counter) = self
+            .new_channel_ref(chain, (peer, addr), asset, challenge_blocks)
+            .await?;
         let seed = routing::random_id();
         let terms = PaywordTerms {
             channel: reference,

@@ -481,9 +481,10 @@ async fn state_stage(
 ) -> Result<StateStage> {
     let page_cache = CacheRef::new(NZU16!(4096), NZUsize!(8192));
     let config = state_db_config("ceilings", page_cache, Sequential, StateIo::default());
-    let mut db = BenchDb::init(context, config, None)
-        .await
-        .map_err(|e| anyhow!("cannot open the state database: {e}"))?;
+    lakh_node::run::set_opening_new_store(true);
+    let opened = BenchDb::init(context, config, None).await;
+    lakh_node::run::set_opening_new_store(false);
+    let mut db = opened.map_err(|e| anyhow!("cannot open the state database: {e}"))?;
     let digests: Vec<_> = (0..keys as u64)
         .map(|i| {
             let mut addr = [0u8; 32];
