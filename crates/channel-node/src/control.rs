@@ -282,17 +282,42 @@ impl Control {
     }
 }
 
+impl Control {
+    /// The asset and amount of an opening deposit (`asset` by symbol or id,
+    /// `deposit` in its units unless `base_units`); opening needs a chain.
+    async fn deposit(
+        &self,
+        asset: &str,
+        deposit: &str,
+        base_units: bool,
+    ) -> Result<(AssetId, u128), NodeError> {
+        let chain = self
+            .node
+            .chain()
+            .ok_or_else(|| NodeError::new("no_chain", "opening needs --rpc"))?;
+        let asset = chain.asset(asset).await?.id;
+        Ok((asset, self.amount(deposit, asset, base_units).await?))
+    }
+}
+
+/// How many payments `p` asks for: 1 by default, at most [`MAX_PAY_COUNT`].
+fn pay_count(p: &PayParams) -> Result<u64, NodeError> {
+    let count = p.count.unwrap_or(1);
+    if count == 0 || count > MAX_PAY_COUNT {
+        return Err(NodeError::new(
+            "invalid_input",
+            format!("count must be 1..={MAX_PAY_COUNT}"),
+        ));
+    }
+    Ok(count)
+}
+
 #[async_trait]
 impl ControlApiServer for Control {
     async fn open(&self, p: OpenParams) -> RpcResult<ChannelView> {
         let run = async {
             let (peer, addr) = parse_peer(&p.peer)?;
-            let chain = self
-                .node
-                .chain()
-                .ok_or_else(|| NodeError::new("no_chain", "opening needs --rpc"))?;
-            let asset = chain.asset(&p.asset).await?.id;
-            let deposit = self.amount(&p.deposit, asset, p.base_units).await?;
+            let (asset, deposit) = self.deposit(&p.asset, &p.deposit, p.base_units).await?;
             self.node
                 .open_channel(
                     peer,
@@ -308,13 +333,7 @@ impl ControlApiServer for Control {
 
     async fn pay(&self, p: PayParams) -> RpcResult<PayReport> {
         let run = async {
-            let count = p.count.unwrap_or(1);
-            if count == 0 || count > MAX_PAY_COUNT {
-                return Err(NodeError::new(
-                    "invalid_input",
-                    format!("count must be 1..={MAX_PAY_COUNT}"),
-                ));
-            }
+            let count = pay_count(&p)?;
             let asset = self.open_asset(|c| c.peer == p.to)?;
             let amount = self.amount(&p.amount, asset, p.base_units).await?;
             self.node.pay(p.to, amount, count).await
@@ -395,12 +414,7 @@ impl ControlApiServer for Control {
     async fn payword_open(&self, p: PaywordOpenParams) -> RpcResult<PaywordView> {
         let run = async {
             let (peer, addr) = parse_peer(&p.peer)?;
-            let chain = self
-                .node
-                .chain()
-                .ok_or_else(|| NodeError::new("no_chain", "opening needs --rpc"))?;
-            let asset = chain.asset(&p.asset).await?.id;
-            let deposit = self.amount(&p.deposit, asset, p.base_units).await?;
+            let (asset, deposit) = self.deposit(&p.asset, &p.deposit, p.base_units).await?;
             let unit = unit_of(deposit, p.payments)?;
             self.node
                 .payword_open(
@@ -416,13 +430,7 @@ impl ControlApiServer for Control {
 
     async fn payword_pay(&self, p: PayParams) -> RpcResult<PaywordReport> {
         let run = async {
-            let count = p.count.unwrap_or(1);
-            if count == 0 || count > MAX_PAY_COUNT {
-                return Err(NodeError::new(
-                    "invalid_input",
-                    format!("count must be 1..={MAX_PAY_COUNT}"),
-                ));
-            }
+            let count = pay_count(&p)?;
             let asset = self
                 .node
                 .paywords()
