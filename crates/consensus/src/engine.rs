@@ -199,6 +199,17 @@ pub struct Networks<S, R> {
 /// Logical page size whose page plus checksum fills exactly one 4 KiB disk
 /// block, so a cache miss is one aligned block read.
 const PAGE_SIZE: NonZeroU16 = commonware_runtime::buffer::paged::page_size(4096);
+/// The state database's own page cache of about `bytes` (at least 16
+/// pages), in pages aligned to disk blocks. `lakh bench ceilings` measures
+/// the state stage with it, so the ceiling is the node's.
+pub fn state_page_cache(bytes: usize) -> CacheRef {
+    let pages = (bytes / usize::from(PAGE_SIZE.get())).max(16);
+    CacheRef::new(
+        PAGE_SIZE,
+        NonZeroUsize::new(pages).expect("at least 16 pages"),
+    )
+}
+
 /// Pages of the cache shared by the block, consensus and index stores.
 const PAGE_CACHE_PAGES: usize = 8192;
 /// Items per section of the block and finalization archives.
@@ -273,13 +284,12 @@ where
         .register(&genesis_committee)
         .expect("the genesis committee is valid");
     let page_cache = CacheRef::new(PAGE_SIZE, NZUsize!(PAGE_CACHE_PAGES));
-    let state_pages = (cfg.state_cache_bytes / usize::from(PAGE_SIZE.get())).max(16);
-    let state_cache = CacheRef::new(
-        PAGE_SIZE,
-        NonZeroUsize::new(state_pages).expect("at least 16 pages"),
+    let db_config = lakh_state::db::state_db_config(
+        &prefix,
+        state_page_cache(cfg.state_cache_bytes),
+        Sequential,
+        Default::default(),
     );
-    let db_config =
-        lakh_state::db::state_db_config(&prefix, state_cache, Sequential, Default::default());
 
     let resolver = marshal_resolver::init(
         context.child("marshal_resolver"),

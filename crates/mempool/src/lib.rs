@@ -11,6 +11,7 @@
 pub mod handle;
 mod inflight;
 pub mod pool;
+pub mod sender_keys;
 pub mod verify;
 
 pub use handle::{Included, Ingested, NonceSource, TxPool};

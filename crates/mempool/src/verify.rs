@@ -15,6 +15,7 @@
 //! busy up front instead of queueing without limit.
 
 use crate::pool::fee_per_unit;
+use crate::sender_keys::{SenderKeys, sender_keys_from_env};
 use bytes::Bytes;
 use futures::StreamExt;
 use futures::channel::mpsc as async_mpsc;
@@ -143,6 +144,9 @@ pub struct VerifierConfig {
     /// The key shielded proofs are checked with: genesis' (the devnet's
     /// when genesis carries none, and by default).
     pub shielded_key: ChainVerifyingKey,
+    /// Most decompressed sender keys kept between batches (0: none); see
+    /// [`SenderKeys`].
+    pub sender_keys: usize,
 }
 
 impl VerifierConfig {
@@ -160,6 +164,7 @@ impl VerifierConfig {
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(DEFAULT_VERIFY_NICE),
             shielded_key: ChainVerifyingKey::Devnet,
+            sender_keys: sender_keys_from_env(),
         }
     }
 }
@@ -196,6 +201,7 @@ pub struct Verifier {
     handles: Vec<JoinHandle<()>>,
     /// Transactions handed to the pool and not yet answered.
     pending: Arc<AtomicUsize>,
+    sender_keys: Arc<SenderKeys>,
 }
 
 /// Releases a batch's share of the pending count when its caller is done
@@ -227,6 +233,7 @@ impl Verifier {
         };
         let (jobs, queue) = mpsc::channel::<Job>();
         let queue = Arc::new(Mutex::new(queue));
+        let sender_keys = Arc::new(SenderKeys::new(cfg.sender_keys));
         let mut handles = Vec::with_capacity(workers);
         for i in 0..workers {
             let queue = queue.clone();
@@ -234,6 +241,7 @@ impl Verifier {
                 chain_id: cfg.chain_id,
                 min_base_fee: cfg.min_base_fee,
                 shielded_key: cfg.shielded_key.clone(),
+                sender_keys: sender_keys.clone(),
             };
             let handle = std::thread::Builder::new()
                 .name(format!("lakh-verify-{i}"))
@@ -249,6 +257,7 @@ impl Verifier {
             jobs: Some(jobs),
             handles,
             pending: Arc::new(AtomicUsize::new(0)),
+            sender_keys,
         })
     }
 
@@ -258,6 +267,11 @@ impl Verifier {
 
     pub fn config(&self) -> &VerifierConfig {
         &self.cfg
+    }
+
+    /// Decompressed sender keys held in the cache now.
+    pub fn cached_sender_keys(&self) -> usize {
+        self.sender_keys.len()
     }
 
     /// Transactions waiting for or in verification right now.
@@ -427,6 +441,7 @@ struct ChainRules {
     chain_id: u64,
     min_base_fee: u128,
     shielded_key: ChainVerifyingKey,
+    sender_keys: Arc<SenderKeys>,
 }
 
 fn worker(queue: &Mutex<Receiver<Job>>, chain: &ChainRules) {
@@ -444,18 +459,30 @@ fn worker(queue: &Mutex<Receiver<Job>>, chain: &ChainRules) {
         };
         let floor = job.floor.as_deref();
         let verdicts = catch_unwind(AssertUnwindSafe(|| match job.input {
-            Input::Raw(raw) => verify_chunk(
-                raw.into_iter().map(SignedTransaction::decode),
-                len,
-                floor,
-                chain,
-            ),
+            Input::Raw(raw) => verify_raw_chunk(raw, floor, chain),
             Input::Decoded(txs) => verify_chunk(txs.into_iter().map(Ok), len, floor, chain),
         }))
         .unwrap_or_else(|_| (0..len).map(|_| Err(worker_lost())).collect());
         // A caller that stopped waiting (its request was dropped) needs no answer.
         let _ = job.reply.unbounded_send((job.chunk, verdicts));
     }
+}
+
+/// Decodes through the sender-key cache, verifies, then admits the keys it
+/// had to decompress for transactions that passed.
+fn verify_raw_chunk(raw: Vec<Bytes>, floor: Option<&FeeFloor>, chain: &ChainRules) -> Verdicts {
+    let len = raw.len();
+    let decoded = chain.sender_keys.decode(raw);
+    let verdicts = verify_chunk(decoded.txs.into_iter(), len, floor, chain);
+    chain.sender_keys.admit(
+        verdicts
+            .iter()
+            .zip(decoded.missed)
+            .filter(|(_, missed)| *missed)
+            .filter_map(|(verdict, _)| verdict.as_ref().ok())
+            .map(|tx| &tx.tx.sender),
+    );
+    verdicts
 }
 
 /// Decoding, stateless checks and the fee floor on each tx, then one batch
@@ -586,7 +613,7 @@ pub(crate) mod tests {
         }
     }
 
-    fn transfer(seed: u64, nonce: u64) -> SignedTransaction {
+    pub(crate) fn transfer(seed: u64, nonce: u64) -> SignedTransaction {
         signed(seed, nonce, CHAIN, 1_000, Action::Transfer(entry()))
     }
 
@@ -625,6 +652,32 @@ pub(crate) mod tests {
                 assert_eq!(tx.id(), expected_ids[i], "order kept at {i}");
             }
         }
+    }
+
+    #[test]
+    fn the_raw_path_caches_only_keys_that_signed_and_a_hit_changes_no_verdict() {
+        let v = verifier(2, 4);
+        let raw = |txs: &[SignedTransaction]| txs.iter().map(|t| t.raw().clone()).collect();
+        let mut txs: Vec<_> = (0..40).map(|i| transfer(i, 0)).collect();
+        let bad_at = [0usize, 13, 27, 39];
+        for &i in &bad_at {
+            txs[i] = tampered(&txs[i]);
+        }
+        let first = futures::executor::block_on(v.verify_raw(raw(&txs), None));
+        let refused: Vec<_> = (0..40).filter(|i| first[*i].is_err()).collect();
+        assert_eq!(refused, bad_at);
+        assert_eq!(v.cached_sender_keys(), 36);
+        // A cached sender's tampered transaction is still refused.
+        let mut again: Vec<_> = (0..40).map(|i| transfer(i, 1)).collect();
+        again[5] = tampered(&again[5]);
+        let second = futures::executor::block_on(v.verify_raw(raw(&again), None));
+        for (i, verdict) in second.iter().enumerate() {
+            match i {
+                5 => assert_eq!(verdict, &Err(Refusal::BadSignature)),
+                _ => assert_eq!(verdict.as_ref().expect("valid").tx, again[i].tx, "tx {i}"),
+            }
+        }
+        assert_eq!(v.cached_sender_keys(), 40);
     }
 
     #[test]

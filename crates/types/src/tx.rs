@@ -41,9 +41,28 @@ impl EncodeSize for Transaction {
 impl Read for Transaction {
     type Cfg = ();
     fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, CodecError> {
+        Transaction::read_with(buf, None)
+    }
+}
+
+/// Where the sender's key starts in a transaction's encoding (after the chain id).
+const SENDER_OFFSET: usize = u64::SIZE;
+
+impl Transaction {
+    /// Reads a body; a `known` key whose encoding is the one in `buf` is
+    /// taken as the sender instead of decompressing the point again.
+    fn read_with(buf: &mut impl Buf, known: Option<&PublicKey>) -> Result<Self, CodecError> {
+        let chain_id = u64::read(buf)?;
+        let sender = match known {
+            Some(key) if buf.chunk().starts_with(key.as_ref()) => {
+                buf.advance(PublicKey::SIZE);
+                key.clone()
+            }
+            _ => PublicKey::read(buf)?,
+        };
         Ok(Transaction {
-            chain_id: u64::read(buf)?,
-            sender: PublicKey::read(buf)?,
+            chain_id,
+            sender,
             nonce: u64::read(buf)?,
             max_fee: u128::read(buf)?,
             action: Action::read(buf)?,
@@ -152,6 +171,16 @@ impl SignedTransaction {
     /// transaction keeps a reference to `raw`). Rejects oversize input,
     /// malformed fields and trailing bytes.
     pub fn decode(raw: Bytes) -> Result<SignedTransaction, Refusal> {
+        Self::decode_known(raw, None)
+    }
+
+    /// [`Self::decode`], taking the sender from `known` when its encoding is
+    /// the one in `raw`: decompressing the sender's key is most of a decode.
+    /// Any other `known` is ignored, so the result is always `decode`'s.
+    pub fn decode_known(
+        raw: Bytes,
+        known: Option<&PublicKey>,
+    ) -> Result<SignedTransaction, Refusal> {
         if raw.len() > limits::MAX_TX_BYTES {
             return Err(Refusal::Oversize {
                 size: raw.len(),
@@ -159,7 +188,8 @@ impl SignedTransaction {
             });
         }
         let mut buf = raw.clone();
-        let tx = Transaction::read(&mut buf).map_err(|e| Refusal::Malformed(e.to_string()))?;
+        let tx = Transaction::read_with(&mut buf, known)
+            .map_err(|e| Refusal::Malformed(e.to_string()))?;
         let signature = Signature::read(&mut buf).map_err(|e| Refusal::Malformed(e.to_string()))?;
         if !buf.is_empty() {
             return Err(Refusal::Malformed(format!(
@@ -173,6 +203,14 @@ impl SignedTransaction {
             signature,
             raw,
         })
+    }
+
+    /// The sender's key as encoded in a signed transaction's bytes, read
+    /// without decoding (`None` when `raw` is too short to hold one).
+    pub fn sender_bytes(raw: &[u8]) -> Option<[u8; PublicKey::SIZE]> {
+        raw.get(SENDER_OFFSET..SENDER_OFFSET + PublicKey::SIZE)?
+            .try_into()
+            .ok()
     }
 
     /// Hash of [`Self::raw`].

@@ -89,6 +89,33 @@ proptest! {
     fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
         let _ = SignedTransaction::decode(Bytes::from(bytes));
     }
+
+    /// The sender-key cache's decode path: a known key (the right one, another
+    /// one, or one whose bytes sit elsewhere in the input) never changes the
+    /// outcome of a decode, on valid and on arbitrary input.
+    #[test]
+    fn a_known_sender_never_changes_a_decode(
+        seed in 0u64..1000,
+        other in 0u64..1000,
+        nonce: u64,
+        action in arb_action(),
+        noise in proptest::collection::vec(any::<u8>(), 0..120),
+    ) {
+        let k = key(seed);
+        let signed = Transaction { chain_id: 7, sender: k.public_key(), nonce, max_fee: 9, action }.sign(&k);
+        let raw = signed.raw().clone();
+        prop_assert_eq!(SignedTransaction::sender_bytes(&raw), Some(<[u8; 32]>::try_from(k.public_key().as_ref()).unwrap()));
+        let mut garbled = raw.to_vec();
+        garbled.truncate(noise.len().min(garbled.len()));
+        garbled.extend_from_slice(&noise);
+        for input in [raw, Bytes::from(garbled), Bytes::from(noise)] {
+            let plain = format!("{:?}", SignedTransaction::decode(input.clone()));
+            for known in [k.public_key(), key(other).public_key()] {
+                let with_key = SignedTransaction::decode_known(input.clone(), Some(&known));
+                prop_assert_eq!(&format!("{with_key:?}"), &plain);
+            }
+        }
+    }
 }
 
 #[test]
