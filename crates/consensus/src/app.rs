@@ -18,7 +18,10 @@ use commonware_glue::stateful::{
 };
 use commonware_parallel::Sequential;
 use commonware_runtime::{Clock, Spawner, Supervisor};
-use commonware_storage::{Context as StorageContext, qmdb::sync::Target};
+use commonware_storage::{
+    Context as StorageContext,
+    qmdb::{current::batch::Slot, sync::Target},
+};
 use commonware_utils::non_empty_range;
 use futures::{StreamExt, lock::Mutex as AsyncMutex};
 use lakh_archive::Indexer;
@@ -106,11 +109,48 @@ where
     Ok((digests, values))
 }
 
-/// A block's access set and the values execution starts from.
-struct Prefetched {
-    /// The digests of the access set's keys, in its order.
-    digests: Vec<sha256::Digest>,
-    values: Vec<(StateKey, Option<StateValue>)>,
+/// The values a block's execution starts from: its access set's, in order,
+/// then the genesis allocation for block 1 (no state holds it before).
+fn starting_values(
+    keys: Vec<StateKey>,
+    values: Vec<Option<StateValue>>,
+    genesis: Option<&[(StateKey, StateValue)]>,
+) -> Vec<(StateKey, Option<StateValue>)> {
+    let mut values: Vec<_> = keys.into_iter().zip(values).collect();
+    if let Some(genesis) = genesis {
+        values.extend(genesis.iter().map(|(k, v)| (k.clone(), Some(v.clone()))));
+    }
+    values
+}
+
+/// What execution changed, as the staged batch takes it: one slot per
+/// access-set key (slot i holds the key read at i). Block 1 writes the
+/// genesis allocation and its changes as unstaged writes instead, last
+/// write winning, since they reach beyond the access set.
+fn staged_writes(
+    overlay: &Overlay,
+    staged_keys: usize,
+    genesis: Option<&[(StateKey, StateValue)]>,
+) -> (
+    Vec<Slot<StateValue>>,
+    Vec<(sha256::Digest, Option<StateValue>)>,
+) {
+    let mut slots: Vec<Slot<StateValue>> = (0..staged_keys).map(|_| Slot::Keep).collect();
+    let Some(genesis) = genesis else {
+        for (slot, value) in overlay.changed_values() {
+            slots[slot] = match value {
+                Some(v) => Slot::Put(v.clone()),
+                None => Slot::Delete,
+            };
+        }
+        return (slots, Vec::new());
+    };
+    let mut writes: std::collections::BTreeMap<sha256::Digest, Option<StateValue>> = genesis
+        .iter()
+        .map(|(k, v)| (k.digest(), Some(v.clone())))
+        .collect();
+    writes.extend(overlay.changes().map(|(k, v)| (k.digest(), v.cloned())));
+    (slots, writes.into_iter().collect())
 }
 
 pub struct LakhApp<E: StorageContext + Supervisor> {
@@ -170,66 +210,53 @@ where
         ParticipationState::from_values(epoch, &values)
     }
 
-    /// Reads the block's access set from `parent`, plus the genesis
-    /// allocation for block 1 (no state holds it before).
-    async fn prefetch(
+    /// The keys executing `txs` may touch, read through `parent`: the cover
+    /// hook's keys follow from the parametric product slots, the withdrawal
+    /// tree's from its count, so those are read first.
+    async fn access_set(
         &self,
         env: &BlockEnv,
         txs: &[lakh_types::SignedTransaction],
         parent: Parent<'_, E>,
-    ) -> Result<Prefetched, String> {
-        // The cover hook's keys follow from the parametric product slots,
-        // the withdrawal tree's from its count, so those are read first.
+    ) -> Result<Vec<StateKey>, String> {
         let (_, hooks) = read_keys(parent, &hook_roots()).await?;
-        let keys = block_access_set(env, txs, &hooks);
-        let (digests, values) = read_keys(parent, &keys).await?;
-        let mut values: Vec<(StateKey, Option<StateValue>)> =
-            keys.into_iter().zip(values).collect();
-        if env.height == 1 {
-            let genesis = self.shared.genesis_state.iter();
-            values.extend(genesis.map(|(k, v)| (k.clone(), Some(v.clone()))));
-        }
-        Ok(Prefetched { digests, values })
+        Ok(block_access_set(env, txs, &hooks))
+    }
+
+    /// The genesis allocation when `height` is 1.
+    fn genesis_at(&self, height: u64) -> Option<&[(StateKey, StateValue)]> {
+        (height == 1).then_some(&self.shared.genesis_state[..])
     }
 
     /// Reads the block's access set from `batches`, executes, writes the
-    /// changes and merkleizes.
+    /// changes and merkleizes. The reads are staged: each key's location is
+    /// kept, so merkleize does not look the written keys up again.
     async fn execute(
         &self,
         header: &Header,
         txs: &[lakh_types::SignedTransaction],
-        mut batches: Unmerkleized<E>,
+        batches: Unmerkleized<E>,
         mode: Mode,
         carried: Carried,
     ) -> Result<Executed<E>, String> {
         let started = Instant::now();
         let env = block_env(&self.shared.genesis, header, carried);
-        let Prefetched { digests, values } =
-            self.prefetch(&env, txs, Parent::Batch(&batches)).await?;
-        let genesis_block = header.height.get() == 1;
-        if genesis_block {
-            for (k, v) in self.shared.genesis_state.iter() {
-                batches = batches.write(k.digest(), Some(v.clone()));
-            }
-        }
+        let keys = self.access_set(&env, txs, Parent::Batch(&batches)).await?;
+        let digests: Vec<sha256::Digest> = keys.iter().map(StateKey::digest).collect();
+        let refs: Vec<&sha256::Digest> = digests.iter().collect();
+        let (values, staged) = batches
+            .stage(&refs)
+            .await
+            .map_err(|e| format!("state read failed: {e}"))?;
+        let genesis = self.genesis_at(header.height.get());
         let read = started.elapsed();
-        let mut overlay = Overlay::new(values);
+        let mut overlay = Overlay::new(starting_values(keys, values, genesis));
         let outcome = execute_block_with(&self.shared.executor, &env, txs, &mut overlay, mode)
             .map_err(|e| format!("invalid block: {e:?}"))?;
-        if genesis_block {
-            for (key, value) in overlay.changes() {
-                batches = batches.write(key.digest(), value.cloned());
-            }
-        } else {
-            // The access set is sorted and unique, so slot i holds keys[i],
-            // whose digest was computed for the read.
-            for (slot, value) in overlay.changed_values() {
-                batches = batches.write(digests[slot], value.cloned());
-            }
-        }
+        let (slots, unstaged) = staged_writes(&overlay, digests.len(), genesis);
         let executed = started.elapsed();
-        let merkleized = batches
-            .merkleize()
+        let merkleized = staged
+            .merkleize(slots, unstaged)
             .await
             .map_err(|e| format!("merkleize failed: {e}"))?;
         let metrics = &self.shared.metrics;
@@ -440,9 +467,11 @@ where
             .carried(&block.header, parent, Finality::Finalized)
             .await?;
         let env = block_env(&self.shared.genesis, &block.header, carried);
-        let Prefetched { values, .. } = self.prefetch(&env, &block.txs, parent).await?;
+        let keys = self.access_set(&env, &block.txs, parent).await?;
+        let (_, values) = read_keys(parent, &keys).await?;
         drop(db);
-        let mut overlay = Overlay::new(values);
+        let genesis = self.genesis_at(block.height_u64());
+        let mut overlay = Overlay::new(starting_values(keys, values, genesis));
         let outcome = execute_block_with(
             &self.shared.executor,
             &env,

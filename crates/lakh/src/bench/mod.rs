@@ -131,6 +131,11 @@ pub struct LoadArgs {
     /// No progress line on stderr
     #[arg(long)]
     pub quiet: bool,
+    /// After the runs (with the devnet stopped), measure this machine's
+    /// ceilings (`lakh bench ceilings` with its defaults) and report the
+    /// sustained TPS as a share of the all-stages bound
+    #[arg(long)]
+    pub ceilings: bool,
 }
 
 impl LoadArgs {
@@ -371,8 +376,15 @@ pub fn run_bench(args: BenchArgs) -> Result<()> {
     }
     drop(devnet);
 
-    let report = aggregate(&args, runs, funding, defi.map(|(_, r)| r), rpc);
+    let mut report = aggregate(&args, runs, funding, defi.map(|(_, r)| r), rpc);
     print!("{}", report.summary());
+    if args.ceilings {
+        eprintln!("bench: measuring this machine's ceilings");
+        report.ceilings = Some(ceilings::measure(ceilings::CeilingsArgs {
+            e2e_tps: Some(report.sustained_tps),
+            ..Default::default()
+        })?);
+    }
     if let Some(path) = &args.json {
         std::fs::write(path, serde_json::to_string_pretty(&report)? + "\n")
             .with_context(|| format!("cannot write {}", path.display()))?;
@@ -486,6 +498,7 @@ fn aggregate(
             per_sec: signing_txs as f64 / signing_secs.max(1e-9),
         },
         runs_detail: runs,
+        ceilings: None,
     }
 }
 

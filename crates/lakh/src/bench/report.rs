@@ -311,6 +311,9 @@ pub struct BenchReport {
     pub defi_setup: Option<super::defi::SetupReport>,
     pub signing: Signing,
     pub runs_detail: Vec<RunReport>,
+    /// This machine's ceilings measured after the runs (`--ceilings`), with
+    /// `sustained_tps` as a share of their bounds.
+    pub ceilings: Option<super::ceilings::CeilingsReport>,
 }
 
 impl BenchReport {
