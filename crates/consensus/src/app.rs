@@ -14,7 +14,7 @@ use commonware_consensus::marshal::ancestry::Ancestry;
 use commonware_cryptography::{Digestible, sha256};
 use commonware_glue::stateful::{
     Application, Finality, Input, Proposed,
-    db::{DatabaseSet, Merkleized as _, Reader, Shared, Unmerkleized as _},
+    db::{DatabaseSet, Merkleized as _, Reader, Shared},
 };
 use commonware_parallel::Sequential;
 use commonware_runtime::{Clock, Spawner, Supervisor};

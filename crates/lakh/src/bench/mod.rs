@@ -573,6 +573,7 @@ mod tests {
             json: None,
             svg: None,
             quiet: true,
+            ceilings: false,
         };
         assert_eq!(args(Some(2_000.0)).presign_count(None), 8_500);
         assert_eq!(args(None).presign_count(None), 40_000);
