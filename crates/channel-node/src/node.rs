@@ -1844,11 +1844,15 @@ impl Node {
         let mut settle_sent: HashMap<ChannelId, u64> = HashMap::new();
         let mut disputed: HashMap<ChannelId, u64> = HashMap::new();
         let mut on_chain = routing::OnChainLocks::default();
+        // At start-up too: a secret revealed while this node was away.
+        let _ = self.current_height().await;
+        self.secrets_from_chain(chain, &mut on_chain).await;
         loop {
             tokio::time::sleep(every).await;
             if let Err(e) = self.current_height().await {
                 tracing::warn!("height: {e}");
             }
+            self.secrets_from_chain(chain, &mut on_chain).await;
             self.resolve_locks().await;
             let targets: Vec<(ChannelRef, Option<SignedState>, bool)> = {
                 let inner = self.lock();
