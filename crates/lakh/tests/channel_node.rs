@@ -180,8 +180,13 @@ impl Drop for Serve {
 }
 
 fn address(net: &Devnet, name: &str) -> Address {
+    address_in(&net.dir, name)
+}
+
+/// The address of the key `name` of the network in `dir`.
+fn address_in(dir: &Path, name: &str) -> Address {
     use commonware_cryptography::Signer;
-    Address::from(&key_of(&net.dir, name).public_key())
+    Address::from(&key_of(dir, name).public_key())
 }
 
 fn amount(v: &Value) -> u128 {
@@ -1327,8 +1332,21 @@ fn a_payword_channel_opened_paid_and_claimed_from_the_cli() {
     failed_with(&pay(&alice, &["--amount", "0.015"]), "invalid_input");
     failed_with(&pay(&alice, &["--amount", "7.31"]), "insufficient");
 
-    // Only the payee closes a PayWord channel.
-    failed_with(&alice.run(&["close", "--channel", &id]), "wrong_kind");
+    // The payer closes alone: the window starts, no more words are sent,
+    // and the payee may still claim in it.
+    let closing = alice.ok(&["close", "--channel", &id]);
+    let on_chain = channel_on_chain(&net, &id.parse().unwrap()).unwrap();
+    let lakh_types::modules::channel::ChannelStatus::Closing {
+        deadline_height, ..
+    } = on_chain.channel.status
+    else {
+        panic!("not closing: {:?}", on_chain.channel.status);
+    };
+    assert_eq!(closing["phase"], "closing");
+    assert_eq!(closing["deadline_height"], deadline_height);
+    assert_eq!(amount(&closing["theirs"]), 270 * USDC / 100);
+    assert_eq!(amount(&closing["mine"]), 730 * USDC / 100);
+    failed_with(&pay(&alice, &["--amount", "0.01"]), "unknown_channel");
 
     let seen = bob.ok(&["list"]);
     let held = &seen["paywords"][0];
@@ -1342,4 +1360,78 @@ fn a_payword_channel_opened_paid_and_claimed_from_the_cli() {
     assert_eq!(usdc(&net, "bob"), bob0 + 270 * USDC / 100);
     assert_eq!(usdc(&net, "alice"), alice0 - 270 * USDC / 100);
     assert!(bob.ok(&["list"])["paywords"].as_array().unwrap().is_empty());
+    // The payer's watch loop sees it gone and forgets it.
+    eventually("alice forgets the claimed channel", || {
+        alice.ok(&["list"])["paywords"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    });
+}
+
+/// A PayWord payer whose payee never claims: alice pays bob 2.5 USDC in
+/// words, bob never claims, alice closes alone and her watch loop settles
+/// after the window, which returns her whole 10 USDC deposit (the payee's
+/// words are worth only what it claims in the window). Waits out a
+/// 3,600-block window on a heartbeat-0 network, so CI skips it; run it with
+/// `cargo test -p lakh --test channel_node -- --ignored`.
+#[test]
+#[ignore = "waits out a 3,600-block challenge window (35-40 s on a heartbeat-0 network)"]
+fn a_payword_payer_whose_payee_never_claims_gets_its_deposit_back_after_the_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let net = FastNet::start(&dir.path().join("net"));
+    let keys = net.dir.join("keys");
+    let spawn = |key: &str| {
+        let data = dir.path().join(format!("channel-{key}"));
+        Serve::spawn(key, free_port(), data, keys.clone(), net.rpc.clone())
+    };
+    let (alice, bob) = (spawn("alice"), spawn("bob"));
+    let (alice0, bob0) = (net.usdc("alice"), net.usdc("bob"));
+    let peer = format!("{}@127.0.0.1:{}", address_in(&net.dir, "bob"), bob.port);
+    let opened = alice.ok(&[
+        "open",
+        "--payword",
+        "--payments",
+        "1000",
+        "--peer",
+        &peer,
+        "--asset",
+        "USDC",
+        "--deposit",
+        "10",
+    ]);
+    let id = opened["id"].as_str().unwrap().to_string();
+    alice.ok(&[
+        "pay",
+        "--payword",
+        "--to",
+        "bob",
+        "--amount",
+        "0.01",
+        "--count",
+        "250",
+    ]);
+    assert_eq!(net.usdc("alice"), alice0 - 10 * USDC);
+    drop(bob);
+
+    let closing = alice.ok(&["close", "--channel", &id]);
+    assert_eq!(closing["phase"], "closing");
+    let started = Instant::now();
+    while channel_at(&net.rpc, &id.parse().unwrap()).is_some() {
+        assert!(
+            started.elapsed() < Duration::from_secs(600),
+            "alice's node did not settle"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert_eq!(net.usdc("alice"), alice0);
+    assert_eq!(net.usdc("bob"), bob0);
+    let events = std::fs::read_to_string(alice.data.join("serve-stdout.log")).unwrap();
+    assert!(events.contains("\"settled\""), "{events}");
+    eventually("alice forgets the settled channel", || {
+        alice.ok(&["list"])["paywords"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    });
 }
