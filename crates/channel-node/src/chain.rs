@@ -3,10 +3,10 @@
 //! and the `channel` module's queries.
 
 use crate::NodeError;
-use lakh_rpc::{AssetInfoJson, AssetRef, ClientError, FinalizedTx, LakhClient};
+use lakh_rpc::{AssetInfoJson, AssetRef, ClientError, FinalizedTx, LakhClient, TxStatusInfo};
 use lakh_types::modules::channel::query::{ChannelAnswer, PairAnswer, SecretAnswer};
-use lakh_types::modules::channel::{ChannelAction, ChannelId, Hash32};
-use lakh_types::{Action, Address, PrivateKey, Receipt, Transaction, fees::required_fee};
+use lakh_types::modules::channel::{ChannelAction, ChannelEvent, ChannelId, Hash32, hash32};
+use lakh_types::{Action, Address, Event, PrivateKey, Receipt, Transaction, fees::required_fee};
 use std::time::Duration;
 
 /// How long a channel transaction may take to finalize.
@@ -136,6 +136,48 @@ impl Chain {
         let answer: SecretAnswer = serde_json::from_value(v)
             .map_err(|e| NodeError::new("chain_error", format!("secret answer: {e}")))?;
         Ok(answer.revealed_height)
+    }
+
+    /// A hash lock's secret as revealed on chain, if it was: the registry
+    /// keeps only the reveal height, so the secret is read from the
+    /// `SecretRevealed` event of that block's reveal (one receipt read per
+    /// transaction of the block, once per lock).
+    pub async fn revealed_secret(&self, hash_lock: &Hash32) -> Result<Option<Hash32>, NodeError> {
+        let Some(height) = self.secret_revealed(hash_lock).await? else {
+            return Ok(None);
+        };
+        let block = self
+            .client
+            .block_by_height(height)
+            .await
+            .map_err(client_error)?
+            .ok_or_else(|| {
+                NodeError::new(
+                    "chain_error",
+                    format!("no block at the reveal height {height}"),
+                )
+            })?;
+        for id in block.tx_ids {
+            let TxStatusInfo::Finalized { receipt, .. } =
+                self.client.tx_status(id).await.map_err(client_error)?
+            else {
+                continue;
+            };
+            let found = receipt.events.iter().find_map(|e| match e {
+                Event::Channel(ChannelEvent::SecretRevealed {
+                    hash_lock: h,
+                    secret,
+                }) if h == hash_lock && hash32(secret) == *hash_lock => Some(*secret),
+                _ => None,
+            });
+            if found.is_some() {
+                return Ok(found);
+            }
+        }
+        Err(NodeError::new(
+            "chain_error",
+            format!("the reveal of {hash_lock} at height {height} has no readable receipt"),
+        ))
     }
 
     /// An asset by symbol or id.

@@ -100,6 +100,7 @@ impl PaywordOut {
             waiters: Vec::new(),
             listen,
             synced: false,
+            closing: false,
         }
     }
 }
@@ -117,6 +118,10 @@ struct PaywordOut {
     /// The payee acknowledged its depth since the link came up, so `sent`
     /// is where it expects the next word.
     synced: bool,
+    /// The chain was seen closing it (this node's close, or one read by
+    /// the watch loop): no more words are sent, and once it is gone from
+    /// the chain (settled, or claimed in the window) it is forgotten.
+    closing: bool,
 }
 
 #[derive(Default)]
@@ -1648,6 +1653,11 @@ impl Node {
         unilateral: bool,
     ) -> Result<ChannelView, NodeError> {
         let chain = self.chain_or_err()?;
+        if let Some(id) = channel
+            && self.lock().payword_out.contains_key(&id)
+        {
+            return self.payword_close(id).await;
+        }
         let id = self.find_channel(peer, channel)?;
         if unilateral {
             let (reference, state) = {
@@ -1844,12 +1854,17 @@ impl Node {
         let mut settle_sent: HashMap<ChannelId, u64> = HashMap::new();
         let mut disputed: HashMap<ChannelId, u64> = HashMap::new();
         let mut on_chain = routing::OnChainLocks::default();
+        // At start-up too: a secret revealed while this node was away.
+        let _ = self.current_height().await;
+        self.secrets_from_chain(chain, &mut on_chain).await;
         loop {
             tokio::time::sleep(every).await;
             if let Err(e) = self.current_height().await {
                 tracing::warn!("height: {e}");
             }
+            self.secrets_from_chain(chain, &mut on_chain).await;
             self.resolve_locks().await;
+            self.paywords_on_chain(chain, &mut settle_sent).await;
             let targets: Vec<(ChannelRef, Option<SignedState>, bool)> = {
                 let inner = self.lock();
                 inner

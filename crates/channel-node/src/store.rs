@@ -338,8 +338,21 @@ impl Store {
 
     /// Forgets a PayWord channel this node was paid through (claimed on chain).
     pub fn delete_payword(&self, id: &ChannelId) -> anyhow::Result<()> {
+        self.delete(PAYWORD, id)
+    }
+
+    /// Forgets a PayWord channel this node paid through (paid out on chain).
+    pub fn delete_payword_out(&self, id: &ChannelId) -> anyhow::Result<()> {
+        self.delete(PAYWORD_OUT, id)
+    }
+
+    fn delete(
+        &self,
+        table: TableDefinition<&[u8; 32], &[u8]>,
+        id: &ChannelId,
+    ) -> anyhow::Result<()> {
         let tx = self.db.begin_write().map_err(storage)?;
-        tx.open_table(PAYWORD)
+        tx.open_table(table)
             .map_err(storage)?
             .remove(&id.0)
             .map_err(storage)?;

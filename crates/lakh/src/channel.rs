@@ -518,8 +518,14 @@ async fn execute(args: ChannelArgs) -> anyhow::Result<()> {
                 .list()
                 .await
                 .map_err(|e| coded(control::call_error(e)))?;
+            let payword_role = channel.and_then(|id| {
+                list.paywords
+                    .iter()
+                    .find(|p| p.id == id)
+                    .map(|p| p.role.as_str())
+            });
             if let Some(id) = channel
-                && list.paywords.iter().any(|p| p.id == id)
+                && payword_role == Some("payee")
             {
                 if *unilateral {
                     bail!(
@@ -547,6 +553,10 @@ async fn execute(args: ChannelArgs) -> anyhow::Result<()> {
                 .await
                 .map_err(|e| coded(control::call_error(e)))?;
             let text = match view.deadline_height {
+                Some(h) if payword_role == Some("payer") => format!(
+                    "closing PayWord channel {}; the payee may claim until height {h}, the rest comes back after it\n",
+                    view.id
+                ),
                 Some(h) => format!(
                     "closing channel {} alone at version {}; disputes until height {h}, settled after it\n",
                     view.id, view.version

@@ -69,6 +69,34 @@ fn view_in(rec: &PaywordRecord) -> PaywordView {
     }
 }
 
+/// A PayWord channel this node pays, closing, as `close` shows it: what
+/// the payee acknowledged is `theirs` (it may claim that much or more in
+/// the window), the rest `mine`.
+fn closing_view(out: &PaywordOut, deadline_height: Option<u64>) -> ChannelView {
+    let t = &out.terms;
+    let deposit = t.unit_amount * u128::from(t.length);
+    let paid = t.unit_amount * u128::from(out.acked);
+    ChannelView {
+        id: t.channel.id,
+        peer: t.channel.participants[1],
+        asset: t.channel.asset,
+        me: 0,
+        phase: "closing".into(),
+        deadline_height,
+        version: 0,
+        signed_version: 0,
+        mine: deposit - paid,
+        theirs: paid,
+        is_final: false,
+        locked: 0,
+        locks: 0,
+        withdrawing: false,
+        updates: u64::from(out.sent),
+        challenge_blocks: 0,
+        connected: false,
+    }
+}
+
 impl Node {
     /// Opens a PayWord channel to `peer` (reached at `addr`) on chain:
     /// `length` payments of `unit_amount` of `asset`, deposited now; then
@@ -147,7 +175,7 @@ impl Node {
             let outs: Vec<&PaywordOut> = inner
                 .payword_out
                 .values()
-                .filter(|o| o.terms.channel.participants[1] == to)
+                .filter(|o| o.terms.channel.participants[1] == to && !o.closing)
                 .collect();
             let unit = outs.first().map(|o| o.terms.unit_amount).ok_or_else(|| {
                 NodeError::new("unknown_channel", format!("no PayWord channel to {to}"))
@@ -233,7 +261,7 @@ impl Node {
             if inner.payword_out.contains_key(&id) {
                 return Err(NodeError::new(
                     "wrong_kind",
-                    "the payee closes a PayWord channel (it claims what it received; the rest comes back to the payer)",
+                    "only the payee claims a PayWord channel; its payer closes it (`close`), and the watch loop settles after the window",
                 ));
             }
             inner
@@ -267,6 +295,119 @@ impl Node {
             "event": "closed", "channel": id, "how": "payword_claim", "depth": claimed.depth
         }));
         Ok(view_in(&claimed))
+    }
+
+    /// The payer's close of a PayWord channel: `close` on chain (no state)
+    /// starts the window in which the payee may still claim with the
+    /// deepest word it holds; the watch loop settles after it, which
+    /// returns the whole deposit when the payee never claimed.
+    pub(super) async fn payword_close(
+        self: &Arc<Self>,
+        id: ChannelId,
+    ) -> Result<ChannelView, NodeError> {
+        let chain = self.chain_or_err()?;
+        let reference = self
+            .lock()
+            .payword_out
+            .get(&id)
+            .map(|o| o.terms.channel)
+            .ok_or_else(|| NodeError::new("unknown_channel", "no PayWord channel I pay"))?;
+        chain
+            .send(ChannelAction::Close {
+                channel: reference,
+                state: None,
+            })
+            .await?;
+        let deadline_height = match chain.channel(&id).await?.map(|a| a.channel.status) {
+            Some(ChannelStatus::Closing {
+                deadline_height, ..
+            }) => Some(deadline_height),
+            _ => None,
+        };
+        emit(serde_json::json!({"event": "closing", "channel": id, "payword": true}));
+        let mut inner = self.lock();
+        let out = inner
+            .payword_out
+            .get_mut(&id)
+            .ok_or_else(|| NodeError::new("unknown_channel", "the channel vanished"))?;
+        out.closing = true;
+        Ok(closing_view(out, deadline_height))
+    }
+
+    /// The watch loop's side of the PayWord channels this node pays: one
+    /// seen closing is settled once its window is over (`settle_sent`: the
+    /// height a settle was last sent at), and forgotten once the chain no
+    /// longer holds it (settled here, or claimed by the payee).
+    pub(super) async fn paywords_on_chain(
+        self: &Arc<Self>,
+        chain: &Chain,
+        settle_sent: &mut HashMap<ChannelId, u64>,
+    ) {
+        let outs: Vec<ChannelRef> = {
+            let inner = self.lock();
+            inner
+                .payword_out
+                .values()
+                .map(|o| o.terms.channel)
+                .collect()
+        };
+        for reference in outs {
+            let id = reference.id;
+            let status = match chain.channel(&id).await {
+                Ok(answer) => answer.map(|a| (a.channel.status, a.height)),
+                Err(e) => {
+                    tracing::warn!("watch PayWord {id}: {e}");
+                    continue;
+                }
+            };
+            match status {
+                None => self.forget_closed_payword(&id),
+                Some((
+                    ChannelStatus::Closing {
+                        deadline_height, ..
+                    },
+                    height,
+                )) => {
+                    if let Some(out) = self.lock().payword_out.get_mut(&id) {
+                        out.closing = true;
+                    }
+                    // The next block is the first past the window.
+                    if height >= deadline_height && settle_sent.get(&id) != Some(&height) {
+                        settle_sent.insert(id, height);
+                        match chain
+                            .send(ChannelAction::Settle { channel: reference })
+                            .await
+                        {
+                            Ok(_) => {
+                                emit(
+                                    serde_json::json!({"event": "settled", "channel": id, "payword": true}),
+                                );
+                                self.forget_closed_payword(&id);
+                            }
+                            Err(e) => tracing::info!("settle PayWord {id}: {e}"),
+                        }
+                    }
+                }
+                Some(_) => {}
+            }
+        }
+    }
+
+    /// Forgets a PayWord channel this node pays once it was seen closing
+    /// and the chain no longer holds it (a channel not on chain yet, being
+    /// opened, is kept).
+    fn forget_closed_payword(&self, id: &ChannelId) {
+        let mut inner = self.lock();
+        if !inner.payword_out.get(id).is_some_and(|o| o.closing) {
+            return;
+        }
+        inner.payword_out.remove(id);
+        if let Err(e) = self.store.delete_payword_out(id) {
+            tracing::warn!("forget PayWord channel {id}: {e:#}");
+        }
+        emit(
+            serde_json::json!({"event": "closed", "channel": id, "how": "paid_out", "payword": true}),
+        );
     }
 
     /// Whether `id` is a PayWord channel this node pays or is paid through.

@@ -703,6 +703,21 @@ pub(super) fn on_reveal(
         ));
         return;
     }
+    let pays_peer = inner
+        .htlcs
+        .get(&hash_lock)
+        .and_then(|h| h.outgoing)
+        .and_then(|hop| inner.channels.get(&hop.channel))
+        .is_some_and(|c| c.rec.peer() == peer);
+    if pays_peer {
+        take_secret(inner, hash_lock, secret, fx);
+    }
+}
+
+/// A checked secret of a lock this node pays: stored, passed upstream,
+/// given to the payment waiting for it, and the lock paid (after the batch
+/// is stored). Nothing when the secret was already known.
+fn take_secret(inner: &mut Inner, hash_lock: Hash32, secret: Hash32, fx: &mut Effects) {
     let Inner {
         htlcs,
         channels,
@@ -712,11 +727,7 @@ pub(super) fn on_reveal(
     let Some(h) = htlcs.get_mut(&hash_lock) else {
         return;
     };
-    let pays_peer = h
-        .outgoing
-        .and_then(|hop| channels.get(&hop.channel))
-        .is_some_and(|c| c.rec.peer() == peer);
-    if !pays_peer || h.secret.is_some() {
+    if h.secret.is_some() {
         return;
     }
     h.secret = Some(secret);
@@ -839,11 +850,34 @@ fn stuck_outgoing(inner: &Inner, height: u64) -> Vec<Hash32> {
         .collect()
 }
 
+/// The locks this node pays, still held in their channel, whose secret it
+/// does not know.
+fn unknown_outgoing(inner: &Inner) -> Vec<Hash32> {
+    inner
+        .htlcs
+        .values()
+        .filter(|h| h.secret.is_none())
+        .filter(|h| {
+            h.outgoing
+                .and_then(|hop| inner.channels.get(&hop.channel))
+                .is_some_and(|c| {
+                    c.rec
+                        .latest_locks
+                        .iter()
+                        .any(|l| l.hash_lock == h.hash_lock && l.payer == c.rec.me)
+                })
+        })
+        .map(|h| h.hash_lock)
+        .collect()
+}
+
 /// What the watch loop already did on chain for locks.
 #[derive(Default)]
 pub(super) struct OnChainLocks {
     revealed: std::collections::HashSet<Hash32>,
     unlock_tried: HashMap<ChannelId, u64>,
+    /// The height pending outgoing locks' secrets were last looked up at.
+    secrets_checked_height: Option<u64>,
 }
 
 impl Node {
@@ -910,6 +944,49 @@ impl Node {
             }
             _ => {}
         }
+    }
+
+    /// The secrets of this node's pending outgoing locks that their payee
+    /// revealed only on chain (this node was away, or the payee never said):
+    /// each is stored and passed upstream as if it had come off chain.
+    /// Checked once per new height.
+    pub(super) async fn secrets_from_chain(
+        self: &Arc<Self>,
+        chain: &Chain,
+        memo: &mut OnChainLocks,
+    ) {
+        let height = self.height.load(Ordering::Relaxed);
+        if memo.secrets_checked_height == Some(height) {
+            return;
+        }
+        memo.secrets_checked_height = Some(height);
+        let unknown = unknown_outgoing(&self.lock());
+        for hash_lock in unknown {
+            match chain.revealed_secret(&hash_lock).await {
+                Ok(Some(secret)) => self.learn_secret(hash_lock, secret),
+                Ok(None) => {}
+                Err(e) => tracing::warn!("secret {hash_lock} on chain: {e}"),
+            }
+        }
+    }
+
+    /// Takes a secret read from the chain: stored in one transaction with
+    /// nothing sent before, then relayed and the locks resolved.
+    fn learn_secret(self: &Arc<Self>, hash_lock: Hash32, secret: Hash32) {
+        let mut fx = Effects::default();
+        let mut inner = self.lock();
+        take_secret(&mut inner, hash_lock, secret, &mut fx);
+        if fx.dirty_htlc.is_empty() {
+            return;
+        }
+        self.commit(&inner, &fx);
+        send_out(&inner, self.me, &fx);
+        drop(inner);
+        emit(serde_json::json!({"event": "secret_from_chain", "hash_lock": hash_lock}));
+        for (waiter, secret) in std::mem::take(&mut fx.secrets) {
+            let _ = waiter.send(Ok(secret));
+        }
+        self.spawn_routing(Vec::new(), fx.resolve);
     }
 
     /// Reveals `secret` in the chain's registry unless it already is.
