@@ -15,10 +15,6 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 use std::{net::SocketAddr, path::PathBuf};
 
-#[cfg(feature = "mimalloc")]
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Parser)]
 #[command(
     name = "lakh",

@@ -22,7 +22,7 @@ use std::sync::Mutex;
 
 /// Default bound on cached keys (about 230 bytes each, so ~240 MiB when
 /// full); `LAKH_SENDER_KEYS` overrides it, and 0 turns the cache off.
-pub const DEFAULT_SENDER_KEYS: usize = 1 << 20;
+pub const DEFAULT_SENDER_KEYS: usize = 1 << 18;
 
 type KeyBytes = [u8; 32];
 
