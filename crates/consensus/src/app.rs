@@ -123,6 +123,9 @@ fn starting_values(
     values
 }
 
+/// A write to a key the staged batch did not read: put (`Some`) or delete.
+type Unstaged = (sha256::Digest, Option<StateValue>);
+
 /// What execution changed, as the staged batch takes it: one slot per
 /// access-set key (slot i holds the key read at i). Block 1 writes the
 /// genesis allocation and its changes as unstaged writes instead, last
@@ -131,10 +134,7 @@ fn staged_writes(
     overlay: &Overlay,
     staged_keys: usize,
     genesis: Option<&[(StateKey, StateValue)]>,
-) -> (
-    Vec<Slot<StateValue>>,
-    Vec<(sha256::Digest, Option<StateValue>)>,
-) {
+) -> (Vec<Slot<StateValue>>, Vec<Unstaged>) {
     let mut slots: Vec<Slot<StateValue>> = (0..staged_keys).map(|_| Slot::Keep).collect();
     let Some(genesis) = genesis else {
         for (slot, value) in overlay.changed_values() {

@@ -182,10 +182,8 @@ mod tests {
         for seed in 1..100u64 {
             keys.admit([&PrivateKey::from_seed(seed).public_key()]);
             // The hot sender is seen every few admissions.
-            if seed % 3 == 0 {
-                if keys.decode(raw_of([0])).missed[0] {
-                    keys.admit([&hot]);
-                }
+            if seed % 3 == 0 && keys.decode(raw_of([0])).missed[0] {
+                keys.admit([&hot]);
             }
             assert!(keys.len() <= 8, "{} keys held", keys.len());
         }
