@@ -138,6 +138,21 @@ impl Serve {
         self.command(args).output().unwrap()
     }
 
+    /// Opens a USDC channel to `to` with `deposit`; the channel's id.
+    fn open_usdc(&self, net: &Devnet, to: &Serve, deposit: &str) -> String {
+        let peer = to.peer(net);
+        let args = [
+            "open",
+            "--peer",
+            &peer,
+            "--asset",
+            "USDC",
+            "--deposit",
+            deposit,
+        ];
+        self.ok(&args)["id"].as_str().unwrap().to_string()
+    }
+
     fn ok(&self, args: &[&str]) -> Value {
         let out = self.run(args);
         assert!(
@@ -238,16 +253,7 @@ fn open_pay_many_times_and_close_cooperatively() {
     let bob = Serve::start(&net, dir.path(), "bob", free_port());
     let (alice0, bob0) = (usdc(&net, "alice"), usdc(&net, "bob"));
 
-    let opened = alice.ok(&[
-        "open",
-        "--peer",
-        &bob.peer(&net),
-        "--asset",
-        "USDC",
-        "--deposit",
-        "100",
-    ]);
-    let id = opened["id"].as_str().unwrap().to_string();
+    let id = alice.open_usdc(&net, &bob, "100");
     assert_eq!(usdc(&net, "alice"), alice0 - 100 * USDC);
     // 300 pipelined payments of 0.1 USDC, then 5 one at a time of 1 USDC.
     let r = alice.ok(&["pay", "--to", "bob", "--amount", "0.1", "--count", "300"]);
@@ -302,15 +308,7 @@ fn a_node_killed_mid_payments_restarts_with_every_cosigned_state() {
     let net = start_net(dir.path());
     let alice = Serve::start(&net, dir.path(), "alice", free_port());
     let bob = Serve::start(&net, dir.path(), "bob", free_port());
-    alice.ok(&[
-        "open",
-        "--peer",
-        &bob.peer(&net),
-        "--asset",
-        "USDC",
-        "--deposit",
-        "100",
-    ]);
+    alice.open_usdc(&net, &bob, "100");
 
     // Kill the payer (alice) mid-payments.
     let (acked, alice) = pay_while(&net, &alice.control.clone(), move || {
@@ -393,16 +391,7 @@ fn a_stale_close_is_disputed_by_the_watchtower() {
     let net = start_net(dir.path());
     let alice = Serve::start(&net, dir.path(), "alice", free_port());
     let bob = Serve::start(&net, dir.path(), "bob", free_port());
-    let opened = alice.ok(&[
-        "open",
-        "--peer",
-        &bob.peer(&net),
-        "--asset",
-        "USDC",
-        "--deposit",
-        "100",
-    ]);
-    let id: ChannelId = opened["id"].as_str().unwrap().parse().unwrap();
+    let id: ChannelId = alice.open_usdc(&net, &bob, "100").parse().unwrap();
     alice.ok(&["pay", "--to", "bob", "--amount", "1", "--count", "40"]);
     assert_eq!(bob.channel()["version"], 40);
 
@@ -628,16 +617,7 @@ fn a_watchtower_disputes_for_a_node_that_is_offline() {
     let alice = Serve::start(&net, dir.path(), "alice", free_port());
     let bob = Serve::start(&net, dir.path(), "bob", free_port());
     let carol = Serve::start(&net, dir.path(), "carol", free_port());
-    let opened = alice.ok(&[
-        "open",
-        "--peer",
-        &bob.peer(&net),
-        "--asset",
-        "USDC",
-        "--deposit",
-        "100",
-    ]);
-    let id: ChannelId = opened["id"].as_str().unwrap().parse().unwrap();
+    let id: ChannelId = alice.open_usdc(&net, &bob, "100").parse().unwrap();
     alice.ok(&["pay", "--to", "bob", "--amount", "1", "--count", "25"]);
     // Bob hands his latest state to carol's node, then goes offline.
     let sent = bob.ok(&["watch", "--tower", &carol.peer(&net)]);
@@ -696,19 +676,7 @@ fn a_payment_routed_through_the_middle_node_settles_exactly_on_chain() {
     let bob = Serve::start(&net, dir.path(), "bob", free_port());
     let carol = Serve::start(&net, dir.path(), "carol", free_port());
     let (alice0, bob0, carol0) = (usdc(&net, "alice"), usdc(&net, "bob"), usdc(&net, "carol"));
-    let open = |from: &Serve, to: &Serve, deposit: &str| {
-        let peer = to.peer(&net);
-        let args = [
-            "open",
-            "--peer",
-            &peer,
-            "--asset",
-            "USDC",
-            "--deposit",
-            deposit,
-        ];
-        from.ok(&args)["id"].as_str().unwrap().to_string()
-    };
+    let open = |from: &Serve, to: &Serve, deposit: &str| from.open_usdc(&net, to, deposit);
     open(&alice, &bob, "100");
     let bc = open(&bob, &carol, "50");
 
@@ -843,15 +811,7 @@ fn an_intermediary_reads_a_secret_revealed_only_on_chain_and_is_paid_upstream() 
     });
     let opening = opening.wait_with_output().unwrap();
     assert!(opening.status.success(), "{opening:?}");
-    alice.ok(&[
-        "open",
-        "--peer",
-        &bob.peer(&net),
-        "--asset",
-        "USDC",
-        "--deposit",
-        "100",
-    ]);
+    alice.open_usdc(&net, &bob, "100");
 
     // Alice pays carol through bob; carol gives her invoice and
     // countersigns bob's lock, then leaves without revealing.
