@@ -75,8 +75,8 @@ impl SenderKeys {
         let missed = known.iter().map(Option::is_none).collect();
         let txs = raw
             .into_iter()
-            .zip(&known)
-            .map(|(raw, key)| SignedTransaction::decode_known(raw, key.as_ref()))
+            .zip(known)
+            .map(|(raw, key)| SignedTransaction::decode_known(raw, key))
             .collect();
         Decoded { txs, missed }
     }

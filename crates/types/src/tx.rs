@@ -51,12 +51,12 @@ const SENDER_OFFSET: usize = u64::SIZE;
 impl Transaction {
     /// Reads a body; a `known` key whose encoding is the one in `buf` is
     /// taken as the sender instead of decompressing the point again.
-    fn read_with(buf: &mut impl Buf, known: Option<&PublicKey>) -> Result<Self, CodecError> {
+    fn read_with(buf: &mut impl Buf, known: Option<PublicKey>) -> Result<Self, CodecError> {
         let chain_id = u64::read(buf)?;
         let sender = match known {
             Some(key) if buf.chunk().starts_with(key.as_ref()) => {
                 buf.advance(PublicKey::SIZE);
-                key.clone()
+                key
             }
             _ => PublicKey::read(buf)?,
         };
@@ -179,7 +179,7 @@ impl SignedTransaction {
     /// Any other `known` is ignored, so the result is always `decode`'s.
     pub fn decode_known(
         raw: Bytes,
-        known: Option<&PublicKey>,
+        known: Option<PublicKey>,
     ) -> Result<SignedTransaction, Refusal> {
         if raw.len() > limits::MAX_TX_BYTES {
             return Err(Refusal::Oversize {

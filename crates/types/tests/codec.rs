@@ -111,7 +111,7 @@ proptest! {
         for input in [raw, Bytes::from(garbled), Bytes::from(noise)] {
             let plain = format!("{:?}", SignedTransaction::decode(input.clone()));
             for known in [k.public_key(), key(other).public_key()] {
-                let with_key = SignedTransaction::decode_known(input.clone(), Some(&known));
+                let with_key = SignedTransaction::decode_known(input.clone(), Some(known.clone()));
                 prop_assert_eq!(&format!("{with_key:?}"), &plain);
             }
         }
