@@ -68,15 +68,19 @@ pub mod channels {
 }
 
 /// Per-peer rate of every channel. The p2p layer preallocates each
-/// channel's inbound queue at one burst per allowed peer (peers per set
-/// times retained sets), so the burst, not the rate, sets its memory: at
-/// the default burst (the rate) a 4-validator node held about 1 GiB of
-/// queues, and a set sized for 100-member committees would hold 50 times
-/// that. 256 messages is 25 ms at the full rate; the busiest channel sends
-/// a few messages per view to each peer.
+/// channel's inbound queue, and the router's outbound one, at one burst per
+/// allowed peer (peers per set times retained sets), so the burst, not the
+/// rate, sets its memory. With 100-seat committees (202 peers) a burst of
+/// 256 held about 700 MiB of queues per validator, resident from the
+/// start; 64 holds a quarter of it. A peer past its burst is not dropped:
+/// its reader waits for the rate (64 messages is 6.4 ms of it), and the
+/// busiest channel sends a few messages per view to each peer.
 pub fn channel_quota() -> Quota {
-    Quota::per_second(NZU32!(10_000)).allow_burst(NZU32!(256))
+    Quota::per_second(NZU32!(10_000)).allow_burst(NZU32!(CHANNEL_BURST))
 }
+
+/// Messages a peer may send on one channel at once; see [`channel_quota`].
+const CHANNEL_BURST: u32 = 64;
 
 pub type Marshal = MarshalMailbox<Scheme, Standard<Block>>;
 pub type App<E> = LakhApp<E>;

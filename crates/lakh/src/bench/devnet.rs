@@ -63,9 +63,9 @@ impl DevnetChild {
             Err(_) => {
                 let exited = devnet.child.try_wait().ok().flatten();
                 bail!(
-                    "the devnet was not ready within {READY_TIMEOUT:?} ({}); see {}",
+                    "the devnet was not ready within {READY_TIMEOUT:?} ({}); the end of its log:\n{}",
                     exited.map_or("still running".to_string(), |s| format!("exited: {s}")),
-                    log_path.display()
+                    devnet.log_tail()
                 );
             }
         };
@@ -82,7 +82,21 @@ impl DevnetChild {
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
+
+    /// The last lines of the devnet's log: its directory goes with it, so an
+    /// error that ends the bench quotes them instead of naming the file.
+    fn log_tail(&self) -> String {
+        let Some(dir) = &self.dir else {
+            return String::new();
+        };
+        let log = std::fs::read_to_string(dir.path().join("devnet.log")).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        lines[lines.len().saturating_sub(LOG_TAIL_LINES)..].join("\n")
+    }
 }
+
+/// How much of the devnet's log a failure quotes.
+const LOG_TAIL_LINES: usize = 30;
 
 /// Asks the kernel to kill the child when the thread that spawned it ends, so
 /// a bench that is itself killed leaves no devnet behind to skew the next
@@ -109,6 +123,14 @@ pub(crate) fn die_with_parent(_: &mut Command) {}
 
 impl Drop for DevnetChild {
     fn drop(&mut self) {
+        // A devnet that ended on its own (out of disk, a panic) says why
+        // before its directory is removed.
+        if let Ok(Some(status)) = self.child.try_wait() {
+            eprintln!(
+                "bench: the devnet exited ({status}); the end of its log:\n{}",
+                self.log_tail()
+            );
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
         drop(self.dir.take());

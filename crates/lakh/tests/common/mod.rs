@@ -36,8 +36,31 @@ pub struct Devnet {
 impl Devnet {
     /// Starts `lakh devnet --json` with `validators` and `extra` arguments and
     /// waits for its ready line.
-    /// Its stderr goes to [`Devnet::stderr_log`].
+    /// Its stderr goes to [`Devnet::stderr_log`]. A port another process took
+    /// between our pick and the devnet's bind (ports picked by [`free_port`],
+    /// or kept in the genesis across a restart, can be) is retried.
     pub fn start(dir: &Path, validators: usize, port: u16, extra: &[&str]) -> Devnet {
+        let mut attempts = 0;
+        loop {
+            match Self::try_start(dir, validators, port, extra) {
+                Ok(net) => return net,
+                Err(log) if log.contains("in use") && attempts < 3 => {
+                    attempts += 1;
+                    eprintln!("devnet start: a port was taken, retrying:\n{log}");
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+                Err(log) => panic!("devnet did not become ready:\n{log}"),
+            }
+        }
+    }
+
+    /// One start; on failure the last lines of the devnet's stderr.
+    fn try_start(
+        dir: &Path,
+        validators: usize,
+        port: u16,
+        extra: &[&str],
+    ) -> Result<Devnet, String> {
         std::fs::create_dir_all(dir).unwrap();
         let stderr = std::fs::File::create(dir.join(STDERR_LOG)).unwrap();
         let mut child = Command::new(BIN)
@@ -59,16 +82,24 @@ impl Devnet {
                 }
             }
         });
-        let line = rx
-            .recv_timeout(Duration::from_secs(120))
-            .expect("devnet did not become ready");
+        let line = match rx.recv_timeout(Duration::from_secs(120)) {
+            Ok(line) => line,
+            Err(e) => {
+                let _ = child.kill();
+                let status = child.wait().map(|s| s.to_string()).unwrap_or_default();
+                let log = std::fs::read_to_string(dir.join(STDERR_LOG)).unwrap_or_default();
+                let lines: Vec<&str> = log.lines().collect();
+                let tail = lines[lines.len().saturating_sub(40)..].join("\n");
+                return Err(format!("{e} (exit: {status})\n{tail}"));
+            }
+        };
         let ready: serde_json::Value = serde_json::from_str(&line).unwrap();
-        Devnet {
+        Ok(Devnet {
             child,
             rpc: ready["rpc"].as_str().unwrap().to_string(),
             dir: dir.to_path_buf(),
             ready,
-        }
+        })
     }
 
     /// What the devnet has written to stderr so far.
