@@ -638,6 +638,7 @@ mod tests {
             first_error: None,
             resubscriptions: 0,
             backfilled_blocks: 0,
+            side: None,
         }
     }
 

@@ -552,6 +552,80 @@ mod tests {
     }
 
     #[test]
+    fn the_figures_count_the_side_stream_and_compare_the_runs() {
+        use crate::bench::load::{FINALIZED, REFUSED_BASE, Receipts, UNSENT};
+        use crate::bench::report::Signing;
+        const S: u64 = 1_000_000_000;
+        // Window 1 s..3 s; two plain transfers finalized in it (1 tx/s).
+        let side = SideData {
+            submit_ns: vec![S, 2 * S, 2 * S, 0],
+            states: vec![FINALIZED, FINALIZED, REFUSED_BASE, UNSENT],
+            // One learned final inside the window, one after it.
+            finals: vec![(0, 2 * S), (1, 4 * S)],
+            receipts: Receipts {
+                checked: 2,
+                ..Receipts::default()
+            },
+        };
+        let data = RunData {
+            window_start_ns: S,
+            window_end_ns: 3 * S,
+            submit_ns: vec![S, S],
+            states: vec![FINALIZED, FINALIZED],
+            reasons: vec!["stale_anchor".into()],
+            finals: vec![(0, 2 * S), (1, 2 * S)],
+            blocks: vec![(3 * S / 2, 10, 3), (5 * S / 2, 11, 3)],
+            node_cpu: None,
+            bench_cpu: None,
+            exhausted: false,
+            receipts_checked: 0,
+            receipts_failed: 0,
+            receipts_missing: 0,
+            receipts_failed_by_reason: BTreeMap::new(),
+            first_error: None,
+            resubscriptions: 0,
+            backfilled_blocks: 0,
+            side: None,
+        };
+        let plan = plan_one_each(&[0, 1], &mut [0, 0]);
+        let signing = Signing {
+            txs: 2,
+            secs: 1.0,
+            per_sec: 2.0,
+        };
+        let run = RunReport::from_data(2, &data, signing, &plan);
+        let setup = Setup {
+            transfers: 4,
+            shield_secs: 0.0,
+            sync_secs: 0.0,
+            anchor_notes: 4,
+            anchor: String::new(),
+            params_source: "cache",
+            params_ms: 0,
+            proving_threads: 2,
+            proving_secs: 1.0,
+            proof_ms_median: 500.0,
+            proof_ms_max: 600.0,
+            batch_verify_us_per_proof: 500.0,
+        };
+        let r = ShieldedReport::of(setup, &data, &side, run, 2.0);
+        assert_eq!((r.submitted, r.accepted, r.finalized), (3, 2, 2));
+        assert_eq!(
+            r.rejected_by_reason,
+            BTreeMap::from([("stale_anchor".into(), 1)])
+        );
+        assert_eq!(r.confirmed_in_window, 1);
+        assert_eq!(r.confirmed_per_sec, 0.5);
+        assert_eq!(r.offered_per_sec, 1.5, "those submitted inside the window");
+        // Latency over every finalized one, the one after the window too.
+        assert_eq!((r.latency_ms.p50, r.latency_ms.max), (1000.0, 2000.0));
+        assert_eq!((r.transfers_tps_beside, r.transfers_ratio), (1.0, 0.5));
+        assert_eq!(r.ceiling.cap_per_sec, 64.0);
+        assert_eq!(r.ceiling.verify_per_sec_per_core, 2000.0);
+        assert!(r.summary().contains("ratio 0.500"), "{}", r.summary());
+    }
+
+    #[test]
     fn one_transaction_per_sender_at_its_next_nonce() {
         let mut nonces = vec![3, 0, 7];
         let plan = plan_one_each(&[0, 2], &mut nonces);
