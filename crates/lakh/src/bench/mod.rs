@@ -142,7 +142,8 @@ pub struct LoadArgs {
     /// shielded, synced and proven in setup, not timed) submitted open loop
     /// over its window beside the same transfer load; the runs before it
     /// are the load alone. Accounts 0..N shield and sign them and send no
-    /// plain transfers
+    /// plain transfers; account N sends one more private transfer in setup
+    /// (the node's first proof)
     #[arg(long, value_name = "N")]
     pub shielded: Option<usize>,
     /// Proving parameters for --shielded (a ceremony's `finalize` output;
@@ -192,10 +193,10 @@ impl LoadArgs {
             if !(1..=max).contains(&n) {
                 bail!("--shielded must be 1..={max} (each transfer is proven in setup)");
             }
-            if self.accounts < n + 2 {
+            if self.accounts < n + 3 {
                 bail!(
                     "--shielded {n} needs --accounts of at least {}: its senders send no plain transfers",
-                    n + 2
+                    n + 3
                 );
             }
             if self.workload == Workload::Defi {
@@ -333,8 +334,12 @@ pub fn run_bench(args: BenchArgs) -> Result<()> {
     let mut retired = vec![false; accounts.len()];
     let shielded = match args.shielded {
         Some(n) => {
-            eprintln!("bench: shielding {n} notes, syncing and proving {n} private transfers");
-            let senders: Vec<u32> = (0..n as u32).collect();
+            eprintln!(
+                "bench: shielding {} notes, syncing and proving as many private transfers (one is sent in setup)",
+                n + 1
+            );
+            // One more than the run's: its transfer goes in setup.
+            let senders: Vec<u32> = (0..=n as u32).collect();
             let prepared = rt.block_on(shielded::prepare(
                 &client,
                 chain_id,
@@ -675,9 +680,9 @@ mod tests {
         bad.accounts = 1;
         assert!(bad.check().is_err());
         let mut shielded = args(None);
-        shielded.shielded = Some(98);
+        shielded.shielded = Some(97);
         assert!(shielded.check().is_ok());
-        shielded.shielded = Some(99);
+        shielded.shielded = Some(98);
         assert!(
             shielded.check().is_err(),
             "senders of private transfers send no plain ones"
