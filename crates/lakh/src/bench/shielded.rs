@@ -391,7 +391,7 @@ pub fn check_anchor_window(transfers: usize, blocks_per_sec: f64, window_secs: f
 }
 
 /// What limits the shielded rate the bench offers.
-const LIMITED_BY: &str = "the bench's proving budget: every transfer is proven before the window (about 0.5-1 s a proof per core), so the offered rate is --shielded over --duration, not what the node could take";
+const LIMITED_BY: &str = "the bench's proving budget: every transfer is proven before the window (seconds of one core each, setup.proof_ms_median), so the offered rate is --shielded over --duration, not what the node could take";
 
 /// The node's own bounds on shielded transfers per second.
 #[derive(Clone, Debug, Serialize)]
