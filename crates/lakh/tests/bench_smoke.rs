@@ -217,6 +217,69 @@ fn defi_workload_sets_up_and_its_transactions_succeed() {
     assert!(finalized.len() > 1, "{report}");
 }
 
+/// `--shielded 2`: two notes shielded, synced and proven in setup, then a
+/// plain run and a run with the two private transfers beside the same load;
+/// both transfers finalize and succeed, and the report has the ratio and the
+/// node's ceilings. Debug proving takes seconds, hence only two.
+#[test]
+fn shielded_transfers_run_beside_the_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let (stdout, report) = run_bench(
+        dir.path(),
+        &[
+            "--accounts",
+            "50",
+            "--warmup",
+            "1",
+            "--duration",
+            "3",
+            "--rate",
+            "500",
+            "--shielded",
+            "2",
+            "--seed",
+            "5",
+        ],
+    );
+    assert!(stdout.contains("private transfers"), "{stdout}");
+    let shielded = &report["shielded"];
+    let setup = &shielded["setup"];
+    assert_eq!(setup["transfers"], 2, "{report}");
+    assert!(number(setup, "anchor_notes") >= 2.0, "{report}");
+    assert!(number(setup, "proof_ms_median") > 0.0, "{report}");
+    assert!(number(setup, "batch_verify_us_per_proof") > 0.0, "{report}");
+    // Both were submitted inside the window, accepted, finalized and executed.
+    assert_eq!(shielded["submitted"], 2, "{report}");
+    assert_eq!(shielded["accepted"], 2, "{report}");
+    assert_eq!(shielded["finalized"], 2, "{report}");
+    assert_eq!(shielded["rejected"], 0, "{report}");
+    assert_eq!(shielded["failed"], 0, "{report}");
+    assert_eq!(shielded["receipts_missing"], 0, "{report}");
+    let (p50, max) = (
+        number(shielded, "latency_ms.p50"),
+        number(shielded, "latency_ms.max"),
+    );
+    assert!(0.0 < p50 && p50 <= max, "{p50} {max}");
+    assert!(
+        number(shielded, "confirmed_per_sec") <= 2.0 / 3.0,
+        "{report}"
+    );
+    // The plain transfers of both runs, and their ratio.
+    let alone = number(shielded, "transfers_tps_alone");
+    let beside = number(shielded, "transfers_tps_beside");
+    assert!(alone > 0.0 && beside > 0.0, "{report}");
+    assert!((number(shielded, "transfers_ratio") - beside / alone).abs() < 1e-9);
+    assert_eq!(report["runs_detail"].as_array().unwrap().len(), 1);
+    assert!(
+        number(&shielded["run"], "finalized_in_window") > 0.0,
+        "{report}"
+    );
+    let ceiling = &shielded["ceiling"];
+    assert_eq!(ceiling["actions_per_block"], 64, "{report}");
+    assert!(number(ceiling, "cap_per_sec") > 0.0, "{report}");
+    assert!(number(ceiling, "verify_per_sec_per_core") > 0.0, "{report}");
+}
+
 #[test]
 fn votes_bench_measures_both_schemes() {
     let out = Command::new(BIN)

@@ -56,13 +56,73 @@ pub struct LoadConfig {
     pub progress: bool,
 }
 
-/// State shared by the submitter, the finality tracker and the progress line.
-struct Shared {
-    t0: Instant,
+/// Transactions submitted in the window beside the main load, open loop at
+/// their own rate (the shielded transfers of `--shielded`).
+pub struct SideLoad {
+    pub presigned: Arc<Presigned>,
+    /// Transactions per second, spread evenly from the window's start.
+    pub rate: f64,
+}
+
+/// Which of a run's streams of transactions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Which {
+    Main,
+    Side,
+}
+
+/// One stream of pre-signed transactions and each one's fate.
+struct Stream {
     presigned: Arc<Presigned>,
+    /// Open loop at this rate; `None`: closed loop.
+    rate: Option<f64>,
+    /// When its submissions start and stop.
+    start: Duration,
+    end: Duration,
     /// Nanoseconds after `t0` the transaction's request was sent.
     submit_ns: Vec<AtomicU64>,
     state: Vec<AtomicU8>,
+}
+
+impl Stream {
+    fn new(presigned: Arc<Presigned>, rate: Option<f64>, start: Duration, end: Duration) -> Stream {
+        let n = presigned.len();
+        Stream {
+            presigned,
+            rate,
+            start,
+            end,
+            submit_ns: (0..n).map(|_| AtomicU64::new(0)).collect(),
+            state: (0..n).map(|_| AtomicU8::new(UNSENT)).collect(),
+        }
+    }
+
+    fn mark_unanswered_lost(&self) {
+        for slot in &self.state {
+            let _ = slot.compare_exchange(SENT, LOST, Ordering::Relaxed, Ordering::Relaxed);
+        }
+    }
+
+    fn states(&self) -> Vec<u8> {
+        self.state
+            .iter()
+            .map(|s| s.load(Ordering::Relaxed))
+            .collect()
+    }
+
+    fn submit_times(&self) -> Vec<u64> {
+        self.submit_ns
+            .iter()
+            .map(|s| s.load(Ordering::Relaxed))
+            .collect()
+    }
+}
+
+/// State shared by the submitters, the finality tracker and the progress line.
+struct Shared {
+    t0: Instant,
+    main: Stream,
+    side: Option<Stream>,
     reasons: Mutex<Vec<String>>,
     submitted: AtomicU64,
     /// Transactions in requests not yet answered.
@@ -102,6 +162,13 @@ impl Shared {
         }
     }
 
+    fn stream(&self, which: Which) -> Option<&Stream> {
+        match which {
+            Which::Main => Some(&self.main),
+            Which::Side => self.side.as_ref(),
+        }
+    }
+
     fn in_flight(&self) -> u64 {
         self.accepted
             .load(Ordering::Relaxed)
@@ -114,6 +181,8 @@ impl Shared {
 struct TrackLog {
     /// (transaction index, ns after t0 its finalized block was learned).
     finals: Vec<(u32, u64)>,
+    /// The same for the side stream.
+    side_finals: Vec<(u32, u64)>,
     /// (ns after t0, height, transactions in the block).
     blocks: Vec<(u64, u64, u64)>,
     resubscriptions: u32,
@@ -141,6 +210,16 @@ pub struct RunData {
     pub first_error: Option<String>,
     pub resubscriptions: u32,
     pub backfilled_blocks: u64,
+    pub side: Option<SideData>,
+}
+
+/// What became of the side stream's transactions.
+pub struct SideData {
+    pub submit_ns: Vec<u64>,
+    pub states: Vec<u8>,
+    pub finals: Vec<(u32, u64)>,
+    /// The receipts of every finalized one.
+    pub receipts: Receipts,
 }
 
 /// A transaction's fate, from [`RunData::states`].
@@ -164,21 +243,23 @@ pub fn fate(state: u8) -> Fate {
     }
 }
 
-/// Runs the load against the node: warm-up, window, drain.
+/// Runs the load against the node: warm-up, window, drain; `side`, if any,
+/// is submitted during the window beside it.
 pub async fn run(
     client: &LakhClient,
     presigned: Arc<Presigned>,
+    side: Option<SideLoad>,
     cfg: &LoadConfig,
 ) -> Result<RunData> {
-    let n = presigned.len();
     let head = client.head().await?;
     // Subscribe before the first submission so no block is missed.
     let blocks = client.subscribe_finalized().await?;
+    let window_start = cfg.warmup;
+    let window_end = cfg.warmup + cfg.window;
     let shared = Arc::new(Shared {
         t0: Instant::now(),
-        presigned: presigned.clone(),
-        submit_ns: (0..n).map(|_| AtomicU64::new(0)).collect(),
-        state: (0..n).map(|_| AtomicU8::new(UNSENT)).collect(),
+        main: Stream::new(presigned.clone(), cfg.rate, Duration::ZERO, window_end),
+        side: side.map(|s| Stream::new(s.presigned, Some(s.rate), window_start, window_end)),
         reasons: Mutex::new(Vec::new()),
         submitted: AtomicU64::new(0),
         outstanding: AtomicU64::new(0),
@@ -190,8 +271,6 @@ pub async fn run(
         first_error: Mutex::new(None),
         progressed: Notify::new(),
     });
-    let window_start = cfg.warmup;
-    let window_end = cfg.warmup + cfg.window;
     let (stop_tx, stop_rx) = watch::channel(false);
 
     let tracker = tokio::spawn(track(
@@ -213,7 +292,13 @@ pub async fn run(
         client.clone(),
         shared.clone(),
         cfg.clone(),
-        window_end,
+        Which::Main,
+    ));
+    let side_submitter = tokio::spawn(submit_loop(
+        client.clone(),
+        shared.clone(),
+        cfg.clone(),
+        Which::Side,
     ));
 
     let node_pid = cfg.node_pid.map(|p| p.to_string());
@@ -228,18 +313,25 @@ pub async fn run(
     // answer; after that its transactions count as lost, not accepted.
     let drain_until = Instant::now() + cfg.drain;
     let submitter_abort = submitter.abort_handle();
-    match tokio::time::timeout_at(drain_until.into(), submitter).await {
-        Ok(joined) => joined??,
+    let side_abort = side_submitter.abort_handle();
+    let both = async { (submitter.await, side_submitter.await) };
+    match tokio::time::timeout_at(drain_until.into(), both).await {
+        Ok((main, side)) => {
+            main??;
+            side??;
+        }
         Err(_) => {
             submitter_abort.abort();
+            side_abort.abort();
             shared.note_error(format!(
                 "a bulk request was still unanswered {:?} after the window",
                 cfg.drain
             ));
         }
     }
-    for slot in &shared.state {
-        let _ = slot.compare_exchange(SENT, LOST, Ordering::Relaxed, Ordering::Relaxed);
+    shared.main.mark_unanswered_lost();
+    if let Some(side) = &shared.side {
+        side.mark_unanswered_lost();
     }
     while shared.in_flight() > 0 && Instant::now() < drain_until {
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -250,16 +342,6 @@ pub async fn run(
         let _ = p.await;
     }
 
-    let states: Vec<u8> = shared
-        .state
-        .iter()
-        .map(|s| s.load(Ordering::Relaxed))
-        .collect();
-    let submit_ns: Vec<u64> = shared
-        .submit_ns
-        .iter()
-        .map(|s| s.load(Ordering::Relaxed))
-        .collect();
     let window_start_ns = window_start.as_nanos() as u64;
     let window_end_ns = window_end.as_nanos() as u64;
     let in_window: Vec<u32> = log
@@ -269,6 +351,19 @@ pub async fn run(
         .map(|(i, _)| *i)
         .collect();
     let receipts = check_receipts(client, &presigned, &in_window, cfg.receipt_samples).await;
+    let side = match &shared.side {
+        Some(stream) => {
+            let finalized: Vec<u32> = log.side_finals.iter().map(|(i, _)| *i).collect();
+            Some(SideData {
+                submit_ns: stream.submit_times(),
+                states: stream.states(),
+                receipts: check_receipts(client, &stream.presigned, &finalized, finalized.len())
+                    .await,
+                finals: log.side_finals,
+            })
+        }
+        None => None,
+    };
     let reasons = shared
         .reasons
         .lock()
@@ -282,8 +377,8 @@ pub async fn run(
     Ok(RunData {
         window_start_ns,
         window_end_ns,
-        submit_ns,
-        states,
+        submit_ns: shared.main.submit_times(),
+        states: shared.main.states(),
         reasons,
         finals: log.finals,
         blocks: log.blocks,
@@ -297,21 +392,29 @@ pub async fn run(
         first_error,
         resubscriptions: log.resubscriptions,
         backfilled_blocks: log.backfilled_blocks,
+        side,
     })
 }
 
-/// Sends records `start..end` as one bulk request and records the answer.
-async fn submit_range(client: &LakhClient, shared: &Shared, start: usize, end: usize) {
+/// Sends records `start..end` of `stream` as one bulk request and records
+/// the answer.
+async fn submit_range(
+    client: &LakhClient,
+    shared: &Shared,
+    stream: &Stream,
+    start: usize,
+    end: usize,
+) {
     let now = shared.now_ns();
     for i in start..end {
-        shared.submit_ns[i].store(now, Ordering::Relaxed);
-        shared.state[i].store(SENT, Ordering::Relaxed);
+        stream.submit_ns[i].store(now, Ordering::Relaxed);
+        stream.state[i].store(SENT, Ordering::Relaxed);
     }
     shared
         .submitted
         .fetch_add((end - start) as u64, Ordering::Relaxed);
     let answer = client
-        .submit_bulk_body(shared.presigned.records(start, end))
+        .submit_bulk_body(stream.presigned.records(start, end))
         .await;
     shared
         .outstanding
@@ -319,12 +422,12 @@ async fn submit_range(client: &LakhClient, shared: &Shared, start: usize, end: u
     match answer {
         Ok(answer) => {
             for refusal in &answer.refused {
-                let Some(slot) = shared.state.get(start + refusal.index) else {
+                let Some(slot) = stream.state.get(start + refusal.index) else {
                     continue;
                 };
                 slot.store(shared.reason_state(&refusal.code), Ordering::Relaxed);
             }
-            for slot in &shared.state[start..end] {
+            for slot in &stream.state[start..end] {
                 // A finality notification may have beaten the answer.
                 let _ = slot.compare_exchange(SENT, ACCEPTED, Ordering::Relaxed, Ordering::Relaxed);
             }
@@ -337,26 +440,33 @@ async fn submit_range(client: &LakhClient, shared: &Shared, start: usize, end: u
         }
         Err(e) => {
             shared.note_error(format!("bulk request failed: {e}"));
-            for slot in &shared.state[start..end] {
+            for slot in &stream.state[start..end] {
                 let _ = slot.compare_exchange(SENT, LOST, Ordering::Relaxed, Ordering::Relaxed);
             }
         }
     }
 }
 
-/// Submits until the window ends or the pre-signed transactions run out, in
-/// up to `max_requests` concurrent bulk requests (the mempool queues a
-/// sender's later nonces that arrive first). Closed loop: as much as keeps
-/// at most `in_flight` transactions accepted or awaiting an answer and not
-/// yet finalized. Open loop: what the schedule `rate × elapsed` says is due.
+/// Submits stream `which` until its end or until its pre-signed
+/// transactions run out, in up to `max_requests` concurrent bulk requests
+/// (the mempool queues a sender's later nonces that arrive first). Closed
+/// loop: as much as keeps at most `in_flight` transactions accepted or
+/// awaiting an answer and not yet finalized. Open loop: what the schedule
+/// `rate × time since the stream's start` says is due (rounded up, so the
+/// first goes at the start and the last one interval before the end).
 async fn submit_loop(
     client: LakhClient,
     shared: Arc<Shared>,
     cfg: LoadConfig,
-    window_end: Duration,
+    which: Which,
 ) -> Result<()> {
-    let n = shared.presigned.len();
-    let end_at = shared.t0 + window_end;
+    let Some(stream) = shared.stream(which) else {
+        return Ok(());
+    };
+    let n = stream.presigned.len();
+    let start_at = shared.t0 + stream.start;
+    let end_at = shared.t0 + stream.end;
+    tokio::time::sleep_until(start_at.into()).await;
     let cap = cfg.in_flight.max(1) as u64;
     // Closed loop: wait for room for a reasonable batch rather than trickle.
     let least = (cfg.batch_txs as u64).min(cap.div_ceil(4)).max(1);
@@ -365,17 +475,20 @@ async fn submit_loop(
     while Instant::now() < end_at {
         while requests.try_join_next().is_some() {}
         if cursor == n {
-            shared.exhausted.store(true, Ordering::Relaxed);
+            // The side stream is sized to its window: running out is its end.
+            if which == Which::Main {
+                shared.exhausted.store(true, Ordering::Relaxed);
+            }
             break;
         }
-        let take = match cfg.rate {
+        let take = match stream.rate {
             None => {
                 let busy = shared.in_flight() + shared.outstanding.load(Ordering::Relaxed);
                 let room = cap.saturating_sub(busy);
                 if room < least { 0 } else { room as usize }
             }
             Some(rate) => {
-                let due = (shared.t0.elapsed().as_secs_f64() * rate) as usize;
+                let due = (start_at.elapsed().as_secs_f64() * rate).ceil() as usize;
                 due.min(n).saturating_sub(cursor)
             }
         }
@@ -386,7 +499,9 @@ async fn submit_loop(
             let start = cursor;
             shared.outstanding.fetch_add(take as u64, Ordering::Relaxed);
             requests.spawn(async move {
-                submit_range(&client, &shared, start, start + take).await;
+                if let Some(stream) = shared.stream(which) {
+                    submit_range(&client, &shared, stream, start, start + take).await;
+                }
             });
             cursor += take;
             continue;
@@ -451,14 +566,23 @@ async fn track(
 }
 
 fn note_block(shared: &Shared, log: &mut TrackLog, block: &BlockInfo, now: u64) {
-    let index = &shared.presigned.index;
     let mut ours = 0u64;
     for id in &block.tx_ids {
-        let Some(&i) = index.get(id) else { continue };
-        let prev = shared.state[i as usize].swap(FINALIZED, Ordering::Relaxed);
+        let (stream, finals, i) = match shared.main.presigned.index.get(id) {
+            Some(&i) => (&shared.main, &mut log.finals, i),
+            None => match shared
+                .side
+                .as_ref()
+                .and_then(|s| Some((s, *s.presigned.index.get(id)?)))
+            {
+                Some((side, i)) => (side, &mut log.side_finals, i),
+                None => continue,
+            },
+        };
+        let prev = stream.state[i as usize].swap(FINALIZED, Ordering::Relaxed);
         if prev != FINALIZED {
             ours += 1;
-            log.finals.push((i, now));
+            finals.push((i, now));
         }
     }
     shared.finalized.fetch_add(ours, Ordering::Relaxed);
@@ -509,11 +633,11 @@ async fn progress_line(
 
 /// What checking receipts found.
 #[derive(Default)]
-struct Receipts {
-    checked: u64,
-    failed: u64,
-    missing: u64,
-    failed_by_reason: BTreeMap<String, u64>,
+pub struct Receipts {
+    pub checked: u64,
+    pub failed: u64,
+    pub missing: u64,
+    pub failed_by_reason: BTreeMap<String, u64>,
 }
 
 /// A failure's reason as `reason`, or `reason/code` for a module's failure.
@@ -574,16 +698,17 @@ async fn check_receipts(
     out
 }
 
-/// Refusal counts by code among `indices`.
-pub fn refusals(data: &RunData, indices: impl Iterator<Item = usize>) -> BTreeMap<String, u64> {
+/// Refusal counts by code among `indices` of `states` (a stream's final
+/// states; `reasons`, the run's table of refusal codes).
+pub fn refusals(
+    states: &[u8],
+    reasons: &[String],
+    indices: impl Iterator<Item = usize>,
+) -> BTreeMap<String, u64> {
     let mut out = BTreeMap::new();
     for i in indices {
-        if let Fate::Refused(r) = fate(data.states[i]) {
-            let code = data
-                .reasons
-                .get(r)
-                .cloned()
-                .unwrap_or_else(|| "other".into());
+        if let Fate::Refused(r) = fate(states[i]) {
+            let code = reasons.get(r).cloned().unwrap_or_else(|| "other".into());
             *out.entry(code).or_insert(0) += 1;
         }
     }

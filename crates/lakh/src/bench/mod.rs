@@ -13,6 +13,7 @@
 //! - [`workload`]: what is sent, and pre-signing it.
 //! - [`load`]: one timed run (submitter, finality tracker, progress line).
 //! - [`report`]: figures, JSON, summary, SVG.
+//! - [`shielded`]: `--shielded`, private transfers beside the load.
 //! - [`ceilings`]: the per-stage limits of this machine.
 //! - [`devnet`], [`sys`]: the child devnet and `/proc` readings.
 
@@ -22,6 +23,7 @@ mod defi;
 pub(crate) mod devnet;
 mod load;
 mod report;
+mod shielded;
 mod sys;
 mod votes;
 mod workload;
@@ -136,6 +138,19 @@ pub struct LoadArgs {
     /// sustained TPS as a share of the all-stages bound
     #[arg(long)]
     pub ceilings: bool,
+    /// After the runs, one more run with this many private transfers (each
+    /// shielded, synced and proven in setup, not timed) submitted open loop
+    /// over its window beside the same transfer load; the runs before it
+    /// are the load alone. Accounts 0..N shield and sign them and send no
+    /// plain transfers; account N sends one more private transfer in setup
+    /// (the node's first proof)
+    #[arg(long, value_name = "N")]
+    pub shielded: Option<usize>,
+    /// Proving parameters for --shielded (a ceremony's `finalize` output;
+    /// needed on a chain whose genesis carries its key) [default: the
+    /// devnet's, cached in the keys directory]
+    #[arg(long, value_name = "FILE", requires = "shielded")]
+    pub shielded_params: Option<PathBuf>,
 }
 
 impl LoadArgs {
@@ -172,6 +187,21 @@ impl LoadArgs {
         }
         if !in_range(self.drain, 0.0, 600.0) {
             bail!("--drain must be 0..=600 seconds");
+        }
+        if let Some(n) = self.shielded {
+            let max = shielded::MAX_SHIELDED_TRANSFERS;
+            if !(1..=max).contains(&n) {
+                bail!("--shielded must be 1..={max} (each transfer is proven in setup)");
+            }
+            if self.accounts < n + 3 {
+                bail!(
+                    "--shielded {n} needs --accounts of at least {}: its senders send no plain transfers",
+                    n + 3
+                );
+            }
+            if self.workload == Workload::Defi {
+                bail!("--shielded runs beside the transfers, hot or serial workloads, not defi");
+            }
         }
         Ok(())
     }
@@ -302,12 +332,64 @@ pub fn run_bench(args: BenchArgs) -> Result<()> {
         None
     };
     let mut retired = vec![false; accounts.len()];
+    let shielded = match args.shielded {
+        Some(n) => {
+            eprintln!(
+                "bench: shielding {} notes, syncing and proving as many private transfers (one is sent in setup)",
+                n + 1
+            );
+            // One more than the run's: its transfer goes in setup.
+            let senders: Vec<u32> = (0..=n as u32).collect();
+            let prepared = rt.block_on(shielded::prepare(
+                &client,
+                chain_id,
+                &accounts,
+                &senders,
+                &mut nonces,
+                &keys_dir,
+                args.shielded_params.as_deref(),
+            ))?;
+            let s = &prepared.setup;
+            eprintln!(
+                "bench: shielded setup: shields final in {:.1}s, synced in {:.1}s, proven in {:.1}s on {} threads (median {:.0} ms a proof), batch verify {:.0} us a proof",
+                s.shield_secs,
+                s.sync_secs,
+                s.proving_secs,
+                s.proving_threads,
+                s.proof_ms_median,
+                s.batch_verify_us_per_proof
+            );
+            // Their nonces are taken by the private transfers: no plain load.
+            for sender in senders {
+                retired[sender as usize] = true;
+            }
+            Some(prepared)
+        }
+        None => None,
+    };
     let mut nft_cursor = defi
         .as_ref()
         .map(|(setup, _)| setup.nft.cursor())
         .unwrap_or_default();
     let mut runs: Vec<RunReport> = Vec::new();
-    for run in 1..=args.runs {
+    let mut shielded_report = None;
+    for run in 1..=args.runs + usize::from(shielded.is_some()) {
+        // The run after the plain ones carries the private transfers.
+        let side = match &shielded {
+            Some(prepared) if run > args.runs => {
+                let alone = &runs[BenchReport::median_run(&runs)];
+                shielded::check_anchor_window(
+                    prepared.setup.transfers,
+                    alone.blocks_in_window as f64 / alone.window_secs,
+                    args.duration,
+                )?;
+                Some(load::SideLoad {
+                    presigned: prepared.presigned.clone(),
+                    rate: prepared.presigned.len() as f64 / args.duration,
+                })
+            }
+            _ => None,
+        };
         let usable: Vec<u32> = (0..accounts.len() as u32)
             .filter(|&i| !retired[i as usize])
             .collect();
@@ -357,7 +439,7 @@ pub fn run_bench(args: BenchArgs) -> Result<()> {
             "bench: run {run}: signed in {:.1}s ({:.0}/s); {}s warm-up, {}s window",
             signing.secs, signing.per_sec, args.warmup, args.duration
         );
-        let data = rt.block_on(load::run(&client, presigned.clone(), &cfg))?;
+        let data = rt.block_on(load::run(&client, presigned.clone(), side, &cfg))?;
         settle(&presigned.plan, &data.states, &mut nonces, &mut retired);
         let report = RunReport::from_data(run, &data, signing, &presigned.plan);
         eprintln!(
@@ -372,11 +454,24 @@ pub fn run_bench(args: BenchArgs) -> Result<()> {
         if let Some(e) = &report.first_error {
             eprintln!("bench: run {run}: first error: {e}");
         }
-        runs.push(report);
+        match (&shielded, &data.side) {
+            (Some(prepared), Some(side)) => {
+                let alone: Vec<f64> = runs.iter().map(|r| r.sustained_tps).collect();
+                shielded_report = Some(shielded::ShieldedReport::of(
+                    prepared.setup.clone(),
+                    &data,
+                    side,
+                    report,
+                    report::median(&alone),
+                ));
+            }
+            _ => runs.push(report),
+        }
     }
     drop(devnet);
 
     let mut report = aggregate(&args, runs, funding, defi.map(|(_, r)| r), rpc);
+    report.shielded = shielded_report;
     print!("{}", report.summary());
     if args.ceilings {
         eprintln!("bench: measuring this machine's ceilings");
@@ -499,6 +594,7 @@ fn aggregate(
         },
         runs_detail: runs,
         ceilings: None,
+        shielded: None,
     }
 }
 
@@ -574,6 +670,8 @@ mod tests {
             svg: None,
             quiet: true,
             ceilings: false,
+            shielded: None,
+            shielded_params: None,
         };
         assert_eq!(args(Some(2_000.0)).presign_count(None), 8_500);
         assert_eq!(args(None).presign_count(None), 40_000);
@@ -581,5 +679,15 @@ mod tests {
         let mut bad = args(None);
         bad.accounts = 1;
         assert!(bad.check().is_err());
+        let mut shielded = args(None);
+        shielded.shielded = Some(97);
+        assert!(shielded.check().is_ok());
+        shielded.shielded = Some(98);
+        assert!(
+            shielded.check().is_err(),
+            "senders of private transfers send no plain ones"
+        );
+        shielded.shielded = Some(0);
+        assert!(shielded.check().is_err());
     }
 }

@@ -167,7 +167,11 @@ impl RunReport {
                 Fate::Refused(_) | Fate::Unsent => {}
             }
         }
-        let rejected_by_reason = refusals(data, submitted_in_window.iter().copied());
+        let rejected_by_reason = refusals(
+            &data.states,
+            &data.reasons,
+            submitted_in_window.iter().copied(),
+        );
 
         let seconds = data.window_end_ns.div_ceil(NS_PER_SEC) as usize + 1;
         let mut per_second: Vec<Second> = (0..seconds as u64)
@@ -314,6 +318,9 @@ pub struct BenchReport {
     /// This machine's ceilings measured after the runs (`--ceilings`), with
     /// `sustained_tps` as a share of their bounds.
     pub ceilings: Option<super::ceilings::CeilingsReport>,
+    /// The run with private transfers beside the load (`--shielded`); the
+    /// figures above are the runs without them.
+    pub shielded: Option<super::shielded::ShieldedReport>,
 }
 
 impl BenchReport {
@@ -418,6 +425,9 @@ impl BenchReport {
                 "  failures   {:?} (checked receipts)",
                 self.failed_by_reason
             );
+        }
+        if let Some(shielded) = &self.shielded {
+            s.push_str(&shielded.summary());
         }
         let _ = writeln!(s, "  machine    {}", self.machine.line());
         if let Some(rate) = self.target_rate_tps
@@ -628,6 +638,7 @@ mod tests {
             first_error: None,
             resubscriptions: 0,
             backfilled_blocks: 0,
+            side: None,
         }
     }
 

@@ -16,7 +16,7 @@ mod history;
 mod lend;
 pub(crate) mod nft;
 mod oracle;
-mod shielded;
+pub(crate) mod shielded;
 mod stake;
 pub(crate) mod units;
 

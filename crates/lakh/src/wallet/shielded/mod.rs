@@ -7,10 +7,10 @@
 //! names another key to sign (and pay the native fee) so the spender's public
 //! account appears nowhere; without it the spender's own account signs.
 
-mod params;
-mod spend;
-mod store;
-mod sync;
+pub(crate) mod params;
+pub(crate) mod spend;
+pub(crate) mod store;
+pub(crate) mod sync;
 
 use super::units::AmountArg;
 use super::{Ctx, Output, SendOpts, query_answer, receipt_of, resolve_asset, send_action};

@@ -9,8 +9,8 @@ use crate::wallet::{CodedError, query_answer};
 use lakh_rpc::LakhClient;
 use lakh_shielded::chain::{self, SpendTx};
 use lakh_shielded::{
-    Action as ProofAction, FullTree, MerkleRoot, Note, ShieldedAddress, SpendInput, TREE_DEPTH,
-    TransferWitness, encrypt_note,
+    Action as ProofAction, FullTree, MerkleRoot, Note, Parameters, ShieldedAddress, SpendInput,
+    SpendingKey, TREE_DEPTH, TransferWitness, encrypt_note,
 };
 use lakh_types::modules::shielded::query::RootAnswer;
 use lakh_types::modules::shielded::{FixedBytes, NoteCiphertext, ShieldedAction};
@@ -104,45 +104,99 @@ pub async fn prove(
     request: &SpendRequest,
     load_params: impl FnOnce() -> anyhow::Result<Loaded>,
 ) -> anyhow::Result<Proven> {
-    let need = request
-        .amount
-        .checked_add(request.fee)
-        .ok_or_else(|| anyhow::anyhow!("amount + fee exceed 2^64 base units"))?;
-    let selected = select(&store.notes()?, request.asset, need)?;
+    let selected = select(&store.notes()?, request.asset, need(request)?)?;
     let tree = accepted_tree(client, store).await?;
-    let sk = store.key();
+    let loaded = load_params()?;
+    let spend = prove_notes(&tree, store.key(), &selected, request, &loaded.params)?;
+    Ok(Proven {
+        action: spend.action,
+        anchor: tree.root(),
+        spent: selected.iter().map(|n| n.position).collect(),
+        change: spend.change,
+        setup_ms: loaded.load_ms,
+        params_source: loaded.source,
+        params_cache_refused: loaded.cache_refused,
+        proving_ms: spend.proving_ms,
+    })
+}
+
+/// The amount plus the fee the spent notes must cover.
+fn need(request: &SpendRequest) -> anyhow::Result<u64> {
+    request.amount.checked_add(request.fee).ok_or_else(|| {
+        CodedError::new("amount_overflow", "amount + fee exceed 2^64 base units").into()
+    })
+}
+
+/// A spend proven by [`prove_notes`].
+pub struct ProvenSpend {
+    pub action: ShieldedAction,
+    /// Value returned to the spender as a new note.
+    pub change: u64,
+    pub proving_ms: u64,
+}
+
+/// Proves a spend of `selected` (one or two of `sk`'s notes of the
+/// request's asset, all in `tree`) against `tree`'s root, which must be an
+/// anchor the chain accepts. Pure computation: callers may prove many at
+/// once on several threads.
+pub fn prove_notes(
+    tree: &FullTree<TREE_DEPTH>,
+    sk: &SpendingKey,
+    selected: &[OwnedNote],
+    request: &SpendRequest,
+    params: &Parameters<TREE_DEPTH>,
+) -> anyhow::Result<ProvenSpend> {
+    let need = need(request)?;
+    if !(1..=2).contains(&selected.len()) || selected.iter().any(|n| n.note.asset != request.asset)
+    {
+        return Err(CodedError::new(
+            "bad_selection",
+            format!(
+                "a spend takes one or two notes of asset {}, got {}",
+                request.asset,
+                selected.len()
+            ),
+        )
+        .into());
+    }
+    let total: u128 = selected.iter().map(|n| u128::from(n.note.value)).sum();
+    let change = total.checked_sub(u128::from(need)).ok_or_else(|| {
+        CodedError::new(
+            "insufficient_shielded_funds",
+            format!("the amount and fee need {need} base units, the selected notes hold {total}"),
+        )
+    })?;
+    let change = u64::try_from(change).map_err(|_| {
+        CodedError::new(
+            "change_too_large",
+            format!("a change of {change} base units does not fit a note (at most 2^64 - 1)"),
+        )
+    })?;
     let mut rng = super::rng();
-    let mut inputs = selected
-        .iter()
-        .map(|owned| -> anyhow::Result<SpendInput<TREE_DEPTH>> {
-            let path = tree
-                .path(owned.position)
-                .ok_or_else(|| anyhow::anyhow!("note {} is not in the tree", owned.position))?;
-            Ok(SpendInput {
-                note: owned.note,
-                nk: sk.nullifier_key(),
-                path,
-            })
+    let mut inputs = Vec::with_capacity(2);
+    for owned in selected {
+        let path = tree
+            .path(owned.position)
+            .ok_or_else(|| anyhow::anyhow!("note {} is not in the tree", owned.position))?;
+        inputs.push(SpendInput {
+            note: owned.note,
+            nk: sk.nullifier_key(),
+            path,
         });
-    let first = inputs
-        .next()
-        .unwrap_or_else(|| Err(anyhow::anyhow!("no note selected")))?;
-    let second = match inputs.next() {
-        Some(input) => input?,
-        None => SpendInput::dummy(request.asset, &mut rng),
-    };
-    let total: u64 = selected.iter().map(|n| n.note.value).sum();
-    let change = total - need;
+    }
+    if inputs.len() == 1 {
+        inputs.push(SpendInput::dummy(request.asset, &mut rng));
+    }
+    let inputs: [SpendInput<TREE_DEPTH>; 2] = inputs
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("a spend has two inputs"))?;
     let (outputs, recipients, action) = outputs(request, &sk.address(), change, &mut rng);
     let vk = sk.viewing_key();
     let encrypted = [
         seal(&outputs[0], &recipients[0], &vk, &mut rng)?,
         seal(&outputs[1], &recipients[1], &vk, &mut rng)?,
     ];
-    let witness = TransferWitness {
-        inputs: [first, second],
-        outputs,
-    };
+    let witness = TransferWitness { inputs, outputs };
     let tx = SpendTx {
         chain_id: request.chain_id,
         sender: request.signer,
@@ -151,18 +205,12 @@ pub async fn prove(
         action,
         encrypted_notes: encrypted,
     };
-    let loaded = load_params()?;
     let started = Instant::now();
-    let action = chain::prove_spend(&loaded.params, &witness, &tx, &mut rng)
+    let action = chain::prove_spend(params, &witness, &tx, &mut rng)
         .map_err(|e| anyhow::anyhow!("proving failed: {e}"))?;
-    Ok(Proven {
+    Ok(ProvenSpend {
         action,
-        anchor: tx.anchor,
-        spent: selected.iter().map(|n| n.position).collect(),
         change,
-        setup_ms: loaded.load_ms,
-        params_source: loaded.source,
-        params_cache_refused: loaded.cache_refused,
         proving_ms: started.elapsed().as_millis() as u64,
     })
 }
@@ -211,7 +259,10 @@ fn outputs(
 
 /// The wallet's tree, checked against the chain: its root must be an
 /// accepted anchor, and equal the chain's root when both hold as many notes.
-async fn accepted_tree(client: &LakhClient, store: &Store) -> anyhow::Result<FullTree<TREE_DEPTH>> {
+pub async fn accepted_tree(
+    client: &LakhClient,
+    store: &Store,
+) -> anyhow::Result<FullTree<TREE_DEPTH>> {
     let mut tree = FullTree::<TREE_DEPTH>::new();
     tree.append_batch(&store.commitments()?)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
