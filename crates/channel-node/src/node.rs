@@ -1889,12 +1889,15 @@ impl Node {
     /// The watchtower loop: every `every`, reads each live channel (its own
     /// and those it watches) from the chain; disputes a close that
     /// registered an older state than the newest co-signed one it holds
-    /// while the window runs, and settles once the window is over.
+    /// while the window runs, and settles once the window is over. A
+    /// PayWord channel paying this node that its payer closed is claimed
+    /// with the deepest word held while the window runs.
     pub async fn watch_chain(self: Arc<Self>, every: Duration) {
         let Some(chain) = self.chain.as_ref() else {
             return;
         };
         let mut settle_sent: HashMap<ChannelId, u64> = HashMap::new();
+        let mut claim_sent: HashMap<ChannelId, u64> = HashMap::new();
         let mut disputed: HashMap<ChannelId, u64> = HashMap::new();
         let mut on_chain = routing::OnChainLocks::default();
         // At start-up too: a secret revealed while this node was away.
@@ -1908,6 +1911,7 @@ impl Node {
             self.secrets_from_chain(chain, &mut on_chain).await;
             self.resolve_locks().await;
             self.paywords_on_chain(chain, &mut settle_sent).await;
+            self.claim_closing_paywords(chain, &mut claim_sent).await;
             let targets: Vec<(ChannelRef, Option<SignedState>, bool)> = {
                 let inner = self.lock();
                 inner
