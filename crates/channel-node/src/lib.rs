@@ -17,6 +17,7 @@ pub mod control;
 pub mod htlc;
 pub mod node;
 pub mod peer;
+pub mod signer;
 pub mod store;
 pub mod wire;
 

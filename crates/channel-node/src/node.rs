@@ -19,6 +19,7 @@ pub use routing::RoutedReport;
 
 use crate::chain::Chain;
 use crate::htlc::{Invoice, locks_match};
+use crate::signer::StateSigner;
 use crate::store::{ChannelRecord, HtlcRecord, PaywordRecord, Phase, Store, WatchedRecord};
 use crate::wire::{Msg, PaywordTerms, codes, verify_state};
 use crate::{NodeError, peer};
@@ -172,6 +173,8 @@ struct Checked {
     signature: bool,
     /// The chain holds the deposits it adds.
     deposits: bool,
+    /// This node's signature on the state, made with its batch.
+    countersignature: Option<Sig64>,
 }
 
 /// An update that adds a deposit, waiting for the chain to show it.
@@ -239,6 +242,8 @@ pub struct PayReport {
 /// A channel node.
 pub struct Node {
     key: PrivateKey,
+    /// Signs batches of states on every core (and verifies batches there).
+    signer: StateSigner,
     me: Address,
     listen: String,
     store: Store,
@@ -295,7 +300,9 @@ impl Node {
             inner.payword_out.insert(out.terms.channel.id, out);
         }
         routing::fail_unforwarded(&mut inner);
+        let threads = std::thread::available_parallelism().unwrap_or(std::num::NonZeroUsize::MIN);
         Ok(Arc::new(Node {
+            signer: StateSigner::new(&key, threads)?,
             key,
             me,
             listen,
@@ -586,9 +593,19 @@ impl Node {
     fn handle_batch(self: &Arc<Self>, peer: Address, batch: Vec<Msg>) {
         let mut fx = Effects::default();
         let mut inner = self.lock();
-        let verified = batch_verified(&inner, peer, &batch);
+        let verified = batch_verified(&inner, peer, &batch, &self.signer);
+        let countersignatures = if verified {
+            self.presign_updates(&batch)
+        } else {
+            Vec::new()
+        };
+        let mut countersignatures = countersignatures.into_iter();
         for m in batch {
-            self.on_msg(&mut inner, peer, m, verified, &mut fx);
+            let presigned = match m {
+                Msg::Update { .. } => countersignatures.next(),
+                _ => None,
+            };
+            self.on_msg(&mut inner, peer, m, (verified, presigned), &mut fx);
         }
         fx.dirty.sort();
         fx.dirty.dedup();
@@ -618,9 +635,31 @@ impl Node {
         }
     }
 
+    /// This node's signature on every update's state in `batch`, in order,
+    /// made together before the updates are looked at (one batch on every
+    /// core); an update refused later just leaves its signature unsent.
+    fn presign_updates(&self, batch: &[Msg]) -> Vec<Sig64> {
+        let states: Vec<&ChannelState> = batch
+            .iter()
+            .filter_map(|m| match m {
+                Msg::Update { state, .. } => Some(state),
+                _ => None,
+            })
+            .collect();
+        self.signer.sign(&states)
+    }
+
     /// Handles one frame; `verified`: the batch's update and countersignature
-    /// signatures were already checked together.
-    fn on_msg(&self, inner: &mut Inner, peer: Address, msg: Msg, verified: bool, fx: &mut Effects) {
+    /// signatures were already checked together; `presigned`: this node's
+    /// signature on an update's state, made with its batch.
+    fn on_msg(
+        &self,
+        inner: &mut Inner,
+        peer: Address,
+        msg: Msg,
+        (verified, presigned): (bool, Option<Sig64>),
+        fx: &mut Effects,
+    ) {
         match msg {
             Msg::Hello { .. } | Msg::Proof { .. } => fx.out.push(Msg::refuse(
                 lakh_types::modules::shielded::FixedBytes([0; 32]),
@@ -660,6 +699,7 @@ impl Node {
                 let checked = Checked {
                     signature: verified,
                     deposits: false,
+                    countersignature: presigned,
                 };
                 self.on_update(inner, peer, base, (state, signature), checked, fx)
             }
@@ -961,12 +1001,11 @@ impl Node {
         &self,
         chan: &mut Chan,
         (state, signature): (ChannelState, Sig64),
-        locks: Vec<Lock>,
+        (mine, locks): (Sig64, Vec<Lock>),
         fx: &mut Effects,
     ) {
         let (id, version) = (state.channel, state.version);
         let me = usize::from(chan.rec.me);
-        let mine = state.sign(&self.key);
         let mut signatures = [mine; 2];
         signatures[1 - me] = signature;
         chan.rec.latest = state.clone();
@@ -1058,7 +1097,10 @@ impl Node {
             );
         }
         let locks = chan.rec.latest_locks.to_vec();
-        self.countersign(chan, (state, signature), locks, fx);
+        let mine = checked
+            .countersignature
+            .unwrap_or_else(|| state.sign(&self.key));
+        self.countersign(chan, (state, signature), (mine, locks), fx);
     }
 
     /// Verifies channels announced by peers on chain, then joins them.
@@ -1172,6 +1214,7 @@ impl Node {
             let checked = Checked {
                 signature: false,
                 deposits: true,
+                countersignature: None,
             };
             self.on_update(
                 &mut inner,
@@ -1582,7 +1625,7 @@ impl Node {
                 state.balances[1 - me] += amount;
                 states.push(state.clone());
             }
-            let signatures: Vec<Sig64> = states.iter().map(|s| s.sign(&self.key)).collect();
+            let signatures = self.signer.sign(&states.iter().collect::<Vec<_>>());
             if let Some(last) = states.last() {
                 chan.rec.signed = last.clone();
             }
@@ -1846,12 +1889,15 @@ impl Node {
     /// The watchtower loop: every `every`, reads each live channel (its own
     /// and those it watches) from the chain; disputes a close that
     /// registered an older state than the newest co-signed one it holds
-    /// while the window runs, and settles once the window is over.
+    /// while the window runs, and settles once the window is over. A
+    /// PayWord channel paying this node that its payer closed is claimed
+    /// with the deepest word held while the window runs.
     pub async fn watch_chain(self: Arc<Self>, every: Duration) {
         let Some(chain) = self.chain.as_ref() else {
             return;
         };
         let mut settle_sent: HashMap<ChannelId, u64> = HashMap::new();
+        let mut claim_sent: HashMap<ChannelId, u64> = HashMap::new();
         let mut disputed: HashMap<ChannelId, u64> = HashMap::new();
         let mut on_chain = routing::OnChainLocks::default();
         // At start-up too: a secret revealed while this node was away.
@@ -1865,6 +1911,7 @@ impl Node {
             self.secrets_from_chain(chain, &mut on_chain).await;
             self.resolve_locks().await;
             self.paywords_on_chain(chain, &mut settle_sent).await;
+            self.claim_closing_paywords(chain, &mut claim_sent).await;
             let targets: Vec<(ChannelRef, Option<SignedState>, bool)> = {
                 let inner = self.lock();
                 inner
@@ -2127,7 +2174,7 @@ fn pending_at(chan: &Chan, version: u64) -> Option<&Pending> {
 /// Whether every update and countersignature in `batch` is `peer`'s over its
 /// state, checked as one batch (`false`: check each on its own, which names
 /// the bad one). A countersignature is over the state this node sent.
-fn batch_verified(inner: &Inner, peer: Address, batch: &[Msg]) -> bool {
+fn batch_verified(inner: &Inner, peer: Address, batch: &[Msg], signer: &StateSigner) -> bool {
     let mut items: Vec<(&ChannelState, &Sig64)> = Vec::new();
     for m in batch {
         match m {
@@ -2151,7 +2198,7 @@ fn batch_verified(inner: &Inner, peer: Address, batch: &[Msg]) -> bool {
             _ => {}
         }
     }
-    items.len() >= 2 && crate::wire::verify_states(&peer, &items)
+    items.len() >= 2 && crate::wire::verify_states(&peer, &items, signer.strategy())
 }
 
 /// Sends a batch's answers to `peer` and its relayed messages to theirs.

@@ -304,7 +304,11 @@ pub fn verify_state(signer: &Address, state: &ChannelState, signature: &Sig64) -
 /// Whether every `(state, signature)` is `signer`'s over the state, checked
 /// as one ed25519 batch (one key decoding, one multi-scalar check); `false`
 /// if any fails, or the list is empty.
-pub fn verify_states(signer: &Address, items: &[(&ChannelState, &Sig64)]) -> bool {
+pub fn verify_states(
+    signer: &Address,
+    items: &[(&ChannelState, &Sig64)],
+    strategy: &impl commonware_parallel::Strategy,
+) -> bool {
     use commonware_cryptography::{BatchEntry, BatchVerifier};
     if items.is_empty() {
         return false;
@@ -332,7 +336,7 @@ pub fn verify_states(signer: &Address, items: &[(&ChannelState, &Sig64)]) -> boo
             public_key: &key,
             signature,
         },
-        &commonware_parallel::Sequential,
+        strategy,
     )
 }
 
@@ -395,7 +399,7 @@ mod tests {
         let mut sigs: Vec<Sig64> = states.iter().map(|s| s.sign(&key)).collect();
         let items = |sigs: &[Sig64]| -> bool {
             let pairs: Vec<(&ChannelState, &Sig64)> = states.iter().zip(sigs).collect();
-            verify_states(&signer, &pairs)
+            verify_states(&signer, &pairs, &commonware_parallel::Sequential)
         };
         assert!(items(&sigs));
         sigs.swap(1, 2);
@@ -403,7 +407,11 @@ mod tests {
         sigs.swap(1, 2);
         sigs[4] = states[4].sign(&PrivateKey::from_seed(5));
         assert!(!items(&sigs));
-        assert!(!verify_states(&signer, &[]));
+        assert!(!verify_states(
+            &signer,
+            &[],
+            &commonware_parallel::Sequential
+        ));
     }
 
     #[test]

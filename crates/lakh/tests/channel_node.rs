@@ -42,6 +42,7 @@ struct Serve {
     keys: PathBuf,
     rpc: String,
     control: String,
+    poll_ms: u64,
 }
 
 impl Serve {
@@ -107,6 +108,7 @@ impl Serve {
             keys,
             rpc,
             control,
+            poll_ms,
         }
     }
 
@@ -115,9 +117,9 @@ impl Serve {
         self.child.kill().unwrap();
         self.child.wait().unwrap();
         let (key, port, data) = (self.key.clone(), self.port, self.data.clone());
-        let (keys, rpc) = (self.keys.clone(), self.rpc.clone());
+        let (keys, rpc, poll_ms) = (self.keys.clone(), self.rpc.clone(), self.poll_ms);
         drop(self);
-        Serve::spawn(&key, port, data, keys, rpc)
+        Serve::spawn_polling(&key, port, data, keys, rpc, poll_ms)
     }
 
     fn peer(&self, net: &Devnet) -> String {
@@ -1230,12 +1232,20 @@ fn failed_with(out: &std::process::Output, code: &str) {
 /// USDC in 1,000 payments of 0.01), pays words, and bob closes it by
 /// claiming with the deepest word: the chain pays him exactly what he
 /// received and alice the rest. Mistakes are refused with stable codes.
+/// Bob's watch loop polls once an hour, so he claims by hand, not it.
 #[test]
 fn a_payword_channel_opened_paid_and_claimed_from_the_cli() {
     let dir = tempfile::tempdir().unwrap();
     let net = start_net(dir.path());
     let alice = Serve::start(&net, dir.path(), "alice", free_port());
-    let bob = Serve::start(&net, dir.path(), "bob", free_port());
+    let bob = Serve::spawn_polling(
+        "bob",
+        free_port(),
+        dir.path().join("channel-bob"),
+        net.keys(),
+        net.rpc.clone(),
+        3_600_000,
+    );
     let (alice0, bob0) = (usdc(&net, "alice"), usdc(&net, "bob"));
     let peer = bob.peer(&net);
     let open = |deposit: &str, payments: &str| {
@@ -1394,4 +1404,55 @@ fn a_payword_payer_whose_payee_never_claims_gets_its_deposit_back_after_the_wind
             .unwrap()
             .is_empty()
     });
+}
+
+/// A PayWord payer who closes alone cannot take back what it paid: alice
+/// pays bob 2.5 USDC in words and closes alone; bob's watch loop sees the
+/// close and claims with the deepest word in the window, on its own. The
+/// chain pays bob exactly the 250 words and alice the rest.
+#[test]
+fn a_payword_payee_claims_on_its_own_when_the_payer_closes_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let net = start_net(dir.path());
+    let alice = Serve::start(&net, dir.path(), "alice", free_port());
+    let bob = Serve::start(&net, dir.path(), "bob", free_port());
+    let (alice0, bob0) = (usdc(&net, "alice"), usdc(&net, "bob"));
+    let peer = bob.peer(&net);
+    let opened = alice.ok(&[
+        "open",
+        "--payword",
+        "--payments",
+        "1000",
+        "--peer",
+        &peer,
+        "--asset",
+        "USDC",
+        "--deposit",
+        "10",
+    ]);
+    let id: ChannelId = opened["id"].as_str().unwrap().parse().unwrap();
+    alice.ok(&[
+        "pay",
+        "--payword",
+        "--to",
+        "bob",
+        "--amount",
+        "0.01",
+        "--count",
+        "250",
+    ]);
+
+    let closing = alice.ok(&["close", "--channel", &id.to_string()]);
+    assert_eq!(closing["phase"], "closing");
+    eventually("bob claims the channel alice closed", || {
+        channel_on_chain(&net, &id).is_none()
+    });
+    assert_eq!(usdc(&net, "bob"), bob0 + 250 * USDC / 100);
+    assert_eq!(usdc(&net, "alice"), alice0 - 250 * USDC / 100);
+    let events = std::fs::read_to_string(bob.data.join("serve-stdout.log")).unwrap();
+    assert!(
+        events.contains("\"claimed\"") && events.contains("\"payer_closed\""),
+        "{events}"
+    );
+    assert!(bob.ok(&["list"])["paywords"].as_array().unwrap().is_empty());
 }

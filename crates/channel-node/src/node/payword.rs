@@ -393,6 +393,55 @@ impl Node {
         }
     }
 
+    /// The watch loop's side of the PayWord channels that pay this node:
+    /// one its payer closed alone is claimed at once with the deepest word
+    /// held, while the window runs; past it the payer's settle would return
+    /// the whole deposit. `claim_sent`: the height a claim was last sent at
+    /// (a claim that failed is tried again at the next height).
+    pub(super) async fn claim_closing_paywords(
+        self: &Arc<Self>,
+        chain: &Chain,
+        claim_sent: &mut HashMap<ChannelId, u64>,
+    ) {
+        let paid: Vec<ChannelId> = {
+            let inner = self.lock();
+            inner
+                .payword_in
+                .values()
+                .filter(|r| r.depth > 0)
+                .map(|r| r.terms.channel.id)
+                .collect()
+        };
+        for id in paid {
+            let answer = match chain.channel(&id).await {
+                Ok(Some(answer)) => answer,
+                Ok(None) => continue,
+                Err(e) => {
+                    tracing::warn!("watch PayWord {id}: {e}");
+                    continue;
+                }
+            };
+            let ChannelStatus::Closing {
+                deadline_height, ..
+            } = answer.channel.status
+            else {
+                continue;
+            };
+            // The next block is the earliest the claim lands in.
+            if answer.height >= deadline_height || claim_sent.get(&id) == Some(&answer.height) {
+                continue;
+            }
+            claim_sent.insert(id, answer.height);
+            match self.payword_claim(id).await {
+                Ok(view) => emit(serde_json::json!({
+                    "event": "claimed", "channel": id, "payword": true,
+                    "depth": view.depth, "why": "payer_closed"
+                })),
+                Err(e) => tracing::warn!("claim PayWord {id}: {e}"),
+            }
+        }
+    }
+
     /// Forgets a PayWord channel this node pays once it was seen closing
     /// and the chain no longer holds it (a channel not on chain yet, being
     /// opened, is kept).

@@ -587,7 +587,8 @@ impl Node {
                 "the state is not the latest with this lock added",
             );
         }
-        self.countersign(chan, (state, signature), locks, fx);
+        let mine = state.sign(&self.key);
+        self.countersign(chan, (state, signature), (mine, locks), fx);
         let mut record = record;
         record.incoming = Some(Hop {
             channel: id,
@@ -662,7 +663,8 @@ impl Node {
                 "the state is not the latest with this lock removed",
             );
         }
-        self.countersign(chan, (state, signature), locks, fx);
+        let mine = state.sign(&self.key);
+        self.countersign(chan, (state, signature), (mine, locks), fx);
     }
 }
 
