@@ -155,6 +155,37 @@ impl Serve {
         self.ok(&args)["id"].as_str().unwrap().to_string()
     }
 
+    /// Opens a PayWord channel of 1,000 words of 0.01 USDC (10 USDC
+    /// deposited) to `peer` (`KEY@ADDR`) and pays `payee` `words` of them;
+    /// the channel's id.
+    fn payword_paid(&self, peer: &str, payee: &str, words: &str) -> String {
+        let open = [
+            "open",
+            "--payword",
+            "--payments",
+            "1000",
+            "--peer",
+            peer,
+            "--asset",
+            "USDC",
+            "--deposit",
+            "10",
+        ];
+        let id = self.ok(&open)["id"].as_str().unwrap().to_string();
+        let pay = [
+            "pay",
+            "--payword",
+            "--to",
+            payee,
+            "--amount",
+            "0.01",
+            "--count",
+            words,
+        ];
+        self.ok(&pay);
+        id
+    }
+
     fn ok(&self, args: &[&str]) -> Value {
         let out = self.run(args);
         assert!(
@@ -1358,29 +1389,7 @@ fn a_payword_payer_whose_payee_never_claims_gets_its_deposit_back_after_the_wind
     let (alice, bob) = (spawn("alice"), spawn("bob"));
     let (alice0, bob0) = (net.usdc("alice"), net.usdc("bob"));
     let peer = format!("{}@127.0.0.1:{}", address_in(&net.dir, "bob"), bob.port);
-    let opened = alice.ok(&[
-        "open",
-        "--payword",
-        "--payments",
-        "1000",
-        "--peer",
-        &peer,
-        "--asset",
-        "USDC",
-        "--deposit",
-        "10",
-    ]);
-    let id = opened["id"].as_str().unwrap().to_string();
-    alice.ok(&[
-        "pay",
-        "--payword",
-        "--to",
-        "bob",
-        "--amount",
-        "0.01",
-        "--count",
-        "250",
-    ]);
+    let id = alice.payword_paid(&peer, "bob", "250");
     assert_eq!(net.usdc("alice"), alice0 - 10 * USDC);
     drop(bob);
 
@@ -1418,29 +1427,7 @@ fn a_payword_payee_claims_on_its_own_when_the_payer_closes_alone() {
     let bob = Serve::start(&net, dir.path(), "bob", free_port());
     let (alice0, bob0) = (usdc(&net, "alice"), usdc(&net, "bob"));
     let peer = bob.peer(&net);
-    let opened = alice.ok(&[
-        "open",
-        "--payword",
-        "--payments",
-        "1000",
-        "--peer",
-        &peer,
-        "--asset",
-        "USDC",
-        "--deposit",
-        "10",
-    ]);
-    let id: ChannelId = opened["id"].as_str().unwrap().parse().unwrap();
-    alice.ok(&[
-        "pay",
-        "--payword",
-        "--to",
-        "bob",
-        "--amount",
-        "0.01",
-        "--count",
-        "250",
-    ]);
+    let id: ChannelId = alice.payword_paid(&peer, "bob", "250").parse().unwrap();
 
     let closing = alice.ok(&["close", "--channel", &id.to_string()]);
     assert_eq!(closing["phase"], "closing");
