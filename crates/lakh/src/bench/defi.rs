@@ -1197,13 +1197,7 @@ pub fn defi_tx(setup: &DefiSetup, accounts: &Accounts, chain_id: u64, p: &Planne
             Action::MultiTransfer { entries }
         }
     };
-    Transaction {
-        chain_id,
-        sender: accounts.keys[p.sender as usize].public_key(),
-        nonce: p.nonce,
-        max_fee: MAX_FEE_PER_UNIT * action_units(&action) as u128,
-        action,
-    }
+    super::workload::planned_tx(accounts, chain_id, p, action)
 }
 
 /// Creator `creator` of the setup (the planner only names existing ones).

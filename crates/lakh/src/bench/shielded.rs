@@ -14,23 +14,22 @@
 //! invocation. The offered shielded rate is whatever the setup could
 //! prove: the bench's proving budget, not the node, bounds it.
 
-use super::accounts::{Accounts, MAX_FEE_PER_UNIT, wait_finalized};
+use super::accounts::{Accounts, wait_finalized};
 use super::load::{Fate, RunData, SideData, fate, refusals};
 use super::report::{LatencyMs, RunReport};
-use super::workload::{Planned, Presigned, presign};
+use super::workload::{Planned, Presigned, planned_tx, presign};
 use crate::wallet::query_answer;
 use crate::wallet::shielded::spend::{self, Destination, SpendRequest};
 use crate::wallet::shielded::store::{OwnedNote, Store};
 use crate::wallet::shielded::{params, rng, sync};
 use anyhow::{Context, Result, bail};
-use commonware_cryptography::Signer;
 use lakh_rpc::{LakhClient, TxStatusInfo};
 use lakh_shielded::{
     ANCHOR_WINDOW, FullTree, Note, Parameters, ShieldedAddress, SpendingKey, TREE_DEPTH, chain,
 };
 use lakh_types::modules::shielded::query::VerifyingKeyAnswer;
 use lakh_types::modules::shielded::{MAX_SHIELDED_ACTIONS_PER_BLOCK, ShieldedAction};
-use lakh_types::{Action, Address, AssetId, Transaction, fees::action_units};
+use lakh_types::{Action, Address, AssetId, Transaction};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
@@ -208,14 +207,7 @@ fn shielded_tx(
     p: &Planned,
     action: ShieldedAction,
 ) -> Transaction {
-    let action = Action::Shielded(Box::new(action));
-    Transaction {
-        chain_id,
-        sender: accounts.keys[p.sender as usize].public_key(),
-        nonce: p.nonce,
-        max_fee: MAX_FEE_PER_UNIT * action_units(&action) as u128,
-        action,
-    }
+    planned_tx(accounts, chain_id, p, Action::Shielded(Box::new(action)))
 }
 
 /// Each sender shields one note of [`NOTE_BASE`] to `store`'s key; returns

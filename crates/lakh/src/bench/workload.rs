@@ -171,6 +171,18 @@ pub fn transfer_tx(accounts: &Accounts, chain_id: u64, p: &Planned) -> Transacti
     }
 }
 
+/// `p`'s sender sends `action` at `p`'s nonce, with the bench's fee cap per
+/// unit of the action.
+pub fn planned_tx(accounts: &Accounts, chain_id: u64, p: &Planned, action: Action) -> Transaction {
+    Transaction {
+        chain_id,
+        sender: accounts.keys[p.sender as usize].public_key(),
+        nonce: p.nonce,
+        max_fee: MAX_FEE_PER_UNIT * lakh_types::fees::action_units(&action) as u128,
+        action,
+    }
+}
+
 /// Signs `plan` on every core; `tx_of` builds each planned transaction.
 pub fn presign(
     accounts: &Accounts,
