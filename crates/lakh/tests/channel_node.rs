@@ -47,8 +47,13 @@ struct Serve {
 
 impl Serve {
     fn start(net: &Devnet, root: &Path, key: &str, port: u16) -> Serve {
+        Serve::start_polling(net, root, key, port, 200)
+    }
+
+    /// [`Serve::start`] with the watch loop polling every `poll_ms`.
+    fn start_polling(net: &Devnet, root: &Path, key: &str, port: u16, poll_ms: u64) -> Serve {
         let data = root.join(format!("channel-{key}"));
-        Serve::spawn(key, port, data, net.keys(), net.rpc.clone())
+        Serve::spawn_polling(key, port, data, net.keys(), net.rpc.clone(), poll_ms)
     }
 
     fn spawn(key: &str, port: u16, data: PathBuf, keys: PathBuf, rpc: String) -> Serve {
@@ -789,14 +794,7 @@ fn an_intermediary_reads_a_secret_revealed_only_on_chain_and_is_paid_upstream() 
     use lakh_types::modules::channel::hash32;
     let dir = tempfile::tempdir().unwrap();
     let net = start_net(dir.path());
-    let alice = Serve::spawn_polling(
-        "alice",
-        free_port(),
-        dir.path().join("channel-alice"),
-        net.keys(),
-        net.rpc.clone(),
-        60_000,
-    );
+    let alice = Serve::start_polling(&net, dir.path(), "alice", free_port(), 60_000);
     let bob = Serve::start(&net, dir.path(), "bob", free_port());
     let carol_key = key_of(&net.dir, "carol");
     let carol_addr = address(&net, "carol");
@@ -1269,14 +1267,7 @@ fn a_payword_channel_opened_paid_and_claimed_from_the_cli() {
     let dir = tempfile::tempdir().unwrap();
     let net = start_net(dir.path());
     let alice = Serve::start(&net, dir.path(), "alice", free_port());
-    let bob = Serve::spawn_polling(
-        "bob",
-        free_port(),
-        dir.path().join("channel-bob"),
-        net.keys(),
-        net.rpc.clone(),
-        3_600_000,
-    );
+    let bob = Serve::start_polling(&net, dir.path(), "bob", free_port(), 3_600_000);
     let (alice0, bob0) = (usdc(&net, "alice"), usdc(&net, "bob"));
     let peer = bob.peer(&net);
     let open = |deposit: &str, payments: &str| {
