@@ -20,7 +20,7 @@ use sha2::{Digest, Sha512};
 use std::num::NonZeroUsize;
 
 /// Below this many states a batch is signed on the calling thread.
-const MIN_STATES_PER_THREAD: usize = 32;
+const MIN_STATES_PER_THREAD: NonZeroUsize = commonware_utils::NZUsize!(32);
 
 /// A node's key, expanded once for signing states in batches.
 pub struct StateSigner {
@@ -76,9 +76,8 @@ impl StateSigner {
 
     /// This node's signature on each of `states`, in order.
     pub fn sign(&self, states: &[&ChannelState]) -> Vec<Sig64> {
-        let minimum = NonZeroUsize::new(MIN_STATES_PER_THREAD).unwrap_or(NonZeroUsize::MIN);
         self.strategy
-            .run_batches(states.len(), minimum, 1, |batches| {
+            .run_batches(states.len(), MIN_STATES_PER_THREAD, 1, |batches| {
                 batches.map_collect_vec(
                     |ranges| ranges.into_iter().map(|r| &states[r]).collect::<Vec<_>>(),
                     |chunk| self.sign_chunk(chunk),
