@@ -138,14 +138,15 @@ impl Chain {
         Ok(answer.revealed_height)
     }
 
-    /// A hash lock's secret as revealed on chain, if it was: the registry
-    /// keeps only the reveal height, so the secret is read from the
-    /// `SecretRevealed` event of that block's reveal (one receipt read per
-    /// transaction of the block, once per lock).
-    pub async fn revealed_secret(&self, hash_lock: &Hash32) -> Result<Option<Hash32>, NodeError> {
-        let Some(height) = self.secret_revealed(hash_lock).await? else {
-            return Ok(None);
-        };
+    /// A hash lock's secret as revealed on chain at `height` (from
+    /// [`Chain::secret_revealed`]): the registry keeps only the reveal
+    /// height, so the secret is read from the `SecretRevealed` event of that
+    /// block's reveal (one receipt read per transaction of the block).
+    pub async fn revealed_secret(
+        &self,
+        hash_lock: &Hash32,
+        height: u64,
+    ) -> Result<Hash32, NodeError> {
         let block = self
             .client
             .block_by_height(height)
@@ -170,8 +171,8 @@ impl Chain {
                 }) if h == hash_lock && hash32(secret) == *hash_lock => Some(*secret),
                 _ => None,
             });
-            if found.is_some() {
-                return Ok(found);
+            if let Some(secret) = found {
+                return Ok(secret);
             }
         }
         Err(NodeError::new(

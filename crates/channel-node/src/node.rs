@@ -30,7 +30,7 @@ use lakh_types::modules::channel::{
 };
 use lakh_types::{Address, AssetId, PrivateKey};
 use serde::{Deserialize, Serialize};
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -143,6 +143,12 @@ struct Inner {
     route_waiters: HashMap<Hash32, oneshot::Sender<Result<Hash32, NodeError>>>,
     /// This node's withdrawals, waiting for the peer's signatures.
     withdraw_waiters: HashMap<ChannelId, WithdrawSignatures>,
+    /// Outgoing locks the chain showed unrevealed past their expiry (or,
+    /// without a chain, just past it): no state with them can pay.
+    cleared: HashSet<Hash32>,
+    /// Failures to pass upstream once no state this node signed downstream
+    /// can still pay the lock (code, reason).
+    deferred_fails: HashMap<Hash32, (String, String)>,
 }
 
 /// What handling a batch of frames does once the lock is released.
@@ -299,7 +305,7 @@ impl Node {
             let out = PaywordOut::new(p.terms, &p.seed, p.peer_listen.as_str().to_string());
             inner.payword_out.insert(out.terms.channel.id, out);
         }
-        routing::fail_unforwarded(&mut inner);
+        routing::restore(&mut inner);
         let threads = std::thread::available_parallelism().unwrap_or(std::num::NonZeroUsize::MIN);
         Ok(Arc::new(Node {
             signer: StateSigner::new(&key, threads)?,
@@ -1090,10 +1096,12 @@ impl Node {
                     "a final state must keep the latest balances".into(),
                 );
             }
-        } else if state.balances[me] <= base.balances[me] && state.deposits == base.deposits {
+        } else if state.balances[me] < base.balances[me] && state.deposits == base.deposits {
+            // Equal balances are a state that changes nothing but its
+            // version: it supersedes one the payer signed and I refused.
             return refuse(
                 codes::NOT_PAYING,
-                "an update must pay me; I only countersign payments to me".into(),
+                "an update must not take from me; I only countersign payments to me".into(),
             );
         }
         let locks = chan.rec.latest_locks.to_vec();
@@ -1346,6 +1354,10 @@ impl Node {
         state.version = chan.rec.next_version();
         let signature = state.sign(&self.key);
         chan.rec.signed = state.clone();
+        let mut htlc = htlc;
+        if let Some(hop) = htlc.as_mut().and_then(|h| h.outgoing.as_mut()) {
+            hop.added_version = state.version;
+        }
         let htlc_refs: Vec<&HtlcRecord> = htlc.iter().collect();
         if let Err(e) = self.store.put_all(&[&chan.rec], &[], &htlc_refs) {
             return Err(NodeError::new(codes::STORE, format!("{e:#}")));

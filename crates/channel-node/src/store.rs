@@ -23,7 +23,7 @@ use std::path::Path;
 use crate::wire::{MAX_ADDR_CHARS, PaywordTerms};
 
 /// Bumped when the tables' layout changes; a store of another version is refused.
-const SCHEMA_VERSION: u32 = 2;
+const SCHEMA_VERSION: u32 = 3;
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const CHANNELS: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("channels");
@@ -106,11 +106,15 @@ lakh_types::codec_struct! {
 }
 
 lakh_types::codec_struct! {
-    /// One lock of a routed payment on a channel: which one and when it expires.
+    /// One lock of a routed payment on a channel: which one, when it
+    /// expires, and the version of the state that added it.
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]
     pub struct Hop {
         pub channel: ChannelId,
         pub expiry_height: u64,
+        /// A co-signed state of at least this version without the lock
+        /// means no state with it can pay any more.
+        pub added_version: u64,
     }
 }
 
@@ -490,6 +494,7 @@ mod tests {
             incoming: Some(Hop {
                 channel: r.reference.id,
                 expiry_height: 77,
+                added_version: 4,
             }),
             outgoing: None,
             failed: false,

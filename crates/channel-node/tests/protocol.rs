@@ -698,11 +698,28 @@ async fn a_payee_takes_only_locks_for_its_own_fresh_hashes_within_the_bounds() {
     assert_eq!(refusal_code(&next(&mut conn).await), "not_refundable");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_payee_that_never_reveals_lets_both_locks_refund_after_expiry() {
-    use lakh_channel_node::htlc::{EXPIRY_DELTA_BLOCKS, Invoice, first_expiry};
+/// Payer A and intermediary B are nodes; payee C is driven by hand over
+/// B's link. A pays C 70 through B; C has answered the invoice and B has
+/// sent C its lock (`lock_state`, not yet answered).
+struct HandRoute {
+    a: Arc<Node>,
+    b: Arc<Node>,
+    ab: ChannelRef,
+    bc: ChannelRef,
+    c_key: PrivateKey,
+    c: Authenticated,
+    paying: tokio::task::JoinHandle<
+        Result<lakh_channel_node::RoutedReport, lakh_channel_node::NodeError>,
+    >,
+    lock_state: ChannelState,
+    lock: lakh_types::modules::channel::Lock,
+    _dirs: [tempfile::TempDir; 2],
+}
+
+async fn hand_route(seeds: [u64; 3]) -> HandRoute {
+    use lakh_channel_node::htlc::Invoice;
     let dirs = [(); 2].map(|_| tempfile::tempdir().unwrap());
-    let keys = [21, 22, 23].map(PrivateKey::from_seed);
+    let keys = seeds.map(PrivateKey::from_seed);
     let (a, _) = serving(keys[0].clone(), dirs[0].path()).await;
     let (b, b_listen) = serving(keys[1].clone(), dirs[1].path()).await;
     let ab = channel_between(&keys[0], &keys[1]);
@@ -711,8 +728,6 @@ async fn a_payee_that_never_reveals_lets_both_locks_refund_after_expiry() {
     b.adopt_offchain(ab, [1_000, 0], "");
     b.adopt_offchain(bc, [500, 0], "");
     a.connect(&b_listen, b.address()).await.unwrap();
-    // C is driven by hand: it answers the invoice and takes the lock, but
-    // never reveals the secret.
     let stream = tokio::net::TcpStream::connect(&b_listen).await.unwrap();
     let mut c = peer::handshake(stream, &keys[2], "", Some(b.address()))
         .await
@@ -729,9 +744,45 @@ async fn a_payee_that_never_reveals_lets_both_locks_refund_after_expiry() {
     };
     let (_secret, inv) = Invoice::create(&keys[2], amount, payer);
     send(&mut c, Msg::InvoiceGive { id, invoice: inv }).await;
-    let Msg::AddLock { state, lock, .. } = next(&mut c).await else {
+    let Msg::AddLock {
+        state: lock_state,
+        lock,
+        ..
+    } = next(&mut c).await
+    else {
         panic!("expected B's lock");
     };
+    let [_, _, c_key] = keys;
+    HandRoute {
+        a,
+        b,
+        ab,
+        bc,
+        c_key,
+        c,
+        paying,
+        lock_state,
+        lock,
+        _dirs: dirs,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payee_that_never_reveals_lets_both_locks_refund_after_expiry() {
+    use lakh_channel_node::htlc::{EXPIRY_DELTA_BLOCKS, first_expiry};
+    // C takes the lock but never reveals the secret.
+    let HandRoute {
+        a,
+        b,
+        ab,
+        bc,
+        c_key,
+        mut c,
+        paying,
+        lock_state: state,
+        lock,
+        _dirs,
+    } = hand_route([21, 22, 23]).await;
     // Expiries fall by the delta per hop.
     assert_eq!(
         lock.expiry_height,
@@ -741,7 +792,7 @@ async fn a_payee_that_never_reveals_lets_both_locks_refund_after_expiry() {
     let m = Msg::Countersign {
         channel: bc.id,
         version: state.version,
-        signature: state.sign(&keys[2]),
+        signature: state.sign(&c_key),
     };
     send(&mut c, m).await;
     wait_until("B's lock to C", || mine_and_locked(&b, &bc) == (430, 70)).await;
@@ -768,7 +819,7 @@ async fn a_payee_that_never_reveals_lets_both_locks_refund_after_expiry() {
     let m = Msg::Countersign {
         channel: bc.id,
         version: state.version,
-        signature: state.sign(&keys[2]),
+        signature: state.sign(&c_key),
     };
     send(&mut c, m).await;
     // The sweep B spawns itself when C countersigned the lock may run after
@@ -781,6 +832,68 @@ async fn a_payee_that_never_reveals_lets_both_locks_refund_after_expiry() {
     })
     .await;
     assert_eq!(mine_and_locked(&b, &bc), (500, 0));
+}
+
+/// C refuses B's lock, but holds B's signature on the state with it: with
+/// its own it could close the channel with that state and be paid by
+/// revealing on chain. So B keeps A's lock and tells A nothing until a
+/// newer co-signed state supersedes the refused one. Returns B's state
+/// that changes nothing but its version, as C received it.
+async fn refuse_lock(r: &mut HandRoute) -> ChannelState {
+    let refusal = Msg::refuse(r.bc.id, r.lock_state.version, "unknown_hash", "not mine");
+    send(&mut r.c, refusal).await;
+    let Msg::Update { base, state, .. } = next(&mut r.c).await else {
+        panic!("expected B's superseding state");
+    };
+    assert_eq!(base, 0);
+    assert_eq!(state.version, r.lock_state.version + 1);
+    assert_eq!((state.balances, state.locked), ([500, 0], 0));
+    // Nothing went upstream: A's lock stays, B countersigns no refund.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert!(!r.paying.is_finished());
+    assert_eq!(mine_and_locked(&r.a, &r.ab), (930, 70));
+    assert_eq!(mine_and_locked(&r.b, &r.ab), (0, 70));
+    state
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_lock_is_superseded_before_the_payment_fails_back() {
+    let mut r = hand_route([41, 42, 43]).await;
+    let fence = refuse_lock(&mut r).await;
+    let m = Msg::Countersign {
+        channel: r.bc.id,
+        version: fence.version,
+        signature: fence.sign(&r.c_key),
+    };
+    send(&mut r.c, m).await;
+    let err = r.paying.await.unwrap().unwrap_err();
+    assert_eq!(err.code, "unknown_hash", "{err}");
+    wait_until("A's refund", || {
+        mine_and_locked(&r.a, &r.ab) == (1_000, 0) && mine_and_locked(&r.b, &r.ab) == (0, 0)
+    })
+    .await;
+    let bc = r.b.view(&r.bc.id).unwrap();
+    assert_eq!((bc.version, bc.mine, bc.locked), (fence.version, 500, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_lock_left_unsuperseded_fails_back_only_past_its_expiry() {
+    let mut r = hand_route([51, 52, 53]).await;
+    // C never countersigns the superseding state.
+    refuse_lock(&mut r).await;
+    assert_eq!(r.b.resolve_locks().await, 0);
+    assert!(!r.paying.is_finished());
+    // Past the refused lock's expiry (a node without a chain goes by the
+    // height alone; with one, it first checks the secret was not revealed
+    // on chain in time) the payment fails back and A is refunded.
+    r.b.set_offchain_height(r.lock.expiry_height + 1);
+    r.b.resolve_locks().await;
+    let err = r.paying.await.unwrap().unwrap_err();
+    assert_eq!(err.code, "unknown_hash", "{err}");
+    wait_until("A's refund", || {
+        mine_and_locked(&r.a, &r.ab) == (1_000, 0) && mine_and_locked(&r.b, &r.ab) == (0, 0)
+    })
+    .await;
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -895,4 +1008,120 @@ fn an_intermediary_killed_between_the_two_locks_restarts_consistent() {
     main.block_on(wait_until("A's refund", || {
         mine_and_locked(&a, &ab) == (1_000, 0) && mine_and_locked(&b, &ab) == (0, 0)
     }));
+}
+
+/// A and C both driven by hand around node B, as if in league: C refuses
+/// B's lock (keeping B's signature on it) and A asks B at once to refund
+/// A's lock. B refuses the refund while the refused lock could still pay
+/// C, and grants it once C countersigned the state superseding it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_intermediary_refunds_its_payer_early_only_once_the_refused_lock_is_superseded() {
+    use lakh_channel_node::htlc::{Invoice, first_expiry, with_lock, without_lock};
+    use lakh_types::modules::channel::Lock;
+    let dir = tempfile::tempdir().unwrap();
+    let keys = [61, 62, 63].map(PrivateKey::from_seed);
+    let (b, b_listen) = serving(keys[1].clone(), dir.path()).await;
+    let ab = channel_between(&keys[0], &keys[1]);
+    let bc = channel_between(&keys[1], &keys[2]);
+    b.adopt_offchain(ab, [1_000, 0], "");
+    b.adopt_offchain(bc, [500, 0], "");
+    let mut hand = Vec::new();
+    for key in [&keys[0], &keys[2]] {
+        let stream = tokio::net::TcpStream::connect(&b_listen).await.unwrap();
+        hand.push(
+            peer::handshake(stream, key, "", Some(b.address()))
+                .await
+                .unwrap(),
+        );
+    }
+    let [mut a, mut c] = <[Authenticated; 2]>::try_from(hand).ok().unwrap();
+    wait_until("B's links", || {
+        b.view(&ab.id).unwrap().connected && b.view(&bc.id).unwrap().connected
+    })
+    .await;
+
+    // The invoice, relayed both ways by B.
+    let (a_addr, c_addr) = (addr(&keys[0]), addr(&keys[2]));
+    let id = lakh_types::modules::shielded::FixedBytes([7; 32]);
+    let ask = Msg::InvoiceAsk {
+        id,
+        payer: a_addr,
+        payee: c_addr,
+        amount: 70,
+    };
+    send(&mut a, ask).await;
+    assert!(matches!(next(&mut c).await, Msg::InvoiceAsk { .. }));
+    let (_secret, invoice) = Invoice::create(&keys[2], 70, a_addr);
+    send(&mut c, Msg::InvoiceGive { id, invoice }).await;
+    let Msg::InvoiceGive { invoice, .. } = next(&mut a).await else {
+        panic!("expected the relayed invoice");
+    };
+
+    // A locks 70 to B; B countersigns and locks 70 to C.
+    let lock = Lock {
+        payer: 0,
+        amount: 70,
+        hash_lock: invoice.hash_lock,
+        expiry_height: first_expiry(100, 1),
+    };
+    let opening = ChannelState::opening(ab.id, 0, 1_000);
+    let (mut locked, locks) = with_lock(&opening, &[], &lock).unwrap();
+    locked.version = 1;
+    let add = Msg::AddLock {
+        base: 0,
+        signature: locked.sign(&keys[0]),
+        state: locked.clone(),
+        lock,
+        payee: c_addr,
+    };
+    send(&mut a, add).await;
+    assert!(matches!(next(&mut a).await, Msg::Countersign { .. }));
+    let Msg::AddLock { state: to_c, .. } = next(&mut c).await else {
+        panic!("expected B's lock");
+    };
+
+    // C refuses it; A asks for its lock back at once: refused.
+    send(
+        &mut c,
+        Msg::refuse(bc.id, to_c.version, "unknown_hash", "no"),
+    )
+    .await;
+    let Msg::Update { state: fence, .. } = next(&mut c).await else {
+        panic!("expected B's superseding state");
+    };
+    let refund = |version: u64| {
+        let (mut st, _) = without_lock(&locked, &locks, &invoice.hash_lock, false).unwrap();
+        st.version = version;
+        Msg::RemoveLock {
+            base: 1,
+            signature: st.sign(&keys[0]),
+            state: st,
+            hash_lock: invoice.hash_lock,
+            paid: false,
+        }
+    };
+    send(&mut a, refund(2)).await;
+    assert_eq!(refusal_code(&next(&mut a).await), "not_refundable");
+
+    // C countersigns the superseding state: B tells A, and refunds A.
+    let m = Msg::Countersign {
+        channel: bc.id,
+        version: fence.version,
+        signature: fence.sign(&keys[2]),
+    };
+    send(&mut c, m).await;
+    let Msg::Fail {
+        hash_lock, code, ..
+    } = next(&mut a).await
+    else {
+        panic!("expected B's failure");
+    };
+    assert_eq!(
+        (hash_lock, code.as_str()),
+        (invoice.hash_lock, "unknown_hash")
+    );
+    send(&mut a, refund(3)).await;
+    assert!(matches!(next(&mut a).await, Msg::Countersign { .. }));
+    assert_eq!(mine_and_locked(&b, &ab), (0, 0));
+    assert_eq!(mine_and_locked(&b, &bc), (500, 0));
 }

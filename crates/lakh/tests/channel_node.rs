@@ -788,6 +788,20 @@ async fn next_matching<T>(
 /// within the test only bob reads the chain.
 #[test]
 fn an_intermediary_reads_a_secret_revealed_only_on_chain_and_is_paid_upstream() {
+    secret_revealed_only_on_chain(true);
+}
+
+/// As above, but carol refuses bob's lock (keeping his signature on the
+/// state with it, with which she could close and be paid) and ignores the
+/// state bob then proposes to supersede it. Bob does not fail the payment
+/// back to alice while that state can pay carol: when carol reveals on
+/// chain, he is paid upstream all the same.
+#[test]
+fn an_intermediary_whose_lock_was_refused_is_still_paid_upstream_when_the_secret_shows_on_chain() {
+    secret_revealed_only_on_chain(false);
+}
+
+fn secret_revealed_only_on_chain(carol_countersigns: bool) {
     use lakh_channel_node::chain::Chain;
     use lakh_channel_node::htlc::Invoice;
     use lakh_channel_node::wire::Msg;
@@ -846,7 +860,7 @@ fn an_intermediary_reads_a_secret_revealed_only_on_chain_and_is_paid_upstream() 
 
     // Alice pays carol through bob; carol gives her invoice and
     // countersigns bob's lock, then leaves without revealing.
-    let paying = alice
+    let mut paying = alice
         .command(&["pay", "--to", "carol", "--via", "bob", "--amount", "7"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -871,17 +885,38 @@ fn an_intermediary_reads_a_secret_revealed_only_on_chain_and_is_paid_upstream() 
         })
         .await;
         assert_eq!((lock.amount, lock.hash_lock), (7 * USDC, hash32(&secret)));
-        let countersign = Msg::Countersign {
-            channel: state.channel,
-            version: state.version,
-            signature: state.sign(&carol_key),
-        };
-        carol.writer.write_all(&countersign.frame()).await.unwrap();
+        if carol_countersigns {
+            let countersign = Msg::Countersign {
+                channel: state.channel,
+                version: state.version,
+                signature: state.sign(&carol_key),
+            };
+            carol.writer.write_all(&countersign.frame()).await.unwrap();
+        } else {
+            let refusal = Msg::refuse(state.channel, state.version, "unknown_hash", "not mine");
+            carol.writer.write_all(&refusal.frame()).await.unwrap();
+            let superseding = next_matching(&mut carol, |m| match m {
+                Msg::Update { state, .. } => Some(state),
+                _ => None,
+            })
+            .await;
+            assert_eq!(superseding.version, state.version + 1);
+        }
         secret
     });
-    eventually("bob holds his lock to carol", || {
-        amount(&bob.channel_with(&net, "carol")["locked"]) == 7 * USDC
+    let bob_locked = if carol_countersigns { 7 * USDC } else { 0 };
+    eventually("bob's lock to carol answered", || {
+        amount(&bob.channel_with(&net, "carol")["locked"]) == bob_locked
     });
+    if !carol_countersigns {
+        // Carol could still be paid by the refused lock: bob keeps alice's.
+        std::thread::sleep(Duration::from_millis(500));
+        assert!(
+            paying.try_wait().unwrap().is_none(),
+            "alice's payment ended"
+        );
+        assert_eq!(amount(&alice.channel_with(&net, "bob")["locked"]), 7 * USDC);
+    }
     drop(carol);
     drop(listener);
 

@@ -124,6 +124,7 @@ impl Node {
             outgoing: Some(Hop {
                 channel,
                 expiry_height,
+                added_version: 0,
             }),
             failed: false,
         };
@@ -208,7 +209,8 @@ impl Node {
     }
 
     /// Signs and sends a state adding `record`'s outgoing lock (paid by this
-    /// node) to the channel with `peer`, stored with the record.
+    /// node) to the channel with `peer`, stored with the record (its hop's
+    /// `added_version` set to the signed state's).
     fn add_lock(
         &self,
         peer: Address,
@@ -248,24 +250,20 @@ impl Node {
 
     /// Marks a routed payment failed here (stored); with `upstream` (a code
     /// and reason), also tells the node that locked to this one, so it takes
-    /// its lock back.
+    /// its lock back: at once if no state this node signed downstream can
+    /// still pay, else once none can (see [`Node::resolve_locks`]).
     fn mark_failed(&self, hash_lock: &Hash32, upstream: Option<(&str, &str)>) {
         let mut inner = self.lock();
         let Some(h) = inner.htlcs.get_mut(hash_lock) else {
             return;
         };
         h.failed = true;
-        let incoming = h.incoming;
         let mut fx = Effects {
             dirty_htlc: vec![*hash_lock],
             ..Effects::default()
         };
-        if let Some((code, reason)) = upstream
-            && let Some(hop) = incoming
-            && let Some(chan) = inner.channels.get(&hop.channel)
-        {
-            fx.relay
-                .push((chan.rec.peer(), Msg::fail(*hash_lock, code, reason)));
+        if let Some((code, reason)) = upstream {
+            fail_upstream(&mut inner, *hash_lock, (code, reason), &mut fx);
         }
         self.commit(&inner, &fx);
         send_out(&inner, self.me, &fx);
@@ -297,6 +295,7 @@ impl Node {
             out.outgoing = Some(Hop {
                 channel,
                 expiry_height,
+                added_version: 0,
             });
             self.add_lock(payee, out)
         }
@@ -308,10 +307,12 @@ impl Node {
         if let Err(e) = result {
             tracing::info!("forward {hash_lock}: {e}");
             // A lock signed but neither countersigned nor refused may still be
-            // co-signed: it waits for its expiry (see `stuck_outgoing`).
+            // co-signed: it waits for its expiry (see `stuck_outgoing`). A
+            // refused one waits until a newer state supersedes it.
             let answered = !matches!(e.code.as_str(), "timeout" | "disconnected");
             if answered {
                 self.mark_failed(&hash_lock, Some((&e.code, &e.message)));
+                self.spawn_routing(Vec::new(), true);
             }
         }
     }
@@ -330,9 +331,15 @@ impl Node {
 
     /// Pays every lock this node pays whose secret it knows, and refunds
     /// every one that expired or failed downstream (each a state the lock's
-    /// payee countersigns). Returns how many were removed.
+    /// payee countersigns); supersedes refused locks of failed payments and
+    /// passes failures upstream once nothing downstream can pay. Returns
+    /// how many locks were removed.
     pub async fn resolve_locks(self: &Arc<Self>) -> usize {
         let height = self.height.load(Ordering::Relaxed);
+        if self.chain.is_none() {
+            // No chain to read reveals from: past its expiry is enough.
+            clear_expired(&mut self.lock(), height);
+        }
         let stuck = stuck_outgoing(&self.lock(), height);
         for h in stuck {
             self.mark_failed(
@@ -396,7 +403,80 @@ impl Node {
                 Err(e) => tracing::info!("resolve lock {hash_lock}: {e}"),
             }
         }
+        self.supersede_refused();
+        self.flush_deferred_fails();
         removed
+    }
+
+    /// For each failure waiting on a lock this node signed but that was
+    /// never co-signed (the payee refused it): a state that changes nothing
+    /// but its version, which an honest payee countersigns, so the signed
+    /// lock can no longer be closed with. The failure then goes upstream.
+    fn supersede_refused(self: &Arc<Self>) {
+        let todo: Vec<(ChannelId, Address)> = {
+            let inner = self.lock();
+            let mut todo: Vec<(ChannelId, Address)> = inner
+                .deferred_fails
+                .keys()
+                .filter_map(|hash| {
+                    inner
+                        .htlcs
+                        .get(hash)
+                        .filter(|h| h.secret.is_none())?
+                        .outgoing
+                })
+                .filter_map(|hop| {
+                    let c = inner.channels.get(&hop.channel)?;
+                    let idle = c.rec.phase == (Phase::Open {}) && c.inflight.is_empty();
+                    let peer = c.rec.peer();
+                    (idle
+                        && c.rec.latest.version < hop.added_version
+                        && inner.peers.contains_key(&peer))
+                    .then_some((hop.channel, peer))
+                })
+                .collect();
+            todo.sort_unstable_by_key(|(id, _)| *id);
+            todo.dedup();
+            todo
+        };
+        for (channel, peer) in todo {
+            let rx = self.propose_with(
+                channel,
+                peer,
+                |state, locks, _| Ok((state.clone(), locks.to_vec())),
+                |base, state, signature| Msg::Update {
+                    base,
+                    state,
+                    signature,
+                },
+                None,
+            );
+            let node = self.clone();
+            tokio::spawn(async move {
+                let done = match rx {
+                    Ok(rx) => countersigned(rx).await,
+                    Err(e) => Err(e),
+                };
+                match done {
+                    Ok(()) => node.flush_deferred_fails(),
+                    Err(e) => tracing::info!("supersede a refused lock on {channel}: {e}"),
+                }
+            });
+        }
+    }
+
+    /// Passes upstream every deferred failure whose downstream is now clear.
+    fn flush_deferred_fails(&self) {
+        let mut inner = self.lock();
+        let hashes: Vec<Hash32> = inner.deferred_fails.keys().copied().collect();
+        let mut fx = Effects::default();
+        for hash_lock in hashes {
+            let Some((code, reason)) = inner.deferred_fails.remove(&hash_lock) else {
+                continue;
+            };
+            fail_upstream(&mut inner, hash_lock, (&code, &reason), &mut fx);
+        }
+        send_out(&inner, self.me, &fx);
     }
 
     /// This node's lock of `hash_lock` came back: the payment failed here.
@@ -593,6 +673,7 @@ impl Node {
         record.incoming = Some(Hop {
             channel: id,
             expiry_height: lock.expiry_height,
+            added_version: version,
         });
         if let (true, Some(secret)) = (payee == self.me, record.secret) {
             fx.out.push(Msg::Reveal { hash_lock, secret });
@@ -628,7 +709,7 @@ impl Node {
         };
         let htlc = inner.htlcs.get(&hash_lock);
         let knows_secret = htlc.is_some_and(|h| h.secret.is_some());
-        let failed_here = htlc.is_none_or(|h| h.failed);
+        let failed_here = htlc.is_none_or(|h| h.failed && downstream_clear(inner, h));
         let chan = match self.receivable(inner, peer, base, (&state, &signature), verified) {
             Ok(chan) => chan,
             Err((code, reason)) => return refuse(fx, code, &reason),
@@ -761,7 +842,7 @@ pub(super) fn on_fail(
         channels,
         route_waiters,
         ..
-    } = inner;
+    } = &mut *inner;
     let Some(h) = htlcs.get_mut(&hash_lock) else {
         return;
     };
@@ -775,15 +856,62 @@ pub(super) fn on_fail(
     h.failed = true;
     fx.dirty_htlc.push(hash_lock);
     fx.resolve = true;
-    if let Some(hop) = h.incoming
-        && let Some(up) = channels.get(&hop.channel)
-    {
-        fx.relay
-            .push((up.rec.peer(), Msg::fail(hash_lock, code, reason)));
-    }
     if let Some(w) = route_waiters.remove(&hash_lock) {
         let _ = w.send(Err(NodeError::new(code, reason)));
     }
+    fail_upstream(inner, hash_lock, (code, reason), fx);
+}
+
+/// Tells the node that locked to this one that the payment of `hash_lock`
+/// failed, if no state this node signed downstream can still pay it;
+/// otherwise the failure waits in `deferred_fails`: a payee holding this
+/// node's signature on its lock could still be paid by it on chain.
+fn fail_upstream(
+    inner: &mut Inner,
+    hash_lock: Hash32,
+    (code, reason): (&str, &str),
+    fx: &mut Effects,
+) {
+    let Some(h) = inner.htlcs.get(&hash_lock) else {
+        return;
+    };
+    let Some(hop) = h.incoming.filter(|_| h.secret.is_none()) else {
+        return;
+    };
+    if !downstream_clear(inner, h) {
+        inner
+            .deferred_fails
+            .insert(hash_lock, (code.to_string(), reason.to_string()));
+        return;
+    }
+    inner.deferred_fails.remove(&hash_lock);
+    if let Some(up) = inner.channels.get(&hop.channel) {
+        fx.relay
+            .push((up.rec.peer(), Msg::fail(hash_lock, code, reason)));
+    }
+}
+
+/// Whether no state this node signed can pay `h`'s outgoing lock any more:
+/// it signed none, or a co-signed state at least as new as the one that
+/// added it no longer holds it, or the chain showed it unrevealed past
+/// its expiry.
+pub(super) fn downstream_clear(inner: &Inner, h: &HtlcRecord) -> bool {
+    let Some(hop) = h.outgoing else {
+        return true;
+    };
+    inner.cleared.contains(&h.hash_lock)
+        || inner
+            .channels
+            .get(&hop.channel)
+            .is_none_or(|c| !holds(c, &h.hash_lock) && c.rec.latest.version >= hop.added_version)
+}
+
+/// Whether `c`'s latest co-signed state, or a state in flight, holds the lock.
+fn holds(c: &Chan, hash_lock: &Hash32) -> bool {
+    c.rec.latest_locks.iter().any(|l| l.hash_lock == *hash_lock)
+        || c.inflight
+            .iter()
+            .any(|p| p.locks.iter().any(|l| l.hash_lock == *hash_lock))
 }
 
 /// What this node owes `peer` on a new connection: the secret of every lock
@@ -805,7 +933,7 @@ pub(super) fn owed_to(inner: &Inner, peer: Address) -> Vec<Msg> {
                     hash_lock: h.hash_lock,
                     secret,
                 }),
-                None if h.failed => Some(Msg::fail(
+                None if h.failed && downstream_clear(inner, h) => Some(Msg::fail(
                     h.hash_lock,
                     hcodes::UNKNOWN_HOP,
                     "the payment did not go on from here",
@@ -817,18 +945,55 @@ pub(super) fn owed_to(inner: &Inner, peer: Address) -> Vec<Msg> {
 }
 
 /// After a restart: a lock taken to forward but never forwarded never will
-/// be (its forward task is gone), so it fails and may be refunded.
-pub(super) fn fail_unforwarded(inner: &mut Inner) {
+/// be (its forward task is gone), so it fails and may be refunded; a
+/// failure not yet passed upstream waits again for its downstream.
+pub(super) fn restore(inner: &mut Inner) {
     for h in inner.htlcs.values_mut() {
         if h.incoming.is_some() && h.outgoing.is_none() && h.secret.is_none() {
             h.failed = true;
         }
     }
+    let pending: Vec<Hash32> = inner
+        .htlcs
+        .values()
+        .filter(|h| h.failed && h.secret.is_none())
+        .filter(|h| {
+            h.incoming
+                .and_then(|hop| inner.channels.get(&hop.channel))
+                .is_some_and(|c| {
+                    c.rec
+                        .latest_locks
+                        .iter()
+                        .any(|l| l.hash_lock == h.hash_lock)
+                })
+        })
+        .map(|h| h.hash_lock)
+        .collect();
+    for hash_lock in pending {
+        let why = (
+            hcodes::UNKNOWN_HOP.to_string(),
+            "the payment did not go on from here".to_string(),
+        );
+        inner.deferred_fails.insert(hash_lock, why);
+    }
+}
+
+/// Without a chain: every outgoing lock past its expiry whose secret is
+/// unknown is taken as unrevealed.
+fn clear_expired(inner: &mut Inner, height: u64) {
+    let expired: Vec<Hash32> = inner
+        .htlcs
+        .values()
+        .filter(|h| h.secret.is_none() && h.outgoing.is_some_and(|hop| height > hop.expiry_height))
+        .map(|h| h.hash_lock)
+        .collect();
+    inner.cleared.extend(expired);
 }
 
 /// Forwarded locks signed but never co-signed nor refused (the payee went
-/// silent or this node restarted), past their expiry: they can only refund
-/// now, so the payment fails and the incoming lock may be refunded too.
+/// silent or this node restarted), past their expiry and shown unrevealed
+/// (or superseded): they can only refund now, so the payment fails and the
+/// incoming lock may be refunded too.
 fn stuck_outgoing(inner: &Inner, height: u64) -> Vec<Hash32> {
     inner
         .htlcs
@@ -836,40 +1001,25 @@ fn stuck_outgoing(inner: &Inner, height: u64) -> Vec<Hash32> {
         .filter(|h| !h.failed && h.secret.is_none() && h.incoming.is_some())
         .filter(|h| {
             h.outgoing.is_some_and(|hop| {
-                let held = inner.channels.get(&hop.channel).is_some_and(|c| {
-                    c.rec
-                        .latest_locks
-                        .iter()
-                        .any(|l| l.hash_lock == h.hash_lock)
-                        || c.inflight
-                            .iter()
-                            .any(|p| p.locks.iter().any(|l| l.hash_lock == h.hash_lock))
-                });
-                !held && height > hop.expiry_height
+                let held = inner
+                    .channels
+                    .get(&hop.channel)
+                    .is_some_and(|c| holds(c, &h.hash_lock));
+                !held && height > hop.expiry_height && downstream_clear(inner, h)
             })
         })
         .map(|h| h.hash_lock)
         .collect()
 }
 
-/// The locks this node pays, still held in their channel, whose secret it
-/// does not know.
-fn unknown_outgoing(inner: &Inner) -> Vec<Hash32> {
+/// The locks this node pays whose secret it does not know and that a state
+/// it signed may still pay: their secret may show up on chain.
+fn unknown_outgoing(inner: &Inner) -> Vec<(Hash32, u64)> {
     inner
         .htlcs
         .values()
-        .filter(|h| h.secret.is_none())
-        .filter(|h| {
-            h.outgoing
-                .and_then(|hop| inner.channels.get(&hop.channel))
-                .is_some_and(|c| {
-                    c.rec
-                        .latest_locks
-                        .iter()
-                        .any(|l| l.hash_lock == h.hash_lock && l.payer == c.rec.me)
-                })
-        })
-        .map(|h| h.hash_lock)
+        .filter(|h| h.secret.is_none() && !downstream_clear(inner, h))
+        .filter_map(|h| Some((h.hash_lock, h.outgoing?.expiry_height)))
         .collect()
 }
 
@@ -950,7 +1100,8 @@ impl Node {
 
     /// The secrets of this node's pending outgoing locks that their payee
     /// revealed only on chain (this node was away, or the payee never said):
-    /// each is stored and passed upstream as if it had come off chain.
+    /// each is stored and passed upstream as if it had come off chain. A
+    /// lock still unrevealed past its expiry can only refund: it is cleared.
     /// Checked once per new height.
     pub(super) async fn secrets_from_chain(
         self: &Arc<Self>,
@@ -963,12 +1114,28 @@ impl Node {
         }
         memo.secrets_checked_height = Some(height);
         let unknown = unknown_outgoing(&self.lock());
-        for hash_lock in unknown {
-            match chain.revealed_secret(&hash_lock).await {
-                Ok(Some(secret)) => self.learn_secret(hash_lock, secret),
-                Ok(None) => {}
-                Err(e) => tracing::warn!("secret {hash_lock} on chain: {e}"),
+        let mut cleared = false;
+        for (hash_lock, expiry_height) in unknown {
+            let revealed = match chain.secret_revealed(&hash_lock).await {
+                Ok(at) => at.filter(|at| *at <= expiry_height),
+                Err(e) => {
+                    tracing::warn!("secret {hash_lock} on chain: {e}");
+                    continue;
+                }
+            };
+            match revealed {
+                Some(at) => match chain.revealed_secret(&hash_lock, at).await {
+                    Ok(secret) => self.learn_secret(hash_lock, secret),
+                    Err(e) => tracing::warn!("secret {hash_lock} on chain: {e}"),
+                },
+                None if height > expiry_height => {
+                    cleared |= self.lock().cleared.insert(hash_lock);
+                }
+                None => {}
             }
+        }
+        if cleared {
+            self.spawn_routing(Vec::new(), true);
         }
     }
 
