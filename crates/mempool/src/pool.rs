@@ -220,7 +220,7 @@ impl Mempool {
         }
 
         self.next_arrival += 1;
-        self.unindex(&sender);
+        let before = self.ends(&sender);
         let queue = self.senders.entry(sender).or_default();
         if let Some(old) = queue.insert(nonce, Entry { tx, priority }) {
             self.by_id.remove(&old.tx.id());
@@ -228,7 +228,7 @@ impl Mempool {
         self.by_id.insert(id, (sender, nonce));
         // Evictions above already took their bytes off.
         self.bytes = self.bytes - replaced_bytes.unwrap_or(0) + size;
-        self.reindex(&sender);
+        self.reindex(&sender, before);
         Ok(id)
     }
 
@@ -301,64 +301,76 @@ impl Mempool {
     }
 
     fn pop_tail(&mut self, sender: &Address) {
-        self.unindex(sender);
+        let before = self.ends(sender);
         if let Some(queue) = self.senders.get_mut(sender)
             && let Some((_, entry)) = queue.pop_last()
         {
             self.by_id.remove(&entry.tx.id());
             self.bytes -= entry.tx.encoded_len();
         }
-        self.reindex(sender);
+        self.reindex(sender, before);
     }
 
     /// Drops `sender`'s txs with nonces below `next_nonce`.
     fn prune_sender(&mut self, sender: &Address, next_nonce: u64) {
-        let stale = self
-            .senders
-            .get(sender)
-            .and_then(|q| q.first_key_value())
-            .is_some_and(|(&first, _)| first < next_nonce);
-        if !stale {
-            return;
-        }
-        self.unindex(sender);
-        if let Some(queue) = self.senders.get_mut(sender) {
-            let keep = queue.split_off(&next_nonce);
-            let dropped = std::mem::replace(queue, keep);
-            for entry in dropped.into_values() {
-                self.by_id.remove(&entry.tx.id());
-                self.bytes -= entry.tx.encoded_len();
-            }
-        }
-        self.reindex(sender);
-    }
-
-    /// Removes `sender`'s head and tail from the indexes before its queue changes.
-    fn unindex(&mut self, sender: &Address) {
-        if let Some(queue) = self.senders.get(sender) {
-            if let Some((_, head)) = queue.first_key_value() {
-                self.heads.remove(&(head.priority, *sender));
-            }
-            if let Some((_, tail)) = queue.last_key_value() {
-                self.tails.remove(&(tail.priority, *sender));
-            }
-        }
-    }
-
-    /// Re-adds `sender`'s head and tail after its queue changed; forgets an empty queue.
-    fn reindex(&mut self, sender: &Address) {
-        let Some(queue) = self.senders.get(sender) else {
+        let before = self.ends(sender);
+        let Some(queue) = self.senders.get_mut(sender) else {
             return;
         };
-        match (queue.first_key_value(), queue.last_key_value()) {
-            (Some((_, head)), Some((_, tail))) => {
-                self.heads.insert((head.priority, *sender));
-                self.tails.insert((tail.priority, *sender));
+        let (Some((&first, _)), Some((&last, _))) =
+            (queue.first_key_value(), queue.last_key_value())
+        else {
+            return;
+        };
+        if first >= next_nonce {
+            return;
+        }
+        // Usually every queued tx was included: take the queue whole.
+        let dropped = if last < next_nonce {
+            std::mem::take(queue)
+        } else {
+            let keep = queue.split_off(&next_nonce);
+            std::mem::replace(queue, keep)
+        };
+        for entry in dropped.into_values() {
+            self.by_id.remove(&entry.tx.id());
+            self.bytes -= entry.tx.encoded_len();
+        }
+        self.reindex(sender, before);
+    }
+
+    /// `sender`'s head and tail priorities (its index keys), read before
+    /// its queue changes.
+    fn ends(&self, sender: &Address) -> Option<(Priority, Priority)> {
+        let queue = self.senders.get(sender)?;
+        let (_, head) = queue.first_key_value()?;
+        let (_, tail) = queue.last_key_value()?;
+        Some((head.priority, tail.priority))
+    }
+
+    /// After `sender`'s queue changed from `before` (its [`Mempool::ends`]):
+    /// moves only the index entries whose tx changed (a tx appended leaves
+    /// the head where it was), and forgets an emptied queue.
+    fn reindex(&mut self, sender: &Address, before: Option<(Priority, Priority)>) {
+        let after = self.ends(sender);
+        let (head_before, tail_before) = (before.map(|b| b.0), before.map(|b| b.1));
+        let (head_after, tail_after) = (after.map(|a| a.0), after.map(|a| a.1));
+        for (set, old, new) in [
+            (&mut self.heads, head_before, head_after),
+            (&mut self.tails, tail_before, tail_after),
+        ] {
+            if old == new {
+                continue;
             }
-            _ => {
-                self.senders.remove(sender);
-                self.emptied.push(*sender);
+            if let Some(p) = old {
+                set.remove(&(p, *sender));
             }
+            if let Some(p) = new {
+                set.insert((p, *sender));
+            }
+        }
+        if after.is_none() && self.senders.remove(sender).is_some() {
+            self.emptied.push(*sender);
         }
     }
 
@@ -461,14 +473,14 @@ impl Mempool {
             if queue.range(nonce..).next().is_none() {
                 continue;
             }
-            self.unindex(sender);
+            let before = self.ends(sender);
             if let Some(queue) = self.senders.get_mut(sender) {
                 for (_, entry) in queue.split_off(nonce) {
                     self.by_id.remove(&entry.tx.id());
                     self.bytes -= entry.tx.encoded_len();
                 }
             }
-            self.reindex(sender);
+            self.reindex(sender, before);
         }
         #[cfg(debug_assertions)]
         self.assert_invariants();
