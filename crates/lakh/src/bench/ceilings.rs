@@ -1,8 +1,8 @@
 //! `lakh bench ceilings`: what each stage of the data path can do on this
 //! machine, measured in this process: batch signature verification per core,
-//! decoding, the executor alone (no signatures, no state root), and state key
-//! updates with root and durable commit. The slowest stage bounds
-//! end-to-end TPS.
+//! decoding, the mempool's cycle, the executor alone (no signatures, no
+//! state root), and state key updates with root and durable commit. The
+//! slowest stage bounds end-to-end TPS.
 
 use super::accounts::{Accounts, MAX_FEE_PER_UNIT};
 use super::sys::{Machine, cores};
@@ -15,16 +15,17 @@ use commonware_runtime::{Runner as _, tokio as cw_tokio};
 use commonware_storage::qmdb::floor::Proportional;
 use lakh_execution::{BlockEnv, ExecutorKind, Mode, Overlay, access_set, execute_block_with};
 use lakh_mempool::sender_keys::SenderKeys;
+use lakh_mempool::{MempoolConfig, TxPool, VerifierConfig};
 use lakh_state::{
     AccountState, StateKey, StateValue,
     db::{StateDb, StateIo, state_db_config},
 };
 use lakh_types::{
-    Action, Address, AssetId, PrivateKey, SignedTransaction, Transaction, TransferEntry, limits,
-    tx::verify_signatures,
+    Action, Address, AssetId, PrivateKey, Receipt, SignedTransaction, Transaction, TransferEntry,
+    TxStatus, limits, tx::verify_signatures,
 };
 use serde::Serialize;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -37,10 +38,10 @@ pub struct CeilingsArgs {
     /// Transactions per signature-verification batch
     #[arg(long, default_value_t = 1024)]
     pub verify_batch: usize,
-    /// Transactions per block in the executor stage
+    /// Transactions per block in the mempool and executor stages
     #[arg(long, default_value_t = 20_000)]
     pub block_txs: usize,
-    /// Accounts the executor stage's transfers draw from
+    /// Accounts the mempool and executor stages' transfers draw from
     #[arg(long, default_value_t = 100_000)]
     pub exec_accounts: usize,
     /// Keys in the state stage's database
@@ -122,6 +123,18 @@ pub struct Executor {
 }
 
 #[derive(Clone, Debug, Serialize)]
+pub struct PoolStage {
+    /// Transactions per second on one core through the pool's whole cycle:
+    /// queued, the resting proposer's readiness check, selected for a block,
+    /// recorded executed, finalized and pruned, with
+    /// [`POOL_BLOCKS_IN_FLIGHT`] blocks executed but not finalized.
+    pub per_core: f64,
+    pub blocks: u64,
+    pub block_txs: usize,
+    pub accounts: usize,
+}
+
+#[derive(Clone, Debug, Serialize)]
 pub struct StateStage {
     /// Key updates per second including merkleization (the new root) and a
     /// durable commit per batch.
@@ -152,6 +165,7 @@ pub struct CeilingsReport {
     /// Decoding with every sender's key already in the verifier's cache
     /// (senders that repeat); the bound uses `decode`, the uncached figure.
     pub decode_cached: Stage,
+    pub mempool: PoolStage,
     pub executor: Executor,
     pub state: StateStage,
     /// The slowest stage's TPS and its name.
@@ -172,6 +186,11 @@ pub struct CeilingsReport {
 const UPDATES_PER_TRANSFER: f64 = 2.0;
 /// Most blocks the executor stage runs (half per executor).
 const MAX_EXEC_BLOCKS: u64 = 20;
+/// Most blocks the mempool stage runs.
+const MAX_POOL_BLOCKS: u64 = 40;
+/// Blocks executed but not yet finalized in the mempool stage, as on a
+/// loaded one-validator node.
+const POOL_BLOCKS_IN_FLIGHT: usize = 3;
 /// Distinct signed transactions the verification and decode stages cycle over.
 const CPU_STAGE_TXS: usize = 8192;
 
@@ -212,6 +231,11 @@ pub fn measure(args: CeilingsArgs) -> Result<CeilingsReport> {
         "  decode                 {:>10.0}/s per core, {:.0}/s with the sender's key cached",
         decode.per_core, decode_cached.per_core
     );
+    let mempool = measure_pool(&args, stage_time)?;
+    println!(
+        "  mempool                {:>10.0} tx/s queued, selected and pruned ({} in flight, blocks of {})",
+        mempool.per_core, POOL_BLOCKS_IN_FLIGHT, mempool.block_txs
+    );
     let executor = measure_executor(&args, stage_time)?;
     println!(
         "  executor               {:>10.0} tx/s sequential, {:.0} tx/s parallel on {} threads ({:.2}x)",
@@ -230,6 +254,7 @@ pub fn measure(args: CeilingsArgs) -> Result<CeilingsReport> {
     let stages = [
         ("signature_verify", sig.tps),
         ("decode", decode.tps),
+        ("mempool", mempool.per_core),
         ("executor", exec_tps),
         ("state", state.tps),
     ];
@@ -240,6 +265,7 @@ pub fn measure(args: CeilingsArgs) -> Result<CeilingsReport> {
         .unwrap_or(("none", 0.0));
     let cpu_secs_per_tx = 1.0 / sig.per_core
         + 1.0 / decode.per_core
+        + 1.0 / mempool.per_core
         + 1.0 / executor.sequential_tps
         + UPDATES_PER_TRANSFER / state.updates_per_sec;
     let shared_cores_tps = machine.cores as f64 / cpu_secs_per_tx;
@@ -259,12 +285,13 @@ pub fn measure(args: CeilingsArgs) -> Result<CeilingsReport> {
         );
     }
     let report = CeilingsReport {
-        schema: "lakh-bench-ceilings/1",
+        schema: "lakh-bench-ceilings/2",
         machine,
         signature_verify: sig,
         verify_batch: args.verify_batch,
         decode,
         decode_cached,
+        mempool,
         executor,
         state,
         bound_tps,
@@ -378,6 +405,104 @@ fn unsigned_transfer(from: &PrivateKey, to: Address, nonce: u64) -> Result<Signe
     raw.extend_from_slice(&body);
     raw.extend_from_slice(&[0u8; 64]);
     SignedTransaction::decode(Bytes::from(raw)).map_err(|e| anyhow!("{e}"))
+}
+
+/// Runs blocks of uniform random transfers through the node's pool, timing
+/// only the pool's calls (building the transactions is outside the clock).
+/// Every block must select exactly the transactions queued for it.
+fn measure_pool(args: &CeilingsArgs, time: Duration) -> Result<PoolStage> {
+    const BASE_FEE: u128 = 100;
+    let accounts = Accounts::derive(args.exec_accounts, 0x9001)?;
+    let mut config = VerifierConfig::new(1, 1);
+    config.workers = 1;
+    let pool = TxPool::new(MempoolConfig::default(), config)?;
+    let senders: Vec<u32> = (0..accounts.len() as u32).collect();
+    let mut nonces = vec![0u64; accounts.len()];
+    let mut finalized: HashMap<Address, u64> = HashMap::new();
+    let mut in_flight: VecDeque<(u64, Vec<Receipt>)> = VecDeque::new();
+    let mut seed = SplitMix::new(0x9001);
+    let mut parent = block_digest(0);
+    let (mut spent, mut blocks) = (Duration::ZERO, 0u64);
+    while blocks < POOL_BLOCKS_IN_FLIGHT as u64 + 2 || (spent < time && blocks < MAX_POOL_BLOCKS) {
+        let planned = plan(
+            Workload::Transfers,
+            accounts.len(),
+            &senders,
+            &mut nonces,
+            args.block_txs,
+            seed.next_u64(),
+        )?;
+        let txs = planned
+            .iter()
+            .map(|p| {
+                let from = &accounts.keys[p.sender as usize];
+                unsigned_transfer(from, accounts.addrs[p.receiver as usize], p.nonce)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let known: Vec<(Address, u64)> = planned
+            .iter()
+            .map(|p| accounts.addrs[p.sender as usize])
+            .map(|a| (a, finalized.get(&a).copied().unwrap_or(0)))
+            .collect();
+        let height = blocks + 1;
+        let digest = block_digest(height);
+        let started = Instant::now();
+        let queued = pool.insert_verified(txs, known);
+        let ready = pool.has_ready_for(&parent, BASE_FEE);
+        let picked = pool.select_for(
+            &parent,
+            args.block_txs,
+            limits::MAX_BLOCK_TX_BYTES,
+            BASE_FEE,
+        );
+        let receipts = receipts_of(&picked, height);
+        pool.on_executed(digest, parent, height, &receipts);
+        in_flight.push_back((height, receipts));
+        let oldest = (in_flight.len() > POOL_BLOCKS_IN_FLIGHT)
+            .then(|| in_flight.pop_front())
+            .flatten();
+        if let Some((h, receipts)) = &oldest {
+            pool.prune(pool.on_finalized(*h, receipts));
+        }
+        spent += started.elapsed();
+        if !queued.iter().all(Result::is_ok) || !ready || picked.len() != args.block_txs {
+            bail!("the pool did not queue and select every transfer of block {height}");
+        }
+        for r in oldest.iter().flat_map(|(_, r)| r) {
+            finalized.insert(r.sender, r.nonce + 1);
+        }
+        parent = digest;
+        blocks += 1;
+    }
+    Ok(PoolStage {
+        per_core: (blocks as usize * args.block_txs) as f64 / spent.as_secs_f64(),
+        blocks,
+        block_txs: args.block_txs,
+        accounts: accounts.len(),
+    })
+}
+
+fn block_digest(height: u64) -> sha256::Digest {
+    let mut bytes = [0u8; 32];
+    bytes[..8].copy_from_slice(&height.to_be_bytes());
+    sha256::Digest::from(bytes)
+}
+
+/// Receipts of a block that included `txs`, all succeeded.
+fn receipts_of(txs: &[SignedTransaction], height: u64) -> Vec<Receipt> {
+    txs.iter()
+        .enumerate()
+        .map(|(index, tx)| Receipt {
+            tx_id: tx.id(),
+            sender: tx.tx.sender_address(),
+            nonce: tx.tx.nonce,
+            height,
+            index: index as u32,
+            fee_paid: 0,
+            status: TxStatus::Success,
+            events: Vec::new(),
+        })
+        .collect()
 }
 
 /// Executes blocks of uniform random transfers on an in-memory state,
@@ -673,6 +798,15 @@ mod tests {
         let e = measure_executor(&args, Duration::from_secs_f64(args.stage_secs)).unwrap();
         assert!(e.blocks >= 2);
         assert!(e.sequential_tps > 0.0 && e.parallel_tps > 0.0);
+    }
+
+    #[test]
+    fn mempool_stage_selects_every_queued_transfer() {
+        let args = small();
+        // Fails inside if a block does not select what was queued for it.
+        let p = measure_pool(&args, Duration::from_secs_f64(args.stage_secs)).unwrap();
+        assert!(p.blocks > POOL_BLOCKS_IN_FLIGHT as u64);
+        assert!(p.per_core > 0.0);
     }
 
     #[test]
