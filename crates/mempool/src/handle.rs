@@ -123,17 +123,16 @@ impl TxPool {
     }
 
     /// Whether a block built on `parent` at `base_fee` would include at least
-    /// one transaction (what [`TxPool::select_for`] would pick first).
+    /// one transaction (whether [`TxPool::select_for`] would pick any).
     pub fn has_ready_for(&self, parent: &sha256::Digest, base_fee: u128) -> bool {
-        {
-            let inner = self.lock();
-            if inner.pool.is_empty() {
-                return false;
-            }
+        let inner = self.lock();
+        if inner.pool.is_empty() {
+            return false;
         }
-        !self
-            .select_for(parent, 1, lakh_types::limits::MAX_BLOCK_TX_BYTES, base_fee)
-            .is_empty()
+        let used = inner.inflight.along(parent);
+        inner
+            .pool
+            .has_ready(base_fee, |a| inner.next_nonce(a, &used))
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -248,10 +247,9 @@ impl TxPool {
     ) -> Vec<SignedTransaction> {
         let inner = self.lock();
         let used = inner.inflight.along(parent);
-        inner.pool.select(max_txs, max_bytes, base_fee, |a| {
-            let committed = inner.committed.get(a).copied().unwrap_or(0);
-            used.get(a).map_or(committed, |n| committed.max(*n))
-        })
+        inner
+            .pool
+            .select(max_txs, max_bytes, base_fee, |a| inner.next_nonce(a, &used))
     }
 
     /// Indices of transactions whose signatures or shielded proofs do not
@@ -384,6 +382,13 @@ impl Included {
 }
 
 impl Inner {
+    /// A sender's next nonce for a block on a tip whose unfinalized
+    /// ancestry used the nonces `used`.
+    fn next_nonce(&self, sender: &Address, used: &FastMap<Address, u64>) -> u64 {
+        let committed = self.committed.get(sender).copied().unwrap_or(0);
+        used.get(sender).map_or(committed, |n| committed.max(*n))
+    }
+
     /// Brings `reads`, made at `reads.height`, forward to the finalized
     /// height: each sender's next nonce is raised to what the blocks
     /// finalized since give it. Forgets them if those blocks are not all kept.

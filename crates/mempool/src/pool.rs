@@ -449,6 +449,20 @@ impl Mempool {
         out
     }
 
+    /// Whether [`Mempool::select`] would pick at least one tx: some sender's
+    /// tx at `committed_nonce(sender)` pays `base_fee`. Senders are visited
+    /// from the newest head: under load the oldest heads are the senders
+    /// whose txs sit in blocks not yet finalized, which cannot start a run,
+    /// so visiting from the highest priority would pass all of them first.
+    pub fn has_ready(&self, base_fee: u128, committed_nonce: impl Fn(&Address) -> u64) -> bool {
+        self.heads.iter().any(|(_, sender)| {
+            self.senders
+                .get(sender)
+                .and_then(|q| q.get(&committed_nonce(sender)))
+                .is_some_and(|e| e.tx.tx.max_fee >= fees::required_fee(&e.tx.tx.action, base_fee))
+        })
+    }
+
     /// After a block is finalized: drops every tx whose nonce is below its
     /// sender's new committed next nonce (included, or replaced by one that was).
     pub fn on_finalized(&mut self, updated_senders: impl IntoIterator<Item = (Address, u64)>) {

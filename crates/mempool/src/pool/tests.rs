@@ -490,7 +490,7 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(128))]
 
     #[test]
-    fn random_operations_keep_bounds_and_never_select_a_gap(ops in proptest::collection::vec(op(), 1..60)) {
+    fn random_operations_keep_bounds_never_select_a_gap_and_agree_on_readiness(ops in proptest::collection::vec(op(), 1..60)) {
         let cfg = MempoolConfig {
             max_txs: 10,
             max_bytes: 8 * TX_BYTES,
@@ -522,6 +522,9 @@ proptest! {
                     }
                 }
                 Op::Block { max_txs, max_bytes, base_fee } => {
+                    let next = |a: &Address| committed.get(a).copied().unwrap_or(0);
+                    let one = p.select(1, lakh_types::limits::MAX_BLOCK_TX_BYTES, base_fee, next);
+                    prop_assert_eq!(p.has_ready(base_fee, next), !one.is_empty());
                     let chosen = p.select(max_txs, max_bytes, base_fee, |a| committed.get(a).copied().unwrap_or(0));
                     prop_assert!(chosen.len() <= max_txs);
                     prop_assert!(chosen.iter().map(SignedTransaction::encoded_len).sum::<usize>() <= max_bytes);
