@@ -236,9 +236,13 @@ impl Store {
                         );
                     }
                 }
-                Some(_) => bail!(
-                    "{} has another schema version than {SCHEMA_VERSION}",
-                    path.display()
+                Some(v) => bail!(
+                    "{} was written by another version of the channel node (store schema {}, this one reads {SCHEMA_VERSION}): close its channels with that version, then move it aside",
+                    path.display(),
+                    <[u8; 4]>::try_from(v.as_slice()).map_or_else(
+                        |_| "unknown".to_string(),
+                        |b| u32::from_be_bytes(b).to_string()
+                    )
                 ),
             }
             tx.open_table(CHANNELS).map_err(storage)?;
@@ -449,6 +453,26 @@ mod tests {
         drop(store);
         let err = Store::open(&path, &Address([3; 32])).err().unwrap();
         assert!(err.to_string().contains("another key"), "{err}");
+    }
+
+    #[test]
+    fn a_store_of_another_schema_is_refused_with_what_to_do() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("channels.redb");
+        let owner = Address([2; 32]);
+        drop(Store::open(&path, &owner).unwrap());
+        {
+            let db = Database::create(&path).unwrap();
+            let tx = db.begin_write().unwrap();
+            tx.open_table(META)
+                .unwrap()
+                .insert(SCHEMA_KEY, 2u32.to_be_bytes().as_slice())
+                .unwrap();
+            tx.commit().unwrap();
+        }
+        let err = format!("{:#}", Store::open(&path, &owner).err().unwrap());
+        assert!(err.contains("store schema 2, this one reads 3"), "{err}");
+        assert!(err.contains("move it aside"), "{err}");
     }
 
     #[test]
