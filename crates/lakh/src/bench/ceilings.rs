@@ -424,24 +424,16 @@ fn measure_pool(args: &CeilingsArgs, time: Duration) -> Result<PoolStage> {
     let mut parent = block_digest(0);
     let (mut spent, mut blocks) = (Duration::ZERO, 0u64);
     while blocks < POOL_BLOCKS_IN_FLIGHT as u64 + 2 || (spent < time && blocks < MAX_POOL_BLOCKS) {
-        let planned = plan(
-            Workload::Transfers,
-            accounts.len(),
+        let txs = transfer_block(
+            &accounts,
             &senders,
             &mut nonces,
             args.block_txs,
             seed.next_u64(),
         )?;
-        let txs = planned
+        let known: Vec<(Address, u64)> = txs
             .iter()
-            .map(|p| {
-                let from = &accounts.keys[p.sender as usize];
-                unsigned_transfer(from, accounts.addrs[p.receiver as usize], p.nonce)
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let known: Vec<(Address, u64)> = planned
-            .iter()
-            .map(|p| accounts.addrs[p.sender as usize])
+            .map(|t| t.tx.sender_address())
             .map(|a| (a, finalized.get(&a).copied().unwrap_or(0)))
             .collect();
         let height = blocks + 1;
@@ -519,6 +511,32 @@ fn receipts_of(txs: &[SignedTransaction], height: u64) -> Vec<Receipt> {
         .collect()
 }
 
+/// `count` uniform random transfers from `senders` among `accounts`,
+/// unsigned, each sender's nonces continuing from `nonces`.
+fn transfer_block(
+    accounts: &Accounts,
+    senders: &[u32],
+    nonces: &mut [u64],
+    count: usize,
+    seed: u64,
+) -> Result<Vec<SignedTransaction>> {
+    let planned = plan(
+        Workload::Transfers,
+        accounts.len(),
+        senders,
+        nonces,
+        count,
+        seed,
+    )?;
+    planned
+        .iter()
+        .map(|p: &Planned| {
+            let from = &accounts.keys[p.sender as usize];
+            unsigned_transfer(from, accounts.addrs[p.receiver as usize], p.nonce)
+        })
+        .collect()
+}
+
 /// Executes blocks of uniform random transfers on an in-memory state,
 /// timing only the executor: reading the access set into the overlay and
 /// writing the changes back are outside the clock.
@@ -550,24 +568,13 @@ fn measure_executor(args: &CeilingsArgs, time: Duration) -> Result<Executor> {
     // them, hence the block cap.
     while blocks < 2 || (spent[0] + spent[1] < time && blocks < MAX_EXEC_BLOCKS) {
         let which = (blocks % 2) as usize;
-        let planned = plan(
-            Workload::Transfers,
-            accounts.len(),
+        let txs = transfer_block(
+            &accounts,
             &senders,
             &mut nonces,
             args.block_txs,
             seed.next_u64(),
         )?;
-        let txs = planned
-            .iter()
-            .map(|p: &Planned| {
-                unsigned_transfer(
-                    &accounts.keys[p.sender as usize],
-                    accounts.addrs[p.receiver as usize],
-                    p.nonce,
-                )
-            })
-            .collect::<Result<Vec<_>>>()?;
         let env = BlockEnv {
             chain_id: 1,
             height: blocks + 1,
