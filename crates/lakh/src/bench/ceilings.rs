@@ -412,25 +412,16 @@ fn unsigned_transfer(from: &PrivateKey, to: Address, nonce: u64) -> Result<Signe
 /// Every block must select exactly the transactions queued for it.
 fn measure_pool(args: &CeilingsArgs, time: Duration) -> Result<PoolStage> {
     const BASE_FEE: u128 = 100;
-    let accounts = Accounts::derive(args.exec_accounts, 0x9001)?;
+    let mut blocks_of = TransferBlocks::new(args.exec_accounts, 0x9001, 0x9001)?;
     let mut config = VerifierConfig::new(1, 1);
     config.workers = 1;
     let pool = TxPool::new(MempoolConfig::default(), config)?;
-    let senders: Vec<u32> = (0..accounts.len() as u32).collect();
-    let mut nonces = vec![0u64; accounts.len()];
     let mut finalized: HashMap<Address, u64> = HashMap::new();
     let mut in_flight: VecDeque<(u64, Vec<Receipt>)> = VecDeque::new();
-    let mut seed = SplitMix::new(0x9001);
     let mut parent = block_digest(0);
     let (mut spent, mut blocks) = (Duration::ZERO, 0u64);
     while blocks < POOL_BLOCKS_IN_FLIGHT as u64 + 2 || (spent < time && blocks < MAX_POOL_BLOCKS) {
-        let txs = transfer_block(
-            &accounts,
-            &senders,
-            &mut nonces,
-            args.block_txs,
-            seed.next_u64(),
-        )?;
+        let txs = blocks_of.next(args.block_txs)?;
         let known: Vec<(Address, u64)> = txs
             .iter()
             .map(|t| t.tx.sender_address())
@@ -470,7 +461,7 @@ fn measure_pool(args: &CeilingsArgs, time: Duration) -> Result<PoolStage> {
         per_core: (blocks as usize * args.block_txs) as f64 / spent.as_secs_f64(),
         blocks,
         block_txs: args.block_txs,
-        accounts: accounts.len(),
+        accounts: blocks_of.accounts.len(),
     })
 }
 
@@ -511,39 +502,55 @@ fn receipts_of(txs: &[SignedTransaction], height: u64) -> Vec<Receipt> {
         .collect()
 }
 
-/// `count` uniform random transfers from `senders` among `accounts`,
-/// unsigned, each sender's nonces continuing from `nonces`.
-fn transfer_block(
-    accounts: &Accounts,
-    senders: &[u32],
-    nonces: &mut [u64],
-    count: usize,
-    seed: u64,
-) -> Result<Vec<SignedTransaction>> {
-    let planned = plan(
-        Workload::Transfers,
-        accounts.len(),
-        senders,
-        nonces,
-        count,
-        seed,
-    )?;
-    planned
-        .iter()
-        .map(|p: &Planned| {
-            let from = &accounts.keys[p.sender as usize];
-            unsigned_transfer(from, accounts.addrs[p.receiver as usize], p.nonce)
+/// Blocks of uniform random transfers among a set of accounts, unsigned
+/// (neither the pool nor the executor checks signatures), each sender's
+/// nonces running on from block to block.
+struct TransferBlocks {
+    accounts: Accounts,
+    senders: Vec<u32>,
+    nonces: Vec<u64>,
+    seed: SplitMix,
+}
+
+impl TransferBlocks {
+    fn new(accounts: usize, key_seed: u64, plan_seed: u64) -> Result<Self> {
+        let accounts = Accounts::derive(accounts, key_seed)?;
+        Ok(TransferBlocks {
+            senders: (0..accounts.len() as u32).collect(),
+            nonces: vec![0; accounts.len()],
+            accounts,
+            seed: SplitMix::new(plan_seed),
         })
-        .collect()
+    }
+
+    fn next(&mut self, count: usize) -> Result<Vec<SignedTransaction>> {
+        let (accounts, seed) = (&self.accounts, self.seed.next_u64());
+        let planned = plan(
+            Workload::Transfers,
+            accounts.len(),
+            &self.senders,
+            &mut self.nonces,
+            count,
+            seed,
+        )?;
+        planned
+            .iter()
+            .map(|p: &Planned| {
+                let from = &accounts.keys[p.sender as usize];
+                unsigned_transfer(from, accounts.addrs[p.receiver as usize], p.nonce)
+            })
+            .collect()
+    }
 }
 
 /// Executes blocks of uniform random transfers on an in-memory state,
 /// timing only the executor: reading the access set into the overlay and
 /// writing the changes back are outside the clock.
 fn measure_executor(args: &CeilingsArgs, time: Duration) -> Result<Executor> {
-    let accounts = Accounts::derive(args.exec_accounts, 0xe8ec)?;
+    let mut blocks_of = TransferBlocks::new(args.exec_accounts, 0xe8ec, 0xb10c)?;
     let proposer = Address([0xee; 32]);
-    let mut state: HashMap<StateKey, StateValue> = accounts
+    let mut state: HashMap<StateKey, StateValue> = blocks_of
+        .accounts
         .addrs
         .iter()
         .map(|a| {
@@ -556,9 +563,6 @@ fn measure_executor(args: &CeilingsArgs, time: Duration) -> Result<Executor> {
             )
         })
         .collect();
-    let senders: Vec<u32> = (0..accounts.len() as u32).collect();
-    let mut nonces = vec![0u64; accounts.len()];
-    let mut seed = SplitMix::new(0xb10c);
     let threads = NonZeroUsize::new(cores()).unwrap_or(NonZeroUsize::MIN);
     let kinds = [ExecutorKind::Sequential, ExecutorKind::Parallel { threads }];
     let mut spent = [Duration::ZERO; 2];
@@ -568,13 +572,7 @@ fn measure_executor(args: &CeilingsArgs, time: Duration) -> Result<Executor> {
     // them, hence the block cap.
     while blocks < 2 || (spent[0] + spent[1] < time && blocks < MAX_EXEC_BLOCKS) {
         let which = (blocks % 2) as usize;
-        let txs = transfer_block(
-            &accounts,
-            &senders,
-            &mut nonces,
-            args.block_txs,
-            seed.next_u64(),
-        )?;
+        let txs = blocks_of.next(args.block_txs)?;
         let env = BlockEnv {
             chain_id: 1,
             height: blocks + 1,
@@ -617,7 +615,7 @@ fn measure_executor(args: &CeilingsArgs, time: Duration) -> Result<Executor> {
         parallel_speedup: parallel_tps / sequential_tps,
         blocks,
         block_txs: args.block_txs,
-        accounts: accounts.len(),
+        accounts: blocks_of.accounts.len(),
     })
 }
 
