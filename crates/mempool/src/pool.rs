@@ -50,6 +50,11 @@ pub fn fee_per_unit(tx: &SignedTransaction) -> u128 {
     tx.tx.max_fee / units
 }
 
+/// Whether `tx` offers at least the fee its action costs at `base_fee`.
+fn pays(tx: &SignedTransaction, base_fee: u128) -> bool {
+    tx.tx.max_fee >= fees::required_fee(&tx.tx.action, base_fee)
+}
+
 /// A replacement must raise `max_fee` by at least 1/this of the queued one (10%).
 pub const REPLACEMENT_BUMP_DIVISOR: u128 = 10;
 
@@ -313,11 +318,10 @@ impl Mempool {
 
     /// Drops `sender`'s txs with nonces below `next_nonce`.
     fn prune_sender(&mut self, sender: &Address, next_nonce: u64) {
-        let before = self.ends(sender);
         let Some(queue) = self.senders.get_mut(sender) else {
             return;
         };
-        let (Some((&first, _)), Some((&last, _))) =
+        let (Some((&first, head)), Some((&last, tail))) =
             (queue.first_key_value(), queue.last_key_value())
         else {
             return;
@@ -325,6 +329,7 @@ impl Mempool {
         if first >= next_nonce {
             return;
         }
+        let before = Some((head.priority, tail.priority));
         // Usually every queued tx was included: take the queue whole.
         let dropped = if last < next_nonce {
             std::mem::take(queue)
@@ -429,10 +434,7 @@ impl Mempool {
             let tx = &entry.tx;
             let size = tx.encoded_len();
             let shielded = matches!(tx.tx.action, Action::Shielded(_));
-            if tx.tx.max_fee < fees::required_fee(&tx.tx.action, base_fee)
-                || size > bytes_left
-                || (shielded && shielded_left == 0)
-            {
+            if !pays(tx, base_fee) || size > bytes_left || (shielded && shielded_left == 0) {
                 continue;
             }
             if shielded {
@@ -459,7 +461,7 @@ impl Mempool {
             self.senders
                 .get(sender)
                 .and_then(|q| q.get(&committed_nonce(sender)))
-                .is_some_and(|e| e.tx.tx.max_fee >= fees::required_fee(&e.tx.tx.action, base_fee))
+                .is_some_and(|e| pays(&e.tx, base_fee))
         })
     }
 

@@ -960,12 +960,7 @@ pub(super) fn restore(inner: &mut Inner) {
         .filter(|h| {
             h.incoming
                 .and_then(|hop| inner.channels.get(&hop.channel))
-                .is_some_and(|c| {
-                    c.rec
-                        .latest_locks
-                        .iter()
-                        .any(|l| l.hash_lock == h.hash_lock)
-                })
+                .is_some_and(|c| holds(c, &h.hash_lock))
         })
         .map(|h| h.hash_lock)
         .collect();

@@ -472,7 +472,10 @@ fn picked_what_was_queued(
     picked: &[SignedTransaction],
     count: usize,
 ) -> bool {
-    let mut want: Vec<lakh_types::TxId> = queued.iter().filter_map(|v| v.clone().ok()).collect();
+    let mut want: Vec<lakh_types::TxId> = queued
+        .iter()
+        .filter_map(|v| v.as_ref().ok().copied())
+        .collect();
     let mut got: Vec<lakh_types::TxId> = picked.iter().map(SignedTransaction::id).collect();
     want.sort_unstable();
     got.sort_unstable();
