@@ -216,6 +216,12 @@ pub fn state_page_cache(bytes: usize) -> CacheRef {
 
 /// Pages of the cache shared by the block, consensus and index stores.
 const PAGE_CACHE_PAGES: usize = 8192;
+
+/// The page cache the block, consensus and receipts-index stores share
+/// (`lakh bench ceilings` records receipts through one like it).
+pub fn archive_page_cache() -> CacheRef {
+    CacheRef::new(PAGE_SIZE, NZUsize!(PAGE_CACHE_PAGES))
+}
 /// Items per section of the block and finalization archives.
 const ARCHIVE_ITEMS_PER_SECTION: NonZeroU64 = NZU64!(4096);
 pub(crate) const IO_BUFFER: NonZeroUsize = NZUsize!(1 << 20);
@@ -287,7 +293,7 @@ where
     schemes
         .register(&genesis_committee)
         .expect("the genesis committee is valid");
-    let page_cache = CacheRef::new(PAGE_SIZE, NZUsize!(PAGE_CACHE_PAGES));
+    let page_cache = archive_page_cache();
     let db_config = lakh_state::db::state_db_config(
         &prefix,
         state_page_cache(cfg.state_cache_bytes),

@@ -1,8 +1,8 @@
 //! `lakh bench ceilings`: what each stage of the data path can do on this
 //! machine, measured in this process: batch signature verification per core,
 //! decoding, the mempool's cycle, the executor alone (no signatures, no
-//! state root), and state key updates with root and durable commit. The
-//! slowest stage bounds end-to-end TPS.
+//! state root), state key updates with root and durable commit, and the
+//! receipts index written durably. The slowest stage bounds end-to-end TPS.
 
 use super::accounts::{Accounts, MAX_FEE_PER_UNIT};
 use super::sys::{Machine, cores};
@@ -13,6 +13,7 @@ use commonware_cryptography::{Signer, sha256};
 use commonware_parallel::Sequential;
 use commonware_runtime::{Runner as _, tokio as cw_tokio};
 use commonware_storage::qmdb::floor::Proportional;
+use lakh_archive::{AssetRegistry, Indexer, Retention};
 use lakh_execution::{BlockEnv, ExecutorKind, Mode, Overlay, access_set, execute_block_with};
 use lakh_mempool::sender_keys::SenderKeys;
 use lakh_mempool::{MempoolConfig, TxPool, VerifierConfig};
@@ -28,6 +29,7 @@ use serde::Serialize;
 use std::collections::{HashMap, VecDeque};
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 #[derive(clap::Args, Debug, Clone)]
@@ -135,6 +137,17 @@ pub struct PoolStage {
 }
 
 #[derive(Clone, Debug, Serialize)]
+pub struct IndexStage {
+    /// Transactions per second whose receipts the node's index records:
+    /// each block's receipts, transaction and account entries written and
+    /// synced, as a validator does before applying a finalized block.
+    pub tps: f64,
+    pub blocks: u64,
+    pub block_txs: usize,
+    pub accounts: usize,
+}
+
+#[derive(Clone, Debug, Serialize)]
 pub struct StateStage {
     /// Key updates per second including merkleization (the new root) and a
     /// durable commit per batch.
@@ -168,6 +181,7 @@ pub struct CeilingsReport {
     pub mempool: PoolStage,
     pub executor: Executor,
     pub state: StateStage,
+    pub index: IndexStage,
     /// The slowest stage's TPS and its name.
     pub bound_tps: f64,
     pub bound_stage: &'static str,
@@ -188,6 +202,8 @@ const UPDATES_PER_TRANSFER: f64 = 2.0;
 const MAX_EXEC_BLOCKS: u64 = 20;
 /// Most blocks the mempool stage runs.
 const MAX_POOL_BLOCKS: u64 = 40;
+/// Most blocks the index stage records.
+const MAX_INDEX_BLOCKS: u64 = 20;
 /// Blocks executed but not yet finalized in the mempool stage, as on a
 /// loaded one-validator node.
 const POOL_BLOCKS_IN_FLIGHT: usize = 3;
@@ -249,6 +265,11 @@ pub fn measure(args: CeilingsArgs) -> Result<CeilingsReport> {
         "  state                  {:>10.0} key updates/s with root + durable commit ({} keys, batches of {}, {} MiB page cache) = {:.0} tx/s",
         state.updates_per_sec, state.keys, state.batch, state.cache_mib, state.tps
     );
+    let index = measure_index(&args, stage_time)?;
+    println!(
+        "  receipts index         {:>10.0} tx/s recorded and synced (blocks of {})",
+        index.tps, index.block_txs
+    );
 
     let exec_tps = executor.sequential_tps.max(executor.parallel_tps);
     let stages = [
@@ -257,6 +278,7 @@ pub fn measure(args: CeilingsArgs) -> Result<CeilingsReport> {
         ("mempool", mempool.per_core),
         ("executor", exec_tps),
         ("state", state.tps),
+        ("index", index.tps),
     ];
     let (bound_stage, bound_tps) = stages
         .iter()
@@ -267,7 +289,8 @@ pub fn measure(args: CeilingsArgs) -> Result<CeilingsReport> {
         + 1.0 / decode.per_core
         + 1.0 / mempool.per_core
         + 1.0 / executor.sequential_tps
-        + UPDATES_PER_TRANSFER / state.updates_per_sec;
+        + UPDATES_PER_TRANSFER / state.updates_per_sec
+        + 1.0 / index.tps;
     let shared_cores_tps = machine.cores as f64 / cpu_secs_per_tx;
     let e2e_percent_of_bound = args.e2e_tps.map(|e| 100.0 * e / bound_tps);
     let e2e_percent_of_shared = args.e2e_tps.map(|e| 100.0 * e / shared_cores_tps);
@@ -285,7 +308,7 @@ pub fn measure(args: CeilingsArgs) -> Result<CeilingsReport> {
         );
     }
     let report = CeilingsReport {
-        schema: "lakh-bench-ceilings/2",
+        schema: "lakh-bench-ceilings/3",
         machine,
         signature_verify: sig,
         verify_batch: args.verify_batch,
@@ -294,6 +317,7 @@ pub fn measure(args: CeilingsArgs) -> Result<CeilingsReport> {
         mempool,
         executor,
         state,
+        index,
         bound_tps,
         bound_stage,
         shared_cores_tps,
@@ -546,26 +570,83 @@ impl TransferBlocks {
     }
 }
 
-/// Executes blocks of uniform random transfers on an in-memory state,
-/// timing only the executor: reading the access set into the overlay and
-/// writing the changes back are outside the clock.
-fn measure_executor(args: &CeilingsArgs, time: Duration) -> Result<Executor> {
-    let mut blocks_of = TransferBlocks::new(args.exec_accounts, 0xe8ec, 0xb10c)?;
-    let proposer = Address([0xee; 32]);
-    let mut state: HashMap<StateKey, StateValue> = blocks_of
-        .accounts
-        .addrs
-        .iter()
-        .map(|a| {
-            (
-                StateKey::Account(*a),
-                StateValue::Account(AccountState {
-                    nonce: 0,
-                    native_balance: 1 << 80,
-                }),
-            )
+/// Blocks of uniform random transfers executed one after another on an
+/// in-memory state.
+struct TransferChain {
+    blocks_of: TransferBlocks,
+    state: HashMap<StateKey, StateValue>,
+    height: u64,
+}
+
+impl TransferChain {
+    fn new(accounts: usize, key_seed: u64, plan_seed: u64) -> Result<Self> {
+        let blocks_of = TransferBlocks::new(accounts, key_seed, plan_seed)?;
+        let funded = StateValue::Account(AccountState {
+            nonce: 0,
+            native_balance: 1 << 80,
+        });
+        let state = (blocks_of.accounts.addrs.iter())
+            .map(|a| (StateKey::Account(*a), funded.clone()))
+            .collect();
+        Ok(TransferChain {
+            blocks_of,
+            state,
+            height: 0,
         })
-        .collect();
+    }
+
+    /// Executes the next block of `count` transfers with `kind`: its
+    /// receipts, and the time the executor alone took (reading the access
+    /// set into the overlay and writing the changes back are outside it).
+    fn execute_next(
+        &mut self,
+        kind: &ExecutorKind,
+        count: usize,
+    ) -> Result<(Vec<Receipt>, Duration)> {
+        let txs = self.blocks_of.next(count)?;
+        self.height += 1;
+        let env = BlockEnv {
+            chain_id: 1,
+            height: self.height,
+            participation: lakh_execution::Participation::sole(Address([0xee; 32])),
+            offenses: Vec::new(),
+            base_fee: 100,
+            staking: Default::default(),
+            deposits: Vec::new(),
+        };
+        let keys = access_set(&env, &txs);
+        let mut overlay = Overlay::new(keys.into_iter().map(|k| {
+            let v = self.state.get(&k).cloned();
+            (k, v)
+        }));
+        let started = Instant::now();
+        let outcome = execute_block_with(kind, &env, &txs, &mut overlay, Mode::Build)
+            .map_err(|e| anyhow!("executor failed: {e}"))?;
+        let spent = started.elapsed();
+        if !outcome.excluded.is_empty()
+            || outcome.receipts.len() != txs.len()
+            || !outcome.receipts.iter().all(|r| r.status.is_success())
+        {
+            bail!("the executor did not include and succeed every transfer");
+        }
+        for (key, value) in overlay.into_changes() {
+            match value {
+                Some(v) => self.state.insert(key, v),
+                None => self.state.remove(&key),
+            };
+        }
+        Ok((outcome.receipts, spent))
+    }
+
+    fn accounts(&self) -> usize {
+        self.blocks_of.accounts.len()
+    }
+}
+
+/// Executes blocks of uniform random transfers on an in-memory state,
+/// timing only the executor.
+fn measure_executor(args: &CeilingsArgs, time: Duration) -> Result<Executor> {
+    let mut chain = TransferChain::new(args.exec_accounts, 0xe8ec, 0xb10c)?;
     let threads = NonZeroUsize::new(cores()).unwrap_or(NonZeroUsize::MIN);
     let kinds = [ExecutorKind::Sequential, ExecutorKind::Parallel { threads }];
     let mut spent = [Duration::ZERO; 2];
@@ -575,37 +656,7 @@ fn measure_executor(args: &CeilingsArgs, time: Duration) -> Result<Executor> {
     // them, hence the block cap.
     while blocks < 2 || (spent[0] + spent[1] < time && blocks < MAX_EXEC_BLOCKS) {
         let which = (blocks % 2) as usize;
-        let txs = blocks_of.next(args.block_txs)?;
-        let env = BlockEnv {
-            chain_id: 1,
-            height: blocks + 1,
-            participation: lakh_execution::Participation::sole(proposer),
-            offenses: Vec::new(),
-            base_fee: 100,
-            staking: Default::default(),
-            deposits: Vec::new(),
-        };
-        let keys = access_set(&env, &txs);
-        let mut overlay = Overlay::new(keys.into_iter().map(|k| {
-            let v = state.get(&k).cloned();
-            (k, v)
-        }));
-        let started = Instant::now();
-        let outcome = execute_block_with(&kinds[which], &env, &txs, &mut overlay, Mode::Build)
-            .map_err(|e| anyhow!("executor failed: {e}"))?;
-        spent[which] += started.elapsed();
-        if !outcome.excluded.is_empty()
-            || outcome.receipts.len() != txs.len()
-            || !outcome.receipts.iter().all(|r| r.status.is_success())
-        {
-            bail!("the executor did not include and succeed every transfer");
-        }
-        for (key, value) in overlay.into_changes() {
-            match value {
-                Some(v) => state.insert(key, v),
-                None => state.remove(&key),
-            };
-        }
+        spent[which] += chain.execute_next(&kinds[which], args.block_txs)?.1;
         blocks += 1;
     }
     let per_kind_txs = |which: usize| ((blocks as usize + 1 - which) / 2 * args.block_txs) as f64;
@@ -618,8 +669,73 @@ fn measure_executor(args: &CeilingsArgs, time: Duration) -> Result<Executor> {
         parallel_speedup: parallel_tps / sequential_tps,
         blocks,
         block_txs: args.block_txs,
-        accounts: blocks_of.accounts.len(),
+        accounts: chain.accounts(),
     })
+}
+
+/// Records the receipts of executed transfer blocks in the node's receipts
+/// index over a temporary directory, timing only `Indexer::record` (each
+/// block written and synced). Executing the blocks is outside the clock.
+fn measure_index(args: &CeilingsArgs, time: Duration) -> Result<IndexStage> {
+    let dir = tempfile::Builder::new()
+        .prefix("lakh-ceilings-")
+        .tempdir()
+        .context("cannot create a temporary directory")?;
+    let config = cw_tokio::Config::new()
+        .with_worker_threads(cores().max(2))
+        .with_storage_directory(dir.path())
+        .with_catch_panics(false);
+    let mut chain = TransferChain::new(args.exec_accounts, 0x1dec, 0x1dec)?;
+    let block_txs = args.block_txs;
+    cw_tokio::Runner::new(config).start(|context| async move {
+        let assets = Arc::new(AssetRegistry::new([]));
+        let retention = Retention::keep(lakh_node::config::DEFAULT_RECEIPTS_RETENTION_TXS);
+        let page_cache = lakh_consensus::engine::archive_page_cache();
+        let mut indexer = Indexer::init(context, "ceilings", page_cache, assets, retention).await;
+        let (mut spent, mut blocks, mut first_tx_seq) = (Duration::ZERO, 0u64, 0u64);
+        let mut receipts = Vec::new();
+        while blocks < 2 || (spent < time && blocks < MAX_INDEX_BLOCKS) {
+            let (block_receipts, _) = chain.execute_next(&ExecutorKind::Sequential, block_txs)?;
+            receipts = block_receipts;
+            let height = blocks + 1;
+            let started = Instant::now();
+            let digest = block_digest(height);
+            indexer
+                .record(height, digest, first_tx_seq, &receipts, &[])
+                .await;
+            spent += started.elapsed();
+            first_tx_seq += receipts.len() as u64;
+            blocks += 1;
+        }
+        let newest = receipts.last().map(|r| r.tx_id);
+        if !receipts_index_holds(&indexer, blocks, first_tx_seq, newest).await {
+            bail!("the receipts index does not hold the last block it recorded");
+        }
+        Ok(IndexStage {
+            tps: first_tx_seq as f64 / spent.as_secs_f64(),
+            blocks,
+            block_txs,
+            accounts: chain.accounts(),
+        })
+    })
+}
+
+/// Whether the index lists `height` with the transactions up to
+/// `next_seq`, and finds the receipt of `newest`.
+async fn receipts_index_holds(
+    indexer: &Indexer<cw_tokio::Context>,
+    height: u64,
+    next_seq: u64,
+    newest: Option<lakh_types::TxId>,
+) -> bool {
+    let Some(record) = indexer.block(height).await else {
+        return false;
+    };
+    let found = match newest {
+        Some(id) => indexer.receipt(&id).await.is_some(),
+        None => false,
+    };
+    record.first_tx_seq + u64::from(record.tx_count) == next_seq && found
 }
 
 /// Runs the state stage on commonware's tokio runtime over a temporary directory.
@@ -838,6 +954,16 @@ mod tests {
         assert!(s.updates_per_sec > 0.0 && s.insert_per_sec > 0.0);
         assert_eq!(s.tps, s.updates_per_sec / UPDATES_PER_TRANSFER);
         assert!(s.commit_secs > 0.0 && s.merkleize_secs > 0.0);
+    }
+
+    #[test]
+    fn index_stage_records_every_block_durably() {
+        let args = small();
+        // Fails inside if the index lacks the last block or its receipts.
+        let i = measure_index(&args, Duration::from_secs_f64(args.stage_secs)).unwrap();
+        assert!(i.blocks >= 2);
+        assert_eq!((i.block_txs, i.accounts), (300, 50));
+        assert!(i.tps > 0.0);
     }
 
     #[test]
