@@ -22,7 +22,7 @@ use lakh_state::{
     db::{StateDb, StateIo, state_db_config},
 };
 use lakh_types::{
-    Action, Address, AssetId, PrivateKey, Receipt, SignedTransaction, Transaction, TransferEntry,
+    Action, Address, AssetId, PrivateKey, PublicKey, Receipt, SignedTransaction, Transaction, TransferEntry,
     TxStatus, limits, tx::verify_signatures,
 };
 use serde::Serialize;
@@ -411,11 +411,11 @@ fn stage(ops: u64, elapsed: Duration, cores_used: usize) -> Stage {
 
 /// A transfer the executor accepts. Execution never checks signatures, so a
 /// zero signature spares signing thousands of transactions per block.
-fn unsigned_transfer(from: &PrivateKey, to: Address, nonce: u64) -> Result<SignedTransaction> {
+fn unsigned_transfer(from: &PublicKey, to: Address, nonce: u64) -> Result<SignedTransaction> {
     use commonware_codec::Encode;
     let body = Transaction {
         chain_id: 1,
-        sender: from.public_key(),
+        sender: from.clone(),
         nonce,
         max_fee: MAX_FEE_PER_UNIT,
         action: Action::Transfer(TransferEntry {
@@ -534,6 +534,9 @@ fn receipts_of(txs: &[SignedTransaction], height: u64) -> Vec<Receipt> {
 /// nonces running on from block to block.
 struct TransferBlocks {
     accounts: Accounts,
+    /// Each account's public key, derived once (deriving it per transfer
+    /// made building a block cost more than every stage it fed).
+    public_keys: Vec<PublicKey>,
     senders: Vec<u32>,
     nonces: Vec<u64>,
     seed: SplitMix,
@@ -543,6 +546,7 @@ impl TransferBlocks {
     fn new(accounts: usize, key_seed: u64, plan_seed: u64) -> Result<Self> {
         let accounts = Accounts::derive(accounts, key_seed)?;
         Ok(TransferBlocks {
+            public_keys: accounts.keys.iter().map(PrivateKey::public_key).collect(),
             senders: (0..accounts.len() as u32).collect(),
             nonces: vec![0; accounts.len()],
             accounts,
@@ -552,6 +556,7 @@ impl TransferBlocks {
 
     fn next(&mut self, count: usize) -> Result<Vec<SignedTransaction>> {
         let (accounts, seed) = (&self.accounts, self.seed.next_u64());
+        let public_keys = &self.public_keys;
         let planned = plan(
             Workload::Transfers,
             accounts.len(),
@@ -563,7 +568,7 @@ impl TransferBlocks {
         planned
             .iter()
             .map(|p: &Planned| {
-                let from = &accounts.keys[p.sender as usize];
+                let from = &public_keys[p.sender as usize];
                 unsigned_transfer(from, accounts.addrs[p.receiver as usize], p.nonce)
             })
             .collect()
