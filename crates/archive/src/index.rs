@@ -177,7 +177,7 @@ pub struct Indexer<E: StorageContext + Supervisor> {
     txs: Option<TxArchive<E>>,
     accounts: Option<AccountArchive<E>>,
     /// Tips of accounts seen since start (others are read on demand).
-    account_tips: HashMap<Address, AccountTip>,
+    account_tips: HashMap<Address, AccountTip, ahash::RandomState>,
     assets: Arc<AssetRegistry>,
     retention: Retention,
     /// The sequence number the next block's first transaction gets.
@@ -469,7 +469,7 @@ impl<E: StorageContext + Supervisor> Indexer<E> {
             blocks: Some(blocks),
             txs: Some(txs),
             accounts: Some(accounts),
-            account_tips: HashMap::new(),
+            account_tips: HashMap::default(),
             assets,
             retention,
             next_seq: 0,
@@ -651,10 +651,12 @@ impl<E: StorageContext + Supervisor> Indexer<E> {
             self.account_tips.clear();
         }
         let generations = self.kept_generations(first_tx_seq + receipts.len() as u64);
+        let mut accounts = Vec::new();
         for (i, receipt) in receipts.iter().enumerate() {
             let seq = first_tx_seq + i as u64;
             let generation = self.retention.generation(seq);
-            for account in receipt.accounts() {
+            receipt.accounts_into(&mut accounts);
+            for &account in &accounts {
                 let tip = match self.account_tips.get(&account) {
                     Some(tip) => Some(*tip),
                     None => read_tip(&archive, &account, generations.clone()).await,

@@ -349,13 +349,25 @@ impl Receipt {
     /// asset's issuer, a maker filled, an NFT's owners, module custody
     /// accounts). A failed transaction concerns only its sender.
     pub fn accounts(&self) -> Vec<Address> {
-        let mut out = vec![self.sender];
-        for event in &self.events {
-            out.extend(event.accounts());
-        }
-        out.sort();
-        out.dedup();
+        let mut out = Vec::new();
+        self.accounts_into(&mut out);
         out
+    }
+
+    /// [`Self::accounts`] into `out` (cleared first), so a caller going
+    /// through a block's receipts reuses one buffer.
+    pub fn accounts_into(&self, out: &mut Vec<Address>) {
+        out.clear();
+        out.push(self.sender);
+        for event in &self.events {
+            match event {
+                // A transfer is most receipts' only event: no list for it.
+                Event::Transfer { from, to, .. } => out.extend([*from, *to]),
+                other => out.extend(other.accounts()),
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
     }
 }
 
