@@ -230,6 +230,41 @@ fn receipts_round_trip() {
     );
 }
 
+/// The index lists a receipt's accounts into a reused buffer; it must give
+/// what `accounts` gives: the sender and every named account, sorted, once.
+#[test]
+fn a_receipts_accounts_are_sorted_once_whatever_the_buffer_held() {
+    let a = |n: u8| Address([n; 32]);
+    let transfer = |from: u8, to: u8| Event::Transfer {
+        asset: AssetId::NATIVE,
+        from: a(from),
+        to: a(to),
+        amount: 1,
+    };
+    let r = Receipt {
+        tx_id: TxId([3; 32]),
+        sender: a(4),
+        nonce: 0,
+        height: 1,
+        index: 0,
+        fee_paid: 0,
+        status: TxStatus::Success,
+        events: vec![
+            transfer(4, 9),
+            Event::Minted {
+                asset: AssetId(5),
+                to: a(1),
+                amount: 2,
+            },
+            transfer(9, 4),
+        ],
+    };
+    let mut buffer = vec![a(7), a(8)];
+    r.accounts_into(&mut buffer);
+    assert_eq!(buffer, vec![a(1), a(4), a(9)]);
+    assert_eq!(r.accounts(), buffer);
+}
+
 #[test]
 fn symbols_are_validated() {
     assert!(Symbol::new("USDC").is_ok());

@@ -22,8 +22,8 @@ use lakh_state::{
     db::{StateDb, StateIo, state_db_config},
 };
 use lakh_types::{
-    Action, Address, AssetId, PrivateKey, PublicKey, Receipt, SignedTransaction, Transaction, TransferEntry,
-    TxStatus, limits, tx::verify_signatures,
+    Action, Address, AssetId, PrivateKey, PublicKey, Receipt, SignedTransaction, Transaction,
+    TransferEntry, TxStatus, limits, tx::verify_signatures,
 };
 use serde::Serialize;
 use std::collections::{HashMap, VecDeque};
