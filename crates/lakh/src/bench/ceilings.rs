@@ -682,17 +682,9 @@ fn measure_executor(args: &CeilingsArgs, time: Duration) -> Result<Executor> {
 /// index over a temporary directory, timing only `Indexer::record` (each
 /// block written and synced). Executing the blocks is outside the clock.
 fn measure_index(args: &CeilingsArgs, time: Duration) -> Result<IndexStage> {
-    let dir = tempfile::Builder::new()
-        .prefix("lakh-ceilings-")
-        .tempdir()
-        .context("cannot create a temporary directory")?;
-    let config = cw_tokio::Config::new()
-        .with_worker_threads(cores().max(2))
-        .with_storage_directory(dir.path())
-        .with_catch_panics(false);
     let mut chain = TransferChain::new(args.exec_accounts, 0x1dec, 0x1dec)?;
     let block_txs = args.block_txs;
-    cw_tokio::Runner::new(config).start(|context| async move {
+    on_temp_disk(|context| async move {
         let assets = Arc::new(AssetRegistry::new([]));
         let retention = Retention::keep(lakh_node::config::DEFAULT_RECEIPTS_RETENTION_TXS);
         let page_cache = lakh_consensus::engine::archive_page_cache();
@@ -743,8 +735,13 @@ async fn receipts_index_holds(
     record.first_tx_seq + u64::from(record.tx_count) == next_seq && found
 }
 
-/// Runs the state stage on commonware's tokio runtime over a temporary directory.
-fn measure_state(args: &CeilingsArgs) -> Result<StateStage> {
+/// Runs `stage` on commonware's tokio runtime over a temporary directory,
+/// removed afterwards.
+fn on_temp_disk<T, F, Fut>(stage: F) -> Result<T>
+where
+    F: FnOnce(cw_tokio::Context) -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
     let dir = tempfile::Builder::new()
         .prefix("lakh-ceilings-")
         .tempdir()
@@ -753,13 +750,18 @@ fn measure_state(args: &CeilingsArgs) -> Result<StateStage> {
         .with_worker_threads(cores().max(2))
         .with_storage_directory(dir.path())
         .with_catch_panics(false);
+    cw_tokio::Runner::new(config).start(stage)
+}
+
+/// Runs the state stage on a temporary directory.
+fn measure_state(args: &CeilingsArgs) -> Result<StateStage> {
     let shape = StateShape {
         keys: args.state_keys,
         batch: args.state_batch,
         batches: args.state_batches,
         cache_bytes: args.state_cache_bytes()?,
     };
-    cw_tokio::Runner::new(config).start(|context| async move { state_stage(context, shape).await })
+    on_temp_disk(|context| state_stage(context, shape))
 }
 
 #[derive(Default)]
