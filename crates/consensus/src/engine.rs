@@ -222,6 +222,7 @@ const PAGE_CACHE_PAGES: usize = 8192;
 pub fn archive_page_cache() -> CacheRef {
     CacheRef::new(PAGE_SIZE, NZUsize!(PAGE_CACHE_PAGES))
 }
+
 /// Items per section of the block and finalization archives.
 const ARCHIVE_ITEMS_PER_SECTION: NonZeroU64 = NZU64!(4096);
 pub(crate) const IO_BUFFER: NonZeroUsize = NZUsize!(1 << 20);
