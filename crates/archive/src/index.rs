@@ -5,36 +5,31 @@
 //! one small read and never touches the block. Each finalized height keeps a
 //! short record (its transaction range and the assets it created), so a
 //! block's receipts can be listed and the asset list rebuilt without reading
-//! receipts. Each account's transactions (see [`Receipt::accounts`]) are
-//! indexed under the account and their ordinal for it, so an account's
-//! history pages newest first without a scan. Writes are idempotent (an
-//! archive index is written once; an account entry only after the account's
-//! newest), so replaying a block after a crash never duplicates anything.
+//! receipts. Writes are idempotent (an archive index is written once), so
+//! replaying a block after a crash never duplicates anything. Each account's
+//! transactions are indexed behind the chain ([`crate::accounts`]).
 //!
 //! The transaction and account indexes keep each record's key in memory
 //! (about 228 bytes per transaction, docs/RELIABILITY.md "Bounded memory"),
 //! so a node keeps the receipts of its newest transactions only
-//! ([`Retention`]): whole generations of older ones are pruned. Each
-//! account's first entry in a generation is marked, so its count is found
-//! again after a restart from the newest generation it appears in, whatever
-//! was pruned below.
+//! ([`Retention`]): whole generations of older ones are pruned.
 
+use crate::accounts::AccountSeqs;
 use crate::assets::{AssetRegistry, created_assets};
 use bytes::{BufMut, Bytes, BytesMut};
 use commonware_codec::Buf;
 use commonware_codec::{
     DecodeExt, EncodeSize, Error as CodecError, RangeCfg, Read, ReadExt, Write,
 };
-use commonware_cryptography::{Hasher, Sha256, sha256};
+use commonware_cryptography::sha256;
 use commonware_runtime::{Supervisor, buffer::paged::CacheRef};
 use commonware_storage::Context as StorageContext;
 use commonware_storage::{
-    archive::{Archive as _, Identifier, MultiArchive as _, prunable},
+    archive::{Archive as _, Identifier, prunable},
     translator::{EightCap, Translator},
 };
 use commonware_utils::{NZU64, NZUsize};
-use lakh_types::{Address, AssetId, Event, Receipt, Symbol, TxId};
-use std::collections::HashMap;
+use lakh_types::{AssetId, Event, Receipt, Symbol, TxId};
 use std::num::{NonZeroU64, NonZeroUsize};
 use std::sync::Arc;
 
@@ -167,17 +162,10 @@ impl Read for Encoded {
 
 type BlockArchive<E> = prunable::Archive<EightCap, E, sha256::Digest, BlockRecord>;
 type TxArchive<E> = prunable::Archive<EightCap, E, sha256::Digest, Encoded>;
-/// Account entries: under each transaction's sequence number, one entry per
-/// account it concerns, keyed by [`account_key`] of the account and its
-/// ordinal, holding the sequence number (for reads by key).
-type AccountArchive<E> = prunable::Archive<EightCap, E, sha256::Digest, u64>;
 
 pub struct Indexer<E: StorageContext + Supervisor> {
     blocks: Option<BlockArchive<E>>,
     txs: Option<TxArchive<E>>,
-    accounts: Option<AccountArchive<E>>,
-    /// Tips of accounts seen since start (others are read on demand).
-    account_tips: HashMap<Address, AccountTip, ahash::RandomState>,
     assets: Arc<AssetRegistry>,
     retention: Retention,
     /// The sequence number the next block's first transaction gets.
@@ -201,16 +189,6 @@ pub struct AccountPage {
     /// (ordinals below the last one given) were pruned ([`Retention`]).
     pub older_pruned: bool,
 }
-
-/// An account's entry count and the sequence number of its newest entry.
-#[derive(Clone, Copy, Debug)]
-struct AccountTip {
-    count: u64,
-    last_seq: u64,
-}
-
-/// Most account tips kept in memory; the cache starts over when full.
-const MAX_CACHED_TIPS: usize = 1 << 20;
 
 /// Transactions per generation, the unit the receipts indexes are pruned by.
 pub const GENERATION_TXS: u64 = 1 << 20;
@@ -248,108 +226,24 @@ impl Retention {
         }
     }
 
-    fn generation(&self, seq: u64) -> u64 {
+    pub(crate) fn generation(&self, seq: u64) -> u64 {
         seq / self.generation_txs.get()
     }
 
     /// Sequence numbers per index section: a generation is whole sections.
-    fn section_txs(&self) -> NonZeroU64 {
+    pub(crate) fn section_txs(&self) -> NonZeroU64 {
         self.generation_txs.min(INDEX_ITEMS_PER_SECTION)
     }
 
     /// The first sequence number kept once `next_seq` transactions are
     /// indexed (a generation boundary).
-    fn floor(&self, next_seq: u64) -> u64 {
+    pub(crate) fn floor(&self, next_seq: u64) -> u64 {
         if self.keep_txs == 0 {
             return 0;
         }
         let g = self.generation_txs.get();
         next_seq.saturating_sub(self.keep_txs) / g * g
     }
-}
-
-/// The key of `account`'s `ordinal`-th transaction (from 0, oldest first).
-fn account_key(account: &Address, ordinal: u64) -> sha256::Digest {
-    Sha256::hash(&[
-        b"lakh/account-tx".as_slice(),
-        account.as_bytes(),
-        &ordinal.to_be_bytes(),
-    ])
-}
-
-/// The key of the marker of `account`'s first entry in `generation`; it
-/// holds that entry's ordinal.
-fn marker_key(account: &Address, generation: u64) -> sha256::Digest {
-    Sha256::hash(&[
-        b"lakh/account-generation".as_slice(),
-        account.as_bytes(),
-        &generation.to_be_bytes(),
-    ])
-}
-
-/// The first absent ordinal of `account` at or after `first`, found with
-/// O(log n) reads (ordinals are written in order, and none at or above a
-/// generation's first entry is pruned before it).
-async fn probe_count<E: StorageContext + Supervisor>(
-    archive: &AccountArchive<E>,
-    account: &Address,
-    first: u64,
-) -> u64 {
-    let has = |n: u64| async move {
-        let key = account_key(account, n);
-        archive
-            .has(Identifier::Key(&key))
-            .await
-            .expect("account index read failed")
-    };
-    if !has(first).await {
-        return first;
-    }
-    let mut present = first;
-    let mut step = 1u64;
-    let mut absent = first.saturating_add(step);
-    while has(absent).await {
-        present = absent;
-        step = step.saturating_mul(2);
-        absent = first.saturating_add(step);
-    }
-    while absent - present > 1 {
-        let mid = present + (absent - present) / 2;
-        if has(mid).await {
-            present = mid;
-        } else {
-            absent = mid;
-        }
-    }
-    present + 1
-}
-
-/// `account`'s tip as stored, looked up from the newest of `generations`
-/// down; `None` when no kept generation has an entry of it (its count then
-/// starts again from 0: every older entry is pruned).
-async fn read_tip<E: StorageContext + Supervisor>(
-    archive: &AccountArchive<E>,
-    account: &Address,
-    generations: std::ops::RangeInclusive<u64>,
-) -> Option<AccountTip> {
-    for generation in generations.rev() {
-        let marker = archive
-            .get(Identifier::Key(&marker_key(account, generation)))
-            .await
-            .expect("account index read failed");
-        let Some(first) = marker else { continue };
-        let count = probe_count(archive, account, first).await;
-        let newest = account_key(account, count.checked_sub(1)?);
-        // A marker whose entry a crash cut off points past the entries:
-        // the newest one is then older, possibly pruned.
-        let last_seq = archive
-            .get(Identifier::Key(&newest))
-            .await
-            .expect("account index read failed")
-            .unwrap_or(0);
-        return Some(AccountTip { count, last_seq });
-    }
-    None
 }
 
 /// Write buffer of each archive journal (bytes).
@@ -386,12 +280,11 @@ pub fn archive_config<T: Translator, C>(
 /// Names of the indexes' partitions (after the validator's prefix).
 const BLOCK_INDEX: &str = "block-index-v2";
 const TX_INDEX: &str = "tx-index-v2";
-const ACCOUNT_INDEX: &str = "account-index-v2";
 
 /// A read of an index: a stored value that cannot be read back (a page
 /// failing its checksum) is damage, never "not found", which would tell a
 /// client that a finalized transaction is unknown.
-fn read<T>(
+pub(crate) fn read<T>(
     result: Result<Option<T>, commonware_storage::archive::Error>,
     prefix: &str,
     index: &str,
@@ -451,25 +344,10 @@ impl<E: StorageContext + Supervisor> Indexer<E> {
         )
         .await
         .expect("failed to open the transaction index");
-        let accounts = prunable::Archive::init(
-            context.child("account_index"),
-            archive_config(
-                prefix,
-                ACCOUNT_INDEX,
-                page_cache,
-                (),
-                EightCap,
-                retention.section_txs(),
-            ),
-        )
-        .await
-        .expect("failed to open the account index");
         let floor_seq = txs.ranges().next().map_or(0, |(first, _)| first);
         let mut indexer = Indexer {
             blocks: Some(blocks),
             txs: Some(txs),
-            accounts: Some(accounts),
-            account_tips: HashMap::default(),
             assets,
             retention,
             next_seq: 0,
@@ -487,25 +365,16 @@ impl<E: StorageContext + Supervisor> Indexer<E> {
         indexer
     }
 
-    /// Prunes the transaction and account indexes below the retention's
-    /// floor, if it moved.
+    /// Prunes the transaction index below the retention's floor, if it
+    /// moved.
     async fn prune(&mut self) {
         let floor = self.retention.floor(self.next_seq);
         if floor <= self.floor_seq {
             return;
         }
         let txs = self.txs.take().expect("tx index present");
-        let accounts = self.accounts.take().expect("account index present");
-        let (txs, accounts) = futures::join!(txs.prune(floor), accounts.prune(floor));
-        self.txs = Some(txs.expect("tx index prune failed"));
-        self.accounts = Some(accounts.expect("account index prune failed"));
+        self.txs = Some(txs.prune(floor).await.expect("tx index prune failed"));
         self.floor_seq = floor;
-    }
-
-    /// The generations an account's entries may be in once `next_seq`
-    /// transactions are indexed, oldest first.
-    fn kept_generations(&self, next_seq: u64) -> std::ops::RangeInclusive<u64> {
-        self.retention.generation(self.floor_seq)..=self.retention.generation(next_seq)
     }
 
     /// The first sequence number whose receipt is kept.
@@ -613,24 +482,16 @@ impl<E: StorageContext + Supervisor> Indexer<E> {
                 .cloned()
                 .collect(),
         };
-        let accounts = self.index_accounts(first_tx_seq, receipts).await;
         // The indexes sync at once; the caller needs them durable on return.
-        let (accounts, accounts_synced) = accounts
-            .start_sync()
-            .await
-            .expect("account index sync failed");
         let (txs, txs_synced) = txs.start_sync().await.expect("tx index sync failed");
         let blocks = self.blocks.take().expect("block index present");
         let (blocks, blocks_synced) = blocks
             .put_start_sync(height, block_digest, &record)
             .await
             .expect("block index write failed");
-        let (txs_synced, blocks_synced, accounts_synced) =
-            futures::join!(txs_synced, blocks_synced, accounts_synced);
+        let (txs_synced, blocks_synced) = futures::join!(txs_synced, blocks_synced);
         txs_synced.expect("tx index sync failed");
         blocks_synced.expect("block index sync failed");
-        accounts_synced.expect("account index sync failed");
-        self.accounts = Some(accounts);
         self.txs = Some(txs);
         self.blocks = Some(blocks);
         self.assets.add(&record.created_assets);
@@ -638,94 +499,51 @@ impl<E: StorageContext + Supervisor> Indexer<E> {
         self.prune().await;
     }
 
-    /// Writes an entry for every account of every receipt (unsynced). An
-    /// account whose newest entry is this transaction or later already has
-    /// it (a replayed block), so it is skipped.
-    async fn index_accounts(
-        &mut self,
-        first_tx_seq: u64,
-        receipts: &[Receipt],
-    ) -> AccountArchive<E> {
-        let mut archive = self.accounts.take().expect("account index present");
-        if self.account_tips.len() >= MAX_CACHED_TIPS {
-            self.account_tips.clear();
-        }
-        let generations = self.kept_generations(first_tx_seq + receipts.len() as u64);
-        let mut accounts = Vec::new();
-        for (i, receipt) in receipts.iter().enumerate() {
-            let seq = first_tx_seq + i as u64;
-            let generation = self.retention.generation(seq);
-            receipt.accounts_into(&mut accounts);
-            for &account in &accounts {
-                let tip = match self.account_tips.get(&account) {
-                    Some(tip) => Some(*tip),
-                    None => read_tip(&archive, &account, generations.clone()).await,
-                };
-                if tip.is_some_and(|t| t.last_seq >= seq) {
-                    continue;
-                }
-                let count = tip.map_or(0, |t| t.count);
-                if tip.is_none_or(|t| self.retention.generation(t.last_seq) != generation) {
-                    archive = archive
-                        .put_multi(seq, marker_key(&account, generation), &count)
-                        .await
-                        .expect("account index write failed");
-                }
-                archive = archive
-                    .put_multi(seq, account_key(&account, count), &seq)
-                    .await
-                    .expect("account index write failed");
-                let tip = AccountTip {
-                    count: count + 1,
-                    last_seq: seq,
-                };
-                self.account_tips.insert(account, tip);
-            }
-        }
-        archive
-    }
-
-    /// Up to `limit` of `account`'s transactions with ordinals below
-    /// `before` (from the newest when `None`), newest first.
-    pub async fn account_txs(
-        &self,
-        account: &Address,
-        before: Option<u64>,
-        limit: usize,
-    ) -> Option<AccountPage> {
-        let archive = self.accounts.as_ref()?;
+    /// The receipts of `page`'s transactions; an entry whose receipt was
+    /// pruned ends the page as the oldest kept.
+    pub async fn account_page(&self, page: AccountSeqs) -> Option<AccountPage> {
         let txs = self.txs.as_ref()?;
-        let total = match self.account_tips.get(account) {
-            Some(tip) => tip.count,
-            None => read_tip(archive, account, self.kept_generations(self.next_seq))
-                .await
-                .map_or(0, |t| t.count),
-        };
-        let end = before.map_or(total, |b| b.min(total));
-        let start = end.saturating_sub(limit as u64);
-        let mut out = Vec::with_capacity((end - start) as usize);
         let p = &self.prefix;
-        for ordinal in (start..end).rev() {
-            let key = account_key(account, ordinal);
-            // Ordinals are pruned oldest first: the first one missing
-            // going down ends what is kept.
-            let Some(seq) = read(archive.get(Identifier::Key(&key)).await, p, ACCOUNT_INDEX) else {
+        let mut out = Vec::with_capacity(page.txs.len());
+        for (ordinal, seq) in page.txs {
+            if seq < self.floor_seq {
                 return Some(AccountPage {
                     txs: out,
-                    total,
+                    total: page.total,
                     next_before: None,
                     older_pruned: true,
                 });
-            };
+            }
             let raw = read(txs.get(Identifier::Index(seq)).await, p, TX_INDEX)?;
             out.push((ordinal, decoded(TxRecord::decode(raw.0), p, TX_INDEX)));
         }
         Some(AccountPage {
             txs: out,
-            total,
-            next_before: (start > 0).then_some(start),
-            older_pruned: false,
+            total: page.total,
+            next_before: page.next_before,
+            older_pruned: page.older_pruned,
         })
+    }
+
+    /// The receipts of the transactions numbered `seqs`, all kept.
+    pub(crate) async fn receipts_by_seq(&self, seqs: std::ops::Range<u64>) -> Vec<Receipt> {
+        let txs = self.txs.as_ref().expect("tx index present");
+        let p = &self.prefix;
+        let mut out = Vec::with_capacity((seqs.end - seqs.start) as usize);
+        for seq in seqs {
+            let Some(raw) = read(txs.get(Identifier::Index(seq)).await, p, TX_INDEX) else {
+                panic!(
+                    "corruption: the transaction index ({p}-{TX_INDEX}) lacks transaction {seq}, below its newest"
+                );
+            };
+            out.push(decoded(TxRecord::decode(raw.0), p, TX_INDEX).receipt);
+        }
+        out
+    }
+
+    /// The sequence number the next block's first transaction gets.
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq
     }
 
     /// The record of a finalized height.
@@ -798,6 +616,63 @@ mod tests {
         }
     }
 
+    type Ctx = deterministic::Context;
+
+    /// The transaction index and the account index, fed together as the
+    /// node's block path and its account feed do.
+    struct Both {
+        idx: Indexer<Ctx>,
+        acc: crate::AccountIndex<Ctx>,
+    }
+
+    impl std::ops::Deref for Both {
+        type Target = Indexer<Ctx>;
+        fn deref(&self) -> &Indexer<Ctx> {
+            &self.idx
+        }
+    }
+
+    impl Both {
+        async fn init(
+            context: Ctx,
+            prefix: &str,
+            cache: CacheRef,
+            assets: Arc<AssetRegistry>,
+            retention: Retention,
+        ) -> Self {
+            let idx =
+                Indexer::init(context.child("i"), prefix, cache.clone(), assets, retention).await;
+            let mut acc =
+                crate::AccountIndex::init(context.child("a"), prefix, cache, retention).await;
+            acc.recover(&idx).await;
+            Both { idx, acc }
+        }
+
+        async fn record(
+            &mut self,
+            height: u64,
+            digest: sha256::Digest,
+            first_tx_seq: u64,
+            receipts: &[Receipt],
+            events: &[Event],
+        ) {
+            self.idx
+                .record(height, digest, first_tx_seq, receipts, events)
+                .await;
+            self.acc.index(first_tx_seq, receipts).await;
+        }
+
+        async fn account_txs(
+            &self,
+            account: &Address,
+            before: Option<u64>,
+            limit: usize,
+        ) -> Option<AccountPage> {
+            let seqs = self.acc.page(account, before, limit).await;
+            self.idx.account_page(seqs).await
+        }
+    }
+
     fn registry() -> Arc<AssetRegistry> {
         Arc::new(AssetRegistry::new([(AssetId::NATIVE, "LAKH".to_string())]))
     }
@@ -817,7 +692,7 @@ mod tests {
             let cache = CacheRef::new(NZU16!(4096), NZUsize!(64));
             let assets = registry();
             let known = assets.list();
-            let mut idx = Indexer::init(context, "t", cache, assets.clone(), Retention::ALL).await;
+            let mut idx = Both::init(context, "t", cache, assets.clone(), Retention::ALL).await;
             let mut failed = receipt(1, 0, vec![gold()]);
             failed.status = TxStatus::Failed {
                 error: lakh_types::FailureReason::Invalid {
@@ -880,8 +755,7 @@ mod tests {
             }));
             {
                 let mut idx =
-                    Indexer::init(context.child("a"), "t", cache(), registry(), Retention::ALL)
-                        .await;
+                    Both::init(context.child("a"), "t", cache(), registry(), Retention::ALL).await;
                 for (i, block) in blocks.iter().take(4).enumerate() {
                     idx.record(i as u64 + 1, digest, 2 * i as u64, block, &[])
                         .await;
@@ -893,7 +767,7 @@ mod tests {
             // Reopened with nothing cached: replaying block 4 still adds
             // nothing, block 5 continues the ordinals.
             let mut idx =
-                Indexer::init(context.child("b"), "t", cache(), registry(), Retention::ALL).await;
+                Both::init(context.child("b"), "t", cache(), registry(), Retention::ALL).await;
             idx.record(4, digest, 6, &blocks[3], &[]).await;
             idx.record(5, digest, 8, &blocks[4], &[]).await;
             let page = idx.account_txs(&carol, None, 2).await.unwrap();
@@ -936,15 +810,14 @@ mod tests {
             let block_b = vec![receipt(2, 0, vec![created]), receipt(2, 1, vec![])];
             {
                 let mut idx =
-                    Indexer::init(context.child("a"), "t", cache(), registry(), Retention::ALL)
-                        .await;
+                    Both::init(context.child("a"), "t", cache(), registry(), Retention::ALL).await;
                 idx.record(1, digest_a, 0, &block_a, &[]).await;
                 idx.record(2, digest_b, 3, &block_b, &[]).await;
                 // Replaying a block after a crash changes nothing.
                 idx.record(2, digest_b, 3, &block_b, &[]).await;
             }
             let assets = registry();
-            let idx = Indexer::init(
+            let idx = Both::init(
                 context.child("b"),
                 "t",
                 cache(),
@@ -978,7 +851,7 @@ mod tests {
     fn a_gap_below_the_recorded_height_is_refused_as_damage() {
         deterministic::Runner::default().start(|context| async move {
             let cache = CacheRef::new(NZU16!(4096), NZUsize!(64));
-            let mut idx = Indexer::init(context, "t", cache, registry(), Retention::ALL).await;
+            let mut idx = Both::init(context, "t", cache, registry(), Retention::ALL).await;
             let digest = sha256::Digest::from([1u8; 32]);
             idx.record(1, digest, 0, &[receipt(1, 0, vec![])], &[])
                 .await;
@@ -999,7 +872,7 @@ mod tests {
                 .collect();
             {
                 let mut idx =
-                    Indexer::init(context.child("a"), "t", cache(), registry(), retention).await;
+                    Both::init(context.child("a"), "t", cache(), registry(), retention).await;
                 for (i, block) in blocks.iter().take(6).enumerate() {
                     idx.record(i as u64 + 1, digest, 2 * i as u64, block, &[])
                         .await;
@@ -1018,8 +891,7 @@ mod tests {
             }
             // Reopened with nothing cached, carol's count is found from the
             // marker of her newest generation, and her next entry follows it.
-            let mut idx =
-                Indexer::init(context.child("b"), "t", cache(), registry(), retention).await;
+            let mut idx = Both::init(context.child("b"), "t", cache(), registry(), retention).await;
             assert_eq!(idx.first_kept_seq(), 8);
             let page = idx.account_txs(&carol, None, 1).await.unwrap();
             assert_eq!((page.total, page.next_before), (6, Some(5)));

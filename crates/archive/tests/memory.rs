@@ -7,9 +7,11 @@
 #![allow(clippy::unwrap_used)]
 
 use commonware_cryptography::{Hasher as _, Sha256, sha256};
-use commonware_runtime::{Runner as _, buffer::paged::CacheRef, tokio as cw_tokio};
+use commonware_runtime::{
+    Runner as _, Supervisor as _, buffer::paged::CacheRef, tokio as cw_tokio,
+};
 use commonware_utils::{NZU16, NZU64, NZUsize};
-use lakh_archive::{AssetRegistry, Indexer, Retention};
+use lakh_archive::{AccountIndex, AssetRegistry, Indexer, Retention};
 use lakh_types::{AssetId, Event, Receipt, TxId, TxStatus};
 use std::sync::Arc;
 
@@ -64,7 +66,10 @@ fn index_and_sample(retention: Retention, blocks: u64) -> Vec<(u64, u64)> {
     cw_tokio::Runner::new(config).start(|context| async move {
         let cache = CacheRef::new(NZU16!(4096), NZUsize!(8192));
         let assets = Arc::new(AssetRegistry::new([(AssetId::NATIVE, "LAKH".to_string())]));
-        let mut indexer = Indexer::init(context, "m", cache, assets, retention).await;
+        let mut indexer =
+            Indexer::init(context.child("txs"), "m", cache.clone(), assets, retention).await;
+        let mut accounts =
+            AccountIndex::init(context.child("accounts"), "m", cache, retention).await;
         let digest = sha256::Digest::from([1u8; 32]);
         let mut samples = Vec::new();
         let mut seq = 0;
@@ -75,6 +80,7 @@ fn index_and_sample(retention: Retention, blocks: u64) -> Vec<(u64, u64)> {
                 .collect();
             let started = std::time::Instant::now();
             indexer.record(height, digest, seq, &block, &[]).await;
+            accounts.index(seq, &block).await;
             slowest = slowest.max((started.elapsed(), height));
             seq += TXS_PER_BLOCK;
             if height % 40 == 0 {

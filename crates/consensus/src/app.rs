@@ -24,7 +24,7 @@ use commonware_storage::{
 };
 use commonware_utils::non_empty_range;
 use futures::{StreamExt, lock::Mutex as AsyncMutex};
-use lakh_archive::Indexer;
+use lakh_archive::{AccountFeed, Indexer};
 use lakh_execution::modules::bridge;
 use lakh_execution::modules::stake::RewardedRound;
 use lakh_execution::{
@@ -156,6 +156,8 @@ fn staged_writes(
 pub struct LakhApp<E: StorageContext + Supervisor> {
     pub shared: Arc<NodeShared>,
     pub indexer: Arc<AsyncMutex<Indexer<E>>>,
+    /// Each account's transactions, indexed behind the chain.
+    pub accounts: Arc<AccountFeed<E>>,
     /// Verifiers of the committees whose finalizations blocks carry.
     pub verifiers: Arc<Verifiers>,
 }
@@ -165,6 +167,7 @@ impl<E: StorageContext + Supervisor> Clone for LakhApp<E> {
         LakhApp {
             shared: self.shared.clone(),
             indexer: self.indexer.clone(),
+            accounts: self.accounts.clone(),
             verifiers: self.verifiers.clone(),
         }
     }
@@ -704,17 +707,25 @@ where
                 )
             }),
         };
-        self.indexer
-            .lock()
-            .await
-            .record(
-                block.height_u64(),
-                block.digest(),
-                block.header.first_tx_seq,
-                &cached.receipts,
-                &cached.block_events,
-            )
-            .await;
+        let room = {
+            let mut indexer = self.indexer.lock().await;
+            indexer
+                .record(
+                    block.height_u64(),
+                    block.digest(),
+                    block.header.first_tx_seq,
+                    &cached.receipts,
+                    &cached.block_events,
+                )
+                .await;
+            // Queued under the index's lock: a reader that found one of the
+            // block's transactions finds it in its accounts' histories too.
+            self.accounts
+                .push(block.header.first_tx_seq, cached.receipts.clone())
+        };
+        if !room {
+            drop(self.accounts.catch_up().await);
+        }
         debug!(
             height = block.height_u64(),
             record_ms = started.elapsed().as_millis() as u64,

@@ -35,7 +35,7 @@ use commonware_runtime::{Handle, Quota, buffer::paged::CacheRef};
 use commonware_storage::{archive::prunable, translator::TwoCap};
 use commonware_utils::{NZDuration, NZU32, NZU64, NZUsize};
 use futures::lock::Mutex as AsyncMutex;
-use lakh_archive::{AssetRegistry, Indexer, Retention, archive_config};
+use lakh_archive::{AccountFeed, AccountIndex, AssetRegistry, Indexer, Retention, archive_config};
 use lakh_types::consensus_key::derive_consensus_key;
 use std::{
     num::{NonZeroU16, NonZeroU64, NonZeroUsize},
@@ -157,6 +157,8 @@ pub struct EngineHandles<
     /// Weak: the application owns the receipts archive, so a crashed or
     /// stopped validator releases it.
     pub indexer: std::sync::Weak<AsyncMutex<Indexer<E>>>,
+    /// Each account's transactions; weak like the receipts index.
+    pub accounts: std::sync::Weak<AccountFeed<E>>,
     /// Assets known to exist, fed by the receipts index.
     pub assets: Arc<AssetRegistry>,
     /// The state database, once the application has started.
@@ -171,6 +173,11 @@ where
     pub fn indexer(&self) -> Option<Arc<AsyncMutex<Indexer<E>>>> {
         self.indexer.upgrade()
     }
+
+    /// The account index, while the validator runs.
+    pub fn accounts(&self) -> Option<Arc<AccountFeed<E>>> {
+        self.accounts.upgrade()
+    }
 }
 
 impl<E> Clone for EngineHandles<E>
@@ -182,6 +189,7 @@ where
             marshal: self.marshal.clone(),
             stateful: self.stateful.clone(),
             indexer: self.indexer.clone(),
+            accounts: self.accounts.clone(),
             assets: self.assets.clone(),
             databases: self.databases.clone(),
         }
@@ -255,6 +263,36 @@ where
     T: PeerSets,
 {
     start_observed(context, cfg, networks, peers, |m| m).await
+}
+
+/// Opens the account index, indexes what a crash left out, and starts the
+/// task that indexes finalized blocks behind the chain.
+async fn start_account_index<E: crate::runtime::RuntimeContext>(
+    context: &E,
+    prefix: &str,
+    page_cache: &CacheRef,
+    cfg: &EngineConfig,
+    indexer: &Indexer<E>,
+) -> Arc<AccountFeed<E>> {
+    let mut index = AccountIndex::init(
+        context.child("account_index"),
+        prefix,
+        page_cache.clone(),
+        cfg.receipts_retention,
+    )
+    .await;
+    index.recover(indexer).await;
+    let (feed, woken) = AccountFeed::new(index);
+    let weak = Arc::downgrade(&feed);
+    let shared = cfg.shared.clone();
+    context.child("account_feed").spawn(move |_| {
+        AccountFeed::run(weak, woken, move |spent| {
+            shared
+                .metrics
+                .time(crate::metrics::Stage::IndexAccounts, spent)
+        })
+    });
+    feed
 }
 
 /// How a validator reaches its peers: who is connected, who to block, and
@@ -401,19 +439,20 @@ where
         .await;
 
     let assets = Arc::new(AssetRegistry::from_genesis(&cfg.shared.genesis));
-    let indexer = Arc::new(AsyncMutex::new(
-        Indexer::init(
-            context.child("indexer"),
-            &prefix,
-            page_cache.clone(),
-            assets.clone(),
-            cfg.receipts_retention,
-        )
-        .await,
-    ));
+    let indexer = Indexer::init(
+        context.child("indexer"),
+        &prefix,
+        page_cache.clone(),
+        assets.clone(),
+        cfg.receipts_retention,
+    )
+    .await;
+    let accounts = start_account_index(&context, &prefix, &page_cache, &cfg, &indexer).await;
+    let indexer = Arc::new(AsyncMutex::new(indexer));
     let application = LakhApp {
         shared: cfg.shared.clone(),
         indexer: indexer.clone(),
+        accounts: accounts.clone(),
         verifiers: Arc::default(),
     };
     let (stateful_actor, stateful_mailbox) = Stateful::new(
@@ -495,6 +534,7 @@ where
             marshal: marshal_mailbox,
             stateful: stateful_mailbox,
             indexer: Arc::downgrade(&indexer),
+            accounts: Arc::downgrade(&accounts),
             assets,
             databases,
         },

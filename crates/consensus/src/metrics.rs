@@ -23,8 +23,11 @@ pub enum Stage {
     Execute,
     /// Computing the state root of a block's changes.
     Merkleize,
-    /// Writing a finalized block's receipts and indexes durably.
+    /// Writing a finalized block's receipts and transaction index durably.
     Record,
+    /// Indexing finalized blocks' receipts by account, behind the chain
+    /// (one sample per catch-up, which may take several blocks).
+    IndexAccounts,
     /// Applying a finalized block's state durably (from its recorded
     /// receipts to the finalization callback).
     Commit,
@@ -39,6 +42,7 @@ impl Stage {
             Stage::Execute => "execute",
             Stage::Merkleize => "merkleize",
             Stage::Record => "record",
+            Stage::IndexAccounts => "index_accounts",
             Stage::Commit => "commit",
         }
     }

@@ -163,11 +163,18 @@ where
         before: Option<u64>,
         limit: u32,
     ) -> Result<AccountTxsPage, String> {
-        let indexer = self.handles.indexer().ok_or("the node is stopping")?;
+        let stopping = "the node is stopping";
+        let accounts = self.handles.accounts().ok_or(stopping)?;
+        let seqs = accounts
+            .catch_up()
+            .await
+            .page(&addr, before, limit as usize)
+            .await;
+        let indexer = self.handles.indexer().ok_or(stopping)?;
         let page = indexer
             .lock()
             .await
-            .account_txs(&addr, before, limit as usize)
+            .account_page(seqs)
             .await
             .ok_or("the account index is unreadable")?;
         let transactions = page

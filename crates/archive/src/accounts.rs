@@ -1,0 +1,549 @@
+//! Each account's transactions, built behind the chain.
+//!
+//! A finalized block's receipts are made durable by [`Indexer::record`] on the
+//! block's path (before its state is applied). Listing them under every
+//! account they concern costs more than storing them (an entry per account,
+//! each under a hashed key), and nothing on the chain waits for it, so it runs
+//! beside the block path: [`AccountFeed::push`] queues the block, and a task
+//! ([`AccountFeed::run`]) or the next reader indexes it. A reader first
+//! indexes what is queued ([`AccountFeed::catch_up`]), so an account page
+//! holds every transaction the transaction index answers for. After a crash
+//! the queue is gone; [`AccountIndex::recover`] indexes again, from the
+//! transaction index, what the account index lacks.
+//!
+//! Entries: under each transaction's sequence number, one entry per account
+//! it concerns, keyed by [`account_key`] of the account and its ordinal,
+//! holding the sequence number. Writes are idempotent (an account entry only
+//! after the account's newest), so indexing a transaction twice adds nothing.
+//! Each account's first entry in a generation is marked, so its count is
+//! found again after a restart from the newest generation it appears in,
+//! whatever was pruned below.
+
+use crate::index::{Indexer, Retention, archive_config, read};
+use commonware_cryptography::{Hasher, Sha256, sha256};
+use commonware_runtime::{Supervisor, buffer::paged::CacheRef};
+use commonware_storage::Context as StorageContext;
+use commonware_storage::archive::{Archive as _, Identifier, MultiArchive as _, prunable};
+use commonware_storage::translator::EightCap;
+use futures::StreamExt as _;
+use futures::channel::mpsc;
+use futures::lock::Mutex as AsyncMutex;
+use lakh_types::{Address, Receipt};
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+type AccountArchive<E> = prunable::Archive<EightCap, E, sha256::Digest, u64>;
+
+/// Name of the index's partitions (after the validator's prefix).
+const ACCOUNT_INDEX: &str = "account-index-v2";
+
+/// Most account tips kept in memory; the cache starts over when full.
+const MAX_CACHED_TIPS: usize = 1 << 20;
+
+/// Receipts read back from the transaction index per step of a recovery.
+const RECOVERY_CHUNK_TXS: u64 = 4_096;
+
+/// An account's entry count and the sequence number of its newest entry.
+#[derive(Clone, Copy, Debug)]
+struct AccountTip {
+    count: u64,
+    last_seq: u64,
+}
+
+/// The key of `account`'s `ordinal`-th transaction (from 0, oldest first).
+fn account_key(account: &Address, ordinal: u64) -> sha256::Digest {
+    Sha256::hash(&[
+        b"lakh/account-tx".as_slice(),
+        account.as_bytes(),
+        &ordinal.to_be_bytes(),
+    ])
+}
+
+/// The key of the marker of `account`'s first entry in `generation`; it
+/// holds that entry's ordinal.
+fn marker_key(account: &Address, generation: u64) -> sha256::Digest {
+    Sha256::hash(&[
+        b"lakh/account-generation".as_slice(),
+        account.as_bytes(),
+        &generation.to_be_bytes(),
+    ])
+}
+
+/// The first absent ordinal of `account` at or after `first`, found with
+/// O(log n) reads (ordinals are written in order, and none at or above a
+/// generation's first entry is pruned before it).
+async fn probe_count<E: StorageContext + Supervisor>(
+    archive: &AccountArchive<E>,
+    account: &Address,
+    first: u64,
+) -> u64 {
+    let has = |n: u64| async move {
+        let key = account_key(account, n);
+        archive
+            .has(Identifier::Key(&key))
+            .await
+            .expect("account index read failed")
+    };
+    if !has(first).await {
+        return first;
+    }
+    let mut present = first;
+    let mut step = 1u64;
+    let mut absent = first.saturating_add(step);
+    while has(absent).await {
+        present = absent;
+        step = step.saturating_mul(2);
+        absent = first.saturating_add(step);
+    }
+    while absent - present > 1 {
+        let mid = present + (absent - present) / 2;
+        if has(mid).await {
+            present = mid;
+        } else {
+            absent = mid;
+        }
+    }
+    present + 1
+}
+
+/// `account`'s tip as stored, looked up from the newest of `generations`
+/// down; `None` when no kept generation has an entry of it (its count then
+/// starts again from 0: every older entry is pruned).
+async fn read_tip<E: StorageContext + Supervisor>(
+    archive: &AccountArchive<E>,
+    account: &Address,
+    generations: std::ops::RangeInclusive<u64>,
+) -> Option<AccountTip> {
+    for generation in generations.rev() {
+        let marker = archive
+            .get(Identifier::Key(&marker_key(account, generation)))
+            .await
+            .expect("account index read failed");
+        let Some(first) = marker else { continue };
+        let count = probe_count(archive, account, first).await;
+        let newest = account_key(account, count.checked_sub(1)?);
+        // A marker whose entry a crash cut off points past the entries:
+        // the newest one is then older, possibly pruned.
+        let last_seq = archive
+            .get(Identifier::Key(&newest))
+            .await
+            .expect("account index read failed")
+            .unwrap_or(0);
+        return Some(AccountTip { count, last_seq });
+    }
+    None
+}
+
+/// One page of an account's transactions by sequence number, newest first:
+/// what [`Indexer::account_page`] reads the receipts of.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccountSeqs {
+    /// Each transaction's ordinal among the account's and sequence number.
+    pub txs: Vec<(u64, u64)>,
+    /// How many transactions the account has in all.
+    pub total: u64,
+    /// The `before` of the next (older) page; `None` on the last page.
+    pub next_before: Option<u64>,
+    /// The page ended at the account's oldest kept entry.
+    pub older_pruned: bool,
+}
+
+/// The account index: one owner, the [`AccountFeed`]'s lock.
+pub struct AccountIndex<E: StorageContext + Supervisor> {
+    archive: Option<AccountArchive<E>>,
+    /// Tips of accounts seen since start (others are read on demand).
+    tips: HashMap<Address, AccountTip, ahash::RandomState>,
+    retention: Retention,
+    /// The sequence number of the next transaction to index.
+    next_seq: u64,
+    /// Sequence numbers below this are pruned.
+    floor_seq: u64,
+    prefix: String,
+}
+
+impl<E: StorageContext + Supervisor> AccountIndex<E> {
+    pub async fn init(
+        context: E,
+        prefix: &str,
+        page_cache: CacheRef,
+        retention: Retention,
+    ) -> Self {
+        let archive = prunable::Archive::init(
+            context,
+            archive_config(
+                prefix,
+                ACCOUNT_INDEX,
+                page_cache,
+                (),
+                EightCap,
+                retention.section_txs(),
+            ),
+        )
+        .await
+        .expect("failed to open the account index");
+        let floor_seq = archive.ranges().next().map_or(0, |(first, _)| first);
+        // The newest indexed transaction may have been cut short by a crash:
+        // it is indexed again (idempotently) by `recover`.
+        let next_seq = archive.last_index().unwrap_or(floor_seq);
+        AccountIndex {
+            archive: Some(archive),
+            tips: HashMap::default(),
+            retention,
+            next_seq,
+            floor_seq,
+            prefix: prefix.to_string(),
+        }
+    }
+
+    /// Indexes what the transaction index holds and this index lacks: what a
+    /// crash took from the queue. A block's entries are synced before the
+    /// next block's are written, so all below the newest entry are whole
+    /// but the newest block's; it is indexed again from its start, at most
+    /// a block's transactions below the newest entry.
+    pub async fn recover(&mut self, txs: &Indexer<E>) {
+        let end = txs.next_seq();
+        let start = self
+            .next_seq
+            .saturating_sub(lakh_types::limits::MAX_BLOCK_TXS as u64)
+            .max(txs.first_kept_seq())
+            .max(self.floor_seq);
+        let mut seq = start;
+        while seq < end {
+            let chunk_end = end.min(seq + RECOVERY_CHUNK_TXS);
+            let receipts = txs.receipts_by_seq(seq..chunk_end).await;
+            self.index(seq, &receipts).await;
+            seq = chunk_end;
+        }
+    }
+
+    /// Durably indexes the accounts of the receipts of transactions
+    /// `first_tx_seq..`, then prunes below the retention's floor.
+    pub async fn index(&mut self, first_tx_seq: u64, receipts: &[Receipt]) {
+        self.write_entries(first_tx_seq, receipts).await;
+        let archive = self.archive.take().expect("account index present");
+        let (archive, synced) = archive
+            .start_sync()
+            .await
+            .expect("account index sync failed");
+        synced.await.expect("account index sync failed");
+        self.archive = Some(archive);
+        self.next_seq = self.next_seq.max(first_tx_seq + receipts.len() as u64);
+        self.prune().await;
+    }
+
+    async fn prune(&mut self) {
+        let floor = self.retention.floor(self.next_seq);
+        if floor <= self.floor_seq {
+            return;
+        }
+        let archive = self.archive.take().expect("account index present");
+        self.archive = Some(
+            archive
+                .prune(floor)
+                .await
+                .expect("account index prune failed"),
+        );
+        self.floor_seq = floor;
+    }
+
+    /// The generations an account's entries may be in once `next_seq`
+    /// transactions are indexed, oldest first.
+    fn kept_generations(&self, next_seq: u64) -> std::ops::RangeInclusive<u64> {
+        self.retention.generation(self.floor_seq)..=self.retention.generation(next_seq)
+    }
+
+    /// Writes an entry for every account of every receipt (unsynced). An
+    /// account whose newest entry is this transaction or later already has
+    /// it (indexed again after a crash), so it is skipped.
+    async fn write_entries(&mut self, first_tx_seq: u64, receipts: &[Receipt]) {
+        let mut archive = self.archive.take().expect("account index present");
+        if self.tips.len() >= MAX_CACHED_TIPS {
+            self.tips.clear();
+        }
+        let generations = self.kept_generations(first_tx_seq + receipts.len() as u64);
+        let mut accounts = Vec::new();
+        for (i, receipt) in receipts.iter().enumerate() {
+            let seq = first_tx_seq + i as u64;
+            let generation = self.retention.generation(seq);
+            receipt.accounts_into(&mut accounts);
+            for &account in &accounts {
+                let tip = match self.tips.get(&account) {
+                    Some(tip) => Some(*tip),
+                    None => read_tip(&archive, &account, generations.clone()).await,
+                };
+                if tip.is_some_and(|t| t.last_seq >= seq) {
+                    continue;
+                }
+                let count = tip.map_or(0, |t| t.count);
+                if tip.is_none_or(|t| self.retention.generation(t.last_seq) != generation) {
+                    archive = archive
+                        .put_multi(seq, marker_key(&account, generation), &count)
+                        .await
+                        .expect("account index write failed");
+                }
+                archive = archive
+                    .put_multi(seq, account_key(&account, count), &seq)
+                    .await
+                    .expect("account index write failed");
+                let tip = AccountTip {
+                    count: count + 1,
+                    last_seq: seq,
+                };
+                self.tips.insert(account, tip);
+            }
+        }
+        self.archive = Some(archive);
+    }
+
+    /// Up to `limit` of `account`'s transactions with ordinals below
+    /// `before` (from the newest when `None`), newest first.
+    pub async fn page(&self, account: &Address, before: Option<u64>, limit: usize) -> AccountSeqs {
+        let archive = self.archive.as_ref().expect("account index present");
+        let total = match self.tips.get(account) {
+            Some(tip) => tip.count,
+            None => read_tip(archive, account, self.kept_generations(self.next_seq))
+                .await
+                .map_or(0, |t| t.count),
+        };
+        let end = before.map_or(total, |b| b.min(total));
+        let start = end.saturating_sub(limit as u64);
+        let mut txs = Vec::with_capacity((end - start) as usize);
+        for ordinal in (start..end).rev() {
+            let key = account_key(account, ordinal);
+            // Ordinals are pruned oldest first: the first one missing
+            // going down ends what is kept.
+            let found = read(
+                archive.get(Identifier::Key(&key)).await,
+                &self.prefix,
+                ACCOUNT_INDEX,
+            );
+            let Some(seq) = found else {
+                return AccountSeqs {
+                    txs,
+                    total,
+                    next_before: None,
+                    older_pruned: true,
+                };
+            };
+            txs.push((ordinal, seq));
+        }
+        AccountSeqs {
+            txs,
+            total,
+            next_before: (start > 0).then_some(start),
+            older_pruned: false,
+        }
+    }
+
+    /// The sequence number of the next transaction to index.
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq
+    }
+}
+
+/// A finalized block's receipts waiting to be indexed by account.
+struct Queued {
+    first_tx_seq: u64,
+    receipts: Arc<Vec<Receipt>>,
+}
+
+/// Blocks queued for the account index beyond which the block path indexes
+/// them itself (a bound on memory, and backpressure on a slow disk).
+pub const MAX_QUEUED_BLOCKS: usize = 16;
+
+/// The account index with its queue of finalized blocks not yet indexed.
+pub struct AccountFeed<E: StorageContext + Supervisor> {
+    index: AsyncMutex<AccountIndex<E>>,
+    queue: Mutex<VecDeque<Queued>>,
+    wake: mpsc::UnboundedSender<()>,
+}
+
+impl<E: StorageContext + Supervisor> AccountFeed<E> {
+    /// The feed, and the receiver [`AccountFeed::run`] waits on.
+    pub fn new(index: AccountIndex<E>) -> (Arc<Self>, mpsc::UnboundedReceiver<()>) {
+        let (wake, woken) = mpsc::unbounded();
+        let feed = AccountFeed {
+            index: AsyncMutex::new(index),
+            queue: Mutex::new(VecDeque::new()),
+            wake,
+        };
+        (Arc::new(feed), woken)
+    }
+
+    fn queue(&self) -> std::sync::MutexGuard<'_, VecDeque<Queued>> {
+        self.queue.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Queues a recorded block, in height order. Returns `false` when the
+    /// queue is past [`MAX_QUEUED_BLOCKS`]: the caller should then
+    /// [`catch_up`](Self::catch_up) itself.
+    pub fn push(&self, first_tx_seq: u64, receipts: Arc<Vec<Receipt>>) -> bool {
+        let queued = {
+            let mut queue = self.queue();
+            queue.push_back(Queued {
+                first_tx_seq,
+                receipts,
+            });
+            queue.len()
+        };
+        // The task is gone only while the node stops; readers still catch up.
+        let _ = self.wake.unbounded_send(());
+        queued <= MAX_QUEUED_BLOCKS
+    }
+
+    /// Indexes every queued block, and returns the index, caught up with
+    /// every block recorded before this call.
+    pub async fn catch_up(&self) -> futures::lock::MutexGuard<'_, AccountIndex<E>> {
+        let mut index = self.index.lock().await;
+        // Only the lock's holder takes from the queue, so blocks are
+        // indexed in the order they were pushed.
+        loop {
+            let next = self.queue().pop_front();
+            let Some(next) = next else { return index };
+            index.index(next.first_tx_seq, &next.receipts).await;
+        }
+    }
+
+    /// Indexes queued blocks as they come, until the feed is dropped (the
+    /// task holds it weakly, so the validator stopping ends it); tells
+    /// `caught_up` how long each catch-up took.
+    pub async fn run(
+        feed: Weak<Self>,
+        mut woken: mpsc::UnboundedReceiver<()>,
+        mut caught_up: impl FnMut(Duration),
+    ) {
+        while woken.next().await.is_some() {
+            let Some(feed) = feed.upgrade() else { return };
+            if feed.queue().is_empty() {
+                continue;
+            }
+            let started = Instant::now();
+            drop(feed.catch_up().await);
+            caught_up(started.elapsed());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::AssetRegistry;
+    use commonware_runtime::{Clock as _, Runner as _, Spawner as _, deterministic};
+    use commonware_utils::{NZU16, NZUsize};
+    use lakh_types::{AssetId, Event, TxId, TxStatus};
+
+    type Ctx = deterministic::Context;
+
+    fn cache() -> CacheRef {
+        CacheRef::new(NZU16!(4096), NZUsize!(64))
+    }
+
+    /// Block `height`: sender `height % 3` pays carol, and carol pays dave.
+    fn block(height: u64) -> Vec<Receipt> {
+        let carol = Address([9; 32]);
+        let dave = Address([10; 32]);
+        let pay = |index: u32, from: Address, to: Address| Receipt {
+            tx_id: TxId([height as u8 ^ (index as u8).wrapping_mul(31); 32]),
+            sender: from,
+            nonce: height,
+            height,
+            index,
+            fee_paid: 1,
+            status: TxStatus::Success,
+            events: vec![Event::Transfer {
+                asset: AssetId::NATIVE,
+                from,
+                to,
+                amount: 1,
+            }],
+        };
+        vec![
+            pay(0, Address([(height % 3) as u8; 32]), carol),
+            pay(1, carol, dave),
+        ]
+    }
+
+    async fn indexer(context: &Ctx) -> Indexer<Ctx> {
+        let assets = Arc::new(AssetRegistry::new([]));
+        Indexer::init(context.child("i"), "t", cache(), assets, Retention::ALL).await
+    }
+
+    async fn accounts(context: &Ctx) -> AccountIndex<Ctx> {
+        AccountIndex::init(context.child("a"), "t", cache(), Retention::ALL).await
+    }
+
+    /// Heights of `account`'s whole history, newest first.
+    async fn history(idx: &Indexer<Ctx>, acc: &AccountIndex<Ctx>, account: u8) -> Vec<u64> {
+        let seqs = acc.page(&Address([account; 32]), None, 100).await;
+        let page = idx.account_page(seqs).await.expect("readable");
+        page.txs.iter().map(|(_, r)| r.receipt.height).collect()
+    }
+
+    async fn record(idx: &mut Indexer<Ctx>, height: u64) -> Vec<Receipt> {
+        let receipts = block(height);
+        let digest = sha256::Digest::from([height as u8; 32]);
+        idx.record(height, digest, 2 * (height - 1), &receipts, &[])
+            .await;
+        receipts
+    }
+
+    #[test]
+    fn blocks_a_crash_took_from_the_queue_are_indexed_again_from_the_transaction_index() {
+        deterministic::Runner::default().start(|context| async move {
+            {
+                let (mut idx, mut acc) = (indexer(&context).await, accounts(&context).await);
+                for height in 1..=5 {
+                    let receipts = record(&mut idx, height).await;
+                    // Blocks 4 and 5 were recorded but still queued.
+                    if height <= 3 {
+                        acc.index(2 * (height - 1), &receipts).await;
+                    }
+                }
+                assert_eq!(history(&idx, &acc, 9).await, vec![3, 3, 2, 2, 1, 1]);
+            }
+            let idx = indexer(&context).await;
+            let mut acc = accounts(&context).await;
+            acc.recover(&idx).await;
+            assert_eq!(acc.next_seq(), 10);
+            let all: Vec<u64> = (1..=5).rev().flat_map(|h| [h, h]).collect();
+            assert_eq!(history(&idx, &acc, 9).await, all, "each once, in order");
+            assert_eq!(history(&idx, &acc, 10).await, vec![5, 4, 3, 2, 1]);
+            assert_eq!(history(&idx, &acc, 1).await, vec![4, 1]);
+            // Recovering again, or indexing a block again, adds nothing.
+            acc.recover(&idx).await;
+            acc.index(8, &block(5)).await;
+            assert_eq!(history(&idx, &acc, 10).await, vec![5, 4, 3, 2, 1]);
+        });
+    }
+
+    #[test]
+    fn a_reader_finds_every_block_pushed_before_it_and_the_task_drains_the_queue() {
+        deterministic::Runner::default().start(|context| async move {
+            let mut idx = indexer(&context).await;
+            let (feed, woken) = AccountFeed::new(accounts(&context).await);
+            for height in 1..=MAX_QUEUED_BLOCKS as u64 + 1 {
+                let receipts = record(&mut idx, height).await;
+                let room = feed.push(2 * (height - 1), Arc::new(receipts));
+                assert_eq!(room, height <= MAX_QUEUED_BLOCKS as u64, "height {height}");
+            }
+            {
+                // No task runs yet: the reader indexes the queue itself.
+                let acc = feed.catch_up().await;
+                assert_eq!(acc.next_seq(), 2 * (MAX_QUEUED_BLOCKS as u64 + 1));
+                assert_eq!(history(&idx, &acc, 10).await.len(), MAX_QUEUED_BLOCKS + 1);
+            }
+            let weak = Arc::downgrade(&feed);
+            let task = context
+                .child("accounts")
+                .spawn(move |_| AccountFeed::run(weak, woken, |_| {}));
+            let height = MAX_QUEUED_BLOCKS as u64 + 2;
+            let receipts = record(&mut idx, height).await;
+            assert!(feed.push(2 * (height - 1), Arc::new(receipts)));
+            context.sleep(Duration::from_millis(10)).await;
+            assert!(feed.queue().is_empty(), "the task indexed the block");
+            drop(feed);
+            task.await.expect("the task ends once the feed is dropped");
+        });
+    }
+}
