@@ -375,10 +375,14 @@ impl<E: StorageContext + Supervisor> AccountFeed<E> {
         self.queue.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Queues a recorded block, in height order. Returns `false` when the
+    /// Queues a recorded block, in height order (an empty block has nothing
+    /// to index and is not queued). Returns `false` when the
     /// queue is past [`MAX_QUEUED_BLOCKS`]: the caller should then
     /// [`catch_up`](Self::catch_up) itself.
     pub fn push(&self, first_tx_seq: u64, receipts: Arc<Vec<Receipt>>) -> bool {
+        if receipts.is_empty() {
+            return true;
+        }
         let queued = {
             let mut queue = self.queue();
             queue.push_back(Queued {
