@@ -19,7 +19,7 @@
 //! found again after a restart from the newest generation it appears in,
 //! whatever was pruned below.
 
-use crate::index::{Indexer, Retention, archive_config, read};
+use crate::index::{AccountPage, Indexer, Retention, archive_config, read};
 use commonware_cryptography::{Hasher, Sha256, sha256};
 use commonware_runtime::{Supervisor, buffer::paged::CacheRef};
 use commonware_storage::Context as StorageContext;
@@ -133,20 +133,6 @@ async fn read_tip<E: StorageContext + Supervisor>(
         return Some(AccountTip { count, last_seq });
     }
     None
-}
-
-/// One page of an account's transactions by sequence number, newest first:
-/// what [`Indexer::account_page`] reads the receipts of.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AccountSeqs {
-    /// Each transaction's ordinal among the account's and sequence number.
-    pub txs: Vec<(u64, u64)>,
-    /// How many transactions the account has in all.
-    pub total: u64,
-    /// The `before` of the next (older) page; `None` on the last page.
-    pub next_before: Option<u64>,
-    /// The page ended at the account's oldest kept entry.
-    pub older_pruned: bool,
 }
 
 /// The account index: one owner, the [`AccountFeed`]'s lock.
@@ -298,7 +284,12 @@ impl<E: StorageContext + Supervisor> AccountIndex<E> {
 
     /// Up to `limit` of `account`'s transactions with ordinals below
     /// `before` (from the newest when `None`), newest first.
-    pub async fn page(&self, account: &Address, before: Option<u64>, limit: usize) -> AccountSeqs {
+    pub async fn page(
+        &self,
+        account: &Address,
+        before: Option<u64>,
+        limit: usize,
+    ) -> AccountPage<u64> {
         let archive = self.archive.as_ref().expect("account index present");
         let total = match self.tips.get(account) {
             Some(tip) => tip.count,
@@ -319,7 +310,7 @@ impl<E: StorageContext + Supervisor> AccountIndex<E> {
                 ACCOUNT_INDEX,
             );
             let Some(seq) = found else {
-                return AccountSeqs {
+                return AccountPage {
                     txs,
                     total,
                     next_before: None,
@@ -328,7 +319,7 @@ impl<E: StorageContext + Supervisor> AccountIndex<E> {
             };
             txs.push((ordinal, seq));
         }
-        AccountSeqs {
+        AccountPage {
             txs,
             total,
             next_before: (start > 0).then_some(start),

@@ -14,7 +14,6 @@
 //! so a node keeps the receipts of its newest transactions only
 //! ([`Retention`]): whole generations of older ones are pruned.
 
-use crate::accounts::AccountSeqs;
 use crate::assets::{AssetRegistry, created_assets};
 use bytes::{BufMut, Bytes, BytesMut};
 use commonware_codec::Buf;
@@ -176,11 +175,13 @@ pub struct Indexer<E: StorageContext + Supervisor> {
     prefix: String,
 }
 
-/// One page of an account's transactions, newest first.
+/// One page of an account's transactions, newest first: their sequence
+/// numbers as the account index answers ([`crate::AccountIndex::page`]),
+/// or their records as [`Indexer::account_page`] reads them.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AccountPage {
+pub struct AccountPage<T = TxRecord> {
     /// Each transaction with its ordinal among the account's transactions.
-    pub txs: Vec<(u64, TxRecord)>,
+    pub txs: Vec<(u64, T)>,
     /// How many transactions the account has in all.
     pub total: u64,
     /// The `before` of the next (older) page; `None` on the last page.
@@ -501,7 +502,7 @@ impl<E: StorageContext + Supervisor> Indexer<E> {
 
     /// The receipts of `page`'s transactions; an entry whose receipt was
     /// pruned ends the page as the oldest kept.
-    pub async fn account_page(&self, page: AccountSeqs) -> Option<AccountPage> {
+    pub async fn account_page(&self, page: AccountPage<u64>) -> Option<AccountPage> {
         let txs = self.txs.as_ref()?;
         let p = &self.prefix;
         let mut out = Vec::with_capacity(page.txs.len());

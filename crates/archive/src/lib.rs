@@ -8,7 +8,7 @@ pub mod accounts;
 pub mod assets;
 pub mod index;
 
-pub use accounts::{AccountFeed, AccountIndex, AccountSeqs};
+pub use accounts::{AccountFeed, AccountIndex};
 pub use assets::{AssetRegistry, created_assets};
 pub use index::{
     AccountPage, BlockRecord, GENERATION_TXS, Indexer, Retention, TxRecord, archive_config,
