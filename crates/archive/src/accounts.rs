@@ -186,19 +186,23 @@ impl<E: StorageContext + Supervisor> AccountIndex<E> {
     /// crash took from the queue. A block's entries are synced before the
     /// next block's are written, so all below the newest entry are whole
     /// but the newest block's; it is indexed again from its start, at most
-    /// a block's transactions below the newest entry.
+    /// a block's transactions below the newest entry. It stops where the
+    /// transaction index does (its last block may be cut short by the same
+    /// crash, and is recorded and queued again when the chain replays it).
     pub async fn recover(&mut self, txs: &Indexer<E>) {
         let end = txs.next_seq();
-        let start = self
+        let mut seq = self
             .next_seq
             .saturating_sub(lakh_types::limits::MAX_BLOCK_TXS as u64)
             .max(txs.first_kept_seq())
             .max(self.floor_seq);
-        let mut seq = start;
         while seq < end {
             let chunk_end = end.min(seq + RECOVERY_CHUNK_TXS);
             let receipts = txs.receipts_by_seq(seq..chunk_end).await;
             self.index(seq, &receipts).await;
+            if seq + (receipts.len() as u64) < chunk_end {
+                return;
+            }
             seq = chunk_end;
         }
     }
@@ -509,6 +513,22 @@ mod tests {
             acc.recover(&idx).await;
             acc.index(8, &block(5)).await;
             assert_eq!(history(&idx, &acc, 10).await, vec![5, 4, 3, 2, 1]);
+        });
+    }
+
+    #[test]
+    fn recovery_stops_where_a_crash_cut_the_transaction_index_short() {
+        deterministic::Runner::default().start(|context| async move {
+            let mut idx = indexer(&context).await;
+            for height in 1..=3 {
+                record(&mut idx, height).await;
+            }
+            // Block 4's record counts two transactions the index lost.
+            idx.cut_short(2);
+            let mut acc = accounts(&context).await;
+            acc.recover(&idx).await;
+            assert_eq!(acc.next_seq(), 6, "indexed up to what is there");
+            assert_eq!(history(&idx, &acc, 10).await, vec![3, 2, 1]);
         });
     }
 
