@@ -430,7 +430,7 @@ mod tests {
     use crate::AssetRegistry;
     use commonware_runtime::{Clock as _, Runner as _, Spawner as _, deterministic};
     use commonware_utils::{NZU16, NZUsize};
-    use lakh_types::{AssetId, Event, TxId, TxStatus};
+    use lakh_types::{AssetId, Event};
 
     type Ctx = deterministic::Context;
 
@@ -442,20 +442,16 @@ mod tests {
     fn block(height: u64) -> Vec<Receipt> {
         let carol = Address([9; 32]);
         let dave = Address([10; 32]);
-        let pay = |index: u32, from: Address, to: Address| Receipt {
-            tx_id: TxId([height as u8 ^ (index as u8).wrapping_mul(31); 32]),
-            sender: from,
-            nonce: height,
-            height,
-            index,
-            fee_paid: 1,
-            status: TxStatus::Success,
-            events: vec![Event::Transfer {
+        let pay = |index: u32, from: Address, to: Address| {
+            let transfer = Event::Transfer {
                 asset: AssetId::NATIVE,
                 from,
                 to,
                 amount: 1,
-            }],
+            };
+            let mut receipt = crate::index::tests::receipt(height, index, vec![transfer]);
+            receipt.sender = from;
+            receipt
         };
         vec![
             pay(0, Address([(height % 3) as u8; 32]), carol),

@@ -604,14 +604,15 @@ impl<E: StorageContext + Supervisor> Indexer<E> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use commonware_runtime::{Runner as _, deterministic};
     use commonware_utils::NZU16;
     use lakh_types::modules::book::BookEvent;
     use lakh_types::{Address, Event, TxStatus};
 
-    fn receipt(height: u64, index: u32, events: Vec<Event>) -> Receipt {
+    /// A successful receipt of sender `Address([index; 32])`.
+    pub(crate) fn receipt(height: u64, index: u32, events: Vec<Event>) -> Receipt {
         Receipt {
             tx_id: TxId([height as u8 ^ (index as u8).wrapping_mul(31); 32]),
             sender: Address([index as u8; 32]),
