@@ -8,6 +8,7 @@ use crate::{
     l1,
     metrics::Stage,
     participation::{self, ParticipationState, Verifiers},
+    prune::StatePruner,
     shared::{BlockReceipts, NodeShared},
 };
 use commonware_consensus::marshal::ancestry::Ancestry;
@@ -160,6 +161,8 @@ pub struct LakhApp<E: StorageContext + Supervisor> {
     pub accounts: Arc<AccountFeed<E>>,
     /// Verifiers of the committees whose finalizations blocks carry.
     pub verifiers: Arc<Verifiers>,
+    /// Prunes the state's history behind finalized blocks.
+    pub pruner: Arc<StatePruner<E>>,
 }
 
 impl<E: StorageContext + Supervisor> Clone for LakhApp<E> {
@@ -169,6 +172,7 @@ impl<E: StorageContext + Supervisor> Clone for LakhApp<E> {
             indexer: self.indexer.clone(),
             accounts: self.accounts.clone(),
             verifiers: self.verifiers.clone(),
+            pruner: self.pruner.clone(),
         }
     }
 }
@@ -744,6 +748,8 @@ where
     ) {
         let _ = readers;
         self.shared.metrics.committed(block.height_u64());
+        self.pruner
+            .finalized(&context.0, block.height_u64(), Self::sync_targets(block));
         if !block.header.evidence.is_empty() {
             info!(
                 height = block.height_u64(),

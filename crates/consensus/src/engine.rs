@@ -9,6 +9,7 @@ use crate::{
     app::{Databases, LakhApp},
     block::Block,
     epochs::{EpochSchemes, Epochs, EpochsConfig},
+    prune::{StateHistory, StatePruner},
     rest::Resting,
     shared::NodeShared,
 };
@@ -132,6 +133,8 @@ pub struct EngineConfig {
     pub state_cache_bytes: usize,
     /// How many of the newest transactions' receipts the indexes keep.
     pub receipts_retention: Retention,
+    /// How much of the state's history is kept, and in what files.
+    pub state_history: StateHistory,
     /// Peers kept connected in every epoch besides its committees: the
     /// genesis validators and any configured full nodes.
     pub static_peers: Vec<(ed25519::PublicKey, std::net::SocketAddr)>,
@@ -337,7 +340,10 @@ where
         &prefix,
         state_page_cache(cfg.state_cache_bytes),
         Sequential,
-        Default::default(),
+        lakh_state::db::StateIo {
+            items_per_section: cfg.state_history.items_per_section,
+            ..Default::default()
+        },
     );
 
     let resolver = marshal_resolver::init(
@@ -449,11 +455,17 @@ where
     .await;
     let accounts = start_account_index(&context, &prefix, &page_cache, &cfg, &indexer).await;
     let indexer = Arc::new(AsyncMutex::new(indexer));
+    let databases = Arc::new(OnceLock::new());
     let application = LakhApp {
         shared: cfg.shared.clone(),
         indexer: indexer.clone(),
         accounts: accounts.clone(),
         verifiers: Arc::default(),
+        pruner: Arc::new(StatePruner::new(
+            cfg.state_history,
+            databases.clone(),
+            cfg.shared.clone(),
+        )),
     };
     let (stateful_actor, stateful_mailbox) = Stateful::new(
         context.child("stateful"),
@@ -488,7 +500,6 @@ where
         marshal_mailbox.clone(),
         FixedEpocher::new(epoch_blocks),
     );
-    let databases = Arc::new(OnceLock::new());
     {
         let mailbox = stateful_mailbox.clone();
         let cell = databases.clone();

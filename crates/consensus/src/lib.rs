@@ -3,7 +3,8 @@
 //! commits blocks ([`app`]), the wiring of one validator's actors
 //! ([`engine`]), the pause of a leader with nothing to include ([`rest`]),
 //! the state shared with the node's services ([`shared`]) and the receipts
-//! it keeps until finalization ([`pending_receipts`]), the chain's
+//! it keeps until finalization ([`pending_receipts`]), the pruning of the
+//! state's history behind the chain ([`prune`]), the chain's
 //! metrics ([`metrics`]), the finalization certificates blocks carry to
 //! pay their signers ([`participation`]) and a client's walk along the chain
 //! of committees ([`light`]).
@@ -21,6 +22,7 @@ pub mod metrics;
 pub mod nosync;
 pub mod participation;
 pub mod pending_receipts;
+pub mod prune;
 pub mod rest;
 pub mod runtime;
 pub mod shared;

@@ -31,6 +31,9 @@ pub enum Stage {
     /// Applying a finalized block's state durably (from its recorded
     /// receipts to the finalization callback).
     Commit,
+    /// Pruning the state's history behind the chain (one sample per prune,
+    /// beside the block path).
+    PruneState,
 }
 
 impl Stage {
@@ -44,6 +47,7 @@ impl Stage {
             Stage::Record => "record",
             Stage::IndexAccounts => "index_accounts",
             Stage::Commit => "commit",
+            Stage::PruneState => "prune_state",
         }
     }
 }
@@ -77,6 +81,9 @@ pub struct ChainMetrics {
     /// of [`crate::pending_receipts`] had forgotten.
     pub receipts_replayed: Counter,
     pub stages: Family<StageLabels, Histogram, fn() -> Histogram>,
+    /// The oldest operation the state's log still holds, after the last
+    /// prune ([`crate::prune`]).
+    pub state_log_start_ops: Gauge,
     /// The last block whose receipts were recorded, and when: its commit
     /// is timed from there.
     recorded: Arc<Mutex<Option<(u64, Instant)>>>,
@@ -96,6 +103,7 @@ impl Default for ChainMetrics {
             refusals: Family::default(),
             receipts_replayed: Counter::default(),
             stages: Family::new_with_constructor(stage_histogram as fn() -> Histogram),
+            state_log_start_ops: Gauge::default(),
             recorded: Arc::default(),
         }
     }
@@ -230,12 +238,17 @@ impl ChainMetrics {
                 "Time spent per block in each stage",
                 self.stages.clone(),
             )),
+            keep(context.register(
+                "state_log_start_ops",
+                "Location of the oldest operation the state's log holds, after the last prune",
+                self.state_log_start_ops.clone(),
+            )),
         ]
     }
 }
 
 /// A gauge's value; heights and sizes stay far below `i64::MAX`.
-fn gauge_value(v: u64) -> i64 {
+pub(crate) fn gauge_value(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 

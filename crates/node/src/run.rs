@@ -331,6 +331,7 @@ pub fn run(cfg: RunConfig) -> Result<()> {
                     timeouts: cfg.timeouts.clone(),
                     state_cache_bytes: cfg.state_cache_bytes,
                     receipts_retention: cfg.receipts_retention,
+                    state_history: Default::default(),
                     static_peers: peers.clone(),
                     byzantine: spec.byzantine,
                 },

@@ -28,6 +28,7 @@ use lakh_consensus::{
     byzantine::Misbehavior,
     engine::{self, ConsensusTimeouts, EngineConfig, EngineHandles, Networks},
     pending_receipts::ReceiptLimits,
+    prune::{MIN_RETAINED_BLOCKS, StateHistory},
     shared::NodeShared,
 };
 use lakh_rpc::finality;
@@ -70,6 +71,8 @@ struct LakhEngine {
     /// How many executed blocks' receipts each validator keeps, by index
     /// (`None` or absent: the default bound).
     receipt_limits: Vec<Option<ReceiptLimits>>,
+    /// How much state history every validator keeps, in what files.
+    state_history: StateHistory,
 }
 
 /// An L1 view that sees each deposit from its time on (simulated clock).
@@ -201,6 +204,7 @@ impl LakhEngine {
             byzantine: Vec::new(),
             l1: Vec::new(),
             receipt_limits: Vec::new(),
+            state_history: StateHistory::default(),
         }
     }
 
@@ -409,6 +413,7 @@ impl EngineDefinition for LakhEngine {
                 timeouts: ConsensusTimeouts::default(),
                 state_cache_bytes: 4 << 20,
                 receipts_retention: lakh_archive::Retention::ALL,
+                state_history: self.state_history,
                 static_peers,
                 byzantine: self.byzantine.get(index).copied().flatten(),
             },
@@ -598,6 +603,73 @@ fn crashed_validator_restarts_and_catches_up() {
         .expect("simulation failed");
     for r in &results {
         assert_eq!(r.crashes, 1, "the validator must have crashed once");
+        assert_eq!(
+            r.scheduled_actions, 2,
+            "crash and restart must both have run"
+        );
+    }
+}
+
+/// Every validator pruned its state's log since it last started, and the
+/// log no longer holds its first operations.
+#[derive(Clone)]
+struct StatePruned;
+
+impl Property<ed25519::PublicKey, State> for StatePruned {
+    fn name(&self) -> &str {
+        "every validator pruned its state's history"
+    }
+
+    fn check<'a>(
+        &'a self,
+        _tracker: &'a ProgressTracker<ed25519::PublicKey>,
+        states: &'a [&'a State],
+    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>> {
+        Box::pin(async move {
+            for s in states {
+                let dbs = s.handles.stateful.subscribe_databases().await;
+                let start = dbs.read().await.bounds().start.as_u64();
+                let pruned = s.shared.metrics.state_log_start_ops.get();
+                if start == 0 || pruned == 0 {
+                    return Err(format!(
+                        "{}: the state's log starts at {start}; last prune since start: {pruned}",
+                        s.prefix
+                    ));
+                }
+            }
+            Ok(())
+        })
+    }
+}
+
+/// With small state files and a short history, every validator prunes its
+/// state behind the chain; one crashed after pruning restarts on its
+/// pruned state, catches up and agrees on every block and state root.
+#[test]
+fn a_validator_restarts_on_pruned_state_and_agrees() {
+    let mut engine = LakhEngine::new();
+    engine.state_history = StateHistory {
+        retained_blocks: MIN_RETAINED_BLOCKS,
+        items_per_section: commonware_utils::NZU64!(64),
+        prune_interval_blocks: 4,
+    };
+    let txs = engine.txs.clone();
+    let victim = engine.validators[3].public_key();
+    let results = PlanBuilder::new(engine)
+        .seeds(0..2)
+        .link(lossy_link())
+        .crash(Crash::Schedule(
+            Schedule::new()
+                .at(Duration::from_secs(25), Action::Crash(victim.clone()))
+                .at(Duration::from_secs(30), Action::Restart(victim)),
+        ))
+        .exit_condition(ProcessedHeightAtLeast::new(60))
+        .property(Agreement { height: 60, txs })
+        .property(StatePruned)
+        .timeout(Duration::from_secs(600))
+        .run()
+        .expect("simulation failed");
+    for r in &results {
         assert_eq!(
             r.scheduled_actions, 2,
             "crash and restart must both have run"

@@ -14,7 +14,7 @@ use commonware_storage::{
     translator::EightCap,
 };
 use commonware_utils::{NZU64, NZUsize};
-use std::num::NonZeroUsize;
+use std::num::{NonZeroU64, NonZeroUsize};
 
 /// Bitmap chunk size (bytes) of the `current` database; proofs carry one chunk.
 pub const CHUNK_BYTES: usize = 64;
@@ -41,10 +41,13 @@ pub type StateDb<E, S> = current::unordered::variable::Db<
 /// The database's configuration type.
 pub type StateDbConfig<S> = VariableConfig<EightCap, ((), ()), S>;
 
-/// I/O sizes used by the state database.
+/// I/O sizes and file layout of the state database.
 pub struct StateIo {
     pub write_buffer: NonZeroUsize,
     pub replay_buffer: NonZeroUsize,
+    /// Operations (and Merkle nodes) per file of the log and the Merkle
+    /// journal; pruning removes whole files. Fixed for a data directory.
+    pub items_per_section: NonZeroU64,
 }
 
 impl Default for StateIo {
@@ -52,6 +55,7 @@ impl Default for StateIo {
         StateIo {
             write_buffer: NZUsize!(1 << 20),
             replay_buffer: NZUsize!(8 << 20),
+            items_per_section: NZU64!(1 << 16),
         }
     }
 }
@@ -67,7 +71,7 @@ pub fn state_db_config<S: commonware_parallel::Strategy>(
         merkle_config: MerkleConfig {
             journal_partition: format!("{prefix}-state-merkle-journal"),
             metadata_partition: format!("{prefix}-state-merkle-metadata"),
-            items_per_blob: NZU64!(1 << 16),
+            items_per_blob: io.items_per_section,
             write_buffer: io.write_buffer,
             replay_buffer: io.replay_buffer,
             strategy,
@@ -75,7 +79,7 @@ pub fn state_db_config<S: commonware_parallel::Strategy>(
         },
         journal_config: VariableJournalConfig {
             partition: format!("{prefix}-state-log"),
-            items_per_section: NZU64!(1 << 16),
+            items_per_section: io.items_per_section,
             compression: None,
             codec_config: ((), ()),
             page_cache,
