@@ -583,6 +583,19 @@ fn four_validators_agree_under_delays_and_drops() {
         .expect("simulation failed");
 }
 
+/// `victim` crashes at `crash_at` and restarts at `restart_at`.
+fn crash_and_restart(
+    victim: ed25519::PublicKey,
+    crash_at: Duration,
+    restart_at: Duration,
+) -> Crash<ed25519::PublicKey> {
+    Crash::Schedule(
+        Schedule::new()
+            .at(crash_at, Action::Crash(victim.clone()))
+            .at(restart_at, Action::Restart(victim)),
+    )
+}
+
 #[test]
 fn crashed_validator_restarts_and_catches_up() {
     let engine = LakhEngine::new();
@@ -591,10 +604,10 @@ fn crashed_validator_restarts_and_catches_up() {
     let results = PlanBuilder::new(engine)
         .seeds(0..2)
         .link(lossy_link())
-        .crash(Crash::Schedule(
-            Schedule::new()
-                .at(Duration::from_millis(1500), Action::Crash(victim.clone()))
-                .at(Duration::from_millis(6000), Action::Restart(victim)),
+        .crash(crash_and_restart(
+            victim,
+            Duration::from_millis(1500),
+            Duration::from_millis(6000),
         ))
         .exit_condition(ProcessedHeightAtLeast::new(40))
         .property(Agreement { height: 40, txs })
@@ -658,10 +671,10 @@ fn a_validator_restarts_on_pruned_state_and_agrees() {
     let results = PlanBuilder::new(engine)
         .seeds(0..2)
         .link(lossy_link())
-        .crash(Crash::Schedule(
-            Schedule::new()
-                .at(Duration::from_secs(25), Action::Crash(victim.clone()))
-                .at(Duration::from_secs(30), Action::Restart(victim)),
+        .crash(crash_and_restart(
+            victim,
+            Duration::from_secs(25),
+            Duration::from_secs(30),
         ))
         .exit_condition(ProcessedHeightAtLeast::new(60))
         .property(Agreement { height: 60, txs })
