@@ -60,6 +60,9 @@ pub struct StateHistory {
     /// than one each; an idle chain fills a file only every few thousand
     /// blocks.
     pub prune_interval_blocks: u64,
+    /// Whether the history is pruned at all: off keeps every operation, as
+    /// before pruning existed (to measure what pruning costs).
+    pub prune: bool,
 }
 
 impl Default for StateHistory {
@@ -68,7 +71,27 @@ impl Default for StateHistory {
             retained_blocks: 32,
             items_per_section: StateIo::default().items_per_section,
             prune_interval_blocks: 64,
+            prune: true,
         }
+    }
+}
+
+impl StateHistory {
+    /// The defaults, with `LAKH_STATE_PRUNE=off` (keep every operation) and
+    /// `LAKH_STATE_PRUNE_INTERVAL_BLOCKS=N` read from the environment: the
+    /// switches docs/PERFORMANCE.md measures pruning with.
+    pub fn from_env() -> Self {
+        let mut history = StateHistory::default();
+        if std::env::var("LAKH_STATE_PRUNE").is_ok_and(|v| v == "off") {
+            history.prune = false;
+        }
+        if let Some(blocks) = std::env::var("LAKH_STATE_PRUNE_INTERVAL_BLOCKS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+        {
+            history.prune_interval_blocks = blocks;
+        }
+        history
     }
 }
 
@@ -103,6 +126,9 @@ impl PruneSchedule {
     /// to when one is due: its floor is in a file the last prune did not
     /// reach, and `prune_interval_blocks` have passed since it.
     pub fn observe(&mut self, height: u64, target: StateTarget) -> Option<StateTarget> {
+        if !self.history.prune {
+            return None;
+        }
         self.recent.push_back((height, target));
         let mut due = None;
         while let Some((oldest, _)) = self.recent.front()
@@ -200,7 +226,19 @@ mod tests {
             retained_blocks,
             items_per_section: NonZeroU64::new(items_per_section).unwrap(),
             prune_interval_blocks: 1,
+            prune: true,
         })
+    }
+
+    #[test]
+    fn a_history_kept_whole_is_never_pruned() {
+        let mut s = PruneSchedule::new(StateHistory {
+            prune: false,
+            ..StateHistory::default()
+        });
+        let section = StateHistory::default().items_per_section.get();
+        assert!((0..1_000).all(|h| s.observe(h, target(section * h)).is_none()));
+        assert!(s.recent.is_empty());
     }
 
     #[test]

@@ -20,6 +20,7 @@ use commonware_utils::{NZUsize, ordered::Map};
 use lakh_consensus::{
     engine::{self, ConsensusTimeouts, EngineConfig, Networks, PeerSets, channels},
     metrics::Handle,
+    prune::StateHistory,
     shared::NodeShared,
 };
 use lakh_mempool::MempoolConfig;
@@ -331,7 +332,7 @@ pub fn run(cfg: RunConfig) -> Result<()> {
                     timeouts: cfg.timeouts.clone(),
                     state_cache_bytes: cfg.state_cache_bytes,
                     receipts_retention: cfg.receipts_retention,
-                    state_history: Default::default(),
+                    state_history: StateHistory::from_env(),
                     static_peers: peers.clone(),
                     byzantine: spec.byzantine,
                 },

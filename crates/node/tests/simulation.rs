@@ -665,6 +665,7 @@ fn a_validator_restarts_on_pruned_state_and_agrees() {
         retained_blocks: MIN_RETAINED_BLOCKS,
         items_per_section: commonware_utils::NZU64!(64),
         prune_interval_blocks: 4,
+        ..StateHistory::default()
     };
     let txs = engine.txs.clone();
     let victim = engine.validators[3].public_key();
