@@ -37,7 +37,7 @@ use std::{
     },
     time::Instant,
 };
-use tracing::info;
+use tracing::{info, warn};
 
 /// A block's state: its root and the range of operations it covers.
 pub type StateTarget = Target<Family, sha256::Digest>;
@@ -82,14 +82,19 @@ impl StateHistory {
     /// switches docs/PERFORMANCE.md measures pruning with.
     pub fn from_env() -> Self {
         let mut history = StateHistory::default();
-        if std::env::var("LAKH_STATE_PRUNE").is_ok_and(|v| v == "off") {
-            history.prune = false;
+        match std::env::var("LAKH_STATE_PRUNE").as_deref() {
+            Ok("off") => history.prune = false,
+            Ok("on") | Err(_) => {}
+            Ok(other) => warn!(value = other, "LAKH_STATE_PRUNE is `on` or `off`; ignored"),
         }
-        if let Some(blocks) = std::env::var("LAKH_STATE_PRUNE_INTERVAL_BLOCKS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-        {
-            history.prune_interval_blocks = blocks;
+        if let Ok(value) = std::env::var("LAKH_STATE_PRUNE_INTERVAL_BLOCKS") {
+            match value.parse() {
+                Ok(blocks) => history.prune_interval_blocks = blocks,
+                Err(_) => warn!(
+                    value,
+                    "LAKH_STATE_PRUNE_INTERVAL_BLOCKS is not a block count; ignored"
+                ),
+            }
         }
         history
     }
