@@ -6,6 +6,12 @@
 //! block, and `tails` (each sender's highest queued tx) names the eviction
 //! victim when the pool is full: evicting a tail never strands a later nonce.
 //!
+//! Queued transactions live in one slab, reused slot by slot; a sender's
+//! queue is a short nonce-ordered list of slots, held inline for the one or
+//! two transactions most senders have queued. Inserting, selecting and
+//! pruning then move slot numbers, not transactions, and a new sender costs
+//! no allocation of its own.
+//!
 //! Bounds count canonical encoded bytes; index and map overhead is a constant
 //! per queued tx, so it is bounded by `max_txs` too. A tx whose `raw` is a
 //! slice of a larger buffer keeps that whole buffer alive: insert txs decoded
@@ -14,8 +20,9 @@
 use lakh_types::map::{FastMap, fast_map};
 use lakh_types::modules::shielded::MAX_SHIELDED_ACTIONS_PER_BLOCK;
 use lakh_types::{Action, Address, Refusal, SignedTransaction, TxId, fees};
-use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
+use smallvec::SmallVec;
+use std::cmp::{Ordering, Reverse};
+use std::collections::{BTreeSet, BinaryHeap};
 
 #[cfg(test)]
 mod tests;
@@ -76,13 +83,140 @@ struct Entry {
     priority: Priority,
 }
 
-type Queue = BTreeMap<u64, Entry>;
+/// A queued transaction's place in the [`Slab`].
+type Slot = u32;
+
+/// Queued transactions by slot. A freed slot is reused before the slab
+/// grows, so it holds at most the pool's peak count.
+#[derive(Default)]
+struct Slab {
+    entries: Vec<Option<Entry>>,
+    free: Vec<Slot>,
+}
+
+impl Slab {
+    fn put(&mut self, entry: Entry) -> Slot {
+        if let Some(slot) = self.free.pop() {
+            self.entries[slot as usize] = Some(entry);
+            return slot;
+        }
+        let slot = Slot::try_from(self.entries.len()).expect("pool bounded below u32::MAX txs");
+        self.entries.push(Some(entry));
+        slot
+    }
+
+    fn get(&self, slot: Slot) -> &Entry {
+        self.entries[slot as usize]
+            .as_ref()
+            .expect("a queued slot holds its tx")
+    }
+
+    fn take(&mut self, slot: Slot) -> Entry {
+        let entry = self.entries[slot as usize]
+            .take()
+            .expect("a queued slot holds its tx");
+        self.free.push(slot);
+        entry
+    }
+
+    /// Slots holding a transaction.
+    fn live(&self) -> usize {
+        self.entries.len() - self.free.len()
+    }
+
+    /// Gives the memory back once nothing is queued (an idle pool after load).
+    fn release_if_empty(&mut self) {
+        if self.live() == 0 && !self.entries.is_empty() {
+            *self = Slab::default();
+        }
+    }
+}
+
+/// One sender's queued transactions: `(nonce, slot)` by ascending nonce.
+#[derive(Default)]
+struct Queue(SmallVec<[(u64, Slot); 2]>);
+
+impl Queue {
+    /// Where `nonce` is, or where it would go.
+    fn find(&self, nonce: u64) -> Result<usize, usize> {
+        self.0.binary_search_by_key(&nonce, |(n, _)| *n)
+    }
+
+    fn get(&self, nonce: u64) -> Option<Slot> {
+        self.find(nonce).ok().map(|i| self.0[i].1)
+    }
+
+    fn first(&self) -> Option<(u64, Slot)> {
+        self.0.first().copied()
+    }
+
+    fn last(&self) -> Option<(u64, Slot)> {
+        self.0.last().copied()
+    }
+
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Queues `slot` at `nonce`; the slot it replaced, if any.
+    fn put(&mut self, nonce: u64, slot: Slot) -> Option<Slot> {
+        match self.find(nonce) {
+            Ok(i) => Some(std::mem::replace(&mut self.0[i].1, slot)),
+            Err(i) => {
+                self.0.insert(i, (nonce, slot));
+                None
+            }
+        }
+    }
+
+    fn pop_last(&mut self) -> Option<(u64, Slot)> {
+        self.0.pop()
+    }
+
+    /// Removes the entries with nonces below `nonce`.
+    fn take_below(&mut self, nonce: u64) -> Queue {
+        let at = self.find(nonce).unwrap_or_else(|i| i);
+        Queue(self.0.drain(..at).collect())
+    }
+
+    /// Removes the entries from `nonce` on.
+    fn take_from(&mut self, nonce: u64) -> Queue {
+        let at = self.find(nonce).unwrap_or_else(|i| i);
+        Queue(self.0.drain(at..).collect())
+    }
+}
+
+/// A sender reached by [`Mempool::select`]: its queued tx at `pos` is next.
+struct Ready<'a> {
+    priority: Priority,
+    queue: &'a Queue,
+    pos: usize,
+}
+
+// Priorities are unique (arrival numbers are), so they alone order the heap.
+impl PartialEq for Ready<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.priority == other.priority
+    }
+}
+impl Eq for Ready<'_> {}
+impl PartialOrd for Ready<'_> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Ready<'_> {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.priority.cmp(&other.priority)
+    }
+}
 
 /// Pending transactions in per-sender nonce queues, bounded by [`MempoolConfig`].
 pub struct Mempool {
     cfg: MempoolConfig,
     senders: FastMap<Address, Queue>,
-    by_id: FastMap<TxId, (Address, u64)>,
+    slab: Slab,
+    by_id: FastMap<TxId, Slot>,
     heads: BTreeSet<(Priority, Address)>,
     tails: BTreeSet<(Priority, Address)>,
     bytes: usize,
@@ -98,6 +232,7 @@ impl Mempool {
         Mempool {
             cfg,
             senders: fast_map(0),
+            slab: Slab::default(),
             by_id: fast_map(0),
             heads: BTreeSet::new(),
             tails: BTreeSet::new(),
@@ -183,8 +318,9 @@ impl Mempool {
 
         let queue = self.senders.get(&sender);
         // Bytes of the tx being replaced, if this is a replacement.
-        let replaced_bytes = match queue.and_then(|q| q.get(&nonce)) {
-            Some(old) => {
+        let replaced_bytes = match queue.and_then(|q| q.get(nonce)) {
+            Some(slot) => {
+                let old = self.slab.get(slot);
                 let queued = old.tx.tx.max_fee;
                 let required =
                     queued.saturating_add(queued.div_ceil(REPLACEMENT_BUMP_DIVISOR).max(1));
@@ -199,7 +335,7 @@ impl Mempool {
                 Some(old.tx.encoded_len())
             }
             None => {
-                let queued = queue.map_or(0, BTreeMap::len);
+                let queued = queue.map_or(0, Queue::len);
                 if queued >= self.cfg.max_per_sender {
                     return Err(Refusal::Busy(format!(
                         "sender queue full: {queued} transactions queued, limit is {}",
@@ -226,11 +362,12 @@ impl Mempool {
 
         self.next_arrival += 1;
         let before = self.ends(&sender);
+        let slot = self.slab.put(Entry { tx, priority });
         let queue = self.senders.entry(sender).or_default();
-        if let Some(old) = queue.insert(nonce, Entry { tx, priority }) {
-            self.by_id.remove(&old.tx.id());
+        if let Some(old) = queue.put(nonce, slot) {
+            self.by_id.remove(&self.slab.take(old).tx.id());
         }
-        self.by_id.insert(id, (sender, nonce));
+        self.by_id.insert(id, slot);
         // Evictions above already took their bytes off.
         self.bytes = self.bytes - replaced_bytes.unwrap_or(0) + size;
         self.reindex(&sender, before);
@@ -263,8 +400,8 @@ impl Mempool {
             let Some(size) = self
                 .senders
                 .get(addr)
-                .and_then(|q| q.last_key_value())
-                .map(|(_, e)| e.tx.encoded_len())
+                .and_then(Queue::last)
+                .map(|(_, slot)| self.slab.get(slot).tx.encoded_len())
             else {
                 continue;
             };
@@ -308,10 +445,9 @@ impl Mempool {
     fn pop_tail(&mut self, sender: &Address) {
         let before = self.ends(sender);
         if let Some(queue) = self.senders.get_mut(sender)
-            && let Some((_, entry)) = queue.pop_last()
+            && let Some((_, slot)) = queue.pop_last()
         {
-            self.by_id.remove(&entry.tx.id());
-            self.bytes -= entry.tx.encoded_len();
+            self.forget(slot);
         }
         self.reindex(sender, before);
     }
@@ -321,36 +457,39 @@ impl Mempool {
         let Some(queue) = self.senders.get_mut(sender) else {
             return;
         };
-        let (Some((&first, head)), Some((&last, tail))) =
-            (queue.first_key_value(), queue.last_key_value())
-        else {
+        let (Some((first, head)), Some((last, tail))) = (queue.first(), queue.last()) else {
             return;
         };
         if first >= next_nonce {
             return;
         }
-        let before = Some((head.priority, tail.priority));
+        let before = Some((self.slab.get(head).priority, self.slab.get(tail).priority));
         // Usually every queued tx was included: take the queue whole.
         let dropped = if last < next_nonce {
             std::mem::take(queue)
         } else {
-            let keep = queue.split_off(&next_nonce);
-            std::mem::replace(queue, keep)
+            queue.take_below(next_nonce)
         };
-        for entry in dropped.into_values() {
-            self.by_id.remove(&entry.tx.id());
-            self.bytes -= entry.tx.encoded_len();
+        for (_, slot) in dropped.0 {
+            self.forget(slot);
         }
         self.reindex(sender, before);
+    }
+
+    /// Frees a slot its sender's queue no longer lists.
+    fn forget(&mut self, slot: Slot) {
+        let entry = self.slab.take(slot);
+        self.by_id.remove(&entry.tx.id());
+        self.bytes -= entry.tx.encoded_len();
     }
 
     /// `sender`'s head and tail priorities (its index keys), read before
     /// its queue changes.
     fn ends(&self, sender: &Address) -> Option<(Priority, Priority)> {
         let queue = self.senders.get(sender)?;
-        let (_, head) = queue.first_key_value()?;
-        let (_, tail) = queue.last_key_value()?;
-        Some((head.priority, tail.priority))
+        let (_, head) = queue.first()?;
+        let (_, tail) = queue.last()?;
+        Some((self.slab.get(head).priority, self.slab.get(tail).priority))
     }
 
     /// After `sender`'s queue changed from `before` (its [`Mempool::ends`]):
@@ -397,14 +536,14 @@ impl Mempool {
         let mut out = Vec::with_capacity(max_txs.min(self.by_id.len()));
         let mut bytes_left = max_bytes;
         // Next tx of each sender already reached, keyed like the head index.
-        let mut ready: BinaryHeap<(Priority, Address, u64)> = BinaryHeap::new();
+        let mut ready: BinaryHeap<Ready<'_>> = BinaryHeap::new();
         let mut heads = self.heads.iter().rev().peekable();
         // A block applies at most this many shielded actions; the rest wait
         // for a later block rather than fail.
         let mut shielded_left = MAX_SHIELDED_ACTIONS_PER_BLOCK;
         while out.len() < max_txs && bytes_left >= MIN_TX_BYTES {
             let from_ready = match (ready.peek(), heads.peek()) {
-                (Some((ready_top, ..)), Some((head_top, _))) => ready_top > head_top,
+                (Some(ready_top), Some((head_top, _))) => ready_top.priority > *head_top,
                 (Some(_), None) => true,
                 (None, Some(_)) => false,
                 (None, None) => break,
@@ -417,21 +556,18 @@ impl Mempool {
                 // The head may be stale (below the committed nonce, not yet
                 // pruned): the run starts at the committed nonce, whose own
                 // priority decides when it is taken.
-                if let Some(entry) = self.senders.get(sender).and_then(|q| q.get(&next)) {
-                    ready.push((entry.priority, *sender, next));
+                if let Some(queue) = self.senders.get(sender)
+                    && let Ok(pos) = queue.find(next)
+                {
+                    ready.push(self.ready(queue, pos));
                 }
                 continue;
             }
-            let Some((_, sender, nonce)) = ready.pop() else {
+            let Some(Ready { queue, pos, .. }) = ready.pop() else {
                 break;
             };
-            let Some(queue) = self.senders.get(&sender) else {
-                continue;
-            };
-            let Some(entry) = queue.get(&nonce) else {
-                continue;
-            };
-            let tx = &entry.tx;
+            let (nonce, slot) = queue.0[pos];
+            let tx = &self.slab.get(slot).tx;
             let size = tx.encoded_len();
             let shielded = matches!(tx.tx.action, Action::Shielded(_));
             if !pays(tx, base_fee) || size > bytes_left || (shielded && shielded_left == 0) {
@@ -442,13 +578,21 @@ impl Mempool {
             }
             bytes_left -= size;
             out.push(tx.clone());
-            if let Some(after) = nonce.checked_add(1)
-                && let Some(next) = queue.get(&after)
+            if let Some(&(after, _)) = queue.0.get(pos + 1)
+                && Some(after) == nonce.checked_add(1)
             {
-                ready.push((next.priority, sender, after));
+                ready.push(self.ready(queue, pos + 1));
             }
         }
         out
+    }
+
+    fn ready<'a>(&self, queue: &'a Queue, pos: usize) -> Ready<'a> {
+        Ready {
+            priority: self.slab.get(queue.0[pos].1).priority,
+            queue,
+            pos,
+        }
     }
 
     /// Whether [`Mempool::select`] would pick at least one tx: some sender's
@@ -460,8 +604,8 @@ impl Mempool {
         self.heads.iter().any(|(_, sender)| {
             self.senders
                 .get(sender)
-                .and_then(|q| q.get(&committed_nonce(sender)))
-                .is_some_and(|e| pays(&e.tx, base_fee))
+                .and_then(|q| q.get(committed_nonce(sender)))
+                .is_some_and(|slot| pays(&self.slab.get(slot).tx, base_fee))
         })
     }
 
@@ -472,6 +616,7 @@ impl Mempool {
         for (sender, next_nonce) in updated_senders {
             self.prune_sender(&sender, next_nonce);
         }
+        self.slab.release_if_empty();
         #[cfg(debug_assertions)]
         self.assert_invariants();
     }
@@ -486,18 +631,18 @@ impl Mempool {
             let Some(queue) = self.senders.get(sender) else {
                 continue;
             };
-            if queue.range(nonce..).next().is_none() {
+            if queue.last().is_none_or(|(last, _)| last < *nonce) {
                 continue;
             }
             let before = self.ends(sender);
             if let Some(queue) = self.senders.get_mut(sender) {
-                for (_, entry) in queue.split_off(nonce) {
-                    self.by_id.remove(&entry.tx.id());
-                    self.bytes -= entry.tx.encoded_len();
+                for (_, slot) in queue.take_from(*nonce).0 {
+                    self.forget(slot);
                 }
             }
             self.reindex(sender, before);
         }
+        self.slab.release_if_empty();
         #[cfg(debug_assertions)]
         self.assert_invariants();
     }
@@ -507,8 +652,7 @@ impl Mempool {
     }
 
     pub fn get(&self, id: &TxId) -> Option<&SignedTransaction> {
-        let (sender, nonce) = self.by_id.get(id)?;
-        self.senders.get(sender)?.get(nonce).map(|e| &e.tx)
+        self.by_id.get(id).map(|&slot| &self.slab.get(slot).tx)
     }
 
     /// Number of queued txs.
@@ -538,7 +682,7 @@ impl Mempool {
 
     /// The sender's highest queued nonce + 1, if it has queued txs.
     pub fn pending_nonce(&self, addr: &Address) -> Option<u64> {
-        let (&last, _) = self.senders.get(addr)?.last_key_value()?;
+        let (last, _) = self.senders.get(addr)?.last()?;
         Some(last.saturating_add(1))
     }
 
@@ -554,6 +698,7 @@ impl Mempool {
         assert!(self.by_id.len() <= cfg.max_txs);
         assert!(self.bytes <= cfg.max_bytes);
         assert!(self.senders.len() <= self.by_id.len());
+        assert_eq!(self.slab.live(), self.by_id.len());
         if self.by_id.len() > FULL_CHECK_MAX_TXS {
             return;
         }
@@ -561,19 +706,20 @@ impl Mempool {
         let mut bytes = 0;
         for (addr, queue) in &self.senders {
             assert!(queue.len() <= cfg.max_per_sender);
-            for (nonce, e) in queue {
-                assert_eq!(e.tx.tx.nonce, *nonce);
-                assert_eq!(self.by_id.get(&e.tx.id()), Some(&(*addr, *nonce)));
+            assert!(queue.0.windows(2).all(|w| w[0].0 < w[1].0));
+            for &(nonce, slot) in &queue.0 {
+                let e = self.slab.get(slot);
+                assert_eq!(e.tx.tx.nonce, nonce);
+                assert_eq!(e.tx.tx.sender_address(), *addr);
+                assert_eq!(self.by_id.get(&e.tx.id()), Some(&slot));
                 bytes += e.tx.encoded_len();
                 count += 1;
             }
-            let (Some((_, head)), Some((_, tail))) =
-                (queue.first_key_value(), queue.last_key_value())
-            else {
+            let (Some((_, head)), Some((_, tail))) = (queue.first(), queue.last()) else {
                 panic!("empty queue kept for {addr:?}");
             };
-            assert!(self.heads.contains(&(head.priority, *addr)));
-            assert!(self.tails.contains(&(tail.priority, *addr)));
+            assert!(self.heads.contains(&(self.slab.get(head).priority, *addr)));
+            assert!(self.tails.contains(&(self.slab.get(tail).priority, *addr)));
         }
         assert_eq!(count, self.by_id.len());
         assert_eq!(bytes, self.bytes);

@@ -345,13 +345,34 @@ macro_rules! tagged_enum {
     };
 }
 
-/// The JSON (hex string, through the type's `to_hex` and `FromStr`) and
+/// Lowercase hex of 32 bytes, written on the stack. The finalized-block
+/// stream prints every transaction id of every block, and `hex::encode`
+/// builds its `String` a character at a time: it showed in the node's
+/// profile under load.
+pub(crate) fn hex32(bytes: &[u8; 32]) -> [u8; 64] {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = [0u8; 64];
+    for (pair, byte) in out.chunks_exact_mut(2).zip(bytes) {
+        pair[0] = DIGITS[usize::from(byte >> 4)];
+        pair[1] = DIGITS[usize::from(byte & 0x0f)];
+    }
+    out
+}
+
+/// [`hex32`] as a `str` borrowed from `buf`.
+pub(crate) fn hex32_str<'a>(bytes: &[u8; 32], buf: &'a mut [u8; 64]) -> &'a str {
+    *buf = hex32(bytes);
+    std::str::from_utf8(buf).expect("hex digits are ASCII")
+}
+
+/// The JSON (lowercase hex string; parsed through the type's `FromStr`) and
 /// canonical codec (the 32 bytes as they are) of a 32-byte newtype.
 macro_rules! bytes32_forms {
     ($name:ident) => {
         impl ::serde::Serialize for $name {
             fn serialize<S: ::serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.serialize_str(&self.to_hex())
+                let mut buf = [0u8; 64];
+                s.serialize_str($crate::codec::hex32_str(&self.0, &mut buf))
             }
         }
 
@@ -396,6 +417,16 @@ mod tests {
     use super::*;
     use crate::{Address, AssetId};
     use commonware_codec::{Decode, Encode};
+
+    proptest::proptest! {
+        #[test]
+        fn hex32_writes_what_hex_encode_writes(bytes in proptest::array::uniform32(proptest::num::u8::ANY)) {
+            let mut buf = [0u8; 64];
+            proptest::prop_assert_eq!(hex32_str(&bytes, &mut buf), hex::encode(bytes));
+            let json = serde_json::to_string(&crate::TxId(bytes)).expect("serializes");
+            proptest::prop_assert_eq!(json, format!("\"{}\"", hex::encode(bytes)));
+        }
+    }
 
     crate::codec_struct! {
         #[derive(Clone, Debug, PartialEq, Eq)]

@@ -112,7 +112,7 @@ impl TxId {
     }
     /// Lowercase hex, 64 characters, no `0x` prefix.
     pub fn to_hex(&self) -> String {
-        hex::encode(self.0)
+        crate::codec::hex32_str(&self.0, &mut [0u8; 64]).to_owned()
     }
 }
 impl fmt::Display for TxId {

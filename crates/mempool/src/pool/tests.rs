@@ -419,6 +419,27 @@ fn finalization_prunes_committed_nonces() {
 }
 
 #[test]
+fn freed_slots_are_reused_and_an_emptied_pool_gives_its_slab_back() {
+    let mut p = pool(100, 100);
+    p.insert_batch((0..10).map(|s| tx(s, 0, 100)).collect(), zero);
+    assert_eq!(p.slab.entries.len(), 10);
+    p.on_finalized((0..5).map(|s| (addr(s), 1)));
+    assert_eq!(p.slab.live(), 5);
+    // Five new senders fill the five freed slots; the slab does not grow.
+    p.insert_batch((10..15).map(|s| tx(s, 0, 100)).collect(), zero);
+    assert_eq!(p.slab.entries.len(), 10);
+    assert_eq!(p.slab.live(), 10);
+    // A replacement takes a slot and frees the one it replaced.
+    p.insert_batch(vec![tx(14, 0, 200)], zero);
+    assert_eq!(p.slab.live(), 10);
+    assert_eq!(p.len(), 10);
+    p.assert_invariants();
+    p.on_finalized((5..15).map(|s| (addr(s), 1)));
+    assert!(p.is_empty());
+    assert_eq!(p.slab.entries.capacity(), 0);
+    p.assert_invariants();
+}
+#[test]
 fn selects_twenty_thousand_out_of_two_hundred_thousand() {
     let senders = 2_000;
     let per_sender = 100u64;

@@ -129,7 +129,7 @@ impl Hash32 {
 
     /// Lowercase hex, 64 characters.
     pub fn to_hex(&self) -> String {
-        hex::encode(self.0)
+        crate::codec::hex32_str(&self.0, &mut [0u8; 64]).to_owned()
     }
 }
 
