@@ -345,23 +345,16 @@ macro_rules! tagged_enum {
     };
 }
 
-/// Lowercase hex of 32 bytes, written on the stack. The finalized-block
-/// stream prints every transaction id of every block, and `hex::encode`
-/// builds its `String` a character at a time: it showed in the node's
-/// profile under load.
-pub(crate) fn hex32(bytes: &[u8; 32]) -> [u8; 64] {
+/// Lowercase hex of 32 bytes, written into `buf` on the caller's stack.
+/// The finalized-block stream prints every transaction id of every block,
+/// and `hex::encode` builds its `String` a character at a time: it showed
+/// in the node's profile under load.
+pub(crate) fn hex32_str<'a>(bytes: &[u8; 32], buf: &'a mut [u8; 64]) -> &'a str {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = [0u8; 64];
-    for (pair, byte) in out.chunks_exact_mut(2).zip(bytes) {
+    for (pair, byte) in buf.chunks_exact_mut(2).zip(bytes) {
         pair[0] = DIGITS[usize::from(byte >> 4)];
         pair[1] = DIGITS[usize::from(byte & 0x0f)];
     }
-    out
-}
-
-/// [`hex32`] as a `str` borrowed from `buf`.
-pub(crate) fn hex32_str<'a>(bytes: &[u8; 32], buf: &'a mut [u8; 64]) -> &'a str {
-    *buf = hex32(bytes);
     std::str::from_utf8(buf).expect("hex digits are ASCII")
 }
 
