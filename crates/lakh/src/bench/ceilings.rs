@@ -1,10 +1,12 @@
 //! `lakh bench ceilings`: what each stage of the data path can do on this
 //! machine, measured in this process: batch signature verification per core,
 //! decoding, the mempool's cycle, the executor alone (no signatures, no
-//! state root), state key updates with root and durable commit, and the
-//! receipts index written durably. The slowest stage bounds end-to-end TPS.
+//! state root; on transfers, and on AMM swaps outside the bound), state key
+//! updates with root and durable commit, and the receipts index written
+//! durably. The slowest stage bounds end-to-end TPS.
 
 use super::accounts::{Accounts, MAX_FEE_PER_UNIT};
+use super::swaps::{POOLS, SwapMix, SwapSetup};
 use super::sys::{Machine, cores};
 use super::workload::{Planned, SplitMix, Workload, plan, presign, transfer_tx};
 use anyhow::{Context, Result, anyhow, bail};
@@ -111,8 +113,22 @@ pub struct Stage {
     pub secs: f64,
 }
 
+/// What the executor stage's blocks hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExecMix {
+    /// Native transfers between uniform random accounts.
+    Transfers,
+    /// Swaps of HUB for a token of one of [`POOLS`] AMM pools at random,
+    /// each account sending once per block (a sender with two swaps in a
+    /// block joins their pools into one conflict group; uniform random
+    /// senders repeat often enough to join all pools into one).
+    Swaps,
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct Executor {
+    pub mix: ExecMix,
     /// Sequential executor, transactions per second (one core).
     pub sequential_tps: f64,
     /// Parallel executor on every core, transactions per second.
@@ -185,6 +201,8 @@ pub struct CeilingsReport {
     pub decode_cached: Stage,
     pub mempool: PoolStage,
     pub executor: Executor,
+    /// The executor on swaps (not part of the transfer bound).
+    pub executor_swaps: Executor,
     pub state: StateStage,
     pub index: IndexStage,
     /// The slowest stage's TPS and its name.
@@ -257,13 +275,21 @@ pub fn measure(args: CeilingsArgs) -> Result<CeilingsReport> {
         "  mempool                {:>10.0} tx/s queued, selected and pruned ({} in flight, blocks of {})",
         mempool.per_core, POOL_BLOCKS_IN_FLIGHT, mempool.block_txs
     );
-    let executor = measure_executor(&args, stage_time)?;
+    let executor = measure_executor(&args, stage_time, ExecMix::Transfers)?;
     println!(
         "  executor               {:>10.0} tx/s sequential, {:.0} tx/s parallel on {} threads ({:.2}x)",
         executor.sequential_tps,
         executor.parallel_tps,
         executor.parallel_threads,
         executor.parallel_speedup
+    );
+    let executor_swaps = measure_executor(&args, stage_time, ExecMix::Swaps)?;
+    println!(
+        "  executor, swaps        {:>10.0} tx/s sequential, {:.0} tx/s parallel on {} threads ({:.2}x), over {POOLS} pools",
+        executor_swaps.sequential_tps,
+        executor_swaps.parallel_tps,
+        executor_swaps.parallel_threads,
+        executor_swaps.parallel_speedup
     );
     let state = measure_state(&args)?;
     println!(
@@ -313,7 +339,7 @@ pub fn measure(args: CeilingsArgs) -> Result<CeilingsReport> {
         );
     }
     let report = CeilingsReport {
-        schema: "lakh-bench-ceilings/3",
+        schema: "lakh-bench-ceilings/4",
         machine,
         signature_verify: sig,
         verify_batch: args.verify_batch,
@@ -321,6 +347,7 @@ pub fn measure(args: CeilingsArgs) -> Result<CeilingsReport> {
         decode_cached,
         mempool,
         executor,
+        executor_swaps,
         state,
         index,
         bound_tps,
@@ -414,20 +441,16 @@ fn stage(ops: u64, elapsed: Duration, cores_used: usize) -> Stage {
     }
 }
 
-/// A transfer the executor accepts. Execution never checks signatures, so a
-/// zero signature spares signing thousands of transactions per block.
-fn unsigned_transfer(from: &PublicKey, to: Address, nonce: u64) -> Result<SignedTransaction> {
+/// A transaction the executor accepts. Execution never checks signatures,
+/// so a zero signature spares signing thousands of transactions per block.
+fn unsigned_tx(from: &PublicKey, nonce: u64, action: Action) -> Result<SignedTransaction> {
     use commonware_codec::Encode;
     let body = Transaction {
         chain_id: 1,
         sender: from.clone(),
         nonce,
-        max_fee: MAX_FEE_PER_UNIT,
-        action: Action::Transfer(TransferEntry {
-            to,
-            asset: AssetId::NATIVE,
-            amount: 1,
-        }),
+        max_fee: MAX_FEE_PER_UNIT * lakh_types::fees::action_units(&action) as u128,
+        action,
     }
     .encode();
     let mut raw = Vec::with_capacity(body.len() + 64);
@@ -545,6 +568,8 @@ struct TransferBlocks {
     senders: Vec<u32>,
     nonces: Vec<u64>,
     seed: SplitMix,
+    /// The next sender of [`Self::next_round`].
+    round_robin: usize,
 }
 
 impl TransferBlocks {
@@ -556,6 +581,7 @@ impl TransferBlocks {
             nonces: vec![0; accounts.len()],
             accounts,
             seed: SplitMix::new(plan_seed),
+            round_robin: 0,
         })
     }
 
@@ -573,8 +599,49 @@ impl TransferBlocks {
         planned
             .iter()
             .map(|p: &Planned| {
-                let from = &public_keys[p.sender as usize];
-                unsigned_transfer(from, accounts.addrs[p.receiver as usize], p.nonce)
+                let to = accounts.addrs[p.receiver as usize];
+                let transfer = TransferEntry {
+                    to,
+                    asset: AssetId::NATIVE,
+                    amount: 1,
+                };
+                unsigned_tx(
+                    &public_keys[p.sender as usize],
+                    p.nonce,
+                    Action::Transfer(transfer),
+                )
+            })
+            .collect()
+    }
+
+    /// `count` transactions from the next `count` accounts in turn (distinct
+    /// while `count` is at most the accounts), each doing what `action_of`
+    /// makes of a random draw.
+    fn next_round(
+        &mut self,
+        count: usize,
+        action_of: impl Fn(u64) -> Action,
+    ) -> Result<Vec<SignedTransaction>> {
+        (0..count)
+            .map(|_| {
+                let sender = self.round_robin;
+                self.round_robin = (sender + 1) % self.accounts.len();
+                let action = action_of(self.seed.next_u64());
+                let nonce = self.nonces[sender];
+                self.nonces[sender] += 1;
+                unsigned_tx(&self.public_keys[sender], nonce, action)
+            })
+            .collect()
+    }
+
+    /// `actions` from account `sender`, at its next nonces.
+    fn sent_by(&mut self, sender: usize, actions: Vec<Action>) -> Result<Vec<SignedTransaction>> {
+        actions
+            .into_iter()
+            .map(|action| {
+                let nonce = self.nonces[sender];
+                self.nonces[sender] += 1;
+                unsigned_tx(&self.public_keys[sender], nonce, action)
             })
             .collect()
     }
@@ -614,6 +681,16 @@ impl TransferChain {
         count: usize,
     ) -> Result<(Vec<Receipt>, Duration)> {
         let txs = self.blocks_of.next(count)?;
+        self.execute(kind, &txs)
+    }
+
+    /// Executes `txs` as the next block with `kind` (see [`Self::execute_next`]);
+    /// every one must be included and succeed.
+    fn execute(
+        &mut self,
+        kind: &ExecutorKind,
+        txs: &[SignedTransaction],
+    ) -> Result<(Vec<Receipt>, Duration)> {
         self.height += 1;
         let env = BlockEnv {
             chain_id: 1,
@@ -624,20 +701,20 @@ impl TransferChain {
             staking: Default::default(),
             deposits: Vec::new(),
         };
-        let keys = access_set(&env, &txs);
+        let keys = access_set(&env, txs);
         let mut overlay = Overlay::new(keys.into_iter().map(|k| {
             let v = self.state.get(&k).cloned();
             (k, v)
         }));
         let started = Instant::now();
-        let outcome = execute_block_with(kind, &env, &txs, &mut overlay, Mode::Build)
+        let outcome = execute_block_with(kind, &env, txs, &mut overlay, Mode::Build)
             .map_err(|e| anyhow!("executor failed: {e}"))?;
         let spent = started.elapsed();
         if !outcome.excluded.is_empty()
             || outcome.receipts.len() != txs.len()
             || !outcome.receipts.iter().all(|r| r.status.is_success())
         {
-            bail!("the executor did not include and succeed every transfer");
+            bail!("the executor did not include and succeed every transaction");
         }
         for (key, value) in overlay.into_changes() {
             match value {
@@ -651,12 +728,30 @@ impl TransferChain {
     fn accounts(&self) -> usize {
         self.blocks_of.accounts.len()
     }
+
+    /// Runs the swap mix's setup from account 0, sequentially and untimed.
+    fn set_up_swaps(&mut self) -> Result<SwapMix> {
+        const ADMIN: usize = 0;
+        let blocks_of = &self.blocks_of;
+        let admin = blocks_of.accounts.addrs[ADMIN];
+        let SwapSetup { mix, blocks } =
+            SwapMix::setup(&admin, blocks_of.nonces[ADMIN], &blocks_of.accounts.addrs);
+        for actions in blocks {
+            let txs = self.blocks_of.sent_by(ADMIN, actions)?;
+            self.execute(&ExecutorKind::Sequential, &txs)
+                .context("setting up the swap mix")?;
+        }
+        Ok(mix)
+    }
 }
 
-/// Executes blocks of uniform random transfers on an in-memory state,
-/// timing only the executor.
-fn measure_executor(args: &CeilingsArgs, time: Duration) -> Result<Executor> {
+/// Executes blocks of `mix` on an in-memory state, timing only the executor.
+fn measure_executor(args: &CeilingsArgs, time: Duration, mix: ExecMix) -> Result<Executor> {
     let mut chain = TransferChain::new(args.exec_accounts, 0xe8ec, 0xb10c)?;
+    let swaps = match mix {
+        ExecMix::Transfers => None,
+        ExecMix::Swaps => Some(chain.set_up_swaps()?),
+    };
     let threads = NonZeroUsize::new(cores()).unwrap_or(NonZeroUsize::MIN);
     let kinds = [ExecutorKind::Sequential, ExecutorKind::Parallel { threads }];
     let mut spent = [Duration::ZERO; 2];
@@ -666,13 +761,20 @@ fn measure_executor(args: &CeilingsArgs, time: Duration) -> Result<Executor> {
     // them, hence the block cap.
     while blocks < 2 || (spent[0] + spent[1] < time && blocks < MAX_EXEC_BLOCKS) {
         let which = (blocks % 2) as usize;
-        spent[which] += chain.execute_next(&kinds[which], args.block_txs)?.1;
+        let txs = match &swaps {
+            None => chain.blocks_of.next(args.block_txs)?,
+            Some(swaps) => {
+                (chain.blocks_of).next_round(args.block_txs, |draw| swaps.swap(draw as usize))?
+            }
+        };
+        spent[which] += chain.execute(&kinds[which], &txs)?.1;
         blocks += 1;
     }
     let per_kind_txs = |which: usize| ((blocks as usize + 1 - which) / 2 * args.block_txs) as f64;
     let sequential_tps = per_kind_txs(0) / spent[0].as_secs_f64();
     let parallel_tps = per_kind_txs(1) / spent[1].as_secs_f64();
     Ok(Executor {
+        mix,
         sequential_tps,
         parallel_tps,
         parallel_threads: threads.get(),
@@ -965,12 +1067,16 @@ mod tests {
     }
 
     #[test]
-    fn executor_stage_includes_every_transfer_with_both_executors() {
+    fn executor_stage_includes_every_transaction_of_both_mixes_with_both_executors() {
         let args = small();
         // Fails inside if any transfer is excluded or fails.
-        let e = measure_executor(&args, Duration::from_secs_f64(args.stage_secs)).unwrap();
-        assert!(e.blocks >= 2);
-        assert!(e.sequential_tps > 0.0 && e.parallel_tps > 0.0);
+        for mix in [ExecMix::Transfers, ExecMix::Swaps] {
+            let time = Duration::from_secs_f64(args.stage_secs);
+            let e = measure_executor(&args, time, mix).unwrap();
+            assert!(e.blocks >= 2);
+            assert!(e.sequential_tps > 0.0 && e.parallel_tps > 0.0);
+            assert_eq!(e.mix, mix);
+        }
     }
 
     #[test]

@@ -24,6 +24,7 @@ pub(crate) mod devnet;
 mod load;
 mod report;
 mod shielded;
+mod swaps;
 mod sys;
 mod votes;
 mod workload;
