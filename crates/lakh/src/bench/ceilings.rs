@@ -557,9 +557,10 @@ fn receipts_of(txs: &[SignedTransaction], height: u64) -> Vec<Receipt> {
         .collect()
 }
 
-/// Blocks of uniform random transfers among a set of accounts, unsigned
-/// (neither the pool nor the executor checks signatures), each sender's
-/// nonces running on from block to block.
+/// Blocks of uniform random transfers among a set of accounts (or of other
+/// actions, sent by the accounts in turn), unsigned (neither the pool nor
+/// the executor checks signatures), each sender's nonces running on from
+/// block to block.
 struct TransferBlocks {
     accounts: Accounts,
     /// Each account's public key, derived once (deriving it per transfer
@@ -627,28 +628,28 @@ impl TransferBlocks {
                 let sender = self.round_robin;
                 self.round_robin = (sender + 1) % self.accounts.len();
                 let action = action_of(self.seed.next_u64());
-                let nonce = self.nonces[sender];
-                self.nonces[sender] += 1;
-                unsigned_tx(&self.public_keys[sender], nonce, action)
+                self.next_from(sender, action)
             })
             .collect()
     }
 
     /// `actions` from account `sender`, at its next nonces.
     fn sent_by(&mut self, sender: usize, actions: Vec<Action>) -> Result<Vec<SignedTransaction>> {
-        actions
-            .into_iter()
-            .map(|action| {
-                let nonce = self.nonces[sender];
-                self.nonces[sender] += 1;
-                unsigned_tx(&self.public_keys[sender], nonce, action)
-            })
+        (actions.into_iter())
+            .map(|action| self.next_from(sender, action))
             .collect()
+    }
+
+    /// `action` from account `sender` at its next nonce.
+    fn next_from(&mut self, sender: usize, action: Action) -> Result<SignedTransaction> {
+        let nonce = self.nonces[sender];
+        self.nonces[sender] += 1;
+        unsigned_tx(&self.public_keys[sender], nonce, action)
     }
 }
 
-/// Blocks of uniform random transfers executed one after another on an
-/// in-memory state.
+/// Blocks executed one after another on an in-memory state: uniform random
+/// transfers, or what the caller builds from [`TransferBlocks`].
 struct TransferChain {
     blocks_of: TransferBlocks,
     state: HashMap<StateKey, StateValue>,
@@ -1069,7 +1070,7 @@ mod tests {
     #[test]
     fn executor_stage_includes_every_transaction_of_both_mixes_with_both_executors() {
         let args = small();
-        // Fails inside if any transfer is excluded or fails.
+        // Fails inside if any transaction is excluded or fails.
         for mix in [ExecMix::Transfers, ExecMix::Swaps] {
             let time = Duration::from_secs_f64(args.stage_secs);
             let e = measure_executor(&args, time, mix).unwrap();
