@@ -8,6 +8,7 @@ use commonware_codec::{Encode, EncodeSize, Error as CodecError, FixedSize, Read,
 use commonware_cryptography::{BatchEntry, BatchVerifier, Hasher, Sha256, Signer, Verifier};
 use commonware_parallel::Sequential;
 use std::fmt;
+use std::sync::OnceLock;
 
 /// A transaction body: what the sender authorizes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -251,18 +252,7 @@ pub fn verify_signatures(txs: &[SignedTransaction]) -> Vec<usize> {
         return Vec::new();
     }
     let claims = carried_claims(txs);
-    let mut rng = rand::rng();
-    let ok = PublicKey::verify_batch(
-        &mut rng,
-        txs,
-        |_, t| BatchEntry {
-            namespace: TX_NAMESPACE,
-            message: t.body_bytes(),
-            public_key: &t.tx.sender,
-            signature: &t.signature,
-        },
-        &Sequential,
-    ) && verify_claims(&claims);
+    let ok = own_signatures_valid(txs) && verify_claims(&claims);
     if ok {
         return Vec::new();
     }
@@ -280,6 +270,49 @@ pub fn verify_signatures(txs: &[SignedTransaction]) -> Vec<usize> {
     bad.sort_unstable();
     bad.dedup();
     bad
+}
+
+/// Which batch verifier checks transactions' own signatures. Both apply the
+/// same ZIP-215 rules; `lakh-sigverify`'s runs on AVX-512 IFMA lanes and is
+/// the default where the CPU has them. `LAKH_SIGVERIFY=commonware` keeps
+/// commonware's (for comparisons).
+fn lanes_enabled() -> bool {
+    static ENABLED: OnceLock<bool> = OnceLock::new();
+    *ENABLED.get_or_init(|| {
+        std::env::var("LAKH_SIGVERIFY").as_deref() != Ok("commonware")
+            && lakh_sigverify::has_lanes()
+    })
+}
+
+/// Whether every transaction's own signature is valid (one batch).
+fn own_signatures_valid(txs: &[SignedTransaction]) -> bool {
+    if lanes_enabled() {
+        let entries: Option<Vec<lakh_sigverify::Entry>> = txs
+            .iter()
+            .map(|t| {
+                Some(lakh_sigverify::Entry {
+                    public_key: t.tx.sender.as_ref().try_into().ok()?,
+                    signature: t.signature.as_ref().try_into().ok()?,
+                    namespace: TX_NAMESPACE,
+                    message: t.body_bytes(),
+                })
+            })
+            .collect();
+        if let Some(verdict) = entries.and_then(|e| lakh_sigverify::verify_batch(&e)) {
+            return verdict;
+        }
+    }
+    PublicKey::verify_batch(
+        &mut rand::rng(),
+        txs,
+        |_, t| BatchEntry {
+            namespace: TX_NAMESPACE,
+            message: t.body_bytes(),
+            public_key: &t.tx.sender,
+            signature: &t.signature,
+        },
+        &Sequential,
+    )
 }
 
 /// The off-chain signatures `txs` carry, by transaction index.
