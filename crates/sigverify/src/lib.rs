@@ -67,10 +67,10 @@ pub fn has_lanes() -> bool {
     }
 }
 
-/// Whether every signature in `entries` is valid, on AVX-512 IFMA. `None`
-/// when the CPU lacks it (the caller keeps its own verifier then: the
-/// portable lanes compute the same answer, but slower than dalek's serial
-/// code).
+/// Whether every signature in `entries` is valid (an empty batch is), on
+/// AVX-512 IFMA. `None` when the CPU lacks it: the caller keeps its own
+/// verifier then, since the portable lanes compute the same answer but more
+/// slowly than dalek's serial code.
 pub fn verify_batch(entries: &[Entry]) -> Option<bool> {
     #[cfg(target_arch = "x86_64")]
     if let Some(l) = lanes::Ifma::detect() {
@@ -82,8 +82,9 @@ pub fn verify_batch(entries: &[Entry]) -> Option<bool> {
     None
 }
 
-/// `verify_batch` on the portable lanes: the reference for tests and for
-/// CPUs without IFMA.
+/// `verify_batch` on the portable lanes, on any CPU: the reference the tests
+/// hold the IFMA lanes to (slower than curve25519-dalek's serial code, so the
+/// node does not use it).
 pub fn verify_batch_portable(entries: &[Entry]) -> bool {
     verify_with(Portable, entries)
 }
