@@ -25,6 +25,7 @@ mod lanes;
 mod msm;
 mod point;
 
+use commonware_codec::{EncodeSize, Write, varint::UInt};
 use curve25519_dalek::Scalar;
 use rand::Rng;
 use sha2::{Digest, Sha512};
@@ -118,7 +119,7 @@ struct Terms {
 }
 
 impl Terms {
-    /// `None` when some s is not canonical.
+    /// `None` when some s is not canonical (or a namespace is too long).
     fn new(entries: &[Entry]) -> Option<Terms> {
         let mut rng = rand::rng();
         let mut long: Vec<([u8; 32], Scalar)> = Vec::with_capacity(entries.len() + 1);
@@ -133,7 +134,7 @@ impl Terms {
             let mut s_bytes = [0u8; 32];
             s_bytes.copy_from_slice(&e.signature[32..]);
             let s = Option::<Scalar>::from(Scalar::from_canonical_bytes(s_bytes))?;
-            let k = challenge(&r_bytes, e);
+            let k = challenge(&r_bytes, e)?;
             let z = Scalar::from(u128::from(rng.next_u64()) << 64 | u128::from(rng.next_u64()));
             b_coeff -= z * s;
             let at = *key_at.entry(e.public_key).or_insert_with(|| {
@@ -170,33 +171,21 @@ impl Terms {
     }
 }
 
-/// k = SHA-512(R || A || varint(len namespace) || namespace || message) mod l.
-fn challenge(r_bytes: &[u8; 32], e: &Entry) -> Scalar {
+/// k = SHA-512(R || A || varint(len namespace) || namespace || message) mod l,
+/// the prefix written by commonware's own `UInt`. `None` for a namespace
+/// longer than `u32::MAX` (commonware refuses it too).
+fn challenge(r_bytes: &[u8; 32], e: &Entry) -> Option<Scalar> {
+    let len = UInt(u32::try_from(e.namespace.len()).ok()?);
     let mut prefix = [0u8; 5];
-    let prefix_len = varint(e.namespace.len() as u32, &mut prefix);
+    len.write(&mut prefix.as_mut_slice());
     let digest = Sha512::new()
         .chain_update(r_bytes)
         .chain_update(e.public_key)
-        .chain_update(&prefix[..prefix_len])
+        .chain_update(&prefix[..len.encode_size()])
         .chain_update(e.namespace)
         .chain_update(e.message)
         .finalize();
     let mut wide = [0u8; 64];
     wide.copy_from_slice(&digest);
-    Scalar::from_bytes_mod_order_wide(&wide)
-}
-
-/// LEB128, as commonware's `UInt(u32)` writes it. Returns the length.
-fn varint(mut x: u32, out: &mut [u8; 5]) -> usize {
-    let mut n = 0;
-    loop {
-        let byte = (x & 0x7f) as u8;
-        x >>= 7;
-        if x == 0 {
-            out[n] = byte;
-            return n + 1;
-        }
-        out[n] = byte | 0x80;
-        n += 1;
-    }
+    Some(Scalar::from_bytes_mod_order_wide(&wide))
 }

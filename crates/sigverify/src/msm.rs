@@ -192,9 +192,7 @@ mod tests {
             let scalars: Vec<Scalar> = seeds.iter().map(|(_, b)| Scalar::from_bytes_mod_order(*b)).collect();
             let mut rows = Vec::new();
             for (ps, ss) in points.chunks(8).zip(scalars.chunks(8)) {
-                let mut row = Row { encodings: [[0; 32]; 8], scalars: [[0; 32]; 8], top_window: 63 };
-                row.encodings[0][0] = 1;
-                row.encodings = row.encodings.map(|_| { let mut e = [0u8; 32]; e[0] = 1; e });
+                let mut row = Row { encodings: [crate::IDENTITY; 8], scalars: [[0; 32]; 8], top_window: 63 };
                 for i in 0..ps.len() {
                     row.encodings[i] = ps[i].compress().to_bytes();
                     row.scalars[i] = ss[i].to_bytes();

@@ -135,7 +135,7 @@ pub fn double<L: Lanes, const WITH_T: bool>(l: L, p: &Ext<L::V>) -> Ext<L::V> {
     let xy2 = field::square(l, &field::add(l, &p.x, &p.y));
     let yy_plus_xx = field::add(l, &yy, &xx);
     let yy_minus_xx = field::sub(l, &yy, &xx);
-    // The completed point (E : G : G... ) in dalek's naming: X, Y, Z, T.
+    // The doubled point in completed coordinates ((X:Z), (Y:T)).
     let cx = field::sub(l, &xy2, &yy_plus_xx);
     let cy = yy_plus_xx;
     let cz = yy_minus_xx;
