@@ -55,8 +55,7 @@ impl Chain {
     pub async fn send(&self, action: ChannelAction) -> Result<Receipt, NodeError> {
         let _one_at_a_time = self.sending.lock().await;
         use commonware_cryptography::Signer;
-        let sender = self.key.public_key();
-        let addr = Address::from(&sender);
+        let addr = Address::from(self.key.public_key());
         let action = Action::Channel(Box::new(action));
         let head = self.client.head().await.map_err(client_error)?;
         let account = self
@@ -68,7 +67,7 @@ impl Chain {
         let max_fee = required_fee(&action, head.base_fee).saturating_mul(2);
         let tx = Transaction {
             chain_id: self.chain_id,
-            sender,
+            sender: addr,
             nonce,
             max_fee,
             action,

@@ -87,7 +87,7 @@ fn signed(action: Action, nonce: u64) -> SignedTransaction {
     let key = PrivateKey::from_seed(1);
     Transaction {
         chain_id: 1337,
-        sender: key.public_key(),
+        sender: key.public_key().into(),
         nonce,
         max_fee: 1_000_000,
         action,

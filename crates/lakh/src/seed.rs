@@ -812,7 +812,7 @@ async fn send_actions(client: &LakhClient, key: &PrivateKey, actions: &[Action])
         signed.push(
             Transaction {
                 chain_id,
-                sender: key.public_key(),
+                sender: key.public_key().into(),
                 nonce,
                 max_fee,
                 action: action.clone(),

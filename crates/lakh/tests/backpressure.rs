@@ -32,7 +32,7 @@ const MAX_FEE: u128 = 1_000_000;
 fn sign(key: &PrivateKey, chain_id: u64, nonce: u64, action: Action) -> SignedTransaction {
     Transaction {
         chain_id,
-        sender: key.public_key(),
+        sender: key.public_key().into(),
         nonce,
         max_fee: MAX_FEE,
         action,

@@ -489,8 +489,8 @@ fn close_alone_with_the_opening_state(rpc: &str, net_dir: &Path, id: &ChannelId)
     let client = LakhClient::connect(rpc).unwrap();
     rt.block_on(async {
         use commonware_cryptography::Signer;
-        let sender = key.public_key();
-        let account = client.account(Address::from(&sender), false).await.unwrap();
+        let sender = Address::from(key.public_key());
+        let account = client.account(sender, false).await.unwrap();
         let tx = Transaction {
             chain_id: client.chain_id().await.unwrap(),
             sender,

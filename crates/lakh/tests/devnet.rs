@@ -33,7 +33,7 @@ fn transfer(
 ) -> lakh_types::SignedTransaction {
     Transaction {
         chain_id,
-        sender: key.public_key(),
+        sender: key.public_key().into(),
         nonce,
         max_fee: 1_000_000,
         action: Action::Transfer(TransferEntry {

@@ -373,7 +373,7 @@ async fn send_load(client: &LakhClient, keys: &Path, count: u64) {
         .map(|n| {
             Transaction {
                 chain_id,
-                sender: alice.public_key(),
+                sender: alice.public_key().into(),
                 nonce: n,
                 max_fee: 1_000_000,
                 action: Action::Transfer(TransferEntry {

@@ -522,7 +522,7 @@ mod tests {
     fn tx(sender: u64, nonce: u64) -> SignedTransaction {
         Transaction {
             chain_id: CHAIN_ID,
-            sender: key(sender).public_key(),
+            sender: key(sender).public_key().into(),
             nonce,
             max_fee: 1_000,
             action: Action::Transfer(TransferEntry {

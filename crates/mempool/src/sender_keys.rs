@@ -1,9 +1,10 @@
 //! A bounded cache of decompressed sender keys, shared by the verifier
-//! threads. Decompressing the sender's key is most of a transaction's decode
-//! (12.6% of the node's CPU in the 1,000,000-account profile,
-//! docs/PERFORMANCE.md), and senders repeat: a key seen in a valid
-//! transaction is kept so the next decode of that sender skips the point
-//! math.
+//! threads, for machines that verify with commonware's batch verifier (no
+//! AVX-512 IFMA, or `LAKH_SIGVERIFY=commonware`). That verifier takes keys
+//! as points, and decompressing one costs about a third of a signature
+//! check; senders repeat, so a key seen in a valid transaction is kept and
+//! the next batch of that sender skips the point math. The IFMA lanes
+//! decompress every key inside the batch and never ask.
 //!
 //! Only keys of transactions whose signatures verified are admitted, so
 //! filling the cache costs a sender a valid signature per key. The bound is
@@ -15,9 +16,9 @@
 //! work per operation and no per-entry bookkeeping.
 //! Lookups and admissions take the lock once per batch, not per transaction.
 
-use bytes::Bytes;
 use lakh_types::map::FastMap;
-use lakh_types::{PublicKey, Refusal, SignedTransaction};
+use lakh_types::tx::SenderKeySource;
+use lakh_types::{PublicKey, SignedTransaction};
 use std::sync::Mutex;
 
 /// Default bound on cached keys: full, it cost 181 MiB of peak RSS at
@@ -40,13 +41,6 @@ struct Generations {
     old: FastMap<KeyBytes, PublicKey>,
 }
 
-/// A chunk decoded through the cache: each transaction, and whether its
-/// sender's key had to be decompressed (a miss).
-pub struct Decoded {
-    pub txs: Vec<Result<SignedTransaction, Refusal>>,
-    pub missed: Vec<bool>,
-}
-
 impl SenderKeys {
     /// A cache of at most `capacity` keys (0: nothing is ever cached).
     pub fn new(capacity: usize) -> Self {
@@ -67,20 +61,6 @@ impl SenderKeys {
         self.len() == 0
     }
 
-    /// Decodes `raw`, taking each sender's key from the cache when it is
-    /// there. The outcome of every decode is exactly
-    /// [`SignedTransaction::decode`]'s.
-    pub fn decode(&self, raw: Vec<Bytes>) -> Decoded {
-        let known = self.lookup(raw.iter().map(|r| SignedTransaction::sender_bytes(r)));
-        let missed = known.iter().map(Option::is_none).collect();
-        let txs = raw
-            .into_iter()
-            .zip(known)
-            .map(|(raw, key)| SignedTransaction::decode_known(raw, key))
-            .collect();
-        Decoded { txs, missed }
-    }
-
     /// Admits `keys` (senders of transactions that verified).
     pub fn admit<'a>(&self, keys: impl IntoIterator<Item = &'a PublicKey>) {
         if self.generation_len == 0 {
@@ -98,11 +78,27 @@ impl SenderKeys {
         drop(retired);
     }
 
-    fn lookup(&self, keys: impl Iterator<Item = Option<KeyBytes>>) -> Vec<Option<PublicKey>> {
+    fn lookup<'a>(&self, keys: impl Iterator<Item = &'a KeyBytes>) -> Vec<Option<PublicKey>> {
         let Ok(mut maps) = self.maps.lock() else {
             return keys.map(|_| None).collect();
         };
-        keys.map(|key| key.and_then(|key| maps.get(&key))).collect()
+        keys.map(|key| maps.get(key)).collect()
+    }
+}
+
+impl SenderKeySource for SenderKeys {
+    /// Cached keys, and the others decompressed.
+    fn public_keys(&self, txs: &[SignedTransaction]) -> Vec<Option<PublicKey>> {
+        let cached = self.lookup(txs.iter().map(|t| t.tx.sender.as_bytes()));
+        cached
+            .into_iter()
+            .zip(txs)
+            .map(|(key, t)| key.or_else(|| t.tx.sender.public_key()))
+            .collect()
+    }
+
+    fn verified<'a>(&self, keys: impl Iterator<Item = &'a PublicKey>) {
+        self.admit(keys);
     }
 }
 
@@ -145,69 +141,71 @@ pub fn sender_keys_from_env() -> usize {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::verify::tests::{CHAIN, transfer};
+    use crate::verify::tests::transfer;
     use commonware_cryptography::Signer;
-    use lakh_types::PrivateKey;
+    use lakh_types::{Address, PrivateKey};
 
-    fn raw_of(seeds: impl IntoIterator<Item = u64>) -> Vec<Bytes> {
-        seeds
-            .into_iter()
-            .map(|s| transfer(s, 0).raw().clone())
-            .collect()
+    fn txs_of(seeds: impl IntoIterator<Item = u64>) -> Vec<SignedTransaction> {
+        seeds.into_iter().map(|s| transfer(s, 0)).collect()
+    }
+
+    fn key(seed: u64) -> PublicKey {
+        PrivateKey::from_seed(seed).public_key()
+    }
+
+    /// Whether `key` is held, without counting as a use.
+    fn holds(cache: &SenderKeys, key: &PublicKey) -> bool {
+        let maps = cache.maps.lock().unwrap();
+        let bytes: KeyBytes = key.as_ref().try_into().unwrap();
+        maps.young.contains_key(&bytes) || maps.old.contains_key(&bytes)
     }
 
     #[test]
-    fn an_admitted_sender_is_a_hit_and_decodes_the_same() {
-        let keys = SenderKeys::new(16);
-        let first = keys.decode(raw_of([1, 2]));
-        assert_eq!(first.missed, [true, true]);
-        let senders: Vec<_> = first
-            .txs
-            .iter()
-            .map(|t| t.as_ref().unwrap().tx.sender.clone())
-            .collect();
-        keys.admit(&senders[..1]);
-        let again = keys.decode(raw_of([1, 2]));
-        assert_eq!(again.missed, [false, true]);
-        for (a, b) in first.txs.iter().zip(&again.txs) {
-            assert_eq!(a.as_ref().unwrap().tx, b.as_ref().unwrap().tx);
-        }
-        assert_eq!(again.txs[0].as_ref().unwrap().tx.chain_id, CHAIN);
+    fn cached_and_decompressed_keys_are_the_same_points() {
+        let cache = SenderKeys::new(16);
+        let txs = txs_of([1, 2]);
+        let first = cache.public_keys(&txs);
+        assert_eq!(first, vec![Some(key(1)), Some(key(2))]);
+        assert!(cache.is_empty(), "looking up admits nothing");
+        cache.verified(first[..1].iter().flatten());
+        assert!(holds(&cache, &key(1)) && !holds(&cache, &key(2)));
+        assert_eq!(cache.public_keys(&txs), first);
+    }
+
+    #[test]
+    fn a_sender_that_is_not_a_point_has_no_key() {
+        let cache = SenderKeys::new(16);
+        let mut tx = transfer(1, 0);
+        // y = 2 is not the y of any point on the curve.
+        let mut bytes = [0u8; 32];
+        bytes[0] = 2;
+        tx.tx.sender = Address(bytes);
+        assert!(tx.tx.sender.public_key().is_none());
+        assert_eq!(cache.public_keys(&[tx]), vec![None]);
     }
 
     #[test]
     fn the_bound_holds_and_a_key_in_use_survives_generations() {
-        let keys = SenderKeys::new(8);
-        let hot = PrivateKey::from_seed(0).public_key();
+        let cache = SenderKeys::new(8);
         for seed in 1..100u64 {
-            keys.admit([&PrivateKey::from_seed(seed).public_key()]);
-            // The hot sender is seen every few admissions.
-            if seed % 3 == 0 && keys.decode(raw_of([0])).missed[0] {
-                keys.admit([&hot]);
+            cache.admit([&key(seed)]);
+            // The hot sender is used every few admissions.
+            if seed % 3 == 0 {
+                let found = cache.public_keys(&txs_of([0]));
+                cache.verified(found.iter().flatten());
             }
-            assert!(keys.len() <= 8, "{} keys held", keys.len());
+            assert!(cache.len() <= 8, "{} keys held", cache.len());
         }
-        assert!(!keys.decode(raw_of([0])).missed[0]);
+        assert!(holds(&cache, &key(0)));
         // A key last seen long ago is gone.
-        assert!(keys.decode(raw_of([1])).missed[0]);
+        assert!(!holds(&cache, &key(1)));
     }
 
     #[test]
     fn a_zero_capacity_cache_holds_nothing() {
-        let keys = SenderKeys::new(0);
-        keys.admit([&PrivateKey::from_seed(1).public_key()]);
-        assert!(keys.is_empty());
-        assert_eq!(keys.decode(raw_of([1])).missed, [true]);
-    }
-
-    #[test]
-    fn input_too_short_for_a_key_is_refused_as_decode_refuses_it() {
-        let keys = SenderKeys::new(4);
-        let short = Bytes::from_static(&[0u8; 20]);
-        let out = keys.decode(vec![short.clone()]);
-        assert_eq!(
-            format!("{:?}", out.txs[0]),
-            format!("{:?}", SignedTransaction::decode(short))
-        );
+        let cache = SenderKeys::new(0);
+        cache.admit([&key(1)]);
+        assert!(cache.is_empty());
+        assert_eq!(cache.public_keys(&txs_of([1])), vec![Some(key(1))]);
     }
 }

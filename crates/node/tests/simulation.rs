@@ -116,7 +116,7 @@ fn late_transfer() -> lakh_types::SignedTransaction {
     let key = late_sender();
     Transaction {
         chain_id: 99,
-        sender: key.public_key(),
+        sender: key.public_key().into(),
         nonce: 0,
         max_fee: 1_000_000,
         action: TxAction::Transfer(TransferEntry {
@@ -180,7 +180,7 @@ impl LakhEngine {
                 txs.push(
                     Transaction {
                         chain_id: 99,
-                        sender: key.public_key(),
+                        sender: key.public_key().into(),
                         nonce,
                         max_fee: 1_000_000,
                         action: TxAction::Transfer(TransferEntry {
@@ -1013,7 +1013,7 @@ impl LakhEngine {
         let delegator = late_sender();
         let delegation = Transaction {
             chain_id: 99,
-            sender: delegator.public_key(),
+            sender: delegator.public_key().into(),
             nonce: 0,
             max_fee: 1_000_000,
             action: TxAction::Stake(StakeAction::Delegate {
@@ -1030,7 +1030,7 @@ impl LakhEngine {
             at: leave_at,
             tx: Transaction {
                 chain_id: 99,
-                sender: leaver_key.public_key(),
+                sender: leaver_key.public_key().into(),
                 nonce: 0,
                 max_fee: 1_000_000,
                 action: TxAction::Stake(StakeAction::Undelegate {

@@ -86,7 +86,7 @@ fn transfer(seed: u64, nonce: u64, chain_id: u64) -> SignedTransaction {
     let key = PrivateKey::from_seed(seed);
     Transaction {
         chain_id,
-        sender: key.public_key(),
+        sender: key.public_key().into(),
         nonce,
         max_fee: 10_000,
         action: Action::Transfer(TransferEntry {

@@ -252,7 +252,7 @@ fn key(seed: u64) -> PrivateKey {
 fn transfer(from: &PrivateKey, nonce: u64, chain_id: u64) -> SignedTransaction {
     Transaction {
         chain_id,
-        sender: from.public_key(),
+        sender: from.public_key().into(),
         nonce,
         max_fee: 10_000,
         action: Action::Transfer(TransferEntry {

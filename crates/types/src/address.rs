@@ -20,6 +20,13 @@ impl Address {
         &self.0
     }
 
+    /// The key as a curve point (decompressed; `None` when the bytes are
+    /// not one).
+    pub fn public_key(&self) -> Option<PublicKey> {
+        use commonware_codec::DecodeExt;
+        PublicKey::decode(self.0.to_vec()).ok()
+    }
+
     /// Lowercase hex, 64 characters, no `0x` prefix.
     pub fn to_hex(&self) -> String {
         crate::codec::hex32_str(&self.0, &mut [0u8; 64]).to_owned()
@@ -42,6 +49,12 @@ impl From<&PublicKey> for Address {
         let mut out = [0u8; 32];
         out.copy_from_slice(pk.as_ref());
         Address(out)
+    }
+}
+
+impl From<PublicKey> for Address {
+    fn from(pk: PublicKey) -> Self {
+        Address::from(&pk)
     }
 }
 

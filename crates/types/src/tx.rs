@@ -15,8 +15,10 @@ use std::sync::OnceLock;
 pub struct Transaction {
     /// Chain the transaction is valid on (part of the signed bytes).
     pub chain_id: u64,
-    /// Signer and fee payer.
-    pub sender: PublicKey,
+    /// Signer and fee payer: the bytes of its ed25519 key. Whether they are
+    /// a point is checked with the signature, where a batch verifier
+    /// decompresses every key anyway, not at decode.
+    pub sender: Address,
     /// Must equal the sender's next nonce; consumed even if execution fails.
     pub nonce: u64,
     /// Most native base units the sender will pay in fees.
@@ -36,34 +38,15 @@ impl Write for Transaction {
 }
 impl EncodeSize for Transaction {
     fn encode_size(&self) -> usize {
-        u64::SIZE + PublicKey::SIZE + u64::SIZE + u128::SIZE + self.action.encode_size()
+        u64::SIZE + Address::LEN + u64::SIZE + u128::SIZE + self.action.encode_size()
     }
 }
 impl Read for Transaction {
     type Cfg = ();
     fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, CodecError> {
-        Transaction::read_with(buf, None)
-    }
-}
-
-/// Where the sender's key starts in a transaction's encoding (after the chain id).
-const SENDER_OFFSET: usize = u64::SIZE;
-
-impl Transaction {
-    /// Reads a body; a `known` key whose encoding is the one in `buf` is
-    /// taken as the sender instead of decompressing the point again.
-    fn read_with(buf: &mut impl Buf, known: Option<PublicKey>) -> Result<Self, CodecError> {
-        let chain_id = u64::read(buf)?;
-        let sender = match known {
-            Some(key) if buf.chunk().starts_with(key.as_ref()) => {
-                buf.advance(PublicKey::SIZE);
-                key
-            }
-            _ => PublicKey::read(buf)?,
-        };
         Ok(Transaction {
-            chain_id,
-            sender,
+            chain_id: u64::read(buf)?,
+            sender: Address::read(buf)?,
             nonce: u64::read(buf)?,
             max_fee: u128::read(buf)?,
             action: Action::read(buf)?,
@@ -75,7 +58,7 @@ impl Transaction {
     /// Signs the body. The signature covers the canonical encoding under [`TX_NAMESPACE`].
     pub fn sign(self, key: &PrivateKey) -> SignedTransaction {
         debug_assert_eq!(
-            key.public_key(),
+            Address::from(&key.public_key()),
             self.sender,
             "signing key must be the sender"
         );
@@ -93,9 +76,9 @@ impl Transaction {
         }
     }
 
-    /// The account address derived from `sender`.
+    /// The sender's account address (its key bytes).
     pub fn sender_address(&self) -> Address {
-        Address::from(&self.sender)
+        self.sender
     }
 }
 
@@ -170,18 +153,9 @@ impl fmt::Debug for SignedTransaction {
 impl SignedTransaction {
     /// Decodes one signed transaction from its canonical bytes (zero-copy: the
     /// transaction keeps a reference to `raw`). Rejects oversize input,
-    /// malformed fields and trailing bytes.
+    /// malformed fields and trailing bytes. The sender's key is not
+    /// decompressed here: a key that is not a point fails verification.
     pub fn decode(raw: Bytes) -> Result<SignedTransaction, Refusal> {
-        Self::decode_known(raw, None)
-    }
-
-    /// [`Self::decode`], taking the sender from `known` when its encoding is
-    /// the one in `raw`: decompressing the sender's key is most of a decode.
-    /// Any other `known` is ignored, so the result is always `decode`'s.
-    pub fn decode_known(
-        raw: Bytes,
-        known: Option<PublicKey>,
-    ) -> Result<SignedTransaction, Refusal> {
         if raw.len() > limits::MAX_TX_BYTES {
             return Err(Refusal::Oversize {
                 size: raw.len(),
@@ -189,8 +163,7 @@ impl SignedTransaction {
             });
         }
         let mut buf = raw.clone();
-        let tx = Transaction::read_with(&mut buf, known)
-            .map_err(|e| Refusal::Malformed(e.to_string()))?;
+        let tx = Transaction::read(&mut buf).map_err(|e| Refusal::Malformed(e.to_string()))?;
         let signature = Signature::read(&mut buf).map_err(|e| Refusal::Malformed(e.to_string()))?;
         if !buf.is_empty() {
             return Err(Refusal::Malformed(format!(
@@ -204,14 +177,6 @@ impl SignedTransaction {
             signature,
             raw,
         })
-    }
-
-    /// The sender's key as encoded in a signed transaction's bytes, read
-    /// without decoding (`None` when `raw` is too short to hold one).
-    pub fn sender_bytes(raw: &[u8]) -> Option<[u8; PublicKey::SIZE]> {
-        raw.get(SENDER_OFFSET..SENDER_OFFSET + PublicKey::SIZE)?
-            .try_into()
-            .ok()
     }
 
     /// Hash of [`Self::raw`].
@@ -234,11 +199,44 @@ impl SignedTransaction {
         self.raw.len()
     }
 
-    /// Verifies this transaction's signature alone.
+    /// Verifies this transaction's signature alone (false when the sender's
+    /// key is not a point).
     pub fn verify_signature(&self) -> bool {
         self.tx
             .sender
-            .verify(TX_NAMESPACE, self.body_bytes(), &self.signature)
+            .public_key()
+            .is_some_and(|key| self.verify_with(&key))
+    }
+
+    /// Verifies the signature under `key`, already decompressed from the
+    /// sender's bytes.
+    fn verify_with(&self, key: &PublicKey) -> bool {
+        key.verify(TX_NAMESPACE, self.body_bytes(), &self.signature)
+    }
+}
+
+/// Where commonware's batch verifier takes senders' keys as points. The
+/// lanes of `lakh-sigverify` decompress every key inside the batch and ask
+/// for none; only machines without them (or `LAKH_SIGVERIFY=commonware`)
+/// use a source, so a cache of decompressed keys pays only there.
+pub trait SenderKeySource {
+    /// Each transaction's sender key as a point, in order (`None`: the bytes
+    /// are not a point).
+    fn public_keys(&self, txs: &[SignedTransaction]) -> Vec<Option<PublicKey>>;
+
+    /// Keys of transactions whose signatures verified, for a source that
+    /// keeps them.
+    fn verified<'a>(&self, keys: impl Iterator<Item = &'a PublicKey>) {
+        keys.for_each(drop);
+    }
+}
+
+/// Decompresses every key, keeping none.
+pub struct Decompress;
+
+impl SenderKeySource for Decompress {
+    fn public_keys(&self, txs: &[SignedTransaction]) -> Vec<Option<PublicKey>> {
+        txs.iter().map(|t| t.tx.sender.public_key()).collect()
     }
 }
 
@@ -248,27 +246,41 @@ impl SignedTransaction {
 /// invalid one (empty when all are valid): a failed batch falls back to
 /// individual checks to name the culprits.
 pub fn verify_signatures(txs: &[SignedTransaction]) -> Vec<usize> {
+    verify_signatures_with(txs, &Decompress)
+}
+
+/// [`verify_signatures`], taking sender keys from `keys` where a point is
+/// needed.
+pub fn verify_signatures_with(
+    txs: &[SignedTransaction],
+    keys: &impl SenderKeySource,
+) -> Vec<usize> {
+    verify_signatures_on(txs, keys, lanes_enabled())
+}
+
+/// [`verify_signatures_with`] on a chosen verifier: `lanes` takes
+/// `lakh-sigverify`'s where the CPU has them, else commonware's. Both paths
+/// are public so tests can hold them to the same verdicts.
+pub fn verify_signatures_on(
+    txs: &[SignedTransaction],
+    keys: &impl SenderKeySource,
+    lanes: bool,
+) -> Vec<usize> {
     if txs.is_empty() {
         return Vec::new();
     }
+    let mut bad = own_signatures_invalid(txs, keys, lanes);
     let claims = carried_claims(txs);
-    let ok = own_signatures_valid(txs) && verify_claims(&claims);
-    if ok {
-        return Vec::new();
+    if !verify_claims(&claims) {
+        bad.extend(
+            claims
+                .iter()
+                .filter(|(_, claim)| !claim.verify())
+                .map(|(i, _)| *i),
+        );
+        bad.sort_unstable();
+        bad.dedup();
     }
-    let mut bad: Vec<usize> = claims
-        .iter()
-        .filter(|(_, claim)| !claim.verify())
-        .map(|(i, _)| *i)
-        .chain(
-            txs.iter()
-                .enumerate()
-                .filter(|(_, t)| !t.verify_signature())
-                .map(|(i, _)| i),
-        )
-        .collect();
-    bad.sort_unstable();
-    bad.dedup();
     bad
 }
 
@@ -276,7 +288,7 @@ pub fn verify_signatures(txs: &[SignedTransaction]) -> Vec<usize> {
 /// same ZIP-215 rules; `lakh-sigverify`'s runs on AVX-512 IFMA lanes and is
 /// the default where the CPU has them. `LAKH_SIGVERIFY=commonware` keeps
 /// commonware's (for comparisons).
-fn lanes_enabled() -> bool {
+pub fn lanes_enabled() -> bool {
     static ENABLED: OnceLock<bool> = OnceLock::new();
     *ENABLED.get_or_init(|| {
         std::env::var("LAKH_SIGVERIFY").as_deref() != Ok("commonware")
@@ -284,31 +296,73 @@ fn lanes_enabled() -> bool {
     })
 }
 
-/// Whether every transaction's own signature is valid (one batch).
-fn own_signatures_valid(txs: &[SignedTransaction]) -> bool {
-    if lanes_enabled() {
-        let entries: Option<Vec<lakh_sigverify::Entry>> = txs
-            .iter()
-            .map(|t| {
-                Some(lakh_sigverify::Entry {
-                    public_key: t.tx.sender.as_ref().try_into().ok()?,
-                    signature: t.signature.as_ref().try_into().ok()?,
-                    namespace: TX_NAMESPACE,
-                    message: t.body_bytes(),
-                })
-            })
-            .collect();
-        if let Some(verdict) = entries.and_then(|e| lakh_sigverify::verify_batch(&e)) {
-            return verdict;
-        }
+/// Indices of transactions whose own signature is invalid: one batch, and
+/// single checks only when it fails.
+fn own_signatures_invalid(
+    txs: &[SignedTransaction],
+    keys: &impl SenderKeySource,
+    lanes: bool,
+) -> Vec<usize> {
+    let lanes_verdict = if lanes { lanes_verdict(txs) } else { None };
+    if lanes_verdict == Some(true) {
+        return Vec::new();
     }
+    let points = keys.public_keys(txs);
+    // A batch the lanes refused goes straight to single checks.
+    if lanes_verdict.is_none()
+        && points.iter().all(Option::is_some)
+        && commonware_verdict(txs, &points)
+    {
+        keys.verified(points.iter().flatten());
+        return Vec::new();
+    }
+    let valid: Vec<bool> = txs
+        .iter()
+        .zip(&points)
+        .map(|(t, key)| key.as_ref().is_some_and(|key| t.verify_with(key)))
+        .collect();
+    keys.verified(
+        points
+            .iter()
+            .zip(&valid)
+            .filter(|(_, ok)| **ok)
+            .filter_map(|(key, _)| key.as_ref()),
+    );
+    valid
+        .iter()
+        .enumerate()
+        .filter(|(_, ok)| !**ok)
+        .map(|(i, _)| i)
+        .collect()
+}
+
+/// The lanes' verdict on the batch (`None` without IFMA).
+fn lanes_verdict(txs: &[SignedTransaction]) -> Option<bool> {
+    let entries: Vec<lakh_sigverify::Entry> = txs
+        .iter()
+        .map(|t| {
+            Some(lakh_sigverify::Entry {
+                public_key: t.tx.sender.as_bytes(),
+                signature: t.signature.as_ref().try_into().ok()?,
+                namespace: TX_NAMESPACE,
+                message: t.body_bytes(),
+            })
+        })
+        .collect::<Option<_>>()?;
+    lakh_sigverify::verify_batch(&entries)
+}
+
+/// Commonware's verdict on the batch, every key a point.
+fn commonware_verdict(txs: &[SignedTransaction], points: &[Option<PublicKey>]) -> bool {
+    let pairs: Vec<(&SignedTransaction, &PublicKey)> =
+        txs.iter().zip(points.iter().flatten()).collect();
     PublicKey::verify_batch(
         &mut rand::rng(),
-        txs,
-        |_, t| BatchEntry {
+        &pairs,
+        |_, (t, key)| BatchEntry {
             namespace: TX_NAMESPACE,
             message: t.body_bytes(),
-            public_key: &t.tx.sender,
+            public_key: key,
             signature: &t.signature,
         },
         &Sequential,

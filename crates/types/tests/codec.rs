@@ -19,7 +19,7 @@ fn transfer(seed: u64, nonce: u64, amount: u128) -> SignedTransaction {
     let k = key(seed);
     Transaction {
         chain_id: 7,
-        sender: k.public_key(),
+        sender: k.public_key().into(),
         nonce,
         max_fee: 10_000,
         action: Action::Transfer(TransferEntry {
@@ -69,7 +69,7 @@ proptest! {
     #[test]
     fn signed_transactions_round_trip(seed in 0u64..1000, nonce: u64, max_fee: u128, chain_id: u64, action in arb_action()) {
         let k = key(seed);
-        let signed = Transaction { chain_id, sender: k.public_key(), nonce, max_fee, action }.sign(&k);
+        let signed = Transaction { chain_id, sender: k.public_key().into(), nonce, max_fee, action }.sign(&k);
         let decoded = SignedTransaction::decode(signed.raw().clone()).unwrap();
         prop_assert_eq!(&decoded.tx, &signed.tx);
         prop_assert_eq!(decoded.id(), signed.id());
@@ -90,30 +90,31 @@ proptest! {
         let _ = SignedTransaction::decode(Bytes::from(bytes));
     }
 
-    /// The sender-key cache's decode path: a known key (the right one, another
-    /// one, or one whose bytes sit elsewhere in the input) never changes the
-    /// outcome of a decode, on valid and on arbitrary input.
+    /// A sender whose bytes are not a curve point decodes (keys are not
+    /// decompressed at decode) and is refused by verification, alone and
+    /// among valid transactions, on every verifier path.
     #[test]
-    fn a_known_sender_never_changes_a_decode(
+    fn a_sender_that_is_not_a_point_fails_verification(
         seed in 0u64..1000,
-        other in 0u64..1000,
         nonce: u64,
         action in arb_action(),
-        noise in proptest::collection::vec(any::<u8>(), 0..120),
+        at in 0usize..3,
     ) {
         let k = key(seed);
-        let signed = Transaction { chain_id: 7, sender: k.public_key(), nonce, max_fee: 9, action }.sign(&k);
-        let raw = signed.raw().clone();
-        prop_assert_eq!(SignedTransaction::sender_bytes(&raw), Some(<[u8; 32]>::try_from(k.public_key().as_ref()).unwrap()));
-        let mut garbled = raw.to_vec();
-        garbled.truncate(noise.len().min(garbled.len()));
-        garbled.extend_from_slice(&noise);
-        for input in [raw, Bytes::from(garbled), Bytes::from(noise)] {
-            let plain = format!("{:?}", SignedTransaction::decode(input.clone()));
-            for known in [k.public_key(), key(other).public_key()] {
-                let with_key = SignedTransaction::decode_known(input.clone(), Some(known.clone()));
-                prop_assert_eq!(&format!("{with_key:?}"), &plain);
-            }
+        let signed = Transaction { chain_id: 7, sender: k.public_key().into(), nonce, max_fee: 9, action }.sign(&k);
+        let mut raw = signed.raw().to_vec();
+        // y = 2 is the y of no point on the curve.
+        let mut not_a_point = [0u8; 32];
+        not_a_point[0] = 2;
+        raw[8..40].copy_from_slice(&not_a_point);
+        let forged = SignedTransaction::decode(Bytes::from(raw)).unwrap();
+        prop_assert_eq!(forged.tx.sender, Address(not_a_point));
+        prop_assert!(!forged.verify_signature());
+        let mut batch = vec![transfer(1, 0, 5), transfer(2, 0, 5)];
+        batch.insert(at, forged);
+        for lanes in [true, false] {
+            let bad = lakh_types::tx::verify_signatures_on(&batch, &lakh_types::tx::Decompress, lanes);
+            prop_assert_eq!(bad, vec![at]);
         }
     }
 }
@@ -187,7 +188,7 @@ fn multi_transfer_entry_limit_is_enforced() {
     ];
     let signed = Transaction {
         chain_id: 1,
-        sender: k.public_key(),
+        sender: k.public_key().into(),
         nonce: 0,
         max_fee: 1,
         action: Action::MultiTransfer { entries },

@@ -129,7 +129,7 @@ pub fn sign_on(
     let k = key(seed);
     Transaction {
         chain_id,
-        sender: k.public_key(),
+        sender: k.public_key().into(),
         nonce,
         max_fee,
         action,

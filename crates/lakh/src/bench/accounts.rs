@@ -142,7 +142,7 @@ pub async fn fund(
         let units = 1 + entries.len() as u128;
         let tx = Transaction {
             chain_id,
-            sender: demo[sender].public_key(),
+            sender: demo[sender].public_key().into(),
             nonce: nonces[sender],
             max_fee: MAX_FEE_PER_UNIT * units,
             action: Action::MultiTransfer { entries },

@@ -17,7 +17,6 @@ use commonware_runtime::{Runner as _, tokio as cw_tokio};
 use commonware_storage::qmdb::floor::Proportional;
 use lakh_archive::{AccountIndex, AssetRegistry, Indexer, Retention};
 use lakh_execution::{BlockEnv, ExecutorKind, Mode, Overlay, access_set, execute_block_with};
-use lakh_mempool::sender_keys::SenderKeys;
 use lakh_mempool::{MempoolConfig, TxPool, VerifierConfig};
 use lakh_state::{
     AccountState, StateKey, StateValue,
@@ -196,9 +195,6 @@ pub struct CeilingsReport {
     pub signature_verify: Stage,
     pub verify_batch: usize,
     pub decode: Stage,
-    /// Decoding with every sender's key already in the verifier's cache
-    /// (senders that repeat); the bound uses `decode`, the uncached figure.
-    pub decode_cached: Stage,
     pub mempool: PoolStage,
     pub executor: Executor,
     /// The executor on swaps (not part of the transfer bound).
@@ -263,12 +259,10 @@ pub fn measure(args: CeilingsArgs) -> Result<CeilingsReport> {
         "  signature verification {:>10.0}/s per core, {:.0}/s on {} cores (batches of {})",
         sig.per_core, sig.tps, machine.cores, args.verify_batch
     );
-    let decode = measure_decode(&txs, stage_time, None)?;
-    let cached = SenderKeys::new(CPU_STAGE_TXS);
-    let decode_cached = measure_decode(&txs, stage_time, Some(&cached))?;
+    let decode = measure_decode(&txs, stage_time)?;
     println!(
-        "  decode                 {:>10.0}/s per core, {:.0}/s with the sender's key cached",
-        decode.per_core, decode_cached.per_core
+        "  decode                 {:>10.0}/s per core",
+        decode.per_core
     );
     let mempool = measure_pool(&args, stage_time)?;
     println!(
@@ -339,12 +333,11 @@ pub fn measure(args: CeilingsArgs) -> Result<CeilingsReport> {
         );
     }
     let report = CeilingsReport {
-        schema: "lakh-bench-ceilings/4",
+        schema: "lakh-bench-ceilings/5",
         machine,
         signature_verify: sig,
         verify_batch: args.verify_batch,
         decode,
-        decode_cached,
         mempool,
         executor,
         executor_swaps,
@@ -391,35 +384,19 @@ fn measure_verify(txs: &[SignedTransaction], batch: usize, time: Duration) -> Re
     Ok(stage(ops, started.elapsed(), cores()))
 }
 
-/// Decodes `txs` on one core for `time`, through `cache` (warmed with every
-/// sender first, batches of 1,024 as the verifier's) when given.
-fn measure_decode(
-    txs: &[SignedTransaction],
-    time: Duration,
-    cache: Option<&SenderKeys>,
-) -> Result<Stage> {
+/// Decodes `txs` on one core for `time`, in chunks of 1,024 as the
+/// verifier's.
+fn measure_decode(txs: &[SignedTransaction], time: Duration) -> Result<Stage> {
     let raws: Vec<Bytes> = txs.iter().map(|t| t.raw().clone()).collect();
-    if let Some(cache) = cache {
-        cache.admit(txs.iter().map(|t| &t.tx.sender));
-    }
     let started = Instant::now();
     let mut ops = 0u64;
     while started.elapsed() < time {
         for chunk in raws.chunks(1024) {
-            let decoded = match cache {
-                Some(cache) => {
-                    let out = cache.decode(chunk.to_vec());
-                    if out.missed.contains(&true) {
-                        bail!("the sender-key cache missed a key it was given");
-                    }
-                    out.txs
-                }
-                None => chunk
-                    .iter()
-                    .cloned()
-                    .map(SignedTransaction::decode)
-                    .collect(),
-            };
+            let decoded: Vec<_> = chunk
+                .iter()
+                .cloned()
+                .map(SignedTransaction::decode)
+                .collect();
             if let Some(Err(e)) = decoded.iter().find(|d| d.is_err()) {
                 bail!("a valid transaction did not decode: {e}");
             }
@@ -447,7 +424,7 @@ fn unsigned_tx(from: &PublicKey, nonce: u64, action: Action) -> Result<SignedTra
     use commonware_codec::Encode;
     let body = Transaction {
         chain_id: 1,
-        sender: from.clone(),
+        sender: from.into(),
         nonce,
         max_fee: MAX_FEE_PER_UNIT * lakh_types::fees::action_units(&action) as u128,
         action,
@@ -1060,11 +1037,8 @@ mod tests {
         let sig = measure_verify(&txs, 64, Duration::from_millis(20)).unwrap();
         assert!(sig.ops >= 64 && sig.ops.is_multiple_of(64));
         assert_eq!(sig.tps, sig.per_core * cores() as f64);
-        let decode = measure_decode(&txs, Duration::from_millis(20), None).unwrap();
+        let decode = measure_decode(&txs, Duration::from_millis(20)).unwrap();
         assert!(decode.ops >= 256 && decode.ops.is_multiple_of(256));
-        let cache = SenderKeys::new(4 * txs.len());
-        let cached = measure_decode(&txs, Duration::from_millis(20), Some(&cache)).unwrap();
-        assert!(cached.ops >= 256 && cached.ops.is_multiple_of(256));
     }
 
     #[test]

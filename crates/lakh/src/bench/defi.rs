@@ -965,7 +965,7 @@ fn nft_list(hub: AssetId, token: TokenId, collection: CollectionId, expiry_heigh
 fn sign(key: &PrivateKey, chain_id: u64, nonce: u64, action: Action) -> SignedTransaction {
     Transaction {
         chain_id,
-        sender: key.public_key(),
+        sender: key.public_key().into(),
         nonce,
         max_fee: MAX_FEE_PER_UNIT * action_units(&action) as u128,
         action,

@@ -160,7 +160,7 @@ impl Presigned {
 pub fn transfer_tx(accounts: &Accounts, chain_id: u64, p: &Planned) -> Transaction {
     Transaction {
         chain_id,
-        sender: accounts.keys[p.sender as usize].public_key(),
+        sender: accounts.keys[p.sender as usize].public_key().into(),
         nonce: p.nonce,
         max_fee: MAX_FEE_PER_UNIT,
         action: Action::Transfer(TransferEntry {
@@ -176,7 +176,7 @@ pub fn transfer_tx(accounts: &Accounts, chain_id: u64, p: &Planned) -> Transacti
 pub fn planned_tx(accounts: &Accounts, chain_id: u64, p: &Planned, action: Action) -> Transaction {
     Transaction {
         chain_id,
-        sender: accounts.keys[p.sender as usize].public_key(),
+        sender: accounts.keys[p.sender as usize].public_key().into(),
         nonce: p.nonce,
         max_fee: MAX_FEE_PER_UNIT * lakh_types::fees::action_units(&action) as u128,
         action,

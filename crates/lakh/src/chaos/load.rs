@@ -145,7 +145,7 @@ impl Sender {
         let asset = self.assets[dice.below(self.assets.len())];
         Transaction {
             chain_id: self.chain_id,
-            sender: self.key.public_key(),
+            sender: self.key.public_key().into(),
             nonce,
             max_fee: MAX_FEE_PER_UNIT,
             action: Action::Transfer(TransferEntry {

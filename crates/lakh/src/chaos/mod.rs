@@ -375,7 +375,7 @@ async fn still_finalizing(clients: &[LakhClient], dir: &Path) -> bool {
         let nonce = clients[0].account(from, false).await?.nonce;
         let tx = lakh_types::Transaction {
             chain_id: DEVNET_CHAIN_ID,
-            sender: key.public_key(),
+            sender: key.public_key().into(),
             nonce,
             max_fee: 1_000,
             action: lakh_types::Action::Transfer(lakh_types::TransferEntry {

@@ -533,8 +533,7 @@ pub(crate) async fn send_action(
     action: Action,
     opts: &SendOpts,
 ) -> anyhow::Result<Output> {
-    let sender = key.public_key();
-    let sender_addr = Address::from(&sender);
+    let sender_addr = Address::from(key.public_key());
     let chain_id = client.chain_id().await?;
     let head = client.head().await?;
     let account = client.account(sender_addr, false).await?;
@@ -551,7 +550,7 @@ pub(crate) async fn send_action(
         .then(|| AssetId::derive(sender_addr.as_bytes(), nonce));
     let tx = Transaction {
         chain_id,
-        sender,
+        sender: sender_addr,
         nonce,
         max_fee,
         action,
@@ -1047,7 +1046,7 @@ mod tests {
         assert_eq!(txs.len(), 1);
         let tx = &txs[0].tx;
         assert_eq!(tx.chain_id, CHAIN_ID);
-        assert_eq!(tx.sender, env.alice.public_key());
+        assert_eq!(tx.sender, Address::from(env.alice.public_key()));
         assert_eq!(tx.nonce, 6, "pending nonce is ahead of the committed one");
         assert_eq!(tx.max_fee, 2 * BASE_FEE);
         assert_eq!(

@@ -2,7 +2,9 @@ use super::*;
 use bytes::Bytes;
 use commonware_codec::Encode;
 use commonware_cryptography::Signer;
-use lakh_types::{Action, AssetId, PrivateKey, PublicKey, Symbol, Transaction, TransferEntry};
+use lakh_types::{
+    Action, Address, AssetId, PrivateKey, PublicKey, Symbol, Transaction, TransferEntry,
+};
 use proptest::prelude::*;
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -34,7 +36,7 @@ fn entry(amount: u128) -> TransferEntry {
 fn build(sender: usize, nonce: u64, max_fee: u128, action: Action) -> SignedTransaction {
     let body = Transaction {
         chain_id: 7,
-        sender: key(sender).clone(),
+        sender: key(sender).into(),
         nonce,
         max_fee,
         action,
@@ -80,7 +82,7 @@ fn picked(selected: &[SignedTransaction]) -> Vec<(usize, u64)> {
         .iter()
         .map(|t| {
             let sender = (0..2_000)
-                .find(|&i| key(i) == &t.tx.sender)
+                .find(|&i| Address::from(key(i)) == t.tx.sender)
                 .expect("test key");
             (sender, t.tx.nonce)
         })
@@ -462,9 +464,9 @@ fn selects_twenty_thousand_out_of_two_hundred_thousand() {
     let elapsed = started.elapsed();
     eprintln!("select 20k of 200k: {elapsed:?}");
     assert_eq!(chosen.len(), 20_000);
-    let mut next: HashMap<PublicKey, u64> = HashMap::new();
+    let mut next: HashMap<Address, u64> = HashMap::new();
     for t in &chosen {
-        let expected = next.entry(t.tx.sender.clone()).or_insert(0);
+        let expected = next.entry(t.tx.sender).or_insert(0);
         assert_eq!(t.tx.nonce, *expected, "nonce run is contiguous");
         *expected += 1;
     }
