@@ -227,7 +227,7 @@ pub trait SenderKeySource {
     /// Keys of transactions whose signatures verified, for a source that
     /// keeps them.
     fn verified<'a>(&self, keys: impl Iterator<Item = &'a PublicKey>) {
-        keys.for_each(drop);
+        let _ = keys;
     }
 }
 
