@@ -113,13 +113,17 @@ impl Generations {
     }
 
     /// Inserts `key` into the young map; returns the retired old map when
-    /// the young one filled and took its place.
+    /// the young one filled and took its place. A key the young map holds
+    /// already (a hit of this batch) costs one lookup and no copy.
     fn insert(
         &mut self,
         key: &PublicKey,
         generation_len: usize,
     ) -> Option<FastMap<KeyBytes, PublicKey>> {
         let bytes: KeyBytes = key.as_ref().try_into().ok()?;
+        if self.young.contains_key(&bytes) {
+            return None;
+        }
         self.young.insert(bytes, key.clone());
         if self.young.len() < generation_len {
             return None;
