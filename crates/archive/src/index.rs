@@ -173,7 +173,14 @@ pub struct Indexer<E: StorageContext + Supervisor> {
     floor_seq: u64,
     /// The validator's partition prefix, to name a damaged index.
     prefix: String,
+    /// Blocks recorded as soon as they were finalized, before the block
+    /// path applied their state ([`Self::record_ahead`]), by height: their
+    /// transactions read as not yet finalized until [`Self::reveal`].
+    ahead: Vec<(u64, sha256::Digest)>,
 }
+
+/// Most blocks recorded ahead of the block path and not yet revealed.
+pub const MAX_RECORDED_AHEAD: usize = 16;
 
 /// One page of an account's transactions, newest first: their sequence
 /// numbers as the account index answers ([`crate::AccountIndex::page`]),
@@ -354,6 +361,7 @@ impl<E: StorageContext + Supervisor> Indexer<E> {
             next_seq: 0,
             floor_seq,
             prefix: prefix.to_string(),
+            ahead: Vec::new(),
         };
         indexer.check_complete().await;
         for height in 1..=indexer.last_height().unwrap_or(0) {
@@ -500,6 +508,43 @@ impl<E: StorageContext + Supervisor> Indexer<E> {
         self.prune().await;
     }
 
+    /// Records finalized block `height`, the one after the last recorded,
+    /// before the block path applies its state, and keeps its transactions
+    /// hidden until [`Self::reveal`]: a reader who sees a transaction
+    /// finalized must read its effects in state. Returns `false`, recording
+    /// nothing, when `height` is not the next or too many wait revealing.
+    pub async fn record_ahead(
+        &mut self,
+        height: u64,
+        block_digest: sha256::Digest,
+        first_tx_seq: u64,
+        receipts: &[Receipt],
+        block_events: &[Event],
+    ) -> bool {
+        if self.ahead.len() >= MAX_RECORDED_AHEAD || self.next_height() != height {
+            return false;
+        }
+        self.record(height, block_digest, first_tx_seq, receipts, block_events)
+            .await;
+        self.ahead.push((height, block_digest));
+        true
+    }
+
+    /// The block path reached `height`: its transactions, and those of the
+    /// blocks below it, read as finalized. Returns whether `height` was
+    /// recorded ahead. A block recorded before a crash is not: the crash
+    /// may have cut its transactions short, so it is recorded again.
+    pub fn reveal(&mut self, height: u64) -> bool {
+        let recorded = self.ahead.iter().any(|(h, _)| *h == height);
+        self.ahead.retain(|(h, _)| *h > height);
+        recorded
+    }
+
+    /// The height the next record must have.
+    pub fn next_height(&self) -> u64 {
+        self.last_height().map_or(1, |h| h + 1)
+    }
+
     /// The receipts of `page`'s transactions; an entry whose receipt was
     /// pruned ends the page as the oldest kept.
     pub async fn account_page(&self, page: AccountPage<u64>) -> Option<AccountPage> {
@@ -591,6 +636,7 @@ impl<E: StorageContext + Supervisor> Indexer<E> {
         )?;
         Some(decoded(TxRecord::decode(raw.0), &self.prefix, TX_INDEX))
             .filter(|r| r.receipt.tx_id == *id)
+            .filter(|r| !self.ahead.iter().any(|(_, block)| *block == r.block))
     }
 
     pub async fn receipt(&self, id: &TxId) -> Option<Receipt> {
@@ -722,6 +768,60 @@ pub(crate) mod tests {
             assert!(assets.list().contains(&(AssetId(7), "GOLD".to_string())));
             assert_eq!(idx.block(2).await.unwrap().block_events, vec![unjailed]);
             assert!(idx.block(1).await.unwrap().block_events.is_empty());
+        });
+    }
+
+    #[test]
+    fn a_block_recorded_ahead_reads_unfinalized_until_revealed() {
+        deterministic::Runner::default().start(|context| async move {
+            let cache = CacheRef::new(NZU16!(4096), NZUsize!(64));
+            let mut idx = Indexer::init(context, "t", cache, registry(), Retention::ALL).await;
+            let block = |h: u8| sha256::Digest::from([h; 32]);
+            let first = [receipt(1, 0, vec![]), receipt(1, 1, vec![])];
+            // Only the next height is recorded ahead.
+            assert!(!idx.record_ahead(2, block(2), 2, &first, &[]).await);
+            assert!(idx.record_ahead(1, block(1), 0, &first, &[]).await);
+            assert_eq!(idx.next_height(), 2);
+            assert!(idx.tx(&first[0].tx_id).await.is_none());
+            let second = [receipt(2, 0, vec![])];
+            assert!(idx.record_ahead(2, block(2), 2, &second, &[]).await);
+            // Revealing a height reveals it and every height below.
+            assert!(idx.reveal(1));
+            assert_eq!(
+                idx.tx(&first[1].tx_id).await.map(|r| r.block),
+                Some(block(1))
+            );
+            assert!(idx.tx(&second[0].tx_id).await.is_none());
+            assert!(idx.reveal(2));
+            assert_eq!(
+                idx.receipt(&second[0].tx_id).await.as_ref(),
+                Some(&second[0])
+            );
+            // A height recorded on the block path was not recorded ahead.
+            idx.record(3, block(3), 3, &[receipt(3, 0, vec![])], &[])
+                .await;
+            assert!(!idx.reveal(3));
+        });
+    }
+
+    #[test]
+    fn blocks_recorded_ahead_and_not_revealed_are_bounded() {
+        deterministic::Runner::default().start(|context| async move {
+            let cache = CacheRef::new(NZU16!(4096), NZUsize!(64));
+            let mut idx = Indexer::init(context, "t", cache, registry(), Retention::ALL).await;
+            for h in 1..=MAX_RECORDED_AHEAD as u64 {
+                let r = [receipt(h, 0, vec![])];
+                assert!(
+                    idx.record_ahead(h, sha256::Digest::from([h as u8; 32]), h - 1, &r, &[])
+                        .await
+                );
+            }
+            let h = MAX_RECORDED_AHEAD as u64 + 1;
+            let r = [receipt(h, 0, vec![])];
+            let digest = sha256::Digest::from([h as u8; 32]);
+            assert!(!idx.record_ahead(h, digest, h - 1, &r, &[]).await);
+            assert!(idx.reveal(1));
+            assert!(idx.record_ahead(h, digest, h - 1, &r, &[]).await);
         });
     }
 

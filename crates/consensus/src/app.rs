@@ -713,15 +713,19 @@ where
         };
         let room = {
             let mut indexer = self.indexer.lock().await;
-            indexer
-                .record(
-                    block.height_u64(),
-                    block.digest(),
-                    block.header.first_tx_seq,
-                    &cached.receipts,
-                    &cached.block_events,
-                )
-                .await;
+            // Usually recorded already, as soon as the block was finalized
+            // (crate::record_ahead).
+            if !indexer.reveal(block.height_u64()) {
+                indexer
+                    .record(
+                        block.height_u64(),
+                        block.digest(),
+                        block.header.first_tx_seq,
+                        &cached.receipts,
+                        &cached.block_events,
+                    )
+                    .await;
+            }
             // Queued under the index's lock: a reader that found one of the
             // block's transactions finds it in its accounts' histories too.
             self.accounts

@@ -455,6 +455,8 @@ where
     .await;
     let accounts = start_account_index(&context, &prefix, &page_cache, &cfg, &indexer).await;
     let indexer = Arc::new(AsyncMutex::new(indexer));
+    let record_ahead =
+        crate::record_ahead::start(&context, cfg.shared.clone(), Arc::downgrade(&indexer));
     let databases = Arc::new(OnceLock::new());
     let application = LakhApp {
         shared: cfg.shared.clone(),
@@ -528,6 +530,7 @@ where
             timeouts: cfg.timeouts.clone(),
             page_cache,
             finalizations: cfg.shared.finalizations.clone(),
+            record_ahead,
             evidence: cfg.shared.evidence.clone(),
             byzantine: cfg.byzantine,
         },

@@ -24,6 +24,7 @@ use crate::byzantine::{Misbehavior, VoteSender};
 use crate::engine::{ConsensusTimeouts, Marshal};
 use crate::evidence_pool::{EvidencePool, EvidenceTee};
 use crate::participation::{FinalizationTee, RecentFinalizations};
+use crate::record_ahead::RecordAhead;
 use commonware_consensus::Reporters;
 use commonware_consensus::{
     CertifiableAutomaton, Heightable, Relay, Reporter,
@@ -187,6 +188,8 @@ pub struct EpochsConfig<B, A, P> {
     pub page_cache: CacheRef,
     /// Where every engine's finalizations go, for proposers to carry.
     pub finalizations: Arc<RecentFinalizations>,
+    /// Where every engine's finalizations go, to record their receipts.
+    pub record_ahead: RecordAhead,
     /// Where every engine's reported faults go, for proposers to carry.
     pub evidence: Arc<EvidencePool>,
     /// Set only on a validator that misbehaves on purpose
@@ -486,7 +489,10 @@ where
                 reporter: Reporters::from((
                     self.cfg.application.clone(),
                     Reporters::from((
-                        FinalizationTee(self.cfg.finalizations.clone()),
+                        Reporters::from((
+                            FinalizationTee(self.cfg.finalizations.clone()),
+                            self.cfg.record_ahead.clone(),
+                        )),
                         EvidenceTee {
                             pool: self.cfg.evidence.clone(),
                             scheme: scheme.clone(),

@@ -4,7 +4,8 @@
 //! ([`engine`]), the pause of a leader with nothing to include ([`rest`]),
 //! the state shared with the node's services ([`shared`]) and the receipts
 //! it keeps until finalization ([`pending_receipts`]), the pruning of the
-//! state's history behind the chain ([`prune`]), the chain's
+//! state's history behind the chain ([`prune`]), the recording of a block's
+//! receipts as soon as it is finalized ([`record_ahead`]), the chain's
 //! metrics ([`metrics`]), the finalization certificates blocks carry to
 //! pay their signers ([`participation`]) and a client's walk along the chain
 //! of committees ([`light`]).
@@ -23,6 +24,7 @@ pub mod nosync;
 pub mod participation;
 pub mod pending_receipts;
 pub mod prune;
+pub mod record_ahead;
 pub mod rest;
 pub mod runtime;
 pub mod shared;

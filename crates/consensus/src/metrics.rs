@@ -23,8 +23,12 @@ pub enum Stage {
     Execute,
     /// Computing the state root of a block's changes.
     Merkleize,
-    /// Writing a finalized block's receipts and transaction index durably.
+    /// Writing a finalized block's receipts and transaction index durably
+    /// on the block path (only when not recorded ahead of it).
     Record,
+    /// Writing them as soon as the block's finalization is seen, beside
+    /// the block path ([`crate::record_ahead`]).
+    RecordAhead,
     /// Indexing finalized blocks' receipts by account, behind the chain
     /// (one sample per catch-up, which may take several blocks).
     IndexAccounts,
@@ -45,6 +49,7 @@ impl Stage {
             Stage::Execute => "execute",
             Stage::Merkleize => "merkleize",
             Stage::Record => "record",
+            Stage::RecordAhead => "record_ahead",
             Stage::IndexAccounts => "index_accounts",
             Stage::Commit => "commit",
             Stage::PruneState => "prune_state",

@@ -35,8 +35,16 @@ impl Default for ReceiptLimits {
     }
 }
 
+/// Where a block sits in the chain.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Position {
+    pub height: u64,
+    /// The sequence number of its first transaction.
+    pub first_tx_seq: u64,
+}
+
 struct Pending {
-    height: u64,
+    at: Position,
     order: u64,
     cached: BlockReceipts,
 }
@@ -65,20 +73,13 @@ impl PendingReceipts {
     /// Keeps `cached` for the block `digest` at `height`, replacing what an
     /// earlier execution of it left, and forgets the earliest recorded
     /// blocks past the bound.
-    pub(crate) fn insert(&mut self, digest: sha256::Digest, height: u64, cached: BlockReceipts) {
+    pub(crate) fn insert(&mut self, digest: sha256::Digest, at: Position, cached: BlockReceipts) {
         self.remove(&digest);
         let order = self.next_order;
         self.next_order += 1;
         self.receipts += cached.receipts.len();
         self.by_order.insert(order, digest);
-        self.blocks.insert(
-            digest,
-            Pending {
-                height,
-                order,
-                cached,
-            },
-        );
+        self.blocks.insert(digest, Pending { at, order, cached });
         while self.blocks.len() > self.limits.blocks || self.receipts > self.limits.receipts {
             let Some((_, earliest)) = self.by_order.first_key_value() else {
                 break;
@@ -92,13 +93,18 @@ impl PendingReceipts {
         self.blocks.get(digest).map(|p| p.cached.clone())
     }
 
+    /// The receipts kept for the block `digest`, with its position.
+    pub(crate) fn get_at(&self, digest: &sha256::Digest) -> Option<(Position, BlockReceipts)> {
+        self.blocks.get(digest).map(|p| (p.at, p.cached.clone()))
+    }
+
     /// Forgets every block at or below `height` (finalized, or abandoned by
     /// the finalization of another block there).
     pub(crate) fn finalized(&mut self, height: u64) {
         let done: Vec<sha256::Digest> = self
             .blocks
             .iter()
-            .filter(|(_, p)| p.height <= height)
+            .filter(|(_, p)| p.at.height <= height)
             .map(|(digest, _)| *digest)
             .collect();
         for digest in done {
@@ -155,6 +161,13 @@ mod tests {
         }
     }
 
+    fn at(height: u64) -> Position {
+        Position {
+            height,
+            first_tx_seq: 0,
+        }
+    }
+
     /// What the counters say matches what is held.
     fn consistent(pending: &PendingReceipts) {
         let held: usize = pending
@@ -171,7 +184,7 @@ mod tests {
         let mut pending = PendingReceipts::new(ReceiptLimits::default());
         // A stall: every view's proposal at the next height executed, none finalized.
         for n in 0..3 * MAX_PENDING_RECEIPT_BLOCKS as u64 {
-            pending.insert(digest(n), 10 + n, receipts(2));
+            pending.insert(digest(n), at(10 + n), receipts(2));
             assert!(pending.len() <= MAX_PENDING_RECEIPT_BLOCKS);
         }
         consistent(&pending);
@@ -196,14 +209,14 @@ mod tests {
         };
         let mut pending = PendingReceipts::new(limits);
         for n in 0..50 {
-            pending.insert(digest(n), n + 1, receipts(300));
+            pending.insert(digest(n), at(n + 1), receipts(300));
             assert!(pending.receipts() <= 1_000);
         }
         assert_eq!(pending.len(), 3);
         consistent(&pending);
         // One block over the whole bound is not kept: it is executed again
         // when finalized.
-        pending.insert(digest(99), 99, receipts(5_000));
+        pending.insert(digest(99), at(99), receipts(5_000));
         assert_eq!((pending.len(), pending.receipts()), (0, 0));
         consistent(&pending);
     }
@@ -211,9 +224,9 @@ mod tests {
     #[test]
     fn executing_a_block_again_replaces_its_entry() {
         let mut pending = PendingReceipts::new(ReceiptLimits::default());
-        pending.insert(digest(1), 5, receipts(3));
-        pending.insert(digest(2), 5, receipts(4));
-        pending.insert(digest(1), 5, receipts(3));
+        pending.insert(digest(1), at(5), receipts(3));
+        pending.insert(digest(2), at(5), receipts(4));
+        pending.insert(digest(1), at(5), receipts(3));
         assert_eq!((pending.len(), pending.receipts()), (2, 7));
         consistent(&pending);
         pending.finalized(5);

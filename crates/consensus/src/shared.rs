@@ -137,9 +137,13 @@ impl NodeShared {
         let height = block.height_u64();
         self.pool
             .on_executed(block.digest(), block.header.parent, height, &receipts);
+        let at = crate::pending_receipts::Position {
+            height,
+            first_tx_seq: block.header.first_tx_seq,
+        };
         self.pending_receipts().insert(
             block.digest(),
-            height,
+            at,
             BlockReceipts::new(receipts, block_events),
         );
     }
@@ -147,6 +151,14 @@ impl NodeShared {
     /// The receipts kept for the block `digest`, if they still are.
     pub fn receipts_of(&self, digest: &sha256::Digest) -> Option<BlockReceipts> {
         self.pending_receipts().get(digest)
+    }
+
+    /// The receipts kept for the block `digest`, with its position.
+    pub fn receipts_at(
+        &self,
+        digest: &sha256::Digest,
+    ) -> Option<(crate::pending_receipts::Position, BlockReceipts)> {
+        self.pending_receipts().get_at(digest)
     }
 
     /// Records a finalized block: the pool's committed nonces, head,

@@ -640,7 +640,15 @@ fn metrics_count_what_the_chain_finalized_and_refused() {
         count(&after, "lakh_refusals_total", &gap) - count(&before, "lakh_refusals_total", &gap),
         1.0
     );
-    for stage in ["build", "read", "execute", "merkleize", "record", "commit"] {
+    for stage in [
+        "build",
+        "read",
+        "execute",
+        "merkleize",
+        "record",
+        "record_ahead",
+        "commit",
+    ] {
         assert!(
             count(&after, "lakh_stage_seconds_count", &[("stage", stage)]) >= 1.0,
             "stage {stage}: {after}"
