@@ -89,10 +89,6 @@ impl PendingReceipts {
         }
     }
 
-    pub(crate) fn get(&self, digest: &sha256::Digest) -> Option<BlockReceipts> {
-        self.blocks.get(digest).map(|p| p.cached.clone())
-    }
-
     /// The receipts kept for the block `digest`, with its position.
     pub(crate) fn get_at(&self, digest: &sha256::Digest) -> Option<(Position, BlockReceipts)> {
         self.blocks.get(digest).map(|p| (p.at, p.cached.clone()))
@@ -190,11 +186,17 @@ mod tests {
         consistent(&pending);
         assert_eq!(pending.len(), MAX_PENDING_RECEIPT_BLOCKS);
         let last = 3 * MAX_PENDING_RECEIPT_BLOCKS as u64 - 1;
-        assert!(pending.get(&digest(last)).is_some(), "the newest is kept");
-        assert!(pending.get(&digest(0)).is_none(), "the earliest went first");
+        assert!(
+            pending.get_at(&digest(last)).is_some(),
+            "the newest is kept"
+        );
+        assert!(
+            pending.get_at(&digest(0)).is_none(),
+            "the earliest went first"
+        );
         let first_kept = last + 1 - MAX_PENDING_RECEIPT_BLOCKS as u64;
-        assert!(pending.get(&digest(first_kept)).is_some());
-        assert!(pending.get(&digest(first_kept - 1)).is_none());
+        assert!(pending.get_at(&digest(first_kept)).is_some());
+        assert!(pending.get_at(&digest(first_kept - 1)).is_none());
         // Finalization resumes: everything at or below it goes.
         pending.finalized(last);
         assert_eq!(pending.len(), 10);

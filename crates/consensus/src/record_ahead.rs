@@ -79,8 +79,12 @@ where
     context.child("record_ahead").spawn(move |_| async move {
         let mut waiting = Waiting::default();
         while let Some(digest) = receiver.next().await {
+            // A block this node did not execute is left to `capture`.
             if let Some((at, receipts)) = shared.receipts_at(&digest) {
                 waiting.insert(at, digest, receipts);
+            }
+            if waiting.blocks.is_empty() {
+                continue;
             }
             let Some(indexer) = indexer.upgrade() else {
                 return;

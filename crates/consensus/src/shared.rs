@@ -150,7 +150,7 @@ impl NodeShared {
 
     /// The receipts kept for the block `digest`, if they still are.
     pub fn receipts_of(&self, digest: &sha256::Digest) -> Option<BlockReceipts> {
-        self.pending_receipts().get(digest)
+        self.receipts_at(digest).map(|(_, receipts)| receipts)
     }
 
     /// The receipts kept for the block `digest`, with its position.
