@@ -17,7 +17,7 @@ use lakh_types::{
     modules::shielded::ShieldedGenesis,
 };
 use std::{
-    net::{SocketAddr, TcpListener},
+    net::SocketAddr,
     path::{Path, PathBuf},
 };
 
@@ -47,10 +47,9 @@ pub fn default_data_dir() -> PathBuf {
     PathBuf::from(home).join(".lakh").join("devnet")
 }
 
-/// A free TCP port on loopback (the OS picks it).
+/// A free TCP port, out of the range outgoing connections draw from.
 pub fn free_port() -> Result<u16> {
-    let l = TcpListener::bind("127.0.0.1:0").context("cannot bind a loopback port")?;
-    Ok(l.local_addr()?.port())
+    lakh_node::ports::free_port().context("cannot find a free TCP port")
 }
 
 /// Committee and epoch parameters of a new network (the genesis defaults

@@ -400,6 +400,43 @@ fn four_node_processes_from_a_genesis_finalize_a_transfer() {
     assert!(paid >= 3, "fees reached {paid} of 4 validators: {listed}");
 }
 
+/// A node whose p2p port another process holds refuses to start, naming
+/// the port, instead of failing inside its p2p listener.
+#[test]
+fn a_node_whose_p2p_port_is_taken_refuses_to_start_and_names_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .args(["genesis", "--json", "--validators", "1", "--out"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let genesis: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("genesis.json")).unwrap())
+            .unwrap();
+    let address = genesis["validators"][0]["p2p_address"].as_str().unwrap();
+    let port: u16 = address.rsplit(':').next().unwrap().parse().unwrap();
+    let _held = std::net::TcpListener::bind(("0.0.0.0", port)).unwrap();
+
+    let out = Command::new(BIN)
+        .arg("node")
+        .arg("--config")
+        .arg(dir.path().join("node-0.toml"))
+        .args(["--rpc-addr", &format!("127.0.0.1:{}", free_port())])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "the node started on a taken port");
+    assert!(
+        stderr.contains(&format!("p2p port {port} is in use")),
+        "{stderr}"
+    );
+}
+
 /// `lakh devnet --validators 5 --committee-size 4 --epoch-blocks 30`: a
 /// delegation to the validator on standby elects it at the end of the
 /// epoch, it displaces one member and proposes blocks in the next epoch,

@@ -4,11 +4,13 @@
 //! `lakh-consensus`, receipts and the asset registry in `lakh-archive`, the
 //! pool in `lakh-mempool`. A full disk or a damaged store stops it with a
 //! message that says what to do ([`storage_faults`]). For fault tests it can
-//! cut itself off from chosen peers ([`partition`]).
+//! cut itself off from chosen peers ([`partition`]). Devnets and tests pick
+//! their ports with [`ports`].
 
 pub mod config;
 pub mod gossip;
 pub mod partition;
+pub mod ports;
 pub mod run;
 pub mod service;
 pub mod storage_faults;

@@ -211,6 +211,20 @@ fn listen_address(
     })
 }
 
+/// Refuses to start when a p2p port is taken, with the port named, rather
+/// than letting the p2p listener panic later.
+fn check_ports_free(listens: &[SocketAddr]) -> Result<()> {
+    for listen in listens {
+        if !crate::ports::is_free(listen.port()) {
+            bail!(
+                "p2p port {} is in use by another process (another node on this genesis?); stop it, or start a devnet in another --data-dir",
+                listen.port()
+            );
+        }
+    }
+    Ok(())
+}
+
 /// Largest peer set this node tracks: the static peers and two committees
 /// (the previous and the current, see the epochs actor), plus itself.
 fn max_peers_per_set(static_peers: usize, genesis: &Genesis) -> std::num::NonZeroUsize {
@@ -254,6 +268,7 @@ pub fn run(cfg: RunConfig) -> Result<()> {
         .iter()
         .map(|spec| listen_address(spec, &static_peers))
         .collect::<Result<Vec<_>>>()?;
+    check_ports_free(&listens)?;
     let max_peers_per_set = max_peers_per_set(static_peers.len(), &cfg.genesis);
     let partition_files = cfg
         .validators

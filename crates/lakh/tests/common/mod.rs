@@ -6,7 +6,6 @@
 use lakh_types::PrivateKey;
 use std::{
     io::{BufRead, BufReader},
-    net::TcpListener,
     path::{Path, PathBuf},
     process::{Child, Command, Output, Stdio},
     time::Duration,
@@ -15,11 +14,7 @@ use std::{
 pub const BIN: &str = env!("CARGO_BIN_EXE_lakh");
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    lakh_node::ports::free_port().unwrap()
 }
 
 /// The file in the data directory that takes a test devnet's stderr.
@@ -44,7 +39,9 @@ impl Devnet {
         loop {
             match Self::try_start(dir, validators, port, extra) {
                 Ok(net) => return net,
-                Err(log) if log.contains("in use") && attempts < 3 => {
+                Err(log)
+                    if (log.contains("in use") || log.contains("BindFailed")) && attempts < 3 =>
+                {
                     attempts += 1;
                     eprintln!("devnet start: a port was taken, retrying:\n{log}");
                     std::thread::sleep(Duration::from_secs(1));
