@@ -173,10 +173,21 @@ pub struct Indexer<E: StorageContext + Supervisor> {
     floor_seq: u64,
     /// The validator's partition prefix, to name a damaged index.
     prefix: String,
-    /// Blocks recorded as soon as they were finalized, before the block
-    /// path applied their state ([`Self::record_ahead`]), by height: their
-    /// transactions read as not yet finalized until [`Self::reveal`].
-    ahead: Vec<(u64, sha256::Digest)>,
+    /// Blocks recorded before the block path applied their state, by
+    /// height: their transactions read as not yet finalized until
+    /// [`Self::reveal`].
+    ahead: Vec<Ahead>,
+}
+
+/// A block the index holds and the block path has not applied yet.
+#[derive(Clone, Copy, Debug)]
+struct Ahead {
+    height: u64,
+    block: sha256::Digest,
+    /// Recorded whole by this process ([`Indexer::record_ahead`]); a block
+    /// found above the applied height after a restart
+    /// ([`Indexer::hide_above`]) may have been cut short by the crash.
+    whole: bool,
 }
 
 /// Most blocks recorded ahead of the block path and not yet revealed.
@@ -526,7 +537,11 @@ impl<E: StorageContext + Supervisor> Indexer<E> {
         }
         self.record(height, block_digest, first_tx_seq, receipts, block_events)
             .await;
-        self.ahead.push((height, block_digest));
+        self.ahead.push(Ahead {
+            height,
+            block: block_digest,
+            whole: true,
+        });
         true
     }
 
@@ -535,9 +550,51 @@ impl<E: StorageContext + Supervisor> Indexer<E> {
     /// recorded ahead. A block recorded before a crash is not: the crash
     /// may have cut its transactions short, so it is recorded again.
     pub fn reveal(&mut self, height: u64) -> bool {
-        let recorded = self.ahead.iter().any(|(h, _)| *h == height);
-        self.ahead.retain(|(h, _)| *h > height);
+        let recorded = self.ahead.iter().any(|a| a.height == height && a.whole);
+        self.ahead.retain(|a| a.height > height);
         recorded
+    }
+
+    /// At start, hides the blocks the index holds above `applied_height`,
+    /// the height the block path has durably applied: a crash can leave
+    /// receipts recorded ahead of the state, and their transactions must not
+    /// read as finalized before the replay applies them. Each is revealed
+    /// (and recorded again) when the block path reaches it.
+    ///
+    /// A block whose own record the crash cut off may have left
+    /// transactions past the last record: they are hidden as the next
+    /// height.
+    pub async fn hide_above(&mut self, applied_height: u64) {
+        let last = self.last_height().unwrap_or(0);
+        for height in applied_height.saturating_add(1)..=last {
+            if let Some(record) = self.block(height).await {
+                self.hide_block_of(height, record.first_tx_seq, record.tx_count > 0)
+                    .await;
+            }
+        }
+        let next_seq = self.next_seq;
+        self.hide_block_of(last + 1, next_seq, true).await;
+    }
+
+    /// Hides block `height` by the block digest its transaction `seq`
+    /// names, if that transaction is held.
+    async fn hide_block_of(&mut self, height: u64, seq: u64, has_txs: bool) {
+        let Some(txs) = self.txs.as_ref().filter(|_| has_txs) else {
+            return;
+        };
+        let first = read(
+            txs.get(Identifier::Index(seq)).await,
+            &self.prefix,
+            TX_INDEX,
+        );
+        if let Some(raw) = first {
+            let block = decoded(TxRecord::decode(raw.0), &self.prefix, TX_INDEX).block;
+            self.ahead.push(Ahead {
+                height,
+                block,
+                whole: false,
+            });
+        }
     }
 
     /// The height the next record must have.
@@ -636,7 +693,7 @@ impl<E: StorageContext + Supervisor> Indexer<E> {
         )?;
         Some(decoded(TxRecord::decode(raw.0), &self.prefix, TX_INDEX))
             .filter(|r| r.receipt.tx_id == *id)
-            .filter(|r| !self.ahead.iter().any(|(_, block)| *block == r.block))
+            .filter(|r| !self.ahead.iter().any(|a| a.block == r.block))
     }
 
     pub async fn receipt(&self, id: &TxId) -> Option<Receipt> {
@@ -822,6 +879,87 @@ pub(crate) mod tests {
             assert!(!idx.record_ahead(h, digest, h - 1, &r, &[]).await);
             assert!(idx.reveal(1));
             assert!(idx.record_ahead(h, digest, h - 1, &r, &[]).await);
+        });
+    }
+
+    #[test]
+    fn after_a_restart_blocks_above_the_applied_height_stay_hidden_until_recorded_again() {
+        deterministic::Runner::default().start(|context| async move {
+            let cache = || CacheRef::new(NZU16!(4096), NZUsize!(64));
+            let block = |h: u8| sha256::Digest::from([h; 32]);
+            let blocks: Vec<Vec<Receipt>> = (1..=3).map(|h| vec![receipt(h, 0, vec![])]).collect();
+            // A crashed process recorded three blocks ahead; the state
+            // reached height 1 only.
+            {
+                let mut idx =
+                    Indexer::init(context.child("a"), "t", cache(), registry(), Retention::ALL)
+                        .await;
+                for (h, receipts) in (1..).zip(&blocks) {
+                    assert!(
+                        idx.record_ahead(h, block(h as u8), h - 1, receipts, &[])
+                            .await
+                    );
+                }
+            }
+            let mut idx =
+                Indexer::init(context.child("b"), "t", cache(), registry(), Retention::ALL).await;
+            idx.hide_above(1).await;
+            let id = |h: usize| blocks[h - 1][0].tx_id;
+            async fn found(idx: &Indexer<Ctx>, id: TxId) -> bool {
+                idx.tx(&id).await.is_some()
+            }
+            assert!(found(&idx, id(1)).await);
+            assert!(!found(&idx, id(2)).await && !found(&idx, id(3)).await);
+            // Not recorded whole by this process: the block path records it
+            // again, and only then is it read as finalized.
+            assert!(!idx.reveal(2));
+            assert!(found(&idx, id(2)).await && !found(&idx, id(3)).await);
+            assert!(!idx.reveal(3));
+            assert!(found(&idx, id(3)).await);
+        });
+    }
+
+    #[test]
+    fn transactions_past_the_last_block_record_stay_hidden_after_a_restart() {
+        deterministic::Runner::default().start(|context| async move {
+            let cache = || CacheRef::new(NZU16!(4096), NZUsize!(64));
+            let cut = receipt(2, 0, vec![]);
+            {
+                let mut idx =
+                    Indexer::init(context.child("a"), "t", cache(), registry(), Retention::ALL)
+                        .await;
+                idx.record(
+                    1,
+                    sha256::Digest::from([1; 32]),
+                    0,
+                    &[receipt(1, 0, vec![])],
+                    &[],
+                )
+                .await;
+                // A crash kept block 2's transaction and lost its record.
+                let record = TxRecord {
+                    block: sha256::Digest::from([2; 32]),
+                    receipt: cut.clone(),
+                };
+                let txs = idx.txs.take().unwrap();
+                let txs = txs
+                    .put(
+                        1,
+                        digest_of(&cut.tx_id),
+                        &Encoded(commonware_codec::Encode::encode(&record)),
+                    )
+                    .await
+                    .unwrap();
+                let (_txs, synced) = txs.start_sync().await.unwrap();
+                synced.await.unwrap();
+            }
+            let mut idx =
+                Indexer::init(context.child("b"), "t", cache(), registry(), Retention::ALL).await;
+            assert_eq!(idx.last_height(), Some(1));
+            idx.hide_above(1).await;
+            assert!(idx.tx(&cut.tx_id).await.is_none());
+            assert!(!idx.reveal(2));
+            assert!(idx.tx(&cut.tx_id).await.is_some());
         });
     }
 

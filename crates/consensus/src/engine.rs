@@ -445,7 +445,7 @@ where
         .await;
 
     let assets = Arc::new(AssetRegistry::from_genesis(&cfg.shared.genesis));
-    let indexer = Indexer::init(
+    let mut indexer = Indexer::init(
         context.child("indexer"),
         &prefix,
         page_cache.clone(),
@@ -453,6 +453,10 @@ where
         cfg.receipts_retention,
     )
     .await;
+    // Marshal's processed height is never above the state's: receipts a
+    // crash left above it stay hidden until the replay applies their blocks.
+    let processed_height = floor.processed().map_or(0, |p| p.height().get());
+    indexer.hide_above(processed_height).await;
     let accounts = start_account_index(&context, &prefix, &page_cache, &cfg, &indexer).await;
     let indexer = Arc::new(AsyncMutex::new(indexer));
     let record_ahead =
