@@ -43,14 +43,33 @@ pub fn anvil_binary() -> PathBuf {
         .join(format!("anvil-{os}-{arch}/bin/anvil"))
 }
 
+/// Starts of anvil tried before giving up on finding a free port.
+const MAX_PORT_ATTEMPTS: usize = 3;
+/// Longest wait for one answer while anvil starts.
+const POLL_TIMEOUT: Duration = Duration::from_secs(1);
+
 impl Anvil {
     /// Starts anvil with the Prague hardfork (EIP-2537) and waits until it
-    /// answers.
+    /// answers. Its port is picked free and released before anvil binds it,
+    /// so another process can take it in between: anvil then exits, and it
+    /// is started again on another port.
     pub async fn spawn() -> anyhow::Result<Anvil> {
+        let mut attempts = 0;
+        loop {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")?
+                .local_addr()?
+                .port();
+            match Self::try_spawn(port).await? {
+                Some(anvil) => return Ok(anvil),
+                None if attempts < MAX_PORT_ATTEMPTS => attempts += 1,
+                None => bail!("anvil exited at start {MAX_PORT_ATTEMPTS} times (ports taken?)"),
+            }
+        }
+    }
+
+    /// One start on `port`; `None` when anvil exited before answering.
+    async fn try_spawn(port: u16) -> anyhow::Result<Option<Anvil>> {
         let dir = tempfile::tempdir()?;
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
         let binary = anvil_binary();
         let child = Command::new(&binary)
             .args([
@@ -69,7 +88,7 @@ impl Anvil {
             .with_context(|| {
                 format!("starting {} (run `npm ci` in contracts/)", binary.display())
             })?;
-        let anvil = Anvil {
+        let mut anvil = Anvil {
             child,
             url: format!("http://127.0.0.1:{port}"),
             _dir: dir,
@@ -78,8 +97,17 @@ impl Anvil {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             use alloy::providers::Provider;
-            if provider.get_chain_id().await.is_ok() {
-                return Ok(anvil);
+            // Bounded: whoever else holds the port may never answer.
+            let answered = tokio::time::timeout(POLL_TIMEOUT, provider.get_chain_id())
+                .await
+                .is_ok_and(|r| r.is_ok());
+            // An answer while our anvil has exited came from whoever holds
+            // the port.
+            if anvil.child.try_wait()?.is_some() {
+                return Ok(None);
+            }
+            if answered {
+                return Ok(Some(anvil));
             }
             if Instant::now() > deadline {
                 bail!("anvil did not answer on {} within 30 s", anvil.url);
@@ -101,5 +129,19 @@ impl Drop for Anvil {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_taken_port_is_noticed_and_another_is_used() {
+        let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = held.local_addr().unwrap().port();
+        assert!(Anvil::try_spawn(port).await.unwrap().is_none());
+        let anvil = Anvil::spawn().await.unwrap();
+        assert_ne!(anvil.url, format!("http://127.0.0.1:{port}"));
     }
 }
