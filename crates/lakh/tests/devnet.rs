@@ -299,14 +299,17 @@ fn restart_and_kill9_under_load_keep_every_finalized_transaction_once() {
     });
 }
 
-/// Four `lakh node` processes of a network written by `lakh genesis` finalize
-/// a wallet transfer: the separate-process path (genesis file, node configs,
-/// authenticated p2p between processes).
-#[test]
-fn four_node_processes_from_a_genesis_finalize_a_transfer() {
+/// A network of `validators` written by `lakh genesis` into a new directory.
+fn write_genesis(validators: usize) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let out = Command::new(BIN)
-        .args(["genesis", "--json", "--validators", "4", "--out"])
+        .args([
+            "genesis",
+            "--json",
+            "--validators",
+            &validators.to_string(),
+            "--out",
+        ])
         .arg(dir.path())
         .output()
         .unwrap();
@@ -315,6 +318,15 @@ fn four_node_processes_from_a_genesis_finalize_a_transfer() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    dir
+}
+
+/// Four `lakh node` processes of a network written by `lakh genesis` finalize
+/// a wallet transfer: the separate-process path (genesis file, node configs,
+/// authenticated p2p between processes).
+#[test]
+fn four_node_processes_from_a_genesis_finalize_a_transfer() {
+    let dir = write_genesis(4);
 
     struct Killer(Vec<Child>);
     impl Drop for Killer {
@@ -404,17 +416,7 @@ fn four_node_processes_from_a_genesis_finalize_a_transfer() {
 /// the port, instead of failing inside its p2p listener.
 #[test]
 fn a_node_whose_p2p_port_is_taken_refuses_to_start_and_names_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(BIN)
-        .args(["genesis", "--json", "--validators", "1", "--out"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let dir = write_genesis(1);
     let genesis: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("genesis.json")).unwrap())
             .unwrap();
