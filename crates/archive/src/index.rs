@@ -567,19 +567,17 @@ impl<E: StorageContext + Supervisor> Indexer<E> {
     pub async fn hide_above(&mut self, applied_height: u64) {
         let last = self.last_height().unwrap_or(0);
         for height in applied_height.saturating_add(1)..=last {
-            if let Some(record) = self.block(height).await {
-                self.hide_block_of(height, record.first_tx_seq, record.tx_count > 0)
-                    .await;
+            if let Some(record) = self.block(height).await.filter(|r| r.tx_count > 0) {
+                self.hide_block_of(height, record.first_tx_seq).await;
             }
         }
-        let next_seq = self.next_seq;
-        self.hide_block_of(last + 1, next_seq, true).await;
+        self.hide_block_of(last + 1, self.next_seq).await;
     }
 
     /// Hides block `height` by the block digest its transaction `seq`
     /// names, if that transaction is held.
-    async fn hide_block_of(&mut self, height: u64, seq: u64, has_txs: bool) {
-        let Some(txs) = self.txs.as_ref().filter(|_| has_txs) else {
+    async fn hide_block_of(&mut self, height: u64, seq: u64) {
+        let Some(txs) = self.txs.as_ref() else {
             return;
         };
         let first = read(
