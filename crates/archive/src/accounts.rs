@@ -12,12 +12,14 @@
 //! transaction index, what the account index lacks.
 //!
 //! Entries: under each transaction's sequence number, one entry per account
-//! it concerns, keyed by [`account_key`] of the account and its ordinal,
-//! holding the sequence number. Writes are idempotent (an account entry only
+//! it concerns, keyed by [`entry_key`] of the account, the transaction's
+//! generation and the entry's place among the account's entries in that
+//! generation (from 0). An entry holds the transaction's sequence number and
+//! the account's ordinal of its first entry in the generation, so an
+//! account's count is found again after a restart from its newest
+//! generation's entries alone, whatever was pruned below, with no record
+//! written beside the entries. Writes are idempotent (an account entry only
 //! after the account's newest), so indexing a transaction twice adds nothing.
-//! Each account's first entry in a generation is marked, so its count is
-//! found again after a restart from the newest generation it appears in,
-//! whatever was pruned below.
 
 use crate::index::{AccountPage, Indexer, Retention, archive_config, read};
 use commonware_cryptography::{Hasher, Sha256, sha256};
@@ -30,13 +32,24 @@ use futures::channel::mpsc;
 use futures::lock::Mutex as AsyncMutex;
 use lakh_types::{Address, Receipt};
 use std::collections::{HashMap, VecDeque};
+use std::ops::Range;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
-type AccountArchive<E> = prunable::Archive<EightCap, E, sha256::Digest, u64>;
+/// An entry: the transaction's sequence number, and the account's ordinal
+/// of its first entry in the transaction's generation (the entry's own
+/// ordinal is that plus the entry's place in the generation).
+type Entry = (u64, u64);
+
+type AccountArchive<E> = prunable::Archive<EightCap, E, sha256::Digest, Entry>;
 
 /// Name of the index's partitions (after the validator's prefix).
-const ACCOUNT_INDEX: &str = "account-index-v2";
+const ACCOUNT_INDEX: &str = "account-index-v3";
+
+/// The index's earlier layout (a marker record beside the entries); its
+/// partitions are removed at start and the index is built again from the
+/// transaction index ([`AccountIndex::recover`]).
+const RETIRED_ACCOUNT_INDEX: &str = "account-index-v2";
 
 /// Most account tips kept in memory; the cache starts over when full.
 const MAX_CACHED_TIPS: usize = 1 << 20;
@@ -44,57 +57,57 @@ const MAX_CACHED_TIPS: usize = 1 << 20;
 /// Receipts read back from the transaction index per step of a recovery.
 const RECOVERY_CHUNK_TXS: u64 = 4_096;
 
-/// An account's entry count and the sequence number of its newest entry.
+/// An account's entry count, the sequence number of its newest entry, and
+/// the ordinal of its first entry in that entry's generation.
 #[derive(Clone, Copy, Debug)]
 struct AccountTip {
     count: u64,
     last_seq: u64,
+    base: u64,
 }
 
-/// The key of `account`'s `ordinal`-th transaction (from 0, oldest first).
-fn account_key(account: &Address, ordinal: u64) -> sha256::Digest {
+/// The key of `account`'s `place`-th entry (from 0) in `generation`. The
+/// hashed input stays within one SHA-256 block.
+fn entry_key(account: &Address, generation: u64, place: u64) -> sha256::Digest {
+    let place = u32::try_from(place).expect("a generation holds at most u32::MAX transactions");
     Sha256::hash(&[
-        b"lakh/account-tx".as_slice(),
-        account.as_bytes(),
-        &ordinal.to_be_bytes(),
-    ])
-}
-
-/// The key of the marker of `account`'s first entry in `generation`; it
-/// holds that entry's ordinal.
-fn marker_key(account: &Address, generation: u64) -> sha256::Digest {
-    Sha256::hash(&[
-        b"lakh/account-generation".as_slice(),
+        b"lakh/acct".as_slice(),
         account.as_bytes(),
         &generation.to_be_bytes(),
+        &place.to_be_bytes(),
     ])
 }
 
-/// The first absent ordinal of `account` at or after `first`, found with
-/// O(log n) reads (ordinals are written in order, and none at or above a
-/// generation's first entry is pruned before it).
-async fn probe_count<E: StorageContext + Supervisor>(
+/// One entry; a stored entry that cannot be read back is damage.
+async fn get_entry<E: StorageContext + Supervisor>(
     archive: &AccountArchive<E>,
+    prefix: &str,
+    key: &sha256::Digest,
+) -> Option<Entry> {
+    read(
+        archive.get(Identifier::Key(key)).await,
+        prefix,
+        ACCOUNT_INDEX,
+    )
+}
+
+/// How many entries `account` has in `generation`, whose first is present,
+/// found with O(log n) reads (places are written in order, from 0).
+async fn count_places<E: StorageContext + Supervisor>(
+    archive: &AccountArchive<E>,
+    prefix: &str,
     account: &Address,
-    first: u64,
+    generation: u64,
 ) -> u64 {
-    let has = |n: u64| async move {
-        let key = account_key(account, n);
-        archive
-            .has(Identifier::Key(&key))
-            .await
-            .expect("account index read failed")
+    let has = |place: u64| async move {
+        let key = entry_key(account, generation, place);
+        let found = archive.has(Identifier::Key(&key)).await;
+        read(found.map(|has| has.then_some(())), prefix, ACCOUNT_INDEX).is_some()
     };
-    if !has(first).await {
-        return first;
-    }
-    let mut present = first;
-    let mut step = 1u64;
-    let mut absent = first.saturating_add(step);
+    let (mut present, mut absent) = (0u64, 1u64);
     while has(absent).await {
         present = absent;
-        step = step.saturating_mul(2);
-        absent = first.saturating_add(step);
+        absent = absent.saturating_mul(2);
     }
     while absent - present > 1 {
         let mid = present + (absent - present) / 2;
@@ -107,32 +120,43 @@ async fn probe_count<E: StorageContext + Supervisor>(
     present + 1
 }
 
+/// The newest of `generations` holding an entry of `account`, with the
+/// account's ordinal of its first entry there.
+async fn newest_generation<E: StorageContext + Supervisor>(
+    archive: &AccountArchive<E>,
+    prefix: &str,
+    account: &Address,
+    generations: Range<u64>,
+) -> Option<(u64, u64)> {
+    for generation in generations.rev() {
+        let first = get_entry(archive, prefix, &entry_key(account, generation, 0)).await;
+        if let Some((_, base)) = first {
+            return Some((generation, base));
+        }
+    }
+    None
+}
+
 /// `account`'s tip as stored, looked up from the newest of `generations`
 /// down; `None` when no kept generation has an entry of it (its count then
 /// starts again from 0: every older entry is pruned).
 async fn read_tip<E: StorageContext + Supervisor>(
     archive: &AccountArchive<E>,
+    prefix: &str,
     account: &Address,
-    generations: std::ops::RangeInclusive<u64>,
+    generations: Range<u64>,
 ) -> Option<AccountTip> {
-    for generation in generations.rev() {
-        let marker = archive
-            .get(Identifier::Key(&marker_key(account, generation)))
-            .await
-            .expect("account index read failed");
-        let Some(first) = marker else { continue };
-        let count = probe_count(archive, account, first).await;
-        let newest = account_key(account, count.checked_sub(1)?);
-        // A marker whose entry a crash cut off points past the entries:
-        // the newest one is then older, possibly pruned.
-        let last_seq = archive
-            .get(Identifier::Key(&newest))
-            .await
-            .expect("account index read failed")
-            .unwrap_or(0);
-        return Some(AccountTip { count, last_seq });
-    }
-    None
+    let (generation, base) = newest_generation(archive, prefix, account, generations).await?;
+    let places = count_places(archive, prefix, account, generation).await;
+    let newest = entry_key(account, generation, places - 1);
+    let (last_seq, _) = get_entry(archive, prefix, &newest)
+        .await
+        .expect("an entry counted is present");
+    Some(AccountTip {
+        count: base + places,
+        last_seq,
+        base,
+    })
 }
 
 /// The account index: one owner, the [`AccountFeed`]'s lock.
@@ -155,13 +179,14 @@ impl<E: StorageContext + Supervisor> AccountIndex<E> {
         page_cache: CacheRef,
         retention: Retention,
     ) -> Self {
+        remove_retired(&context, prefix).await;
         let archive = prunable::Archive::init(
             context,
             archive_config(
                 prefix,
                 ACCOUNT_INDEX,
                 page_cache,
-                (),
+                ((), ()),
                 EightCap,
                 retention.section_txs(),
             ),
@@ -239,8 +264,8 @@ impl<E: StorageContext + Supervisor> AccountIndex<E> {
 
     /// The generations an account's entries may be in once `next_seq`
     /// transactions are indexed, oldest first.
-    fn kept_generations(&self, next_seq: u64) -> std::ops::RangeInclusive<u64> {
-        self.retention.generation(self.floor_seq)..=self.retention.generation(next_seq)
+    fn kept_generations(&self, next_seq: u64) -> Range<u64> {
+        self.retention.generation(self.floor_seq)..self.retention.generation(next_seq) + 1
     }
 
     /// Writes an entry for every account of every receipt (unsynced). An
@@ -260,25 +285,25 @@ impl<E: StorageContext + Supervisor> AccountIndex<E> {
             for &account in &accounts {
                 let tip = match self.tips.get(&account) {
                     Some(tip) => Some(*tip),
-                    None => read_tip(&archive, &account, generations.clone()).await,
+                    None => read_tip(&archive, &self.prefix, &account, generations.clone()).await,
                 };
                 if tip.is_some_and(|t| t.last_seq >= seq) {
                     continue;
                 }
                 let count = tip.map_or(0, |t| t.count);
-                if tip.is_none_or(|t| self.retention.generation(t.last_seq) != generation) {
-                    archive = archive
-                        .put_multi(seq, marker_key(&account, generation), &count)
-                        .await
-                        .expect("account index write failed");
-                }
+                let base = match tip {
+                    Some(t) if self.retention.generation(t.last_seq) == generation => t.base,
+                    _ => count,
+                };
+                let key = entry_key(&account, generation, count - base);
                 archive = archive
-                    .put_multi(seq, account_key(&account, count), &seq)
+                    .put_multi(seq, key, &(seq, base))
                     .await
                     .expect("account index write failed");
                 let tip = AccountTip {
                     count: count + 1,
                     last_seq: seq,
+                    base,
                 };
                 self.tips.insert(account, tip);
             }
@@ -295,25 +320,43 @@ impl<E: StorageContext + Supervisor> AccountIndex<E> {
         limit: usize,
     ) -> AccountPage<u64> {
         let archive = self.archive.as_ref().expect("account index present");
-        let total = match self.tips.get(account) {
-            Some(tip) => tip.count,
-            None => read_tip(archive, account, self.kept_generations(self.next_seq))
+        let prefix = self.prefix.as_str();
+        let tip = match self.tips.get(account) {
+            Some(tip) => Some(*tip),
+            None => {
+                read_tip(
+                    archive,
+                    prefix,
+                    account,
+                    self.kept_generations(self.next_seq),
+                )
                 .await
-                .map_or(0, |t| t.count),
+            }
         };
+        let total = tip.map_or(0, |t| t.count);
         let end = before.map_or(total, |b| b.min(total));
         let start = end.saturating_sub(limit as u64);
         let mut txs = Vec::with_capacity((end - start) as usize);
+        // The generation holding the ordinals from `base` up, walked down.
+        let mut generation = tip.map_or(0, |t| self.retention.generation(t.last_seq));
+        let mut base = tip.map_or(0, |t| t.base);
+        let floor_generation = self.retention.generation(self.floor_seq);
         for ordinal in (start..end).rev() {
-            let key = account_key(account, ordinal);
-            // Ordinals are pruned oldest first: the first one missing
-            // going down ends what is kept.
-            let found = read(
-                archive.get(Identifier::Key(&key)).await,
-                &self.prefix,
-                ACCOUNT_INDEX,
-            );
-            let Some(seq) = found else {
+            let mut entry = None;
+            while ordinal < base {
+                let older = floor_generation..generation;
+                match newest_generation(archive, prefix, account, older).await {
+                    Some(found) => (generation, base) = found,
+                    None => break,
+                }
+            }
+            if ordinal >= base {
+                let key = entry_key(account, generation, ordinal - base);
+                entry = get_entry(archive, prefix, &key).await;
+            }
+            // Entries are pruned oldest first: the first one missing going
+            // down ends what is kept.
+            let Some((seq, _)) = entry else {
                 return AccountPage {
                     txs,
                     total,
@@ -334,6 +377,17 @@ impl<E: StorageContext + Supervisor> AccountIndex<E> {
     /// The sequence number of the next transaction to index.
     pub fn next_seq(&self) -> u64 {
         self.next_seq
+    }
+}
+
+/// Removes the partitions of the index's earlier layout, if any.
+async fn remove_retired<E: StorageContext>(context: &E, prefix: &str) {
+    for part in ["metadata", "key", "value"] {
+        let partition = format!("{prefix}-{RETIRED_ACCOUNT_INDEX}-{part}");
+        match context.remove(&partition, None).await {
+            Ok(()) | Err(commonware_runtime::Error::PartitionMissing(_)) => {}
+            Err(e) => panic!("failed to remove the retired {partition}: {e:?}"),
+        }
     }
 }
 
@@ -428,7 +482,9 @@ impl<E: StorageContext + Supervisor> AccountFeed<E> {
 mod tests {
     use super::*;
     use crate::AssetRegistry;
-    use commonware_runtime::{Clock as _, Runner as _, Spawner as _, deterministic};
+    use commonware_runtime::{
+        Blob as _, Clock as _, Runner as _, Spawner as _, Storage as _, deterministic,
+    };
     use commonware_utils::{NZU16, NZUsize};
     use lakh_types::{AssetId, Event};
 
@@ -555,6 +611,132 @@ mod tests {
             assert!(feed.queue().is_empty(), "the task indexed the block");
             drop(feed);
             task.await.expect("the task ends once the feed is dropped");
+        });
+    }
+
+    /// Block receipts from `(sender, recipient)` pairs of small account
+    /// numbers.
+    fn pairs_block(height: u64, pairs: &[(u8, u8)]) -> Vec<Receipt> {
+        pairs
+            .iter()
+            .enumerate()
+            .map(|(index, &(from, to))| {
+                let (from, to) = (Address([from; 32]), Address([to; 32]));
+                let transfer = Event::Transfer {
+                    asset: AssetId::NATIVE,
+                    from,
+                    to,
+                    amount: 1,
+                };
+                let mut receipt =
+                    crate::index::tests::receipt(height, index as u32, vec![transfer]);
+                receipt.sender = from;
+                receipt
+            })
+            .collect()
+    }
+
+    /// Every kept `(ordinal, seq)` of `account`, newest first, read in pages
+    /// of `limit` following each page's `next_before`; with the first page.
+    async fn pages(
+        acc: &AccountIndex<Ctx>,
+        account: &Address,
+        limit: usize,
+    ) -> (AccountPage<u64>, Vec<(u64, u64)>) {
+        let first = acc.page(account, None, limit).await;
+        let mut all = first.txs.clone();
+        let mut next = first.next_before;
+        while let Some(before) = next {
+            let page = acc.page(account, Some(before), limit).await;
+            assert!(page.txs.len() <= limit);
+            assert_eq!(page.total, first.total);
+            all.extend(page.txs.iter().copied());
+            next = page.next_before;
+        }
+        (first, all)
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(128))]
+
+        /// Against a model, over small generations, pruning and restarts
+        /// (which drop every cached tip): a page lists exactly the account's
+        /// kept transactions, newest first, under consecutive ordinals ending
+        /// at its count; the count is the model's while nothing of the
+        /// account was pruned; pages read with cursors join up.
+        #[test]
+        fn pages_list_what_a_model_keeps_across_generations_and_restarts(
+            generation_txs in 1u64..6,
+            keep_txs in proptest::prop_oneof![proptest::strategy::Just(0u64), 2u64..14],
+            blocks in proptest::collection::vec(
+                proptest::collection::vec((0u8..4, 0u8..4), 1..6),
+                1..14,
+            ),
+            restarts in proptest::collection::vec(proptest::bool::ANY, 14),
+            limit in 1usize..5,
+        ) {
+            let generation = std::num::NonZeroU64::new(generation_txs).expect("from 1");
+            let retention = Retention::keep(keep_txs).with_generation(generation);
+            deterministic::Runner::default().start(|context| async move {
+                let open = || AccountIndex::init(context.child("a"), "t", cache(), retention);
+                let mut acc = open().await;
+                let mut model: HashMap<Address, Vec<u64>> = HashMap::new();
+                let mut seq = 0u64;
+                for (i, pairs) in blocks.iter().enumerate() {
+                    let receipts = pairs_block(i as u64 + 1, pairs);
+                    acc.index(seq, &receipts).await;
+                    let mut accounts = Vec::new();
+                    for receipt in &receipts {
+                        receipt.accounts_into(&mut accounts);
+                        for account in &accounts {
+                            model.entry(*account).or_default().push(seq);
+                        }
+                        seq += 1;
+                    }
+                    if restarts[i] {
+                        drop(acc);
+                        acc = open().await;
+                    }
+                }
+                let floor = retention.floor(seq);
+                for account in (0..4u8).map(|a| Address([a; 32])) {
+                    let seqs = model.get(&account).cloned().unwrap_or_default();
+                    let kept: Vec<u64> = seqs.iter().copied().filter(|s| *s >= floor).collect();
+                    let (first, all) = pages(&acc, &account, limit).await;
+                    let whole = acc.page(&account, None, 100).await;
+                    let total = whole.total;
+                    let expected: Vec<(u64, u64)> = kept
+                        .iter()
+                        .rev()
+                        .enumerate()
+                        .map(|(i, s)| (total - 1 - i as u64, *s))
+                        .collect();
+                    assert_eq!(whole.txs, expected, "account {account:?}, floor {floor}");
+                    assert_eq!(all, expected, "pages of {limit}");
+                    assert_eq!(first.total, total);
+                    assert!(total <= seqs.len() as u64);
+                    if kept.len() == seqs.len() {
+                        assert_eq!(total, seqs.len() as u64, "nothing pruned");
+                    }
+                    assert_eq!(whole.older_pruned, total > kept.len() as u64);
+                }
+            });
+        }
+    }
+
+    #[test]
+    fn the_retired_layout_is_removed_at_start() {
+        deterministic::Runner::default().start(|context| async move {
+            let retired = format!("t-{RETIRED_ACCOUNT_INDEX}-key");
+            let (blob, _) = context.open(&retired, b"0").await.expect("open");
+            blob.sync().await.expect("sync");
+            drop(blob);
+            let _acc = accounts(&context).await;
+            let gone = context.scan(&retired).await;
+            assert!(
+                matches!(gone, Err(commonware_runtime::Error::PartitionMissing(_))),
+                "{gone:?}"
+            );
         });
     }
 }

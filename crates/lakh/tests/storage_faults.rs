@@ -254,7 +254,7 @@ fn a_damaged_store_is_refused_or_kept_never_rewritten() {
         ("tx-index-v2-value", Damage::FlipMiddle),
         ("simplex-0", Damage::TruncateTail),
         ("blocks-key", Damage::Remove),
-        ("account-index-v2-value", Damage::FlipMiddle),
+        ("account-index-v3-value", Damage::FlipMiddle),
         ("state-log_offsets-blobs", Damage::Remove),
         ("application-metadata", Damage::FlipMiddle),
         ("blocks-metadata", Damage::Remove),
