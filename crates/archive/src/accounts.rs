@@ -494,25 +494,10 @@ mod tests {
         CacheRef::new(NZU16!(4096), NZUsize!(64))
     }
 
-    /// Block `height`: sender `height % 3` pays carol, and carol pays dave.
+    /// Block `height`: sender `height % 3` pays carol (9), and carol pays
+    /// dave (10).
     fn block(height: u64) -> Vec<Receipt> {
-        let carol = Address([9; 32]);
-        let dave = Address([10; 32]);
-        let pay = |index: u32, from: Address, to: Address| {
-            let transfer = Event::Transfer {
-                asset: AssetId::NATIVE,
-                from,
-                to,
-                amount: 1,
-            };
-            let mut receipt = crate::index::tests::receipt(height, index, vec![transfer]);
-            receipt.sender = from;
-            receipt
-        };
-        vec![
-            pay(0, Address([(height % 3) as u8; 32]), carol),
-            pay(1, carol, dave),
-        ]
+        pairs_block(height, &[((height % 3) as u8, 9), (9, 10)])
     }
 
     async fn indexer(context: &Ctx) -> Indexer<Ctx> {
