@@ -341,8 +341,8 @@ impl<E: StorageContext + Supervisor> AccountIndex<E> {
         let mut generation = tip.map_or(0, |t| self.retention.generation(t.last_seq));
         let mut base = tip.map_or(0, |t| t.base);
         let floor_generation = self.retention.generation(self.floor_seq);
+        let mut older_pruned = false;
         for ordinal in (start..end).rev() {
-            let mut entry = None;
             while ordinal < base {
                 let older = floor_generation..generation;
                 match newest_generation(archive, prefix, account, older).await {
@@ -350,27 +350,25 @@ impl<E: StorageContext + Supervisor> AccountIndex<E> {
                     None => break,
                 }
             }
-            if ordinal >= base {
-                let key = entry_key(account, generation, ordinal - base);
-                entry = get_entry(archive, prefix, &key).await;
-            }
+            let found = match ordinal.checked_sub(base) {
+                Some(place) => {
+                    get_entry(archive, prefix, &entry_key(account, generation, place)).await
+                }
+                None => None,
+            };
             // Entries are pruned oldest first: the first one missing going
             // down ends what is kept.
-            let Some((seq, _)) = entry else {
-                return AccountPage {
-                    txs,
-                    total,
-                    next_before: None,
-                    older_pruned: true,
-                };
+            let Some((seq, _)) = found else {
+                older_pruned = true;
+                break;
             };
             txs.push((ordinal, seq));
         }
         AccountPage {
             txs,
             total,
-            next_before: (start > 0).then_some(start),
-            older_pruned: false,
+            next_before: (start > 0 && !older_pruned).then_some(start),
+            older_pruned,
         }
     }
 
