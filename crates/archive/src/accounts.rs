@@ -31,6 +31,7 @@ use futures::StreamExt as _;
 use futures::channel::mpsc;
 use futures::lock::Mutex as AsyncMutex;
 use lakh_types::{Address, Receipt};
+use std::collections::hash_map::Entry as TipSlot;
 use std::collections::{HashMap, VecDeque};
 use std::ops::Range;
 use std::sync::{Arc, Mutex, Weak};
@@ -55,7 +56,7 @@ const RETIRED_ACCOUNT_INDEX: &str = "account-index-v2";
 const MAX_CACHED_TIPS: usize = 1 << 20;
 
 /// Receipts read back from the transaction index per step of a recovery.
-const RECOVERY_CHUNK_TXS: u64 = 4_096;
+const RECOVERY_CHUNK_TXS: u64 = 16_384;
 
 /// An account's entry count, the sequence number of its newest entry, and
 /// the ordinal of its first entry in that entry's generation.
@@ -283,9 +284,14 @@ impl<E: StorageContext + Supervisor> AccountIndex<E> {
             let generation = self.retention.generation(seq);
             receipt.accounts_into(&mut accounts);
             for &account in &accounts {
-                let tip = match self.tips.get(&account) {
-                    Some(tip) => Some(*tip),
-                    None => read_tip(&archive, &self.prefix, &account, generations.clone()).await,
+                // One probe of the tips per entry: the slot found is the one
+                // written below.
+                let slot = self.tips.entry(account);
+                let tip = match &slot {
+                    TipSlot::Occupied(found) => Some(*found.get()),
+                    TipSlot::Vacant(_) => {
+                        read_tip(&archive, &self.prefix, &account, generations.clone()).await
+                    }
                 };
                 if tip.is_some_and(|t| t.last_seq >= seq) {
                     continue;
@@ -305,7 +311,12 @@ impl<E: StorageContext + Supervisor> AccountIndex<E> {
                     last_seq: seq,
                     base,
                 };
-                self.tips.insert(account, tip);
+                match slot {
+                    TipSlot::Occupied(mut found) => *found.get_mut() = tip,
+                    TipSlot::Vacant(empty) => {
+                        empty.insert(tip);
+                    }
+                }
             }
         }
         self.archive = Some(archive);

@@ -28,6 +28,7 @@ use commonware_storage::{
     translator::{EightCap, Translator},
 };
 use commonware_utils::{NZU64, NZUsize};
+use futures::StreamExt;
 use lakh_types::{AssetId, Event, Receipt, Symbol, TxId};
 use std::num::{NonZeroU64, NonZeroUsize};
 use std::sync::Arc;
@@ -264,6 +265,12 @@ impl Retention {
         next_seq.saturating_sub(self.keep_txs) / g * g
     }
 }
+
+/// Reads of the transaction index kept in flight when many are read in a
+/// row: each is a blocking task of the runtime, and one at a time every
+/// read paid two thread hand-offs (a start on a large store spent most of
+/// its time in them).
+const CONCURRENT_READS: usize = 32;
 
 /// Write buffer of each archive journal (bytes).
 const IO_BUFFER_BYTES: NonZeroUsize = NZUsize!(1 << 20);
@@ -633,8 +640,11 @@ impl<E: StorageContext + Supervisor> Indexer<E> {
         let txs = self.txs.as_ref().expect("tx index present");
         let p = &self.prefix;
         let mut out = Vec::with_capacity((seqs.end - seqs.start) as usize);
-        for seq in seqs {
-            let Some(raw) = read(txs.get(Identifier::Index(seq)).await, p, TX_INDEX) else {
+        let mut reads = futures::stream::iter(seqs)
+            .map(|seq| txs.get(Identifier::Index(seq)))
+            .buffered(CONCURRENT_READS);
+        while let Some(got) = reads.next().await {
+            let Some(raw) = read(got, p, TX_INDEX) else {
                 break;
             };
             out.push(decoded(TxRecord::decode(raw.0), p, TX_INDEX).receipt);

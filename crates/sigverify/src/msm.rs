@@ -46,34 +46,45 @@ struct Prepared<V> {
     top_window: usize,
 }
 
+impl<V: Copy> Prepared<V> {
+    /// A slot to prepare rows into (its contents are overwritten).
+    #[inline(always)]
+    fn empty<L: Lanes<V = V>>(l: L) -> Prepared<V> {
+        Prepared {
+            table: [point::identity_cached(l); 8],
+            magnitudes: [[0; 8]; WINDOWS],
+            negative: [0; WINDOWS],
+            top_window: 0,
+        }
+    }
+}
+
+/// Decompresses `row` into `out` (about 14 KiB, written in place rather than
+/// moved). False when an encoding does not decompress.
 #[inline(always)]
-fn prepare<L: Lanes>(l: L, row: &Row) -> Option<Prepared<L::V>> {
+fn prepare_into<L: Lanes>(l: L, row: &Row, out: &mut Prepared<L::V>) -> bool {
     let (ok, p) = point::decompress(l, &row.encodings);
     if ok != u8::MAX {
-        return None;
+        return false;
     }
     let p1 = point::to_cached(l, &p);
-    let mut table = [p1; 8];
+    out.table[0] = p1;
     let mut acc = point::double::<L, true>(l, &p);
-    for entry in table.iter_mut().skip(1) {
+    for entry in out.table.iter_mut().skip(1) {
         *entry = point::to_cached(l, &acc);
         acc = point::add(l, &acc, &p1);
     }
     let digits = row.scalars.map(|s| radix16(&s));
-    let mut magnitudes = [[0u64; 8]; WINDOWS];
-    let mut negative = [0u8; WINDOWS];
     for w in 0..WINDOWS {
+        let mut negative = 0u8;
         for (lane, d) in digits.iter().enumerate() {
-            magnitudes[w][lane] = u64::from(d[w].unsigned_abs());
-            negative[w] |= u8::from(d[w] < 0) << lane;
+            out.magnitudes[w][lane] = u64::from(d[w].unsigned_abs());
+            negative |= u8::from(d[w] < 0) << lane;
         }
+        out.negative[w] = negative;
     }
-    Some(Prepared {
-        table,
-        magnitudes,
-        negative,
-        top_window: row.top_window,
-    })
+    out.top_window = row.top_window;
+    true
 }
 
 #[inline(always)]
@@ -159,14 +170,21 @@ pub fn is_small_order_sum<L: Lanes>(l: L, rows: &[Row]) -> Option<bool> {
 #[inline(always)]
 fn sum<L: Lanes>(l: L, rows: &[Row]) -> Option<Ext<[u64; 8]>> {
     let mut total = point::identity(Portable);
+    // One set of slots for every group: rows are prepared where they are
+    // read, not built elsewhere and copied in.
+    let mut prepared = Vec::with_capacity(rows.len().min(ROWS_PER_GROUP));
     for group in rows.chunks(ROWS_PER_GROUP) {
-        // A loop, not an iterator chain: closures would not inherit the
+        // Loops, not iterator chains: closures would not inherit the
         // caller's target features.
-        let mut prepared = Vec::with_capacity(group.len());
-        for row in group {
-            prepared.push(prepare(l, row)?);
+        while prepared.len() < group.len() {
+            prepared.push(Prepared::empty(l));
         }
-        let lanes = to_portable(l, &group_sum(l, &prepared));
+        for (row, slot) in group.iter().zip(prepared.iter_mut()) {
+            if !prepare_into(l, row, slot) {
+                return None;
+            }
+        }
+        let lanes = to_portable(l, &group_sum(l, &prepared[..group.len()]));
         total = point::add(Portable, &total, &point::to_cached(Portable, &lanes));
     }
     for by in [4, 2, 1] {
