@@ -16,6 +16,9 @@ pub trait Lanes: Copy {
     fn sub(self, a: Self::V, b: Self::V) -> Self::V;
     fn and(self, a: Self::V, b: Self::V) -> Self::V;
     fn or(self, a: Self::V, b: Self::V) -> Self::V;
+    fn xor(self, a: Self::V, b: Self::V) -> Self::V;
+    /// Each lane rotated right by `N` bits.
+    fn rotr<const N: i32>(self, a: Self::V) -> Self::V;
     fn shr<const N: u32>(self, a: Self::V) -> Self::V;
     fn shl<const N: u32>(self, a: Self::V) -> Self::V;
     /// `acc + low52(b * c)` over the low 52 bits of `b` and `c`.
@@ -68,6 +71,12 @@ impl Lanes for Portable {
         std::array::from_fn(|i| a[i] | b[i])
     }
     #[inline(always)]
+    fn xor(self, a: [u64; 8], b: [u64; 8]) -> [u64; 8] {
+        std::array::from_fn(|i| a[i] ^ b[i])
+    }
+    fn rotr<const N: i32>(self, a: [u64; 8]) -> [u64; 8] {
+        a.map(|x| x.rotate_right(N as u32))
+    }
     fn shr<const N: u32>(self, a: [u64; 8]) -> [u64; 8] {
         a.map(|x| x >> N)
     }
@@ -149,6 +158,14 @@ mod ifma {
         #[inline(always)]
         fn or(self, a: __m512i, b: __m512i) -> __m512i {
             unsafe { _mm512_or_si512(a, b) }
+        }
+        #[inline(always)]
+        fn xor(self, a: __m512i, b: __m512i) -> __m512i {
+            unsafe { _mm512_xor_si512(a, b) }
+        }
+        #[inline(always)]
+        fn rotr<const N: i32>(self, a: __m512i) -> __m512i {
+            unsafe { _mm512_ror_epi64::<N>(a) }
         }
         #[inline(always)]
         fn shr<const N: u32>(self, a: __m512i) -> __m512i {
