@@ -4,7 +4,7 @@
 //!
 //! Messages are padded into one buffer; those with the same number of
 //! blocks share a run of the lanes, and a run with fewer than eight fills
-//! its spare lanes with a copy of its first message, whose digest is
+//! its spare lanes with a copy of its last message, whose digest is
 //! dropped.
 
 use crate::lanes::Lanes;
