@@ -74,9 +74,11 @@ impl Lanes for Portable {
     fn xor(self, a: [u64; 8], b: [u64; 8]) -> [u64; 8] {
         std::array::from_fn(|i| a[i] ^ b[i])
     }
+    #[inline(always)]
     fn rotr<const N: i32>(self, a: [u64; 8]) -> [u64; 8] {
         a.map(|x| x.rotate_right(N as u32))
     }
+    #[inline(always)]
     fn shr<const N: u32>(self, a: [u64; 8]) -> [u64; 8] {
         a.map(|x| x >> N)
     }

@@ -182,7 +182,7 @@ fn challenges<L: Lanes>(l: L, entries: &[Entry]) -> Option<Vec<Scalar>> {
     let typical = entries
         .first()
         .map_or(0, |e| 64 + 5 + e.namespace.len() + e.message.len());
-    let mut padded = sha512::Padded::with_capacity(entries.len(), typical + 17);
+    let mut padded = sha512::Padded::with_capacity(entries.len(), typical);
     for e in entries {
         let len = UInt(u32::try_from(e.namespace.len()).ok()?);
         let mut prefix = [0u8; 5];

@@ -114,9 +114,10 @@ pub struct Padded {
 }
 
 impl Padded {
-    pub fn with_capacity(messages: usize, bytes_each: usize) -> Padded {
+    /// Room for `messages` messages of about `message_len` bytes each.
+    pub fn with_capacity(messages: usize, message_len: usize) -> Padded {
         Padded {
-            bytes: Vec::with_capacity(messages * bytes_each.next_multiple_of(BLOCK_BYTES)),
+            bytes: Vec::with_capacity(messages * padded_len(message_len)),
             spans: Vec::with_capacity(messages),
         }
     }
@@ -129,12 +130,18 @@ impl Padded {
             self.bytes.extend_from_slice(part);
         }
         self.bytes.push(0x80);
-        let padded_len = (len + 1 + 16).next_multiple_of(BLOCK_BYTES);
-        self.bytes.resize(start + padded_len - 16, 0);
+        let padded = padded_len(len);
+        self.bytes.resize(start + padded - 16, 0);
         self.bytes
             .extend_from_slice(&((len as u128) * 8).to_be_bytes());
-        self.spans.push((start, padded_len / BLOCK_BYTES));
+        self.spans.push((start, padded / BLOCK_BYTES));
     }
+}
+
+/// A `len`-byte message's length once padded: its bytes, 0x80, zeros, and
+/// its bit length in 16 bytes, to a whole number of blocks.
+fn padded_len(len: usize) -> usize {
+    (len + 1 + 16).next_multiple_of(BLOCK_BYTES)
 }
 
 /// Every message's digest, in order.
