@@ -10,7 +10,8 @@
 //! transactions are indexed behind the chain ([`crate::accounts`]).
 //!
 //! The transaction and account indexes keep each record's key in memory
-//! (about 228 bytes per transaction, docs/RELIABILITY.md "Bounded memory"),
+//! (about 230-360 bytes per transaction by machine, docs/RELIABILITY.md
+//! "Bounded memory"),
 //! so a node keeps the receipts of its newest transactions only
 //! ([`Retention`]): whole generations of older ones are pruned.
 

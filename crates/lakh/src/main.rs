@@ -53,7 +53,8 @@ enum Command {
         state_cache_mib: usize,
         /// Receipts of at least this many of the newest transactions stay
         /// findable on each validator; older ones are pruned, 1,048,576 at
-        /// a time (0 keeps all: memory grows ~228 bytes per transaction)
+        /// a time (0 keeps all: memory grows ~230-360 bytes per transaction,
+        /// by machine)
         #[arg(long, default_value_t = lakh_node::config::DEFAULT_RECEIPTS_RETENTION_TXS)]
         receipts_retention_txs: u64,
         #[command(flatten)]
