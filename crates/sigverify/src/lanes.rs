@@ -29,6 +29,13 @@ pub trait Lanes: Copy {
     fn eq(self, a: Self::V, b: Self::V) -> u8;
     /// Lane `i` from `yes` when bit `i` of `mask` is set, else from `no`.
     fn select(self, mask: u8, yes: Self::V, no: Self::V) -> Self::V;
+    /// `out[k]` holds `rows[at[i]][k]` in lane `i`, for the first `M` words
+    /// of each row. Panics when an `at[i]` is past the end of `rows`.
+    fn gather_rows<const W: usize, const M: usize>(
+        self,
+        rows: &[[u64; W]],
+        at: &[u32; 8],
+    ) -> [Self::V; M];
 }
 
 /// The portable lanes: arrays, with the IFMA instructions' exact arithmetic.
@@ -101,6 +108,15 @@ impl Lanes for Portable {
     #[inline(always)]
     fn select(self, mask: u8, yes: [u64; 8], no: [u64; 8]) -> [u64; 8] {
         std::array::from_fn(|i| if mask >> i & 1 == 1 { yes[i] } else { no[i] })
+    }
+    #[inline(always)]
+    fn gather_rows<const W: usize, const M: usize>(
+        self,
+        rows: &[[u64; W]],
+        at: &[u32; 8],
+    ) -> [[u64; 8]; M] {
+        const { assert!(M <= W) };
+        std::array::from_fn(|k| std::array::from_fn(|i| rows[at[i] as usize][k]))
     }
 }
 
@@ -192,6 +208,27 @@ mod ifma {
         #[inline(always)]
         fn select(self, mask: u8, yes: __m512i, no: __m512i) -> __m512i {
             unsafe { _mm512_mask_blend_epi64(mask, no, yes) }
+        }
+        #[inline(always)]
+        fn gather_rows<const W: usize, const M: usize>(
+            self,
+            rows: &[[u64; W]],
+            at: &[u32; 8],
+        ) -> [__m512i; M] {
+            const { assert!(M <= W) };
+            // The bound that makes every gathered address lie inside `rows`:
+            // word k < M <= W of a row below rows.len().
+            assert!(at.iter().all(|&a| (a as usize) < rows.len()));
+            let offsets = at.map(|a| u64::from(a) * W as u64);
+            let offsets = self.load(offsets);
+            let base = rows.as_ptr().cast::<i64>();
+            let mut out = [self.splat(0); M];
+            // A loop, not `from_fn`: a closure would not inherit the
+            // caller's target features.
+            for (k, v) in out.iter_mut().enumerate() {
+                *v = unsafe { _mm512_i64gather_epi64::<8>(offsets, base.add(k)) };
+            }
+            out
         }
     }
 }

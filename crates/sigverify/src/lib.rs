@@ -15,12 +15,15 @@
 //! (its sender's key and its R), each a 255-bit exponentiation that
 //! curve25519-dalek runs serially. Here they run eight lanes at a time on
 //! AVX-512 IFMA, and so does the multiscalar multiplication, since dalek
-//! offers no way to hand it points decoded elsewhere. The challenges'
-//! SHA-512 runs eight messages at a time in the same lanes.
+//! offers no way to hand it points decoded elsewhere: by Straus's method for
+//! small batches, by Pippenger's buckets from [`Method::BUCKETS_FROM`]
+//! signatures up. The challenges' SHA-512 runs eight messages at a time in
+//! the same lanes.
 //!
 //! A batch that fails says only that some signature is bad; callers find
 //! which one with a single verification.
 
+mod buckets;
 mod field;
 mod lanes;
 mod msm;
@@ -69,45 +72,80 @@ pub fn has_lanes() -> bool {
     }
 }
 
+/// How the batch equation's sum is computed. Both give the same verdict;
+/// they differ in speed by batch size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    /// Straus: shared doublings, a 4-bit window table per point.
+    Straus,
+    /// Pippenger's buckets over 8-bit digits.
+    Buckets,
+}
+
+impl Method {
+    /// Batches of at least this many signatures use the buckets.
+    pub const BUCKETS_FROM: usize = 256;
+
+    /// The faster method for a batch of `signatures`.
+    pub fn for_batch(signatures: usize) -> Method {
+        if signatures >= Method::BUCKETS_FROM {
+            Method::Buckets
+        } else {
+            Method::Straus
+        }
+    }
+}
+
 /// Whether every signature in `entries` is valid (an empty batch is), on
 /// AVX-512 IFMA. `None` when the CPU lacks it: the caller keeps its own
 /// verifier then, since the portable lanes compute the same answer but more
 /// slowly than dalek's serial code.
 pub fn verify_batch(entries: &[Entry]) -> Option<bool> {
+    verify_batch_by(Method::for_batch(entries.len()), entries)
+}
+
+/// [`verify_batch`] with the sum computed by `method`.
+pub fn verify_batch_by(method: Method, entries: &[Entry]) -> Option<bool> {
     #[cfg(target_arch = "x86_64")]
     if let Some(l) = lanes::Ifma::detect() {
         // Sound: `l` exists only where CPUID reported AVX-512F and IFMA.
         #[allow(unsafe_code)]
-        return Some(unsafe { verify_ifma(l, entries) });
+        return Some(unsafe { verify_ifma(l, method, entries) });
     }
-    let _ = entries;
+    let _ = (method, entries);
     None
 }
 
-/// `verify_batch` on the portable lanes, on any CPU: the reference the tests
-/// hold the IFMA lanes to (slower than curve25519-dalek's serial code, so the
-/// node does not use it).
-pub fn verify_batch_portable(entries: &[Entry]) -> bool {
-    verify_with(Portable, entries)
+/// `verify_batch_by` on the portable lanes, on any CPU: the reference the
+/// tests hold the IFMA lanes to (slower than curve25519-dalek's serial code,
+/// so the node does not use it).
+pub fn verify_batch_portable(method: Method, entries: &[Entry]) -> bool {
+    verify_with(Portable, method, entries)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[allow(unsafe_code)]
 #[target_feature(enable = "avx512f,avx512ifma")]
-unsafe fn verify_ifma(l: lanes::Ifma, entries: &[Entry]) -> bool {
-    verify_with(l, entries)
+unsafe fn verify_ifma(l: lanes::Ifma, method: Method, entries: &[Entry]) -> bool {
+    verify_with(l, method, entries)
 }
 
 #[inline(always)]
-fn verify_with<L: Lanes>(l: L, entries: &[Entry]) -> bool {
+fn verify_with<L: Lanes>(l: L, method: Method, entries: &[Entry]) -> bool {
     if entries.is_empty() {
         return true;
     }
     let Some(terms) = Terms::new(l, entries) else {
         return false;
     };
-    let rows = terms.rows();
-    msm::is_small_order_sum(l, &rows).unwrap_or(false)
+    match method {
+        Method::Straus => msm::is_small_order_sum(l, &terms.rows()),
+        Method::Buckets => {
+            let (encodings, scalars) = terms.columns();
+            buckets::is_small_order_sum(l, &encodings, &scalars)
+        }
+    }
+    .unwrap_or(false)
 }
 
 /// The batch equation's points and scalars.
@@ -148,6 +186,14 @@ impl Terms {
         }
         long.push((BASEPOINT, b_coeff));
         Some(Terms { long, short })
+    }
+
+    /// Every point's encoding and its scalar's bytes, in two columns.
+    fn columns(&self) -> (Vec<[u8; 32]>, Vec<[u8; 32]>) {
+        let all = self.long.iter().chain(&self.short);
+        let encodings = all.clone().map(|(e, _)| *e).collect();
+        let scalars = all.map(|(_, s)| s.to_bytes()).collect();
+        (encodings, scalars)
     }
 
     fn rows(&self) -> Vec<msm::Row> {

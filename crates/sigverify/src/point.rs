@@ -108,19 +108,73 @@ pub fn negate_where<L: Lanes>(l: L, mask: u8, q: &Cached<L::V>) -> Cached<L::V> 
 
 #[inline(always)]
 pub fn add<L: Lanes>(l: L, p: &Ext<L::V>, q: &Cached<L::V>) -> Ext<L::V> {
-    let a = field::mul(l, &field::sub(l, &p.y, &p.x), &q.ymx);
-    let b = field::mul(l, &field::add(l, &p.y, &p.x), &q.ypx);
-    let c = field::mul(l, &p.t, &q.t2d);
     let d = field::mul(l, &p.z, &q.z2);
+    add_parts(l, p, [&q.ypx, &q.ymx, &q.t2d], &d)
+}
+
+/// `p + q` from q's (Y+X, Y-X, 2dT) and `d` = 2 Z_p Z_q.
+#[inline(always)]
+fn add_parts<L: Lanes>(l: L, p: &Ext<L::V>, q: [&Fe<L::V>; 3], d: &Fe<L::V>) -> Ext<L::V> {
+    let [ypx, ymx, t2d] = q;
+    let a = field::mul(l, &field::sub(l, &p.y, &p.x), ymx);
+    let b = field::mul(l, &field::add(l, &p.y, &p.x), ypx);
+    let c = field::mul(l, &p.t, t2d);
     let e = field::sub(l, &b, &a);
-    let f = field::sub(l, &d, &c);
-    let g = field::add(l, &d, &c);
+    let f = field::sub(l, d, &c);
+    let g = field::add(l, d, &c);
     let h = field::add(l, &b, &a);
     Ext {
         x: field::mul(l, &e, &f),
         y: field::mul(l, &g, &h),
         z: field::mul(l, &f, &g),
         t: field::mul(l, &e, &h),
+    }
+}
+
+/// A point with Z = 1 ready to be added: (y+x, y-x, 2dxy). A decompressed
+/// point has Z = 1, so its sums skip one multiplication.
+#[derive(Clone, Copy)]
+pub struct Affine<V> {
+    pub ypx: Fe<V>,
+    pub ymx: Fe<V>,
+    pub t2d: Fe<V>,
+}
+
+/// `p` (with Z = 1) ready to be added.
+#[inline(always)]
+pub fn to_affine<L: Lanes>(l: L, p: &Ext<L::V>) -> Affine<L::V> {
+    Affine {
+        ypx: field::add(l, &p.y, &p.x),
+        ymx: field::sub(l, &p.y, &p.x),
+        t2d: field::mul(l, &p.t, &field::constant(l, D2)),
+    }
+}
+
+/// `-q` in the lanes of `mask`.
+#[inline(always)]
+pub fn negate_affine_where<L: Lanes>(l: L, mask: u8, q: &Affine<L::V>) -> Affine<L::V> {
+    Affine {
+        ypx: field::select(l, mask, &q.ymx, &q.ypx),
+        ymx: field::select(l, mask, &q.ypx, &q.ymx),
+        t2d: field::select(l, mask, &field::neg(l, &q.t2d), &q.t2d),
+    }
+}
+
+/// `p + q` for a `q` with Z = 1: [`add`] with 2 Z1 Z2 as Z1 + Z1.
+#[inline(always)]
+pub fn add_affine<L: Lanes>(l: L, p: &Ext<L::V>, q: &Affine<L::V>) -> Ext<L::V> {
+    let d = field::add(l, &p.z, &p.z);
+    add_parts(l, p, [&q.ypx, &q.ymx, &q.t2d], &d)
+}
+
+/// Lane `i` from `yes` when bit `i` of `mask` is set, else from `no`.
+#[inline(always)]
+pub fn select<L: Lanes>(l: L, mask: u8, yes: &Ext<L::V>, no: &Ext<L::V>) -> Ext<L::V> {
+    Ext {
+        x: field::select(l, mask, &yes.x, &no.x),
+        y: field::select(l, mask, &yes.y, &no.y),
+        z: field::select(l, mask, &yes.z, &no.z),
+        t: field::select(l, mask, &yes.t, &no.t),
     }
 }
 

@@ -1,9 +1,10 @@
 //! lakh-sigverify against the verifier it must agree with bit for bit:
 //! commonware-cryptography's ed25519 (ZIP-215).
 //!
-//! Every case compares three verdicts on the same batch: the IFMA lanes
-//! (`verify_batch`, falling back to the portable lanes on CPUs without IFMA),
-//! the portable lanes, and commonware's (its batch verifier with the
+//! Every case compares five verdicts on the same batch: by each method
+//! (Straus and the buckets) the IFMA lanes (`verify_batch_by`, falling back
+//! to the portable lanes on CPUs without IFMA) and the portable lanes, and
+//! commonware's (its batch verifier with the
 //! `Sequential` strategy, as `lakh_types::tx` calls it, checked against its
 //! single verification of each entry). Commonware is the oracle: apart from
 //! valid signatures and the sanity checks on constructed ones, no expected
@@ -23,7 +24,7 @@ use curve25519_dalek::{
     constants::{ED25519_BASEPOINT_POINT, EIGHT_TORSION},
     edwards::CompressedEdwardsY,
 };
-use lakh_sigverify::{Entry, verify_batch, verify_batch_portable};
+use lakh_sigverify::{Entry, Method, verify_batch_by, verify_batch_portable};
 use proptest::prelude::*;
 use rand::{SeedableRng as _, rngs::StdRng};
 use ruint::aliases::U256;
@@ -111,26 +112,34 @@ impl fmt::Display for Case {
     }
 }
 
-/// The three verdicts on one batch.
+/// The verdicts on one batch: ours by each method (Straus, buckets) in the
+/// IFMA lanes (the portable ones on a CPU without them) and in the portable
+/// lanes, and commonware's.
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Verdicts {
-    lanes: bool,
-    portable: bool,
+    lanes: [bool; 2],
+    portable: [bool; 2],
     reference: bool,
 }
 
 impl Verdicts {
     fn of(cases: &[Case]) -> Verdicts {
         let entries: Vec<Entry> = cases.iter().map(Case::entry).collect();
+        let methods = [Method::Straus, Method::Buckets];
         Verdicts {
-            lanes: verify_batch(&entries).unwrap_or_else(|| verify_batch_portable(&entries)),
-            portable: verify_batch_portable(&entries),
+            lanes: methods.map(|m| {
+                verify_batch_by(m, &entries).unwrap_or_else(|| verify_batch_portable(m, &entries))
+            }),
+            portable: methods.map(|m| verify_batch_portable(m, &entries)),
             reference: reference(cases),
         }
     }
 
     fn agree(self) -> bool {
-        self.lanes == self.reference && self.portable == self.reference
+        self.lanes
+            .iter()
+            .chain(&self.portable)
+            .all(|v| *v == self.reference)
     }
 }
 
