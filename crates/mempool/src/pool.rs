@@ -5,6 +5,9 @@
 //! from the highest fee down without touching senders that do not make the
 //! block, and `tails` (each sender's highest queued tx) names the eviction
 //! victim when the pool is full: evicting a tail never strands a later nonce.
+//! Only a full pool evicts, so `tails` is built when the pool fills and
+//! dropped once it is down to half its bounds: a pool with room, as under
+//! any load the chain keeps up with, pays for one ordered index, not two.
 //!
 //! Queued transactions live in one slab, reused slot by slot; a sender's
 //! queue is a short nonce-ordered list of slots, held inline for the one or
@@ -218,7 +221,8 @@ pub struct Mempool {
     slab: Slab,
     by_id: FastMap<TxId, Slot>,
     heads: BTreeSet<(Priority, Address)>,
-    tails: BTreeSet<(Priority, Address)>,
+    /// Kept from when the pool fills until it is down to half its bounds.
+    tails: Option<BTreeSet<(Priority, Address)>>,
     bytes: usize,
     next_arrival: u64,
     /// Senders whose queue the latest mutation emptied (and forgot), so an
@@ -235,7 +239,7 @@ impl Mempool {
             slab: Slab::default(),
             by_id: fast_map(0),
             heads: BTreeSet::new(),
-            tails: BTreeSet::new(),
+            tails: None,
             bytes: 0,
             next_arrival: 0,
             emptied: Vec::new(),
@@ -349,6 +353,7 @@ impl Mempool {
         let count_after = self.by_id.len() + usize::from(replaced_bytes.is_none());
         let bytes_after = (self.bytes - replaced_bytes.unwrap_or(0)).saturating_add(size);
         if count_after > self.cfg.max_txs || bytes_after > self.cfg.max_bytes {
+            self.keep_tails();
             let victims = self.plan_eviction(
                 &sender,
                 priority.fee_per_unit,
@@ -387,7 +392,7 @@ impl Mempool {
         mut bytes: usize,
     ) -> Result<Vec<Address>, Refusal> {
         let mut victims = Vec::new();
-        for (priority, addr) in &self.tails {
+        for (priority, addr) in self.tails.iter().flatten() {
             if count == 0 && bytes == 0 {
                 break;
             }
@@ -429,17 +434,41 @@ impl Mempool {
     /// to evict anything, and the refusal for one that does not. `None`
     /// while there is room. Ingest asks this once per batch, before paying
     /// for signature verification.
-    pub fn when_full(&self) -> Option<(u128, Refusal)> {
+    pub fn when_full(&mut self) -> Option<(u128, Refusal)> {
         let full = self.by_id.len() >= self.cfg.max_txs
             || self.cfg.max_bytes - self.bytes.min(self.cfg.max_bytes) < MIN_TX_BYTES;
         if !full {
             return None;
         }
+        self.keep_tails();
         let cheapest = self
             .tails
-            .first()
+            .iter()
+            .flatten()
+            .next()
             .map_or(u128::MAX, |(p, _)| p.fee_per_unit);
         Some((cheapest, self.full(cheapest)))
+    }
+
+    /// Builds the tails index from the queues unless it is kept already.
+    fn keep_tails(&mut self) {
+        let (senders, slab) = (&self.senders, &self.slab);
+        self.tails.get_or_insert_with(|| {
+            senders
+                .iter()
+                .filter_map(|(addr, queue)| Some((slab.get(queue.last()?.1).priority, *addr)))
+                .collect()
+        });
+    }
+
+    /// Drops the tails index once the pool is down to half its bounds: it
+    /// is built again only when the pool fills, at least half a pool of
+    /// inserts later, so building it costs at most two index inserts per
+    /// queued tx, as keeping it all along would.
+    fn rest_tails(&mut self) {
+        if self.by_id.len() <= self.cfg.max_txs / 2 && self.bytes <= self.cfg.max_bytes / 2 {
+            self.tails = None;
+        }
     }
 
     fn pop_tail(&mut self, sender: &Address) {
@@ -499,10 +528,13 @@ impl Mempool {
         let after = self.ends(sender);
         let (head_before, tail_before) = (before.map(|b| b.0), before.map(|b| b.1));
         let (head_after, tail_after) = (after.map(|a| a.0), after.map(|a| a.1));
-        for (set, old, new) in [
-            (&mut self.heads, head_before, head_after),
-            (&mut self.tails, tail_before, tail_after),
-        ] {
+        let sets = [
+            Some((&mut self.heads, head_before, head_after)),
+            self.tails
+                .as_mut()
+                .map(|tails| (tails, tail_before, tail_after)),
+        ];
+        for (set, old, new) in sets.into_iter().flatten() {
             if old == new {
                 continue;
             }
@@ -616,6 +648,7 @@ impl Mempool {
         for (sender, next_nonce) in updated_senders {
             self.prune_sender(&sender, next_nonce);
         }
+        self.rest_tails();
         self.slab.release_if_empty();
         #[cfg(debug_assertions)]
         self.assert_invariants();
@@ -642,6 +675,7 @@ impl Mempool {
             }
             self.reindex(sender, before);
         }
+        self.rest_tails();
         self.slab.release_if_empty();
         #[cfg(debug_assertions)]
         self.assert_invariants();
@@ -694,7 +728,9 @@ impl Mempool {
     pub(crate) fn assert_invariants(&self) {
         let cfg = &self.cfg;
         assert_eq!(self.heads.len(), self.senders.len());
-        assert_eq!(self.tails.len(), self.senders.len());
+        if let Some(tails) = &self.tails {
+            assert_eq!(tails.len(), self.senders.len());
+        }
         assert!(self.by_id.len() <= cfg.max_txs);
         assert!(self.bytes <= cfg.max_bytes);
         assert!(self.senders.len() <= self.by_id.len());
@@ -719,7 +755,9 @@ impl Mempool {
                 panic!("empty queue kept for {addr:?}");
             };
             assert!(self.heads.contains(&(self.slab.get(head).priority, *addr)));
-            assert!(self.tails.contains(&(self.slab.get(tail).priority, *addr)));
+            if let Some(tails) = &self.tails {
+                assert!(tails.contains(&(self.slab.get(tail).priority, *addr)));
+            }
         }
         assert_eq!(count, self.by_id.len());
         assert_eq!(bytes, self.bytes);

@@ -442,6 +442,47 @@ fn freed_slots_are_reused_and_an_emptied_pool_gives_its_slab_back() {
     p.assert_invariants();
 }
 #[test]
+fn the_eviction_index_is_kept_only_from_full_to_half_empty() {
+    let mut p = pool(4, 10);
+    // Senders 0..4 pay 10, 20, 30 and 40 per unit.
+    p.insert_batch(
+        (0..3).map(|s| tx(s, 0, 10 * (s as u128 + 1))).collect(),
+        zero,
+    );
+    assert!(
+        p.tails.is_none(),
+        "a pool with room keeps no eviction index"
+    );
+    p.insert_batch(vec![tx(3, 0, 40)], zero);
+    assert!(p.when_full().is_some_and(|(floor, _)| floor == 10));
+    assert!(p.tails.is_some(), "a full pool names its cheapest tail");
+    assert!(insert_one(&mut p, tx(4, 0, 50), 0).is_ok());
+    assert!(!p.contains(&tx(0, 0, 10).id()), "the cheapest tail went");
+    // Down to three of four: still kept, and kept up to date.
+    p.on_finalized([(addr(1), 1)]);
+    assert!(p.tails.is_some());
+    assert!(insert_one(&mut p, tx(5, 0, 60), 0).is_ok());
+    assert!(insert_one(&mut p, tx(6, 0, 70), 0).is_ok());
+    assert!(
+        !p.contains(&tx(2, 0, 30).id()),
+        "evicted from the kept index"
+    );
+    p.assert_invariants();
+    // Down to half: dropped; built again, from the queues, when full again.
+    p.on_finalized([(addr(3), 1), (addr(4), 1)]);
+    assert!(p.tails.is_none());
+    p.insert_batch(vec![tx(7, 0, 15), tx(8, 0, 80)], zero);
+    assert!(p.tails.is_none());
+    assert!(insert_one(&mut p, tx(9, 0, 90), 0).is_ok());
+    assert!(
+        !p.contains(&tx(7, 0, 15).id()),
+        "evicted from the rebuilt index"
+    );
+    assert!(p.tails.is_some());
+    p.assert_invariants();
+}
+
+#[test]
 fn selects_twenty_thousand_out_of_two_hundred_thousand() {
     let senders = 2_000;
     let per_sender = 100u64;
