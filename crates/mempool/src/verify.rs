@@ -167,6 +167,24 @@ impl VerifierConfig {
             sender_keys: sender_keys_from_env(),
         }
     }
+
+    /// Worker threads a [`Verifier`] of this configuration starts.
+    pub fn worker_threads(&self) -> usize {
+        match self.workers {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        }
+    }
+
+    /// Signatures one worker checks as one batch when a call brings
+    /// `batch_txs` transactions: the call split evenly over the workers.
+    pub fn chunk_txs(&self, batch_txs: usize) -> usize {
+        batch_txs
+            .min(self.max_batch_txs)
+            .div_ceil(self.worker_threads())
+            .max(self.min_chunk_txs)
+            .max(1)
+    }
 }
 
 type Verdicts = Vec<Result<SignedTransaction, Refusal>>;
@@ -220,10 +238,7 @@ impl Drop for PendingGuard {
 impl Verifier {
     /// Starts the worker threads.
     pub fn new(cfg: VerifierConfig) -> std::io::Result<Self> {
-        let workers = match cfg.workers {
-            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
-            n => n,
-        };
+        let workers = cfg.worker_threads();
         // Lowering the workers only pays when the critical path can have a
         // core of its own: confined to one core (taskset), the node made
         // 24,000 tx/s at nice 0, 9,500 at nice 5 and 5,524 at nice 10.
@@ -337,10 +352,7 @@ impl Verifier {
             pending: self.pending.clone(),
             count: admitted,
         };
-        let chunk_len = admitted
-            .div_ceil(self.workers)
-            .max(self.cfg.min_chunk_txs)
-            .max(1);
+        let chunk_len = self.cfg.chunk_txs(admitted);
         let chunk_count = admitted.div_ceil(chunk_len);
         let (reply, mut replies) = async_mpsc::unbounded();
         if let Some(jobs) = &self.jobs {

@@ -135,8 +135,9 @@ pub struct LoadArgs {
     #[arg(long)]
     pub quiet: bool,
     /// After the runs (with the devnet stopped), measure this machine's
-    /// ceilings (`lakh bench ceilings` with its defaults) and report the
-    /// sustained TPS as a share of the all-stages bound
+    /// ceilings (`lakh bench ceilings` with its defaults, but signatures
+    /// verified in the node's batch for `--batch`) and report the sustained
+    /// TPS as a share of the all-stages bound
     #[arg(long)]
     pub ceilings: bool,
     /// After the runs, one more run with this many private transfers (each
@@ -478,6 +479,7 @@ pub fn run_bench(args: BenchArgs) -> Result<()> {
         eprintln!("bench: measuring this machine's ceilings");
         report.ceilings = Some(ceilings::measure(ceilings::CeilingsArgs {
             e2e_tps: Some(report.sustained_tps),
+            verify_batch: node_verify_chunk(args.batch),
             ..Default::default()
         })?);
     }
@@ -491,6 +493,13 @@ pub fn run_bench(args: BenchArgs) -> Result<()> {
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
     Ok(())
+}
+
+/// The signatures a node's verifier thread checks as one batch when bulk
+/// requests bring `batch_txs` each: what the ceilings' verify stage should
+/// measure to bound the run it stands beside.
+fn node_verify_chunk(batch_txs: usize) -> usize {
+    lakh_mempool::VerifierConfig::new(0, 0).chunk_txs(batch_txs)
 }
 
 /// After a run, brings the local nonces back in line with the node: a sender
