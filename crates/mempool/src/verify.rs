@@ -179,9 +179,15 @@ impl VerifierConfig {
     /// Signatures one worker checks as one batch when a call brings
     /// `batch_txs` transactions: the call split evenly over the workers.
     pub fn chunk_txs(&self, batch_txs: usize) -> usize {
+        self.chunk_over(batch_txs, self.worker_threads())
+    }
+
+    /// [`VerifierConfig::chunk_txs`] over `workers` already counted: a
+    /// running verifier does not ask the system again per call.
+    fn chunk_over(&self, batch_txs: usize, workers: usize) -> usize {
         batch_txs
             .min(self.max_batch_txs)
-            .div_ceil(self.worker_threads())
+            .div_ceil(workers)
             .max(self.min_chunk_txs)
             .max(1)
     }
@@ -352,7 +358,7 @@ impl Verifier {
             pending: self.pending.clone(),
             count: admitted,
         };
-        let chunk_len = self.cfg.chunk_txs(admitted);
+        let chunk_len = self.cfg.chunk_over(admitted, self.workers);
         let chunk_count = admitted.div_ceil(chunk_len);
         let (reply, mut replies) = async_mpsc::unbounded();
         if let Some(jobs) = &self.jobs {
