@@ -1042,6 +1042,10 @@ mod tests {
     fn cpu_stages_run_on_valid_transactions() {
         let txs = sample_txs(256).unwrap();
         assert_eq!(txs.len(), 256);
+        // A repeated sender would be verified cheaper than a node's batches.
+        let senders: std::collections::HashSet<_> =
+            txs.iter().map(|t| t.tx.sender_address()).collect();
+        assert_eq!(senders.len(), txs.len());
         let sig = measure_verify(&txs, 64, Duration::from_millis(20)).unwrap();
         assert!(sig.ops >= 64 && sig.ops.is_multiple_of(64));
         assert_eq!(sig.tps, sig.per_core * cores() as f64);
