@@ -160,6 +160,27 @@ async fn read_tip<E: StorageContext + Supervisor>(
     })
 }
 
+/// Every `(sequence number, account)` entry of a block's receipts, in order.
+fn block_entries(first_tx_seq: u64, receipts: &[Receipt]) -> Vec<(u64, Address)> {
+    let mut entries = Vec::with_capacity(2 * receipts.len());
+    let mut accounts = Vec::new();
+    for (seq, receipt) in (first_tx_seq..).zip(receipts) {
+        receipt.accounts_into(&mut accounts);
+        entries.extend(accounts.iter().map(|&account| (seq, account)));
+    }
+    entries
+}
+
+/// Probes the tips of every entry once, in a loop with nothing else in it.
+/// The tips span a table far larger than the caches (a million accounts);
+/// probed here the misses overlap, where the writing loop, which awaits and
+/// writes between probes, would stall on each in turn.
+fn warm_tips(tips: &HashMap<Address, AccountTip, ahash::RandomState>, entries: &[(u64, Address)]) {
+    for (_, account) in entries {
+        std::hint::black_box(tips.get(account));
+    }
+}
+
 /// The account index: one owner, the [`AccountFeed`]'s lock.
 pub struct AccountIndex<E: StorageContext + Supervisor> {
     archive: Option<AccountArchive<E>>,
@@ -278,44 +299,41 @@ impl<E: StorageContext + Supervisor> AccountIndex<E> {
             self.tips.clear();
         }
         let generations = self.kept_generations(first_tx_seq + receipts.len() as u64);
-        let mut accounts = Vec::new();
-        for (i, receipt) in receipts.iter().enumerate() {
-            let seq = first_tx_seq + i as u64;
+        let entries = block_entries(first_tx_seq, receipts);
+        warm_tips(&self.tips, &entries);
+        for &(seq, account) in &entries {
             let generation = self.retention.generation(seq);
-            receipt.accounts_into(&mut accounts);
-            for &account in &accounts {
-                // One probe of the tips per entry: the slot found is the one
-                // written below.
-                let slot = self.tips.entry(account);
-                let tip = match &slot {
-                    TipSlot::Occupied(found) => Some(*found.get()),
-                    TipSlot::Vacant(_) => {
-                        read_tip(&archive, &self.prefix, &account, generations.clone()).await
-                    }
-                };
-                if tip.is_some_and(|t| t.last_seq >= seq) {
-                    continue;
+            // One probe of the tips per entry: the slot found is the one
+            // written below.
+            let slot = self.tips.entry(account);
+            let tip = match &slot {
+                TipSlot::Occupied(found) => Some(*found.get()),
+                TipSlot::Vacant(_) => {
+                    read_tip(&archive, &self.prefix, &account, generations.clone()).await
                 }
-                let count = tip.map_or(0, |t| t.count);
-                let base = match tip {
-                    Some(t) if self.retention.generation(t.last_seq) == generation => t.base,
-                    _ => count,
-                };
-                let key = entry_key(&account, generation, count - base);
-                archive = archive
-                    .put_multi(seq, key, &(seq, base))
-                    .await
-                    .expect("account index write failed");
-                let tip = AccountTip {
-                    count: count + 1,
-                    last_seq: seq,
-                    base,
-                };
-                match slot {
-                    TipSlot::Occupied(mut found) => *found.get_mut() = tip,
-                    TipSlot::Vacant(empty) => {
-                        empty.insert(tip);
-                    }
+            };
+            if tip.is_some_and(|t| t.last_seq >= seq) {
+                continue;
+            }
+            let count = tip.map_or(0, |t| t.count);
+            let base = match tip {
+                Some(t) if self.retention.generation(t.last_seq) == generation => t.base,
+                _ => count,
+            };
+            let key = entry_key(&account, generation, count - base);
+            archive = archive
+                .put_multi(seq, key, &(seq, base))
+                .await
+                .expect("account index write failed");
+            let tip = AccountTip {
+                count: count + 1,
+                last_seq: seq,
+                base,
+            };
+            match slot {
+                TipSlot::Occupied(mut found) => *found.get_mut() = tip,
+                TipSlot::Vacant(empty) => {
+                    empty.insert(tip);
                 }
             }
         }
