@@ -42,13 +42,13 @@ pub fn apply_genesis(genesis: &Genesis) -> Vec<(StateKey, StateValue)> {
     }
     state.insert(
         StateKey::Asset(AssetId::NATIVE),
-        StateValue::Asset(AssetInfo {
+        StateValue::Asset(Box::new(AssetInfo {
             issuer: Address::default(),
             symbol: genesis.native_symbol.clone(),
             decimals: genesis.native_decimals,
             max_supply: None,
             supply: native_supply,
-        }),
+        })),
     );
     state.insert(
         StateKey::Symbol(genesis.native_symbol.clone()),
@@ -74,13 +74,13 @@ pub fn apply_genesis(genesis: &Genesis) -> Vec<(StateKey, StateValue)> {
         }
         state.insert(
             StateKey::Asset(asset.id),
-            StateValue::Asset(AssetInfo {
+            StateValue::Asset(Box::new(AssetInfo {
                 issuer: asset.issuer,
                 symbol: asset.symbol.clone(),
                 decimals: asset.decimals,
                 max_supply: asset.max_supply,
                 supply,
-            }),
+            })),
         );
         state.insert(
             StateKey::Symbol(asset.symbol.clone()),

@@ -389,7 +389,7 @@ pub(crate) trait View {
     }
 
     fn set_asset_at(&mut self, id: SlotId, info: AssetInfo) {
-        self.write(id, StateValue::Asset(info));
+        self.write(id, StateValue::Asset(Box::new(info)));
     }
 
     fn set_symbol_at(&mut self, id: SlotId, asset: AssetId) {

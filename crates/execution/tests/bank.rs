@@ -309,13 +309,13 @@ fn create_asset_registers_asset_symbol_and_mints_to_creator() {
     let id = AssetId::derive(addr(2).as_bytes(), 0);
     assert_eq!(
         state.get(&StateKey::Asset(id)),
-        Some(&StateValue::Asset(AssetInfo {
+        Some(&StateValue::Asset(Box::new(AssetInfo {
             issuer: addr(2),
             symbol: sym("NEW"),
             decimals: 4,
             max_supply: Some(10_000),
             supply: 2_500
-        }))
+        })))
     );
     assert_eq!(
         state.get(&StateKey::Symbol(sym("NEW"))),

@@ -74,13 +74,13 @@ const RICH: Funding = Funding {
 fn add_asset(state: &mut State, id: AssetId, symbol: &str) {
     state.insert(
         StateKey::Asset(id),
-        StateValue::Asset(AssetInfo {
+        StateValue::Asset(Box::new(AssetInfo {
             issuer: addr(ADMIN),
             symbol: sym(symbol),
             decimals: 6,
             max_supply: None,
             supply: 0,
-        }),
+        })),
     );
     state.insert(StateKey::Symbol(sym(symbol)), StateValue::Symbol(id));
 }

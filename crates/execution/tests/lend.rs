@@ -213,13 +213,13 @@ impl World {
             }
             state.insert(
                 StateKey::Asset(asset),
-                StateValue::Asset(AssetInfo {
+                StateValue::Asset(Box::new(AssetInfo {
                     issuer: addr(ADMIN),
                     symbol: sym(symbol),
                     decimals,
                     max_supply: None,
                     supply: each * holders.len() as u128,
-                }),
+                })),
             );
             state.insert(StateKey::Symbol(sym(symbol)), StateValue::Symbol(asset));
         }

@@ -134,7 +134,7 @@ impl QueryCtx<'_> {
     pub fn asset(&self, asset: AssetId) -> Result<Option<AssetInfo>, QueryError> {
         match self.get(&StateKey::Asset(asset))? {
             None => Ok(None),
-            Some(StateValue::Asset(info)) => Ok(Some(info)),
+            Some(StateValue::Asset(info)) => Ok(Some(*info)),
             Some(_) => Err(QueryError::Corrupt(format!("asset {asset}"))),
         }
     }

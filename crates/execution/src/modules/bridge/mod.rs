@@ -145,13 +145,13 @@ pub fn genesis_entries(chain_id: u64, bridge: &BridgeGenesis) -> Vec<(StateKey, 
         let asset = wrapped_asset_id(&t.l1_token);
         out.push((
             StateKey::Asset(asset),
-            StateValue::Asset(AssetInfo {
+            StateValue::Asset(Box::new(AssetInfo {
                 issuer: wrapped_issuer(),
                 symbol: t.symbol.clone(),
                 decimals: t.decimals,
                 max_supply: None,
                 supply: 0,
-            }),
+            })),
         ));
         out.push((
             StateKey::Symbol(t.symbol.clone()),
