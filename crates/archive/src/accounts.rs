@@ -67,6 +67,9 @@ struct AccountTip {
     base: u64,
 }
 
+/// Account tips by account.
+type Tips = HashMap<Address, AccountTip, ahash::RandomState>;
+
 /// The key of `account`'s `place`-th entry (from 0) in `generation`. The
 /// hashed input stays within one SHA-256 block.
 fn entry_key(account: &Address, generation: u64, place: u64) -> sha256::Digest {
@@ -175,7 +178,7 @@ fn block_entries(first_tx_seq: u64, receipts: &[Receipt]) -> Vec<(u64, Address)>
 /// The tips span a table far larger than the caches (a million accounts);
 /// probed here the misses overlap, where the writing loop, which awaits and
 /// writes between probes, would stall on each in turn.
-fn warm_tips(tips: &HashMap<Address, AccountTip, ahash::RandomState>, entries: &[(u64, Address)]) {
+fn warm_tips(tips: &Tips, entries: &[(u64, Address)]) {
     for (_, account) in entries {
         std::hint::black_box(tips.get(account));
     }
@@ -185,7 +188,7 @@ fn warm_tips(tips: &HashMap<Address, AccountTip, ahash::RandomState>, entries: &
 pub struct AccountIndex<E: StorageContext + Supervisor> {
     archive: Option<AccountArchive<E>>,
     /// Tips of accounts seen since start (others are read on demand).
-    tips: HashMap<Address, AccountTip, ahash::RandomState>,
+    tips: Tips,
     retention: Retention,
     /// The sequence number of the next transaction to index.
     next_seq: u64,
@@ -303,8 +306,8 @@ impl<E: StorageContext + Supervisor> AccountIndex<E> {
         warm_tips(&self.tips, &entries);
         for &(seq, account) in &entries {
             let generation = self.retention.generation(seq);
-            // One probe of the tips per entry: the slot found is the one
-            // written below.
+            // One probe of the (warmed) tips per entry here: the slot found
+            // is the one written below.
             let slot = self.tips.entry(account);
             let tip = match &slot {
                 TipSlot::Occupied(found) => Some(*found.get()),

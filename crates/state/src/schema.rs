@@ -181,7 +181,7 @@ pub struct AssetInfo {
 /// The state database moves values by the million (sorting, merging and
 /// relocating a block's operations), and almost all are accounts and
 /// balances: the rare, large asset metadata is boxed so every value moves
-/// in 48 bytes rather than 128.
+/// in 48 bytes rather than 112.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StateValue {
     Account(AccountState),
