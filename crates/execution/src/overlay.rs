@@ -83,20 +83,24 @@ impl Overlay {
         };
         for (key, value) in prefetched {
             let value = normalize(value);
-            if let Some(&SlotId(i)) = overlay.index.get(&key) {
-                let slot = &mut overlay.slots[i as usize];
-                slot.original = value.clone();
-                slot.current = value;
-                continue;
+            // One probe per key: the block's keys are a table's worth of misses.
+            match overlay.index.entry(key) {
+                std::collections::hash_map::Entry::Occupied(found) => {
+                    let slot = &mut overlay.slots[found.get().0 as usize];
+                    slot.original = value.clone();
+                    slot.current = value;
+                }
+                std::collections::hash_map::Entry::Vacant(vacant) => {
+                    let id = SlotId(overlay.slots.len() as u32);
+                    overlay.slots.push(Slot {
+                        key: vacant.key().clone(),
+                        current: value.clone(),
+                        original: value,
+                        written: false,
+                    });
+                    vacant.insert(id);
+                }
             }
-            let id = SlotId(overlay.slots.len() as u32);
-            overlay.index.insert(key.clone(), id);
-            overlay.slots.push(Slot {
-                key,
-                current: value.clone(),
-                original: value,
-                written: false,
-            });
         }
         overlay
     }

@@ -124,7 +124,8 @@ impl Chain {
     }
 
     fn tx(&mut self, seed: u64, action: CoverAction) -> Receipt {
-        self.block(vec![(seed, Action::Cover(action))]).remove(0)
+        self.block(vec![(seed, Action::Cover(Box::new(action)))])
+            .remove(0)
     }
 
     /// Sends `action`, which must succeed; returns its cover events.
@@ -1887,7 +1888,7 @@ fn random_actions_keep_every_invariant_and_parallel_equals_sequential() {
                 .iter()
                 .map(|op| {
                     let (s, a) = to_action(&chain, op);
-                    (s, Action::Cover(a))
+                    (s, Action::Cover(Box::new(a)))
                 })
                 .collect();
             // `block` checks the invariants and parallel == sequential.

@@ -73,31 +73,31 @@ fn list(assets: &[AssetId]) -> MarketList {
 }
 
 fn create(asset: AssetId, p: MarketParams) -> Action {
-    Action::Lend(LendAction::CreateMarket { asset, params: p })
+    Action::Lend(Box::new(LendAction::CreateMarket { asset, params: p }))
 }
 fn supply(asset: AssetId, amount: u128) -> Action {
-    Action::Lend(LendAction::Supply { asset, amount })
+    Action::Lend(Box::new(LendAction::Supply { asset, amount }))
 }
 fn withdraw(asset: AssetId, amount: u128, markets: &[AssetId]) -> Action {
-    Action::Lend(LendAction::Withdraw {
+    Action::Lend(Box::new(LendAction::Withdraw {
         asset,
         amount,
         markets: list(markets),
-    })
+    }))
 }
 fn borrow(asset: AssetId, amount: u128, markets: &[AssetId]) -> Action {
-    Action::Lend(LendAction::Borrow {
+    Action::Lend(Box::new(LendAction::Borrow {
         asset,
         amount,
         markets: list(markets),
-    })
+    }))
 }
 fn repay(asset: AssetId, amount: u128, borrower: Address) -> Action {
-    Action::Lend(LendAction::Repay {
+    Action::Lend(Box::new(LendAction::Repay {
         asset,
         amount,
         borrower,
-    })
+    }))
 }
 fn liquidate(
     borrower: Address,
@@ -106,13 +106,13 @@ fn liquidate(
     seize_asset: AssetId,
     markets: &[AssetId],
 ) -> Action {
-    Action::Lend(LendAction::Liquidate {
+    Action::Lend(Box::new(LendAction::Liquidate {
         borrower,
         repay_asset,
         amount,
         seize_asset,
         markets: list(markets),
-    })
+    }))
 }
 fn post(asset: AssetId, price: u128) -> Action {
     Action::Oracle(OracleAction::Post { asset, price })
@@ -405,26 +405,26 @@ fn only_the_admin_creates_and_updates_markets_with_valid_parameters() {
 
     let r = w.one(
         user(1),
-        Action::Lend(LendAction::UpdateMarket {
+        Action::Lend(Box::new(LendAction::UpdateMarket {
             asset: USDC,
             params: params(50),
-        }),
+        })),
     );
     assert!(matches!(failure(&r), FailureReason::NotAdmin { .. }));
     ok(&w.one(
         ADMIN,
-        Action::Lend(LendAction::UpdateMarket {
+        Action::Lend(Box::new(LendAction::UpdateMarket {
             asset: USDC,
             params: params(50),
-        }),
+        })),
     ));
     assert_eq!(num(&w.market(USDC)["params"]["collateral_factor"]), WAD / 2);
     let r = w.one(
         ADMIN,
-        Action::Lend(LendAction::UpdateMarket {
+        Action::Lend(Box::new(LendAction::UpdateMarket {
             asset: ETH,
             params: params(50),
-        }),
+        })),
     );
     assert_eq!(lend_failure(&r), LendError::NoMarket { asset: ETH });
 
@@ -1255,22 +1255,22 @@ fn the_admin_withdraws_reserves_only() {
     w.advance(1_000);
     let r = w.one(
         user(0),
-        Action::Lend(LendAction::WithdrawReserves {
+        Action::Lend(Box::new(LendAction::WithdrawReserves {
             asset: USDC,
             amount: 1,
             to: addr(user(0)),
-        }),
+        })),
     );
     assert!(matches!(failure(&r), FailureReason::NotAdmin { .. }));
     let reserves = num(&w.market(USDC)["reserves"]);
     assert!(reserves > 0);
     let r = w.one(
         ADMIN,
-        Action::Lend(LendAction::WithdrawReserves {
+        Action::Lend(Box::new(LendAction::WithdrawReserves {
             asset: USDC,
             amount: reserves * 10,
             to: addr(8),
-        }),
+        })),
     );
     assert!(matches!(
         lend_failure(&r),
@@ -1278,11 +1278,11 @@ fn the_admin_withdraws_reserves_only() {
     ));
     let r = w.one(
         ADMIN,
-        Action::Lend(LendAction::WithdrawReserves {
+        Action::Lend(Box::new(LendAction::WithdrawReserves {
             asset: USDC,
             amount: reserves,
             to: addr(8),
-        }),
+        })),
     );
     ok(&r);
     assert_eq!(w.balance(8, USDC), reserves);
@@ -1668,9 +1668,12 @@ fn random_sequences_keep_markets_solvent_and_accounts_healthy() {
                     stepwise.height += 1;
                     let before = healthy(stepwise.health(sender));
                     let victim = match &tx.tx.action {
-                        Action::Lend(LendAction::Liquidate { borrower, .. }) => {
-                            Some(healthy(stepwise.health(seed_of(borrower))))
-                        }
+                        Action::Lend(lend) => match &**lend {
+                            LendAction::Liquidate { borrower, .. } => {
+                                Some(healthy(stepwise.health(seed_of(borrower))))
+                            }
+                            _ => None,
+                        },
                         _ => None,
                     };
                     stepwise.height -= 1;
@@ -1710,7 +1713,12 @@ fn random_sequences_keep_markets_solvent_and_accounts_healthy() {
                     let after = healthy(stepwise.health(sender));
                     stepwise.height -= 1;
                     match &tx.tx.action {
-                        Action::Lend(LendAction::Borrow { .. } | LendAction::Withdraw { .. }) => {
+                        Action::Lend(lend)
+                            if matches!(
+                                **lend,
+                                LendAction::Borrow { .. } | LendAction::Withdraw { .. }
+                            ) =>
+                        {
                             prop_assert_eq!(
                                 after,
                                 Some(true),

@@ -128,7 +128,8 @@ impl Chain {
     }
 
     fn tx(&mut self, seed: u64, action: NftAction) -> Receipt {
-        self.block(vec![(seed, Action::Nft(action))]).remove(0)
+        self.block(vec![(seed, Action::Nft(Box::new(action)))])
+            .remove(0)
     }
 
     fn ok(&mut self, seed: u64, action: NftAction) -> Vec<NftEvent> {
@@ -657,12 +658,12 @@ fn a_listing_dies_when_the_token_moves_and_sells_once_per_block() {
     let buy = |s: u64| {
         (
             s,
-            Action::Nft(NftAction::Buy {
+            Action::Nft(Box::new(NftAction::Buy {
                 token: t,
                 asset: GOLD,
                 max_price: 1_000,
                 payees: p.clone(),
-            }),
+            })),
         )
     };
     let receipts = chain.block(vec![buy(2), buy(3)]);
@@ -984,8 +985,14 @@ fn editions_are_capped_per_shard_and_only_the_creator_mints() {
         ),
     );
     let receipts = chain.block(vec![
-        (CREATOR, Action::Nft(mint(c2, 0, addr(CREATOR), &[]))),
-        (CREATOR, Action::Nft(mint(c2, 1, addr(CREATOR), &[]))),
+        (
+            CREATOR,
+            Action::Nft(Box::new(mint(c2, 0, addr(CREATOR), &[]))),
+        ),
+        (
+            CREATOR,
+            Action::Nft(Box::new(mint(c2, 1, addr(CREATOR), &[]))),
+        ),
     ]);
     assert!(receipts.iter().all(|r| r.status.is_success()));
     // A 1/1 has one edition and one shard.
@@ -1108,8 +1115,11 @@ fn provenance_is_committed_revealed_and_attested_and_conflicts_flag() {
     );
     // Commit and reveal in one block: too early.
     let receipts = chain.block(vec![
-        (CREATOR, Action::Nft(NftAction::CommitPrompt { commitment })),
-        (CREATOR, Action::Nft(provenance(t, h(53), h(1)))),
+        (
+            CREATOR,
+            Action::Nft(Box::new(NftAction::CommitPrompt { commitment })),
+        ),
+        (CREATOR, Action::Nft(Box::new(provenance(t, h(53), h(1))))),
     ]);
     assert!(matches!(
         nft_err(&receipts[1]),
@@ -2145,7 +2155,7 @@ fn random_marketplace_activity_keeps_every_invariant_and_parallel_equals_sequent
         for (gap, ops) in &blocks {
             let txs: Vec<(u64, Action)> = ops.iter().map(|op| {
                 let (s, a) = to_action(&chain, &world, op);
-                (s, Action::Nft(a))
+                (s, Action::Nft(Box::new(a)))
             }).collect();
             let owners_before: BTreeMap<u64, Address> = objects::<Token>(&chain.state, kind::TOKEN)
                 .into_iter().map(|(id, t)| (id_u64(&id), t.owner)).collect();

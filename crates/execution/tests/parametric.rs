@@ -124,19 +124,19 @@ impl Chain {
             pool: POOL,
             params: pool_params(),
         };
-        setup.push((ADMIN, Action::Cover(create)));
+        setup.push((ADMIN, Action::Cover(Box::new(create))));
         let provide = CoverAction::Provide {
             pool: POOL,
             asset: GOLD,
             amount: CAPITAL,
             min_shares: 0,
         };
-        setup.push((ADMIN, Action::Cover(provide)));
+        setup.push((ADMIN, Action::Cover(Box::new(provide))));
         let product = CoverAction::CreateProduct {
             product: DEPEG,
             params: product,
         };
-        setup.push((ADMIN, Action::Cover(product)));
+        setup.push((ADMIN, Action::Cover(Box::new(product))));
         for r in chain.block(setup) {
             assert!(r.status.is_success(), "{r:?}");
         }
@@ -229,14 +229,14 @@ fn object<T: Read<Cfg = ()>>(state: &State, key: &StateKey) -> Option<T> {
 }
 
 fn buy(amount: u128, blocks: u64) -> Action {
-    Action::Cover(CoverAction::BuyProduct {
+    Action::Cover(Box::new(CoverAction::BuyProduct {
         product: DEPEG,
         pool: POOL,
         asset: GOLD,
         amount,
         blocks,
         max_premium: u128::MAX,
-    })
+    }))
 }
 
 /// The pool's capital equals its custody balance, and what its product
@@ -365,7 +365,7 @@ fn a_depeg_fires_once_after_n_fresh_blocks_and_pays_every_eligible_holder_once()
         cover: a,
         amount: 1,
     };
-    let r = c.block(vec![(1, Action::Cover(claim))]).remove(0);
+    let r = c.block(vec![(1, Action::Cover(Box::new(claim)))]).remove(0);
     assert!(matches!(
         r.status,
         TxStatus::Failed {
@@ -554,11 +554,11 @@ fn products_are_checked_at_creation() {
         params: depeg(1, 1, 8),
     };
     let r = c.block(vec![
-        (ADMIN, Action::Cover(no_slot)),
-        (ADMIN, Action::Cover(again)),
-        (ADMIN, Action::Cover(bad)),
-        (ADMIN, Action::Cover(claimable)),
-        (1, Action::Cover(not_admin)),
+        (ADMIN, Action::Cover(Box::new(no_slot))),
+        (ADMIN, Action::Cover(Box::new(again))),
+        (ADMIN, Action::Cover(Box::new(bad))),
+        (ADMIN, Action::Cover(Box::new(claimable))),
+        (1, Action::Cover(Box::new(not_admin))),
     ]);
     for r in r {
         assert!(!r.status.is_success(), "{r:?}");

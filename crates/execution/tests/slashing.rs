@@ -64,18 +64,18 @@ fn new_chain() -> Chain {
     let mut c = Chain::from(&slashing_genesis());
     let r = c.send(
         ADMIN,
-        Action::Stake(StakeAction::SetParams {
+        Action::Stake(Box::new(StakeAction::SetParams {
             unbonding_blocks: UNBONDING,
             max_commission_bps: BPS,
             max_commission_change_bps: 500,
-        }),
+        })),
     );
     assert_eq!(r.status, TxStatus::Success);
     c
 }
 
 fn stake(action: StakeAction) -> Action {
-    Action::Stake(action)
+    Action::Stake(Box::new(action))
 }
 
 fn delegate(validator: Address, amount: u128) -> Action {

@@ -68,26 +68,26 @@ fn stake_genesis() -> Genesis {
 }
 
 fn delegate(validator: Address, amount: u128) -> Action {
-    Action::Stake(StakeAction::Delegate { validator, amount })
+    Action::Stake(Box::new(StakeAction::Delegate { validator, amount }))
 }
 fn undelegate(validator: Address, amount: u128) -> Action {
-    Action::Stake(StakeAction::Undelegate { validator, amount })
+    Action::Stake(Box::new(StakeAction::Undelegate { validator, amount }))
 }
 fn withdraw(validator: Address) -> Action {
-    Action::Stake(StakeAction::Withdraw { validator })
+    Action::Stake(Box::new(StakeAction::Withdraw { validator }))
 }
 fn claim(validator: Address) -> Action {
-    Action::Stake(StakeAction::Claim { validator })
+    Action::Stake(Box::new(StakeAction::Claim { validator }))
 }
 fn set_commission(commission_bps: u16) -> Action {
-    Action::Stake(StakeAction::SetCommission { commission_bps })
+    Action::Stake(Box::new(StakeAction::SetCommission { commission_bps }))
 }
 fn set_params(unbonding_blocks: u64) -> Action {
-    Action::Stake(StakeAction::SetParams {
+    Action::Stake(Box::new(StakeAction::SetParams {
         unbonding_blocks,
         max_commission_bps: 5_000,
         max_commission_change_bps: 500,
-    })
+    }))
 }
 fn pay(to: u64, amount: u128) -> Action {
     Action::Transfer(TransferEntry {

@@ -94,32 +94,32 @@ fn pop(key_seed: u64, identity_seed: u64) -> PopBytes {
 }
 
 fn register(seed: u64, self_bond: u128) -> Action {
-    Action::Stake(StakeAction::CreateValidator {
+    Action::Stake(Box::new(StakeAction::CreateValidator {
         consensus_key: consensus_key_of(seed),
         proof_of_possession: pop(seed, seed),
         p2p_address: p2p(seed),
         commission_bps: 500,
         self_bond,
-    })
+    }))
 }
 
 fn delegate(validator: Address, amount: u128) -> Action {
-    Action::Stake(StakeAction::Delegate { validator, amount })
+    Action::Stake(Box::new(StakeAction::Delegate { validator, amount }))
 }
 
 fn undelegate(validator: Address, amount: u128) -> Action {
-    Action::Stake(StakeAction::Undelegate { validator, amount })
+    Action::Stake(Box::new(StakeAction::Undelegate { validator, amount }))
 }
 
 fn redelegate(from: Address, to: Address, amount: u128) -> Action {
-    Action::Stake(StakeAction::Redelegate { from, to, amount })
+    Action::Stake(Box::new(StakeAction::Redelegate { from, to, amount }))
 }
 
 fn edit(p2p_address: Option<SocketAddr>, commission_bps: Option<u16>) -> Action {
-    Action::Stake(StakeAction::EditValidator {
+    Action::Stake(Box::new(StakeAction::EditValidator {
         p2p_address,
         commission_bps,
-    })
+    }))
 }
 
 fn failure(e: StakeError) -> TxStatus {
@@ -271,13 +271,13 @@ fn bad_copied_or_duplicate_keys_and_small_bonds_are_refused() {
     let mut c = Chain::from(&validators_genesis());
     let me = JOINERS[1];
     let with = |consensus_key, proof_of_possession, self_bond, commission_bps| {
-        Action::Stake(StakeAction::CreateValidator {
+        Action::Stake(Box::new(StakeAction::CreateValidator {
             consensus_key,
             proof_of_possession,
             p2p_address: p2p(me),
             commission_bps,
             self_bond,
-        })
+        }))
     };
     let refused_key = |status: &TxStatus| {
         matches!(

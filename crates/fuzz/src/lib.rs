@@ -342,7 +342,7 @@ pub fn provenance(data: &[u8]) {
         return;
     };
     for action in [actions.commit, actions.record] {
-        let action = lakh_types::Action::Nft(action);
+        let action = lakh_types::Action::Nft(Box::new(action));
         let bytes = action.encode();
         let decoded = lakh_types::Action::decode(bytes.clone()).expect("an action decodes");
         assert_eq!(decoded, action, "an action changes through its encoding");

@@ -75,10 +75,10 @@ fn actions() -> Vec<(&'static str, Action)> {
         ),
         (
             "stake_delegate",
-            Action::Stake(StakeAction::Delegate {
+            Action::Stake(Box::new(StakeAction::Delegate {
                 validator: to,
                 amount: 5,
-            }),
+            })),
         ),
     ]
 }

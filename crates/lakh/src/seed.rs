@@ -196,13 +196,16 @@ impl SeedEnv {
         for (nonce, action) in (first_nonce..).zip(actions) {
             match action {
                 Action::Farm(FarmAction::Create { .. }) => self.farm = Some(farm_id(sender, nonce)),
-                Action::Nft(NftAction::CreateCollection { .. }) => {
-                    self.collection = Some(collection_id(sender, nonce));
-                }
-                Action::Nft(NftAction::Mint { .. }) => self.token = Some(token_id(sender, nonce)),
-                Action::Nft(NftAction::List { expiry_height, .. }) => {
-                    self.listing_expiry_height = Some(*expiry_height);
-                }
+                Action::Nft(nft) => match &**nft {
+                    NftAction::CreateCollection { .. } => {
+                        self.collection = Some(collection_id(sender, nonce));
+                    }
+                    NftAction::Mint { .. } => self.token = Some(token_id(sender, nonce)),
+                    NftAction::List { expiry_height, .. } => {
+                        self.listing_expiry_height = Some(*expiry_height);
+                    }
+                    _ => {}
+                },
                 _ => {}
             }
         }
@@ -308,10 +311,10 @@ pub fn steps() -> Vec<Step> {
                 Ok(LEND_MARKETS
                     .iter()
                     .map(|m| {
-                        Action::Lend(LendAction::CreateMarket {
+                        Action::Lend(Box::new(LendAction::CreateMarket {
                             asset: m.asset,
                             params: MarketParams::standard(m.collateral_factor_pct),
-                        })
+                        }))
                     })
                     .collect())
             },
@@ -323,10 +326,10 @@ pub fn steps() -> Vec<Step> {
                 Ok(LEND_MARKETS
                     .iter()
                     .map(|m| {
-                        Action::Lend(LendAction::Supply {
+                        Action::Lend(Box::new(LendAction::Supply {
                             asset: m.asset,
                             amount: m.supply,
-                        })
+                        }))
                     })
                     .collect())
             },
@@ -392,10 +395,10 @@ pub fn steps() -> Vec<Step> {
             by: By::Admin,
             label: "cover: pool 1 (USDC capital, LAKH assessor stake) on dex:ETH/USDC and lend:USDC",
             build: |_| {
-                Ok(vec![Action::Cover(CoverAction::CreatePool {
+                Ok(vec![Action::Cover(Box::new(CoverAction::CreatePool {
                     pool: COVER_POOL,
                     params: cover_params(),
-                })])
+                }))])
             },
         },
         Step {
@@ -403,17 +406,17 @@ pub fn steps() -> Vec<Step> {
             label: "cover: admin provides 1,000,000 USDC and stakes 10,000 LAKH as assessor",
             build: |_| {
                 Ok(vec![
-                    Action::Cover(CoverAction::Provide {
+                    Action::Cover(Box::new(CoverAction::Provide {
                         pool: COVER_POOL,
                         asset: USDC,
                         amount: 1_000_000 * ONE_USDC,
                         min_shares: 0,
-                    }),
-                    Action::Cover(CoverAction::StakeAssessor {
+                    })),
+                    Action::Cover(Box::new(CoverAction::StakeAssessor {
                         pool: COVER_POOL,
                         asset: LAKH,
                         amount: 10_000 * ONE_LAKH,
-                    }),
+                    })),
                 ])
             },
         },
@@ -421,32 +424,32 @@ pub fn steps() -> Vec<Step> {
             by: By::Admin,
             label: "cover: product 0 depeg:USDC on pool 1, paying the depeg's size once USDC's median is below 0.95 for 3 blocks",
             build: |_| {
-                Ok(vec![Action::Cover(CoverAction::CreateProduct {
+                Ok(vec![Action::Cover(Box::new(CoverAction::CreateProduct {
                     product: DEPEG_PRODUCT,
                     params: depeg_product(),
-                })])
+                }))])
             },
         },
         Step {
             by: By::Admin,
             label: "nft: admin registers the operator as attester for model lakh-demo-synth",
             build: |env| {
-                Ok(vec![Action::Nft(NftAction::RegisterAttester {
+                Ok(vec![Action::Nft(Box::new(NftAction::RegisterAttester {
                     model_id: model_id(NFT_MODEL),
                     attester: env.operator(),
-                })])
+                }))])
             },
         },
         Step {
             by: By::Artist,
             label: "nft: artist creates collection SYNTH (25 editions, 10% royalty split 4:1 with the operator, licences, market-only)",
-            build: |env| Ok(vec![Action::Nft(nft_collection(env)?)]),
+            build: |env| Ok(vec![Action::Nft(Box::new(nft_collection(env)?))]),
         },
         Step {
             by: By::Artist,
             label: "nft: artist mints the demo track",
             build: |env| {
-                Ok(vec![Action::Nft(NftAction::Mint {
+                Ok(vec![Action::Nft(Box::new(NftAction::Mint {
                     collection: env.collection()?,
                     shard: 0,
                     to: env.artist,
@@ -456,46 +459,46 @@ pub fn steps() -> Vec<Step> {
                         .context("short track uri")?,
                     freeze: true,
                     parents: BoundedVec::new(Vec::new()).context("no parents")?,
-                })])
+                }))])
             },
         },
         Step {
             by: By::Artist,
             label: "nft: artist commits to the track's prompt",
-            build: |env| Ok(vec![Action::Nft(nft_provenance(env)?.commit)]),
+            build: |env| Ok(vec![Action::Nft(Box::new(nft_provenance(env)?.commit))]),
         },
         Step {
             by: By::Artist,
             label: "nft: artist reveals the track's provenance record (a block after the commitment)",
-            build: |env| Ok(vec![Action::Nft(nft_provenance(env)?.record)]),
+            build: |env| Ok(vec![Action::Nft(Box::new(nft_provenance(env)?.record))]),
         },
         Step {
             by: By::Operator,
             label: "nft: operator attests the record",
             build: |env| {
                 let p = nft_provenance(env)?;
-                Ok(vec![Action::Nft(attest_action(
+                Ok(vec![Action::Nft(Box::new(attest_action(
                     &env.operator,
                     env.token()?,
                     &model_id(NFT_MODEL),
                     &p.prompt_hash,
                     NFT_TRACK_SEED,
                     &env.track_hash,
-                ))])
+                )))])
             },
         },
         Step {
             by: By::Artist,
             label: "nft: artist lists the track at 50 LAKH",
             build: |env| {
-                Ok(vec![Action::Nft(NftAction::List {
+                Ok(vec![Action::Nft(Box::new(NftAction::List {
                     token: env.token()?,
                     asset: LAKH,
                     price: NFT_PRICE,
                     expiry_height: env.height + NFT_LISTING_BLOCKS,
                     collections: BoundedVec::new(vec![env.collection()?])
                         .context("one collection")?,
-                })])
+                }))])
             },
         },
     ]

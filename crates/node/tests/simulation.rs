@@ -1016,10 +1016,10 @@ impl LakhEngine {
             sender: delegator.public_key().into(),
             nonce: 0,
             max_fee: 1_000_000,
-            action: TxAction::Stake(StakeAction::Delegate {
+            action: TxAction::Stake(Box::new(StakeAction::Delegate {
                 validator: Address::from(&joiner),
                 amount: SELF_BOND * 2,
-            }),
+            })),
         }
         .sign(&delegator);
         let mut txs = engine.txs.to_vec();
@@ -1033,10 +1033,10 @@ impl LakhEngine {
                 sender: leaver_key.public_key().into(),
                 nonce: 0,
                 max_fee: 1_000_000,
-                action: TxAction::Stake(StakeAction::Undelegate {
+                action: TxAction::Stake(Box::new(StakeAction::Undelegate {
                     validator: Address::from(&leaver_key.public_key()),
                     amount: SELF_BOND,
-                }),
+                })),
             }
             .sign(&leaver_key),
             finalized_after: Arc::default(),

@@ -746,16 +746,16 @@ pub async fn setup(
         asset: hub,
         price: HUB_PRICE,
     }));
-    admin_tx.push(Action::Lend(LendAction::CreateMarket {
+    admin_tx.push(Action::Lend(Box::new(LendAction::CreateMarket {
         asset: hub,
         params: MarketParams::standard(75),
-    }));
-    admin_tx.push(Action::Lend(LendAction::Supply {
+    })));
+    admin_tx.push(Action::Lend(Box::new(LendAction::Supply {
         asset: hub,
         amount: LEND_CASH,
-    }));
+    })));
     let risk = RiskName::new("dex:bench-pools").context("risk name")?;
-    admin_tx.push(Action::Cover(CoverAction::CreatePool {
+    admin_tx.push(Action::Cover(Box::new(CoverAction::CreatePool {
         pool: names.cover_pool,
         params: PoolParams {
             capital_asset: hub,
@@ -769,13 +769,13 @@ pub async fn setup(
             max_period_blocks: 1_000,
             risks: BoundedVec::new(vec![risk.clone()]).context("one risk")?,
         },
-    }));
-    admin_tx.push(Action::Cover(CoverAction::Provide {
+    })));
+    admin_tx.push(Action::Cover(Box::new(CoverAction::Provide {
         pool: names.cover_pool,
         asset: hub,
         amount: COVER_CAPITAL,
         min_shares: 1,
-    }));
+    })));
     admin_txs += send_step(
         client,
         "add liquidity, create markets, feed, lending market, cover pool",
@@ -818,10 +818,10 @@ pub async fn setup(
                 &accounts.keys[i],
                 chain_id,
                 0,
-                Action::Lend(LendAction::Supply {
+                Action::Lend(Box::new(LendAction::Supply {
                     asset: hub,
                     amount: COLLATERAL,
-                }),
+                })),
             )
         })
         .collect();
@@ -922,7 +922,7 @@ fn nft_collection(accounts: &Accounts, creator: &NftCreator, index: usize) -> Re
             share,
         })
         .collect();
-    Ok(Action::Nft(NftAction::CreateCollection {
+    Ok(Action::Nft(Box::new(NftAction::CreateCollection {
         name: Text::new(format!("Bench songs {index}")).context("short name")?,
         symbol: Text::new(format!("BENCH{index}")).context("short symbol")?,
         kind: CollectionKind::Limited {
@@ -932,14 +932,14 @@ fn nft_collection(accounts: &Accounts, creator: &NftCreator, index: usize) -> Re
         split: BoundedVec::new(split).context("two recipients")?,
         licence: None,
         policy: TransferPolicy::Free {},
-    }))
+    })))
 }
 
 /// `creator`'s mint, with its transaction `nonce`, of an edition to itself.
 fn nft_mint(accounts: &Accounts, creator: &NftCreator, shard: u8, nonce: u64) -> Action {
     let owner = accounts.addrs[creator.account as usize];
     let content = [owner.as_bytes().as_slice(), &nonce.to_be_bytes()].concat();
-    Action::Nft(NftAction::Mint {
+    Action::Nft(Box::new(NftAction::Mint {
         collection: creator.collection,
         shard,
         to: owner,
@@ -948,18 +948,18 @@ fn nft_mint(accounts: &Accounts, creator: &NftCreator, shard: u8, nonce: u64) ->
         uri: Text::new("bench").expect("short uri"),
         freeze: false,
         parents: BoundedVec::new(Vec::new()).expect("no parents"),
-    })
+    }))
 }
 
 /// A listing of `token` at [`NFT_PRICE`] HUB.
 fn nft_list(hub: AssetId, token: TokenId, collection: CollectionId, expiry_height: u64) -> Action {
-    Action::Nft(NftAction::List {
+    Action::Nft(Box::new(NftAction::List {
         token,
         asset: hub,
         price: NFT_PRICE,
         expiry_height,
         collections: BoundedVec::new(vec![collection]).expect("one collection"),
-    })
+    }))
 }
 
 fn sign(key: &PrivateKey, chain_id: u64, nonce: u64, action: Action) -> SignedTransaction {
@@ -1110,24 +1110,24 @@ pub fn defi_tx(setup: &DefiSetup, accounts: &Accounts, chain_id: u64, p: &Planne
         Op::BookCancelAll { market } => Action::Book(BookAction::CancelAll {
             market: market_ref(market),
         }),
-        Op::LendSupply => Action::Lend(LendAction::Supply {
+        Op::LendSupply => Action::Lend(Box::new(LendAction::Supply {
             asset: hub,
             amount: LEND_SUPPLY,
-        }),
-        Op::LendBorrow => Action::Lend(LendAction::Borrow {
+        })),
+        Op::LendBorrow => Action::Lend(Box::new(LendAction::Borrow {
             asset: hub,
             amount: BORROW,
             markets: own_market(),
-        }),
-        Op::LendRepay => Action::Lend(LendAction::Repay {
+        })),
+        Op::LendRepay => Action::Lend(Box::new(LendAction::Repay {
             asset: hub,
             amount: REPAY,
             borrower: sender_addr,
-        }),
-        Op::Delegate => Action::Stake(StakeAction::Delegate {
+        })),
+        Op::Delegate => Action::Stake(Box::new(StakeAction::Delegate {
             validator: setup.validator,
             amount: DELEGATE,
-        }),
+        })),
         Op::FarmStake => Action::Farm(FarmAction::Stake {
             farm: setup.farm,
             stake_asset: hub,
@@ -1138,25 +1138,25 @@ pub fn defi_tx(setup: &DefiSetup, accounts: &Accounts, chain_id: u64, p: &Planne
             stake_asset: hub,
             amount: FARM_STAKE,
         }),
-        Op::CoverBuy => Action::Cover(CoverAction::Buy {
+        Op::CoverBuy => Action::Cover(Box::new(CoverAction::Buy {
             pool: setup.cover_pool,
             asset: hub,
             risk: setup.risk.clone(),
             amount: COVER_BUY,
             blocks: COVER_BLOCKS,
             max_premium: COVER_MAX_PREMIUM,
-        }),
-        Op::CoverProvide => Action::Cover(CoverAction::Provide {
+        })),
+        Op::CoverProvide => Action::Cover(Box::new(CoverAction::Provide {
             pool: setup.cover_pool,
             asset: hub,
             amount: COVER_PROVIDE,
             min_shares: 1,
-        }),
-        Op::CoverStake => Action::Cover(CoverAction::StakeAssessor {
+        })),
+        Op::CoverStake => Action::Cover(Box::new(CoverAction::StakeAssessor {
             pool: setup.cover_pool,
             asset: hub,
             amount: COVER_STAKE,
-        }),
+        })),
         Op::NftMint { creator, shard } => {
             nft_mint(accounts, nft_creator(setup, creator), shard, p.nonce)
         }
@@ -1174,12 +1174,12 @@ pub fn defi_tx(setup: &DefiSetup, accounts: &Accounts, chain_id: u64, p: &Planne
                 accounts.addrs[c.account as usize],
                 accounts.addrs[c.co_recipient as usize],
             ];
-            Action::Nft(NftAction::Buy {
+            Action::Nft(Box::new(NftAction::Buy {
                 token: l.token,
                 asset: hub,
                 max_price: NFT_PRICE,
                 payees: BoundedVec::new(payees).expect("two payees"),
-            })
+            }))
         }
         Op::NftRelist { listing } => {
             let (l, c) = nft_listing(setup, listing);
@@ -1511,13 +1511,20 @@ mod tests {
                     assert_eq!(m.id, setup.markets[*market as usize]);
                     assert_eq!(m.base, setup.tokens[*market as usize]);
                 }
-                (Op::LendRepay, Action::Lend(LendAction::Repay { borrower, .. })) => {
-                    assert_eq!(*borrower, accounts.addrs[p.sender as usize]);
+                (Op::LendRepay, Action::Lend(lend)) => {
+                    if let LendAction::Repay { borrower, .. } = &**lend {
+                        assert_eq!(*borrower, accounts.addrs[p.sender as usize]);
+                    }
                 }
                 (Op::MultiTransfer, Action::MultiTransfer { entries }) => {
                     assert_eq!(entries.len(), MULTI_ENTRIES);
                 }
-                (Op::NftBuy { listing }, Action::Nft(NftAction::Buy { token, payees, .. })) => {
+                (Op::NftBuy { listing }, Action::Nft(nft))
+                    if matches!(**nft, NftAction::Buy { .. }) =>
+                {
+                    let NftAction::Buy { token, payees, .. } = &**nft else {
+                        unreachable!("matched above")
+                    };
                     let (l, c) = nft_listing(&setup, *listing);
                     assert_eq!(*token, l.token);
                     let seller = accounts.addrs[c.account as usize];
@@ -1527,8 +1534,10 @@ mod tests {
                         &[seller, accounts.addrs[c.co_recipient as usize]]
                     );
                 }
-                (Op::NftList { mint_nonce, .. }, Action::Nft(NftAction::List { token, .. })) => {
-                    assert_eq!(*token, token_id(&signed.tx.sender_address(), *mint_nonce));
+                (Op::NftList { mint_nonce, .. }, Action::Nft(nft)) => {
+                    if let NftAction::List { token, .. } = &**nft {
+                        assert_eq!(*token, token_id(&signed.tx.sender_address(), *mint_nonce));
+                    }
                 }
                 _ => {}
             }

@@ -606,7 +606,7 @@ async fn send_cover(
     action: CoverAction,
     send: &SendOpts,
 ) -> anyhow::Result<Output> {
-    let mut out = send_action(ctx.client, key, Action::Cover(action), send).await?;
+    let mut out = send_action(ctx.client, key, Action::Cover(Box::new(action)), send).await?;
     annotate(&mut out);
     Ok(out)
 }

@@ -262,7 +262,7 @@ pub(crate) async fn run(ctx: &Ctx<'_>, cmd: LendCommand) -> anyhow::Result<Outpu
             let key = load_key(ctx.keys_dir, &from)?;
             let asset = asset_id(asset).await?;
             let params = params.apply(default_params())?;
-            let action = Action::Lend(LendAction::CreateMarket { asset, params });
+            let action = Action::Lend(Box::new(LendAction::CreateMarket { asset, params }));
             send_action(client, &key, action, &send).await
         }
         LendCommand::UpdateMarket {
@@ -274,7 +274,7 @@ pub(crate) async fn run(ctx: &Ctx<'_>, cmd: LendCommand) -> anyhow::Result<Outpu
             let key = load_key(ctx.keys_dir, &from)?;
             let asset = asset_id(asset).await?;
             let params = params.apply(current_params(client, asset).await?)?;
-            let action = Action::Lend(LendAction::UpdateMarket { asset, params });
+            let action = Action::Lend(Box::new(LendAction::UpdateMarket { asset, params }));
             send_action(client, &key, action, &send).await
         }
         LendCommand::Supply {
@@ -286,7 +286,7 @@ pub(crate) async fn run(ctx: &Ctx<'_>, cmd: LendCommand) -> anyhow::Result<Outpu
             let key = load_key(ctx.keys_dir, &from)?;
             let asset = asset_id(asset).await?;
             let amount = ctx.base_units(&amount, asset).await?;
-            let action = Action::Lend(LendAction::Supply { asset, amount });
+            let action = Action::Lend(Box::new(LendAction::Supply { asset, amount }));
             send_action(client, &key, action, &send).await
         }
         LendCommand::Withdraw {
@@ -307,11 +307,11 @@ pub(crate) async fn run(ctx: &Ctx<'_>, cmd: LendCommand) -> anyhow::Result<Outpu
                     .unwrap_or(0),
             };
             let markets = markets_of(client, &account).await?;
-            let action = Action::Lend(LendAction::Withdraw {
+            let action = Action::Lend(Box::new(LendAction::Withdraw {
                 asset,
                 amount,
                 markets,
-            });
+            }));
             send_action(client, &key, action, &send).await
         }
         LendCommand::Borrow {
@@ -325,11 +325,11 @@ pub(crate) async fn run(ctx: &Ctx<'_>, cmd: LendCommand) -> anyhow::Result<Outpu
             let account = Address::from(&key.public_key());
             let markets = markets_of(client, &account).await?;
             let amount = ctx.base_units(&amount, asset).await?;
-            let action = Action::Lend(LendAction::Borrow {
+            let action = Action::Lend(Box::new(LendAction::Borrow {
                 asset,
                 amount,
                 markets,
-            });
+            }));
             send_action(client, &key, action, &send).await
         }
         LendCommand::Repay {
@@ -353,11 +353,11 @@ pub(crate) async fn run(ctx: &Ctx<'_>, cmd: LendCommand) -> anyhow::Result<Outpu
                     .await?
                     .unwrap_or(0),
             };
-            let action = Action::Lend(LendAction::Repay {
+            let action = Action::Lend(Box::new(LendAction::Repay {
                 asset,
                 amount,
                 borrower,
-            });
+            }));
             send_action(client, &key, action, &send).await
         }
         LendCommand::Liquidate {
@@ -374,13 +374,13 @@ pub(crate) async fn run(ctx: &Ctx<'_>, cmd: LendCommand) -> anyhow::Result<Outpu
             let seize_asset = asset_id(seize_asset).await?;
             let markets = markets_of(client, &borrower).await?;
             let amount = ctx.base_units(&amount, repay_asset).await?;
-            let action = Action::Lend(LendAction::Liquidate {
+            let action = Action::Lend(Box::new(LendAction::Liquidate {
                 borrower,
                 repay_asset,
                 amount,
                 seize_asset,
                 markets,
-            });
+            }));
             send_action(client, &key, action, &send).await
         }
         LendCommand::WithdrawReserves {
@@ -394,7 +394,7 @@ pub(crate) async fn run(ctx: &Ctx<'_>, cmd: LendCommand) -> anyhow::Result<Outpu
             let asset = asset_id(asset).await?;
             let to = resolve_address(ctx.keys_dir, &to)?;
             let amount = ctx.base_units(&amount, asset).await?;
-            let action = Action::Lend(LendAction::WithdrawReserves { asset, amount, to });
+            let action = Action::Lend(Box::new(LendAction::WithdrawReserves { asset, amount, to }));
             send_action(client, &key, action, &send).await
         }
         LendCommand::Market { asset } => {

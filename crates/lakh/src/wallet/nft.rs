@@ -895,7 +895,7 @@ async fn send_nft(
     action: NftAction,
     send: &SendOpts,
 ) -> anyhow::Result<Output> {
-    let mut out = send_action(ctx.client, key, Action::Nft(action), send).await?;
+    let mut out = send_action(ctx.client, key, Action::Nft(Box::new(action)), send).await?;
     annotate(&mut out);
     Ok(out)
 }

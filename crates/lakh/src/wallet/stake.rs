@@ -189,7 +189,7 @@ pub(crate) async fn run(ctx: &Ctx<'_>, cmd: StakeCommand) -> anyhow::Result<Outp
             lakh_types::modules::stake::check(&action)
                 .map_err(|e| anyhow::anyhow!("invalid stake action: {e}"))?;
             let key = load_key(ctx.keys_dir, &from)?;
-            send_action(ctx.client, &key, Action::Stake(action), &opts).await
+            send_action(ctx.client, &key, Action::Stake(Box::new(action)), &opts).await
         }
     };
     let address = |name: &str| resolve_address(ctx.keys_dir, name);
