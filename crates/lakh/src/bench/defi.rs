@@ -1519,20 +1519,17 @@ mod tests {
                 (Op::MultiTransfer, Action::MultiTransfer { entries }) => {
                     assert_eq!(entries.len(), MULTI_ENTRIES);
                 }
-                (Op::NftBuy { listing }, Action::Nft(nft))
-                    if matches!(**nft, NftAction::Buy { .. }) =>
-                {
-                    let NftAction::Buy { token, payees, .. } = &**nft else {
-                        unreachable!("matched above")
-                    };
-                    let (l, c) = nft_listing(&setup, *listing);
-                    assert_eq!(*token, l.token);
-                    let seller = accounts.addrs[c.account as usize];
-                    assert_ne!(signed.tx.sender_address(), seller);
-                    assert_eq!(
-                        &payees[..],
-                        &[seller, accounts.addrs[c.co_recipient as usize]]
-                    );
+                (Op::NftBuy { listing }, Action::Nft(nft)) => {
+                    if let NftAction::Buy { token, payees, .. } = &**nft {
+                        let (l, c) = nft_listing(&setup, *listing);
+                        assert_eq!(*token, l.token);
+                        let seller = accounts.addrs[c.account as usize];
+                        assert_ne!(signed.tx.sender_address(), seller);
+                        assert_eq!(
+                            &payees[..],
+                            &[seller, accounts.addrs[c.co_recipient as usize]]
+                        );
+                    }
                 }
                 (Op::NftList { mint_nonce, .. }, Action::Nft(nft)) => {
                     if let NftAction::List { token, .. } = &**nft {
