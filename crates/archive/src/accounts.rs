@@ -174,15 +174,23 @@ fn block_entries(first_tx_seq: u64, receipts: &[Receipt]) -> Vec<(u64, Address)>
     entries
 }
 
-/// Probes the tips of every entry once, in a loop with nothing else in it.
+/// Entries probed ahead of their use, in one pass: a chunk small enough
+/// that what the pass brings into the caches is still there when the
+/// entries are used.
+const WARM_ENTRIES: usize = 64;
+
+/// Probes the tips of `entries` once, in a loop with nothing else in it.
 /// The tips span a table far larger than the caches (a million accounts);
-/// probed here the misses overlap, where the writing loop, which awaits and
-/// writes between probes, would stall on each in turn.
+/// probed here the misses overlap, where the loop that uses them, which
+/// hashes and branches between probes, would stall on each in turn.
 fn warm_tips(tips: &Tips, entries: &[(u64, Address)]) {
     for (_, account) in entries {
         std::hint::black_box(tips.get(account));
     }
 }
+
+/// One entry to write: the transaction's sequence number, its key, the entry.
+type Write = (u64, sha256::Digest, Entry);
 
 /// The account index: one owner, the [`AccountFeed`]'s lock.
 pub struct AccountIndex<E: StorageContext + Supervisor> {
@@ -301,46 +309,75 @@ impl<E: StorageContext + Supervisor> AccountIndex<E> {
         if self.tips.len() >= MAX_CACHED_TIPS {
             self.tips.clear();
         }
-        let generations = self.kept_generations(first_tx_seq + receipts.len() as u64);
         let entries = block_entries(first_tx_seq, receipts);
-        warm_tips(&self.tips, &entries);
-        for &(seq, account) in &entries {
-            let generation = self.retention.generation(seq);
-            // One probe of the (warmed) tips per entry here: the slot found
-            // is the one written below.
-            let slot = self.tips.entry(account);
-            let tip = match &slot {
-                TipSlot::Occupied(found) => Some(*found.get()),
-                TipSlot::Vacant(_) => {
-                    read_tip(&archive, &self.prefix, &account, generations.clone()).await
-                }
-            };
-            if tip.is_some_and(|t| t.last_seq >= seq) {
-                continue;
+        let next_seq = first_tx_seq + receipts.len() as u64;
+        let writes = self.plan_writes(&archive, &entries, next_seq).await;
+        // The archive's key table is as large as its entries and probed
+        // once per insert; a lookup of each key of a chunk first lets the
+        // misses overlap, and the inserts find the slots cached.
+        for chunk in writes.chunks(WARM_ENTRIES) {
+            for (_, key, _) in chunk {
+                std::hint::black_box(archive.has(Identifier::Key(key)).await.is_ok());
             }
-            let count = tip.map_or(0, |t| t.count);
-            let base = match tip {
-                Some(t) if self.retention.generation(t.last_seq) == generation => t.base,
-                _ => count,
-            };
-            let key = entry_key(&account, generation, count - base);
-            archive = archive
-                .put_multi(seq, key, &(seq, base))
-                .await
-                .expect("account index write failed");
-            let tip = AccountTip {
-                count: count + 1,
-                last_seq: seq,
-                base,
-            };
-            match slot {
-                TipSlot::Occupied(mut found) => *found.get_mut() = tip,
-                TipSlot::Vacant(empty) => {
-                    empty.insert(tip);
-                }
+            for (seq, key, entry) in chunk {
+                archive = archive
+                    .put_multi(*seq, *key, entry)
+                    .await
+                    .expect("account index write failed");
             }
         }
         self.archive = Some(archive);
+    }
+
+    /// Every entry `entries` adds, in order, with the tips moved past them.
+    async fn plan_writes(
+        &mut self,
+        archive: &AccountArchive<E>,
+        entries: &[(u64, Address)],
+        next_seq: u64,
+    ) -> Vec<Write> {
+        let generations = self.kept_generations(next_seq);
+        let mut writes = Vec::with_capacity(entries.len());
+        for chunk in entries.chunks(WARM_ENTRIES) {
+            warm_tips(&self.tips, chunk);
+            for &(seq, account) in chunk {
+                // One probe of the (warmed) tips per entry: the slot found
+                // is the one written below.
+                let slot = self.tips.entry(account);
+                let tip = match &slot {
+                    TipSlot::Occupied(found) => Some(*found.get()),
+                    TipSlot::Vacant(_) => {
+                        read_tip(archive, &self.prefix, &account, generations.clone()).await
+                    }
+                };
+                if tip.is_some_and(|t| t.last_seq >= seq) {
+                    continue;
+                }
+                let generation = self.retention.generation(seq);
+                let count = tip.map_or(0, |t| t.count);
+                let base = match tip {
+                    Some(t) if self.retention.generation(t.last_seq) == generation => t.base,
+                    _ => count,
+                };
+                writes.push((
+                    seq,
+                    entry_key(&account, generation, count - base),
+                    (seq, base),
+                ));
+                let tip = AccountTip {
+                    count: count + 1,
+                    last_seq: seq,
+                    base,
+                };
+                match slot {
+                    TipSlot::Occupied(mut found) => *found.get_mut() = tip,
+                    TipSlot::Vacant(empty) => {
+                        empty.insert(tip);
+                    }
+                }
+            }
+        }
+        writes
     }
 
     /// Up to `limit` of `account`'s transactions with ordinals below
