@@ -776,6 +776,49 @@ mod tests {
         }
     }
 
+    /// Blocks of many more entries than a warm chunk, with accounts
+    /// repeating across chunk boundaries and a restart between blocks (so
+    /// the second block's tips are read back from the archive): every
+    /// account lists every transaction, newest first, under consecutive
+    /// ordinals.
+    #[test]
+    fn blocks_larger_than_a_warm_chunk_list_every_transaction() {
+        deterministic::Runner::default().start(|context| async move {
+            let txs_per_block = 3 * WARM_ENTRIES as u64 + 5;
+            let pairs: Vec<(u8, u8)> = (0..txs_per_block)
+                .map(|i| ((i % 3) as u8, ((i + 1) % 4) as u8))
+                .collect();
+            let mut model: HashMap<Address, Vec<u64>> = HashMap::new();
+            let mut seq = 0u64;
+            for height in 1..=2u64 {
+                let mut acc = accounts(&context).await;
+                let receipts = pairs_block(height, &pairs);
+                acc.index(seq, &receipts).await;
+                let mut accounts = Vec::new();
+                for receipt in &receipts {
+                    receipt.accounts_into(&mut accounts);
+                    for account in &accounts {
+                        model.entry(*account).or_default().push(seq);
+                    }
+                    seq += 1;
+                }
+            }
+            let acc = accounts(&context).await;
+            for (account, seqs) in &model {
+                let (first, all) = pages(&acc, account, 50).await;
+                let expected: Vec<(u64, u64)> = seqs
+                    .iter()
+                    .rev()
+                    .enumerate()
+                    .map(|(i, s)| (seqs.len() as u64 - 1 - i as u64, *s))
+                    .collect();
+                assert!(seqs.len() > WARM_ENTRIES, "{account:?} crosses chunks");
+                assert_eq!(first.total, seqs.len() as u64, "{account:?}");
+                assert_eq!(all, expected, "{account:?}");
+            }
+        });
+    }
+
     #[test]
     fn the_retired_layout_is_removed_at_start() {
         deterministic::Runner::default().start(|context| async move {
