@@ -688,6 +688,19 @@ mod tests {
             .collect()
     }
 
+    /// Every transaction's sequence number under each account it concerns,
+    /// for receipts of transactions `*seq..`, moving `*seq` past them.
+    fn add_to_model(model: &mut HashMap<Address, Vec<u64>>, seq: &mut u64, receipts: &[Receipt]) {
+        let mut accounts = Vec::new();
+        for receipt in receipts {
+            receipt.accounts_into(&mut accounts);
+            for account in &accounts {
+                model.entry(*account).or_default().push(*seq);
+            }
+            *seq += 1;
+        }
+    }
+
     /// Every kept `(ordinal, seq)` of `account`, newest first, read in pages
     /// of `limit` following each page's `next_before`; with the first page.
     async fn pages(
@@ -737,14 +750,7 @@ mod tests {
                 for (i, pairs) in blocks.iter().enumerate() {
                     let receipts = pairs_block(i as u64 + 1, pairs);
                     acc.index(seq, &receipts).await;
-                    let mut accounts = Vec::new();
-                    for receipt in &receipts {
-                        receipt.accounts_into(&mut accounts);
-                        for account in &accounts {
-                            model.entry(*account).or_default().push(seq);
-                        }
-                        seq += 1;
-                    }
+                    add_to_model(&mut model, &mut seq, &receipts);
                     if restarts[i] {
                         drop(acc);
                         acc = open().await;
@@ -794,14 +800,7 @@ mod tests {
                 let mut acc = accounts(&context).await;
                 let receipts = pairs_block(height, &pairs);
                 acc.index(seq, &receipts).await;
-                let mut accounts = Vec::new();
-                for receipt in &receipts {
-                    receipt.accounts_into(&mut accounts);
-                    for account in &accounts {
-                        model.entry(*account).or_default().push(seq);
-                    }
-                    seq += 1;
-                }
+                add_to_model(&mut model, &mut seq, &receipts);
             }
             let acc = accounts(&context).await;
             for (account, seqs) in &model {
