@@ -21,7 +21,7 @@
 //! written beside the entries. Writes are idempotent (an account entry only
 //! after the account's newest), so indexing a transaction twice adds nothing.
 
-use crate::index::{AccountPage, Indexer, Retention, archive_config, read};
+use crate::index::{AccountPage, Indexer, Retention, WARM_KEYS, archive_config, read, warm_keys};
 use commonware_cryptography::{Hasher, Sha256, sha256};
 use commonware_runtime::{Supervisor, buffer::paged::CacheRef};
 use commonware_storage::Context as StorageContext;
@@ -174,11 +174,6 @@ fn block_entries(first_tx_seq: u64, receipts: &[Receipt]) -> Vec<(u64, Address)>
     entries
 }
 
-/// Entries probed ahead of their use, in one pass: a chunk small enough
-/// that what the pass brings into the caches is still there when the
-/// entries are used.
-const WARM_ENTRIES: usize = 64;
-
 /// Probes the tips of `entries` once, in a loop with nothing else in it.
 /// The tips span a table far larger than the caches (a million accounts);
 /// probed here the misses overlap, where the loop that uses them, which
@@ -312,13 +307,8 @@ impl<E: StorageContext + Supervisor> AccountIndex<E> {
         let entries = block_entries(first_tx_seq, receipts);
         let next_seq = first_tx_seq + receipts.len() as u64;
         let writes = self.plan_writes(&archive, &entries, next_seq).await;
-        // The archive's key table is as large as its entries and probed
-        // once per insert; a lookup of each key of a chunk first lets the
-        // misses overlap, and the inserts find the slots cached.
-        for chunk in writes.chunks(WARM_ENTRIES) {
-            for (_, key, _) in chunk {
-                std::hint::black_box(archive.has(Identifier::Key(key)).await.is_ok());
-            }
+        for chunk in writes.chunks(WARM_KEYS) {
+            warm_keys(&archive, chunk, |(_, key, _)| key).await;
             for (seq, key, entry) in chunk {
                 archive = archive
                     .put_multi(*seq, *key, entry)
@@ -338,7 +328,7 @@ impl<E: StorageContext + Supervisor> AccountIndex<E> {
     ) -> Vec<Write> {
         let generations = self.kept_generations(next_seq);
         let mut writes = Vec::with_capacity(entries.len());
-        for chunk in entries.chunks(WARM_ENTRIES) {
+        for chunk in entries.chunks(WARM_KEYS) {
             warm_tips(&self.tips, chunk);
             for &(seq, account) in chunk {
                 // One probe of the (warmed) tips per entry: the slot found
@@ -790,7 +780,7 @@ mod tests {
     #[test]
     fn blocks_larger_than_a_warm_chunk_list_every_transaction() {
         deterministic::Runner::default().start(|context| async move {
-            let txs_per_block = 3 * WARM_ENTRIES as u64 + 5;
+            let txs_per_block = 3 * WARM_KEYS as u64 + 5;
             let pairs: Vec<(u8, u8)> = (0..txs_per_block)
                 .map(|i| ((i % 3) as u8, ((i + 1) % 4) as u8))
                 .collect();
@@ -811,7 +801,7 @@ mod tests {
                     .enumerate()
                     .map(|(i, s)| (seqs.len() as u64 - 1 - i as u64, *s))
                     .collect();
-                assert!(seqs.len() > WARM_ENTRIES, "{account:?} crosses chunks");
+                assert!(seqs.len() > WARM_KEYS, "{account:?} crosses chunks");
                 assert_eq!(first.total, seqs.len() as u64, "{account:?}");
                 assert_eq!(all, expected, "{account:?}");
             }

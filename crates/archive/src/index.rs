@@ -329,6 +329,24 @@ fn decoded<T>(result: Result<T, CodecError>, prefix: &str, index: &str) -> T {
 /// Items per section of the receipts indexes.
 const INDEX_ITEMS_PER_SECTION: NonZeroU64 = NZU64!(1 << 16);
 
+/// Entries an index probes ahead of their use, in one pass: a chunk small
+/// enough that what the pass brings into the caches is still there when
+/// the entries are used ([`warm_keys`]).
+pub(crate) const WARM_KEYS: usize = 64;
+
+/// Looks up each key of a chunk about to be inserted. An index's key table
+/// is as large as its entries, far larger than the caches, and an insert
+/// walks the slots a lookup of the same key walks: in this bare loop the
+/// misses overlap, and the inserts that follow find the slots cached.
+pub(crate) async fn warm_keys<A, T>(archive: &A, items: &[T], key: fn(&T) -> &sha256::Digest)
+where
+    A: commonware_storage::archive::Archive<Key = sha256::Digest>,
+{
+    for item in items {
+        std::hint::black_box(archive.has(Identifier::Key(key(item))).await.is_ok());
+    }
+}
+
 fn digest_of(id: &TxId) -> sha256::Digest {
     sha256::Digest::from(id.0)
 }
@@ -487,18 +505,20 @@ impl<E: StorageContext + Supervisor> Indexer<E> {
             ends.push(buf.len());
         }
         let buf = buf.freeze();
+        let keys: Vec<sha256::Digest> = receipts.iter().map(|r| digest_of(&r.tx_id)).collect();
         let mut txs = self.txs.take().expect("tx index present");
         let mut start = 0;
-        for (i, (receipt, end)) in receipts.iter().zip(ends).enumerate() {
-            txs = txs
-                .put(
-                    first_tx_seq + i as u64,
-                    digest_of(&receipt.tx_id),
-                    &Encoded(buf.slice(start..end)),
-                )
-                .await
-                .expect("tx index write failed");
-            start = end;
+        let mut seq = first_tx_seq;
+        for (keys, ends) in keys.chunks(WARM_KEYS).zip(ends.chunks(WARM_KEYS)) {
+            warm_keys(&txs, keys, |key| key).await;
+            for (key, &end) in keys.iter().zip(ends) {
+                txs = txs
+                    .put(seq, *key, &Encoded(buf.slice(start..end)))
+                    .await
+                    .expect("tx index write failed");
+                start = end;
+                seq += 1;
+            }
         }
         let record = BlockRecord {
             first_tx_seq,
@@ -1097,6 +1117,47 @@ pub(crate) mod tests {
                 b.created_assets,
                 vec![(AssetId(7), Symbol::new("GOLD").unwrap())]
             );
+        });
+    }
+
+    #[test]
+    fn blocks_larger_than_a_warm_chunk_keep_every_receipt() {
+        deterministic::Runner::default().start(|context| async move {
+            let cache = || CacheRef::new(NZU16!(4096), NZUsize!(64));
+            let per_block = 3 * WARM_KEYS as u32 + 5;
+            let block = |height: u64| -> Vec<Receipt> {
+                (0..per_block)
+                    .map(|i| {
+                        let mut r = receipt(height, i, vec![]);
+                        let mut id = [0u8; 32];
+                        id[..8].copy_from_slice(&height.to_le_bytes());
+                        id[8..12].copy_from_slice(&i.to_le_bytes());
+                        r.tx_id = TxId(id);
+                        r
+                    })
+                    .collect()
+            };
+            let blocks = [block(1), block(2)];
+            let digest = |h: u64| sha256::Digest::from([h as u8; 32]);
+            {
+                let mut idx =
+                    Both::init(context.child("a"), "t", cache(), registry(), Retention::ALL).await;
+                idx.record(1, digest(1), 0, &blocks[0], &[]).await;
+                idx.record(2, digest(2), per_block.into(), &blocks[1], &[])
+                    .await;
+                idx.record(2, digest(2), per_block.into(), &blocks[1], &[])
+                    .await;
+            }
+            let idx =
+                Both::init(context.child("b"), "t", cache(), registry(), Retention::ALL).await;
+            for (height, receipts) in (1..).zip(&blocks) {
+                assert_eq!(idx.receipts(height).await.as_ref(), Some(receipts));
+                for r in receipts {
+                    let found = idx.tx(&r.tx_id).await.expect("indexed");
+                    assert_eq!((found.block, &found.receipt), (digest(height), r));
+                }
+            }
+            assert_eq!(idx.next_seq(), 2 * u64::from(per_block));
         });
     }
 
