@@ -214,6 +214,11 @@ impl Ord for Ready<'_> {
     }
 }
 
+/// Senders a finalized block prunes per pass of [`Mempool::warm`]: few
+/// enough that what the pass brings into the caches is still there when
+/// they are pruned.
+const WARM_SENDERS: usize = 32;
+
 /// Pending transactions in per-sender nonce queues, bounded by [`MempoolConfig`].
 pub struct Mempool {
     cfg: MempoolConfig,
@@ -505,6 +510,19 @@ impl Mempool {
         self.reindex(sender, before);
     }
 
+    /// Looks up what pruning `senders` touches first: each queue, its first
+    /// transaction and that transaction's id entry. The maps span far more
+    /// than the caches; in this bare loop the misses overlap, where pruning,
+    /// which branches and writes between lookups, waits on each in turn.
+    fn warm(&self, senders: &[(Address, u64)]) {
+        for (sender, _) in senders {
+            let Some((_, slot)) = self.senders.get(sender).and_then(Queue::first) else {
+                continue;
+            };
+            std::hint::black_box(self.by_id.get(&self.slab.get(slot).tx.id()));
+        }
+    }
+
     /// Frees a slot its sender's queue no longer lists.
     fn forget(&mut self, slot: Slot) {
         let entry = self.slab.take(slot);
@@ -645,8 +663,12 @@ impl Mempool {
     /// sender's new committed next nonce (included, or replaced by one that was).
     pub fn on_finalized(&mut self, updated_senders: impl IntoIterator<Item = (Address, u64)>) {
         self.emptied.clear();
-        for (sender, next_nonce) in updated_senders {
-            self.prune_sender(&sender, next_nonce);
+        let updated: Vec<(Address, u64)> = updated_senders.into_iter().collect();
+        for chunk in updated.chunks(WARM_SENDERS) {
+            self.warm(chunk);
+            for (sender, next_nonce) in chunk {
+                self.prune_sender(sender, *next_nonce);
+            }
         }
         self.rest_tails();
         self.slab.release_if_empty();

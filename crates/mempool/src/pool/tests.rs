@@ -421,6 +421,36 @@ fn finalization_prunes_committed_nonces() {
 }
 
 #[test]
+fn finalization_prunes_senders_across_warm_chunks() {
+    let senders = 3 * WARM_SENDERS + 4;
+    let mut p = pool(4 * senders, 4);
+    let txs: Vec<_> = (0..senders)
+        .flat_map(|s| (0..3).map(move |n| tx(s, n, 100)))
+        .collect();
+    p.insert_batch(txs.clone(), zero);
+    // Sender s's block took (s % 4) of its three txs; unknown senders
+    // (past the pool's) are listed among them.
+    let updated: Vec<(Address, u64)> = (0..senders + 40)
+        .map(|s| (addr(s), (s % 4) as u64))
+        .collect();
+    p.on_finalized(updated);
+    for s in 0..senders {
+        let included = (s % 4) as u64;
+        for n in 0..3 {
+            assert_eq!(
+                p.contains(&tx(s, n, 100).id()),
+                n >= included,
+                "sender {s} nonce {n}"
+            );
+        }
+        let pending = (included < 3).then_some(3);
+        assert_eq!(p.pending_nonce(&addr(s)), pending, "sender {s}");
+    }
+    assert_eq!(p.senders(), (0..senders).filter(|s| s % 4 != 3).count());
+    p.assert_invariants();
+}
+
+#[test]
 fn freed_slots_are_reused_and_an_emptied_pool_gives_its_slab_back() {
     let mut p = pool(100, 100);
     p.insert_batch((0..10).map(|s| tx(s, 0, 100)).collect(), zero);
