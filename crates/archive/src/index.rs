@@ -498,22 +498,22 @@ impl<E: StorageContext + Supervisor> Indexer<E> {
             .map(|r| block_digest.encode_size() + r.encode_size())
             .sum();
         let mut buf = BytesMut::with_capacity(size);
-        let mut ends = Vec::with_capacity(receipts.len());
+        // Each receipt's key and where its record ends in `buf`.
+        let mut records = Vec::with_capacity(receipts.len());
         for receipt in receipts {
             block_digest.write(&mut buf);
             receipt.write(&mut buf);
-            ends.push(buf.len());
+            records.push((digest_of(&receipt.tx_id), buf.len()));
         }
         let buf = buf.freeze();
-        let keys: Vec<sha256::Digest> = receipts.iter().map(|r| digest_of(&r.tx_id)).collect();
         let mut txs = self.txs.take().expect("tx index present");
         let mut start = 0;
         let mut seq = first_tx_seq;
-        for (keys, ends) in keys.chunks(WARM_KEYS).zip(ends.chunks(WARM_KEYS)) {
-            warm_keys(&txs, keys, |key| key).await;
-            for (key, &end) in keys.iter().zip(ends) {
+        for chunk in records.chunks(WARM_KEYS) {
+            warm_keys(&txs, chunk, |(key, _)| key).await;
+            for &(key, end) in chunk {
                 txs = txs
-                    .put(seq, *key, &Encoded(buf.slice(start..end)))
+                    .put(seq, key, &Encoded(buf.slice(start..end)))
                     .await
                     .expect("tx index write failed");
                 start = end;
