@@ -114,12 +114,14 @@ impl Slab {
             .expect("a queued slot holds its tx")
     }
 
-    fn take(&mut self, slot: Slot) -> Entry {
-        let entry = self.entries[slot as usize]
-            .take()
-            .expect("a queued slot holds its tx");
+    /// Empties `slot`, dropping its entry where it lies (320 bytes;
+    /// moving each out only to drop it showed in the prune's profile), and
+    /// returns the id of the tx it held.
+    fn free(&mut self, slot: Slot) -> TxId {
+        let id = self.get(slot).tx.id();
+        self.entries[slot as usize] = None;
         self.free.push(slot);
-        entry
+        id
     }
 
     /// Slots holding a transaction.
@@ -375,7 +377,7 @@ impl Mempool {
         let slot = self.slab.put(Entry { tx, priority });
         let queue = self.senders.entry(sender).or_default();
         if let Some(old) = queue.put(nonce, slot) {
-            self.by_id.remove(&self.slab.take(old).tx.id());
+            self.by_id.remove(&self.slab.free(old));
         }
         self.by_id.insert(id, slot);
         // Evictions above already took their bytes off.
@@ -525,9 +527,9 @@ impl Mempool {
 
     /// Frees a slot its sender's queue no longer lists.
     fn forget(&mut self, slot: Slot) {
-        let entry = self.slab.take(slot);
-        self.by_id.remove(&entry.tx.id());
-        self.bytes -= entry.tx.encoded_len();
+        self.bytes -= self.slab.get(slot).tx.encoded_len();
+        let id = self.slab.free(slot);
+        self.by_id.remove(&id);
     }
 
     /// `sender`'s head and tail priorities (its index keys), read before
