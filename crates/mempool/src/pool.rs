@@ -117,7 +117,7 @@ impl Slab {
     /// Empties `slot`, dropping its entry where it lies (320 bytes;
     /// moving each out only to drop it showed in the prune's profile), and
     /// returns the id of the tx it held.
-    fn free(&mut self, slot: Slot) -> TxId {
+    fn vacate(&mut self, slot: Slot) -> TxId {
         let id = self.get(slot).tx.id();
         self.entries[slot as usize] = None;
         self.free.push(slot);
@@ -377,7 +377,7 @@ impl Mempool {
         let slot = self.slab.put(Entry { tx, priority });
         let queue = self.senders.entry(sender).or_default();
         if let Some(old) = queue.put(nonce, slot) {
-            self.by_id.remove(&self.slab.free(old));
+            self.by_id.remove(&self.slab.vacate(old));
         }
         self.by_id.insert(id, slot);
         // Evictions above already took their bytes off.
@@ -528,7 +528,7 @@ impl Mempool {
     /// Frees a slot its sender's queue no longer lists.
     fn forget(&mut self, slot: Slot) {
         self.bytes -= self.slab.get(slot).tx.encoded_len();
-        let id = self.slab.free(slot);
+        let id = self.slab.vacate(slot);
         self.by_id.remove(&id);
     }
 
